@@ -1,0 +1,258 @@
+// Package rpcerr is Unigate's one table from domain errors to gRPC status.
+//
+// A domain package returns an *Error carrying a stable Reason (or wraps one
+// with %w). At the gRPC edge, ToStatus turns any error into a status whose
+// code comes from the table below and whose details carry
+// google.rpc.ErrorInfo{Reason, Domain: "unigate"} (plus BadRequest for a
+// field, RetryInfo where a retry is safe). Errors that are not *Error are
+// masked as INTERNAL so no internal detail reaches a partner. A service that
+// receives such a status from another service turns it back into an *Error
+// with FromStatus, so reasons travel unchanged across hops.
+package rpcerr
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"google.golang.org/genproto/googleapis/rpc/errdetails"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
+	"google.golang.org/protobuf/protoadapt"
+	"google.golang.org/protobuf/types/known/durationpb"
+)
+
+// Domain is the ErrorInfo domain of every Unigate error.
+const Domain = "unigate"
+
+// Reason is a stable, machine-readable error reason. Partners switch on it;
+// never change the meaning of an existing one. docs/errors.md lists them.
+type Reason string
+
+// The reasons. Keep this list, the table and docs/errors.md in step.
+const (
+	InvalidArgument           Reason = "INVALID_ARGUMENT"
+	InvalidAmount             Reason = "INVALID_AMOUNT"
+	UnsupportedCurrency       Reason = "UNSUPPORTED_CURRENCY"
+	InvalidCode               Reason = "INVALID_CODE"
+	UnsupportedCode           Reason = "UNSUPPORTED_CODE"
+	MerchantNotFound          Reason = "MERCHANT_NOT_FOUND"
+	PartnerNotFound           Reason = "PARTNER_NOT_FOUND"
+	PartnerDisabled           Reason = "PARTNER_DISABLED"
+	Unauthenticated           Reason = "UNAUTHENTICATED"
+	RateNotAvailable          Reason = "RATE_NOT_AVAILABLE"
+	QuoteNotFound             Reason = "QUOTE_NOT_FOUND"
+	QuoteExpired              Reason = "QUOTE_EXPIRED"
+	QuoteAlreadyUsed          Reason = "QUOTE_ALREADY_USED"
+	QuoteMismatch             Reason = "QUOTE_MISMATCH"
+	AmountMismatch            Reason = "AMOUNT_MISMATCH"
+	PaymentNotFound           Reason = "PAYMENT_NOT_FOUND"
+	RepeatRequestInconsistent Reason = "REPEAT_REQUEST_INCONSISTENT"
+	RiskDeclined              Reason = "RISK_DECLINED"
+	RiskLimitExceeded         Reason = "RISK_LIMIT_EXCEEDED"
+	RiskBlocked               Reason = "RISK_BLOCKED"
+	MerchantCreditFailed      Reason = "MERCHANT_CREDIT_FAILED"
+	UnbalancedPosting         Reason = "UNBALANCED_POSTING"
+	PostingConflict           Reason = "POSTING_CONFLICT"
+	DownstreamUnavailable     Reason = "DOWNSTREAM_UNAVAILABLE"
+	DeadlineExceeded          Reason = "DEADLINE_EXCEEDED"
+	Internal                  Reason = "INTERNAL"
+)
+
+// entry is one row of the table.
+type entry struct {
+	code codes.Code
+	// retryAfter > 0 marks a reason where retrying the same request is safe.
+	retryAfter time.Duration
+}
+
+// table maps every reason to its gRPC code. It is the only such mapping.
+var table = map[Reason]entry{
+	InvalidArgument:           {code: codes.InvalidArgument},
+	InvalidAmount:             {code: codes.InvalidArgument},
+	UnsupportedCurrency:       {code: codes.InvalidArgument},
+	InvalidCode:               {code: codes.InvalidArgument},
+	UnsupportedCode:           {code: codes.InvalidArgument},
+	MerchantNotFound:          {code: codes.NotFound},
+	PartnerNotFound:           {code: codes.NotFound},
+	PartnerDisabled:           {code: codes.PermissionDenied},
+	Unauthenticated:           {code: codes.Unauthenticated},
+	RateNotAvailable:          {code: codes.FailedPrecondition},
+	QuoteNotFound:             {code: codes.NotFound},
+	QuoteExpired:              {code: codes.FailedPrecondition},
+	QuoteAlreadyUsed:          {code: codes.FailedPrecondition},
+	QuoteMismatch:             {code: codes.FailedPrecondition},
+	AmountMismatch:            {code: codes.InvalidArgument},
+	PaymentNotFound:           {code: codes.NotFound},
+	RepeatRequestInconsistent: {code: codes.AlreadyExists},
+	RiskDeclined:              {code: codes.FailedPrecondition},
+	RiskLimitExceeded:         {code: codes.FailedPrecondition},
+	RiskBlocked:               {code: codes.FailedPrecondition},
+	MerchantCreditFailed:      {code: codes.FailedPrecondition},
+	UnbalancedPosting:         {code: codes.Internal},
+	PostingConflict:           {code: codes.AlreadyExists},
+	DownstreamUnavailable:     {code: codes.Unavailable, retryAfter: time.Second},
+	DeadlineExceeded:          {code: codes.DeadlineExceeded, retryAfter: time.Second},
+	Internal:                  {code: codes.Internal},
+}
+
+// Code returns the gRPC code of reason r (Internal for an unknown reason).
+func (r Reason) Code() codes.Code {
+	if e, ok := table[r]; ok {
+		return e.code
+	}
+	return codes.Internal
+}
+
+// Reasons returns every reason in the table, for the catalogue test.
+func Reasons() []Reason {
+	out := make([]Reason, 0, len(table))
+	for r := range table {
+		out = append(out, r)
+	}
+	return out
+}
+
+// Error is a domain error with a stable reason.
+type Error struct {
+	Reason  Reason
+	Message string
+	// Field names the request field at fault, for InvalidArgument-class
+	// reasons ("amount.minor_units").
+	Field string
+}
+
+// New returns an error with reason r.
+func New(r Reason, format string, args ...any) *Error {
+	return &Error{Reason: r, Message: fmt.Sprintf(format, args...)}
+}
+
+// Field returns an error about one request field.
+func Field(r Reason, field, format string, args ...any) *Error {
+	return &Error{Reason: r, Field: field, Message: fmt.Sprintf(format, args...)}
+}
+
+func (e *Error) Error() string {
+	if e.Field != "" {
+		return fmt.Sprintf("%s: %s: %s", e.Reason, e.Field, e.Message)
+	}
+	return fmt.Sprintf("%s: %s", e.Reason, e.Message)
+}
+
+// Is matches another *Error with the same reason, so sentinels declared
+// with New compare with errors.Is whatever their message.
+func (e *Error) Is(target error) bool {
+	var t *Error
+	return errors.As(target, &t) && t.Reason == e.Reason
+}
+
+// GRPCStatus lets grpc-go and status.FromError see the error's status.
+func (e *Error) GRPCStatus() *status.Status {
+	msg := e.Message
+	if e.Field != "" {
+		msg = e.Field + ": " + e.Message
+	}
+	st := status.New(e.Reason.Code(), msg)
+	details := []protoadapt.MessageV1{&errdetails.ErrorInfo{
+		Reason:   string(e.Reason),
+		Domain:   Domain,
+		Metadata: fieldMetadata(e.Field),
+	}}
+	if e.Field != "" {
+		details = append(details, &errdetails.BadRequest{FieldViolations: []*errdetails.BadRequest_FieldViolation{{
+			Field: e.Field, Description: e.Message, Reason: string(e.Reason),
+		}}})
+	}
+	if d := table[e.Reason].retryAfter; d > 0 {
+		details = append(details, &errdetails.RetryInfo{RetryDelay: durationpb.New(d)})
+	}
+	if withDetails, err := st.WithDetails(details...); err == nil {
+		return withDetails
+	}
+	return st
+}
+
+func fieldMetadata(field string) map[string]string {
+	if field == "" {
+		return nil
+	}
+	return map[string]string{"field": field}
+}
+
+// ReasonOf returns the reason of err: an *Error's own, the one carried in a
+// gRPC status's ErrorInfo, DEADLINE_EXCEEDED for a context deadline, or
+// INTERNAL.
+func ReasonOf(err error) Reason {
+	if err == nil {
+		return ""
+	}
+	var e *Error
+	if errors.As(err, &e) {
+		return e.Reason
+	}
+	return FromStatus(err).Reason
+}
+
+// ToStatus converts any error into the status a caller sees. Errors
+// without a reason are masked: the caller learns only INTERNAL.
+func ToStatus(err error) *status.Status {
+	if err == nil {
+		return nil
+	}
+	var e *Error
+	if errors.As(err, &e) {
+		return e.GRPCStatus()
+	}
+	switch {
+	case errors.Is(err, context.DeadlineExceeded):
+		return New(DeadlineExceeded, "deadline exceeded").GRPCStatus()
+	case errors.Is(err, context.Canceled):
+		return status.New(codes.Canceled, "canceled")
+	}
+	if st, ok := status.FromError(err); ok && st.Code() != codes.Unknown {
+		// A status from a downstream call that carries our ErrorInfo keeps
+		// its reason; any other status is masked.
+		if fe := FromStatus(err); fe.Reason != Internal {
+			return fe.GRPCStatus()
+		}
+	}
+	return New(Internal, "internal error").GRPCStatus()
+}
+
+// FromStatus turns a status received from another Unigate service back
+// into an *Error. Transport failures become DOWNSTREAM_UNAVAILABLE or
+// DEADLINE_EXCEEDED; anything else without our ErrorInfo is INTERNAL.
+func FromStatus(err error) *Error {
+	var e *Error
+	if errors.As(err, &e) {
+		return e
+	}
+	if errors.Is(err, context.DeadlineExceeded) {
+		return New(DeadlineExceeded, "%v", err)
+	}
+	st, ok := status.FromError(err)
+	if !ok {
+		return New(Internal, "%v", err)
+	}
+	for _, d := range st.Details() {
+		if info, ok := d.(*errdetails.ErrorInfo); ok && info.GetDomain() == Domain {
+			out := &Error{Reason: Reason(info.GetReason()), Message: st.Message(), Field: info.GetMetadata()["field"]}
+			if out.Field != "" {
+				// The message was prefixed with the field by GRPCStatus.
+				if m, found := strings.CutPrefix(out.Message, out.Field+": "); found {
+					out.Message = m
+				}
+			}
+			return out
+		}
+	}
+	switch st.Code() {
+	case codes.Unavailable:
+		return New(DownstreamUnavailable, "%s", st.Message())
+	case codes.DeadlineExceeded:
+		return New(DeadlineExceeded, "%s", st.Message())
+	}
+	return New(Internal, "%s: %s", st.Code(), st.Message())
+}

@@ -1,0 +1,223 @@
+// Package settlement is Unigate's settlement service: a double-entry
+// ledger in which every money movement is a Posting that balances in each
+// currency. An unbalanced posting cannot be built (NewPosting refuses it)
+// and so cannot be written: the store accepts only a Posting.
+//
+// A payment of wallet amount W (wallet currency, e.g. MNT) whose merchant
+// receives M (merchant currency, e.g. CNY), with C the part of W that
+// covers M at the mid rate, is posted as:
+//
+//	MNT  debit  partner_receivable:<partner>  W   the partner owes us W
+//	MNT  credit fx_position:MNT               C   W converted at mid
+//	MNT  credit fx_revenue                    W−C our FX margin (if any)
+//	CNY  debit  fx_position:CNY               M   the conversion delivers M
+//	CNY  credit merchant_payable:<network>    M   we owe the network M
+//
+// So in every currency debits equal credits, and partner receivables minus
+// FX revenue equal the FX position in the wallet currency, while merchant
+// payables equal the FX position in the merchant currency.
+package settlement
+
+import (
+	"context"
+	"fmt"
+	"sort"
+	"time"
+
+	"github.com/google/uuid"
+
+	"github.com/unigate/unigate/pkg/money"
+	"github.com/unigate/unigate/pkg/rpcerr"
+)
+
+// Domain errors.
+var (
+	ErrUnbalanced = rpcerr.New(rpcerr.UnbalancedPosting, "posting does not balance")
+	ErrConflict   = rpcerr.New(rpcerr.PostingConflict, "payment already posted with different entries")
+)
+
+// Side is the side of an entry.
+type Side string
+
+// Sides.
+const (
+	Debit  Side = "D"
+	Credit Side = "C"
+)
+
+// Entry is one line of a posting.
+type Entry struct {
+	Account string
+	Side    Side
+	Amount  money.Amount
+}
+
+// Posting is a balanced set of entries. Build it with NewPosting.
+type Posting struct {
+	id         string
+	paymentID  string
+	kind       string
+	entries    []Entry
+	createTime time.Time
+}
+
+// NewPosting checks that entries balance in every currency, that each is
+// positive and names an account, and returns the posting.
+func NewPosting(paymentID, kind string, entries []Entry, at time.Time) (Posting, error) {
+	if paymentID == "" || kind == "" {
+		return Posting{}, fmt.Errorf("%w: payment id and kind are required", ErrUnbalanced)
+	}
+	if len(entries) < 2 {
+		return Posting{}, fmt.Errorf("%w: a posting needs at least two entries", ErrUnbalanced)
+	}
+	net := map[string]int64{}
+	for i, e := range entries {
+		if e.Account == "" || (e.Side != Debit && e.Side != Credit) {
+			return Posting{}, fmt.Errorf("%w: entry %d has no account or side", ErrUnbalanced, i)
+		}
+		if _, err := money.New(e.Amount.Currency, e.Amount.Minor); err != nil {
+			return Posting{}, fmt.Errorf("%w: entry %d: %v", ErrUnbalanced, i, err)
+		}
+		if e.Side == Debit {
+			net[e.Amount.Currency] += e.Amount.Minor
+		} else {
+			net[e.Amount.Currency] -= e.Amount.Minor
+		}
+	}
+	for cur, n := range net {
+		if n != 0 {
+			return Posting{}, fmt.Errorf("%w: %s debits exceed credits by %d minor units", ErrUnbalanced, cur, n)
+		}
+	}
+	return Posting{id: uuid.NewString(), paymentID: paymentID, kind: kind,
+		entries: append([]Entry(nil), entries...), createTime: at.UTC().Truncate(time.Microsecond)}, nil
+}
+
+// ID returns the posting id.
+func (p Posting) ID() string { return p.id }
+
+// PaymentID returns the payment the posting records.
+func (p Posting) PaymentID() string { return p.paymentID }
+
+// Kind returns what the posting records ("payment").
+func (p Posting) Kind() string { return p.kind }
+
+// Entries returns a copy of the entries.
+func (p Posting) Entries() []Entry { return append([]Entry(nil), p.entries...) }
+
+// CreateTime returns when the posting was made.
+func (p Posting) CreateTime() time.Time { return p.createTime }
+
+// sameEntries reports whether two postings record the same movement.
+func sameEntries(a, b []Entry) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	key := func(es []Entry) []string {
+		out := make([]string, len(es))
+		for i, e := range es {
+			out[i] = fmt.Sprintf("%s|%s|%s|%d", e.Account, e.Side, e.Amount.Currency, e.Amount.Minor)
+		}
+		sort.Strings(out)
+		return out
+	}
+	ka, kb := key(a), key(b)
+	for i := range ka {
+		if ka[i] != kb[i] {
+			return false
+		}
+	}
+	return true
+}
+
+// PaymentFacts are what a successful payment posts.
+type PaymentFacts struct {
+	PaymentID      string
+	PartnerID      string
+	NetworkID      string
+	WalletAmount   money.Amount
+	CostAmount     money.Amount
+	MerchantAmount money.Amount
+}
+
+// Account names.
+func partnerReceivable(partner string) string { return "partner_receivable:" + partner }
+func merchantPayable(network string) string   { return "merchant_payable:" + network }
+func fxPosition(currency string) string       { return "fx_position:" + currency }
+
+// FXRevenue is the account of FX margin.
+const FXRevenue = "fx_revenue"
+
+// PaymentPosting builds the posting of a successful payment.
+func PaymentPosting(f PaymentFacts, at time.Time) (Posting, error) {
+	if f.CostAmount.Currency != f.WalletAmount.Currency {
+		return Posting{}, rpcerr.Field(rpcerr.InvalidArgument, "cost_amount.currency", "must be the wallet currency %s", f.WalletAmount.Currency)
+	}
+	if f.CostAmount.Minor > f.WalletAmount.Minor {
+		return Posting{}, rpcerr.Field(rpcerr.InvalidAmount, "cost_amount.minor_units", "%d exceeds the wallet amount %d", f.CostAmount.Minor, f.WalletAmount.Minor)
+	}
+	entries := []Entry{
+		{Account: partnerReceivable(f.PartnerID), Side: Debit, Amount: f.WalletAmount},
+		{Account: fxPosition(f.WalletAmount.Currency), Side: Credit, Amount: f.CostAmount},
+	}
+	if rev := f.WalletAmount.Minor - f.CostAmount.Minor; rev > 0 {
+		entries = append(entries, Entry{Account: FXRevenue, Side: Credit, Amount: money.Amount{Currency: f.WalletAmount.Currency, Minor: rev}})
+	}
+	entries = append(entries,
+		Entry{Account: fxPosition(f.MerchantAmount.Currency), Side: Debit, Amount: f.MerchantAmount},
+		Entry{Account: merchantPayable(f.NetworkID), Side: Credit, Amount: f.MerchantAmount},
+	)
+	return NewPosting(f.PaymentID, "payment", entries, at)
+}
+
+// AccountBalance sums one account in one currency.
+type AccountBalance struct {
+	Account       string
+	Currency      string
+	Debit, Credit int64
+}
+
+// Store keeps the ledger. Implemented by *SQLStore.
+type Store interface {
+	// InsertPosting writes p unless a posting of the same payment and kind
+	// exists, in which case it returns that one (and ErrConflict if its
+	// entries differ). Either way the result is what the ledger holds.
+	InsertPosting(ctx context.Context, p Posting) (Posting, error)
+	// ListPostings returns a payment's postings, oldest first.
+	ListPostings(ctx context.Context, paymentID string) ([]Posting, error)
+	// TrialBalance sums every account per currency.
+	TrialBalance(ctx context.Context) ([]AccountBalance, error)
+}
+
+// Service is the ledger domain.
+type Service struct {
+	store Store
+	now   func() time.Time
+}
+
+// NewService returns a Service.
+func NewService(store Store, now func() time.Time) *Service {
+	if now == nil {
+		now = time.Now
+	}
+	return &Service{store: store, now: now}
+}
+
+// PostPayment posts a successful payment, once.
+func (s *Service) PostPayment(ctx context.Context, f PaymentFacts) (Posting, error) {
+	p, err := PaymentPosting(f, s.now())
+	if err != nil {
+		return Posting{}, err
+	}
+	return s.store.InsertPosting(ctx, p)
+}
+
+// ListPostings returns a payment's postings.
+func (s *Service) ListPostings(ctx context.Context, paymentID string) ([]Posting, error) {
+	return s.store.ListPostings(ctx, paymentID)
+}
+
+// TrialBalance sums the ledger.
+func (s *Service) TrialBalance(ctx context.Context) ([]AccountBalance, error) {
+	return s.store.TrialBalance(ctx)
+}

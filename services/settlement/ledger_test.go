@@ -1,0 +1,143 @@
+package settlement
+
+import (
+	"context"
+	"errors"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/unigate/unigate/pkg/money"
+	"github.com/unigate/unigate/pkg/sqlstore"
+	"github.com/unigate/unigate/pkg/sqlstore/sqlstoretest"
+)
+
+func TestNewPostingRefusesUnbalanced(t *testing.T) {
+	cny := func(n int64) money.Amount { return money.Amount{Currency: "CNY", Minor: n} }
+	for _, tc := range []struct {
+		name    string
+		entries []Entry
+	}{
+		{"one entry", []Entry{{"a", Debit, cny(1)}}},
+		{"debits exceed credits", []Entry{{"a", Debit, cny(2)}, {"b", Credit, cny(1)}}},
+		{"balanced in sum but not per currency", []Entry{{"a", Debit, cny(1)}, {"b", Credit, money.Amount{Currency: "MNT", Minor: 1}}}},
+		{"zero amount", []Entry{{"a", Debit, cny(0)}, {"b", Credit, cny(0)}}},
+		{"negative amount", []Entry{{"a", Debit, cny(-1)}, {"b", Credit, cny(-1)}}},
+		{"no account", []Entry{{"", Debit, cny(1)}, {"b", Credit, cny(1)}}},
+		{"bad side", []Entry{{"a", "X", cny(1)}, {"b", Credit, cny(1)}}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			if _, err := NewPosting("pay-1", "payment", tc.entries, time.Now()); !errors.Is(err, ErrUnbalanced) {
+				t.Fatalf("got %v, want ErrUnbalanced", err)
+			}
+		})
+	}
+}
+
+func TestPaymentPosting(t *testing.T) {
+	p, err := PaymentPosting(PaymentFacts{
+		PaymentID: "pay-1", PartnerID: "hipay", NetworkID: "unionpay",
+		WalletAmount:   money.Amount{Currency: "MNT", Minor: 4875000},
+		CostAmount:     money.Amount{Currency: "MNT", Minor: 4800000},
+		MerchantAmount: money.Amount{Currency: "CNY", Minor: 10000},
+	}, time.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := map[string]int64{}
+	for _, e := range p.Entries() {
+		sign := int64(1)
+		if e.Side == Credit {
+			sign = -1
+		}
+		got[e.Account+"/"+e.Amount.Currency] += sign * e.Amount.Minor
+	}
+	want := map[string]int64{
+		"partner_receivable:hipay/MNT": 4875000, "fx_position:MNT/MNT": -4800000, "fx_revenue/MNT": -75000,
+		"fx_position:CNY/CNY": 10000, "merchant_payable:unionpay/CNY": -10000,
+	}
+	if len(got) != len(want) {
+		t.Fatalf("entries %v, want %v", got, want)
+	}
+	for k, v := range want {
+		if got[k] != v {
+			t.Errorf("%s = %d, want %d", k, got[k], v)
+		}
+	}
+	if _, err := PaymentPosting(PaymentFacts{PaymentID: "x", PartnerID: "p", NetworkID: "n",
+		WalletAmount: money.Amount{Currency: "MNT", Minor: 1}, CostAmount: money.Amount{Currency: "MNT", Minor: 2},
+		MerchantAmount: money.Amount{Currency: "CNY", Minor: 1}}, time.Now()); err == nil {
+		t.Fatal("cost above wallet amount was accepted")
+	}
+}
+
+// TestStoreConformance runs the ledger store on every back end.
+func TestStoreConformance(t *testing.T) {
+	sqlstoretest.Run(t, func(t *testing.T, db *sqlstore.DB) {
+		ctx := context.Background()
+		if err := db.Migrate(ctx, Migrations); err != nil {
+			t.Fatal(err)
+		}
+		svc := NewService(NewSQLStore(db), nil)
+		facts := func(id string, wallet, cost, merchant int64) PaymentFacts {
+			return PaymentFacts{PaymentID: id, PartnerID: "hipay", NetworkID: "unionpay",
+				WalletAmount:   money.Amount{Currency: "MNT", Minor: wallet},
+				CostAmount:     money.Amount{Currency: "MNT", Minor: cost},
+				MerchantAmount: money.Amount{Currency: "CNY", Minor: merchant}}
+		}
+
+		t.Run("posting is exactly once under concurrent retries", func(t *testing.T) {
+			var wg sync.WaitGroup
+			ids := make(chan string, 20)
+			for range 20 {
+				wg.Add(1)
+				go func() {
+					defer wg.Done()
+					p, err := svc.PostPayment(ctx, facts("pay-1", 4875000, 4800000, 10000))
+					if err != nil {
+						t.Error(err)
+						return
+					}
+					ids <- p.ID()
+				}()
+			}
+			wg.Wait()
+			close(ids)
+			first := ""
+			for id := range ids {
+				if first == "" {
+					first = id
+				} else if id != first {
+					t.Fatalf("two postings for one payment: %s and %s", first, id)
+				}
+			}
+			ps, err := svc.ListPostings(ctx, "pay-1")
+			if err != nil || len(ps) != 1 || len(ps[0].Entries()) != 5 {
+				t.Fatalf("ListPostings = %d postings, %v", len(ps), err)
+			}
+		})
+
+		t.Run("same payment with other amounts conflicts", func(t *testing.T) {
+			if _, err := svc.PostPayment(ctx, facts("pay-1", 1, 1, 1)); !errors.Is(err, ErrConflict) {
+				t.Fatalf("got %v, want ErrConflict", err)
+			}
+		})
+
+		t.Run("trial balance balances per currency", func(t *testing.T) {
+			if _, err := svc.PostPayment(ctx, facts("pay-2", 20000, 19900, 42)); err != nil {
+				t.Fatal(err)
+			}
+			bs, err := svc.TrialBalance(ctx)
+			if err != nil {
+				t.Fatal(err)
+			}
+			net := map[string]int64{}
+			for _, b := range bs {
+				net[b.Currency] += b.Debit - b.Credit
+			}
+			if len(net) != 2 || net["MNT"] != 0 || net["CNY"] != 0 {
+				t.Fatalf("net per currency %v, want MNT and CNY at zero", net)
+			}
+		})
+	})
+}

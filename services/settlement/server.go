@@ -1,0 +1,112 @@
+package settlement
+
+import (
+	"context"
+	"sort"
+
+	"google.golang.org/protobuf/types/known/timestamppb"
+
+	settlementv1 "github.com/unigate/unigate/proto/gen/unigate/settlement/v1"
+
+	"github.com/unigate/unigate/pkg/moneypb"
+	"github.com/unigate/unigate/pkg/rpcerr"
+)
+
+// Server is the gRPC face of the ledger.
+type Server struct {
+	settlementv1.UnimplementedSettlementServiceServer
+	svc *Service
+}
+
+// NewServer returns a Server over svc.
+func NewServer(svc *Service) *Server { return &Server{svc: svc} }
+
+// PostPayment implements settlementv1.SettlementServiceServer.
+func (s *Server) PostPayment(ctx context.Context, req *settlementv1.PostPaymentRequest) (*settlementv1.PostPaymentResponse, error) {
+	for _, f := range []struct{ name, v string }{
+		{"payment_id", req.GetPaymentId()}, {"partner_id", req.GetPartnerId()},
+		{"network_id", req.GetNetworkId()}, {"merchant_id", req.GetMerchantId()},
+	} {
+		if f.v == "" {
+			return nil, rpcerr.Field(rpcerr.InvalidArgument, f.name, "is required")
+		}
+	}
+	wallet, err := moneypb.FromProto(req.GetWalletAmount(), "wallet_amount")
+	if err != nil {
+		return nil, err
+	}
+	cost, err := moneypb.FromProto(req.GetCostAmount(), "cost_amount")
+	if err != nil {
+		return nil, err
+	}
+	merchant, err := moneypb.FromProto(req.GetMerchantAmount(), "merchant_amount")
+	if err != nil {
+		return nil, err
+	}
+	p, err := s.svc.PostPayment(ctx, PaymentFacts{
+		PaymentID: req.GetPaymentId(), PartnerID: req.GetPartnerId(), NetworkID: req.GetNetworkId(),
+		WalletAmount: wallet, CostAmount: cost, MerchantAmount: merchant,
+	})
+	if err != nil {
+		return nil, err
+	}
+	return &settlementv1.PostPaymentResponse{Posting: postingToProto(p)}, nil
+}
+
+// ListPostings implements settlementv1.SettlementServiceServer.
+func (s *Server) ListPostings(ctx context.Context, req *settlementv1.ListPostingsRequest) (*settlementv1.ListPostingsResponse, error) {
+	if req.GetPaymentId() == "" {
+		return nil, rpcerr.Field(rpcerr.InvalidArgument, "payment_id", "is required")
+	}
+	ps, err := s.svc.ListPostings(ctx, req.GetPaymentId())
+	if err != nil {
+		return nil, err
+	}
+	resp := &settlementv1.ListPostingsResponse{}
+	for _, p := range ps {
+		resp.Postings = append(resp.Postings, postingToProto(p))
+	}
+	return resp, nil
+}
+
+// GetTrialBalance implements settlementv1.SettlementServiceServer.
+func (s *Server) GetTrialBalance(ctx context.Context, _ *settlementv1.GetTrialBalanceRequest) (*settlementv1.GetTrialBalanceResponse, error) {
+	bs, err := s.svc.TrialBalance(ctx)
+	if err != nil {
+		return nil, err
+	}
+	resp := &settlementv1.GetTrialBalanceResponse{}
+	totals := map[string]*settlementv1.CurrencyTotal{}
+	for _, b := range bs {
+		resp.Accounts = append(resp.Accounts, &settlementv1.AccountBalance{
+			Account: b.Account, Currency: b.Currency, DebitMinorUnits: b.Debit, CreditMinorUnits: b.Credit,
+		})
+		t, ok := totals[b.Currency]
+		if !ok {
+			t = &settlementv1.CurrencyTotal{Currency: b.Currency}
+			totals[b.Currency] = t
+			resp.Currencies = append(resp.Currencies, t)
+		}
+		t.DebitMinorUnits += b.Debit
+		t.CreditMinorUnits += b.Credit
+	}
+	sort.Slice(resp.Currencies, func(i, j int) bool { return resp.Currencies[i].Currency < resp.Currencies[j].Currency })
+	return resp, nil
+}
+
+func postingToProto(p Posting) *settlementv1.Posting {
+	out := &settlementv1.Posting{
+		PostingId: p.ID(), PaymentId: p.PaymentID(), Kind: p.Kind(), CreateTime: timestamppb.New(p.CreateTime()),
+	}
+	for _, e := range p.Entries() {
+		side := settlementv1.Side_SIDE_DEBIT
+		if e.Side == Credit {
+			side = settlementv1.Side_SIDE_CREDIT
+		}
+		out.Entries = append(out.Entries, &settlementv1.Entry{
+			Account: e.Account, Side: side,
+			Amount: moneypb.ToProto(e.Amount),
+		})
+	}
+	return out
+}
