@@ -1,0 +1,324 @@
+// Package app wires each Unigate service into a runnable gRPC server:
+// typed configuration with defaults and Validate, storage opened and
+// migrated, clients dialled with deadlines, health flipped to SERVING once
+// listening, and an orderly stop. `unigate <service>` runs one of them;
+// Stack runs all of them in one process for `make run` and the tests, each
+// still its own gRPC server on its own port.
+package app
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"strconv"
+	"strings"
+	"time"
+
+	"golang.org/x/sync/errgroup"
+	"google.golang.org/grpc"
+
+	fxv1 "github.com/unigate/unigate/proto/gen/unigate/fx/v1"
+	merchantv1 "github.com/unigate/unigate/proto/gen/unigate/merchant/v1"
+	partnerv1 "github.com/unigate/unigate/proto/gen/unigate/partner/v1"
+	riskv1 "github.com/unigate/unigate/proto/gen/unigate/risk/v1"
+	routerv1 "github.com/unigate/unigate/proto/gen/unigate/router/v1"
+	settlementv1 "github.com/unigate/unigate/proto/gen/unigate/settlement/v1"
+	simulatorv1 "github.com/unigate/unigate/proto/gen/unigate/simulator/v1"
+
+	"github.com/unigate/unigate/pkg/etcdx"
+	"github.com/unigate/unigate/pkg/grpcx"
+	"github.com/unigate/unigate/pkg/money"
+	"github.com/unigate/unigate/pkg/sqlstore"
+	"github.com/unigate/unigate/services/acquirer"
+	"github.com/unigate/unigate/services/fx"
+	"github.com/unigate/unigate/services/merchantsim"
+	"github.com/unigate/unigate/services/risk"
+	"github.com/unigate/unigate/services/router"
+	"github.com/unigate/unigate/services/settlement"
+)
+
+// GracePeriod is how long a stopping server lets calls in flight finish.
+const GracePeriod = 5 * time.Second
+
+// Common is the configuration every service has.
+type Common struct {
+	// Listen is the gRPC address ("127.0.0.1:7001"; port 0 picks one).
+	Listen string
+	// DSN is the SQL back end (sqlstore.Open); unused by the router.
+	DSN string
+	// CallTimeout bounds each outbound call without a deadline.
+	CallTimeout time.Duration
+	Log         *slog.Logger
+	// Ready, if set, receives the listening address once serving.
+	Ready func(addr string)
+}
+
+func (c Common) validate(needDSN bool) error {
+	if c.Listen == "" {
+		return errors.New("listen address is required")
+	}
+	if needDSN && c.DSN == "" {
+		return errors.New("a database DSN is required")
+	}
+	if c.Log == nil {
+		return errors.New("a logger is required")
+	}
+	return nil
+}
+
+// serve listens and serves srv until ctx ends.
+func serve(ctx context.Context, c Common, srv *grpcx.Server) error {
+	lis, err := grpcx.Listen(c.Listen)
+	if err != nil {
+		return err
+	}
+	if c.Ready != nil {
+		c.Ready(lis.Addr().String())
+	}
+	c.Log.InfoContext(ctx, "serving", "addr", lis.Addr().String())
+	return srv.Serve(ctx, lis, GracePeriod)
+}
+
+func openDB(ctx context.Context, c Common, m sqlstore.Migrations) (*sqlstore.DB, error) {
+	db, err := sqlstore.Open(ctx, c.DSN)
+	if err != nil {
+		return nil, err
+	}
+	if err := db.Migrate(ctx, m); err != nil {
+		db.Close()
+		return nil, err
+	}
+	return db, nil
+}
+
+// FXConfig configures the FX service.
+type FXConfig struct {
+	Common
+	FX fx.Config
+}
+
+// RunFX runs the FX service until ctx ends.
+func RunFX(ctx context.Context, cfg FXConfig) error {
+	if err := cfg.Common.validate(true); err != nil {
+		return fmt.Errorf("fx: %w", err)
+	}
+	if err := cfg.FX.Validate(); err != nil {
+		return err
+	}
+	db, err := openDB(ctx, cfg.Common, fx.Migrations)
+	if err != nil {
+		return err
+	}
+	defer db.Close()
+	srv := grpcx.NewServer(cfg.Log)
+	fxv1.RegisterFxServiceServer(srv, fx.NewServer(fx.NewService(cfg.FX, fx.NewSQLStore(db), nil)))
+	return serve(ctx, cfg.Common, srv)
+}
+
+// RiskConfig configures the risk service.
+type RiskConfig struct {
+	Common
+	Risk risk.Config
+}
+
+// RunRisk runs the risk service until ctx ends.
+func RunRisk(ctx context.Context, cfg RiskConfig) error {
+	if err := cfg.Common.validate(true); err != nil {
+		return fmt.Errorf("risk: %w", err)
+	}
+	if err := cfg.Risk.Validate(); err != nil {
+		return err
+	}
+	db, err := openDB(ctx, cfg.Common, risk.Migrations)
+	if err != nil {
+		return err
+	}
+	defer db.Close()
+	srv := grpcx.NewServer(cfg.Log)
+	riskv1.RegisterRiskServiceServer(srv, risk.NewServer(risk.NewService(cfg.Risk, risk.NewSQLStore(db), nil)))
+	return serve(ctx, cfg.Common, srv)
+}
+
+// SettlementConfig configures the settlement service.
+type SettlementConfig struct{ Common }
+
+// RunSettlement runs the settlement service until ctx ends.
+func RunSettlement(ctx context.Context, cfg SettlementConfig) error {
+	if err := cfg.Common.validate(true); err != nil {
+		return fmt.Errorf("settlement: %w", err)
+	}
+	db, err := openDB(ctx, cfg.Common, settlement.Migrations)
+	if err != nil {
+		return err
+	}
+	defer db.Close()
+	srv := grpcx.NewServer(cfg.Log)
+	settlementv1.RegisterSettlementServiceServer(srv, settlement.NewServer(settlement.NewService(settlement.NewSQLStore(db), nil)))
+	return serve(ctx, cfg.Common, srv)
+}
+
+// RouterConfig configures the router.
+type RouterConfig struct {
+	Common
+	// Etcd lists the etcd endpoints holding the routing table.
+	Etcd []string
+}
+
+// RunRouter runs the router until ctx ends.
+func RunRouter(ctx context.Context, cfg RouterConfig) error {
+	if err := cfg.Common.validate(false); err != nil {
+		return fmt.Errorf("router: %w", err)
+	}
+	if len(cfg.Etcd) == 0 {
+		return errors.New("router: etcd endpoints are required")
+	}
+	cli, err := etcdx.Connect(cfg.Etcd)
+	if err != nil {
+		return err
+	}
+	defer cli.Close()
+	w := router.NewWatcher(cli, cfg.Log)
+	loadCtx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	err = w.Load(loadCtx)
+	cancel()
+	if err != nil {
+		return err
+	}
+	pool := grpcx.NewPool(cfg.CallTimeout)
+	defer pool.Close()
+	srv := grpcx.NewServer(cfg.Log)
+	routerv1.RegisterRouterServiceServer(srv, router.NewServer(router.NewService(w, pool), w))
+	g, ctx := errgroup.WithContext(ctx)
+	g.Go(func() error { return w.Run(ctx) })
+	g.Go(func() error { return serve(ctx, cfg.Common, srv) })
+	return g.Wait()
+}
+
+// AcquirerConfig configures the acquirer.
+type AcquirerConfig struct {
+	Common
+	Router, FX, Risk, Settlement string // gRPC targets
+	// PosterInterval is how often deferred ledger postings are retried.
+	PosterInterval time.Duration
+}
+
+// RunAcquirer runs the acquirer until ctx ends.
+func RunAcquirer(ctx context.Context, cfg AcquirerConfig) error {
+	if err := cfg.Common.validate(true); err != nil {
+		return fmt.Errorf("acquirer: %w", err)
+	}
+	targets := map[string]string{"router": cfg.Router, "fx": cfg.FX, "risk": cfg.Risk, "settlement": cfg.Settlement}
+	conns := map[string]*grpc.ClientConn{}
+	for name, t := range targets {
+		if t == "" {
+			return fmt.Errorf("acquirer: the %s target is required", name)
+		}
+		c, err := grpcx.Dial(t, cfg.CallTimeout)
+		if err != nil {
+			return err
+		}
+		defer c.Close()
+		conns[name] = c
+	}
+	if cfg.PosterInterval <= 0 {
+		cfg.PosterInterval = 5 * time.Second
+	}
+	db, err := openDB(ctx, cfg.Common, acquirer.Migrations)
+	if err != nil {
+		return err
+	}
+	defer db.Close()
+	pool := grpcx.NewPool(cfg.CallTimeout)
+	defer pool.Close()
+	svc := acquirer.NewService(acquirer.NewSQLStore(db), acquirer.Clients{
+		Router:     routerv1.NewRouterServiceClient(conns["router"]),
+		FX:         fxv1.NewFxServiceClient(conns["fx"]),
+		Risk:       riskv1.NewRiskServiceClient(conns["risk"]),
+		Settlement: settlementv1.NewSettlementServiceClient(conns["settlement"]),
+		Networks:   pool,
+	}, cfg.Log, nil)
+	srv := grpcx.NewServer(cfg.Log)
+	partnerv1.RegisterPartnerServiceServer(srv, acquirer.NewServer(svc))
+	g, ctx := errgroup.WithContext(ctx)
+	g.Go(func() error { return svc.RunPoster(ctx, cfg.PosterInterval) })
+	g.Go(func() error { return serve(ctx, cfg.Common, srv) })
+	return g.Wait()
+}
+
+// MerchantSimConfig configures the merchant-network simulator.
+type MerchantSimConfig struct {
+	Common
+	Sim merchantsim.Config
+}
+
+// RunMerchantSim runs the simulator until ctx ends.
+func RunMerchantSim(ctx context.Context, cfg MerchantSimConfig) error {
+	if err := cfg.Common.validate(false); err != nil {
+		return fmt.Errorf("merchantsim: %w", err)
+	}
+	sim := merchantsim.New(cfg.Sim)
+	srv := grpcx.NewServer(cfg.Log)
+	merchantv1.RegisterMerchantNetworkServiceServer(srv, sim)
+	simulatorv1.RegisterMerchantSimulatorServiceServer(srv, sim)
+	return serve(ctx, cfg.Common, srv)
+}
+
+// DefaultRates are the demo's configured rates: wallet units per CNY.
+func DefaultRates() []fx.RateConfig {
+	return []fx.RateConfig{
+		{WalletCurrency: "MNT", MerchantCurrency: "CNY", Mid: money.MustRate("480.25"), SpreadBps: 150},
+		{WalletCurrency: "VND", MerchantCurrency: "CNY", Mid: money.MustRate("3450.5"), SpreadBps: 100},
+		{WalletCurrency: "SGD", MerchantCurrency: "CNY", Mid: money.MustRate("0.1862"), SpreadBps: 80},
+		{WalletCurrency: "HKD", MerchantCurrency: "CNY", Mid: money.MustRate("1.0834"), SpreadBps: 60},
+		{WalletCurrency: "CNY", MerchantCurrency: "CNY", Mid: money.MustRate("1"), SpreadBps: 0},
+	}
+}
+
+// ParseRates parses "MNT/CNY=480.25:150,VND/CNY=3450.5:100" (wallet/merchant
+// = mid rate : spread in basis points).
+func ParseRates(s string) ([]fx.RateConfig, error) {
+	var out []fx.RateConfig
+	for _, item := range strings.Split(s, ",") {
+		item = strings.TrimSpace(item)
+		if item == "" {
+			continue
+		}
+		pair, rest, ok1 := strings.Cut(item, "=")
+		wallet, merchant, ok2 := strings.Cut(pair, "/")
+		mid, spread, ok3 := strings.Cut(rest, ":")
+		if !ok1 || !ok2 || !ok3 {
+			return nil, fmt.Errorf("rate %q: want WALLET/MERCHANT=MID:SPREAD_BPS", item)
+		}
+		r, err := money.ParseRate(mid)
+		if err != nil {
+			return nil, fmt.Errorf("rate %q: %w", item, err)
+		}
+		bps, err := strconv.Atoi(spread)
+		if err != nil {
+			return nil, fmt.Errorf("rate %q: spread: %w", item, err)
+		}
+		out = append(out, fx.RateConfig{WalletCurrency: wallet, MerchantCurrency: merchant, Mid: r, SpreadBps: bps})
+	}
+	return out, nil
+}
+
+// DefaultRisk is the demo's risk configuration: CNY limits of 50,000 per
+// payment, 20,000 per user payment and 50,000 per user per day.
+func DefaultRisk() risk.Config {
+	cny := func(major int64) money.Amount { return money.Amount{Currency: "CNY", Minor: major * 100} }
+	return risk.Config{
+		Default:      risk.Limits{PerPayment: cny(50000), PerUserPayment: cny(20000), PerUserDaily: cny(50000)},
+		BlockedUsers: []string{"hipay/blocked-user"},
+		BlockedMCCs:  []string{"7995"}, // gambling
+	}
+}
+
+// hostPort returns "127.0.0.1:0"-style addresses' resolved form.
+func hostPort(addr string) string {
+	if h, p, err := net.SplitHostPort(addr); err == nil && h == "" {
+		return net.JoinHostPort("127.0.0.1", p)
+	}
+	return addr
+}

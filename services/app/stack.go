@@ -1,0 +1,201 @@
+package app
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"net"
+	"os"
+	"path/filepath"
+	"strconv"
+	"time"
+
+	"golang.org/x/sync/errgroup"
+
+	"github.com/unigate/unigate/pkg/etcdx"
+	"github.com/unigate/unigate/services/fx"
+	"github.com/unigate/unigate/services/merchantsim"
+	"github.com/unigate/unigate/services/router"
+)
+
+// StackConfig configures a whole switch in one process.
+type StackConfig struct {
+	// DataDir holds the embedded etcd's data and the SQLite files.
+	DataDir string
+	// DSN, if set, is the one SQL back end of every service (PostgreSQL);
+	// otherwise each service has an SQLite file in DataDir.
+	DSN string
+	// Etcd, if set, lists external etcd endpoints; otherwise an embedded
+	// etcd runs in DataDir.
+	Etcd []string
+	// Host is the interface to listen on ("127.0.0.1").
+	Host string
+	// BasePort numbers the services from it (acquirer BasePort, router +1,
+	// fx +2, risk +3, settlement +4, merchant simulator +5, etcd +6); 0
+	// picks free ports.
+	BasePort int
+	// Rates overrides the FX rates (DefaultRates when nil).
+	Rates []fx.RateConfig
+	Log   *slog.Logger
+}
+
+// Stack is a running switch.
+type Stack struct {
+	// Addrs maps each service ("acquirer", "router", "fx", "risk",
+	// "settlement", "merchantsim") to its gRPC address; "etcd" to the etcd
+	// endpoint.
+	Addrs  map[string]string
+	cancel context.CancelFunc
+	g      *errgroup.Group
+	etcd   *etcdx.Embedded
+}
+
+// DefaultPartners are the demo's wallet partners.
+func DefaultPartners() []router.Partner {
+	return []router.Partner{
+		{ID: "hipay", Name: "HiPay (Mongolia)", Currency: "MNT"},
+		{ID: "zalopay", Name: "ZaloPay (Vietnam)", Currency: "VND"},
+		{ID: "liquidpay", Name: "LiquidPay (Singapore)", Currency: "SGD"},
+		{ID: "hkwallet", Name: "HK Wallet (Hong Kong)", Currency: "HKD"},
+		{ID: "cnbank", Name: "Domestic bank app", Currency: "CNY"},
+	}
+}
+
+// StartStack starts every service and returns once all serve. On error
+// nothing is left running.
+func StartStack(ctx context.Context, cfg StackConfig) (_ *Stack, err error) {
+	if cfg.Host == "" {
+		cfg.Host = "127.0.0.1"
+	}
+	if cfg.Rates == nil {
+		cfg.Rates = DefaultRates()
+	}
+	if err := os.MkdirAll(cfg.DataDir, 0o755); err != nil {
+		return nil, err
+	}
+	addr := func(i int) string {
+		if cfg.BasePort == 0 {
+			return net.JoinHostPort(cfg.Host, "0")
+		}
+		return net.JoinHostPort(cfg.Host, strconv.Itoa(cfg.BasePort+i))
+	}
+	runCtx, cancel := context.WithCancel(context.WithoutCancel(ctx))
+	g, gctx := errgroup.WithContext(runCtx)
+	s := &Stack{Addrs: map[string]string{}, cancel: cancel, g: g}
+	defer func() {
+		if err != nil {
+			s.Stop()
+		}
+	}()
+
+	etcd := cfg.Etcd
+	if len(etcd) == 0 {
+		e, err := etcdx.StartEmbedded(ctx, filepath.Join(cfg.DataDir, "etcd"), addr(6))
+		if err != nil {
+			return nil, err
+		}
+		s.etcd = e
+		etcd = []string{e.Endpoint}
+	}
+	s.Addrs["etcd"] = etcd[0]
+
+	dsn := func(service string) string {
+		if cfg.DSN != "" {
+			return cfg.DSN
+		}
+		return "sqlite://" + filepath.Join(cfg.DataDir, service+".db")
+	}
+	common := func(service string, i int, ready chan<- string) Common {
+		return Common{Listen: addr(i), DSN: dsn(service), Log: cfg.Log.With("service", service),
+			Ready: func(a string) { ready <- hostPort(a) }}
+	}
+	start := func(name string, i int, run func(Common) error) (string, error) {
+		ready := make(chan string, 1)
+		c := common(name, i, ready)
+		failed := make(chan error, 1)
+		g.Go(func() error {
+			err := run(c)
+			if err != nil {
+				failed <- err
+				return fmt.Errorf("%s: %w", name, err)
+			}
+			return nil
+		})
+		select {
+		case a := <-ready:
+			s.Addrs[name] = a
+			return a, nil
+		case err := <-failed:
+			return "", fmt.Errorf("%s: %w", name, err)
+		case <-time.After(60 * time.Second):
+			return "", fmt.Errorf("%s did not start within 60s", name)
+		}
+	}
+
+	simCfg := merchantsim.DefaultConfig()
+	simAddr, err := start("merchantsim", 5, func(c Common) error {
+		return RunMerchantSim(gctx, MerchantSimConfig{Common: c, Sim: simCfg})
+	})
+	if err != nil {
+		return nil, err
+	}
+	if err := seedRouting(ctx, etcd, simCfg, simAddr); err != nil {
+		return nil, err
+	}
+	if _, err := start("router", 1, func(c Common) error {
+		return RunRouter(gctx, RouterConfig{Common: c, Etcd: etcd})
+	}); err != nil {
+		return nil, err
+	}
+	if _, err := start("fx", 2, func(c Common) error {
+		return RunFX(gctx, FXConfig{Common: c, FX: fx.Config{Rates: cfg.Rates, QuoteTTL: 2 * time.Minute}})
+	}); err != nil {
+		return nil, err
+	}
+	if _, err := start("risk", 3, func(c Common) error {
+		return RunRisk(gctx, RiskConfig{Common: c, Risk: DefaultRisk()})
+	}); err != nil {
+		return nil, err
+	}
+	if _, err := start("settlement", 4, func(c Common) error {
+		return RunSettlement(gctx, SettlementConfig{Common: c})
+	}); err != nil {
+		return nil, err
+	}
+	if _, err := start("acquirer", 0, func(c Common) error {
+		return RunAcquirer(gctx, AcquirerConfig{Common: c, Router: s.Addrs["router"], FX: s.Addrs["fx"],
+			Risk: s.Addrs["risk"], Settlement: s.Addrs["settlement"], PosterInterval: time.Second})
+	}); err != nil {
+		return nil, err
+	}
+	return s, nil
+}
+
+// seedRouting writes the demo partners and the simulated network.
+func seedRouting(ctx context.Context, endpoints []string, sim merchantsim.Config, simAddr string) error {
+	cli, err := etcdx.Connect(endpoints)
+	if err != nil {
+		return err
+	}
+	defer cli.Close()
+	for _, p := range DefaultPartners() {
+		if err := router.PutPartner(ctx, cli, p); err != nil {
+			return err
+		}
+	}
+	return router.PutNetwork(ctx, cli, router.Network{ID: sim.NetworkID, Name: "Simulated CNY merchant network",
+		Endpoint: simAddr, GUIDs: []string{sim.GUID}, Country: "CN", Currency: "CNY"})
+}
+
+// Wait blocks until a service fails or the stack stops.
+func (s *Stack) Wait() error { return s.g.Wait() }
+
+// Stop stops every service, then etcd.
+func (s *Stack) Stop() error {
+	s.cancel()
+	err := s.g.Wait()
+	if s.etcd != nil {
+		s.etcd.Close()
+	}
+	return err
+}

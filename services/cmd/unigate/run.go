@@ -1,0 +1,231 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"sort"
+	"strings"
+	"time"
+
+	"google.golang.org/grpc"
+
+	settlementv1 "github.com/unigate/unigate/proto/gen/unigate/settlement/v1"
+	simulatorv1 "github.com/unigate/unigate/proto/gen/unigate/simulator/v1"
+
+	"github.com/unigate/unigate/pkg/grpcx"
+	"github.com/unigate/unigate/pkg/telemetry"
+	"github.com/unigate/unigate/services/app"
+	"github.com/unigate/unigate/services/fx"
+	"github.com/unigate/unigate/services/merchantsim"
+	"github.com/unigate/unigate/services/walletsim"
+)
+
+const usage = `usage: unigate <command> [flags]
+
+commands:
+  dev          run the whole switch in one process (embedded etcd and SQL by default) and the demo
+  demo         run the demo against a running switch
+  acquirer     the partner API and payment orchestration
+  router       code classification and the routing table (etcd)
+  fx           rates, quotes and quote locks
+  risk         pre-transaction checks
+  settlement   the double-entry ledger
+  merchantsim  a merchant-network simulator
+
+Run 'unigate <command> -h' for a command's flags.
+`
+
+func run(ctx context.Context, args []string) error {
+	if len(args) == 0 {
+		fmt.Fprint(os.Stderr, usage)
+		return errors.New("no command")
+	}
+	cmd, args := args[0], args[1:]
+	switch cmd {
+	case "dev":
+		return runDev(ctx, args)
+	case "demo":
+		return runDemo(ctx, args)
+	case "acquirer", "router", "fx", "risk", "settlement", "merchantsim":
+		return runService(ctx, cmd, args)
+	case "help", "-h", "--help":
+		fmt.Print(usage)
+		return nil
+	}
+	fmt.Fprint(os.Stderr, usage)
+	return fmt.Errorf("unknown command %q", cmd)
+}
+
+func env(key, def string) string {
+	if v := os.Getenv(key); v != "" {
+		return v
+	}
+	return def
+}
+
+func logger(service, level string) *slog.Logger {
+	var l slog.Level
+	if err := l.UnmarshalText([]byte(level)); err != nil {
+		l = slog.LevelInfo
+	}
+	return telemetry.NewLogger(os.Stderr, l, service)
+}
+
+func runService(ctx context.Context, name string, args []string) error {
+	fs := flag.NewFlagSet(name, flag.ContinueOnError)
+	listen := fs.String("listen", env("UNIGATE_LISTEN", "127.0.0.1:0"), "gRPC listen address")
+	dsn := fs.String("dsn", env("UNIGATE_DSN", ""), "SQL back end: postgres://… or sqlite:///path")
+	etcd := fs.String("etcd", env("UNIGATE_ETCD", "http://127.0.0.1:2379"), "etcd endpoints, comma-separated (router)")
+	router := fs.String("router", env("UNIGATE_ROUTER", ""), "router target (acquirer)")
+	fxT := fs.String("fx", env("UNIGATE_FX", ""), "fx target (acquirer)")
+	riskT := fs.String("risk", env("UNIGATE_RISK", ""), "risk target (acquirer)")
+	settlementT := fs.String("settlement", env("UNIGATE_SETTLEMENT", ""), "settlement target (acquirer)")
+	rates := fs.String("rates", env("UNIGATE_RATES", ""), "FX rates WALLET/MERCHANT=MID:SPREAD_BPS,… (fx; default: the demo rates)")
+	quoteTTL := fs.Duration("quote-ttl", 2*time.Minute, "how long a quote holds (fx)")
+	callTimeout := fs.Duration("call-timeout", grpcx.DefaultCallTimeout, "deadline of each outbound call")
+	logLevel := fs.String("log-level", env("UNIGATE_LOG_LEVEL", "info"), "debug, info, warn or error")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	shutdown, err := telemetry.Setup(ctx, telemetry.Config{ServiceName: "unigate-" + name})
+	if err != nil {
+		return err
+	}
+	defer shutdown(context.WithoutCancel(ctx))
+	c := app.Common{Listen: *listen, DSN: *dsn, CallTimeout: *callTimeout, Log: logger(name, *logLevel)}
+	switch name {
+	case "acquirer":
+		return app.RunAcquirer(ctx, app.AcquirerConfig{Common: c, Router: *router, FX: *fxT, Risk: *riskT, Settlement: *settlementT})
+	case "router":
+		return app.RunRouter(ctx, app.RouterConfig{Common: c, Etcd: strings.Split(*etcd, ",")})
+	case "fx":
+		r := app.DefaultRates()
+		if *rates != "" {
+			if r, err = app.ParseRates(*rates); err != nil {
+				return err
+			}
+		}
+		return app.RunFX(ctx, app.FXConfig{Common: c, FX: fx.Config{Rates: r, QuoteTTL: *quoteTTL}})
+	case "risk":
+		return app.RunRisk(ctx, app.RiskConfig{Common: c, Risk: app.DefaultRisk()})
+	case "settlement":
+		return app.RunSettlement(ctx, app.SettlementConfig{Common: c})
+	default:
+		return app.RunMerchantSim(ctx, app.MerchantSimConfig{Common: c, Sim: merchantsim.DefaultConfig()})
+	}
+}
+
+func runDev(ctx context.Context, args []string) error {
+	fs := flag.NewFlagSet("dev", flag.ContinueOnError)
+	dataDir := fs.String("data-dir", ".data", "where embedded etcd and SQLite keep their data")
+	dsn := fs.String("dsn", env("UNIGATE_DSN", ""), "use this SQL back end (postgres://…) instead of embedded SQLite")
+	etcd := fs.String("etcd", env("UNIGATE_ETCD", ""), "use these etcd endpoints instead of an embedded etcd")
+	basePort := fs.Int("base-port", 7000, "first port: acquirer, then router, fx, risk, settlement, merchantsim, etcd (0: any free ports)")
+	demo := fs.Bool("demo", true, "run the demo once everything serves")
+	exit := fs.Bool("exit-after-demo", false, "stop after the demo; exit status says whether every step succeeded")
+	logLevel := fs.String("log-level", env("UNIGATE_LOG_LEVEL", "warn"), "service log level")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	shutdown, err := telemetry.Setup(ctx, telemetry.Config{ServiceName: "unigate-dev"})
+	if err != nil {
+		return err
+	}
+	defer shutdown(context.WithoutCancel(ctx))
+	cfg := app.StackConfig{DataDir: *dataDir, DSN: *dsn, BasePort: *basePort, Log: logger("dev", *logLevel)}
+	if *etcd != "" {
+		cfg.Etcd = strings.Split(*etcd, ",")
+	}
+	fmt.Println("Starting Unigate: embedded etcd, SQL store, five services and two simulators…")
+	st, err := app.StartStack(ctx, cfg)
+	if err != nil {
+		return err
+	}
+	defer st.Stop()
+	names := make([]string, 0, len(st.Addrs))
+	for n := range st.Addrs {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	for _, n := range names {
+		fmt.Printf("  %-11s %s\n", n, st.Addrs[n])
+	}
+	backend := "embedded SQLite in " + *dataDir
+	if *dsn != "" {
+		backend = "PostgreSQL"
+	}
+	fmt.Printf("  storage     %s\n", backend)
+	if *demo {
+		if err := demoAgainst(ctx, os.Stdout, st.Addrs["acquirer"], st.Addrs["merchantsim"], st.Addrs["settlement"], "hipay"); err != nil {
+			return fmt.Errorf("demo failed: %w", err)
+		}
+	}
+	if *exit {
+		return nil
+	}
+	fmt.Println("\nServing. Try: bin/unigatectl --acquirer", st.Addrs["acquirer"], "payments get --partner hipay <payment id>")
+	fmt.Println("Press Ctrl-C to stop.")
+	select {
+	case <-ctx.Done():
+		fmt.Println("\nStopping…")
+		return nil
+	case <-waitErr(st):
+		return st.Wait()
+	}
+}
+
+func waitErr(st *app.Stack) <-chan struct{} {
+	ch := make(chan struct{})
+	go func() { _ = st.Wait(); close(ch) }()
+	return ch
+}
+
+func runDemo(ctx context.Context, args []string) error {
+	fs := flag.NewFlagSet("demo", flag.ContinueOnError)
+	acq := fs.String("acquirer", "127.0.0.1:7000", "acquirer address")
+	sim := fs.String("merchantsim", "127.0.0.1:7005", "merchant simulator address")
+	settlement := fs.String("settlement", "127.0.0.1:7004", "settlement address")
+	partner := fs.String("partner", "hipay", "wallet partner to pay as")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	return demoAgainst(ctx, os.Stdout, *acq, *sim, *settlement, *partner)
+}
+
+func demoAgainst(ctx context.Context, out io.Writer, acq, sim, settlement, partner string) error {
+	conns := make([]interface{ Close() error }, 0, 3)
+	defer func() {
+		for _, c := range conns {
+			c.Close()
+		}
+	}()
+	dial := func(t string) (*grpcConn, error) {
+		c, err := grpcx.Dial(t, 10*time.Second)
+		if err == nil {
+			conns = append(conns, c)
+		}
+		return c, err
+	}
+	a, err := dial(acq)
+	if err != nil {
+		return err
+	}
+	s, err := dial(sim)
+	if err != nil {
+		return err
+	}
+	l, err := dial(settlement)
+	if err != nil {
+		return err
+	}
+	d := &walletsim.Demo{Wallet: walletsim.New(partner, a), Simulator: simulatorv1.NewMerchantSimulatorServiceClient(s),
+		Settlement: settlementv1.NewSettlementServiceClient(l), Out: out}
+	return d.Run(ctx)
+}
+
+type grpcConn = grpc.ClientConn

@@ -1,0 +1,228 @@
+// Package merchantsim is a merchant-network simulator: a real gRPC server
+// that owns a set of merchants with EMVCo merchant-presented QR codes,
+// answers Unigate's MerchantNetworkService (look up, credit, inquire) and,
+// for the demo and tests, lists its merchants and their codes. It keeps its
+// credits in memory: it stands for a system outside Unigate.
+package merchantsim
+
+import (
+	"context"
+	"fmt"
+	"sort"
+	"sync"
+	"time"
+
+	"github.com/google/uuid"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
+
+	commonv1 "github.com/unigate/unigate/proto/gen/unigate/common/v1"
+	merchantv1 "github.com/unigate/unigate/proto/gen/unigate/merchant/v1"
+	simulatorv1 "github.com/unigate/unigate/proto/gen/unigate/simulator/v1"
+
+	"github.com/unigate/unigate/pkg/emvqr"
+	"github.com/unigate/unigate/pkg/money"
+)
+
+// Behavior is how the simulator answers credits for a merchant.
+type Behavior string
+
+// Behaviors.
+const (
+	// Accept credits at once (S).
+	Accept Behavior = ""
+	// Decline every credit (F).
+	Decline Behavior = "decline"
+)
+
+// Merchant is a simulated merchant.
+type Merchant struct {
+	ID, Name, LocalName, City, MCC, Country, Currency string
+	Behavior                                          Behavior
+}
+
+// Config is the simulated network.
+type Config struct {
+	NetworkID string
+	// GUID goes into sub-tag 00 of merchant account template 26; the
+	// merchant id into sub-tag 01.
+	GUID      string
+	Merchants []Merchant
+}
+
+// DefaultConfig is the network the demo uses: merchants in Erenhot and
+// Shenzhen, paid in CNY.
+func DefaultConfig() Config {
+	return Config{
+		NetworkID: "cnsim",
+		GUID:      "CN.UNIGATE.SIM",
+		Merchants: []Merchant{
+			{ID: "M10001", Name: "Erenhot Dumpling House", LocalName: "二连浩特饺子馆", City: "Erenhot", MCC: "5812", Country: "CN", Currency: "CNY"},
+			{ID: "M10002", Name: "Huaqiang Electronics", LocalName: "华强电子", City: "Shenzhen", MCC: "5732", Country: "CN", Currency: "CNY"},
+			{ID: "M10003", Name: "Closed Account Store", City: "Erenhot", MCC: "5411", Country: "CN", Currency: "CNY", Behavior: Decline},
+		},
+	}
+}
+
+type credit struct {
+	merchantID string
+	amount     money.Amount
+	result     commonv1.Result
+	reference  string
+	reason     string
+}
+
+// Simulator serves both the network API and the simulator API.
+type Simulator struct {
+	merchantv1.UnimplementedMerchantNetworkServiceServer
+	simulatorv1.UnimplementedMerchantSimulatorServiceServer
+
+	cfg       Config
+	merchants map[string]Merchant
+	mu        sync.Mutex
+	credits   map[string]*credit
+}
+
+// New returns a simulator.
+func New(cfg Config) *Simulator {
+	s := &Simulator{cfg: cfg, merchants: map[string]Merchant{}, credits: map[string]*credit{}}
+	for _, m := range cfg.Merchants {
+		s.merchants[m.ID] = m
+	}
+	return s
+}
+
+func (s *Simulator) toProto(m Merchant) *commonv1.Merchant {
+	return &commonv1.Merchant{MerchantId: m.ID, NetworkId: s.cfg.NetworkID, Name: m.Name, City: m.City,
+		Mcc: m.MCC, Country: m.Country, Currency: m.Currency}
+}
+
+// Code returns the EMVCo MPM payload of merchant id: static when amount is
+// zero, dynamic with the amount otherwise.
+func (s *Simulator) Code(id string, amount money.Amount) (string, error) {
+	m, ok := s.merchants[id]
+	if !ok {
+		return "", fmt.Errorf("merchantsim: no merchant %s", id)
+	}
+	cur, err := money.LookupCurrency(m.Currency)
+	if err != nil {
+		return "", err
+	}
+	p := &emvqr.MPM{
+		PayloadFormat: "01", Initiation: "11",
+		MerchantAccounts: []emvqr.MerchantAccount{{ID: "26", GUID: s.cfg.GUID, Fields: []emvqr.Object{{ID: "01", Value: m.ID}}}},
+		MCC:              m.MCC, Currency: cur.Numeric, Country: m.Country, MerchantName: m.Name, MerchantCity: m.City,
+	}
+	if amount.Minor > 0 {
+		if amount.Currency != m.Currency {
+			return "", fmt.Errorf("merchantsim: merchant %s is paid in %s, not %s", id, m.Currency, amount.Currency)
+		}
+		p.Initiation = "12"
+		p.Amount = amount.Major()
+		p.Additional = []emvqr.Object{{ID: "05", Value: uuid.NewString()[:8]}}
+	}
+	if m.LocalName != "" {
+		p.Language = []emvqr.Object{{ID: "00", Value: "ZH"}, {ID: "01", Value: m.LocalName}}
+	}
+	return emvqr.EncodeMPM(p)
+}
+
+// GetMerchant implements merchantv1.MerchantNetworkServiceServer.
+func (s *Simulator) GetMerchant(ctx context.Context, req *merchantv1.GetMerchantRequest) (*merchantv1.GetMerchantResponse, error) {
+	m, ok := s.merchants[req.GetMerchantId()]
+	if !ok {
+		return nil, status.Errorf(codes.NotFound, "no merchant %q", req.GetMerchantId())
+	}
+	return &merchantv1.GetMerchantResponse{Merchant: s.toProto(m)}, nil
+}
+
+// Credit implements merchantv1.MerchantNetworkServiceServer; it is
+// idempotent per credit_id.
+func (s *Simulator) Credit(ctx context.Context, req *merchantv1.CreditRequest) (*merchantv1.CreditResponse, error) {
+	if req.GetCreditId() == "" {
+		return nil, status.Error(codes.InvalidArgument, "credit_id is required")
+	}
+	m, ok := s.merchants[req.GetMerchantId()]
+	if !ok {
+		return nil, status.Errorf(codes.NotFound, "no merchant %q", req.GetMerchantId())
+	}
+	amount, err := money.New(req.GetAmount().GetCurrency(), req.GetAmount().GetMinorUnits())
+	if err != nil || amount.Currency != m.Currency {
+		return nil, status.Errorf(codes.InvalidArgument, "amount: %v", err)
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	c, ok := s.credits[req.GetCreditId()]
+	if !ok {
+		c = &credit{merchantID: m.ID, amount: amount, result: commonv1.Result_RESULT_SUCCESS,
+			reference: fmt.Sprintf("%s-%d", s.cfg.NetworkID, time.Now().UnixNano())}
+		if m.Behavior == Decline {
+			c.result, c.reason = commonv1.Result_RESULT_FAILURE, "ACCOUNT_CLOSED"
+		}
+		s.credits[req.GetCreditId()] = c
+	} else if c.merchantID != m.ID || c.amount != amount {
+		return nil, status.Errorf(codes.AlreadyExists, "credit %s was made with other details", req.GetCreditId())
+	}
+	return &merchantv1.CreditResponse{Result: c.result, NetworkReference: c.reference, FailureReason: c.reason}, nil
+}
+
+// InquireCredit implements merchantv1.MerchantNetworkServiceServer.
+func (s *Simulator) InquireCredit(ctx context.Context, req *merchantv1.InquireCreditRequest) (*merchantv1.InquireCreditResponse, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	c, ok := s.credits[req.GetCreditId()]
+	if !ok {
+		return nil, status.Errorf(codes.NotFound, "no credit %q", req.GetCreditId())
+	}
+	return &merchantv1.InquireCreditResponse{Result: c.result, NetworkReference: c.reference, FailureReason: c.reason}, nil
+}
+
+// ListMerchants implements simulatorv1.MerchantSimulatorServiceServer.
+func (s *Simulator) ListMerchants(ctx context.Context, _ *simulatorv1.ListMerchantsRequest) (*simulatorv1.ListMerchantsResponse, error) {
+	resp := &simulatorv1.ListMerchantsResponse{}
+	for _, m := range s.cfg.Merchants {
+		code, err := s.Code(m.ID, money.Amount{})
+		if err != nil {
+			return nil, status.Errorf(codes.Internal, "code for %s: %v", m.ID, err)
+		}
+		resp.Merchants = append(resp.Merchants, &simulatorv1.SimulatedMerchant{Merchant: s.toProto(m), StaticCode: code})
+	}
+	return resp, nil
+}
+
+// CreateDynamicCode implements simulatorv1.MerchantSimulatorServiceServer.
+func (s *Simulator) CreateDynamicCode(ctx context.Context, req *simulatorv1.CreateDynamicCodeRequest) (*simulatorv1.CreateDynamicCodeResponse, error) {
+	amount, err := money.New(req.GetAmount().GetCurrency(), req.GetAmount().GetMinorUnits())
+	if err != nil {
+		return nil, status.Errorf(codes.InvalidArgument, "amount: %v", err)
+	}
+	code, err := s.Code(req.GetMerchantId(), amount)
+	if err != nil {
+		return nil, status.Error(codes.InvalidArgument, err.Error())
+	}
+	return &simulatorv1.CreateDynamicCodeResponse{Code: code}, nil
+}
+
+// GetCredits implements simulatorv1.MerchantSimulatorServiceServer.
+func (s *Simulator) GetCredits(ctx context.Context, req *simulatorv1.GetCreditsRequest) (*simulatorv1.GetCreditsResponse, error) {
+	m, ok := s.merchants[req.GetMerchantId()]
+	if !ok {
+		return nil, status.Errorf(codes.NotFound, "no merchant %q", req.GetMerchantId())
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	resp := &simulatorv1.GetCreditsResponse{Total: &commonv1.Money{Currency: m.Currency}}
+	ids := make([]string, 0, len(s.credits))
+	for id := range s.credits {
+		ids = append(ids, id)
+	}
+	sort.Strings(ids)
+	for _, id := range ids {
+		c := s.credits[id]
+		if c.merchantID == m.ID && c.result == commonv1.Result_RESULT_SUCCESS {
+			resp.Count++
+			resp.Total.MinorUnits += c.amount.Minor
+		}
+	}
+	return resp, nil
+}

@@ -1,0 +1,292 @@
+package router
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"log/slog"
+	"sort"
+	"strings"
+	"sync/atomic"
+	"time"
+
+	clientv3 "go.etcd.io/etcd/client/v3"
+
+	"github.com/unigate/unigate/pkg/money"
+)
+
+// Prefix is where the routing table lives in etcd:
+//
+//	/unigate/routing/partners/<partner_id>   JSON Partner
+//	/unigate/routing/networks/<network_id>   JSON Network
+const Prefix = "/unigate/routing/"
+
+// Partner is a wallet partner.
+type Partner struct {
+	ID       string `json:"id"`
+	Name     string `json:"name"`
+	Currency string `json:"currency"`
+	Disabled bool   `json:"disabled,omitempty"`
+}
+
+// Validate checks a partner record.
+func (p Partner) Validate() error {
+	if !validID(p.ID) {
+		return fmt.Errorf("partner id %q: want 1-64 of [a-z0-9_-]", p.ID)
+	}
+	if _, err := money.LookupCurrency(p.Currency); err != nil {
+		return fmt.Errorf("partner %s: %w", p.ID, err)
+	}
+	return nil
+}
+
+// Network is a merchant network.
+type Network struct {
+	ID       string   `json:"id"`
+	Name     string   `json:"name"`
+	Endpoint string   `json:"endpoint"`
+	GUIDs    []string `json:"guids"`
+	Country  string   `json:"country"`
+	Currency string   `json:"currency"`
+	// MerchantIDTag is the sub-tag of the merchant account template that
+	// holds the merchant id; "01" when empty.
+	MerchantIDTag string `json:"merchant_id_tag,omitempty"`
+}
+
+// Validate checks a network record.
+func (n Network) Validate() error {
+	if !validID(n.ID) {
+		return fmt.Errorf("network id %q: want 1-64 of [a-z0-9_-]", n.ID)
+	}
+	if n.Endpoint == "" {
+		return fmt.Errorf("network %s: endpoint is required", n.ID)
+	}
+	if len(n.GUIDs) == 0 {
+		return fmt.Errorf("network %s: at least one GUID is required", n.ID)
+	}
+	if _, err := money.LookupCurrency(n.Currency); err != nil {
+		return fmt.Errorf("network %s: %w", n.ID, err)
+	}
+	return nil
+}
+
+func (n Network) merchantIDTag() string {
+	if n.MerchantIDTag == "" {
+		return "01"
+	}
+	return n.MerchantIDTag
+}
+
+func validID(s string) bool {
+	if s == "" || len(s) > 64 {
+		return false
+	}
+	for _, r := range s {
+		if !(r >= 'a' && r <= 'z' || r >= '0' && r <= '9' || r == '_' || r == '-') {
+			return false
+		}
+	}
+	return true
+}
+
+// Table is one immutable snapshot of the routing table.
+type Table struct {
+	Revision int64
+	Partners map[string]Partner
+	Networks map[string]Network
+	byGUID   map[string]string // upper-case GUID -> network id
+	// Problems lists records that were skipped as invalid.
+	Problems []string
+}
+
+// NetworkByGUID returns the network that owns a merchant account GUID.
+func (t *Table) NetworkByGUID(guid string) (Network, bool) {
+	id, ok := t.byGUID[strings.ToUpper(guid)]
+	if !ok {
+		return Network{}, false
+	}
+	return t.Networks[id], true
+}
+
+// SortedPartners returns the partners by id.
+func (t *Table) SortedPartners() []Partner {
+	out := make([]Partner, 0, len(t.Partners))
+	for _, p := range t.Partners {
+		out = append(out, p)
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].ID < out[j].ID })
+	return out
+}
+
+// SortedNetworks returns the networks by id.
+func (t *Table) SortedNetworks() []Network {
+	out := make([]Network, 0, len(t.Networks))
+	for _, n := range t.Networks {
+		out = append(out, n)
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].ID < out[j].ID })
+	return out
+}
+
+// buildTable parses the key-values under Prefix. Invalid records are
+// skipped and listed in Problems, so one bad record cannot take the whole
+// table down.
+func buildTable(rev int64, kvs map[string][]byte) *Table {
+	t := &Table{Revision: rev, Partners: map[string]Partner{}, Networks: map[string]Network{}, byGUID: map[string]string{}}
+	keys := make([]string, 0, len(kvs))
+	for k := range kvs {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	for _, k := range keys {
+		v := kvs[k]
+		rest := strings.TrimPrefix(k, Prefix)
+		kind, id, _ := strings.Cut(rest, "/")
+		switch kind {
+		case "partners":
+			var p Partner
+			if err := json.Unmarshal(v, &p); err != nil || p.Validate() != nil || p.ID != id {
+				t.Problems = append(t.Problems, fmt.Sprintf("%s: %v", k, firstErr(err, p.Validate(), idMismatch(p.ID, id))))
+				continue
+			}
+			t.Partners[p.ID] = p
+		case "networks":
+			var n Network
+			if err := json.Unmarshal(v, &n); err != nil || n.Validate() != nil || n.ID != id {
+				t.Problems = append(t.Problems, fmt.Sprintf("%s: %v", k, firstErr(err, n.Validate(), idMismatch(n.ID, id))))
+				continue
+			}
+			dup := ""
+			for _, g := range n.GUIDs {
+				if other, ok := t.byGUID[strings.ToUpper(g)]; ok {
+					dup = fmt.Sprintf("GUID %s already belongs to network %s", g, other)
+				}
+			}
+			if dup != "" {
+				t.Problems = append(t.Problems, k+": "+dup)
+				continue
+			}
+			for _, g := range n.GUIDs {
+				t.byGUID[strings.ToUpper(g)] = n.ID
+			}
+			t.Networks[n.ID] = n
+		default:
+			t.Problems = append(t.Problems, k+": unknown record kind")
+		}
+	}
+	return t
+}
+
+func idMismatch(inRecord, inKey string) error {
+	if inRecord != inKey {
+		return fmt.Errorf("id %q does not match key %q", inRecord, inKey)
+	}
+	return nil
+}
+
+func firstErr(errs ...error) error {
+	for _, e := range errs {
+		if e != nil {
+			return e
+		}
+	}
+	return nil
+}
+
+// Watcher keeps the routing table current from etcd. Table never blocks
+// and always returns a complete snapshot.
+type Watcher struct {
+	cli   *clientv3.Client
+	log   *slog.Logger
+	table atomic.Pointer[Table]
+}
+
+// NewWatcher returns a watcher; call Load, then Run.
+func NewWatcher(cli *clientv3.Client, log *slog.Logger) *Watcher {
+	w := &Watcher{cli: cli, log: log}
+	w.table.Store(buildTable(0, nil))
+	return w
+}
+
+// Table returns the table in force.
+func (w *Watcher) Table() *Table { return w.table.Load() }
+
+// Load reads the whole table.
+func (w *Watcher) Load(ctx context.Context) error {
+	resp, err := w.cli.Get(ctx, Prefix, clientv3.WithPrefix())
+	if err != nil {
+		return fmt.Errorf("router: load routing table: %w", err)
+	}
+	kvs := make(map[string][]byte, len(resp.Kvs))
+	for _, kv := range resp.Kvs {
+		kvs[string(kv.Key)] = kv.Value
+	}
+	t := buildTable(resp.Header.Revision, kvs)
+	for _, p := range t.Problems {
+		w.log.WarnContext(ctx, "routing record skipped", "problem", p)
+	}
+	w.table.Store(t)
+	return nil
+}
+
+// Run watches the prefix and reloads the table on every change until ctx
+// ends. A broken watch (compaction, lost connection) reloads and resumes.
+func (w *Watcher) Run(ctx context.Context) error {
+	for ctx.Err() == nil {
+		wctx, cancel := context.WithCancel(clientv3.WithRequireLeader(ctx))
+		ch := w.cli.Watch(wctx, Prefix, clientv3.WithPrefix(), clientv3.WithRev(w.Table().Revision+1))
+		for resp := range ch {
+			if err := resp.Err(); err != nil {
+				w.log.WarnContext(ctx, "routing watch broke; reloading", "err", err)
+				break
+			}
+			if len(resp.Events) == 0 {
+				continue
+			}
+			if err := w.Load(ctx); err != nil {
+				w.log.WarnContext(ctx, "routing reload failed", "err", err)
+				break
+			}
+			w.log.InfoContext(ctx, "routing table reloaded", "revision", w.Table().Revision)
+		}
+		cancel()
+		if ctx.Err() != nil {
+			break
+		}
+		select {
+		case <-ctx.Done():
+		case <-time.After(200 * time.Millisecond):
+		}
+		if err := w.Load(ctx); err != nil && ctx.Err() == nil {
+			w.log.WarnContext(ctx, "routing reload failed", "err", err)
+		}
+	}
+	return nil
+}
+
+// PutPartner writes a partner record.
+func PutPartner(ctx context.Context, cli *clientv3.Client, p Partner) error {
+	if err := p.Validate(); err != nil {
+		return err
+	}
+	return put(ctx, cli, Prefix+"partners/"+p.ID, p)
+}
+
+// PutNetwork writes a network record.
+func PutNetwork(ctx context.Context, cli *clientv3.Client, n Network) error {
+	if err := n.Validate(); err != nil {
+		return err
+	}
+	return put(ctx, cli, Prefix+"networks/"+n.ID, n)
+}
+
+func put(ctx context.Context, cli *clientv3.Client, key string, v any) error {
+	b, err := json.Marshal(v)
+	if err != nil {
+		return err
+	}
+	if _, err := cli.Put(ctx, key, string(b)); err != nil {
+		return fmt.Errorf("router: put %s: %w", key, err)
+	}
+	return nil
+}

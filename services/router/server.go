@@ -1,0 +1,69 @@
+package router
+
+import (
+	"context"
+
+	routerv1 "github.com/unigate/unigate/proto/gen/unigate/router/v1"
+
+	"github.com/unigate/unigate/pkg/moneypb"
+	"github.com/unigate/unigate/pkg/rpcerr"
+)
+
+// Server is the gRPC face of the router.
+type Server struct {
+	routerv1.UnimplementedRouterServiceServer
+	svc    *Service
+	tables TableSource
+}
+
+// NewServer returns a Server.
+func NewServer(svc *Service, tables TableSource) *Server { return &Server{svc: svc, tables: tables} }
+
+// ResolveCode implements routerv1.RouterServiceServer.
+func (s *Server) ResolveCode(ctx context.Context, req *routerv1.ResolveCodeRequest) (*routerv1.ResolveCodeResponse, error) {
+	if req.GetPartnerId() == "" {
+		return nil, rpcerr.Field(rpcerr.InvalidArgument, "partner_id", "is required")
+	}
+	res, err := s.svc.Resolve(ctx, req.GetPartnerId(), req.GetCode())
+	if err != nil {
+		return nil, err
+	}
+	return &routerv1.ResolveCodeResponse{
+		Kind: res.Kind, Merchant: res.Merchant, Amount: moneypb.ToProto(res.Amount),
+		Network: networkToProto(res.Network), Partner: partnerToProto(res.Partner), Warnings: res.Warnings,
+	}, nil
+}
+
+// GetPartner implements routerv1.RouterServiceServer.
+func (s *Server) GetPartner(ctx context.Context, req *routerv1.GetPartnerRequest) (*routerv1.GetPartnerResponse, error) {
+	if req.GetPartnerId() == "" {
+		return nil, rpcerr.Field(rpcerr.InvalidArgument, "partner_id", "is required")
+	}
+	p, err := s.svc.Partner(req.GetPartnerId())
+	if err != nil {
+		return nil, err
+	}
+	return &routerv1.GetPartnerResponse{Partner: partnerToProto(p)}, nil
+}
+
+// GetRoutingTable implements routerv1.RouterServiceServer.
+func (s *Server) GetRoutingTable(ctx context.Context, _ *routerv1.GetRoutingTableRequest) (*routerv1.GetRoutingTableResponse, error) {
+	t := s.tables.Table()
+	resp := &routerv1.GetRoutingTableResponse{Revision: t.Revision}
+	for _, p := range t.SortedPartners() {
+		resp.Partners = append(resp.Partners, partnerToProto(p))
+	}
+	for _, n := range t.SortedNetworks() {
+		resp.Networks = append(resp.Networks, networkToProto(n))
+	}
+	return resp, nil
+}
+
+func partnerToProto(p Partner) *routerv1.Partner {
+	return &routerv1.Partner{PartnerId: p.ID, Name: p.Name, Currency: p.Currency, Disabled: p.Disabled}
+}
+
+func networkToProto(n Network) *routerv1.MerchantNetwork {
+	return &routerv1.MerchantNetwork{NetworkId: n.ID, Name: n.Name, Endpoint: n.Endpoint,
+		Guids: n.GUIDs, Country: n.Country, Currency: n.Currency}
+}

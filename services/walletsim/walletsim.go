@@ -1,0 +1,172 @@
+// Package walletsim is a wallet-partner simulator: it plays a foreign
+// wallet's server calling Unigate's partner API, as the demo and the
+// tests use it. Demo runs the scripted MPM flow and checks every answer.
+package walletsim
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"time"
+
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/metadata"
+
+	commonv1 "github.com/unigate/unigate/proto/gen/unigate/common/v1"
+	partnerv1 "github.com/unigate/unigate/proto/gen/unigate/partner/v1"
+	settlementv1 "github.com/unigate/unigate/proto/gen/unigate/settlement/v1"
+	simulatorv1 "github.com/unigate/unigate/proto/gen/unigate/simulator/v1"
+
+	"github.com/unigate/unigate/pkg/money"
+	"github.com/unigate/unigate/pkg/rpcerr"
+)
+
+// PartnerHeader names the calling partner (see acquirer.PartnerHeader).
+const PartnerHeader = "unigate-partner-id"
+
+// Wallet is one partner's client of the partner API.
+type Wallet struct {
+	PartnerID string
+	Client    partnerv1.PartnerServiceClient
+}
+
+// New returns a wallet for partnerID on conn (the acquirer).
+func New(partnerID string, conn grpc.ClientConnInterface) *Wallet {
+	return &Wallet{PartnerID: partnerID, Client: partnerv1.NewPartnerServiceClient(conn)}
+}
+
+// Context returns ctx carrying the partner's identity.
+func (w *Wallet) Context(ctx context.Context) context.Context {
+	return metadata.AppendToOutgoingContext(ctx, PartnerHeader, w.PartnerID)
+}
+
+// ScanAndPay runs decode, quote and pay for a code, as a wallet does when
+// its user scans a merchant's code and confirms. amount may be nil for a
+// code that carries its amount.
+func (w *Wallet) ScanAndPay(ctx context.Context, code string, amount *commonv1.Money, key, userRef string) (*partnerv1.DecodeCodeResponse, *partnerv1.Quote, *partnerv1.Payment, error) {
+	ctx = w.Context(ctx)
+	dec, err := w.Client.DecodeCode(ctx, &partnerv1.DecodeCodeRequest{Code: code})
+	if err != nil {
+		return nil, nil, nil, fmt.Errorf("decode: %w", err)
+	}
+	q, err := w.Client.CreateQuote(ctx, &partnerv1.CreateQuoteRequest{Code: code, Amount: amount})
+	if err != nil {
+		return dec, nil, nil, fmt.Errorf("quote: %w", err)
+	}
+	pay, err := w.Client.Pay(ctx, &partnerv1.PayRequest{PartnerPaymentId: key, Code: code,
+		Amount: q.GetQuote().GetMerchantAmount(), QuoteId: q.GetQuote().GetQuoteId(), UserRef: userRef})
+	if err != nil {
+		return dec, q.GetQuote(), nil, fmt.Errorf("pay: %w", err)
+	}
+	return dec, q.GetQuote(), pay.GetPayment(), nil
+}
+
+// Demo is the scripted demo of `make run` and `make demo`.
+type Demo struct {
+	Wallet     *Wallet
+	Simulator  simulatorv1.MerchantSimulatorServiceClient
+	Settlement settlementv1.SettlementServiceClient
+	Out        io.Writer
+}
+
+func fmtMoney(m *commonv1.Money) string {
+	if m == nil {
+		return "(none)"
+	}
+	return money.Amount{Currency: m.GetCurrency(), Minor: m.GetMinorUnits()}.String()
+}
+
+func (d *Demo) printf(format string, args ...any) { fmt.Fprintf(d.Out, format, args...) }
+
+// Run runs the demo and returns an error if any step did not give the
+// expected answer.
+func (d *Demo) Run(ctx context.Context) error {
+	w := d.Wallet
+	merchants, err := d.Simulator.ListMerchants(ctx, &simulatorv1.ListMerchantsRequest{})
+	if err != nil || len(merchants.GetMerchants()) < 2 {
+		return fmt.Errorf("list simulated merchants: %v", err)
+	}
+	shop, market := merchants.GetMerchants()[0], merchants.GetMerchants()[1]
+	run := time.Now().UTC().Format("20060102T150405.000")
+
+	d.printf("\n== 1. A %s user scans the static code of %s (%s)\n", w.PartnerID, shop.GetMerchant().GetName(), shop.GetMerchant().GetCity())
+	d.printf("   code: %s\n", shop.GetStaticCode())
+	amount := &commonv1.Money{Currency: "CNY", MinorUnits: 12850}
+	dec, q, p, err := w.ScanAndPay(ctx, shop.GetStaticCode(), amount, "demo-"+run+"-1", "u-demo-1")
+	if err != nil {
+		return err
+	}
+	d.printf("   decoded: %s, %s, MCC %s, paid in %s; wallet pays in %s\n", dec.GetMerchant().GetName(),
+		dec.GetMerchant().GetCity(), dec.GetMerchant().GetMcc(), dec.GetMerchant().GetCurrency(), dec.GetWalletCurrency())
+	d.printf("   quote %s: merchant gets %s, user pays %s (rate %s %s/CNY, expires %s)\n", q.GetQuoteId(),
+		fmtMoney(q.GetMerchantAmount()), fmtMoney(q.GetWalletAmount()), q.GetRate(), dec.GetWalletCurrency(),
+		q.GetExpireTime().AsTime().Format(time.RFC3339))
+	d.printf("   pay: payment %s -> %s (%s)\n", p.GetPaymentId(), p.GetResult(), p.GetStatus())
+	if p.GetResult() != commonv1.Result_RESULT_SUCCESS {
+		return fmt.Errorf("payment 1 answered %s (%s), want S", p.GetResult(), p.GetFailureReason())
+	}
+
+	d.printf("\n== 2. The wallet looks the payment up, then retries Pay with the same key\n")
+	got, err := w.Client.GetPayment(w.Context(ctx), &partnerv1.GetPaymentRequest{Id: &partnerv1.GetPaymentRequest_PartnerPaymentId{PartnerPaymentId: p.GetPartnerPaymentId()}})
+	if err != nil {
+		return fmt.Errorf("get payment: %w", err)
+	}
+	d.printf("   get: %s %s, network reference %s\n", got.GetPayment().GetPaymentId(), got.GetPayment().GetStatus(), got.GetPayment().GetNetworkReference())
+	again, err := w.Client.Pay(w.Context(ctx), &partnerv1.PayRequest{PartnerPaymentId: p.GetPartnerPaymentId(), Code: shop.GetStaticCode(),
+		Amount: amount, QuoteId: q.GetQuoteId(), UserRef: "u-demo-1"})
+	if err != nil {
+		return fmt.Errorf("repeat pay: %w", err)
+	}
+	if again.GetPayment().GetPaymentId() != p.GetPaymentId() || again.GetPayment().GetResult() != p.GetResult() {
+		return fmt.Errorf("repeat pay returned %s/%s, want %s/%s", again.GetPayment().GetPaymentId(), again.GetPayment().GetResult(), p.GetPaymentId(), p.GetResult())
+	}
+	d.printf("   repeat pay: same payment %s, %s — nothing paid twice\n", again.GetPayment().GetPaymentId(), again.GetPayment().GetResult())
+
+	d.printf("\n== 3. A dynamic code with the amount in it, at %s\n", market.GetMerchant().GetName())
+	dyn, err := d.Simulator.CreateDynamicCode(ctx, &simulatorv1.CreateDynamicCodeRequest{MerchantId: market.GetMerchant().GetMerchantId(),
+		Amount: &commonv1.Money{Currency: "CNY", MinorUnits: 239900}})
+	if err != nil {
+		return fmt.Errorf("dynamic code: %w", err)
+	}
+	dec, q, p, err = w.ScanAndPay(ctx, dyn.GetCode(), nil, "demo-"+run+"-2", "u-demo-1")
+	if err != nil {
+		return err
+	}
+	d.printf("   decoded amount %s; user pays %s; payment %s -> %s\n", fmtMoney(dec.GetAmount()), fmtMoney(q.GetWalletAmount()), p.GetPaymentId(), p.GetResult())
+	if p.GetResult() != commonv1.Result_RESULT_SUCCESS {
+		return fmt.Errorf("payment 2 answered %s (%s), want S", p.GetResult(), p.GetFailureReason())
+	}
+
+	d.printf("\n== 4. Bad input is refused with a stable reason and writes nothing\n")
+	_, err = w.Client.Pay(w.Context(ctx), &partnerv1.PayRequest{PartnerPaymentId: "demo-" + run + "-3", Code: shop.GetStaticCode(),
+		Amount: amount, QuoteId: "no-such-quote", UserRef: "u-demo-1"})
+	if rpcerr.ReasonOf(err) != rpcerr.QuoteNotFound {
+		return fmt.Errorf("pay with an unknown quote: got %v, want %s", err, rpcerr.QuoteNotFound)
+	}
+	d.printf("   unknown quote -> %s\n", rpcerr.ReasonOf(err))
+	corrupt := shop.GetStaticCode()[:len(shop.GetStaticCode())-4] + "0000"
+	_, err = w.Client.DecodeCode(w.Context(ctx), &partnerv1.DecodeCodeRequest{Code: corrupt})
+	if rpcerr.ReasonOf(err) != rpcerr.InvalidCode {
+		return fmt.Errorf("decode a corrupt code: got %v, want %s", err, rpcerr.InvalidCode)
+	}
+	d.printf("   corrupt code -> %s (%s)\n", rpcerr.ReasonOf(err), rpcerr.FromStatus(err).Message)
+
+	d.printf("\n== 5. The ledger balances in every currency\n")
+	tb, err := d.Settlement.GetTrialBalance(ctx, &settlementv1.GetTrialBalanceRequest{})
+	if err != nil {
+		return fmt.Errorf("trial balance: %w", err)
+	}
+	for _, a := range tb.GetAccounts() {
+		d.printf("   %-32s %s  debit %14s  credit %14s\n", a.GetAccount(), a.GetCurrency(),
+			money.Amount{Currency: a.GetCurrency(), Minor: a.GetDebitMinorUnits()}.Major(),
+			money.Amount{Currency: a.GetCurrency(), Minor: a.GetCreditMinorUnits()}.Major())
+	}
+	for _, c := range tb.GetCurrencies() {
+		if c.GetDebitMinorUnits() != c.GetCreditMinorUnits() {
+			return fmt.Errorf("ledger does not balance in %s: debits %d, credits %d", c.GetCurrency(), c.GetDebitMinorUnits(), c.GetCreditMinorUnits())
+		}
+		d.printf("   %s: debits = credits = %s\n", c.GetCurrency(), money.Amount{Currency: c.GetCurrency(), Minor: c.GetDebitMinorUnits()}.Major())
+	}
+	d.printf("\nDemo complete: every step answered as expected.\n")
+	return nil
+}
