@@ -211,11 +211,16 @@ func ToStatus(err error) *status.Status {
 	case errors.Is(err, context.Canceled):
 		return status.New(codes.Canceled, "canceled")
 	}
-	if st, ok := status.FromError(err); ok && st.Code() != codes.Unknown {
-		// A status from a downstream call that carries our ErrorInfo keeps
-		// its reason; any other status is masked.
+	if st, ok := status.FromError(err); ok {
+		// A status that carries our ErrorInfo keeps its reason. A status a
+		// handler made on purpose (status.Error with a definite code, as a
+		// merchant network's API does) keeps its code and message. Unknown
+		// and Internal statuses are masked like any other error.
 		if fe := FromStatus(err); fe.Reason != Internal {
 			return fe.GRPCStatus()
+		}
+		if c := st.Code(); c != codes.Unknown && c != codes.Internal {
+			return st
 		}
 	}
 	return New(Internal, "internal error").GRPCStatus()

@@ -36,6 +36,8 @@ type StackConfig struct {
 	BasePort int
 	// Rates overrides the FX rates (DefaultRates when nil).
 	Rates []fx.RateConfig
+	// QuoteTTL is how long quotes hold (2 minutes when zero).
+	QuoteTTL time.Duration
 	Log   *slog.Logger
 }
 
@@ -48,6 +50,7 @@ type Stack struct {
 	cancel context.CancelFunc
 	g      *errgroup.Group
 	etcd   *etcdx.Embedded
+	dsn    func(service string) string
 }
 
 // DefaultPartners are the demo's wallet partners.
@@ -70,6 +73,9 @@ func StartStack(ctx context.Context, cfg StackConfig) (_ *Stack, err error) {
 	if cfg.Rates == nil {
 		cfg.Rates = DefaultRates()
 	}
+	if cfg.QuoteTTL == 0 {
+		cfg.QuoteTTL = 2 * time.Minute
+	}
 	if err := os.MkdirAll(cfg.DataDir, 0o755); err != nil {
 		return nil, err
 	}
@@ -81,7 +87,12 @@ func StartStack(ctx context.Context, cfg StackConfig) (_ *Stack, err error) {
 	}
 	runCtx, cancel := context.WithCancel(context.WithoutCancel(ctx))
 	g, gctx := errgroup.WithContext(runCtx)
-	s := &Stack{Addrs: map[string]string{}, cancel: cancel, g: g}
+	s := &Stack{Addrs: map[string]string{}, cancel: cancel, g: g, dsn: func(service string) string {
+		if cfg.DSN != "" {
+			return cfg.DSN
+		}
+		return "sqlite://" + filepath.Join(cfg.DataDir, service+".db")
+	}}
 	defer func() {
 		if err != nil {
 			s.Stop()
@@ -99,14 +110,8 @@ func StartStack(ctx context.Context, cfg StackConfig) (_ *Stack, err error) {
 	}
 	s.Addrs["etcd"] = etcd[0]
 
-	dsn := func(service string) string {
-		if cfg.DSN != "" {
-			return cfg.DSN
-		}
-		return "sqlite://" + filepath.Join(cfg.DataDir, service+".db")
-	}
 	common := func(service string, i int, ready chan<- string) Common {
-		return Common{Listen: addr(i), DSN: dsn(service), Log: cfg.Log.With("service", service),
+		return Common{Listen: addr(i), DSN: s.dsn(service), Log: cfg.Log.With("service", service),
 			Ready: func(a string) { ready <- hostPort(a) }}
 	}
 	start := func(name string, i int, run func(Common) error) (string, error) {
@@ -148,7 +153,7 @@ func StartStack(ctx context.Context, cfg StackConfig) (_ *Stack, err error) {
 		return nil, err
 	}
 	if _, err := start("fx", 2, func(c Common) error {
-		return RunFX(gctx, FXConfig{Common: c, FX: fx.Config{Rates: cfg.Rates, QuoteTTL: 2 * time.Minute}})
+		return RunFX(gctx, FXConfig{Common: c, FX: fx.Config{Rates: cfg.Rates, QuoteTTL: cfg.QuoteTTL}})
 	}); err != nil {
 		return nil, err
 	}
@@ -186,6 +191,9 @@ func seedRouting(ctx context.Context, endpoints []string, sim merchantsim.Config
 	return router.PutNetwork(ctx, cli, router.Network{ID: sim.NetworkID, Name: "Simulated CNY merchant network",
 		Endpoint: simAddr, GUIDs: []string{sim.GUID}, Country: "CN", Currency: "CNY"})
 }
+
+// DSN returns the SQL back end of a service ("acquirer", …).
+func (s *Stack) DSN(service string) string { return s.dsn(service) }
 
 // Wait blocks until a service fails or the stack stops.
 func (s *Stack) Wait() error { return s.g.Wait() }

@@ -15,7 +15,10 @@
 //
 // So in every currency debits equal credits, and partner receivables minus
 // FX revenue equal the FX position in the wallet currency, while merchant
-// payables equal the FX position in the merchant currency.
+// payables equal the FX position in the merchant currency. A payment with
+// no conversion (a CNY wallet at a CNY merchant) has no FX position legs:
+// the receivable is credited to the merchant payable (and any margin to
+// fx_revenue).
 package settlement
 
 import (
@@ -156,17 +159,21 @@ func PaymentPosting(f PaymentFacts, at time.Time) (Posting, error) {
 	if f.CostAmount.Minor > f.WalletAmount.Minor {
 		return Posting{}, rpcerr.Field(rpcerr.InvalidAmount, "cost_amount.minor_units", "%d exceeds the wallet amount %d", f.CostAmount.Minor, f.WalletAmount.Minor)
 	}
-	entries := []Entry{
-		{Account: partnerReceivable(f.PartnerID), Side: Debit, Amount: f.WalletAmount},
-		{Account: fxPosition(f.WalletAmount.Currency), Side: Credit, Amount: f.CostAmount},
-	}
+	entries := []Entry{{Account: partnerReceivable(f.PartnerID), Side: Debit, Amount: f.WalletAmount}}
 	if rev := f.WalletAmount.Minor - f.CostAmount.Minor; rev > 0 {
 		entries = append(entries, Entry{Account: FXRevenue, Side: Credit, Amount: money.Amount{Currency: f.WalletAmount.Currency, Minor: rev}})
 	}
-	entries = append(entries,
-		Entry{Account: fxPosition(f.MerchantAmount.Currency), Side: Debit, Amount: f.MerchantAmount},
-		Entry{Account: merchantPayable(f.NetworkID), Side: Credit, Amount: f.MerchantAmount},
-	)
+	if f.WalletAmount.Currency == f.MerchantAmount.Currency {
+		// No conversion: the cost is the merchant amount itself.
+		if f.CostAmount != f.MerchantAmount {
+			return Posting{}, rpcerr.Field(rpcerr.InvalidAmount, "cost_amount", "must equal the merchant amount when no currency is converted")
+		}
+	} else {
+		entries = append(entries,
+			Entry{Account: fxPosition(f.WalletAmount.Currency), Side: Credit, Amount: f.CostAmount},
+			Entry{Account: fxPosition(f.MerchantAmount.Currency), Side: Debit, Amount: f.MerchantAmount})
+	}
+	entries = append(entries, Entry{Account: merchantPayable(f.NetworkID), Side: Credit, Amount: f.MerchantAmount})
 	return NewPosting(f.PaymentID, "payment", entries, at)
 }
 
