@@ -97,7 +97,6 @@ func (e *env) staticCode(i int) string {
 
 func cny(minor int64) *commonv1.Money { return &commonv1.Money{Currency: "CNY", MinorUnits: minor} }
 
-
 func TestEndToEnd(t *testing.T) {
 	for _, b := range sqlstoretest.Backends() {
 		t.Run(b.Name, func(t *testing.T) {

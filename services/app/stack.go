@@ -38,7 +38,7 @@ type StackConfig struct {
 	Rates []fx.RateConfig
 	// QuoteTTL is how long quotes hold (2 minutes when zero).
 	QuoteTTL time.Duration
-	Log   *slog.Logger
+	Log      *slog.Logger
 }
 
 // Stack is a running switch.
