@@ -34,9 +34,9 @@ bench:
 ## tools: buf and the protoc plugins, at the versions pinned in tools/
 tools: $(TOOLS)/buf $(TOOLS)/protoc-gen-go $(TOOLS)/protoc-gen-go-grpc
 $(TOOLS)/protoc-gen-go $(TOOLS)/protoc-gen-go-grpc: tools/go.mod
-	cd tools && GOBIN=$(TOOLS) $(GO) install tool
+	cd tools && GOWORK=off GOBIN=$(TOOLS) $(GO) install tool
 $(TOOLS)/buf: tools/buf/go.mod
-	cd tools/buf && GOBIN=$(TOOLS) $(GO) install tool
+	cd tools/buf && GOWORK=off GOBIN=$(TOOLS) $(GO) install tool
 
 ## generate: Go code from the protobuf contracts
 generate: tools
