@@ -1,0 +1,155 @@
+package app_test
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"log/slog"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"google.golang.org/grpc"
+	healthpb "google.golang.org/grpc/health/grpc_health_v1"
+
+	commonv1 "github.com/unigate/unigate/proto/gen/unigate/common/v1"
+	partnerv1 "github.com/unigate/unigate/proto/gen/unigate/partner/v1"
+	simulatorv1 "github.com/unigate/unigate/proto/gen/unigate/simulator/v1"
+
+	"github.com/unigate/unigate/pkg/grpcx"
+	"github.com/unigate/unigate/pkg/sqlstore"
+	"github.com/unigate/unigate/pkg/sqlstore/sqlstoretest"
+	"github.com/unigate/unigate/services/app"
+	"github.com/unigate/unigate/services/walletsim"
+)
+
+// benchStack starts a switch on PostgreSQL for benchmarks.
+func benchStack(b *testing.B) (*app.Stack, *grpc.ClientConn, string) {
+	b.Helper()
+	dsn := sqlstoretest.PostgresDSN(b)
+	st, err := app.StartStack(context.Background(), app.StackConfig{DataDir: b.TempDir(), DSN: dsn,
+		Log: slog.New(slog.NewTextHandler(io.Discard, nil))})
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() { st.Stop() })
+	conn, err := grpcx.Dial(st.Addrs["acquirer"], 10*time.Second)
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() { conn.Close() })
+	sim, err := grpcx.Dial(st.Addrs["merchantsim"], 10*time.Second)
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer sim.Close()
+	ms, err := simulatorv1.NewMerchantSimulatorServiceClient(sim).ListMerchants(context.Background(), &simulatorv1.ListMerchantsRequest{})
+	if err != nil {
+		b.Fatal(err)
+	}
+	return st, conn, ms.GetMerchants()[0].GetStaticCode()
+}
+
+// BenchmarkBaseline measures, in the same run as BenchmarkPayment, a no-op
+// gRPC call (a health check on the acquirer) and a bare PostgreSQL insert,
+// so the payment's cost can be read as a ratio.
+func BenchmarkBaseline(b *testing.B) {
+	st, conn, _ := benchStack(b)
+	b.Run("grpc-health-check", func(b *testing.B) {
+		h := healthpb.NewHealthClient(conn)
+		b.SetParallelism(8)
+		b.ResetTimer()
+		b.RunParallel(func(pb *testing.PB) {
+			for pb.Next() {
+				if _, err := h.Check(context.Background(), &healthpb.HealthCheckRequest{}); err != nil {
+					b.Error(err)
+					return
+				}
+			}
+		})
+	})
+	b.Run("postgres-insert", func(b *testing.B) {
+		db, err := sqlstore.Open(context.Background(), st.DSN("acquirer"))
+		if err != nil {
+			b.Fatal(err)
+		}
+		defer db.Close()
+		sqlstoretest.MustExec(b, db, `CREATE TABLE IF NOT EXISTS bench_rows (id TEXT PRIMARY KEY, body TEXT NOT NULL)`)
+		var n atomic.Int64
+		body := fmt.Sprintf("%0300d", 0)
+		b.SetParallelism(8)
+		b.ResetTimer()
+		b.RunParallel(func(pb *testing.PB) {
+			for pb.Next() {
+				if _, err := db.ExecContext(context.Background(), `INSERT INTO bench_rows (id, body) VALUES ($1, $2)`,
+					fmt.Sprintf("r-%d", n.Add(1)), body); err != nil {
+					b.Error(err)
+					return
+				}
+			}
+		})
+	})
+}
+
+// BenchmarkPayment measures durable MPM payments through every service on
+// PostgreSQL: "quote+pay" is what a wallet does per payment (CreateQuote,
+// then Pay); "pay" is the Pay call alone on pre-made quotes.
+func BenchmarkPayment(b *testing.B) {
+	_, conn, code := benchStack(b)
+	w := walletsim.New("hipay", conn)
+	ctx := w.Context(context.Background())
+	amount := &commonv1.Money{Currency: "CNY", MinorUnits: 1000}
+	var seq atomic.Int64
+	pay := func(quoteID string) error {
+		n := seq.Add(1)
+		resp, err := w.Client.Pay(ctx, &partnerv1.PayRequest{PartnerPaymentId: fmt.Sprintf("bench-%d", n), Code: code,
+			Amount: amount, QuoteId: quoteID, UserRef: fmt.Sprintf("u-%d", n)})
+		if err == nil && resp.GetPayment().GetResult() != commonv1.Result_RESULT_SUCCESS {
+			err = fmt.Errorf("payment answered %s", resp.GetPayment().GetResult())
+		}
+		return err
+	}
+	quote := func() (string, error) {
+		q, err := w.Client.CreateQuote(ctx, &partnerv1.CreateQuoteRequest{Code: code, Amount: amount})
+		return q.GetQuote().GetQuoteId(), err
+	}
+	b.Run("quote+pay", func(b *testing.B) {
+		b.SetParallelism(8)
+		b.ResetTimer()
+		b.RunParallel(func(pb *testing.PB) {
+			for pb.Next() {
+				id, err := quote()
+				if err == nil {
+					err = pay(id)
+				}
+				if err != nil {
+					b.Error(err)
+					return
+				}
+			}
+		})
+		b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "payments/s")
+	})
+	b.Run("pay", func(b *testing.B) {
+		quotes := make(chan string, b.N)
+		for range b.N {
+			id, err := quote()
+			if err != nil {
+				b.Fatal(err)
+			}
+			quotes <- id
+		}
+		close(quotes)
+		b.SetParallelism(8)
+		b.ResetTimer()
+		b.RunParallel(func(pb *testing.PB) {
+			for pb.Next() {
+				if err := pay(<-quotes); err != nil {
+					b.Error(err)
+					return
+				}
+			}
+		})
+		b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "payments/s")
+	})
+}
