@@ -111,6 +111,7 @@ func TestEndToEnd(t *testing.T) {
 			t.Run("failures are final and post nothing", e.testFailures)
 			t.Run("routing changes apply without restart", e.testRoutingReload)
 			t.Run("ledger balances", e.testLedgerBalances)
+			t.Run("demo", e.testDemo)
 		})
 	}
 }
@@ -500,5 +501,18 @@ func (e *env) testLedgerBalances(t *testing.T) {
 		if got[k] != v {
 			t.Errorf("%s moved %d, want %d", k, got[k], v)
 		}
+	}
+}
+
+// testDemo runs the demo of `make run`; it fails if any step, including its
+// check that the ledger balances in every currency, does not hold.
+func (e *env) testDemo(t *testing.T) {
+	var out strings.Builder
+	d := &walletsim.Demo{Wallet: walletsim.New("hipay", e.acquirer), Simulator: e.sim, Settlement: e.settlement, Out: &out}
+	if err := d.Run(context.Background()); err != nil {
+		t.Fatalf("%v\n%s", err, out.String())
+	}
+	if !strings.Contains(out.String(), "MNT: debits = credits") || !strings.Contains(out.String(), "CNY: debits = credits") {
+		t.Fatalf("demo output lacks the balanced ledger:\n%s", out.String())
 	}
 }
