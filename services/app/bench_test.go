@@ -76,13 +76,14 @@ func BenchmarkBaseline(b *testing.B) {
 		defer db.Close()
 		sqlstoretest.MustExec(b, db, `CREATE TABLE IF NOT EXISTS bench_rows (id TEXT PRIMARY KEY, body TEXT NOT NULL)`)
 		var n atomic.Int64
+		round := time.Now().UnixNano() // each round of the benchmark inserts new keys
 		body := fmt.Sprintf("%0300d", 0)
 		b.SetParallelism(8)
 		b.ResetTimer()
 		b.RunParallel(func(pb *testing.PB) {
 			for pb.Next() {
 				if _, err := db.ExecContext(context.Background(), `INSERT INTO bench_rows (id, body) VALUES ($1, $2)`,
-					fmt.Sprintf("r-%d", n.Add(1)), body); err != nil {
+					fmt.Sprintf("r-%d-%d", round, n.Add(1)), body); err != nil {
 					b.Error(err)
 					return
 				}
