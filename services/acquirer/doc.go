@@ -14,8 +14,9 @@
 //  5. risk: evaluate; a decline ends the payment F;
 //  6. merchant network: credit the merchant; S, F, or U when the answer is
 //     not known (timeout, unavailable): U is never F;
-//  7. settlement: post the balanced ledger entries, then record S with
-//     ledger_posted. If the ledger is unreachable the payment is still S
-//     (the merchant was paid) with ledger_posted false, and the poster loop
-//     delivers the posting later: the payment row is its own outbox.
+//  7. record S. The ledger posting is not on the partner's critical path:
+//     the payment row with ledger_posted = false is the posting's outbox,
+//     written in the same statement as S, and the poster (RunPoster) sends
+//     what accumulated to settlement in batches, one transaction each, then
+//     marks the rows posted. Posting is idempotent per payment.
 package acquirer

@@ -73,8 +73,8 @@ type Store interface {
 	// Finish moves a PROCESSING payment to its outcome and returns it; a
 	// payment already final is returned unchanged.
 	Finish(ctx context.Context, id string, o Outcome, at time.Time) (Payment, error)
-	// MarkPosted records that a succeeded payment's posting reached the ledger.
-	MarkPosted(ctx context.Context, id string) error
+	// MarkPosted records that succeeded payments' postings reached the ledger.
+	MarkPosted(ctx context.Context, ids []string) error
 	// Unposted returns up to limit succeeded payments not yet posted.
 	Unposted(ctx context.Context, limit int) ([]Payment, error)
 }

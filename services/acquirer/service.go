@@ -40,6 +40,7 @@ type Service struct {
 	c     Clients
 	log   *slog.Logger
 	now   func() time.Time
+	kick  chan struct{} // wakes the poster
 }
 
 // NewService returns a Service.
@@ -47,7 +48,7 @@ func NewService(store Store, c Clients, log *slog.Logger, now func() time.Time) 
 	if now == nil {
 		now = time.Now
 	}
-	return &Service{store: store, c: c, log: log, now: now}
+	return &Service{store: store, c: c, log: log, now: now, kick: make(chan struct{}, 1)}
 }
 
 // processTimeout bounds the steps after a payment is recorded.
@@ -261,9 +262,12 @@ func (s *Service) process(ctx context.Context, p Payment, endpoint string) (Paym
 		return p, nil // U
 	}
 
-	// 7. Post to the ledger, then record S.
-	posted := s.post(ctx, p) == nil
-	return s.finish(ctx, p, Outcome{Status: Succeeded, NetworkReference: credit.GetNetworkReference(), LedgerPosted: posted})
+	// 7. Record S; the poster takes the ledger posting from here.
+	done, err := s.finish(ctx, p, Outcome{Status: Succeeded, NetworkReference: credit.GetNetworkReference()})
+	if err == nil {
+		s.kickPoster()
+	}
+	return done, err
 }
 
 func (s *Service) release(ctx context.Context, id string) {
@@ -272,16 +276,12 @@ func (s *Service) release(ctx context.Context, id string) {
 	}
 }
 
-func (s *Service) post(ctx context.Context, p Payment) error {
-	_, err := s.c.Settlement.PostPayment(ctx, &settlementv1.PostPaymentRequest{
+func postRequest(p Payment) *settlementv1.PostPaymentRequest {
+	return &settlementv1.PostPaymentRequest{
 		PaymentId: p.ID, PartnerId: p.PartnerID, NetworkId: p.Merchant.GetNetworkId(), MerchantId: p.Merchant.GetMerchantId(),
 		WalletAmount: moneypb.ToProto(p.WalletAmount), CostAmount: moneypb.ToProto(p.CostAmount),
 		MerchantAmount: moneypb.ToProto(p.MerchantAmount),
-	})
-	if err != nil {
-		s.log.WarnContext(ctx, "ledger posting deferred", "payment_id", p.ID, "err", err)
 	}
-	return err
 }
 
 func (s *Service) finish(ctx context.Context, p Payment, o Outcome) (Payment, error) {
@@ -309,28 +309,60 @@ func (s *Service) Get(ctx context.Context, partnerID, id, key string) (Payment, 
 	return p, nil
 }
 
-// PostPending delivers the ledger postings of succeeded payments whose
-// posting was deferred. It returns how many it delivered.
-func (s *Service) PostPending(ctx context.Context) (int, error) {
-	ps, err := s.store.Unposted(ctx, 100)
-	if err != nil {
-		return 0, err
+// postBatch is how many postings the poster sends per call.
+const postBatch = 500
+
+func (s *Service) kickPoster() {
+	select {
+	case s.kick <- struct{}{}:
+	default: // a wake-up is already pending
 	}
-	n := 0
-	for _, p := range ps {
-		if err := s.post(ctx, p); err != nil {
-			return n, err
-		}
-		if err := s.store.MarkPosted(ctx, p.ID); err != nil {
-			return n, err
-		}
-		n++
-	}
-	return n, nil
 }
 
-// RunPoster calls PostPending every interval until ctx ends. Postings are
-// idempotent per payment, so several replicas may run it at once.
+// PostPending delivers the ledger postings of succeeded payments, up to
+// postBatch per settlement call and transaction, until none is left. It
+// returns how many it delivered.
+func (s *Service) PostPending(ctx context.Context) (int, error) {
+	total := 0
+	for {
+		ps, err := s.store.Unposted(ctx, postBatch)
+		if err != nil || len(ps) == 0 {
+			return total, err
+		}
+		req := &settlementv1.PostPaymentsRequest{Payments: make([]*settlementv1.PostPaymentRequest, len(ps))}
+		ids := make([]string, len(ps))
+		for i, p := range ps {
+			req.Payments[i], ids[i] = postRequest(p), p.ID
+		}
+		if _, err := s.c.Settlement.PostPayments(ctx, req); err != nil {
+			if rpcerr.ReasonOf(err) != rpcerr.PostingConflict {
+				return total, rpcerr.FromStatus(err)
+			}
+			// The batch is posted except the conflicting payments (a bug
+			// elsewhere); find them one by one so the rest are marked.
+			ids = ids[:0]
+			for _, p := range ps {
+				if _, err := s.c.Settlement.PostPayment(ctx, postRequest(p)); err != nil {
+					s.log.ErrorContext(ctx, "ledger posting refused", "payment_id", p.ID, "err", err)
+					continue
+				}
+				ids = append(ids, p.ID)
+			}
+		}
+		if err := s.store.MarkPosted(ctx, ids); err != nil {
+			return total, err
+		}
+		total += len(ids)
+		if len(ps) < postBatch {
+			return total, nil
+		}
+	}
+}
+
+// RunPoster posts succeeded payments to the ledger until ctx ends: at
+// once when a payment succeeds (batching whatever accumulated meanwhile),
+// and every interval to retry what failed. Postings are idempotent per
+// payment, so several replicas may run it at once.
 func (s *Service) RunPoster(ctx context.Context, interval time.Duration) error {
 	t := time.NewTicker(interval)
 	defer t.Stop()
@@ -338,12 +370,11 @@ func (s *Service) RunPoster(ctx context.Context, interval time.Duration) error {
 		select {
 		case <-ctx.Done():
 			return nil
+		case <-s.kick:
 		case <-t.C:
-			if n, err := s.PostPending(ctx); err != nil {
-				s.log.WarnContext(ctx, "posting deferred payments", "posted", n, "err", err)
-			} else if n > 0 {
-				s.log.InfoContext(ctx, "posted deferred payments", "posted", n)
-			}
+		}
+		if n, err := s.PostPending(ctx); err != nil && ctx.Err() == nil {
+			s.log.WarnContext(ctx, "ledger posting deferred", "posted", n, "err", err)
 		}
 	}
 }

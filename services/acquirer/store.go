@@ -6,6 +6,7 @@ import (
 	"embed"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 
 	commonv1 "github.com/unigate/unigate/proto/gen/unigate/common/v1"
@@ -85,16 +86,28 @@ func (s *SQLStore) Finish(ctx context.Context, id string, o Outcome, at time.Tim
 	return p, err
 }
 
-// MarkPosted implements Store.
-func (s *SQLStore) MarkPosted(ctx context.Context, id string) error {
-	_, err := s.db.ExecContext(ctx, `UPDATE acq_payments SET ledger_posted = TRUE WHERE payment_id = $1`, id)
+// MarkPosted implements Store with one UPDATE for the whole batch.
+func (s *SQLStore) MarkPosted(ctx context.Context, ids []string) error {
+	if len(ids) == 0 {
+		return nil
+	}
+	args := make([]any, len(ids))
+	var b strings.Builder
+	for i, id := range ids {
+		if i > 0 {
+			b.WriteString(", ")
+		}
+		fmt.Fprintf(&b, "$%d", i+1)
+		args[i] = id
+	}
+	_, err := s.db.ExecContext(ctx, `UPDATE acq_payments SET ledger_posted = TRUE WHERE payment_id IN (`+b.String()+`)`, args...)
 	return err
 }
 
 // Unposted implements Store.
 func (s *SQLStore) Unposted(ctx context.Context, limit int) ([]Payment, error) {
 	rows, err := s.db.QueryContext(ctx, `SELECT `+paymentColumns+` FROM acq_payments
-		WHERE status = 'SUCCEEDED' AND NOT ledger_posted LIMIT $1`, limit)
+		WHERE status = 'SUCCEEDED' AND ledger_posted = FALSE LIMIT $1`, limit)
 	if err != nil {
 		return nil, err
 	}

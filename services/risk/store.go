@@ -2,9 +2,7 @@ package risk
 
 import (
 	"context"
-	"database/sql"
 	"embed"
-	"errors"
 	"fmt"
 	"time"
 
@@ -32,21 +30,24 @@ func NewSQLStore(db *sqlstore.DB) *SQLStore { return &SQLStore{db: db} }
 func (s *SQLStore) Decide(ctx context.Context, p Payment, day string, decide func(int64) Decision) (Decision, error) {
 	var out Decision
 	err := s.db.InTx(ctx, func(ctx context.Context, tx *sqlstore.Tx) error {
-		var reason string
-		err := tx.QueryRowContext(ctx, `SELECT approved, reason, rule_id, message FROM risk_decisions WHERE payment_id = $1`,
-			p.PaymentID).Scan(&out.Approve, &reason, &out.RuleID, &out.Message)
-		if err == nil {
-			out.Reason = rpcerr.Reason(reason)
+		// One round trip: this payment's earlier decision, if any, and the
+		// user's usage today.
+		var (
+			approved              *bool
+			reason, rule, message *string
+			used                  int64
+		)
+		err := tx.QueryRowContext(ctx, `SELECT d.approved, d.reason, d.rule_id, d.message,
+			(SELECT CAST(COALESCE(SUM(minor_units), 0) AS INT8) FROM risk_decisions
+			 WHERE partner_id = $2 AND user_ref = $3 AND day = $4 AND currency = $5 AND approved AND NOT released)
+			FROM (SELECT 1 AS one) x LEFT JOIN risk_decisions d ON d.payment_id = $1`,
+			p.PaymentID, p.PartnerID, p.UserRef, day, p.MerchantAmount.Currency).Scan(&approved, &reason, &rule, &message, &used)
+		if err != nil {
+			return err
+		}
+		if approved != nil {
+			out = Decision{Approve: *approved, Reason: rpcerr.Reason(*reason), RuleID: *rule, Message: *message}
 			return nil
-		}
-		if !errors.Is(err, sql.ErrNoRows) {
-			return err
-		}
-		var used int64
-		if err := tx.QueryRowContext(ctx, `SELECT CAST(COALESCE(SUM(minor_units), 0) AS INT8) FROM risk_decisions
-			WHERE partner_id = $1 AND user_ref = $2 AND day = $3 AND currency = $4 AND approved AND NOT released`,
-			p.PartnerID, p.UserRef, day, p.MerchantAmount.Currency).Scan(&used); err != nil {
-			return err
 		}
 		out = decide(used)
 		_, err = tx.ExecContext(ctx, `INSERT INTO risk_decisions (payment_id, partner_id, user_ref, day, currency,

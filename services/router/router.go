@@ -5,6 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"sync"
+	"time"
 
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
@@ -37,14 +39,15 @@ type TableSource interface{ Table() *Table }
 
 // Service resolves codes and partners.
 type Service struct {
-	tables TableSource
-	pool   *grpcx.Pool
+	tables    TableSource
+	pool      *grpcx.Pool
+	merchants *merchantCache
 }
 
 // NewService returns a Service reading tables and reaching networks
 // through pool.
 func NewService(tables TableSource, pool *grpcx.Pool) *Service {
-	return &Service{tables: tables, pool: pool}
+	return &Service{tables: tables, pool: pool, merchants: newMerchantCache(MerchantTTL, 100_000)}
 }
 
 // Partner returns an enabled partner.
@@ -101,19 +104,10 @@ func (s *Service) Resolve(ctx context.Context, partnerID, code string) (Resoluti
 	if !ok || merchantID == "" {
 		return Resolution{}, rpcerr.Field(rpcerr.InvalidCode, "code", "merchant account %s has no merchant id in sub-tag %s", account.ID, network.merchantIDTag())
 	}
-	conn, err := s.pool.Get(network.Endpoint)
+	merchant, err := s.merchant(ctx, network, merchantID)
 	if err != nil {
-		return Resolution{}, fmt.Errorf("router: network %s: %w", network.ID, err)
+		return Resolution{}, err
 	}
-	resp, err := merchantv1.NewMerchantNetworkServiceClient(conn).GetMerchant(ctx, &merchantv1.GetMerchantRequest{MerchantId: merchantID})
-	if err != nil {
-		if status.Code(err) == codes.NotFound {
-			return Resolution{}, rpcerr.Field(rpcerr.MerchantNotFound, "code", "merchant %s is unknown to network %s", merchantID, network.ID)
-		}
-		return Resolution{}, rpcerr.New(rpcerr.DownstreamUnavailable, "merchant network %s: %v", network.ID, status.Convert(err).Message())
-	}
-	merchant := resp.GetMerchant()
-	merchant.NetworkId = network.ID
 
 	res := Resolution{Kind: commonv1.CodeKind_CODE_KIND_EMVCO_MPM, Merchant: merchant, Network: network,
 		Partner: partner, Warnings: mpm.Warnings}
@@ -134,4 +128,68 @@ func (s *Service) Resolve(ctx context.Context, partnerID, code string) (Resoluti
 		res.Amount = a
 	}
 	return res, nil
+}
+
+// MerchantTTL is how long the router trusts a network's answer about a
+// merchant before asking again. Merchants' names, categories and
+// currencies change rarely; an unknown merchant is never cached.
+const MerchantTTL = 30 * time.Second
+
+// merchant returns a network's merchant, from the cache when fresh.
+func (s *Service) merchant(ctx context.Context, network Network, merchantID string) (*commonv1.Merchant, error) {
+	key := network.ID + "/" + merchantID
+	if m, ok := s.merchants.get(key); ok {
+		return m, nil
+	}
+	conn, err := s.pool.Get(network.Endpoint)
+	if err != nil {
+		return nil, fmt.Errorf("router: network %s: %w", network.ID, err)
+	}
+	resp, err := merchantv1.NewMerchantNetworkServiceClient(conn).GetMerchant(ctx, &merchantv1.GetMerchantRequest{MerchantId: merchantID})
+	if err != nil {
+		if status.Code(err) == codes.NotFound {
+			return nil, rpcerr.Field(rpcerr.MerchantNotFound, "code", "merchant %s is unknown to network %s", merchantID, network.ID)
+		}
+		return nil, rpcerr.New(rpcerr.DownstreamUnavailable, "merchant network %s: %v", network.ID, status.Convert(err).Message())
+	}
+	m := resp.GetMerchant()
+	m.NetworkId = network.ID
+	s.merchants.put(key, m)
+	return m, nil
+}
+
+// merchantCache is a small TTL cache of merchants. Entries are never
+// modified after they are stored; readers get them as they are.
+type merchantCache struct {
+	ttl, max int64 // ttl in nanoseconds
+	mu       sync.Mutex
+	entries  map[string]merchantEntry
+}
+
+type merchantEntry struct {
+	m       *commonv1.Merchant
+	expires int64
+}
+
+func newMerchantCache(ttl time.Duration, max int) *merchantCache {
+	return &merchantCache{ttl: int64(ttl), max: int64(max), entries: map[string]merchantEntry{}}
+}
+
+func (c *merchantCache) get(key string) (*commonv1.Merchant, bool) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	e, ok := c.entries[key]
+	if !ok || time.Now().UnixNano() > e.expires {
+		return nil, false
+	}
+	return e.m, true
+}
+
+func (c *merchantCache) put(key string, m *commonv1.Merchant) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if int64(len(c.entries)) >= c.max {
+		clear(c.entries) // crude but bounded; a full cache refills in one TTL
+	}
+	c.entries[key] = merchantEntry{m: m, expires: time.Now().UnixNano() + c.ttl}
 }

@@ -25,6 +25,7 @@ import (
 	"context"
 	"fmt"
 	"sort"
+	"strings"
 	"time"
 
 	"github.com/google/uuid"
@@ -186,10 +187,10 @@ type AccountBalance struct {
 
 // Store keeps the ledger. Implemented by *SQLStore.
 type Store interface {
-	// InsertPosting writes p unless a posting of the same payment and kind
-	// exists, in which case it returns that one (and ErrConflict if its
-	// entries differ). Either way the result is what the ledger holds.
-	InsertPosting(ctx context.Context, p Posting) (Posting, error)
+	// InsertPostings writes, in one transaction, each posting unless one of
+	// the same payment and kind exists; it returns, in order, what the
+	// ledger holds for each: the new posting or the existing one.
+	InsertPostings(ctx context.Context, ps []Posting) ([]Posting, error)
 	// ListPostings returns a payment's postings, oldest first.
 	ListPostings(ctx context.Context, paymentID string) ([]Posting, error)
 	// TrialBalance sums every account per currency.
@@ -212,11 +213,51 @@ func NewService(store Store, now func() time.Time) *Service {
 
 // PostPayment posts a successful payment, once.
 func (s *Service) PostPayment(ctx context.Context, f PaymentFacts) (Posting, error) {
-	p, err := PaymentPosting(f, s.now())
+	ps, err := s.PostPayments(ctx, []PaymentFacts{f})
 	if err != nil {
 		return Posting{}, err
 	}
-	return s.store.InsertPosting(ctx, p)
+	return ps[0], nil
+}
+
+// MaxBatch bounds PostPayments.
+const MaxBatch = 500
+
+// PostPayments posts payments, each once, in one transaction. If a payment
+// was posted before with other amounts the others are still posted and the
+// error is ErrConflict naming it.
+func (s *Service) PostPayments(ctx context.Context, fs []PaymentFacts) ([]Posting, error) {
+	if len(fs) > MaxBatch {
+		return nil, rpcerr.Field(rpcerr.InvalidArgument, "payments", "at most %d payments per call", MaxBatch)
+	}
+	at := s.now()
+	ps := make([]Posting, len(fs))
+	seen := make(map[string]bool, len(fs))
+	for i, f := range fs {
+		if seen[f.PaymentID] {
+			return nil, rpcerr.Field(rpcerr.InvalidArgument, fmt.Sprintf("payments[%d].payment_id", i), "payment %s appears twice", f.PaymentID)
+		}
+		seen[f.PaymentID] = true
+		p, err := PaymentPosting(f, at)
+		if err != nil {
+			return nil, err
+		}
+		ps[i] = p
+	}
+	stored, err := s.store.InsertPostings(ctx, ps)
+	if err != nil {
+		return nil, err
+	}
+	var conflicts []string
+	for i := range ps {
+		if stored[i].id != ps[i].id && !sameEntries(stored[i].entries, ps[i].entries) {
+			conflicts = append(conflicts, ps[i].paymentID)
+		}
+	}
+	if len(conflicts) > 0 {
+		return stored, fmt.Errorf("%w: %s", ErrConflict, strings.Join(conflicts, ", "))
+	}
+	return stored, nil
 }
 
 // ListPostings returns a payment's postings.

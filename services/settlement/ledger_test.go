@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/unigate/unigate/pkg/money"
+	"github.com/unigate/unigate/pkg/rpcerr"
 	"github.com/unigate/unigate/pkg/sqlstore"
 	"github.com/unigate/unigate/pkg/sqlstore/sqlstoretest"
 )
@@ -120,6 +121,34 @@ func TestStoreConformance(t *testing.T) {
 		t.Run("same payment with other amounts conflicts", func(t *testing.T) {
 			if _, err := svc.PostPayment(ctx, facts("pay-1", 1, 1, 1)); !errors.Is(err, ErrConflict) {
 				t.Fatalf("got %v, want ErrConflict", err)
+			}
+		})
+
+		t.Run("a batch posts each payment once", func(t *testing.T) {
+			batch := []PaymentFacts{facts("pay-1", 4875000, 4800000, 10000), facts("pay-b1", 100, 90, 1), facts("pay-b2", 200, 180, 2)}
+			ps, err := svc.PostPayments(ctx, batch)
+			if err != nil || len(ps) != 3 {
+				t.Fatalf("PostPayments = %d, %v", len(ps), err)
+			}
+			again, err := svc.PostPayments(ctx, batch)
+			if err != nil {
+				t.Fatal(err)
+			}
+			for i := range ps {
+				if again[i].ID() != ps[i].ID() || ps[i].PaymentID() != batch[i].PaymentID {
+					t.Fatalf("batch %d: %s then %s", i, ps[i].ID(), again[i].ID())
+				}
+			}
+			// A conflicting payment does not stop the others.
+			_, err = svc.PostPayments(ctx, []PaymentFacts{facts("pay-b1", 1, 1, 1), facts("pay-b3", 300, 270, 3)})
+			if !errors.Is(err, ErrConflict) {
+				t.Fatalf("got %v, want ErrConflict", err)
+			}
+			if b3, err := svc.ListPostings(ctx, "pay-b3"); err != nil || len(b3) != 1 {
+				t.Fatalf("pay-b3 not posted beside a conflict: %v %v", b3, err)
+			}
+			if _, err := svc.PostPayments(ctx, []PaymentFacts{facts("dup", 1, 1, 1), facts("dup", 1, 1, 1)}); rpcerr.ReasonOf(err) != rpcerr.InvalidArgument {
+				t.Fatalf("duplicate in batch: %v", err)
 			}
 		})
 

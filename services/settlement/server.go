@@ -2,6 +2,7 @@ package settlement
 
 import (
 	"context"
+	"fmt"
 	"sort"
 
 	"google.golang.org/protobuf/types/known/timestamppb"
@@ -23,34 +24,64 @@ func NewServer(svc *Service) *Server { return &Server{svc: svc} }
 
 // PostPayment implements settlementv1.SettlementServiceServer.
 func (s *Server) PostPayment(ctx context.Context, req *settlementv1.PostPaymentRequest) (*settlementv1.PostPaymentResponse, error) {
+	f, err := factsFromProto(req, "")
+	if err != nil {
+		return nil, err
+	}
+	p, err := s.svc.PostPayment(ctx, f)
+	if err != nil {
+		return nil, err
+	}
+	return &settlementv1.PostPaymentResponse{Posting: postingToProto(p)}, nil
+}
+
+// PostPayments implements settlementv1.SettlementServiceServer.
+func (s *Server) PostPayments(ctx context.Context, req *settlementv1.PostPaymentsRequest) (*settlementv1.PostPaymentsResponse, error) {
+	fs := make([]PaymentFacts, len(req.GetPayments()))
+	for i, r := range req.GetPayments() {
+		f, err := factsFromProto(r, fmt.Sprintf("payments[%d].", i))
+		if err != nil {
+			return nil, err
+		}
+		fs[i] = f
+	}
+	ps, err := s.svc.PostPayments(ctx, fs)
+	if err != nil {
+		return nil, err
+	}
+	resp := &settlementv1.PostPaymentsResponse{Postings: make([]*settlementv1.Posting, len(ps))}
+	for i, p := range ps {
+		resp.Postings[i] = postingToProto(p)
+	}
+	return resp, nil
+}
+
+// factsFromProto validates a posting request; prefix prefixes field names.
+func factsFromProto(req *settlementv1.PostPaymentRequest, prefix string) (PaymentFacts, error) {
 	for _, f := range []struct{ name, v string }{
 		{"payment_id", req.GetPaymentId()}, {"partner_id", req.GetPartnerId()},
 		{"network_id", req.GetNetworkId()}, {"merchant_id", req.GetMerchantId()},
 	} {
 		if f.v == "" {
-			return nil, rpcerr.Field(rpcerr.InvalidArgument, f.name, "is required")
+			return PaymentFacts{}, rpcerr.Field(rpcerr.InvalidArgument, prefix+f.name, "is required")
 		}
 	}
-	wallet, err := moneypb.FromProto(req.GetWalletAmount(), "wallet_amount")
+	wallet, err := moneypb.FromProto(req.GetWalletAmount(), prefix+"wallet_amount")
 	if err != nil {
-		return nil, err
+		return PaymentFacts{}, err
 	}
-	cost, err := moneypb.FromProto(req.GetCostAmount(), "cost_amount")
+	cost, err := moneypb.FromProto(req.GetCostAmount(), prefix+"cost_amount")
 	if err != nil {
-		return nil, err
+		return PaymentFacts{}, err
 	}
-	merchant, err := moneypb.FromProto(req.GetMerchantAmount(), "merchant_amount")
+	merchant, err := moneypb.FromProto(req.GetMerchantAmount(), prefix+"merchant_amount")
 	if err != nil {
-		return nil, err
+		return PaymentFacts{}, err
 	}
-	p, err := s.svc.PostPayment(ctx, PaymentFacts{
+	return PaymentFacts{
 		PaymentID: req.GetPaymentId(), PartnerID: req.GetPartnerId(), NetworkID: req.GetNetworkId(),
 		WalletAmount: wallet, CostAmount: cost, MerchantAmount: merchant,
-	})
-	if err != nil {
-		return nil, err
-	}
-	return &settlementv1.PostPaymentResponse{Posting: postingToProto(p)}, nil
+	}, nil
 }
 
 // ListPostings implements settlementv1.SettlementServiceServer.

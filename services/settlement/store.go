@@ -24,56 +24,105 @@ var _ Store = (*SQLStore)(nil)
 // NewSQLStore returns a store on db; run Migrations first.
 func NewSQLStore(db *sqlstore.DB) *SQLStore { return &SQLStore{db: db} }
 
-// InsertPosting implements Store: the posting and its entries are one
-// transaction, and (payment_id, kind) is unique, so a payment is posted
-// exactly once however often it is retried.
-func (s *SQLStore) InsertPosting(ctx context.Context, p Posting) (Posting, error) {
-	var existing *Posting
+// InsertPostings implements Store in one transaction: a multi-row insert
+// of the postings that skips those already posted, one multi-row insert of
+// the new postings' entries, and a read of the ones that existed.
+func (s *SQLStore) InsertPostings(ctx context.Context, ps []Posting) ([]Posting, error) {
+	if len(ps) == 0 {
+		return nil, nil
+	}
+	var existing map[string]Posting
 	err := s.db.InTx(ctx, func(ctx context.Context, tx *sqlstore.Tx) error {
 		existing = nil
-		res, err := tx.ExecContext(ctx, `INSERT INTO ledger_postings (posting_id, payment_id, kind, create_time)
-			VALUES ($1, $2, $3, $4) ON CONFLICT (payment_id, kind) DO NOTHING`,
-			p.id, p.paymentID, p.kind, p.createTime)
-		if err != nil {
-			return err
-		}
-		if n, err := res.RowsAffected(); err != nil {
-			return err
-		} else if n == 0 {
-			ps, err := listPostings(ctx, tx, `p.payment_id = $1 AND p.kind = $2`, p.paymentID, p.kind)
-			if err != nil {
-				return err
-			}
-			if len(ps) != 1 {
-				return fmt.Errorf("settlement: posting of %s vanished", p.paymentID)
-			}
-			existing = &ps[0]
-			return nil
-		}
 		var b strings.Builder
-		b.WriteString(`INSERT INTO ledger_entries (posting_id, seq, account, side, currency, minor_units) VALUES `)
-		args := make([]any, 0, 6*len(p.entries))
-		for i, e := range p.entries {
+		b.WriteString(`INSERT INTO ledger_postings (posting_id, payment_id, kind, create_time) VALUES `)
+		args := make([]any, 0, 4*len(ps))
+		for i, p := range ps {
 			if i > 0 {
 				b.WriteString(", ")
 			}
 			n := len(args)
-			fmt.Fprintf(&b, "($%d, $%d, $%d, $%d, $%d, $%d)", n+1, n+2, n+3, n+4, n+5, n+6)
-			args = append(args, p.id, i, e.Account, string(e.Side), e.Amount.Currency, e.Amount.Minor)
+			fmt.Fprintf(&b, "($%d, $%d, $%d, $%d)", n+1, n+2, n+3, n+4)
+			args = append(args, p.id, p.paymentID, p.kind, p.createTime)
 		}
-		_, err = tx.ExecContext(ctx, b.String(), args...)
-		return err
+		b.WriteString(` ON CONFLICT (payment_id, kind) DO NOTHING RETURNING posting_id`)
+		rows, err := tx.QueryContext(ctx, b.String(), args...)
+		if err != nil {
+			return err
+		}
+		inserted := make(map[string]bool, len(ps))
+		for rows.Next() {
+			var id string
+			if err := rows.Scan(&id); err != nil {
+				rows.Close()
+				return err
+			}
+			inserted[id] = true
+		}
+		rows.Close()
+		if err := rows.Err(); err != nil {
+			return err
+		}
+		b.Reset()
+		b.WriteString(`INSERT INTO ledger_entries (posting_id, seq, account, side, currency, minor_units) VALUES `)
+		args = args[:0]
+		var missing []any
+		for _, p := range ps {
+			if !inserted[p.id] {
+				missing = append(missing, p.paymentID)
+				continue
+			}
+			for i, e := range p.entries {
+				if len(args) > 0 {
+					b.WriteString(", ")
+				}
+				n := len(args)
+				fmt.Fprintf(&b, "($%d, $%d, $%d, $%d, $%d, $%d)", n+1, n+2, n+3, n+4, n+5, n+6)
+				args = append(args, p.id, i, e.Account, string(e.Side), e.Amount.Currency, e.Amount.Minor)
+			}
+		}
+		if len(args) > 0 {
+			if _, err := tx.ExecContext(ctx, b.String(), args...); err != nil {
+				return err
+			}
+		}
+		if len(missing) == 0 {
+			return nil
+		}
+		found, err := listPostings(ctx, tx, `p.kind = 'payment' AND p.payment_id IN (`+placeholders(1, len(missing))+`)`, missing...)
+		if err != nil {
+			return err
+		}
+		existing = make(map[string]Posting, len(found))
+		for _, f := range found {
+			existing[f.paymentID+"/"+f.kind] = f
+		}
+		return nil
 	})
 	if err != nil {
-		return Posting{}, fmt.Errorf("settlement: insert posting: %w", err)
+		return nil, fmt.Errorf("settlement: insert postings: %w", err)
 	}
-	if existing != nil {
-		if !sameEntries(existing.entries, p.entries) {
-			return *existing, ErrConflict
+	out := make([]Posting, len(ps))
+	for i, p := range ps {
+		if e, ok := existing[p.paymentID+"/"+p.kind]; ok {
+			out[i] = e
+		} else {
+			out[i] = p
 		}
-		return *existing, nil
 	}
-	return p, nil
+	return out, nil
+}
+
+// placeholders returns "$from, $from+1, …" for n parameters.
+func placeholders(from, n int) string {
+	var b strings.Builder
+	for i := range n {
+		if i > 0 {
+			b.WriteString(", ")
+		}
+		fmt.Fprintf(&b, "$%d", from+i)
+	}
+	return b.String()
 }
 
 // ListPostings implements Store.

@@ -102,6 +102,7 @@ func (d *Demo) Run(ctx context.Context) error {
 		fmtMoney(q.GetMerchantAmount()), fmtMoney(q.GetWalletAmount()), q.GetRate(), dec.GetWalletCurrency(),
 		q.GetExpireTime().AsTime().Format(time.RFC3339))
 	d.printf("   pay: payment %s -> %s (%s)\n", p.GetPaymentId(), p.GetResult(), p.GetStatus())
+	paid := []string{p.GetPaymentId()}
 	if p.GetResult() != commonv1.Result_RESULT_SUCCESS {
 		return fmt.Errorf("payment 1 answered %s (%s), want S", p.GetResult(), p.GetFailureReason())
 	}
@@ -133,6 +134,7 @@ func (d *Demo) Run(ctx context.Context) error {
 		return err
 	}
 	d.printf("   decoded amount %s; user pays %s; payment %s -> %s\n", fmtMoney(dec.GetAmount()), fmtMoney(q.GetWalletAmount()), p.GetPaymentId(), p.GetResult())
+	paid = append(paid, p.GetPaymentId())
 	if p.GetResult() != commonv1.Result_RESULT_SUCCESS {
 		return fmt.Errorf("payment 2 answered %s (%s), want S", p.GetResult(), p.GetFailureReason())
 	}
@@ -152,6 +154,9 @@ func (d *Demo) Run(ctx context.Context) error {
 	d.printf("   corrupt code -> %s (%s)\n", rpcerr.ReasonOf(err), rpcerr.FromStatus(err).Message)
 
 	d.printf("\n== 5. The ledger balances in every currency\n")
+	if err := d.waitPosted(ctx, paid...); err != nil {
+		return err
+	}
 	tb, err := d.Settlement.GetTrialBalance(ctx, &settlementv1.GetTrialBalanceRequest{})
 	if err != nil {
 		return fmt.Errorf("trial balance: %w", err)
@@ -168,5 +173,24 @@ func (d *Demo) Run(ctx context.Context) error {
 		d.printf("   %s: debits = credits = %s\n", c.GetCurrency(), money.Amount{Currency: c.GetCurrency(), Minor: c.GetDebitMinorUnits()}.Major())
 	}
 	d.printf("\nDemo complete: every step answered as expected.\n")
+	return nil
+}
+
+// waitPosted waits until the ledger holds the payments' postings: the
+// acquirer posts them just after answering S.
+func (d *Demo) waitPosted(ctx context.Context, ids ...string) error {
+	deadline := time.Now().Add(10 * time.Second)
+	for _, id := range ids {
+		for {
+			ps, err := d.Settlement.ListPostings(ctx, &settlementv1.ListPostingsRequest{PaymentId: id})
+			if err == nil && len(ps.GetPostings()) == 1 {
+				break
+			}
+			if time.Now().After(deadline) {
+				return fmt.Errorf("payment %s not in the ledger after 10s (%v)", id, err)
+			}
+			time.Sleep(10 * time.Millisecond)
+		}
+	}
 	return nil
 }

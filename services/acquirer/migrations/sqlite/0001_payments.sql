@@ -31,5 +31,6 @@ CREATE TABLE acq_payments (
 	update_time TIMESTAMP NOT NULL,
 	UNIQUE (partner_id, partner_payment_id)
 );
--- Succeeded payments whose posting has not reached the ledger yet.
-CREATE INDEX acq_payments_unposted ON acq_payments (status, ledger_posted);
+-- Succeeded payments whose posting has not reached the ledger yet: the
+-- poster's queue. Partial, so it holds only the few rows in flight.
+CREATE INDEX acq_payments_unposted ON acq_payments (payment_id) WHERE status = 'SUCCEEDED' AND ledger_posted = FALSE;

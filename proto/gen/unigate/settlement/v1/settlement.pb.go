@@ -358,6 +358,96 @@ func (x *PostPaymentResponse) GetPosting() *Posting {
 	return nil
 }
 
+// PostPaymentsRequest carries up to 500 payments.
+type PostPaymentsRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Payments      []*PostPaymentRequest  `protobuf:"bytes,1,rep,name=payments,proto3" json:"payments,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *PostPaymentsRequest) Reset() {
+	*x = PostPaymentsRequest{}
+	mi := &file_unigate_settlement_v1_settlement_proto_msgTypes[4]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *PostPaymentsRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*PostPaymentsRequest) ProtoMessage() {}
+
+func (x *PostPaymentsRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_unigate_settlement_v1_settlement_proto_msgTypes[4]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use PostPaymentsRequest.ProtoReflect.Descriptor instead.
+func (*PostPaymentsRequest) Descriptor() ([]byte, []int) {
+	return file_unigate_settlement_v1_settlement_proto_rawDescGZIP(), []int{4}
+}
+
+func (x *PostPaymentsRequest) GetPayments() []*PostPaymentRequest {
+	if x != nil {
+		return x.Payments
+	}
+	return nil
+}
+
+// PostPaymentsResponse carries one posting per payment, in request order.
+type PostPaymentsResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Postings      []*Posting             `protobuf:"bytes,1,rep,name=postings,proto3" json:"postings,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *PostPaymentsResponse) Reset() {
+	*x = PostPaymentsResponse{}
+	mi := &file_unigate_settlement_v1_settlement_proto_msgTypes[5]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *PostPaymentsResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*PostPaymentsResponse) ProtoMessage() {}
+
+func (x *PostPaymentsResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_unigate_settlement_v1_settlement_proto_msgTypes[5]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use PostPaymentsResponse.ProtoReflect.Descriptor instead.
+func (*PostPaymentsResponse) Descriptor() ([]byte, []int) {
+	return file_unigate_settlement_v1_settlement_proto_rawDescGZIP(), []int{5}
+}
+
+func (x *PostPaymentsResponse) GetPostings() []*Posting {
+	if x != nil {
+		return x.Postings
+	}
+	return nil
+}
+
 // ListPostingsRequest names a payment.
 type ListPostingsRequest struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
@@ -368,7 +458,7 @@ type ListPostingsRequest struct {
 
 func (x *ListPostingsRequest) Reset() {
 	*x = ListPostingsRequest{}
-	mi := &file_unigate_settlement_v1_settlement_proto_msgTypes[4]
+	mi := &file_unigate_settlement_v1_settlement_proto_msgTypes[6]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -380,7 +470,7 @@ func (x *ListPostingsRequest) String() string {
 func (*ListPostingsRequest) ProtoMessage() {}
 
 func (x *ListPostingsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_unigate_settlement_v1_settlement_proto_msgTypes[4]
+	mi := &file_unigate_settlement_v1_settlement_proto_msgTypes[6]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -393,7 +483,7 @@ func (x *ListPostingsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListPostingsRequest.ProtoReflect.Descriptor instead.
 func (*ListPostingsRequest) Descriptor() ([]byte, []int) {
-	return file_unigate_settlement_v1_settlement_proto_rawDescGZIP(), []int{4}
+	return file_unigate_settlement_v1_settlement_proto_rawDescGZIP(), []int{6}
 }
 
 func (x *ListPostingsRequest) GetPaymentId() string {
@@ -413,7 +503,7 @@ type ListPostingsResponse struct {
 
 func (x *ListPostingsResponse) Reset() {
 	*x = ListPostingsResponse{}
-	mi := &file_unigate_settlement_v1_settlement_proto_msgTypes[5]
+	mi := &file_unigate_settlement_v1_settlement_proto_msgTypes[7]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -425,7 +515,7 @@ func (x *ListPostingsResponse) String() string {
 func (*ListPostingsResponse) ProtoMessage() {}
 
 func (x *ListPostingsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_unigate_settlement_v1_settlement_proto_msgTypes[5]
+	mi := &file_unigate_settlement_v1_settlement_proto_msgTypes[7]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -438,7 +528,7 @@ func (x *ListPostingsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListPostingsResponse.ProtoReflect.Descriptor instead.
 func (*ListPostingsResponse) Descriptor() ([]byte, []int) {
-	return file_unigate_settlement_v1_settlement_proto_rawDescGZIP(), []int{5}
+	return file_unigate_settlement_v1_settlement_proto_rawDescGZIP(), []int{7}
 }
 
 func (x *ListPostingsResponse) GetPostings() []*Posting {
@@ -457,7 +547,7 @@ type GetTrialBalanceRequest struct {
 
 func (x *GetTrialBalanceRequest) Reset() {
 	*x = GetTrialBalanceRequest{}
-	mi := &file_unigate_settlement_v1_settlement_proto_msgTypes[6]
+	mi := &file_unigate_settlement_v1_settlement_proto_msgTypes[8]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -469,7 +559,7 @@ func (x *GetTrialBalanceRequest) String() string {
 func (*GetTrialBalanceRequest) ProtoMessage() {}
 
 func (x *GetTrialBalanceRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_unigate_settlement_v1_settlement_proto_msgTypes[6]
+	mi := &file_unigate_settlement_v1_settlement_proto_msgTypes[8]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -482,7 +572,7 @@ func (x *GetTrialBalanceRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetTrialBalanceRequest.ProtoReflect.Descriptor instead.
 func (*GetTrialBalanceRequest) Descriptor() ([]byte, []int) {
-	return file_unigate_settlement_v1_settlement_proto_rawDescGZIP(), []int{6}
+	return file_unigate_settlement_v1_settlement_proto_rawDescGZIP(), []int{8}
 }
 
 // AccountBalance is the sum of one account's entries in one currency.
@@ -498,7 +588,7 @@ type AccountBalance struct {
 
 func (x *AccountBalance) Reset() {
 	*x = AccountBalance{}
-	mi := &file_unigate_settlement_v1_settlement_proto_msgTypes[7]
+	mi := &file_unigate_settlement_v1_settlement_proto_msgTypes[9]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -510,7 +600,7 @@ func (x *AccountBalance) String() string {
 func (*AccountBalance) ProtoMessage() {}
 
 func (x *AccountBalance) ProtoReflect() protoreflect.Message {
-	mi := &file_unigate_settlement_v1_settlement_proto_msgTypes[7]
+	mi := &file_unigate_settlement_v1_settlement_proto_msgTypes[9]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -523,7 +613,7 @@ func (x *AccountBalance) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AccountBalance.ProtoReflect.Descriptor instead.
 func (*AccountBalance) Descriptor() ([]byte, []int) {
-	return file_unigate_settlement_v1_settlement_proto_rawDescGZIP(), []int{7}
+	return file_unigate_settlement_v1_settlement_proto_rawDescGZIP(), []int{9}
 }
 
 func (x *AccountBalance) GetAccount() string {
@@ -566,7 +656,7 @@ type CurrencyTotal struct {
 
 func (x *CurrencyTotal) Reset() {
 	*x = CurrencyTotal{}
-	mi := &file_unigate_settlement_v1_settlement_proto_msgTypes[8]
+	mi := &file_unigate_settlement_v1_settlement_proto_msgTypes[10]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -578,7 +668,7 @@ func (x *CurrencyTotal) String() string {
 func (*CurrencyTotal) ProtoMessage() {}
 
 func (x *CurrencyTotal) ProtoReflect() protoreflect.Message {
-	mi := &file_unigate_settlement_v1_settlement_proto_msgTypes[8]
+	mi := &file_unigate_settlement_v1_settlement_proto_msgTypes[10]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -591,7 +681,7 @@ func (x *CurrencyTotal) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CurrencyTotal.ProtoReflect.Descriptor instead.
 func (*CurrencyTotal) Descriptor() ([]byte, []int) {
-	return file_unigate_settlement_v1_settlement_proto_rawDescGZIP(), []int{8}
+	return file_unigate_settlement_v1_settlement_proto_rawDescGZIP(), []int{10}
 }
 
 func (x *CurrencyTotal) GetCurrency() string {
@@ -627,7 +717,7 @@ type GetTrialBalanceResponse struct {
 
 func (x *GetTrialBalanceResponse) Reset() {
 	*x = GetTrialBalanceResponse{}
-	mi := &file_unigate_settlement_v1_settlement_proto_msgTypes[9]
+	mi := &file_unigate_settlement_v1_settlement_proto_msgTypes[11]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -639,7 +729,7 @@ func (x *GetTrialBalanceResponse) String() string {
 func (*GetTrialBalanceResponse) ProtoMessage() {}
 
 func (x *GetTrialBalanceResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_unigate_settlement_v1_settlement_proto_msgTypes[9]
+	mi := &file_unigate_settlement_v1_settlement_proto_msgTypes[11]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -652,7 +742,7 @@ func (x *GetTrialBalanceResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetTrialBalanceResponse.ProtoReflect.Descriptor instead.
 func (*GetTrialBalanceResponse) Descriptor() ([]byte, []int) {
-	return file_unigate_settlement_v1_settlement_proto_rawDescGZIP(), []int{9}
+	return file_unigate_settlement_v1_settlement_proto_rawDescGZIP(), []int{11}
 }
 
 func (x *GetTrialBalanceResponse) GetAccounts() []*AccountBalance {
@@ -701,7 +791,11 @@ const file_unigate_settlement_v1_settlement_proto_rawDesc = "" +
 	"costAmount\x12A\n" +
 	"\x0fmerchant_amount\x18\a \x01(\v2\x18.unigate.common.v1.MoneyR\x0emerchantAmount\"O\n" +
 	"\x13PostPaymentResponse\x128\n" +
-	"\aposting\x18\x01 \x01(\v2\x1e.unigate.settlement.v1.PostingR\aposting\"4\n" +
+	"\aposting\x18\x01 \x01(\v2\x1e.unigate.settlement.v1.PostingR\aposting\"\\\n" +
+	"\x13PostPaymentsRequest\x12E\n" +
+	"\bpayments\x18\x01 \x03(\v2).unigate.settlement.v1.PostPaymentRequestR\bpayments\"R\n" +
+	"\x14PostPaymentsResponse\x12:\n" +
+	"\bpostings\x18\x01 \x03(\v2\x1e.unigate.settlement.v1.PostingR\bpostings\"4\n" +
 	"\x13ListPostingsRequest\x12\x1d\n" +
 	"\n" +
 	"payment_id\x18\x01 \x01(\tR\tpaymentId\"R\n" +
@@ -726,9 +820,10 @@ const file_unigate_settlement_v1_settlement_proto_rawDesc = "" +
 	"\x10SIDE_UNSPECIFIED\x10\x00\x12\x0e\n" +
 	"\n" +
 	"SIDE_DEBIT\x10\x01\x12\x0f\n" +
-	"\vSIDE_CREDIT\x10\x022\xd4\x02\n" +
+	"\vSIDE_CREDIT\x10\x022\xbd\x03\n" +
 	"\x11SettlementService\x12d\n" +
 	"\vPostPayment\x12).unigate.settlement.v1.PostPaymentRequest\x1a*.unigate.settlement.v1.PostPaymentResponse\x12g\n" +
+	"\fPostPayments\x12*.unigate.settlement.v1.PostPaymentsRequest\x1a+.unigate.settlement.v1.PostPaymentsResponse\x12g\n" +
 	"\fListPostings\x12*.unigate.settlement.v1.ListPostingsRequest\x1a+.unigate.settlement.v1.ListPostingsResponse\x12p\n" +
 	"\x0fGetTrialBalance\x12-.unigate.settlement.v1.GetTrialBalanceRequest\x1a..unigate.settlement.v1.GetTrialBalanceResponseB\xeb\x01\n" +
 	"\x19com.unigate.settlement.v1B\x0fSettlementProtoP\x01ZGgithub.com/unigate/unigate/proto/gen/unigate/settlement/v1;settlementv1\xa2\x02\x03USX\xaa\x02\x15Unigate.Settlement.V1\xca\x02\x15Unigate\\Settlement\\V1\xe2\x02!Unigate\\Settlement\\V1\\GPBMetadata\xea\x02\x17Unigate::Settlement::V1b\x06proto3"
@@ -746,45 +841,51 @@ func file_unigate_settlement_v1_settlement_proto_rawDescGZIP() []byte {
 }
 
 var file_unigate_settlement_v1_settlement_proto_enumTypes = make([]protoimpl.EnumInfo, 1)
-var file_unigate_settlement_v1_settlement_proto_msgTypes = make([]protoimpl.MessageInfo, 10)
+var file_unigate_settlement_v1_settlement_proto_msgTypes = make([]protoimpl.MessageInfo, 12)
 var file_unigate_settlement_v1_settlement_proto_goTypes = []any{
 	(Side)(0),                       // 0: unigate.settlement.v1.Side
 	(*Entry)(nil),                   // 1: unigate.settlement.v1.Entry
 	(*Posting)(nil),                 // 2: unigate.settlement.v1.Posting
 	(*PostPaymentRequest)(nil),      // 3: unigate.settlement.v1.PostPaymentRequest
 	(*PostPaymentResponse)(nil),     // 4: unigate.settlement.v1.PostPaymentResponse
-	(*ListPostingsRequest)(nil),     // 5: unigate.settlement.v1.ListPostingsRequest
-	(*ListPostingsResponse)(nil),    // 6: unigate.settlement.v1.ListPostingsResponse
-	(*GetTrialBalanceRequest)(nil),  // 7: unigate.settlement.v1.GetTrialBalanceRequest
-	(*AccountBalance)(nil),          // 8: unigate.settlement.v1.AccountBalance
-	(*CurrencyTotal)(nil),           // 9: unigate.settlement.v1.CurrencyTotal
-	(*GetTrialBalanceResponse)(nil), // 10: unigate.settlement.v1.GetTrialBalanceResponse
-	(*v1.Money)(nil),                // 11: unigate.common.v1.Money
-	(*timestamppb.Timestamp)(nil),   // 12: google.protobuf.Timestamp
+	(*PostPaymentsRequest)(nil),     // 5: unigate.settlement.v1.PostPaymentsRequest
+	(*PostPaymentsResponse)(nil),    // 6: unigate.settlement.v1.PostPaymentsResponse
+	(*ListPostingsRequest)(nil),     // 7: unigate.settlement.v1.ListPostingsRequest
+	(*ListPostingsResponse)(nil),    // 8: unigate.settlement.v1.ListPostingsResponse
+	(*GetTrialBalanceRequest)(nil),  // 9: unigate.settlement.v1.GetTrialBalanceRequest
+	(*AccountBalance)(nil),          // 10: unigate.settlement.v1.AccountBalance
+	(*CurrencyTotal)(nil),           // 11: unigate.settlement.v1.CurrencyTotal
+	(*GetTrialBalanceResponse)(nil), // 12: unigate.settlement.v1.GetTrialBalanceResponse
+	(*v1.Money)(nil),                // 13: unigate.common.v1.Money
+	(*timestamppb.Timestamp)(nil),   // 14: google.protobuf.Timestamp
 }
 var file_unigate_settlement_v1_settlement_proto_depIdxs = []int32{
 	0,  // 0: unigate.settlement.v1.Entry.side:type_name -> unigate.settlement.v1.Side
-	11, // 1: unigate.settlement.v1.Entry.amount:type_name -> unigate.common.v1.Money
+	13, // 1: unigate.settlement.v1.Entry.amount:type_name -> unigate.common.v1.Money
 	1,  // 2: unigate.settlement.v1.Posting.entries:type_name -> unigate.settlement.v1.Entry
-	12, // 3: unigate.settlement.v1.Posting.create_time:type_name -> google.protobuf.Timestamp
-	11, // 4: unigate.settlement.v1.PostPaymentRequest.wallet_amount:type_name -> unigate.common.v1.Money
-	11, // 5: unigate.settlement.v1.PostPaymentRequest.cost_amount:type_name -> unigate.common.v1.Money
-	11, // 6: unigate.settlement.v1.PostPaymentRequest.merchant_amount:type_name -> unigate.common.v1.Money
+	14, // 3: unigate.settlement.v1.Posting.create_time:type_name -> google.protobuf.Timestamp
+	13, // 4: unigate.settlement.v1.PostPaymentRequest.wallet_amount:type_name -> unigate.common.v1.Money
+	13, // 5: unigate.settlement.v1.PostPaymentRequest.cost_amount:type_name -> unigate.common.v1.Money
+	13, // 6: unigate.settlement.v1.PostPaymentRequest.merchant_amount:type_name -> unigate.common.v1.Money
 	2,  // 7: unigate.settlement.v1.PostPaymentResponse.posting:type_name -> unigate.settlement.v1.Posting
-	2,  // 8: unigate.settlement.v1.ListPostingsResponse.postings:type_name -> unigate.settlement.v1.Posting
-	8,  // 9: unigate.settlement.v1.GetTrialBalanceResponse.accounts:type_name -> unigate.settlement.v1.AccountBalance
-	9,  // 10: unigate.settlement.v1.GetTrialBalanceResponse.currencies:type_name -> unigate.settlement.v1.CurrencyTotal
-	3,  // 11: unigate.settlement.v1.SettlementService.PostPayment:input_type -> unigate.settlement.v1.PostPaymentRequest
-	5,  // 12: unigate.settlement.v1.SettlementService.ListPostings:input_type -> unigate.settlement.v1.ListPostingsRequest
-	7,  // 13: unigate.settlement.v1.SettlementService.GetTrialBalance:input_type -> unigate.settlement.v1.GetTrialBalanceRequest
-	4,  // 14: unigate.settlement.v1.SettlementService.PostPayment:output_type -> unigate.settlement.v1.PostPaymentResponse
-	6,  // 15: unigate.settlement.v1.SettlementService.ListPostings:output_type -> unigate.settlement.v1.ListPostingsResponse
-	10, // 16: unigate.settlement.v1.SettlementService.GetTrialBalance:output_type -> unigate.settlement.v1.GetTrialBalanceResponse
-	14, // [14:17] is the sub-list for method output_type
-	11, // [11:14] is the sub-list for method input_type
-	11, // [11:11] is the sub-list for extension type_name
-	11, // [11:11] is the sub-list for extension extendee
-	0,  // [0:11] is the sub-list for field type_name
+	3,  // 8: unigate.settlement.v1.PostPaymentsRequest.payments:type_name -> unigate.settlement.v1.PostPaymentRequest
+	2,  // 9: unigate.settlement.v1.PostPaymentsResponse.postings:type_name -> unigate.settlement.v1.Posting
+	2,  // 10: unigate.settlement.v1.ListPostingsResponse.postings:type_name -> unigate.settlement.v1.Posting
+	10, // 11: unigate.settlement.v1.GetTrialBalanceResponse.accounts:type_name -> unigate.settlement.v1.AccountBalance
+	11, // 12: unigate.settlement.v1.GetTrialBalanceResponse.currencies:type_name -> unigate.settlement.v1.CurrencyTotal
+	3,  // 13: unigate.settlement.v1.SettlementService.PostPayment:input_type -> unigate.settlement.v1.PostPaymentRequest
+	5,  // 14: unigate.settlement.v1.SettlementService.PostPayments:input_type -> unigate.settlement.v1.PostPaymentsRequest
+	7,  // 15: unigate.settlement.v1.SettlementService.ListPostings:input_type -> unigate.settlement.v1.ListPostingsRequest
+	9,  // 16: unigate.settlement.v1.SettlementService.GetTrialBalance:input_type -> unigate.settlement.v1.GetTrialBalanceRequest
+	4,  // 17: unigate.settlement.v1.SettlementService.PostPayment:output_type -> unigate.settlement.v1.PostPaymentResponse
+	6,  // 18: unigate.settlement.v1.SettlementService.PostPayments:output_type -> unigate.settlement.v1.PostPaymentsResponse
+	8,  // 19: unigate.settlement.v1.SettlementService.ListPostings:output_type -> unigate.settlement.v1.ListPostingsResponse
+	12, // 20: unigate.settlement.v1.SettlementService.GetTrialBalance:output_type -> unigate.settlement.v1.GetTrialBalanceResponse
+	17, // [17:21] is the sub-list for method output_type
+	13, // [13:17] is the sub-list for method input_type
+	13, // [13:13] is the sub-list for extension type_name
+	13, // [13:13] is the sub-list for extension extendee
+	0,  // [0:13] is the sub-list for field type_name
 }
 
 func init() { file_unigate_settlement_v1_settlement_proto_init() }
@@ -798,7 +899,7 @@ func file_unigate_settlement_v1_settlement_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_unigate_settlement_v1_settlement_proto_rawDesc), len(file_unigate_settlement_v1_settlement_proto_rawDesc)),
 			NumEnums:      1,
-			NumMessages:   10,
+			NumMessages:   12,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

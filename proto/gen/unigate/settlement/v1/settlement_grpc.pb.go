@@ -23,6 +23,7 @@ const _ = grpc.SupportPackageIsVersion9
 
 const (
 	SettlementService_PostPayment_FullMethodName     = "/unigate.settlement.v1.SettlementService/PostPayment"
+	SettlementService_PostPayments_FullMethodName    = "/unigate.settlement.v1.SettlementService/PostPayments"
 	SettlementService_ListPostings_FullMethodName    = "/unigate.settlement.v1.SettlementService/ListPostings"
 	SettlementService_GetTrialBalance_FullMethodName = "/unigate.settlement.v1.SettlementService/GetTrialBalance"
 )
@@ -37,6 +38,10 @@ type SettlementServiceClient interface {
 	// It is idempotent per payment_id: posting again returns the first
 	// posting and writes nothing.
 	PostPayment(ctx context.Context, in *PostPaymentRequest, opts ...grpc.CallOption) (*PostPaymentResponse, error)
+	// PostPayments posts many payments in one transaction, each exactly once
+	// as PostPayment would. The acquirer's poster uses it to keep ledger
+	// writes off the payment's critical path.
+	PostPayments(ctx context.Context, in *PostPaymentsRequest, opts ...grpc.CallOption) (*PostPaymentsResponse, error)
 	// ListPostings returns the postings of one payment.
 	ListPostings(ctx context.Context, in *ListPostingsRequest, opts ...grpc.CallOption) (*ListPostingsResponse, error)
 	// GetTrialBalance sums the ledger per currency and per account.
@@ -55,6 +60,16 @@ func (c *settlementServiceClient) PostPayment(ctx context.Context, in *PostPayme
 	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
 	out := new(PostPaymentResponse)
 	err := c.cc.Invoke(ctx, SettlementService_PostPayment_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *settlementServiceClient) PostPayments(ctx context.Context, in *PostPaymentsRequest, opts ...grpc.CallOption) (*PostPaymentsResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(PostPaymentsResponse)
+	err := c.cc.Invoke(ctx, SettlementService_PostPayments_FullMethodName, in, out, cOpts...)
 	if err != nil {
 		return nil, err
 	}
@@ -91,6 +106,10 @@ type SettlementServiceServer interface {
 	// It is idempotent per payment_id: posting again returns the first
 	// posting and writes nothing.
 	PostPayment(context.Context, *PostPaymentRequest) (*PostPaymentResponse, error)
+	// PostPayments posts many payments in one transaction, each exactly once
+	// as PostPayment would. The acquirer's poster uses it to keep ledger
+	// writes off the payment's critical path.
+	PostPayments(context.Context, *PostPaymentsRequest) (*PostPaymentsResponse, error)
 	// ListPostings returns the postings of one payment.
 	ListPostings(context.Context, *ListPostingsRequest) (*ListPostingsResponse, error)
 	// GetTrialBalance sums the ledger per currency and per account.
@@ -107,6 +126,9 @@ type UnimplementedSettlementServiceServer struct{}
 
 func (UnimplementedSettlementServiceServer) PostPayment(context.Context, *PostPaymentRequest) (*PostPaymentResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method PostPayment not implemented")
+}
+func (UnimplementedSettlementServiceServer) PostPayments(context.Context, *PostPaymentsRequest) (*PostPaymentsResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method PostPayments not implemented")
 }
 func (UnimplementedSettlementServiceServer) ListPostings(context.Context, *ListPostingsRequest) (*ListPostingsResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method ListPostings not implemented")
@@ -149,6 +171,24 @@ func _SettlementService_PostPayment_Handler(srv interface{}, ctx context.Context
 	}
 	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
 		return srv.(SettlementServiceServer).PostPayment(ctx, req.(*PostPaymentRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _SettlementService_PostPayments_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(PostPaymentsRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(SettlementServiceServer).PostPayments(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: SettlementService_PostPayments_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(SettlementServiceServer).PostPayments(ctx, req.(*PostPaymentsRequest))
 	}
 	return interceptor(ctx, in, info, handler)
 }
@@ -199,6 +239,10 @@ var SettlementService_ServiceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "PostPayment",
 			Handler:    _SettlementService_PostPayment_Handler,
+		},
+		{
+			MethodName: "PostPayments",
+			Handler:    _SettlementService_PostPayments_Handler,
 		},
 		{
 			MethodName: "ListPostings",
