@@ -213,6 +213,8 @@ func (w *Watcher) Table() *Table { return w.table.Load() }
 
 // Load reads the whole table.
 func (w *Watcher) Load(ctx context.Context) error {
+	ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	defer cancel()
 	resp, err := w.cli.Get(ctx, Prefix, clientv3.WithPrefix())
 	if err != nil {
 		return fmt.Errorf("router: load routing table: %w", err)
