@@ -1,0 +1,749 @@
+package deploy_test
+
+import (
+	"io/fs"
+	"os"
+	"slices"
+	"strconv"
+	"strings"
+	"testing"
+	"testing/fstest"
+
+	appsv1 "k8s.io/api/apps/v1"
+	autoscalingv2 "k8s.io/api/autoscaling/v2"
+	corev1 "k8s.io/api/core/v1"
+	networkingv1 "k8s.io/api/networking/v1"
+	policyv1 "k8s.io/api/policy/v1"
+	"k8s.io/apimachinery/pkg/api/resource"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/util/intstr"
+	"sigs.k8s.io/yaml"
+
+	"github.com/unigate/unigate/deploy"
+)
+
+// dir holds the manifests under test.
+const dir = "k8s"
+
+// spec is what the manifests must deploy: the five services, etcd, and
+// what every pod reaches outside the namespace.
+var spec = deploy.Spec{
+	DrainSeconds: 5, // app.GracePeriod
+	Services: []deploy.ServiceSpec{
+		{Name: "acquirer", Port: 7000, Replicas: 3, Autoscaled: true, Public: true,
+			Env: []string{"UNIGATE_DSN", "UNIGATE_ROUTER", "UNIGATE_FX", "UNIGATE_RISK", "UNIGATE_SETTLEMENT", "UNIGATE_LOG_LEVEL", "OTEL_EXPORTER_OTLP_ENDPOINT"}},
+		{Name: "router", Port: 7001, Replicas: 3, Autoscaled: true, Callers: []string{"acquirer"},
+			Env: []string{"UNIGATE_ETCD", "UNIGATE_LOG_LEVEL", "OTEL_EXPORTER_OTLP_ENDPOINT"}},
+		{Name: "fx", Port: 7002, Replicas: 3, Autoscaled: true, Callers: []string{"acquirer"},
+			Env: []string{"UNIGATE_DSN", "UNIGATE_LOG_LEVEL", "OTEL_EXPORTER_OTLP_ENDPOINT"}},
+		{Name: "risk", Port: 7003, Replicas: 3, Autoscaled: true, Callers: []string{"acquirer"},
+			Env: []string{"UNIGATE_DSN", "UNIGATE_LOG_LEVEL", "OTEL_EXPORTER_OTLP_ENDPOINT"}},
+		{Name: "settlement", Port: 7004, Replicas: 2, Autoscaled: false, Callers: []string{"acquirer"},
+			Env: []string{"UNIGATE_DSN", "UNIGATE_LOG_LEVEL", "OTEL_EXPORTER_OTLP_ENDPOINT"}},
+	},
+	Etcd: deploy.EtcdSpec{Name: "etcd", Replicas: 3, HeartbeatMS: 50, ElectionMS: 500, LeaseMS: 1000},
+	OutsideEgress: []deploy.PortSpec{
+		{Port: 53, Protocol: corev1.ProtocolUDP, What: "DNS"},
+		{Port: 53, Protocol: corev1.ProtocolTCP, What: "DNS"},
+		{Port: 26257, Protocol: corev1.ProtocolTCP, What: "CockroachDB"},
+	},
+}
+
+func load(t *testing.T, fsys fs.FS) *deploy.Manifests {
+	t.Helper()
+	m, err := deploy.Load(fsys)
+	if err != nil {
+		t.Fatalf("decoding the manifests: %v", err)
+	}
+	return m
+}
+
+// TestManifests decodes every manifest strictly and validates the whole
+// set, one subtest per object.
+func TestManifests(t *testing.T) {
+	m := load(t, os.DirFS(dir))
+	if len(m.Deployments) == 0 || len(m.NetworkPolicies) == 0 {
+		t.Fatalf("loaded %d Deployments and %d NetworkPolicies: is %s/ empty?", len(m.Deployments), len(m.NetworkPolicies), dir)
+	}
+	byObject := map[string][]string{}
+	for _, p := range m.Validate(spec) {
+		byObject[p.Object] = append(byObject[p.Object], p.Msg)
+	}
+	objects := append(m.Objects(), deploy.KustomizationFile)
+	for o := range byObject {
+		if !slices.Contains(objects, o) {
+			objects = append(objects, o)
+		}
+	}
+	for _, o := range objects {
+		t.Run(o, func(t *testing.T) {
+			for _, msg := range byObject[o] {
+				t.Error(msg)
+			}
+		})
+	}
+}
+
+// TestServices pins what each service's manifests say beyond the rules
+// Validate applies to every workload.
+func TestServices(t *testing.T) {
+	m := load(t, os.DirFS(dir))
+	for _, s := range spec.Services {
+		t.Run(s.Name, func(t *testing.T) {
+			d := m.Deployment(s.Name)
+			if d == nil {
+				t.Fatal("no Deployment")
+			}
+			ct := d.Spec.Template.Spec.Containers[0]
+			if ct.Image != "unigate:latest" {
+				t.Errorf("image %q, want the documented placeholder unigate:latest", ct.Image)
+			}
+			for name, pr := range map[string]*corev1.Probe{"readiness": ct.ReadinessProbe, "liveness": ct.LivenessProbe, "startup": ct.StartupProbe} {
+				if pr == nil || pr.GRPC == nil || pr.GRPC.Port != s.Port {
+					t.Errorf("%s probe is not gRPC on %d", name, s.Port)
+				}
+			}
+			dsn := slices.ContainsFunc(ct.Env, func(e corev1.EnvVar) bool {
+				r := e.ValueFrom
+				return e.Name == "UNIGATE_DSN" && r != nil && r.SecretKeyRef != nil && r.SecretKeyRef.Name == "unigate-db" && r.SecretKeyRef.Key == "UNIGATE_DSN"
+			})
+			if wantDSN := slices.Contains(s.Env, "UNIGATE_DSN"); dsn != wantDSN {
+				t.Errorf("UNIGATE_DSN from Secret unigate-db: %v, want %v", dsn, wantDSN)
+			}
+
+			svc := m.Service(s.Name)
+			if svc == nil || len(svc.Spec.Ports) != 1 {
+				t.Fatal("no Service with one port")
+			}
+			if svc.Spec.Type != corev1.ServiceTypeClusterIP {
+				t.Errorf("Service type %q, want ClusterIP", svc.Spec.Type)
+			}
+			if sp := svc.Spec.Ports[0]; sp.Name != "grpc" || sp.Port != s.Port || sp.AppProtocol == nil || *sp.AppProtocol != "grpc" {
+				t.Errorf("Service port %+v, want grpc %d with appProtocol grpc", sp, s.Port)
+			}
+
+			pdb := m.PDB(s.Name)
+			if pdb == nil || pdb.Spec.MinAvailable == nil {
+				t.Fatal("no PDB with minAvailable")
+			}
+			// One pod may go at a time at the fewest replicas.
+			if got, want := pdb.Spec.MinAvailable.IntValue(), int(s.Replicas)-1; got != want {
+				t.Errorf("PDB minAvailable %d, want %d", got, want)
+			}
+
+			hpa := m.HPA(s.Name)
+			if (hpa != nil) != s.Autoscaled {
+				t.Fatalf("HPA present: %v, want %v", hpa != nil, s.Autoscaled)
+			}
+			if hpa != nil {
+				if hpa.Spec.MaxReplicas%3 != 0 {
+					t.Errorf("HPA maxReplicas %d is not a multiple of the 3 zones", hpa.Spec.MaxReplicas)
+				}
+				if len(hpa.Spec.Metrics) != 1 || hpa.Spec.Metrics[0].Resource == nil || hpa.Spec.Metrics[0].Resource.Name != corev1.ResourceCPU {
+					t.Errorf("HPA metrics %+v, want CPU only", hpa.Spec.Metrics)
+				}
+			}
+		})
+	}
+}
+
+func TestEtcd(t *testing.T) {
+	m := load(t, os.DirFS(dir))
+	st := m.StatefulSet("etcd")
+	if st == nil {
+		t.Fatal("no etcd StatefulSet")
+	}
+	ct := st.Spec.Template.Spec.Containers[0]
+	tests := []struct {
+		name string
+		ok   bool
+	}{
+		{"image quay.io/coreos/etcd:v3.7.3", ct.Image == "quay.io/coreos/etcd:v3.7.3"},
+		{"3 replicas", st.Spec.Replicas != nil && *st.Spec.Replicas == 3},
+		{"--heartbeat-interval=50", slices.Contains(ct.Args, "--heartbeat-interval=50")},
+		{"--election-timeout=500", slices.Contains(ct.Args, "--election-timeout=500")},
+		{"headless Service etcd", st.Spec.ServiceName == "etcd" && m.Service("etcd") != nil && m.Service("etcd").Spec.ClusterIP == corev1.ClusterIPNone},
+		{"PVC template", len(st.Spec.VolumeClaimTemplates) == 1},
+		{"PDB keeps quorum", m.PDB("etcd") != nil && m.PDB("etcd").Spec.MinAvailable != nil && m.PDB("etcd").Spec.MinAvailable.IntValue() == 2},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if !tt.ok {
+				t.Errorf("etcd: not %s", tt.name)
+			}
+		})
+	}
+}
+
+// TestNetworkPolicies walks who may connect to whom.
+func TestNetworkPolicies(t *testing.T) {
+	m := load(t, os.DirFS(dir))
+	tcp, udp := corev1.ProtocolTCP, corev1.ProtocolUDP
+	tests := []struct {
+		from, to string
+		port     int32
+		proto    corev1.Protocol
+		want     bool
+	}{
+		// Partners, through the mesh gateway.
+		{"outside", "acquirer", 7000, tcp, true},
+		{"outside", "acquirer", 7001, tcp, false},
+		{"outside", "router", 7001, tcp, false},
+		{"outside", "fx", 7002, tcp, false},
+		{"outside", "risk", 7003, tcp, false},
+		{"outside", "settlement", 7004, tcp, false},
+		{"outside", "etcd", 2379, tcp, false},
+		// The acquirer calls the four others; nobody else does.
+		{"acquirer", "router", 7001, tcp, true},
+		{"acquirer", "fx", 7002, tcp, true},
+		{"acquirer", "risk", 7003, tcp, true},
+		{"acquirer", "settlement", 7004, tcp, true},
+		{"router", "fx", 7002, tcp, false},
+		{"fx", "settlement", 7004, tcp, false},
+		{"risk", "router", 7001, tcp, false},
+		{"settlement", "risk", 7003, tcp, false},
+		{"etcd", "settlement", 7004, tcp, false},
+		// Everything reaches etcd's client port; only members its peer port.
+		{"acquirer", "etcd", 2379, tcp, true},
+		{"router", "etcd", 2379, tcp, true},
+		{"fx", "etcd", 2379, tcp, true},
+		{"settlement", "etcd", 2379, tcp, true},
+		{"router", "etcd", 2380, tcp, false},
+		{"etcd", "etcd", 2380, tcp, true},
+		// Outside: DNS and CockroachDB for all, merchant networks for the
+		// acquirer and router, traces from the five services.
+		{"fx", "outside", 53, udp, true},
+		{"etcd", "outside", 53, udp, true},
+		{"risk", "outside", 26257, tcp, true},
+		{"acquirer", "outside", 443, tcp, true},
+		{"router", "outside", 7005, tcp, true},
+		{"fx", "outside", 443, tcp, false},
+		{"settlement", "outside", 4317, tcp, true},
+		{"etcd", "outside", 4317, tcp, false},
+		{"etcd", "outside", 443, tcp, false},
+	}
+	endpoint := func(t *testing.T, name string) deploy.Endpoint {
+		if name == "outside" {
+			return deploy.Outside
+		}
+		e, ok := m.Pod(name)
+		if !ok {
+			t.Fatalf("no workload %s", name)
+		}
+		return e
+	}
+	for _, tt := range tests {
+		t.Run(tt.from+"→"+tt.to+":"+itoa(tt.port)+"/"+string(tt.proto), func(t *testing.T) {
+			if got := m.Reachable(endpoint(t, tt.from), endpoint(t, tt.to), tt.port, tt.proto); got != tt.want {
+				t.Errorf("reachable = %v, want %v", got, tt.want)
+			}
+		})
+	}
+}
+
+// narrowMerchantEgress does what README.md asks operators to do once the
+// merchant networks' addresses are known.
+func narrowMerchantEgress(m *deploy.Manifests) {
+	merchantPort := intstr.FromInt32(8443)
+	m.NetworkPolicy("merchant-network-egress").Spec.Egress = []networkingv1.NetworkPolicyEgressRule{{
+		To:    []networkingv1.NetworkPolicyPeer{{IPBlock: &networkingv1.IPBlock{CIDR: "203.0.113.0/24"}}},
+		Ports: []networkingv1.NetworkPolicyPort{{Port: &merchantPort}},
+	}}
+}
+
+// TestNarrowedMerchantEgress checks that the acquirer still reaches its
+// four services, and the router etcd, once the merchant networks' open
+// egress is narrowed: acquirer-egress and allow-datastore-egress carry
+// that traffic, not merchant-network-egress.
+func TestNarrowedMerchantEgress(t *testing.T) {
+	m := load(t, os.DirFS(dir))
+	narrowMerchantEgress(m)
+	for _, p := range m.Validate(spec) {
+		t.Error(p)
+	}
+	acq, _ := m.Pod("acquirer")
+	if m.Reachable(acq, deploy.Outside, 443, corev1.ProtocolTCP) {
+		t.Error("narrowing changed nothing: the acquirer still reaches any outside port")
+	}
+	if !m.Reachable(acq, deploy.Outside, 8443, corev1.ProtocolTCP) {
+		t.Error("the acquirer no longer reaches the merchant networks")
+	}
+}
+
+func itoa(n int32) string { return strconv.Itoa(int(n)) }
+
+// A Deployment to break in the decoding tests; it decodes cleanly as is.
+const deploymentYAML = `apiVersion: apps/v1
+kind: Deployment
+metadata:
+  name: fx
+  namespace: unigate
+spec:
+  replicas: 3
+  selector:
+    matchLabels:
+      app.kubernetes.io/name: fx
+  template:
+    metadata:
+      labels:
+        app.kubernetes.io/name: fx
+    spec:
+      containers:
+        - name: unigate
+          image: unigate:latest
+          readinessProbe:
+            grpc:
+              port: 7002
+`
+
+// TestDecodeRejects feeds documents that a lenient decoder would accept
+// and checks that the strict one does not.
+func TestDecodeRejects(t *testing.T) {
+	var m deploy.Manifests
+	if err := m.Decode("ok.yaml", []byte(deploymentYAML)); err != nil {
+		t.Fatalf("the unbroken document does not decode: %v", err)
+	}
+	tests := []struct {
+		name, old, new, want string
+	}{
+		{"field name in the wrong case", "readinessProbe:", "ReadinessProbe:", `unknown field "spec.template.spec.containers[0].ReadinessProbe"`},
+		{"metadata field in the wrong case", "  namespace: unigate", "  Namespace: unigate", `unknown field "metadata.Namespace"`},
+		{"unknown field", "readinessProbe:", "readinesProbe:", `unknown field "readinesProbe"`},
+		{"duplicate key", "  replicas: 3\n", "  replicas: 3\n  replicas: 2\n", `"replicas" already set`},
+		{"wrong type", "replicas: 3", "replicas: three", "cannot unmarshal"},
+		{"port as a string", "port: 7002", `port: "7002"`, "cannot unmarshal"},
+		{"old apiVersion", "apps/v1", "extensions/v1beta1", `unsupported apiVersion "extensions/v1beta1"`},
+		{"misspelt kind", "kind: Deployment", "kind: Deploymnet", `kind "Deploymnet"`},
+		{"tab in the indentation", "  replicas: 3", "\treplicas: 3", "found character that cannot start any token"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			doc := strings.Replace(deploymentYAML, tt.old, tt.new, 1)
+			if doc == deploymentYAML {
+				t.Fatalf("%q is not in the document", tt.old)
+			}
+			var m deploy.Manifests
+			err := m.Decode("broken.yaml", []byte(doc))
+			if err == nil {
+				t.Fatalf("decoded without error")
+			}
+			if !strings.Contains(err.Error(), tt.want) {
+				t.Errorf("error %q does not contain %q", err, tt.want)
+			}
+		})
+	}
+}
+
+// TestYAMLStrictAloneMissesWrongCase shows why DecodeStrict also runs
+// sigs.k8s.io/json: sigs.k8s.io/yaml's strict mode matches field names
+// case-insensitively.
+func TestYAMLStrictAloneMissesWrongCase(t *testing.T) {
+	doc := []byte(strings.Replace(deploymentYAML, "readinessProbe:", "ReadinessProbe:", 1))
+	var d appsv1.Deployment
+	if err := yaml.UnmarshalStrict(doc, &d); err != nil {
+		t.Fatalf("sigs.k8s.io/yaml UnmarshalStrict now rejects the wrong case itself (%v): the second pass may be redundant", err)
+	}
+	if d.Spec.Template.Spec.Containers[0].ReadinessProbe == nil {
+		t.Fatal("sigs.k8s.io/yaml did not map ReadinessProbe onto readinessProbe")
+	}
+	if _, err := deploy.DecodeStrict[appsv1.Deployment](doc); err == nil {
+		t.Fatal("DecodeStrict accepted ReadinessProbe")
+	}
+}
+
+// overlay is the manifests directory with some files replaced.
+func overlay(t *testing.T, replace map[string]func(string) string) fs.FS {
+	t.Helper()
+	out := fstest.MapFS{}
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, e := range entries {
+		data, err := os.ReadFile(dir + "/" + e.Name())
+		if err != nil {
+			t.Fatal(err)
+		}
+		s := string(data)
+		if f, ok := replace[e.Name()]; ok {
+			if s2 := f(s); s2 != s {
+				s = s2
+			} else {
+				t.Fatalf("replacing in %s changed nothing", e.Name())
+			}
+		}
+		out[e.Name()] = &fstest.MapFile{Data: []byte(s)}
+	}
+	return out
+}
+
+// TestBrokenFiles breaks the real files as text: what an editor would do.
+func TestBrokenFiles(t *testing.T) {
+	t.Run("ReadinessProbe in the wrong case", func(t *testing.T) {
+		fsys := overlay(t, map[string]func(string) string{
+			"acquirer.yaml": func(s string) string { return strings.Replace(s, "readinessProbe:", "ReadinessProbe:", 1) },
+		})
+		_, err := deploy.Load(fsys)
+		if err == nil || !strings.Contains(err.Error(), "acquirer.yaml") || !strings.Contains(err.Error(), "ReadinessProbe") {
+			t.Fatalf("Load error %v, want one naming acquirer.yaml and ReadinessProbe", err)
+		}
+	})
+	t.Run("no readiness probe", func(t *testing.T) {
+		fsys := overlay(t, map[string]func(string) string{
+			"fx.yaml": func(s string) string {
+				i := strings.Index(s, "          readinessProbe:")
+				j := strings.Index(s, "          livenessProbe:")
+				return s[:i] + s[j:]
+			},
+		})
+		problems := load(t, fsys).Validate(spec)
+		wantProblem(t, problems, "Deployment fx", "container unigate: has no readiness probe")
+	})
+}
+
+func wantProblem(t *testing.T, problems []deploy.Problem, object, msg string) {
+	t.Helper()
+	for _, p := range problems {
+		if p.Object == object && strings.Contains(p.Msg, msg) {
+			return
+		}
+	}
+	var all []string
+	for _, p := range problems {
+		all = append(all, p.Error())
+	}
+	t.Errorf("no problem %q on %s; got:\n  %s", msg, object, strings.Join(all, "\n  "))
+}
+
+// TestValidateCatches breaks one thing at a time in the decoded manifests
+// and checks that Validate reports it.
+func TestValidateCatches(t *testing.T) {
+	container := func(m *deploy.Manifests, name string) *corev1.Container {
+		if d := m.Deployment(name); d != nil {
+			return &d.Spec.Template.Spec.Containers[0]
+		}
+		return &m.StatefulSet(name).Spec.Template.Spec.Containers[0]
+	}
+	setEnv := func(ct *corev1.Container, name, value string) {
+		for i := range ct.Env {
+			if ct.Env[i].Name == name {
+				ct.Env[i] = corev1.EnvVar{Name: name, Value: value}
+			}
+		}
+	}
+	setArg := func(ct *corev1.Container, prefix, arg string) {
+		for i, a := range ct.Args {
+			if strings.HasPrefix(a, prefix) {
+				ct.Args[i] = arg
+			}
+		}
+	}
+	dropArg := func(ct *corev1.Container, prefix string) {
+		ct.Args = slices.DeleteFunc(ct.Args, func(a string) bool { return strings.HasPrefix(a, prefix) })
+	}
+	removeNP := func(m *deploy.Manifests, name string) {
+		m.NetworkPolicies = slices.DeleteFunc(m.NetworkPolicies, func(o *networkingv1.NetworkPolicy) bool { return o.Name == name })
+	}
+	ptr := func(b bool) *bool { return &b }
+	i32 := func(n int32) *int32 { return &n }
+	tests := []struct {
+		name   string
+		break_ func(m *deploy.Manifests)
+		object string
+		want   string
+	}{
+		// Probes.
+		{"no readiness probe", func(m *deploy.Manifests) { container(m, "acquirer").ReadinessProbe = nil },
+			"Deployment acquirer", "has no readiness probe"},
+		{"readiness probe over HTTP", func(m *deploy.Manifests) {
+			container(m, "acquirer").ReadinessProbe.ProbeHandler = corev1.ProbeHandler{HTTPGet: &corev1.HTTPGetAction{Path: "/", Port: intstr.FromInt32(7000)}}
+		}, "Deployment acquirer", "readiness probe is not a gRPC probe"},
+		{"liveness probe on another port", func(m *deploy.Manifests) { container(m, "router").LivenessProbe.GRPC.Port = 9999 },
+			"Deployment router", "liveness probe: gRPC port 9999 is not a container port"},
+		{"no startup probe", func(m *deploy.Manifests) { container(m, "risk").StartupProbe = nil },
+			"Deployment risk", "has no startup probe"},
+		{"etcd readiness on an unknown port", func(m *deploy.Manifests) {
+			container(m, "etcd").ReadinessProbe.HTTPGet.Port = intstr.FromString("metricz")
+		}, "StatefulSet etcd", "readiness probe: port metricz is not a container port"},
+
+		// Resources.
+		{"no memory limit", func(m *deploy.Manifests) { delete(container(m, "fx").Resources.Limits, corev1.ResourceMemory) },
+			"Deployment fx", "no memory limit"},
+		{"no cpu request", func(m *deploy.Manifests) { delete(container(m, "fx").Resources.Requests, corev1.ResourceCPU) },
+			"Deployment fx", "no cpu request"},
+		{"request above limit", func(m *deploy.Manifests) {
+			container(m, "fx").Resources.Requests[corev1.ResourceCPU] = resource.MustParse("2")
+		}, "Deployment fx", "cpu request 2 exceeds its limit 500m"},
+		{"GOMEMLIMIT above the limit", func(m *deploy.Manifests) { setEnv(container(m, "risk"), "GOMEMLIMIT", "300MiB") },
+			"Deployment risk", "GOMEMLIMIT 300MiB is not below the memory limit 256Mi"},
+
+		// Security.
+		{"root allowed", func(m *deploy.Manifests) {
+			d := m.Deployment("settlement")
+			d.Spec.Template.Spec.SecurityContext.RunAsNonRoot = nil
+			d.Spec.Template.Spec.Containers[0].SecurityContext.RunAsNonRoot = nil
+		}, "Deployment settlement", "runAsNonRoot is not true"},
+		{"writable root file system", func(m *deploy.Manifests) {
+			container(m, "settlement").SecurityContext.ReadOnlyRootFilesystem = ptr(false)
+		}, "Deployment settlement", "readOnlyRootFilesystem is not true"},
+		{"capabilities kept", func(m *deploy.Manifests) { container(m, "settlement").SecurityContext.Capabilities.Drop = nil },
+			"Deployment settlement", "does not drop ALL capabilities"},
+		{"privilege escalation", func(m *deploy.Manifests) { container(m, "settlement").SecurityContext.AllowPrivilegeEscalation = nil },
+			"Deployment settlement", "allowPrivilegeEscalation is not false"},
+		{"no seccomp profile", func(m *deploy.Manifests) {
+			m.StatefulSet("etcd").Spec.Template.Spec.SecurityContext.SeccompProfile = nil
+		}, "StatefulSet etcd", "seccompProfile is not RuntimeDefault"},
+		{"service account token mounted", func(m *deploy.Manifests) {
+			m.Deployment("fx").Spec.Template.Spec.AutomountServiceAccountToken = ptr(true)
+		}, "Deployment fx", "mounts a service account token"},
+		{"service account missing", func(m *deploy.Manifests) {
+			m.ServiceAccounts = slices.DeleteFunc(m.ServiceAccounts, func(o *corev1.ServiceAccount) bool { return o.Name == "fx" })
+		}, "Deployment fx", `ServiceAccount "fx" does not exist`},
+
+		// Shutdown and placement.
+		{"grace period equal to the drain", func(m *deploy.Manifests) {
+			d := m.Deployment("router")
+			d.Spec.Template.Spec.TerminationGracePeriodSeconds = new(int64)
+			*d.Spec.Template.Spec.TerminationGracePeriodSeconds = 5
+			d.Spec.Template.Spec.Containers[0].Lifecycle = nil
+		}, "Deployment router", "terminationGracePeriodSeconds 5 does not exceed the 5 s drain plus the 0 s preStop sleep"},
+		{"grace period eaten by the preStop sleep", func(m *deploy.Manifests) {
+			*m.Deployment("router").Spec.Template.Spec.TerminationGracePeriodSeconds = 10
+		}, "Deployment router", "terminationGracePeriodSeconds 10 does not exceed the 5 s drain plus the 5 s preStop sleep"},
+		{"no zone spread", func(m *deploy.Manifests) {
+			p := &m.Deployment("acquirer").Spec.Template.Spec
+			p.TopologySpreadConstraints = slices.DeleteFunc(p.TopologySpreadConstraints, func(c corev1.TopologySpreadConstraint) bool { return c.TopologyKey == deploy.ZoneKey })
+		}, "Deployment acquirer", "no topology spread constraint over topology.kubernetes.io/zone"},
+		{"spread over another workload's pods", func(m *deploy.Manifests) {
+			m.Deployment("acquirer").Spec.Template.Spec.TopologySpreadConstraints[1].LabelSelector.MatchLabels["app.kubernetes.io/name"] = "router"
+		}, "Deployment acquirer", "topology spread over kubernetes.io/hostname does not select the workload's own pods"},
+
+		// Selectors, Services, budgets, autoscalers.
+		{"selector not matching the template", func(m *deploy.Manifests) {
+			m.Deployment("fx").Spec.Template.Labels["app.kubernetes.io/name"] = "fx2"
+		}, "Deployment fx", "does not match the pod template's labels"},
+		{"Service selecting nothing", func(m *deploy.Manifests) { m.Service("fx").Spec.Selector["app.kubernetes.io/name"] = "fxx" },
+			"Service fx", "selects no pods of any Deployment or StatefulSet"},
+		{"Service selecting two workloads", func(m *deploy.Manifests) { delete(m.Service("fx").Spec.Selector, "app.kubernetes.io/name") },
+			"Service fx", "selects the pods of several workloads"},
+		{"Service to a missing port", func(m *deploy.Manifests) { m.Service("risk").Spec.Ports[0].TargetPort = intstr.FromString("http") },
+			"Service risk", "targetPort http is not a TCP container port of Deployment risk"},
+		{"Service without appProtocol", func(m *deploy.Manifests) { m.Service("risk").Spec.Ports[0].AppProtocol = nil },
+			"Service risk", "must be named grpc and declare appProtocol grpc"},
+		{"NodePort Service", func(m *deploy.Manifests) { m.Service("acquirer").Spec.Type = corev1.ServiceTypeNodePort },
+			"Service acquirer", "exposes it outside the cluster"},
+		{"no Service", func(m *deploy.Manifests) {
+			m.Services = slices.DeleteFunc(m.Services, func(o *corev1.Service) bool { return o.Name == "risk" })
+		}, "Deployment risk", "no Service selects its pods"},
+		{"no PDB", func(m *deploy.Manifests) {
+			m.PDBs = slices.DeleteFunc(m.PDBs, func(o *policyv1.PodDisruptionBudget) bool { return o.Name == "fx" })
+		}, "Deployment fx", "no PodDisruptionBudget covers its pods"},
+		{"PDB blocking drains", func(m *deploy.Manifests) { *m.PDB("settlement").Spec.MinAvailable = intstr.FromInt32(2) },
+			"PodDisruptionBudget settlement", "blocks every eviction"},
+		{"PDB letting every pod go", func(m *deploy.Manifests) { *m.PDB("router").Spec.MinAvailable = intstr.FromInt32(0) },
+			"PodDisruptionBudget router", "lets every pod of Deployment router be evicted"},
+		{"etcd PDB allowing quorum loss", func(m *deploy.Manifests) { *m.PDB("etcd").Spec.MinAvailable = intstr.FromString("0%") },
+			"PodDisruptionBudget etcd", "lets every pod of StatefulSet etcd be evicted"},
+		{"no HPA", func(m *deploy.Manifests) {
+			m.HPAs = slices.DeleteFunc(m.HPAs, func(o *autoscalingv2.HorizontalPodAutoscaler) bool { return o.Name == "router" })
+		}, "Deployment router", "no HorizontalPodAutoscaler targets it"},
+		{"HPA targeting a missing Deployment", func(m *deploy.Manifests) { m.HPA("risk").Spec.ScaleTargetRef.Name = "riskk" },
+			"HorizontalPodAutoscaler risk", `targets Deployment "riskk", which does not exist`},
+		{"HPA on settlement", func(m *deploy.Manifests) {
+			h := *m.HPA("fx")
+			h.Name, h.Spec.ScaleTargetRef.Name, h.Spec.MinReplicas = "settlement", "settlement", i32(2)
+			m.HPAs = append(m.HPAs, &h)
+		}, "Deployment settlement", "targets it, but it is not to be autoscaled"},
+		{"HPA on memory", func(m *deploy.Manifests) { m.HPA("fx").Spec.Metrics[0].Resource.Name = corev1.ResourceMemory },
+			"HorizontalPodAutoscaler fx", "has no CPU utilization target"},
+		{"HPA floor under the replicas", func(m *deploy.Manifests) { m.HPA("fx").Spec.MinReplicas = i32(2) },
+			"Deployment fx", "minReplicas 2 is not its 3 replicas"},
+
+		// The services themselves.
+		{"wrong replica count", func(m *deploy.Manifests) { m.Deployment("acquirer").Spec.Replicas = i32(2) },
+			"Deployment acquirer", "replicas is not 3"},
+		{"wrong subcommand", func(m *deploy.Manifests) { container(m, "risk").Command = []string{"unigate", "fx"} },
+			"Deployment risk", `runs ["unigate" "fx"], not unigate risk`},
+		{"listening on another port", func(m *deploy.Manifests) { setEnv(container(m, "risk"), "UNIGATE_LISTEN", "0.0.0.0:9000") },
+			"Deployment risk", `UNIGATE_LISTEN="0.0.0.0:9000" does not listen on port 7003`},
+		{"required variable missing", func(m *deploy.Manifests) {
+			ct := container(m, "router")
+			ct.Env = slices.DeleteFunc(ct.Env, func(e corev1.EnvVar) bool { return e.Name == "UNIGATE_ETCD" })
+		}, "Deployment router", "does not set UNIGATE_ETCD"},
+		{"ConfigMap key missing", func(m *deploy.Manifests) { delete(m.ConfigMap("unigate-config").Data, "UNIGATE_FX") },
+			"Deployment acquirer", `ConfigMap "unigate-config" has no key "UNIGATE_FX"`},
+		{"Secret missing", func(m *deploy.Manifests) { m.Secrets = nil },
+			"Deployment fx", `Secret "unigate-db" does not exist`},
+		{"target naming no Service", func(m *deploy.Manifests) { m.ConfigMap("unigate-config").Data["UNIGATE_FX"] = "fxx:7002" },
+			"Deployment acquirer", "fxx:7002 names no Service"},
+		{"target on the wrong port", func(m *deploy.Manifests) { m.ConfigMap("unigate-config").Data["UNIGATE_RISK"] = "risk:7002" },
+			"Deployment acquirer", "Service risk has no port 7002"},
+		{"etcd endpoints missing a member", func(m *deploy.Manifests) {
+			m.ConfigMap("unigate-config").Data["UNIGATE_ETCD"] = "http://etcd-0.etcd:2379,http://etcd-1.etcd:2379"
+		}, "Deployment router", "UNIGATE_ETCD lists 2 of the 3 members"},
+		{"etcd endpoint of no member", func(m *deploy.Manifests) {
+			m.ConfigMap("unigate-config").Data["UNIGATE_ETCD"] = "http://etcd-0.etcd:2379,http://etcd-1.etcd:2379,http://etcd-3.etcd:2379"
+		}, "Deployment router", "etcd-3.etcd is not one of the 3 pods of StatefulSet etcd"},
+		{"Deployment not in the spec", func(m *deploy.Manifests) {
+			d := *m.Deployment("fx")
+			d.Name = "merchantsim"
+			m.Deployments = append(m.Deployments, &d)
+		}, "Deployment merchantsim", "is not in the spec"},
+
+		// Network policies.
+		{"no default deny", func(m *deploy.Manifests) { removeNP(m, "default-deny-ingress") },
+			"Namespace unigate", "no NetworkPolicy denies ingress by default"},
+		{"router closed to the acquirer", func(m *deploy.Manifests) { removeNP(m, "router-ingress") },
+			"Deployment router", "Deployment acquirer, a caller, cannot reach it on 7001"},
+		{"acquirer not allowed out to fx", func(m *deploy.Manifests) {
+			narrowMerchantEgress(m)
+			np := m.NetworkPolicy("acquirer-egress")
+			np.Spec.Egress = slices.Delete(np.Spec.Egress, 1, 2)
+		}, "Deployment acquirer", "UNIGATE_FX: no NetworkPolicy lets it reach Deployment fx on 7002"},
+		{"backend open to everyone", func(m *deploy.Manifests) { m.NetworkPolicy("risk-ingress").Spec.Ingress[0].From = nil },
+			"Deployment risk", "is reachable from outside the namespace on 7003"},
+		{"backend open to a non-caller", func(m *deploy.Manifests) {
+			np := m.NetworkPolicy("risk-ingress")
+			np.Spec.Ingress[0].From[0].PodSelector = &metav1.LabelSelector{MatchLabels: map[string]string{"app.kubernetes.io/component": "grpc-server"}}
+			m.NetworkPolicy("merchant-network-egress").Spec.PodSelector.MatchExpressions[0].Values = []string{"acquirer", "router", "fx"}
+		}, "Deployment risk", "Deployment fx may reach it on 7003, but is not a caller"},
+		{"policy selecting no pods", func(m *deploy.Manifests) {
+			m.NetworkPolicy("fx-ingress").Spec.PodSelector.MatchLabels["app.kubernetes.io/name"] = "fx-old"
+		}, "NetworkPolicy fx-ingress", "selects no pods"},
+		{"peer selecting no pods", func(m *deploy.Manifests) {
+			m.NetworkPolicy("router-ingress").Spec.Ingress[0].From[0].PodSelector.MatchLabels["app.kubernetes.io/name"] = "acquirerr"
+		}, "NetworkPolicy router-ingress", "ingress rule 1: peer podSelector"},
+		{"policy port the pods do not have", func(m *deploy.Manifests) {
+			p := intstr.FromInt32(7009)
+			m.NetworkPolicy("fx-ingress").Spec.Ingress[0].Ports[0].Port = &p
+		}, "NetworkPolicy fx-ingress", "ingress rule 1: port 7009/TCP is no container port of Deployment fx"},
+		{"egress port the peer does not have", func(m *deploy.Manifests) {
+			p := intstr.FromInt32(2390)
+			m.NetworkPolicy("allow-datastore-egress").Spec.Egress[0].Ports[0].Port = &p
+		}, "NetworkPolicy allow-datastore-egress", "egress rule 1: port 2390/TCP is no container port of StatefulSet etcd"},
+		{"no DNS", func(m *deploy.Manifests) { removeNP(m, "allow-dns-egress") },
+			"Deployment fx", "cannot reach DNS (53/UDP) outside the namespace"},
+		{"no database egress", func(m *deploy.Manifests) { removeNP(m, "allow-datastore-egress") },
+			"Deployment settlement", "UNIGATE_DSN: no NetworkPolicy lets it reach cockroachdb-public.example.invalid:26257"},
+		{"etcd closed to a workload", func(m *deploy.Manifests) {
+			m.NetworkPolicy("etcd").Spec.Ingress[0].From[0].PodSelector = &metav1.LabelSelector{MatchLabels: map[string]string{"app.kubernetes.io/name": "router"}}
+		}, "StatefulSet etcd", "Deployment fx cannot reach it on 2379"},
+		{"etcd peers cut off", func(m *deploy.Manifests) { m.NetworkPolicy("etcd").Spec.Egress = nil },
+			"StatefulSet etcd", "members cannot reach each other on the peer port 2380"},
+		{"no traces", func(m *deploy.Manifests) { removeNP(m, "telemetry-egress") },
+			"Deployment fx", "OTEL_EXPORTER_OTLP_ENDPOINT: no NetworkPolicy lets it reach jaeger-collector.observability.svc:4317"},
+
+		// etcd.
+		{"etcd with two members", func(m *deploy.Manifests) { m.StatefulSet("etcd").Spec.Replicas = i32(2) },
+			"StatefulSet etcd", "--initial-cluster lists 3 members for 2 replicas"},
+		{"etcd with an even member count", func(m *deploy.Manifests) { m.StatefulSet("etcd").Spec.Replicas = i32(4) },
+			"StatefulSet etcd", "replicas 4 is not an odd number"},
+		{"slow etcd elections", func(m *deploy.Manifests) {
+			setArg(container(m, "etcd"), "--election-timeout", "--election-timeout=1500")
+		}, "StatefulSet etcd", "--election-timeout 1500 ms does not end an election before a 1000 ms lease expires"},
+		{"etcd election under 5 heartbeats", func(m *deploy.Manifests) {
+			setArg(container(m, "etcd"), "--heartbeat-interval", "--heartbeat-interval=200")
+		}, "StatefulSet etcd", "--election-timeout 500 is under 5 heartbeats of 200 ms"},
+		{"etcd default timing", func(m *deploy.Manifests) { dropArg(container(m, "etcd"), "--heartbeat-interval") },
+			"StatefulSet etcd", "--heartbeat-interval and --election-timeout must both be set"},
+		{"etcd started in order", func(m *deploy.Manifests) { m.StatefulSet("etcd").Spec.PodManagementPolicy = "OrderedReady" },
+			"StatefulSet etcd", "podManagementPolicy is not Parallel"},
+		{"etcd data off the volume", func(m *deploy.Manifests) { setArg(container(m, "etcd"), "--data-dir", "--data-dir=/tmp/etcd") },
+			"StatefulSet etcd", `--data-dir "/tmp/etcd" is not on a volume claim`},
+		{"etcd member misnamed", func(m *deploy.Manifests) {
+			setArg(container(m, "etcd"), "--initial-cluster=", "--initial-cluster=etcd-0=http://etcd-0.etcd.x.svc:2380,etcd-1=http://etcd-1.etcd.x.svc:2380,etcd2=http://etcd-2.etcd.x.svc:2380")
+		}, "StatefulSet etcd", `--initial-cluster member 2 is "etcd2=`},
+		{"etcd Service not headless", func(m *deploy.Manifests) { m.Service("etcd").Spec.ClusterIP = "" },
+			"StatefulSet etcd", "Service etcd is not headless"},
+		{"etcd Service hiding booting members", func(m *deploy.Manifests) { m.Service("etcd").Spec.PublishNotReadyAddresses = false },
+			"StatefulSet etcd", "does not publish not-ready addresses"},
+		{"etcd claim too small", func(m *deploy.Manifests) {
+			m.StatefulSet("etcd").Spec.VolumeClaimTemplates[0].Spec.Resources.Requests[corev1.ResourceStorage] = resource.MustParse("100Mi")
+		}, "StatefulSet etcd", "volume claim data asks for less than 1Gi"},
+
+		// More of the rules every workload follows.
+		{"selector reaching other workloads", func(m *deploy.Manifests) {
+			delete(m.Deployment("acquirer").Spec.Selector.MatchLabels, "app.kubernetes.io/name")
+		}, "Deployment acquirer", "selector also selects the pods of Deployment router"},
+		{"no image", func(m *deploy.Manifests) { container(m, "fx").Image = "" },
+			"Deployment fx", "has no image"},
+		{"privileged container", func(m *deploy.Manifests) { container(m, "fx").SecurityContext.Privileged = ptr(true) },
+			"Deployment fx", "is privileged"},
+		{"capability added back", func(m *deploy.Manifests) {
+			container(m, "fx").SecurityContext.Capabilities.Add = []corev1.Capability{"NET_ADMIN"}
+		}, "Deployment fx", "adds capabilities [NET_ADMIN]"},
+		{"variable set twice", func(m *deploy.Manifests) {
+			ct := container(m, "fx")
+			ct.Env = append(ct.Env, corev1.EnvVar{Name: "GOMEMLIMIT", Value: "100MiB"})
+		}, "Deployment fx", "sets GOMEMLIMIT twice"},
+		{"mount of a missing volume", func(m *deploy.Manifests) { m.Deployment("fx").Spec.Template.Spec.Volumes = nil },
+			"Deployment fx", `mounts volume "tmp", which the pod does not have`},
+		{"no grpc port name", func(m *deploy.Manifests) { container(m, "fx").Ports[0].Name = "api" },
+			"Deployment fx", "has no container port named grpc"},
+		{"zero skew", func(m *deploy.Manifests) {
+			m.Deployment("fx").Spec.Template.Spec.TopologySpreadConstraints[0].MaxSkew = 0
+		}, "Deployment fx", "has maxSkew 0"},
+		{"two PDBs over one workload", func(m *deploy.Manifests) {
+			b := *m.PDB("fx")
+			b.Name = "fx-extra"
+			m.PDBs = append(m.PDBs, &b)
+		}, "Deployment fx", "its pods are under several PodDisruptionBudgets: fx, fx-extra"},
+		{"PDB with both bounds", func(m *deploy.Manifests) {
+			one := intstr.FromInt32(1)
+			m.PDB("fx").Spec.MaxUnavailable = &one
+		}, "PodDisruptionBudget fx", "sets neither or both of minAvailable and maxUnavailable"},
+		{"HPA on a StatefulSet", func(m *deploy.Manifests) { m.HPA("fx").Spec.ScaleTargetRef.Kind = "StatefulSet" },
+			"HorizontalPodAutoscaler fx", "scaleTargetRef is apps/v1 StatefulSet, not apps/v1 Deployment"},
+		{"HPA with no room", func(m *deploy.Manifests) { m.HPA("fx").Spec.MaxReplicas = 3 },
+			"HorizontalPodAutoscaler fx", "maxReplicas 3 is not above minReplicas 3"},
+		{"two HPAs on one Deployment", func(m *deploy.Manifests) {
+			h := *m.HPA("fx")
+			h.Name = "fx-extra"
+			m.HPAs = append(m.HPAs, &h)
+		}, "HorizontalPodAutoscaler fx-extra", "targets Deployment fx, as HorizontalPodAutoscaler fx does"},
+		{"StatefulSet without its Service", func(m *deploy.Manifests) { m.StatefulSet("etcd").Spec.ServiceName = "etcd-peers" },
+			"StatefulSet etcd", `serviceName "etcd-peers" names no Service`},
+		{"policy without policyTypes", func(m *deploy.Manifests) { m.NetworkPolicy("fx-ingress").Spec.PolicyTypes = nil },
+			"NetworkPolicy fx-ingress", "policyTypes is not set"},
+		{"acquirer closed to partners", func(m *deploy.Manifests) { removeNP(m, "acquirer-ingress") },
+			"Deployment acquirer", "nothing outside the namespace can reach it on 7000"},
+		{"Service port renamed", func(m *deploy.Manifests) { m.Service("router").Spec.Ports[0].Name = "api" },
+			"Deployment router", "Service router has no port grpc 7001"},
+		{"Deployment missing", func(m *deploy.Manifests) {
+			m.Deployments = slices.DeleteFunc(m.Deployments, func(d *appsv1.Deployment) bool { return d.Name == "fx" })
+		}, "Deployment fx", "missing"},
+		{"target without a port", func(m *deploy.Manifests) { m.ConfigMap("unigate-config").Data["UNIGATE_FX"] = "fx" },
+			"Deployment acquirer", `UNIGATE_FX="fx": address fx: missing port in address`},
+		{"DSN not a postgres URL", func(m *deploy.Manifests) {
+			m.Secret("unigate-db").StringData["UNIGATE_DSN"] = "sqlite:///data/unigate.db"
+		}, "Deployment fx", "UNIGATE_DSN is not a postgres:// URL with a host"},
+		{"etcd member name not the pod's", func(m *deploy.Manifests) { setArg(container(m, "etcd"), "--name=", "--name=etcd") },
+			"StatefulSet etcd", "--name must be $(POD_NAME)"},
+		{"etcd advertising the wrong peer URL", func(m *deploy.Manifests) {
+			setArg(container(m, "etcd"), "--initial-advertise-peer-urls=", "--initial-advertise-peer-urls=http://0.0.0.0:2380")
+		}, "StatefulSet etcd", "--initial-advertise-peer-urls is not the pod's own name under Service etcd"},
+
+		// Metadata and the kustomization.
+		{"object in another namespace", func(m *deploy.Manifests) { m.ConfigMap("unigate-config").Namespace = "default" },
+			"ConfigMap unigate-config", `metadata.namespace is "default"`},
+		{"object defined twice", func(m *deploy.Manifests) { m.Services = append(m.Services, m.Service("fx")) },
+			"Service fx", "defined more than once"},
+		{"file left out of the kustomization", func(m *deploy.Manifests) {
+			m.Kustomization.Resources = slices.DeleteFunc(m.Kustomization.Resources, func(r string) bool { return r == "acquirer.yaml" })
+		}, deploy.KustomizationFile, "does not list acquirer.yaml"},
+		{"no Namespace", func(m *deploy.Manifests) { m.Namespaces = nil },
+			"Namespace unigate", "no manifest creates the namespace"},
+		{"kustomization into another namespace", func(m *deploy.Manifests) { m.Kustomization.Namespace = "default" },
+			deploy.KustomizationFile, `namespace is "default", not "unigate"`},
+		{"kustomization listing a missing file", func(m *deploy.Manifests) {
+			m.Kustomization.Resources = append(m.Kustomization.Resources, "ghost.yaml")
+		}, deploy.KustomizationFile, "lists ghost.yaml, which is not a manifest here"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			m := load(t, os.DirFS(dir))
+			tt.break_(m)
+			wantProblem(t, m.Validate(spec), tt.object, tt.want)
+		})
+	}
+}

@@ -1,0 +1,334 @@
+// Package deploy holds Unigate's Kubernetes manifests (k8s/) and checks them
+// offline: every document is decoded strictly into its k8s.io/api type
+// (Load), then the objects are checked against each other and against what
+// the switch needs (Validate): selectors, ports, probes, security context,
+// disruption budgets, autoscalers, configuration references and which pod
+// may reach which through the NetworkPolicies.
+package deploy
+
+import (
+	"bufio"
+	"bytes"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"path"
+	"slices"
+	"sort"
+
+	appsv1 "k8s.io/api/apps/v1"
+	autoscalingv2 "k8s.io/api/autoscaling/v2"
+	corev1 "k8s.io/api/core/v1"
+	networkingv1 "k8s.io/api/networking/v1"
+	policyv1 "k8s.io/api/policy/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	utilyaml "k8s.io/apimachinery/pkg/util/yaml"
+	kjson "sigs.k8s.io/json"
+	"sigs.k8s.io/yaml"
+)
+
+// KustomizationFile is the name kustomize looks for in a directory.
+const KustomizationFile = "kustomization.yaml"
+
+// Kustomization is the part of kustomize's Kustomization that k8s/ uses,
+// plus images (what `kustomize edit set image` writes); any other field is
+// rejected, so that adding one means adding it here.
+type Kustomization struct {
+	APIVersion string   `json:"apiVersion"`
+	Kind       string   `json:"kind"`
+	Namespace  string   `json:"namespace,omitempty"`
+	Resources  []string `json:"resources"`
+	Images     []Image  `json:"images,omitempty"`
+}
+
+// Image is one kustomize image override.
+type Image struct {
+	Name    string `json:"name"`
+	NewName string `json:"newName,omitempty"`
+	NewTag  string `json:"newTag,omitempty"`
+	Digest  string `json:"digest,omitempty"`
+}
+
+// File is one manifest file and the kinds of the documents in it.
+type File struct {
+	Name  string
+	Kinds []string
+}
+
+// Manifests are the objects of a directory of manifests, by kind.
+type Manifests struct {
+	Kustomization *Kustomization
+	Files         []File
+
+	Namespaces      []*corev1.Namespace
+	ServiceAccounts []*corev1.ServiceAccount
+	ConfigMaps      []*corev1.ConfigMap
+	Secrets         []*corev1.Secret
+	Services        []*corev1.Service
+	Deployments     []*appsv1.Deployment
+	StatefulSets    []*appsv1.StatefulSet
+	PDBs            []*policyv1.PodDisruptionBudget
+	HPAs            []*autoscalingv2.HorizontalPodAutoscaler
+	NetworkPolicies []*networkingv1.NetworkPolicy
+}
+
+// Load decodes kustomization.yaml (if present) and every other *.yaml or
+// *.yml file at the top of fsys. It reports every file's errors, not only
+// the first.
+func Load(fsys fs.FS) (*Manifests, error) {
+	entries, err := fs.ReadDir(fsys, ".")
+	if err != nil {
+		return nil, err
+	}
+	m := &Manifests{}
+	var errs []error
+	for _, e := range entries {
+		name := e.Name()
+		if e.IsDir() || (path.Ext(name) != ".yaml" && path.Ext(name) != ".yml") {
+			continue
+		}
+		data, err := fs.ReadFile(fsys, name)
+		if err != nil {
+			errs = append(errs, err)
+			continue
+		}
+		if name == KustomizationFile {
+			k, err := DecodeStrict[Kustomization](data)
+			if err != nil {
+				errs = append(errs, fmt.Errorf("%s: %w", name, err))
+				continue
+			}
+			m.Kustomization = k
+			continue
+		}
+		if err := m.Decode(name, data); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	return m, errors.Join(errs...)
+}
+
+// Decode adds the objects of one multi-document YAML file to m. Documents
+// with nothing but comments are skipped. A document of a kind that Decode
+// does not know, or under another apiVersion than the one k8s/ uses, is an
+// error: a typo there would otherwise go unchecked.
+func (m *Manifests) Decode(file string, data []byte) error {
+	r := utilyaml.NewYAMLReader(bufio.NewReader(bytes.NewReader(data)))
+	f := File{Name: file}
+	var errs []error
+	for i := 1; ; i++ {
+		doc, err := r.Read()
+		if errors.Is(err, io.EOF) {
+			break
+		}
+		if err != nil {
+			errs = append(errs, fmt.Errorf("%s: document %d: %w", file, i, err))
+			break
+		}
+		kind, err := m.decodeDocument(doc)
+		if err != nil {
+			errs = append(errs, fmt.Errorf("%s: document %d: %w", file, i, err))
+			continue
+		}
+		if kind != "" {
+			f.Kinds = append(f.Kinds, kind)
+		}
+	}
+	m.Files = append(m.Files, f)
+	return errors.Join(errs...)
+}
+
+// decodeDocument decodes one document and returns its kind ("" for an
+// empty document).
+func (m *Manifests) decodeDocument(doc []byte) (string, error) {
+	var generic map[string]any
+	if err := yaml.Unmarshal(doc, &generic); err != nil {
+		return "", err
+	}
+	if generic == nil {
+		return "", nil
+	}
+	var tm metav1.TypeMeta
+	if err := yaml.Unmarshal(doc, &tm); err != nil {
+		return "", err
+	}
+	var err error
+	switch tm.APIVersion + " " + tm.Kind {
+	case "v1 Namespace":
+		err = add(doc, &m.Namespaces)
+	case "v1 ServiceAccount":
+		err = add(doc, &m.ServiceAccounts)
+	case "v1 ConfigMap":
+		err = add(doc, &m.ConfigMaps)
+	case "v1 Secret":
+		err = add(doc, &m.Secrets)
+	case "v1 Service":
+		err = add(doc, &m.Services)
+	case "apps/v1 Deployment":
+		err = add(doc, &m.Deployments)
+	case "apps/v1 StatefulSet":
+		err = add(doc, &m.StatefulSets)
+	case "policy/v1 PodDisruptionBudget":
+		err = add(doc, &m.PDBs)
+	case "autoscaling/v2 HorizontalPodAutoscaler":
+		err = add(doc, &m.HPAs)
+	case "networking.k8s.io/v1 NetworkPolicy":
+		err = add(doc, &m.NetworkPolicies)
+	default:
+		return "", fmt.Errorf("unsupported apiVersion %q kind %q", tm.APIVersion, tm.Kind)
+	}
+	if err != nil {
+		return "", fmt.Errorf("%s: %w", tm.Kind, err)
+	}
+	return tm.Kind, nil
+}
+
+func add[T any](doc []byte, list *[]*T) error {
+	o, err := DecodeStrict[T](doc)
+	if err != nil {
+		return err
+	}
+	*list = append(*list, o)
+	return nil
+}
+
+// DecodeStrict decodes one YAML document into a new T, twice over:
+//
+//   - sigs.k8s.io/yaml's UnmarshalStrict rejects duplicate keys (YAML) and
+//     fields T does not have. Its JSON step matches names the way
+//     encoding/json does, case-insensitively, so "ReadinessProbe" would
+//     pass it as readinessProbe;
+//   - the document converted to JSON (duplicate keys rejected again) then
+//     goes through sigs.k8s.io/json's UnmarshalStrict, which matches names
+//     case-sensitively like the API server and reports unknown and
+//     duplicate fields.
+func DecodeStrict[T any](doc []byte) (*T, error) {
+	if err := yaml.UnmarshalStrict(doc, new(T)); err != nil {
+		return nil, err
+	}
+	js, err := yaml.YAMLToJSONStrict(doc)
+	if err != nil {
+		return nil, err
+	}
+	out := new(T)
+	strict, err := kjson.UnmarshalStrict(js, out, kjson.DisallowDuplicateFields, kjson.DisallowUnknownFields)
+	if err != nil {
+		return nil, err
+	}
+	if len(strict) > 0 {
+		return nil, errors.Join(strict...)
+	}
+	return out, nil
+}
+
+// objectMeta is one object's kind and metadata.
+type objectMeta struct {
+	kind string
+	meta *metav1.ObjectMeta
+}
+
+// all lists every object but the kustomization.
+func (m *Manifests) all() []objectMeta {
+	var out []objectMeta
+	for _, o := range m.Namespaces {
+		out = append(out, objectMeta{"Namespace", &o.ObjectMeta})
+	}
+	for _, o := range m.ServiceAccounts {
+		out = append(out, objectMeta{"ServiceAccount", &o.ObjectMeta})
+	}
+	for _, o := range m.ConfigMaps {
+		out = append(out, objectMeta{"ConfigMap", &o.ObjectMeta})
+	}
+	for _, o := range m.Secrets {
+		out = append(out, objectMeta{"Secret", &o.ObjectMeta})
+	}
+	for _, o := range m.Services {
+		out = append(out, objectMeta{"Service", &o.ObjectMeta})
+	}
+	for _, o := range m.Deployments {
+		out = append(out, objectMeta{"Deployment", &o.ObjectMeta})
+	}
+	for _, o := range m.StatefulSets {
+		out = append(out, objectMeta{"StatefulSet", &o.ObjectMeta})
+	}
+	for _, o := range m.PDBs {
+		out = append(out, objectMeta{"PodDisruptionBudget", &o.ObjectMeta})
+	}
+	for _, o := range m.HPAs {
+		out = append(out, objectMeta{"HorizontalPodAutoscaler", &o.ObjectMeta})
+	}
+	for _, o := range m.NetworkPolicies {
+		out = append(out, objectMeta{"NetworkPolicy", &o.ObjectMeta})
+	}
+	return out
+}
+
+// Objects names every object as "Kind name", sorted.
+func (m *Manifests) Objects() []string {
+	var out []string
+	for _, o := range m.all() {
+		out = append(out, o.kind+" "+o.meta.Name)
+	}
+	sort.Strings(out)
+	return slices.Compact(out)
+}
+
+// Deployment returns the Deployment called name, or nil.
+func (m *Manifests) Deployment(name string) *appsv1.Deployment {
+	return find(m.Deployments, name, func(o *appsv1.Deployment) string { return o.Name })
+}
+
+// StatefulSet returns the StatefulSet called name, or nil.
+func (m *Manifests) StatefulSet(name string) *appsv1.StatefulSet {
+	return find(m.StatefulSets, name, func(o *appsv1.StatefulSet) string { return o.Name })
+}
+
+// Service returns the Service called name, or nil.
+func (m *Manifests) Service(name string) *corev1.Service {
+	return find(m.Services, name, func(o *corev1.Service) string { return o.Name })
+}
+
+// ConfigMap returns the ConfigMap called name, or nil.
+func (m *Manifests) ConfigMap(name string) *corev1.ConfigMap {
+	return find(m.ConfigMaps, name, func(o *corev1.ConfigMap) string { return o.Name })
+}
+
+// Secret returns the Secret called name, or nil.
+func (m *Manifests) Secret(name string) *corev1.Secret {
+	return find(m.Secrets, name, func(o *corev1.Secret) string { return o.Name })
+}
+
+// PDB returns the PodDisruptionBudget called name, or nil.
+func (m *Manifests) PDB(name string) *policyv1.PodDisruptionBudget {
+	return find(m.PDBs, name, func(o *policyv1.PodDisruptionBudget) string { return o.Name })
+}
+
+// HPA returns the HorizontalPodAutoscaler called name, or nil.
+func (m *Manifests) HPA(name string) *autoscalingv2.HorizontalPodAutoscaler {
+	return find(m.HPAs, name, func(o *autoscalingv2.HorizontalPodAutoscaler) string { return o.Name })
+}
+
+// NetworkPolicy returns the NetworkPolicy called name, or nil.
+func (m *Manifests) NetworkPolicy(name string) *networkingv1.NetworkPolicy {
+	return find(m.NetworkPolicies, name, func(o *networkingv1.NetworkPolicy) string { return o.Name })
+}
+
+func find[T any](list []*T, name string, nameOf func(*T) string) *T {
+	for _, o := range list {
+		if nameOf(o) == name {
+			return o
+		}
+	}
+	return nil
+}
+
+// kindsOf returns the kinds in file, and whether m has that file.
+func (m *Manifests) kindsOf(file string) ([]string, bool) {
+	for _, f := range m.Files {
+		if f.Name == file {
+			return f.Kinds, true
+		}
+	}
+	return nil, false
+}
