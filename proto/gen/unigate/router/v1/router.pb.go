@@ -26,6 +26,62 @@ const (
 	_ = protoimpl.EnforceVersion(protoimpl.MaxVersion - 20)
 )
 
+// CodeRange is a range of one-time payment codes assigned to a partner,
+// like a card BIN: codes that start with prefix and have one of lengths.
+type CodeRange struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Decimal digits.
+	Prefix string `protobuf:"bytes,1,opt,name=prefix,proto3" json:"prefix,omitempty"`
+	// Allowed total code lengths, 8 to 32.
+	Lengths       []int32 `protobuf:"varint,2,rep,packed,name=lengths,proto3" json:"lengths,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *CodeRange) Reset() {
+	*x = CodeRange{}
+	mi := &file_unigate_router_v1_router_proto_msgTypes[0]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *CodeRange) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*CodeRange) ProtoMessage() {}
+
+func (x *CodeRange) ProtoReflect() protoreflect.Message {
+	mi := &file_unigate_router_v1_router_proto_msgTypes[0]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use CodeRange.ProtoReflect.Descriptor instead.
+func (*CodeRange) Descriptor() ([]byte, []int) {
+	return file_unigate_router_v1_router_proto_rawDescGZIP(), []int{0}
+}
+
+func (x *CodeRange) GetPrefix() string {
+	if x != nil {
+		return x.Prefix
+	}
+	return ""
+}
+
+func (x *CodeRange) GetLengths() []int32 {
+	if x != nil {
+		return x.Lengths
+	}
+	return nil
+}
+
 // Partner is a wallet partner onboarded to Unigate.
 type Partner struct {
 	state     protoimpl.MessageState `protogen:"open.v1"`
@@ -34,14 +90,16 @@ type Partner struct {
 	// ISO 4217 code of the wallet's currency, in which its users pay.
 	Currency string `protobuf:"bytes,3,opt,name=currency,proto3" json:"currency,omitempty"`
 	// A disabled partner is refused with reason PARTNER_DISABLED.
-	Disabled      bool `protobuf:"varint,4,opt,name=disabled,proto3" json:"disabled,omitempty"`
+	Disabled bool `protobuf:"varint,4,opt,name=disabled,proto3" json:"disabled,omitempty"`
+	// The one-time payment code ranges assigned to the partner's wallet.
+	CodeRanges    []*CodeRange `protobuf:"bytes,5,rep,name=code_ranges,json=codeRanges,proto3" json:"code_ranges,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
 
 func (x *Partner) Reset() {
 	*x = Partner{}
-	mi := &file_unigate_router_v1_router_proto_msgTypes[0]
+	mi := &file_unigate_router_v1_router_proto_msgTypes[1]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -53,7 +111,7 @@ func (x *Partner) String() string {
 func (*Partner) ProtoMessage() {}
 
 func (x *Partner) ProtoReflect() protoreflect.Message {
-	mi := &file_unigate_router_v1_router_proto_msgTypes[0]
+	mi := &file_unigate_router_v1_router_proto_msgTypes[1]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -66,7 +124,7 @@ func (x *Partner) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Partner.ProtoReflect.Descriptor instead.
 func (*Partner) Descriptor() ([]byte, []int) {
-	return file_unigate_router_v1_router_proto_rawDescGZIP(), []int{0}
+	return file_unigate_router_v1_router_proto_rawDescGZIP(), []int{1}
 }
 
 func (x *Partner) GetPartnerId() string {
@@ -97,6 +155,13 @@ func (x *Partner) GetDisabled() bool {
 	return false
 }
 
+func (x *Partner) GetCodeRanges() []*CodeRange {
+	if x != nil {
+		return x.CodeRanges
+	}
+	return nil
+}
+
 // MerchantNetwork is a domestic network whose merchants Unigate pays.
 type MerchantNetwork struct {
 	state     protoimpl.MessageState `protogen:"open.v1"`
@@ -108,15 +173,18 @@ type MerchantNetwork struct {
 	// that identify this network's codes.
 	Guids []string `protobuf:"bytes,4,rep,name=guids,proto3" json:"guids,omitempty"`
 	// ISO 3166-1 alpha-2 country and ISO 4217 currency of the network.
-	Country       string `protobuf:"bytes,5,opt,name=country,proto3" json:"country,omitempty"`
-	Currency      string `protobuf:"bytes,6,opt,name=currency,proto3" json:"currency,omitempty"`
+	Country  string `protobuf:"bytes,5,opt,name=country,proto3" json:"country,omitempty"`
+	Currency string `protobuf:"bytes,6,opt,name=currency,proto3" json:"currency,omitempty"`
+	// Issuers of URL-style merchant codes ("wechat", "alipay") whose codes
+	// this network resolves; the code's token names the merchant.
+	UrlIssuers    []string `protobuf:"bytes,7,rep,name=url_issuers,json=urlIssuers,proto3" json:"url_issuers,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
 
 func (x *MerchantNetwork) Reset() {
 	*x = MerchantNetwork{}
-	mi := &file_unigate_router_v1_router_proto_msgTypes[1]
+	mi := &file_unigate_router_v1_router_proto_msgTypes[2]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -128,7 +196,7 @@ func (x *MerchantNetwork) String() string {
 func (*MerchantNetwork) ProtoMessage() {}
 
 func (x *MerchantNetwork) ProtoReflect() protoreflect.Message {
-	mi := &file_unigate_router_v1_router_proto_msgTypes[1]
+	mi := &file_unigate_router_v1_router_proto_msgTypes[2]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -141,7 +209,7 @@ func (x *MerchantNetwork) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use MerchantNetwork.ProtoReflect.Descriptor instead.
 func (*MerchantNetwork) Descriptor() ([]byte, []int) {
-	return file_unigate_router_v1_router_proto_rawDescGZIP(), []int{1}
+	return file_unigate_router_v1_router_proto_rawDescGZIP(), []int{2}
 }
 
 func (x *MerchantNetwork) GetNetworkId() string {
@@ -186,6 +254,13 @@ func (x *MerchantNetwork) GetCurrency() string {
 	return ""
 }
 
+func (x *MerchantNetwork) GetUrlIssuers() []string {
+	if x != nil {
+		return x.UrlIssuers
+	}
+	return nil
+}
+
 // ResolveCodeRequest names the code and the partner whose user scanned it.
 type ResolveCodeRequest struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
@@ -197,7 +272,7 @@ type ResolveCodeRequest struct {
 
 func (x *ResolveCodeRequest) Reset() {
 	*x = ResolveCodeRequest{}
-	mi := &file_unigate_router_v1_router_proto_msgTypes[2]
+	mi := &file_unigate_router_v1_router_proto_msgTypes[3]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -209,7 +284,7 @@ func (x *ResolveCodeRequest) String() string {
 func (*ResolveCodeRequest) ProtoMessage() {}
 
 func (x *ResolveCodeRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_unigate_router_v1_router_proto_msgTypes[2]
+	mi := &file_unigate_router_v1_router_proto_msgTypes[3]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -222,7 +297,7 @@ func (x *ResolveCodeRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ResolveCodeRequest.ProtoReflect.Descriptor instead.
 func (*ResolveCodeRequest) Descriptor() ([]byte, []int) {
-	return file_unigate_router_v1_router_proto_rawDescGZIP(), []int{2}
+	return file_unigate_router_v1_router_proto_rawDescGZIP(), []int{3}
 }
 
 func (x *ResolveCodeRequest) GetPartnerId() string {
@@ -255,7 +330,7 @@ type ResolveCodeResponse struct {
 
 func (x *ResolveCodeResponse) Reset() {
 	*x = ResolveCodeResponse{}
-	mi := &file_unigate_router_v1_router_proto_msgTypes[3]
+	mi := &file_unigate_router_v1_router_proto_msgTypes[4]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -267,7 +342,7 @@ func (x *ResolveCodeResponse) String() string {
 func (*ResolveCodeResponse) ProtoMessage() {}
 
 func (x *ResolveCodeResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_unigate_router_v1_router_proto_msgTypes[3]
+	mi := &file_unigate_router_v1_router_proto_msgTypes[4]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -280,7 +355,7 @@ func (x *ResolveCodeResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ResolveCodeResponse.ProtoReflect.Descriptor instead.
 func (*ResolveCodeResponse) Descriptor() ([]byte, []int) {
-	return file_unigate_router_v1_router_proto_rawDescGZIP(), []int{3}
+	return file_unigate_router_v1_router_proto_rawDescGZIP(), []int{4}
 }
 
 func (x *ResolveCodeResponse) GetKind() v1.CodeKind {
@@ -325,6 +400,122 @@ func (x *ResolveCodeResponse) GetWarnings() []string {
 	return nil
 }
 
+// ClassifyCodeRequest carries a scanned payload.
+type ClassifyCodeRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Code          string                 `protobuf:"bytes,1,opt,name=code,proto3" json:"code,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ClassifyCodeRequest) Reset() {
+	*x = ClassifyCodeRequest{}
+	mi := &file_unigate_router_v1_router_proto_msgTypes[5]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ClassifyCodeRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ClassifyCodeRequest) ProtoMessage() {}
+
+func (x *ClassifyCodeRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_unigate_router_v1_router_proto_msgTypes[5]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ClassifyCodeRequest.ProtoReflect.Descriptor instead.
+func (*ClassifyCodeRequest) Descriptor() ([]byte, []int) {
+	return file_unigate_router_v1_router_proto_rawDescGZIP(), []int{5}
+}
+
+func (x *ClassifyCodeRequest) GetCode() string {
+	if x != nil {
+		return x.Code
+	}
+	return ""
+}
+
+// ClassifyCodeResponse says what the payload is.
+type ClassifyCodeResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	Kind  v1.CodeKind            `protobuf:"varint,1,opt,name=kind,proto3,enum=unigate.common.v1.CodeKind" json:"kind,omitempty"`
+	// For CODE_KIND_WALLET_CODE: the partner whose range holds the code.
+	PartnerId string `protobuf:"bytes,2,opt,name=partner_id,json=partnerId,proto3" json:"partner_id,omitempty"`
+	// For CODE_KIND_URL: the issuer ("wechat", "alipay").
+	Issuer        string   `protobuf:"bytes,3,opt,name=issuer,proto3" json:"issuer,omitempty"`
+	Warnings      []string `protobuf:"bytes,4,rep,name=warnings,proto3" json:"warnings,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ClassifyCodeResponse) Reset() {
+	*x = ClassifyCodeResponse{}
+	mi := &file_unigate_router_v1_router_proto_msgTypes[6]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ClassifyCodeResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ClassifyCodeResponse) ProtoMessage() {}
+
+func (x *ClassifyCodeResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_unigate_router_v1_router_proto_msgTypes[6]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ClassifyCodeResponse.ProtoReflect.Descriptor instead.
+func (*ClassifyCodeResponse) Descriptor() ([]byte, []int) {
+	return file_unigate_router_v1_router_proto_rawDescGZIP(), []int{6}
+}
+
+func (x *ClassifyCodeResponse) GetKind() v1.CodeKind {
+	if x != nil {
+		return x.Kind
+	}
+	return v1.CodeKind(0)
+}
+
+func (x *ClassifyCodeResponse) GetPartnerId() string {
+	if x != nil {
+		return x.PartnerId
+	}
+	return ""
+}
+
+func (x *ClassifyCodeResponse) GetIssuer() string {
+	if x != nil {
+		return x.Issuer
+	}
+	return ""
+}
+
+func (x *ClassifyCodeResponse) GetWarnings() []string {
+	if x != nil {
+		return x.Warnings
+	}
+	return nil
+}
+
 // GetPartnerRequest names a partner.
 type GetPartnerRequest struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
@@ -335,7 +526,7 @@ type GetPartnerRequest struct {
 
 func (x *GetPartnerRequest) Reset() {
 	*x = GetPartnerRequest{}
-	mi := &file_unigate_router_v1_router_proto_msgTypes[4]
+	mi := &file_unigate_router_v1_router_proto_msgTypes[7]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -347,7 +538,7 @@ func (x *GetPartnerRequest) String() string {
 func (*GetPartnerRequest) ProtoMessage() {}
 
 func (x *GetPartnerRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_unigate_router_v1_router_proto_msgTypes[4]
+	mi := &file_unigate_router_v1_router_proto_msgTypes[7]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -360,7 +551,7 @@ func (x *GetPartnerRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetPartnerRequest.ProtoReflect.Descriptor instead.
 func (*GetPartnerRequest) Descriptor() ([]byte, []int) {
-	return file_unigate_router_v1_router_proto_rawDescGZIP(), []int{4}
+	return file_unigate_router_v1_router_proto_rawDescGZIP(), []int{7}
 }
 
 func (x *GetPartnerRequest) GetPartnerId() string {
@@ -380,7 +571,7 @@ type GetPartnerResponse struct {
 
 func (x *GetPartnerResponse) Reset() {
 	*x = GetPartnerResponse{}
-	mi := &file_unigate_router_v1_router_proto_msgTypes[5]
+	mi := &file_unigate_router_v1_router_proto_msgTypes[8]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -392,7 +583,7 @@ func (x *GetPartnerResponse) String() string {
 func (*GetPartnerResponse) ProtoMessage() {}
 
 func (x *GetPartnerResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_unigate_router_v1_router_proto_msgTypes[5]
+	mi := &file_unigate_router_v1_router_proto_msgTypes[8]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -405,7 +596,7 @@ func (x *GetPartnerResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetPartnerResponse.ProtoReflect.Descriptor instead.
 func (*GetPartnerResponse) Descriptor() ([]byte, []int) {
-	return file_unigate_router_v1_router_proto_rawDescGZIP(), []int{5}
+	return file_unigate_router_v1_router_proto_rawDescGZIP(), []int{8}
 }
 
 func (x *GetPartnerResponse) GetPartner() *Partner {
@@ -424,7 +615,7 @@ type GetRoutingTableRequest struct {
 
 func (x *GetRoutingTableRequest) Reset() {
 	*x = GetRoutingTableRequest{}
-	mi := &file_unigate_router_v1_router_proto_msgTypes[6]
+	mi := &file_unigate_router_v1_router_proto_msgTypes[9]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -436,7 +627,7 @@ func (x *GetRoutingTableRequest) String() string {
 func (*GetRoutingTableRequest) ProtoMessage() {}
 
 func (x *GetRoutingTableRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_unigate_router_v1_router_proto_msgTypes[6]
+	mi := &file_unigate_router_v1_router_proto_msgTypes[9]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -449,7 +640,7 @@ func (x *GetRoutingTableRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetRoutingTableRequest.ProtoReflect.Descriptor instead.
 func (*GetRoutingTableRequest) Descriptor() ([]byte, []int) {
-	return file_unigate_router_v1_router_proto_rawDescGZIP(), []int{6}
+	return file_unigate_router_v1_router_proto_rawDescGZIP(), []int{9}
 }
 
 // GetRoutingTableResponse is the table in force.
@@ -465,7 +656,7 @@ type GetRoutingTableResponse struct {
 
 func (x *GetRoutingTableResponse) Reset() {
 	*x = GetRoutingTableResponse{}
-	mi := &file_unigate_router_v1_router_proto_msgTypes[7]
+	mi := &file_unigate_router_v1_router_proto_msgTypes[10]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -477,7 +668,7 @@ func (x *GetRoutingTableResponse) String() string {
 func (*GetRoutingTableResponse) ProtoMessage() {}
 
 func (x *GetRoutingTableResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_unigate_router_v1_router_proto_msgTypes[7]
+	mi := &file_unigate_router_v1_router_proto_msgTypes[10]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -490,7 +681,7 @@ func (x *GetRoutingTableResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetRoutingTableResponse.ProtoReflect.Descriptor instead.
 func (*GetRoutingTableResponse) Descriptor() ([]byte, []int) {
-	return file_unigate_router_v1_router_proto_rawDescGZIP(), []int{7}
+	return file_unigate_router_v1_router_proto_rawDescGZIP(), []int{10}
 }
 
 func (x *GetRoutingTableResponse) GetRevision() int64 {
@@ -518,13 +709,18 @@ var File_unigate_router_v1_router_proto protoreflect.FileDescriptor
 
 const file_unigate_router_v1_router_proto_rawDesc = "" +
 	"\n" +
-	"\x1eunigate/router/v1/router.proto\x12\x11unigate.router.v1\x1a\x1eunigate/common/v1/common.proto\"t\n" +
+	"\x1eunigate/router/v1/router.proto\x12\x11unigate.router.v1\x1a\x1eunigate/common/v1/common.proto\"=\n" +
+	"\tCodeRange\x12\x16\n" +
+	"\x06prefix\x18\x01 \x01(\tR\x06prefix\x12\x18\n" +
+	"\alengths\x18\x02 \x03(\x05R\alengths\"\xb3\x01\n" +
 	"\aPartner\x12\x1d\n" +
 	"\n" +
 	"partner_id\x18\x01 \x01(\tR\tpartnerId\x12\x12\n" +
 	"\x04name\x18\x02 \x01(\tR\x04name\x12\x1a\n" +
 	"\bcurrency\x18\x03 \x01(\tR\bcurrency\x12\x1a\n" +
-	"\bdisabled\x18\x04 \x01(\bR\bdisabled\"\xac\x01\n" +
+	"\bdisabled\x18\x04 \x01(\bR\bdisabled\x12=\n" +
+	"\vcode_ranges\x18\x05 \x03(\v2\x1c.unigate.router.v1.CodeRangeR\n" +
+	"codeRanges\"\xcd\x01\n" +
 	"\x0fMerchantNetwork\x12\x1d\n" +
 	"\n" +
 	"network_id\x18\x01 \x01(\tR\tnetworkId\x12\x12\n" +
@@ -532,7 +728,9 @@ const file_unigate_router_v1_router_proto_rawDesc = "" +
 	"\bendpoint\x18\x03 \x01(\tR\bendpoint\x12\x14\n" +
 	"\x05guids\x18\x04 \x03(\tR\x05guids\x12\x18\n" +
 	"\acountry\x18\x05 \x01(\tR\acountry\x12\x1a\n" +
-	"\bcurrency\x18\x06 \x01(\tR\bcurrency\"G\n" +
+	"\bcurrency\x18\x06 \x01(\tR\bcurrency\x12\x1f\n" +
+	"\vurl_issuers\x18\a \x03(\tR\n" +
+	"urlIssuers\"G\n" +
 	"\x12ResolveCodeRequest\x12\x1d\n" +
 	"\n" +
 	"partner_id\x18\x01 \x01(\tR\tpartnerId\x12\x12\n" +
@@ -543,7 +741,15 @@ const file_unigate_router_v1_router_proto_rawDesc = "" +
 	"\x06amount\x18\x03 \x01(\v2\x18.unigate.common.v1.MoneyR\x06amount\x12<\n" +
 	"\anetwork\x18\x04 \x01(\v2\".unigate.router.v1.MerchantNetworkR\anetwork\x124\n" +
 	"\apartner\x18\x05 \x01(\v2\x1a.unigate.router.v1.PartnerR\apartner\x12\x1a\n" +
-	"\bwarnings\x18\x06 \x03(\tR\bwarnings\"2\n" +
+	"\bwarnings\x18\x06 \x03(\tR\bwarnings\")\n" +
+	"\x13ClassifyCodeRequest\x12\x12\n" +
+	"\x04code\x18\x01 \x01(\tR\x04code\"\x9a\x01\n" +
+	"\x14ClassifyCodeResponse\x12/\n" +
+	"\x04kind\x18\x01 \x01(\x0e2\x1b.unigate.common.v1.CodeKindR\x04kind\x12\x1d\n" +
+	"\n" +
+	"partner_id\x18\x02 \x01(\tR\tpartnerId\x12\x16\n" +
+	"\x06issuer\x18\x03 \x01(\tR\x06issuer\x12\x1a\n" +
+	"\bwarnings\x18\x04 \x03(\tR\bwarnings\"2\n" +
 	"\x11GetPartnerRequest\x12\x1d\n" +
 	"\n" +
 	"partner_id\x18\x01 \x01(\tR\tpartnerId\"J\n" +
@@ -553,12 +759,13 @@ const file_unigate_router_v1_router_proto_rawDesc = "" +
 	"\x17GetRoutingTableResponse\x12\x1a\n" +
 	"\brevision\x18\x01 \x01(\x03R\brevision\x126\n" +
 	"\bpartners\x18\x02 \x03(\v2\x1a.unigate.router.v1.PartnerR\bpartners\x12>\n" +
-	"\bnetworks\x18\x03 \x03(\v2\".unigate.router.v1.MerchantNetworkR\bnetworks2\xb2\x02\n" +
+	"\bnetworks\x18\x03 \x03(\v2\".unigate.router.v1.MerchantNetworkR\bnetworks2\x93\x03\n" +
 	"\rRouterService\x12\\\n" +
 	"\vResolveCode\x12%.unigate.router.v1.ResolveCodeRequest\x1a&.unigate.router.v1.ResolveCodeResponse\x12Y\n" +
 	"\n" +
 	"GetPartner\x12$.unigate.router.v1.GetPartnerRequest\x1a%.unigate.router.v1.GetPartnerResponse\x12h\n" +
-	"\x0fGetRoutingTable\x12).unigate.router.v1.GetRoutingTableRequest\x1a*.unigate.router.v1.GetRoutingTableResponseB\xcb\x01\n" +
+	"\x0fGetRoutingTable\x12).unigate.router.v1.GetRoutingTableRequest\x1a*.unigate.router.v1.GetRoutingTableResponse\x12_\n" +
+	"\fClassifyCode\x12&.unigate.router.v1.ClassifyCodeRequest\x1a'.unigate.router.v1.ClassifyCodeResponseB\xcb\x01\n" +
 	"\x15com.unigate.router.v1B\vRouterProtoP\x01Z?github.com/unigate/unigate/proto/gen/unigate/router/v1;routerv1\xa2\x02\x03URX\xaa\x02\x11Unigate.Router.V1\xca\x02\x11Unigate\\Router\\V1\xe2\x02\x1dUnigate\\Router\\V1\\GPBMetadata\xea\x02\x13Unigate::Router::V1b\x06proto3"
 
 var (
@@ -573,40 +780,47 @@ func file_unigate_router_v1_router_proto_rawDescGZIP() []byte {
 	return file_unigate_router_v1_router_proto_rawDescData
 }
 
-var file_unigate_router_v1_router_proto_msgTypes = make([]protoimpl.MessageInfo, 8)
+var file_unigate_router_v1_router_proto_msgTypes = make([]protoimpl.MessageInfo, 11)
 var file_unigate_router_v1_router_proto_goTypes = []any{
-	(*Partner)(nil),                 // 0: unigate.router.v1.Partner
-	(*MerchantNetwork)(nil),         // 1: unigate.router.v1.MerchantNetwork
-	(*ResolveCodeRequest)(nil),      // 2: unigate.router.v1.ResolveCodeRequest
-	(*ResolveCodeResponse)(nil),     // 3: unigate.router.v1.ResolveCodeResponse
-	(*GetPartnerRequest)(nil),       // 4: unigate.router.v1.GetPartnerRequest
-	(*GetPartnerResponse)(nil),      // 5: unigate.router.v1.GetPartnerResponse
-	(*GetRoutingTableRequest)(nil),  // 6: unigate.router.v1.GetRoutingTableRequest
-	(*GetRoutingTableResponse)(nil), // 7: unigate.router.v1.GetRoutingTableResponse
-	(v1.CodeKind)(0),                // 8: unigate.common.v1.CodeKind
-	(*v1.Merchant)(nil),             // 9: unigate.common.v1.Merchant
-	(*v1.Money)(nil),                // 10: unigate.common.v1.Money
+	(*CodeRange)(nil),               // 0: unigate.router.v1.CodeRange
+	(*Partner)(nil),                 // 1: unigate.router.v1.Partner
+	(*MerchantNetwork)(nil),         // 2: unigate.router.v1.MerchantNetwork
+	(*ResolveCodeRequest)(nil),      // 3: unigate.router.v1.ResolveCodeRequest
+	(*ResolveCodeResponse)(nil),     // 4: unigate.router.v1.ResolveCodeResponse
+	(*ClassifyCodeRequest)(nil),     // 5: unigate.router.v1.ClassifyCodeRequest
+	(*ClassifyCodeResponse)(nil),    // 6: unigate.router.v1.ClassifyCodeResponse
+	(*GetPartnerRequest)(nil),       // 7: unigate.router.v1.GetPartnerRequest
+	(*GetPartnerResponse)(nil),      // 8: unigate.router.v1.GetPartnerResponse
+	(*GetRoutingTableRequest)(nil),  // 9: unigate.router.v1.GetRoutingTableRequest
+	(*GetRoutingTableResponse)(nil), // 10: unigate.router.v1.GetRoutingTableResponse
+	(v1.CodeKind)(0),                // 11: unigate.common.v1.CodeKind
+	(*v1.Merchant)(nil),             // 12: unigate.common.v1.Merchant
+	(*v1.Money)(nil),                // 13: unigate.common.v1.Money
 }
 var file_unigate_router_v1_router_proto_depIdxs = []int32{
-	8,  // 0: unigate.router.v1.ResolveCodeResponse.kind:type_name -> unigate.common.v1.CodeKind
-	9,  // 1: unigate.router.v1.ResolveCodeResponse.merchant:type_name -> unigate.common.v1.Merchant
-	10, // 2: unigate.router.v1.ResolveCodeResponse.amount:type_name -> unigate.common.v1.Money
-	1,  // 3: unigate.router.v1.ResolveCodeResponse.network:type_name -> unigate.router.v1.MerchantNetwork
-	0,  // 4: unigate.router.v1.ResolveCodeResponse.partner:type_name -> unigate.router.v1.Partner
-	0,  // 5: unigate.router.v1.GetPartnerResponse.partner:type_name -> unigate.router.v1.Partner
-	0,  // 6: unigate.router.v1.GetRoutingTableResponse.partners:type_name -> unigate.router.v1.Partner
-	1,  // 7: unigate.router.v1.GetRoutingTableResponse.networks:type_name -> unigate.router.v1.MerchantNetwork
-	2,  // 8: unigate.router.v1.RouterService.ResolveCode:input_type -> unigate.router.v1.ResolveCodeRequest
-	4,  // 9: unigate.router.v1.RouterService.GetPartner:input_type -> unigate.router.v1.GetPartnerRequest
-	6,  // 10: unigate.router.v1.RouterService.GetRoutingTable:input_type -> unigate.router.v1.GetRoutingTableRequest
-	3,  // 11: unigate.router.v1.RouterService.ResolveCode:output_type -> unigate.router.v1.ResolveCodeResponse
-	5,  // 12: unigate.router.v1.RouterService.GetPartner:output_type -> unigate.router.v1.GetPartnerResponse
-	7,  // 13: unigate.router.v1.RouterService.GetRoutingTable:output_type -> unigate.router.v1.GetRoutingTableResponse
-	11, // [11:14] is the sub-list for method output_type
-	8,  // [8:11] is the sub-list for method input_type
-	8,  // [8:8] is the sub-list for extension type_name
-	8,  // [8:8] is the sub-list for extension extendee
-	0,  // [0:8] is the sub-list for field type_name
+	0,  // 0: unigate.router.v1.Partner.code_ranges:type_name -> unigate.router.v1.CodeRange
+	11, // 1: unigate.router.v1.ResolveCodeResponse.kind:type_name -> unigate.common.v1.CodeKind
+	12, // 2: unigate.router.v1.ResolveCodeResponse.merchant:type_name -> unigate.common.v1.Merchant
+	13, // 3: unigate.router.v1.ResolveCodeResponse.amount:type_name -> unigate.common.v1.Money
+	2,  // 4: unigate.router.v1.ResolveCodeResponse.network:type_name -> unigate.router.v1.MerchantNetwork
+	1,  // 5: unigate.router.v1.ResolveCodeResponse.partner:type_name -> unigate.router.v1.Partner
+	11, // 6: unigate.router.v1.ClassifyCodeResponse.kind:type_name -> unigate.common.v1.CodeKind
+	1,  // 7: unigate.router.v1.GetPartnerResponse.partner:type_name -> unigate.router.v1.Partner
+	1,  // 8: unigate.router.v1.GetRoutingTableResponse.partners:type_name -> unigate.router.v1.Partner
+	2,  // 9: unigate.router.v1.GetRoutingTableResponse.networks:type_name -> unigate.router.v1.MerchantNetwork
+	3,  // 10: unigate.router.v1.RouterService.ResolveCode:input_type -> unigate.router.v1.ResolveCodeRequest
+	7,  // 11: unigate.router.v1.RouterService.GetPartner:input_type -> unigate.router.v1.GetPartnerRequest
+	9,  // 12: unigate.router.v1.RouterService.GetRoutingTable:input_type -> unigate.router.v1.GetRoutingTableRequest
+	5,  // 13: unigate.router.v1.RouterService.ClassifyCode:input_type -> unigate.router.v1.ClassifyCodeRequest
+	4,  // 14: unigate.router.v1.RouterService.ResolveCode:output_type -> unigate.router.v1.ResolveCodeResponse
+	8,  // 15: unigate.router.v1.RouterService.GetPartner:output_type -> unigate.router.v1.GetPartnerResponse
+	10, // 16: unigate.router.v1.RouterService.GetRoutingTable:output_type -> unigate.router.v1.GetRoutingTableResponse
+	6,  // 17: unigate.router.v1.RouterService.ClassifyCode:output_type -> unigate.router.v1.ClassifyCodeResponse
+	14, // [14:18] is the sub-list for method output_type
+	10, // [10:14] is the sub-list for method input_type
+	10, // [10:10] is the sub-list for extension type_name
+	10, // [10:10] is the sub-list for extension extendee
+	0,  // [0:10] is the sub-list for field type_name
 }
 
 func init() { file_unigate_router_v1_router_proto_init() }
@@ -620,7 +834,7 @@ func file_unigate_router_v1_router_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_unigate_router_v1_router_proto_rawDesc), len(file_unigate_router_v1_router_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   8,
+			NumMessages:   11,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

@@ -26,6 +26,7 @@ const (
 	RouterService_ResolveCode_FullMethodName     = "/unigate.router.v1.RouterService/ResolveCode"
 	RouterService_GetPartner_FullMethodName      = "/unigate.router.v1.RouterService/GetPartner"
 	RouterService_GetRoutingTable_FullMethodName = "/unigate.router.v1.RouterService/GetRoutingTable"
+	RouterService_ClassifyCode_FullMethodName    = "/unigate.router.v1.RouterService/ClassifyCode"
 )
 
 // RouterServiceClient is the client API for RouterService service.
@@ -41,6 +42,10 @@ type RouterServiceClient interface {
 	GetPartner(ctx context.Context, in *GetPartnerRequest, opts ...grpc.CallOption) (*GetPartnerResponse, error)
 	// GetRoutingTable returns the table in force and its etcd revision.
 	GetRoutingTable(ctx context.Context, in *GetRoutingTableRequest, opts ...grpc.CallOption) (*GetRoutingTableResponse, error)
+	// ClassifyCode says what kind of code a payload is and, for a wallet's
+	// one-time payment code, which partner's code range it belongs to. It
+	// resolves no merchant and is what a merchant-side submission uses.
+	ClassifyCode(ctx context.Context, in *ClassifyCodeRequest, opts ...grpc.CallOption) (*ClassifyCodeResponse, error)
 }
 
 type routerServiceClient struct {
@@ -81,6 +86,16 @@ func (c *routerServiceClient) GetRoutingTable(ctx context.Context, in *GetRoutin
 	return out, nil
 }
 
+func (c *routerServiceClient) ClassifyCode(ctx context.Context, in *ClassifyCodeRequest, opts ...grpc.CallOption) (*ClassifyCodeResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(ClassifyCodeResponse)
+	err := c.cc.Invoke(ctx, RouterService_ClassifyCode_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 // RouterServiceServer is the server API for RouterService service.
 // All implementations must embed UnimplementedRouterServiceServer
 // for forward compatibility.
@@ -94,6 +109,10 @@ type RouterServiceServer interface {
 	GetPartner(context.Context, *GetPartnerRequest) (*GetPartnerResponse, error)
 	// GetRoutingTable returns the table in force and its etcd revision.
 	GetRoutingTable(context.Context, *GetRoutingTableRequest) (*GetRoutingTableResponse, error)
+	// ClassifyCode says what kind of code a payload is and, for a wallet's
+	// one-time payment code, which partner's code range it belongs to. It
+	// resolves no merchant and is what a merchant-side submission uses.
+	ClassifyCode(context.Context, *ClassifyCodeRequest) (*ClassifyCodeResponse, error)
 	mustEmbedUnimplementedRouterServiceServer()
 }
 
@@ -112,6 +131,9 @@ func (UnimplementedRouterServiceServer) GetPartner(context.Context, *GetPartnerR
 }
 func (UnimplementedRouterServiceServer) GetRoutingTable(context.Context, *GetRoutingTableRequest) (*GetRoutingTableResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method GetRoutingTable not implemented")
+}
+func (UnimplementedRouterServiceServer) ClassifyCode(context.Context, *ClassifyCodeRequest) (*ClassifyCodeResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method ClassifyCode not implemented")
 }
 func (UnimplementedRouterServiceServer) mustEmbedUnimplementedRouterServiceServer() {}
 func (UnimplementedRouterServiceServer) testEmbeddedByValue()                       {}
@@ -188,6 +210,24 @@ func _RouterService_GetRoutingTable_Handler(srv interface{}, ctx context.Context
 	return interceptor(ctx, in, info, handler)
 }
 
+func _RouterService_ClassifyCode_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(ClassifyCodeRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(RouterServiceServer).ClassifyCode(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: RouterService_ClassifyCode_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(RouterServiceServer).ClassifyCode(ctx, req.(*ClassifyCodeRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 // RouterService_ServiceDesc is the grpc.ServiceDesc for RouterService service.
 // It's only intended for direct use with grpc.RegisterService,
 // and not to be introspected or modified (even as a copy)
@@ -206,6 +246,10 @@ var RouterService_ServiceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "GetRoutingTable",
 			Handler:    _RouterService_GetRoutingTable_Handler,
+		},
+		{
+			MethodName: "ClassifyCode",
+			Handler:    _RouterService_ClassifyCode_Handler,
 		},
 	},
 	Streams:  []grpc.StreamDesc{},
