@@ -140,4 +140,3 @@ func TestCrashedLeaderIsReplaced(t *testing.T) {
 		t.Fatal("no new leader within 5s of the crash")
 	}
 }
-
