@@ -362,6 +362,97 @@ func (x *InquireCreditResponse) GetFailureMessage() string {
 	return ""
 }
 
+// ReverseCreditRequest names a credit.
+type ReverseCreditRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	CreditId      string                 `protobuf:"bytes,1,opt,name=credit_id,json=creditId,proto3" json:"credit_id,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ReverseCreditRequest) Reset() {
+	*x = ReverseCreditRequest{}
+	mi := &file_unigate_merchant_v1_merchant_proto_msgTypes[6]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ReverseCreditRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ReverseCreditRequest) ProtoMessage() {}
+
+func (x *ReverseCreditRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_unigate_merchant_v1_merchant_proto_msgTypes[6]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ReverseCreditRequest.ProtoReflect.Descriptor instead.
+func (*ReverseCreditRequest) Descriptor() ([]byte, []int) {
+	return file_unigate_merchant_v1_merchant_proto_rawDescGZIP(), []int{6}
+}
+
+func (x *ReverseCreditRequest) GetCreditId() string {
+	if x != nil {
+		return x.CreditId
+	}
+	return ""
+}
+
+// ReverseCreditResponse is S once the merchant is not (or no longer)
+// credited.
+type ReverseCreditResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Result        v1.Result              `protobuf:"varint,1,opt,name=result,proto3,enum=unigate.common.v1.Result" json:"result,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ReverseCreditResponse) Reset() {
+	*x = ReverseCreditResponse{}
+	mi := &file_unigate_merchant_v1_merchant_proto_msgTypes[7]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ReverseCreditResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ReverseCreditResponse) ProtoMessage() {}
+
+func (x *ReverseCreditResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_unigate_merchant_v1_merchant_proto_msgTypes[7]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ReverseCreditResponse.ProtoReflect.Descriptor instead.
+func (*ReverseCreditResponse) Descriptor() ([]byte, []int) {
+	return file_unigate_merchant_v1_merchant_proto_rawDescGZIP(), []int{7}
+}
+
+func (x *ReverseCreditResponse) GetResult() v1.Result {
+	if x != nil {
+		return x.Result
+	}
+	return v1.Result(0)
+}
+
 var File_unigate_merchant_v1_merchant_proto protoreflect.FileDescriptor
 
 const file_unigate_merchant_v1_merchant_proto_rawDesc = "" +
@@ -388,11 +479,16 @@ const file_unigate_merchant_v1_merchant_proto_rawDesc = "" +
 	"\x06result\x18\x01 \x01(\x0e2\x19.unigate.common.v1.ResultR\x06result\x12+\n" +
 	"\x11network_reference\x18\x02 \x01(\tR\x10networkReference\x12%\n" +
 	"\x0efailure_reason\x18\x03 \x01(\tR\rfailureReason\x12'\n" +
-	"\x0ffailure_message\x18\x04 \x01(\tR\x0efailureMessage2\xb5\x02\n" +
+	"\x0ffailure_message\x18\x04 \x01(\tR\x0efailureMessage\"3\n" +
+	"\x14ReverseCreditRequest\x12\x1b\n" +
+	"\tcredit_id\x18\x01 \x01(\tR\bcreditId\"J\n" +
+	"\x15ReverseCreditResponse\x121\n" +
+	"\x06result\x18\x01 \x01(\x0e2\x19.unigate.common.v1.ResultR\x06result2\x9d\x03\n" +
 	"\x16MerchantNetworkService\x12`\n" +
 	"\vGetMerchant\x12'.unigate.merchant.v1.GetMerchantRequest\x1a(.unigate.merchant.v1.GetMerchantResponse\x12Q\n" +
 	"\x06Credit\x12\".unigate.merchant.v1.CreditRequest\x1a#.unigate.merchant.v1.CreditResponse\x12f\n" +
-	"\rInquireCredit\x12).unigate.merchant.v1.InquireCreditRequest\x1a*.unigate.merchant.v1.InquireCreditResponseB\xdb\x01\n" +
+	"\rInquireCredit\x12).unigate.merchant.v1.InquireCreditRequest\x1a*.unigate.merchant.v1.InquireCreditResponse\x12f\n" +
+	"\rReverseCredit\x12).unigate.merchant.v1.ReverseCreditRequest\x1a*.unigate.merchant.v1.ReverseCreditResponseB\xdb\x01\n" +
 	"\x17com.unigate.merchant.v1B\rMerchantProtoP\x01ZCgithub.com/unigate/unigate/proto/gen/unigate/merchant/v1;merchantv1\xa2\x02\x03UMX\xaa\x02\x13Unigate.Merchant.V1\xca\x02\x13Unigate\\Merchant\\V1\xe2\x02\x1fUnigate\\Merchant\\V1\\GPBMetadata\xea\x02\x15Unigate::Merchant::V1b\x06proto3"
 
 var (
@@ -407,7 +503,7 @@ func file_unigate_merchant_v1_merchant_proto_rawDescGZIP() []byte {
 	return file_unigate_merchant_v1_merchant_proto_rawDescData
 }
 
-var file_unigate_merchant_v1_merchant_proto_msgTypes = make([]protoimpl.MessageInfo, 6)
+var file_unigate_merchant_v1_merchant_proto_msgTypes = make([]protoimpl.MessageInfo, 8)
 var file_unigate_merchant_v1_merchant_proto_goTypes = []any{
 	(*GetMerchantRequest)(nil),    // 0: unigate.merchant.v1.GetMerchantRequest
 	(*GetMerchantResponse)(nil),   // 1: unigate.merchant.v1.GetMerchantResponse
@@ -415,26 +511,31 @@ var file_unigate_merchant_v1_merchant_proto_goTypes = []any{
 	(*CreditResponse)(nil),        // 3: unigate.merchant.v1.CreditResponse
 	(*InquireCreditRequest)(nil),  // 4: unigate.merchant.v1.InquireCreditRequest
 	(*InquireCreditResponse)(nil), // 5: unigate.merchant.v1.InquireCreditResponse
-	(*v1.Merchant)(nil),           // 6: unigate.common.v1.Merchant
-	(*v1.Money)(nil),              // 7: unigate.common.v1.Money
-	(v1.Result)(0),                // 8: unigate.common.v1.Result
+	(*ReverseCreditRequest)(nil),  // 6: unigate.merchant.v1.ReverseCreditRequest
+	(*ReverseCreditResponse)(nil), // 7: unigate.merchant.v1.ReverseCreditResponse
+	(*v1.Merchant)(nil),           // 8: unigate.common.v1.Merchant
+	(*v1.Money)(nil),              // 9: unigate.common.v1.Money
+	(v1.Result)(0),                // 10: unigate.common.v1.Result
 }
 var file_unigate_merchant_v1_merchant_proto_depIdxs = []int32{
-	6, // 0: unigate.merchant.v1.GetMerchantResponse.merchant:type_name -> unigate.common.v1.Merchant
-	7, // 1: unigate.merchant.v1.CreditRequest.amount:type_name -> unigate.common.v1.Money
-	8, // 2: unigate.merchant.v1.CreditResponse.result:type_name -> unigate.common.v1.Result
-	8, // 3: unigate.merchant.v1.InquireCreditResponse.result:type_name -> unigate.common.v1.Result
-	0, // 4: unigate.merchant.v1.MerchantNetworkService.GetMerchant:input_type -> unigate.merchant.v1.GetMerchantRequest
-	2, // 5: unigate.merchant.v1.MerchantNetworkService.Credit:input_type -> unigate.merchant.v1.CreditRequest
-	4, // 6: unigate.merchant.v1.MerchantNetworkService.InquireCredit:input_type -> unigate.merchant.v1.InquireCreditRequest
-	1, // 7: unigate.merchant.v1.MerchantNetworkService.GetMerchant:output_type -> unigate.merchant.v1.GetMerchantResponse
-	3, // 8: unigate.merchant.v1.MerchantNetworkService.Credit:output_type -> unigate.merchant.v1.CreditResponse
-	5, // 9: unigate.merchant.v1.MerchantNetworkService.InquireCredit:output_type -> unigate.merchant.v1.InquireCreditResponse
-	7, // [7:10] is the sub-list for method output_type
-	4, // [4:7] is the sub-list for method input_type
-	4, // [4:4] is the sub-list for extension type_name
-	4, // [4:4] is the sub-list for extension extendee
-	0, // [0:4] is the sub-list for field type_name
+	8,  // 0: unigate.merchant.v1.GetMerchantResponse.merchant:type_name -> unigate.common.v1.Merchant
+	9,  // 1: unigate.merchant.v1.CreditRequest.amount:type_name -> unigate.common.v1.Money
+	10, // 2: unigate.merchant.v1.CreditResponse.result:type_name -> unigate.common.v1.Result
+	10, // 3: unigate.merchant.v1.InquireCreditResponse.result:type_name -> unigate.common.v1.Result
+	10, // 4: unigate.merchant.v1.ReverseCreditResponse.result:type_name -> unigate.common.v1.Result
+	0,  // 5: unigate.merchant.v1.MerchantNetworkService.GetMerchant:input_type -> unigate.merchant.v1.GetMerchantRequest
+	2,  // 6: unigate.merchant.v1.MerchantNetworkService.Credit:input_type -> unigate.merchant.v1.CreditRequest
+	4,  // 7: unigate.merchant.v1.MerchantNetworkService.InquireCredit:input_type -> unigate.merchant.v1.InquireCreditRequest
+	6,  // 8: unigate.merchant.v1.MerchantNetworkService.ReverseCredit:input_type -> unigate.merchant.v1.ReverseCreditRequest
+	1,  // 9: unigate.merchant.v1.MerchantNetworkService.GetMerchant:output_type -> unigate.merchant.v1.GetMerchantResponse
+	3,  // 10: unigate.merchant.v1.MerchantNetworkService.Credit:output_type -> unigate.merchant.v1.CreditResponse
+	5,  // 11: unigate.merchant.v1.MerchantNetworkService.InquireCredit:output_type -> unigate.merchant.v1.InquireCreditResponse
+	7,  // 12: unigate.merchant.v1.MerchantNetworkService.ReverseCredit:output_type -> unigate.merchant.v1.ReverseCreditResponse
+	9,  // [9:13] is the sub-list for method output_type
+	5,  // [5:9] is the sub-list for method input_type
+	5,  // [5:5] is the sub-list for extension type_name
+	5,  // [5:5] is the sub-list for extension extendee
+	0,  // [0:5] is the sub-list for field type_name
 }
 
 func init() { file_unigate_merchant_v1_merchant_proto_init() }
@@ -448,7 +549,7 @@ func file_unigate_merchant_v1_merchant_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_unigate_merchant_v1_merchant_proto_rawDesc), len(file_unigate_merchant_v1_merchant_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   6,
+			NumMessages:   8,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

@@ -25,6 +25,7 @@ const (
 	MerchantNetworkService_GetMerchant_FullMethodName   = "/unigate.merchant.v1.MerchantNetworkService/GetMerchant"
 	MerchantNetworkService_Credit_FullMethodName        = "/unigate.merchant.v1.MerchantNetworkService/Credit"
 	MerchantNetworkService_InquireCredit_FullMethodName = "/unigate.merchant.v1.MerchantNetworkService/InquireCredit"
+	MerchantNetworkService_ReverseCredit_FullMethodName = "/unigate.merchant.v1.MerchantNetworkService/ReverseCredit"
 )
 
 // MerchantNetworkServiceClient is the client API for MerchantNetworkService service.
@@ -41,6 +42,9 @@ type MerchantNetworkServiceClient interface {
 	// InquireCredit returns the state of an earlier Credit; NOT_FOUND if the
 	// network never received it.
 	InquireCredit(ctx context.Context, in *InquireCreditRequest, opts ...grpc.CallOption) (*InquireCreditResponse, error)
+	// ReverseCredit undoes a credit, or makes sure a late one never lands:
+	// the merchant ends up not credited. Idempotent per credit_id.
+	ReverseCredit(ctx context.Context, in *ReverseCreditRequest, opts ...grpc.CallOption) (*ReverseCreditResponse, error)
 }
 
 type merchantNetworkServiceClient struct {
@@ -81,6 +85,16 @@ func (c *merchantNetworkServiceClient) InquireCredit(ctx context.Context, in *In
 	return out, nil
 }
 
+func (c *merchantNetworkServiceClient) ReverseCredit(ctx context.Context, in *ReverseCreditRequest, opts ...grpc.CallOption) (*ReverseCreditResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(ReverseCreditResponse)
+	err := c.cc.Invoke(ctx, MerchantNetworkService_ReverseCredit_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 // MerchantNetworkServiceServer is the server API for MerchantNetworkService service.
 // All implementations must embed UnimplementedMerchantNetworkServiceServer
 // for forward compatibility.
@@ -95,6 +109,9 @@ type MerchantNetworkServiceServer interface {
 	// InquireCredit returns the state of an earlier Credit; NOT_FOUND if the
 	// network never received it.
 	InquireCredit(context.Context, *InquireCreditRequest) (*InquireCreditResponse, error)
+	// ReverseCredit undoes a credit, or makes sure a late one never lands:
+	// the merchant ends up not credited. Idempotent per credit_id.
+	ReverseCredit(context.Context, *ReverseCreditRequest) (*ReverseCreditResponse, error)
 	mustEmbedUnimplementedMerchantNetworkServiceServer()
 }
 
@@ -113,6 +130,9 @@ func (UnimplementedMerchantNetworkServiceServer) Credit(context.Context, *Credit
 }
 func (UnimplementedMerchantNetworkServiceServer) InquireCredit(context.Context, *InquireCreditRequest) (*InquireCreditResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method InquireCredit not implemented")
+}
+func (UnimplementedMerchantNetworkServiceServer) ReverseCredit(context.Context, *ReverseCreditRequest) (*ReverseCreditResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method ReverseCredit not implemented")
 }
 func (UnimplementedMerchantNetworkServiceServer) mustEmbedUnimplementedMerchantNetworkServiceServer() {
 }
@@ -190,6 +210,24 @@ func _MerchantNetworkService_InquireCredit_Handler(srv interface{}, ctx context.
 	return interceptor(ctx, in, info, handler)
 }
 
+func _MerchantNetworkService_ReverseCredit_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(ReverseCreditRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(MerchantNetworkServiceServer).ReverseCredit(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: MerchantNetworkService_ReverseCredit_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(MerchantNetworkServiceServer).ReverseCredit(ctx, req.(*ReverseCreditRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 // MerchantNetworkService_ServiceDesc is the grpc.ServiceDesc for MerchantNetworkService service.
 // It's only intended for direct use with grpc.RegisterService,
 // and not to be introspected or modified (even as a copy)
@@ -208,6 +246,10 @@ var MerchantNetworkService_ServiceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "InquireCredit",
 			Handler:    _MerchantNetworkService_InquireCredit_Handler,
+		},
+		{
+			MethodName: "ReverseCredit",
+			Handler:    _MerchantNetworkService_ReverseCredit_Handler,
 		},
 	},
 	Streams:  []grpc.StreamDesc{},

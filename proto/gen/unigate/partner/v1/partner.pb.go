@@ -39,6 +39,9 @@ const (
 	PaymentStatus_PAYMENT_STATUS_SUCCEEDED PaymentStatus = 2
 	// No money moved; result is F.
 	PaymentStatus_PAYMENT_STATUS_FAILED PaymentStatus = 3
+	// Cancelled in full after it succeeded or while in flight: the money
+	// was returned (or never moved). Final.
+	PaymentStatus_PAYMENT_STATUS_CANCELLED PaymentStatus = 4
 )
 
 // Enum value maps for PaymentStatus.
@@ -48,12 +51,14 @@ var (
 		1: "PAYMENT_STATUS_PROCESSING",
 		2: "PAYMENT_STATUS_SUCCEEDED",
 		3: "PAYMENT_STATUS_FAILED",
+		4: "PAYMENT_STATUS_CANCELLED",
 	}
 	PaymentStatus_value = map[string]int32{
 		"PAYMENT_STATUS_UNSPECIFIED": 0,
 		"PAYMENT_STATUS_PROCESSING":  1,
 		"PAYMENT_STATUS_SUCCEEDED":   2,
 		"PAYMENT_STATUS_FAILED":      3,
+		"PAYMENT_STATUS_CANCELLED":   4,
 	}
 )
 
@@ -134,6 +139,121 @@ func (x PaymentMode) Number() protoreflect.EnumNumber {
 // Deprecated: Use PaymentMode.Descriptor instead.
 func (PaymentMode) EnumDescriptor() ([]byte, []int) {
 	return file_unigate_partner_v1_partner_proto_rawDescGZIP(), []int{1}
+}
+
+// RefundStatus is where a refund is in its life.
+type RefundStatus int32
+
+const (
+	RefundStatus_REFUND_STATUS_UNSPECIFIED RefundStatus = 0
+	RefundStatus_REFUND_STATUS_PROCESSING  RefundStatus = 1
+	RefundStatus_REFUND_STATUS_SUCCEEDED   RefundStatus = 2
+	RefundStatus_REFUND_STATUS_FAILED      RefundStatus = 3
+)
+
+// Enum value maps for RefundStatus.
+var (
+	RefundStatus_name = map[int32]string{
+		0: "REFUND_STATUS_UNSPECIFIED",
+		1: "REFUND_STATUS_PROCESSING",
+		2: "REFUND_STATUS_SUCCEEDED",
+		3: "REFUND_STATUS_FAILED",
+	}
+	RefundStatus_value = map[string]int32{
+		"REFUND_STATUS_UNSPECIFIED": 0,
+		"REFUND_STATUS_PROCESSING":  1,
+		"REFUND_STATUS_SUCCEEDED":   2,
+		"REFUND_STATUS_FAILED":      3,
+	}
+)
+
+func (x RefundStatus) Enum() *RefundStatus {
+	p := new(RefundStatus)
+	*p = x
+	return p
+}
+
+func (x RefundStatus) String() string {
+	return protoimpl.X.EnumStringOf(x.Descriptor(), protoreflect.EnumNumber(x))
+}
+
+func (RefundStatus) Descriptor() protoreflect.EnumDescriptor {
+	return file_unigate_partner_v1_partner_proto_enumTypes[2].Descriptor()
+}
+
+func (RefundStatus) Type() protoreflect.EnumType {
+	return &file_unigate_partner_v1_partner_proto_enumTypes[2]
+}
+
+func (x RefundStatus) Number() protoreflect.EnumNumber {
+	return protoreflect.EnumNumber(x)
+}
+
+// Deprecated: Use RefundStatus.Descriptor instead.
+func (RefundStatus) EnumDescriptor() ([]byte, []int) {
+	return file_unigate_partner_v1_partner_proto_rawDescGZIP(), []int{2}
+}
+
+// EventType is what happened.
+type EventType int32
+
+const (
+	EventType_EVENT_TYPE_UNSPECIFIED       EventType = 0
+	EventType_EVENT_TYPE_PAYMENT_SUCCEEDED EventType = 1
+	EventType_EVENT_TYPE_PAYMENT_FAILED    EventType = 2
+	EventType_EVENT_TYPE_PAYMENT_CANCELLED EventType = 3
+	EventType_EVENT_TYPE_REFUND_SUCCEEDED  EventType = 4
+	EventType_EVENT_TYPE_REFUND_FAILED     EventType = 5
+	EventType_EVENT_TYPE_STATEMENT_READY   EventType = 6
+)
+
+// Enum value maps for EventType.
+var (
+	EventType_name = map[int32]string{
+		0: "EVENT_TYPE_UNSPECIFIED",
+		1: "EVENT_TYPE_PAYMENT_SUCCEEDED",
+		2: "EVENT_TYPE_PAYMENT_FAILED",
+		3: "EVENT_TYPE_PAYMENT_CANCELLED",
+		4: "EVENT_TYPE_REFUND_SUCCEEDED",
+		5: "EVENT_TYPE_REFUND_FAILED",
+		6: "EVENT_TYPE_STATEMENT_READY",
+	}
+	EventType_value = map[string]int32{
+		"EVENT_TYPE_UNSPECIFIED":       0,
+		"EVENT_TYPE_PAYMENT_SUCCEEDED": 1,
+		"EVENT_TYPE_PAYMENT_FAILED":    2,
+		"EVENT_TYPE_PAYMENT_CANCELLED": 3,
+		"EVENT_TYPE_REFUND_SUCCEEDED":  4,
+		"EVENT_TYPE_REFUND_FAILED":     5,
+		"EVENT_TYPE_STATEMENT_READY":   6,
+	}
+)
+
+func (x EventType) Enum() *EventType {
+	p := new(EventType)
+	*p = x
+	return p
+}
+
+func (x EventType) String() string {
+	return protoimpl.X.EnumStringOf(x.Descriptor(), protoreflect.EnumNumber(x))
+}
+
+func (EventType) Descriptor() protoreflect.EnumDescriptor {
+	return file_unigate_partner_v1_partner_proto_enumTypes[3].Descriptor()
+}
+
+func (EventType) Type() protoreflect.EnumType {
+	return &file_unigate_partner_v1_partner_proto_enumTypes[3]
+}
+
+func (x EventType) Number() protoreflect.EnumNumber {
+	return protoreflect.EnumNumber(x)
+}
+
+// Deprecated: Use EventType.Descriptor instead.
+func (EventType) EnumDescriptor() ([]byte, []int) {
+	return file_unigate_partner_v1_partner_proto_rawDescGZIP(), []int{3}
 }
 
 // DecodeCodeRequest carries the text a wallet's camera read.
@@ -720,8 +840,14 @@ type Payment struct {
 	FailureMessage string                 `protobuf:"bytes,14,opt,name=failure_message,json=failureMessage,proto3" json:"failure_message,omitempty"`
 	CreateTime     *timestamppb.Timestamp `protobuf:"bytes,15,opt,name=create_time,json=createTime,proto3" json:"create_time,omitempty"`
 	UpdateTime     *timestamppb.Timestamp `protobuf:"bytes,16,opt,name=update_time,json=updateTime,proto3" json:"update_time,omitempty"`
-	unknownFields  protoimpl.UnknownFields
-	sizeCache      protoimpl.SizeCache
+	// What has been refunded so far, in the merchant's currency.
+	RefundedAmount *v1.Money `protobuf:"bytes,17,opt,name=refunded_amount,json=refundedAmount,proto3" json:"refunded_amount,omitempty"`
+	// For CPM: the merchant network's order id.
+	MerchantOrderId string `protobuf:"bytes,18,opt,name=merchant_order_id,json=merchantOrderId,proto3" json:"merchant_order_id,omitempty"`
+	// Set once a cancel was accepted; the cancel wins over a late success.
+	CancelRequested bool `protobuf:"varint,19,opt,name=cancel_requested,json=cancelRequested,proto3" json:"cancel_requested,omitempty"`
+	unknownFields   protoimpl.UnknownFields
+	sizeCache       protoimpl.SizeCache
 }
 
 func (x *Payment) Reset() {
@@ -866,6 +992,969 @@ func (x *Payment) GetUpdateTime() *timestamppb.Timestamp {
 	return nil
 }
 
+func (x *Payment) GetRefundedAmount() *v1.Money {
+	if x != nil {
+		return x.RefundedAmount
+	}
+	return nil
+}
+
+func (x *Payment) GetMerchantOrderId() string {
+	if x != nil {
+		return x.MerchantOrderId
+	}
+	return ""
+}
+
+func (x *Payment) GetCancelRequested() bool {
+	if x != nil {
+		return x.CancelRequested
+	}
+	return false
+}
+
+// CancelPaymentRequest names the payment to cancel.
+type CancelPaymentRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Types that are valid to be assigned to Id:
+	//
+	//	*CancelPaymentRequest_PaymentId
+	//	*CancelPaymentRequest_PartnerPaymentId
+	Id            isCancelPaymentRequest_Id `protobuf_oneof:"id"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *CancelPaymentRequest) Reset() {
+	*x = CancelPaymentRequest{}
+	mi := &file_unigate_partner_v1_partner_proto_msgTypes[10]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *CancelPaymentRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*CancelPaymentRequest) ProtoMessage() {}
+
+func (x *CancelPaymentRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_unigate_partner_v1_partner_proto_msgTypes[10]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use CancelPaymentRequest.ProtoReflect.Descriptor instead.
+func (*CancelPaymentRequest) Descriptor() ([]byte, []int) {
+	return file_unigate_partner_v1_partner_proto_rawDescGZIP(), []int{10}
+}
+
+func (x *CancelPaymentRequest) GetId() isCancelPaymentRequest_Id {
+	if x != nil {
+		return x.Id
+	}
+	return nil
+}
+
+func (x *CancelPaymentRequest) GetPaymentId() string {
+	if x != nil {
+		if x, ok := x.Id.(*CancelPaymentRequest_PaymentId); ok {
+			return x.PaymentId
+		}
+	}
+	return ""
+}
+
+func (x *CancelPaymentRequest) GetPartnerPaymentId() string {
+	if x != nil {
+		if x, ok := x.Id.(*CancelPaymentRequest_PartnerPaymentId); ok {
+			return x.PartnerPaymentId
+		}
+	}
+	return ""
+}
+
+type isCancelPaymentRequest_Id interface {
+	isCancelPaymentRequest_Id()
+}
+
+type CancelPaymentRequest_PaymentId struct {
+	PaymentId string `protobuf:"bytes,1,opt,name=payment_id,json=paymentId,proto3,oneof"`
+}
+
+type CancelPaymentRequest_PartnerPaymentId struct {
+	PartnerPaymentId string `protobuf:"bytes,2,opt,name=partner_payment_id,json=partnerPaymentId,proto3,oneof"`
+}
+
+func (*CancelPaymentRequest_PaymentId) isCancelPaymentRequest_Id() {}
+
+func (*CancelPaymentRequest_PartnerPaymentId) isCancelPaymentRequest_Id() {}
+
+// CancelPaymentResponse is the cancel's outcome: S when the payment is
+// cancelled, U while the reversal is in flight (inquire with GetPayment).
+type CancelPaymentResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Result        v1.Result              `protobuf:"varint,1,opt,name=result,proto3,enum=unigate.common.v1.Result" json:"result,omitempty"`
+	Payment       *Payment               `protobuf:"bytes,2,opt,name=payment,proto3" json:"payment,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *CancelPaymentResponse) Reset() {
+	*x = CancelPaymentResponse{}
+	mi := &file_unigate_partner_v1_partner_proto_msgTypes[11]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *CancelPaymentResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*CancelPaymentResponse) ProtoMessage() {}
+
+func (x *CancelPaymentResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_unigate_partner_v1_partner_proto_msgTypes[11]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use CancelPaymentResponse.ProtoReflect.Descriptor instead.
+func (*CancelPaymentResponse) Descriptor() ([]byte, []int) {
+	return file_unigate_partner_v1_partner_proto_rawDescGZIP(), []int{11}
+}
+
+func (x *CancelPaymentResponse) GetResult() v1.Result {
+	if x != nil {
+		return x.Result
+	}
+	return v1.Result(0)
+}
+
+func (x *CancelPaymentResponse) GetPayment() *Payment {
+	if x != nil {
+		return x.Payment
+	}
+	return nil
+}
+
+// Refund is a full or partial refund of a payment, at the payment's rate.
+type Refund struct {
+	state     protoimpl.MessageState `protogen:"open.v1"`
+	RefundId  string                 `protobuf:"bytes,1,opt,name=refund_id,json=refundId,proto3" json:"refund_id,omitempty"`
+	PaymentId string                 `protobuf:"bytes,2,opt,name=payment_id,json=paymentId,proto3" json:"payment_id,omitempty"`
+	// The idempotency key of whoever asked for the refund.
+	RequestId string       `protobuf:"bytes,3,opt,name=request_id,json=requestId,proto3" json:"request_id,omitempty"`
+	Status    RefundStatus `protobuf:"varint,4,opt,name=status,proto3,enum=unigate.partner.v1.RefundStatus" json:"status,omitempty"`
+	Result    v1.Result    `protobuf:"varint,5,opt,name=result,proto3,enum=unigate.common.v1.Result" json:"result,omitempty"`
+	// Refunded to the merchant's currency and, at the payment's locked rate,
+	// in the wallet's currency.
+	MerchantAmount *v1.Money              `protobuf:"bytes,6,opt,name=merchant_amount,json=merchantAmount,proto3" json:"merchant_amount,omitempty"`
+	WalletAmount   *v1.Money              `protobuf:"bytes,7,opt,name=wallet_amount,json=walletAmount,proto3" json:"wallet_amount,omitempty"`
+	FailureReason  string                 `protobuf:"bytes,8,opt,name=failure_reason,json=failureReason,proto3" json:"failure_reason,omitempty"`
+	FailureMessage string                 `protobuf:"bytes,9,opt,name=failure_message,json=failureMessage,proto3" json:"failure_message,omitempty"`
+	CreateTime     *timestamppb.Timestamp `protobuf:"bytes,10,opt,name=create_time,json=createTime,proto3" json:"create_time,omitempty"`
+	UpdateTime     *timestamppb.Timestamp `protobuf:"bytes,11,opt,name=update_time,json=updateTime,proto3" json:"update_time,omitempty"`
+	unknownFields  protoimpl.UnknownFields
+	sizeCache      protoimpl.SizeCache
+}
+
+func (x *Refund) Reset() {
+	*x = Refund{}
+	mi := &file_unigate_partner_v1_partner_proto_msgTypes[12]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *Refund) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*Refund) ProtoMessage() {}
+
+func (x *Refund) ProtoReflect() protoreflect.Message {
+	mi := &file_unigate_partner_v1_partner_proto_msgTypes[12]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use Refund.ProtoReflect.Descriptor instead.
+func (*Refund) Descriptor() ([]byte, []int) {
+	return file_unigate_partner_v1_partner_proto_rawDescGZIP(), []int{12}
+}
+
+func (x *Refund) GetRefundId() string {
+	if x != nil {
+		return x.RefundId
+	}
+	return ""
+}
+
+func (x *Refund) GetPaymentId() string {
+	if x != nil {
+		return x.PaymentId
+	}
+	return ""
+}
+
+func (x *Refund) GetRequestId() string {
+	if x != nil {
+		return x.RequestId
+	}
+	return ""
+}
+
+func (x *Refund) GetStatus() RefundStatus {
+	if x != nil {
+		return x.Status
+	}
+	return RefundStatus_REFUND_STATUS_UNSPECIFIED
+}
+
+func (x *Refund) GetResult() v1.Result {
+	if x != nil {
+		return x.Result
+	}
+	return v1.Result(0)
+}
+
+func (x *Refund) GetMerchantAmount() *v1.Money {
+	if x != nil {
+		return x.MerchantAmount
+	}
+	return nil
+}
+
+func (x *Refund) GetWalletAmount() *v1.Money {
+	if x != nil {
+		return x.WalletAmount
+	}
+	return nil
+}
+
+func (x *Refund) GetFailureReason() string {
+	if x != nil {
+		return x.FailureReason
+	}
+	return ""
+}
+
+func (x *Refund) GetFailureMessage() string {
+	if x != nil {
+		return x.FailureMessage
+	}
+	return ""
+}
+
+func (x *Refund) GetCreateTime() *timestamppb.Timestamp {
+	if x != nil {
+		return x.CreateTime
+	}
+	return nil
+}
+
+func (x *Refund) GetUpdateTime() *timestamppb.Timestamp {
+	if x != nil {
+		return x.UpdateTime
+	}
+	return nil
+}
+
+// StreamEventsRequest says where to resume.
+type StreamEventsRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Stream events with a sequence greater than this; 0 from the start.
+	AfterSequence int64 `protobuf:"varint,1,opt,name=after_sequence,json=afterSequence,proto3" json:"after_sequence,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *StreamEventsRequest) Reset() {
+	*x = StreamEventsRequest{}
+	mi := &file_unigate_partner_v1_partner_proto_msgTypes[13]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *StreamEventsRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*StreamEventsRequest) ProtoMessage() {}
+
+func (x *StreamEventsRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_unigate_partner_v1_partner_proto_msgTypes[13]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use StreamEventsRequest.ProtoReflect.Descriptor instead.
+func (*StreamEventsRequest) Descriptor() ([]byte, []int) {
+	return file_unigate_partner_v1_partner_proto_rawDescGZIP(), []int{13}
+}
+
+func (x *StreamEventsRequest) GetAfterSequence() int64 {
+	if x != nil {
+		return x.AfterSequence
+	}
+	return 0
+}
+
+// StreamEventsResponse carries one event.
+type StreamEventsResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Event         *Event                 `protobuf:"bytes,1,opt,name=event,proto3" json:"event,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *StreamEventsResponse) Reset() {
+	*x = StreamEventsResponse{}
+	mi := &file_unigate_partner_v1_partner_proto_msgTypes[14]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *StreamEventsResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*StreamEventsResponse) ProtoMessage() {}
+
+func (x *StreamEventsResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_unigate_partner_v1_partner_proto_msgTypes[14]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use StreamEventsResponse.ProtoReflect.Descriptor instead.
+func (*StreamEventsResponse) Descriptor() ([]byte, []int) {
+	return file_unigate_partner_v1_partner_proto_rawDescGZIP(), []int{14}
+}
+
+func (x *StreamEventsResponse) GetEvent() *Event {
+	if x != nil {
+		return x.Event
+	}
+	return nil
+}
+
+// Event is one thing that happened to one of the partner's payments.
+type Event struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Unique; the same event delivered twice has the same id.
+	EventId string `protobuf:"bytes,1,opt,name=event_id,json=eventId,proto3" json:"event_id,omitempty"`
+	// The partner's cursor: strictly increasing per partner.
+	Sequence   int64                  `protobuf:"varint,2,opt,name=sequence,proto3" json:"sequence,omitempty"`
+	Type       EventType              `protobuf:"varint,3,opt,name=type,proto3,enum=unigate.partner.v1.EventType" json:"type,omitempty"`
+	CreateTime *timestamppb.Timestamp `protobuf:"bytes,4,opt,name=create_time,json=createTime,proto3" json:"create_time,omitempty"`
+	// The payment as it was when the event happened.
+	Payment *Payment `protobuf:"bytes,5,opt,name=payment,proto3" json:"payment,omitempty"`
+	// For refund events.
+	Refund        *Refund `protobuf:"bytes,6,opt,name=refund,proto3" json:"refund,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *Event) Reset() {
+	*x = Event{}
+	mi := &file_unigate_partner_v1_partner_proto_msgTypes[15]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *Event) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*Event) ProtoMessage() {}
+
+func (x *Event) ProtoReflect() protoreflect.Message {
+	mi := &file_unigate_partner_v1_partner_proto_msgTypes[15]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use Event.ProtoReflect.Descriptor instead.
+func (*Event) Descriptor() ([]byte, []int) {
+	return file_unigate_partner_v1_partner_proto_rawDescGZIP(), []int{15}
+}
+
+func (x *Event) GetEventId() string {
+	if x != nil {
+		return x.EventId
+	}
+	return ""
+}
+
+func (x *Event) GetSequence() int64 {
+	if x != nil {
+		return x.Sequence
+	}
+	return 0
+}
+
+func (x *Event) GetType() EventType {
+	if x != nil {
+		return x.Type
+	}
+	return EventType_EVENT_TYPE_UNSPECIFIED
+}
+
+func (x *Event) GetCreateTime() *timestamppb.Timestamp {
+	if x != nil {
+		return x.CreateTime
+	}
+	return nil
+}
+
+func (x *Event) GetPayment() *Payment {
+	if x != nil {
+		return x.Payment
+	}
+	return nil
+}
+
+func (x *Event) GetRefund() *Refund {
+	if x != nil {
+		return x.Refund
+	}
+	return nil
+}
+
+// AuthorizeRequest asks the partner to debit its user for a CPM payment.
+type AuthorizeRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Unigate's payment id: the idempotency key.
+	PaymentId string `protobuf:"bytes,1,opt,name=payment_id,json=paymentId,proto3" json:"payment_id,omitempty"`
+	// The one-time payment code the merchant scanned.
+	Code string `protobuf:"bytes,2,opt,name=code,proto3" json:"code,omitempty"`
+	// What the user is debited, in the wallet's currency.
+	WalletAmount *v1.Money `protobuf:"bytes,3,opt,name=wallet_amount,json=walletAmount,proto3" json:"wallet_amount,omitempty"`
+	// What the merchant receives, and the rate between them.
+	MerchantAmount *v1.Money    `protobuf:"bytes,4,opt,name=merchant_amount,json=merchantAmount,proto3" json:"merchant_amount,omitempty"`
+	Rate           string       `protobuf:"bytes,5,opt,name=rate,proto3" json:"rate,omitempty"`
+	Merchant       *v1.Merchant `protobuf:"bytes,6,opt,name=merchant,proto3" json:"merchant,omitempty"`
+	unknownFields  protoimpl.UnknownFields
+	sizeCache      protoimpl.SizeCache
+}
+
+func (x *AuthorizeRequest) Reset() {
+	*x = AuthorizeRequest{}
+	mi := &file_unigate_partner_v1_partner_proto_msgTypes[16]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *AuthorizeRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*AuthorizeRequest) ProtoMessage() {}
+
+func (x *AuthorizeRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_unigate_partner_v1_partner_proto_msgTypes[16]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use AuthorizeRequest.ProtoReflect.Descriptor instead.
+func (*AuthorizeRequest) Descriptor() ([]byte, []int) {
+	return file_unigate_partner_v1_partner_proto_rawDescGZIP(), []int{16}
+}
+
+func (x *AuthorizeRequest) GetPaymentId() string {
+	if x != nil {
+		return x.PaymentId
+	}
+	return ""
+}
+
+func (x *AuthorizeRequest) GetCode() string {
+	if x != nil {
+		return x.Code
+	}
+	return ""
+}
+
+func (x *AuthorizeRequest) GetWalletAmount() *v1.Money {
+	if x != nil {
+		return x.WalletAmount
+	}
+	return nil
+}
+
+func (x *AuthorizeRequest) GetMerchantAmount() *v1.Money {
+	if x != nil {
+		return x.MerchantAmount
+	}
+	return nil
+}
+
+func (x *AuthorizeRequest) GetRate() string {
+	if x != nil {
+		return x.Rate
+	}
+	return ""
+}
+
+func (x *AuthorizeRequest) GetMerchant() *v1.Merchant {
+	if x != nil {
+		return x.Merchant
+	}
+	return nil
+}
+
+// AuthorizeResponse is the partner's answer.
+type AuthorizeResponse struct {
+	state  protoimpl.MessageState `protogen:"open.v1"`
+	Result v1.Result              `protobuf:"varint,1,opt,name=result,proto3,enum=unigate.common.v1.Result" json:"result,omitempty"`
+	// The partner's reference for the debit.
+	PartnerReference string `protobuf:"bytes,2,opt,name=partner_reference,json=partnerReference,proto3" json:"partner_reference,omitempty"`
+	// For F: the partner's reason (e.g. INSUFFICIENT_FUNDS) and a message.
+	FailureReason  string `protobuf:"bytes,3,opt,name=failure_reason,json=failureReason,proto3" json:"failure_reason,omitempty"`
+	FailureMessage string `protobuf:"bytes,4,opt,name=failure_message,json=failureMessage,proto3" json:"failure_message,omitempty"`
+	// The pseudonymous user the code belonged to, for limits.
+	UserRef       string `protobuf:"bytes,5,opt,name=user_ref,json=userRef,proto3" json:"user_ref,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *AuthorizeResponse) Reset() {
+	*x = AuthorizeResponse{}
+	mi := &file_unigate_partner_v1_partner_proto_msgTypes[17]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *AuthorizeResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*AuthorizeResponse) ProtoMessage() {}
+
+func (x *AuthorizeResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_unigate_partner_v1_partner_proto_msgTypes[17]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use AuthorizeResponse.ProtoReflect.Descriptor instead.
+func (*AuthorizeResponse) Descriptor() ([]byte, []int) {
+	return file_unigate_partner_v1_partner_proto_rawDescGZIP(), []int{17}
+}
+
+func (x *AuthorizeResponse) GetResult() v1.Result {
+	if x != nil {
+		return x.Result
+	}
+	return v1.Result(0)
+}
+
+func (x *AuthorizeResponse) GetPartnerReference() string {
+	if x != nil {
+		return x.PartnerReference
+	}
+	return ""
+}
+
+func (x *AuthorizeResponse) GetFailureReason() string {
+	if x != nil {
+		return x.FailureReason
+	}
+	return ""
+}
+
+func (x *AuthorizeResponse) GetFailureMessage() string {
+	if x != nil {
+		return x.FailureMessage
+	}
+	return ""
+}
+
+func (x *AuthorizeResponse) GetUserRef() string {
+	if x != nil {
+		return x.UserRef
+	}
+	return ""
+}
+
+// InquireAuthorizationRequest names a payment.
+type InquireAuthorizationRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	PaymentId     string                 `protobuf:"bytes,1,opt,name=payment_id,json=paymentId,proto3" json:"payment_id,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *InquireAuthorizationRequest) Reset() {
+	*x = InquireAuthorizationRequest{}
+	mi := &file_unigate_partner_v1_partner_proto_msgTypes[18]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *InquireAuthorizationRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*InquireAuthorizationRequest) ProtoMessage() {}
+
+func (x *InquireAuthorizationRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_unigate_partner_v1_partner_proto_msgTypes[18]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use InquireAuthorizationRequest.ProtoReflect.Descriptor instead.
+func (*InquireAuthorizationRequest) Descriptor() ([]byte, []int) {
+	return file_unigate_partner_v1_partner_proto_rawDescGZIP(), []int{18}
+}
+
+func (x *InquireAuthorizationRequest) GetPaymentId() string {
+	if x != nil {
+		return x.PaymentId
+	}
+	return ""
+}
+
+// InquireAuthorizationResponse is the authorization's outcome.
+type InquireAuthorizationResponse struct {
+	state            protoimpl.MessageState `protogen:"open.v1"`
+	Result           v1.Result              `protobuf:"varint,1,opt,name=result,proto3,enum=unigate.common.v1.Result" json:"result,omitempty"`
+	PartnerReference string                 `protobuf:"bytes,2,opt,name=partner_reference,json=partnerReference,proto3" json:"partner_reference,omitempty"`
+	FailureReason    string                 `protobuf:"bytes,3,opt,name=failure_reason,json=failureReason,proto3" json:"failure_reason,omitempty"`
+	FailureMessage   string                 `protobuf:"bytes,4,opt,name=failure_message,json=failureMessage,proto3" json:"failure_message,omitempty"`
+	unknownFields    protoimpl.UnknownFields
+	sizeCache        protoimpl.SizeCache
+}
+
+func (x *InquireAuthorizationResponse) Reset() {
+	*x = InquireAuthorizationResponse{}
+	mi := &file_unigate_partner_v1_partner_proto_msgTypes[19]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *InquireAuthorizationResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*InquireAuthorizationResponse) ProtoMessage() {}
+
+func (x *InquireAuthorizationResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_unigate_partner_v1_partner_proto_msgTypes[19]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use InquireAuthorizationResponse.ProtoReflect.Descriptor instead.
+func (*InquireAuthorizationResponse) Descriptor() ([]byte, []int) {
+	return file_unigate_partner_v1_partner_proto_rawDescGZIP(), []int{19}
+}
+
+func (x *InquireAuthorizationResponse) GetResult() v1.Result {
+	if x != nil {
+		return x.Result
+	}
+	return v1.Result(0)
+}
+
+func (x *InquireAuthorizationResponse) GetPartnerReference() string {
+	if x != nil {
+		return x.PartnerReference
+	}
+	return ""
+}
+
+func (x *InquireAuthorizationResponse) GetFailureReason() string {
+	if x != nil {
+		return x.FailureReason
+	}
+	return ""
+}
+
+func (x *InquireAuthorizationResponse) GetFailureMessage() string {
+	if x != nil {
+		return x.FailureMessage
+	}
+	return ""
+}
+
+// CancelAuthorizationRequest names a payment.
+type CancelAuthorizationRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	PaymentId     string                 `protobuf:"bytes,1,opt,name=payment_id,json=paymentId,proto3" json:"payment_id,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *CancelAuthorizationRequest) Reset() {
+	*x = CancelAuthorizationRequest{}
+	mi := &file_unigate_partner_v1_partner_proto_msgTypes[20]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *CancelAuthorizationRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*CancelAuthorizationRequest) ProtoMessage() {}
+
+func (x *CancelAuthorizationRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_unigate_partner_v1_partner_proto_msgTypes[20]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use CancelAuthorizationRequest.ProtoReflect.Descriptor instead.
+func (*CancelAuthorizationRequest) Descriptor() ([]byte, []int) {
+	return file_unigate_partner_v1_partner_proto_rawDescGZIP(), []int{20}
+}
+
+func (x *CancelAuthorizationRequest) GetPaymentId() string {
+	if x != nil {
+		return x.PaymentId
+	}
+	return ""
+}
+
+// CancelAuthorizationResponse is S once the user is not (or no longer)
+// debited.
+type CancelAuthorizationResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Result        v1.Result              `protobuf:"varint,1,opt,name=result,proto3,enum=unigate.common.v1.Result" json:"result,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *CancelAuthorizationResponse) Reset() {
+	*x = CancelAuthorizationResponse{}
+	mi := &file_unigate_partner_v1_partner_proto_msgTypes[21]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *CancelAuthorizationResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*CancelAuthorizationResponse) ProtoMessage() {}
+
+func (x *CancelAuthorizationResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_unigate_partner_v1_partner_proto_msgTypes[21]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use CancelAuthorizationResponse.ProtoReflect.Descriptor instead.
+func (*CancelAuthorizationResponse) Descriptor() ([]byte, []int) {
+	return file_unigate_partner_v1_partner_proto_rawDescGZIP(), []int{21}
+}
+
+func (x *CancelAuthorizationResponse) GetResult() v1.Result {
+	if x != nil {
+		return x.Result
+	}
+	return v1.Result(0)
+}
+
+// RefundUserRequest credits a user for a refund.
+type RefundUserRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Unigate's refund id: the idempotency key.
+	RefundId      string    `protobuf:"bytes,1,opt,name=refund_id,json=refundId,proto3" json:"refund_id,omitempty"`
+	PaymentId     string    `protobuf:"bytes,2,opt,name=payment_id,json=paymentId,proto3" json:"payment_id,omitempty"`
+	WalletAmount  *v1.Money `protobuf:"bytes,3,opt,name=wallet_amount,json=walletAmount,proto3" json:"wallet_amount,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *RefundUserRequest) Reset() {
+	*x = RefundUserRequest{}
+	mi := &file_unigate_partner_v1_partner_proto_msgTypes[22]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *RefundUserRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*RefundUserRequest) ProtoMessage() {}
+
+func (x *RefundUserRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_unigate_partner_v1_partner_proto_msgTypes[22]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use RefundUserRequest.ProtoReflect.Descriptor instead.
+func (*RefundUserRequest) Descriptor() ([]byte, []int) {
+	return file_unigate_partner_v1_partner_proto_rawDescGZIP(), []int{22}
+}
+
+func (x *RefundUserRequest) GetRefundId() string {
+	if x != nil {
+		return x.RefundId
+	}
+	return ""
+}
+
+func (x *RefundUserRequest) GetPaymentId() string {
+	if x != nil {
+		return x.PaymentId
+	}
+	return ""
+}
+
+func (x *RefundUserRequest) GetWalletAmount() *v1.Money {
+	if x != nil {
+		return x.WalletAmount
+	}
+	return nil
+}
+
+// RefundUserResponse is the partner's answer.
+type RefundUserResponse struct {
+	state            protoimpl.MessageState `protogen:"open.v1"`
+	Result           v1.Result              `protobuf:"varint,1,opt,name=result,proto3,enum=unigate.common.v1.Result" json:"result,omitempty"`
+	PartnerReference string                 `protobuf:"bytes,2,opt,name=partner_reference,json=partnerReference,proto3" json:"partner_reference,omitempty"`
+	FailureReason    string                 `protobuf:"bytes,3,opt,name=failure_reason,json=failureReason,proto3" json:"failure_reason,omitempty"`
+	unknownFields    protoimpl.UnknownFields
+	sizeCache        protoimpl.SizeCache
+}
+
+func (x *RefundUserResponse) Reset() {
+	*x = RefundUserResponse{}
+	mi := &file_unigate_partner_v1_partner_proto_msgTypes[23]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *RefundUserResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*RefundUserResponse) ProtoMessage() {}
+
+func (x *RefundUserResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_unigate_partner_v1_partner_proto_msgTypes[23]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use RefundUserResponse.ProtoReflect.Descriptor instead.
+func (*RefundUserResponse) Descriptor() ([]byte, []int) {
+	return file_unigate_partner_v1_partner_proto_rawDescGZIP(), []int{23}
+}
+
+func (x *RefundUserResponse) GetResult() v1.Result {
+	if x != nil {
+		return x.Result
+	}
+	return v1.Result(0)
+}
+
+func (x *RefundUserResponse) GetPartnerReference() string {
+	if x != nil {
+		return x.PartnerReference
+	}
+	return ""
+}
+
+func (x *RefundUserResponse) GetFailureReason() string {
+	if x != nil {
+		return x.FailureReason
+	}
+	return ""
+}
+
 var File_unigate_partner_v1_partner_proto protoreflect.FileDescriptor
 
 const file_unigate_partner_v1_partner_proto_rawDesc = "" +
@@ -906,7 +1995,7 @@ const file_unigate_partner_v1_partner_proto_rawDesc = "" +
 	"\x12partner_payment_id\x18\x02 \x01(\tH\x00R\x10partnerPaymentIdB\x04\n" +
 	"\x02id\"K\n" +
 	"\x12GetPaymentResponse\x125\n" +
-	"\apayment\x18\x01 \x01(\v2\x1b.unigate.partner.v1.PaymentR\apayment\"\xf9\x05\n" +
+	"\apayment\x18\x01 \x01(\v2\x1b.unigate.partner.v1.PaymentR\apayment\"\x93\a\n" +
 	"\aPayment\x12\x1d\n" +
 	"\n" +
 	"payment_id\x18\x01 \x01(\tR\tpaymentId\x12\x1d\n" +
@@ -928,23 +2017,121 @@ const file_unigate_partner_v1_partner_proto_rawDesc = "" +
 	"\vcreate_time\x18\x0f \x01(\v2\x1a.google.protobuf.TimestampR\n" +
 	"createTime\x12;\n" +
 	"\vupdate_time\x18\x10 \x01(\v2\x1a.google.protobuf.TimestampR\n" +
-	"updateTime*\x87\x01\n" +
+	"updateTime\x12A\n" +
+	"\x0frefunded_amount\x18\x11 \x01(\v2\x18.unigate.common.v1.MoneyR\x0erefundedAmount\x12*\n" +
+	"\x11merchant_order_id\x18\x12 \x01(\tR\x0fmerchantOrderId\x12)\n" +
+	"\x10cancel_requested\x18\x13 \x01(\bR\x0fcancelRequested\"m\n" +
+	"\x14CancelPaymentRequest\x12\x1f\n" +
+	"\n" +
+	"payment_id\x18\x01 \x01(\tH\x00R\tpaymentId\x12.\n" +
+	"\x12partner_payment_id\x18\x02 \x01(\tH\x00R\x10partnerPaymentIdB\x04\n" +
+	"\x02id\"\x81\x01\n" +
+	"\x15CancelPaymentResponse\x121\n" +
+	"\x06result\x18\x01 \x01(\x0e2\x19.unigate.common.v1.ResultR\x06result\x125\n" +
+	"\apayment\x18\x02 \x01(\v2\x1b.unigate.partner.v1.PaymentR\apayment\"\x9c\x04\n" +
+	"\x06Refund\x12\x1b\n" +
+	"\trefund_id\x18\x01 \x01(\tR\brefundId\x12\x1d\n" +
+	"\n" +
+	"payment_id\x18\x02 \x01(\tR\tpaymentId\x12\x1d\n" +
+	"\n" +
+	"request_id\x18\x03 \x01(\tR\trequestId\x128\n" +
+	"\x06status\x18\x04 \x01(\x0e2 .unigate.partner.v1.RefundStatusR\x06status\x121\n" +
+	"\x06result\x18\x05 \x01(\x0e2\x19.unigate.common.v1.ResultR\x06result\x12A\n" +
+	"\x0fmerchant_amount\x18\x06 \x01(\v2\x18.unigate.common.v1.MoneyR\x0emerchantAmount\x12=\n" +
+	"\rwallet_amount\x18\a \x01(\v2\x18.unigate.common.v1.MoneyR\fwalletAmount\x12%\n" +
+	"\x0efailure_reason\x18\b \x01(\tR\rfailureReason\x12'\n" +
+	"\x0ffailure_message\x18\t \x01(\tR\x0efailureMessage\x12;\n" +
+	"\vcreate_time\x18\n" +
+	" \x01(\v2\x1a.google.protobuf.TimestampR\n" +
+	"createTime\x12;\n" +
+	"\vupdate_time\x18\v \x01(\v2\x1a.google.protobuf.TimestampR\n" +
+	"updateTime\"<\n" +
+	"\x13StreamEventsRequest\x12%\n" +
+	"\x0eafter_sequence\x18\x01 \x01(\x03R\rafterSequence\"G\n" +
+	"\x14StreamEventsResponse\x12/\n" +
+	"\x05event\x18\x01 \x01(\v2\x19.unigate.partner.v1.EventR\x05event\"\x99\x02\n" +
+	"\x05Event\x12\x19\n" +
+	"\bevent_id\x18\x01 \x01(\tR\aeventId\x12\x1a\n" +
+	"\bsequence\x18\x02 \x01(\x03R\bsequence\x121\n" +
+	"\x04type\x18\x03 \x01(\x0e2\x1d.unigate.partner.v1.EventTypeR\x04type\x12;\n" +
+	"\vcreate_time\x18\x04 \x01(\v2\x1a.google.protobuf.TimestampR\n" +
+	"createTime\x125\n" +
+	"\apayment\x18\x05 \x01(\v2\x1b.unigate.partner.v1.PaymentR\apayment\x122\n" +
+	"\x06refund\x18\x06 \x01(\v2\x1a.unigate.partner.v1.RefundR\x06refund\"\x94\x02\n" +
+	"\x10AuthorizeRequest\x12\x1d\n" +
+	"\n" +
+	"payment_id\x18\x01 \x01(\tR\tpaymentId\x12\x12\n" +
+	"\x04code\x18\x02 \x01(\tR\x04code\x12=\n" +
+	"\rwallet_amount\x18\x03 \x01(\v2\x18.unigate.common.v1.MoneyR\fwalletAmount\x12A\n" +
+	"\x0fmerchant_amount\x18\x04 \x01(\v2\x18.unigate.common.v1.MoneyR\x0emerchantAmount\x12\x12\n" +
+	"\x04rate\x18\x05 \x01(\tR\x04rate\x127\n" +
+	"\bmerchant\x18\x06 \x01(\v2\x1b.unigate.common.v1.MerchantR\bmerchant\"\xde\x01\n" +
+	"\x11AuthorizeResponse\x121\n" +
+	"\x06result\x18\x01 \x01(\x0e2\x19.unigate.common.v1.ResultR\x06result\x12+\n" +
+	"\x11partner_reference\x18\x02 \x01(\tR\x10partnerReference\x12%\n" +
+	"\x0efailure_reason\x18\x03 \x01(\tR\rfailureReason\x12'\n" +
+	"\x0ffailure_message\x18\x04 \x01(\tR\x0efailureMessage\x12\x19\n" +
+	"\buser_ref\x18\x05 \x01(\tR\auserRef\"<\n" +
+	"\x1bInquireAuthorizationRequest\x12\x1d\n" +
+	"\n" +
+	"payment_id\x18\x01 \x01(\tR\tpaymentId\"\xce\x01\n" +
+	"\x1cInquireAuthorizationResponse\x121\n" +
+	"\x06result\x18\x01 \x01(\x0e2\x19.unigate.common.v1.ResultR\x06result\x12+\n" +
+	"\x11partner_reference\x18\x02 \x01(\tR\x10partnerReference\x12%\n" +
+	"\x0efailure_reason\x18\x03 \x01(\tR\rfailureReason\x12'\n" +
+	"\x0ffailure_message\x18\x04 \x01(\tR\x0efailureMessage\";\n" +
+	"\x1aCancelAuthorizationRequest\x12\x1d\n" +
+	"\n" +
+	"payment_id\x18\x01 \x01(\tR\tpaymentId\"P\n" +
+	"\x1bCancelAuthorizationResponse\x121\n" +
+	"\x06result\x18\x01 \x01(\x0e2\x19.unigate.common.v1.ResultR\x06result\"\x8e\x01\n" +
+	"\x11RefundUserRequest\x12\x1b\n" +
+	"\trefund_id\x18\x01 \x01(\tR\brefundId\x12\x1d\n" +
+	"\n" +
+	"payment_id\x18\x02 \x01(\tR\tpaymentId\x12=\n" +
+	"\rwallet_amount\x18\x03 \x01(\v2\x18.unigate.common.v1.MoneyR\fwalletAmount\"\x9b\x01\n" +
+	"\x12RefundUserResponse\x121\n" +
+	"\x06result\x18\x01 \x01(\x0e2\x19.unigate.common.v1.ResultR\x06result\x12+\n" +
+	"\x11partner_reference\x18\x02 \x01(\tR\x10partnerReference\x12%\n" +
+	"\x0efailure_reason\x18\x03 \x01(\tR\rfailureReason*\xa5\x01\n" +
 	"\rPaymentStatus\x12\x1e\n" +
 	"\x1aPAYMENT_STATUS_UNSPECIFIED\x10\x00\x12\x1d\n" +
 	"\x19PAYMENT_STATUS_PROCESSING\x10\x01\x12\x1c\n" +
 	"\x18PAYMENT_STATUS_SUCCEEDED\x10\x02\x12\x19\n" +
-	"\x15PAYMENT_STATUS_FAILED\x10\x03*W\n" +
+	"\x15PAYMENT_STATUS_FAILED\x10\x03\x12\x1c\n" +
+	"\x18PAYMENT_STATUS_CANCELLED\x10\x04*W\n" +
 	"\vPaymentMode\x12\x1c\n" +
 	"\x18PAYMENT_MODE_UNSPECIFIED\x10\x00\x12\x14\n" +
 	"\x10PAYMENT_MODE_MPM\x10\x01\x12\x14\n" +
-	"\x10PAYMENT_MODE_CPM\x10\x022\xf2\x02\n" +
+	"\x10PAYMENT_MODE_CPM\x10\x02*\x82\x01\n" +
+	"\fRefundStatus\x12\x1d\n" +
+	"\x19REFUND_STATUS_UNSPECIFIED\x10\x00\x12\x1c\n" +
+	"\x18REFUND_STATUS_PROCESSING\x10\x01\x12\x1b\n" +
+	"\x17REFUND_STATUS_SUCCEEDED\x10\x02\x12\x18\n" +
+	"\x14REFUND_STATUS_FAILED\x10\x03*\xe9\x01\n" +
+	"\tEventType\x12\x1a\n" +
+	"\x16EVENT_TYPE_UNSPECIFIED\x10\x00\x12 \n" +
+	"\x1cEVENT_TYPE_PAYMENT_SUCCEEDED\x10\x01\x12\x1d\n" +
+	"\x19EVENT_TYPE_PAYMENT_FAILED\x10\x02\x12 \n" +
+	"\x1cEVENT_TYPE_PAYMENT_CANCELLED\x10\x03\x12\x1f\n" +
+	"\x1bEVENT_TYPE_REFUND_SUCCEEDED\x10\x04\x12\x1c\n" +
+	"\x18EVENT_TYPE_REFUND_FAILED\x10\x05\x12\x1e\n" +
+	"\x1aEVENT_TYPE_STATEMENT_READY\x10\x062\xbd\x04\n" +
 	"\x0ePartnerService\x12[\n" +
 	"\n" +
 	"DecodeCode\x12%.unigate.partner.v1.DecodeCodeRequest\x1a&.unigate.partner.v1.DecodeCodeResponse\x12^\n" +
 	"\vCreateQuote\x12&.unigate.partner.v1.CreateQuoteRequest\x1a'.unigate.partner.v1.CreateQuoteResponse\x12F\n" +
 	"\x03Pay\x12\x1e.unigate.partner.v1.PayRequest\x1a\x1f.unigate.partner.v1.PayResponse\x12[\n" +
 	"\n" +
-	"GetPayment\x12%.unigate.partner.v1.GetPaymentRequest\x1a&.unigate.partner.v1.GetPaymentResponseB\xd3\x01\n" +
+	"GetPayment\x12%.unigate.partner.v1.GetPaymentRequest\x1a&.unigate.partner.v1.GetPaymentResponse\x12d\n" +
+	"\rCancelPayment\x12(.unigate.partner.v1.CancelPaymentRequest\x1a).unigate.partner.v1.CancelPaymentResponse\x12c\n" +
+	"\fStreamEvents\x12'.unigate.partner.v1.StreamEventsRequest\x1a(.unigate.partner.v1.StreamEventsResponse0\x012\xc0\x03\n" +
+	"\x14WalletPartnerService\x12X\n" +
+	"\tAuthorize\x12$.unigate.partner.v1.AuthorizeRequest\x1a%.unigate.partner.v1.AuthorizeResponse\x12y\n" +
+	"\x14InquireAuthorization\x12/.unigate.partner.v1.InquireAuthorizationRequest\x1a0.unigate.partner.v1.InquireAuthorizationResponse\x12v\n" +
+	"\x13CancelAuthorization\x12..unigate.partner.v1.CancelAuthorizationRequest\x1a/.unigate.partner.v1.CancelAuthorizationResponse\x12[\n" +
+	"\n" +
+	"RefundUser\x12%.unigate.partner.v1.RefundUserRequest\x1a&.unigate.partner.v1.RefundUserResponseB\xd3\x01\n" +
 	"\x16com.unigate.partner.v1B\fPartnerProtoP\x01ZAgithub.com/unigate/unigate/proto/gen/unigate/partner/v1;partnerv1\xa2\x02\x03UPX\xaa\x02\x12Unigate.Partner.V1\xca\x02\x12Unigate\\Partner\\V1\xe2\x02\x1eUnigate\\Partner\\V1\\GPBMetadata\xea\x02\x14Unigate::Partner::V1b\x06proto3"
 
 var (
@@ -959,60 +2146,110 @@ func file_unigate_partner_v1_partner_proto_rawDescGZIP() []byte {
 	return file_unigate_partner_v1_partner_proto_rawDescData
 }
 
-var file_unigate_partner_v1_partner_proto_enumTypes = make([]protoimpl.EnumInfo, 2)
-var file_unigate_partner_v1_partner_proto_msgTypes = make([]protoimpl.MessageInfo, 10)
+var file_unigate_partner_v1_partner_proto_enumTypes = make([]protoimpl.EnumInfo, 4)
+var file_unigate_partner_v1_partner_proto_msgTypes = make([]protoimpl.MessageInfo, 24)
 var file_unigate_partner_v1_partner_proto_goTypes = []any{
-	(PaymentStatus)(0),            // 0: unigate.partner.v1.PaymentStatus
-	(PaymentMode)(0),              // 1: unigate.partner.v1.PaymentMode
-	(*DecodeCodeRequest)(nil),     // 2: unigate.partner.v1.DecodeCodeRequest
-	(*DecodeCodeResponse)(nil),    // 3: unigate.partner.v1.DecodeCodeResponse
-	(*CreateQuoteRequest)(nil),    // 4: unigate.partner.v1.CreateQuoteRequest
-	(*CreateQuoteResponse)(nil),   // 5: unigate.partner.v1.CreateQuoteResponse
-	(*Quote)(nil),                 // 6: unigate.partner.v1.Quote
-	(*PayRequest)(nil),            // 7: unigate.partner.v1.PayRequest
-	(*PayResponse)(nil),           // 8: unigate.partner.v1.PayResponse
-	(*GetPaymentRequest)(nil),     // 9: unigate.partner.v1.GetPaymentRequest
-	(*GetPaymentResponse)(nil),    // 10: unigate.partner.v1.GetPaymentResponse
-	(*Payment)(nil),               // 11: unigate.partner.v1.Payment
-	(v1.CodeKind)(0),              // 12: unigate.common.v1.CodeKind
-	(*v1.Merchant)(nil),           // 13: unigate.common.v1.Merchant
-	(*v1.Money)(nil),              // 14: unigate.common.v1.Money
-	(*timestamppb.Timestamp)(nil), // 15: google.protobuf.Timestamp
-	(v1.Result)(0),                // 16: unigate.common.v1.Result
+	(PaymentStatus)(0),                   // 0: unigate.partner.v1.PaymentStatus
+	(PaymentMode)(0),                     // 1: unigate.partner.v1.PaymentMode
+	(RefundStatus)(0),                    // 2: unigate.partner.v1.RefundStatus
+	(EventType)(0),                       // 3: unigate.partner.v1.EventType
+	(*DecodeCodeRequest)(nil),            // 4: unigate.partner.v1.DecodeCodeRequest
+	(*DecodeCodeResponse)(nil),           // 5: unigate.partner.v1.DecodeCodeResponse
+	(*CreateQuoteRequest)(nil),           // 6: unigate.partner.v1.CreateQuoteRequest
+	(*CreateQuoteResponse)(nil),          // 7: unigate.partner.v1.CreateQuoteResponse
+	(*Quote)(nil),                        // 8: unigate.partner.v1.Quote
+	(*PayRequest)(nil),                   // 9: unigate.partner.v1.PayRequest
+	(*PayResponse)(nil),                  // 10: unigate.partner.v1.PayResponse
+	(*GetPaymentRequest)(nil),            // 11: unigate.partner.v1.GetPaymentRequest
+	(*GetPaymentResponse)(nil),           // 12: unigate.partner.v1.GetPaymentResponse
+	(*Payment)(nil),                      // 13: unigate.partner.v1.Payment
+	(*CancelPaymentRequest)(nil),         // 14: unigate.partner.v1.CancelPaymentRequest
+	(*CancelPaymentResponse)(nil),        // 15: unigate.partner.v1.CancelPaymentResponse
+	(*Refund)(nil),                       // 16: unigate.partner.v1.Refund
+	(*StreamEventsRequest)(nil),          // 17: unigate.partner.v1.StreamEventsRequest
+	(*StreamEventsResponse)(nil),         // 18: unigate.partner.v1.StreamEventsResponse
+	(*Event)(nil),                        // 19: unigate.partner.v1.Event
+	(*AuthorizeRequest)(nil),             // 20: unigate.partner.v1.AuthorizeRequest
+	(*AuthorizeResponse)(nil),            // 21: unigate.partner.v1.AuthorizeResponse
+	(*InquireAuthorizationRequest)(nil),  // 22: unigate.partner.v1.InquireAuthorizationRequest
+	(*InquireAuthorizationResponse)(nil), // 23: unigate.partner.v1.InquireAuthorizationResponse
+	(*CancelAuthorizationRequest)(nil),   // 24: unigate.partner.v1.CancelAuthorizationRequest
+	(*CancelAuthorizationResponse)(nil),  // 25: unigate.partner.v1.CancelAuthorizationResponse
+	(*RefundUserRequest)(nil),            // 26: unigate.partner.v1.RefundUserRequest
+	(*RefundUserResponse)(nil),           // 27: unigate.partner.v1.RefundUserResponse
+	(v1.CodeKind)(0),                     // 28: unigate.common.v1.CodeKind
+	(*v1.Merchant)(nil),                  // 29: unigate.common.v1.Merchant
+	(*v1.Money)(nil),                     // 30: unigate.common.v1.Money
+	(*timestamppb.Timestamp)(nil),        // 31: google.protobuf.Timestamp
+	(v1.Result)(0),                       // 32: unigate.common.v1.Result
 }
 var file_unigate_partner_v1_partner_proto_depIdxs = []int32{
-	12, // 0: unigate.partner.v1.DecodeCodeResponse.kind:type_name -> unigate.common.v1.CodeKind
-	13, // 1: unigate.partner.v1.DecodeCodeResponse.merchant:type_name -> unigate.common.v1.Merchant
-	14, // 2: unigate.partner.v1.DecodeCodeResponse.amount:type_name -> unigate.common.v1.Money
-	14, // 3: unigate.partner.v1.CreateQuoteRequest.amount:type_name -> unigate.common.v1.Money
-	6,  // 4: unigate.partner.v1.CreateQuoteResponse.quote:type_name -> unigate.partner.v1.Quote
-	14, // 5: unigate.partner.v1.Quote.merchant_amount:type_name -> unigate.common.v1.Money
-	14, // 6: unigate.partner.v1.Quote.wallet_amount:type_name -> unigate.common.v1.Money
-	15, // 7: unigate.partner.v1.Quote.expire_time:type_name -> google.protobuf.Timestamp
-	14, // 8: unigate.partner.v1.PayRequest.amount:type_name -> unigate.common.v1.Money
-	11, // 9: unigate.partner.v1.PayResponse.payment:type_name -> unigate.partner.v1.Payment
-	11, // 10: unigate.partner.v1.GetPaymentResponse.payment:type_name -> unigate.partner.v1.Payment
+	28, // 0: unigate.partner.v1.DecodeCodeResponse.kind:type_name -> unigate.common.v1.CodeKind
+	29, // 1: unigate.partner.v1.DecodeCodeResponse.merchant:type_name -> unigate.common.v1.Merchant
+	30, // 2: unigate.partner.v1.DecodeCodeResponse.amount:type_name -> unigate.common.v1.Money
+	30, // 3: unigate.partner.v1.CreateQuoteRequest.amount:type_name -> unigate.common.v1.Money
+	8,  // 4: unigate.partner.v1.CreateQuoteResponse.quote:type_name -> unigate.partner.v1.Quote
+	30, // 5: unigate.partner.v1.Quote.merchant_amount:type_name -> unigate.common.v1.Money
+	30, // 6: unigate.partner.v1.Quote.wallet_amount:type_name -> unigate.common.v1.Money
+	31, // 7: unigate.partner.v1.Quote.expire_time:type_name -> google.protobuf.Timestamp
+	30, // 8: unigate.partner.v1.PayRequest.amount:type_name -> unigate.common.v1.Money
+	13, // 9: unigate.partner.v1.PayResponse.payment:type_name -> unigate.partner.v1.Payment
+	13, // 10: unigate.partner.v1.GetPaymentResponse.payment:type_name -> unigate.partner.v1.Payment
 	1,  // 11: unigate.partner.v1.Payment.mode:type_name -> unigate.partner.v1.PaymentMode
 	0,  // 12: unigate.partner.v1.Payment.status:type_name -> unigate.partner.v1.PaymentStatus
-	16, // 13: unigate.partner.v1.Payment.result:type_name -> unigate.common.v1.Result
-	13, // 14: unigate.partner.v1.Payment.merchant:type_name -> unigate.common.v1.Merchant
-	14, // 15: unigate.partner.v1.Payment.merchant_amount:type_name -> unigate.common.v1.Money
-	14, // 16: unigate.partner.v1.Payment.wallet_amount:type_name -> unigate.common.v1.Money
-	15, // 17: unigate.partner.v1.Payment.create_time:type_name -> google.protobuf.Timestamp
-	15, // 18: unigate.partner.v1.Payment.update_time:type_name -> google.protobuf.Timestamp
-	2,  // 19: unigate.partner.v1.PartnerService.DecodeCode:input_type -> unigate.partner.v1.DecodeCodeRequest
-	4,  // 20: unigate.partner.v1.PartnerService.CreateQuote:input_type -> unigate.partner.v1.CreateQuoteRequest
-	7,  // 21: unigate.partner.v1.PartnerService.Pay:input_type -> unigate.partner.v1.PayRequest
-	9,  // 22: unigate.partner.v1.PartnerService.GetPayment:input_type -> unigate.partner.v1.GetPaymentRequest
-	3,  // 23: unigate.partner.v1.PartnerService.DecodeCode:output_type -> unigate.partner.v1.DecodeCodeResponse
-	5,  // 24: unigate.partner.v1.PartnerService.CreateQuote:output_type -> unigate.partner.v1.CreateQuoteResponse
-	8,  // 25: unigate.partner.v1.PartnerService.Pay:output_type -> unigate.partner.v1.PayResponse
-	10, // 26: unigate.partner.v1.PartnerService.GetPayment:output_type -> unigate.partner.v1.GetPaymentResponse
-	23, // [23:27] is the sub-list for method output_type
-	19, // [19:23] is the sub-list for method input_type
-	19, // [19:19] is the sub-list for extension type_name
-	19, // [19:19] is the sub-list for extension extendee
-	0,  // [0:19] is the sub-list for field type_name
+	32, // 13: unigate.partner.v1.Payment.result:type_name -> unigate.common.v1.Result
+	29, // 14: unigate.partner.v1.Payment.merchant:type_name -> unigate.common.v1.Merchant
+	30, // 15: unigate.partner.v1.Payment.merchant_amount:type_name -> unigate.common.v1.Money
+	30, // 16: unigate.partner.v1.Payment.wallet_amount:type_name -> unigate.common.v1.Money
+	31, // 17: unigate.partner.v1.Payment.create_time:type_name -> google.protobuf.Timestamp
+	31, // 18: unigate.partner.v1.Payment.update_time:type_name -> google.protobuf.Timestamp
+	30, // 19: unigate.partner.v1.Payment.refunded_amount:type_name -> unigate.common.v1.Money
+	32, // 20: unigate.partner.v1.CancelPaymentResponse.result:type_name -> unigate.common.v1.Result
+	13, // 21: unigate.partner.v1.CancelPaymentResponse.payment:type_name -> unigate.partner.v1.Payment
+	2,  // 22: unigate.partner.v1.Refund.status:type_name -> unigate.partner.v1.RefundStatus
+	32, // 23: unigate.partner.v1.Refund.result:type_name -> unigate.common.v1.Result
+	30, // 24: unigate.partner.v1.Refund.merchant_amount:type_name -> unigate.common.v1.Money
+	30, // 25: unigate.partner.v1.Refund.wallet_amount:type_name -> unigate.common.v1.Money
+	31, // 26: unigate.partner.v1.Refund.create_time:type_name -> google.protobuf.Timestamp
+	31, // 27: unigate.partner.v1.Refund.update_time:type_name -> google.protobuf.Timestamp
+	19, // 28: unigate.partner.v1.StreamEventsResponse.event:type_name -> unigate.partner.v1.Event
+	3,  // 29: unigate.partner.v1.Event.type:type_name -> unigate.partner.v1.EventType
+	31, // 30: unigate.partner.v1.Event.create_time:type_name -> google.protobuf.Timestamp
+	13, // 31: unigate.partner.v1.Event.payment:type_name -> unigate.partner.v1.Payment
+	16, // 32: unigate.partner.v1.Event.refund:type_name -> unigate.partner.v1.Refund
+	30, // 33: unigate.partner.v1.AuthorizeRequest.wallet_amount:type_name -> unigate.common.v1.Money
+	30, // 34: unigate.partner.v1.AuthorizeRequest.merchant_amount:type_name -> unigate.common.v1.Money
+	29, // 35: unigate.partner.v1.AuthorizeRequest.merchant:type_name -> unigate.common.v1.Merchant
+	32, // 36: unigate.partner.v1.AuthorizeResponse.result:type_name -> unigate.common.v1.Result
+	32, // 37: unigate.partner.v1.InquireAuthorizationResponse.result:type_name -> unigate.common.v1.Result
+	32, // 38: unigate.partner.v1.CancelAuthorizationResponse.result:type_name -> unigate.common.v1.Result
+	30, // 39: unigate.partner.v1.RefundUserRequest.wallet_amount:type_name -> unigate.common.v1.Money
+	32, // 40: unigate.partner.v1.RefundUserResponse.result:type_name -> unigate.common.v1.Result
+	4,  // 41: unigate.partner.v1.PartnerService.DecodeCode:input_type -> unigate.partner.v1.DecodeCodeRequest
+	6,  // 42: unigate.partner.v1.PartnerService.CreateQuote:input_type -> unigate.partner.v1.CreateQuoteRequest
+	9,  // 43: unigate.partner.v1.PartnerService.Pay:input_type -> unigate.partner.v1.PayRequest
+	11, // 44: unigate.partner.v1.PartnerService.GetPayment:input_type -> unigate.partner.v1.GetPaymentRequest
+	14, // 45: unigate.partner.v1.PartnerService.CancelPayment:input_type -> unigate.partner.v1.CancelPaymentRequest
+	17, // 46: unigate.partner.v1.PartnerService.StreamEvents:input_type -> unigate.partner.v1.StreamEventsRequest
+	20, // 47: unigate.partner.v1.WalletPartnerService.Authorize:input_type -> unigate.partner.v1.AuthorizeRequest
+	22, // 48: unigate.partner.v1.WalletPartnerService.InquireAuthorization:input_type -> unigate.partner.v1.InquireAuthorizationRequest
+	24, // 49: unigate.partner.v1.WalletPartnerService.CancelAuthorization:input_type -> unigate.partner.v1.CancelAuthorizationRequest
+	26, // 50: unigate.partner.v1.WalletPartnerService.RefundUser:input_type -> unigate.partner.v1.RefundUserRequest
+	5,  // 51: unigate.partner.v1.PartnerService.DecodeCode:output_type -> unigate.partner.v1.DecodeCodeResponse
+	7,  // 52: unigate.partner.v1.PartnerService.CreateQuote:output_type -> unigate.partner.v1.CreateQuoteResponse
+	10, // 53: unigate.partner.v1.PartnerService.Pay:output_type -> unigate.partner.v1.PayResponse
+	12, // 54: unigate.partner.v1.PartnerService.GetPayment:output_type -> unigate.partner.v1.GetPaymentResponse
+	15, // 55: unigate.partner.v1.PartnerService.CancelPayment:output_type -> unigate.partner.v1.CancelPaymentResponse
+	18, // 56: unigate.partner.v1.PartnerService.StreamEvents:output_type -> unigate.partner.v1.StreamEventsResponse
+	21, // 57: unigate.partner.v1.WalletPartnerService.Authorize:output_type -> unigate.partner.v1.AuthorizeResponse
+	23, // 58: unigate.partner.v1.WalletPartnerService.InquireAuthorization:output_type -> unigate.partner.v1.InquireAuthorizationResponse
+	25, // 59: unigate.partner.v1.WalletPartnerService.CancelAuthorization:output_type -> unigate.partner.v1.CancelAuthorizationResponse
+	27, // 60: unigate.partner.v1.WalletPartnerService.RefundUser:output_type -> unigate.partner.v1.RefundUserResponse
+	51, // [51:61] is the sub-list for method output_type
+	41, // [41:51] is the sub-list for method input_type
+	41, // [41:41] is the sub-list for extension type_name
+	41, // [41:41] is the sub-list for extension extendee
+	0,  // [0:41] is the sub-list for field type_name
 }
 
 func init() { file_unigate_partner_v1_partner_proto_init() }
@@ -1024,15 +2261,19 @@ func file_unigate_partner_v1_partner_proto_init() {
 		(*GetPaymentRequest_PaymentId)(nil),
 		(*GetPaymentRequest_PartnerPaymentId)(nil),
 	}
+	file_unigate_partner_v1_partner_proto_msgTypes[10].OneofWrappers = []any{
+		(*CancelPaymentRequest_PaymentId)(nil),
+		(*CancelPaymentRequest_PartnerPaymentId)(nil),
+	}
 	type x struct{}
 	out := protoimpl.TypeBuilder{
 		File: protoimpl.DescBuilder{
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_unigate_partner_v1_partner_proto_rawDesc), len(file_unigate_partner_v1_partner_proto_rawDesc)),
-			NumEnums:      2,
-			NumMessages:   10,
+			NumEnums:      4,
+			NumMessages:   24,
 			NumExtensions: 0,
-			NumServices:   1,
+			NumServices:   2,
 		},
 		GoTypes:           file_unigate_partner_v1_partner_proto_goTypes,
 		DependencyIndexes: file_unigate_partner_v1_partner_proto_depIdxs,

@@ -24,10 +24,12 @@ import (
 const _ = grpc.SupportPackageIsVersion9
 
 const (
-	PartnerService_DecodeCode_FullMethodName  = "/unigate.partner.v1.PartnerService/DecodeCode"
-	PartnerService_CreateQuote_FullMethodName = "/unigate.partner.v1.PartnerService/CreateQuote"
-	PartnerService_Pay_FullMethodName         = "/unigate.partner.v1.PartnerService/Pay"
-	PartnerService_GetPayment_FullMethodName  = "/unigate.partner.v1.PartnerService/GetPayment"
+	PartnerService_DecodeCode_FullMethodName    = "/unigate.partner.v1.PartnerService/DecodeCode"
+	PartnerService_CreateQuote_FullMethodName   = "/unigate.partner.v1.PartnerService/CreateQuote"
+	PartnerService_Pay_FullMethodName           = "/unigate.partner.v1.PartnerService/Pay"
+	PartnerService_GetPayment_FullMethodName    = "/unigate.partner.v1.PartnerService/GetPayment"
+	PartnerService_CancelPayment_FullMethodName = "/unigate.partner.v1.PartnerService/CancelPayment"
+	PartnerService_StreamEvents_FullMethodName  = "/unigate.partner.v1.PartnerService/StreamEvents"
 )
 
 // PartnerServiceClient is the client API for PartnerService service.
@@ -52,6 +54,17 @@ type PartnerServiceClient interface {
 	Pay(ctx context.Context, in *PayRequest, opts ...grpc.CallOption) (*PayResponse, error)
 	// GetPayment returns a payment by Unigate id or by the partner's key.
 	GetPayment(ctx context.Context, in *GetPaymentRequest, opts ...grpc.CallOption) (*GetPaymentResponse, error)
+	// CancelPayment cancels a payment the partner made, in full: allowed
+	// within the cancel window and before settlement. A payment still in
+	// flight (U) is cancelled whatever its late outcome: the cancel wins.
+	// Cancelling again returns the same answer.
+	CancelPayment(ctx context.Context, in *CancelPaymentRequest, opts ...grpc.CallOption) (*CancelPaymentResponse, error)
+	// StreamEvents streams the partner's events (payments succeeded, failed
+	// or cancelled, refunds done) in sequence order, starting after the
+	// given cursor, and keeps streaming new ones. Delivery is at least once:
+	// de-duplicate by event_id (or sequence) and resume from the last
+	// sequence processed.
+	StreamEvents(ctx context.Context, in *StreamEventsRequest, opts ...grpc.CallOption) (grpc.ServerStreamingClient[StreamEventsResponse], error)
 }
 
 type partnerServiceClient struct {
@@ -102,6 +115,35 @@ func (c *partnerServiceClient) GetPayment(ctx context.Context, in *GetPaymentReq
 	return out, nil
 }
 
+func (c *partnerServiceClient) CancelPayment(ctx context.Context, in *CancelPaymentRequest, opts ...grpc.CallOption) (*CancelPaymentResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(CancelPaymentResponse)
+	err := c.cc.Invoke(ctx, PartnerService_CancelPayment_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *partnerServiceClient) StreamEvents(ctx context.Context, in *StreamEventsRequest, opts ...grpc.CallOption) (grpc.ServerStreamingClient[StreamEventsResponse], error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	stream, err := c.cc.NewStream(ctx, &PartnerService_ServiceDesc.Streams[0], PartnerService_StreamEvents_FullMethodName, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	x := &grpc.GenericClientStream[StreamEventsRequest, StreamEventsResponse]{ClientStream: stream}
+	if err := x.ClientStream.SendMsg(in); err != nil {
+		return nil, err
+	}
+	if err := x.ClientStream.CloseSend(); err != nil {
+		return nil, err
+	}
+	return x, nil
+}
+
+// This type alias is provided for backwards compatibility with existing code that references the prior non-generic stream type by name.
+type PartnerService_StreamEventsClient = grpc.ServerStreamingClient[StreamEventsResponse]
+
 // PartnerServiceServer is the server API for PartnerService service.
 // All implementations must embed UnimplementedPartnerServiceServer
 // for forward compatibility.
@@ -124,6 +166,17 @@ type PartnerServiceServer interface {
 	Pay(context.Context, *PayRequest) (*PayResponse, error)
 	// GetPayment returns a payment by Unigate id or by the partner's key.
 	GetPayment(context.Context, *GetPaymentRequest) (*GetPaymentResponse, error)
+	// CancelPayment cancels a payment the partner made, in full: allowed
+	// within the cancel window and before settlement. A payment still in
+	// flight (U) is cancelled whatever its late outcome: the cancel wins.
+	// Cancelling again returns the same answer.
+	CancelPayment(context.Context, *CancelPaymentRequest) (*CancelPaymentResponse, error)
+	// StreamEvents streams the partner's events (payments succeeded, failed
+	// or cancelled, refunds done) in sequence order, starting after the
+	// given cursor, and keeps streaming new ones. Delivery is at least once:
+	// de-duplicate by event_id (or sequence) and resume from the last
+	// sequence processed.
+	StreamEvents(*StreamEventsRequest, grpc.ServerStreamingServer[StreamEventsResponse]) error
 	mustEmbedUnimplementedPartnerServiceServer()
 }
 
@@ -145,6 +198,12 @@ func (UnimplementedPartnerServiceServer) Pay(context.Context, *PayRequest) (*Pay
 }
 func (UnimplementedPartnerServiceServer) GetPayment(context.Context, *GetPaymentRequest) (*GetPaymentResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method GetPayment not implemented")
+}
+func (UnimplementedPartnerServiceServer) CancelPayment(context.Context, *CancelPaymentRequest) (*CancelPaymentResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method CancelPayment not implemented")
+}
+func (UnimplementedPartnerServiceServer) StreamEvents(*StreamEventsRequest, grpc.ServerStreamingServer[StreamEventsResponse]) error {
+	return status.Error(codes.Unimplemented, "method StreamEvents not implemented")
 }
 func (UnimplementedPartnerServiceServer) mustEmbedUnimplementedPartnerServiceServer() {}
 func (UnimplementedPartnerServiceServer) testEmbeddedByValue()                        {}
@@ -239,6 +298,35 @@ func _PartnerService_GetPayment_Handler(srv interface{}, ctx context.Context, de
 	return interceptor(ctx, in, info, handler)
 }
 
+func _PartnerService_CancelPayment_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(CancelPaymentRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(PartnerServiceServer).CancelPayment(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: PartnerService_CancelPayment_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(PartnerServiceServer).CancelPayment(ctx, req.(*CancelPaymentRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _PartnerService_StreamEvents_Handler(srv interface{}, stream grpc.ServerStream) error {
+	m := new(StreamEventsRequest)
+	if err := stream.RecvMsg(m); err != nil {
+		return err
+	}
+	return srv.(PartnerServiceServer).StreamEvents(m, &grpc.GenericServerStream[StreamEventsRequest, StreamEventsResponse]{ServerStream: stream})
+}
+
+// This type alias is provided for backwards compatibility with existing code that references the prior non-generic stream type by name.
+type PartnerService_StreamEventsServer = grpc.ServerStreamingServer[StreamEventsResponse]
+
 // PartnerService_ServiceDesc is the grpc.ServiceDesc for PartnerService service.
 // It's only intended for direct use with grpc.RegisterService,
 // and not to be introspected or modified (even as a copy)
@@ -261,6 +349,254 @@ var PartnerService_ServiceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "GetPayment",
 			Handler:    _PartnerService_GetPayment_Handler,
+		},
+		{
+			MethodName: "CancelPayment",
+			Handler:    _PartnerService_CancelPayment_Handler,
+		},
+	},
+	Streams: []grpc.StreamDesc{
+		{
+			StreamName:    "StreamEvents",
+			Handler:       _PartnerService_StreamEvents_Handler,
+			ServerStreams: true,
+		},
+	},
+	Metadata: "unigate/partner/v1/partner.proto",
+}
+
+const (
+	WalletPartnerService_Authorize_FullMethodName            = "/unigate.partner.v1.WalletPartnerService/Authorize"
+	WalletPartnerService_InquireAuthorization_FullMethodName = "/unigate.partner.v1.WalletPartnerService/InquireAuthorization"
+	WalletPartnerService_CancelAuthorization_FullMethodName  = "/unigate.partner.v1.WalletPartnerService/CancelAuthorization"
+	WalletPartnerService_RefundUser_FullMethodName           = "/unigate.partner.v1.WalletPartnerService/RefundUser"
+)
+
+// WalletPartnerServiceClient is the client API for WalletPartnerService service.
+//
+// For semantics around ctx use and closing/ending streaming RPCs, please refer to https://pkg.go.dev/google.golang.org/grpc/?tab=doc#ClientConn.NewStream.
+//
+// WalletPartnerService is implemented by each wallet partner (the SDK has a
+// helper to serve it) and called by Unigate: to debit a user for a
+// consumer-presented (CPM) payment, to reverse such a debit, and to credit a
+// user for a refund. Every call is idempotent per its id.
+type WalletPartnerServiceClient interface {
+	// Authorize debits the user for a CPM payment, answering S, F or U.
+	Authorize(ctx context.Context, in *AuthorizeRequest, opts ...grpc.CallOption) (*AuthorizeResponse, error)
+	// InquireAuthorization returns the outcome of an earlier Authorize;
+	// NOT_FOUND if it never arrived.
+	InquireAuthorization(ctx context.Context, in *InquireAuthorizationRequest, opts ...grpc.CallOption) (*InquireAuthorizationResponse, error)
+	// CancelAuthorization reverses an authorization (or makes sure a late one
+	// never happens): the user ends up not debited.
+	CancelAuthorization(ctx context.Context, in *CancelAuthorizationRequest, opts ...grpc.CallOption) (*CancelAuthorizationResponse, error)
+	// RefundUser credits the user for a refund of an earlier payment.
+	RefundUser(ctx context.Context, in *RefundUserRequest, opts ...grpc.CallOption) (*RefundUserResponse, error)
+}
+
+type walletPartnerServiceClient struct {
+	cc grpc.ClientConnInterface
+}
+
+func NewWalletPartnerServiceClient(cc grpc.ClientConnInterface) WalletPartnerServiceClient {
+	return &walletPartnerServiceClient{cc}
+}
+
+func (c *walletPartnerServiceClient) Authorize(ctx context.Context, in *AuthorizeRequest, opts ...grpc.CallOption) (*AuthorizeResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(AuthorizeResponse)
+	err := c.cc.Invoke(ctx, WalletPartnerService_Authorize_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *walletPartnerServiceClient) InquireAuthorization(ctx context.Context, in *InquireAuthorizationRequest, opts ...grpc.CallOption) (*InquireAuthorizationResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(InquireAuthorizationResponse)
+	err := c.cc.Invoke(ctx, WalletPartnerService_InquireAuthorization_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *walletPartnerServiceClient) CancelAuthorization(ctx context.Context, in *CancelAuthorizationRequest, opts ...grpc.CallOption) (*CancelAuthorizationResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(CancelAuthorizationResponse)
+	err := c.cc.Invoke(ctx, WalletPartnerService_CancelAuthorization_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *walletPartnerServiceClient) RefundUser(ctx context.Context, in *RefundUserRequest, opts ...grpc.CallOption) (*RefundUserResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(RefundUserResponse)
+	err := c.cc.Invoke(ctx, WalletPartnerService_RefundUser_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+// WalletPartnerServiceServer is the server API for WalletPartnerService service.
+// All implementations must embed UnimplementedWalletPartnerServiceServer
+// for forward compatibility.
+//
+// WalletPartnerService is implemented by each wallet partner (the SDK has a
+// helper to serve it) and called by Unigate: to debit a user for a
+// consumer-presented (CPM) payment, to reverse such a debit, and to credit a
+// user for a refund. Every call is idempotent per its id.
+type WalletPartnerServiceServer interface {
+	// Authorize debits the user for a CPM payment, answering S, F or U.
+	Authorize(context.Context, *AuthorizeRequest) (*AuthorizeResponse, error)
+	// InquireAuthorization returns the outcome of an earlier Authorize;
+	// NOT_FOUND if it never arrived.
+	InquireAuthorization(context.Context, *InquireAuthorizationRequest) (*InquireAuthorizationResponse, error)
+	// CancelAuthorization reverses an authorization (or makes sure a late one
+	// never happens): the user ends up not debited.
+	CancelAuthorization(context.Context, *CancelAuthorizationRequest) (*CancelAuthorizationResponse, error)
+	// RefundUser credits the user for a refund of an earlier payment.
+	RefundUser(context.Context, *RefundUserRequest) (*RefundUserResponse, error)
+	mustEmbedUnimplementedWalletPartnerServiceServer()
+}
+
+// UnimplementedWalletPartnerServiceServer must be embedded to have
+// forward compatible implementations.
+//
+// NOTE: this should be embedded by value instead of pointer to avoid a nil
+// pointer dereference when methods are called.
+type UnimplementedWalletPartnerServiceServer struct{}
+
+func (UnimplementedWalletPartnerServiceServer) Authorize(context.Context, *AuthorizeRequest) (*AuthorizeResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method Authorize not implemented")
+}
+func (UnimplementedWalletPartnerServiceServer) InquireAuthorization(context.Context, *InquireAuthorizationRequest) (*InquireAuthorizationResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method InquireAuthorization not implemented")
+}
+func (UnimplementedWalletPartnerServiceServer) CancelAuthorization(context.Context, *CancelAuthorizationRequest) (*CancelAuthorizationResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method CancelAuthorization not implemented")
+}
+func (UnimplementedWalletPartnerServiceServer) RefundUser(context.Context, *RefundUserRequest) (*RefundUserResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method RefundUser not implemented")
+}
+func (UnimplementedWalletPartnerServiceServer) mustEmbedUnimplementedWalletPartnerServiceServer() {}
+func (UnimplementedWalletPartnerServiceServer) testEmbeddedByValue()                              {}
+
+// UnsafeWalletPartnerServiceServer may be embedded to opt out of forward compatibility for this service.
+// Use of this interface is not recommended, as added methods to WalletPartnerServiceServer will
+// result in compilation errors.
+type UnsafeWalletPartnerServiceServer interface {
+	mustEmbedUnimplementedWalletPartnerServiceServer()
+}
+
+func RegisterWalletPartnerServiceServer(s grpc.ServiceRegistrar, srv WalletPartnerServiceServer) {
+	// If the following call panics, it indicates UnimplementedWalletPartnerServiceServer was
+	// embedded by pointer and is nil.  This will cause panics if an
+	// unimplemented method is ever invoked, so we test this at initialization
+	// time to prevent it from happening at runtime later due to I/O.
+	if t, ok := srv.(interface{ testEmbeddedByValue() }); ok {
+		t.testEmbeddedByValue()
+	}
+	s.RegisterService(&WalletPartnerService_ServiceDesc, srv)
+}
+
+func _WalletPartnerService_Authorize_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(AuthorizeRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(WalletPartnerServiceServer).Authorize(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: WalletPartnerService_Authorize_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(WalletPartnerServiceServer).Authorize(ctx, req.(*AuthorizeRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _WalletPartnerService_InquireAuthorization_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(InquireAuthorizationRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(WalletPartnerServiceServer).InquireAuthorization(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: WalletPartnerService_InquireAuthorization_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(WalletPartnerServiceServer).InquireAuthorization(ctx, req.(*InquireAuthorizationRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _WalletPartnerService_CancelAuthorization_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(CancelAuthorizationRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(WalletPartnerServiceServer).CancelAuthorization(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: WalletPartnerService_CancelAuthorization_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(WalletPartnerServiceServer).CancelAuthorization(ctx, req.(*CancelAuthorizationRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _WalletPartnerService_RefundUser_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(RefundUserRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(WalletPartnerServiceServer).RefundUser(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: WalletPartnerService_RefundUser_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(WalletPartnerServiceServer).RefundUser(ctx, req.(*RefundUserRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+// WalletPartnerService_ServiceDesc is the grpc.ServiceDesc for WalletPartnerService service.
+// It's only intended for direct use with grpc.RegisterService,
+// and not to be introspected or modified (even as a copy)
+var WalletPartnerService_ServiceDesc = grpc.ServiceDesc{
+	ServiceName: "unigate.partner.v1.WalletPartnerService",
+	HandlerType: (*WalletPartnerServiceServer)(nil),
+	Methods: []grpc.MethodDesc{
+		{
+			MethodName: "Authorize",
+			Handler:    _WalletPartnerService_Authorize_Handler,
+		},
+		{
+			MethodName: "InquireAuthorization",
+			Handler:    _WalletPartnerService_InquireAuthorization_Handler,
+		},
+		{
+			MethodName: "CancelAuthorization",
+			Handler:    _WalletPartnerService_CancelAuthorization_Handler,
+		},
+		{
+			MethodName: "RefundUser",
+			Handler:    _WalletPartnerService_RefundUser_Handler,
 		},
 	},
 	Streams:  []grpc.StreamDesc{},

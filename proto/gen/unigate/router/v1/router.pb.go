@@ -92,7 +92,10 @@ type Partner struct {
 	// A disabled partner is refused with reason PARTNER_DISABLED.
 	Disabled bool `protobuf:"varint,4,opt,name=disabled,proto3" json:"disabled,omitempty"`
 	// The one-time payment code ranges assigned to the partner's wallet.
-	CodeRanges    []*CodeRange `protobuf:"bytes,5,rep,name=code_ranges,json=codeRanges,proto3" json:"code_ranges,omitempty"`
+	CodeRanges []*CodeRange `protobuf:"bytes,5,rep,name=code_ranges,json=codeRanges,proto3" json:"code_ranges,omitempty"`
+	// gRPC target of the partner's WalletPartnerService, which Unigate calls
+	// to debit users for CPM payments and credit them for refunds.
+	Endpoint      string `protobuf:"bytes,6,opt,name=endpoint,proto3" json:"endpoint,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -160,6 +163,13 @@ func (x *Partner) GetCodeRanges() []*CodeRange {
 		return x.CodeRanges
 	}
 	return nil
+}
+
+func (x *Partner) GetEndpoint() string {
+	if x != nil {
+		return x.Endpoint
+	}
+	return ""
 }
 
 // MerchantNetwork is a domestic network whose merchants Unigate pays.
@@ -712,7 +722,7 @@ const file_unigate_router_v1_router_proto_rawDesc = "" +
 	"\x1eunigate/router/v1/router.proto\x12\x11unigate.router.v1\x1a\x1eunigate/common/v1/common.proto\"=\n" +
 	"\tCodeRange\x12\x16\n" +
 	"\x06prefix\x18\x01 \x01(\tR\x06prefix\x12\x18\n" +
-	"\alengths\x18\x02 \x03(\x05R\alengths\"\xb3\x01\n" +
+	"\alengths\x18\x02 \x03(\x05R\alengths\"\xcf\x01\n" +
 	"\aPartner\x12\x1d\n" +
 	"\n" +
 	"partner_id\x18\x01 \x01(\tR\tpartnerId\x12\x12\n" +
@@ -720,7 +730,8 @@ const file_unigate_router_v1_router_proto_rawDesc = "" +
 	"\bcurrency\x18\x03 \x01(\tR\bcurrency\x12\x1a\n" +
 	"\bdisabled\x18\x04 \x01(\bR\bdisabled\x12=\n" +
 	"\vcode_ranges\x18\x05 \x03(\v2\x1c.unigate.router.v1.CodeRangeR\n" +
-	"codeRanges\"\xcd\x01\n" +
+	"codeRanges\x12\x1a\n" +
+	"\bendpoint\x18\x06 \x01(\tR\bendpoint\"\xcd\x01\n" +
 	"\x0fMerchantNetwork\x12\x1d\n" +
 	"\n" +
 	"network_id\x18\x01 \x01(\tR\tnetworkId\x12\x12\n" +

@@ -230,8 +230,12 @@ type PostPaymentRequest struct {
 	CostAmount *v1.Money `protobuf:"bytes,6,opt,name=cost_amount,json=costAmount,proto3" json:"cost_amount,omitempty"`
 	// What the merchant receives.
 	MerchantAmount *v1.Money `protobuf:"bytes,7,opt,name=merchant_amount,json=merchantAmount,proto3" json:"merchant_amount,omitempty"`
-	unknownFields  protoimpl.UnknownFields
-	sizeCache      protoimpl.SizeCache
+	// Set for a reversal of (part of) the payment — a refund or a cancel —
+	// with the reversal's id; the amounts are then what is reversed, and the
+	// entries are the payment's, mirrored. Each reversal is posted once.
+	ReversalId    string `protobuf:"bytes,8,opt,name=reversal_id,json=reversalId,proto3" json:"reversal_id,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
 }
 
 func (x *PostPaymentRequest) Reset() {
@@ -311,6 +315,13 @@ func (x *PostPaymentRequest) GetMerchantAmount() *v1.Money {
 		return x.MerchantAmount
 	}
 	return nil
+}
+
+func (x *PostPaymentRequest) GetReversalId() string {
+	if x != nil {
+		return x.ReversalId
+	}
+	return ""
 }
 
 // PostPaymentResponse carries the posting.
@@ -776,7 +787,7 @@ const file_unigate_settlement_v1_settlement_proto_rawDesc = "" +
 	"\x04kind\x18\x03 \x01(\tR\x04kind\x126\n" +
 	"\aentries\x18\x04 \x03(\v2\x1c.unigate.settlement.v1.EntryR\aentries\x12;\n" +
 	"\vcreate_time\x18\x05 \x01(\v2\x1a.google.protobuf.TimestampR\n" +
-	"createTime\"\xcf\x02\n" +
+	"createTime\"\xf0\x02\n" +
 	"\x12PostPaymentRequest\x12\x1d\n" +
 	"\n" +
 	"payment_id\x18\x01 \x01(\tR\tpaymentId\x12\x1d\n" +
@@ -789,7 +800,9 @@ const file_unigate_settlement_v1_settlement_proto_rawDesc = "" +
 	"\rwallet_amount\x18\x05 \x01(\v2\x18.unigate.common.v1.MoneyR\fwalletAmount\x129\n" +
 	"\vcost_amount\x18\x06 \x01(\v2\x18.unigate.common.v1.MoneyR\n" +
 	"costAmount\x12A\n" +
-	"\x0fmerchant_amount\x18\a \x01(\v2\x18.unigate.common.v1.MoneyR\x0emerchantAmount\"O\n" +
+	"\x0fmerchant_amount\x18\a \x01(\v2\x18.unigate.common.v1.MoneyR\x0emerchantAmount\x12\x1f\n" +
+	"\vreversal_id\x18\b \x01(\tR\n" +
+	"reversalId\"O\n" +
 	"\x13PostPaymentResponse\x128\n" +
 	"\aposting\x18\x01 \x01(\v2\x1e.unigate.settlement.v1.PostingR\aposting\"\\\n" +
 	"\x13PostPaymentsRequest\x12E\n" +
