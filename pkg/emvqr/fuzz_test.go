@@ -85,6 +85,14 @@ func FuzzDecodeMPM(f *testing.F) {
 	} {
 		f.Add(s)
 	}
+	// Real published payloads of the national schemes (schemes_test.go),
+	// accepted and refused ones.
+	for _, c := range schemeCases {
+		f.Add(c.payload)
+	}
+	for _, r := range schemeRejections {
+		f.Add(r.payload)
+	}
 	f.Fuzz(func(t *testing.T, s string) {
 		checkDecoded(t, s)
 		checkDecoded(t, fixCRC(s))
