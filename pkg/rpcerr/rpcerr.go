@@ -49,6 +49,14 @@ const (
 	QuoteMismatch             Reason = "QUOTE_MISMATCH"
 	AmountMismatch            Reason = "AMOUNT_MISMATCH"
 	PaymentNotFound           Reason = "PAYMENT_NOT_FOUND"
+	RefundNotFound            Reason = "REFUND_NOT_FOUND"
+	RefundExceedsRemaining    Reason = "REFUND_EXCEEDS_REMAINING"
+	PaymentNotRefundable      Reason = "PAYMENT_NOT_REFUNDABLE"
+	CancelWindowClosed        Reason = "CANCEL_WINDOW_CLOSED"
+	CancelNotAllowed          Reason = "CANCEL_NOT_ALLOWED"
+	UnknownCodeRange          Reason = "UNKNOWN_CODE_RANGE"
+	PaymentTimedOut           Reason = "PAYMENT_TIMED_OUT"
+	WalletDeclined            Reason = "WALLET_DECLINED"
 	RepeatRequestInconsistent Reason = "REPEAT_REQUEST_INCONSISTENT"
 	RiskDeclined              Reason = "RISK_DECLINED"
 	RiskLimitExceeded         Reason = "RISK_LIMIT_EXCEEDED"
@@ -86,6 +94,14 @@ var table = map[Reason]entry{
 	QuoteMismatch:             {code: codes.FailedPrecondition},
 	AmountMismatch:            {code: codes.InvalidArgument},
 	PaymentNotFound:           {code: codes.NotFound},
+	RefundNotFound:            {code: codes.NotFound},
+	RefundExceedsRemaining:    {code: codes.FailedPrecondition},
+	PaymentNotRefundable:      {code: codes.FailedPrecondition},
+	CancelWindowClosed:        {code: codes.FailedPrecondition},
+	CancelNotAllowed:          {code: codes.FailedPrecondition},
+	UnknownCodeRange:          {code: codes.NotFound},
+	PaymentTimedOut:           {code: codes.FailedPrecondition},
+	WalletDeclined:            {code: codes.FailedPrecondition},
 	RepeatRequestInconsistent: {code: codes.AlreadyExists},
 	RiskDeclined:              {code: codes.FailedPrecondition},
 	RiskLimitExceeded:         {code: codes.FailedPrecondition},

@@ -2,6 +2,7 @@ package acquirer
 
 import (
 	"context"
+	"fmt"
 
 	"google.golang.org/grpc/metadata"
 	"google.golang.org/protobuf/types/known/timestamppb"
@@ -101,6 +102,43 @@ func (s *Server) GetPayment(ctx context.Context, req *partnerv1.GetPaymentReques
 	return &partnerv1.GetPaymentResponse{Payment: PaymentToProto(p)}, nil
 }
 
+// CancelPayment implements partnerv1.PartnerServiceServer.
+func (s *Server) CancelPayment(ctx context.Context, req *partnerv1.CancelPaymentRequest) (*partnerv1.CancelPaymentResponse, error) {
+	pid, err := partnerID(ctx)
+	if err != nil {
+		return nil, err
+	}
+	if req.GetPaymentId() == "" && req.GetPartnerPaymentId() == "" {
+		return nil, rpcerr.Field(rpcerr.InvalidArgument, "id", "payment_id or partner_payment_id is required")
+	}
+	p, err := s.svc.Get(ctx, pid, req.GetPaymentId(), req.GetPartnerPaymentId())
+	if err != nil {
+		return nil, err
+	}
+	if p.Mode != MPM {
+		return nil, fmt.Errorf("%w: the merchant's network cancels consumer-presented payments", ErrCancelNotAllowed)
+	}
+	result, p, err := s.svc.Cancel(ctx, p)
+	if err != nil {
+		return nil, err
+	}
+	return &partnerv1.CancelPaymentResponse{Result: result, Payment: PaymentToProto(p)}, nil
+}
+
+// StreamEvents implements partnerv1.PartnerServiceServer.
+func (s *Server) StreamEvents(req *partnerv1.StreamEventsRequest, stream partnerv1.PartnerService_StreamEventsServer) error {
+	pid, err := partnerID(stream.Context())
+	if err != nil {
+		return err
+	}
+	if req.GetAfterSequence() < 0 {
+		return rpcerr.Field(rpcerr.InvalidArgument, "after_sequence", "must not be negative")
+	}
+	return s.svc.StreamEvents(stream.Context(), pid, req.GetAfterSequence(), func(e *partnerv1.Event) error {
+		return stream.Send(&partnerv1.StreamEventsResponse{Event: e})
+	})
+}
+
 // PaymentToProto converts a payment for the wire. It depends only on the
 // stored row, so the same payment always serializes the same way.
 func PaymentToProto(p Payment) *partnerv1.Payment {
@@ -110,6 +148,10 @@ func PaymentToProto(p Payment) *partnerv1.Payment {
 		QuoteId: p.QuoteID, Rate: p.Rate, NetworkReference: p.NetworkReference,
 		FailureReason: string(p.FailureReason), FailureMessage: p.FailureMessage,
 		CreateTime: timestamppb.New(p.CreateTime), UpdateTime: timestamppb.New(p.UpdateTime),
+		MerchantOrderId: p.MerchantOrderID, CancelRequested: p.CancelRequested,
+	}
+	if p.RefundedMinor > 0 {
+		out.RefundedAmount = &commonv1.Money{Currency: p.MerchantAmount.Currency, MinorUnits: p.RefundedMinor}
 	}
 	switch p.Mode {
 	case MPM:
@@ -124,6 +166,27 @@ func PaymentToProto(p Payment) *partnerv1.Payment {
 		out.Status, out.Result = partnerv1.PaymentStatus_PAYMENT_STATUS_SUCCEEDED, commonv1.Result_RESULT_SUCCESS
 	case Failed:
 		out.Status, out.Result = partnerv1.PaymentStatus_PAYMENT_STATUS_FAILED, commonv1.Result_RESULT_FAILURE
+	case Cancelled:
+		out.Status, out.Result = partnerv1.PaymentStatus_PAYMENT_STATUS_CANCELLED, commonv1.Result_RESULT_FAILURE
+	}
+	return out
+}
+
+// RefundToProto converts a refund for the wire.
+func RefundToProto(r Refund) *partnerv1.Refund {
+	out := &partnerv1.Refund{
+		RefundId: r.ID, PaymentId: r.PaymentID, RequestId: r.RequestID,
+		MerchantAmount: moneypb.ToProto(r.MerchantAmount), WalletAmount: moneypb.ToProto(r.WalletAmount),
+		FailureReason: string(r.FailureReason), FailureMessage: r.FailureMessage,
+		CreateTime: timestamppb.New(r.CreateTime), UpdateTime: timestamppb.New(r.UpdateTime),
+	}
+	switch r.Status {
+	case Processing:
+		out.Status, out.Result = partnerv1.RefundStatus_REFUND_STATUS_PROCESSING, commonv1.Result_RESULT_UNKNOWN
+	case Succeeded:
+		out.Status, out.Result = partnerv1.RefundStatus_REFUND_STATUS_SUCCEEDED, commonv1.Result_RESULT_SUCCESS
+	case Failed:
+		out.Status, out.Result = partnerv1.RefundStatus_REFUND_STATUS_FAILED, commonv1.Result_RESULT_FAILURE
 	}
 	return out
 }

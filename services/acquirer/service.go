@@ -10,17 +10,18 @@ import (
 	"time"
 
 	"github.com/google/uuid"
+	"google.golang.org/protobuf/proto"
+	"google.golang.org/protobuf/types/known/timestamppb"
 
 	commonv1 "github.com/unigate/unigate/proto/gen/unigate/common/v1"
 	fxv1 "github.com/unigate/unigate/proto/gen/unigate/fx/v1"
-	merchantv1 "github.com/unigate/unigate/proto/gen/unigate/merchant/v1"
+	partnerv1 "github.com/unigate/unigate/proto/gen/unigate/partner/v1"
 	riskv1 "github.com/unigate/unigate/proto/gen/unigate/risk/v1"
 	routerv1 "github.com/unigate/unigate/proto/gen/unigate/router/v1"
 	settlementv1 "github.com/unigate/unigate/proto/gen/unigate/settlement/v1"
 
 	"github.com/unigate/unigate/pkg/grpcx"
 	"github.com/unigate/unigate/pkg/money"
-	"github.com/unigate/unigate/pkg/moneypb"
 	"github.com/unigate/unigate/pkg/rpcerr"
 )
 
@@ -30,63 +31,99 @@ type Clients struct {
 	FX         fxv1.FxServiceClient
 	Risk       riskv1.RiskServiceClient
 	Settlement settlementv1.SettlementServiceClient
-	// Networks reaches merchant networks at the endpoints the router names.
-	Networks *grpcx.Pool
+	// Conns reaches merchant networks and partners' WalletPartnerService
+	// at the endpoints the routing table names.
+	Conns *grpcx.Pool
+}
+
+// Config tunes the lifecycle.
+type Config struct {
+	// CancelWindow is how long after creation a payment may be cancelled.
+	CancelWindow time.Duration
+	// Schedule is the resolver's back-off for a payment in U: the wait
+	// before each inquiry. When it is used up the payment is reversed.
+	Schedule []time.Duration
+	// ReverseRetry is the wait between attempts to reverse or to finish a
+	// refund once the schedule is used up.
+	ReverseRetry time.Duration
+	// Tick is how often the resolver and the event relay look for work.
+	Tick time.Duration
+}
+
+// DefaultConfig follows the usual inquiry schedule of QR switches: a few
+// seconds, then tens of seconds, then minutes (about 20 minutes in all).
+func DefaultConfig() Config {
+	return Config{
+		CancelWindow: 24 * time.Hour,
+		Schedule: []time.Duration{5 * time.Second, 10 * time.Second, 30 * time.Second, time.Minute,
+			2 * time.Minute, 5 * time.Minute, 10 * time.Minute},
+		ReverseRetry: time.Minute,
+		Tick:         time.Second,
+	}
+}
+
+// Validate checks the configuration.
+func (c Config) Validate() error {
+	if c.CancelWindow <= 0 || len(c.Schedule) == 0 || c.ReverseRetry <= 0 || c.Tick <= 0 {
+		return fmt.Errorf("acquirer: cancel window, schedule, reverse retry and tick must be set")
+	}
+	for _, d := range c.Schedule {
+		if d <= 0 {
+			return fmt.Errorf("acquirer: schedule steps must be positive")
+		}
+	}
+	return nil
 }
 
 // Service orchestrates payments.
 type Service struct {
 	store Store
 	c     Clients
+	cfg   Config
 	log   *slog.Logger
 	now   func() time.Time
 	kick  chan struct{} // wakes the poster
 }
 
-// NewService returns a Service.
-func NewService(store Store, c Clients, log *slog.Logger, now func() time.Time) *Service {
+// NewService returns a Service; cfg must be valid.
+func NewService(store Store, c Clients, cfg Config, log *slog.Logger, now func() time.Time) *Service {
 	if now == nil {
 		now = time.Now
 	}
-	return &Service{store: store, c: c, log: log, now: now, kick: make(chan struct{}, 1)}
+	return &Service{store: store, c: c, cfg: cfg, log: log, now: now, kick: make(chan struct{}, 1)}
 }
 
 // processTimeout bounds the steps after a payment is recorded.
 const processTimeout = 15 * time.Second
 
-// paymentNamespace derives payment ids from partner keys (UUID v5).
-var paymentNamespace = uuid.MustParse("5b0f7a2e-8f1c-4d1e-9a57-0c6f3b1d2e40")
+// detach returns a context that survives the caller hanging up, bounded
+// by processTimeout: once recorded, a payment is driven on.
+func detach(ctx context.Context) (context.Context, context.CancelFunc) {
+	return context.WithTimeout(context.WithoutCancel(ctx), processTimeout)
+}
 
-// PaymentID is the id of partner's payment with key: the same key always
-// names the same payment, so every step keyed by it is idempotent.
+// idNamespace derives payment and refund ids from callers' keys (UUIDv5).
+var idNamespace = uuid.MustParse("5b0f7a2e-8f1c-4d1e-9a57-0c6f3b1d2e40")
+
+// PaymentID is the id of partner's MPM payment with key: the same key
+// always names the same payment, so every step keyed by it is idempotent.
 func PaymentID(partnerID, key string) string {
-	return uuid.NewSHA1(paymentNamespace, []byte(partnerID+"\x00"+key)).String()
+	return uuid.NewSHA1(idNamespace, []byte(partnerID+"\x00"+key)).String()
+}
+
+// OrderPaymentID is the id of a network's CPM payment for an order.
+func OrderPaymentID(networkID, orderID string) string {
+	return uuid.NewSHA1(idNamespace, []byte("order\x00"+networkID+"\x00"+orderID)).String()
+}
+
+// RefundID is the id of a network's refund request.
+func RefundID(networkID, requestID string) string {
+	return uuid.NewSHA1(idNamespace, []byte("refund\x00"+networkID+"\x00"+requestID)).String()
 }
 
 var keyPattern = regexp.MustCompile(`^[A-Za-z0-9._:-]{1,64}$`)
 
-// PayInput is a validated MPM payment request.
-type PayInput struct {
-	PartnerID        string
-	PartnerPaymentID string
-	Code             string
-	Amount           money.Amount
-	QuoteID          string
-	UserRef          string
-}
-
-// hash is the fingerprint of the request, to tell a repeat from a reuse
-// of the key.
-func (in PayInput) hash() string {
-	h := sha256.New()
-	for _, f := range []string{in.PartnerID, in.PartnerPaymentID, in.Code, in.Amount.Currency,
-		fmt.Sprint(in.Amount.Minor), in.QuoteID, in.UserRef} {
-		fmt.Fprintf(h, "%d:%s;", len(f), f)
-	}
-	return hex.EncodeToString(h.Sum(nil))
-}
-
-// ValidateKey checks a partner idempotency key.
+// ValidateKey checks an idempotency key.
 func ValidateKey(field, key string) error {
 	if !keyPattern.MatchString(key) {
 		return rpcerr.Field(rpcerr.InvalidArgument, field, "must be 1 to 64 characters of [A-Za-z0-9._:-]")
@@ -94,179 +131,97 @@ func ValidateKey(field, key string) error {
 	return nil
 }
 
-// Decode resolves a code for a partner.
-func (s *Service) Decode(ctx context.Context, partnerID, code string) (*routerv1.ResolveCodeResponse, error) {
-	res, err := s.c.Router.ResolveCode(ctx, &routerv1.ResolveCodeRequest{PartnerId: partnerID, Code: code})
-	if err != nil {
-		return nil, rpcerr.FromStatus(err)
+// fingerprint hashes a request's fields to tell a repeat from a reuse of
+// its key.
+func fingerprint(fields ...string) string {
+	h := sha256.New()
+	for _, f := range fields {
+		fmt.Fprintf(h, "%d:%s;", len(f), f)
 	}
-	return res, nil
-}
-
-// merchantAmount checks the amount a partner sent against the code: the
-// merchant's currency, and the code's own amount if it has one. A nil
-// amount is allowed only for a code with an amount.
-func merchantAmount(res *routerv1.ResolveCodeResponse, sent *commonv1.Money) (money.Amount, error) {
-	var inCode money.Amount
-	if res.GetAmount() != nil {
-		inCode = money.Amount{Currency: res.GetAmount().GetCurrency(), Minor: res.GetAmount().GetMinorUnits()}
-	}
-	if sent == nil && inCode.Minor > 0 {
-		return inCode, nil
-	}
-	a, err := moneypb.FromProto(sent, "amount")
-	if err != nil {
-		return money.Amount{}, err
-	}
-	if a.Currency != res.GetMerchant().GetCurrency() {
-		return money.Amount{}, rpcerr.Field(rpcerr.InvalidAmount, "amount.currency", "the merchant is paid in %s, not %s", res.GetMerchant().GetCurrency(), a.Currency)
-	}
-	if inCode.Minor > 0 && a != inCode {
-		return money.Amount{}, rpcerr.Field(rpcerr.AmountMismatch, "amount", "the code is for %s, the request for %s", inCode, a)
-	}
-	return a, nil
-}
-
-// CreateQuote quotes a code's payment in the partner's currency.
-func (s *Service) CreateQuote(ctx context.Context, partnerID, code string, amount *commonv1.Money) (*fxv1.Quote, error) {
-	res, err := s.Decode(ctx, partnerID, code)
-	if err != nil {
-		return nil, err
-	}
-	a, err := merchantAmount(res, amount)
-	if err != nil {
-		return nil, err
-	}
-	q, err := s.c.FX.CreateQuote(ctx, &fxv1.CreateQuoteRequest{PartnerId: partnerID,
-		WalletCurrency: res.GetPartner().GetCurrency(), MerchantAmount: moneypb.ToProto(a)})
-	if err != nil {
-		return nil, rpcerr.FromStatus(err)
-	}
-	return q.GetQuote(), nil
-}
-
-// Pay runs an MPM payment; see the package documentation for the steps.
-func (s *Service) Pay(ctx context.Context, in PayInput, amount *commonv1.Money) (Payment, error) {
-	if err := ValidateKey("partner_payment_id", in.PartnerPaymentID); err != nil {
-		return Payment{}, err
-	}
-	if in.Code == "" {
-		return Payment{}, rpcerr.Field(rpcerr.InvalidCode, "code", "is required")
-	}
-	if in.QuoteID == "" {
-		return Payment{}, rpcerr.Field(rpcerr.InvalidArgument, "quote_id", "is required")
-	}
-	if in.UserRef == "" || len(in.UserRef) > 128 {
-		return Payment{}, rpcerr.Field(rpcerr.InvalidArgument, "user_ref", "must be 1 to 128 characters")
-	}
-	a, err := moneypb.FromProto(amount, "amount")
-	if err != nil {
-		return Payment{}, err
-	}
-	in.Amount = a
-	hash := in.hash()
-
-	// 1. A repeat returns the payment as it stands.
-	if p, err := s.store.GetByKey(ctx, in.PartnerID, in.PartnerPaymentID); err == nil {
-		return sameRequest(p, hash)
-	} else if rpcerr.ReasonOf(err) != rpcerr.PaymentNotFound {
-		return Payment{}, err
-	}
-
-	// 2-3. Resolve and lock: refusals here write nothing of ours.
-	res, err := s.Decode(ctx, in.PartnerID, in.Code)
-	if err != nil {
-		return Payment{}, err
-	}
-	if _, err := merchantAmount(res, amount); err != nil {
-		return Payment{}, err
-	}
-	id := PaymentID(in.PartnerID, in.PartnerPaymentID)
-	locked, err := s.c.FX.LockQuote(ctx, &fxv1.LockQuoteRequest{QuoteId: in.QuoteID, PaymentId: id,
-		PartnerId: in.PartnerID, MerchantAmount: amount})
-	if err != nil {
-		return Payment{}, rpcerr.FromStatus(err)
-	}
-	q := locked.GetQuote()
-
-	// 4. Record the payment.
-	now := s.now().UTC().Truncate(time.Microsecond)
-	p := Payment{
-		ID: id, PartnerID: in.PartnerID, PartnerPaymentID: in.PartnerPaymentID, RequestHash: hash,
-		Mode: MPM, Status: Processing, UserRef: in.UserRef, Merchant: res.GetMerchant(),
-		MerchantAmount: a,
-		WalletAmount:   money.Amount{Currency: q.GetWalletAmount().GetCurrency(), Minor: q.GetWalletAmount().GetMinorUnits()},
-		CostAmount:     money.Amount{Currency: q.GetCostAmount().GetCurrency(), Minor: q.GetCostAmount().GetMinorUnits()},
-		QuoteID:        q.GetQuoteId(), Rate: q.GetRate(), CreateTime: now, UpdateTime: now,
-	}
-	stored, inserted, err := s.store.Insert(ctx, p)
-	if err != nil {
-		return Payment{}, err
-	}
-	if !inserted {
-		// A concurrent duplicate got there first.
-		return sameRequest(stored, hash)
-	}
-	return s.process(ctx, p, res.GetNetwork().GetEndpoint())
+	return hex.EncodeToString(h.Sum(nil))
 }
 
 func sameRequest(p Payment, hash string) (Payment, error) {
 	if p.RequestHash != hash {
 		return Payment{}, rpcerr.New(rpcerr.RepeatRequestInconsistent,
-			"partner_payment_id was used for payment %s with a different request", p.ID)
+			"the key was used for payment %s with a different request", p.ID)
 	}
 	return p, nil
 }
 
-// process runs steps 5-7 for a recorded PROCESSING payment.
-func (s *Service) process(ctx context.Context, p Payment, endpoint string) (Payment, error) {
-	// Once recorded, the payment is driven on even if the partner hangs up:
-	// a half-run payment would only leave more to resolve.
-	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), processTimeout)
-	defer cancel()
-	// 5. Risk.
-	dec, err := s.c.Risk.Evaluate(ctx, &riskv1.EvaluateRequest{PaymentId: p.ID, PartnerId: p.PartnerID,
-		UserRef: p.UserRef, Merchant: p.Merchant, MerchantAmount: moneypb.ToProto(p.MerchantAmount),
-		WalletAmount: moneypb.ToProto(p.WalletAmount)})
-	if err != nil {
-		// Nothing has moved: the payment can fail safely.
-		return s.finish(ctx, p, Outcome{Status: Failed, FailureReason: rpcerr.FromStatus(err).Reason,
-			FailureMessage: "risk check unavailable"})
-	}
-	if dec.GetDecision() != riskv1.Decision_DECISION_APPROVE {
-		reason := rpcerr.Reason(dec.GetReason())
-		if reason == "" {
-			reason = rpcerr.RiskDeclined
-		}
-		return s.finish(ctx, p, Outcome{Status: Failed, FailureReason: reason, FailureMessage: dec.GetMessage()})
-	}
+func amountOf(m *commonv1.Money) money.Amount {
+	return money.Amount{Currency: m.GetCurrency(), Minor: m.GetMinorUnits()}
+}
 
-	// 6. Credit the merchant.
-	conn, err := s.c.Networks.Get(endpoint)
+// Event types, as in partnerv1.EventType.
+func paymentEvent(s *Service, typ partnerv1.EventType) func(Payment) (Event, bool) {
+	return func(p Payment) (Event, bool) {
+		at := s.now().UTC()
+		e := &partnerv1.Event{EventId: uuid.NewString(), Type: typ, CreateTime: timestamppb.New(at), Payment: PaymentToProto(p)}
+		body, err := proto.Marshal(e)
+		if err != nil {
+			return Event{}, false
+		}
+		return Event{ID: e.GetEventId(), PartnerID: p.PartnerID, Type: typ.String(), Body: body, Time: at}, true
+	}
+}
+
+func refundEvent(s *Service, typ partnerv1.EventType, partnerID string) func(Refund) (Event, bool) {
+	return func(r Refund) (Event, bool) {
+		at := s.now().UTC()
+		e := &partnerv1.Event{EventId: uuid.NewString(), Type: typ, CreateTime: timestamppb.New(at), Refund: RefundToProto(r)}
+		body, err := proto.Marshal(e)
+		if err != nil {
+			return Event{}, false
+		}
+		return Event{ID: e.GetEventId(), PartnerID: partnerID, Type: typ.String(), Body: body, Time: at}, true
+	}
+}
+
+// succeed records that the money moved. If a cancel was accepted while the
+// payment was in flight, the cancel wins: the payment is reversed instead.
+func (s *Service) succeed(ctx context.Context, p Payment, ref, userRef string) (Payment, error) {
+	done, applied, err := s.store.Update(ctx, p.ID, Cond{Statuses: []Status{Processing}, NotCancelRequested: true},
+		Change{Status: Succeeded, NetworkReference: ref, UserRef: userRef, Credited: true, Unschedule: true, Unposted: true},
+		s.now(), paymentEvent(s, partnerv1.EventType_EVENT_TYPE_PAYMENT_SUCCEEDED))
 	if err != nil {
 		return Payment{}, err
 	}
-	credit, err := merchantv1.NewMerchantNetworkServiceClient(conn).Credit(ctx, &merchantv1.CreditRequest{
-		CreditId: p.ID, MerchantId: p.Merchant.GetMerchantId(), Amount: moneypb.ToProto(p.MerchantAmount)})
-	switch {
-	case err != nil:
-		// Timeout, unavailable or anything else: the credit may or may not
-		// have happened. U, never F.
-		s.log.WarnContext(ctx, "merchant credit outcome unknown", "payment_id", p.ID, "err", err)
-		return p, nil
-	case credit.GetResult() == commonv1.Result_RESULT_FAILURE:
-		s.release(ctx, p.ID)
-		return s.finish(ctx, p, Outcome{Status: Failed, FailureReason: rpcerr.MerchantCreditFailed,
-			FailureMessage: fmt.Sprintf("merchant network declined: %s %s", credit.GetFailureReason(), credit.GetFailureMessage())})
-	case credit.GetResult() != commonv1.Result_RESULT_SUCCESS:
-		return p, nil // U
-	}
-
-	// 7. Record S; the poster takes the ledger posting from here.
-	done, err := s.finish(ctx, p, Outcome{Status: Succeeded, NetworkReference: credit.GetNetworkReference()})
-	if err == nil {
+	if applied {
 		s.kickPoster()
+		return done, nil
 	}
+	if done.Status == Processing && done.CancelRequested {
+		// The cancel won the race: the money moved, so take it back.
+		cur, _, err := s.store.Update(ctx, p.ID, Cond{Statuses: []Status{Processing}},
+			Change{Credited: true, NetworkReference: ref}, s.now(), nil)
+		if err != nil {
+			return Payment{}, err
+		}
+		return s.reverse(ctx, cur)
+	}
+	return done, nil
+}
+
+// fail records that no money moved.
+func (s *Service) fail(ctx context.Context, p Payment, reason rpcerr.Reason, msg string) (Payment, error) {
+	done, applied, err := s.store.Update(ctx, p.ID, Cond{Statuses: []Status{Processing}},
+		Change{Status: Failed, FailureReason: reason, FailureMessage: msg, Unschedule: true},
+		s.now(), paymentEvent(s, partnerv1.EventType_EVENT_TYPE_PAYMENT_FAILED))
+	if err != nil {
+		return Payment{}, err
+	}
+	if applied {
+		s.release(ctx, p.ID)
+	}
+	return done, nil
+}
+
+// unknown leaves the payment in U and hands it to the resolver.
+func (s *Service) unknown(ctx context.Context, p Payment, why error) (Payment, error) {
+	s.log.WarnContext(ctx, "payment outcome unknown; resolver takes over", "payment_id", p.ID, "err", why)
+	next := s.now().Add(s.cfg.Schedule[0])
+	done, _, err := s.store.Update(ctx, p.ID, Cond{Statuses: []Status{Processing}}, Change{Schedule: &next}, s.now(), nil)
 	return done, err
 }
 
@@ -274,18 +229,6 @@ func (s *Service) release(ctx context.Context, id string) {
 	if _, err := s.c.Risk.Release(ctx, &riskv1.ReleaseRequest{PaymentId: id}); err != nil {
 		s.log.WarnContext(ctx, "risk release failed", "payment_id", id, "err", err)
 	}
-}
-
-func postRequest(p Payment) *settlementv1.PostPaymentRequest {
-	return &settlementv1.PostPaymentRequest{
-		PaymentId: p.ID, PartnerId: p.PartnerID, NetworkId: p.Merchant.GetNetworkId(), MerchantId: p.Merchant.GetMerchantId(),
-		WalletAmount: moneypb.ToProto(p.WalletAmount), CostAmount: moneypb.ToProto(p.CostAmount),
-		MerchantAmount: moneypb.ToProto(p.MerchantAmount),
-	}
-}
-
-func (s *Service) finish(ctx context.Context, p Payment, o Outcome) (Payment, error) {
-	return s.store.Finish(ctx, p.ID, o, s.now())
 }
 
 // Get returns a partner's payment by id or key. Another partner's payment
@@ -307,74 +250,4 @@ func (s *Service) Get(ctx context.Context, partnerID, id, key string) (Payment, 
 		return Payment{}, ErrPaymentNotFound
 	}
 	return p, nil
-}
-
-// postBatch is how many postings the poster sends per call.
-const postBatch = 500
-
-func (s *Service) kickPoster() {
-	select {
-	case s.kick <- struct{}{}:
-	default: // a wake-up is already pending
-	}
-}
-
-// PostPending delivers the ledger postings of succeeded payments, up to
-// postBatch per settlement call and transaction, until none is left. It
-// returns how many it delivered.
-func (s *Service) PostPending(ctx context.Context) (int, error) {
-	total := 0
-	for {
-		ps, err := s.store.Unposted(ctx, postBatch)
-		if err != nil || len(ps) == 0 {
-			return total, err
-		}
-		req := &settlementv1.PostPaymentsRequest{Payments: make([]*settlementv1.PostPaymentRequest, len(ps))}
-		ids := make([]string, len(ps))
-		for i, p := range ps {
-			req.Payments[i], ids[i] = postRequest(p), p.ID
-		}
-		if _, err := s.c.Settlement.PostPayments(ctx, req); err != nil {
-			if rpcerr.ReasonOf(err) != rpcerr.PostingConflict {
-				return total, rpcerr.FromStatus(err)
-			}
-			// The batch is posted except the conflicting payments (a bug
-			// elsewhere); find them one by one so the rest are marked.
-			ids = ids[:0]
-			for _, p := range ps {
-				if _, err := s.c.Settlement.PostPayment(ctx, postRequest(p)); err != nil {
-					s.log.ErrorContext(ctx, "ledger posting refused", "payment_id", p.ID, "err", err)
-					continue
-				}
-				ids = append(ids, p.ID)
-			}
-		}
-		if err := s.store.MarkPosted(ctx, ids); err != nil {
-			return total, err
-		}
-		total += len(ids)
-		if len(ps) < postBatch {
-			return total, nil
-		}
-	}
-}
-
-// RunPoster posts succeeded payments to the ledger until ctx ends: at
-// once when a payment succeeds (batching whatever accumulated meanwhile),
-// and every interval to retry what failed. Postings are idempotent per
-// payment, so several replicas may run it at once.
-func (s *Service) RunPoster(ctx context.Context, interval time.Duration) error {
-	t := time.NewTicker(interval)
-	defer t.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return nil
-		case <-s.kick:
-		case <-t.C:
-		}
-		if n, err := s.PostPending(ctx); err != nil && ctx.Err() == nil {
-			s.log.WarnContext(ctx, "ledger posting deferred", "posted", n, "err", err)
-		}
-	}
 }

@@ -21,7 +21,7 @@ var migrationsFS embed.FS
 // Migrations is the acquirer schema.
 var Migrations = sqlstore.Migrations{Component: "acquirer", FS: migrationsFS, Dir: "migrations"}
 
-// SQLStore keeps payments in SQL.
+// SQLStore keeps payments, refunds and events in SQL.
 type SQLStore struct{ db *sqlstore.DB }
 
 var _ Store = (*SQLStore)(nil)
@@ -32,20 +32,25 @@ func NewSQLStore(db *sqlstore.DB) *SQLStore { return &SQLStore{db: db} }
 const paymentColumns = `payment_id, partner_id, partner_payment_id, request_hash, mode, status, user_ref,
 	network_id, merchant_id, merchant_name, merchant_city, mcc, merchant_country,
 	merchant_currency, merchant_minor, wallet_currency, wallet_minor, cost_minor, quote_id, rate,
-	network_reference, failure_reason, failure_message, ledger_posted, create_time, update_time`
+	network_reference, failure_reason, failure_message, ledger_posted, create_time, update_time,
+	merchant_order_id, network_endpoint, partner_endpoint, credited, refunded_minor, cancel_requested,
+	attempts, next_attempt_time`
 
 // Insert implements Store with one statement: ON CONFLICT DO NOTHING on
-// the payment id, then a read of the winner if this insert lost.
+// the payment id (and, for CPM, the network's order id), then a read of
+// the winner if this insert lost.
 func (s *SQLStore) Insert(ctx context.Context, p Payment) (Payment, bool, error) {
 	m := p.Merchant
 	res, err := s.db.ExecContext(ctx, `INSERT INTO acq_payments (`+paymentColumns+`) VALUES
-		($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22, $23, $24, $25, $26)
+		($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20,
+		 $21, $22, $23, $24, $25, $26, $27, $28, $29, $30, $31, $32, $33, $34)
 		ON CONFLICT DO NOTHING`,
 		p.ID, p.PartnerID, p.PartnerPaymentID, p.RequestHash, string(p.Mode), string(p.Status), p.UserRef,
 		m.GetNetworkId(), m.GetMerchantId(), m.GetName(), m.GetCity(), m.GetMcc(), m.GetCountry(),
 		p.MerchantAmount.Currency, p.MerchantAmount.Minor, p.WalletAmount.Currency, p.WalletAmount.Minor, p.CostAmount.Minor,
 		p.QuoteID, p.Rate, p.NetworkReference, string(p.FailureReason), p.FailureMessage, p.LedgerPosted,
-		p.CreateTime.UTC(), p.UpdateTime.UTC())
+		p.CreateTime.UTC(), p.UpdateTime.UTC(), p.MerchantOrderID, p.NetworkEndpoint, p.PartnerEndpoint,
+		p.Credited, p.RefundedMinor, p.CancelRequested, p.Attempts, utcPtr(p.NextAttempt))
 	if err != nil {
 		return Payment{}, false, fmt.Errorf("acquirer: insert payment: %w", err)
 	}
@@ -54,11 +59,21 @@ func (s *SQLStore) Insert(ctx context.Context, p Payment) (Payment, bool, error)
 	} else if n == 1 {
 		return p, true, nil
 	}
-	existing, err := s.GetByKey(ctx, p.PartnerID, p.PartnerPaymentID)
+	existing, err := s.Get(ctx, p.ID)
+	if errors.Is(err, ErrPaymentNotFound) && p.Mode == CPM {
+		existing, err = s.GetByOrder(ctx, p.Merchant.GetNetworkId(), p.MerchantOrderID)
+	}
 	if err != nil {
 		return Payment{}, false, err
 	}
 	return existing, false, nil
+}
+
+func utcPtr(t *time.Time) any {
+	if t == nil {
+		return nil
+	}
+	return t.UTC()
 }
 
 // Get implements Store.
@@ -72,18 +87,115 @@ func (s *SQLStore) GetByKey(ctx context.Context, partnerID, key string) (Payment
 		WHERE partner_id = $1 AND partner_payment_id = $2`, partnerID, key))
 }
 
-// Finish implements Store: a conditional UPDATE … RETURNING, so only the
-// first outcome of a payment is ever recorded.
-func (s *SQLStore) Finish(ctx context.Context, id string, o Outcome, at time.Time) (Payment, error) {
-	p, err := scanPayment(s.db.QueryRowContext(ctx, `UPDATE acq_payments SET status = $2, network_reference = $3,
-		failure_reason = $4, failure_message = $5, ledger_posted = $6, update_time = $7
-		WHERE payment_id = $1 AND status = 'PROCESSING' RETURNING `+paymentColumns,
-		id, string(o.Status), o.NetworkReference, string(o.FailureReason), o.FailureMessage, o.LedgerPosted, at.UTC()))
-	if errors.Is(err, ErrPaymentNotFound) {
-		// Already final (or unknown): return what is recorded.
-		return s.Get(ctx, id)
+// GetByOrder implements Store.
+func (s *SQLStore) GetByOrder(ctx context.Context, networkID, orderID string) (Payment, error) {
+	return scanPayment(s.db.QueryRowContext(ctx, `SELECT `+paymentColumns+` FROM acq_payments
+		WHERE network_id = $1 AND merchant_order_id = $2 AND mode = 'CPM'`, networkID, orderID))
+}
+
+// sqlArgs builds a statement's argument list and placeholders.
+type sqlArgs struct{ args []any }
+
+func (a *sqlArgs) add(v any) string {
+	a.args = append(a.args, v)
+	return fmt.Sprintf("$%d", len(a.args))
+}
+
+func (a *sqlArgs) in(vs ...string) string {
+	ps := make([]string, len(vs))
+	for i, v := range vs {
+		ps[i] = a.add(v)
 	}
-	return p, err
+	return strings.Join(ps, ", ")
+}
+
+func fenceClause(a *sqlArgs, f *Fence) string {
+	if f == nil {
+		return ""
+	}
+	return fmt.Sprintf(" AND EXISTS (SELECT 1 FROM acq_fences WHERE name = %s AND revision = %s)", a.add(f.Name), a.add(f.Revision))
+}
+
+// Update implements Store: one conditional UPDATE … RETURNING and, if it
+// applied, the event's INSERT, in one transaction.
+func (s *SQLStore) Update(ctx context.Context, id string, cond Cond, ch Change, at time.Time, event func(Payment) (Event, bool)) (Payment, bool, error) {
+	var (
+		out     Payment
+		applied bool
+	)
+	err := s.db.InTx(ctx, func(ctx context.Context, tx *sqlstore.Tx) error {
+		a := &sqlArgs{}
+		sets := []string{"update_time = " + a.add(at.UTC())}
+		if ch.Status != "" {
+			sets = append(sets, "status = "+a.add(string(ch.Status)))
+		}
+		if ch.NetworkReference != "" {
+			sets = append(sets, "network_reference = "+a.add(ch.NetworkReference))
+		}
+		if ch.FailureReason != "" {
+			sets = append(sets, "failure_reason = "+a.add(string(ch.FailureReason)), "failure_message = "+a.add(ch.FailureMessage))
+		}
+		if ch.UserRef != "" {
+			sets = append(sets, "user_ref = "+a.add(ch.UserRef))
+		}
+		if ch.Credited {
+			sets = append(sets, "credited = TRUE")
+		}
+		if ch.CancelRequested {
+			sets = append(sets, "cancel_requested = TRUE")
+		}
+		if ch.Schedule != nil {
+			sets = append(sets, "next_attempt_time = "+a.add(ch.Schedule.UTC()), "attempts = attempts + 1")
+		}
+		if ch.Unschedule {
+			sets = append(sets, "next_attempt_time = NULL")
+		}
+		if ch.Unposted {
+			sets = append(sets, "ledger_posted = FALSE")
+		}
+		where := "payment_id = " + a.add(id)
+		if len(cond.Statuses) > 0 {
+			ss := make([]string, len(cond.Statuses))
+			for i, st := range cond.Statuses {
+				ss[i] = string(st)
+			}
+			where += " AND status IN (" + a.in(ss...) + ")"
+		}
+		if cond.NotCancelRequested {
+			where += " AND cancel_requested = FALSE"
+		}
+		if cond.NoRefunds {
+			where += " AND refunded_minor = 0"
+		}
+		where += fenceClause(a, cond.Fence)
+		p, err := scanPayment(tx.QueryRowContext(ctx, `UPDATE acq_payments SET `+strings.Join(sets, ", ")+
+			` WHERE `+where+` RETURNING `+paymentColumns, a.args...))
+		if errors.Is(err, ErrPaymentNotFound) {
+			applied = false
+			out, err = scanPayment(tx.QueryRowContext(ctx, `SELECT `+paymentColumns+` FROM acq_payments WHERE payment_id = $1`, id))
+			return err
+		}
+		if err != nil {
+			return err
+		}
+		out, applied = p, true
+		if event != nil {
+			if e, ok := event(p); ok {
+				return insertEvent(ctx, tx, e)
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return Payment{}, false, err
+	}
+	return out, applied, nil
+}
+
+func insertEvent(ctx context.Context, tx *sqlstore.Tx, e Event) error {
+	_, err := tx.ExecContext(ctx, `INSERT INTO acq_events (event_id, partner_id, event_type, body, create_time, sequence)
+		VALUES ($1, $2, $3, $4, $5, NULL)`, e.ID, e.PartnerID, e.Type, e.Body, e.Time.UTC())
+	return err
 }
 
 // MarkPosted implements Store with one UPDATE for the whole batch.
@@ -91,23 +203,25 @@ func (s *SQLStore) MarkPosted(ctx context.Context, ids []string) error {
 	if len(ids) == 0 {
 		return nil
 	}
-	args := make([]any, len(ids))
-	var b strings.Builder
-	for i, id := range ids {
-		if i > 0 {
-			b.WriteString(", ")
-		}
-		fmt.Fprintf(&b, "$%d", i+1)
-		args[i] = id
-	}
-	_, err := s.db.ExecContext(ctx, `UPDATE acq_payments SET ledger_posted = TRUE WHERE payment_id IN (`+b.String()+`)`, args...)
+	a := &sqlArgs{}
+	_, err := s.db.ExecContext(ctx, `UPDATE acq_payments SET ledger_posted = TRUE WHERE payment_id IN (`+a.in(ids...)+`)`, a.args...)
 	return err
 }
 
 // Unposted implements Store.
 func (s *SQLStore) Unposted(ctx context.Context, limit int) ([]Payment, error) {
-	rows, err := s.db.QueryContext(ctx, `SELECT `+paymentColumns+` FROM acq_payments
-		WHERE status = 'SUCCEEDED' AND ledger_posted = FALSE LIMIT $1`, limit)
+	return s.payments(ctx, `SELECT `+paymentColumns+` FROM acq_payments
+		WHERE status IN ('SUCCEEDED', 'CANCELLED') AND ledger_posted = FALSE LIMIT $1`, limit)
+}
+
+// Due implements Store.
+func (s *SQLStore) Due(ctx context.Context, now time.Time, limit int) ([]Payment, error) {
+	return s.payments(ctx, `SELECT `+paymentColumns+` FROM acq_payments
+		WHERE next_attempt_time IS NOT NULL AND next_attempt_time <= $1 ORDER BY next_attempt_time LIMIT $2`, now.UTC(), limit)
+}
+
+func (s *SQLStore) payments(ctx context.Context, query string, args ...any) ([]Payment, error) {
+	rows, err := s.db.QueryContext(ctx, query, args...)
 	if err != nil {
 		return nil, err
 	}
@@ -130,11 +244,14 @@ func scanPayment(row scanner) (Payment, error) {
 		p                    Payment
 		m                    commonv1.Merchant
 		mode, status, reason string
+		next                 sql.NullTime
 	)
 	err := row.Scan(&p.ID, &p.PartnerID, &p.PartnerPaymentID, &p.RequestHash, &mode, &status, &p.UserRef,
 		&m.NetworkId, &m.MerchantId, &m.Name, &m.City, &m.Mcc, &m.Country,
 		&p.MerchantAmount.Currency, &p.MerchantAmount.Minor, &p.WalletAmount.Currency, &p.WalletAmount.Minor, &p.CostAmount.Minor,
-		&p.QuoteID, &p.Rate, &p.NetworkReference, &reason, &p.FailureMessage, &p.LedgerPosted, &p.CreateTime, &p.UpdateTime)
+		&p.QuoteID, &p.Rate, &p.NetworkReference, &reason, &p.FailureMessage, &p.LedgerPosted, &p.CreateTime, &p.UpdateTime,
+		&p.MerchantOrderID, &p.NetworkEndpoint, &p.PartnerEndpoint, &p.Credited, &p.RefundedMinor, &p.CancelRequested,
+		&p.Attempts, &next)
 	if errors.Is(err, sql.ErrNoRows) {
 		return Payment{}, ErrPaymentNotFound
 	}
@@ -146,5 +263,295 @@ func scanPayment(row scanner) (Payment, error) {
 	p.Mode, p.Status, p.FailureReason = Mode(mode), Status(status), rpcerr.Reason(reason)
 	p.CostAmount.Currency = p.WalletAmount.Currency
 	p.CreateTime, p.UpdateTime = p.CreateTime.UTC(), p.UpdateTime.UTC()
+	if next.Valid {
+		t := next.Time.UTC()
+		p.NextAttempt = &t
+	}
 	return p, nil
+}
+
+const refundColumns = `refund_id, payment_id, network_id, request_id, request_hash, status, merchant_currency,
+	merchant_minor, wallet_currency, wallet_minor, cost_minor, partner_reference, failure_reason, failure_message,
+	ledger_posted, attempts, next_attempt_time, create_time, update_time`
+
+// InsertRefund implements Store.
+func (s *SQLStore) InsertRefund(ctx context.Context, r Refund, price Pricer) (Refund, bool, error) {
+	var (
+		out      Refund
+		inserted bool
+	)
+	err := s.db.InTx(ctx, func(ctx context.Context, tx *sqlstore.Tx) error {
+		existing, err := scanRefund(tx.QueryRowContext(ctx, `SELECT `+refundColumns+` FROM acq_refunds
+			WHERE network_id = $1 AND request_id = $2`, r.NetworkID, r.RequestID))
+		if err == nil {
+			out, inserted = existing, false
+			return nil
+		}
+		if !errors.Is(err, ErrRefundNotFound) {
+			return err
+		}
+		var (
+			status                           string
+			cancel                           bool
+			merchant, wallet, cost, refunded int64
+			refundedWallet, refundedCost     int64
+		)
+		err = tx.QueryRowContext(ctx, `SELECT status, cancel_requested, merchant_minor, wallet_minor, cost_minor, refunded_minor,
+			(SELECT CAST(COALESCE(SUM(wallet_minor), 0) AS INT8) FROM acq_refunds WHERE payment_id = $1 AND status <> 'FAILED'),
+			(SELECT CAST(COALESCE(SUM(cost_minor), 0) AS INT8) FROM acq_refunds WHERE payment_id = $1 AND status <> 'FAILED')
+			FROM acq_payments WHERE payment_id = $1`, r.PaymentID).
+			Scan(&status, &cancel, &merchant, &wallet, &cost, &refunded, &refundedWallet, &refundedCost)
+		if errors.Is(err, sql.ErrNoRows) {
+			return ErrPaymentNotFound
+		}
+		if err != nil {
+			return err
+		}
+		if Status(status) != Succeeded || cancel {
+			return ErrNotRefundable
+		}
+		if refunded+r.MerchantAmount.Minor > merchant {
+			return fmt.Errorf("%w: %d of %d minor units left", ErrRefundExceeds, merchant-refunded, merchant)
+		}
+		r.WalletAmount.Minor, r.CostAmount.Minor = price(
+			[3]int64{merchant, wallet, cost}, [3]int64{refunded, refundedWallet, refundedCost}, r.MerchantAmount.Minor)
+		if _, err := tx.ExecContext(ctx, `UPDATE acq_payments SET refunded_minor = refunded_minor + $1, update_time = $2
+			WHERE payment_id = $3`, r.MerchantAmount.Minor, r.UpdateTime.UTC(), r.PaymentID); err != nil {
+			return err
+		}
+		_, err = tx.ExecContext(ctx, `INSERT INTO acq_refunds (`+refundColumns+`) VALUES
+			($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19)`,
+			r.ID, r.PaymentID, r.NetworkID, r.RequestID, r.RequestHash, string(r.Status), r.MerchantAmount.Currency,
+			r.MerchantAmount.Minor, r.WalletAmount.Currency, r.WalletAmount.Minor, r.CostAmount.Minor, r.PartnerReference,
+			string(r.FailureReason), r.FailureMessage, r.LedgerPosted, r.Attempts, utcPtr(r.NextAttempt),
+			r.CreateTime.UTC(), r.UpdateTime.UTC())
+		out, inserted = r, true
+		return err
+	})
+	if err != nil {
+		return Refund{}, false, err
+	}
+	return out, inserted, nil
+}
+
+// GetRefund implements Store.
+func (s *SQLStore) GetRefund(ctx context.Context, id string) (Refund, error) {
+	return scanRefund(s.db.QueryRowContext(ctx, `SELECT `+refundColumns+` FROM acq_refunds WHERE refund_id = $1`, id))
+}
+
+// GetRefundByRequest implements Store.
+func (s *SQLStore) GetRefundByRequest(ctx context.Context, networkID, requestID string) (Refund, error) {
+	return scanRefund(s.db.QueryRowContext(ctx, `SELECT `+refundColumns+` FROM acq_refunds
+		WHERE network_id = $1 AND request_id = $2`, networkID, requestID))
+}
+
+// FinishRefund implements Store.
+func (s *SQLStore) FinishRefund(ctx context.Context, id string, r Refund, at time.Time, event func(Refund) (Event, bool)) (Refund, error) {
+	var out Refund
+	err := s.db.InTx(ctx, func(ctx context.Context, tx *sqlstore.Tx) error {
+		done, err := scanRefund(tx.QueryRowContext(ctx, `UPDATE acq_refunds SET status = $1, partner_reference = $2,
+			failure_reason = $3, failure_message = $4, next_attempt_time = NULL, update_time = $5
+			WHERE refund_id = $6 AND status = 'PROCESSING' RETURNING `+refundColumns,
+			string(r.Status), r.PartnerReference, string(r.FailureReason), r.FailureMessage, at.UTC(), id))
+		if errors.Is(err, ErrRefundNotFound) {
+			out, err = scanRefund(tx.QueryRowContext(ctx, `SELECT `+refundColumns+` FROM acq_refunds WHERE refund_id = $1`, id))
+			return err
+		}
+		if err != nil {
+			return err
+		}
+		out = done
+		if done.Status == Failed {
+			if _, err := tx.ExecContext(ctx, `UPDATE acq_payments SET refunded_minor = refunded_minor - $1 WHERE payment_id = $2`,
+				done.MerchantAmount.Minor, done.PaymentID); err != nil {
+				return err
+			}
+		}
+		if event != nil {
+			if e, ok := event(done); ok {
+				return insertEvent(ctx, tx, e)
+			}
+		}
+		return nil
+	})
+	return out, err
+}
+
+// ScheduleRefund implements Store.
+func (s *SQLStore) ScheduleRefund(ctx context.Context, id string, next time.Time, fence *Fence) error {
+	a := &sqlArgs{}
+	q := `UPDATE acq_refunds SET next_attempt_time = ` + a.add(next.UTC()) + `, attempts = attempts + 1
+		WHERE refund_id = ` + a.add(id) + ` AND status = 'PROCESSING'` + fenceClause(a, fence)
+	_, err := s.db.ExecContext(ctx, q, a.args...)
+	return err
+}
+
+// UnpostedRefunds implements Store.
+func (s *SQLStore) UnpostedRefunds(ctx context.Context, limit int) ([]Refund, error) {
+	return s.refunds(ctx, `SELECT `+refundColumns+` FROM acq_refunds WHERE status = 'SUCCEEDED' AND ledger_posted = FALSE LIMIT $1`, limit)
+}
+
+// MarkRefundsPosted implements Store.
+func (s *SQLStore) MarkRefundsPosted(ctx context.Context, ids []string) error {
+	if len(ids) == 0 {
+		return nil
+	}
+	a := &sqlArgs{}
+	_, err := s.db.ExecContext(ctx, `UPDATE acq_refunds SET ledger_posted = TRUE WHERE refund_id IN (`+a.in(ids...)+`)`, a.args...)
+	return err
+}
+
+// DueRefunds implements Store.
+func (s *SQLStore) DueRefunds(ctx context.Context, now time.Time, limit int) ([]Refund, error) {
+	return s.refunds(ctx, `SELECT `+refundColumns+` FROM acq_refunds
+		WHERE next_attempt_time IS NOT NULL AND next_attempt_time <= $1 ORDER BY next_attempt_time LIMIT $2`, now.UTC(), limit)
+}
+
+// ListRefunds implements Store.
+func (s *SQLStore) ListRefunds(ctx context.Context, paymentID string) ([]Refund, error) {
+	return s.refunds(ctx, `SELECT `+refundColumns+` FROM acq_refunds WHERE payment_id = $1 ORDER BY create_time, refund_id`, paymentID)
+}
+
+func (s *SQLStore) refunds(ctx context.Context, query string, args ...any) ([]Refund, error) {
+	rows, err := s.db.QueryContext(ctx, query, args...)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []Refund
+	for rows.Next() {
+		r, err := scanRefund(rows)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, r)
+	}
+	return out, rows.Err()
+}
+
+func scanRefund(row scanner) (Refund, error) {
+	var (
+		r              Refund
+		status, reason string
+		next           sql.NullTime
+	)
+	err := row.Scan(&r.ID, &r.PaymentID, &r.NetworkID, &r.RequestID, &r.RequestHash, &status, &r.MerchantAmount.Currency,
+		&r.MerchantAmount.Minor, &r.WalletAmount.Currency, &r.WalletAmount.Minor, &r.CostAmount.Minor, &r.PartnerReference,
+		&reason, &r.FailureMessage, &r.LedgerPosted, &r.Attempts, &next, &r.CreateTime, &r.UpdateTime)
+	if errors.Is(err, sql.ErrNoRows) {
+		return Refund{}, ErrRefundNotFound
+	}
+	if err != nil {
+		return Refund{}, fmt.Errorf("acquirer: read refund: %w", err)
+	}
+	r.Status, r.FailureReason = Status(status), rpcerr.Reason(reason)
+	r.CostAmount.Currency = r.WalletAmount.Currency
+	r.CreateTime, r.UpdateTime = r.CreateTime.UTC(), r.UpdateTime.UTC()
+	if next.Valid {
+		t := next.Time.UTC()
+		r.NextAttempt = &t
+	}
+	return r, nil
+}
+
+// ClaimFence implements Store.
+func (s *SQLStore) ClaimFence(ctx context.Context, name string, rev int64) (bool, error) {
+	var ok bool
+	err := s.db.InTx(ctx, func(ctx context.Context, tx *sqlstore.Tx) error {
+		if _, err := tx.ExecContext(ctx, `INSERT INTO acq_fences (name, revision) VALUES ($1, 0) ON CONFLICT (name) DO NOTHING`, name); err != nil {
+			return err
+		}
+		res, err := tx.ExecContext(ctx, `UPDATE acq_fences SET revision = $1 WHERE name = $2 AND revision <= $1`, rev, name)
+		if err != nil {
+			return err
+		}
+		n, err := res.RowsAffected()
+		ok = n == 1
+		return err
+	})
+	return ok, err
+}
+
+// SequenceEvents implements Store: in one transaction, if the fence holds,
+// take the oldest unsequenced events and number them after each partner's
+// last sequence.
+func (s *SQLStore) SequenceEvents(ctx context.Context, fence Fence, limit int) (int, error) {
+	n := 0
+	err := s.db.InTx(ctx, func(ctx context.Context, tx *sqlstore.Tx) error {
+		n = 0
+		var holds int
+		if err := tx.QueryRowContext(ctx, `SELECT count(*) FROM acq_fences WHERE name = $1 AND revision = $2`,
+			fence.Name, fence.Revision).Scan(&holds); err != nil {
+			return err
+		}
+		if holds != 1 {
+			return ErrFenced
+		}
+		rows, err := tx.QueryContext(ctx, `SELECT event_id, partner_id FROM acq_events WHERE sequence IS NULL
+			ORDER BY create_time, event_id LIMIT $1`, limit)
+		if err != nil {
+			return err
+		}
+		type ev struct{ id, partner string }
+		var evs []ev
+		for rows.Next() {
+			var e ev
+			if err := rows.Scan(&e.id, &e.partner); err != nil {
+				rows.Close()
+				return err
+			}
+			evs = append(evs, e)
+		}
+		rows.Close()
+		if err := rows.Err(); err != nil || len(evs) == 0 {
+			return err
+		}
+		last := map[string]int64{}
+		for _, e := range evs {
+			if _, ok := last[e.partner]; ok {
+				continue
+			}
+			var seq int64
+			err := tx.QueryRowContext(ctx, `SELECT last_sequence FROM acq_event_cursors WHERE partner_id = $1`, e.partner).Scan(&seq)
+			if err != nil && !errors.Is(err, sql.ErrNoRows) {
+				return err
+			}
+			last[e.partner] = seq
+		}
+		for _, e := range evs {
+			last[e.partner]++
+			if _, err := tx.ExecContext(ctx, `UPDATE acq_events SET sequence = $1 WHERE event_id = $2`, last[e.partner], e.id); err != nil {
+				return err
+			}
+		}
+		for partner, seq := range last {
+			if _, err := tx.ExecContext(ctx, `INSERT INTO acq_event_cursors (partner_id, last_sequence) VALUES ($1, $2)
+				ON CONFLICT (partner_id) DO UPDATE SET last_sequence = excluded.last_sequence`, partner, seq); err != nil {
+				return err
+			}
+		}
+		n = len(evs)
+		return nil
+	})
+	return n, err
+}
+
+// ListEvents implements Store.
+func (s *SQLStore) ListEvents(ctx context.Context, partnerID string, after int64, limit int) ([]Event, error) {
+	rows, err := s.db.QueryContext(ctx, `SELECT event_id, partner_id, event_type, body, create_time, sequence FROM acq_events
+		WHERE partner_id = $1 AND sequence > $2 ORDER BY sequence LIMIT $3`, partnerID, after, limit)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []Event
+	for rows.Next() {
+		var e Event
+		if err := rows.Scan(&e.ID, &e.PartnerID, &e.Type, &e.Body, &e.Time, &e.Sequence); err != nil {
+			return nil, err
+		}
+		e.Time = e.Time.UTC()
+		out = append(out, e)
+	}
+	return out, rows.Err()
 }

@@ -12,6 +12,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
+	"os"
 	"strconv"
 	"strings"
 	"time"
@@ -19,6 +20,7 @@ import (
 	"golang.org/x/sync/errgroup"
 	"google.golang.org/grpc"
 
+	acquiringv1 "github.com/unigate/unigate/proto/gen/unigate/acquiring/v1"
 	fxv1 "github.com/unigate/unigate/proto/gen/unigate/fx/v1"
 	merchantv1 "github.com/unigate/unigate/proto/gen/unigate/merchant/v1"
 	partnerv1 "github.com/unigate/unigate/proto/gen/unigate/partner/v1"
@@ -27,6 +29,7 @@ import (
 	settlementv1 "github.com/unigate/unigate/proto/gen/unigate/settlement/v1"
 	simulatorv1 "github.com/unigate/unigate/proto/gen/unigate/simulator/v1"
 
+	"github.com/unigate/unigate/pkg/election"
 	"github.com/unigate/unigate/pkg/etcdx"
 	"github.com/unigate/unigate/pkg/grpcx"
 	"github.com/unigate/unigate/pkg/money"
@@ -202,6 +205,13 @@ type AcquirerConfig struct {
 	Router, FX, Risk, Settlement string // gRPC targets
 	// PosterInterval is how often deferred ledger postings are retried.
 	PosterInterval time.Duration
+	// Etcd lists the endpoints of the etcd that elects the replica running
+	// the resolver and the event relay.
+	Etcd []string
+	// Candidate names this replica in the election (host name when empty).
+	Candidate string
+	// Lifecycle tunes cancels and the resolver (acquirer.DefaultConfig when zero).
+	Lifecycle acquirer.Config
 }
 
 // RunAcquirer runs the acquirer until ctx ends.
@@ -225,6 +235,24 @@ func RunAcquirer(ctx context.Context, cfg AcquirerConfig) error {
 	if cfg.PosterInterval <= 0 {
 		cfg.PosterInterval = 5 * time.Second
 	}
+	if cfg.Lifecycle.Schedule == nil {
+		cfg.Lifecycle = acquirer.DefaultConfig()
+	}
+	if err := cfg.Lifecycle.Validate(); err != nil {
+		return err
+	}
+	if len(cfg.Etcd) == 0 {
+		return errors.New("acquirer: etcd endpoints are required (they elect the resolver)")
+	}
+	if cfg.Candidate == "" {
+		host, _ := os.Hostname()
+		cfg.Candidate = fmt.Sprintf("%s-%d", host, os.Getpid())
+	}
+	cli, err := etcdx.Connect(cfg.Etcd)
+	if err != nil {
+		return err
+	}
+	defer cli.Close()
 	db, err := openDB(ctx, cfg.Common, acquirer.Migrations)
 	if err != nil {
 		return err
@@ -237,12 +265,16 @@ func RunAcquirer(ctx context.Context, cfg AcquirerConfig) error {
 		FX:         fxv1.NewFxServiceClient(conns["fx"]),
 		Risk:       riskv1.NewRiskServiceClient(conns["risk"]),
 		Settlement: settlementv1.NewSettlementServiceClient(conns["settlement"]),
-		Networks:   pool,
-	}, cfg.Log, nil)
+		Conns:      pool,
+	}, cfg.Lifecycle, cfg.Log, nil)
 	srv := grpcx.NewServer(cfg.Log)
 	partnerv1.RegisterPartnerServiceServer(srv, acquirer.NewServer(svc))
+	acquiringv1.RegisterAcquiringServiceServer(srv, acquirer.NewAcquiringServer(svc))
 	g, ctx := errgroup.WithContext(ctx)
 	g.Go(func() error { return svc.RunPoster(ctx, cfg.PosterInterval) })
+	g.Go(func() error {
+		return election.Run(ctx, cli, election.Config{Name: acquirer.SingletonName, Candidate: cfg.Candidate, TTL: 1, Log: cfg.Log}, svc.Lead)
+	})
 	g.Go(func() error { return serve(ctx, cfg.Common, srv) })
 	return g.Wait()
 }

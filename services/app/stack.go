@@ -13,6 +13,7 @@ import (
 	"golang.org/x/sync/errgroup"
 
 	"github.com/unigate/unigate/pkg/etcdx"
+	"github.com/unigate/unigate/services/acquirer"
 	"github.com/unigate/unigate/services/fx"
 	"github.com/unigate/unigate/services/merchantsim"
 	"github.com/unigate/unigate/services/router"
@@ -38,7 +39,11 @@ type StackConfig struct {
 	Rates []fx.RateConfig
 	// QuoteTTL is how long quotes hold (2 minutes when zero).
 	QuoteTTL time.Duration
-	Log      *slog.Logger
+	// CallTimeout bounds each call between services (grpcx default when zero).
+	CallTimeout time.Duration
+	// Lifecycle tunes the acquirer's cancels and resolver (defaults when zero).
+	Lifecycle acquirer.Config
+	Log       *slog.Logger
 }
 
 // Stack is a running switch.
@@ -111,7 +116,7 @@ func StartStack(ctx context.Context, cfg StackConfig) (_ *Stack, err error) {
 	s.Addrs["etcd"] = etcd[0]
 
 	common := func(service string, i int, ready chan<- string) Common {
-		return Common{Listen: addr(i), DSN: s.dsn(service), Log: cfg.Log.With("service", service),
+		return Common{Listen: addr(i), DSN: s.dsn(service), Log: cfg.Log.With("service", service), CallTimeout: cfg.CallTimeout,
 			Ready: func(a string) { ready <- hostPort(a) }}
 	}
 	start := func(name string, i int, run func(Common) error) (string, error) {
@@ -169,7 +174,8 @@ func StartStack(ctx context.Context, cfg StackConfig) (_ *Stack, err error) {
 	}
 	if _, err := start("acquirer", 0, func(c Common) error {
 		return RunAcquirer(gctx, AcquirerConfig{Common: c, Router: s.Addrs["router"], FX: s.Addrs["fx"],
-			Risk: s.Addrs["risk"], Settlement: s.Addrs["settlement"], PosterInterval: time.Second})
+			Risk: s.Addrs["risk"], Settlement: s.Addrs["settlement"], PosterInterval: time.Second,
+			Etcd: etcd, Lifecycle: cfg.Lifecycle})
 	}); err != nil {
 		return nil, err
 	}

@@ -8,7 +8,6 @@ package merchantsim
 import (
 	"context"
 	"fmt"
-	"sort"
 	"sync"
 	"time"
 
@@ -33,6 +32,12 @@ const (
 	Accept Behavior = ""
 	// Decline every credit (F).
 	Decline Behavior = "decline"
+	// Slow credits the merchant but answers only after the caller's
+	// deadline: the caller sees a timeout (U) and must inquire.
+	Slow Behavior = "slow"
+	// BlackHole never answers and never credits: only a reversal settles
+	// the caller's U.
+	BlackHole Behavior = "blackhole"
 )
 
 // Merchant is a simulated merchant.
@@ -60,6 +65,8 @@ func DefaultConfig() Config {
 			{ID: "M10001", Name: "Erenhot Dumpling House", LocalName: "二连浩特饺子馆", City: "Erenhot", MCC: "5812", Country: "CN", Currency: "CNY"},
 			{ID: "M10002", Name: "Huaqiang Electronics", LocalName: "华强电子", City: "Shenzhen", MCC: "5732", Country: "CN", Currency: "CNY"},
 			{ID: "M10003", Name: "Closed Account Store", City: "Erenhot", MCC: "5411", Country: "CN", Currency: "CNY", Behavior: Decline},
+			{ID: "M10004", Name: "Slow Line Teahouse", City: "Shenzhen", MCC: "5814", Country: "CN", Currency: "CNY", Behavior: Slow},
+			{ID: "M10005", Name: "Lost Signal Kiosk", City: "Erenhot", MCC: "5499", Country: "CN", Currency: "CNY", Behavior: BlackHole},
 		},
 	}
 }
@@ -71,6 +78,10 @@ type credit struct {
 	reference  string
 	reason     string
 }
+
+// reversedCredit marks a credit id reversed before any credit arrived, so
+// a late credit is refused.
+var reversedCredit = &credit{result: commonv1.Result_RESULT_FAILURE, reason: "REVERSED"}
 
 // Simulator serves both the network API and the simulator API.
 type Simulator struct {
@@ -150,8 +161,11 @@ func (s *Simulator) Credit(ctx context.Context, req *merchantv1.CreditRequest) (
 	if err != nil || amount.Currency != m.Currency {
 		return nil, status.Errorf(codes.InvalidArgument, "amount: %v", err)
 	}
+	if m.Behavior == BlackHole {
+		<-ctx.Done()
+		return nil, status.Error(codes.DeadlineExceeded, "no answer")
+	}
 	s.mu.Lock()
-	defer s.mu.Unlock()
 	c, ok := s.credits[req.GetCreditId()]
 	if !ok {
 		c = &credit{merchantID: m.ID, amount: amount, result: commonv1.Result_RESULT_SUCCESS,
@@ -160,10 +174,33 @@ func (s *Simulator) Credit(ctx context.Context, req *merchantv1.CreditRequest) (
 			c.result, c.reason = commonv1.Result_RESULT_FAILURE, "ACCOUNT_CLOSED"
 		}
 		s.credits[req.GetCreditId()] = c
-	} else if c.merchantID != m.ID || c.amount != amount {
+	} else if c != reversedCredit && (c.merchantID != m.ID || c.amount != amount) {
+		s.mu.Unlock()
 		return nil, status.Errorf(codes.AlreadyExists, "credit %s was made with other details", req.GetCreditId())
 	}
-	return &merchantv1.CreditResponse{Result: c.result, NetworkReference: c.reference, FailureReason: c.reason}, nil
+	resp := &merchantv1.CreditResponse{Result: c.result, NetworkReference: c.reference, FailureReason: c.reason}
+	s.mu.Unlock()
+	if m.Behavior == Slow {
+		<-ctx.Done() // credited, but the answer is lost
+		return nil, status.Error(codes.DeadlineExceeded, "slow network")
+	}
+	return resp, nil
+}
+
+// ReverseCredit implements merchantv1.MerchantNetworkServiceServer: the
+// merchant ends up not credited, and a credit arriving later is refused.
+func (s *Simulator) ReverseCredit(ctx context.Context, req *merchantv1.ReverseCreditRequest) (*merchantv1.ReverseCreditResponse, error) {
+	if req.GetCreditId() == "" {
+		return nil, status.Error(codes.InvalidArgument, "credit_id is required")
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if c, ok := s.credits[req.GetCreditId()]; ok && c != reversedCredit {
+		c.result, c.reason = commonv1.Result_RESULT_FAILURE, "REVERSED"
+	} else {
+		s.credits[req.GetCreditId()] = reversedCredit
+	}
+	return &merchantv1.ReverseCreditResponse{Result: commonv1.Result_RESULT_SUCCESS}, nil
 }
 
 // InquireCredit implements merchantv1.MerchantNetworkServiceServer.
@@ -212,13 +249,7 @@ func (s *Simulator) GetCredits(ctx context.Context, req *simulatorv1.GetCreditsR
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	resp := &simulatorv1.GetCreditsResponse{Total: &commonv1.Money{Currency: m.Currency}}
-	ids := make([]string, 0, len(s.credits))
-	for id := range s.credits {
-		ids = append(ids, id)
-	}
-	sort.Strings(ids)
-	for _, id := range ids {
-		c := s.credits[id]
+	for _, c := range s.credits {
 		if c.merchantID == m.ID && c.result == commonv1.Result_RESULT_SUCCESS {
 			resp.Count++
 			resp.Total.MinorUnits += c.amount.Minor

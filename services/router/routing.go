@@ -27,6 +27,17 @@ type Partner struct {
 	Name     string `json:"name"`
 	Currency string `json:"currency"`
 	Disabled bool   `json:"disabled,omitempty"`
+	// Endpoint is the gRPC target of the partner's WalletPartnerService.
+	Endpoint string `json:"endpoint,omitempty"`
+	// CodeRanges are the partner's one-time payment code ranges.
+	CodeRanges []CodeRange `json:"code_ranges,omitempty"`
+}
+
+// CodeRange is a range of one-time payment codes: a decimal prefix and the
+// allowed code lengths.
+type CodeRange struct {
+	Prefix  string `json:"prefix"`
+	Lengths []int  `json:"lengths"`
 }
 
 // Validate checks a partner record.
@@ -51,6 +62,9 @@ type Network struct {
 	// MerchantIDTag is the sub-tag of the merchant account template that
 	// holds the merchant id; "01" when empty.
 	MerchantIDTag string `json:"merchant_id_tag,omitempty"`
+	// URLIssuers are the issuers of URL-style codes ("wechat", "alipay")
+	// this network resolves.
+	URLIssuers []string `json:"url_issuers,omitempty"`
 }
 
 // Validate checks a network record.

@@ -59,11 +59,35 @@ func (s *Server) GetRoutingTable(ctx context.Context, _ *routerv1.GetRoutingTabl
 	return resp, nil
 }
 
+// GetMerchant implements routerv1.RouterServiceServer.
+func (s *Server) GetMerchant(ctx context.Context, req *routerv1.GetMerchantRequest) (*routerv1.GetMerchantResponse, error) {
+	if req.GetNetworkId() == "" || req.GetMerchantId() == "" {
+		return nil, rpcerr.Field(rpcerr.InvalidArgument, "merchant_id", "network_id and merchant_id are required")
+	}
+	n, ok := s.tables.Table().Networks[req.GetNetworkId()]
+	if !ok {
+		return nil, rpcerr.New(rpcerr.MerchantNotFound, "network %q is not onboarded", req.GetNetworkId())
+	}
+	m, err := s.svc.merchant(ctx, n, req.GetMerchantId())
+	if err != nil {
+		return nil, err
+	}
+	return &routerv1.GetMerchantResponse{Merchant: m, Network: networkToProto(n)}, nil
+}
+
 func partnerToProto(p Partner) *routerv1.Partner {
-	return &routerv1.Partner{PartnerId: p.ID, Name: p.Name, Currency: p.Currency, Disabled: p.Disabled}
+	out := &routerv1.Partner{PartnerId: p.ID, Name: p.Name, Currency: p.Currency, Disabled: p.Disabled, Endpoint: p.Endpoint}
+	for _, r := range p.CodeRanges {
+		lengths := make([]int32, len(r.Lengths))
+		for i, l := range r.Lengths {
+			lengths[i] = int32(l)
+		}
+		out.CodeRanges = append(out.CodeRanges, &routerv1.CodeRange{Prefix: r.Prefix, Lengths: lengths})
+	}
+	return out
 }
 
 func networkToProto(n Network) *routerv1.MerchantNetwork {
 	return &routerv1.MerchantNetwork{NetworkId: n.ID, Name: n.Name, Endpoint: n.Endpoint,
-		Guids: n.GUIDs, Country: n.Country, Currency: n.Currency}
+		Guids: n.GUIDs, Country: n.Country, Currency: n.Currency, UrlIssuers: n.URLIssuers}
 }

@@ -142,6 +142,18 @@ type PaymentFacts struct {
 	WalletAmount   money.Amount
 	CostAmount     money.Amount
 	MerchantAmount money.Amount
+	// ReversalID, when set, makes this the reversal of (part of) the
+	// payment — a refund or a cancel — posted once per reversal id: the
+	// amounts are what is reversed and the entries are mirrored.
+	ReversalID string
+}
+
+// kind is the posting kind of the facts: "payment" or "reversal:<id>".
+func (f PaymentFacts) kind() string {
+	if f.ReversalID != "" {
+		return "reversal:" + f.ReversalID
+	}
+	return "payment"
 }
 
 // Account names.
@@ -175,7 +187,16 @@ func PaymentPosting(f PaymentFacts, at time.Time) (Posting, error) {
 			Entry{Account: fxPosition(f.MerchantAmount.Currency), Side: Debit, Amount: f.MerchantAmount})
 	}
 	entries = append(entries, Entry{Account: merchantPayable(f.NetworkID), Side: Credit, Amount: f.MerchantAmount})
-	return NewPosting(f.PaymentID, "payment", entries, at)
+	if f.ReversalID != "" {
+		for i := range entries {
+			if entries[i].Side == Debit {
+				entries[i].Side = Credit
+			} else {
+				entries[i].Side = Debit
+			}
+		}
+	}
+	return NewPosting(f.PaymentID, f.kind(), entries, at)
 }
 
 // AccountBalance sums one account in one currency.
@@ -234,10 +255,11 @@ func (s *Service) PostPayments(ctx context.Context, fs []PaymentFacts) ([]Postin
 	ps := make([]Posting, len(fs))
 	seen := make(map[string]bool, len(fs))
 	for i, f := range fs {
-		if seen[f.PaymentID] {
-			return nil, rpcerr.Field(rpcerr.InvalidArgument, fmt.Sprintf("payments[%d].payment_id", i), "payment %s appears twice", f.PaymentID)
+		key := f.PaymentID + "/" + f.kind()
+		if seen[key] {
+			return nil, rpcerr.Field(rpcerr.InvalidArgument, fmt.Sprintf("payments[%d].payment_id", i), "payment %s (%s) appears twice", f.PaymentID, f.kind())
 		}
-		seen[f.PaymentID] = true
+		seen[key] = true
 		p, err := PaymentPosting(f, at)
 		if err != nil {
 			return nil, err

@@ -80,7 +80,7 @@ func factsFromProto(req *settlementv1.PostPaymentRequest, prefix string) (Paymen
 	}
 	return PaymentFacts{
 		PaymentID: req.GetPaymentId(), PartnerID: req.GetPartnerId(), NetworkID: req.GetNetworkId(),
-		WalletAmount: wallet, CostAmount: cost, MerchantAmount: merchant,
+		WalletAmount: wallet, CostAmount: cost, MerchantAmount: merchant, ReversalID: req.GetReversalId(),
 	}, nil
 }
 

@@ -89,7 +89,7 @@ func (s *SQLStore) InsertPostings(ctx context.Context, ps []Posting) ([]Posting,
 		if len(missing) == 0 {
 			return nil
 		}
-		found, err := listPostings(ctx, tx, `p.kind = 'payment' AND p.payment_id IN (`+placeholders(1, len(missing))+`)`, missing...)
+		found, err := listPostings(ctx, tx, `p.payment_id IN (`+placeholders(1, len(missing))+`)`, missing...)
 		if err != nil {
 			return err
 		}

@@ -80,7 +80,7 @@ func runService(ctx context.Context, name string, args []string) error {
 	fs := flag.NewFlagSet(name, flag.ContinueOnError)
 	listen := fs.String("listen", env("UNIGATE_LISTEN", "127.0.0.1:0"), "gRPC listen address")
 	dsn := fs.String("dsn", env("UNIGATE_DSN", ""), "SQL back end: postgres://… or sqlite:///path")
-	etcd := fs.String("etcd", env("UNIGATE_ETCD", "http://127.0.0.1:2379"), "etcd endpoints, comma-separated (router)")
+	etcd := fs.String("etcd", env("UNIGATE_ETCD", "http://127.0.0.1:2379"), "etcd endpoints, comma-separated (router, acquirer)")
 	router := fs.String("router", env("UNIGATE_ROUTER", ""), "router target (acquirer)")
 	fxT := fs.String("fx", env("UNIGATE_FX", ""), "fx target (acquirer)")
 	riskT := fs.String("risk", env("UNIGATE_RISK", ""), "risk target (acquirer)")
@@ -100,7 +100,8 @@ func runService(ctx context.Context, name string, args []string) error {
 	c := app.Common{Listen: *listen, DSN: *dsn, CallTimeout: *callTimeout, Log: logger(name, *logLevel)}
 	switch name {
 	case "acquirer":
-		return app.RunAcquirer(ctx, app.AcquirerConfig{Common: c, Router: *router, FX: *fxT, Risk: *riskT, Settlement: *settlementT})
+		return app.RunAcquirer(ctx, app.AcquirerConfig{Common: c, Router: *router, FX: *fxT, Risk: *riskT, Settlement: *settlementT,
+			Etcd: strings.Split(*etcd, ",")})
 	case "router":
 		return app.RunRouter(ctx, app.RouterConfig{Common: c, Etcd: strings.Split(*etcd, ",")})
 	case "fx":

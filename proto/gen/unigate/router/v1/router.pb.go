@@ -26,6 +26,112 @@ const (
 	_ = protoimpl.EnforceVersion(protoimpl.MaxVersion - 20)
 )
 
+// GetMerchantRequest names a merchant of a network.
+type GetMerchantRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	NetworkId     string                 `protobuf:"bytes,1,opt,name=network_id,json=networkId,proto3" json:"network_id,omitempty"`
+	MerchantId    string                 `protobuf:"bytes,2,opt,name=merchant_id,json=merchantId,proto3" json:"merchant_id,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *GetMerchantRequest) Reset() {
+	*x = GetMerchantRequest{}
+	mi := &file_unigate_router_v1_router_proto_msgTypes[0]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *GetMerchantRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*GetMerchantRequest) ProtoMessage() {}
+
+func (x *GetMerchantRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_unigate_router_v1_router_proto_msgTypes[0]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use GetMerchantRequest.ProtoReflect.Descriptor instead.
+func (*GetMerchantRequest) Descriptor() ([]byte, []int) {
+	return file_unigate_router_v1_router_proto_rawDescGZIP(), []int{0}
+}
+
+func (x *GetMerchantRequest) GetNetworkId() string {
+	if x != nil {
+		return x.NetworkId
+	}
+	return ""
+}
+
+func (x *GetMerchantRequest) GetMerchantId() string {
+	if x != nil {
+		return x.MerchantId
+	}
+	return ""
+}
+
+// GetMerchantResponse carries the merchant and its network.
+type GetMerchantResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Merchant      *v1.Merchant           `protobuf:"bytes,1,opt,name=merchant,proto3" json:"merchant,omitempty"`
+	Network       *MerchantNetwork       `protobuf:"bytes,2,opt,name=network,proto3" json:"network,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *GetMerchantResponse) Reset() {
+	*x = GetMerchantResponse{}
+	mi := &file_unigate_router_v1_router_proto_msgTypes[1]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *GetMerchantResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*GetMerchantResponse) ProtoMessage() {}
+
+func (x *GetMerchantResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_unigate_router_v1_router_proto_msgTypes[1]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use GetMerchantResponse.ProtoReflect.Descriptor instead.
+func (*GetMerchantResponse) Descriptor() ([]byte, []int) {
+	return file_unigate_router_v1_router_proto_rawDescGZIP(), []int{1}
+}
+
+func (x *GetMerchantResponse) GetMerchant() *v1.Merchant {
+	if x != nil {
+		return x.Merchant
+	}
+	return nil
+}
+
+func (x *GetMerchantResponse) GetNetwork() *MerchantNetwork {
+	if x != nil {
+		return x.Network
+	}
+	return nil
+}
+
 // CodeRange is a range of one-time payment codes assigned to a partner,
 // like a card BIN: codes that start with prefix and have one of lengths.
 type CodeRange struct {
@@ -40,7 +146,7 @@ type CodeRange struct {
 
 func (x *CodeRange) Reset() {
 	*x = CodeRange{}
-	mi := &file_unigate_router_v1_router_proto_msgTypes[0]
+	mi := &file_unigate_router_v1_router_proto_msgTypes[2]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -52,7 +158,7 @@ func (x *CodeRange) String() string {
 func (*CodeRange) ProtoMessage() {}
 
 func (x *CodeRange) ProtoReflect() protoreflect.Message {
-	mi := &file_unigate_router_v1_router_proto_msgTypes[0]
+	mi := &file_unigate_router_v1_router_proto_msgTypes[2]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -65,7 +171,7 @@ func (x *CodeRange) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CodeRange.ProtoReflect.Descriptor instead.
 func (*CodeRange) Descriptor() ([]byte, []int) {
-	return file_unigate_router_v1_router_proto_rawDescGZIP(), []int{0}
+	return file_unigate_router_v1_router_proto_rawDescGZIP(), []int{2}
 }
 
 func (x *CodeRange) GetPrefix() string {
@@ -102,7 +208,7 @@ type Partner struct {
 
 func (x *Partner) Reset() {
 	*x = Partner{}
-	mi := &file_unigate_router_v1_router_proto_msgTypes[1]
+	mi := &file_unigate_router_v1_router_proto_msgTypes[3]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -114,7 +220,7 @@ func (x *Partner) String() string {
 func (*Partner) ProtoMessage() {}
 
 func (x *Partner) ProtoReflect() protoreflect.Message {
-	mi := &file_unigate_router_v1_router_proto_msgTypes[1]
+	mi := &file_unigate_router_v1_router_proto_msgTypes[3]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -127,7 +233,7 @@ func (x *Partner) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Partner.ProtoReflect.Descriptor instead.
 func (*Partner) Descriptor() ([]byte, []int) {
-	return file_unigate_router_v1_router_proto_rawDescGZIP(), []int{1}
+	return file_unigate_router_v1_router_proto_rawDescGZIP(), []int{3}
 }
 
 func (x *Partner) GetPartnerId() string {
@@ -194,7 +300,7 @@ type MerchantNetwork struct {
 
 func (x *MerchantNetwork) Reset() {
 	*x = MerchantNetwork{}
-	mi := &file_unigate_router_v1_router_proto_msgTypes[2]
+	mi := &file_unigate_router_v1_router_proto_msgTypes[4]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -206,7 +312,7 @@ func (x *MerchantNetwork) String() string {
 func (*MerchantNetwork) ProtoMessage() {}
 
 func (x *MerchantNetwork) ProtoReflect() protoreflect.Message {
-	mi := &file_unigate_router_v1_router_proto_msgTypes[2]
+	mi := &file_unigate_router_v1_router_proto_msgTypes[4]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -219,7 +325,7 @@ func (x *MerchantNetwork) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use MerchantNetwork.ProtoReflect.Descriptor instead.
 func (*MerchantNetwork) Descriptor() ([]byte, []int) {
-	return file_unigate_router_v1_router_proto_rawDescGZIP(), []int{2}
+	return file_unigate_router_v1_router_proto_rawDescGZIP(), []int{4}
 }
 
 func (x *MerchantNetwork) GetNetworkId() string {
@@ -282,7 +388,7 @@ type ResolveCodeRequest struct {
 
 func (x *ResolveCodeRequest) Reset() {
 	*x = ResolveCodeRequest{}
-	mi := &file_unigate_router_v1_router_proto_msgTypes[3]
+	mi := &file_unigate_router_v1_router_proto_msgTypes[5]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -294,7 +400,7 @@ func (x *ResolveCodeRequest) String() string {
 func (*ResolveCodeRequest) ProtoMessage() {}
 
 func (x *ResolveCodeRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_unigate_router_v1_router_proto_msgTypes[3]
+	mi := &file_unigate_router_v1_router_proto_msgTypes[5]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -307,7 +413,7 @@ func (x *ResolveCodeRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ResolveCodeRequest.ProtoReflect.Descriptor instead.
 func (*ResolveCodeRequest) Descriptor() ([]byte, []int) {
-	return file_unigate_router_v1_router_proto_rawDescGZIP(), []int{3}
+	return file_unigate_router_v1_router_proto_rawDescGZIP(), []int{5}
 }
 
 func (x *ResolveCodeRequest) GetPartnerId() string {
@@ -340,7 +446,7 @@ type ResolveCodeResponse struct {
 
 func (x *ResolveCodeResponse) Reset() {
 	*x = ResolveCodeResponse{}
-	mi := &file_unigate_router_v1_router_proto_msgTypes[4]
+	mi := &file_unigate_router_v1_router_proto_msgTypes[6]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -352,7 +458,7 @@ func (x *ResolveCodeResponse) String() string {
 func (*ResolveCodeResponse) ProtoMessage() {}
 
 func (x *ResolveCodeResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_unigate_router_v1_router_proto_msgTypes[4]
+	mi := &file_unigate_router_v1_router_proto_msgTypes[6]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -365,7 +471,7 @@ func (x *ResolveCodeResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ResolveCodeResponse.ProtoReflect.Descriptor instead.
 func (*ResolveCodeResponse) Descriptor() ([]byte, []int) {
-	return file_unigate_router_v1_router_proto_rawDescGZIP(), []int{4}
+	return file_unigate_router_v1_router_proto_rawDescGZIP(), []int{6}
 }
 
 func (x *ResolveCodeResponse) GetKind() v1.CodeKind {
@@ -420,7 +526,7 @@ type ClassifyCodeRequest struct {
 
 func (x *ClassifyCodeRequest) Reset() {
 	*x = ClassifyCodeRequest{}
-	mi := &file_unigate_router_v1_router_proto_msgTypes[5]
+	mi := &file_unigate_router_v1_router_proto_msgTypes[7]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -432,7 +538,7 @@ func (x *ClassifyCodeRequest) String() string {
 func (*ClassifyCodeRequest) ProtoMessage() {}
 
 func (x *ClassifyCodeRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_unigate_router_v1_router_proto_msgTypes[5]
+	mi := &file_unigate_router_v1_router_proto_msgTypes[7]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -445,7 +551,7 @@ func (x *ClassifyCodeRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ClassifyCodeRequest.ProtoReflect.Descriptor instead.
 func (*ClassifyCodeRequest) Descriptor() ([]byte, []int) {
-	return file_unigate_router_v1_router_proto_rawDescGZIP(), []int{5}
+	return file_unigate_router_v1_router_proto_rawDescGZIP(), []int{7}
 }
 
 func (x *ClassifyCodeRequest) GetCode() string {
@@ -470,7 +576,7 @@ type ClassifyCodeResponse struct {
 
 func (x *ClassifyCodeResponse) Reset() {
 	*x = ClassifyCodeResponse{}
-	mi := &file_unigate_router_v1_router_proto_msgTypes[6]
+	mi := &file_unigate_router_v1_router_proto_msgTypes[8]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -482,7 +588,7 @@ func (x *ClassifyCodeResponse) String() string {
 func (*ClassifyCodeResponse) ProtoMessage() {}
 
 func (x *ClassifyCodeResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_unigate_router_v1_router_proto_msgTypes[6]
+	mi := &file_unigate_router_v1_router_proto_msgTypes[8]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -495,7 +601,7 @@ func (x *ClassifyCodeResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ClassifyCodeResponse.ProtoReflect.Descriptor instead.
 func (*ClassifyCodeResponse) Descriptor() ([]byte, []int) {
-	return file_unigate_router_v1_router_proto_rawDescGZIP(), []int{6}
+	return file_unigate_router_v1_router_proto_rawDescGZIP(), []int{8}
 }
 
 func (x *ClassifyCodeResponse) GetKind() v1.CodeKind {
@@ -536,7 +642,7 @@ type GetPartnerRequest struct {
 
 func (x *GetPartnerRequest) Reset() {
 	*x = GetPartnerRequest{}
-	mi := &file_unigate_router_v1_router_proto_msgTypes[7]
+	mi := &file_unigate_router_v1_router_proto_msgTypes[9]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -548,7 +654,7 @@ func (x *GetPartnerRequest) String() string {
 func (*GetPartnerRequest) ProtoMessage() {}
 
 func (x *GetPartnerRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_unigate_router_v1_router_proto_msgTypes[7]
+	mi := &file_unigate_router_v1_router_proto_msgTypes[9]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -561,7 +667,7 @@ func (x *GetPartnerRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetPartnerRequest.ProtoReflect.Descriptor instead.
 func (*GetPartnerRequest) Descriptor() ([]byte, []int) {
-	return file_unigate_router_v1_router_proto_rawDescGZIP(), []int{7}
+	return file_unigate_router_v1_router_proto_rawDescGZIP(), []int{9}
 }
 
 func (x *GetPartnerRequest) GetPartnerId() string {
@@ -581,7 +687,7 @@ type GetPartnerResponse struct {
 
 func (x *GetPartnerResponse) Reset() {
 	*x = GetPartnerResponse{}
-	mi := &file_unigate_router_v1_router_proto_msgTypes[8]
+	mi := &file_unigate_router_v1_router_proto_msgTypes[10]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -593,7 +699,7 @@ func (x *GetPartnerResponse) String() string {
 func (*GetPartnerResponse) ProtoMessage() {}
 
 func (x *GetPartnerResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_unigate_router_v1_router_proto_msgTypes[8]
+	mi := &file_unigate_router_v1_router_proto_msgTypes[10]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -606,7 +712,7 @@ func (x *GetPartnerResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetPartnerResponse.ProtoReflect.Descriptor instead.
 func (*GetPartnerResponse) Descriptor() ([]byte, []int) {
-	return file_unigate_router_v1_router_proto_rawDescGZIP(), []int{8}
+	return file_unigate_router_v1_router_proto_rawDescGZIP(), []int{10}
 }
 
 func (x *GetPartnerResponse) GetPartner() *Partner {
@@ -625,7 +731,7 @@ type GetRoutingTableRequest struct {
 
 func (x *GetRoutingTableRequest) Reset() {
 	*x = GetRoutingTableRequest{}
-	mi := &file_unigate_router_v1_router_proto_msgTypes[9]
+	mi := &file_unigate_router_v1_router_proto_msgTypes[11]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -637,7 +743,7 @@ func (x *GetRoutingTableRequest) String() string {
 func (*GetRoutingTableRequest) ProtoMessage() {}
 
 func (x *GetRoutingTableRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_unigate_router_v1_router_proto_msgTypes[9]
+	mi := &file_unigate_router_v1_router_proto_msgTypes[11]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -650,7 +756,7 @@ func (x *GetRoutingTableRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetRoutingTableRequest.ProtoReflect.Descriptor instead.
 func (*GetRoutingTableRequest) Descriptor() ([]byte, []int) {
-	return file_unigate_router_v1_router_proto_rawDescGZIP(), []int{9}
+	return file_unigate_router_v1_router_proto_rawDescGZIP(), []int{11}
 }
 
 // GetRoutingTableResponse is the table in force.
@@ -666,7 +772,7 @@ type GetRoutingTableResponse struct {
 
 func (x *GetRoutingTableResponse) Reset() {
 	*x = GetRoutingTableResponse{}
-	mi := &file_unigate_router_v1_router_proto_msgTypes[10]
+	mi := &file_unigate_router_v1_router_proto_msgTypes[12]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -678,7 +784,7 @@ func (x *GetRoutingTableResponse) String() string {
 func (*GetRoutingTableResponse) ProtoMessage() {}
 
 func (x *GetRoutingTableResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_unigate_router_v1_router_proto_msgTypes[10]
+	mi := &file_unigate_router_v1_router_proto_msgTypes[12]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -691,7 +797,7 @@ func (x *GetRoutingTableResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetRoutingTableResponse.ProtoReflect.Descriptor instead.
 func (*GetRoutingTableResponse) Descriptor() ([]byte, []int) {
-	return file_unigate_router_v1_router_proto_rawDescGZIP(), []int{10}
+	return file_unigate_router_v1_router_proto_rawDescGZIP(), []int{12}
 }
 
 func (x *GetRoutingTableResponse) GetRevision() int64 {
@@ -719,7 +825,15 @@ var File_unigate_router_v1_router_proto protoreflect.FileDescriptor
 
 const file_unigate_router_v1_router_proto_rawDesc = "" +
 	"\n" +
-	"\x1eunigate/router/v1/router.proto\x12\x11unigate.router.v1\x1a\x1eunigate/common/v1/common.proto\"=\n" +
+	"\x1eunigate/router/v1/router.proto\x12\x11unigate.router.v1\x1a\x1eunigate/common/v1/common.proto\"T\n" +
+	"\x12GetMerchantRequest\x12\x1d\n" +
+	"\n" +
+	"network_id\x18\x01 \x01(\tR\tnetworkId\x12\x1f\n" +
+	"\vmerchant_id\x18\x02 \x01(\tR\n" +
+	"merchantId\"\x8c\x01\n" +
+	"\x13GetMerchantResponse\x127\n" +
+	"\bmerchant\x18\x01 \x01(\v2\x1b.unigate.common.v1.MerchantR\bmerchant\x12<\n" +
+	"\anetwork\x18\x02 \x01(\v2\".unigate.router.v1.MerchantNetworkR\anetwork\"=\n" +
 	"\tCodeRange\x12\x16\n" +
 	"\x06prefix\x18\x01 \x01(\tR\x06prefix\x12\x18\n" +
 	"\alengths\x18\x02 \x03(\x05R\alengths\"\xcf\x01\n" +
@@ -770,13 +884,14 @@ const file_unigate_router_v1_router_proto_rawDesc = "" +
 	"\x17GetRoutingTableResponse\x12\x1a\n" +
 	"\brevision\x18\x01 \x01(\x03R\brevision\x126\n" +
 	"\bpartners\x18\x02 \x03(\v2\x1a.unigate.router.v1.PartnerR\bpartners\x12>\n" +
-	"\bnetworks\x18\x03 \x03(\v2\".unigate.router.v1.MerchantNetworkR\bnetworks2\x93\x03\n" +
+	"\bnetworks\x18\x03 \x03(\v2\".unigate.router.v1.MerchantNetworkR\bnetworks2\xf1\x03\n" +
 	"\rRouterService\x12\\\n" +
 	"\vResolveCode\x12%.unigate.router.v1.ResolveCodeRequest\x1a&.unigate.router.v1.ResolveCodeResponse\x12Y\n" +
 	"\n" +
 	"GetPartner\x12$.unigate.router.v1.GetPartnerRequest\x1a%.unigate.router.v1.GetPartnerResponse\x12h\n" +
 	"\x0fGetRoutingTable\x12).unigate.router.v1.GetRoutingTableRequest\x1a*.unigate.router.v1.GetRoutingTableResponse\x12_\n" +
-	"\fClassifyCode\x12&.unigate.router.v1.ClassifyCodeRequest\x1a'.unigate.router.v1.ClassifyCodeResponseB\xcb\x01\n" +
+	"\fClassifyCode\x12&.unigate.router.v1.ClassifyCodeRequest\x1a'.unigate.router.v1.ClassifyCodeResponse\x12\\\n" +
+	"\vGetMerchant\x12%.unigate.router.v1.GetMerchantRequest\x1a&.unigate.router.v1.GetMerchantResponseB\xcb\x01\n" +
 	"\x15com.unigate.router.v1B\vRouterProtoP\x01Z?github.com/unigate/unigate/proto/gen/unigate/router/v1;routerv1\xa2\x02\x03URX\xaa\x02\x11Unigate.Router.V1\xca\x02\x11Unigate\\Router\\V1\xe2\x02\x1dUnigate\\Router\\V1\\GPBMetadata\xea\x02\x13Unigate::Router::V1b\x06proto3"
 
 var (
@@ -791,47 +906,53 @@ func file_unigate_router_v1_router_proto_rawDescGZIP() []byte {
 	return file_unigate_router_v1_router_proto_rawDescData
 }
 
-var file_unigate_router_v1_router_proto_msgTypes = make([]protoimpl.MessageInfo, 11)
+var file_unigate_router_v1_router_proto_msgTypes = make([]protoimpl.MessageInfo, 13)
 var file_unigate_router_v1_router_proto_goTypes = []any{
-	(*CodeRange)(nil),               // 0: unigate.router.v1.CodeRange
-	(*Partner)(nil),                 // 1: unigate.router.v1.Partner
-	(*MerchantNetwork)(nil),         // 2: unigate.router.v1.MerchantNetwork
-	(*ResolveCodeRequest)(nil),      // 3: unigate.router.v1.ResolveCodeRequest
-	(*ResolveCodeResponse)(nil),     // 4: unigate.router.v1.ResolveCodeResponse
-	(*ClassifyCodeRequest)(nil),     // 5: unigate.router.v1.ClassifyCodeRequest
-	(*ClassifyCodeResponse)(nil),    // 6: unigate.router.v1.ClassifyCodeResponse
-	(*GetPartnerRequest)(nil),       // 7: unigate.router.v1.GetPartnerRequest
-	(*GetPartnerResponse)(nil),      // 8: unigate.router.v1.GetPartnerResponse
-	(*GetRoutingTableRequest)(nil),  // 9: unigate.router.v1.GetRoutingTableRequest
-	(*GetRoutingTableResponse)(nil), // 10: unigate.router.v1.GetRoutingTableResponse
-	(v1.CodeKind)(0),                // 11: unigate.common.v1.CodeKind
-	(*v1.Merchant)(nil),             // 12: unigate.common.v1.Merchant
-	(*v1.Money)(nil),                // 13: unigate.common.v1.Money
+	(*GetMerchantRequest)(nil),      // 0: unigate.router.v1.GetMerchantRequest
+	(*GetMerchantResponse)(nil),     // 1: unigate.router.v1.GetMerchantResponse
+	(*CodeRange)(nil),               // 2: unigate.router.v1.CodeRange
+	(*Partner)(nil),                 // 3: unigate.router.v1.Partner
+	(*MerchantNetwork)(nil),         // 4: unigate.router.v1.MerchantNetwork
+	(*ResolveCodeRequest)(nil),      // 5: unigate.router.v1.ResolveCodeRequest
+	(*ResolveCodeResponse)(nil),     // 6: unigate.router.v1.ResolveCodeResponse
+	(*ClassifyCodeRequest)(nil),     // 7: unigate.router.v1.ClassifyCodeRequest
+	(*ClassifyCodeResponse)(nil),    // 8: unigate.router.v1.ClassifyCodeResponse
+	(*GetPartnerRequest)(nil),       // 9: unigate.router.v1.GetPartnerRequest
+	(*GetPartnerResponse)(nil),      // 10: unigate.router.v1.GetPartnerResponse
+	(*GetRoutingTableRequest)(nil),  // 11: unigate.router.v1.GetRoutingTableRequest
+	(*GetRoutingTableResponse)(nil), // 12: unigate.router.v1.GetRoutingTableResponse
+	(*v1.Merchant)(nil),             // 13: unigate.common.v1.Merchant
+	(v1.CodeKind)(0),                // 14: unigate.common.v1.CodeKind
+	(*v1.Money)(nil),                // 15: unigate.common.v1.Money
 }
 var file_unigate_router_v1_router_proto_depIdxs = []int32{
-	0,  // 0: unigate.router.v1.Partner.code_ranges:type_name -> unigate.router.v1.CodeRange
-	11, // 1: unigate.router.v1.ResolveCodeResponse.kind:type_name -> unigate.common.v1.CodeKind
-	12, // 2: unigate.router.v1.ResolveCodeResponse.merchant:type_name -> unigate.common.v1.Merchant
-	13, // 3: unigate.router.v1.ResolveCodeResponse.amount:type_name -> unigate.common.v1.Money
-	2,  // 4: unigate.router.v1.ResolveCodeResponse.network:type_name -> unigate.router.v1.MerchantNetwork
-	1,  // 5: unigate.router.v1.ResolveCodeResponse.partner:type_name -> unigate.router.v1.Partner
-	11, // 6: unigate.router.v1.ClassifyCodeResponse.kind:type_name -> unigate.common.v1.CodeKind
-	1,  // 7: unigate.router.v1.GetPartnerResponse.partner:type_name -> unigate.router.v1.Partner
-	1,  // 8: unigate.router.v1.GetRoutingTableResponse.partners:type_name -> unigate.router.v1.Partner
-	2,  // 9: unigate.router.v1.GetRoutingTableResponse.networks:type_name -> unigate.router.v1.MerchantNetwork
-	3,  // 10: unigate.router.v1.RouterService.ResolveCode:input_type -> unigate.router.v1.ResolveCodeRequest
-	7,  // 11: unigate.router.v1.RouterService.GetPartner:input_type -> unigate.router.v1.GetPartnerRequest
-	9,  // 12: unigate.router.v1.RouterService.GetRoutingTable:input_type -> unigate.router.v1.GetRoutingTableRequest
-	5,  // 13: unigate.router.v1.RouterService.ClassifyCode:input_type -> unigate.router.v1.ClassifyCodeRequest
-	4,  // 14: unigate.router.v1.RouterService.ResolveCode:output_type -> unigate.router.v1.ResolveCodeResponse
-	8,  // 15: unigate.router.v1.RouterService.GetPartner:output_type -> unigate.router.v1.GetPartnerResponse
-	10, // 16: unigate.router.v1.RouterService.GetRoutingTable:output_type -> unigate.router.v1.GetRoutingTableResponse
-	6,  // 17: unigate.router.v1.RouterService.ClassifyCode:output_type -> unigate.router.v1.ClassifyCodeResponse
-	14, // [14:18] is the sub-list for method output_type
-	10, // [10:14] is the sub-list for method input_type
-	10, // [10:10] is the sub-list for extension type_name
-	10, // [10:10] is the sub-list for extension extendee
-	0,  // [0:10] is the sub-list for field type_name
+	13, // 0: unigate.router.v1.GetMerchantResponse.merchant:type_name -> unigate.common.v1.Merchant
+	4,  // 1: unigate.router.v1.GetMerchantResponse.network:type_name -> unigate.router.v1.MerchantNetwork
+	2,  // 2: unigate.router.v1.Partner.code_ranges:type_name -> unigate.router.v1.CodeRange
+	14, // 3: unigate.router.v1.ResolveCodeResponse.kind:type_name -> unigate.common.v1.CodeKind
+	13, // 4: unigate.router.v1.ResolveCodeResponse.merchant:type_name -> unigate.common.v1.Merchant
+	15, // 5: unigate.router.v1.ResolveCodeResponse.amount:type_name -> unigate.common.v1.Money
+	4,  // 6: unigate.router.v1.ResolveCodeResponse.network:type_name -> unigate.router.v1.MerchantNetwork
+	3,  // 7: unigate.router.v1.ResolveCodeResponse.partner:type_name -> unigate.router.v1.Partner
+	14, // 8: unigate.router.v1.ClassifyCodeResponse.kind:type_name -> unigate.common.v1.CodeKind
+	3,  // 9: unigate.router.v1.GetPartnerResponse.partner:type_name -> unigate.router.v1.Partner
+	3,  // 10: unigate.router.v1.GetRoutingTableResponse.partners:type_name -> unigate.router.v1.Partner
+	4,  // 11: unigate.router.v1.GetRoutingTableResponse.networks:type_name -> unigate.router.v1.MerchantNetwork
+	5,  // 12: unigate.router.v1.RouterService.ResolveCode:input_type -> unigate.router.v1.ResolveCodeRequest
+	9,  // 13: unigate.router.v1.RouterService.GetPartner:input_type -> unigate.router.v1.GetPartnerRequest
+	11, // 14: unigate.router.v1.RouterService.GetRoutingTable:input_type -> unigate.router.v1.GetRoutingTableRequest
+	7,  // 15: unigate.router.v1.RouterService.ClassifyCode:input_type -> unigate.router.v1.ClassifyCodeRequest
+	0,  // 16: unigate.router.v1.RouterService.GetMerchant:input_type -> unigate.router.v1.GetMerchantRequest
+	6,  // 17: unigate.router.v1.RouterService.ResolveCode:output_type -> unigate.router.v1.ResolveCodeResponse
+	10, // 18: unigate.router.v1.RouterService.GetPartner:output_type -> unigate.router.v1.GetPartnerResponse
+	12, // 19: unigate.router.v1.RouterService.GetRoutingTable:output_type -> unigate.router.v1.GetRoutingTableResponse
+	8,  // 20: unigate.router.v1.RouterService.ClassifyCode:output_type -> unigate.router.v1.ClassifyCodeResponse
+	1,  // 21: unigate.router.v1.RouterService.GetMerchant:output_type -> unigate.router.v1.GetMerchantResponse
+	17, // [17:22] is the sub-list for method output_type
+	12, // [12:17] is the sub-list for method input_type
+	12, // [12:12] is the sub-list for extension type_name
+	12, // [12:12] is the sub-list for extension extendee
+	0,  // [0:12] is the sub-list for field type_name
 }
 
 func init() { file_unigate_router_v1_router_proto_init() }
@@ -845,7 +966,7 @@ func file_unigate_router_v1_router_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_unigate_router_v1_router_proto_rawDesc), len(file_unigate_router_v1_router_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   11,
+			NumMessages:   13,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

@@ -27,6 +27,7 @@ const (
 	RouterService_GetPartner_FullMethodName      = "/unigate.router.v1.RouterService/GetPartner"
 	RouterService_GetRoutingTable_FullMethodName = "/unigate.router.v1.RouterService/GetRoutingTable"
 	RouterService_ClassifyCode_FullMethodName    = "/unigate.router.v1.RouterService/ClassifyCode"
+	RouterService_GetMerchant_FullMethodName     = "/unigate.router.v1.RouterService/GetMerchant"
 )
 
 // RouterServiceClient is the client API for RouterService service.
@@ -46,6 +47,9 @@ type RouterServiceClient interface {
 	// one-time payment code, which partner's code range it belongs to. It
 	// resolves no merchant and is what a merchant-side submission uses.
 	ClassifyCode(ctx context.Context, in *ClassifyCodeRequest, opts ...grpc.CallOption) (*ClassifyCodeResponse, error)
+	// GetMerchant returns a merchant of a network, confirmed with the
+	// network, and the network's route.
+	GetMerchant(ctx context.Context, in *GetMerchantRequest, opts ...grpc.CallOption) (*GetMerchantResponse, error)
 }
 
 type routerServiceClient struct {
@@ -96,6 +100,16 @@ func (c *routerServiceClient) ClassifyCode(ctx context.Context, in *ClassifyCode
 	return out, nil
 }
 
+func (c *routerServiceClient) GetMerchant(ctx context.Context, in *GetMerchantRequest, opts ...grpc.CallOption) (*GetMerchantResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(GetMerchantResponse)
+	err := c.cc.Invoke(ctx, RouterService_GetMerchant_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 // RouterServiceServer is the server API for RouterService service.
 // All implementations must embed UnimplementedRouterServiceServer
 // for forward compatibility.
@@ -113,6 +127,9 @@ type RouterServiceServer interface {
 	// one-time payment code, which partner's code range it belongs to. It
 	// resolves no merchant and is what a merchant-side submission uses.
 	ClassifyCode(context.Context, *ClassifyCodeRequest) (*ClassifyCodeResponse, error)
+	// GetMerchant returns a merchant of a network, confirmed with the
+	// network, and the network's route.
+	GetMerchant(context.Context, *GetMerchantRequest) (*GetMerchantResponse, error)
 	mustEmbedUnimplementedRouterServiceServer()
 }
 
@@ -134,6 +151,9 @@ func (UnimplementedRouterServiceServer) GetRoutingTable(context.Context, *GetRou
 }
 func (UnimplementedRouterServiceServer) ClassifyCode(context.Context, *ClassifyCodeRequest) (*ClassifyCodeResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method ClassifyCode not implemented")
+}
+func (UnimplementedRouterServiceServer) GetMerchant(context.Context, *GetMerchantRequest) (*GetMerchantResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method GetMerchant not implemented")
 }
 func (UnimplementedRouterServiceServer) mustEmbedUnimplementedRouterServiceServer() {}
 func (UnimplementedRouterServiceServer) testEmbeddedByValue()                       {}
@@ -228,6 +248,24 @@ func _RouterService_ClassifyCode_Handler(srv interface{}, ctx context.Context, d
 	return interceptor(ctx, in, info, handler)
 }
 
+func _RouterService_GetMerchant_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(GetMerchantRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(RouterServiceServer).GetMerchant(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: RouterService_GetMerchant_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(RouterServiceServer).GetMerchant(ctx, req.(*GetMerchantRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 // RouterService_ServiceDesc is the grpc.ServiceDesc for RouterService service.
 // It's only intended for direct use with grpc.RegisterService,
 // and not to be introspected or modified (even as a copy)
@@ -250,6 +288,10 @@ var RouterService_ServiceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "ClassifyCode",
 			Handler:    _RouterService_ClassifyCode_Handler,
+		},
+		{
+			MethodName: "GetMerchant",
+			Handler:    _RouterService_GetMerchant_Handler,
 		},
 	},
 	Streams:  []grpc.StreamDesc{},
