@@ -114,13 +114,12 @@ func (s *Server) Serve(ctx context.Context, lis net.Listener, grace time.Duratio
 	return nil
 }
 
-// DefaultCallTimeout bounds every outbound call whose context has no
-// deadline of its own.
+// DefaultCallTimeout bounds every outbound call.
 const DefaultCallTimeout = 5 * time.Second
 
-// Dial returns a client connection to target ("host:port") with tracing,
-// a deadline on every call, and retries of UNAVAILABLE for the methods the
-// service config marks safe.
+// Dial returns a client connection to target ("host:port") with tracing
+// and a deadline on every call: callTimeout, or the caller's own deadline
+// if that is sooner.
 func Dial(target string, callTimeout time.Duration, opts ...grpc.DialOption) (*grpc.ClientConn, error) {
 	if callTimeout <= 0 {
 		callTimeout = DefaultCallTimeout
@@ -133,13 +132,13 @@ func Dial(target string, callTimeout time.Duration, opts ...grpc.DialOption) (*g
 	return grpc.NewClient(target, append(base, opts...)...)
 }
 
+// deadline bounds each unary call by d: a caller's context may shorten
+// the bound, never lengthen it, so a long-lived caller context (a
+// payment's processing) still gets a timely U from a silent peer.
 func deadline(d time.Duration) grpc.UnaryClientInterceptor {
 	return func(ctx context.Context, method string, req, reply any, cc *grpc.ClientConn, invoker grpc.UnaryInvoker, opts ...grpc.CallOption) error {
-		if _, ok := ctx.Deadline(); !ok {
-			var cancel context.CancelFunc
-			ctx, cancel = context.WithTimeout(ctx, d)
-			defer cancel()
-		}
+		ctx, cancel := context.WithTimeout(ctx, d)
+		defer cancel()
 		return invoker(ctx, method, req, reply, cc, opts...)
 	}
 }

@@ -102,4 +102,13 @@ func TestDialSetsADeadline(t *testing.T) {
 	if got > 50*time.Millisecond {
 		t.Fatalf("caller's deadline replaced: %v", got)
 	}
+	// A caller's longer deadline is cut to the call timeout.
+	long, cancel2 := context.WithTimeout(context.Background(), time.Hour)
+	defer cancel2()
+	if err := deadline(100*time.Millisecond)(long, "/x", nil, nil, nil, inv); err != nil {
+		t.Fatal(err)
+	}
+	if got > 100*time.Millisecond {
+		t.Fatalf("call not bounded by the call timeout: %v", got)
+	}
 }

@@ -151,8 +151,9 @@ type Store interface {
 	Update(ctx context.Context, id string, cond Cond, ch Change, at time.Time, event func(Payment) (Event, bool)) (p Payment, applied bool, err error)
 	// Unposted returns up to limit payments owing ledger postings.
 	Unposted(ctx context.Context, limit int) ([]Payment, error)
-	// MarkPosted records that payments' postings reached the ledger.
-	MarkPosted(ctx context.Context, ids []string) error
+	// MarkPosted records that the postings of payments, as they were (in
+	// their status), reached the ledger.
+	MarkPosted(ctx context.Context, posted []Payment) error
 	// Due returns up to limit payments whose next resolver attempt is due.
 	Due(ctx context.Context, now time.Time, limit int) ([]Payment, error)
 

@@ -60,9 +60,8 @@ func (s *Service) PostPending(ctx context.Context) (int, error) {
 			return total, nil
 		}
 		req := &settlementv1.PostPaymentsRequest{}
-		var paymentIDs, refundIDs []string
+		var refundIDs []string
 		for _, p := range ps {
-			paymentIDs = append(paymentIDs, p.ID)
 			if p.Status == Cancelled && !p.Credited {
 				continue // no money ever moved: nothing to post
 			}
@@ -91,13 +90,13 @@ func (s *Service) PostPending(ctx context.Context) (int, error) {
 				return total, rpcerr.FromStatus(err)
 			}
 		}
-		if err := s.store.MarkPosted(ctx, paymentIDs); err != nil {
+		if err := s.store.MarkPosted(ctx, ps); err != nil {
 			return total, err
 		}
 		if err := s.store.MarkRefundsPosted(ctx, refundIDs); err != nil {
 			return total, err
 		}
-		total += len(paymentIDs) + len(refundIDs)
+		total += len(ps) + len(refundIDs)
 		if len(ps) < postBatch && len(rs) < postBatch {
 			return total, nil
 		}

@@ -198,14 +198,22 @@ func insertEvent(ctx context.Context, tx *sqlstore.Tx, e Event) error {
 	return err
 }
 
-// MarkPosted implements Store with one UPDATE for the whole batch.
-func (s *SQLStore) MarkPosted(ctx context.Context, ids []string) error {
-	if len(ids) == 0 {
-		return nil
+// MarkPosted implements Store with one UPDATE per status. Each row is
+// marked only if it is still in the status whose postings were delivered:
+// a payment cancelled meanwhile stays owed its reversal.
+func (s *SQLStore) MarkPosted(ctx context.Context, posted []Payment) error {
+	byStatus := map[Status][]string{}
+	for _, p := range posted {
+		byStatus[p.Status] = append(byStatus[p.Status], p.ID)
 	}
-	a := &sqlArgs{}
-	_, err := s.db.ExecContext(ctx, `UPDATE acq_payments SET ledger_posted = TRUE WHERE payment_id IN (`+a.in(ids...)+`)`, a.args...)
-	return err
+	for st, ids := range byStatus {
+		a := &sqlArgs{}
+		q := `UPDATE acq_payments SET ledger_posted = TRUE WHERE status = ` + a.add(string(st)) + ` AND payment_id IN (` + a.in(ids...) + `)`
+		if _, err := s.db.ExecContext(ctx, q, a.args...); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // Unposted implements Store.

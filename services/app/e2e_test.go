@@ -27,6 +27,7 @@ import (
 	"github.com/unigate/unigate/pkg/rpcerr"
 	"github.com/unigate/unigate/pkg/sqlstore"
 	"github.com/unigate/unigate/pkg/sqlstore/sqlstoretest"
+	"github.com/unigate/unigate/services/acquirer"
 	"github.com/unigate/unigate/services/app"
 	"github.com/unigate/unigate/services/merchantsim"
 	"github.com/unigate/unigate/services/router"
@@ -46,11 +47,20 @@ type env struct {
 	ledgerDB   *sqlstore.DB
 }
 
+// fastLifecycle resolves in about a second instead of twenty minutes.
+var fastLifecycle = acquirer.Config{
+	CancelWindow: time.Hour,
+	Schedule:     []time.Duration{100 * time.Millisecond, 200 * time.Millisecond, 300 * time.Millisecond},
+	ReverseRetry: 200 * time.Millisecond,
+	Tick:         50 * time.Millisecond,
+}
+
 func startEnv(t *testing.T, dsn string) *env {
 	t.Helper()
 	ctx := context.Background()
 	log := slog.New(slog.NewTextHandler(io.Discard, nil))
-	st, err := app.StartStack(ctx, app.StackConfig{DataDir: t.TempDir(), DSN: dsn, QuoteTTL: quoteTTL, Log: log})
+	st, err := app.StartStack(ctx, app.StackConfig{DataDir: t.TempDir(), DSN: dsn, QuoteTTL: quoteTTL, Log: log,
+		CallTimeout: time.Second, Lifecycle: fastLifecycle})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -132,6 +142,9 @@ func TestEndToEnd(t *testing.T) {
 			t.Run("routing changes apply without restart", e.testRoutingReload)
 			t.Run("ledger balances", e.testLedgerBalances)
 			t.Run("demo", e.testDemo)
+			t.Run("cancel", e.testCancel)
+			t.Run("unknown outcomes are resolved", e.testResolveUnknown)
+			t.Run("events stream from a cursor", e.testEvents)
 		})
 	}
 }

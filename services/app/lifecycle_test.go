@@ -1,0 +1,238 @@
+package app_test
+
+import (
+	"context"
+	"testing"
+	"time"
+
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
+
+	commonv1 "github.com/unigate/unigate/proto/gen/unigate/common/v1"
+	partnerv1 "github.com/unigate/unigate/proto/gen/unigate/partner/v1"
+	settlementv1 "github.com/unigate/unigate/proto/gen/unigate/settlement/v1"
+	simulatorv1 "github.com/unigate/unigate/proto/gen/unigate/simulator/v1"
+
+	"github.com/unigate/unigate/pkg/etcdx"
+	"github.com/unigate/unigate/pkg/rpcerr"
+	"github.com/unigate/unigate/services/router"
+	"github.com/unigate/unigate/services/walletsim"
+)
+
+// waitFor polls until ok holds or fails the test after 10 s.
+func waitFor(t *testing.T, what string, ok func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for !ok() {
+		if time.Now().After(deadline) {
+			t.Fatalf("%s: not within 10s", what)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// netLedger sums one payment's postings per account and currency.
+func (e *env) netLedger(paymentID string) map[string]int64 {
+	e.t.Helper()
+	ps, err := e.settlement.ListPostings(context.Background(), &settlementv1.ListPostingsRequest{PaymentId: paymentID})
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	out := map[string]int64{}
+	for _, p := range ps.GetPostings() {
+		for _, en := range p.GetEntries() {
+			v := en.GetAmount().GetMinorUnits()
+			if en.GetSide() == settlementv1.Side_SIDE_CREDIT {
+				v = -v
+			}
+			out[en.GetAccount()+"/"+en.GetAmount().GetCurrency()] += v
+		}
+	}
+	return out
+}
+
+func (e *env) get(w *walletsim.Wallet, id string) *partnerv1.Payment {
+	e.t.Helper()
+	resp, err := w.Client.GetPayment(w.Context(context.Background()), &partnerv1.GetPaymentRequest{Id: &partnerv1.GetPaymentRequest_PaymentId{PaymentId: id}})
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	return resp.GetPayment()
+}
+
+func (e *env) testCancel(t *testing.T) {
+	ctx := context.Background()
+	w := walletsim.New("hipay", e.acquirer)
+	_, _, p, err := w.ScanAndPay(ctx, e.staticCode(0), cny(4200), "cancel-1", "u-cancel")
+	if err != nil || p.GetResult() != commonv1.Result_RESULT_SUCCESS {
+		t.Fatalf("pay: %v %v", p, err)
+	}
+	before, err := e.sim.GetCredits(ctx, &simulatorv1.GetCreditsRequest{MerchantId: "M10001"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	cancel := func(key string) (*partnerv1.CancelPaymentResponse, error) {
+		return w.Client.CancelPayment(w.Context(ctx), &partnerv1.CancelPaymentRequest{Id: &partnerv1.CancelPaymentRequest_PartnerPaymentId{PartnerPaymentId: key}})
+	}
+	resp, err := cancel("cancel-1")
+	if err != nil || resp.GetResult() != commonv1.Result_RESULT_SUCCESS ||
+		resp.GetPayment().GetStatus() != partnerv1.PaymentStatus_PAYMENT_STATUS_CANCELLED {
+		t.Fatalf("cancel: %v %v", resp, err)
+	}
+	// Cancelling again answers the same.
+	again, err := cancel("cancel-1")
+	if err != nil || again.GetResult() != commonv1.Result_RESULT_SUCCESS || again.GetPayment().GetStatus() != resp.GetPayment().GetStatus() {
+		t.Fatalf("second cancel: %v %v", again, err)
+	}
+	// The merchant's credit was reversed, and the ledger nets to zero for it.
+	after, err := e.sim.GetCredits(ctx, &simulatorv1.GetCreditsRequest{MerchantId: "M10001"})
+	if err != nil || after.GetCount() != before.GetCount()-1 {
+		t.Fatalf("credits %d -> %d, want one fewer", before.GetCount(), after.GetCount())
+	}
+	waitFor(t, "payment and reversal posted", func() bool { return len(e.netLedger(p.GetPaymentId())) > 0 })
+	e.waitPosted(p.GetPaymentId())
+	for k, v := range e.netLedger(p.GetPaymentId()) {
+		if v != 0 {
+			t.Errorf("after the cancel %s nets %d, want 0", k, v)
+		}
+	}
+	// Refusals: another partner; unknown payment.
+	other := walletsim.New("zalopay", e.acquirer)
+	_, err = other.Client.CancelPayment(other.Context(ctx), &partnerv1.CancelPaymentRequest{Id: &partnerv1.CancelPaymentRequest_PaymentId{PaymentId: p.GetPaymentId()}})
+	if rpcerr.ReasonOf(err) != rpcerr.PaymentNotFound {
+		t.Fatalf("other partner's cancel: %v", err)
+	}
+	// A failed payment has nothing to cancel: S, unchanged.
+	_, _, failed, err := w.ScanAndPay(ctx, e.staticCode(2), cny(100), "cancel-failed", "u-cancel")
+	if err != nil || failed.GetResult() != commonv1.Result_RESULT_FAILURE {
+		t.Fatalf("declined payment: %v %v", failed, err)
+	}
+	resp, err = cancel("cancel-failed")
+	if err != nil || resp.GetResult() != commonv1.Result_RESULT_SUCCESS || resp.GetPayment().GetStatus() != partnerv1.PaymentStatus_PAYMENT_STATUS_FAILED {
+		t.Fatalf("cancel of a failed payment: %v %v", resp, err)
+	}
+}
+
+func (e *env) testResolveUnknown(t *testing.T) {
+	ctx := context.Background()
+	w := walletsim.New("hipay", e.acquirer)
+	// M10004 credits but answers too late: U, then the resolver's inquiry
+	// finds S.
+	_, _, slow, err := w.ScanAndPay(ctx, e.staticCode(3), cny(1500), "u-slow", "u-resolve")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if slow.GetResult() != commonv1.Result_RESULT_UNKNOWN {
+		t.Fatalf("slow network answered %v, want U", slow.GetResult())
+	}
+	// M10005 never answers and never credits: U, then after the window a
+	// reversal, then F.
+	_, _, lost, err := w.ScanAndPay(ctx, e.staticCode(4), cny(1600), "u-lost", "u-resolve")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if lost.GetResult() != commonv1.Result_RESULT_UNKNOWN {
+		t.Fatalf("silent network answered %v, want U", lost.GetResult())
+	}
+	waitFor(t, "slow payment resolved", func() bool {
+		return e.get(w, slow.GetPaymentId()).GetResult() == commonv1.Result_RESULT_SUCCESS
+	})
+	waitFor(t, "lost payment resolved", func() bool { return e.get(w, lost.GetPaymentId()).GetStatus() != partnerv1.PaymentStatus_PAYMENT_STATUS_PROCESSING })
+	got := e.get(w, lost.GetPaymentId())
+	if got.GetResult() != commonv1.Result_RESULT_FAILURE || got.GetFailureReason() != string(rpcerr.PaymentTimedOut) {
+		t.Fatalf("lost payment ended %v", got)
+	}
+	e.waitPosted(slow.GetPaymentId())
+	if n := e.netLedger(slow.GetPaymentId())["merchant_payable:cnsim/CNY"]; n != -1500 {
+		t.Fatalf("slow payment's payable %d, want -1500", n)
+	}
+	if len(e.netLedger(lost.GetPaymentId())) != 0 {
+		t.Fatal("a payment that never moved money was posted")
+	}
+	// Nothing is left for the resolver.
+	var due int
+	if err := e.db.QueryRowContext(ctx, `SELECT count(*) FROM acq_payments WHERE status = 'PROCESSING'`).Scan(&due); err != nil || due != 0 {
+		t.Fatalf("%d payments still PROCESSING (%v)", due, err)
+	}
+}
+
+func (e *env) testEvents(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	// A partner of its own, so the sequence starts at 1.
+	cli, err := etcdx.Connect([]string{e.stack.Addrs["etcd"]})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cli.Close()
+	if err := router.PutPartner(ctx, cli, router.Partner{ID: "eventwallet", Name: "Events", Currency: "SGD"}); err != nil {
+		t.Fatal(err)
+	}
+	w := walletsim.New("eventwallet", e.acquirer)
+	waitFor(t, "onboarding", func() bool {
+		_, err := w.Client.DecodeCode(w.Context(ctx), &partnerv1.DecodeCodeRequest{Code: e.staticCode(0)})
+		return err == nil
+	})
+	_, _, p1, err := w.ScanAndPay(ctx, e.staticCode(0), cny(300), "ev-1", "u-ev")
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, _, p2, err := w.ScanAndPay(ctx, e.staticCode(2), cny(300), "ev-2", "u-ev")
+	if err != nil {
+		t.Fatal(err)
+	}
+	read := func(after int64, n int) []*partnerv1.Event {
+		sctx, stop := context.WithCancel(w.Context(ctx))
+		defer stop()
+		stream, err := w.Client.StreamEvents(sctx, &partnerv1.StreamEventsRequest{AfterSequence: after})
+		if err != nil {
+			t.Fatal(err)
+		}
+		var out []*partnerv1.Event
+		for len(out) < n {
+			resp, err := stream.Recv()
+			if err != nil {
+				t.Fatalf("after %d events: %v", len(out), err)
+			}
+			out = append(out, resp.GetEvent())
+		}
+		return out
+	}
+	evs := read(0, 2)
+	if evs[0].GetType() != partnerv1.EventType_EVENT_TYPE_PAYMENT_SUCCEEDED || evs[0].GetPayment().GetPaymentId() != p1.GetPaymentId() ||
+		evs[1].GetType() != partnerv1.EventType_EVENT_TYPE_PAYMENT_FAILED || evs[1].GetPayment().GetPaymentId() != p2.GetPaymentId() {
+		t.Fatalf("events %v", evs)
+	}
+	if evs[0].GetSequence() != 1 || evs[1].GetSequence() != 2 || evs[0].GetEventId() == "" {
+		t.Fatalf("sequences %d %d", evs[0].GetSequence(), evs[1].GetSequence())
+	}
+	// Resuming after the first gives the second again, same id.
+	again := read(evs[0].GetSequence(), 1)
+	if again[0].GetEventId() != evs[1].GetEventId() {
+		t.Fatalf("resumed at %v, want %v", again[0].GetEventId(), evs[1].GetEventId())
+	}
+	// A new event arrives on an open stream.
+	sctx, stop := context.WithCancel(w.Context(ctx))
+	defer stop()
+	stream, err := w.Client.StreamEvents(sctx, &partnerv1.StreamEventsRequest{AfterSequence: 2})
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, _, p3, err := w.ScanAndPay(ctx, e.staticCode(1), cny(300), "ev-3", "u-ev")
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp, err := stream.Recv()
+	if err != nil || resp.GetEvent().GetPayment().GetPaymentId() != p3.GetPaymentId() || resp.GetEvent().GetSequence() != 3 {
+		t.Fatalf("live event %v %v", resp, err)
+	}
+	// Partners see only their own events; a bad cursor is refused.
+	other := walletsim.New("hkwallet", e.acquirer)
+	bad, err := other.Client.StreamEvents(other.Context(ctx), &partnerv1.StreamEventsRequest{AfterSequence: -1})
+	if err == nil {
+		_, err = bad.Recv()
+	}
+	if status.Code(err) != codes.InvalidArgument {
+		t.Fatalf("negative cursor: %v", err)
+	}
+}
