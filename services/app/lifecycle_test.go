@@ -137,7 +137,9 @@ func (e *env) testResolveUnknown(t *testing.T) {
 	waitFor(t, "slow payment resolved", func() bool {
 		return e.get(w, slow.GetPaymentId()).GetResult() == commonv1.Result_RESULT_SUCCESS
 	})
-	waitFor(t, "lost payment resolved", func() bool { return e.get(w, lost.GetPaymentId()).GetStatus() != partnerv1.PaymentStatus_PAYMENT_STATUS_PROCESSING })
+	waitFor(t, "lost payment resolved", func() bool {
+		return e.get(w, lost.GetPaymentId()).GetStatus() != partnerv1.PaymentStatus_PAYMENT_STATUS_PROCESSING
+	})
 	got := e.get(w, lost.GetPaymentId())
 	if got.GetResult() != commonv1.Result_RESULT_FAILURE || got.GetFailureReason() != string(rpcerr.PaymentTimedOut) {
 		t.Fatalf("lost payment ended %v", got)
