@@ -56,6 +56,11 @@ type Stack struct {
 	g      *errgroup.Group
 	etcd   *etcdx.Embedded
 	dsn    func(service string) string
+	stops  map[string]context.CancelFunc
+	// start runs another service in the stack (see StartAcquirer).
+	start func(name string, i int, run func(context.Context, Common) error) (string, error)
+	// acquirer is the configuration acquirer replicas share.
+	acquirer AcquirerConfig
 }
 
 // DefaultPartners are the demo's wallet partners.
@@ -92,7 +97,7 @@ func StartStack(ctx context.Context, cfg StackConfig) (_ *Stack, err error) {
 	}
 	runCtx, cancel := context.WithCancel(context.WithoutCancel(ctx))
 	g, gctx := errgroup.WithContext(runCtx)
-	s := &Stack{Addrs: map[string]string{}, cancel: cancel, g: g, dsn: func(service string) string {
+	s := &Stack{Addrs: map[string]string{}, cancel: cancel, g: g, stops: map[string]context.CancelFunc{}, dsn: func(service string) string {
 		if cfg.DSN != "" {
 			return cfg.DSN
 		}
@@ -119,12 +124,14 @@ func StartStack(ctx context.Context, cfg StackConfig) (_ *Stack, err error) {
 		return Common{Listen: addr(i), DSN: s.dsn(service), Log: cfg.Log.With("service", service), CallTimeout: cfg.CallTimeout,
 			Ready: func(a string) { ready <- hostPort(a) }}
 	}
-	start := func(name string, i int, run func(Common) error) (string, error) {
+	start := func(name string, i int, run func(context.Context, Common) error) (string, error) {
 		ready := make(chan string, 1)
 		c := common(name, i, ready)
 		failed := make(chan error, 1)
+		sctx, stop := context.WithCancel(gctx)
+		s.stops[name] = stop
 		g.Go(func() error {
-			err := run(c)
+			err := run(sctx, c)
 			if err != nil {
 				failed <- err
 				return fmt.Errorf("%s: %w", name, err)
@@ -143,8 +150,8 @@ func StartStack(ctx context.Context, cfg StackConfig) (_ *Stack, err error) {
 	}
 
 	simCfg := merchantsim.DefaultConfig()
-	simAddr, err := start("merchantsim", 5, func(c Common) error {
-		return RunMerchantSim(gctx, MerchantSimConfig{Common: c, Sim: simCfg})
+	simAddr, err := start("merchantsim", 5, func(sctx context.Context, c Common) error {
+		return RunMerchantSim(sctx, MerchantSimConfig{Common: c, Sim: simCfg})
 	})
 	if err != nil {
 		return nil, err
@@ -152,34 +159,53 @@ func StartStack(ctx context.Context, cfg StackConfig) (_ *Stack, err error) {
 	if err := seedRouting(ctx, etcd, simCfg, simAddr); err != nil {
 		return nil, err
 	}
-	if _, err := start("router", 1, func(c Common) error {
-		return RunRouter(gctx, RouterConfig{Common: c, Etcd: etcd})
+	if _, err := start("router", 1, func(sctx context.Context, c Common) error {
+		return RunRouter(sctx, RouterConfig{Common: c, Etcd: etcd})
 	}); err != nil {
 		return nil, err
 	}
-	if _, err := start("fx", 2, func(c Common) error {
-		return RunFX(gctx, FXConfig{Common: c, FX: fx.Config{Rates: cfg.Rates, QuoteTTL: cfg.QuoteTTL}})
+	if _, err := start("fx", 2, func(sctx context.Context, c Common) error {
+		return RunFX(sctx, FXConfig{Common: c, FX: fx.Config{Rates: cfg.Rates, QuoteTTL: cfg.QuoteTTL}})
 	}); err != nil {
 		return nil, err
 	}
-	if _, err := start("risk", 3, func(c Common) error {
-		return RunRisk(gctx, RiskConfig{Common: c, Risk: DefaultRisk()})
+	if _, err := start("risk", 3, func(sctx context.Context, c Common) error {
+		return RunRisk(sctx, RiskConfig{Common: c, Risk: DefaultRisk()})
 	}); err != nil {
 		return nil, err
 	}
-	if _, err := start("settlement", 4, func(c Common) error {
-		return RunSettlement(gctx, SettlementConfig{Common: c})
+	if _, err := start("settlement", 4, func(sctx context.Context, c Common) error {
+		return RunSettlement(sctx, SettlementConfig{Common: c})
 	}); err != nil {
 		return nil, err
 	}
-	if _, err := start("acquirer", 0, func(c Common) error {
-		return RunAcquirer(gctx, AcquirerConfig{Common: c, Router: s.Addrs["router"], FX: s.Addrs["fx"],
-			Risk: s.Addrs["risk"], Settlement: s.Addrs["settlement"], PosterInterval: time.Second,
-			Etcd: etcd, Lifecycle: cfg.Lifecycle})
-	}); err != nil {
+	s.start = start
+	s.acquirer = AcquirerConfig{Router: s.Addrs["router"], FX: s.Addrs["fx"], Risk: s.Addrs["risk"],
+		Settlement: s.Addrs["settlement"], PosterInterval: time.Second, Etcd: etcd, Lifecycle: cfg.Lifecycle}
+	if _, err := s.StartAcquirer("acquirer", 0); err != nil {
 		return nil, err
 	}
 	return s, nil
+}
+
+// StartAcquirer starts an acquirer replica named name (its candidate id in
+// the resolver's election) on port BasePort+port (or any), sharing the
+// stack's database, etcd and services, and returns its address.
+func (s *Stack) StartAcquirer(name string, port int) (string, error) {
+	return s.start(name, port, func(ctx context.Context, c Common) error {
+		cfg := s.acquirer
+		cfg.Common, cfg.Candidate = c, name
+		cfg.DSN = s.dsn("acquirer")
+		return RunAcquirer(ctx, cfg)
+	})
+}
+
+// StopService stops one service of the stack ("acquirer", or a replica's
+// name) gracefully, as SIGTERM would; the others keep running.
+func (s *Stack) StopService(name string) {
+	if stop, ok := s.stops[name]; ok {
+		stop()
+	}
 }
 
 // seedRouting writes the demo partners and the simulated network.
