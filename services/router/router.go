@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"strings"
 	"sync"
 	"time"
 
@@ -17,7 +16,9 @@ import (
 	"github.com/unigate/unigate/pkg/emvqr"
 	"github.com/unigate/unigate/pkg/grpcx"
 	"github.com/unigate/unigate/pkg/money"
+	"github.com/unigate/unigate/pkg/paycode"
 	"github.com/unigate/unigate/pkg/rpcerr"
+	"github.com/unigate/unigate/pkg/walletcode"
 )
 
 // MaxCodeLength bounds what is parsed at all.
@@ -68,21 +69,26 @@ func (s *Service) Resolve(ctx context.Context, partnerID, code string) (Resoluti
 	if err != nil {
 		return Resolution{}, err
 	}
-	switch {
-	case code == "":
+	if code == "" {
 		return Resolution{}, rpcerr.Field(rpcerr.InvalidCode, "code", "is required")
-	case len(code) > MaxCodeLength:
-		return Resolution{}, rpcerr.Field(rpcerr.InvalidCode, "code", "is %d bytes, longer than %d", len(code), MaxCodeLength)
-	case !strings.HasPrefix(code, "00"):
-		// URL codes and wallet codes are classified by a later part of the
-		// code package; until then they are not accepted.
-		return Resolution{}, rpcerr.Field(rpcerr.UnsupportedCode, "code", "only EMVCo merchant-presented codes are accepted")
 	}
-	mpm, err := emvqr.DecodeMPM(code)
-	if err != nil {
-		return Resolution{}, rpcerr.Field(rpcerr.InvalidCode, "code", "%v", err)
+	if len(code) > MaxCodeLength {
+		return Resolution{}, rpcerr.Field(rpcerr.InvalidCode, "code", "is %d bytes, longer than %d", len(code), MaxCodeLength)
 	}
 	table := s.tables.Table()
+	decoded, err := paycode.Decode(code, table.Ranges)
+	if err != nil {
+		return Resolution{}, codeError(err)
+	}
+	switch decoded.Kind {
+	case paycode.KindURL:
+		return s.resolveURL(ctx, table, partner, decoded)
+	case paycode.KindMPM:
+	default:
+		return Resolution{}, rpcerr.Field(rpcerr.UnsupportedCode, "code",
+			"a consumer-presented code (%s) is submitted by the merchant's network, not paid by a wallet", decoded.Kind)
+	}
+	mpm := decoded.MPM
 	var (
 		network Network
 		account emvqr.MerchantAccount
@@ -110,7 +116,7 @@ func (s *Service) Resolve(ctx context.Context, partnerID, code string) (Resoluti
 	}
 
 	res := Resolution{Kind: commonv1.CodeKind_CODE_KIND_EMVCO_MPM, Merchant: merchant, Network: network,
-		Partner: partner, Warnings: mpm.Warnings}
+		Partner: partner, Warnings: decoded.Warnings}
 	if mpm.Currency != "" {
 		cur, err := money.CurrencyByNumeric(mpm.Currency)
 		if err != nil {
@@ -128,6 +134,45 @@ func (s *Service) Resolve(ctx context.Context, partnerID, code string) (Resoluti
 		res.Amount = a
 	}
 	return res, nil
+}
+
+// codeError turns a decoder's refusal into INVALID_CODE naming what is
+// wrong (or UNKNOWN_CODE_RANGE for a wallet code of no partner).
+func codeError(err error) error {
+	var pe *paycode.Error
+	if errors.As(err, &pe) && pe.Reason == string(walletcode.ReasonUnknownRange) {
+		return rpcerr.Field(rpcerr.UnknownCodeRange, "code", "%s", pe.Msg)
+	}
+	return rpcerr.Field(rpcerr.InvalidCode, "code", "%v", err)
+}
+
+// resolveURL resolves a wallet's URL-style merchant code through the
+// network that resolves its issuer's codes; the token names the merchant.
+func (s *Service) resolveURL(ctx context.Context, table *Table, partner Partner, c *paycode.Code) (Resolution, error) {
+	network, ok := table.NetworkByIssuer(c.URL.Issuer)
+	if !ok {
+		return Resolution{}, rpcerr.Field(rpcerr.MerchantNotFound, "code", "no merchant network resolves %s codes", c.URL.Issuer)
+	}
+	if c.URL.Token == "" {
+		return Resolution{}, rpcerr.Field(rpcerr.InvalidCode, "code", "the %s code names no merchant", c.URL.Issuer)
+	}
+	merchant, err := s.merchant(ctx, network, c.URL.Token)
+	if err != nil {
+		return Resolution{}, err
+	}
+	return Resolution{Kind: commonv1.CodeKind_CODE_KIND_URL, Merchant: merchant, Network: network, Partner: partner, Warnings: c.Warnings}, nil
+}
+
+// Classify says what a code is and, for a wallet's one-time code, whose.
+func (s *Service) Classify(code string) (*paycode.Code, error) {
+	if code == "" || len(code) > MaxCodeLength {
+		return nil, rpcerr.Field(rpcerr.InvalidCode, "code", "must be 1 to %d bytes", MaxCodeLength)
+	}
+	c, err := paycode.Decode(code, s.tables.Table().Ranges)
+	if err != nil {
+		return nil, codeError(err)
+	}
+	return c, nil
 }
 
 // MerchantTTL is how long the router trusts a network's answer about a

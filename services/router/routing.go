@@ -13,6 +13,7 @@ import (
 	clientv3 "go.etcd.io/etcd/client/v3"
 
 	"github.com/unigate/unigate/pkg/money"
+	"github.com/unigate/unigate/pkg/walletcode"
 )
 
 // Prefix is where the routing table lives in etcd:
@@ -47,6 +48,13 @@ func (p Partner) Validate() error {
 	}
 	if _, err := money.LookupCurrency(p.Currency); err != nil {
 		return fmt.Errorf("partner %s: %w", p.ID, err)
+	}
+	ranges := make([]walletcode.Range, len(p.CodeRanges))
+	for i, r := range p.CodeRanges {
+		ranges[i] = walletcode.Range{Prefix: r.Prefix, PartnerID: p.ID, Lengths: r.Lengths}
+	}
+	if err := walletcode.ValidateRanges(ranges); err != nil {
+		return fmt.Errorf("partner %s: code ranges: %w", p.ID, err)
 	}
 	return nil
 }
@@ -109,8 +117,20 @@ type Table struct {
 	Partners map[string]Partner
 	Networks map[string]Network
 	byGUID   map[string]string // upper-case GUID -> network id
+	byIssuer map[string]string // URL code issuer -> network id
+	// Ranges are every partner's one-time code ranges.
+	Ranges []walletcode.Range
 	// Problems lists records that were skipped as invalid.
 	Problems []string
+}
+
+// NetworkByIssuer returns the network that resolves an issuer's URL codes.
+func (t *Table) NetworkByIssuer(issuer string) (Network, bool) {
+	id, ok := t.byIssuer[issuer]
+	if !ok {
+		return Network{}, false
+	}
+	return t.Networks[id], true
 }
 
 // NetworkByGUID returns the network that owns a merchant account GUID.
@@ -146,7 +166,8 @@ func (t *Table) SortedNetworks() []Network {
 // skipped and listed in Problems, so one bad record cannot take the whole
 // table down.
 func buildTable(rev int64, kvs map[string][]byte) *Table {
-	t := &Table{Revision: rev, Partners: map[string]Partner{}, Networks: map[string]Network{}, byGUID: map[string]string{}}
+	t := &Table{Revision: rev, Partners: map[string]Partner{}, Networks: map[string]Network{},
+		byGUID: map[string]string{}, byIssuer: map[string]string{}}
 	keys := make([]string, 0, len(kvs))
 	for k := range kvs {
 		keys = append(keys, k)
@@ -163,6 +184,16 @@ func buildTable(rev int64, kvs map[string][]byte) *Table {
 				t.Problems = append(t.Problems, fmt.Sprintf("%s: %v", k, firstErr(err, p.Validate(), idMismatch(p.ID, id))))
 				continue
 			}
+			ranges := make([]walletcode.Range, 0, len(t.Ranges)+len(p.CodeRanges))
+			ranges = append(ranges, t.Ranges...)
+			for _, r := range p.CodeRanges {
+				ranges = append(ranges, walletcode.Range{Prefix: r.Prefix, PartnerID: p.ID, Lengths: r.Lengths})
+			}
+			if err := walletcode.ValidateRanges(ranges); err != nil {
+				t.Problems = append(t.Problems, fmt.Sprintf("%s: code ranges: %v", k, err))
+				continue
+			}
+			t.Ranges = ranges
 			t.Partners[p.ID] = p
 		case "networks":
 			var n Network
@@ -176,12 +207,20 @@ func buildTable(rev int64, kvs map[string][]byte) *Table {
 					dup = fmt.Sprintf("GUID %s already belongs to network %s", g, other)
 				}
 			}
+			for _, iss := range n.URLIssuers {
+				if other, ok := t.byIssuer[iss]; ok {
+					dup = fmt.Sprintf("URL issuer %s already belongs to network %s", iss, other)
+				}
+			}
 			if dup != "" {
 				t.Problems = append(t.Problems, k+": "+dup)
 				continue
 			}
 			for _, g := range n.GUIDs {
 				t.byGUID[strings.ToUpper(g)] = n.ID
+			}
+			for _, iss := range n.URLIssuers {
+				t.byIssuer[iss] = n.ID
 			}
 			t.Networks[n.ID] = n
 		default:

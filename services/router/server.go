@@ -5,7 +5,10 @@ import (
 
 	routerv1 "github.com/unigate/unigate/proto/gen/unigate/router/v1"
 
+	commonv1 "github.com/unigate/unigate/proto/gen/unigate/common/v1"
+
 	"github.com/unigate/unigate/pkg/moneypb"
+	"github.com/unigate/unigate/pkg/paycode"
 	"github.com/unigate/unigate/pkg/rpcerr"
 )
 
@@ -55,6 +58,26 @@ func (s *Server) GetRoutingTable(ctx context.Context, _ *routerv1.GetRoutingTabl
 	}
 	for _, n := range t.SortedNetworks() {
 		resp.Networks = append(resp.Networks, networkToProto(n))
+	}
+	return resp, nil
+}
+
+// ClassifyCode implements routerv1.RouterServiceServer.
+func (s *Server) ClassifyCode(ctx context.Context, req *routerv1.ClassifyCodeRequest) (*routerv1.ClassifyCodeResponse, error) {
+	c, err := s.svc.Classify(req.GetCode())
+	if err != nil {
+		return nil, err
+	}
+	resp := &routerv1.ClassifyCodeResponse{Warnings: c.Warnings}
+	switch c.Kind {
+	case paycode.KindMPM:
+		resp.Kind = commonv1.CodeKind_CODE_KIND_EMVCO_MPM
+	case paycode.KindCPM:
+		resp.Kind = commonv1.CodeKind_CODE_KIND_EMVCO_CPM
+	case paycode.KindURL:
+		resp.Kind, resp.Issuer = commonv1.CodeKind_CODE_KIND_URL, c.URL.Issuer
+	case paycode.KindWallet:
+		resp.Kind, resp.PartnerId = commonv1.CodeKind_CODE_KIND_WALLET_CODE, c.Wallet.PartnerID
 	}
 	return resp, nil
 }
