@@ -136,6 +136,7 @@ func TestEndToEnd(t *testing.T) {
 			}
 			e := startEnv(t, dsn)
 			t.Run("mpm payment", e.testPayment)
+			t.Run("url code payment", e.testURLCode)
 			t.Run("bad input writes nothing", e.testBadInput)
 			t.Run("concurrent duplicates make one payment", e.testConcurrentDuplicates)
 			t.Run("failures are final and post nothing", e.testFailures)
@@ -261,7 +262,10 @@ func (e *env) testBadInput(t *testing.T) {
 	}{
 		{"malformed code", func() error { return pay("k1", "000201garbage", cny(100), fresh) }, codes.InvalidArgument, rpcerr.InvalidCode, "code"},
 		{"corrupt CRC", func() error { return pay("k2", code[:len(code)-4]+"FFFF", cny(100), fresh) }, codes.InvalidArgument, rpcerr.InvalidCode, "code"},
-		{"url code not yet supported", func() error { return pay("k3", "https://qr.alipay.com/x", cny(100), fresh) }, codes.InvalidArgument, rpcerr.UnsupportedCode, "code"},
+		{"url code of an issuer no network resolves", func() error { return pay("k3", "https://qr.alipay.com/x", cny(100), fresh) }, codes.NotFound, rpcerr.MerchantNotFound, "code"},
+		{"url code of an unknown merchant", func() error { return pay("k3b", "wxp://f2f0nobody", cny(100), fresh) }, codes.NotFound, rpcerr.MerchantNotFound, "code"},
+		{"wallet code in the wallet-pays flow", func() error { return pay("k3c", "123456789012345678", cny(100), fresh) }, codes.NotFound, rpcerr.UnknownCodeRange, "code"},
+		{"unrecognised code", func() error { return pay("k3d", "hello", cny(100), fresh) }, codes.InvalidArgument, rpcerr.InvalidCode, "code"},
 		{"unknown merchant", func() error { return pay("k4", unknownMerchant, cny(100), fresh) }, codes.NotFound, rpcerr.MerchantNotFound, "code"},
 		{"unknown network", func() error { return pay("k5", unknownNetwork, cny(100), fresh) }, codes.NotFound, rpcerr.MerchantNotFound, "code"},
 		{"unknown quote", func() error { return pay("k6", code, cny(100), "no-such-quote") }, codes.NotFound, rpcerr.QuoteNotFound, ""},
@@ -546,5 +550,22 @@ func (e *env) testDemo(t *testing.T) {
 	}
 	if !strings.Contains(out.String(), "MNT: debits = credits") || !strings.Contains(out.String(), "CNY: debits = credits") {
 		t.Fatalf("demo output lacks the balanced ledger:\n%s", out.String())
+	}
+}
+
+// testURLCode pays a WeChat-style URL code, which the router resolves
+// through the network that owns the issuer.
+func (e *env) testURLCode(t *testing.T) {
+	ctx := context.Background()
+	w := walletsim.New("zalopay", e.acquirer)
+	dec, q, p, err := w.ScanAndPay(ctx, "WXP://f2f0m10002", cny(8800), "url-1", "u-url")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if dec.GetKind() != commonv1.CodeKind_CODE_KIND_URL || dec.GetMerchant().GetMerchantId() != "M10002" || dec.GetWalletCurrency() != "VND" {
+		t.Fatalf("decode = %v", dec)
+	}
+	if p.GetResult() != commonv1.Result_RESULT_SUCCESS || q.GetWalletAmount().GetCurrency() != "VND" {
+		t.Fatalf("payment = %v", p)
 	}
 }

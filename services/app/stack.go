@@ -221,7 +221,7 @@ func seedRouting(ctx context.Context, endpoints []string, sim merchantsim.Config
 		}
 	}
 	return router.PutNetwork(ctx, cli, router.Network{ID: sim.NetworkID, Name: "Simulated CNY merchant network",
-		Endpoint: simAddr, GUIDs: []string{sim.GUID}, Country: "CN", Currency: "CNY"})
+		Endpoint: simAddr, GUIDs: []string{sim.GUID}, URLIssuers: []string{sim.URLIssuer}, Country: "CN", Currency: "CNY"})
 }
 
 // DSN returns the SQL back end of a service ("acquirer", …).

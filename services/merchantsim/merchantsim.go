@@ -8,6 +8,7 @@ package merchantsim
 import (
 	"context"
 	"fmt"
+	"strings"
 	"sync"
 	"time"
 
@@ -51,7 +52,10 @@ type Config struct {
 	NetworkID string
 	// GUID goes into sub-tag 00 of merchant account template 26; the
 	// merchant id into sub-tag 01.
-	GUID      string
+	GUID string
+	// URLIssuer is the issuer whose URL codes the network resolves
+	// ("wechat"): wxp://f2f0<merchant id in lower case>.
+	URLIssuer string
 	Merchants []Merchant
 }
 
@@ -61,6 +65,7 @@ func DefaultConfig() Config {
 	return Config{
 		NetworkID: "cnsim",
 		GUID:      "CN.UNIGATE.SIM",
+		URLIssuer: "wechat",
 		Merchants: []Merchant{
 			{ID: "M10001", Name: "Erenhot Dumpling House", LocalName: "二连浩特饺子馆", City: "Erenhot", MCC: "5812", Country: "CN", Currency: "CNY"},
 			{ID: "M10002", Name: "Huaqiang Electronics", LocalName: "华强电子", City: "Shenzhen", MCC: "5732", Country: "CN", Currency: "CNY"},
@@ -138,9 +143,28 @@ func (s *Simulator) Code(id string, amount money.Amount) (string, error) {
 	return emvqr.EncodeMPM(p)
 }
 
+// URLCode returns a WeChat-style URL code of merchant id ("wxp://f2f0…"),
+// whose token the simulator resolves like the merchant id.
+func (s *Simulator) URLCode(id string) string { return "wxp://" + urlToken(id) }
+
+func urlToken(id string) string { return "f2f0" + strings.ToLower(id) }
+
+// lookup finds a merchant by id or by URL token.
+func (s *Simulator) lookup(idOrToken string) (Merchant, bool) {
+	if m, ok := s.merchants[idOrToken]; ok {
+		return m, true
+	}
+	for _, m := range s.cfg.Merchants {
+		if urlToken(m.ID) == idOrToken {
+			return m, true
+		}
+	}
+	return Merchant{}, false
+}
+
 // GetMerchant implements merchantv1.MerchantNetworkServiceServer.
 func (s *Simulator) GetMerchant(ctx context.Context, req *merchantv1.GetMerchantRequest) (*merchantv1.GetMerchantResponse, error) {
-	m, ok := s.merchants[req.GetMerchantId()]
+	m, ok := s.lookup(req.GetMerchantId())
 	if !ok {
 		return nil, status.Errorf(codes.NotFound, "no merchant %q", req.GetMerchantId())
 	}
@@ -153,7 +177,7 @@ func (s *Simulator) Credit(ctx context.Context, req *merchantv1.CreditRequest) (
 	if req.GetCreditId() == "" {
 		return nil, status.Error(codes.InvalidArgument, "credit_id is required")
 	}
-	m, ok := s.merchants[req.GetMerchantId()]
+	m, ok := s.lookup(req.GetMerchantId())
 	if !ok {
 		return nil, status.Errorf(codes.NotFound, "no merchant %q", req.GetMerchantId())
 	}

@@ -8,6 +8,8 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"sort"
+	"strconv"
 	"strings"
 	"time"
 
@@ -23,6 +25,8 @@ import (
 	"github.com/unigate/unigate/pkg/emvqr"
 	"github.com/unigate/unigate/pkg/etcdx"
 	"github.com/unigate/unigate/pkg/grpcx"
+	"github.com/unigate/unigate/pkg/paycode"
+	"github.com/unigate/unigate/pkg/walletcode"
 	"github.com/unigate/unigate/services/acquirer"
 	"github.com/unigate/unigate/services/router"
 )
@@ -35,7 +39,8 @@ commands:
   routes put-partner --id --name --currency [--disabled]
   routes put-network --id --name --endpoint --guids G1,G2 --country --currency [--merchant-id-tag 01]
   ledger balance                               the trial balance per account and currency
-  qr decode PAYLOAD                            decode an EMVCo merchant-presented code
+  qr decode [--ranges P:PARTNER:LEN,...] PAYLOAD   classify and decode any payment code; one JSON object
+  qr encode [flags] | qr encode --json FILE|-      build an EMVCo merchant-presented payload
 
 global flags (or environment):
   --acquirer   UNIGATE_ACQUIRER   (127.0.0.1:7000)
@@ -90,6 +95,8 @@ func run(ctx context.Context, args []string, out io.Writer) (int, error) {
 		err = ledgerBalance(ctx, g, out)
 	case "qr decode":
 		err = qrDecode(rest[2:], out)
+	case "qr encode":
+		err = qrEncode(rest[2:], out)
 	default:
 		fs.Usage()
 		return 2, fmt.Errorf("unknown command %q", strings.Join(rest[:2], " "))
@@ -210,16 +217,142 @@ func ledgerBalance(ctx context.Context, g globals, out io.Writer) error {
 	return printProto(out, resp)
 }
 
+// qrDecode prints one JSON object describing the code. A code it cannot
+// decode exits 1 with a one-line reason on stderr.
 func qrDecode(args []string, out io.Writer) error {
-	if len(args) != 1 {
-		return errors.New("usage: unigatectl qr decode PAYLOAD")
+	fs := flag.NewFlagSet("qr decode", flag.ContinueOnError)
+	rangesFlag := fs.String("ranges", "", "wallet code ranges PREFIX:PARTNER:LENGTH[/LENGTH…], comma-separated")
+	if err := fs.Parse(args); err != nil {
+		return err
 	}
-	m, err := emvqr.DecodeMPM(args[0])
+	if fs.NArg() != 1 {
+		return errors.New("usage: unigatectl qr decode [--ranges …] PAYLOAD")
+	}
+	ranges, err := parseRanges(*rangesFlag)
 	if err != nil {
 		return err
 	}
-	m.Objects = nil
-	enc := json.NewEncoder(out)
-	enc.SetIndent("", "  ")
-	return enc.Encode(m)
+	c, err := paycode.Decode(fs.Arg(0), ranges)
+	if err != nil {
+		return err
+	}
+	b, err := c.JSON()
+	if err != nil {
+		return err
+	}
+	_, err = fmt.Fprintln(out, string(b))
+	return err
+}
+
+func parseRanges(s string) ([]walletcode.Range, error) {
+	var out []walletcode.Range
+	for _, item := range strings.Split(s, ",") {
+		if item == "" {
+			continue
+		}
+		parts := strings.Split(item, ":")
+		if len(parts) != 3 {
+			return nil, fmt.Errorf("range %q: want PREFIX:PARTNER:LENGTH[/LENGTH…]", item)
+		}
+		r := walletcode.Range{Prefix: parts[0], PartnerID: parts[1]}
+		for _, l := range strings.Split(parts[2], "/") {
+			n, err := strconv.Atoi(l)
+			if err != nil {
+				return nil, fmt.Errorf("range %q: length %q: %w", item, l, err)
+			}
+			r.Lengths = append(r.Lengths, n)
+		}
+		out = append(out, r)
+	}
+	return out, walletcode.ValidateRanges(out)
+}
+
+// encodeInput is the JSON form of `qr encode --json`: the fields of
+// `qr decode`'s MPM output that make a payload.
+type encodeInput struct {
+	PayloadFormat    string `json:"payload_format"`
+	Initiation       string `json:"initiation"`
+	MerchantAccounts []struct {
+		ID     string            `json:"id"`
+		GUID   string            `json:"guid"`
+		Value  string            `json:"value"`
+		Fields map[string]string `json:"fields"`
+	} `json:"merchant_accounts"`
+	MCC          string            `json:"mcc"`
+	Currency     string            `json:"currency"`
+	Amount       string            `json:"amount"`
+	Country      string            `json:"country"`
+	MerchantName string            `json:"merchant_name"`
+	MerchantCity string            `json:"merchant_city"`
+	PostalCode   string            `json:"postal_code"`
+	Additional   map[string]string `json:"additional"`
+	Language     map[string]string `json:"language"`
+}
+
+// qrEncode builds an EMVCo MPM payload from flags or from JSON.
+func qrEncode(args []string, out io.Writer) error {
+	fs := flag.NewFlagSet("qr encode", flag.ContinueOnError)
+	jsonFile := fs.String("json", "", "read the fields from this JSON file (- for standard input), in qr decode's shape")
+	in := encodeInput{PayloadFormat: "01", Initiation: "11"}
+	account := fs.String("account", "", "merchant account template ID:GUID:SUBTAG=VALUE[;SUBTAG=VALUE…], e.g. 26:CN.UNIGATE.SIM:01=M10001")
+	fs.StringVar(&in.Initiation, "initiation", in.Initiation, "11 static, 12 dynamic")
+	fs.StringVar(&in.MCC, "mcc", "", "merchant category code")
+	fs.StringVar(&in.Currency, "currency", "", "ISO 4217 numeric currency, e.g. 156")
+	fs.StringVar(&in.Amount, "amount", "", "amount in major units, e.g. 12.50")
+	fs.StringVar(&in.Country, "country", "", "ISO 3166-1 alpha-2 country")
+	fs.StringVar(&in.MerchantName, "name", "", "merchant name")
+	fs.StringVar(&in.MerchantCity, "city", "", "merchant city")
+	fs.StringVar(&in.PostalCode, "postal-code", "", "postal code")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	m := &emvqr.MPM{}
+	if *jsonFile != "" {
+		var r io.Reader = os.Stdin
+		if *jsonFile != "-" {
+			f, err := os.Open(*jsonFile)
+			if err != nil {
+				return err
+			}
+			defer f.Close()
+			r = f
+		}
+		dec := json.NewDecoder(r)
+		dec.DisallowUnknownFields()
+		if err := dec.Decode(&in); err != nil {
+			return fmt.Errorf("qr encode: %w", err)
+		}
+	} else if *account != "" {
+		id, rest, _ := strings.Cut(*account, ":")
+		guid, subs, _ := strings.Cut(rest, ":")
+		acc := emvqr.MerchantAccount{ID: id, GUID: guid}
+		for _, kv := range strings.Split(subs, ";") {
+			if k, v, ok := strings.Cut(kv, "="); ok {
+				acc.Fields = append(acc.Fields, emvqr.Object{ID: k, Value: v})
+			}
+		}
+		m.MerchantAccounts = append(m.MerchantAccounts, acc)
+	}
+	m.PayloadFormat, m.Initiation, m.MCC, m.Currency, m.Amount = in.PayloadFormat, in.Initiation, in.MCC, in.Currency, in.Amount
+	m.Country, m.MerchantName, m.MerchantCity, m.PostalCode = in.Country, in.MerchantName, in.MerchantCity, in.PostalCode
+	for _, a := range in.MerchantAccounts {
+		acc := emvqr.MerchantAccount{ID: a.ID, GUID: a.GUID, Value: a.Value, Fields: sortedObjects(a.Fields)}
+		m.MerchantAccounts = append(m.MerchantAccounts, acc)
+	}
+	m.Additional, m.Language = sortedObjects(in.Additional), sortedObjects(in.Language)
+	payload, err := emvqr.EncodeMPM(m)
+	if err != nil {
+		return err
+	}
+	_, err = fmt.Fprintln(out, payload)
+	return err
+}
+
+func sortedObjects(m map[string]string) []emvqr.Object {
+	out := make([]emvqr.Object, 0, len(m))
+	for k, v := range m {
+		out = append(out, emvqr.Object{ID: k, Value: v})
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].ID < out[j].ID })
+	return out
 }
