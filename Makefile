@@ -3,7 +3,7 @@ SHELL := /bin/bash
 GO    ?= go
 BIN   := $(CURDIR)/bin
 TOOLS := $(CURDIR)/.bin
-MODULES := proto pkg services deploy
+MODULES := proto pkg sdk services deploy
 
 .PHONY: all build run demo test test-short bench generate check-generated lint tools clean
 
