@@ -144,6 +144,7 @@ func TestEndToEnd(t *testing.T) {
 			t.Run("ledger balances", e.testLedgerBalances)
 			t.Run("demo", e.testDemo)
 			t.Run("cancel", e.testCancel)
+			t.Run("cpm", e.testCPM)
 			t.Run("unknown outcomes are resolved", e.testResolveUnknown)
 			t.Run("events stream from a cursor", e.testEvents)
 		})

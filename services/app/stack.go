@@ -12,11 +12,15 @@ import (
 
 	"golang.org/x/sync/errgroup"
 
+	unigate "github.com/unigate/unigate/sdk"
+
 	"github.com/unigate/unigate/pkg/etcdx"
+	"github.com/unigate/unigate/pkg/grpcx"
 	"github.com/unigate/unigate/services/acquirer"
 	"github.com/unigate/unigate/services/fx"
 	"github.com/unigate/unigate/services/merchantsim"
 	"github.com/unigate/unigate/services/router"
+	"github.com/unigate/unigate/services/walletsim"
 )
 
 // StackConfig configures a whole switch in one process.
@@ -32,8 +36,8 @@ type StackConfig struct {
 	// Host is the interface to listen on ("127.0.0.1").
 	Host string
 	// BasePort numbers the services from it (acquirer BasePort, router +1,
-	// fx +2, risk +3, settlement +4, merchant simulator +5, etcd +6); 0
-	// picks free ports.
+	// fx +2, risk +3, settlement +4, merchant simulator +5, etcd +6, wallet
+	// simulator +7); 0 picks free ports.
 	BasePort int
 	// Rates overrides the FX rates (DefaultRates when nil).
 	Rates []fx.RateConfig
@@ -61,16 +65,22 @@ type Stack struct {
 	start func(name string, i int, run func(context.Context, Common) error) (string, error)
 	// acquirer is the configuration acquirer replicas share.
 	acquirer AcquirerConfig
+	// Wallets are the demo partners' simulated wallets.
+	Wallets *walletsim.Wallets
 }
 
-// DefaultPartners are the demo's wallet partners.
+// DefaultPartners are the demo's wallet partners, each with an 18-digit
+// one-time code range; their WalletPartnerService is the wallet simulator.
 func DefaultPartners() []router.Partner {
+	code := func(prefix string) []router.CodeRange {
+		return []router.CodeRange{{Prefix: prefix, Lengths: []int{18}}}
+	}
 	return []router.Partner{
-		{ID: "hipay", Name: "HiPay (Mongolia)", Currency: "MNT"},
-		{ID: "zalopay", Name: "ZaloPay (Vietnam)", Currency: "VND"},
-		{ID: "liquidpay", Name: "LiquidPay (Singapore)", Currency: "SGD"},
-		{ID: "hkwallet", Name: "HK Wallet (Hong Kong)", Currency: "HKD"},
-		{ID: "cnbank", Name: "Domestic bank app", Currency: "CNY"},
+		{ID: "hipay", Name: "HiPay (Mongolia)", Currency: "MNT", CodeRanges: code("2899")},
+		{ID: "zalopay", Name: "ZaloPay (Vietnam)", Currency: "VND", CodeRanges: code("2898")},
+		{ID: "liquidpay", Name: "LiquidPay (Singapore)", Currency: "SGD", CodeRanges: code("2897")},
+		{ID: "hkwallet", Name: "HK Wallet (Hong Kong)", Currency: "HKD", CodeRanges: code("2896")},
+		{ID: "cnbank", Name: "Domestic bank app", Currency: "CNY", CodeRanges: code("2895")},
 	}
 }
 
@@ -156,7 +166,25 @@ func StartStack(ctx context.Context, cfg StackConfig) (_ *Stack, err error) {
 	if err != nil {
 		return nil, err
 	}
-	if err := seedRouting(ctx, etcd, simCfg, simAddr); err != nil {
+	var pws []walletsim.PartnerWallet
+	for _, p := range DefaultPartners() {
+		pws = append(pws, walletsim.PartnerWallet{PartnerID: p.ID, Currency: p.Currency, CodePrefix: p.CodeRanges[0].Prefix})
+	}
+	if s.Wallets, err = walletsim.NewWallets(pws); err != nil {
+		return nil, err
+	}
+	walletAddr, err := start("walletsim", 7, func(sctx context.Context, c Common) error {
+		lis, err := grpcx.Listen(c.Listen)
+		if err != nil {
+			return err
+		}
+		c.Ready(hostPort(lis.Addr().String()))
+		return unigate.ServeWalletPartner(sctx, lis, s.Wallets)
+	})
+	if err != nil {
+		return nil, err
+	}
+	if err := seedRouting(ctx, etcd, simCfg, simAddr, walletAddr); err != nil {
 		return nil, err
 	}
 	if _, err := start("router", 1, func(sctx context.Context, c Common) error {
@@ -209,13 +237,14 @@ func (s *Stack) StopService(name string) {
 }
 
 // seedRouting writes the demo partners and the simulated network.
-func seedRouting(ctx context.Context, endpoints []string, sim merchantsim.Config, simAddr string) error {
+func seedRouting(ctx context.Context, endpoints []string, sim merchantsim.Config, simAddr, walletAddr string) error {
 	cli, err := etcdx.Connect(endpoints)
 	if err != nil {
 		return err
 	}
 	defer cli.Close()
 	for _, p := range DefaultPartners() {
+		p.Endpoint = walletAddr
 		if err := router.PutPartner(ctx, cli, p); err != nil {
 			return err
 		}

@@ -17,6 +17,8 @@ import (
 	settlementv1 "github.com/unigate/unigate/proto/gen/unigate/settlement/v1"
 	simulatorv1 "github.com/unigate/unigate/proto/gen/unigate/simulator/v1"
 
+	unigate "github.com/unigate/unigate/sdk"
+
 	"github.com/unigate/unigate/pkg/money"
 	"github.com/unigate/unigate/pkg/rpcerr"
 )
@@ -24,15 +26,24 @@ import (
 // PartnerHeader names the calling partner (see acquirer.PartnerHeader).
 const PartnerHeader = "unigate-partner-id"
 
-// Wallet is one partner's client of the partner API.
+// Wallet is one partner's client of the partner API, built on the SDK.
 type Wallet struct {
 	PartnerID string
-	Client    partnerv1.PartnerServiceClient
+	// SDK is the partner SDK's client: what a wallet integrates with.
+	SDK *unigate.Client
+	// Client is the bare generated client, for tests that need to send
+	// what the SDK would not (no partner identity, malformed requests).
+	Client partnerv1.PartnerServiceClient
+	// Backend, if set, is the partner's own wallet: ScanAndPay records
+	// each successful payment in it, as a wallet debits its user, so that
+	// Unigate's refunds of the payment can be credited back.
+	Backend *unigate.MemoryWallet
 }
 
 // New returns a wallet for partnerID on conn (the acquirer).
 func New(partnerID string, conn grpc.ClientConnInterface) *Wallet {
-	return &Wallet{PartnerID: partnerID, Client: partnerv1.NewPartnerServiceClient(conn)}
+	return &Wallet{PartnerID: partnerID, SDK: unigate.NewClient(conn, partnerID),
+		Client: partnerv1.NewPartnerServiceClient(conn)}
 }
 
 // Context returns ctx carrying the partner's identity.
@@ -44,19 +55,23 @@ func (w *Wallet) Context(ctx context.Context) context.Context {
 // its user scans a merchant's code and confirms. amount may be nil for a
 // code that carries its amount.
 func (w *Wallet) ScanAndPay(ctx context.Context, code string, amount *commonv1.Money, key, userRef string) (*partnerv1.DecodeCodeResponse, *partnerv1.Quote, *partnerv1.Payment, error) {
-	ctx = w.Context(ctx)
-	dec, err := w.Client.DecodeCode(ctx, &partnerv1.DecodeCodeRequest{Code: code})
+	dec, err := w.SDK.DecodeCode(ctx, &partnerv1.DecodeCodeRequest{Code: code})
 	if err != nil {
 		return nil, nil, nil, fmt.Errorf("decode: %w", err)
 	}
-	q, err := w.Client.CreateQuote(ctx, &partnerv1.CreateQuoteRequest{Code: code, Amount: amount})
+	q, err := w.SDK.CreateQuote(ctx, &partnerv1.CreateQuoteRequest{Code: code, Amount: amount})
 	if err != nil {
 		return dec, nil, nil, fmt.Errorf("quote: %w", err)
 	}
-	pay, err := w.Client.Pay(ctx, &partnerv1.PayRequest{PartnerPaymentId: key, Code: code,
+	pay, err := w.SDK.Pay(ctx, &partnerv1.PayRequest{PartnerPaymentId: key, Code: code,
 		Amount: q.GetQuote().GetMerchantAmount(), QuoteId: q.GetQuote().GetQuoteId(), UserRef: userRef})
 	if err != nil {
 		return dec, q.GetQuote(), nil, fmt.Errorf("pay: %w", err)
+	}
+	if w.Backend != nil && pay.GetPayment().GetResult() == commonv1.Result_RESULT_SUCCESS {
+		if err := w.Backend.RecordPayment(pay.GetPayment().GetPaymentId(), userRef, pay.GetPayment().GetWalletAmount().GetMinorUnits()); err != nil {
+			return dec, q.GetQuote(), pay.GetPayment(), fmt.Errorf("record payment in the wallet: %w", err)
+		}
 	}
 	return dec, q.GetQuote(), pay.GetPayment(), nil
 }
