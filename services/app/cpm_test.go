@@ -140,7 +140,9 @@ func (e *env) testCPM(t *testing.T) {
 			t.Fatalf("cancel after refunds: %v", err)
 		}
 		// The payment and its two refunds net to zero in every account.
-		waitFor(t, "refunds posted", func() bool { return len(e.netLedger(paid.GetPaymentId())) > 0 && allZero(e.netLedger(paid.GetPaymentId())) })
+		waitFor(t, "refunds posted", func() bool {
+			return len(e.netLedger(paid.GetPaymentId())) > 0 && allZero(e.netLedger(paid.GetPaymentId()))
+		})
 	})
 
 	t.Run("cancel", func(t *testing.T) {
