@@ -55,10 +55,14 @@ func Setup(ctx context.Context, cfg Config) (shutdown func(context.Context) erro
 }
 
 // NewLogger returns a JSON logger whose records carry trace_id and span_id
-// when logged with a context inside a span.
+// when logged with a context inside a span, and service unless it is "".
 func NewLogger(w io.Writer, level slog.Level, service string) *slog.Logger {
 	h := slog.NewJSONHandler(w, &slog.HandlerOptions{Level: level})
-	return slog.New(traceHandler{h}).With("service", service)
+	l := slog.New(traceHandler{h})
+	if service != "" {
+		l = l.With("service", service)
+	}
+	return l
 }
 
 type traceHandler struct{ slog.Handler }

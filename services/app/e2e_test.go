@@ -16,6 +16,7 @@ import (
 	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/proto"
 
+	acquiringv1 "github.com/unigate/unigate/proto/gen/unigate/acquiring/v1"
 	commonv1 "github.com/unigate/unigate/proto/gen/unigate/common/v1"
 	partnerv1 "github.com/unigate/unigate/proto/gen/unigate/partner/v1"
 	settlementv1 "github.com/unigate/unigate/proto/gen/unigate/settlement/v1"
@@ -545,7 +546,8 @@ func (e *env) testLedgerBalances(t *testing.T) {
 // check that the ledger balances in every currency, does not hold.
 func (e *env) testDemo(t *testing.T) {
 	var out strings.Builder
-	d := &walletsim.Demo{Wallet: walletsim.New("hipay", e.acquirer), Simulator: e.sim, Settlement: e.settlement, Out: &out}
+	d := &walletsim.Demo{Wallet: walletsim.New("hipay", e.acquirer), Simulator: e.sim, Settlement: e.settlement, Out: &out,
+		Network: acquiringv1.NewAcquiringServiceClient(e.acquirer), NetworkID: "cnsim", Backend: e.stack.Wallets.Wallet("hipay")}
 	if err := d.Run(context.Background()); err != nil {
 		t.Fatalf("%v\n%s", err, out.String())
 	}

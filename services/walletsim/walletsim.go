@@ -12,6 +12,7 @@ import (
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/metadata"
 
+	acquiringv1 "github.com/unigate/unigate/proto/gen/unigate/acquiring/v1"
 	commonv1 "github.com/unigate/unigate/proto/gen/unigate/common/v1"
 	partnerv1 "github.com/unigate/unigate/proto/gen/unigate/partner/v1"
 	settlementv1 "github.com/unigate/unigate/proto/gen/unigate/settlement/v1"
@@ -81,7 +82,14 @@ type Demo struct {
 	Wallet     *Wallet
 	Simulator  simulatorv1.MerchantSimulatorServiceClient
 	Settlement settlementv1.SettlementServiceClient
-	Out        io.Writer
+	// Network is the merchant network's side of the acquirer (its POS and
+	// back office), called with the network's identity.
+	Network   acquiringv1.AcquiringServiceClient
+	NetworkID string
+	// Backend is the partner's own wallet (issues one-time codes). Without
+	// it the consumer-presented steps are skipped.
+	Backend *unigate.MemoryWallet
+	Out     io.Writer
 }
 
 func fmtMoney(m *commonv1.Money) string {
@@ -168,7 +176,13 @@ func (d *Demo) Run(ctx context.Context) error {
 	}
 	d.printf("   corrupt code -> %s (%s)\n", rpcerr.ReasonOf(err), rpcerr.FromStatus(err).Message)
 
-	d.printf("\n== 5. The ledger balances in every currency\n")
+	more, err := d.lifecycle(ctx, shop, market, run)
+	if err != nil {
+		return err
+	}
+	paid = append(paid, more...)
+
+	d.printf("\n== 9. The ledger balances in every currency\n")
 	if err := d.waitPosted(ctx, paid...); err != nil {
 		return err
 	}
@@ -198,7 +212,7 @@ func (d *Demo) waitPosted(ctx context.Context, ids ...string) error {
 	for _, id := range ids {
 		for {
 			ps, err := d.Settlement.ListPostings(ctx, &settlementv1.ListPostingsRequest{PaymentId: id})
-			if err == nil && len(ps.GetPostings()) == 1 {
+			if err == nil && len(ps.GetPostings()) >= 1 {
 				break
 			}
 			if time.Now().After(deadline) {
@@ -208,4 +222,95 @@ func (d *Demo) waitPosted(ctx context.Context, ids ...string) error {
 		}
 	}
 	return nil
+}
+
+// lifecycle runs the demo's CPM payment, partial refund, cancel and the
+// payment that goes U and is resolved. It returns the payments it made
+// that post to the ledger.
+func (d *Demo) lifecycle(ctx context.Context, shop, market *simulatorv1.SimulatedMerchant, run string) ([]string, error) {
+	w := d.Wallet
+	var posted []string
+	nctx := metadata.AppendToOutgoingContext(ctx, "unigate-network-id", d.NetworkID)
+	if d.Backend != nil && d.Network != nil {
+		d.printf("\n== 5. Consumer-presented: %s's POS scans the code in the user's wallet\n", shop.GetMerchant().GetName())
+		d.Backend.SetBalance("u-demo-2", 20_000_000)
+		code := d.Backend.IssueCode("u-demo-2")
+		d.printf("   wallet shows one-time code %s…%s (the code range names the partner)\n", code[:4], code[len(code)-2:])
+		sub, err := d.Network.SubmitPayment(nctx, &acquiringv1.SubmitPaymentRequest{OrderId: "demo-" + run + "-cpm",
+			MerchantId: shop.GetMerchant().GetMerchantId(), Code: code, Amount: &commonv1.Money{Currency: "CNY", MinorUnits: 8800}})
+		if err != nil {
+			return nil, fmt.Errorf("submit CPM payment: %w", err)
+		}
+		p := sub.GetPayment()
+		d.printf("   payment %s: %s CNY from %s -> %s; the user was debited %s\n", p.GetPaymentId(),
+			money.Amount{Currency: "CNY", Minor: 8800}.Major(), p.GetPartnerId(), p.GetResult(), fmtMoney(p.GetWalletAmount()))
+		if p.GetResult() != commonv1.Result_RESULT_SUCCESS {
+			return nil, fmt.Errorf("CPM payment answered %s (%s)", p.GetResult(), p.GetFailureReason())
+		}
+		posted = append(posted, p.GetPaymentId())
+
+		d.printf("\n== 6. The merchant refunds part of it\n")
+		ref, err := d.Network.RefundPayment(nctx, &acquiringv1.RefundPaymentRequest{RefundRequestId: "demo-" + run + "-refund",
+			PaymentId: p.GetPaymentId(), Amount: &commonv1.Money{Currency: "CNY", MinorUnits: 3000}, Reason: "one dish returned"})
+		if err != nil {
+			return nil, fmt.Errorf("refund: %w", err)
+		}
+		r := ref.GetRefund()
+		d.printf("   refund %s of 30.00 CNY -> %s; the user gets back %s at the payment's rate %s\n",
+			r.GetRefundId(), r.GetResult(), fmtMoney(r.GetWalletAmount()), p.GetRate())
+		if r.GetResult() != commonv1.Result_RESULT_SUCCESS {
+			return nil, fmt.Errorf("refund answered %s (%s)", r.GetResult(), r.GetFailureReason())
+		}
+	}
+
+	d.printf("\n== 7. A wallet user pays, then the wallet cancels\n")
+	_, _, p, err := w.ScanAndPay(ctx, market.GetStaticCode(), &commonv1.Money{Currency: "CNY", MinorUnits: 1500}, "demo-"+run+"-cancel", "u-demo-1")
+	if err != nil {
+		return nil, err
+	}
+	c, err := w.SDK.CancelPayment(ctx, p.GetPaymentId())
+	if err != nil {
+		return nil, fmt.Errorf("cancel: %w", err)
+	}
+	d.printf("   payment %s %s, cancel -> %s (%s): the merchant's credit was reversed\n", p.GetPaymentId(), p.GetResult(), c.GetResult(), c.GetPayment().GetStatus())
+	if c.GetPayment().GetStatus() != partnerv1.PaymentStatus_PAYMENT_STATUS_CANCELLED {
+		return nil, fmt.Errorf("cancel left the payment %s", c.GetPayment().GetStatus())
+	}
+	posted = append(posted, p.GetPaymentId())
+
+	ms, err := d.Simulator.ListMerchants(ctx, &simulatorv1.ListMerchantsRequest{})
+	if err != nil {
+		return nil, err
+	}
+	var slow *simulatorv1.SimulatedMerchant
+	for _, m := range ms.GetMerchants() {
+		if m.GetMerchant().GetMerchantId() == "M10004" {
+			slow = m
+		}
+	}
+	if slow == nil {
+		return posted, nil
+	}
+	d.printf("\n== 8. %s's network credits but answers too late: U, then the resolver finds out\n", slow.GetMerchant().GetName())
+	_, _, u, err := w.ScanAndPay(ctx, slow.GetStaticCode(), &commonv1.Money{Currency: "CNY", MinorUnits: 2600}, "demo-"+run+"-slow", "u-demo-1")
+	if err != nil {
+		return nil, err
+	}
+	d.printf("   payment %s -> %s (in flight: never shown as failed)\n", u.GetPaymentId(), u.GetResult())
+	deadline := time.Now().Add(60 * time.Second)
+	for {
+		got, err := w.SDK.GetPayment(ctx, u.GetPaymentId())
+		if err == nil && got.GetPayment().GetResult() != commonv1.Result_RESULT_UNKNOWN {
+			d.printf("   resolved -> %s (%s)\n", got.GetPayment().GetResult(), got.GetPayment().GetStatus())
+			if got.GetPayment().GetResult() != commonv1.Result_RESULT_SUCCESS {
+				return nil, fmt.Errorf("slow payment resolved to %s", got.GetPayment().GetResult())
+			}
+			break
+		}
+		if time.Now().After(deadline) {
+			return nil, fmt.Errorf("payment %s still unknown after 60s", u.GetPaymentId())
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+	return append(posted, u.GetPaymentId()), nil
 }

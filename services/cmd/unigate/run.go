@@ -14,11 +14,15 @@ import (
 
 	"google.golang.org/grpc"
 
+	acquiringv1 "github.com/unigate/unigate/proto/gen/unigate/acquiring/v1"
 	settlementv1 "github.com/unigate/unigate/proto/gen/unigate/settlement/v1"
 	simulatorv1 "github.com/unigate/unigate/proto/gen/unigate/simulator/v1"
 
 	"github.com/unigate/unigate/pkg/grpcx"
 	"github.com/unigate/unigate/pkg/telemetry"
+	unigate "github.com/unigate/unigate/sdk"
+
+	"github.com/unigate/unigate/services/acquirer"
 	"github.com/unigate/unigate/services/app"
 	"github.com/unigate/unigate/services/fx"
 	"github.com/unigate/unigate/services/merchantsim"
@@ -129,7 +133,7 @@ func runDev(ctx context.Context, args []string) error {
 	basePort := fs.Int("base-port", 7000, "first port: acquirer, then router, fx, risk, settlement, merchantsim, etcd (0: any free ports)")
 	demo := fs.Bool("demo", true, "run the demo once everything serves")
 	exit := fs.Bool("exit-after-demo", false, "stop after the demo; exit status says whether every step succeeded")
-	logLevel := fs.String("log-level", env("UNIGATE_LOG_LEVEL", "warn"), "service log level")
+	logLevel := fs.String("log-level", env("UNIGATE_LOG_LEVEL", "error"), "service log level (the services' warnings would interleave with the demo)")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -138,7 +142,12 @@ func runDev(ctx context.Context, args []string) error {
 		return err
 	}
 	defer shutdown(context.WithoutCancel(ctx))
-	cfg := app.StackConfig{DataDir: *dataDir, DSN: *dsn, BasePort: *basePort, Log: logger("dev", *logLevel)}
+	// The demo should not keep a person waiting minutes: a snappier
+	// resolver than production's (acquirer.DefaultConfig), same logic.
+	cfg := app.StackConfig{DataDir: *dataDir, DSN: *dsn, BasePort: *basePort, Log: logger("", *logLevel),
+		CallTimeout: 2 * time.Second,
+		Lifecycle: acquirer.Config{CancelWindow: 24 * time.Hour, ReverseRetry: 10 * time.Second, Tick: 200 * time.Millisecond,
+			Schedule: []time.Duration{time.Second, 2 * time.Second, 5 * time.Second, 10 * time.Second, 30 * time.Second, time.Minute, 5 * time.Minute}}}
 	if *etcd != "" {
 		cfg.Etcd = strings.Split(*etcd, ",")
 	}
@@ -162,7 +171,7 @@ func runDev(ctx context.Context, args []string) error {
 	}
 	fmt.Printf("  storage     %s\n", backend)
 	if *demo {
-		if err := demoAgainst(ctx, os.Stdout, st.Addrs["acquirer"], st.Addrs["merchantsim"], st.Addrs["settlement"], "hipay"); err != nil {
+		if err := demoAgainst(ctx, os.Stdout, st.Addrs["acquirer"], st.Addrs["merchantsim"], st.Addrs["settlement"], "hipay", st.Wallets.Wallet("hipay")); err != nil {
 			return fmt.Errorf("demo failed: %w", err)
 		}
 	}
@@ -195,10 +204,12 @@ func runDemo(ctx context.Context, args []string) error {
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
-	return demoAgainst(ctx, os.Stdout, *acq, *sim, *settlement, *partner)
+	return demoAgainst(ctx, os.Stdout, *acq, *sim, *settlement, *partner, nil)
 }
 
-func demoAgainst(ctx context.Context, out io.Writer, acq, sim, settlement, partner string) error {
+// demoAgainst runs the demo; backend is the partner's simulated wallet when
+// it runs in this process (the consumer-presented steps need it).
+func demoAgainst(ctx context.Context, out io.Writer, acq, sim, settlement, partner string, backend *unigate.MemoryWallet) error {
 	conns := make([]interface{ Close() error }, 0, 3)
 	defer func() {
 		for _, c := range conns {
@@ -225,7 +236,8 @@ func demoAgainst(ctx context.Context, out io.Writer, acq, sim, settlement, partn
 		return err
 	}
 	d := &walletsim.Demo{Wallet: walletsim.New(partner, a), Simulator: simulatorv1.NewMerchantSimulatorServiceClient(s),
-		Settlement: settlementv1.NewSettlementServiceClient(l), Out: out}
+		Settlement: settlementv1.NewSettlementServiceClient(l), Out: out,
+		Network: acquiringv1.NewAcquiringServiceClient(a), NetworkID: merchantsim.DefaultConfig().NetworkID, Backend: backend}
 	return d.Run(ctx)
 }
 
