@@ -203,6 +203,7 @@ var (
 	ErrRefundNotFound   = rpcerr.New(rpcerr.RefundNotFound, "refund not found")
 	ErrRefundExceeds    = rpcerr.New(rpcerr.RefundExceedsRemaining, "refund exceeds what remains refundable")
 	ErrNotRefundable    = rpcerr.New(rpcerr.PaymentNotRefundable, "only a succeeded payment can be refunded")
+	ErrRefundTooSmall   = rpcerr.Field(rpcerr.InvalidAmount, "amount", "the refund is worth less than one minor unit of the wallet's currency at the payment's rate")
 	ErrCancelWindow     = rpcerr.New(rpcerr.CancelWindowClosed, "the cancel window has closed")
 	ErrCancelNotAllowed = rpcerr.New(rpcerr.CancelNotAllowed, "the payment cannot be cancelled")
 	ErrFenced           = rpcerr.New(rpcerr.Internal, "leadership lost: write fenced off")

@@ -21,19 +21,20 @@ type RefundInput struct {
 	Reason    string
 }
 
-// proportional prices a refund at the payment's locked rate: each amount
-// in proportion to the merchant amount refunded, rounded down, and the
-// refund that completes the payment takes exactly what is left, so a full
-// set of refunds returns exactly what was paid.
+// proportional prices a refund at the payment's locked rate: after
+// refunds of R merchant minor units in all, the wallet amount and the cost
+// refunded in all are floor(W·R/M) and floor(C·R/M). Each refund takes the
+// difference, so every refund is within one minor unit of its exact share,
+// none is negative, and a full set of refunds returns exactly W and C.
+// (Rounding can make one refund's cost exceed its wallet amount by a minor
+// unit; its posting then moves that unit of FX revenue the other way.)
 func proportional(paid, refunded [3]int64, m int64) (wallet, cost int64) {
-	if refunded[0]+m == paid[0] {
-		return paid[1] - refunded[1], paid[2] - refunded[2]
-	}
-	share := func(total int64) int64 {
-		n := new(big.Int).Mul(big.NewInt(total), big.NewInt(m))
+	cum := func(total, r int64) int64 {
+		n := new(big.Int).Mul(big.NewInt(total), big.NewInt(r))
 		return n.Quo(n, big.NewInt(paid[0])).Int64()
 	}
-	return share(paid[1]), share(paid[2])
+	after := refunded[0] + m
+	return cum(paid[1], after) - cum(paid[1], refunded[0]), cum(paid[2], after) - cum(paid[2], refunded[0])
 }
 
 // Refund refunds part or all of a succeeded payment: the amount is

@@ -107,18 +107,22 @@ var idNamespace = uuid.MustParse("5b0f7a2e-8f1c-4d1e-9a57-0c6f3b1d2e40")
 
 // PaymentID is the id of partner's MPM payment with key: the same key
 // always names the same payment, so every step keyed by it is idempotent.
-func PaymentID(partnerID, key string) string {
-	return uuid.NewSHA1(idNamespace, []byte(partnerID+"\x00"+key)).String()
-}
+func PaymentID(partnerID, key string) string { return derivedID("mpm", partnerID, key) }
 
 // OrderPaymentID is the id of a network's CPM payment for an order.
-func OrderPaymentID(networkID, orderID string) string {
-	return uuid.NewSHA1(idNamespace, []byte("order\x00"+networkID+"\x00"+orderID)).String()
-}
+func OrderPaymentID(networkID, orderID string) string { return derivedID("order", networkID, orderID) }
 
 // RefundID is the id of a network's refund request.
-func RefundID(networkID, requestID string) string {
-	return uuid.NewSHA1(idNamespace, []byte("refund\x00"+networkID+"\x00"+requestID)).String()
+func RefundID(networkID, requestID string) string { return derivedID("refund", networkID, requestID) }
+
+// derivedID is a UUIDv5 of length-prefixed parts, so no two different
+// lists of parts share an id.
+func derivedID(parts ...string) string {
+	var b []byte
+	for _, p := range parts {
+		b = fmt.Appendf(b, "%d:%s;", len(p), p)
+	}
+	return uuid.NewSHA1(idNamespace, b).String()
 }
 
 var keyPattern = regexp.MustCompile(`^[A-Za-z0-9._:-]{1,64}$`)

@@ -323,6 +323,9 @@ func (s *SQLStore) InsertRefund(ctx context.Context, r Refund, price Pricer) (Re
 		}
 		r.WalletAmount.Minor, r.CostAmount.Minor = price(
 			[3]int64{merchant, wallet, cost}, [3]int64{refunded, refundedWallet, refundedCost}, r.MerchantAmount.Minor)
+		if r.WalletAmount.Minor <= 0 {
+			return ErrRefundTooSmall
+		}
 		if _, err := tx.ExecContext(ctx, `UPDATE acq_payments SET refunded_minor = refunded_minor + $1, update_time = $2
 			WHERE payment_id = $3`, r.MerchantAmount.Minor, r.UpdateTime.UTC(), r.PaymentID); err != nil {
 			return err

@@ -169,12 +169,20 @@ func PaymentPosting(f PaymentFacts, at time.Time) (Posting, error) {
 	if f.CostAmount.Currency != f.WalletAmount.Currency {
 		return Posting{}, rpcerr.Field(rpcerr.InvalidArgument, "cost_amount.currency", "must be the wallet currency %s", f.WalletAmount.Currency)
 	}
-	if f.CostAmount.Minor > f.WalletAmount.Minor {
+	if f.CostAmount.Minor > f.WalletAmount.Minor && (f.ReversalID == "" || f.CostAmount.Minor > f.WalletAmount.Minor+1) {
+		// A payment's cost never exceeds what the user paid; a reversal's may,
+		// by the one minor unit its proportional rounding can leave.
 		return Posting{}, rpcerr.Field(rpcerr.InvalidAmount, "cost_amount.minor_units", "%d exceeds the wallet amount %d", f.CostAmount.Minor, f.WalletAmount.Minor)
 	}
-	entries := []Entry{{Account: partnerReceivable(f.PartnerID), Side: Debit, Amount: f.WalletAmount}}
-	if rev := f.WalletAmount.Minor - f.CostAmount.Minor; rev > 0 {
+	var entries []Entry
+	if f.WalletAmount.Minor > 0 {
+		entries = append(entries, Entry{Account: partnerReceivable(f.PartnerID), Side: Debit, Amount: f.WalletAmount})
+	}
+	switch rev := f.WalletAmount.Minor - f.CostAmount.Minor; {
+	case rev > 0:
 		entries = append(entries, Entry{Account: FXRevenue, Side: Credit, Amount: money.Amount{Currency: f.WalletAmount.Currency, Minor: rev}})
+	case rev < 0:
+		entries = append(entries, Entry{Account: FXRevenue, Side: Debit, Amount: money.Amount{Currency: f.WalletAmount.Currency, Minor: -rev}})
 	}
 	if f.WalletAmount.Currency == f.MerchantAmount.Currency {
 		// No conversion: the cost is the merchant amount itself.
@@ -182,9 +190,10 @@ func PaymentPosting(f PaymentFacts, at time.Time) (Posting, error) {
 			return Posting{}, rpcerr.Field(rpcerr.InvalidAmount, "cost_amount", "must equal the merchant amount when no currency is converted")
 		}
 	} else {
-		entries = append(entries,
-			Entry{Account: fxPosition(f.WalletAmount.Currency), Side: Credit, Amount: f.CostAmount},
-			Entry{Account: fxPosition(f.MerchantAmount.Currency), Side: Debit, Amount: f.MerchantAmount})
+		if f.CostAmount.Minor > 0 {
+			entries = append(entries, Entry{Account: fxPosition(f.WalletAmount.Currency), Side: Credit, Amount: f.CostAmount})
+		}
+		entries = append(entries, Entry{Account: fxPosition(f.MerchantAmount.Currency), Side: Debit, Amount: f.MerchantAmount})
 	}
 	entries = append(entries, Entry{Account: merchantPayable(f.NetworkID), Side: Credit, Amount: f.MerchantAmount})
 	if f.ReversalID != "" {

@@ -170,3 +170,38 @@ func TestStoreConformance(t *testing.T) {
 		})
 	})
 }
+
+func TestReversalPosting(t *testing.T) {
+	f := PaymentFacts{PaymentID: "pay-r", PartnerID: "hipay", NetworkID: "unionpay",
+		WalletAmount:   money.Amount{Currency: "MNT", Minor: 55},
+		CostAmount:     money.Amount{Currency: "MNT", Minor: 56},
+		MerchantAmount: money.Amount{Currency: "CNY", Minor: 1}}
+	if _, err := PaymentPosting(f, time.Now()); err == nil {
+		t.Fatal("a payment whose cost exceeds its wallet amount was accepted")
+	}
+	f.ReversalID = "refund-1"
+	p, err := PaymentPosting(f, time.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if p.Kind() != "reversal:refund-1" {
+		t.Fatalf("kind %q", p.Kind())
+	}
+	net := map[string]int64{}
+	for _, e := range p.Entries() {
+		v := e.Amount.Minor
+		if e.Side == Credit {
+			v = -v
+		}
+		net[e.Account] += v
+	}
+	// Mirrored: the receivable is credited, the payable debited, and the
+	// rounding unit of revenue goes back the other way.
+	if net["partner_receivable:hipay"] != -55 || net["merchant_payable:unionpay"] != 1 || net[FXRevenue] != -1 || net["fx_position:MNT"] != 56 {
+		t.Fatalf("entries %v", net)
+	}
+	f.CostAmount.Minor = 57
+	if _, err := PaymentPosting(f, time.Now()); err == nil {
+		t.Fatal("a reversal's cost two units above its wallet amount was accepted")
+	}
+}

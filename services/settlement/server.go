@@ -9,6 +9,7 @@ import (
 
 	settlementv1 "github.com/unigate/unigate/proto/gen/unigate/settlement/v1"
 
+	"github.com/unigate/unigate/pkg/money"
 	"github.com/unigate/unigate/pkg/moneypb"
 	"github.com/unigate/unigate/pkg/rpcerr"
 )
@@ -70,8 +71,11 @@ func factsFromProto(req *settlementv1.PostPaymentRequest, prefix string) (Paymen
 	if err != nil {
 		return PaymentFacts{}, err
 	}
-	cost, err := moneypb.FromProto(req.GetCostAmount(), prefix+"cost_amount")
-	if err != nil {
+	var cost money.Amount
+	if c := req.GetCostAmount(); c.GetMinorUnits() == 0 && req.GetReversalId() != "" {
+		// A small reversal's cost can round to nothing.
+		cost = money.Amount{Currency: wallet.Currency}
+	} else if cost, err = moneypb.FromProto(c, prefix+"cost_amount"); err != nil {
 		return PaymentFacts{}, err
 	}
 	merchant, err := moneypb.FromProto(req.GetMerchantAmount(), prefix+"merchant_amount")
