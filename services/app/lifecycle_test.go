@@ -151,6 +151,32 @@ func (e *env) testResolveUnknown(t *testing.T) {
 	if len(e.netLedger(lost.GetPaymentId())) != 0 {
 		t.Fatal("a payment that never moved money was posted")
 	}
+	// A cancel accepted while a payment is in flight wins over its late
+	// success: the credit that did happen is reversed, nothing is posted.
+	_, _, inflight, err := w.ScanAndPay(ctx, e.staticCode(3), cny(1700), "u-cancelled", "u-resolve")
+	if err != nil || inflight.GetResult() != commonv1.Result_RESULT_UNKNOWN {
+		t.Fatalf("slow payment: %v %v", inflight, err)
+	}
+	creditsBefore, err := e.sim.GetCredits(ctx, &simulatorv1.GetCreditsRequest{MerchantId: "M10004"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, err := w.SDK.CancelPayment(ctx, inflight.GetPaymentId())
+	if err != nil || c.GetResult() != commonv1.Result_RESULT_SUCCESS || c.GetPayment().GetStatus() != partnerv1.PaymentStatus_PAYMENT_STATUS_CANCELLED {
+		t.Fatalf("cancel in flight: %v %v", c, err)
+	}
+	creditsAfter, err := e.sim.GetCredits(ctx, &simulatorv1.GetCreditsRequest{MerchantId: "M10004"})
+	if err != nil || creditsAfter.GetCount() != creditsBefore.GetCount()-1 {
+		t.Fatalf("merchant credits %d -> %d, want the late credit reversed", creditsBefore.GetCount(), creditsAfter.GetCount())
+	}
+	time.Sleep(3 * fastLifecycle.Schedule[len(fastLifecycle.Schedule)-1]) // the resolver must not revive it
+	if got := e.get(w, inflight.GetPaymentId()); got.GetStatus() != partnerv1.PaymentStatus_PAYMENT_STATUS_CANCELLED {
+		t.Fatalf("cancelled payment became %v", got.GetStatus())
+	}
+	if len(e.netLedger(inflight.GetPaymentId())) != 0 {
+		t.Fatal("a payment cancelled in flight was posted")
+	}
+
 	// Nothing is left for the resolver.
 	var due int
 	if err := e.db.QueryRowContext(ctx, `SELECT count(*) FROM acq_payments WHERE status = 'PROCESSING'`).Scan(&due); err != nil || due != 0 {
