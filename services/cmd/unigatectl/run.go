@@ -36,8 +36,8 @@ const usage = `usage: unigatectl [global flags] <command> [flags]
 commands:
   payments get --partner ID (PAYMENT_ID | --key PARTNER_PAYMENT_ID)
   routes get                                   the routing table in force (from the router)
-  routes put-partner --id --name --currency [--disabled]
-  routes put-network --id --name --endpoint --guids G1,G2 --country --currency [--merchant-id-tag 01]
+  routes put-partner --id --name --currency [--endpoint HOST:PORT] [--code-ranges PREFIX:LEN[/LEN],…] [--disabled]
+  routes put-network --id --name --endpoint --guids G1,G2 --country --currency [--url-issuers wechat,…] [--merchant-id-tag 01]
   ledger balance                               the trial balance per account and currency
   qr decode [--ranges P:PARTNER:LEN,...] PAYLOAD   classify and decode any payment code; one JSON object
   qr encode [flags] | qr encode --json FILE|-      build an EMVCo merchant-presented payload
@@ -169,8 +169,27 @@ func putPartner(ctx context.Context, g globals, args []string) error {
 	fs.StringVar(&p.Name, "name", "", "display name")
 	fs.StringVar(&p.Currency, "currency", "", "wallet currency (ISO 4217)")
 	fs.BoolVar(&p.Disabled, "disabled", false, "refuse the partner's requests")
+	fs.StringVar(&p.Endpoint, "endpoint", "", "gRPC target of the partner's WalletPartnerService")
+	ranges := fs.String("code-ranges", "", "one-time code ranges PREFIX:LENGTH[/LENGTH…], comma-separated")
 	if err := fs.Parse(args); err != nil {
 		return err
+	}
+	if *ranges != "" {
+		for _, item := range strings.Split(*ranges, ",") {
+			prefix, lens, ok := strings.Cut(item, ":")
+			if !ok {
+				return fmt.Errorf("code range %q: want PREFIX:LENGTH[/LENGTH…]", item)
+			}
+			r := router.CodeRange{Prefix: prefix}
+			for _, l := range strings.Split(lens, "/") {
+				n, err := strconv.Atoi(l)
+				if err != nil {
+					return fmt.Errorf("code range %q: %w", item, err)
+				}
+				r.Lengths = append(r.Lengths, n)
+			}
+			p.CodeRanges = append(p.CodeRanges, r)
+		}
 	}
 	cli, err := etcdx.Connect(strings.Split(g.etcd, ","))
 	if err != nil {
@@ -190,8 +209,12 @@ func putNetwork(ctx context.Context, g globals, args []string) error {
 	fs.StringVar(&n.Country, "country", "", "ISO 3166-1 alpha-2 country")
 	fs.StringVar(&n.Currency, "currency", "", "ISO 4217 currency")
 	fs.StringVar(&n.MerchantIDTag, "merchant-id-tag", "", "sub-tag holding the merchant id (default 01)")
+	issuers := fs.String("url-issuers", "", "issuers of URL codes the network resolves (wechat, alipay), comma-separated")
 	if err := fs.Parse(args); err != nil {
 		return err
+	}
+	if *issuers != "" {
+		n.URLIssuers = strings.Split(*issuers, ",")
 	}
 	if *guids != "" {
 		n.GUIDs = strings.Split(*guids, ",")
