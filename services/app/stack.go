@@ -166,20 +166,11 @@ func StartStack(ctx context.Context, cfg StackConfig) (_ *Stack, err error) {
 	if err != nil {
 		return nil, err
 	}
-	var pws []walletsim.PartnerWallet
-	for _, p := range DefaultPartners() {
-		pws = append(pws, walletsim.PartnerWallet{PartnerID: p.ID, Currency: p.Currency, CodePrefix: p.CodeRanges[0].Prefix})
-	}
-	if s.Wallets, err = walletsim.NewWallets(pws); err != nil {
+	if s.Wallets, err = DefaultWallets(); err != nil {
 		return nil, err
 	}
 	walletAddr, err := start("walletsim", 7, func(sctx context.Context, c Common) error {
-		lis, err := grpcx.Listen(c.Listen)
-		if err != nil {
-			return err
-		}
-		c.Ready(hostPort(lis.Addr().String()))
-		return unigate.ServeWalletPartner(sctx, lis, s.Wallets)
+		return serveWallets(sctx, c, s.Wallets)
 	})
 	if err != nil {
 		return nil, err
@@ -234,6 +225,35 @@ func (s *Stack) StopService(name string) {
 	if stop, ok := s.stops[name]; ok {
 		stop()
 	}
+}
+
+// DefaultWallets are the simulated wallets of DefaultPartners.
+func DefaultWallets() (*walletsim.Wallets, error) {
+	var pws []walletsim.PartnerWallet
+	for _, p := range DefaultPartners() {
+		pws = append(pws, walletsim.PartnerWallet{PartnerID: p.ID, Currency: p.Currency, CodePrefix: p.CodeRanges[0].Prefix})
+	}
+	return walletsim.NewWallets(pws)
+}
+
+// RunWalletSim serves the demo partners' simulated wallets until ctx ends.
+func RunWalletSim(ctx context.Context, c Common) error {
+	ws, err := DefaultWallets()
+	if err != nil {
+		return err
+	}
+	return serveWallets(ctx, c, ws)
+}
+
+func serveWallets(ctx context.Context, c Common, ws *walletsim.Wallets) error {
+	lis, err := grpcx.Listen(c.Listen)
+	if err != nil {
+		return err
+	}
+	if c.Ready != nil {
+		c.Ready(hostPort(lis.Addr().String()))
+	}
+	return unigate.ServeWalletPartner(ctx, lis, ws)
 }
 
 // seedRouting writes the demo partners and the simulated network.

@@ -40,6 +40,7 @@ commands:
   risk         pre-transaction checks
   settlement   the double-entry ledger
   merchantsim  a merchant-network simulator
+  walletsim    a wallet-partner simulator: WalletPartnerService for the demo partners
 
 Run 'unigate <command> -h' for a command's flags.
 `
@@ -55,7 +56,7 @@ func run(ctx context.Context, args []string) error {
 		return runDev(ctx, args)
 	case "demo":
 		return runDemo(ctx, args)
-	case "acquirer", "router", "fx", "risk", "settlement", "merchantsim":
+	case "acquirer", "router", "fx", "risk", "settlement", "merchantsim", "walletsim":
 		return runService(ctx, cmd, args)
 	case "help", "-h", "--help":
 		fmt.Print(usage)
@@ -120,6 +121,8 @@ func runService(ctx context.Context, name string, args []string) error {
 		return app.RunRisk(ctx, app.RiskConfig{Common: c, Risk: app.DefaultRisk()})
 	case "settlement":
 		return app.RunSettlement(ctx, app.SettlementConfig{Common: c})
+	case "walletsim":
+		return app.RunWalletSim(ctx, c)
 	default:
 		return app.RunMerchantSim(ctx, app.MerchantSimConfig{Common: c, Sim: merchantsim.DefaultConfig()})
 	}
