@@ -5,12 +5,14 @@ go 1.26.0
 replace (
 	github.com/unigate/unigate/pkg => ../pkg
 	github.com/unigate/unigate/proto => ../proto
+	github.com/unigate/unigate/sdk => ../sdk
 )
 
 require (
 	github.com/google/uuid v1.6.0
 	github.com/unigate/unigate/pkg v0.0.0-00010101000000-000000000000
-	github.com/unigate/unigate/proto v0.0.0-00010101000000-000000000000
+	github.com/unigate/unigate/proto v0.0.0
+	github.com/unigate/unigate/sdk v0.0.0-00010101000000-000000000000
 	go.etcd.io/etcd/client/v3 v3.7.3
 	golang.org/x/sync v0.25.0
 	google.golang.org/genproto/googleapis/rpc v0.0.0-20261110000943-09e21b237f2c
