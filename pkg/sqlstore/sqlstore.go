@@ -28,8 +28,9 @@ import (
 	"time"
 
 	"github.com/cockroachdb/cockroach-go/v2/crdb"
+	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
-	_ "github.com/jackc/pgx/v5/stdlib" // registers the "pgx" driver
+	"github.com/jackc/pgx/v5/stdlib"
 	"modernc.org/sqlite"
 	sqlite3 "modernc.org/sqlite/lib"
 )
@@ -60,20 +61,40 @@ func (d Dialect) String() string {
 
 // DB is an open back end.
 type DB struct {
-	db      *sql.DB
-	dialect Dialect
-	queries sync.Map // PostgreSQL query text -> dialect's query text
+	db           *sql.DB
+	dialect      Dialect
+	serializable bool     // single statements run SERIALIZABLE too
+	queries      sync.Map // PostgreSQL query text -> dialect's query text
 }
+
+// Option configures Open.
+type Option func(*options)
+
+type options struct{ serializable bool }
+
+// SerializableStatements makes every statement run at SERIALIZABLE, not
+// only those inside InTx: a store can then do a read-check-write in one
+// statement (one round trip) instead of a transaction of several, and run
+// it with Retry. (SQLite and CockroachDB are serializable anyway.)
+func SerializableStatements() Option { return func(o *options) { o.serializable = true } }
+
+// SerializableStatements reports whether single statements run at
+// SERIALIZABLE on this back end.
+func (db *DB) SerializableStatements() bool { return db.serializable || db.dialect != Postgres }
 
 // Open opens a back end from a DSN:
 //
 //	postgres://user@host:5432/db?sslmode=disable   PostgreSQL or CockroachDB
 //	sqlite:///var/lib/unigate/unigate.db           embedded SQLite file
 //	sqlite::memory:                                in-memory SQLite (tests)
-func Open(ctx context.Context, dsn string) (*DB, error) {
+func Open(ctx context.Context, dsn string, opts ...Option) (*DB, error) {
+	var o options
+	for _, opt := range opts {
+		opt(&o)
+	}
 	switch {
 	case strings.HasPrefix(dsn, "postgres://"), strings.HasPrefix(dsn, "postgresql://"):
-		return openPostgres(ctx, dsn)
+		return openPostgres(ctx, dsn, o)
 	case strings.HasPrefix(dsn, "sqlite:"):
 		return openSQLite(ctx, strings.TrimPrefix(strings.TrimPrefix(dsn, "sqlite:"), "//"))
 	}
@@ -89,11 +110,15 @@ func redact(dsn string) string {
 	return dsn
 }
 
-func openPostgres(ctx context.Context, dsn string) (*DB, error) {
-	db, err := sql.Open("pgx", dsn)
+func openPostgres(ctx context.Context, dsn string, o options) (*DB, error) {
+	cfg, err := pgx.ParseConfig(dsn)
 	if err != nil {
 		return nil, fmt.Errorf("sqlstore: open %s: %w", redact(dsn), err)
 	}
+	if o.serializable {
+		cfg.RuntimeParams["default_transaction_isolation"] = "serializable"
+	}
+	db := stdlib.OpenDB(*cfg)
 	db.SetMaxOpenConns(32)
 	db.SetMaxIdleConns(32)
 	db.SetConnMaxIdleTime(5 * time.Minute)
@@ -106,7 +131,7 @@ func openPostgres(ctx context.Context, dsn string) (*DB, error) {
 	if strings.Contains(version, "CockroachDB") {
 		d = Cockroach
 	}
-	return &DB{db: db, dialect: d}, nil
+	return &DB{db: db, dialect: d, serializable: o.serializable}, nil
 }
 
 func openSQLite(ctx context.Context, path string) (*DB, error) {
@@ -221,6 +246,26 @@ func (db *DB) InTx(ctx context.Context, fn func(ctx context.Context, tx *Tx) err
 		}
 		attempt++
 		err := db.runTx(ctx, fn)
+		if err != nil && db.isTransient(err) {
+			return retryable{err}
+		}
+		return err
+	})
+}
+
+// Retry runs fn — typically one statement outside a transaction — again on
+// serialization failures, deadlocks and SQLite BUSY, with the same
+// back-off as InTx. fn must have no effects outside the database.
+func (db *DB) Retry(ctx context.Context, fn func(ctx context.Context) error) error {
+	attempt := 0
+	return crdb.ExecuteCtx(ctx, func(ctx context.Context, _ ...any) error {
+		if attempt > 0 {
+			if err := sleep(ctx, backoff(attempt)); err != nil {
+				return err
+			}
+		}
+		attempt++
+		err := fn(ctx)
 		if err != nil && db.isTransient(err) {
 			return retryable{err}
 		}

@@ -84,8 +84,8 @@ func serve(ctx context.Context, c Common, srv *grpcx.Server) error {
 	return srv.Serve(ctx, lis, GracePeriod)
 }
 
-func openDB(ctx context.Context, c Common, m sqlstore.Migrations) (*sqlstore.DB, error) {
-	db, err := sqlstore.Open(ctx, c.DSN)
+func openDB(ctx context.Context, c Common, m sqlstore.Migrations, opts ...sqlstore.Option) (*sqlstore.DB, error) {
+	db, err := sqlstore.Open(ctx, c.DSN, opts...)
 	if err != nil {
 		return nil, err
 	}
@@ -134,7 +134,8 @@ func RunRisk(ctx context.Context, cfg RiskConfig) error {
 	if err := cfg.Risk.Validate(); err != nil {
 		return err
 	}
-	db, err := openDB(ctx, cfg.Common, risk.Migrations)
+	// Risk decides in one serializable statement per payment.
+	db, err := openDB(ctx, cfg.Common, risk.Migrations, sqlstore.SerializableStatements())
 	if err != nil {
 		return err
 	}

@@ -95,11 +95,14 @@ type Reservation struct {
 
 // Store keeps decisions and daily usage. Implemented by *SQLStore.
 type Store interface {
-	// Decide runs decide inside a transaction that sees the user's approved,
-	// unreleased usage for day in the payment's currency, and records the
-	// decision. If the payment was evaluated before, it returns the recorded
-	// decision without calling decide.
-	Decide(ctx context.Context, p Payment, day string, decide func(usedToday int64) Decision) (Decision, error)
+	// Decide records the payment's decision and returns it: pre if pre is
+	// a decline; otherwise an approval, unless the user's approved,
+	// unreleased usage for day in the payment's currency plus this payment
+	// would exceed dailyLimit (0: no daily limit), which declines it with
+	// rule limit.user.daily. Usage is read and the decision written
+	// atomically (SERIALIZABLE). If the payment was evaluated before, it
+	// returns the recorded decision.
+	Decide(ctx context.Context, p Payment, day string, pre Decision, dailyLimit int64) (Decision, error)
 	// Release marks a payment's reservation released; unknown or already
 	// released payments are a no-op.
 	Release(ctx context.Context, paymentID string) error
@@ -143,37 +146,46 @@ func (s *Service) Evaluate(ctx context.Context, p Payment) (Decision, error) {
 		limits = s.cfg.Default
 	}
 	day := s.now().In(s.cfg.Day).Format(time.DateOnly)
-	return s.store.Decide(ctx, p, day, func(used int64) Decision {
-		switch {
-		case s.users[p.PartnerID+"/"+p.UserRef]:
-			return decline(rpcerr.RiskBlocked, "block.user", "user is blocked")
-		case s.merchants[p.NetworkID+"/"+p.MerchantID]:
-			return decline(rpcerr.RiskBlocked, "block.merchant", "merchant is blocked")
-		case s.mccs[p.MCC]:
-			return decline(rpcerr.RiskBlocked, "block.mcc", "merchant category %s is blocked", p.MCC)
+	return s.store.Decide(ctx, p, day, s.static(p, limits), limits.PerUserDaily.Minor)
+}
+
+// static runs the checks that need no stored state: block lists, the
+// per-payment limits, and that the daily limit (if any) is in the
+// payment's currency.
+func (s *Service) static(p Payment, limits Limits) Decision {
+	switch {
+	case s.users[p.PartnerID+"/"+p.UserRef]:
+		return decline(rpcerr.RiskBlocked, "block.user", "user is blocked")
+	case s.merchants[p.NetworkID+"/"+p.MerchantID]:
+		return decline(rpcerr.RiskBlocked, "block.merchant", "merchant is blocked")
+	case s.mccs[p.MCC]:
+		return decline(rpcerr.RiskBlocked, "block.mcc", "merchant category %s is blocked", p.MCC)
+	}
+	m := p.MerchantAmount
+	for _, l := range []struct {
+		rule  string
+		limit money.Amount
+	}{
+		{"limit.partner.per_payment", limits.PerPayment},
+		{"limit.user.per_payment", limits.PerUserPayment},
+		{"limit.user.daily", limits.PerUserDaily},
+	} {
+		if l.limit.Minor == 0 {
+			continue
 		}
-		m := p.MerchantAmount
-		for _, l := range []struct {
-			rule  string
-			limit money.Amount
-			value int64
-		}{
-			{"limit.partner.per_payment", limits.PerPayment, m.Minor},
-			{"limit.user.per_payment", limits.PerUserPayment, m.Minor},
-			{"limit.user.daily", limits.PerUserDaily, used + m.Minor},
-		} {
-			if l.limit.Minor == 0 {
-				continue
-			}
-			if l.limit.Currency != m.Currency {
-				return decline(rpcerr.RiskLimitExceeded, l.rule, "no limit is configured for %s", m.Currency)
-			}
-			if l.value > l.limit.Minor {
-				return decline(rpcerr.RiskLimitExceeded, l.rule, "%s exceeds the limit of %s", money.Amount{Currency: m.Currency, Minor: l.value}, l.limit)
-			}
+		if l.limit.Currency != m.Currency {
+			return decline(rpcerr.RiskLimitExceeded, l.rule, "no limit is configured for %s", m.Currency)
 		}
-		return Decision{Approve: true}
-	})
+		if m.Minor > l.limit.Minor {
+			return decline(rpcerr.RiskLimitExceeded, l.rule, "%s exceeds the limit of %s", m, l.limit)
+		}
+	}
+	return Decision{Approve: true}
+}
+
+// dailyDecline is the decision when the daily limit is exceeded.
+func dailyDecline(limit money.Amount) Decision {
+	return decline(rpcerr.RiskLimitExceeded, "limit.user.daily", "the user's total today would exceed the daily limit of %s", limit)
 }
 
 // Release gives back what an approved payment reserved.

@@ -29,6 +29,16 @@ func TestEvaluate(t *testing.T) {
 	if err := testConfig.Validate(); err != nil {
 		t.Fatal(err)
 	}
+	for _, opts := range [][]sqlstore.Option{nil, {sqlstore.SerializableStatements()}} {
+		name := "transaction"
+		if opts != nil {
+			name = "one statement"
+		}
+		t.Run(name, func(t *testing.T) { testEvaluate(t, opts) })
+	}
+}
+
+func testEvaluate(t *testing.T, opts []sqlstore.Option) {
 	sqlstoretest.Run(t, func(t *testing.T, db *sqlstore.DB) {
 		ctx := context.Background()
 		if err := db.Migrate(ctx, Migrations); err != nil {
@@ -114,5 +124,5 @@ func TestEvaluate(t *testing.T) {
 				t.Fatalf("after release: %+v %v", d, err)
 			}
 		})
-	})
+	}, opts...)
 }

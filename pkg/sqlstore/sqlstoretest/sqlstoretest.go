@@ -29,9 +29,9 @@ const DefaultPostgres = "postgres://postgres@127.0.0.1:5432/postgres?sslmode=dis
 // Backend is one back end to run a suite on.
 type Backend struct {
 	Name string
-	// Open returns a fresh, empty database on the back end; it is closed and
-	// removed when t ends.
-	Open func(t testing.TB) *sqlstore.DB
+	// Open returns a fresh, empty database on the back end, opened with
+	// opts; it is closed and removed when t ends.
+	Open func(t testing.TB, opts ...sqlstore.Option) *sqlstore.DB
 	// DSN returns a fresh, empty database's DSN, for code that opens its own.
 	DSN func(t testing.TB) string
 }
@@ -39,23 +39,23 @@ type Backend struct {
 // Backends returns SQLite and PostgreSQL.
 func Backends() []Backend {
 	return []Backend{
-		{Name: "sqlite", DSN: SQLiteDSN, Open: func(t testing.TB) *sqlstore.DB { return open(t, SQLiteDSN(t)) }},
-		{Name: "postgres", DSN: PostgresDSN, Open: func(t testing.TB) *sqlstore.DB { return open(t, PostgresDSN(t)) }},
+		{Name: "sqlite", DSN: SQLiteDSN, Open: func(t testing.TB, opts ...sqlstore.Option) *sqlstore.DB { return open(t, SQLiteDSN(t), opts...) }},
+		{Name: "postgres", DSN: PostgresDSN, Open: func(t testing.TB, opts ...sqlstore.Option) *sqlstore.DB { return open(t, PostgresDSN(t), opts...) }},
 	}
 }
 
-// Run runs fn as a subtest on every back end.
-func Run(t *testing.T, fn func(t *testing.T, db *sqlstore.DB)) {
+// Run runs fn as a subtest on every back end, each database opened with opts.
+func Run(t *testing.T, fn func(t *testing.T, db *sqlstore.DB), opts ...sqlstore.Option) {
 	for _, b := range Backends() {
-		t.Run(b.Name, func(t *testing.T) { fn(t, b.Open(t)) })
+		t.Run(b.Name, func(t *testing.T) { fn(t, b.Open(t, opts...)) })
 	}
 }
 
-func open(t testing.TB, dsn string) *sqlstore.DB {
+func open(t testing.TB, dsn string, opts ...sqlstore.Option) *sqlstore.DB {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	db, err := sqlstore.Open(ctx, dsn)
+	db, err := sqlstore.Open(ctx, dsn, opts...)
 	if err != nil {
 		t.Fatalf("open %s: %v", dsn, err)
 	}
