@@ -93,7 +93,7 @@ func (s *Service) reverse(ctx context.Context, p Payment) (Payment, error) {
 	if p.FailureReason == rpcerr.PaymentTimedOut {
 		ch.Status, typ = Failed, partnerv1.EventType_EVENT_TYPE_PAYMENT_FAILED
 	}
-	done, applied, err := s.store.Update(ctx, p.ID, Cond{Statuses: []Status{Processing, Succeeded}}, ch, s.now(), paymentEvent(s, typ))
+	done, applied, err := s.store.Update(ctx, p.ID, Cond{Statuses: []Status{Processing, Succeeded}}, ch, s.now(), paymentEvent(typ))
 	if err != nil {
 		return Payment{}, err
 	}

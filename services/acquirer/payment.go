@@ -106,10 +106,20 @@ type Fence struct {
 type Event struct {
 	ID        string
 	PartnerID string
-	Type      string
-	Body      []byte // a serialized partnerv1.Event without its sequence
-	Time      time.Time
-	Sequence  int64
+	Type      string // a partnerv1.EventType name
+	PaymentID string
+	// Body, for a refund event, is its serialized partnerv1.Event (without
+	// the sequence); a payment event has none and is rendered from the
+	// payment when delivered.
+	Body     []byte
+	Time     time.Time
+	Sequence int64
+}
+
+// PaymentEvent asks Update to add a payment event for the updated payment.
+type PaymentEvent struct {
+	ID   string
+	Type string // a partnerv1.EventType name
 }
 
 // Refund is a refund of (part of) a payment.
@@ -144,11 +154,10 @@ type Store interface {
 	GetByKey(ctx context.Context, partnerID, partnerPaymentID string) (Payment, error)
 	// GetByOrder returns a network's CPM payment by order id, or ErrPaymentNotFound.
 	GetByOrder(ctx context.Context, networkID, orderID string) (Payment, error)
-	// Update applies ch to the payment if cond holds and, in the same
-	// transaction, adds the event that event builds from the updated
-	// payment (if it returns ok). applied=false (and the current payment)
-	// when cond did not hold.
-	Update(ctx context.Context, id string, cond Cond, ch Change, at time.Time, event func(Payment) (Event, bool)) (p Payment, applied bool, err error)
+	// Update applies ch to the payment if cond holds and, atomically with
+	// it, adds the payment event (if not nil). applied=false (and the
+	// current payment) when cond did not hold.
+	Update(ctx context.Context, id string, cond Cond, ch Change, at time.Time, event *PaymentEvent) (p Payment, applied bool, err error)
 	// Unposted returns up to limit payments owing ledger postings.
 	Unposted(ctx context.Context, limit int) ([]Payment, error)
 	// MarkPosted records that the postings of payments, as they were (in

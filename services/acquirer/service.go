@@ -157,17 +157,9 @@ func amountOf(m *commonv1.Money) money.Amount {
 	return money.Amount{Currency: m.GetCurrency(), Minor: m.GetMinorUnits()}
 }
 
-// Event types, as in partnerv1.EventType.
-func paymentEvent(s *Service, typ partnerv1.EventType) func(Payment) (Event, bool) {
-	return func(p Payment) (Event, bool) {
-		at := s.now().UTC()
-		e := &partnerv1.Event{EventId: uuid.NewString(), Type: typ, CreateTime: timestamppb.New(at), Payment: PaymentToProto(p)}
-		body, err := proto.Marshal(e)
-		if err != nil {
-			return Event{}, false
-		}
-		return Event{ID: e.GetEventId(), PartnerID: p.PartnerID, Type: typ.String(), Body: body, Time: at}, true
-	}
+// paymentEvent is a new payment event of type typ.
+func paymentEvent(typ partnerv1.EventType) *PaymentEvent {
+	return &PaymentEvent{ID: uuid.NewString(), Type: typ.String()}
 }
 
 func refundEvent(s *Service, typ partnerv1.EventType, partnerID string) func(Refund) (Event, bool) {
@@ -178,7 +170,7 @@ func refundEvent(s *Service, typ partnerv1.EventType, partnerID string) func(Ref
 		if err != nil {
 			return Event{}, false
 		}
-		return Event{ID: e.GetEventId(), PartnerID: partnerID, Type: typ.String(), Body: body, Time: at}, true
+		return Event{ID: e.GetEventId(), PartnerID: partnerID, Type: typ.String(), PaymentID: r.PaymentID, Body: body, Time: at}, true
 	}
 }
 
@@ -187,7 +179,7 @@ func refundEvent(s *Service, typ partnerv1.EventType, partnerID string) func(Ref
 func (s *Service) succeed(ctx context.Context, p Payment, ref, userRef string) (Payment, error) {
 	done, applied, err := s.store.Update(ctx, p.ID, Cond{Statuses: []Status{Processing}, NotCancelRequested: true},
 		Change{Status: Succeeded, NetworkReference: ref, UserRef: userRef, Credited: true, Unschedule: true, Unposted: true},
-		s.now(), paymentEvent(s, partnerv1.EventType_EVENT_TYPE_PAYMENT_SUCCEEDED))
+		s.now(), paymentEvent(partnerv1.EventType_EVENT_TYPE_PAYMENT_SUCCEEDED))
 	if err != nil {
 		return Payment{}, err
 	}
@@ -211,7 +203,7 @@ func (s *Service) succeed(ctx context.Context, p Payment, ref, userRef string) (
 func (s *Service) fail(ctx context.Context, p Payment, reason rpcerr.Reason, msg string) (Payment, error) {
 	done, applied, err := s.store.Update(ctx, p.ID, Cond{Statuses: []Status{Processing}},
 		Change{Status: Failed, FailureReason: reason, FailureMessage: msg, Unschedule: true},
-		s.now(), paymentEvent(s, partnerv1.EventType_EVENT_TYPE_PAYMENT_FAILED))
+		s.now(), paymentEvent(partnerv1.EventType_EVENT_TYPE_PAYMENT_FAILED))
 	if err != nil {
 		return Payment{}, err
 	}

@@ -9,6 +9,7 @@ import (
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/proto"
+	"google.golang.org/protobuf/types/known/timestamppb"
 
 	commonv1 "github.com/unigate/unigate/proto/gen/unigate/common/v1"
 	merchantv1 "github.com/unigate/unigate/proto/gen/unigate/merchant/v1"
@@ -270,8 +271,18 @@ func (s *Service) StreamEvents(ctx context.Context, partnerID string, cursor int
 		}
 		for _, e := range evs {
 			var ev partnerv1.Event
-			if err := proto.Unmarshal(e.Body, &ev); err != nil {
-				return fmt.Errorf("acquirer: event %s: %w", e.ID, err)
+			if e.Body != nil {
+				if err := proto.Unmarshal(e.Body, &ev); err != nil {
+					return fmt.Errorf("acquirer: event %s: %w", e.ID, err)
+				}
+			} else {
+				// A payment event: the payment as it stands now.
+				p, err := s.store.Get(ctx, e.PaymentID)
+				if err != nil {
+					return fmt.Errorf("acquirer: event %s: %w", e.ID, err)
+				}
+				ev = partnerv1.Event{EventId: e.ID, Type: partnerv1.EventType(partnerv1.EventType_value[e.Type]),
+					CreateTime: timestamppb.New(e.Time), Payment: PaymentToProto(p)}
 			}
 			ev.Sequence = e.Sequence
 			if err := send(&ev); err != nil {

@@ -116,76 +116,89 @@ func fenceClause(a *sqlArgs, f *Fence) string {
 	return fmt.Sprintf(" AND EXISTS (SELECT 1 FROM acq_fences WHERE name = %s AND revision = %s)", a.add(f.Name), a.add(f.Revision))
 }
 
-// Update implements Store: one conditional UPDATE … RETURNING and, if it
-// applied, the event's INSERT, in one transaction.
-func (s *SQLStore) Update(ctx context.Context, id string, cond Cond, ch Change, at time.Time, event func(Payment) (Event, bool)) (Payment, bool, error) {
+// Update implements Store. On PostgreSQL and CockroachDB it is one
+// statement — the conditional UPDATE … RETURNING and the event's INSERT as
+// data-modifying CTEs, so the event is written exactly when the update
+// applies; on SQLite, a transaction of the two.
+func (s *SQLStore) Update(ctx context.Context, id string, cond Cond, ch Change, at time.Time, event *PaymentEvent) (Payment, bool, error) {
+	a := &sqlArgs{}
+	sets := []string{"update_time = " + a.add(at.UTC())}
+	if ch.Status != "" {
+		sets = append(sets, "status = "+a.add(string(ch.Status)))
+	}
+	if ch.NetworkReference != "" {
+		sets = append(sets, "network_reference = "+a.add(ch.NetworkReference))
+	}
+	if ch.FailureReason != "" {
+		sets = append(sets, "failure_reason = "+a.add(string(ch.FailureReason)), "failure_message = "+a.add(ch.FailureMessage))
+	}
+	if ch.UserRef != "" {
+		sets = append(sets, "user_ref = "+a.add(ch.UserRef))
+	}
+	if ch.Credited {
+		sets = append(sets, "credited = TRUE")
+	}
+	if ch.CancelRequested {
+		sets = append(sets, "cancel_requested = TRUE")
+	}
+	if ch.Schedule != nil {
+		sets = append(sets, "next_attempt_time = "+a.add(ch.Schedule.UTC()), "attempts = attempts + 1")
+	}
+	if ch.Unschedule {
+		sets = append(sets, "next_attempt_time = NULL")
+	}
+	if ch.Unposted {
+		sets = append(sets, "ledger_posted = FALSE")
+	}
+	where := "payment_id = " + a.add(id)
+	if len(cond.Statuses) > 0 {
+		ss := make([]string, len(cond.Statuses))
+		for i, st := range cond.Statuses {
+			ss[i] = string(st)
+		}
+		where += " AND status IN (" + a.in(ss...) + ")"
+	}
+	if cond.NotCancelRequested {
+		where += " AND cancel_requested = FALSE"
+	}
+	if cond.NoRefunds {
+		where += " AND refunded_minor = 0"
+	}
+	where += fenceClause(a, cond.Fence)
+	update := `UPDATE acq_payments SET ` + strings.Join(sets, ", ") + ` WHERE ` + where + ` RETURNING ` + paymentColumns
+
 	var (
 		out     Payment
 		applied bool
+		err     error
 	)
-	err := s.db.InTx(ctx, func(ctx context.Context, tx *sqlstore.Tx) error {
-		a := &sqlArgs{}
-		sets := []string{"update_time = " + a.add(at.UTC())}
-		if ch.Status != "" {
-			sets = append(sets, "status = "+a.add(string(ch.Status)))
-		}
-		if ch.NetworkReference != "" {
-			sets = append(sets, "network_reference = "+a.add(ch.NetworkReference))
-		}
-		if ch.FailureReason != "" {
-			sets = append(sets, "failure_reason = "+a.add(string(ch.FailureReason)), "failure_message = "+a.add(ch.FailureMessage))
-		}
-		if ch.UserRef != "" {
-			sets = append(sets, "user_ref = "+a.add(ch.UserRef))
-		}
-		if ch.Credited {
-			sets = append(sets, "credited = TRUE")
-		}
-		if ch.CancelRequested {
-			sets = append(sets, "cancel_requested = TRUE")
-		}
-		if ch.Schedule != nil {
-			sets = append(sets, "next_attempt_time = "+a.add(ch.Schedule.UTC()), "attempts = attempts + 1")
-		}
-		if ch.Unschedule {
-			sets = append(sets, "next_attempt_time = NULL")
-		}
-		if ch.Unposted {
-			sets = append(sets, "ledger_posted = FALSE")
-		}
-		where := "payment_id = " + a.add(id)
-		if len(cond.Statuses) > 0 {
-			ss := make([]string, len(cond.Statuses))
-			for i, st := range cond.Statuses {
-				ss[i] = string(st)
-			}
-			where += " AND status IN (" + a.in(ss...) + ")"
-		}
-		if cond.NotCancelRequested {
-			where += " AND cancel_requested = FALSE"
-		}
-		if cond.NoRefunds {
-			where += " AND refunded_minor = 0"
-		}
-		where += fenceClause(a, cond.Fence)
-		p, err := scanPayment(tx.QueryRowContext(ctx, `UPDATE acq_payments SET `+strings.Join(sets, ", ")+
-			` WHERE `+where+` RETURNING `+paymentColumns, a.args...))
-		if errors.Is(err, ErrPaymentNotFound) {
-			applied = false
-			out, err = scanPayment(tx.QueryRowContext(ctx, `SELECT `+paymentColumns+` FROM acq_payments WHERE payment_id = $1`, id))
-			return err
-		}
-		if err != nil {
-			return err
-		}
-		out, applied = p, true
+	if s.db.Dialect() != sqlstore.SQLite {
+		q := update
 		if event != nil {
-			if e, ok := event(p); ok {
-				return insertEvent(ctx, tx, e)
-			}
+			q = `WITH u AS (` + update + `), e AS (INSERT INTO acq_events (event_id, partner_id, event_type, payment_id, body, create_time, sequence)
+				SELECT ` + a.add(event.ID) + `, partner_id, ` + a.add(event.Type) + `, payment_id, NULL, ` + a.add(at.UTC()) + `, NULL FROM u)
+				SELECT ` + paymentColumns + ` FROM u`
 		}
-		return nil
-	})
+		out, err = scanPayment(s.db.QueryRowContext(ctx, q, a.args...))
+		applied = err == nil
+	} else {
+		err = s.db.InTx(ctx, func(ctx context.Context, tx *sqlstore.Tx) error {
+			p, err := scanPayment(tx.QueryRowContext(ctx, update, a.args...))
+			if err != nil {
+				return err
+			}
+			out, applied = p, true
+			if event == nil {
+				return nil
+			}
+			return insertEvent(ctx, tx, Event{ID: event.ID, PartnerID: p.PartnerID, Type: event.Type, PaymentID: p.ID, Time: at})
+		})
+	}
+	if errors.Is(err, ErrPaymentNotFound) {
+		// The condition did not hold: return the payment as it is.
+		out, err = s.Get(ctx, id)
+		applied = false
+	}
 	if err != nil {
 		return Payment{}, false, err
 	}
@@ -193,8 +206,8 @@ func (s *SQLStore) Update(ctx context.Context, id string, cond Cond, ch Change, 
 }
 
 func insertEvent(ctx context.Context, tx *sqlstore.Tx, e Event) error {
-	_, err := tx.ExecContext(ctx, `INSERT INTO acq_events (event_id, partner_id, event_type, body, create_time, sequence)
-		VALUES ($1, $2, $3, $4, $5, NULL)`, e.ID, e.PartnerID, e.Type, e.Body, e.Time.UTC())
+	_, err := tx.ExecContext(ctx, `INSERT INTO acq_events (event_id, partner_id, event_type, payment_id, body, create_time, sequence)
+		VALUES ($1, $2, $3, $4, $5, $6, NULL)`, e.ID, e.PartnerID, e.Type, e.PaymentID, e.Body, e.Time.UTC())
 	return err
 }
 
@@ -549,7 +562,7 @@ func (s *SQLStore) SequenceEvents(ctx context.Context, fence Fence, limit int) (
 
 // ListEvents implements Store.
 func (s *SQLStore) ListEvents(ctx context.Context, partnerID string, after int64, limit int) ([]Event, error) {
-	rows, err := s.db.QueryContext(ctx, `SELECT event_id, partner_id, event_type, body, create_time, sequence FROM acq_events
+	rows, err := s.db.QueryContext(ctx, `SELECT event_id, partner_id, event_type, payment_id, body, create_time, sequence FROM acq_events
 		WHERE partner_id = $1 AND sequence > $2 ORDER BY sequence LIMIT $3`, partnerID, after, limit)
 	if err != nil {
 		return nil, err
@@ -558,7 +571,7 @@ func (s *SQLStore) ListEvents(ctx context.Context, partnerID string, after int64
 	var out []Event
 	for rows.Next() {
 		var e Event
-		if err := rows.Scan(&e.ID, &e.PartnerID, &e.Type, &e.Body, &e.Time, &e.Sequence); err != nil {
+		if err := rows.Scan(&e.ID, &e.PartnerID, &e.Type, &e.PaymentID, &e.Body, &e.Time, &e.Sequence); err != nil {
 			return nil, err
 		}
 		e.Time = e.Time.UTC()

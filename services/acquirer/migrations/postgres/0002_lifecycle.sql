@@ -48,7 +48,10 @@ CREATE TABLE acq_events (
 	event_id TEXT PRIMARY KEY,
 	partner_id TEXT NOT NULL,
 	event_type TEXT NOT NULL,
-	body BYTEA NOT NULL,
+	-- A payment event names its payment and is rendered from the payment's
+	-- row when delivered; a refund event carries its refund as it was.
+	payment_id TEXT NOT NULL,
+	body BYTEA,
 	create_time TIMESTAMPTZ NOT NULL,
 	sequence INT8
 );

@@ -48,7 +48,10 @@ CREATE TABLE acq_events (
 	event_id TEXT PRIMARY KEY,
 	partner_id TEXT NOT NULL,
 	event_type TEXT NOT NULL,
-	body BLOB NOT NULL,
+	-- A payment event names its payment and is rendered from the payment's
+	-- row when delivered; a refund event carries its refund as it was.
+	payment_id TEXT NOT NULL,
+	body BLOB,
 	create_time TIMESTAMP NOT NULL,
 	sequence INT8
 );

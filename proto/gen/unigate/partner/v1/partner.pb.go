@@ -1378,7 +1378,9 @@ type Event struct {
 	Sequence   int64                  `protobuf:"varint,2,opt,name=sequence,proto3" json:"sequence,omitempty"`
 	Type       EventType              `protobuf:"varint,3,opt,name=type,proto3,enum=unigate.partner.v1.EventType" json:"type,omitempty"`
 	CreateTime *timestamppb.Timestamp `protobuf:"bytes,4,opt,name=create_time,json=createTime,proto3" json:"create_time,omitempty"`
-	// The payment as it was when the event happened.
+	// The payment, as it stands when the event is delivered (never older
+	// than the event): a PAYMENT_SUCCEEDED delivered late may show a payment
+	// since refunded, whose own events follow.
 	Payment *Payment `protobuf:"bytes,5,opt,name=payment,proto3" json:"payment,omitempty"`
 	// For refund events.
 	Refund        *Refund `protobuf:"bytes,6,opt,name=refund,proto3" json:"refund,omitempty"`
