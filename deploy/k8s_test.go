@@ -31,7 +31,7 @@ var spec = deploy.Spec{
 	DrainSeconds: 5, // app.GracePeriod
 	Services: []deploy.ServiceSpec{
 		{Name: "acquirer", Port: 7000, Replicas: 3, Autoscaled: true, Public: true,
-			Env: []string{"UNIGATE_DSN", "UNIGATE_ROUTER", "UNIGATE_FX", "UNIGATE_RISK", "UNIGATE_SETTLEMENT", "UNIGATE_LOG_LEVEL", "OTEL_EXPORTER_OTLP_ENDPOINT"}},
+			Env: []string{"UNIGATE_DSN", "UNIGATE_ROUTER", "UNIGATE_FX", "UNIGATE_RISK", "UNIGATE_SETTLEMENT", "UNIGATE_ETCD", "UNIGATE_LOG_LEVEL", "OTEL_EXPORTER_OTLP_ENDPOINT"}},
 		{Name: "router", Port: 7001, Replicas: 3, Autoscaled: true, Callers: []string{"acquirer"},
 			Env: []string{"UNIGATE_ETCD", "UNIGATE_LOG_LEVEL", "OTEL_EXPORTER_OTLP_ENDPOINT"}},
 		{Name: "fx", Port: 7002, Replicas: 3, Autoscaled: true, Callers: []string{"acquirer"},
