@@ -86,16 +86,21 @@ func (s *Server) Pay(ctx context.Context, req *partnerv1.PayRequest) (*partnerv1
 	return &partnerv1.PayResponse{Payment: PaymentToProto(p)}, nil
 }
 
-// GetPayment implements partnerv1.PartnerServiceServer.
-func (s *Server) GetPayment(ctx context.Context, req *partnerv1.GetPaymentRequest) (*partnerv1.GetPaymentResponse, error) {
+// payment returns the calling partner's payment by id or by key.
+func (s *Server) payment(ctx context.Context, id, key string) (Payment, error) {
 	pid, err := partnerID(ctx)
 	if err != nil {
-		return nil, err
+		return Payment{}, err
 	}
-	if req.GetPaymentId() == "" && req.GetPartnerPaymentId() == "" {
-		return nil, rpcerr.Field(rpcerr.InvalidArgument, "id", "payment_id or partner_payment_id is required")
+	if id == "" && key == "" {
+		return Payment{}, rpcerr.Field(rpcerr.InvalidArgument, "id", "payment_id or partner_payment_id is required")
 	}
-	p, err := s.svc.Get(ctx, pid, req.GetPaymentId(), req.GetPartnerPaymentId())
+	return s.svc.Get(ctx, pid, id, key)
+}
+
+// GetPayment implements partnerv1.PartnerServiceServer.
+func (s *Server) GetPayment(ctx context.Context, req *partnerv1.GetPaymentRequest) (*partnerv1.GetPaymentResponse, error) {
+	p, err := s.payment(ctx, req.GetPaymentId(), req.GetPartnerPaymentId())
 	if err != nil {
 		return nil, err
 	}
@@ -104,14 +109,7 @@ func (s *Server) GetPayment(ctx context.Context, req *partnerv1.GetPaymentReques
 
 // CancelPayment implements partnerv1.PartnerServiceServer.
 func (s *Server) CancelPayment(ctx context.Context, req *partnerv1.CancelPaymentRequest) (*partnerv1.CancelPaymentResponse, error) {
-	pid, err := partnerID(ctx)
-	if err != nil {
-		return nil, err
-	}
-	if req.GetPaymentId() == "" && req.GetPartnerPaymentId() == "" {
-		return nil, rpcerr.Field(rpcerr.InvalidArgument, "id", "payment_id or partner_payment_id is required")
-	}
-	p, err := s.svc.Get(ctx, pid, req.GetPaymentId(), req.GetPartnerPaymentId())
+	p, err := s.payment(ctx, req.GetPaymentId(), req.GetPartnerPaymentId())
 	if err != nil {
 		return nil, err
 	}
