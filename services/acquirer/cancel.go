@@ -7,6 +7,7 @@ import (
 	commonv1 "github.com/unigate/unigate/proto/gen/unigate/common/v1"
 	merchantv1 "github.com/unigate/unigate/proto/gen/unigate/merchant/v1"
 	partnerv1 "github.com/unigate/unigate/proto/gen/unigate/partner/v1"
+	settlementv1 "github.com/unigate/unigate/proto/gen/unigate/settlement/v1"
 
 	"github.com/unigate/unigate/pkg/rpcerr"
 )
@@ -28,6 +29,15 @@ func (s *Service) Cancel(ctx context.Context, p Payment) (commonv1.Result, Payme
 			}
 			if p.RefundedMinor > 0 {
 				return 0, Payment{}, fmt.Errorf("%w: it was (partly) refunded", ErrCancelNotAllowed)
+			}
+			if s.c.Settlement != nil {
+				st, err := s.c.Settlement.GetPaymentSettlement(ctx, &settlementv1.GetPaymentSettlementRequest{PaymentId: p.ID})
+				if err != nil {
+					return 0, Payment{}, rpcerr.FromStatus(err)
+				}
+				if st.GetSettled() {
+					return 0, Payment{}, fmt.Errorf("%w: the payment was settled in %s; refund it instead", ErrCancelWindow, st.GetCycleId())
+				}
 			}
 		}
 		cur, applied, err := s.store.Update(ctx, p.ID, Cond{Statuses: []Status{Processing, Succeeded}, NoRefunds: true},

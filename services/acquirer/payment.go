@@ -196,6 +196,12 @@ type Store interface {
 	// oldest first, up to limit, if the fence still holds. It returns how
 	// many it sequenced.
 	SequenceEvents(ctx context.Context, fence Fence, limit int) (int, error)
+	// StatementCursor returns how far statements were relayed.
+	StatementCursor(ctx context.Context) (int64, error)
+	// AddStatementEvents adds events (keyed by their ids, so adding one
+	// twice is a no-op) and moves the statement cursor to cursor, in one
+	// transaction, if the fence holds.
+	AddStatementEvents(ctx context.Context, fence Fence, events []Event, cursor int64) error
 	// ListEvents returns a partner's sequenced events after a sequence.
 	ListEvents(ctx context.Context, partnerID string, after int64, limit int) ([]Event, error)
 }

@@ -150,6 +150,9 @@ func (s *Service) Lead(ctx context.Context, term election.Term) error {
 				s.log.WarnContext(ctx, "event relay", "err", err)
 			}
 		}
+		if err := s.relayStatements(ctx, *fence); err != nil && ctx.Err() == nil {
+			s.log.WarnContext(ctx, "statement relay", "err", err)
+		}
 		if err := s.ResolveDue(ctx, fence); err != nil && ctx.Err() == nil {
 			s.log.WarnContext(ctx, "resolver", "err", err)
 		}
@@ -169,6 +172,33 @@ func (s *Service) relay(ctx context.Context, fence Fence) error {
 			return err
 		}
 	}
+}
+
+// relayStatements turns settlement's new statements into STATEMENT_READY
+// events for their partners.
+func (s *Service) relayStatements(ctx context.Context, fence Fence) error {
+	cursor, err := s.store.StatementCursor(ctx)
+	if err != nil {
+		return err
+	}
+	resp, err := s.c.Settlement.ListStatements(ctx, &settlementv1.ListStatementsRequest{AfterSequence: cursor, Limit: 200})
+	if err != nil || len(resp.GetStatements()) == 0 {
+		return err
+	}
+	events := make([]Event, 0, len(resp.GetStatements()))
+	for _, st := range resp.GetStatements() {
+		at := s.now().UTC()
+		e := &partnerv1.Event{EventId: "statement-" + st.GetStatementId(), Type: partnerv1.EventType_EVENT_TYPE_STATEMENT_READY,
+			CreateTime: timestamppb.New(at), Statement: &partnerv1.Statement{StatementId: st.GetStatementId(), CycleId: st.GetCycleId(),
+				Cutoff: st.GetCutoff(), NetAmount: st.GetNetReceivable(), Postings: st.GetPostings()}}
+		body, err := proto.Marshal(e)
+		if err != nil {
+			return err
+		}
+		events = append(events, Event{ID: e.GetEventId(), PartnerID: st.GetPartnerId(), Type: e.GetType().String(), Body: body, Time: at})
+		cursor = st.GetSequence()
+	}
+	return s.store.AddStatementEvents(ctx, fence, events, cursor)
 }
 
 // ResolveDue drives every payment and refund whose next attempt is due.

@@ -579,3 +579,38 @@ func (s *SQLStore) ListEvents(ctx context.Context, partnerID string, after int64
 	}
 	return out, rows.Err()
 }
+
+const statementCursor = "settlement-statements"
+
+// StatementCursor implements Store.
+func (s *SQLStore) StatementCursor(ctx context.Context) (int64, error) {
+	var v int64
+	err := s.db.QueryRowContext(ctx, `SELECT value FROM acq_cursors WHERE name = $1`, statementCursor).Scan(&v)
+	if errors.Is(err, sql.ErrNoRows) {
+		return 0, nil
+	}
+	return v, err
+}
+
+// AddStatementEvents implements Store.
+func (s *SQLStore) AddStatementEvents(ctx context.Context, fence Fence, events []Event, cursor int64) error {
+	return s.db.InTx(ctx, func(ctx context.Context, tx *sqlstore.Tx) error {
+		var holds int
+		if err := tx.QueryRowContext(ctx, `SELECT count(*) FROM acq_fences WHERE name = $1 AND revision = $2`,
+			fence.Name, fence.Revision).Scan(&holds); err != nil {
+			return err
+		}
+		if holds != 1 {
+			return ErrFenced
+		}
+		for _, e := range events {
+			if _, err := tx.ExecContext(ctx, `INSERT INTO acq_events (event_id, partner_id, event_type, payment_id, body, create_time, sequence)
+				VALUES ($1, $2, $3, '', $4, $5, NULL) ON CONFLICT (event_id) DO NOTHING`, e.ID, e.PartnerID, e.Type, e.Body, e.Time.UTC()); err != nil {
+				return err
+			}
+		}
+		_, err := tx.ExecContext(ctx, `INSERT INTO acq_cursors (name, value) VALUES ($1, $2)
+			ON CONFLICT (name) DO UPDATE SET value = excluded.value`, statementCursor, cursor)
+		return err
+	})
+}

@@ -146,21 +146,54 @@ func RunRisk(ctx context.Context, cfg RiskConfig) error {
 }
 
 // SettlementConfig configures the settlement service.
-type SettlementConfig struct{ Common }
+type SettlementConfig struct {
+	Common
+	// CycleInterval closes a settlement cycle at every multiple of it
+	// (UTC), in the replica elected through Etcd; zero closes none
+	// (cycles are then closed by CloseCycle calls only).
+	CycleInterval time.Duration
+	Etcd          []string
+	Candidate     string
+}
 
 // RunSettlement runs the settlement service until ctx ends.
 func RunSettlement(ctx context.Context, cfg SettlementConfig) error {
 	if err := cfg.Common.validate(true); err != nil {
 		return fmt.Errorf("settlement: %w", err)
 	}
+	if cfg.CycleInterval > 0 && len(cfg.Etcd) == 0 {
+		return errors.New("settlement: cycle cutoffs need etcd endpoints (they elect the replica that closes cycles)")
+	}
 	db, err := openDB(ctx, cfg.Common, settlement.Migrations)
 	if err != nil {
 		return err
 	}
 	defer db.Close()
+	svc := settlement.NewService(settlement.NewSQLStore(db), nil)
 	srv := grpcx.NewServer(cfg.Log)
-	settlementv1.RegisterSettlementServiceServer(srv, settlement.NewServer(settlement.NewService(settlement.NewSQLStore(db), nil)))
-	return serve(ctx, cfg.Common, srv)
+	settlementv1.RegisterSettlementServiceServer(srv, settlement.NewServer(svc))
+	g, ctx := errgroup.WithContext(ctx)
+	if cfg.CycleInterval > 0 {
+		cli, err := etcdx.Connect(cfg.Etcd)
+		if err != nil {
+			return err
+		}
+		defer cli.Close()
+		if cfg.Candidate == "" {
+			host, _ := os.Hostname()
+			cfg.Candidate = fmt.Sprintf("%s-%d", host, os.Getpid())
+		}
+		g.Go(func() error {
+			return election.Run(ctx, cli, election.Config{Name: "settlement-cutoff", Candidate: cfg.Candidate, TTL: 1, Log: cfg.Log},
+				func(ctx context.Context, _ election.Term) error {
+					return svc.RunCutoffs(ctx, cfg.CycleInterval, func(err error) {
+						cfg.Log.ErrorContext(ctx, "closing a settlement cycle", "err", err)
+					})
+				})
+		})
+	}
+	g.Go(func() error { return serve(ctx, cfg.Common, srv) })
+	return g.Wait()
 }
 
 // RouterConfig configures the router.

@@ -148,6 +148,7 @@ func TestEndToEnd(t *testing.T) {
 			t.Run("cpm", e.testCPM)
 			t.Run("unknown outcomes are resolved", e.testResolveUnknown)
 			t.Run("events stream from a cursor", e.testEvents)
+			t.Run("settlement cycle", e.testSettlement)
 		})
 	}
 }

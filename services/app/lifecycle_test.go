@@ -7,11 +7,13 @@ import (
 
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
+	"google.golang.org/protobuf/types/known/timestamppb"
 
 	commonv1 "github.com/unigate/unigate/proto/gen/unigate/common/v1"
 	partnerv1 "github.com/unigate/unigate/proto/gen/unigate/partner/v1"
 	settlementv1 "github.com/unigate/unigate/proto/gen/unigate/settlement/v1"
 	simulatorv1 "github.com/unigate/unigate/proto/gen/unigate/simulator/v1"
+	unigate "github.com/unigate/unigate/sdk"
 
 	"github.com/unigate/unigate/pkg/etcdx"
 	"github.com/unigate/unigate/pkg/rpcerr"
@@ -264,3 +266,65 @@ func (e *env) testEvents(t *testing.T) {
 		t.Fatalf("negative cursor: %v", err)
 	}
 }
+
+// testSettlement closes a settlement cycle: the statement each partner is
+// sent equals its receivable in the ledger, and a settled payment can no
+// longer be cancelled.
+func (e *env) testSettlement(t *testing.T) {
+	ctx := context.Background()
+	// Let the poster drain what earlier tests left owing, and close a cycle
+	// over all of it, so the next cycle holds only what follows.
+	drained := func() bool {
+		var n int
+		err := e.db.QueryRowContext(ctx, `SELECT count(*) FROM acq_payments WHERE status IN ('SUCCEEDED', 'CANCELLED') AND ledger_posted = FALSE`).Scan(&n)
+		return err == nil && n == 0
+	}
+	waitFor(t, "earlier postings delivered", drained)
+	if _, err := e.settlement.CloseCycle(ctx, &settlementv1.CloseCycleRequest{Cutoff: timestamppb.Now()}); err != nil {
+		t.Fatal(err)
+	}
+	w := walletsim.New("hkwallet", e.acquirer)
+	_, _, p, err := w.ScanAndPay(ctx, e.staticCode(0), cny(5555), "settle-1", "u-settle")
+	if err != nil || p.GetResult() != commonv1.Result_RESULT_SUCCESS {
+		t.Fatalf("pay: %v %v", p, err)
+	}
+	e.waitPosted(p.GetPaymentId())
+	waitFor(t, "postings delivered", drained)
+	closed, err := e.settlement.CloseCycle(ctx, &settlementv1.CloseCycleRequest{Cutoff: timestamppb.Now()})
+	if err != nil || closed.GetCycle().GetPostings() != 1 || len(closed.GetStatements()) != 1 {
+		t.Fatalf("close cycle: %v %v", closed, err)
+	}
+	// Ledger invariant 5: the statement is the sum of its cycle's postings —
+	// here the one payment's receivable entry, its wallet amount.
+	st := closed.GetStatements()[0]
+	if st.GetPartnerId() != "hkwallet" || st.GetNetReceivable().GetMinorUnits() != p.GetWalletAmount().GetMinorUnits() ||
+		st.GetNetReceivable().GetCurrency() != "HKD" {
+		t.Fatalf("statement %v for payment %v", st, p)
+	}
+	// The partner is told through its event stream.
+	sctx, stop := context.WithTimeout(w.Context(ctx), 10*time.Second)
+	defer stop()
+	stream, err := w.Client.StreamEvents(sctx, &partnerv1.StreamEventsRequest{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for {
+		resp, err := stream.Recv()
+		if err != nil {
+			t.Fatalf("no STATEMENT_READY event for %s: %v", st.GetStatementId(), err)
+		}
+		ev := resp.GetEvent()
+		if ev.GetType() == partnerv1.EventType_EVENT_TYPE_STATEMENT_READY && ev.GetStatement().GetStatementId() == st.GetStatementId() {
+			if ev.GetStatement().GetNetAmount().GetMinorUnits() != st.GetNetReceivable().GetMinorUnits() {
+				t.Fatalf("statement event %v, want %v", ev.GetStatement(), st)
+			}
+			break
+		}
+	}
+	// Settled: the cancel window is closed for it.
+	if _, err := w.SDK.CancelPayment(ctx, p.GetPaymentId()); unigateReason(err) != string(rpcerr.CancelWindowClosed) {
+		t.Fatalf("cancel of a settled payment: %v", err)
+	}
+}
+
+func unigateReason(err error) string { return unigate.ReasonOf(err) }

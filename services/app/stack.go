@@ -47,7 +47,9 @@ type StackConfig struct {
 	CallTimeout time.Duration
 	// Lifecycle tunes the acquirer's cancels and resolver (defaults when zero).
 	Lifecycle acquirer.Config
-	Log       *slog.Logger
+	// CycleInterval closes settlement cycles automatically (none when zero).
+	CycleInterval time.Duration
+	Log           *slog.Logger
 }
 
 // Stack is a running switch.
@@ -194,7 +196,7 @@ func StartStack(ctx context.Context, cfg StackConfig) (_ *Stack, err error) {
 		return nil, err
 	}
 	if _, err := start("settlement", 4, func(sctx context.Context, c Common) error {
-		return RunSettlement(sctx, SettlementConfig{Common: c})
+		return RunSettlement(sctx, SettlementConfig{Common: c, CycleInterval: cfg.CycleInterval, Etcd: etcd})
 	}); err != nil {
 		return nil, err
 	}

@@ -7,6 +7,7 @@ import (
 
 	"google.golang.org/protobuf/types/known/timestamppb"
 
+	commonv1 "github.com/unigate/unigate/proto/gen/unigate/common/v1"
 	settlementv1 "github.com/unigate/unigate/proto/gen/unigate/settlement/v1"
 
 	"github.com/unigate/unigate/pkg/money"
@@ -144,4 +145,56 @@ func postingToProto(p Posting) *settlementv1.Posting {
 		})
 	}
 	return out
+}
+
+// CloseCycle implements settlementv1.SettlementServiceServer.
+func (s *Server) CloseCycle(ctx context.Context, req *settlementv1.CloseCycleRequest) (*settlementv1.CloseCycleResponse, error) {
+	if !req.GetCutoff().IsValid() {
+		return nil, rpcerr.Field(rpcerr.InvalidArgument, "cutoff", "is required")
+	}
+	c, sts, err := s.svc.CloseCycle(ctx, req.GetCutoff().AsTime())
+	if err != nil {
+		return nil, err
+	}
+	resp := &settlementv1.CloseCycleResponse{Cycle: &settlementv1.Cycle{CycleId: c.ID, Cutoff: timestamppb.New(c.Cutoff),
+		CloseTime: timestamppb.New(c.CloseTime), Postings: c.Postings}}
+	for _, st := range sts {
+		resp.Statements = append(resp.Statements, statementToProto(st))
+	}
+	return resp, nil
+}
+
+// ListStatements implements settlementv1.SettlementServiceServer.
+func (s *Server) ListStatements(ctx context.Context, req *settlementv1.ListStatementsRequest) (*settlementv1.ListStatementsResponse, error) {
+	limit := int(req.GetLimit())
+	if limit <= 0 || limit > 500 {
+		limit = 500
+	}
+	sts, err := s.svc.ListStatements(ctx, req.GetAfterSequence(), limit)
+	if err != nil {
+		return nil, err
+	}
+	resp := &settlementv1.ListStatementsResponse{}
+	for _, st := range sts {
+		resp.Statements = append(resp.Statements, statementToProto(st))
+	}
+	return resp, nil
+}
+
+// GetPaymentSettlement implements settlementv1.SettlementServiceServer.
+func (s *Server) GetPaymentSettlement(ctx context.Context, req *settlementv1.GetPaymentSettlementRequest) (*settlementv1.GetPaymentSettlementResponse, error) {
+	if req.GetPaymentId() == "" {
+		return nil, rpcerr.Field(rpcerr.InvalidArgument, "payment_id", "is required")
+	}
+	cycle, err := s.svc.PaymentCycle(ctx, req.GetPaymentId())
+	if err != nil {
+		return nil, err
+	}
+	return &settlementv1.GetPaymentSettlementResponse{Settled: cycle != "", CycleId: cycle}, nil
+}
+
+func statementToProto(st Statement) *settlementv1.Statement {
+	return &settlementv1.Statement{StatementId: st.ID, Sequence: st.Sequence, CycleId: st.CycleID, PartnerId: st.PartnerID,
+		NetReceivable: &commonv1.Money{Currency: st.NetReceivable.Currency, MinorUnits: st.NetReceivable.Minor},
+		Postings:      st.Postings, Cutoff: timestamppb.New(st.Cutoff)}
 }

@@ -2,7 +2,9 @@ package settlement
 
 import (
 	"context"
+	"database/sql"
 	"embed"
+	"errors"
 	"fmt"
 	"strings"
 	"time"
@@ -180,4 +182,119 @@ func (s *SQLStore) TrialBalance(ctx context.Context) ([]AccountBalance, error) {
 		out = append(out, b)
 	}
 	return out, rows.Err()
+}
+
+var _ CycleStore = (*SQLStore)(nil)
+
+// CloseCycle implements CycleStore.
+func (s *SQLStore) CloseCycle(ctx context.Context, cutoff, now time.Time) (Cycle, []Statement, error) {
+	id := CycleID(cutoff)
+	var (
+		c   Cycle
+		sts []Statement
+	)
+	err := s.db.InTx(ctx, func(ctx context.Context, tx *sqlstore.Tx) error {
+		sts = nil
+		err := tx.QueryRowContext(ctx, `SELECT cycle_id, cutoff, close_time, postings FROM settlement_cycles WHERE cycle_id = $1`, id).
+			Scan(&c.ID, &c.Cutoff, &c.CloseTime, &c.Postings)
+		if err == nil {
+			sts, err = statements(ctx, tx, `cycle_id = $1 ORDER BY sequence`, id)
+			return err
+		}
+		if !errors.Is(err, sql.ErrNoRows) {
+			return err
+		}
+		res, err := tx.ExecContext(ctx, `UPDATE ledger_postings SET cycle_id = $1 WHERE cycle_id IS NULL AND create_time < $2`, id, cutoff.UTC())
+		if err != nil {
+			return err
+		}
+		n, err := res.RowsAffected()
+		if err != nil {
+			return err
+		}
+		c = Cycle{ID: id, Cutoff: cutoff.UTC(), CloseTime: now.UTC().Truncate(time.Microsecond), Postings: n}
+		if _, err := tx.ExecContext(ctx, `INSERT INTO settlement_cycles (cycle_id, cutoff, close_time, postings) VALUES ($1, $2, $3, $4)`,
+			c.ID, c.Cutoff, c.CloseTime, c.Postings); err != nil {
+			return err
+		}
+		var last int64
+		if err := tx.QueryRowContext(ctx, `SELECT CAST(COALESCE(MAX(sequence), 0) AS INT8) FROM settlement_statements`).Scan(&last); err != nil {
+			return err
+		}
+		rows, err := tx.QueryContext(ctx, `SELECT e.account, e.currency,
+			CAST(COALESCE(SUM(CASE WHEN e.side = 'D' THEN e.minor_units ELSE -e.minor_units END), 0) AS INT8),
+			CAST(COUNT(DISTINCT p.posting_id) AS INT8)
+			FROM ledger_postings p JOIN ledger_entries e ON e.posting_id = p.posting_id
+			WHERE p.cycle_id = $1 AND e.account LIKE 'partner_receivable:%'
+			GROUP BY e.account, e.currency ORDER BY e.account, e.currency`, id)
+		if err != nil {
+			return err
+		}
+		for rows.Next() {
+			var (
+				account string
+				st      Statement
+			)
+			if err := rows.Scan(&account, &st.NetReceivable.Currency, &st.NetReceivable.Minor, &st.Postings); err != nil {
+				rows.Close()
+				return err
+			}
+			last++
+			st.PartnerID = strings.TrimPrefix(account, "partner_receivable:")
+			st.ID, st.Sequence, st.CycleID, st.Cutoff = id+"/"+st.PartnerID+"/"+st.NetReceivable.Currency, last, id, c.Cutoff
+			sts = append(sts, st)
+		}
+		rows.Close()
+		if err := rows.Err(); err != nil {
+			return err
+		}
+		for _, st := range sts {
+			if _, err := tx.ExecContext(ctx, `INSERT INTO settlement_statements (statement_id, sequence, cycle_id, partner_id,
+				currency, net_minor, postings, cutoff) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)`,
+				st.ID, st.Sequence, st.CycleID, st.PartnerID, st.NetReceivable.Currency, st.NetReceivable.Minor, st.Postings, st.Cutoff); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return Cycle{}, nil, fmt.Errorf("settlement: close cycle: %w", err)
+	}
+	c.Cutoff, c.CloseTime = c.Cutoff.UTC(), c.CloseTime.UTC()
+	return c, sts, nil
+}
+
+func statements(ctx context.Context, q sqlstore.Querier, where string, args ...any) ([]Statement, error) {
+	rows, err := q.QueryContext(ctx, `SELECT statement_id, sequence, cycle_id, partner_id, currency, net_minor, postings, cutoff
+		FROM settlement_statements WHERE `+where, args...)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []Statement
+	for rows.Next() {
+		var st Statement
+		if err := rows.Scan(&st.ID, &st.Sequence, &st.CycleID, &st.PartnerID, &st.NetReceivable.Currency,
+			&st.NetReceivable.Minor, &st.Postings, &st.Cutoff); err != nil {
+			return nil, err
+		}
+		st.Cutoff = st.Cutoff.UTC()
+		out = append(out, st)
+	}
+	return out, rows.Err()
+}
+
+// ListStatements implements CycleStore.
+func (s *SQLStore) ListStatements(ctx context.Context, after int64, limit int) ([]Statement, error) {
+	return statements(ctx, s.db, `sequence > $1 ORDER BY sequence LIMIT $2`, after, limit)
+}
+
+// PaymentCycle implements CycleStore.
+func (s *SQLStore) PaymentCycle(ctx context.Context, paymentID string) (string, error) {
+	var cycle sql.NullString
+	err := s.db.QueryRowContext(ctx, `SELECT MIN(cycle_id) FROM ledger_postings WHERE payment_id = $1 AND kind = 'payment'`, paymentID).Scan(&cycle)
+	if err != nil {
+		return "", err
+	}
+	return cycle.String, nil
 }

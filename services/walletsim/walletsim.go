@@ -11,6 +11,7 @@ import (
 
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/metadata"
+	"google.golang.org/protobuf/types/known/timestamppb"
 
 	acquiringv1 "github.com/unigate/unigate/proto/gen/unigate/acquiring/v1"
 	commonv1 "github.com/unigate/unigate/proto/gen/unigate/common/v1"
@@ -200,6 +201,15 @@ func (d *Demo) Run(ctx context.Context) error {
 			return fmt.Errorf("ledger does not balance in %s: debits %d, credits %d", c.GetCurrency(), c.GetDebitMinorUnits(), c.GetCreditMinorUnits())
 		}
 		d.printf("   %s: debits = credits = %s\n", c.GetCurrency(), money.Amount{Currency: c.GetCurrency(), Minor: c.GetDebitMinorUnits()}.Major())
+	}
+	d.printf("\n== 10. Settlement closes the cycle; each partner gets its statement\n")
+	closed, err := d.Settlement.CloseCycle(ctx, &settlementv1.CloseCycleRequest{Cutoff: timestamppb.Now()})
+	if err != nil {
+		return fmt.Errorf("close cycle: %w", err)
+	}
+	d.printf("   %s: %d postings\n", closed.GetCycle().GetCycleId(), closed.GetCycle().GetPostings())
+	for _, st := range closed.GetStatements() {
+		d.printf("   statement for %-10s owes %s over %d postings\n", st.GetPartnerId(), fmtMoney(st.GetNetReceivable()), st.GetPostings())
 	}
 	d.printf("\nDemo complete: every step answered as expected.\n")
 	return nil

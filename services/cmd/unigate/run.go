@@ -85,13 +85,14 @@ func runService(ctx context.Context, name string, args []string) error {
 	fs := flag.NewFlagSet(name, flag.ContinueOnError)
 	listen := fs.String("listen", env("UNIGATE_LISTEN", "127.0.0.1:0"), "gRPC listen address")
 	dsn := fs.String("dsn", env("UNIGATE_DSN", ""), "SQL back end: postgres://… or sqlite:///path")
-	etcd := fs.String("etcd", env("UNIGATE_ETCD", "http://127.0.0.1:2379"), "etcd endpoints, comma-separated (router, acquirer)")
+	etcd := fs.String("etcd", env("UNIGATE_ETCD", "http://127.0.0.1:2379"), "etcd endpoints, comma-separated (router, acquirer, settlement)")
 	router := fs.String("router", env("UNIGATE_ROUTER", ""), "router target (acquirer)")
 	fxT := fs.String("fx", env("UNIGATE_FX", ""), "fx target (acquirer)")
 	riskT := fs.String("risk", env("UNIGATE_RISK", ""), "risk target (acquirer)")
 	settlementT := fs.String("settlement", env("UNIGATE_SETTLEMENT", ""), "settlement target (acquirer)")
 	rates := fs.String("rates", env("UNIGATE_RATES", ""), "FX rates WALLET/MERCHANT=MID:SPREAD_BPS,… (fx; default: the demo rates)")
 	quoteTTL := fs.Duration("quote-ttl", 2*time.Minute, "how long a quote holds (fx)")
+	cycle := fs.Duration("cycle", 24*time.Hour, "settlement cycle length; a cycle closes at every multiple of it, UTC (settlement; 0: only on request)")
 	callTimeout := fs.Duration("call-timeout", grpcx.DefaultCallTimeout, "deadline of each outbound call")
 	logLevel := fs.String("log-level", env("UNIGATE_LOG_LEVEL", "info"), "debug, info, warn or error")
 	if err := fs.Parse(args); err != nil {
@@ -120,7 +121,7 @@ func runService(ctx context.Context, name string, args []string) error {
 	case "risk":
 		return app.RunRisk(ctx, app.RiskConfig{Common: c, Risk: app.DefaultRisk()})
 	case "settlement":
-		return app.RunSettlement(ctx, app.SettlementConfig{Common: c})
+		return app.RunSettlement(ctx, app.SettlementConfig{Common: c, CycleInterval: *cycle, Etcd: strings.Split(*etcd, ",")})
 	case "walletsim":
 		return app.RunWalletSim(ctx, c)
 	default:

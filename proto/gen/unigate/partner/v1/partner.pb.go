@@ -1383,7 +1383,10 @@ type Event struct {
 	// since refunded, whose own events follow.
 	Payment *Payment `protobuf:"bytes,5,opt,name=payment,proto3" json:"payment,omitempty"`
 	// For refund events.
-	Refund        *Refund `protobuf:"bytes,6,opt,name=refund,proto3" json:"refund,omitempty"`
+	Refund *Refund `protobuf:"bytes,6,opt,name=refund,proto3" json:"refund,omitempty"`
+	// For EVENT_TYPE_STATEMENT_READY: the partner's statement of a closed
+	// settlement cycle.
+	Statement     *Statement `protobuf:"bytes,7,opt,name=statement,proto3" json:"statement,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -1460,6 +1463,91 @@ func (x *Event) GetRefund() *Refund {
 	return nil
 }
 
+func (x *Event) GetStatement() *Statement {
+	if x != nil {
+		return x.Statement
+	}
+	return nil
+}
+
+// Statement is what a partner owes for one settlement cycle in one
+// currency: its payments less refunds and cancels.
+type Statement struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	StatementId   string                 `protobuf:"bytes,1,opt,name=statement_id,json=statementId,proto3" json:"statement_id,omitempty"`
+	CycleId       string                 `protobuf:"bytes,2,opt,name=cycle_id,json=cycleId,proto3" json:"cycle_id,omitempty"`
+	Cutoff        *timestamppb.Timestamp `protobuf:"bytes,3,opt,name=cutoff,proto3" json:"cutoff,omitempty"`
+	NetAmount     *v1.Money              `protobuf:"bytes,4,opt,name=net_amount,json=netAmount,proto3" json:"net_amount,omitempty"`
+	Postings      int64                  `protobuf:"varint,5,opt,name=postings,proto3" json:"postings,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *Statement) Reset() {
+	*x = Statement{}
+	mi := &file_unigate_partner_v1_partner_proto_msgTypes[16]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *Statement) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*Statement) ProtoMessage() {}
+
+func (x *Statement) ProtoReflect() protoreflect.Message {
+	mi := &file_unigate_partner_v1_partner_proto_msgTypes[16]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use Statement.ProtoReflect.Descriptor instead.
+func (*Statement) Descriptor() ([]byte, []int) {
+	return file_unigate_partner_v1_partner_proto_rawDescGZIP(), []int{16}
+}
+
+func (x *Statement) GetStatementId() string {
+	if x != nil {
+		return x.StatementId
+	}
+	return ""
+}
+
+func (x *Statement) GetCycleId() string {
+	if x != nil {
+		return x.CycleId
+	}
+	return ""
+}
+
+func (x *Statement) GetCutoff() *timestamppb.Timestamp {
+	if x != nil {
+		return x.Cutoff
+	}
+	return nil
+}
+
+func (x *Statement) GetNetAmount() *v1.Money {
+	if x != nil {
+		return x.NetAmount
+	}
+	return nil
+}
+
+func (x *Statement) GetPostings() int64 {
+	if x != nil {
+		return x.Postings
+	}
+	return 0
+}
+
 // AuthorizeRequest asks the partner to debit its user for a CPM payment.
 type AuthorizeRequest struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
@@ -1479,7 +1567,7 @@ type AuthorizeRequest struct {
 
 func (x *AuthorizeRequest) Reset() {
 	*x = AuthorizeRequest{}
-	mi := &file_unigate_partner_v1_partner_proto_msgTypes[16]
+	mi := &file_unigate_partner_v1_partner_proto_msgTypes[17]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1491,7 +1579,7 @@ func (x *AuthorizeRequest) String() string {
 func (*AuthorizeRequest) ProtoMessage() {}
 
 func (x *AuthorizeRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_unigate_partner_v1_partner_proto_msgTypes[16]
+	mi := &file_unigate_partner_v1_partner_proto_msgTypes[17]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1504,7 +1592,7 @@ func (x *AuthorizeRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AuthorizeRequest.ProtoReflect.Descriptor instead.
 func (*AuthorizeRequest) Descriptor() ([]byte, []int) {
-	return file_unigate_partner_v1_partner_proto_rawDescGZIP(), []int{16}
+	return file_unigate_partner_v1_partner_proto_rawDescGZIP(), []int{17}
 }
 
 func (x *AuthorizeRequest) GetPaymentId() string {
@@ -1566,7 +1654,7 @@ type AuthorizeResponse struct {
 
 func (x *AuthorizeResponse) Reset() {
 	*x = AuthorizeResponse{}
-	mi := &file_unigate_partner_v1_partner_proto_msgTypes[17]
+	mi := &file_unigate_partner_v1_partner_proto_msgTypes[18]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1578,7 +1666,7 @@ func (x *AuthorizeResponse) String() string {
 func (*AuthorizeResponse) ProtoMessage() {}
 
 func (x *AuthorizeResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_unigate_partner_v1_partner_proto_msgTypes[17]
+	mi := &file_unigate_partner_v1_partner_proto_msgTypes[18]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1591,7 +1679,7 @@ func (x *AuthorizeResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AuthorizeResponse.ProtoReflect.Descriptor instead.
 func (*AuthorizeResponse) Descriptor() ([]byte, []int) {
-	return file_unigate_partner_v1_partner_proto_rawDescGZIP(), []int{17}
+	return file_unigate_partner_v1_partner_proto_rawDescGZIP(), []int{18}
 }
 
 func (x *AuthorizeResponse) GetResult() v1.Result {
@@ -1639,7 +1727,7 @@ type InquireAuthorizationRequest struct {
 
 func (x *InquireAuthorizationRequest) Reset() {
 	*x = InquireAuthorizationRequest{}
-	mi := &file_unigate_partner_v1_partner_proto_msgTypes[18]
+	mi := &file_unigate_partner_v1_partner_proto_msgTypes[19]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1651,7 +1739,7 @@ func (x *InquireAuthorizationRequest) String() string {
 func (*InquireAuthorizationRequest) ProtoMessage() {}
 
 func (x *InquireAuthorizationRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_unigate_partner_v1_partner_proto_msgTypes[18]
+	mi := &file_unigate_partner_v1_partner_proto_msgTypes[19]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1664,7 +1752,7 @@ func (x *InquireAuthorizationRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use InquireAuthorizationRequest.ProtoReflect.Descriptor instead.
 func (*InquireAuthorizationRequest) Descriptor() ([]byte, []int) {
-	return file_unigate_partner_v1_partner_proto_rawDescGZIP(), []int{18}
+	return file_unigate_partner_v1_partner_proto_rawDescGZIP(), []int{19}
 }
 
 func (x *InquireAuthorizationRequest) GetPaymentId() string {
@@ -1687,7 +1775,7 @@ type InquireAuthorizationResponse struct {
 
 func (x *InquireAuthorizationResponse) Reset() {
 	*x = InquireAuthorizationResponse{}
-	mi := &file_unigate_partner_v1_partner_proto_msgTypes[19]
+	mi := &file_unigate_partner_v1_partner_proto_msgTypes[20]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1699,7 +1787,7 @@ func (x *InquireAuthorizationResponse) String() string {
 func (*InquireAuthorizationResponse) ProtoMessage() {}
 
 func (x *InquireAuthorizationResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_unigate_partner_v1_partner_proto_msgTypes[19]
+	mi := &file_unigate_partner_v1_partner_proto_msgTypes[20]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1712,7 +1800,7 @@ func (x *InquireAuthorizationResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use InquireAuthorizationResponse.ProtoReflect.Descriptor instead.
 func (*InquireAuthorizationResponse) Descriptor() ([]byte, []int) {
-	return file_unigate_partner_v1_partner_proto_rawDescGZIP(), []int{19}
+	return file_unigate_partner_v1_partner_proto_rawDescGZIP(), []int{20}
 }
 
 func (x *InquireAuthorizationResponse) GetResult() v1.Result {
@@ -1753,7 +1841,7 @@ type CancelAuthorizationRequest struct {
 
 func (x *CancelAuthorizationRequest) Reset() {
 	*x = CancelAuthorizationRequest{}
-	mi := &file_unigate_partner_v1_partner_proto_msgTypes[20]
+	mi := &file_unigate_partner_v1_partner_proto_msgTypes[21]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1765,7 +1853,7 @@ func (x *CancelAuthorizationRequest) String() string {
 func (*CancelAuthorizationRequest) ProtoMessage() {}
 
 func (x *CancelAuthorizationRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_unigate_partner_v1_partner_proto_msgTypes[20]
+	mi := &file_unigate_partner_v1_partner_proto_msgTypes[21]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1778,7 +1866,7 @@ func (x *CancelAuthorizationRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CancelAuthorizationRequest.ProtoReflect.Descriptor instead.
 func (*CancelAuthorizationRequest) Descriptor() ([]byte, []int) {
-	return file_unigate_partner_v1_partner_proto_rawDescGZIP(), []int{20}
+	return file_unigate_partner_v1_partner_proto_rawDescGZIP(), []int{21}
 }
 
 func (x *CancelAuthorizationRequest) GetPaymentId() string {
@@ -1799,7 +1887,7 @@ type CancelAuthorizationResponse struct {
 
 func (x *CancelAuthorizationResponse) Reset() {
 	*x = CancelAuthorizationResponse{}
-	mi := &file_unigate_partner_v1_partner_proto_msgTypes[21]
+	mi := &file_unigate_partner_v1_partner_proto_msgTypes[22]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1811,7 +1899,7 @@ func (x *CancelAuthorizationResponse) String() string {
 func (*CancelAuthorizationResponse) ProtoMessage() {}
 
 func (x *CancelAuthorizationResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_unigate_partner_v1_partner_proto_msgTypes[21]
+	mi := &file_unigate_partner_v1_partner_proto_msgTypes[22]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1824,7 +1912,7 @@ func (x *CancelAuthorizationResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CancelAuthorizationResponse.ProtoReflect.Descriptor instead.
 func (*CancelAuthorizationResponse) Descriptor() ([]byte, []int) {
-	return file_unigate_partner_v1_partner_proto_rawDescGZIP(), []int{21}
+	return file_unigate_partner_v1_partner_proto_rawDescGZIP(), []int{22}
 }
 
 func (x *CancelAuthorizationResponse) GetResult() v1.Result {
@@ -1847,7 +1935,7 @@ type RefundUserRequest struct {
 
 func (x *RefundUserRequest) Reset() {
 	*x = RefundUserRequest{}
-	mi := &file_unigate_partner_v1_partner_proto_msgTypes[22]
+	mi := &file_unigate_partner_v1_partner_proto_msgTypes[23]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1859,7 +1947,7 @@ func (x *RefundUserRequest) String() string {
 func (*RefundUserRequest) ProtoMessage() {}
 
 func (x *RefundUserRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_unigate_partner_v1_partner_proto_msgTypes[22]
+	mi := &file_unigate_partner_v1_partner_proto_msgTypes[23]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1872,7 +1960,7 @@ func (x *RefundUserRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RefundUserRequest.ProtoReflect.Descriptor instead.
 func (*RefundUserRequest) Descriptor() ([]byte, []int) {
-	return file_unigate_partner_v1_partner_proto_rawDescGZIP(), []int{22}
+	return file_unigate_partner_v1_partner_proto_rawDescGZIP(), []int{23}
 }
 
 func (x *RefundUserRequest) GetRefundId() string {
@@ -1908,7 +1996,7 @@ type RefundUserResponse struct {
 
 func (x *RefundUserResponse) Reset() {
 	*x = RefundUserResponse{}
-	mi := &file_unigate_partner_v1_partner_proto_msgTypes[23]
+	mi := &file_unigate_partner_v1_partner_proto_msgTypes[24]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1920,7 +2008,7 @@ func (x *RefundUserResponse) String() string {
 func (*RefundUserResponse) ProtoMessage() {}
 
 func (x *RefundUserResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_unigate_partner_v1_partner_proto_msgTypes[23]
+	mi := &file_unigate_partner_v1_partner_proto_msgTypes[24]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1933,7 +2021,7 @@ func (x *RefundUserResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RefundUserResponse.ProtoReflect.Descriptor instead.
 func (*RefundUserResponse) Descriptor() ([]byte, []int) {
-	return file_unigate_partner_v1_partner_proto_rawDescGZIP(), []int{23}
+	return file_unigate_partner_v1_partner_proto_rawDescGZIP(), []int{24}
 }
 
 func (x *RefundUserResponse) GetResult() v1.Result {
@@ -2051,7 +2139,7 @@ const file_unigate_partner_v1_partner_proto_rawDesc = "" +
 	"\x13StreamEventsRequest\x12%\n" +
 	"\x0eafter_sequence\x18\x01 \x01(\x03R\rafterSequence\"G\n" +
 	"\x14StreamEventsResponse\x12/\n" +
-	"\x05event\x18\x01 \x01(\v2\x19.unigate.partner.v1.EventR\x05event\"\x99\x02\n" +
+	"\x05event\x18\x01 \x01(\v2\x19.unigate.partner.v1.EventR\x05event\"\xd6\x02\n" +
 	"\x05Event\x12\x19\n" +
 	"\bevent_id\x18\x01 \x01(\tR\aeventId\x12\x1a\n" +
 	"\bsequence\x18\x02 \x01(\x03R\bsequence\x121\n" +
@@ -2059,7 +2147,15 @@ const file_unigate_partner_v1_partner_proto_rawDesc = "" +
 	"\vcreate_time\x18\x04 \x01(\v2\x1a.google.protobuf.TimestampR\n" +
 	"createTime\x125\n" +
 	"\apayment\x18\x05 \x01(\v2\x1b.unigate.partner.v1.PaymentR\apayment\x122\n" +
-	"\x06refund\x18\x06 \x01(\v2\x1a.unigate.partner.v1.RefundR\x06refund\"\x94\x02\n" +
+	"\x06refund\x18\x06 \x01(\v2\x1a.unigate.partner.v1.RefundR\x06refund\x12;\n" +
+	"\tstatement\x18\a \x01(\v2\x1d.unigate.partner.v1.StatementR\tstatement\"\xd2\x01\n" +
+	"\tStatement\x12!\n" +
+	"\fstatement_id\x18\x01 \x01(\tR\vstatementId\x12\x19\n" +
+	"\bcycle_id\x18\x02 \x01(\tR\acycleId\x122\n" +
+	"\x06cutoff\x18\x03 \x01(\v2\x1a.google.protobuf.TimestampR\x06cutoff\x127\n" +
+	"\n" +
+	"net_amount\x18\x04 \x01(\v2\x18.unigate.common.v1.MoneyR\tnetAmount\x12\x1a\n" +
+	"\bpostings\x18\x05 \x01(\x03R\bpostings\"\x94\x02\n" +
 	"\x10AuthorizeRequest\x12\x1d\n" +
 	"\n" +
 	"payment_id\x18\x01 \x01(\tR\tpaymentId\x12\x12\n" +
@@ -2149,7 +2245,7 @@ func file_unigate_partner_v1_partner_proto_rawDescGZIP() []byte {
 }
 
 var file_unigate_partner_v1_partner_proto_enumTypes = make([]protoimpl.EnumInfo, 4)
-var file_unigate_partner_v1_partner_proto_msgTypes = make([]protoimpl.MessageInfo, 24)
+var file_unigate_partner_v1_partner_proto_msgTypes = make([]protoimpl.MessageInfo, 25)
 var file_unigate_partner_v1_partner_proto_goTypes = []any{
 	(PaymentStatus)(0),                   // 0: unigate.partner.v1.PaymentStatus
 	(PaymentMode)(0),                     // 1: unigate.partner.v1.PaymentMode
@@ -2171,87 +2267,91 @@ var file_unigate_partner_v1_partner_proto_goTypes = []any{
 	(*StreamEventsRequest)(nil),          // 17: unigate.partner.v1.StreamEventsRequest
 	(*StreamEventsResponse)(nil),         // 18: unigate.partner.v1.StreamEventsResponse
 	(*Event)(nil),                        // 19: unigate.partner.v1.Event
-	(*AuthorizeRequest)(nil),             // 20: unigate.partner.v1.AuthorizeRequest
-	(*AuthorizeResponse)(nil),            // 21: unigate.partner.v1.AuthorizeResponse
-	(*InquireAuthorizationRequest)(nil),  // 22: unigate.partner.v1.InquireAuthorizationRequest
-	(*InquireAuthorizationResponse)(nil), // 23: unigate.partner.v1.InquireAuthorizationResponse
-	(*CancelAuthorizationRequest)(nil),   // 24: unigate.partner.v1.CancelAuthorizationRequest
-	(*CancelAuthorizationResponse)(nil),  // 25: unigate.partner.v1.CancelAuthorizationResponse
-	(*RefundUserRequest)(nil),            // 26: unigate.partner.v1.RefundUserRequest
-	(*RefundUserResponse)(nil),           // 27: unigate.partner.v1.RefundUserResponse
-	(v1.CodeKind)(0),                     // 28: unigate.common.v1.CodeKind
-	(*v1.Merchant)(nil),                  // 29: unigate.common.v1.Merchant
-	(*v1.Money)(nil),                     // 30: unigate.common.v1.Money
-	(*timestamppb.Timestamp)(nil),        // 31: google.protobuf.Timestamp
-	(v1.Result)(0),                       // 32: unigate.common.v1.Result
+	(*Statement)(nil),                    // 20: unigate.partner.v1.Statement
+	(*AuthorizeRequest)(nil),             // 21: unigate.partner.v1.AuthorizeRequest
+	(*AuthorizeResponse)(nil),            // 22: unigate.partner.v1.AuthorizeResponse
+	(*InquireAuthorizationRequest)(nil),  // 23: unigate.partner.v1.InquireAuthorizationRequest
+	(*InquireAuthorizationResponse)(nil), // 24: unigate.partner.v1.InquireAuthorizationResponse
+	(*CancelAuthorizationRequest)(nil),   // 25: unigate.partner.v1.CancelAuthorizationRequest
+	(*CancelAuthorizationResponse)(nil),  // 26: unigate.partner.v1.CancelAuthorizationResponse
+	(*RefundUserRequest)(nil),            // 27: unigate.partner.v1.RefundUserRequest
+	(*RefundUserResponse)(nil),           // 28: unigate.partner.v1.RefundUserResponse
+	(v1.CodeKind)(0),                     // 29: unigate.common.v1.CodeKind
+	(*v1.Merchant)(nil),                  // 30: unigate.common.v1.Merchant
+	(*v1.Money)(nil),                     // 31: unigate.common.v1.Money
+	(*timestamppb.Timestamp)(nil),        // 32: google.protobuf.Timestamp
+	(v1.Result)(0),                       // 33: unigate.common.v1.Result
 }
 var file_unigate_partner_v1_partner_proto_depIdxs = []int32{
-	28, // 0: unigate.partner.v1.DecodeCodeResponse.kind:type_name -> unigate.common.v1.CodeKind
-	29, // 1: unigate.partner.v1.DecodeCodeResponse.merchant:type_name -> unigate.common.v1.Merchant
-	30, // 2: unigate.partner.v1.DecodeCodeResponse.amount:type_name -> unigate.common.v1.Money
-	30, // 3: unigate.partner.v1.CreateQuoteRequest.amount:type_name -> unigate.common.v1.Money
+	29, // 0: unigate.partner.v1.DecodeCodeResponse.kind:type_name -> unigate.common.v1.CodeKind
+	30, // 1: unigate.partner.v1.DecodeCodeResponse.merchant:type_name -> unigate.common.v1.Merchant
+	31, // 2: unigate.partner.v1.DecodeCodeResponse.amount:type_name -> unigate.common.v1.Money
+	31, // 3: unigate.partner.v1.CreateQuoteRequest.amount:type_name -> unigate.common.v1.Money
 	8,  // 4: unigate.partner.v1.CreateQuoteResponse.quote:type_name -> unigate.partner.v1.Quote
-	30, // 5: unigate.partner.v1.Quote.merchant_amount:type_name -> unigate.common.v1.Money
-	30, // 6: unigate.partner.v1.Quote.wallet_amount:type_name -> unigate.common.v1.Money
-	31, // 7: unigate.partner.v1.Quote.expire_time:type_name -> google.protobuf.Timestamp
-	30, // 8: unigate.partner.v1.PayRequest.amount:type_name -> unigate.common.v1.Money
+	31, // 5: unigate.partner.v1.Quote.merchant_amount:type_name -> unigate.common.v1.Money
+	31, // 6: unigate.partner.v1.Quote.wallet_amount:type_name -> unigate.common.v1.Money
+	32, // 7: unigate.partner.v1.Quote.expire_time:type_name -> google.protobuf.Timestamp
+	31, // 8: unigate.partner.v1.PayRequest.amount:type_name -> unigate.common.v1.Money
 	13, // 9: unigate.partner.v1.PayResponse.payment:type_name -> unigate.partner.v1.Payment
 	13, // 10: unigate.partner.v1.GetPaymentResponse.payment:type_name -> unigate.partner.v1.Payment
 	1,  // 11: unigate.partner.v1.Payment.mode:type_name -> unigate.partner.v1.PaymentMode
 	0,  // 12: unigate.partner.v1.Payment.status:type_name -> unigate.partner.v1.PaymentStatus
-	32, // 13: unigate.partner.v1.Payment.result:type_name -> unigate.common.v1.Result
-	29, // 14: unigate.partner.v1.Payment.merchant:type_name -> unigate.common.v1.Merchant
-	30, // 15: unigate.partner.v1.Payment.merchant_amount:type_name -> unigate.common.v1.Money
-	30, // 16: unigate.partner.v1.Payment.wallet_amount:type_name -> unigate.common.v1.Money
-	31, // 17: unigate.partner.v1.Payment.create_time:type_name -> google.protobuf.Timestamp
-	31, // 18: unigate.partner.v1.Payment.update_time:type_name -> google.protobuf.Timestamp
-	30, // 19: unigate.partner.v1.Payment.refunded_amount:type_name -> unigate.common.v1.Money
-	32, // 20: unigate.partner.v1.CancelPaymentResponse.result:type_name -> unigate.common.v1.Result
+	33, // 13: unigate.partner.v1.Payment.result:type_name -> unigate.common.v1.Result
+	30, // 14: unigate.partner.v1.Payment.merchant:type_name -> unigate.common.v1.Merchant
+	31, // 15: unigate.partner.v1.Payment.merchant_amount:type_name -> unigate.common.v1.Money
+	31, // 16: unigate.partner.v1.Payment.wallet_amount:type_name -> unigate.common.v1.Money
+	32, // 17: unigate.partner.v1.Payment.create_time:type_name -> google.protobuf.Timestamp
+	32, // 18: unigate.partner.v1.Payment.update_time:type_name -> google.protobuf.Timestamp
+	31, // 19: unigate.partner.v1.Payment.refunded_amount:type_name -> unigate.common.v1.Money
+	33, // 20: unigate.partner.v1.CancelPaymentResponse.result:type_name -> unigate.common.v1.Result
 	13, // 21: unigate.partner.v1.CancelPaymentResponse.payment:type_name -> unigate.partner.v1.Payment
 	2,  // 22: unigate.partner.v1.Refund.status:type_name -> unigate.partner.v1.RefundStatus
-	32, // 23: unigate.partner.v1.Refund.result:type_name -> unigate.common.v1.Result
-	30, // 24: unigate.partner.v1.Refund.merchant_amount:type_name -> unigate.common.v1.Money
-	30, // 25: unigate.partner.v1.Refund.wallet_amount:type_name -> unigate.common.v1.Money
-	31, // 26: unigate.partner.v1.Refund.create_time:type_name -> google.protobuf.Timestamp
-	31, // 27: unigate.partner.v1.Refund.update_time:type_name -> google.protobuf.Timestamp
+	33, // 23: unigate.partner.v1.Refund.result:type_name -> unigate.common.v1.Result
+	31, // 24: unigate.partner.v1.Refund.merchant_amount:type_name -> unigate.common.v1.Money
+	31, // 25: unigate.partner.v1.Refund.wallet_amount:type_name -> unigate.common.v1.Money
+	32, // 26: unigate.partner.v1.Refund.create_time:type_name -> google.protobuf.Timestamp
+	32, // 27: unigate.partner.v1.Refund.update_time:type_name -> google.protobuf.Timestamp
 	19, // 28: unigate.partner.v1.StreamEventsResponse.event:type_name -> unigate.partner.v1.Event
 	3,  // 29: unigate.partner.v1.Event.type:type_name -> unigate.partner.v1.EventType
-	31, // 30: unigate.partner.v1.Event.create_time:type_name -> google.protobuf.Timestamp
+	32, // 30: unigate.partner.v1.Event.create_time:type_name -> google.protobuf.Timestamp
 	13, // 31: unigate.partner.v1.Event.payment:type_name -> unigate.partner.v1.Payment
 	16, // 32: unigate.partner.v1.Event.refund:type_name -> unigate.partner.v1.Refund
-	30, // 33: unigate.partner.v1.AuthorizeRequest.wallet_amount:type_name -> unigate.common.v1.Money
-	30, // 34: unigate.partner.v1.AuthorizeRequest.merchant_amount:type_name -> unigate.common.v1.Money
-	29, // 35: unigate.partner.v1.AuthorizeRequest.merchant:type_name -> unigate.common.v1.Merchant
-	32, // 36: unigate.partner.v1.AuthorizeResponse.result:type_name -> unigate.common.v1.Result
-	32, // 37: unigate.partner.v1.InquireAuthorizationResponse.result:type_name -> unigate.common.v1.Result
-	32, // 38: unigate.partner.v1.CancelAuthorizationResponse.result:type_name -> unigate.common.v1.Result
-	30, // 39: unigate.partner.v1.RefundUserRequest.wallet_amount:type_name -> unigate.common.v1.Money
-	32, // 40: unigate.partner.v1.RefundUserResponse.result:type_name -> unigate.common.v1.Result
-	4,  // 41: unigate.partner.v1.PartnerService.DecodeCode:input_type -> unigate.partner.v1.DecodeCodeRequest
-	6,  // 42: unigate.partner.v1.PartnerService.CreateQuote:input_type -> unigate.partner.v1.CreateQuoteRequest
-	9,  // 43: unigate.partner.v1.PartnerService.Pay:input_type -> unigate.partner.v1.PayRequest
-	11, // 44: unigate.partner.v1.PartnerService.GetPayment:input_type -> unigate.partner.v1.GetPaymentRequest
-	14, // 45: unigate.partner.v1.PartnerService.CancelPayment:input_type -> unigate.partner.v1.CancelPaymentRequest
-	17, // 46: unigate.partner.v1.PartnerService.StreamEvents:input_type -> unigate.partner.v1.StreamEventsRequest
-	20, // 47: unigate.partner.v1.WalletPartnerService.Authorize:input_type -> unigate.partner.v1.AuthorizeRequest
-	22, // 48: unigate.partner.v1.WalletPartnerService.InquireAuthorization:input_type -> unigate.partner.v1.InquireAuthorizationRequest
-	24, // 49: unigate.partner.v1.WalletPartnerService.CancelAuthorization:input_type -> unigate.partner.v1.CancelAuthorizationRequest
-	26, // 50: unigate.partner.v1.WalletPartnerService.RefundUser:input_type -> unigate.partner.v1.RefundUserRequest
-	5,  // 51: unigate.partner.v1.PartnerService.DecodeCode:output_type -> unigate.partner.v1.DecodeCodeResponse
-	7,  // 52: unigate.partner.v1.PartnerService.CreateQuote:output_type -> unigate.partner.v1.CreateQuoteResponse
-	10, // 53: unigate.partner.v1.PartnerService.Pay:output_type -> unigate.partner.v1.PayResponse
-	12, // 54: unigate.partner.v1.PartnerService.GetPayment:output_type -> unigate.partner.v1.GetPaymentResponse
-	15, // 55: unigate.partner.v1.PartnerService.CancelPayment:output_type -> unigate.partner.v1.CancelPaymentResponse
-	18, // 56: unigate.partner.v1.PartnerService.StreamEvents:output_type -> unigate.partner.v1.StreamEventsResponse
-	21, // 57: unigate.partner.v1.WalletPartnerService.Authorize:output_type -> unigate.partner.v1.AuthorizeResponse
-	23, // 58: unigate.partner.v1.WalletPartnerService.InquireAuthorization:output_type -> unigate.partner.v1.InquireAuthorizationResponse
-	25, // 59: unigate.partner.v1.WalletPartnerService.CancelAuthorization:output_type -> unigate.partner.v1.CancelAuthorizationResponse
-	27, // 60: unigate.partner.v1.WalletPartnerService.RefundUser:output_type -> unigate.partner.v1.RefundUserResponse
-	51, // [51:61] is the sub-list for method output_type
-	41, // [41:51] is the sub-list for method input_type
-	41, // [41:41] is the sub-list for extension type_name
-	41, // [41:41] is the sub-list for extension extendee
-	0,  // [0:41] is the sub-list for field type_name
+	20, // 33: unigate.partner.v1.Event.statement:type_name -> unigate.partner.v1.Statement
+	32, // 34: unigate.partner.v1.Statement.cutoff:type_name -> google.protobuf.Timestamp
+	31, // 35: unigate.partner.v1.Statement.net_amount:type_name -> unigate.common.v1.Money
+	31, // 36: unigate.partner.v1.AuthorizeRequest.wallet_amount:type_name -> unigate.common.v1.Money
+	31, // 37: unigate.partner.v1.AuthorizeRequest.merchant_amount:type_name -> unigate.common.v1.Money
+	30, // 38: unigate.partner.v1.AuthorizeRequest.merchant:type_name -> unigate.common.v1.Merchant
+	33, // 39: unigate.partner.v1.AuthorizeResponse.result:type_name -> unigate.common.v1.Result
+	33, // 40: unigate.partner.v1.InquireAuthorizationResponse.result:type_name -> unigate.common.v1.Result
+	33, // 41: unigate.partner.v1.CancelAuthorizationResponse.result:type_name -> unigate.common.v1.Result
+	31, // 42: unigate.partner.v1.RefundUserRequest.wallet_amount:type_name -> unigate.common.v1.Money
+	33, // 43: unigate.partner.v1.RefundUserResponse.result:type_name -> unigate.common.v1.Result
+	4,  // 44: unigate.partner.v1.PartnerService.DecodeCode:input_type -> unigate.partner.v1.DecodeCodeRequest
+	6,  // 45: unigate.partner.v1.PartnerService.CreateQuote:input_type -> unigate.partner.v1.CreateQuoteRequest
+	9,  // 46: unigate.partner.v1.PartnerService.Pay:input_type -> unigate.partner.v1.PayRequest
+	11, // 47: unigate.partner.v1.PartnerService.GetPayment:input_type -> unigate.partner.v1.GetPaymentRequest
+	14, // 48: unigate.partner.v1.PartnerService.CancelPayment:input_type -> unigate.partner.v1.CancelPaymentRequest
+	17, // 49: unigate.partner.v1.PartnerService.StreamEvents:input_type -> unigate.partner.v1.StreamEventsRequest
+	21, // 50: unigate.partner.v1.WalletPartnerService.Authorize:input_type -> unigate.partner.v1.AuthorizeRequest
+	23, // 51: unigate.partner.v1.WalletPartnerService.InquireAuthorization:input_type -> unigate.partner.v1.InquireAuthorizationRequest
+	25, // 52: unigate.partner.v1.WalletPartnerService.CancelAuthorization:input_type -> unigate.partner.v1.CancelAuthorizationRequest
+	27, // 53: unigate.partner.v1.WalletPartnerService.RefundUser:input_type -> unigate.partner.v1.RefundUserRequest
+	5,  // 54: unigate.partner.v1.PartnerService.DecodeCode:output_type -> unigate.partner.v1.DecodeCodeResponse
+	7,  // 55: unigate.partner.v1.PartnerService.CreateQuote:output_type -> unigate.partner.v1.CreateQuoteResponse
+	10, // 56: unigate.partner.v1.PartnerService.Pay:output_type -> unigate.partner.v1.PayResponse
+	12, // 57: unigate.partner.v1.PartnerService.GetPayment:output_type -> unigate.partner.v1.GetPaymentResponse
+	15, // 58: unigate.partner.v1.PartnerService.CancelPayment:output_type -> unigate.partner.v1.CancelPaymentResponse
+	18, // 59: unigate.partner.v1.PartnerService.StreamEvents:output_type -> unigate.partner.v1.StreamEventsResponse
+	22, // 60: unigate.partner.v1.WalletPartnerService.Authorize:output_type -> unigate.partner.v1.AuthorizeResponse
+	24, // 61: unigate.partner.v1.WalletPartnerService.InquireAuthorization:output_type -> unigate.partner.v1.InquireAuthorizationResponse
+	26, // 62: unigate.partner.v1.WalletPartnerService.CancelAuthorization:output_type -> unigate.partner.v1.CancelAuthorizationResponse
+	28, // 63: unigate.partner.v1.WalletPartnerService.RefundUser:output_type -> unigate.partner.v1.RefundUserResponse
+	54, // [54:64] is the sub-list for method output_type
+	44, // [44:54] is the sub-list for method input_type
+	44, // [44:44] is the sub-list for extension type_name
+	44, // [44:44] is the sub-list for extension extendee
+	0,  // [0:44] is the sub-list for field type_name
 }
 
 func init() { file_unigate_partner_v1_partner_proto_init() }
@@ -2273,7 +2373,7 @@ func file_unigate_partner_v1_partner_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_unigate_partner_v1_partner_proto_rawDesc), len(file_unigate_partner_v1_partner_proto_rawDesc)),
 			NumEnums:      4,
-			NumMessages:   24,
+			NumMessages:   25,
 			NumExtensions: 0,
 			NumServices:   2,
 		},

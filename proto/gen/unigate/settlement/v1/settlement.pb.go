@@ -76,6 +76,468 @@ func (Side) EnumDescriptor() ([]byte, []int) {
 	return file_unigate_settlement_v1_settlement_proto_rawDescGZIP(), []int{0}
 }
 
+// Cycle is a closed settlement cycle.
+type Cycle struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	CycleId       string                 `protobuf:"bytes,1,opt,name=cycle_id,json=cycleId,proto3" json:"cycle_id,omitempty"`
+	Cutoff        *timestamppb.Timestamp `protobuf:"bytes,2,opt,name=cutoff,proto3" json:"cutoff,omitempty"`
+	CloseTime     *timestamppb.Timestamp `protobuf:"bytes,3,opt,name=close_time,json=closeTime,proto3" json:"close_time,omitempty"`
+	Postings      int64                  `protobuf:"varint,4,opt,name=postings,proto3" json:"postings,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *Cycle) Reset() {
+	*x = Cycle{}
+	mi := &file_unigate_settlement_v1_settlement_proto_msgTypes[0]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *Cycle) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*Cycle) ProtoMessage() {}
+
+func (x *Cycle) ProtoReflect() protoreflect.Message {
+	mi := &file_unigate_settlement_v1_settlement_proto_msgTypes[0]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use Cycle.ProtoReflect.Descriptor instead.
+func (*Cycle) Descriptor() ([]byte, []int) {
+	return file_unigate_settlement_v1_settlement_proto_rawDescGZIP(), []int{0}
+}
+
+func (x *Cycle) GetCycleId() string {
+	if x != nil {
+		return x.CycleId
+	}
+	return ""
+}
+
+func (x *Cycle) GetCutoff() *timestamppb.Timestamp {
+	if x != nil {
+		return x.Cutoff
+	}
+	return nil
+}
+
+func (x *Cycle) GetCloseTime() *timestamppb.Timestamp {
+	if x != nil {
+		return x.CloseTime
+	}
+	return nil
+}
+
+func (x *Cycle) GetPostings() int64 {
+	if x != nil {
+		return x.Postings
+	}
+	return 0
+}
+
+// Statement nets one partner's postings of one cycle in one currency.
+type Statement struct {
+	state       protoimpl.MessageState `protogen:"open.v1"`
+	StatementId string                 `protobuf:"bytes,1,opt,name=statement_id,json=statementId,proto3" json:"statement_id,omitempty"`
+	// Increasing in the order statements are made: the ListStatements cursor.
+	Sequence  int64  `protobuf:"varint,2,opt,name=sequence,proto3" json:"sequence,omitempty"`
+	CycleId   string `protobuf:"bytes,3,opt,name=cycle_id,json=cycleId,proto3" json:"cycle_id,omitempty"`
+	PartnerId string `protobuf:"bytes,4,opt,name=partner_id,json=partnerId,proto3" json:"partner_id,omitempty"`
+	// What the partner owes Unigate for the cycle (payments less refunds and
+	// cancels), in the partner's currency; the sum of the cycle's entries on
+	// the partner's receivable account.
+	NetReceivable *v1.Money `protobuf:"bytes,5,opt,name=net_receivable,json=netReceivable,proto3" json:"net_receivable,omitempty"`
+	// How many postings of the partner the cycle holds.
+	Postings      int64                  `protobuf:"varint,6,opt,name=postings,proto3" json:"postings,omitempty"`
+	Cutoff        *timestamppb.Timestamp `protobuf:"bytes,7,opt,name=cutoff,proto3" json:"cutoff,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *Statement) Reset() {
+	*x = Statement{}
+	mi := &file_unigate_settlement_v1_settlement_proto_msgTypes[1]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *Statement) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*Statement) ProtoMessage() {}
+
+func (x *Statement) ProtoReflect() protoreflect.Message {
+	mi := &file_unigate_settlement_v1_settlement_proto_msgTypes[1]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use Statement.ProtoReflect.Descriptor instead.
+func (*Statement) Descriptor() ([]byte, []int) {
+	return file_unigate_settlement_v1_settlement_proto_rawDescGZIP(), []int{1}
+}
+
+func (x *Statement) GetStatementId() string {
+	if x != nil {
+		return x.StatementId
+	}
+	return ""
+}
+
+func (x *Statement) GetSequence() int64 {
+	if x != nil {
+		return x.Sequence
+	}
+	return 0
+}
+
+func (x *Statement) GetCycleId() string {
+	if x != nil {
+		return x.CycleId
+	}
+	return ""
+}
+
+func (x *Statement) GetPartnerId() string {
+	if x != nil {
+		return x.PartnerId
+	}
+	return ""
+}
+
+func (x *Statement) GetNetReceivable() *v1.Money {
+	if x != nil {
+		return x.NetReceivable
+	}
+	return nil
+}
+
+func (x *Statement) GetPostings() int64 {
+	if x != nil {
+		return x.Postings
+	}
+	return 0
+}
+
+func (x *Statement) GetCutoff() *timestamppb.Timestamp {
+	if x != nil {
+		return x.Cutoff
+	}
+	return nil
+}
+
+// CloseCycleRequest names the cutoff.
+type CloseCycleRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Cutoff        *timestamppb.Timestamp `protobuf:"bytes,1,opt,name=cutoff,proto3" json:"cutoff,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *CloseCycleRequest) Reset() {
+	*x = CloseCycleRequest{}
+	mi := &file_unigate_settlement_v1_settlement_proto_msgTypes[2]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *CloseCycleRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*CloseCycleRequest) ProtoMessage() {}
+
+func (x *CloseCycleRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_unigate_settlement_v1_settlement_proto_msgTypes[2]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use CloseCycleRequest.ProtoReflect.Descriptor instead.
+func (*CloseCycleRequest) Descriptor() ([]byte, []int) {
+	return file_unigate_settlement_v1_settlement_proto_rawDescGZIP(), []int{2}
+}
+
+func (x *CloseCycleRequest) GetCutoff() *timestamppb.Timestamp {
+	if x != nil {
+		return x.Cutoff
+	}
+	return nil
+}
+
+// CloseCycleResponse carries the cycle and its statements.
+type CloseCycleResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Cycle         *Cycle                 `protobuf:"bytes,1,opt,name=cycle,proto3" json:"cycle,omitempty"`
+	Statements    []*Statement           `protobuf:"bytes,2,rep,name=statements,proto3" json:"statements,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *CloseCycleResponse) Reset() {
+	*x = CloseCycleResponse{}
+	mi := &file_unigate_settlement_v1_settlement_proto_msgTypes[3]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *CloseCycleResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*CloseCycleResponse) ProtoMessage() {}
+
+func (x *CloseCycleResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_unigate_settlement_v1_settlement_proto_msgTypes[3]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use CloseCycleResponse.ProtoReflect.Descriptor instead.
+func (*CloseCycleResponse) Descriptor() ([]byte, []int) {
+	return file_unigate_settlement_v1_settlement_proto_rawDescGZIP(), []int{3}
+}
+
+func (x *CloseCycleResponse) GetCycle() *Cycle {
+	if x != nil {
+		return x.Cycle
+	}
+	return nil
+}
+
+func (x *CloseCycleResponse) GetStatements() []*Statement {
+	if x != nil {
+		return x.Statements
+	}
+	return nil
+}
+
+// ListStatementsRequest says where to resume.
+type ListStatementsRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	AfterSequence int64                  `protobuf:"varint,1,opt,name=after_sequence,json=afterSequence,proto3" json:"after_sequence,omitempty"`
+	// At most this many (default and maximum 500).
+	Limit         int32 `protobuf:"varint,2,opt,name=limit,proto3" json:"limit,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ListStatementsRequest) Reset() {
+	*x = ListStatementsRequest{}
+	mi := &file_unigate_settlement_v1_settlement_proto_msgTypes[4]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ListStatementsRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ListStatementsRequest) ProtoMessage() {}
+
+func (x *ListStatementsRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_unigate_settlement_v1_settlement_proto_msgTypes[4]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ListStatementsRequest.ProtoReflect.Descriptor instead.
+func (*ListStatementsRequest) Descriptor() ([]byte, []int) {
+	return file_unigate_settlement_v1_settlement_proto_rawDescGZIP(), []int{4}
+}
+
+func (x *ListStatementsRequest) GetAfterSequence() int64 {
+	if x != nil {
+		return x.AfterSequence
+	}
+	return 0
+}
+
+func (x *ListStatementsRequest) GetLimit() int32 {
+	if x != nil {
+		return x.Limit
+	}
+	return 0
+}
+
+// ListStatementsResponse carries statements in sequence order.
+type ListStatementsResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Statements    []*Statement           `protobuf:"bytes,1,rep,name=statements,proto3" json:"statements,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ListStatementsResponse) Reset() {
+	*x = ListStatementsResponse{}
+	mi := &file_unigate_settlement_v1_settlement_proto_msgTypes[5]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ListStatementsResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ListStatementsResponse) ProtoMessage() {}
+
+func (x *ListStatementsResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_unigate_settlement_v1_settlement_proto_msgTypes[5]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ListStatementsResponse.ProtoReflect.Descriptor instead.
+func (*ListStatementsResponse) Descriptor() ([]byte, []int) {
+	return file_unigate_settlement_v1_settlement_proto_rawDescGZIP(), []int{5}
+}
+
+func (x *ListStatementsResponse) GetStatements() []*Statement {
+	if x != nil {
+		return x.Statements
+	}
+	return nil
+}
+
+// GetPaymentSettlementRequest names a payment.
+type GetPaymentSettlementRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	PaymentId     string                 `protobuf:"bytes,1,opt,name=payment_id,json=paymentId,proto3" json:"payment_id,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *GetPaymentSettlementRequest) Reset() {
+	*x = GetPaymentSettlementRequest{}
+	mi := &file_unigate_settlement_v1_settlement_proto_msgTypes[6]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *GetPaymentSettlementRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*GetPaymentSettlementRequest) ProtoMessage() {}
+
+func (x *GetPaymentSettlementRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_unigate_settlement_v1_settlement_proto_msgTypes[6]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use GetPaymentSettlementRequest.ProtoReflect.Descriptor instead.
+func (*GetPaymentSettlementRequest) Descriptor() ([]byte, []int) {
+	return file_unigate_settlement_v1_settlement_proto_rawDescGZIP(), []int{6}
+}
+
+func (x *GetPaymentSettlementRequest) GetPaymentId() string {
+	if x != nil {
+		return x.PaymentId
+	}
+	return ""
+}
+
+// GetPaymentSettlementResponse says whether it is settled.
+type GetPaymentSettlementResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Settled       bool                   `protobuf:"varint,1,opt,name=settled,proto3" json:"settled,omitempty"`
+	CycleId       string                 `protobuf:"bytes,2,opt,name=cycle_id,json=cycleId,proto3" json:"cycle_id,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *GetPaymentSettlementResponse) Reset() {
+	*x = GetPaymentSettlementResponse{}
+	mi := &file_unigate_settlement_v1_settlement_proto_msgTypes[7]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *GetPaymentSettlementResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*GetPaymentSettlementResponse) ProtoMessage() {}
+
+func (x *GetPaymentSettlementResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_unigate_settlement_v1_settlement_proto_msgTypes[7]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use GetPaymentSettlementResponse.ProtoReflect.Descriptor instead.
+func (*GetPaymentSettlementResponse) Descriptor() ([]byte, []int) {
+	return file_unigate_settlement_v1_settlement_proto_rawDescGZIP(), []int{7}
+}
+
+func (x *GetPaymentSettlementResponse) GetSettled() bool {
+	if x != nil {
+		return x.Settled
+	}
+	return false
+}
+
+func (x *GetPaymentSettlementResponse) GetCycleId() string {
+	if x != nil {
+		return x.CycleId
+	}
+	return ""
+}
+
 // Entry is one line of a posting.
 type Entry struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
@@ -89,7 +551,7 @@ type Entry struct {
 
 func (x *Entry) Reset() {
 	*x = Entry{}
-	mi := &file_unigate_settlement_v1_settlement_proto_msgTypes[0]
+	mi := &file_unigate_settlement_v1_settlement_proto_msgTypes[8]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -101,7 +563,7 @@ func (x *Entry) String() string {
 func (*Entry) ProtoMessage() {}
 
 func (x *Entry) ProtoReflect() protoreflect.Message {
-	mi := &file_unigate_settlement_v1_settlement_proto_msgTypes[0]
+	mi := &file_unigate_settlement_v1_settlement_proto_msgTypes[8]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -114,7 +576,7 @@ func (x *Entry) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Entry.ProtoReflect.Descriptor instead.
 func (*Entry) Descriptor() ([]byte, []int) {
-	return file_unigate_settlement_v1_settlement_proto_rawDescGZIP(), []int{0}
+	return file_unigate_settlement_v1_settlement_proto_rawDescGZIP(), []int{8}
 }
 
 func (x *Entry) GetAccount() string {
@@ -153,7 +615,7 @@ type Posting struct {
 
 func (x *Posting) Reset() {
 	*x = Posting{}
-	mi := &file_unigate_settlement_v1_settlement_proto_msgTypes[1]
+	mi := &file_unigate_settlement_v1_settlement_proto_msgTypes[9]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -165,7 +627,7 @@ func (x *Posting) String() string {
 func (*Posting) ProtoMessage() {}
 
 func (x *Posting) ProtoReflect() protoreflect.Message {
-	mi := &file_unigate_settlement_v1_settlement_proto_msgTypes[1]
+	mi := &file_unigate_settlement_v1_settlement_proto_msgTypes[9]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -178,7 +640,7 @@ func (x *Posting) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Posting.ProtoReflect.Descriptor instead.
 func (*Posting) Descriptor() ([]byte, []int) {
-	return file_unigate_settlement_v1_settlement_proto_rawDescGZIP(), []int{1}
+	return file_unigate_settlement_v1_settlement_proto_rawDescGZIP(), []int{9}
 }
 
 func (x *Posting) GetPostingId() string {
@@ -240,7 +702,7 @@ type PostPaymentRequest struct {
 
 func (x *PostPaymentRequest) Reset() {
 	*x = PostPaymentRequest{}
-	mi := &file_unigate_settlement_v1_settlement_proto_msgTypes[2]
+	mi := &file_unigate_settlement_v1_settlement_proto_msgTypes[10]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -252,7 +714,7 @@ func (x *PostPaymentRequest) String() string {
 func (*PostPaymentRequest) ProtoMessage() {}
 
 func (x *PostPaymentRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_unigate_settlement_v1_settlement_proto_msgTypes[2]
+	mi := &file_unigate_settlement_v1_settlement_proto_msgTypes[10]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -265,7 +727,7 @@ func (x *PostPaymentRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PostPaymentRequest.ProtoReflect.Descriptor instead.
 func (*PostPaymentRequest) Descriptor() ([]byte, []int) {
-	return file_unigate_settlement_v1_settlement_proto_rawDescGZIP(), []int{2}
+	return file_unigate_settlement_v1_settlement_proto_rawDescGZIP(), []int{10}
 }
 
 func (x *PostPaymentRequest) GetPaymentId() string {
@@ -334,7 +796,7 @@ type PostPaymentResponse struct {
 
 func (x *PostPaymentResponse) Reset() {
 	*x = PostPaymentResponse{}
-	mi := &file_unigate_settlement_v1_settlement_proto_msgTypes[3]
+	mi := &file_unigate_settlement_v1_settlement_proto_msgTypes[11]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -346,7 +808,7 @@ func (x *PostPaymentResponse) String() string {
 func (*PostPaymentResponse) ProtoMessage() {}
 
 func (x *PostPaymentResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_unigate_settlement_v1_settlement_proto_msgTypes[3]
+	mi := &file_unigate_settlement_v1_settlement_proto_msgTypes[11]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -359,7 +821,7 @@ func (x *PostPaymentResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PostPaymentResponse.ProtoReflect.Descriptor instead.
 func (*PostPaymentResponse) Descriptor() ([]byte, []int) {
-	return file_unigate_settlement_v1_settlement_proto_rawDescGZIP(), []int{3}
+	return file_unigate_settlement_v1_settlement_proto_rawDescGZIP(), []int{11}
 }
 
 func (x *PostPaymentResponse) GetPosting() *Posting {
@@ -379,7 +841,7 @@ type PostPaymentsRequest struct {
 
 func (x *PostPaymentsRequest) Reset() {
 	*x = PostPaymentsRequest{}
-	mi := &file_unigate_settlement_v1_settlement_proto_msgTypes[4]
+	mi := &file_unigate_settlement_v1_settlement_proto_msgTypes[12]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -391,7 +853,7 @@ func (x *PostPaymentsRequest) String() string {
 func (*PostPaymentsRequest) ProtoMessage() {}
 
 func (x *PostPaymentsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_unigate_settlement_v1_settlement_proto_msgTypes[4]
+	mi := &file_unigate_settlement_v1_settlement_proto_msgTypes[12]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -404,7 +866,7 @@ func (x *PostPaymentsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PostPaymentsRequest.ProtoReflect.Descriptor instead.
 func (*PostPaymentsRequest) Descriptor() ([]byte, []int) {
-	return file_unigate_settlement_v1_settlement_proto_rawDescGZIP(), []int{4}
+	return file_unigate_settlement_v1_settlement_proto_rawDescGZIP(), []int{12}
 }
 
 func (x *PostPaymentsRequest) GetPayments() []*PostPaymentRequest {
@@ -424,7 +886,7 @@ type PostPaymentsResponse struct {
 
 func (x *PostPaymentsResponse) Reset() {
 	*x = PostPaymentsResponse{}
-	mi := &file_unigate_settlement_v1_settlement_proto_msgTypes[5]
+	mi := &file_unigate_settlement_v1_settlement_proto_msgTypes[13]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -436,7 +898,7 @@ func (x *PostPaymentsResponse) String() string {
 func (*PostPaymentsResponse) ProtoMessage() {}
 
 func (x *PostPaymentsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_unigate_settlement_v1_settlement_proto_msgTypes[5]
+	mi := &file_unigate_settlement_v1_settlement_proto_msgTypes[13]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -449,7 +911,7 @@ func (x *PostPaymentsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PostPaymentsResponse.ProtoReflect.Descriptor instead.
 func (*PostPaymentsResponse) Descriptor() ([]byte, []int) {
-	return file_unigate_settlement_v1_settlement_proto_rawDescGZIP(), []int{5}
+	return file_unigate_settlement_v1_settlement_proto_rawDescGZIP(), []int{13}
 }
 
 func (x *PostPaymentsResponse) GetPostings() []*Posting {
@@ -469,7 +931,7 @@ type ListPostingsRequest struct {
 
 func (x *ListPostingsRequest) Reset() {
 	*x = ListPostingsRequest{}
-	mi := &file_unigate_settlement_v1_settlement_proto_msgTypes[6]
+	mi := &file_unigate_settlement_v1_settlement_proto_msgTypes[14]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -481,7 +943,7 @@ func (x *ListPostingsRequest) String() string {
 func (*ListPostingsRequest) ProtoMessage() {}
 
 func (x *ListPostingsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_unigate_settlement_v1_settlement_proto_msgTypes[6]
+	mi := &file_unigate_settlement_v1_settlement_proto_msgTypes[14]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -494,7 +956,7 @@ func (x *ListPostingsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListPostingsRequest.ProtoReflect.Descriptor instead.
 func (*ListPostingsRequest) Descriptor() ([]byte, []int) {
-	return file_unigate_settlement_v1_settlement_proto_rawDescGZIP(), []int{6}
+	return file_unigate_settlement_v1_settlement_proto_rawDescGZIP(), []int{14}
 }
 
 func (x *ListPostingsRequest) GetPaymentId() string {
@@ -514,7 +976,7 @@ type ListPostingsResponse struct {
 
 func (x *ListPostingsResponse) Reset() {
 	*x = ListPostingsResponse{}
-	mi := &file_unigate_settlement_v1_settlement_proto_msgTypes[7]
+	mi := &file_unigate_settlement_v1_settlement_proto_msgTypes[15]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -526,7 +988,7 @@ func (x *ListPostingsResponse) String() string {
 func (*ListPostingsResponse) ProtoMessage() {}
 
 func (x *ListPostingsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_unigate_settlement_v1_settlement_proto_msgTypes[7]
+	mi := &file_unigate_settlement_v1_settlement_proto_msgTypes[15]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -539,7 +1001,7 @@ func (x *ListPostingsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListPostingsResponse.ProtoReflect.Descriptor instead.
 func (*ListPostingsResponse) Descriptor() ([]byte, []int) {
-	return file_unigate_settlement_v1_settlement_proto_rawDescGZIP(), []int{7}
+	return file_unigate_settlement_v1_settlement_proto_rawDescGZIP(), []int{15}
 }
 
 func (x *ListPostingsResponse) GetPostings() []*Posting {
@@ -558,7 +1020,7 @@ type GetTrialBalanceRequest struct {
 
 func (x *GetTrialBalanceRequest) Reset() {
 	*x = GetTrialBalanceRequest{}
-	mi := &file_unigate_settlement_v1_settlement_proto_msgTypes[8]
+	mi := &file_unigate_settlement_v1_settlement_proto_msgTypes[16]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -570,7 +1032,7 @@ func (x *GetTrialBalanceRequest) String() string {
 func (*GetTrialBalanceRequest) ProtoMessage() {}
 
 func (x *GetTrialBalanceRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_unigate_settlement_v1_settlement_proto_msgTypes[8]
+	mi := &file_unigate_settlement_v1_settlement_proto_msgTypes[16]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -583,7 +1045,7 @@ func (x *GetTrialBalanceRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetTrialBalanceRequest.ProtoReflect.Descriptor instead.
 func (*GetTrialBalanceRequest) Descriptor() ([]byte, []int) {
-	return file_unigate_settlement_v1_settlement_proto_rawDescGZIP(), []int{8}
+	return file_unigate_settlement_v1_settlement_proto_rawDescGZIP(), []int{16}
 }
 
 // AccountBalance is the sum of one account's entries in one currency.
@@ -599,7 +1061,7 @@ type AccountBalance struct {
 
 func (x *AccountBalance) Reset() {
 	*x = AccountBalance{}
-	mi := &file_unigate_settlement_v1_settlement_proto_msgTypes[9]
+	mi := &file_unigate_settlement_v1_settlement_proto_msgTypes[17]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -611,7 +1073,7 @@ func (x *AccountBalance) String() string {
 func (*AccountBalance) ProtoMessage() {}
 
 func (x *AccountBalance) ProtoReflect() protoreflect.Message {
-	mi := &file_unigate_settlement_v1_settlement_proto_msgTypes[9]
+	mi := &file_unigate_settlement_v1_settlement_proto_msgTypes[17]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -624,7 +1086,7 @@ func (x *AccountBalance) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AccountBalance.ProtoReflect.Descriptor instead.
 func (*AccountBalance) Descriptor() ([]byte, []int) {
-	return file_unigate_settlement_v1_settlement_proto_rawDescGZIP(), []int{9}
+	return file_unigate_settlement_v1_settlement_proto_rawDescGZIP(), []int{17}
 }
 
 func (x *AccountBalance) GetAccount() string {
@@ -667,7 +1129,7 @@ type CurrencyTotal struct {
 
 func (x *CurrencyTotal) Reset() {
 	*x = CurrencyTotal{}
-	mi := &file_unigate_settlement_v1_settlement_proto_msgTypes[10]
+	mi := &file_unigate_settlement_v1_settlement_proto_msgTypes[18]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -679,7 +1141,7 @@ func (x *CurrencyTotal) String() string {
 func (*CurrencyTotal) ProtoMessage() {}
 
 func (x *CurrencyTotal) ProtoReflect() protoreflect.Message {
-	mi := &file_unigate_settlement_v1_settlement_proto_msgTypes[10]
+	mi := &file_unigate_settlement_v1_settlement_proto_msgTypes[18]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -692,7 +1154,7 @@ func (x *CurrencyTotal) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CurrencyTotal.ProtoReflect.Descriptor instead.
 func (*CurrencyTotal) Descriptor() ([]byte, []int) {
-	return file_unigate_settlement_v1_settlement_proto_rawDescGZIP(), []int{10}
+	return file_unigate_settlement_v1_settlement_proto_rawDescGZIP(), []int{18}
 }
 
 func (x *CurrencyTotal) GetCurrency() string {
@@ -728,7 +1190,7 @@ type GetTrialBalanceResponse struct {
 
 func (x *GetTrialBalanceResponse) Reset() {
 	*x = GetTrialBalanceResponse{}
-	mi := &file_unigate_settlement_v1_settlement_proto_msgTypes[11]
+	mi := &file_unigate_settlement_v1_settlement_proto_msgTypes[19]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -740,7 +1202,7 @@ func (x *GetTrialBalanceResponse) String() string {
 func (*GetTrialBalanceResponse) ProtoMessage() {}
 
 func (x *GetTrialBalanceResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_unigate_settlement_v1_settlement_proto_msgTypes[11]
+	mi := &file_unigate_settlement_v1_settlement_proto_msgTypes[19]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -753,7 +1215,7 @@ func (x *GetTrialBalanceResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetTrialBalanceResponse.ProtoReflect.Descriptor instead.
 func (*GetTrialBalanceResponse) Descriptor() ([]byte, []int) {
-	return file_unigate_settlement_v1_settlement_proto_rawDescGZIP(), []int{11}
+	return file_unigate_settlement_v1_settlement_proto_rawDescGZIP(), []int{19}
 }
 
 func (x *GetTrialBalanceResponse) GetAccounts() []*AccountBalance {
@@ -774,7 +1236,42 @@ var File_unigate_settlement_v1_settlement_proto protoreflect.FileDescriptor
 
 const file_unigate_settlement_v1_settlement_proto_rawDesc = "" +
 	"\n" +
-	"&unigate/settlement/v1/settlement.proto\x12\x15unigate.settlement.v1\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x1eunigate/common/v1/common.proto\"\x84\x01\n" +
+	"&unigate/settlement/v1/settlement.proto\x12\x15unigate.settlement.v1\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x1eunigate/common/v1/common.proto\"\xad\x01\n" +
+	"\x05Cycle\x12\x19\n" +
+	"\bcycle_id\x18\x01 \x01(\tR\acycleId\x122\n" +
+	"\x06cutoff\x18\x02 \x01(\v2\x1a.google.protobuf.TimestampR\x06cutoff\x129\n" +
+	"\n" +
+	"close_time\x18\x03 \x01(\v2\x1a.google.protobuf.TimestampR\tcloseTime\x12\x1a\n" +
+	"\bpostings\x18\x04 \x01(\x03R\bpostings\"\x95\x02\n" +
+	"\tStatement\x12!\n" +
+	"\fstatement_id\x18\x01 \x01(\tR\vstatementId\x12\x1a\n" +
+	"\bsequence\x18\x02 \x01(\x03R\bsequence\x12\x19\n" +
+	"\bcycle_id\x18\x03 \x01(\tR\acycleId\x12\x1d\n" +
+	"\n" +
+	"partner_id\x18\x04 \x01(\tR\tpartnerId\x12?\n" +
+	"\x0enet_receivable\x18\x05 \x01(\v2\x18.unigate.common.v1.MoneyR\rnetReceivable\x12\x1a\n" +
+	"\bpostings\x18\x06 \x01(\x03R\bpostings\x122\n" +
+	"\x06cutoff\x18\a \x01(\v2\x1a.google.protobuf.TimestampR\x06cutoff\"G\n" +
+	"\x11CloseCycleRequest\x122\n" +
+	"\x06cutoff\x18\x01 \x01(\v2\x1a.google.protobuf.TimestampR\x06cutoff\"\x8a\x01\n" +
+	"\x12CloseCycleResponse\x122\n" +
+	"\x05cycle\x18\x01 \x01(\v2\x1c.unigate.settlement.v1.CycleR\x05cycle\x12@\n" +
+	"\n" +
+	"statements\x18\x02 \x03(\v2 .unigate.settlement.v1.StatementR\n" +
+	"statements\"T\n" +
+	"\x15ListStatementsRequest\x12%\n" +
+	"\x0eafter_sequence\x18\x01 \x01(\x03R\rafterSequence\x12\x14\n" +
+	"\x05limit\x18\x02 \x01(\x05R\x05limit\"Z\n" +
+	"\x16ListStatementsResponse\x12@\n" +
+	"\n" +
+	"statements\x18\x01 \x03(\v2 .unigate.settlement.v1.StatementR\n" +
+	"statements\"<\n" +
+	"\x1bGetPaymentSettlementRequest\x12\x1d\n" +
+	"\n" +
+	"payment_id\x18\x01 \x01(\tR\tpaymentId\"S\n" +
+	"\x1cGetPaymentSettlementResponse\x12\x18\n" +
+	"\asettled\x18\x01 \x01(\bR\asettled\x12\x19\n" +
+	"\bcycle_id\x18\x02 \x01(\tR\acycleId\"\x84\x01\n" +
 	"\x05Entry\x12\x18\n" +
 	"\aaccount\x18\x01 \x01(\tR\aaccount\x12/\n" +
 	"\x04side\x18\x02 \x01(\x0e2\x1b.unigate.settlement.v1.SideR\x04side\x120\n" +
@@ -833,12 +1330,16 @@ const file_unigate_settlement_v1_settlement_proto_rawDesc = "" +
 	"\x10SIDE_UNSPECIFIED\x10\x00\x12\x0e\n" +
 	"\n" +
 	"SIDE_DEBIT\x10\x01\x12\x0f\n" +
-	"\vSIDE_CREDIT\x10\x022\xbd\x03\n" +
+	"\vSIDE_CREDIT\x10\x022\x90\x06\n" +
 	"\x11SettlementService\x12d\n" +
 	"\vPostPayment\x12).unigate.settlement.v1.PostPaymentRequest\x1a*.unigate.settlement.v1.PostPaymentResponse\x12g\n" +
 	"\fPostPayments\x12*.unigate.settlement.v1.PostPaymentsRequest\x1a+.unigate.settlement.v1.PostPaymentsResponse\x12g\n" +
 	"\fListPostings\x12*.unigate.settlement.v1.ListPostingsRequest\x1a+.unigate.settlement.v1.ListPostingsResponse\x12p\n" +
-	"\x0fGetTrialBalance\x12-.unigate.settlement.v1.GetTrialBalanceRequest\x1a..unigate.settlement.v1.GetTrialBalanceResponseB\xeb\x01\n" +
+	"\x0fGetTrialBalance\x12-.unigate.settlement.v1.GetTrialBalanceRequest\x1a..unigate.settlement.v1.GetTrialBalanceResponse\x12a\n" +
+	"\n" +
+	"CloseCycle\x12(.unigate.settlement.v1.CloseCycleRequest\x1a).unigate.settlement.v1.CloseCycleResponse\x12m\n" +
+	"\x0eListStatements\x12,.unigate.settlement.v1.ListStatementsRequest\x1a-.unigate.settlement.v1.ListStatementsResponse\x12\x7f\n" +
+	"\x14GetPaymentSettlement\x122.unigate.settlement.v1.GetPaymentSettlementRequest\x1a3.unigate.settlement.v1.GetPaymentSettlementResponseB\xeb\x01\n" +
 	"\x19com.unigate.settlement.v1B\x0fSettlementProtoP\x01ZGgithub.com/unigate/unigate/proto/gen/unigate/settlement/v1;settlementv1\xa2\x02\x03USX\xaa\x02\x15Unigate.Settlement.V1\xca\x02\x15Unigate\\Settlement\\V1\xe2\x02!Unigate\\Settlement\\V1\\GPBMetadata\xea\x02\x17Unigate::Settlement::V1b\x06proto3"
 
 var (
@@ -854,51 +1355,73 @@ func file_unigate_settlement_v1_settlement_proto_rawDescGZIP() []byte {
 }
 
 var file_unigate_settlement_v1_settlement_proto_enumTypes = make([]protoimpl.EnumInfo, 1)
-var file_unigate_settlement_v1_settlement_proto_msgTypes = make([]protoimpl.MessageInfo, 12)
+var file_unigate_settlement_v1_settlement_proto_msgTypes = make([]protoimpl.MessageInfo, 20)
 var file_unigate_settlement_v1_settlement_proto_goTypes = []any{
-	(Side)(0),                       // 0: unigate.settlement.v1.Side
-	(*Entry)(nil),                   // 1: unigate.settlement.v1.Entry
-	(*Posting)(nil),                 // 2: unigate.settlement.v1.Posting
-	(*PostPaymentRequest)(nil),      // 3: unigate.settlement.v1.PostPaymentRequest
-	(*PostPaymentResponse)(nil),     // 4: unigate.settlement.v1.PostPaymentResponse
-	(*PostPaymentsRequest)(nil),     // 5: unigate.settlement.v1.PostPaymentsRequest
-	(*PostPaymentsResponse)(nil),    // 6: unigate.settlement.v1.PostPaymentsResponse
-	(*ListPostingsRequest)(nil),     // 7: unigate.settlement.v1.ListPostingsRequest
-	(*ListPostingsResponse)(nil),    // 8: unigate.settlement.v1.ListPostingsResponse
-	(*GetTrialBalanceRequest)(nil),  // 9: unigate.settlement.v1.GetTrialBalanceRequest
-	(*AccountBalance)(nil),          // 10: unigate.settlement.v1.AccountBalance
-	(*CurrencyTotal)(nil),           // 11: unigate.settlement.v1.CurrencyTotal
-	(*GetTrialBalanceResponse)(nil), // 12: unigate.settlement.v1.GetTrialBalanceResponse
-	(*v1.Money)(nil),                // 13: unigate.common.v1.Money
-	(*timestamppb.Timestamp)(nil),   // 14: google.protobuf.Timestamp
+	(Side)(0),                            // 0: unigate.settlement.v1.Side
+	(*Cycle)(nil),                        // 1: unigate.settlement.v1.Cycle
+	(*Statement)(nil),                    // 2: unigate.settlement.v1.Statement
+	(*CloseCycleRequest)(nil),            // 3: unigate.settlement.v1.CloseCycleRequest
+	(*CloseCycleResponse)(nil),           // 4: unigate.settlement.v1.CloseCycleResponse
+	(*ListStatementsRequest)(nil),        // 5: unigate.settlement.v1.ListStatementsRequest
+	(*ListStatementsResponse)(nil),       // 6: unigate.settlement.v1.ListStatementsResponse
+	(*GetPaymentSettlementRequest)(nil),  // 7: unigate.settlement.v1.GetPaymentSettlementRequest
+	(*GetPaymentSettlementResponse)(nil), // 8: unigate.settlement.v1.GetPaymentSettlementResponse
+	(*Entry)(nil),                        // 9: unigate.settlement.v1.Entry
+	(*Posting)(nil),                      // 10: unigate.settlement.v1.Posting
+	(*PostPaymentRequest)(nil),           // 11: unigate.settlement.v1.PostPaymentRequest
+	(*PostPaymentResponse)(nil),          // 12: unigate.settlement.v1.PostPaymentResponse
+	(*PostPaymentsRequest)(nil),          // 13: unigate.settlement.v1.PostPaymentsRequest
+	(*PostPaymentsResponse)(nil),         // 14: unigate.settlement.v1.PostPaymentsResponse
+	(*ListPostingsRequest)(nil),          // 15: unigate.settlement.v1.ListPostingsRequest
+	(*ListPostingsResponse)(nil),         // 16: unigate.settlement.v1.ListPostingsResponse
+	(*GetTrialBalanceRequest)(nil),       // 17: unigate.settlement.v1.GetTrialBalanceRequest
+	(*AccountBalance)(nil),               // 18: unigate.settlement.v1.AccountBalance
+	(*CurrencyTotal)(nil),                // 19: unigate.settlement.v1.CurrencyTotal
+	(*GetTrialBalanceResponse)(nil),      // 20: unigate.settlement.v1.GetTrialBalanceResponse
+	(*timestamppb.Timestamp)(nil),        // 21: google.protobuf.Timestamp
+	(*v1.Money)(nil),                     // 22: unigate.common.v1.Money
 }
 var file_unigate_settlement_v1_settlement_proto_depIdxs = []int32{
-	0,  // 0: unigate.settlement.v1.Entry.side:type_name -> unigate.settlement.v1.Side
-	13, // 1: unigate.settlement.v1.Entry.amount:type_name -> unigate.common.v1.Money
-	1,  // 2: unigate.settlement.v1.Posting.entries:type_name -> unigate.settlement.v1.Entry
-	14, // 3: unigate.settlement.v1.Posting.create_time:type_name -> google.protobuf.Timestamp
-	13, // 4: unigate.settlement.v1.PostPaymentRequest.wallet_amount:type_name -> unigate.common.v1.Money
-	13, // 5: unigate.settlement.v1.PostPaymentRequest.cost_amount:type_name -> unigate.common.v1.Money
-	13, // 6: unigate.settlement.v1.PostPaymentRequest.merchant_amount:type_name -> unigate.common.v1.Money
-	2,  // 7: unigate.settlement.v1.PostPaymentResponse.posting:type_name -> unigate.settlement.v1.Posting
-	3,  // 8: unigate.settlement.v1.PostPaymentsRequest.payments:type_name -> unigate.settlement.v1.PostPaymentRequest
-	2,  // 9: unigate.settlement.v1.PostPaymentsResponse.postings:type_name -> unigate.settlement.v1.Posting
-	2,  // 10: unigate.settlement.v1.ListPostingsResponse.postings:type_name -> unigate.settlement.v1.Posting
-	10, // 11: unigate.settlement.v1.GetTrialBalanceResponse.accounts:type_name -> unigate.settlement.v1.AccountBalance
-	11, // 12: unigate.settlement.v1.GetTrialBalanceResponse.currencies:type_name -> unigate.settlement.v1.CurrencyTotal
-	3,  // 13: unigate.settlement.v1.SettlementService.PostPayment:input_type -> unigate.settlement.v1.PostPaymentRequest
-	5,  // 14: unigate.settlement.v1.SettlementService.PostPayments:input_type -> unigate.settlement.v1.PostPaymentsRequest
-	7,  // 15: unigate.settlement.v1.SettlementService.ListPostings:input_type -> unigate.settlement.v1.ListPostingsRequest
-	9,  // 16: unigate.settlement.v1.SettlementService.GetTrialBalance:input_type -> unigate.settlement.v1.GetTrialBalanceRequest
-	4,  // 17: unigate.settlement.v1.SettlementService.PostPayment:output_type -> unigate.settlement.v1.PostPaymentResponse
-	6,  // 18: unigate.settlement.v1.SettlementService.PostPayments:output_type -> unigate.settlement.v1.PostPaymentsResponse
-	8,  // 19: unigate.settlement.v1.SettlementService.ListPostings:output_type -> unigate.settlement.v1.ListPostingsResponse
-	12, // 20: unigate.settlement.v1.SettlementService.GetTrialBalance:output_type -> unigate.settlement.v1.GetTrialBalanceResponse
-	17, // [17:21] is the sub-list for method output_type
-	13, // [13:17] is the sub-list for method input_type
-	13, // [13:13] is the sub-list for extension type_name
-	13, // [13:13] is the sub-list for extension extendee
-	0,  // [0:13] is the sub-list for field type_name
+	21, // 0: unigate.settlement.v1.Cycle.cutoff:type_name -> google.protobuf.Timestamp
+	21, // 1: unigate.settlement.v1.Cycle.close_time:type_name -> google.protobuf.Timestamp
+	22, // 2: unigate.settlement.v1.Statement.net_receivable:type_name -> unigate.common.v1.Money
+	21, // 3: unigate.settlement.v1.Statement.cutoff:type_name -> google.protobuf.Timestamp
+	21, // 4: unigate.settlement.v1.CloseCycleRequest.cutoff:type_name -> google.protobuf.Timestamp
+	1,  // 5: unigate.settlement.v1.CloseCycleResponse.cycle:type_name -> unigate.settlement.v1.Cycle
+	2,  // 6: unigate.settlement.v1.CloseCycleResponse.statements:type_name -> unigate.settlement.v1.Statement
+	2,  // 7: unigate.settlement.v1.ListStatementsResponse.statements:type_name -> unigate.settlement.v1.Statement
+	0,  // 8: unigate.settlement.v1.Entry.side:type_name -> unigate.settlement.v1.Side
+	22, // 9: unigate.settlement.v1.Entry.amount:type_name -> unigate.common.v1.Money
+	9,  // 10: unigate.settlement.v1.Posting.entries:type_name -> unigate.settlement.v1.Entry
+	21, // 11: unigate.settlement.v1.Posting.create_time:type_name -> google.protobuf.Timestamp
+	22, // 12: unigate.settlement.v1.PostPaymentRequest.wallet_amount:type_name -> unigate.common.v1.Money
+	22, // 13: unigate.settlement.v1.PostPaymentRequest.cost_amount:type_name -> unigate.common.v1.Money
+	22, // 14: unigate.settlement.v1.PostPaymentRequest.merchant_amount:type_name -> unigate.common.v1.Money
+	10, // 15: unigate.settlement.v1.PostPaymentResponse.posting:type_name -> unigate.settlement.v1.Posting
+	11, // 16: unigate.settlement.v1.PostPaymentsRequest.payments:type_name -> unigate.settlement.v1.PostPaymentRequest
+	10, // 17: unigate.settlement.v1.PostPaymentsResponse.postings:type_name -> unigate.settlement.v1.Posting
+	10, // 18: unigate.settlement.v1.ListPostingsResponse.postings:type_name -> unigate.settlement.v1.Posting
+	18, // 19: unigate.settlement.v1.GetTrialBalanceResponse.accounts:type_name -> unigate.settlement.v1.AccountBalance
+	19, // 20: unigate.settlement.v1.GetTrialBalanceResponse.currencies:type_name -> unigate.settlement.v1.CurrencyTotal
+	11, // 21: unigate.settlement.v1.SettlementService.PostPayment:input_type -> unigate.settlement.v1.PostPaymentRequest
+	13, // 22: unigate.settlement.v1.SettlementService.PostPayments:input_type -> unigate.settlement.v1.PostPaymentsRequest
+	15, // 23: unigate.settlement.v1.SettlementService.ListPostings:input_type -> unigate.settlement.v1.ListPostingsRequest
+	17, // 24: unigate.settlement.v1.SettlementService.GetTrialBalance:input_type -> unigate.settlement.v1.GetTrialBalanceRequest
+	3,  // 25: unigate.settlement.v1.SettlementService.CloseCycle:input_type -> unigate.settlement.v1.CloseCycleRequest
+	5,  // 26: unigate.settlement.v1.SettlementService.ListStatements:input_type -> unigate.settlement.v1.ListStatementsRequest
+	7,  // 27: unigate.settlement.v1.SettlementService.GetPaymentSettlement:input_type -> unigate.settlement.v1.GetPaymentSettlementRequest
+	12, // 28: unigate.settlement.v1.SettlementService.PostPayment:output_type -> unigate.settlement.v1.PostPaymentResponse
+	14, // 29: unigate.settlement.v1.SettlementService.PostPayments:output_type -> unigate.settlement.v1.PostPaymentsResponse
+	16, // 30: unigate.settlement.v1.SettlementService.ListPostings:output_type -> unigate.settlement.v1.ListPostingsResponse
+	20, // 31: unigate.settlement.v1.SettlementService.GetTrialBalance:output_type -> unigate.settlement.v1.GetTrialBalanceResponse
+	4,  // 32: unigate.settlement.v1.SettlementService.CloseCycle:output_type -> unigate.settlement.v1.CloseCycleResponse
+	6,  // 33: unigate.settlement.v1.SettlementService.ListStatements:output_type -> unigate.settlement.v1.ListStatementsResponse
+	8,  // 34: unigate.settlement.v1.SettlementService.GetPaymentSettlement:output_type -> unigate.settlement.v1.GetPaymentSettlementResponse
+	28, // [28:35] is the sub-list for method output_type
+	21, // [21:28] is the sub-list for method input_type
+	21, // [21:21] is the sub-list for extension type_name
+	21, // [21:21] is the sub-list for extension extendee
+	0,  // [0:21] is the sub-list for field type_name
 }
 
 func init() { file_unigate_settlement_v1_settlement_proto_init() }
@@ -912,7 +1435,7 @@ func file_unigate_settlement_v1_settlement_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_unigate_settlement_v1_settlement_proto_rawDesc), len(file_unigate_settlement_v1_settlement_proto_rawDesc)),
 			NumEnums:      1,
-			NumMessages:   12,
+			NumMessages:   20,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

@@ -22,10 +22,13 @@ import (
 const _ = grpc.SupportPackageIsVersion9
 
 const (
-	SettlementService_PostPayment_FullMethodName     = "/unigate.settlement.v1.SettlementService/PostPayment"
-	SettlementService_PostPayments_FullMethodName    = "/unigate.settlement.v1.SettlementService/PostPayments"
-	SettlementService_ListPostings_FullMethodName    = "/unigate.settlement.v1.SettlementService/ListPostings"
-	SettlementService_GetTrialBalance_FullMethodName = "/unigate.settlement.v1.SettlementService/GetTrialBalance"
+	SettlementService_PostPayment_FullMethodName          = "/unigate.settlement.v1.SettlementService/PostPayment"
+	SettlementService_PostPayments_FullMethodName         = "/unigate.settlement.v1.SettlementService/PostPayments"
+	SettlementService_ListPostings_FullMethodName         = "/unigate.settlement.v1.SettlementService/ListPostings"
+	SettlementService_GetTrialBalance_FullMethodName      = "/unigate.settlement.v1.SettlementService/GetTrialBalance"
+	SettlementService_CloseCycle_FullMethodName           = "/unigate.settlement.v1.SettlementService/CloseCycle"
+	SettlementService_ListStatements_FullMethodName       = "/unigate.settlement.v1.SettlementService/ListStatements"
+	SettlementService_GetPaymentSettlement_FullMethodName = "/unigate.settlement.v1.SettlementService/GetPaymentSettlement"
 )
 
 // SettlementServiceClient is the client API for SettlementService service.
@@ -46,6 +49,18 @@ type SettlementServiceClient interface {
 	ListPostings(ctx context.Context, in *ListPostingsRequest, opts ...grpc.CallOption) (*ListPostingsResponse, error)
 	// GetTrialBalance sums the ledger per currency and per account.
 	GetTrialBalance(ctx context.Context, in *GetTrialBalanceRequest, opts ...grpc.CallOption) (*GetTrialBalanceResponse, error)
+	// CloseCycle closes the settlement cycle at a cutoff: every posting made
+	// before the cutoff and not yet in a cycle joins it, and a statement per
+	// partner and currency nets what the partner owes. Closing the same
+	// cutoff again returns the same cycle. The elected settlement replica
+	// calls it at each cutoff; operators may too.
+	CloseCycle(ctx context.Context, in *CloseCycleRequest, opts ...grpc.CallOption) (*CloseCycleResponse, error)
+	// ListStatements returns statements in the order they were made, after
+	// a cursor (their sequence).
+	ListStatements(ctx context.Context, in *ListStatementsRequest, opts ...grpc.CallOption) (*ListStatementsResponse, error)
+	// GetPaymentSettlement says whether a payment's posting is in a closed
+	// cycle (settled) and which.
+	GetPaymentSettlement(ctx context.Context, in *GetPaymentSettlementRequest, opts ...grpc.CallOption) (*GetPaymentSettlementResponse, error)
 }
 
 type settlementServiceClient struct {
@@ -96,6 +111,36 @@ func (c *settlementServiceClient) GetTrialBalance(ctx context.Context, in *GetTr
 	return out, nil
 }
 
+func (c *settlementServiceClient) CloseCycle(ctx context.Context, in *CloseCycleRequest, opts ...grpc.CallOption) (*CloseCycleResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(CloseCycleResponse)
+	err := c.cc.Invoke(ctx, SettlementService_CloseCycle_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *settlementServiceClient) ListStatements(ctx context.Context, in *ListStatementsRequest, opts ...grpc.CallOption) (*ListStatementsResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(ListStatementsResponse)
+	err := c.cc.Invoke(ctx, SettlementService_ListStatements_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *settlementServiceClient) GetPaymentSettlement(ctx context.Context, in *GetPaymentSettlementRequest, opts ...grpc.CallOption) (*GetPaymentSettlementResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(GetPaymentSettlementResponse)
+	err := c.cc.Invoke(ctx, SettlementService_GetPaymentSettlement_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 // SettlementServiceServer is the server API for SettlementService service.
 // All implementations must embed UnimplementedSettlementServiceServer
 // for forward compatibility.
@@ -114,6 +159,18 @@ type SettlementServiceServer interface {
 	ListPostings(context.Context, *ListPostingsRequest) (*ListPostingsResponse, error)
 	// GetTrialBalance sums the ledger per currency and per account.
 	GetTrialBalance(context.Context, *GetTrialBalanceRequest) (*GetTrialBalanceResponse, error)
+	// CloseCycle closes the settlement cycle at a cutoff: every posting made
+	// before the cutoff and not yet in a cycle joins it, and a statement per
+	// partner and currency nets what the partner owes. Closing the same
+	// cutoff again returns the same cycle. The elected settlement replica
+	// calls it at each cutoff; operators may too.
+	CloseCycle(context.Context, *CloseCycleRequest) (*CloseCycleResponse, error)
+	// ListStatements returns statements in the order they were made, after
+	// a cursor (their sequence).
+	ListStatements(context.Context, *ListStatementsRequest) (*ListStatementsResponse, error)
+	// GetPaymentSettlement says whether a payment's posting is in a closed
+	// cycle (settled) and which.
+	GetPaymentSettlement(context.Context, *GetPaymentSettlementRequest) (*GetPaymentSettlementResponse, error)
 	mustEmbedUnimplementedSettlementServiceServer()
 }
 
@@ -135,6 +192,15 @@ func (UnimplementedSettlementServiceServer) ListPostings(context.Context, *ListP
 }
 func (UnimplementedSettlementServiceServer) GetTrialBalance(context.Context, *GetTrialBalanceRequest) (*GetTrialBalanceResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method GetTrialBalance not implemented")
+}
+func (UnimplementedSettlementServiceServer) CloseCycle(context.Context, *CloseCycleRequest) (*CloseCycleResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method CloseCycle not implemented")
+}
+func (UnimplementedSettlementServiceServer) ListStatements(context.Context, *ListStatementsRequest) (*ListStatementsResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method ListStatements not implemented")
+}
+func (UnimplementedSettlementServiceServer) GetPaymentSettlement(context.Context, *GetPaymentSettlementRequest) (*GetPaymentSettlementResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method GetPaymentSettlement not implemented")
 }
 func (UnimplementedSettlementServiceServer) mustEmbedUnimplementedSettlementServiceServer() {}
 func (UnimplementedSettlementServiceServer) testEmbeddedByValue()                           {}
@@ -229,6 +295,60 @@ func _SettlementService_GetTrialBalance_Handler(srv interface{}, ctx context.Con
 	return interceptor(ctx, in, info, handler)
 }
 
+func _SettlementService_CloseCycle_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(CloseCycleRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(SettlementServiceServer).CloseCycle(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: SettlementService_CloseCycle_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(SettlementServiceServer).CloseCycle(ctx, req.(*CloseCycleRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _SettlementService_ListStatements_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(ListStatementsRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(SettlementServiceServer).ListStatements(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: SettlementService_ListStatements_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(SettlementServiceServer).ListStatements(ctx, req.(*ListStatementsRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _SettlementService_GetPaymentSettlement_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(GetPaymentSettlementRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(SettlementServiceServer).GetPaymentSettlement(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: SettlementService_GetPaymentSettlement_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(SettlementServiceServer).GetPaymentSettlement(ctx, req.(*GetPaymentSettlementRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 // SettlementService_ServiceDesc is the grpc.ServiceDesc for SettlementService service.
 // It's only intended for direct use with grpc.RegisterService,
 // and not to be introspected or modified (even as a copy)
@@ -251,6 +371,18 @@ var SettlementService_ServiceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "GetTrialBalance",
 			Handler:    _SettlementService_GetTrialBalance_Handler,
+		},
+		{
+			MethodName: "CloseCycle",
+			Handler:    _SettlementService_CloseCycle_Handler,
+		},
+		{
+			MethodName: "ListStatements",
+			Handler:    _SettlementService_ListStatements_Handler,
+		},
+		{
+			MethodName: "GetPaymentSettlement",
+			Handler:    _SettlementService_GetPaymentSettlement_Handler,
 		},
 	},
 	Streams:  []grpc.StreamDesc{},

@@ -1,0 +1,77 @@
+package settlement
+
+import (
+	"context"
+	"testing"
+	"time"
+
+	"github.com/unigate/unigate/pkg/money"
+	"github.com/unigate/unigate/pkg/sqlstore"
+	"github.com/unigate/unigate/pkg/sqlstore/sqlstoretest"
+)
+
+// TestCycles: a cycle takes the postings made before its cutoff, each
+// partner's statement equals the sum of its receivable entries in them,
+// closing again changes nothing, and later postings wait for the next.
+func TestCycles(t *testing.T) {
+	sqlstoretest.Run(t, func(t *testing.T, db *sqlstore.DB) {
+		ctx := context.Background()
+		if err := db.Migrate(ctx, Migrations); err != nil {
+			t.Fatal(err)
+		}
+		now := time.Date(2026, 11, 26, 10, 0, 0, 0, time.UTC)
+		svc := NewService(NewSQLStore(db), func() time.Time { return now })
+		post := func(id, partner string, wallet, cost, merchant int64, reversal string) {
+			t.Helper()
+			if _, err := svc.PostPayment(ctx, PaymentFacts{PaymentID: id, PartnerID: partner, NetworkID: "cnsim",
+				WalletAmount: money.Amount{Currency: "MNT", Minor: wallet}, CostAmount: money.Amount{Currency: "MNT", Minor: cost},
+				MerchantAmount: money.Amount{Currency: "CNY", Minor: merchant}, ReversalID: reversal}); err != nil {
+				t.Fatal(err)
+			}
+		}
+		post("p1", "hipay", 1000, 990, 2, "")
+		post("p2", "hipay", 500, 495, 1, "")
+		post("p2", "hipay", 250, 247, 1, "refund-1") // half of p2 refunded
+		post("p3", "other", 700, 690, 1, "")
+		now = now.Add(time.Minute)
+		cutoff := now
+		now = now.Add(time.Second)
+		post("p4", "hipay", 9999, 9900, 20, "") // after the cutoff
+
+		c, sts, err := svc.CloseCycle(ctx, cutoff)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if c.Postings != 4 || len(sts) != 2 {
+			t.Fatalf("cycle %+v, statements %+v", c, sts)
+		}
+		want := map[string]int64{"hipay": 1000 + 500 - 250, "other": 700}
+		for _, st := range sts {
+			if st.NetReceivable.Minor != want[st.PartnerID] || st.NetReceivable.Currency != "MNT" || st.CycleID != c.ID {
+				t.Errorf("statement %+v, want net %d", st, want[st.PartnerID])
+			}
+		}
+		again, sts2, err := svc.CloseCycle(ctx, cutoff)
+		if err != nil || again != c || len(sts2) != len(sts) || sts2[0].ID != sts[0].ID {
+			t.Fatalf("closing again: %+v %+v %v", again, sts2, err)
+		}
+		if cyc, err := svc.PaymentCycle(ctx, "p1"); err != nil || cyc != c.ID {
+			t.Fatalf("p1 settled in %q, %v", cyc, err)
+		}
+		if cyc, err := svc.PaymentCycle(ctx, "p4"); err != nil || cyc != "" {
+			t.Fatalf("p4 settled in %q, %v", cyc, err)
+		}
+		listed, err := svc.ListStatements(ctx, sts[0].Sequence, 10)
+		if err != nil || len(listed) != 1 || listed[0].ID != sts[1].ID {
+			t.Fatalf("ListStatements after the first: %+v %v", listed, err)
+		}
+		if _, _, err := svc.CloseCycle(ctx, now.Add(time.Hour)); err == nil {
+			t.Fatal("a cutoff in the future was accepted")
+		}
+		now = now.Add(time.Second)
+		next, _, err := svc.CloseCycle(ctx, now)
+		if err != nil || next.Postings != 1 {
+			t.Fatalf("next cycle %+v %v", next, err)
+		}
+	})
+}
