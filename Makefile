@@ -28,7 +28,7 @@ test:
 
 ## bench: the benchmarks in docs/BENCHMARKS.md
 bench:
-	cd pkg && $(GO) test -run '^$$' -bench . -benchmem ./emvqr/ ./money/
+	cd pkg && $(GO) test -run '^$$' -bench . -benchmem ./emvqr/ ./emvcpm/ ./walletcode/ ./paycode/
 	cd services && $(GO) test -run '^$$' -bench . -benchmem -benchtime 3s ./app/
 
 ## tools: buf and the protoc plugins, at the versions pinned in tools/
