@@ -52,6 +52,10 @@ type Config struct {
 	Log *slog.Logger
 }
 
+// handoverGrace is how long a stopping candidate may take to resign and
+// revoke its lease.
+const handoverGrace = time.Second
+
 // Prefix is where elections live in etcd.
 const Prefix = "/unigate/election/"
 
@@ -81,7 +85,13 @@ func runSession(ctx context.Context, cli *clientv3.Client, cfg Config, lead func
 	// The session outlives ctx on purpose: when ctx ends we still want to
 	// resign and revoke the lease (a clean handover), which a session bound
 	// to ctx could no longer do.
-	s, err := concurrency.NewSession(cli, concurrency.WithTTL(cfg.TTL), concurrency.WithContext(context.WithoutCancel(ctx)))
+	// It still ends shortly after ctx does (handoverGrace): a session that
+	// cannot reach etcd must not keep Run from returning.
+	sctx, scancel := context.WithCancel(context.WithoutCancel(ctx))
+	defer scancel()
+	stop := context.AfterFunc(ctx, func() { time.AfterFunc(handoverGrace, scancel) })
+	defer stop()
+	s, err := concurrency.NewSession(cli, concurrency.WithTTL(cfg.TTL), concurrency.WithContext(sctx))
 	if err != nil {
 		return fmt.Errorf("election: session: %w", err)
 	}
@@ -120,7 +130,7 @@ func runSession(ctx context.Context, cli *clientv3.Client, cfg Config, lead func
 	}
 	cancel()
 	if stillLeader {
-		rctx, rcancel := context.WithTimeout(context.WithoutCancel(ctx), time.Second)
+		rctx, rcancel := context.WithTimeout(sctx, handoverGrace)
 		if rerr := e.Resign(rctx); rerr != nil {
 			cfg.Log.WarnContext(ctx, "resign failed", "election", cfg.Name, "err", rerr)
 		}

@@ -113,13 +113,13 @@ func TestCrashedLeaderIsReplaced(t *testing.T) {
 		}()
 		return cli, &wg
 	}
-	cliC, _ := run("c")
+	cliC, wgC := run("c")
 	first := <-led
 	if first.Candidate != "c" {
 		t.Fatalf("first leader %s", first.Candidate)
 	}
 	cliD, wgD := run("d")
-	defer func() { cancel(); wgD.Wait(); cliD.Close() }()
+	defer func() { cancel(); wgD.Wait(); wgC.Wait(); cliD.Close() }()
 	crashed := time.Now()
 	cliC.Close() // keepalives stop; nothing is revoked
 	select {
