@@ -39,7 +39,7 @@ var spec = deploy.Spec{
 		{Name: "risk", Port: 7003, Replicas: 3, Autoscaled: true, Callers: []string{"acquirer"},
 			Env: []string{"UNIGATE_DSN", "UNIGATE_LOG_LEVEL", "OTEL_EXPORTER_OTLP_ENDPOINT"}},
 		{Name: "settlement", Port: 7004, Replicas: 2, Autoscaled: false, Callers: []string{"acquirer"},
-			Env: []string{"UNIGATE_DSN", "UNIGATE_LOG_LEVEL", "OTEL_EXPORTER_OTLP_ENDPOINT"}},
+			Env: []string{"UNIGATE_DSN", "UNIGATE_ETCD", "UNIGATE_LOG_LEVEL", "OTEL_EXPORTER_OTLP_ENDPOINT"}},
 	},
 	Etcd: deploy.EtcdSpec{Name: "etcd", Replicas: 3, HeartbeatMS: 50, ElectionMS: 500, LeaseMS: 1000},
 	OutsideEgress: []deploy.PortSpec{
