@@ -17,11 +17,13 @@ import (
 	"google.golang.org/grpc/metadata"
 	"google.golang.org/protobuf/encoding/protojson"
 	"google.golang.org/protobuf/proto"
+	"google.golang.org/protobuf/types/known/timestamppb"
 
 	partnerv1 "github.com/unigate/unigate/proto/gen/unigate/partner/v1"
 	routerv1 "github.com/unigate/unigate/proto/gen/unigate/router/v1"
 	settlementv1 "github.com/unigate/unigate/proto/gen/unigate/settlement/v1"
 
+	"github.com/unigate/unigate/pkg/election"
 	"github.com/unigate/unigate/pkg/emvqr"
 	"github.com/unigate/unigate/pkg/etcdx"
 	"github.com/unigate/unigate/pkg/grpcx"
@@ -39,6 +41,9 @@ commands:
   routes put-partner --id --name --currency [--endpoint HOST:PORT] [--code-ranges PREFIX:LEN[/LEN],…] [--disabled]
   routes put-network --id --name --endpoint --guids G1,G2 --country --currency [--url-issuers wechat,…] [--merchant-id-tag 01]
   ledger balance                               the trial balance per account and currency
+  cycles close [--cutoff RFC3339]              close the settlement cycle at a cutoff (default now)
+  statements list [--after SEQUENCE]           settlement statements in order
+  leader NAME                                  who leads an election (acquirer, settlement-cutoff)
   qr decode [--ranges P:PARTNER:LEN,...] PAYLOAD   classify and decode any payment code; one JSON object
   qr encode [flags] | qr encode --json FILE|-      build an EMVCo merchant-presented payload
 
@@ -75,6 +80,14 @@ func run(ctx context.Context, args []string, out io.Writer) (int, error) {
 		return 2, err
 	}
 	rest := fs.Args()
+	if len(rest) == 2 && rest[0] == "leader" {
+		ctx, cancel := context.WithTimeout(ctx, g.timeout)
+		defer cancel()
+		if err := leader(ctx, g, rest[1], out); err != nil {
+			return 1, err
+		}
+		return 0, nil
+	}
 	if len(rest) < 2 {
 		fs.Usage()
 		return 2, errors.New("a command is required")
@@ -93,6 +106,10 @@ func run(ctx context.Context, args []string, out io.Writer) (int, error) {
 		err = putNetwork(ctx, g, rest[2:])
 	case "ledger balance":
 		err = ledgerBalance(ctx, g, out)
+	case "cycles close":
+		err = cyclesClose(ctx, g, rest[2:], out)
+	case "statements list":
+		err = statementsList(ctx, g, rest[2:], out)
 	case "qr decode":
 		err = qrDecode(rest[2:], out)
 	case "qr encode":
@@ -378,4 +395,64 @@ func sortedObjects(m map[string]string) []emvqr.Object {
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].ID < out[j].ID })
 	return out
+}
+
+func cyclesClose(ctx context.Context, g globals, args []string, out io.Writer) error {
+	fs := flag.NewFlagSet("cycles close", flag.ContinueOnError)
+	cutoff := fs.String("cutoff", "", "the cutoff, RFC 3339 (default now)")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	at := time.Now()
+	if *cutoff != "" {
+		var err error
+		if at, err = time.Parse(time.RFC3339Nano, *cutoff); err != nil {
+			return fmt.Errorf("--cutoff: %w", err)
+		}
+	}
+	conn, err := dial(g.settlement)
+	if err != nil {
+		return err
+	}
+	defer conn.Close()
+	resp, err := settlementv1.NewSettlementServiceClient(conn).CloseCycle(ctx, &settlementv1.CloseCycleRequest{Cutoff: timestamppb.New(at)})
+	if err != nil {
+		return err
+	}
+	return printProto(out, resp)
+}
+
+func statementsList(ctx context.Context, g globals, args []string, out io.Writer) error {
+	fs := flag.NewFlagSet("statements list", flag.ContinueOnError)
+	after := fs.Int64("after", 0, "list statements after this sequence")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	conn, err := dial(g.settlement)
+	if err != nil {
+		return err
+	}
+	defer conn.Close()
+	resp, err := settlementv1.NewSettlementServiceClient(conn).ListStatements(ctx, &settlementv1.ListStatementsRequest{AfterSequence: *after})
+	if err != nil {
+		return err
+	}
+	return printProto(out, resp)
+}
+
+func leader(ctx context.Context, g globals, name string, out io.Writer) error {
+	cli, err := etcdx.Connect(strings.Split(g.etcd, ","))
+	if err != nil {
+		return err
+	}
+	defer cli.Close()
+	who, rev, ok, err := election.Leader(ctx, cli, name)
+	if err != nil {
+		return err
+	}
+	if !ok {
+		return fmt.Errorf("election %q has no leader", name)
+	}
+	_, err = fmt.Fprintf(out, "%s (revision %d)\n", who, rev)
+	return err
 }
