@@ -237,20 +237,7 @@ func (r retryable) SQLState() string { return "40001" }
 // deadlocks and SQLite BUSY, with jittered exponential back-off. fn must
 // have no effects outside the database: it may run more than once.
 func (db *DB) InTx(ctx context.Context, fn func(ctx context.Context, tx *Tx) error) error {
-	attempt := 0
-	return crdb.ExecuteCtx(ctx, func(ctx context.Context, _ ...any) error {
-		if attempt > 0 {
-			if err := sleep(ctx, backoff(attempt)); err != nil {
-				return err
-			}
-		}
-		attempt++
-		err := db.runTx(ctx, fn)
-		if err != nil && db.isTransient(err) {
-			return retryable{err}
-		}
-		return err
-	})
+	return db.Retry(ctx, func(ctx context.Context) error { return db.runTx(ctx, fn) })
 }
 
 // Retry runs fn — typically one statement outside a transaction — again on

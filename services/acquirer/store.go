@@ -242,18 +242,23 @@ func (s *SQLStore) Due(ctx context.Context, now time.Time, limit int) ([]Payment
 }
 
 func (s *SQLStore) payments(ctx context.Context, query string, args ...any) ([]Payment, error) {
-	rows, err := s.db.QueryContext(ctx, query, args...)
+	return queryAll(ctx, s.db, scanPayment, query, args...)
+}
+
+// queryAll runs a query and scans every row with scan.
+func queryAll[T any](ctx context.Context, db *sqlstore.DB, scan func(scanner) (T, error), query string, args ...any) ([]T, error) {
+	rows, err := db.QueryContext(ctx, query, args...)
 	if err != nil {
 		return nil, err
 	}
 	defer rows.Close()
-	var out []Payment
+	var out []T
 	for rows.Next() {
-		p, err := scanPayment(rows)
+		v, err := scan(rows)
 		if err != nil {
 			return nil, err
 		}
-		out = append(out, p)
+		out = append(out, v)
 	}
 	return out, rows.Err()
 }
@@ -437,20 +442,7 @@ func (s *SQLStore) ListRefunds(ctx context.Context, paymentID string) ([]Refund,
 }
 
 func (s *SQLStore) refunds(ctx context.Context, query string, args ...any) ([]Refund, error) {
-	rows, err := s.db.QueryContext(ctx, query, args...)
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	var out []Refund
-	for rows.Next() {
-		r, err := scanRefund(rows)
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, r)
-	}
-	return out, rows.Err()
+	return queryAll(ctx, s.db, scanRefund, query, args...)
 }
 
 func scanRefund(row scanner) (Refund, error) {

@@ -180,8 +180,7 @@ func RunSettlement(ctx context.Context, cfg SettlementConfig) error {
 		}
 		defer cli.Close()
 		if cfg.Candidate == "" {
-			host, _ := os.Hostname()
-			cfg.Candidate = fmt.Sprintf("%s-%d", host, os.Getpid())
+			cfg.Candidate = candidateID()
 		}
 		g.Go(func() error {
 			return election.Run(ctx, cli, election.Config{Name: "settlement-cutoff", Candidate: cfg.Candidate, TTL: 1, Log: cfg.Log},
@@ -279,8 +278,7 @@ func RunAcquirer(ctx context.Context, cfg AcquirerConfig) error {
 		return errors.New("acquirer: etcd endpoints are required (they elect the resolver)")
 	}
 	if cfg.Candidate == "" {
-		host, _ := os.Hostname()
-		cfg.Candidate = fmt.Sprintf("%s-%d", host, os.Getpid())
+		cfg.Candidate = candidateID()
 	}
 	cli, err := etcdx.Connect(cfg.Etcd)
 	if err != nil {
@@ -387,4 +385,10 @@ func hostPort(addr string) string {
 		return net.JoinHostPort("127.0.0.1", p)
 	}
 	return addr
+}
+
+// candidateID names this process in an election: host name and pid.
+func candidateID() string {
+	host, _ := os.Hostname()
+	return fmt.Sprintf("%s-%d", host, os.Getpid())
 }

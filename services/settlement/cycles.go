@@ -33,7 +33,7 @@ func CycleID(cutoff time.Time) string {
 	return "cycle-" + cutoff.UTC().Format("20060102T150405.000000Z")
 }
 
-// CycleStore keeps cycles and statements. Implemented by *SQLStore.
+// CycleStore keeps cycles and statements; part of Store.
 type CycleStore interface {
 	// CloseCycle assigns every open posting made before cutoff to a new
 	// cycle and writes its statements, in one transaction; closing a
@@ -47,25 +47,21 @@ type CycleStore interface {
 
 // CloseCycle closes the cycle at cutoff.
 func (s *Service) CloseCycle(ctx context.Context, cutoff time.Time) (Cycle, []Statement, error) {
-	cs, ok := s.store.(CycleStore)
-	if !ok {
-		return Cycle{}, nil, fmt.Errorf("settlement: the store keeps no cycles")
-	}
 	cutoff = cutoff.UTC().Truncate(time.Microsecond)
 	if cutoff.After(s.now()) {
 		return Cycle{}, nil, fmt.Errorf("settlement: cutoff %s is in the future", cutoff.Format(time.RFC3339))
 	}
-	return cs.CloseCycle(ctx, cutoff, s.now())
+	return s.store.CloseCycle(ctx, cutoff, s.now())
 }
 
 // ListStatements returns statements after a sequence.
 func (s *Service) ListStatements(ctx context.Context, after int64, limit int) ([]Statement, error) {
-	return s.store.(CycleStore).ListStatements(ctx, after, limit)
+	return s.store.ListStatements(ctx, after, limit)
 }
 
 // PaymentCycle returns the closed cycle that settled a payment, or "".
 func (s *Service) PaymentCycle(ctx context.Context, paymentID string) (string, error) {
-	return s.store.(CycleStore).PaymentCycle(ctx, paymentID)
+	return s.store.PaymentCycle(ctx, paymentID)
 }
 
 // RunCutoffs closes a cycle at every multiple of interval (UTC) until ctx

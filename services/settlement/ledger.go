@@ -225,6 +225,7 @@ type Store interface {
 	ListPostings(ctx context.Context, paymentID string) ([]Posting, error)
 	// TrialBalance sums every account per currency.
 	TrialBalance(ctx context.Context) ([]AccountBalance, error)
+	CycleStore
 }
 
 // Service is the ledger domain.

@@ -184,8 +184,6 @@ func (s *SQLStore) TrialBalance(ctx context.Context) ([]AccountBalance, error) {
 	return out, rows.Err()
 }
 
-var _ CycleStore = (*SQLStore)(nil)
-
 // CloseCycle implements CycleStore.
 func (s *SQLStore) CloseCycle(ctx context.Context, cutoff, now time.Time) (Cycle, []Statement, error) {
 	id := CycleID(cutoff)
