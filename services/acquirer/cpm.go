@@ -3,14 +3,8 @@ package acquirer
 import (
 	"context"
 	"fmt"
-	"time"
 
-	commonv1 "github.com/unigate/unigate/proto/gen/unigate/common/v1"
-	fxv1 "github.com/unigate/unigate/proto/gen/unigate/fx/v1"
-	partnerv1 "github.com/unigate/unigate/proto/gen/unigate/partner/v1"
-	routerv1 "github.com/unigate/unigate/proto/gen/unigate/router/v1"
-
-	"github.com/unigate/unigate/pkg/moneypb"
+	"github.com/unigate/unigate/pkg/money"
 	"github.com/unigate/unigate/pkg/rpcerr"
 )
 
@@ -20,134 +14,102 @@ type SubmitInput struct {
 	OrderID    string
 	MerchantID string
 	Code       string
+	Amount     *money.Amount
+}
+
+func (in SubmitInput) validate() error {
+	if err := ValidateKey("order_id", in.OrderID); err != nil {
+		return err
+	}
+	if err := CheckText("merchant_id", in.MerchantID, MaxMerchantID, true); err != nil {
+		return err
+	}
+	if err := checkCode(in.Code); err != nil {
+		return err
+	}
+	if in.Amount == nil {
+		return rpcerr.Field(rpcerr.InvalidAmount, "amount", "is required")
+	}
+	return nil
 }
 
 // Submit runs a CPM payment: the merchant's POS scanned a wallet's
 // one-time code. The router finds the partner by the code's range, risk
 // runs, FX prices the amount in the wallet's currency, and the partner's
 // WalletPartnerService.Authorize debits the user. Idempotent per
-// (network, order id).
-func (s *Service) Submit(ctx context.Context, in SubmitInput, amount *commonv1.Money) (Payment, error) {
-	if err := ValidateKey("order_id", in.OrderID); err != nil {
+// (network, order id); like Pay, the row is born scheduled for the
+// resolver.
+func (s *Service) Submit(ctx context.Context, in SubmitInput) (Payment, error) {
+	if err := in.validate(); err != nil {
 		return Payment{}, err
 	}
-	if in.MerchantID == "" {
-		return Payment{}, rpcerr.Field(rpcerr.InvalidArgument, "merchant_id", "is required")
-	}
-	if in.Code == "" || len(in.Code) > 512 {
-		return Payment{}, rpcerr.Field(rpcerr.InvalidCode, "code", "must be 1 to 512 characters")
-	}
-	a, err := moneypb.FromProto(amount, "amount")
-	if err != nil {
-		return Payment{}, err
-	}
+	a := *in.Amount
 	hash := fingerprint("cpm", in.NetworkID, in.OrderID, in.MerchantID, in.Code, a.Currency, fmt.Sprint(a.Minor))
-	if p, err := s.store.GetByOrder(ctx, in.NetworkID, in.OrderID); err == nil {
+	if p, err := s.d.Store.PaymentByOrder(ctx, in.NetworkID, in.OrderID); err == nil {
 		return sameRequest(p, hash)
 	} else if rpcerr.ReasonOf(err) != rpcerr.PaymentNotFound {
 		return Payment{}, err
 	}
 
-	cls, err := s.c.Router.ClassifyCode(ctx, &routerv1.ClassifyCodeRequest{Code: in.Code})
+	partnerID, err := s.d.Router.WalletCodePartner(ctx, in.Code)
 	if err != nil {
-		return Payment{}, rpcerr.FromStatus(err)
+		return Payment{}, err
 	}
-	if cls.GetKind() != commonv1.CodeKind_CODE_KIND_WALLET_CODE || cls.GetPartnerId() == "" {
-		return Payment{}, rpcerr.Field(rpcerr.UnsupportedCode, "code", "a %s is not a wallet's payment code", cls.GetKind())
-	}
-	partner, err := s.c.Router.GetPartner(ctx, &routerv1.GetPartnerRequest{PartnerId: cls.GetPartnerId()})
+	partner, err := s.d.Router.Partner(ctx, partnerID)
 	if err != nil {
-		return Payment{}, rpcerr.FromStatus(err)
+		return Payment{}, err
 	}
-	if partner.GetPartner().GetEndpoint() == "" {
-		return Payment{}, rpcerr.New(rpcerr.UnsupportedCode, "partner %s does not accept consumer-presented payments", cls.GetPartnerId())
+	if partner.Endpoint == "" {
+		return Payment{}, rpcerr.New(rpcerr.UnsupportedCode, "partner %s does not accept consumer-presented payments", partnerID)
 	}
-	m, err := s.c.Router.GetMerchant(ctx, &routerv1.GetMerchantRequest{NetworkId: in.NetworkID, MerchantId: in.MerchantID})
+	m, networkEndpoint, err := s.d.Router.Merchant(ctx, in.NetworkID, in.MerchantID)
 	if err != nil {
-		return Payment{}, rpcerr.FromStatus(err)
+		return Payment{}, err
 	}
-	if a.Currency != m.GetMerchant().GetCurrency() {
-		return Payment{}, rpcerr.Field(rpcerr.InvalidAmount, "amount.currency", "the merchant is paid in %s, not %s", m.GetMerchant().GetCurrency(), a.Currency)
+	if a.Currency != m.Currency {
+		return Payment{}, rpcerr.Field(rpcerr.InvalidAmount, "amount.currency", "the merchant is paid in %s, not %s", m.Currency, a.Currency)
 	}
 
 	id := OrderPaymentID(in.NetworkID, in.OrderID)
-	q, err := s.c.FX.CreateQuote(ctx, &fxv1.CreateQuoteRequest{PartnerId: cls.GetPartnerId(),
-		WalletCurrency: partner.GetPartner().GetCurrency(), MerchantAmount: amount})
+	q, err := s.d.FX.CreateQuote(ctx, partnerID, partner.Currency, a)
 	if err != nil {
-		return Payment{}, rpcerr.FromStatus(err)
+		return Payment{}, err
 	}
-	locked, err := s.c.FX.LockQuote(ctx, &fxv1.LockQuoteRequest{QuoteId: q.GetQuote().GetQuoteId(), PaymentId: id,
-		PartnerId: cls.GetPartnerId(), MerchantAmount: amount})
+	q, err = s.d.FX.LockQuote(ctx, q.ID, id, partnerID, a)
 	if err != nil {
-		return Payment{}, rpcerr.FromStatus(err)
+		return Payment{}, err
 	}
-	quote := locked.GetQuote()
-	now := s.now().UTC().Truncate(time.Microsecond)
+	now := s.at()
+	next := now.Add(s.cfg.ProcessBound)
 	p := Payment{
-		ID: id, PartnerID: cls.GetPartnerId(), PartnerPaymentID: "order:" + in.NetworkID + ":" + in.OrderID, RequestHash: hash,
+		ID: id, PartnerID: partnerID, PartnerPaymentID: "order:" + in.NetworkID + ":" + in.OrderID, RequestHash: hash,
 		Mode: CPM, Status: Processing,
 		// The user is known only to the partner; until Authorize names them,
 		// per-user checks key on the code (one-time, so effectively per payment).
 		UserRef:  "code:" + fingerprint(in.Code)[:16],
-		Merchant: m.GetMerchant(), MerchantAmount: a,
-		WalletAmount: amountOf(quote.GetWalletAmount()), CostAmount: amountOf(quote.GetCostAmount()),
-		QuoteID: quote.GetQuoteId(), Rate: quote.GetRate(), CreateTime: now, UpdateTime: now,
-		MerchantOrderID: in.OrderID, NetworkEndpoint: m.GetNetwork().GetEndpoint(), PartnerEndpoint: partner.GetPartner().GetEndpoint(),
+		Merchant: m, MerchantAmount: a, WalletAmount: q.Wallet, CostAmount: q.Cost,
+		QuoteID: q.ID, Rate: q.Rate, CreateTime: now, UpdateTime: now, NextAttempt: &next,
+		MerchantOrderID: in.OrderID, NetworkEndpoint: networkEndpoint, PartnerEndpoint: partner.Endpoint,
 	}
-	stored, inserted, err := s.store.Insert(ctx, p)
+	stored, inserted, err := s.d.Store.InsertPayment(ctx, p)
 	if err != nil {
 		return Payment{}, err
 	}
 	if !inserted {
 		return sameRequest(stored, hash)
 	}
-	ctx, cancel := detach(ctx)
-	defer cancel()
-	p, ok, err := s.evaluate(ctx, p)
+	pctx, done, ok := s.begin(ctx)
+	if !ok {
+		return p, nil
+	}
+	defer done()
+	p, ok, err = s.evaluate(pctx, p)
 	if err != nil || !ok {
 		return p, err
 	}
-	wallet, err := s.wallet(p)
+	out, err := s.d.Wallets.Authorize(pctx, p.PartnerEndpoint, p, in.Code)
 	if err != nil {
-		return s.unknown(ctx, p, err)
+		return s.unknown(pctx, p, err)
 	}
-	auth, err := wallet.Authorize(ctx, &partnerv1.AuthorizeRequest{PaymentId: p.ID, Code: in.Code,
-		WalletAmount: moneypb.ToProto(p.WalletAmount), MerchantAmount: moneypb.ToProto(p.MerchantAmount),
-		Rate: p.Rate, Merchant: p.Merchant})
-	if err != nil {
-		return s.unknown(ctx, p, err)
-	}
-	switch auth.GetResult() {
-	case commonv1.Result_RESULT_SUCCESS:
-		return s.succeed(ctx, p, auth.GetPartnerReference(), auth.GetUserRef())
-	case commonv1.Result_RESULT_FAILURE:
-		return s.fail(ctx, p, rpcerr.WalletDeclined, fmt.Sprintf("%s %s", auth.GetFailureReason(), auth.GetFailureMessage()))
-	}
-	return s.unknown(ctx, p, fmt.Errorf("partner answered %s", auth.GetResult()))
-}
-
-// wallet returns a client of the payment's partner's WalletPartnerService.
-func (s *Service) wallet(p Payment) (partnerv1.WalletPartnerServiceClient, error) {
-	conn, err := s.c.Conns.Get(p.PartnerEndpoint)
-	if err != nil {
-		return nil, err
-	}
-	return partnerv1.NewWalletPartnerServiceClient(conn), nil
-}
-
-// GetByOrder returns a network's CPM payment by order id.
-func (s *Service) GetByOrder(ctx context.Context, networkID, orderID string) (Payment, error) {
-	return s.store.GetByOrder(ctx, networkID, orderID)
-}
-
-// GetForNetwork returns a payment by id if it is one of the network's.
-func (s *Service) GetForNetwork(ctx context.Context, networkID, id string) (Payment, error) {
-	p, err := s.store.Get(ctx, id)
-	if err != nil {
-		return Payment{}, err
-	}
-	if p.Merchant.GetNetworkId() != networkID {
-		return Payment{}, ErrPaymentNotFound
-	}
-	return p, nil
+	return s.finish(pctx, p, out, nil)
 }

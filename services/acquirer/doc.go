@@ -1,22 +1,26 @@
-// Package acquirer is Unigate's acquirer: the partner-facing API and the
-// orchestration of a payment through the other services.
+// Package acquirer is the domain of Unigate's acquirer: the payment
+// lifecycle — MPM payments (Pay), CPM payments (Submit), inquiry, cancels,
+// refunds — and the singleton jobs that finish what requests leave
+// unfinished (the resolver), number partner events (the relays) and feed
+// the ledger (the poster).
 //
-// A merchant-presented (MPM) payment runs:
+// It knows no protobuf and no SQL: it calls the other services through
+// the small interfaces in ports.go (Router, FX, Risk, Ledger, Networks,
+// Wallets), implemented over gRPC in package grpcapi, and keeps its rows
+// through Store, implemented in package store.
 //
-//  1. validate the request; look up the partner's key — a repeat with the
-//     same request returns the payment, with another request
-//     REPEAT_REQUEST_INCONSISTENT;
-//  2. router: resolve the code to its merchant and network;
-//  3. fx: lock the quote to the payment (the payment id is derived from the
-//     partner and its key, so a retried lock is the same lock);
-//  4. record the payment PROCESSING — every failure before this point is a
-//     refusal that writes nothing;
-//  5. risk: evaluate; a decline ends the payment F;
-//  6. merchant network: credit the merchant; S, F, or U when the answer is
-//     not known (timeout, unavailable): U is never F;
-//  7. record S. The ledger posting is not on the partner's critical path:
-//     the payment row with ledger_posted = false is the posting's outbox,
-//     written in the same statement as S, and the poster (RunPoster) sends
-//     what accumulated to settlement in batches, one transaction each, then
-//     marks the rows posted. Posting is idempotent per payment.
+// The rules it keeps:
+//
+//   - Every payment, cancel and refund row is born scheduled for the
+//     resolver (NextAttempt). The request path only finishes ahead of it,
+//     through a conditional transition; if a write fails or the process
+//     dies between two lines, the resolver inquires and finishes the row.
+//     Nothing depends on a goroutine surviving.
+//   - Money-moving answers are S, F or U; a timeout is U, never F; U is
+//     resolved by inquiry on a schedule and, at its end, by a reversal —
+//     only a confirmed reversal makes a payment F.
+//   - The resolver never credits or debits: it only inquires, reverses and
+//     refunds what was accepted, so nothing moves twice.
+//   - Singleton writes carry the leader's fence; the store refuses a stale
+//     one in the same transaction.
 package acquirer

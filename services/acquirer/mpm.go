@@ -2,17 +2,10 @@ package acquirer
 
 import (
 	"context"
+	"errors"
 	"fmt"
-	"time"
-
-	commonv1 "github.com/unigate/unigate/proto/gen/unigate/common/v1"
-	fxv1 "github.com/unigate/unigate/proto/gen/unigate/fx/v1"
-	merchantv1 "github.com/unigate/unigate/proto/gen/unigate/merchant/v1"
-	riskv1 "github.com/unigate/unigate/proto/gen/unigate/risk/v1"
-	routerv1 "github.com/unigate/unigate/proto/gen/unigate/router/v1"
 
 	"github.com/unigate/unigate/pkg/money"
-	"github.com/unigate/unigate/pkg/moneypb"
 	"github.com/unigate/unigate/pkg/rpcerr"
 )
 
@@ -21,9 +14,40 @@ type PayInput struct {
 	PartnerID        string
 	PartnerPaymentID string
 	Code             string
-	Amount           money.Amount
-	QuoteID          string
-	UserRef          string
+	// Amount is what the partner sent; nil for a code that carries one.
+	Amount  *money.Amount
+	QuoteID string
+	UserRef string
+}
+
+func (in PayInput) validate() error {
+	if err := ValidateKey("partner_payment_id", in.PartnerPaymentID); err != nil {
+		return err
+	}
+	if err := checkCode(in.Code); err != nil {
+		return err
+	}
+	if err := CheckText("quote_id", in.QuoteID, 64, true); err != nil {
+		return err
+	}
+	if err := CheckText("user_ref", in.UserRef, MaxUserRef, true); err != nil {
+		return err
+	}
+	if in.Amount == nil {
+		return rpcerr.Field(rpcerr.InvalidAmount, "amount", "is required")
+	}
+	return nil
+}
+
+func checkCode(code string) error {
+	if code == "" {
+		return rpcerr.Field(rpcerr.InvalidCode, "code", "is required")
+	}
+	var e *rpcerr.Error
+	if err := CheckText("code", code, MaxCode, true); errors.As(err, &e) {
+		return rpcerr.Field(rpcerr.InvalidCode, "code", "%s", e.Message)
+	}
+	return nil
 }
 
 func (in PayInput) hash() string {
@@ -32,31 +56,30 @@ func (in PayInput) hash() string {
 }
 
 // Decode resolves a code for a partner.
-func (s *Service) Decode(ctx context.Context, partnerID, code string) (*routerv1.ResolveCodeResponse, error) {
-	res, err := s.c.Router.ResolveCode(ctx, &routerv1.ResolveCodeRequest{PartnerId: partnerID, Code: code})
-	if err != nil {
-		return nil, rpcerr.FromStatus(err)
+func (s *Service) Decode(ctx context.Context, partnerID, code string) (Resolution, error) {
+	if err := checkCode(code); err != nil {
+		return Resolution{}, err
 	}
-	return res, nil
+	return s.d.Router.ResolveCode(ctx, partnerID, code)
 }
 
 // merchantAmount checks the amount a partner sent against the code: the
 // merchant's currency, and the code's own amount if it has one. A nil
 // amount is allowed only for a code with an amount.
-func merchantAmount(res *routerv1.ResolveCodeResponse, sent *commonv1.Money) (money.Amount, error) {
+func merchantAmount(res Resolution, sent *money.Amount) (money.Amount, error) {
 	var inCode money.Amount
-	if res.GetAmount() != nil {
-		inCode = amountOf(res.GetAmount())
+	if res.Amount != nil {
+		inCode = *res.Amount
 	}
-	if sent == nil && inCode.Minor > 0 {
-		return inCode, nil
+	if sent == nil {
+		if inCode.Minor > 0 {
+			return inCode, nil
+		}
+		return money.Amount{}, rpcerr.Field(rpcerr.InvalidAmount, "amount", "is required: the code carries none")
 	}
-	a, err := moneypb.FromProto(sent, "amount")
-	if err != nil {
-		return money.Amount{}, err
-	}
-	if a.Currency != res.GetMerchant().GetCurrency() {
-		return money.Amount{}, rpcerr.Field(rpcerr.InvalidAmount, "amount.currency", "the merchant is paid in %s, not %s", res.GetMerchant().GetCurrency(), a.Currency)
+	a := *sent
+	if a.Currency != res.Merchant.Currency {
+		return money.Amount{}, rpcerr.Field(rpcerr.InvalidAmount, "amount.currency", "the merchant is paid in %s, not %s", res.Merchant.Currency, a.Currency)
 	}
 	if inCode.Minor > 0 && a != inCode {
 		return money.Amount{}, rpcerr.Field(rpcerr.AmountMismatch, "amount", "the code is for %s, the request for %s", inCode, a)
@@ -65,104 +88,100 @@ func merchantAmount(res *routerv1.ResolveCodeResponse, sent *commonv1.Money) (mo
 }
 
 // CreateQuote quotes a code's payment in the partner's currency.
-func (s *Service) CreateQuote(ctx context.Context, partnerID, code string, amount *commonv1.Money) (*fxv1.Quote, error) {
+func (s *Service) CreateQuote(ctx context.Context, partnerID, code string, amount *money.Amount) (Quote, error) {
 	res, err := s.Decode(ctx, partnerID, code)
 	if err != nil {
-		return nil, err
+		return Quote{}, err
 	}
 	a, err := merchantAmount(res, amount)
 	if err != nil {
-		return nil, err
+		return Quote{}, err
 	}
-	q, err := s.c.FX.CreateQuote(ctx, &fxv1.CreateQuoteRequest{PartnerId: partnerID,
-		WalletCurrency: res.GetPartner().GetCurrency(), MerchantAmount: moneypb.ToProto(a)})
-	if err != nil {
-		return nil, rpcerr.FromStatus(err)
-	}
-	return q.GetQuote(), nil
+	return s.d.FX.CreateQuote(ctx, partnerID, res.Partner.Currency, a)
 }
 
-// Pay runs an MPM payment; see the package documentation for the steps.
-func (s *Service) Pay(ctx context.Context, in PayInput, amount *commonv1.Money) (Payment, error) {
-	if err := ValidateKey("partner_payment_id", in.PartnerPaymentID); err != nil {
+// Pay runs an MPM payment:
+//
+//  1. validate every field; look up the partner's key — a repeat with the
+//     same request returns the payment, with another request
+//     REPEAT_REQUEST_INCONSISTENT;
+//  2. router: resolve the code to its merchant and network;
+//  3. fx: lock the quote to the payment (the payment id is derived from the
+//     partner and its key, so a retried lock is the same lock);
+//  4. record the payment PROCESSING and already scheduled for the resolver
+//     (every failure before this point is a refusal that wrote nothing);
+//  5. risk: evaluate; a decline ends the payment F;
+//  6. merchant network: credit the merchant; S, F, or U when the answer is
+//     not known (timeout, unavailable): U is never F;
+//  7. record S through a conditional transition that also writes the
+//     partner's event and leaves the row owing its ledger posting (the
+//     poster posts it in a batch). If this process dies anywhere after 4,
+//     the resolver finishes the payment.
+func (s *Service) Pay(ctx context.Context, in PayInput) (Payment, error) {
+	if err := in.validate(); err != nil {
 		return Payment{}, err
 	}
-	if in.Code == "" {
-		return Payment{}, rpcerr.Field(rpcerr.InvalidCode, "code", "is required")
-	}
-	if in.QuoteID == "" {
-		return Payment{}, rpcerr.Field(rpcerr.InvalidArgument, "quote_id", "is required")
-	}
-	if in.UserRef == "" || len(in.UserRef) > 128 {
-		return Payment{}, rpcerr.Field(rpcerr.InvalidArgument, "user_ref", "must be 1 to 128 characters")
-	}
-	a, err := moneypb.FromProto(amount, "amount")
-	if err != nil {
-		return Payment{}, err
-	}
-	in.Amount = a
 	hash := in.hash()
 
-	// 1. A repeat returns the payment as it stands.
-	if p, err := s.store.GetByKey(ctx, in.PartnerID, in.PartnerPaymentID); err == nil {
+	if p, err := s.d.Store.PaymentByKey(ctx, in.PartnerID, in.PartnerPaymentID); err == nil {
 		return sameRequest(p, hash)
 	} else if rpcerr.ReasonOf(err) != rpcerr.PaymentNotFound {
 		return Payment{}, err
 	}
 
-	// 2-3. Resolve and lock: refusals here write nothing of ours.
-	res, err := s.Decode(ctx, in.PartnerID, in.Code)
+	res, err := s.d.Router.ResolveCode(ctx, in.PartnerID, in.Code)
 	if err != nil {
 		return Payment{}, err
 	}
-	if _, err := merchantAmount(res, amount); err != nil {
+	a, err := merchantAmount(res, in.Amount)
+	if err != nil {
 		return Payment{}, err
 	}
 	id := PaymentID(in.PartnerID, in.PartnerPaymentID)
-	locked, err := s.c.FX.LockQuote(ctx, &fxv1.LockQuoteRequest{QuoteId: in.QuoteID, PaymentId: id,
-		PartnerId: in.PartnerID, MerchantAmount: amount})
+	q, err := s.d.FX.LockQuote(ctx, in.QuoteID, id, in.PartnerID, a)
 	if err != nil {
-		return Payment{}, rpcerr.FromStatus(err)
+		return Payment{}, err
 	}
-	q := locked.GetQuote()
 
-	// 4. Record the payment.
-	now := s.now().UTC().Truncate(time.Microsecond)
+	now := s.at()
+	next := now.Add(s.cfg.ProcessBound)
 	p := Payment{
 		ID: id, PartnerID: in.PartnerID, PartnerPaymentID: in.PartnerPaymentID, RequestHash: hash,
-		Mode: MPM, Status: Processing, UserRef: in.UserRef, Merchant: res.GetMerchant(),
-		MerchantAmount: a, WalletAmount: amountOf(q.GetWalletAmount()), CostAmount: amountOf(q.GetCostAmount()),
-		QuoteID: q.GetQuoteId(), Rate: q.GetRate(), CreateTime: now, UpdateTime: now,
-		NetworkEndpoint: res.GetNetwork().GetEndpoint(), PartnerEndpoint: res.GetPartner().GetEndpoint(),
+		Mode: MPM, Status: Processing, UserRef: in.UserRef, Merchant: res.Merchant,
+		MerchantAmount: a, WalletAmount: q.Wallet, CostAmount: q.Cost,
+		QuoteID: q.ID, Rate: q.Rate, CreateTime: now, UpdateTime: now, NextAttempt: &next,
+		NetworkEndpoint: res.NetworkEndpoint, PartnerEndpoint: res.Partner.Endpoint,
 	}
-	stored, inserted, err := s.store.Insert(ctx, p)
+	stored, inserted, err := s.d.Store.InsertPayment(ctx, p)
 	if err != nil {
 		return Payment{}, err
 	}
 	if !inserted {
 		return sameRequest(stored, hash) // a concurrent duplicate got there first
 	}
-	ctx, cancel := detach(ctx)
-	defer cancel()
-	return s.processMPM(ctx, p)
+	pctx, done, ok := s.begin(ctx)
+	if !ok {
+		return p, nil // stopping: the resolver takes it from here
+	}
+	defer done()
+	return s.processMPM(pctx, p)
 }
 
-// evaluate runs risk; ok=false means the payment ended F.
+// evaluate runs risk; ok=false means the payment ended F (or is left to
+// the resolver).
 func (s *Service) evaluate(ctx context.Context, p Payment) (Payment, bool, error) {
-	dec, err := s.c.Risk.Evaluate(ctx, &riskv1.EvaluateRequest{PaymentId: p.ID, PartnerId: p.PartnerID,
-		UserRef: p.UserRef, Merchant: p.Merchant, MerchantAmount: moneypb.ToProto(p.MerchantAmount),
-		WalletAmount: moneypb.ToProto(p.WalletAmount)})
+	dec, err := s.d.Risk.Evaluate(ctx, p)
 	if err != nil {
 		// Nothing has moved: the payment can fail safely.
-		done, err := s.fail(ctx, p, rpcerr.FromStatus(err).Reason, "risk check unavailable")
+		done, err := s.fail(ctx, p, rpcerr.ReasonOf(err), "risk check unavailable", nil)
 		return done, false, err
 	}
-	if dec.GetDecision() != riskv1.Decision_DECISION_APPROVE {
-		reason := rpcerr.Reason(dec.GetReason())
+	if !dec.Approved {
+		reason := dec.Reason
 		if reason == "" {
 			reason = rpcerr.RiskDeclined
 		}
-		done, err := s.fail(ctx, p, reason, dec.GetMessage())
+		done, err := s.fail(ctx, p, reason, dec.Message, nil)
 		return done, false, err
 	}
 	return p, true, nil
@@ -174,21 +193,27 @@ func (s *Service) processMPM(ctx context.Context, p Payment) (Payment, error) {
 	if err != nil || !ok {
 		return p, err
 	}
-	conn, err := s.c.Conns.Get(p.NetworkEndpoint)
-	if err != nil {
-		return Payment{}, err
-	}
-	credit, err := merchantv1.NewMerchantNetworkServiceClient(conn).Credit(ctx, &merchantv1.CreditRequest{
-		CreditId: p.ID, MerchantId: p.Merchant.GetMerchantId(), Amount: moneypb.ToProto(p.MerchantAmount)})
+	out, err := s.d.Networks.Credit(ctx, p.NetworkEndpoint, p)
 	if err != nil {
 		return s.unknown(ctx, p, err) // the credit may or may not have happened: U, never F
 	}
-	switch credit.GetResult() {
-	case commonv1.Result_RESULT_SUCCESS:
-		return s.succeed(ctx, p, credit.GetNetworkReference(), "")
-	case commonv1.Result_RESULT_FAILURE:
-		return s.fail(ctx, p, rpcerr.MerchantCreditFailed,
-			fmt.Sprintf("merchant network declined: %s %s", credit.GetFailureReason(), credit.GetFailureMessage()))
+	return s.finish(ctx, p, out, nil)
+}
+
+// finish records a downstream's S or F, or leaves U to the resolver.
+func (s *Service) finish(ctx context.Context, p Payment, out Outcome, f *Fence) (Payment, error) {
+	switch out.Result {
+	case Success:
+		return s.succeed(ctx, p, out, f)
+	case Failure:
+		reason, who := rpcerr.MerchantCreditFailed, "merchant network"
+		if p.Mode == CPM {
+			reason, who = rpcerr.WalletDeclined, "wallet"
+		}
+		return s.fail(ctx, p, reason, fmt.Sprintf("%s declined: %s %s", who, out.FailureReason, out.FailureMessage), f)
 	}
-	return s.unknown(ctx, p, fmt.Errorf("network answered %s", credit.GetResult()))
+	if f != nil {
+		return p, nil // the resolver reschedules
+	}
+	return s.unknown(ctx, p, fmt.Errorf("downstream answered U"))
 }

@@ -4,12 +4,8 @@ import (
 	"context"
 	"fmt"
 	"math/big"
-	"time"
 
-	commonv1 "github.com/unigate/unigate/proto/gen/unigate/common/v1"
-	partnerv1 "github.com/unigate/unigate/proto/gen/unigate/partner/v1"
-
-	"github.com/unigate/unigate/pkg/moneypb"
+	"github.com/unigate/unigate/pkg/money"
 	"github.com/unigate/unigate/pkg/rpcerr"
 )
 
@@ -19,45 +15,67 @@ type RefundInput struct {
 	RequestID string
 	PaymentID string
 	Reason    string
+	Amount    *money.Amount
 }
 
-// proportional prices a refund at the payment's locked rate: after
-// refunds of R merchant minor units in all, the wallet amount and the cost
-// refunded in all are floor(W·R/M) and floor(C·R/M). Each refund takes the
-// difference, so every refund is within one minor unit of its exact share,
-// none is negative, and a full set of refunds returns exactly W and C.
-// (Rounding can make one refund's cost exceed its wallet amount by a minor
-// unit; its posting then moves that unit of FX revenue the other way.)
-func proportional(paid, refunded [3]int64, m int64) (wallet, cost int64) {
-	cum := func(total, r int64) int64 {
-		n := new(big.Int).Mul(big.NewInt(total), big.NewInt(r))
-		return n.Quo(n, big.NewInt(paid[0])).Int64()
+func (in RefundInput) validate() error {
+	if err := ValidateKey("refund_request_id", in.RequestID); err != nil {
+		return err
 	}
+	if err := CheckText("payment_id", in.PaymentID, 64, true); err != nil {
+		return err
+	}
+	if err := CheckText("reason", in.Reason, MaxReason, false); err != nil {
+		return err
+	}
+	if in.Amount == nil {
+		return rpcerr.Field(rpcerr.InvalidAmount, "amount", "is required")
+	}
+	return nil
+}
+
+// Proportional prices a refund at the payment's locked rate by cumulative
+// shares: after refunds of R merchant minor units in all, the wallet
+// amount refunded in all is floor(W·R/M) (the cost likewise with C). A
+// refund takes that target less what the refunds not failed already
+// returned, never less than nothing and never more than what remains. So
+// the wallet refunds of a payment never exceed W, whatever fails in
+// between, a full set returns exactly W and C, and each refund is within
+// a minor unit of its exact share unless an earlier failure shifted the
+// rounding. (Rounding can make one refund's cost exceed its wallet amount
+// by a minor unit; its posting then moves that unit of FX revenue the
+// other way.)
+func Proportional(paid, refunded [3]int64, m int64) (wallet, cost int64) {
 	after := refunded[0] + m
-	return cum(paid[1], after) - cum(paid[1], refunded[0]), cum(paid[2], after) - cum(paid[2], refunded[0])
+	share := func(total, done int64) int64 {
+		n := new(big.Int).Mul(big.NewInt(total), big.NewInt(after))
+		target := n.Quo(n, big.NewInt(paid[0])).Int64()
+		return min(max(target-done, 0), total-done)
+	}
+	return share(paid[1], refunded[1]), share(paid[2], refunded[2])
 }
 
 // Refund refunds part or all of a succeeded payment: the amount is
 // reserved on the payment atomically (several refunds never exceed what
 // was paid), then the partner credits its user through RefundUser at the
-// payment's locked rate. Idempotent per (network, request id).
-func (s *Service) Refund(ctx context.Context, in RefundInput, amount *commonv1.Money) (Refund, error) {
-	if err := ValidateKey("refund_request_id", in.RequestID); err != nil {
+// payment's locked rate. Idempotent per (network, request id). The row is
+// born scheduled, so the resolver finishes it if this path cannot.
+func (s *Service) Refund(ctx context.Context, in RefundInput) (Refund, error) {
+	if err := in.validate(); err != nil {
 		return Refund{}, err
 	}
-	if in.PaymentID == "" {
-		return Refund{}, rpcerr.Field(rpcerr.InvalidArgument, "payment_id", "is required")
-	}
-	a, err := moneypb.FromProto(amount, "amount")
-	if err != nil {
-		return Refund{}, err
-	}
+	a := *in.Amount
 	hash := fingerprint("refund", in.NetworkID, in.RequestID, in.PaymentID, a.Currency, fmt.Sprint(a.Minor))
-	if r, err := s.store.GetRefundByRequest(ctx, in.NetworkID, in.RequestID); err == nil {
+	sameRefund := func(r Refund) (Refund, error) {
 		if r.RequestHash != hash {
 			return Refund{}, rpcerr.New(rpcerr.RepeatRequestInconsistent, "refund_request_id was used for refund %s with a different request", r.ID)
 		}
 		return r, nil
+	}
+	if r, err := s.d.Store.RefundByRequest(ctx, in.NetworkID, in.RequestID); err == nil {
+		return sameRefund(r)
+	} else if rpcerr.ReasonOf(err) != rpcerr.RefundNotFound {
+		return Refund{}, err
 	}
 	p, err := s.GetForNetwork(ctx, in.NetworkID, in.PaymentID)
 	if err != nil {
@@ -66,56 +84,64 @@ func (s *Service) Refund(ctx context.Context, in RefundInput, amount *commonv1.M
 	if a.Currency != p.MerchantAmount.Currency {
 		return Refund{}, rpcerr.Field(rpcerr.InvalidAmount, "amount.currency", "the payment is in %s, not %s", p.MerchantAmount.Currency, a.Currency)
 	}
-	now := s.now().UTC().Truncate(time.Microsecond)
-	r, inserted, err := s.store.InsertRefund(ctx, Refund{
-		ID: RefundID(in.NetworkID, in.RequestID), PaymentID: p.ID, NetworkID: in.NetworkID, RequestID: in.RequestID,
-		RequestHash: hash, Status: Processing, MerchantAmount: a,
-		WalletAmount: amountOf(moneypb.ToProto(p.WalletAmount)), CostAmount: p.CostAmount,
-		CreateTime: now, UpdateTime: now,
-	}, proportional)
+	if p.PartnerEndpoint == "" {
+		// Nobody could credit the user: refuse now rather than hold the
+		// amount and retry for ever.
+		return Refund{}, fmt.Errorf("%w: partner %s has no endpoint to credit its users", ErrNotRefundable, p.PartnerID)
+	}
+	now := s.at()
+	next := now.Add(s.cfg.ProcessBound)
+	r, inserted, err := s.d.Store.InsertRefund(ctx, Refund{
+		ID: RefundID(in.NetworkID, in.RequestID), PaymentID: p.ID, PartnerID: p.PartnerID, NetworkID: in.NetworkID,
+		RequestID: in.RequestID, RequestHash: hash, Status: Processing, MerchantAmount: a,
+		WalletAmount: money.Amount{Currency: p.WalletAmount.Currency}, CostAmount: money.Amount{Currency: p.CostAmount.Currency},
+		CreateTime: now, UpdateTime: now, NextAttempt: &next,
+	}, Proportional)
 	if err != nil {
 		return Refund{}, err
 	}
 	if !inserted {
-		if r.RequestHash != hash {
-			return Refund{}, rpcerr.New(rpcerr.RepeatRequestInconsistent, "refund_request_id was used for refund %s with a different request", r.ID)
-		}
+		return sameRefund(r)
+	}
+	pctx, done, ok := s.begin(ctx)
+	if !ok {
 		return r, nil
 	}
-	ctx, cancel := detach(ctx)
-	defer cancel()
-	return s.creditUser(ctx, p, r, nil)
+	defer done()
+	return s.creditUser(pctx, p, r, nil)
 }
 
 // creditUser asks the partner to credit the user for a refund; S and F
 // finish it, anything else leaves it to the resolver.
-func (s *Service) creditUser(ctx context.Context, p Payment, r Refund, fence *Fence) (Refund, error) {
-	w, err := s.wallet(p)
-	var resp *partnerv1.RefundUserResponse
-	if err == nil {
-		resp, err = w.RefundUser(ctx, &partnerv1.RefundUserRequest{RefundId: r.ID, PaymentId: p.ID,
-			WalletAmount: moneypb.ToProto(r.WalletAmount)})
-	}
-	done := r
+func (s *Service) creditUser(ctx context.Context, p Payment, r Refund, f *Fence) (Refund, error) {
+	out, err := s.d.Wallets.RefundUser(ctx, p.PartnerEndpoint, r)
+	var (
+		done Refund
+		werr error
+	)
 	switch {
-	case err == nil && resp.GetResult() == commonv1.Result_RESULT_SUCCESS:
-		done.Status, done.PartnerReference = Succeeded, resp.GetPartnerReference()
-		out, err := s.store.FinishRefund(ctx, r.ID, done, s.now(), refundEvent(s, partnerv1.EventType_EVENT_TYPE_REFUND_SUCCEEDED, p.PartnerID))
+	case err == nil && out.Result == Success:
+		done, _, werr = s.d.Store.MarkRefundSucceeded(ctx, r.ID, Clean(out.Reference, MaxReference), s.at(), f)
 		s.kickPoster()
-		return out, err
-	case err == nil && resp.GetResult() == commonv1.Result_RESULT_FAILURE:
-		done.Status, done.FailureReason, done.FailureMessage = Failed, rpcerr.WalletDeclined, resp.GetFailureReason()
-		return s.store.FinishRefund(ctx, r.ID, done, s.now(), refundEvent(s, partnerv1.EventType_EVENT_TYPE_REFUND_FAILED, p.PartnerID))
+	case err == nil && out.Result == Failure:
+		done, _, werr = s.d.Store.MarkRefundFailed(ctx, r.ID, rpcerr.WalletDeclined,
+			Clean(out.FailureReason+" "+out.FailureMessage, MaxMessage), s.at(), f)
+	default:
+		s.log.WarnContext(ctx, "refund outcome unknown; resolver retries", "refund_id", r.ID, "err", err)
+		step := s.cfg.ReverseRetry
+		if int(r.Attempts) < len(s.cfg.Schedule) {
+			step = s.cfg.Schedule[r.Attempts]
+		}
+		done, _, werr = s.d.Store.RescheduleRefund(ctx, r.ID, s.now().Add(step), s.at(), f)
 	}
-	s.log.WarnContext(ctx, "refund outcome unknown; resolver retries", "refund_id", r.ID, "err", err)
-	step := s.cfg.ReverseRetry
-	if int(r.Attempts) < len(s.cfg.Schedule) {
-		step = s.cfg.Schedule[r.Attempts]
+	if werr != nil {
+		if f != nil {
+			return r, werr
+		}
+		s.log.ErrorContext(ctx, "write failed; the resolver finishes the refund", "refund_id", r.ID, "err", werr)
+		return r, nil
 	}
-	if err := s.store.ScheduleRefund(ctx, r.ID, s.now().Add(step), fence); err != nil {
-		return Refund{}, err
-	}
-	return s.store.GetRefund(ctx, r.ID)
+	return done, nil
 }
 
 // GetRefund returns a network's refund by id or request id.
@@ -125,9 +151,9 @@ func (s *Service) GetRefund(ctx context.Context, networkID, id, requestID string
 		err error
 	)
 	if id != "" {
-		r, err = s.store.GetRefund(ctx, id)
+		r, err = s.d.Store.Refund(ctx, id)
 	} else {
-		r, err = s.store.GetRefundByRequest(ctx, networkID, requestID)
+		r, err = s.d.Store.RefundByRequest(ctx, networkID, requestID)
 	}
 	if err != nil {
 		return Refund{}, err

@@ -2,186 +2,81 @@ package acquirer
 
 import (
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
-	"fmt"
+	"errors"
 	"log/slog"
-	"regexp"
+	"sync"
 	"time"
 
-	"github.com/google/uuid"
-	"google.golang.org/protobuf/proto"
-	"google.golang.org/protobuf/types/known/timestamppb"
-
-	commonv1 "github.com/unigate/unigate/proto/gen/unigate/common/v1"
-	fxv1 "github.com/unigate/unigate/proto/gen/unigate/fx/v1"
-	partnerv1 "github.com/unigate/unigate/proto/gen/unigate/partner/v1"
-	riskv1 "github.com/unigate/unigate/proto/gen/unigate/risk/v1"
-	routerv1 "github.com/unigate/unigate/proto/gen/unigate/router/v1"
-	settlementv1 "github.com/unigate/unigate/proto/gen/unigate/settlement/v1"
-
-	"github.com/unigate/unigate/pkg/grpcx"
-	"github.com/unigate/unigate/pkg/money"
 	"github.com/unigate/unigate/pkg/rpcerr"
 )
 
-// Clients are the services the acquirer calls.
-type Clients struct {
-	Router     routerv1.RouterServiceClient
-	FX         fxv1.FxServiceClient
-	Risk       riskv1.RiskServiceClient
-	Settlement settlementv1.SettlementServiceClient
-	// Conns reaches merchant networks and partners' WalletPartnerService
-	// at the endpoints the routing table names.
-	Conns *grpcx.Pool
-}
-
-// Config tunes the lifecycle.
-type Config struct {
-	// CancelWindow is how long after creation a payment may be cancelled.
-	CancelWindow time.Duration
-	// Schedule is the resolver's back-off for a payment in U: the wait
-	// before each inquiry. When it is used up the payment is reversed.
-	Schedule []time.Duration
-	// ReverseRetry is the wait between attempts to reverse or to finish a
-	// refund once the schedule is used up.
-	ReverseRetry time.Duration
-	// Tick is how often the resolver and the event relay look for work.
-	Tick time.Duration
-}
-
-// DefaultConfig follows the usual inquiry schedule of QR switches: a few
-// seconds, then tens of seconds, then minutes (about 20 minutes in all).
-func DefaultConfig() Config {
-	return Config{
-		CancelWindow: 24 * time.Hour,
-		Schedule: []time.Duration{5 * time.Second, 10 * time.Second, 30 * time.Second, time.Minute,
-			2 * time.Minute, 5 * time.Minute, 10 * time.Minute},
-		ReverseRetry: time.Minute,
-		Tick:         time.Second,
-	}
-}
-
-// Validate checks the configuration.
-func (c Config) Validate() error {
-	if c.CancelWindow <= 0 || len(c.Schedule) == 0 || c.ReverseRetry <= 0 || c.Tick <= 0 {
-		return fmt.Errorf("acquirer: cancel window, schedule, reverse retry and tick must be set")
-	}
-	for _, d := range c.Schedule {
-		if d <= 0 {
-			return fmt.Errorf("acquirer: schedule steps must be positive")
-		}
-	}
-	return nil
-}
-
 // Service orchestrates payments.
 type Service struct {
-	store Store
-	c     Clients
-	cfg   Config
-	log   *slog.Logger
-	now   func() time.Time
-	kick  chan struct{} // wakes the poster
+	d    Deps
+	cfg  Config
+	log  *slog.Logger
+	now  func() time.Time
+	kick chan struct{} // wakes the poster
+
+	mu       sync.Mutex
+	inflight sync.WaitGroup // request-path work past its row's insert
+	draining bool
 }
 
 // NewService returns a Service; cfg must be valid.
-func NewService(store Store, c Clients, cfg Config, log *slog.Logger, now func() time.Time) *Service {
+func NewService(d Deps, cfg Config, log *slog.Logger, now func() time.Time) *Service {
 	if now == nil {
 		now = time.Now
 	}
-	return &Service{store: store, c: c, cfg: cfg, log: log, now: now, kick: make(chan struct{}, 1)}
+	return &Service{d: d, cfg: cfg.WithDefaults(), log: log, now: now, kick: make(chan struct{}, 1)}
 }
 
-// processTimeout bounds the steps after a payment is recorded.
-const processTimeout = 15 * time.Second
+// Config returns the lifecycle configuration in force.
+func (s *Service) Config() Config { return s.cfg }
 
-// detach returns a context that survives the caller hanging up, bounded
-// by processTimeout: once recorded, a payment is driven on.
-func detach(ctx context.Context) (context.Context, context.CancelFunc) {
-	return context.WithTimeout(context.WithoutCancel(ctx), processTimeout)
-}
-
-// idNamespace derives payment and refund ids from callers' keys (UUIDv5).
-var idNamespace = uuid.MustParse("5b0f7a2e-8f1c-4d1e-9a57-0c6f3b1d2e40")
-
-// PaymentID is the id of partner's MPM payment with key: the same key
-// always names the same payment, so every step keyed by it is idempotent.
-func PaymentID(partnerID, key string) string { return derivedID("mpm", partnerID, key) }
-
-// OrderPaymentID is the id of a network's CPM payment for an order.
-func OrderPaymentID(networkID, orderID string) string { return derivedID("order", networkID, orderID) }
-
-// RefundID is the id of a network's refund request.
-func RefundID(networkID, requestID string) string { return derivedID("refund", networkID, requestID) }
-
-// derivedID is a UUIDv5 of length-prefixed parts, so no two different
-// lists of parts share an id.
-func derivedID(parts ...string) string {
-	var b []byte
-	for _, p := range parts {
-		b = fmt.Appendf(b, "%d:%s;", len(p), p)
+// begin marks request-path work that will outlive its caller (bounded by
+// ProcessBound): the returned context survives the caller hanging up.
+// Drain waits for it. ok=false when the service is draining: the row is
+// then left to the resolver, which owns it from birth.
+func (s *Service) begin(ctx context.Context) (_ context.Context, done func(), ok bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.draining {
+		return nil, nil, false
 	}
-	return uuid.NewSHA1(idNamespace, b).String()
+	s.inflight.Add(1)
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), s.cfg.ProcessBound)
+	return ctx, func() { cancel(); s.inflight.Done() }, true
 }
 
-var keyPattern = regexp.MustCompile(`^[A-Za-z0-9._:-]{1,64}$`)
-
-// ValidateKey checks an idempotency key.
-func ValidateKey(field, key string) error {
-	if !keyPattern.MatchString(key) {
-		return rpcerr.Field(rpcerr.InvalidArgument, field, "must be 1 to 64 characters of [A-Za-z0-9._:-]")
-	}
-	return nil
-}
-
-// fingerprint hashes a request's fields to tell a repeat from a reuse of
-// its key.
-func fingerprint(fields ...string) string {
-	h := sha256.New()
-	for _, f := range fields {
-		fmt.Fprintf(h, "%d:%s;", len(f), f)
-	}
-	return hex.EncodeToString(h.Sum(nil))
-}
-
-func sameRequest(p Payment, hash string) (Payment, error) {
-	if p.RequestHash != hash {
-		return Payment{}, rpcerr.New(rpcerr.RepeatRequestInconsistent,
-			"the key was used for payment %s with a different request", p.ID)
-	}
-	return p, nil
-}
-
-func amountOf(m *commonv1.Money) money.Amount {
-	return money.Amount{Currency: m.GetCurrency(), Minor: m.GetMinorUnits()}
-}
-
-// paymentEvent is a new payment event of type typ.
-func paymentEvent(typ partnerv1.EventType) *PaymentEvent {
-	return &PaymentEvent{ID: uuid.NewString(), Type: typ.String()}
-}
-
-func refundEvent(s *Service, typ partnerv1.EventType, partnerID string) func(Refund) (Event, bool) {
-	return func(r Refund) (Event, bool) {
-		at := s.now().UTC()
-		e := &partnerv1.Event{EventId: uuid.NewString(), Type: typ, CreateTime: timestamppb.New(at), Refund: RefundToProto(r)}
-		body, err := proto.Marshal(e)
-		if err != nil {
-			return Event{}, false
-		}
-		return Event{ID: e.GetEventId(), PartnerID: partnerID, Type: typ.String(), PaymentID: r.PaymentID, Body: body, Time: at}, true
+// Drain stops the request path from starting new downstream work and
+// waits, until ctx ends, for the work in flight. Call it after the gRPC
+// server stopped and before the database closes; whatever it leaves is in
+// rows the resolver owns.
+func (s *Service) Drain(ctx context.Context) error {
+	s.mu.Lock()
+	s.draining = true
+	s.mu.Unlock()
+	done := make(chan struct{})
+	go func() { s.inflight.Wait(); close(done) }()
+	select {
+	case <-done:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
 	}
 }
+
+// at is the time of a write, at the database's precision.
+func (s *Service) at() time.Time { return s.now().UTC().Truncate(time.Microsecond) }
 
 // succeed records that the money moved. If a cancel was accepted while the
 // payment was in flight, the cancel wins: the payment is reversed instead.
-func (s *Service) succeed(ctx context.Context, p Payment, ref, userRef string) (Payment, error) {
-	done, applied, err := s.store.Update(ctx, p.ID, Cond{Statuses: []Status{Processing}, NotCancelRequested: true},
-		Change{Status: Succeeded, NetworkReference: ref, UserRef: userRef, Credited: true, Unschedule: true, Unposted: true},
-		s.now(), paymentEvent(partnerv1.EventType_EVENT_TYPE_PAYMENT_SUCCEEDED))
+func (s *Service) succeed(ctx context.Context, p Payment, out Outcome, f *Fence) (Payment, error) {
+	ref, user := Clean(out.Reference, MaxReference), Clean(out.UserRef, MaxReference)
+	done, applied, err := s.d.Store.MarkSucceeded(ctx, p.ID, ref, user, s.at(), f)
 	if err != nil {
-		return Payment{}, err
+		return s.keep(ctx, p, "recording success", err)
 	}
 	if applied {
 		s.kickPoster()
@@ -189,23 +84,20 @@ func (s *Service) succeed(ctx context.Context, p Payment, ref, userRef string) (
 	}
 	if done.Status == Processing && done.CancelRequested {
 		// The cancel won the race: the money moved, so take it back.
-		cur, _, err := s.store.Update(ctx, p.ID, Cond{Statuses: []Status{Processing}},
-			Change{Credited: true, NetworkReference: ref}, s.now(), nil)
+		cur, _, err := s.d.Store.MarkCredited(ctx, p.ID, ref, s.at(), f)
 		if err != nil {
-			return Payment{}, err
+			return s.keep(ctx, done, "recording a late credit", err)
 		}
-		return s.reverse(ctx, cur)
+		return s.reverse(ctx, cur, f)
 	}
 	return done, nil
 }
 
 // fail records that no money moved.
-func (s *Service) fail(ctx context.Context, p Payment, reason rpcerr.Reason, msg string) (Payment, error) {
-	done, applied, err := s.store.Update(ctx, p.ID, Cond{Statuses: []Status{Processing}},
-		Change{Status: Failed, FailureReason: reason, FailureMessage: msg, Unschedule: true},
-		s.now(), paymentEvent(partnerv1.EventType_EVENT_TYPE_PAYMENT_FAILED))
+func (s *Service) fail(ctx context.Context, p Payment, reason rpcerr.Reason, msg string, f *Fence) (Payment, error) {
+	done, applied, err := s.d.Store.MarkFailed(ctx, p.ID, reason, Clean(msg, MaxMessage), s.at(), f)
 	if err != nil {
-		return Payment{}, err
+		return s.keep(ctx, p, "recording failure", err)
 	}
 	if applied {
 		s.release(ctx, p.ID)
@@ -213,16 +105,31 @@ func (s *Service) fail(ctx context.Context, p Payment, reason rpcerr.Reason, msg
 	return done, nil
 }
 
-// unknown leaves the payment in U and hands it to the resolver.
+// unknown leaves the payment in U and brings the resolver's first inquiry
+// forward.
 func (s *Service) unknown(ctx context.Context, p Payment, why error) (Payment, error) {
 	s.log.WarnContext(ctx, "payment outcome unknown; resolver takes over", "payment_id", p.ID, "err", why)
-	next := s.now().Add(s.cfg.Schedule[0])
-	done, _, err := s.store.Update(ctx, p.ID, Cond{Statuses: []Status{Processing}}, Change{Schedule: &next}, s.now(), nil)
-	return done, err
+	done, _, err := s.d.Store.Reschedule(ctx, p.ID, s.now().Add(s.cfg.Schedule[0]), s.at(), nil)
+	if err != nil {
+		return s.keep(ctx, p, "scheduling inquiry", err)
+	}
+	return done, nil
+}
+
+// keep answers with p as it stood when a write that would have finished
+// it failed: the row is still scheduled for the resolver, which finishes
+// it, so the caller gets U (or the last known state), never an error that
+// could be mistaken for F.
+func (s *Service) keep(ctx context.Context, p Payment, what string, err error) (Payment, error) {
+	if errors.Is(err, ErrFenced) {
+		return p, err
+	}
+	s.log.ErrorContext(ctx, "write failed; the resolver finishes the payment", "what", what, "payment_id", p.ID, "err", err)
+	return p, nil
 }
 
 func (s *Service) release(ctx context.Context, id string) {
-	if _, err := s.c.Risk.Release(ctx, &riskv1.ReleaseRequest{PaymentId: id}); err != nil {
+	if err := s.d.Risk.Release(ctx, id); err != nil {
 		s.log.WarnContext(ctx, "risk release failed", "payment_id", id, "err", err)
 	}
 }
@@ -235,14 +142,31 @@ func (s *Service) Get(ctx context.Context, partnerID, id, key string) (Payment, 
 		err error
 	)
 	if id != "" {
-		p, err = s.store.Get(ctx, id)
+		p, err = s.d.Store.Payment(ctx, id)
 	} else {
-		p, err = s.store.GetByKey(ctx, partnerID, key)
+		p, err = s.d.Store.PaymentByKey(ctx, partnerID, key)
 	}
 	if err != nil {
 		return Payment{}, err
 	}
 	if p.PartnerID != partnerID {
+		return Payment{}, ErrPaymentNotFound
+	}
+	return p, nil
+}
+
+// GetByOrder returns a network's CPM payment by order id.
+func (s *Service) GetByOrder(ctx context.Context, networkID, orderID string) (Payment, error) {
+	return s.d.Store.PaymentByOrder(ctx, networkID, orderID)
+}
+
+// GetForNetwork returns a payment by id if it is one of the network's.
+func (s *Service) GetForNetwork(ctx context.Context, networkID, id string) (Payment, error) {
+	p, err := s.d.Store.Payment(ctx, id)
+	if err != nil {
+		return Payment{}, err
+	}
+	if p.Merchant.NetworkID != networkID {
 		return Payment{}, ErrPaymentNotFound
 	}
 	return p, nil

@@ -35,6 +35,8 @@ import (
 	"github.com/unigate/unigate/pkg/money"
 	"github.com/unigate/unigate/pkg/sqlstore"
 	"github.com/unigate/unigate/services/acquirer"
+	"github.com/unigate/unigate/services/acquirer/grpcapi"
+	acqstore "github.com/unigate/unigate/services/acquirer/store"
 	"github.com/unigate/unigate/services/fx"
 	"github.com/unigate/unigate/services/merchantsim"
 	"github.com/unigate/unigate/services/risk"
@@ -73,6 +75,11 @@ func (c Common) validate(needDSN bool) error {
 
 // serve listens and serves srv until ctx ends.
 func serve(ctx context.Context, c Common, srv *grpcx.Server) error {
+	return serveGrace(ctx, c, srv, GracePeriod)
+}
+
+// serveGrace is serve with its own grace period for calls in flight.
+func serveGrace(ctx context.Context, c Common, srv *grpcx.Server, grace time.Duration) error {
 	lis, err := grpcx.Listen(c.Listen)
 	if err != nil {
 		return err
@@ -81,7 +88,7 @@ func serve(ctx context.Context, c Common, srv *grpcx.Server) error {
 		c.Ready(lis.Addr().String())
 	}
 	c.Log.InfoContext(ctx, "serving", "addr", lis.Addr().String())
-	return srv.Serve(ctx, lis, GracePeriod)
+	return srv.Serve(ctx, lis, grace)
 }
 
 func openDB(ctx context.Context, c Common, m sqlstore.Migrations, opts ...sqlstore.Option) (*sqlstore.DB, error) {
@@ -184,8 +191,8 @@ func RunSettlement(ctx context.Context, cfg SettlementConfig) error {
 		}
 		g.Go(func() error {
 			return election.Run(ctx, cli, election.Config{Name: "settlement-cutoff", Candidate: cfg.Candidate, TTL: 1, Log: cfg.Log},
-				func(ctx context.Context, _ election.Term) error {
-					return svc.RunCutoffs(ctx, cfg.CycleInterval, func(err error) {
+				func(ctx context.Context, term election.Term) error {
+					return svc.RunCutoffs(ctx, term.Revision, cfg.CycleInterval, func(err error) {
 						cfg.Log.ErrorContext(ctx, "closing a settlement cycle", "err", err)
 					})
 				})
@@ -245,9 +252,15 @@ type AcquirerConfig struct {
 	Candidate string
 	// Lifecycle tunes cancels and the resolver (acquirer.DefaultConfig when zero).
 	Lifecycle acquirer.Config
+	// WrapStore, if set, wraps the acquirer's store: tests inject write
+	// failures with it.
+	WrapStore func(acquirer.Store) acquirer.Store
 }
 
-// RunAcquirer runs the acquirer until ctx ends.
+// RunAcquirer runs the acquirer until ctx ends. On stop it reports
+// NOT_SERVING, lets requests in flight finish for longer than the
+// processing bound (what a request leaves unfinished is in rows the
+// resolver owns), and only then closes the database.
 func RunAcquirer(ctx context.Context, cfg AcquirerConfig) error {
 	if err := cfg.Common.validate(true); err != nil {
 		return fmt.Errorf("acquirer: %w", err)
@@ -271,6 +284,7 @@ func RunAcquirer(ctx context.Context, cfg AcquirerConfig) error {
 	if cfg.Lifecycle.Schedule == nil {
 		cfg.Lifecycle = acquirer.DefaultConfig()
 	}
+	cfg.Lifecycle = cfg.Lifecycle.WithDefaults()
 	if err := cfg.Lifecycle.Validate(); err != nil {
 		return err
 	}
@@ -285,29 +299,37 @@ func RunAcquirer(ctx context.Context, cfg AcquirerConfig) error {
 		return err
 	}
 	defer cli.Close()
-	db, err := openDB(ctx, cfg.Common, acquirer.Migrations)
+	db, err := openDB(ctx, cfg.Common, acqstore.Migrations)
 	if err != nil {
 		return err
 	}
 	defer db.Close()
 	pool := grpcx.NewPool(cfg.CallTimeout)
 	defer pool.Close()
-	svc := acquirer.NewService(acquirer.NewSQLStore(db), acquirer.Clients{
-		Router:     routerv1.NewRouterServiceClient(conns["router"]),
-		FX:         fxv1.NewFxServiceClient(conns["fx"]),
-		Risk:       riskv1.NewRiskServiceClient(conns["risk"]),
-		Settlement: settlementv1.NewSettlementServiceClient(conns["settlement"]),
-		Conns:      pool,
-	}, cfg.Lifecycle, cfg.Log, nil)
+	var st acquirer.Store = acqstore.New(db)
+	if cfg.WrapStore != nil {
+		st = cfg.WrapStore(st)
+	}
+	svc := acquirer.NewService(grpcapi.Deps(st, grpcapi.Conns{Router: conns["router"], FX: conns["fx"], Risk: conns["risk"],
+		Settlement: conns["settlement"], Pool: pool}), cfg.Lifecycle, cfg.Log, nil)
 	srv := grpcx.NewServer(cfg.Log)
-	partnerv1.RegisterPartnerServiceServer(srv, acquirer.NewServer(svc))
-	acquiringv1.RegisterAcquiringServiceServer(srv, acquirer.NewAcquiringServer(svc))
-	g, ctx := errgroup.WithContext(ctx)
-	g.Go(func() error { return svc.RunPoster(ctx, cfg.PosterInterval) })
+	partnerv1.RegisterPartnerServiceServer(srv, grpcapi.NewPartnerServer(svc))
+	acquiringv1.RegisterAcquiringServiceServer(srv, grpcapi.NewAcquiringServer(svc))
+	bound := cfg.Lifecycle.ProcessBound
+	g, gctx := errgroup.WithContext(ctx)
+	g.Go(func() error { return svc.RunPoster(gctx, cfg.PosterInterval) })
 	g.Go(func() error {
-		return election.Run(ctx, cli, election.Config{Name: acquirer.SingletonName, Candidate: cfg.Candidate, TTL: 1, Log: cfg.Log}, svc.Lead)
+		return election.Run(gctx, cli, election.Config{Name: acquirer.SingletonName, Candidate: cfg.Candidate, TTL: 1, Log: cfg.Log}, svc.Lead)
 	})
-	g.Go(func() error { return serve(ctx, cfg.Common, srv) })
+	g.Go(func() error {
+		err := serveGrace(gctx, cfg.Common, srv, bound+time.Second)
+		dctx, cancel := context.WithTimeout(context.WithoutCancel(gctx), bound)
+		defer cancel()
+		if derr := svc.Drain(dctx); derr != nil {
+			cfg.Log.WarnContext(dctx, "requests still in flight at stop; the resolver finishes them", "err", derr)
+		}
+		return err
+	})
 	return g.Wait()
 }
 

@@ -14,7 +14,7 @@ import (
 	unigate "github.com/unigate/unigate/sdk"
 
 	"github.com/unigate/unigate/pkg/rpcerr"
-	"github.com/unigate/unigate/services/acquirer"
+	"github.com/unigate/unigate/services/acquirer/grpcapi"
 	"github.com/unigate/unigate/services/walletsim"
 )
 
@@ -27,7 +27,7 @@ type pos struct {
 
 func (e *env) pos() pos {
 	return pos{c: acquiringv1.NewAcquiringServiceClient(e.acquirer),
-		ctx: metadata.AppendToOutgoingContext(context.Background(), acquirer.NetworkHeader, "cnsim")}
+		ctx: metadata.AppendToOutgoingContext(context.Background(), grpcapi.NetworkHeader, "cnsim")}
 }
 
 func (p pos) submit(order, merchant, code string, amount int64) (*partnerv1.Payment, error) {
@@ -196,7 +196,7 @@ func (e *env) testCPM(t *testing.T) {
 			t.Fatalf("refunded amount: %v %v", got, err)
 		}
 		// Another network cannot refund it.
-		other := metadata.AppendToOutgoingContext(context.Background(), acquirer.NetworkHeader, "othernet")
+		other := metadata.AppendToOutgoingContext(context.Background(), grpcapi.NetworkHeader, "othernet")
 		if _, err := p.c.RefundPayment(other, &acquiringv1.RefundPaymentRequest{RefundRequestId: "x", PaymentId: m.GetPaymentId(), Amount: cny(1)}); rpcerr.ReasonOf(err) != rpcerr.PaymentNotFound {
 			t.Fatalf("another network's refund: %v", err)
 		}

@@ -3,7 +3,6 @@ package app_test
 import (
 	"context"
 	"fmt"
-	"io"
 	"log/slog"
 	"strings"
 	"sync"
@@ -54,14 +53,19 @@ var fastLifecycle = acquirer.Config{
 	Schedule:     []time.Duration{100 * time.Millisecond, 200 * time.Millisecond, 300 * time.Millisecond},
 	ReverseRetry: 200 * time.Millisecond,
 	Tick:         50 * time.Millisecond,
+	ProcessBound: 2 * time.Second,
 }
 
-func startEnv(t *testing.T, dsn string) *env {
+func startEnv(t *testing.T, dsn string, opts ...func(*app.StackConfig)) *env {
 	t.Helper()
 	ctx := context.Background()
-	log := slog.New(slog.NewTextHandler(io.Discard, nil))
-	st, err := app.StartStack(ctx, app.StackConfig{DataDir: t.TempDir(), DSN: dsn, QuoteTTL: quoteTTL, Log: log,
-		CallTimeout: time.Second, Lifecycle: fastLifecycle})
+	log := slog.New(slog.NewTextHandler(testLogOut(), nil))
+	cfg := app.StackConfig{DataDir: t.TempDir(), DSN: dsn, QuoteTTL: quoteTTL, Log: log,
+		CallTimeout: time.Second, Lifecycle: fastLifecycle}
+	for _, o := range opts {
+		o(&cfg)
+	}
+	st, err := app.StartStack(ctx, cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -136,19 +140,19 @@ func TestEndToEnd(t *testing.T) {
 				dsn = b.DSN(t)
 			}
 			e := startEnv(t, dsn)
-			t.Run("mpm payment", e.testPayment)
-			t.Run("url code payment", e.testURLCode)
-			t.Run("bad input writes nothing", e.testBadInput)
-			t.Run("concurrent duplicates make one payment", e.testConcurrentDuplicates)
-			t.Run("failures are final and post nothing", e.testFailures)
-			t.Run("routing changes apply without restart", e.testRoutingReload)
-			t.Run("ledger balances", e.testLedgerBalances)
-			t.Run("demo", e.testDemo)
-			t.Run("cancel", e.testCancel)
-			t.Run("cpm", e.testCPM)
-			t.Run("unknown outcomes are resolved", e.testResolveUnknown)
-			t.Run("events stream from a cursor", e.testEvents)
-			t.Run("settlement cycle", e.testSettlement)
+			e.scenario(t, "mpm payment", e.testPayment)
+			e.scenario(t, "url code payment", e.testURLCode)
+			e.scenario(t, "bad input writes nothing", e.testBadInput)
+			e.scenario(t, "concurrent duplicates make one payment", e.testConcurrentDuplicates)
+			e.scenario(t, "failures are final and post nothing", e.testFailures)
+			e.scenario(t, "routing changes apply without restart", e.testRoutingReload)
+			e.scenario(t, "ledger balances", e.testLedgerBalances)
+			e.scenario(t, "demo", e.testDemo)
+			e.scenario(t, "cancel", e.testCancel)
+			e.scenario(t, "cpm", e.testCPM)
+			e.scenario(t, "unknown outcomes are resolved", e.testResolveUnknown)
+			e.scenario(t, "events stream from a cursor", e.testEvents)
+			e.scenario(t, "settlement cycle", e.testSettlement)
 		})
 	}
 }

@@ -49,7 +49,10 @@ type StackConfig struct {
 	Lifecycle acquirer.Config
 	// CycleInterval closes settlement cycles automatically (none when zero).
 	CycleInterval time.Duration
-	Log           *slog.Logger
+	// WrapAcquirerStore, if set, wraps the store of each acquirer replica
+	// (named as in StartAcquirer): tests inject write failures with it.
+	WrapAcquirerStore func(replica string, st acquirer.Store) acquirer.Store
+	Log               *slog.Logger
 }
 
 // Stack is a running switch.
@@ -67,6 +70,7 @@ type Stack struct {
 	start func(name string, i int, run func(context.Context, Common) error) (string, error)
 	// acquirer is the configuration acquirer replicas share.
 	acquirer AcquirerConfig
+	wrap     func(replica string, st acquirer.Store) acquirer.Store
 	// Wallets are the demo partners' simulated wallets.
 	Wallets *walletsim.Wallets
 }
@@ -203,6 +207,7 @@ func StartStack(ctx context.Context, cfg StackConfig) (_ *Stack, err error) {
 	s.start = start
 	s.acquirer = AcquirerConfig{Router: s.Addrs["router"], FX: s.Addrs["fx"], Risk: s.Addrs["risk"],
 		Settlement: s.Addrs["settlement"], PosterInterval: time.Second, Etcd: etcd, Lifecycle: cfg.Lifecycle}
+	s.wrap = cfg.WrapAcquirerStore
 	if _, err := s.StartAcquirer("acquirer", 0); err != nil {
 		return nil, err
 	}
@@ -217,6 +222,9 @@ func (s *Stack) StartAcquirer(name string, port int) (string, error) {
 		cfg := s.acquirer
 		cfg.Common, cfg.Candidate = c, name
 		cfg.DSN = s.dsn("acquirer")
+		if s.wrap != nil {
+			cfg.WrapStore = func(st acquirer.Store) acquirer.Store { return s.wrap(name, st) }
+		}
 		return RunAcquirer(ctx, cfg)
 	})
 }

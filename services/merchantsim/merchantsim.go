@@ -39,6 +39,13 @@ const (
 	// BlackHole never answers and never credits: only a reversal settles
 	// the caller's U.
 	BlackHole Behavior = "blackhole"
+	// Drop credits the merchant and then the connection drops: the caller
+	// sees UNAVAILABLE (U) and must inquire.
+	Drop Behavior = "drop"
+	// Garbled credits the merchant and answers S with a network reference
+	// no database should store as it is (a NUL byte, control characters,
+	// far too long).
+	Garbled Behavior = "garbled"
 )
 
 // Merchant is a simulated merchant.
@@ -72,6 +79,8 @@ func DefaultConfig() Config {
 			{ID: "M10003", Name: "Closed Account Store", City: "Erenhot", MCC: "5411", Country: "CN", Currency: "CNY", Behavior: Decline},
 			{ID: "M10004", Name: "Slow Line Teahouse", City: "Shenzhen", MCC: "5814", Country: "CN", Currency: "CNY", Behavior: Slow},
 			{ID: "M10005", Name: "Lost Signal Kiosk", City: "Erenhot", MCC: "5499", Country: "CN", Currency: "CNY", Behavior: BlackHole},
+			{ID: "M10006", Name: "Dropped Line Noodles", City: "Shenzhen", MCC: "5812", Country: "CN", Currency: "CNY", Behavior: Drop},
+			{ID: "M10007", Name: "Garbled Telex Books", City: "Erenhot", MCC: "5942", Country: "CN", Currency: "CNY", Behavior: Garbled},
 		},
 	}
 }
@@ -197,6 +206,9 @@ func (s *Simulator) Credit(ctx context.Context, req *merchantv1.CreditRequest) (
 		if m.Behavior == Decline {
 			c.result, c.reason = commonv1.Result_RESULT_FAILURE, "ACCOUNT_CLOSED"
 		}
+		if m.Behavior == Garbled {
+			c.reference = "REF\x00\x07\x1b[31m" + strings.Repeat("9", 300)
+		}
 		s.credits[req.GetCreditId()] = c
 	} else if c != reversedCredit && (c.merchantID != m.ID || c.amount != amount) {
 		s.mu.Unlock()
@@ -204,9 +216,12 @@ func (s *Simulator) Credit(ctx context.Context, req *merchantv1.CreditRequest) (
 	}
 	resp := &merchantv1.CreditResponse{Result: c.result, NetworkReference: c.reference, FailureReason: c.reason}
 	s.mu.Unlock()
-	if m.Behavior == Slow {
+	switch m.Behavior {
+	case Slow:
 		<-ctx.Done() // credited, but the answer is lost
 		return nil, status.Error(codes.DeadlineExceeded, "slow network")
+	case Drop:
+		return nil, status.Error(codes.Unavailable, "connection reset after the credit")
 	}
 	return resp, nil
 }

@@ -38,7 +38,7 @@ func TestCycles(t *testing.T) {
 		now = now.Add(time.Second)
 		post("p4", "hipay", 9999, 9900, 20, "") // after the cutoff
 
-		c, sts, err := svc.CloseCycle(ctx, cutoff)
+		c, sts, err := svc.CloseCycle(ctx, cutoff, nil)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -51,7 +51,7 @@ func TestCycles(t *testing.T) {
 				t.Errorf("statement %+v, want net %d", st, want[st.PartnerID])
 			}
 		}
-		again, sts2, err := svc.CloseCycle(ctx, cutoff)
+		again, sts2, err := svc.CloseCycle(ctx, cutoff, nil)
 		if err != nil || again != c || len(sts2) != len(sts) || sts2[0].ID != sts[0].ID {
 			t.Fatalf("closing again: %+v %+v %v", again, sts2, err)
 		}
@@ -65,11 +65,11 @@ func TestCycles(t *testing.T) {
 		if err != nil || len(listed) != 1 || listed[0].ID != sts[1].ID {
 			t.Fatalf("ListStatements after the first: %+v %v", listed, err)
 		}
-		if _, _, err := svc.CloseCycle(ctx, now.Add(time.Hour)); err == nil {
+		if _, _, err := svc.CloseCycle(ctx, now.Add(time.Hour), nil); err == nil {
 			t.Fatal("a cutoff in the future was accepted")
 		}
 		now = now.Add(time.Second)
-		next, _, err := svc.CloseCycle(ctx, now)
+		next, _, err := svc.CloseCycle(ctx, now, nil)
 		if err != nil || next.Postings != 1 {
 			t.Fatalf("next cycle %+v %v", next, err)
 		}

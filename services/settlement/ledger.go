@@ -23,6 +23,7 @@ package settlement
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"sort"
 	"strings"
@@ -65,22 +66,34 @@ type Posting struct {
 	createTime time.Time
 }
 
+// unbalanced is ErrUnbalanced saying why, in a message that reaches the
+// caller (errors.Is matches it with ErrUnbalanced).
+func unbalanced(format string, args ...any) error {
+	return rpcerr.New(rpcerr.UnbalancedPosting, "posting does not balance: "+format, args...)
+}
+
+// conflicting is ErrConflict naming the postings at fault, in a message
+// that reaches the caller (errors.Is matches it with ErrConflict).
+func conflicting(postings []string) error {
+	return rpcerr.New(rpcerr.PostingConflict, "posted before with other entries: %s", strings.Join(postings, "; "))
+}
+
 // NewPosting checks that entries balance in every currency, that each is
 // positive and names an account, and returns the posting.
 func NewPosting(paymentID, kind string, entries []Entry, at time.Time) (Posting, error) {
 	if paymentID == "" || kind == "" {
-		return Posting{}, fmt.Errorf("%w: payment id and kind are required", ErrUnbalanced)
+		return Posting{}, unbalanced("payment id and kind are required")
 	}
 	if len(entries) < 2 {
-		return Posting{}, fmt.Errorf("%w: a posting needs at least two entries", ErrUnbalanced)
+		return Posting{}, unbalanced("a posting needs at least two entries")
 	}
 	net := map[string]int64{}
 	for i, e := range entries {
 		if e.Account == "" || (e.Side != Debit && e.Side != Credit) {
-			return Posting{}, fmt.Errorf("%w: entry %d has no account or side", ErrUnbalanced, i)
+			return Posting{}, unbalanced("entry %d has no account or side", i)
 		}
 		if _, err := money.New(e.Amount.Currency, e.Amount.Minor); err != nil {
-			return Posting{}, fmt.Errorf("%w: entry %d: %v", ErrUnbalanced, i, err)
+			return Posting{}, unbalanced("entry %d: %v", i, err)
 		}
 		if e.Side == Debit {
 			net[e.Amount.Currency] += e.Amount.Minor
@@ -90,7 +103,7 @@ func NewPosting(paymentID, kind string, entries []Entry, at time.Time) (Posting,
 	}
 	for cur, n := range net {
 		if n != 0 {
-			return Posting{}, fmt.Errorf("%w: %s debits exceed credits by %d minor units", ErrUnbalanced, cur, n)
+			return Posting{}, unbalanced("%s debits exceed credits by %d minor units", cur, n)
 		}
 	}
 	return Posting{id: uuid.NewString(), paymentID: paymentID, kind: kind,
@@ -219,12 +232,18 @@ type AccountBalance struct {
 type Store interface {
 	// InsertPostings writes, in one transaction, each posting unless one of
 	// the same payment and kind exists; it returns, in order, what the
-	// ledger holds for each: the new posting or the existing one.
+	// ledger holds for each: the new posting or the existing one. All or
+	// nothing: if a posting of the same payment and kind exists with other
+	// entries it writes none of ps and returns ErrConflict naming every
+	// such payment and kind.
 	InsertPostings(ctx context.Context, ps []Posting) ([]Posting, error)
 	// ListPostings returns a payment's postings, oldest first.
 	ListPostings(ctx context.Context, paymentID string) ([]Posting, error)
 	// TrialBalance sums every account per currency.
 	TrialBalance(ctx context.Context) ([]AccountBalance, error)
+	// CheckInvariants returns a description of every violated ledger
+	// invariant, none when the ledger is sound.
+	CheckInvariants(ctx context.Context) ([]string, error)
 	CycleStore
 }
 
@@ -244,7 +263,7 @@ func NewService(store Store, now func() time.Time) *Service {
 
 // PostPayment posts a successful payment, once.
 func (s *Service) PostPayment(ctx context.Context, f PaymentFacts) (Posting, error) {
-	ps, err := s.PostPayments(ctx, []PaymentFacts{f})
+	ps, err := s.postPayments(ctx, []PaymentFacts{f}, func(int) string { return "" })
 	if err != nil {
 		return Posting{}, err
 	}
@@ -254,42 +273,51 @@ func (s *Service) PostPayment(ctx context.Context, f PaymentFacts) (Posting, err
 // MaxBatch bounds PostPayments.
 const MaxBatch = 500
 
-// PostPayments posts payments, each once, in one transaction. If a payment
-// was posted before with other amounts the others are still posted and the
-// error is ErrConflict naming it.
+// PostPayments posts payments, each once, in one transaction, all or
+// nothing: an invalid payment fails the batch with an error whose field
+// starts with its index (payments[3].cost_amount), one posted before with
+// other amounts fails it with ErrConflict naming its payment id and kind,
+// and a failed batch writes nothing. Each error depends only on the
+// payments at fault, so a caller can find them by splitting the batch.
 func (s *Service) PostPayments(ctx context.Context, fs []PaymentFacts) ([]Posting, error) {
 	if len(fs) > MaxBatch {
 		return nil, rpcerr.Field(rpcerr.InvalidArgument, "payments", "at most %d payments per call", MaxBatch)
 	}
+	return s.postPayments(ctx, fs, func(i int) string { return fmt.Sprintf("payments[%d].", i) })
+}
+
+// postPayments builds and stores the postings of fs; prefix(i) prefixes
+// the field names of an error about fs[i].
+func (s *Service) postPayments(ctx context.Context, fs []PaymentFacts, prefix func(int) string) ([]Posting, error) {
 	at := s.now()
 	ps := make([]Posting, len(fs))
 	seen := make(map[string]bool, len(fs))
 	for i, f := range fs {
 		key := f.PaymentID + "/" + f.kind()
 		if seen[key] {
-			return nil, rpcerr.Field(rpcerr.InvalidArgument, fmt.Sprintf("payments[%d].payment_id", i), "payment %s (%s) appears twice", f.PaymentID, f.kind())
+			return nil, rpcerr.Field(rpcerr.InvalidArgument, prefix(i)+"payment_id", "payment %s (%s) appears twice", f.PaymentID, f.kind())
 		}
 		seen[key] = true
 		p, err := PaymentPosting(f, at)
 		if err != nil {
-			return nil, err
+			return nil, inItem(prefix(i), err)
 		}
 		ps[i] = p
 	}
-	stored, err := s.store.InsertPostings(ctx, ps)
-	if err != nil {
-		return nil, err
+	return s.store.InsertPostings(ctx, ps)
+}
+
+// inItem names the batch item an error is about: the field of a field
+// error gets the item's prefix, another error's message starts with it.
+func inItem(prefix string, err error) error {
+	var e *rpcerr.Error
+	if prefix == "" || !errors.As(err, &e) {
+		return err
 	}
-	var conflicts []string
-	for i := range ps {
-		if stored[i].id != ps[i].id && !sameEntries(stored[i].entries, ps[i].entries) {
-			conflicts = append(conflicts, ps[i].paymentID)
-		}
+	if e.Field != "" {
+		return rpcerr.Field(e.Reason, prefix+e.Field, "%s", e.Message)
 	}
-	if len(conflicts) > 0 {
-		return stored, fmt.Errorf("%w: %s", ErrConflict, strings.Join(conflicts, ", "))
-	}
-	return stored, nil
+	return rpcerr.New(e.Reason, "%s: %s", strings.TrimSuffix(prefix, "."), e.Message)
 }
 
 // ListPostings returns a payment's postings.

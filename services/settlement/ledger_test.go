@@ -3,9 +3,13 @@ package settlement
 import (
 	"context"
 	"errors"
+	"reflect"
+	"strings"
 	"sync"
 	"testing"
 	"time"
+
+	"google.golang.org/grpc/codes"
 
 	"github.com/unigate/unigate/pkg/money"
 	"github.com/unigate/unigate/pkg/rpcerr"
@@ -139,16 +143,76 @@ func TestStoreConformance(t *testing.T) {
 					t.Fatalf("batch %d: %s then %s", i, ps[i].ID(), again[i].ID())
 				}
 			}
-			// A conflicting payment does not stop the others.
-			_, err = svc.PostPayments(ctx, []PaymentFacts{facts("pay-b1", 1, 1, 1), facts("pay-b3", 300, 270, 3)})
-			if !errors.Is(err, ErrConflict) {
-				t.Fatalf("got %v, want ErrConflict", err)
-			}
-			if b3, err := svc.ListPostings(ctx, "pay-b3"); err != nil || len(b3) != 1 {
-				t.Fatalf("pay-b3 not posted beside a conflict: %v %v", b3, err)
-			}
 			if _, err := svc.PostPayments(ctx, []PaymentFacts{facts("dup", 1, 1, 1), facts("dup", 1, 1, 1)}); rpcerr.ReasonOf(err) != rpcerr.InvalidArgument {
 				t.Fatalf("duplicate in batch: %v", err)
+			}
+		})
+
+		t.Run("a failed batch writes nothing and names the payment at fault", func(t *testing.T) {
+			before, err := svc.TrialBalance(ctx)
+			if err != nil {
+				t.Fatal(err)
+			}
+			refund := facts("pay-b1", 50, 45, 1)
+			refund.ReversalID = "refund-1"
+			badCost := facts("pay-b5", 100, 90, 1)
+			badCost.CostAmount.Minor = 101
+			for _, tc := range []struct {
+				name   string
+				batch  []PaymentFacts
+				reason rpcerr.Reason
+				says   []string // in the error's message, whole batch or alone
+			}{
+				{"a payment posted before with other amounts", []PaymentFacts{facts("pay-b3", 300, 270, 3), refund, facts("pay-b1", 1, 1, 1), facts("pay-b4", 400, 360, 4)},
+					rpcerr.PostingConflict, []string{"payment pay-b1 kind payment"}},
+				{"an invalid payment", []PaymentFacts{facts("pay-b3", 300, 270, 3), refund, badCost},
+					rpcerr.InvalidAmount, []string{"payments[2].cost_amount.minor_units"}},
+			} {
+				t.Run(tc.name, func(t *testing.T) {
+					_, err := svc.PostPayments(ctx, tc.batch)
+					if rpcerr.ReasonOf(err) != tc.reason {
+						t.Fatalf("got %v, want %s", err, tc.reason)
+					}
+					for _, want := range tc.says {
+						if !strings.Contains(err.Error(), want) {
+							t.Errorf("error %q does not say %q", err, want)
+						}
+					}
+					for _, f := range tc.batch {
+						want := 0 // pay-b1's payment was posted before the batch
+						if f.PaymentID == "pay-b1" {
+							want = 1
+						}
+						if ps, err := svc.ListPostings(ctx, f.PaymentID); err != nil || len(ps) != want {
+							t.Errorf("%s has %d postings after the failed batch, want %d (%v)", f.PaymentID, len(ps), want, err)
+						}
+					}
+					after, err := svc.TrialBalance(ctx)
+					if err != nil || !reflect.DeepEqual(before, after) {
+						t.Fatalf("trial balance changed: %v, then %v (%v)", before, after, err)
+					}
+				})
+			}
+			// Split, the healthy payments post and the one at fault fails alone
+			// with the same error.
+			if _, err := svc.PostPayments(ctx, []PaymentFacts{facts("pay-b3", 300, 270, 3), refund, facts("pay-b4", 400, 360, 4)}); err != nil {
+				t.Fatal(err)
+			}
+			if _, err := svc.PostPayments(ctx, []PaymentFacts{facts("pay-b1", 1, 1, 1)}); !errors.Is(err, ErrConflict) ||
+				!strings.Contains(err.Error(), "payment pay-b1 kind payment") {
+				t.Fatalf("got %v, want ErrConflict naming pay-b1", err)
+			}
+			if _, err := svc.PostPayments(ctx, []PaymentFacts{badCost}); rpcerr.ReasonOf(err) != rpcerr.InvalidAmount ||
+				!strings.Contains(err.Error(), "payments[0].cost_amount.minor_units") {
+				t.Fatalf("got %v, want INVALID_AMOUNT naming payments[0]", err)
+			}
+			// Over gRPC the conflict's message carries the payment and kind.
+			if st := rpcerr.ToStatus(func() error { _, err := svc.PostPayment(ctx, facts("pay-b1", 1, 1, 1)); return err }()); st.Code() != codes.AlreadyExists ||
+				!strings.Contains(st.Message(), "payment pay-b1 kind payment") {
+				t.Fatalf("status %v", st)
+			}
+			if _, err := svc.PostPayments(ctx, make([]PaymentFacts, MaxBatch+1)); rpcerr.ReasonOf(err) != rpcerr.InvalidArgument {
+				t.Fatalf("a batch above MaxBatch: %v", err)
 			}
 		})
 

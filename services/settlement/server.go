@@ -152,7 +152,7 @@ func (s *Server) CloseCycle(ctx context.Context, req *settlementv1.CloseCycleReq
 	if !req.GetCutoff().IsValid() {
 		return nil, rpcerr.Field(rpcerr.InvalidArgument, "cutoff", "is required")
 	}
-	c, sts, err := s.svc.CloseCycle(ctx, req.GetCutoff().AsTime())
+	c, sts, err := s.svc.CloseCycle(ctx, req.GetCutoff().AsTime(), nil)
 	if err != nil {
 		return nil, err
 	}
@@ -191,6 +191,18 @@ func (s *Server) GetPaymentSettlement(ctx context.Context, req *settlementv1.Get
 		return nil, err
 	}
 	return &settlementv1.GetPaymentSettlementResponse{Settled: cycle != "", CycleId: cycle}, nil
+}
+
+// HoldForCancel implements settlementv1.SettlementServiceServer.
+func (s *Server) HoldForCancel(ctx context.Context, req *settlementv1.HoldForCancelRequest) (*settlementv1.HoldForCancelResponse, error) {
+	if req.GetPaymentId() == "" {
+		return nil, rpcerr.Field(rpcerr.InvalidArgument, "payment_id", "is required")
+	}
+	held, cycle, err := s.svc.HoldForCancel(ctx, req.GetPaymentId())
+	if err != nil {
+		return nil, err
+	}
+	return &settlementv1.HoldForCancelResponse{Held: held, CycleId: cycle}, nil
 }
 
 func statementToProto(st Statement) *settlementv1.Statement {

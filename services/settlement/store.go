@@ -28,7 +28,8 @@ func NewSQLStore(db *sqlstore.DB) *SQLStore { return &SQLStore{db: db} }
 
 // InsertPostings implements Store in one transaction: a multi-row insert
 // of the postings that skips those already posted, one multi-row insert of
-// the new postings' entries, and a read of the ones that existed.
+// the new postings' entries, and a read of the ones that existed, which
+// rolls everything back if one of them has other entries.
 func (s *SQLStore) InsertPostings(ctx context.Context, ps []Posting) ([]Posting, error) {
 	if len(ps) == 0 {
 		return nil, nil
@@ -98,6 +99,16 @@ func (s *SQLStore) InsertPostings(ctx context.Context, ps []Posting) ([]Posting,
 		existing = make(map[string]Posting, len(found))
 		for _, f := range found {
 			existing[f.paymentID+"/"+f.kind] = f
+		}
+		var conflicts []string
+		for _, p := range ps {
+			if e, ok := existing[p.paymentID+"/"+p.kind]; ok && !sameEntries(e.entries, p.entries) {
+				conflicts = append(conflicts, fmt.Sprintf("payment %s kind %s", p.paymentID, p.kind))
+			}
+		}
+		if len(conflicts) > 0 {
+			// Rolls the whole batch back.
+			return conflicting(conflicts)
 		}
 		return nil
 	})
@@ -184,8 +195,12 @@ func (s *SQLStore) TrialBalance(ctx context.Context) ([]AccountBalance, error) {
 	return out, rows.Err()
 }
 
-// CloseCycle implements CycleStore.
-func (s *SQLStore) CloseCycle(ctx context.Context, cutoff, now time.Time) (Cycle, []Statement, error) {
+// CloseCycle implements CycleStore. One transaction checks the fence,
+// inserts the cycle's memberships with one INSERT … SELECT of the open
+// postings made before the cutoff (leaving out those of held payments whose
+// cancel reversal is not posted before the cutoff), records the cycle and
+// writes its statements.
+func (s *SQLStore) CloseCycle(ctx context.Context, cutoff, now time.Time, fence *Fence) (Cycle, []Statement, error) {
 	id := CycleID(cutoff)
 	var (
 		c   Cycle
@@ -193,6 +208,11 @@ func (s *SQLStore) CloseCycle(ctx context.Context, cutoff, now time.Time) (Cycle
 	)
 	err := s.db.InTx(ctx, func(ctx context.Context, tx *sqlstore.Tx) error {
 		sts = nil
+		if fence != nil {
+			if err := checkFence(ctx, tx, *fence); err != nil {
+				return err
+			}
+		}
 		err := tx.QueryRowContext(ctx, `SELECT cycle_id, cutoff, close_time, postings FROM settlement_cycles WHERE cycle_id = $1`, id).
 			Scan(&c.ID, &c.Cutoff, &c.CloseTime, &c.Postings)
 		if err == nil {
@@ -202,7 +222,14 @@ func (s *SQLStore) CloseCycle(ctx context.Context, cutoff, now time.Time) (Cycle
 		if !errors.Is(err, sql.ErrNoRows) {
 			return err
 		}
-		res, err := tx.ExecContext(ctx, `UPDATE ledger_postings SET cycle_id = $1 WHERE cycle_id IS NULL AND create_time < $2`, id, cutoff.UTC())
+		res, err := tx.ExecContext(ctx, `INSERT INTO settlement_cycle_postings (posting_id, cycle_id)
+			SELECT p.posting_id, $1 FROM ledger_postings p
+			WHERE p.create_time < $2
+			AND NOT EXISTS (SELECT 1 FROM settlement_cycle_postings m WHERE m.posting_id = p.posting_id)
+			AND NOT EXISTS (SELECT 1 FROM settlement_cancel_holds h WHERE h.payment_id = p.payment_id
+				AND NOT EXISTS (SELECT 1 FROM ledger_postings r WHERE r.payment_id = h.payment_id
+					AND r.kind = CAST($3 AS TEXT) || h.payment_id AND r.create_time < $2))`,
+			id, cutoff.UTC(), cancelReversalKindPrefix)
 		if err != nil {
 			return err
 		}
@@ -221,9 +248,9 @@ func (s *SQLStore) CloseCycle(ctx context.Context, cutoff, now time.Time) (Cycle
 		}
 		rows, err := tx.QueryContext(ctx, `SELECT e.account, e.currency,
 			CAST(COALESCE(SUM(CASE WHEN e.side = 'D' THEN e.minor_units ELSE -e.minor_units END), 0) AS INT8),
-			CAST(COUNT(DISTINCT p.posting_id) AS INT8)
-			FROM ledger_postings p JOIN ledger_entries e ON e.posting_id = p.posting_id
-			WHERE p.cycle_id = $1 AND e.account LIKE 'partner_receivable:%'
+			CAST(COUNT(DISTINCT m.posting_id) AS INT8)
+			FROM settlement_cycle_postings m JOIN ledger_entries e ON e.posting_id = m.posting_id
+			WHERE m.cycle_id = $1 AND e.account LIKE 'partner_receivable:%'
 			GROUP BY e.account, e.currency ORDER BY e.account, e.currency`, id)
 		if err != nil {
 			return err
@@ -262,6 +289,76 @@ func (s *SQLStore) CloseCycle(ctx context.Context, cutoff, now time.Time) (Cycle
 	return c, sts, nil
 }
 
+// checkFence returns ErrFenced unless fence is the newest claim of its name.
+func checkFence(ctx context.Context, tx *sqlstore.Tx, fence Fence) error {
+	var holds int
+	if err := tx.QueryRowContext(ctx, `SELECT count(*) FROM settlement_fences WHERE name = $1 AND revision = $2`,
+		fence.Name, fence.Revision).Scan(&holds); err != nil {
+		return err
+	}
+	if holds != 1 {
+		return fmt.Errorf("%w: %s at revision %d", ErrFenced, fence.Name, fence.Revision)
+	}
+	return nil
+}
+
+// ClaimFence implements CycleStore.
+func (s *SQLStore) ClaimFence(ctx context.Context, name string, rev int64) (bool, error) {
+	var ok bool
+	err := s.db.InTx(ctx, func(ctx context.Context, tx *sqlstore.Tx) error {
+		if _, err := tx.ExecContext(ctx, `INSERT INTO settlement_fences (name, revision) VALUES ($1, 0) ON CONFLICT (name) DO NOTHING`, name); err != nil {
+			return err
+		}
+		res, err := tx.ExecContext(ctx, `UPDATE settlement_fences SET revision = $1 WHERE name = $2 AND revision <= $1`, rev, name)
+		if err != nil {
+			return err
+		}
+		n, err := res.RowsAffected()
+		ok = n == 1
+		return err
+	})
+	if err != nil {
+		return false, fmt.Errorf("settlement: claim fence %s: %w", name, err)
+	}
+	return ok, nil
+}
+
+// HoldForCancel implements CycleStore: in one transaction, an existing hold
+// answers held; a payment posting in a cycle answers settled; otherwise
+// the hold is inserted.
+func (s *SQLStore) HoldForCancel(ctx context.Context, paymentID string, now time.Time) (bool, string, error) {
+	var (
+		held  bool
+		cycle string
+	)
+	err := s.db.InTx(ctx, func(ctx context.Context, tx *sqlstore.Tx) error {
+		held, cycle = false, ""
+		var n int
+		if err := tx.QueryRowContext(ctx, `SELECT count(*) FROM settlement_cancel_holds WHERE payment_id = $1`, paymentID).Scan(&n); err != nil {
+			return err
+		}
+		if n > 0 {
+			held = true
+			return nil
+		}
+		c, err := paymentCycle(ctx, tx, paymentID)
+		if err != nil || c != "" {
+			cycle = c
+			return err
+		}
+		if _, err := tx.ExecContext(ctx, `INSERT INTO settlement_cancel_holds (payment_id, create_time) VALUES ($1, $2)
+			ON CONFLICT (payment_id) DO NOTHING`, paymentID, now.UTC().Truncate(time.Microsecond)); err != nil {
+			return err
+		}
+		held = true
+		return nil
+	})
+	if err != nil {
+		return false, "", fmt.Errorf("settlement: hold %s for cancel: %w", paymentID, err)
+	}
+	return held, cycle, nil
+}
+
 func statements(ctx context.Context, q sqlstore.Querier, where string, args ...any) ([]Statement, error) {
 	rows, err := q.QueryContext(ctx, `SELECT statement_id, sequence, cycle_id, partner_id, currency, net_minor, postings, cutoff
 		FROM settlement_statements WHERE `+where, args...)
@@ -289,8 +386,16 @@ func (s *SQLStore) ListStatements(ctx context.Context, after int64, limit int) (
 
 // PaymentCycle implements CycleStore.
 func (s *SQLStore) PaymentCycle(ctx context.Context, paymentID string) (string, error) {
+	return paymentCycle(ctx, s.db, paymentID)
+}
+
+// paymentCycle returns the cycle holding the payment's posting of kind
+// "payment", or "".
+func paymentCycle(ctx context.Context, q sqlstore.Querier, paymentID string) (string, error) {
 	var cycle sql.NullString
-	err := s.db.QueryRowContext(ctx, `SELECT MIN(cycle_id) FROM ledger_postings WHERE payment_id = $1 AND kind = 'payment'`, paymentID).Scan(&cycle)
+	err := q.QueryRowContext(ctx, `SELECT MIN(m.cycle_id) FROM ledger_postings p
+		JOIN settlement_cycle_postings m ON m.posting_id = p.posting_id
+		WHERE p.payment_id = $1 AND p.kind = 'payment'`, paymentID).Scan(&cycle)
 	if err != nil {
 		return "", err
 	}

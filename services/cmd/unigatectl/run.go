@@ -29,7 +29,7 @@ import (
 	"github.com/unigate/unigate/pkg/grpcx"
 	"github.com/unigate/unigate/pkg/paycode"
 	"github.com/unigate/unigate/pkg/walletcode"
-	"github.com/unigate/unigate/services/acquirer"
+	"github.com/unigate/unigate/services/acquirer/grpcapi"
 	"github.com/unigate/unigate/services/router"
 )
 
@@ -158,7 +158,7 @@ func paymentsGet(ctx context.Context, g globals, args []string, out io.Writer) e
 		return err
 	}
 	defer conn.Close()
-	ctx = metadata.AppendToOutgoingContext(ctx, acquirer.PartnerHeader, *partner)
+	ctx = metadata.AppendToOutgoingContext(ctx, grpcapi.PartnerHeader, *partner)
 	resp, err := partnerv1.NewPartnerServiceClient(conn).GetPayment(ctx, req)
 	if err != nil {
 		return err

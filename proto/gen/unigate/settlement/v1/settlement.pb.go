@@ -538,6 +538,107 @@ func (x *GetPaymentSettlementResponse) GetCycleId() string {
 	return ""
 }
 
+// HoldForCancelRequest names the payment to be cancelled.
+type HoldForCancelRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	PaymentId     string                 `protobuf:"bytes,1,opt,name=payment_id,json=paymentId,proto3" json:"payment_id,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *HoldForCancelRequest) Reset() {
+	*x = HoldForCancelRequest{}
+	mi := &file_unigate_settlement_v1_settlement_proto_msgTypes[8]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *HoldForCancelRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*HoldForCancelRequest) ProtoMessage() {}
+
+func (x *HoldForCancelRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_unigate_settlement_v1_settlement_proto_msgTypes[8]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use HoldForCancelRequest.ProtoReflect.Descriptor instead.
+func (*HoldForCancelRequest) Descriptor() ([]byte, []int) {
+	return file_unigate_settlement_v1_settlement_proto_rawDescGZIP(), []int{8}
+}
+
+func (x *HoldForCancelRequest) GetPaymentId() string {
+	if x != nil {
+		return x.PaymentId
+	}
+	return ""
+}
+
+// HoldForCancelResponse says whether the cancel may go ahead.
+type HoldForCancelResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// True: the payment is kept out of settlement until its cancel reversal
+	// is posted. False: it was settled already, in cycle_id.
+	Held bool `protobuf:"varint,1,opt,name=held,proto3" json:"held,omitempty"`
+	// The closed cycle that settled the payment, when held is false.
+	CycleId       string `protobuf:"bytes,2,opt,name=cycle_id,json=cycleId,proto3" json:"cycle_id,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *HoldForCancelResponse) Reset() {
+	*x = HoldForCancelResponse{}
+	mi := &file_unigate_settlement_v1_settlement_proto_msgTypes[9]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *HoldForCancelResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*HoldForCancelResponse) ProtoMessage() {}
+
+func (x *HoldForCancelResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_unigate_settlement_v1_settlement_proto_msgTypes[9]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use HoldForCancelResponse.ProtoReflect.Descriptor instead.
+func (*HoldForCancelResponse) Descriptor() ([]byte, []int) {
+	return file_unigate_settlement_v1_settlement_proto_rawDescGZIP(), []int{9}
+}
+
+func (x *HoldForCancelResponse) GetHeld() bool {
+	if x != nil {
+		return x.Held
+	}
+	return false
+}
+
+func (x *HoldForCancelResponse) GetCycleId() string {
+	if x != nil {
+		return x.CycleId
+	}
+	return ""
+}
+
 // Entry is one line of a posting.
 type Entry struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
@@ -551,7 +652,7 @@ type Entry struct {
 
 func (x *Entry) Reset() {
 	*x = Entry{}
-	mi := &file_unigate_settlement_v1_settlement_proto_msgTypes[8]
+	mi := &file_unigate_settlement_v1_settlement_proto_msgTypes[10]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -563,7 +664,7 @@ func (x *Entry) String() string {
 func (*Entry) ProtoMessage() {}
 
 func (x *Entry) ProtoReflect() protoreflect.Message {
-	mi := &file_unigate_settlement_v1_settlement_proto_msgTypes[8]
+	mi := &file_unigate_settlement_v1_settlement_proto_msgTypes[10]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -576,7 +677,7 @@ func (x *Entry) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Entry.ProtoReflect.Descriptor instead.
 func (*Entry) Descriptor() ([]byte, []int) {
-	return file_unigate_settlement_v1_settlement_proto_rawDescGZIP(), []int{8}
+	return file_unigate_settlement_v1_settlement_proto_rawDescGZIP(), []int{10}
 }
 
 func (x *Entry) GetAccount() string {
@@ -615,7 +716,7 @@ type Posting struct {
 
 func (x *Posting) Reset() {
 	*x = Posting{}
-	mi := &file_unigate_settlement_v1_settlement_proto_msgTypes[9]
+	mi := &file_unigate_settlement_v1_settlement_proto_msgTypes[11]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -627,7 +728,7 @@ func (x *Posting) String() string {
 func (*Posting) ProtoMessage() {}
 
 func (x *Posting) ProtoReflect() protoreflect.Message {
-	mi := &file_unigate_settlement_v1_settlement_proto_msgTypes[9]
+	mi := &file_unigate_settlement_v1_settlement_proto_msgTypes[11]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -640,7 +741,7 @@ func (x *Posting) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Posting.ProtoReflect.Descriptor instead.
 func (*Posting) Descriptor() ([]byte, []int) {
-	return file_unigate_settlement_v1_settlement_proto_rawDescGZIP(), []int{9}
+	return file_unigate_settlement_v1_settlement_proto_rawDescGZIP(), []int{11}
 }
 
 func (x *Posting) GetPostingId() string {
@@ -702,7 +803,7 @@ type PostPaymentRequest struct {
 
 func (x *PostPaymentRequest) Reset() {
 	*x = PostPaymentRequest{}
-	mi := &file_unigate_settlement_v1_settlement_proto_msgTypes[10]
+	mi := &file_unigate_settlement_v1_settlement_proto_msgTypes[12]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -714,7 +815,7 @@ func (x *PostPaymentRequest) String() string {
 func (*PostPaymentRequest) ProtoMessage() {}
 
 func (x *PostPaymentRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_unigate_settlement_v1_settlement_proto_msgTypes[10]
+	mi := &file_unigate_settlement_v1_settlement_proto_msgTypes[12]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -727,7 +828,7 @@ func (x *PostPaymentRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PostPaymentRequest.ProtoReflect.Descriptor instead.
 func (*PostPaymentRequest) Descriptor() ([]byte, []int) {
-	return file_unigate_settlement_v1_settlement_proto_rawDescGZIP(), []int{10}
+	return file_unigate_settlement_v1_settlement_proto_rawDescGZIP(), []int{12}
 }
 
 func (x *PostPaymentRequest) GetPaymentId() string {
@@ -796,7 +897,7 @@ type PostPaymentResponse struct {
 
 func (x *PostPaymentResponse) Reset() {
 	*x = PostPaymentResponse{}
-	mi := &file_unigate_settlement_v1_settlement_proto_msgTypes[11]
+	mi := &file_unigate_settlement_v1_settlement_proto_msgTypes[13]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -808,7 +909,7 @@ func (x *PostPaymentResponse) String() string {
 func (*PostPaymentResponse) ProtoMessage() {}
 
 func (x *PostPaymentResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_unigate_settlement_v1_settlement_proto_msgTypes[11]
+	mi := &file_unigate_settlement_v1_settlement_proto_msgTypes[13]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -821,7 +922,7 @@ func (x *PostPaymentResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PostPaymentResponse.ProtoReflect.Descriptor instead.
 func (*PostPaymentResponse) Descriptor() ([]byte, []int) {
-	return file_unigate_settlement_v1_settlement_proto_rawDescGZIP(), []int{11}
+	return file_unigate_settlement_v1_settlement_proto_rawDescGZIP(), []int{13}
 }
 
 func (x *PostPaymentResponse) GetPosting() *Posting {
@@ -841,7 +942,7 @@ type PostPaymentsRequest struct {
 
 func (x *PostPaymentsRequest) Reset() {
 	*x = PostPaymentsRequest{}
-	mi := &file_unigate_settlement_v1_settlement_proto_msgTypes[12]
+	mi := &file_unigate_settlement_v1_settlement_proto_msgTypes[14]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -853,7 +954,7 @@ func (x *PostPaymentsRequest) String() string {
 func (*PostPaymentsRequest) ProtoMessage() {}
 
 func (x *PostPaymentsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_unigate_settlement_v1_settlement_proto_msgTypes[12]
+	mi := &file_unigate_settlement_v1_settlement_proto_msgTypes[14]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -866,7 +967,7 @@ func (x *PostPaymentsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PostPaymentsRequest.ProtoReflect.Descriptor instead.
 func (*PostPaymentsRequest) Descriptor() ([]byte, []int) {
-	return file_unigate_settlement_v1_settlement_proto_rawDescGZIP(), []int{12}
+	return file_unigate_settlement_v1_settlement_proto_rawDescGZIP(), []int{14}
 }
 
 func (x *PostPaymentsRequest) GetPayments() []*PostPaymentRequest {
@@ -886,7 +987,7 @@ type PostPaymentsResponse struct {
 
 func (x *PostPaymentsResponse) Reset() {
 	*x = PostPaymentsResponse{}
-	mi := &file_unigate_settlement_v1_settlement_proto_msgTypes[13]
+	mi := &file_unigate_settlement_v1_settlement_proto_msgTypes[15]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -898,7 +999,7 @@ func (x *PostPaymentsResponse) String() string {
 func (*PostPaymentsResponse) ProtoMessage() {}
 
 func (x *PostPaymentsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_unigate_settlement_v1_settlement_proto_msgTypes[13]
+	mi := &file_unigate_settlement_v1_settlement_proto_msgTypes[15]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -911,7 +1012,7 @@ func (x *PostPaymentsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PostPaymentsResponse.ProtoReflect.Descriptor instead.
 func (*PostPaymentsResponse) Descriptor() ([]byte, []int) {
-	return file_unigate_settlement_v1_settlement_proto_rawDescGZIP(), []int{13}
+	return file_unigate_settlement_v1_settlement_proto_rawDescGZIP(), []int{15}
 }
 
 func (x *PostPaymentsResponse) GetPostings() []*Posting {
@@ -931,7 +1032,7 @@ type ListPostingsRequest struct {
 
 func (x *ListPostingsRequest) Reset() {
 	*x = ListPostingsRequest{}
-	mi := &file_unigate_settlement_v1_settlement_proto_msgTypes[14]
+	mi := &file_unigate_settlement_v1_settlement_proto_msgTypes[16]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -943,7 +1044,7 @@ func (x *ListPostingsRequest) String() string {
 func (*ListPostingsRequest) ProtoMessage() {}
 
 func (x *ListPostingsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_unigate_settlement_v1_settlement_proto_msgTypes[14]
+	mi := &file_unigate_settlement_v1_settlement_proto_msgTypes[16]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -956,7 +1057,7 @@ func (x *ListPostingsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListPostingsRequest.ProtoReflect.Descriptor instead.
 func (*ListPostingsRequest) Descriptor() ([]byte, []int) {
-	return file_unigate_settlement_v1_settlement_proto_rawDescGZIP(), []int{14}
+	return file_unigate_settlement_v1_settlement_proto_rawDescGZIP(), []int{16}
 }
 
 func (x *ListPostingsRequest) GetPaymentId() string {
@@ -976,7 +1077,7 @@ type ListPostingsResponse struct {
 
 func (x *ListPostingsResponse) Reset() {
 	*x = ListPostingsResponse{}
-	mi := &file_unigate_settlement_v1_settlement_proto_msgTypes[15]
+	mi := &file_unigate_settlement_v1_settlement_proto_msgTypes[17]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -988,7 +1089,7 @@ func (x *ListPostingsResponse) String() string {
 func (*ListPostingsResponse) ProtoMessage() {}
 
 func (x *ListPostingsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_unigate_settlement_v1_settlement_proto_msgTypes[15]
+	mi := &file_unigate_settlement_v1_settlement_proto_msgTypes[17]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1001,7 +1102,7 @@ func (x *ListPostingsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListPostingsResponse.ProtoReflect.Descriptor instead.
 func (*ListPostingsResponse) Descriptor() ([]byte, []int) {
-	return file_unigate_settlement_v1_settlement_proto_rawDescGZIP(), []int{15}
+	return file_unigate_settlement_v1_settlement_proto_rawDescGZIP(), []int{17}
 }
 
 func (x *ListPostingsResponse) GetPostings() []*Posting {
@@ -1020,7 +1121,7 @@ type GetTrialBalanceRequest struct {
 
 func (x *GetTrialBalanceRequest) Reset() {
 	*x = GetTrialBalanceRequest{}
-	mi := &file_unigate_settlement_v1_settlement_proto_msgTypes[16]
+	mi := &file_unigate_settlement_v1_settlement_proto_msgTypes[18]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1032,7 +1133,7 @@ func (x *GetTrialBalanceRequest) String() string {
 func (*GetTrialBalanceRequest) ProtoMessage() {}
 
 func (x *GetTrialBalanceRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_unigate_settlement_v1_settlement_proto_msgTypes[16]
+	mi := &file_unigate_settlement_v1_settlement_proto_msgTypes[18]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1045,7 +1146,7 @@ func (x *GetTrialBalanceRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetTrialBalanceRequest.ProtoReflect.Descriptor instead.
 func (*GetTrialBalanceRequest) Descriptor() ([]byte, []int) {
-	return file_unigate_settlement_v1_settlement_proto_rawDescGZIP(), []int{16}
+	return file_unigate_settlement_v1_settlement_proto_rawDescGZIP(), []int{18}
 }
 
 // AccountBalance is the sum of one account's entries in one currency.
@@ -1061,7 +1162,7 @@ type AccountBalance struct {
 
 func (x *AccountBalance) Reset() {
 	*x = AccountBalance{}
-	mi := &file_unigate_settlement_v1_settlement_proto_msgTypes[17]
+	mi := &file_unigate_settlement_v1_settlement_proto_msgTypes[19]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1073,7 +1174,7 @@ func (x *AccountBalance) String() string {
 func (*AccountBalance) ProtoMessage() {}
 
 func (x *AccountBalance) ProtoReflect() protoreflect.Message {
-	mi := &file_unigate_settlement_v1_settlement_proto_msgTypes[17]
+	mi := &file_unigate_settlement_v1_settlement_proto_msgTypes[19]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1086,7 +1187,7 @@ func (x *AccountBalance) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AccountBalance.ProtoReflect.Descriptor instead.
 func (*AccountBalance) Descriptor() ([]byte, []int) {
-	return file_unigate_settlement_v1_settlement_proto_rawDescGZIP(), []int{17}
+	return file_unigate_settlement_v1_settlement_proto_rawDescGZIP(), []int{19}
 }
 
 func (x *AccountBalance) GetAccount() string {
@@ -1129,7 +1230,7 @@ type CurrencyTotal struct {
 
 func (x *CurrencyTotal) Reset() {
 	*x = CurrencyTotal{}
-	mi := &file_unigate_settlement_v1_settlement_proto_msgTypes[18]
+	mi := &file_unigate_settlement_v1_settlement_proto_msgTypes[20]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1141,7 +1242,7 @@ func (x *CurrencyTotal) String() string {
 func (*CurrencyTotal) ProtoMessage() {}
 
 func (x *CurrencyTotal) ProtoReflect() protoreflect.Message {
-	mi := &file_unigate_settlement_v1_settlement_proto_msgTypes[18]
+	mi := &file_unigate_settlement_v1_settlement_proto_msgTypes[20]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1154,7 +1255,7 @@ func (x *CurrencyTotal) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CurrencyTotal.ProtoReflect.Descriptor instead.
 func (*CurrencyTotal) Descriptor() ([]byte, []int) {
-	return file_unigate_settlement_v1_settlement_proto_rawDescGZIP(), []int{18}
+	return file_unigate_settlement_v1_settlement_proto_rawDescGZIP(), []int{20}
 }
 
 func (x *CurrencyTotal) GetCurrency() string {
@@ -1190,7 +1291,7 @@ type GetTrialBalanceResponse struct {
 
 func (x *GetTrialBalanceResponse) Reset() {
 	*x = GetTrialBalanceResponse{}
-	mi := &file_unigate_settlement_v1_settlement_proto_msgTypes[19]
+	mi := &file_unigate_settlement_v1_settlement_proto_msgTypes[21]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1202,7 +1303,7 @@ func (x *GetTrialBalanceResponse) String() string {
 func (*GetTrialBalanceResponse) ProtoMessage() {}
 
 func (x *GetTrialBalanceResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_unigate_settlement_v1_settlement_proto_msgTypes[19]
+	mi := &file_unigate_settlement_v1_settlement_proto_msgTypes[21]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1215,7 +1316,7 @@ func (x *GetTrialBalanceResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetTrialBalanceResponse.ProtoReflect.Descriptor instead.
 func (*GetTrialBalanceResponse) Descriptor() ([]byte, []int) {
-	return file_unigate_settlement_v1_settlement_proto_rawDescGZIP(), []int{19}
+	return file_unigate_settlement_v1_settlement_proto_rawDescGZIP(), []int{21}
 }
 
 func (x *GetTrialBalanceResponse) GetAccounts() []*AccountBalance {
@@ -1271,6 +1372,12 @@ const file_unigate_settlement_v1_settlement_proto_rawDesc = "" +
 	"payment_id\x18\x01 \x01(\tR\tpaymentId\"S\n" +
 	"\x1cGetPaymentSettlementResponse\x12\x18\n" +
 	"\asettled\x18\x01 \x01(\bR\asettled\x12\x19\n" +
+	"\bcycle_id\x18\x02 \x01(\tR\acycleId\"5\n" +
+	"\x14HoldForCancelRequest\x12\x1d\n" +
+	"\n" +
+	"payment_id\x18\x01 \x01(\tR\tpaymentId\"F\n" +
+	"\x15HoldForCancelResponse\x12\x12\n" +
+	"\x04held\x18\x01 \x01(\bR\x04held\x12\x19\n" +
 	"\bcycle_id\x18\x02 \x01(\tR\acycleId\"\x84\x01\n" +
 	"\x05Entry\x12\x18\n" +
 	"\aaccount\x18\x01 \x01(\tR\aaccount\x12/\n" +
@@ -1330,7 +1437,7 @@ const file_unigate_settlement_v1_settlement_proto_rawDesc = "" +
 	"\x10SIDE_UNSPECIFIED\x10\x00\x12\x0e\n" +
 	"\n" +
 	"SIDE_DEBIT\x10\x01\x12\x0f\n" +
-	"\vSIDE_CREDIT\x10\x022\x90\x06\n" +
+	"\vSIDE_CREDIT\x10\x022\xfc\x06\n" +
 	"\x11SettlementService\x12d\n" +
 	"\vPostPayment\x12).unigate.settlement.v1.PostPaymentRequest\x1a*.unigate.settlement.v1.PostPaymentResponse\x12g\n" +
 	"\fPostPayments\x12*.unigate.settlement.v1.PostPaymentsRequest\x1a+.unigate.settlement.v1.PostPaymentsResponse\x12g\n" +
@@ -1339,7 +1446,8 @@ const file_unigate_settlement_v1_settlement_proto_rawDesc = "" +
 	"\n" +
 	"CloseCycle\x12(.unigate.settlement.v1.CloseCycleRequest\x1a).unigate.settlement.v1.CloseCycleResponse\x12m\n" +
 	"\x0eListStatements\x12,.unigate.settlement.v1.ListStatementsRequest\x1a-.unigate.settlement.v1.ListStatementsResponse\x12\x7f\n" +
-	"\x14GetPaymentSettlement\x122.unigate.settlement.v1.GetPaymentSettlementRequest\x1a3.unigate.settlement.v1.GetPaymentSettlementResponseB\xeb\x01\n" +
+	"\x14GetPaymentSettlement\x122.unigate.settlement.v1.GetPaymentSettlementRequest\x1a3.unigate.settlement.v1.GetPaymentSettlementResponse\x12j\n" +
+	"\rHoldForCancel\x12+.unigate.settlement.v1.HoldForCancelRequest\x1a,.unigate.settlement.v1.HoldForCancelResponseB\xeb\x01\n" +
 	"\x19com.unigate.settlement.v1B\x0fSettlementProtoP\x01ZGgithub.com/unigate/unigate/proto/gen/unigate/settlement/v1;settlementv1\xa2\x02\x03USX\xaa\x02\x15Unigate.Settlement.V1\xca\x02\x15Unigate\\Settlement\\V1\xe2\x02!Unigate\\Settlement\\V1\\GPBMetadata\xea\x02\x17Unigate::Settlement::V1b\x06proto3"
 
 var (
@@ -1355,7 +1463,7 @@ func file_unigate_settlement_v1_settlement_proto_rawDescGZIP() []byte {
 }
 
 var file_unigate_settlement_v1_settlement_proto_enumTypes = make([]protoimpl.EnumInfo, 1)
-var file_unigate_settlement_v1_settlement_proto_msgTypes = make([]protoimpl.MessageInfo, 20)
+var file_unigate_settlement_v1_settlement_proto_msgTypes = make([]protoimpl.MessageInfo, 22)
 var file_unigate_settlement_v1_settlement_proto_goTypes = []any{
 	(Side)(0),                            // 0: unigate.settlement.v1.Side
 	(*Cycle)(nil),                        // 1: unigate.settlement.v1.Cycle
@@ -1366,59 +1474,63 @@ var file_unigate_settlement_v1_settlement_proto_goTypes = []any{
 	(*ListStatementsResponse)(nil),       // 6: unigate.settlement.v1.ListStatementsResponse
 	(*GetPaymentSettlementRequest)(nil),  // 7: unigate.settlement.v1.GetPaymentSettlementRequest
 	(*GetPaymentSettlementResponse)(nil), // 8: unigate.settlement.v1.GetPaymentSettlementResponse
-	(*Entry)(nil),                        // 9: unigate.settlement.v1.Entry
-	(*Posting)(nil),                      // 10: unigate.settlement.v1.Posting
-	(*PostPaymentRequest)(nil),           // 11: unigate.settlement.v1.PostPaymentRequest
-	(*PostPaymentResponse)(nil),          // 12: unigate.settlement.v1.PostPaymentResponse
-	(*PostPaymentsRequest)(nil),          // 13: unigate.settlement.v1.PostPaymentsRequest
-	(*PostPaymentsResponse)(nil),         // 14: unigate.settlement.v1.PostPaymentsResponse
-	(*ListPostingsRequest)(nil),          // 15: unigate.settlement.v1.ListPostingsRequest
-	(*ListPostingsResponse)(nil),         // 16: unigate.settlement.v1.ListPostingsResponse
-	(*GetTrialBalanceRequest)(nil),       // 17: unigate.settlement.v1.GetTrialBalanceRequest
-	(*AccountBalance)(nil),               // 18: unigate.settlement.v1.AccountBalance
-	(*CurrencyTotal)(nil),                // 19: unigate.settlement.v1.CurrencyTotal
-	(*GetTrialBalanceResponse)(nil),      // 20: unigate.settlement.v1.GetTrialBalanceResponse
-	(*timestamppb.Timestamp)(nil),        // 21: google.protobuf.Timestamp
-	(*v1.Money)(nil),                     // 22: unigate.common.v1.Money
+	(*HoldForCancelRequest)(nil),         // 9: unigate.settlement.v1.HoldForCancelRequest
+	(*HoldForCancelResponse)(nil),        // 10: unigate.settlement.v1.HoldForCancelResponse
+	(*Entry)(nil),                        // 11: unigate.settlement.v1.Entry
+	(*Posting)(nil),                      // 12: unigate.settlement.v1.Posting
+	(*PostPaymentRequest)(nil),           // 13: unigate.settlement.v1.PostPaymentRequest
+	(*PostPaymentResponse)(nil),          // 14: unigate.settlement.v1.PostPaymentResponse
+	(*PostPaymentsRequest)(nil),          // 15: unigate.settlement.v1.PostPaymentsRequest
+	(*PostPaymentsResponse)(nil),         // 16: unigate.settlement.v1.PostPaymentsResponse
+	(*ListPostingsRequest)(nil),          // 17: unigate.settlement.v1.ListPostingsRequest
+	(*ListPostingsResponse)(nil),         // 18: unigate.settlement.v1.ListPostingsResponse
+	(*GetTrialBalanceRequest)(nil),       // 19: unigate.settlement.v1.GetTrialBalanceRequest
+	(*AccountBalance)(nil),               // 20: unigate.settlement.v1.AccountBalance
+	(*CurrencyTotal)(nil),                // 21: unigate.settlement.v1.CurrencyTotal
+	(*GetTrialBalanceResponse)(nil),      // 22: unigate.settlement.v1.GetTrialBalanceResponse
+	(*timestamppb.Timestamp)(nil),        // 23: google.protobuf.Timestamp
+	(*v1.Money)(nil),                     // 24: unigate.common.v1.Money
 }
 var file_unigate_settlement_v1_settlement_proto_depIdxs = []int32{
-	21, // 0: unigate.settlement.v1.Cycle.cutoff:type_name -> google.protobuf.Timestamp
-	21, // 1: unigate.settlement.v1.Cycle.close_time:type_name -> google.protobuf.Timestamp
-	22, // 2: unigate.settlement.v1.Statement.net_receivable:type_name -> unigate.common.v1.Money
-	21, // 3: unigate.settlement.v1.Statement.cutoff:type_name -> google.protobuf.Timestamp
-	21, // 4: unigate.settlement.v1.CloseCycleRequest.cutoff:type_name -> google.protobuf.Timestamp
+	23, // 0: unigate.settlement.v1.Cycle.cutoff:type_name -> google.protobuf.Timestamp
+	23, // 1: unigate.settlement.v1.Cycle.close_time:type_name -> google.protobuf.Timestamp
+	24, // 2: unigate.settlement.v1.Statement.net_receivable:type_name -> unigate.common.v1.Money
+	23, // 3: unigate.settlement.v1.Statement.cutoff:type_name -> google.protobuf.Timestamp
+	23, // 4: unigate.settlement.v1.CloseCycleRequest.cutoff:type_name -> google.protobuf.Timestamp
 	1,  // 5: unigate.settlement.v1.CloseCycleResponse.cycle:type_name -> unigate.settlement.v1.Cycle
 	2,  // 6: unigate.settlement.v1.CloseCycleResponse.statements:type_name -> unigate.settlement.v1.Statement
 	2,  // 7: unigate.settlement.v1.ListStatementsResponse.statements:type_name -> unigate.settlement.v1.Statement
 	0,  // 8: unigate.settlement.v1.Entry.side:type_name -> unigate.settlement.v1.Side
-	22, // 9: unigate.settlement.v1.Entry.amount:type_name -> unigate.common.v1.Money
-	9,  // 10: unigate.settlement.v1.Posting.entries:type_name -> unigate.settlement.v1.Entry
-	21, // 11: unigate.settlement.v1.Posting.create_time:type_name -> google.protobuf.Timestamp
-	22, // 12: unigate.settlement.v1.PostPaymentRequest.wallet_amount:type_name -> unigate.common.v1.Money
-	22, // 13: unigate.settlement.v1.PostPaymentRequest.cost_amount:type_name -> unigate.common.v1.Money
-	22, // 14: unigate.settlement.v1.PostPaymentRequest.merchant_amount:type_name -> unigate.common.v1.Money
-	10, // 15: unigate.settlement.v1.PostPaymentResponse.posting:type_name -> unigate.settlement.v1.Posting
-	11, // 16: unigate.settlement.v1.PostPaymentsRequest.payments:type_name -> unigate.settlement.v1.PostPaymentRequest
-	10, // 17: unigate.settlement.v1.PostPaymentsResponse.postings:type_name -> unigate.settlement.v1.Posting
-	10, // 18: unigate.settlement.v1.ListPostingsResponse.postings:type_name -> unigate.settlement.v1.Posting
-	18, // 19: unigate.settlement.v1.GetTrialBalanceResponse.accounts:type_name -> unigate.settlement.v1.AccountBalance
-	19, // 20: unigate.settlement.v1.GetTrialBalanceResponse.currencies:type_name -> unigate.settlement.v1.CurrencyTotal
-	11, // 21: unigate.settlement.v1.SettlementService.PostPayment:input_type -> unigate.settlement.v1.PostPaymentRequest
-	13, // 22: unigate.settlement.v1.SettlementService.PostPayments:input_type -> unigate.settlement.v1.PostPaymentsRequest
-	15, // 23: unigate.settlement.v1.SettlementService.ListPostings:input_type -> unigate.settlement.v1.ListPostingsRequest
-	17, // 24: unigate.settlement.v1.SettlementService.GetTrialBalance:input_type -> unigate.settlement.v1.GetTrialBalanceRequest
+	24, // 9: unigate.settlement.v1.Entry.amount:type_name -> unigate.common.v1.Money
+	11, // 10: unigate.settlement.v1.Posting.entries:type_name -> unigate.settlement.v1.Entry
+	23, // 11: unigate.settlement.v1.Posting.create_time:type_name -> google.protobuf.Timestamp
+	24, // 12: unigate.settlement.v1.PostPaymentRequest.wallet_amount:type_name -> unigate.common.v1.Money
+	24, // 13: unigate.settlement.v1.PostPaymentRequest.cost_amount:type_name -> unigate.common.v1.Money
+	24, // 14: unigate.settlement.v1.PostPaymentRequest.merchant_amount:type_name -> unigate.common.v1.Money
+	12, // 15: unigate.settlement.v1.PostPaymentResponse.posting:type_name -> unigate.settlement.v1.Posting
+	13, // 16: unigate.settlement.v1.PostPaymentsRequest.payments:type_name -> unigate.settlement.v1.PostPaymentRequest
+	12, // 17: unigate.settlement.v1.PostPaymentsResponse.postings:type_name -> unigate.settlement.v1.Posting
+	12, // 18: unigate.settlement.v1.ListPostingsResponse.postings:type_name -> unigate.settlement.v1.Posting
+	20, // 19: unigate.settlement.v1.GetTrialBalanceResponse.accounts:type_name -> unigate.settlement.v1.AccountBalance
+	21, // 20: unigate.settlement.v1.GetTrialBalanceResponse.currencies:type_name -> unigate.settlement.v1.CurrencyTotal
+	13, // 21: unigate.settlement.v1.SettlementService.PostPayment:input_type -> unigate.settlement.v1.PostPaymentRequest
+	15, // 22: unigate.settlement.v1.SettlementService.PostPayments:input_type -> unigate.settlement.v1.PostPaymentsRequest
+	17, // 23: unigate.settlement.v1.SettlementService.ListPostings:input_type -> unigate.settlement.v1.ListPostingsRequest
+	19, // 24: unigate.settlement.v1.SettlementService.GetTrialBalance:input_type -> unigate.settlement.v1.GetTrialBalanceRequest
 	3,  // 25: unigate.settlement.v1.SettlementService.CloseCycle:input_type -> unigate.settlement.v1.CloseCycleRequest
 	5,  // 26: unigate.settlement.v1.SettlementService.ListStatements:input_type -> unigate.settlement.v1.ListStatementsRequest
 	7,  // 27: unigate.settlement.v1.SettlementService.GetPaymentSettlement:input_type -> unigate.settlement.v1.GetPaymentSettlementRequest
-	12, // 28: unigate.settlement.v1.SettlementService.PostPayment:output_type -> unigate.settlement.v1.PostPaymentResponse
-	14, // 29: unigate.settlement.v1.SettlementService.PostPayments:output_type -> unigate.settlement.v1.PostPaymentsResponse
-	16, // 30: unigate.settlement.v1.SettlementService.ListPostings:output_type -> unigate.settlement.v1.ListPostingsResponse
-	20, // 31: unigate.settlement.v1.SettlementService.GetTrialBalance:output_type -> unigate.settlement.v1.GetTrialBalanceResponse
-	4,  // 32: unigate.settlement.v1.SettlementService.CloseCycle:output_type -> unigate.settlement.v1.CloseCycleResponse
-	6,  // 33: unigate.settlement.v1.SettlementService.ListStatements:output_type -> unigate.settlement.v1.ListStatementsResponse
-	8,  // 34: unigate.settlement.v1.SettlementService.GetPaymentSettlement:output_type -> unigate.settlement.v1.GetPaymentSettlementResponse
-	28, // [28:35] is the sub-list for method output_type
-	21, // [21:28] is the sub-list for method input_type
+	9,  // 28: unigate.settlement.v1.SettlementService.HoldForCancel:input_type -> unigate.settlement.v1.HoldForCancelRequest
+	14, // 29: unigate.settlement.v1.SettlementService.PostPayment:output_type -> unigate.settlement.v1.PostPaymentResponse
+	16, // 30: unigate.settlement.v1.SettlementService.PostPayments:output_type -> unigate.settlement.v1.PostPaymentsResponse
+	18, // 31: unigate.settlement.v1.SettlementService.ListPostings:output_type -> unigate.settlement.v1.ListPostingsResponse
+	22, // 32: unigate.settlement.v1.SettlementService.GetTrialBalance:output_type -> unigate.settlement.v1.GetTrialBalanceResponse
+	4,  // 33: unigate.settlement.v1.SettlementService.CloseCycle:output_type -> unigate.settlement.v1.CloseCycleResponse
+	6,  // 34: unigate.settlement.v1.SettlementService.ListStatements:output_type -> unigate.settlement.v1.ListStatementsResponse
+	8,  // 35: unigate.settlement.v1.SettlementService.GetPaymentSettlement:output_type -> unigate.settlement.v1.GetPaymentSettlementResponse
+	10, // 36: unigate.settlement.v1.SettlementService.HoldForCancel:output_type -> unigate.settlement.v1.HoldForCancelResponse
+	29, // [29:37] is the sub-list for method output_type
+	21, // [21:29] is the sub-list for method input_type
 	21, // [21:21] is the sub-list for extension type_name
 	21, // [21:21] is the sub-list for extension extendee
 	0,  // [0:21] is the sub-list for field type_name
@@ -1435,7 +1547,7 @@ func file_unigate_settlement_v1_settlement_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_unigate_settlement_v1_settlement_proto_rawDesc), len(file_unigate_settlement_v1_settlement_proto_rawDesc)),
 			NumEnums:      1,
-			NumMessages:   20,
+			NumMessages:   22,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

@@ -29,6 +29,7 @@ const (
 	SettlementService_CloseCycle_FullMethodName           = "/unigate.settlement.v1.SettlementService/CloseCycle"
 	SettlementService_ListStatements_FullMethodName       = "/unigate.settlement.v1.SettlementService/ListStatements"
 	SettlementService_GetPaymentSettlement_FullMethodName = "/unigate.settlement.v1.SettlementService/GetPaymentSettlement"
+	SettlementService_HoldForCancel_FullMethodName        = "/unigate.settlement.v1.SettlementService/HoldForCancel"
 )
 
 // SettlementServiceClient is the client API for SettlementService service.
@@ -43,17 +44,23 @@ type SettlementServiceClient interface {
 	PostPayment(ctx context.Context, in *PostPaymentRequest, opts ...grpc.CallOption) (*PostPaymentResponse, error)
 	// PostPayments posts many payments in one transaction, each exactly once
 	// as PostPayment would. The acquirer's poster uses it to keep ledger
-	// writes off the payment's critical path.
+	// writes off the payment's critical path. All or nothing: a batch with an
+	// invalid payment (INVALID_ARGUMENT, the field path starts with its index,
+	// "payments[3].") or one posted before with other amounts
+	// (POSTING_CONFLICT, the message names its payment_id and kind) writes
+	// nothing, and the error depends only on the payments at fault.
 	PostPayments(ctx context.Context, in *PostPaymentsRequest, opts ...grpc.CallOption) (*PostPaymentsResponse, error)
 	// ListPostings returns the postings of one payment.
 	ListPostings(ctx context.Context, in *ListPostingsRequest, opts ...grpc.CallOption) (*ListPostingsResponse, error)
 	// GetTrialBalance sums the ledger per currency and per account.
 	GetTrialBalance(ctx context.Context, in *GetTrialBalanceRequest, opts ...grpc.CallOption) (*GetTrialBalanceResponse, error)
 	// CloseCycle closes the settlement cycle at a cutoff: every posting made
-	// before the cutoff and not yet in a cycle joins it, and a statement per
-	// partner and currency nets what the partner owes. Closing the same
-	// cutoff again returns the same cycle. The elected settlement replica
-	// calls it at each cutoff; operators may too.
+	// before the cutoff and not yet in a cycle joins it — except those of a
+	// payment held for cancel (HoldForCancel) whose cancel reversal was not
+	// posted before the cutoff — and a statement per partner and currency
+	// nets what the partner owes. Closing the same cutoff again returns the
+	// same cycle. The elected settlement replica calls it at each cutoff;
+	// operators may too.
 	CloseCycle(ctx context.Context, in *CloseCycleRequest, opts ...grpc.CallOption) (*CloseCycleResponse, error)
 	// ListStatements returns statements in the order they were made, after
 	// a cursor (their sequence).
@@ -61,6 +68,15 @@ type SettlementServiceClient interface {
 	// GetPaymentSettlement says whether a payment's posting is in a closed
 	// cycle (settled) and which.
 	GetPaymentSettlement(ctx context.Context, in *GetPaymentSettlementRequest, opts ...grpc.CallOption) (*GetPaymentSettlementResponse, error)
+	// HoldForCancel decides, in one transaction, between cancelling a
+	// payment and settling it. If the payment's posting is in a closed cycle
+	// it is settled: held is false, cycle_id names the cycle, and the cancel
+	// must be refused. Otherwise the payment is held: no cycle takes any of
+	// its postings until its cancel reversal (reversal_id
+	// "cancel-<payment_id>") is posted, and then the payment and the reversal
+	// join the same cycle. A cycle closing concurrently either settled the
+	// payment first or leaves it out. Idempotent: a held payment stays held.
+	HoldForCancel(ctx context.Context, in *HoldForCancelRequest, opts ...grpc.CallOption) (*HoldForCancelResponse, error)
 }
 
 type settlementServiceClient struct {
@@ -141,6 +157,16 @@ func (c *settlementServiceClient) GetPaymentSettlement(ctx context.Context, in *
 	return out, nil
 }
 
+func (c *settlementServiceClient) HoldForCancel(ctx context.Context, in *HoldForCancelRequest, opts ...grpc.CallOption) (*HoldForCancelResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(HoldForCancelResponse)
+	err := c.cc.Invoke(ctx, SettlementService_HoldForCancel_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 // SettlementServiceServer is the server API for SettlementService service.
 // All implementations must embed UnimplementedSettlementServiceServer
 // for forward compatibility.
@@ -153,17 +179,23 @@ type SettlementServiceServer interface {
 	PostPayment(context.Context, *PostPaymentRequest) (*PostPaymentResponse, error)
 	// PostPayments posts many payments in one transaction, each exactly once
 	// as PostPayment would. The acquirer's poster uses it to keep ledger
-	// writes off the payment's critical path.
+	// writes off the payment's critical path. All or nothing: a batch with an
+	// invalid payment (INVALID_ARGUMENT, the field path starts with its index,
+	// "payments[3].") or one posted before with other amounts
+	// (POSTING_CONFLICT, the message names its payment_id and kind) writes
+	// nothing, and the error depends only on the payments at fault.
 	PostPayments(context.Context, *PostPaymentsRequest) (*PostPaymentsResponse, error)
 	// ListPostings returns the postings of one payment.
 	ListPostings(context.Context, *ListPostingsRequest) (*ListPostingsResponse, error)
 	// GetTrialBalance sums the ledger per currency and per account.
 	GetTrialBalance(context.Context, *GetTrialBalanceRequest) (*GetTrialBalanceResponse, error)
 	// CloseCycle closes the settlement cycle at a cutoff: every posting made
-	// before the cutoff and not yet in a cycle joins it, and a statement per
-	// partner and currency nets what the partner owes. Closing the same
-	// cutoff again returns the same cycle. The elected settlement replica
-	// calls it at each cutoff; operators may too.
+	// before the cutoff and not yet in a cycle joins it — except those of a
+	// payment held for cancel (HoldForCancel) whose cancel reversal was not
+	// posted before the cutoff — and a statement per partner and currency
+	// nets what the partner owes. Closing the same cutoff again returns the
+	// same cycle. The elected settlement replica calls it at each cutoff;
+	// operators may too.
 	CloseCycle(context.Context, *CloseCycleRequest) (*CloseCycleResponse, error)
 	// ListStatements returns statements in the order they were made, after
 	// a cursor (their sequence).
@@ -171,6 +203,15 @@ type SettlementServiceServer interface {
 	// GetPaymentSettlement says whether a payment's posting is in a closed
 	// cycle (settled) and which.
 	GetPaymentSettlement(context.Context, *GetPaymentSettlementRequest) (*GetPaymentSettlementResponse, error)
+	// HoldForCancel decides, in one transaction, between cancelling a
+	// payment and settling it. If the payment's posting is in a closed cycle
+	// it is settled: held is false, cycle_id names the cycle, and the cancel
+	// must be refused. Otherwise the payment is held: no cycle takes any of
+	// its postings until its cancel reversal (reversal_id
+	// "cancel-<payment_id>") is posted, and then the payment and the reversal
+	// join the same cycle. A cycle closing concurrently either settled the
+	// payment first or leaves it out. Idempotent: a held payment stays held.
+	HoldForCancel(context.Context, *HoldForCancelRequest) (*HoldForCancelResponse, error)
 	mustEmbedUnimplementedSettlementServiceServer()
 }
 
@@ -201,6 +242,9 @@ func (UnimplementedSettlementServiceServer) ListStatements(context.Context, *Lis
 }
 func (UnimplementedSettlementServiceServer) GetPaymentSettlement(context.Context, *GetPaymentSettlementRequest) (*GetPaymentSettlementResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method GetPaymentSettlement not implemented")
+}
+func (UnimplementedSettlementServiceServer) HoldForCancel(context.Context, *HoldForCancelRequest) (*HoldForCancelResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method HoldForCancel not implemented")
 }
 func (UnimplementedSettlementServiceServer) mustEmbedUnimplementedSettlementServiceServer() {}
 func (UnimplementedSettlementServiceServer) testEmbeddedByValue()                           {}
@@ -349,6 +393,24 @@ func _SettlementService_GetPaymentSettlement_Handler(srv interface{}, ctx contex
 	return interceptor(ctx, in, info, handler)
 }
 
+func _SettlementService_HoldForCancel_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(HoldForCancelRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(SettlementServiceServer).HoldForCancel(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: SettlementService_HoldForCancel_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(SettlementServiceServer).HoldForCancel(ctx, req.(*HoldForCancelRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 // SettlementService_ServiceDesc is the grpc.ServiceDesc for SettlementService service.
 // It's only intended for direct use with grpc.RegisterService,
 // and not to be introspected or modified (even as a copy)
@@ -383,6 +445,10 @@ var SettlementService_ServiceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "GetPaymentSettlement",
 			Handler:    _SettlementService_GetPaymentSettlement_Handler,
+		},
+		{
+			MethodName: "HoldForCancel",
+			Handler:    _SettlementService_HoldForCancel_Handler,
 		},
 	},
 	Streams:  []grpc.StreamDesc{},

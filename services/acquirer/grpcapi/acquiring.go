@@ -1,34 +1,39 @@
-package acquirer
+package grpcapi
 
 import (
 	"context"
+	"time"
 
-	"google.golang.org/grpc/metadata"
+	"google.golang.org/protobuf/types/known/timestamppb"
 
 	acquiringv1 "github.com/unigate/unigate/proto/gen/unigate/acquiring/v1"
 
 	"github.com/unigate/unigate/pkg/rpcerr"
+	"github.com/unigate/unigate/services/acquirer"
 )
 
 // NetworkHeader is the metadata key that names the calling merchant
 // network on a trusted network (mTLS identities replace it).
 const NetworkHeader = "unigate-network-id"
 
+func timestampOf(t time.Time) *timestamppb.Timestamp {
+	if t.IsZero() {
+		return nil
+	}
+	return timestamppb.New(t)
+}
+
 // AcquiringServer is the merchant-side gRPC API.
 type AcquiringServer struct {
 	acquiringv1.UnimplementedAcquiringServiceServer
-	svc *Service
+	svc *acquirer.Service
 }
 
 // NewAcquiringServer returns an AcquiringServer over svc.
-func NewAcquiringServer(svc *Service) *AcquiringServer { return &AcquiringServer{svc: svc} }
+func NewAcquiringServer(svc *acquirer.Service) *AcquiringServer { return &AcquiringServer{svc: svc} }
 
 func networkID(ctx context.Context) (string, error) {
-	md, _ := metadata.FromIncomingContext(ctx)
-	if v := md.Get(NetworkHeader); len(v) == 1 && v[0] != "" {
-		return v[0], nil
-	}
-	return "", rpcerr.New(rpcerr.Unauthenticated, "the %s metadata key must name the merchant network", NetworkHeader)
+	return caller(ctx, NetworkHeader, "merchant network")
 }
 
 // SubmitPayment implements acquiringv1.AcquiringServiceServer.
@@ -37,21 +42,32 @@ func (s *AcquiringServer) SubmitPayment(ctx context.Context, req *acquiringv1.Su
 	if err != nil {
 		return nil, err
 	}
-	p, err := s.svc.Submit(ctx, SubmitInput{NetworkID: nid, OrderID: req.GetOrderId(), MerchantID: req.GetMerchantId(), Code: req.GetCode()}, req.GetAmount())
+	a, err := requiredAmount(req.GetAmount(), "amount")
+	if err != nil {
+		return nil, err
+	}
+	p, err := s.svc.Submit(ctx, acquirer.SubmitInput{NetworkID: nid, OrderID: req.GetOrderId(), MerchantID: req.GetMerchantId(),
+		Code: req.GetCode(), Amount: a})
 	if err != nil {
 		return nil, err
 	}
 	return &acquiringv1.SubmitPaymentResponse{Payment: PaymentToProto(p)}, nil
 }
 
-func (s *AcquiringServer) payment(ctx context.Context, nid, id, orderID string) (Payment, error) {
+func (s *AcquiringServer) payment(ctx context.Context, nid, id, orderID string) (acquirer.Payment, error) {
 	switch {
 	case id != "":
+		if err := acquirer.CheckText("payment_id", id, 64, true); err != nil {
+			return acquirer.Payment{}, err
+		}
 		return s.svc.GetForNetwork(ctx, nid, id)
 	case orderID != "":
+		if err := acquirer.ValidateKey("order_id", orderID); err != nil {
+			return acquirer.Payment{}, err
+		}
 		return s.svc.GetByOrder(ctx, nid, orderID)
 	}
-	return Payment{}, rpcerr.Field(rpcerr.InvalidArgument, "id", "payment_id or order_id is required")
+	return acquirer.Payment{}, rpcerr.Field(rpcerr.InvalidArgument, "id", "payment_id or order_id is required")
 }
 
 // GetPayment implements acquiringv1.AcquiringServiceServer.
@@ -77,14 +93,14 @@ func (s *AcquiringServer) CancelPayment(ctx context.Context, req *acquiringv1.Ca
 	if err != nil {
 		return nil, err
 	}
-	if p.Mode != CPM {
+	if p.Mode != acquirer.CPM {
 		return nil, rpcerr.New(rpcerr.CancelNotAllowed, "the partner cancels merchant-presented payments; refund it instead")
 	}
 	result, p, err := s.svc.Cancel(ctx, p)
 	if err != nil {
 		return nil, err
 	}
-	return &acquiringv1.CancelPaymentResponse{Result: result, Payment: PaymentToProto(p)}, nil
+	return &acquiringv1.CancelPaymentResponse{Result: resultToProto(result), Payment: PaymentToProto(p)}, nil
 }
 
 // RefundPayment implements acquiringv1.AcquiringServiceServer.
@@ -93,7 +109,12 @@ func (s *AcquiringServer) RefundPayment(ctx context.Context, req *acquiringv1.Re
 	if err != nil {
 		return nil, err
 	}
-	r, err := s.svc.Refund(ctx, RefundInput{NetworkID: nid, RequestID: req.GetRefundRequestId(), PaymentID: req.GetPaymentId(), Reason: req.GetReason()}, req.GetAmount())
+	a, err := requiredAmount(req.GetAmount(), "amount")
+	if err != nil {
+		return nil, err
+	}
+	r, err := s.svc.Refund(ctx, acquirer.RefundInput{NetworkID: nid, RequestID: req.GetRefundRequestId(), PaymentID: req.GetPaymentId(),
+		Reason: req.GetReason(), Amount: a})
 	if err != nil {
 		return nil, err
 	}
@@ -106,8 +127,17 @@ func (s *AcquiringServer) GetRefund(ctx context.Context, req *acquiringv1.GetRef
 	if err != nil {
 		return nil, err
 	}
-	if req.GetRefundId() == "" && req.GetRefundRequestId() == "" {
+	switch {
+	case req.GetRefundId() == "" && req.GetRefundRequestId() == "":
 		return nil, rpcerr.Field(rpcerr.InvalidArgument, "id", "refund_id or refund_request_id is required")
+	case req.GetRefundId() != "":
+		if err := acquirer.CheckText("refund_id", req.GetRefundId(), 64, true); err != nil {
+			return nil, err
+		}
+	default:
+		if err := acquirer.ValidateKey("refund_request_id", req.GetRefundRequestId()); err != nil {
+			return nil, err
+		}
 	}
 	r, err := s.svc.GetRefund(ctx, nid, req.GetRefundId(), req.GetRefundRequestId())
 	if err != nil {

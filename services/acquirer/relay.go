@@ -1,0 +1,70 @@
+package acquirer
+
+import (
+	"context"
+	"time"
+)
+
+// relayBatch is how many events the relay numbers per transaction.
+const relayBatch = 500
+
+// relayEvents gives new events their per-partner sequence, every
+// RelayTick, until ctx ends or the fence is lost.
+func (s *Service) relayEvents(ctx context.Context, f Fence) error {
+	return s.every(ctx, s.cfg.RelayTick, "event relay", func(ctx context.Context) error {
+		for {
+			n, err := s.d.Store.SequenceEvents(ctx, f, relayBatch)
+			if err != nil || n < relayBatch {
+				return err
+			}
+		}
+	})
+}
+
+// relayStatements turns settlement's new statements into STATEMENT_READY
+// events for their partners, every Tick.
+func (s *Service) relayStatements(ctx context.Context, f Fence) error {
+	return s.every(ctx, s.cfg.Tick, "statement relay", func(ctx context.Context) error {
+		cursor, err := s.d.Store.StatementCursor(ctx)
+		if err != nil {
+			return err
+		}
+		sts, err := s.d.Ledger.Statements(ctx, cursor, 200)
+		if err != nil || len(sts) == 0 {
+			return err
+		}
+		events := make([]Event, 0, len(sts))
+		for _, st := range sts {
+			at := s.now().UTC()
+			id := "statement-" + st.ID
+			body, err := s.d.Statements(id, st, at)
+			if err != nil {
+				return err
+			}
+			events = append(events, Event{ID: id, PartnerID: st.PartnerID, Type: EventStatementReady, Body: body, Time: at})
+			cursor = st.Sequence
+		}
+		return s.d.Store.AddStatementEvents(ctx, f, events, cursor)
+	})
+}
+
+// every runs step now and then every interval until ctx ends. A fenced
+// write ends the loop (and so the term) with ErrFenced; other errors are
+// logged and retried on the next tick.
+func (s *Service) every(ctx context.Context, interval time.Duration, name string, step func(context.Context) error) error {
+	t := time.NewTicker(interval)
+	defer t.Stop()
+	for {
+		if err := step(ctx); err != nil && ctx.Err() == nil {
+			if isFenced(err) {
+				return err
+			}
+			s.log.WarnContext(ctx, name, "err", err)
+		}
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-t.C:
+		}
+	}
+}

@@ -1,0 +1,116 @@
+package store
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+
+	"github.com/unigate/unigate/pkg/sqlstore"
+)
+
+// ClaimFence implements acquirer.Store.
+func (s *SQLStore) ClaimFence(ctx context.Context, name string, rev int64) (bool, error) {
+	var ok bool
+	err := s.db.InTx(ctx, func(ctx context.Context, tx *sqlstore.Tx) error {
+		if _, err := tx.ExecContext(ctx, `INSERT INTO acq_fences (name, revision) VALUES ($1, 0) ON CONFLICT (name) DO NOTHING`, name); err != nil {
+			return err
+		}
+		res, err := tx.ExecContext(ctx, `UPDATE acq_fences SET revision = $1 WHERE name = $2 AND revision <= $1`, rev, name)
+		if err != nil {
+			return err
+		}
+		n, err := res.RowsAffected()
+		ok = n == 1
+		return err
+	})
+	return ok, err
+}
+
+// SequenceEvents implements acquirer.Store: in one transaction, if the
+// fence holds, take the oldest unsequenced events and number them after
+// each partner's last sequence.
+func (s *SQLStore) SequenceEvents(ctx context.Context, f Fence, limit int) (int, error) {
+	n := 0
+	err := s.db.InTx(ctx, func(ctx context.Context, tx *sqlstore.Tx) error {
+		n = 0
+		if err := checkFence(ctx, tx, f); err != nil {
+			return err
+		}
+		type ev struct{ id, partner string }
+		evs, err := queryAll(ctx, tx, func(row scanner) (ev, error) {
+			var e ev
+			return e, row.Scan(&e.id, &e.partner)
+		}, `SELECT event_id, partner_id FROM acq_events WHERE sequence IS NULL ORDER BY create_time, event_id LIMIT $1`, limit)
+		if err != nil || len(evs) == 0 {
+			return err
+		}
+		last := map[string]int64{}
+		for _, e := range evs {
+			if _, ok := last[e.partner]; ok {
+				continue
+			}
+			var seq int64
+			err := tx.QueryRowContext(ctx, `SELECT last_sequence FROM acq_event_cursors WHERE partner_id = $1`, e.partner).Scan(&seq)
+			if err != nil && !errors.Is(err, sql.ErrNoRows) {
+				return err
+			}
+			last[e.partner] = seq
+		}
+		for _, e := range evs {
+			last[e.partner]++
+			if _, err := tx.ExecContext(ctx, `UPDATE acq_events SET sequence = $1 WHERE event_id = $2`, last[e.partner], e.id); err != nil {
+				return err
+			}
+		}
+		for partner, seq := range last {
+			if _, err := tx.ExecContext(ctx, `INSERT INTO acq_event_cursors (partner_id, last_sequence) VALUES ($1, $2)
+				ON CONFLICT (partner_id) DO UPDATE SET last_sequence = excluded.last_sequence`, partner, seq); err != nil {
+				return err
+			}
+		}
+		n = len(evs)
+		return nil
+	})
+	return n, err
+}
+
+// ListEvents implements acquirer.Store.
+func (s *SQLStore) ListEvents(ctx context.Context, partnerID string, after int64, limit int) ([]Event, error) {
+	return queryAll(ctx, s.db, func(row scanner) (Event, error) {
+		var e Event
+		err := row.Scan(&e.ID, &e.PartnerID, &e.Type, &e.PaymentID, &e.RefundID, &e.Body, &e.Time, &e.Sequence)
+		e.Time = e.Time.UTC()
+		return e, err
+	}, `SELECT event_id, partner_id, event_type, payment_id, refund_id, body, create_time, sequence FROM acq_events
+		WHERE partner_id = $1 AND sequence > $2 ORDER BY sequence LIMIT $3`, partnerID, after, limit)
+}
+
+const statementCursor = "settlement-statements"
+
+// StatementCursor implements acquirer.Store.
+func (s *SQLStore) StatementCursor(ctx context.Context) (int64, error) {
+	var v int64
+	err := s.db.QueryRowContext(ctx, `SELECT value FROM acq_cursors WHERE name = $1`, statementCursor).Scan(&v)
+	if errors.Is(err, sql.ErrNoRows) {
+		return 0, nil
+	}
+	return v, err
+}
+
+// AddStatementEvents implements acquirer.Store.
+func (s *SQLStore) AddStatementEvents(ctx context.Context, f Fence, events []Event, cursor int64) error {
+	return s.db.InTx(ctx, func(ctx context.Context, tx *sqlstore.Tx) error {
+		if err := checkFence(ctx, tx, f); err != nil {
+			return err
+		}
+		for _, e := range events {
+			if _, err := tx.ExecContext(ctx, `INSERT INTO acq_events (event_id, partner_id, event_type, payment_id, refund_id, body, create_time, sequence)
+				VALUES ($1, $2, $3, '', '', $4, $5, NULL) ON CONFLICT (event_id) DO NOTHING`, e.ID, e.PartnerID, e.Type, e.Body, e.Time.UTC()); err != nil {
+				return err
+			}
+		}
+		_, err := tx.ExecContext(ctx, `INSERT INTO acq_cursors (name, value) VALUES ($1, $2)
+			ON CONFLICT (name) DO UPDATE SET value = excluded.value`, statementCursor, cursor)
+		return err
+	})
+}
