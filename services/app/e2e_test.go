@@ -153,6 +153,9 @@ func TestEndToEnd(t *testing.T) {
 			e.scenario(t, "unknown outcomes are resolved", e.testResolveUnknown)
 			e.scenario(t, "events stream from a cursor", e.testEvents)
 			e.scenario(t, "settlement cycle", e.testSettlement)
+			e.scenario(t, "network input is checked at the edge", e.testNetworkInput)
+			e.scenario(t, "partner policies", e.testPartnerPolicies)
+			e.scenario(t, "a silent network delays no one else's events", e.testSilentNetwork)
 		})
 	}
 }
@@ -259,6 +262,10 @@ func (e *env) testBadInput(t *testing.T) {
 		_, err := w.Client.Pay(w.Context(ctx), &partnerv1.PayRequest{PartnerPaymentId: key, Code: code, Amount: amount, QuoteId: quoteID, UserRef: "u-1"})
 		return err
 	}
+	payAs := func(key, code, quoteID, userRef string) error {
+		_, err := w.Client.Pay(w.Context(ctx), &partnerv1.PayRequest{PartnerPaymentId: key, Code: code, Amount: cny(100), QuoteId: quoteID, UserRef: userRef})
+		return err
+	}
 	fresh := quote(100)
 	for _, tc := range []struct {
 		name   string
@@ -290,6 +297,14 @@ func (e *env) testBadInput(t *testing.T) {
 			return pay("k15", code, &commonv1.Money{Currency: "MNT", MinorUnits: 100}, fresh)
 		}, codes.InvalidArgument, rpcerr.InvalidAmount, "amount.currency"},
 		{"bad key", func() error { return pay("no spaces allowed", code, cny(100), fresh) }, codes.InvalidArgument, rpcerr.InvalidArgument, "partner_payment_id"},
+		{"NUL in user_ref", func() error { return payAs("k20", code, fresh, "u\x00-1") }, codes.InvalidArgument, rpcerr.InvalidArgument, "user_ref"},
+		{"control character in user_ref", func() error { return payAs("k21", code, fresh, "u\x1b[1m") }, codes.InvalidArgument, rpcerr.InvalidArgument, "user_ref"},
+		{"user_ref too long", func() error { return payAs("k22", code, fresh, strings.Repeat("u", 129)) }, codes.InvalidArgument, rpcerr.InvalidArgument, "user_ref"},
+		{"missing user_ref", func() error { return payAs("k23", code, fresh, "") }, codes.InvalidArgument, rpcerr.InvalidArgument, "user_ref"},
+		{"NUL in code", func() error { return pay("k24", code+"\x00", cny(100), fresh) }, codes.InvalidArgument, rpcerr.InvalidCode, "code"},
+		{"code too long", func() error { return pay("k25", strings.Repeat("0", 600), cny(100), fresh) }, codes.InvalidArgument, rpcerr.InvalidCode, "code"},
+		{"control character in quote_id", func() error { return pay("k26", code, cny(100), fresh+"\n") }, codes.InvalidArgument, rpcerr.InvalidArgument, "quote_id"},
+
 		{"no partner", func() error {
 			_, err := w.Client.Pay(ctx, &partnerv1.PayRequest{PartnerPaymentId: "k16", Code: code, Amount: cny(100), QuoteId: fresh, UserRef: "u-1"})
 			return err
