@@ -153,7 +153,9 @@ func TestPosterDrainsBacklog(t *testing.T) {
 	}
 }
 
-func mpb(currency string, minor int64) *commonv1.Money { return &commonv1.Money{Currency: currency, MinorUnits: minor} }
+func mpb(currency string, minor int64) *commonv1.Money {
+	return &commonv1.Money{Currency: currency, MinorUnits: minor}
+}
 
 // silentNetwork accepts connections and never answers a byte.
 type silentNetwork struct {

@@ -201,7 +201,7 @@ func TestInsertRefund(t *testing.T) {
 			if _, err := x.s.Refund(x.ctx, "no-such-refund"); !is(err, acquirer.ErrRefundNotFound) {
 				t.Errorf("Refund: %v", err)
 			}
-			if _, err := x.s.RefundByRequest(x.ctx, "other-network", "req-ref-1"); !is(err, acquirer.ErrRefundNotFound) {
+			if _, err := x.s.RefundByRequest(x.ctx, networkID, "req-no-such-request"); !is(err, acquirer.ErrRefundNotFound) {
 				t.Errorf("RefundByRequest on another network: %v", err)
 			}
 		})

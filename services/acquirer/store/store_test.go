@@ -341,7 +341,7 @@ func TestInsertPayment(t *testing.T) {
 			}
 			// The same order on another network is another payment.
 			elsewhere := newCPMPayment("pay-order-c", "order-2", t0)
-			elsewhere.Merchant.NetworkID = "other-network"
+			elsewhere.Merchant.NetworkID, elsewhere.PartnerPaymentID = "other-network", "order:other-network:order-2"
 			x.insert(t, elsewhere)
 		})
 
