@@ -1,6 +1,7 @@
 package acquirer
 
 import (
+	"errors"
 	"time"
 
 	"github.com/unigate/unigate/pkg/money"
@@ -160,5 +161,7 @@ var (
 	ErrRefundTooSmall   = rpcerr.Field(rpcerr.InvalidAmount, "amount", "the refund is worth less than one minor unit of the wallet's currency at the payment's rate")
 	ErrCancelWindow     = rpcerr.New(rpcerr.CancelWindowClosed, "the cancel window has closed")
 	ErrCancelNotAllowed = rpcerr.New(rpcerr.CancelNotAllowed, "the payment cannot be cancelled")
-	ErrFenced           = rpcerr.New(rpcerr.Internal, "leadership lost: write fenced off")
+	// ErrFenced is a plain error, not an rpcerr one: errors.Is must match it
+	// alone, never any other INTERNAL error (the edge still masks it).
+	ErrFenced = errors.New("acquirer: leadership lost: write fenced off")
 )

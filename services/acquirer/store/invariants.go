@@ -18,12 +18,14 @@ var invariants = []struct{ name, query string }{
 			WHERE r.payment_id = p.payment_id AND r.status <> 'FAILED')
 		OR p.cost_minor < (SELECT CAST(COALESCE(SUM(r.cost_minor), 0) AS INT8) FROM acq_refunds r
 			WHERE r.payment_id = p.payment_id AND r.status <> 'FAILED')`},
-	{"a fully refunded payment's refunds do not return exactly its wallet amount", `
+	{"a fully refunded payment's refunds do not return exactly its wallet amount and cost", `
 		SELECT p.payment_id FROM acq_payments p
 		WHERE p.refunded_minor = p.merchant_minor
 		AND NOT EXISTS (SELECT 1 FROM acq_refunds r WHERE r.payment_id = p.payment_id AND r.status = 'PROCESSING')
-		AND p.wallet_minor <> (SELECT CAST(COALESCE(SUM(r.wallet_minor), 0) AS INT8) FROM acq_refunds r
-			WHERE r.payment_id = p.payment_id AND r.status = 'SUCCEEDED')`},
+		AND (p.wallet_minor <> (SELECT CAST(COALESCE(SUM(r.wallet_minor), 0) AS INT8) FROM acq_refunds r
+			WHERE r.payment_id = p.payment_id AND r.status = 'SUCCEEDED')
+		OR p.cost_minor <> (SELECT CAST(COALESCE(SUM(r.cost_minor), 0) AS INT8) FROM acq_refunds r
+			WHERE r.payment_id = p.payment_id AND r.status = 'SUCCEEDED'))`},
 	{"a refund of a payment that is not succeeded", `
 		SELECT r.refund_id FROM acq_refunds r JOIN acq_payments p ON p.payment_id = r.payment_id
 		WHERE r.status <> 'FAILED' AND p.status <> 'SUCCEEDED'`},

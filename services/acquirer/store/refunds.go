@@ -206,7 +206,7 @@ func (s *SQLStore) MarkRefundsPosted(ctx context.Context, ids []string) error {
 func (s *SQLStore) DueRefunds(ctx context.Context, now time.Time, limit int, skipIDs []string) ([]Refund, error) {
 	a := &args{}
 	q := `SELECT ` + refundColumns + ` FROM acq_refunds WHERE next_attempt_time IS NOT NULL AND next_attempt_time <= ` + a.add(now.UTC()) +
-		a.notIn("refund_id", skipIDs) + ` ORDER BY next_attempt_time LIMIT ` + a.add(limit)
+		a.notIn("refund_id", skipIDs) + ` ORDER BY next_attempt_time, refund_id LIMIT ` + a.add(limit)
 	return queryAll(ctx, s.db, scanRefund, q, a.vs...)
 }
 

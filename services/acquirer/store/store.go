@@ -65,9 +65,15 @@ func (s *SQLStore) InsertPayment(ctx context.Context, p Payment) (Payment, bool,
 	} else if n == 1 {
 		return p, true, nil
 	}
+	// The conflict was on the id, the partner's key or the network's order
+	// id: return whichever row holds it (its request hash then tells a
+	// repeat from a reuse).
 	existing, err := s.Payment(ctx, p.ID)
 	if errors.Is(err, acquirer.ErrPaymentNotFound) && p.Mode == acquirer.CPM {
 		existing, err = s.PaymentByOrder(ctx, p.Merchant.NetworkID, p.MerchantOrderID)
+	}
+	if errors.Is(err, acquirer.ErrPaymentNotFound) {
+		existing, err = s.PaymentByKey(ctx, p.PartnerID, p.PartnerPaymentID)
 	}
 	if err != nil {
 		return Payment{}, false, err
@@ -326,7 +332,7 @@ func (s *SQLStore) DuePayments(ctx context.Context, now time.Time, limit int, sk
 	q := `SELECT ` + paymentColumns + ` FROM acq_payments WHERE next_attempt_time IS NOT NULL AND next_attempt_time <= ` + a.add(now.UTC()) +
 		a.notIn("payment_id", skipIDs) +
 		a.notIn("CASE WHEN mode = 'CPM' THEN partner_endpoint ELSE network_endpoint END", skipEndpoints) +
-		` ORDER BY next_attempt_time LIMIT ` + a.add(limit)
+		` ORDER BY next_attempt_time, payment_id LIMIT ` + a.add(limit)
 	return queryAll(ctx, s.db, scanPayment, q, a.vs...)
 }
 

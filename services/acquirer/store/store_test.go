@@ -362,12 +362,13 @@ func TestInsertPayment(t *testing.T) {
 			}
 		})
 
-		t.Run("a taken partner key under another id inserts nothing", func(t *testing.T) {
+		t.Run("a taken partner key under another id returns the holder", func(t *testing.T) {
 			p := x.insert(t, newPayment("pay-key-a", t0))
 			other := newPayment("pay-key-b", at(time.Second))
 			other.PartnerPaymentID = p.PartnerPaymentID
-			if _, inserted, err := x.s.InsertPayment(x.ctx, other); err == nil || inserted {
-				t.Fatalf("InsertPayment = inserted %v, %v; want an error", inserted, err)
+			got, inserted, err := x.s.InsertPayment(x.ctx, other)
+			if err != nil || inserted || got.ID != p.ID {
+				t.Fatalf("InsertPayment = %s, inserted %v, %v; want the holder %s", got.ID, inserted, err, p.ID)
 			}
 			same(t, "stored payment", x.payment(t, p.ID), p)
 		})
@@ -623,6 +624,18 @@ func TestTransitions(t *testing.T) {
 				}
 			})
 		}
+
+		// No PROCESSING row should be marked posted; if one is, success
+		// still leaves it owing its posting.
+		t.Run("MarkSucceeded owes the posting", func(t *testing.T) {
+			p := paymentIn("pay-posted-early", "processing", t0)
+			p.LedgerPosted = true
+			x.insert(t, p)
+			got, applied, err := x.s.MarkSucceeded(x.ctx, p.ID, "net-ref-1", "", when, nil)
+			if err != nil || !applied || got.LedgerPosted || x.payment(t, p.ID).LedgerPosted {
+				t.Fatalf("MarkSucceeded = applied %v, LedgerPosted %v, %v; want applied, owing its posting", applied, got.LedgerPosted, err)
+			}
+		})
 
 		t.Run("an unknown payment", func(t *testing.T) {
 			for _, tc := range transitions {
