@@ -8,10 +8,7 @@ import (
 	"testing"
 	"time"
 
-	"google.golang.org/grpc/metadata"
-
 	acquiringv1 "github.com/unigate/unigate/proto/gen/unigate/acquiring/v1"
-	commonv1 "github.com/unigate/unigate/proto/gen/unigate/common/v1"
 	partnerv1 "github.com/unigate/unigate/proto/gen/unigate/partner/v1"
 	simulatorv1 "github.com/unigate/unigate/proto/gen/unigate/simulator/v1"
 	unigate "github.com/unigate/unigate/sdk"
@@ -20,7 +17,6 @@ import (
 	"github.com/unigate/unigate/pkg/rpcerr"
 	"github.com/unigate/unigate/pkg/sqlstore/sqlstoretest"
 	"github.com/unigate/unigate/services/acquirer"
-	"github.com/unigate/unigate/services/acquirer/grpcapi"
 	"github.com/unigate/unigate/services/app"
 	"github.com/unigate/unigate/services/walletsim"
 )
@@ -240,10 +236,17 @@ func TestFaultInjection(t *testing.T) {
 					t.Fatalf("reference stored as %q", ref)
 				}
 			})
-			e.scenario(t, "the poster's mark fails once", func(t *testing.T) {
-				p := fx.mpm(t, "M10001", 0, "", fail, partnerv1.PaymentStatus_PAYMENT_STATUS_SUCCEEDED)
-				_ = p
-			})
+			for _, m := range []mode{fail, lose} {
+				e.scenario(t, "the poster's mark "+m.String()+"s once", func(t *testing.T) {
+					// Posted, but the mark fails: the next pass posts again,
+					// which the ledger takes as the same posting (checkBooks).
+					key := fx.key("fault-mpm")
+					id := acquirer.PaymentID("hipay", key)
+					fx.f.arm("MarkPosted", id, m)
+					fx.mpmWithKey(t, key, "M10001", 0, "", fail, partnerv1.PaymentStatus_PAYMENT_STATUS_SUCCEEDED)
+					waitFor(t, "the mark's fault", func() bool { return fx.f.hasFired("MarkPosted", id) })
+				})
+			}
 			e.scenario(t, "a replica stops mid-call", fx.stopMidCall)
 		})
 	}
@@ -301,8 +304,12 @@ func (fx *faultEnv) paymentOf(id string) (*partnerv1.Payment, error) {
 // never for F.
 func (fx *faultEnv) mpm(t *testing.T, merchant string, i int, method string, m mode, want partnerv1.PaymentStatus) *partnerv1.Payment {
 	t.Helper()
+	return fx.mpmWithKey(t, fx.key("fault-mpm"), merchant, i, method, m, want)
+}
+
+func (fx *faultEnv) mpmWithKey(t *testing.T, key, merchant string, i int, method string, m mode, want partnerv1.PaymentStatus) *partnerv1.Payment {
+	t.Helper()
 	ctx := context.Background()
-	key := fx.key("fault-mpm")
 	id := acquirer.PaymentID("hipay", key)
 	if method != "" {
 		fx.f.arm(method, id, m)
@@ -462,7 +469,8 @@ func (fx *faultEnv) refund(t *testing.T, method string, m mode) {
 // replica finishes the payment S with one credit.
 func (fx *faultEnv) stopMidCall(t *testing.T) {
 	ctx := context.Background()
-	addr, err := fx.stack.StartAcquirer(fx.key("acq-stop"), 0)
+	replica := fx.key("acq-stop")
+	addr, err := fx.stack.StartAcquirer(replica, 0)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -486,7 +494,7 @@ func (fx *faultEnv) stopMidCall(t *testing.T) {
 		done <- err
 	}()
 	time.Sleep(200 * time.Millisecond) // the credit is in flight at the slow network
-	fx.stack.StopService(fmt.Sprintf("acq-stop-%d", fx.n-1))
+	fx.stack.StopService(replica)
 	<-done // U, or the connection closed: either way not F
 	p := fx.final(t, acquirer.PaymentID("hipay", key))
 	if p.GetStatus() != partnerv1.PaymentStatus_PAYMENT_STATUS_SUCCEEDED {
@@ -496,9 +504,3 @@ func (fx *faultEnv) stopMidCall(t *testing.T) {
 		t.Fatalf("merchant credited %d times", got)
 	}
 }
-
-var (
-	_ = metadata.Pairs
-	_ = commonv1.Result_RESULT_SUCCESS
-	_ = grpcapi.NetworkHeader
-)
