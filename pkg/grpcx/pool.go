@@ -12,14 +12,15 @@ import (
 // network endpoints read from the routing table.
 type Pool struct {
 	callTimeout time.Duration
+	opts        []grpc.DialOption
 	mu          sync.Mutex
 	conns       map[string]*grpc.ClientConn
 }
 
 // NewPool returns an empty pool whose connections bound every call by
 // callTimeout (when the caller set no deadline).
-func NewPool(callTimeout time.Duration) *Pool {
-	return &Pool{callTimeout: callTimeout, conns: map[string]*grpc.ClientConn{}}
+func NewPool(callTimeout time.Duration, opts ...grpc.DialOption) *Pool {
+	return &Pool{callTimeout: callTimeout, opts: opts, conns: map[string]*grpc.ClientConn{}}
 }
 
 // Get returns the connection to target, opening it if needed. Opening does
@@ -30,7 +31,7 @@ func (p *Pool) Get(target string) (*grpc.ClientConn, error) {
 	if c, ok := p.conns[target]; ok {
 		return c, nil
 	}
-	c, err := Dial(target, p.callTimeout)
+	c, err := Dial(target, p.callTimeout, p.opts...)
 	if err != nil {
 		return nil, err
 	}

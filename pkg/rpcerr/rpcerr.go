@@ -4,7 +4,8 @@
 // with %w). At the gRPC edge, ToStatus turns any error into a status whose
 // code comes from the table below and whose details carry
 // google.rpc.ErrorInfo{Reason, Domain: "unigate"} (plus BadRequest for a
-// field, RetryInfo where a retry is safe). Errors that are not *Error are
+// field, RetryInfo where a retry is safe, and any further Details the error
+// carries, such as a quota's QuotaFailure). Errors that are not *Error are
 // masked as INTERNAL so no internal detail reaches a partner. A service that
 // receives such a status from another service turns it back into an *Error
 // with FromStatus, so reasons travel unchanged across hops.
@@ -42,6 +43,7 @@ const (
 	PartnerNotFound           Reason = "PARTNER_NOT_FOUND"
 	PartnerDisabled           Reason = "PARTNER_DISABLED"
 	Unauthenticated           Reason = "UNAUTHENTICATED"
+	PermissionDenied          Reason = "PERMISSION_DENIED"
 	RateNotAvailable          Reason = "RATE_NOT_AVAILABLE"
 	QuoteNotFound             Reason = "QUOTE_NOT_FOUND"
 	QuoteExpired              Reason = "QUOTE_EXPIRED"
@@ -66,6 +68,7 @@ const (
 	PostingConflict           Reason = "POSTING_CONFLICT"
 	DownstreamUnavailable     Reason = "DOWNSTREAM_UNAVAILABLE"
 	DeadlineExceeded          Reason = "DEADLINE_EXCEEDED"
+	QuotaExceeded             Reason = "QUOTA_EXCEEDED"
 	Internal                  Reason = "INTERNAL"
 )
 
@@ -87,6 +90,7 @@ var table = map[Reason]entry{
 	PartnerNotFound:           {code: codes.NotFound},
 	PartnerDisabled:           {code: codes.PermissionDenied},
 	Unauthenticated:           {code: codes.Unauthenticated},
+	PermissionDenied:          {code: codes.PermissionDenied},
 	RateNotAvailable:          {code: codes.FailedPrecondition},
 	QuoteNotFound:             {code: codes.NotFound},
 	QuoteExpired:              {code: codes.FailedPrecondition},
@@ -111,6 +115,7 @@ var table = map[Reason]entry{
 	PostingConflict:           {code: codes.AlreadyExists},
 	DownstreamUnavailable:     {code: codes.Unavailable, retryAfter: time.Second},
 	DeadlineExceeded:          {code: codes.DeadlineExceeded, retryAfter: time.Second},
+	QuotaExceeded:             {code: codes.ResourceExhausted, retryAfter: 100 * time.Millisecond},
 	Internal:                  {code: codes.Internal},
 }
 
@@ -138,6 +143,17 @@ type Error struct {
 	// Field names the request field at fault, for InvalidArgument-class
 	// reasons ("amount.minor_units").
 	Field string
+	// RetryAfter, if positive, replaces the table's delay in RetryInfo
+	// when the error knows better (a rate limit knows when its next token
+	// comes). It is ignored for a reason the table does not mark
+	// retryable: the table alone says whether a retry is safe.
+	RetryAfter time.Duration
+	// Details are further google.rpc details (QuotaFailure, ...) appended
+	// after ErrorInfo, BadRequest and RetryInfo. FromStatus does not
+	// restore them, nor RetryAfter: a service that passes on another
+	// service's error re-emits only its reason, so one hop's details (a
+	// quota's subject) do not reach the next caller.
+	Details []protoadapt.MessageV1
 }
 
 // New returns an error with reason r.
@@ -182,8 +198,12 @@ func (e *Error) GRPCStatus() *status.Status {
 		}}})
 	}
 	if d := table[e.Reason].retryAfter; d > 0 {
+		if e.RetryAfter > 0 {
+			d = e.RetryAfter
+		}
 		details = append(details, &errdetails.RetryInfo{RetryDelay: durationpb.New(d)})
 	}
+	details = append(details, e.Details...)
 	if withDetails, err := st.WithDetails(details...); err == nil {
 		return withDetails
 	}

@@ -7,6 +7,7 @@ import (
 	"os"
 	"strings"
 	"testing"
+	"unicode"
 
 	"google.golang.org/genproto/googleapis/rpc/errdetails"
 	"google.golang.org/grpc/codes"
@@ -102,8 +103,15 @@ func TestCatalogue(t *testing.T) {
 	}
 }
 
+// codeName spells a code as the docs do: "ResourceExhausted" is
+// RESOURCE_EXHAUSTED.
 func codeName(c codes.Code) string {
-	return strings.ToUpper(strings.NewReplacer("AlreadyExists", "ALREADY_EXISTS", "InvalidArgument", "INVALID_ARGUMENT",
-		"NotFound", "NOT_FOUND", "FailedPrecondition", "FAILED_PRECONDITION", "PermissionDenied", "PERMISSION_DENIED",
-		"DeadlineExceeded", "DEADLINE_EXCEEDED").Replace(c.String()))
+	var b strings.Builder
+	for i, r := range c.String() {
+		if i > 0 && unicode.IsUpper(r) {
+			b.WriteByte('_')
+		}
+		b.WriteRune(unicode.ToUpper(r))
+	}
+	return b.String()
 }

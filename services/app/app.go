@@ -29,10 +29,12 @@ import (
 	settlementv1 "github.com/unigate/unigate/proto/gen/unigate/settlement/v1"
 	simulatorv1 "github.com/unigate/unigate/proto/gen/unigate/simulator/v1"
 
+	"github.com/unigate/unigate/pkg/authn"
 	"github.com/unigate/unigate/pkg/election"
 	"github.com/unigate/unigate/pkg/etcdx"
 	"github.com/unigate/unigate/pkg/grpcx"
 	"github.com/unigate/unigate/pkg/money"
+	"github.com/unigate/unigate/pkg/quota"
 	"github.com/unigate/unigate/pkg/sqlstore"
 	"github.com/unigate/unigate/services/acquirer"
 	"github.com/unigate/unigate/services/acquirer/grpcapi"
@@ -58,6 +60,11 @@ type Common struct {
 	Log         *slog.Logger
 	// Ready, if set, receives the listening address once serving.
 	Ready func(addr string)
+	// PKI is a directory laid out as pki.Dev (ca/*.crt, service/NAME.crt|key):
+	// every server then requires mutual TLS and takes each caller's
+	// identity from its certificate. Empty means plaintext, for local
+	// experiments only.
+	PKI string
 }
 
 func (c Common) validate(needDSN bool) error {
@@ -71,6 +78,16 @@ func (c Common) validate(needDSN bool) error {
 		return errors.New("a logger is required")
 	}
 	return nil
+}
+
+// newServer is a Unigate service's gRPC server, with mutual TLS and its
+// policy when the PKI is set.
+func newServer(c Common, service string, policy authn.Policy, more ...grpc.ServerOption) (*grpcx.Server, error) {
+	opts, err := c.security(authn.Service, service).serverOptions(c, policy)
+	if err != nil {
+		return nil, err
+	}
+	return grpcx.NewServer(c.Log, append(opts, more...)...), nil
 }
 
 // serve listens and serves srv until ctx ends.
@@ -122,7 +139,10 @@ func RunFX(ctx context.Context, cfg FXConfig) error {
 		return err
 	}
 	defer db.Close()
-	srv := grpcx.NewServer(cfg.Log)
+	srv, err := newServer(cfg.Common, "fx", fxPolicy)
+	if err != nil {
+		return err
+	}
 	fxv1.RegisterFxServiceServer(srv, fx.NewServer(fx.NewService(cfg.FX, fx.NewSQLStore(db), nil)))
 	return serve(ctx, cfg.Common, srv)
 }
@@ -147,7 +167,10 @@ func RunRisk(ctx context.Context, cfg RiskConfig) error {
 		return err
 	}
 	defer db.Close()
-	srv := grpcx.NewServer(cfg.Log)
+	srv, err := newServer(cfg.Common, "risk", riskPolicy)
+	if err != nil {
+		return err
+	}
 	riskv1.RegisterRiskServiceServer(srv, risk.NewServer(risk.NewService(cfg.Risk, risk.NewSQLStore(db), nil)))
 	return serve(ctx, cfg.Common, srv)
 }
@@ -177,7 +200,10 @@ func RunSettlement(ctx context.Context, cfg SettlementConfig) error {
 	}
 	defer db.Close()
 	svc := settlement.NewService(settlement.NewSQLStore(db), nil)
-	srv := grpcx.NewServer(cfg.Log)
+	srv, err := newServer(cfg.Common, "settlement", settlementPolicy)
+	if err != nil {
+		return err
+	}
 	settlementv1.RegisterSettlementServiceServer(srv, settlement.NewServer(svc))
 	g, ctx := errgroup.WithContext(ctx)
 	if cfg.CycleInterval > 0 {
@@ -229,9 +255,16 @@ func RunRouter(ctx context.Context, cfg RouterConfig) error {
 	if err != nil {
 		return err
 	}
-	pool := grpcx.NewPool(cfg.CallTimeout)
+	toNetworks, err := cfg.security(authn.Service, "router").dialOptions("networks")
+	if err != nil {
+		return err
+	}
+	pool := grpcx.NewPool(cfg.CallTimeout, toNetworks...)
 	defer pool.Close()
-	srv := grpcx.NewServer(cfg.Log)
+	srv, err := newServer(cfg.Common, "router", routerPolicy)
+	if err != nil {
+		return err
+	}
 	routerv1.RegisterRouterServiceServer(srv, router.NewServer(router.NewService(w, pool), w))
 	g, ctx := errgroup.WithContext(ctx)
 	g.Go(func() error { return w.Run(ctx) })
@@ -252,6 +285,10 @@ type AcquirerConfig struct {
 	Candidate string
 	// Lifecycle tunes cancels and the resolver (acquirer.DefaultConfig when zero).
 	Lifecycle acquirer.Config
+	// Limits are every partner's and network's quotas at the acquirer
+	// unless the routing table gives a partner its own (DefaultLimits
+	// when zero).
+	Limits quota.Limits
 	// WrapStore, if set, wraps the acquirer's store: tests inject write
 	// failures with it.
 	WrapStore func(acquirer.Store) acquirer.Store
@@ -265,13 +302,26 @@ func RunAcquirer(ctx context.Context, cfg AcquirerConfig) error {
 	if err := cfg.Common.validate(true); err != nil {
 		return fmt.Errorf("acquirer: %w", err)
 	}
+	sec := cfg.security(authn.Service, "acquirer")
+	internal, err := sec.dialOptions("unigate")
+	if err != nil {
+		return err
+	}
+	toNetworks, err := sec.dialOptions("networks")
+	if err != nil {
+		return err
+	}
+	toPartners, err := sec.dialOptions("partners")
+	if err != nil {
+		return err
+	}
 	targets := map[string]string{"router": cfg.Router, "fx": cfg.FX, "risk": cfg.Risk, "settlement": cfg.Settlement}
 	conns := map[string]*grpc.ClientConn{}
 	for name, t := range targets {
 		if t == "" {
 			return fmt.Errorf("acquirer: the %s target is required", name)
 		}
-		c, err := grpcx.Dial(t, cfg.CallTimeout)
+		c, err := grpcx.Dial(t, cfg.CallTimeout, internal...)
 		if err != nil {
 			return err
 		}
@@ -304,20 +354,32 @@ func RunAcquirer(ctx context.Context, cfg AcquirerConfig) error {
 		return err
 	}
 	defer db.Close()
-	pool := grpcx.NewPool(cfg.CallTimeout)
-	defer pool.Close()
+	networks := grpcx.NewPool(cfg.CallTimeout, toNetworks...)
+	defer networks.Close()
+	wallets := grpcx.NewPool(cfg.CallTimeout, toPartners...)
+	defer wallets.Close()
 	var st acquirer.Store = acqstore.New(db)
 	if cfg.WrapStore != nil {
 		st = cfg.WrapStore(st)
 	}
 	svc := acquirer.NewService(grpcapi.Deps(st, grpcapi.Conns{Router: conns["router"], FX: conns["fx"], Risk: conns["risk"],
-		Settlement: conns["settlement"], Pool: pool}), cfg.Lifecycle, cfg.Log, nil)
-	srv := grpcx.NewServer(cfg.Log)
+		Settlement: conns["settlement"], Networks: networks, Wallets: wallets}), cfg.Lifecycle, cfg.Log, nil)
+	if cfg.Limits == (quota.Limits{}) {
+		cfg.Limits = DefaultLimits()
+	}
+	limiter := quota.NewLimiter(nil)
+	limiter.SetDefault(cfg.Limits)
+	routes := router.NewWatcher(cli, cfg.Log)
+	srv, err := newServer(cfg.Common, "acquirer", acquirerPolicy, edgeOptions(limiter)...)
+	if err != nil {
+		return err
+	}
 	partnerv1.RegisterPartnerServiceServer(srv, grpcapi.NewPartnerServer(svc))
 	acquiringv1.RegisterAcquiringServiceServer(srv, grpcapi.NewAcquiringServer(svc))
 	bound := cfg.Lifecycle.ProcessBound
 	g, gctx := errgroup.WithContext(ctx)
 	g.Go(func() error { return svc.RunPoster(gctx, cfg.PosterInterval) })
+	g.Go(func() error { return applyPartnerLimits(gctx, routes, limiter, cfg.Log) })
 	g.Go(func() error {
 		return election.Run(gctx, cli, election.Config{Name: acquirer.SingletonName, Candidate: cfg.Candidate, TTL: 1, Log: cfg.Log}, svc.Lead)
 	})
@@ -345,7 +407,11 @@ func RunMerchantSim(ctx context.Context, cfg MerchantSimConfig) error {
 		return fmt.Errorf("merchantsim: %w", err)
 	}
 	sim := merchantsim.New(cfg.Sim)
-	srv := grpcx.NewServer(cfg.Log)
+	opts, err := cfg.security(authn.Network, cfg.Sim.NetworkID).serverOptions(cfg.Common, merchantSimPolicy)
+	if err != nil {
+		return err
+	}
+	srv := grpcx.NewServer(cfg.Log, opts...)
 	merchantv1.RegisterMerchantNetworkServiceServer(srv, sim)
 	simulatorv1.RegisterMerchantSimulatorServiceServer(srv, sim)
 	return serve(ctx, cfg.Common, srv)

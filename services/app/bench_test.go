@@ -16,7 +16,7 @@ import (
 	partnerv1 "github.com/unigate/unigate/proto/gen/unigate/partner/v1"
 	simulatorv1 "github.com/unigate/unigate/proto/gen/unigate/simulator/v1"
 
-	"github.com/unigate/unigate/pkg/grpcx"
+	"github.com/unigate/unigate/pkg/authn"
 	"github.com/unigate/unigate/pkg/sqlstore"
 	"github.com/unigate/unigate/pkg/sqlstore/sqlstoretest"
 	"github.com/unigate/unigate/services/app"
@@ -33,12 +33,12 @@ func benchStack(b *testing.B) (*app.Stack, *grpc.ClientConn, string) {
 		b.Fatal(err)
 	}
 	b.Cleanup(func() { st.Stop() })
-	conn, err := grpcx.Dial(st.Addrs["acquirer"], 10*time.Second)
+	conn, err := st.Dial("acquirer", authn.Partner, "hipay")
 	if err != nil {
 		b.Fatal(err)
 	}
 	b.Cleanup(func() { conn.Close() })
-	sim, err := grpcx.Dial(st.Addrs["merchantsim"], 10*time.Second)
+	sim, err := st.Dial("merchantsim", authn.Operator, "admin")
 	if err != nil {
 		b.Fatal(err)
 	}

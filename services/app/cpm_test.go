@@ -26,7 +26,7 @@ type pos struct {
 }
 
 func (e *env) pos() pos {
-	return pos{c: acquiringv1.NewAcquiringServiceClient(e.acquirer),
+	return pos{c: acquiringv1.NewAcquiringServiceClient(e.network("cnsim")),
 		ctx: metadata.AppendToOutgoingContext(context.Background(), grpcapi.NetworkHeader, "cnsim")}
 }
 
@@ -85,9 +85,9 @@ func (e *env) testCPM(t *testing.T) {
 				}
 			})
 		}
-		if _, err := acquiringv1.NewAcquiringServiceClient(e.acquirer).SubmitPayment(context.Background(), &acquiringv1.SubmitPaymentRequest{
-			OrderId: "ord-x5", MerchantId: "M10001", Code: code, Amount: cny(100)}); status.Code(err) != codes.Unauthenticated {
-			t.Fatalf("no network identity: %v", err)
+		if _, err := acquiringv1.NewAcquiringServiceClient(e.partner("hipay")).SubmitPayment(context.Background(), &acquiringv1.SubmitPaymentRequest{
+			OrderId: "ord-x5", MerchantId: "M10001", Code: code, Amount: cny(100)}); status.Code(err) != codes.PermissionDenied {
+			t.Fatalf("a partner calling the network API: %v", err)
 		}
 		if got := e.count(e.db, "acq_payments"); got != before {
 			t.Fatalf("refusals wrote %d payments", got-before)
@@ -176,7 +176,7 @@ func (e *env) testCPM(t *testing.T) {
 	})
 
 	t.Run("refund of an MPM payment", func(t *testing.T) {
-		w := walletsim.New("hipay", e.acquirer)
+		w := walletsim.New("hipay", e.partner("hipay"))
 		w.Backend = wallet
 		wallet.SetBalance("mpm-user", 1_000_000)
 		_, _, m, err := w.ScanAndPay(ctx, e.staticCode(1), cny(990), "mpm-refund", "mpm-user")
@@ -197,7 +197,7 @@ func (e *env) testCPM(t *testing.T) {
 		}
 		// Another network cannot refund it.
 		other := metadata.AppendToOutgoingContext(context.Background(), grpcapi.NetworkHeader, "othernet")
-		if _, err := p.c.RefundPayment(other, &acquiringv1.RefundPaymentRequest{RefundRequestId: "x", PaymentId: m.GetPaymentId(), Amount: cny(1)}); rpcerr.ReasonOf(err) != rpcerr.PaymentNotFound {
+		if _, err := acquiringv1.NewAcquiringServiceClient(e.network("othernet")).RefundPayment(other, &acquiringv1.RefundPaymentRequest{RefundRequestId: "x", PaymentId: m.GetPaymentId(), Amount: cny(1)}); rpcerr.ReasonOf(err) != rpcerr.PaymentNotFound {
 			t.Fatalf("another network's refund: %v", err)
 		}
 	})

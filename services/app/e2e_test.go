@@ -21,9 +21,9 @@ import (
 	settlementv1 "github.com/unigate/unigate/proto/gen/unigate/settlement/v1"
 	simulatorv1 "github.com/unigate/unigate/proto/gen/unigate/simulator/v1"
 
+	"github.com/unigate/unigate/pkg/authn"
 	"github.com/unigate/unigate/pkg/emvqr"
 	"github.com/unigate/unigate/pkg/etcdx"
-	"github.com/unigate/unigate/pkg/grpcx"
 	"github.com/unigate/unigate/pkg/rpcerr"
 	"github.com/unigate/unigate/pkg/sqlstore"
 	"github.com/unigate/unigate/pkg/sqlstore/sqlstoretest"
@@ -40,7 +40,7 @@ const quoteTTL = 3 * time.Second
 type env struct {
 	t          *testing.T
 	stack      *app.Stack
-	acquirer   *grpc.ClientConn
+	conns      map[string]*grpc.ClientConn
 	sim        simulatorv1.MerchantSimulatorServiceClient
 	settlement settlementv1.SettlementServiceClient
 	db         *sqlstore.DB // the acquirer's database
@@ -70,14 +70,6 @@ func startEnv(t *testing.T, dsn string, opts ...func(*app.StackConfig)) *env {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { st.Stop() })
-	dial := func(service string) *grpc.ClientConn {
-		c, err := grpcx.Dial(st.Addrs[service], 10*time.Second)
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { c.Close() })
-		return c
-	}
 	open := func(service string) *sqlstore.DB {
 		db, err := sqlstore.Open(ctx, st.DSN(service))
 		if err != nil {
@@ -86,11 +78,34 @@ func startEnv(t *testing.T, dsn string, opts ...func(*app.StackConfig)) *env {
 		t.Cleanup(func() { db.Close() })
 		return db
 	}
-	return &env{t: t, stack: st, acquirer: dial("acquirer"),
-		sim:        simulatorv1.NewMerchantSimulatorServiceClient(dial("merchantsim")),
-		settlement: settlementv1.NewSettlementServiceClient(dial("settlement")),
-		db:         open("acquirer"), ledgerDB: open("settlement")}
+	e := &env{t: t, stack: st, conns: map[string]*grpc.ClientConn{}, db: open("acquirer"), ledgerDB: open("settlement")}
+	e.sim = simulatorv1.NewMerchantSimulatorServiceClient(e.conn("merchantsim", authn.Operator, "admin"))
+	e.settlement = settlementv1.NewSettlementServiceClient(e.conn("settlement", authn.Operator, "admin"))
+	return e
 }
+
+// conn is a connection to one of the stack's servers as an identity of
+// its PKI (kept for the test's lifetime).
+func (e *env) conn(service string, kind authn.Kind, id string) *grpc.ClientConn {
+	e.t.Helper()
+	key := service + "/" + string(kind) + "/" + id
+	if c, ok := e.conns[key]; ok {
+		return c
+	}
+	c, err := e.stack.Dial(service, kind, id)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	e.t.Cleanup(func() { c.Close() })
+	e.conns[key] = c
+	return c
+}
+
+// partner is a connection to the acquirer as a wallet partner.
+func (e *env) partner(id string) *grpc.ClientConn { return e.conn("acquirer", authn.Partner, id) }
+
+// network is a connection to the acquirer as a merchant network.
+func (e *env) network(id string) *grpc.ClientConn { return e.conn("acquirer", authn.Network, id) }
 
 func (e *env) count(db *sqlstore.DB, table string) int {
 	e.t.Helper()
@@ -156,13 +171,16 @@ func TestEndToEnd(t *testing.T) {
 			e.scenario(t, "network input is checked at the edge", e.testNetworkInput)
 			e.scenario(t, "partner policies", e.testPartnerPolicies)
 			e.scenario(t, "a silent network delays no one else's events", e.testSilentNetwork)
+			e.scenario(t, "mutual TLS and roles", e.testTransport)
+			e.scenario(t, "partners and networks see only their own", e.testIsolation)
+			e.scenario(t, "quotas", e.testQuotas)
 		})
 	}
 }
 
 func (e *env) testPayment(t *testing.T) {
 	ctx := context.Background()
-	w := walletsim.New("hipay", e.acquirer)
+	w := walletsim.New("hipay", e.partner("hipay"))
 	code := e.staticCode(0)
 	dec, q, p, err := w.ScanAndPay(ctx, code, cny(12850), "e2e-pay-1", "u-1")
 	if err != nil {
@@ -191,7 +209,7 @@ func (e *env) testPayment(t *testing.T) {
 		t.Fatalf("GetPayment by key = %v, %v", byKey, err)
 	}
 	// Another partner cannot see it.
-	other := walletsim.New("zalopay", e.acquirer)
+	other := walletsim.New("zalopay", e.partner("zalopay"))
 	_, err = other.Client.GetPayment(other.Context(ctx), &partnerv1.GetPaymentRequest{Id: &partnerv1.GetPaymentRequest_PaymentId{PaymentId: p.GetPaymentId()}})
 	if status.Code(err) != codes.NotFound || rpcerr.ReasonOf(err) != rpcerr.PaymentNotFound {
 		t.Fatalf("other partner's lookup: %v", err)
@@ -225,7 +243,7 @@ func (e *env) testPayment(t *testing.T) {
 
 func (e *env) testBadInput(t *testing.T) {
 	ctx := context.Background()
-	w := walletsim.New("hipay", e.acquirer)
+	w := walletsim.New("hipay", e.partner("hipay"))
 	code := e.staticCode(0)
 	quote := func(amount int64) string {
 		q, err := w.Client.CreateQuote(w.Context(ctx), &partnerv1.CreateQuoteRequest{Code: code, Amount: cny(amount)})
@@ -305,12 +323,18 @@ func (e *env) testBadInput(t *testing.T) {
 		{"code too long", func() error { return pay("k25", strings.Repeat("0", 600), cny(100), fresh) }, codes.InvalidArgument, rpcerr.InvalidCode, "code"},
 		{"control character in quote_id", func() error { return pay("k26", code, cny(100), fresh+"\n") }, codes.InvalidArgument, rpcerr.InvalidArgument, "quote_id"},
 
-		{"no partner", func() error {
-			_, err := w.Client.Pay(ctx, &partnerv1.PayRequest{PartnerPaymentId: "k16", Code: code, Amount: cny(100), QuoteId: fresh, UserRef: "u-1"})
+		{"a network calling the partner API", func() error {
+			x := walletsim.New("hipay", e.network("cnsim"))
+			_, err := x.Client.Pay(x.Context(ctx), &partnerv1.PayRequest{PartnerPaymentId: "k16", Code: code, Amount: cny(100), QuoteId: fresh, UserRef: "u-1"})
 			return err
-		}, codes.Unauthenticated, rpcerr.Unauthenticated, ""},
+		}, codes.PermissionDenied, rpcerr.PermissionDenied, ""},
+		{"a certificate of one partner claiming another", func() error {
+			x := walletsim.New("zalopay", e.partner("hipay"))
+			_, err := x.Client.Pay(x.Context(ctx), &partnerv1.PayRequest{PartnerPaymentId: "k16b", Code: code, Amount: cny(100), QuoteId: fresh, UserRef: "u-1"})
+			return err
+		}, codes.PermissionDenied, rpcerr.PermissionDenied, ""},
 		{"unknown partner", func() error {
-			x := walletsim.New("nosuchwallet", e.acquirer)
+			x := walletsim.New("nosuchwallet", e.partner("nosuchwallet"))
 			_, err := x.Client.Pay(x.Context(ctx), &partnerv1.PayRequest{PartnerPaymentId: "k17", Code: code, Amount: cny(100), QuoteId: fresh, UserRef: "u-1"})
 			return err
 		}, codes.NotFound, rpcerr.PartnerNotFound, ""},
@@ -353,7 +377,7 @@ func (e *env) testBadInput(t *testing.T) {
 
 func (e *env) testConcurrentDuplicates(t *testing.T) {
 	ctx := context.Background()
-	w := walletsim.New("hipay", e.acquirer)
+	w := walletsim.New("hipay", e.partner("hipay"))
 	code := e.staticCode(1)
 	q, err := w.Client.CreateQuote(w.Context(ctx), &partnerv1.CreateQuoteRequest{Code: code, Amount: cny(777)})
 	if err != nil {
@@ -415,7 +439,7 @@ func (e *env) testConcurrentDuplicates(t *testing.T) {
 
 func (e *env) testFailures(t *testing.T) {
 	ctx := context.Background()
-	w := walletsim.New("hipay", e.acquirer)
+	w := walletsim.New("hipay", e.partner("hipay"))
 	// A blocked user: F with the risk reason, recorded, nothing posted.
 	_, _, p, err := w.ScanAndPay(ctx, e.staticCode(0), cny(100), "fail-risk", "blocked-user")
 	if err != nil {
@@ -455,7 +479,7 @@ func (e *env) testRoutingReload(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer cli.Close()
-	w := walletsim.New("newwallet", e.acquirer)
+	w := walletsim.New("newwallet", e.partner("newwallet"))
 	code := e.staticCode(0)
 	decode := func() error {
 		_, err := w.Client.DecodeCode(w.Context(ctx), &partnerv1.DecodeCodeRequest{Code: code})
@@ -482,7 +506,7 @@ func (e *env) testRoutingReload(t *testing.T) {
 	if err := router.PutPartner(ctx, cli, router.Partner{ID: "jpwallet", Name: "JP", Currency: "JPY"}); err != nil {
 		t.Fatal(err)
 	}
-	jp := walletsim.New("jpwallet", e.acquirer)
+	jp := walletsim.New("jpwallet", e.partner("jpwallet"))
 	eventually("onboarding jpwallet", func() bool {
 		_, err := jp.Client.CreateQuote(jp.Context(ctx), &partnerv1.CreateQuoteRequest{Code: code, Amount: cny(100)})
 		return status.Code(err) == codes.FailedPrecondition && rpcerr.ReasonOf(err) == rpcerr.RateNotAvailable
@@ -516,7 +540,7 @@ func (e *env) testLedgerBalances(t *testing.T) {
 	// and work out what each account must have moved by from the quotes.
 	want := map[string]int64{}
 	for i, p := range app.DefaultPartners() {
-		w := walletsim.New(p.ID, e.acquirer)
+		w := walletsim.New(p.ID, e.partner(p.ID))
 		_, q, pay, err := w.ScanAndPay(ctx, e.staticCode(i%2), cny(int64(1000+i*333)), fmt.Sprintf("ledger-%d", i), "u-ledger")
 		if err != nil || pay.GetResult() != commonv1.Result_RESULT_SUCCESS {
 			t.Fatalf("%s: %v %v", p.ID, pay, err)
@@ -566,8 +590,8 @@ func (e *env) testLedgerBalances(t *testing.T) {
 // check that the ledger balances in every currency, does not hold.
 func (e *env) testDemo(t *testing.T) {
 	var out strings.Builder
-	d := &walletsim.Demo{Wallet: walletsim.New("hipay", e.acquirer), Simulator: e.sim, Settlement: e.settlement, Out: &out,
-		Network: acquiringv1.NewAcquiringServiceClient(e.acquirer), NetworkID: "cnsim", Backend: e.stack.Wallets.Wallet("hipay")}
+	d := &walletsim.Demo{Wallet: walletsim.New("hipay", e.partner("hipay")), Simulator: e.sim, Settlement: e.settlement, Out: &out,
+		Network: acquiringv1.NewAcquiringServiceClient(e.network("cnsim")), NetworkID: "cnsim", Backend: e.stack.Wallets.Wallet("hipay")}
 	if err := d.Run(context.Background()); err != nil {
 		t.Fatalf("%v\n%s", err, out.String())
 	}
@@ -580,7 +604,7 @@ func (e *env) testDemo(t *testing.T) {
 // through the network that owns the issuer.
 func (e *env) testURLCode(t *testing.T) {
 	ctx := context.Background()
-	w := walletsim.New("zalopay", e.acquirer)
+	w := walletsim.New("zalopay", e.partner("zalopay"))
 	dec, q, p, err := w.ScanAndPay(ctx, "WXP://f2f0m10002", cny(8800), "url-1", "u-url")
 	if err != nil {
 		t.Fatal(err)

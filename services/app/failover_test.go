@@ -7,9 +7,9 @@ import (
 	commonv1 "github.com/unigate/unigate/proto/gen/unigate/common/v1"
 	partnerv1 "github.com/unigate/unigate/proto/gen/unigate/partner/v1"
 
+	"github.com/unigate/unigate/pkg/authn"
 	"github.com/unigate/unigate/pkg/election"
 	"github.com/unigate/unigate/pkg/etcdx"
-	"github.com/unigate/unigate/pkg/grpcx"
 	"github.com/unigate/unigate/pkg/rpcerr"
 	"github.com/unigate/unigate/pkg/sqlstore/sqlstoretest"
 	"github.com/unigate/unigate/services/acquirer"
@@ -41,13 +41,14 @@ func TestResolverSurvivesLeaderStop(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			connB, err := grpcx.Dial(addrB, 0)
+			_ = addrB
+			connB, err := e.stack.Dial("acquirer-b", authn.Partner, "hipay")
 			if err != nil {
 				t.Fatal(err)
 			}
 			defer connB.Close()
 
-			w := walletsim.New("hipay", e.acquirer)
+			w := walletsim.New("hipay", e.partner("hipay"))
 			_, _, lost, err := w.ScanAndPay(ctx, e.staticCode(4), cny(900), "failover-1", "u-failover")
 			if err != nil || lost.GetResult() != commonv1.Result_RESULT_UNKNOWN {
 				t.Fatalf("pay: %v %v", lost, err)

@@ -13,7 +13,7 @@ import (
 	simulatorv1 "github.com/unigate/unigate/proto/gen/unigate/simulator/v1"
 	unigate "github.com/unigate/unigate/sdk"
 
-	"github.com/unigate/unigate/pkg/grpcx"
+	"github.com/unigate/unigate/pkg/authn"
 	"github.com/unigate/unigate/pkg/rpcerr"
 	"github.com/unigate/unigate/pkg/sqlstore/sqlstoretest"
 	"github.com/unigate/unigate/services/acquirer"
@@ -197,7 +197,7 @@ func TestFaultInjection(t *testing.T) {
 			e := startEnv(t, dsn, func(c *app.StackConfig) {
 				c.WrapAcquirerStore = func(_ string, st acquirer.Store) acquirer.Store { return faultyStore{st, f} }
 			})
-			fx := &faultEnv{env: e, f: f, w: walletsim.New("hipay", e.acquirer), wallet: e.stack.Wallets.Wallet("hipay")}
+			fx := &faultEnv{env: e, f: f, w: walletsim.New("hipay", e.partner("hipay")), wallet: e.stack.Wallets.Wallet("hipay")}
 			fx.wallet.SetBalance("fault-user", 1_000_000_000)
 
 			for _, m := range []mode{fail, lose, die} {
@@ -293,7 +293,7 @@ func (fx *faultEnv) final(t *testing.T, id string) *partnerv1.Payment {
 }
 
 func (fx *faultEnv) paymentOf(id string) (*partnerv1.Payment, error) {
-	resp, err := acquiringv1.NewAcquiringServiceClient(fx.acquirer).GetPayment(fx.pos().ctx, &acquiringv1.GetPaymentRequest{
+	resp, err := acquiringv1.NewAcquiringServiceClient(fx.network("cnsim")).GetPayment(fx.pos().ctx, &acquiringv1.GetPaymentRequest{
 		Id: &acquiringv1.GetPaymentRequest_PaymentId{PaymentId: id}})
 	return resp.GetPayment(), err
 }
@@ -470,11 +470,10 @@ func (fx *faultEnv) refund(t *testing.T, method string, m mode) {
 func (fx *faultEnv) stopMidCall(t *testing.T) {
 	ctx := context.Background()
 	replica := fx.key("acq-stop")
-	addr, err := fx.stack.StartAcquirer(replica, 0)
-	if err != nil {
+	if _, err := fx.stack.StartAcquirer(replica, 0); err != nil {
 		t.Fatal(err)
 	}
-	conn, err := grpcx.Dial(addr, 10*time.Second)
+	conn, err := fx.stack.Dial(replica, authn.Partner, "hipay")
 	if err != nil {
 		t.Fatal(err)
 	}

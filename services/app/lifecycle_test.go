@@ -64,7 +64,7 @@ func (e *env) get(w *walletsim.Wallet, id string) *partnerv1.Payment {
 
 func (e *env) testCancel(t *testing.T) {
 	ctx := context.Background()
-	w := walletsim.New("hipay", e.acquirer)
+	w := walletsim.New("hipay", e.partner("hipay"))
 	_, _, p, err := w.ScanAndPay(ctx, e.staticCode(0), cny(4200), "cancel-1", "u-cancel")
 	if err != nil || p.GetResult() != commonv1.Result_RESULT_SUCCESS {
 		t.Fatalf("pay: %v %v", p, err)
@@ -99,7 +99,7 @@ func (e *env) testCancel(t *testing.T) {
 		}
 	}
 	// Refusals: another partner; unknown payment.
-	other := walletsim.New("zalopay", e.acquirer)
+	other := walletsim.New("zalopay", e.partner("zalopay"))
 	_, err = other.Client.CancelPayment(other.Context(ctx), &partnerv1.CancelPaymentRequest{Id: &partnerv1.CancelPaymentRequest_PaymentId{PaymentId: p.GetPaymentId()}})
 	if rpcerr.ReasonOf(err) != rpcerr.PaymentNotFound {
 		t.Fatalf("other partner's cancel: %v", err)
@@ -117,7 +117,7 @@ func (e *env) testCancel(t *testing.T) {
 
 func (e *env) testResolveUnknown(t *testing.T) {
 	ctx := context.Background()
-	w := walletsim.New("hipay", e.acquirer)
+	w := walletsim.New("hipay", e.partner("hipay"))
 	// M10004 credits but answers too late: U, then the resolver's inquiry
 	// finds S.
 	_, _, slow, err := w.ScanAndPay(ctx, e.staticCode(3), cny(1500), "u-slow", "u-resolve")
@@ -198,7 +198,7 @@ func (e *env) testEvents(t *testing.T) {
 	if err := router.PutPartner(ctx, cli, router.Partner{ID: "eventwallet", Name: "Events", Currency: "SGD"}); err != nil {
 		t.Fatal(err)
 	}
-	w := walletsim.New("eventwallet", e.acquirer)
+	w := walletsim.New("eventwallet", e.partner("eventwallet"))
 	waitFor(t, "onboarding", func() bool {
 		_, err := w.Client.DecodeCode(w.Context(ctx), &partnerv1.DecodeCodeRequest{Code: e.staticCode(0)})
 		return err == nil
@@ -257,7 +257,7 @@ func (e *env) testEvents(t *testing.T) {
 		t.Fatalf("live event %v %v", resp, err)
 	}
 	// Partners see only their own events; a bad cursor is refused.
-	other := walletsim.New("hkwallet", e.acquirer)
+	other := walletsim.New("hkwallet", e.partner("hkwallet"))
 	bad, err := other.Client.StreamEvents(other.Context(ctx), &partnerv1.StreamEventsRequest{AfterSequence: -1})
 	if err == nil {
 		_, err = bad.Recv()
@@ -283,7 +283,7 @@ func (e *env) testSettlement(t *testing.T) {
 	if _, err := e.settlement.CloseCycle(ctx, &settlementv1.CloseCycleRequest{Cutoff: timestamppb.Now()}); err != nil {
 		t.Fatal(err)
 	}
-	w := walletsim.New("hkwallet", e.acquirer)
+	w := walletsim.New("hkwallet", e.partner("hkwallet"))
 	_, _, p, err := w.ScanAndPay(ctx, e.staticCode(0), cny(5555), "settle-1", "u-settle")
 	if err != nil || p.GetResult() != commonv1.Result_RESULT_SUCCESS {
 		t.Fatalf("pay: %v %v", p, err)

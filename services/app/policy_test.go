@@ -79,7 +79,7 @@ func (e *env) testPartnerPolicies(t *testing.T) {
 	if err := router.PutPartner(ctx, cli, partner); err != nil {
 		t.Fatal(err)
 	}
-	w := walletsim.New("plainwallet", e.acquirer)
+	w := walletsim.New("plainwallet", e.partner("plainwallet"))
 	code := e.staticCode(0)
 	waitFor(t, "onboarding", func() bool {
 		_, err := w.Client.DecodeCode(w.Context(ctx), &partnerv1.DecodeCodeRequest{Code: code})

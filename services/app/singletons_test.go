@@ -11,11 +11,15 @@ import (
 	"testing"
 	"time"
 
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/credentials"
+
 	commonv1 "github.com/unigate/unigate/proto/gen/unigate/common/v1"
 	merchantv1 "github.com/unigate/unigate/proto/gen/unigate/merchant/v1"
 	partnerv1 "github.com/unigate/unigate/proto/gen/unigate/partner/v1"
 	settlementv1 "github.com/unigate/unigate/proto/gen/unigate/settlement/v1"
 
+	"github.com/unigate/unigate/pkg/authn"
 	"github.com/unigate/unigate/pkg/grpcx"
 	"github.com/unigate/unigate/pkg/money"
 	"github.com/unigate/unigate/pkg/sqlstore"
@@ -63,7 +67,7 @@ func TestPosterDrainsBacklog(t *testing.T) {
 				t.Fatal(err)
 			}
 			st := acqstore.New(db)
-			conn, err := grpcx.Dial(e.stack.Addrs["settlement"], 30*time.Second)
+			conn, err := e.stack.Dial("settlement", authn.Service, "acquirer")
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -220,7 +224,7 @@ func (e *env) testSilentNetwork(t *testing.T) {
 		return err == nil && tried > 0
 	})
 
-	w := walletsim.New("zalopay", e.acquirer)
+	w := walletsim.New("zalopay", e.partner("zalopay"))
 	sctx, stop := context.WithTimeout(w.Context(ctx), 20*time.Second)
 	defer stop()
 	stream, err := w.Client.StreamEvents(sctx, &partnerv1.StreamEventsRequest{})
@@ -254,7 +258,11 @@ func (e *env) testSilentNetwork(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	srv := grpcx.NewServer(slog.New(slog.NewTextHandler(io.Discard, nil)))
+	tlsCfg, err := e.stack.PKI.ServerConfig(authn.Network, "cnsim")
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := grpcx.NewServer(slog.New(slog.NewTextHandler(io.Discard, nil)), grpc.Creds(credentials.NewTLS(tlsCfg)))
 	merchantv1.RegisterMerchantNetworkServiceServer(srv, merchantsim.New(merchantsim.DefaultConfig()))
 	sctx2, stopSrv := context.WithCancel(ctx)
 	done := make(chan error, 1)

@@ -11,11 +11,15 @@ import (
 	"time"
 
 	"golang.org/x/sync/errgroup"
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/credentials"
 
 	unigate "github.com/unigate/unigate/sdk"
 
+	"github.com/unigate/unigate/pkg/authn"
 	"github.com/unigate/unigate/pkg/etcdx"
 	"github.com/unigate/unigate/pkg/grpcx"
+	"github.com/unigate/unigate/pkg/pki"
 	"github.com/unigate/unigate/services/acquirer"
 	"github.com/unigate/unigate/services/fx"
 	"github.com/unigate/unigate/services/merchantsim"
@@ -49,6 +53,10 @@ type StackConfig struct {
 	Lifecycle acquirer.Config
 	// CycleInterval closes settlement cycles automatically (none when zero).
 	CycleInterval time.Duration
+	// Insecure runs every server in plaintext, callers naming themselves
+	// in metadata: for local experiments only. Otherwise a development PKI
+	// in DataDir/pki gives every server mutual TLS.
+	Insecure bool
 	// WrapAcquirerStore, if set, wraps the store of each acquirer replica
 	// (named as in StartAcquirer): tests inject write failures with it.
 	WrapAcquirerStore func(replica string, st acquirer.Store) acquirer.Store
@@ -73,6 +81,8 @@ type Stack struct {
 	wrap     func(replica string, st acquirer.Store) acquirer.Store
 	// Wallets are the demo partners' simulated wallets.
 	Wallets *walletsim.Wallets
+	// PKI is the development PKI (Dir is empty when the stack is insecure).
+	PKI pki.Dev
 }
 
 // DefaultPartners are the demo's wallet partners, each with an 18-digit
@@ -125,6 +135,11 @@ func StartStack(ctx context.Context, cfg StackConfig) (_ *Stack, err error) {
 		}
 	}()
 
+	if !cfg.Insecure {
+		if s.PKI, err = DevPKI(PKIDir(cfg.DataDir)); err != nil {
+			return nil, err
+		}
+	}
 	etcd := cfg.Etcd
 	if len(etcd) == 0 {
 		e, err := etcdx.StartEmbedded(ctx, filepath.Join(cfg.DataDir, "etcd"), addr(6))
@@ -138,7 +153,7 @@ func StartStack(ctx context.Context, cfg StackConfig) (_ *Stack, err error) {
 
 	common := func(service string, i int, ready chan<- string) Common {
 		return Common{Listen: addr(i), DSN: s.dsn(service), Log: cfg.Log.With("service", service), CallTimeout: cfg.CallTimeout,
-			Ready: func(a string) { ready <- hostPort(a) }}
+			Ready: func(a string) { ready <- hostPort(a) }, PKI: s.PKI.Dir}
 	}
 	start := func(name string, i int, run func(context.Context, Common) error) (string, error) {
 		ready := make(chan string, 1)
@@ -256,6 +271,10 @@ func RunWalletSim(ctx context.Context, c Common) error {
 }
 
 func serveWallets(ctx context.Context, c Common, ws *walletsim.Wallets) error {
+	opts, err := c.security(authn.Partner, WalletSimID).serverOptions(c, walletSimPolicy)
+	if err != nil {
+		return err
+	}
 	lis, err := grpcx.Listen(c.Listen)
 	if err != nil {
 		return err
@@ -263,7 +282,43 @@ func serveWallets(ctx context.Context, c Common, ws *walletsim.Wallets) error {
 	if c.Ready != nil {
 		c.Ready(hostPort(lis.Addr().String()))
 	}
-	return unigate.ServeWalletPartner(ctx, lis, ws)
+	return unigate.ServeWalletPartner(ctx, lis, ws, opts...)
+}
+
+// Dial connects to one of the stack's servers ("acquirer", "merchantsim",
+// …) as the identity kind/id of the stack's PKI (issuing its certificate
+// if the PKI has none yet), trusting that server's CA. On an insecure
+// stack it dials in plaintext.
+func (s *Stack) Dial(service string, kind authn.Kind, id string, opts ...grpc.DialOption) (*grpc.ClientConn, error) {
+	if s.PKI.Dir != "" {
+		spec := pki.DevSpec{}
+		switch kind {
+		case authn.Partner:
+			spec.Partners = []string{id}
+		case authn.Network:
+			spec.Networks = []string{id}
+		case authn.Service:
+			spec.Services = []string{id}
+		case authn.Operator:
+			spec.Operators = map[string]authn.Role{id: authn.Admin}
+		}
+		if _, err := pki.WriteDev(s.PKI.Dir, spec); err != nil {
+			return nil, err
+		}
+		trust := "unigate"
+		switch service {
+		case "merchantsim":
+			trust = "networks"
+		case "walletsim":
+			trust = "partners"
+		}
+		cfg, err := s.PKI.ClientConfig(kind, id, trust)
+		if err != nil {
+			return nil, err
+		}
+		opts = append([]grpc.DialOption{grpc.WithTransportCredentials(credentials.NewTLS(cfg))}, opts...)
+	}
+	return grpcx.Dial(s.Addrs[service], 30*time.Second, opts...)
 }
 
 // seedRouting writes the demo partners and the simulated network.

@@ -13,6 +13,7 @@ import (
 	clientv3 "go.etcd.io/etcd/client/v3"
 
 	"github.com/unigate/unigate/pkg/money"
+	"github.com/unigate/unigate/pkg/quota"
 	"github.com/unigate/unigate/pkg/walletcode"
 )
 
@@ -32,6 +33,9 @@ type Partner struct {
 	Endpoint string `json:"endpoint,omitempty"`
 	// CodeRanges are the partner's one-time payment code ranges.
 	CodeRanges []CodeRange `json:"code_ranges,omitempty"`
+	// Limits are the partner's quotas at the acquirer (the acquirer's
+	// defaults when absent); changed live.
+	Limits *quota.Limits `json:"limits,omitempty"`
 }
 
 // CodeRange is a range of one-time payment codes: a decimal prefix and the
@@ -43,6 +47,11 @@ type CodeRange struct {
 
 // Validate checks a partner record.
 func (p Partner) Validate() error {
+	if p.Limits != nil {
+		if err := p.Limits.Validate(); err != nil {
+			return fmt.Errorf("partner %s: limits: %w", p.ID, err)
+		}
+	}
 	if !validID(p.ID) {
 		return fmt.Errorf("partner id %q: want 1-64 of [a-z0-9_-]", p.ID)
 	}

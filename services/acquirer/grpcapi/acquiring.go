@@ -8,6 +8,7 @@ import (
 
 	acquiringv1 "github.com/unigate/unigate/proto/gen/unigate/acquiring/v1"
 
+	"github.com/unigate/unigate/pkg/authn"
 	"github.com/unigate/unigate/pkg/rpcerr"
 	"github.com/unigate/unigate/services/acquirer"
 )
@@ -33,7 +34,7 @@ type AcquiringServer struct {
 func NewAcquiringServer(svc *acquirer.Service) *AcquiringServer { return &AcquiringServer{svc: svc} }
 
 func networkID(ctx context.Context) (string, error) {
-	return caller(ctx, NetworkHeader, "merchant network")
+	return caller(ctx, NetworkHeader, authn.Network)
 }
 
 // SubmitPayment implements acquiringv1.AcquiringServiceServer.

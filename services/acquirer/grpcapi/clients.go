@@ -28,9 +28,10 @@ import (
 // Conns are the connections the acquirer's clients use.
 type Conns struct {
 	Router, FX, Risk, Settlement grpc.ClientConnInterface
-	// Pool reaches merchant networks and partners' WalletPartnerService at
-	// the endpoints the routing table names.
-	Pool *grpcx.Pool
+	// Networks and Wallets reach merchant networks and partners'
+	// WalletPartnerService at the endpoints the routing table names, each
+	// trusting only its kind's pinned CA.
+	Networks, Wallets *grpcx.Pool
 }
 
 // Deps returns the domain's dependencies over gRPC, with store.
@@ -41,8 +42,8 @@ func Deps(store acquirer.Store, c Conns) acquirer.Deps {
 		FX:         fxClient{fxv1.NewFxServiceClient(c.FX)},
 		Risk:       riskClient{riskv1.NewRiskServiceClient(c.Risk)},
 		Ledger:     ledgerClient{settlementv1.NewSettlementServiceClient(c.Settlement)},
-		Networks:   networks{c.Pool},
-		Wallets:    wallets{c.Pool},
+		Networks:   networks{c.Networks},
+		Wallets:    wallets{c.Wallets},
 		Statements: EncodeStatementEvent,
 	}
 }

@@ -9,6 +9,7 @@ import (
 	commonv1 "github.com/unigate/unigate/proto/gen/unigate/common/v1"
 	partnerv1 "github.com/unigate/unigate/proto/gen/unigate/partner/v1"
 
+	"github.com/unigate/unigate/pkg/authn"
 	"github.com/unigate/unigate/pkg/moneypb"
 	"github.com/unigate/unigate/pkg/rpcerr"
 	"github.com/unigate/unigate/services/acquirer"
@@ -28,17 +29,38 @@ type PartnerServer struct {
 // NewPartnerServer returns a PartnerServer over svc.
 func NewPartnerServer(svc *acquirer.Service) *PartnerServer { return &PartnerServer{svc: svc} }
 
-// caller returns the id in metadata key header, checked like any other
-// field that reaches the database.
-func caller(ctx context.Context, header, what string) (string, error) {
+// caller returns the id of the calling partner or network. With mutual
+// TLS it is the identity of the client certificate (the interceptor has
+// checked it against its kind's CA and the method's policy): a header
+// naming anyone else is refused, and an operator (allowed only on
+// read-only methods) names in the header whose view it reads. Without TLS
+// (local experiments only) the header names the caller, unchecked.
+func caller(ctx context.Context, header string, kind authn.Kind) (string, error) {
 	md, _ := metadata.FromIncomingContext(ctx)
-	if v := md.Get(header); len(v) == 1 && v[0] != "" && acquirer.ValidateKey(header, v[0]) == nil {
-		return v[0], nil
+	var claimed string
+	if v := md.Get(header); len(v) == 1 {
+		claimed = v[0]
+	} else if len(v) > 1 {
+		return "", rpcerr.New(rpcerr.PermissionDenied, "the %s metadata key is repeated", header)
 	}
-	return "", rpcerr.New(rpcerr.Unauthenticated, "the %s metadata key must name the %s", header, what)
+	if id, ok := authn.FromContext(ctx); ok {
+		switch {
+		case id.Kind == kind && (claimed == "" || claimed == id.ID):
+			return id.ID, nil
+		case id.Kind == kind:
+			return "", rpcerr.New(rpcerr.PermissionDenied, "the certificate is %s's; the request claims to be %q", id.ID, claimed)
+		case id.Kind == authn.Operator && acquirer.ValidateKey(header, claimed) == nil:
+			return claimed, nil
+		}
+		return "", rpcerr.New(rpcerr.PermissionDenied, "%s may not call this method", id)
+	}
+	if claimed != "" && acquirer.ValidateKey(header, claimed) == nil {
+		return claimed, nil
+	}
+	return "", rpcerr.New(rpcerr.Unauthenticated, "a client certificate (or, without TLS, the %s metadata key) must name the %s", header, kind)
 }
 
-func partnerID(ctx context.Context) (string, error) { return caller(ctx, PartnerHeader, "partner") }
+func partnerID(ctx context.Context) (string, error) { return caller(ctx, PartnerHeader, authn.Partner) }
 
 // DecodeCode implements partnerv1.PartnerServiceServer.
 func (s *PartnerServer) DecodeCode(ctx context.Context, req *partnerv1.DecodeCodeRequest) (*partnerv1.DecodeCodeResponse, error) {

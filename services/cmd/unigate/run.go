@@ -13,12 +13,15 @@ import (
 	"time"
 
 	"google.golang.org/grpc"
+	"google.golang.org/grpc/credentials"
 
 	acquiringv1 "github.com/unigate/unigate/proto/gen/unigate/acquiring/v1"
 	settlementv1 "github.com/unigate/unigate/proto/gen/unigate/settlement/v1"
 	simulatorv1 "github.com/unigate/unigate/proto/gen/unigate/simulator/v1"
 
+	"github.com/unigate/unigate/pkg/authn"
 	"github.com/unigate/unigate/pkg/grpcx"
+	"github.com/unigate/unigate/pkg/pki"
 	"github.com/unigate/unigate/pkg/telemetry"
 	unigate "github.com/unigate/unigate/sdk"
 
@@ -95,6 +98,7 @@ func runService(ctx context.Context, name string, args []string) error {
 	cycle := fs.Duration("cycle", 24*time.Hour, "settlement cycle length; a cycle closes at every multiple of it, UTC (settlement; 0: only on request)")
 	callTimeout := fs.Duration("call-timeout", grpcx.DefaultCallTimeout, "deadline of each outbound call")
 	logLevel := fs.String("log-level", env("UNIGATE_LOG_LEVEL", "info"), "debug, info, warn or error")
+	pkiDir := fs.String("pki", env("UNIGATE_PKI", ""), "PKI directory (ca/*.crt, service/NAME.crt|key; see unigatectl certs dev): mutual TLS on every call; empty: plaintext, for local experiments only")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -103,7 +107,7 @@ func runService(ctx context.Context, name string, args []string) error {
 		return err
 	}
 	defer shutdown(context.WithoutCancel(ctx))
-	c := app.Common{Listen: *listen, DSN: *dsn, CallTimeout: *callTimeout, Log: logger(name, *logLevel)}
+	c := app.Common{Listen: *listen, DSN: *dsn, CallTimeout: *callTimeout, Log: logger(name, *logLevel), PKI: *pkiDir}
 	switch name {
 	case "acquirer":
 		return app.RunAcquirer(ctx, app.AcquirerConfig{Common: c, Router: *router, FX: *fxT, Risk: *riskT, Settlement: *settlementT,
@@ -175,14 +179,17 @@ func runDev(ctx context.Context, args []string) error {
 	}
 	fmt.Printf("  storage     %s\n", backend)
 	if *demo {
-		if err := demoAgainst(ctx, os.Stdout, st.Addrs["acquirer"], st.Addrs["merchantsim"], st.Addrs["settlement"], "hipay", st.Wallets.Wallet("hipay")); err != nil {
+		if err := demoAgainst(ctx, os.Stdout, func(service string, kind authn.Kind, id string) (*grpc.ClientConn, error) {
+			return st.Dial(service, kind, id)
+		}, "hipay", st.Wallets.Wallet("hipay")); err != nil {
 			return fmt.Errorf("demo failed: %w", err)
 		}
 	}
 	if *exit {
 		return nil
 	}
-	fmt.Println("\nServing. Try: bin/unigatectl --acquirer", st.Addrs["acquirer"], "payments get --partner hipay <payment id>")
+	fmt.Println("\nServing. Certificates are in", st.PKI.Dir, "(see the README to call the API with grpcurl).")
+	fmt.Println("Try: bin/unigatectl --pki", st.PKI.Dir, "--acquirer", st.Addrs["acquirer"], "payments get --partner hipay <payment id>")
 	fmt.Println("Press Ctrl-C to stop.")
 	select {
 	case <-ctx.Done():
@@ -205,43 +212,70 @@ func runDemo(ctx context.Context, args []string) error {
 	sim := fs.String("merchantsim", "127.0.0.1:7005", "merchant simulator address")
 	settlement := fs.String("settlement", "127.0.0.1:7004", "settlement address")
 	partner := fs.String("partner", "hipay", "wallet partner to pay as")
+	pkiDir := fs.String("pki", env("UNIGATE_PKI", ""), "development PKI directory (unigatectl certs dev); empty: plaintext")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
-	return demoAgainst(ctx, os.Stdout, *acq, *sim, *settlement, *partner, nil)
+	addrs := map[string]string{"acquirer": *acq, "merchantsim": *sim, "settlement": *settlement}
+	dev := pki.Dev{Dir: *pkiDir}
+	return demoAgainst(ctx, os.Stdout, func(service string, kind authn.Kind, id string) (*grpc.ClientConn, error) {
+		var opts []grpc.DialOption
+		if dev.Dir != "" {
+			trust := "unigate"
+			if service == "merchantsim" {
+				trust = "networks"
+			}
+			cfg, err := dev.ClientConfig(kind, id, trust)
+			if err != nil {
+				return nil, err
+			}
+			opts = append(opts, grpc.WithTransportCredentials(credentials.NewTLS(cfg)))
+		}
+		return grpcx.Dial(addrs[service], 10*time.Second, opts...)
+	}, *partner, nil)
 }
 
-// demoAgainst runs the demo; backend is the partner's simulated wallet when
-// it runs in this process (the consumer-presented steps need it).
-func demoAgainst(ctx context.Context, out io.Writer, acq, sim, settlement, partner string, backend *unigate.MemoryWallet) error {
-	conns := make([]interface{ Close() error }, 0, 3)
+// dialer connects to a service of the switch as an identity.
+type dialer func(service string, kind authn.Kind, id string) (*grpc.ClientConn, error)
+
+// demoAgainst runs the demo: the wallet calls as its partner, the POS and
+// back office as the merchant network, the simulator and settlement steps
+// as an operator. backend is the partner's simulated wallet when it runs
+// in this process (the consumer-presented steps need it).
+func demoAgainst(ctx context.Context, out io.Writer, dial dialer, partner string, backend *unigate.MemoryWallet) error {
+	conns := make([]interface{ Close() error }, 0, 4)
 	defer func() {
 		for _, c := range conns {
 			c.Close()
 		}
 	}()
-	dial := func(t string) (*grpcConn, error) {
-		c, err := grpcx.Dial(t, 10*time.Second)
+	connect := func(service string, kind authn.Kind, id string) (*grpcConn, error) {
+		c, err := dial(service, kind, id)
 		if err == nil {
 			conns = append(conns, c)
 		}
 		return c, err
 	}
-	a, err := dial(acq)
+	networkID := merchantsim.DefaultConfig().NetworkID
+	a, err := connect("acquirer", authn.Partner, partner)
 	if err != nil {
 		return err
 	}
-	s, err := dial(sim)
+	n, err := connect("acquirer", authn.Network, networkID)
 	if err != nil {
 		return err
 	}
-	l, err := dial(settlement)
+	s, err := connect("merchantsim", authn.Operator, "admin")
+	if err != nil {
+		return err
+	}
+	l, err := connect("settlement", authn.Operator, "admin")
 	if err != nil {
 		return err
 	}
 	d := &walletsim.Demo{Wallet: walletsim.New(partner, a), Simulator: simulatorv1.NewMerchantSimulatorServiceClient(s),
 		Settlement: settlementv1.NewSettlementServiceClient(l), Out: out,
-		Network: acquiringv1.NewAcquiringServiceClient(a), NetworkID: merchantsim.DefaultConfig().NetworkID, Backend: backend}
+		Network: acquiringv1.NewAcquiringServiceClient(n), NetworkID: networkID, Backend: backend}
 	return d.Run(ctx)
 }
 

@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"google.golang.org/grpc"
+	"google.golang.org/grpc/credentials"
 	"google.golang.org/grpc/metadata"
 	"google.golang.org/protobuf/encoding/protojson"
 	"google.golang.org/protobuf/proto"
@@ -23,11 +24,13 @@ import (
 	routerv1 "github.com/unigate/unigate/proto/gen/unigate/router/v1"
 	settlementv1 "github.com/unigate/unigate/proto/gen/unigate/settlement/v1"
 
+	"github.com/unigate/unigate/pkg/authn"
 	"github.com/unigate/unigate/pkg/election"
 	"github.com/unigate/unigate/pkg/emvqr"
 	"github.com/unigate/unigate/pkg/etcdx"
 	"github.com/unigate/unigate/pkg/grpcx"
 	"github.com/unigate/unigate/pkg/paycode"
+	"github.com/unigate/unigate/pkg/pki"
 	"github.com/unigate/unigate/pkg/walletcode"
 	"github.com/unigate/unigate/services/acquirer/grpcapi"
 	"github.com/unigate/unigate/services/router"
@@ -44,6 +47,8 @@ commands:
   cycles close [--cutoff RFC3339]              close the settlement cycle at a cutoff (default now)
   statements list [--after SEQUENCE]           settlement statements in order
   leader NAME                                  who leads an election (acquirer, settlement-cutoff)
+  certs dev [--dir DIR] [--partners ID,…] [--networks ID,…]   a development PKI: CAs and certificates
+                                               for the services, the demo partners and network, operators
   qr decode [--ranges P:PARTNER:LEN,...] PAYLOAD   classify and decode any payment code; one JSON object
   qr encode [flags] | qr encode --json FILE|-      build an EMVCo merchant-presented payload
 
@@ -52,10 +57,13 @@ global flags (or environment):
   --router     UNIGATE_ROUTER     (127.0.0.1:7001)
   --settlement UNIGATE_SETTLEMENT (127.0.0.1:7004)
   --etcd       UNIGATE_ETCD       (http://127.0.0.1:7006)
+  --pki        UNIGATE_PKI        PKI directory (mutual TLS as an operator; empty: plaintext)
+  --operator   UNIGATE_OPERATOR   (admin) the operator certificate presented: viewer, operator or admin
 `
 
 type globals struct {
 	acquirer, router, settlement, etcd string
+	pki, operator                      string
 	timeout                            time.Duration
 }
 
@@ -76,6 +84,8 @@ func run(ctx context.Context, args []string, out io.Writer) (int, error) {
 	fs.StringVar(&g.settlement, "settlement", env("UNIGATE_SETTLEMENT", "127.0.0.1:7004"), "settlement address")
 	fs.StringVar(&g.etcd, "etcd", env("UNIGATE_ETCD", "http://127.0.0.1:7006"), "etcd endpoints, comma-separated")
 	fs.DurationVar(&g.timeout, "timeout", 10*time.Second, "deadline of the command")
+	fs.StringVar(&g.pki, "pki", env("UNIGATE_PKI", ""), "PKI directory holding operator certificates (empty: plaintext)")
+	fs.StringVar(&g.operator, "operator", env("UNIGATE_OPERATOR", "admin"), "operator whose certificate to present")
 	if err := fs.Parse(args); err != nil {
 		return 2, err
 	}
@@ -110,10 +120,14 @@ func run(ctx context.Context, args []string, out io.Writer) (int, error) {
 		err = cyclesClose(ctx, g, rest[2:], out)
 	case "statements list":
 		err = statementsList(ctx, g, rest[2:], out)
+	case "certs dev":
+		err = certsDev(rest[2:], out)
 	case "qr decode":
 		err = qrDecode(rest[2:], out)
 	case "qr encode":
 		err = qrEncode(rest[2:], out)
+	case "audit verify", "audit list":
+		err = auditCmd(ctx, rest[1], rest[2:], out)
 	default:
 		fs.Usage()
 		return 2, fmt.Errorf("unknown command %q", strings.Join(rest[:2], " "))
@@ -124,7 +138,19 @@ func run(ctx context.Context, args []string, out io.Writer) (int, error) {
 	return 0, nil
 }
 
-func dial(target string) (*grpc.ClientConn, error) { return grpcx.Dial(target, 0) }
+// dial connects to one of the switch's services as the operator whose
+// certificate the PKI directory holds (--pki, --operator), or in plaintext
+// without a PKI.
+func (g globals) dial(target string) (*grpc.ClientConn, error) {
+	if g.pki == "" {
+		return grpcx.Dial(target, 0)
+	}
+	cfg, err := pki.Dev{Dir: g.pki}.ClientConfig(authn.Operator, g.operator, "unigate")
+	if err != nil {
+		return nil, fmt.Errorf("operator certificate: %w", err)
+	}
+	return grpcx.Dial(target, 0, grpc.WithTransportCredentials(credentials.NewTLS(cfg)))
+}
 
 func printProto(out io.Writer, m proto.Message) error {
 	b, err := protojson.MarshalOptions{Multiline: true, Indent: "  ", EmitUnpopulated: false}.Marshal(m)
@@ -153,7 +179,7 @@ func paymentsGet(ctx context.Context, g globals, args []string, out io.Writer) e
 	default:
 		return errors.New("give a payment id or --key")
 	}
-	conn, err := dial(g.acquirer)
+	conn, err := g.dial(g.acquirer)
 	if err != nil {
 		return err
 	}
@@ -167,7 +193,7 @@ func paymentsGet(ctx context.Context, g globals, args []string, out io.Writer) e
 }
 
 func routesGet(ctx context.Context, g globals, out io.Writer) error {
-	conn, err := dial(g.router)
+	conn, err := g.dial(g.router)
 	if err != nil {
 		return err
 	}
@@ -245,7 +271,7 @@ func putNetwork(ctx context.Context, g globals, args []string) error {
 }
 
 func ledgerBalance(ctx context.Context, g globals, out io.Writer) error {
-	conn, err := dial(g.settlement)
+	conn, err := g.dial(g.settlement)
 	if err != nil {
 		return err
 	}
@@ -410,7 +436,7 @@ func cyclesClose(ctx context.Context, g globals, args []string, out io.Writer) e
 			return fmt.Errorf("--cutoff: %w", err)
 		}
 	}
-	conn, err := dial(g.settlement)
+	conn, err := g.dial(g.settlement)
 	if err != nil {
 		return err
 	}
@@ -428,7 +454,7 @@ func statementsList(ctx context.Context, g globals, args []string, out io.Writer
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
-	conn, err := dial(g.settlement)
+	conn, err := g.dial(g.settlement)
 	if err != nil {
 		return err
 	}

@@ -1,0 +1,177 @@
+package app
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"path/filepath"
+	"time"
+
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/credentials"
+
+	"github.com/unigate/unigate/pkg/authn"
+	"github.com/unigate/unigate/pkg/pki"
+	"github.com/unigate/unigate/pkg/quota"
+	"github.com/unigate/unigate/services/router"
+)
+
+// Who may call what, per server. Health and reflection are open; a
+// method without a rule is refused.
+var (
+	viewer = authn.Rule{Kinds: []authn.Kind{authn.Service, authn.Operator}, MinRole: authn.Viewer}
+
+	acquirerPolicy = authn.Policy{
+		"/unigate.partner.v1.PartnerService/":              {Kinds: []authn.Kind{authn.Partner}},
+		"/unigate.partner.v1.PartnerService/GetPayment":    {Kinds: []authn.Kind{authn.Partner, authn.Operator}, MinRole: authn.Viewer},
+		"/unigate.acquiring.v1.AcquiringService/":          {Kinds: []authn.Kind{authn.Network}},
+		"/unigate.acquiring.v1.AcquiringService/GetRefund": {Kinds: []authn.Kind{authn.Network, authn.Operator}, MinRole: authn.Viewer},
+	}
+	routerPolicy     = authn.Policy{"/unigate.router.v1.RouterService/": viewer}
+	fxPolicy         = authn.Policy{"/unigate.fx.v1.FxService/": {Kinds: []authn.Kind{authn.Service}}}
+	riskPolicy       = authn.Policy{"/unigate.risk.v1.RiskService/": {Kinds: []authn.Kind{authn.Service}}}
+	settlementPolicy = authn.Policy{
+		"/unigate.settlement.v1.SettlementService/":                {Kinds: []authn.Kind{authn.Service}},
+		"/unigate.settlement.v1.SettlementService/CloseCycle":      {Kinds: []authn.Kind{authn.Operator}, MinRole: authn.OperatorRole},
+		"/unigate.settlement.v1.SettlementService/ListStatements":  viewer,
+		"/unigate.settlement.v1.SettlementService/ListPostings":    viewer,
+		"/unigate.settlement.v1.SettlementService/GetTrialBalance": viewer,
+	}
+	// The simulators stand for outside parties: Unigate's services call
+	// their network and wallet APIs; operators (and the demo) drive the
+	// simulator's own API.
+	merchantSimPolicy = authn.Policy{
+		"/unigate.merchant.v1.MerchantNetworkService/":    {Kinds: []authn.Kind{authn.Service}},
+		"/unigate.simulator.v1.MerchantSimulatorService/": viewer,
+	}
+	walletSimPolicy = authn.Policy{"/unigate.partner.v1.WalletPartnerService/": {Kinds: []authn.Kind{authn.Service}}}
+)
+
+// security is the mutual TLS of one server and its clients, from a PKI
+// directory laid out as pki.Dev (ca/*.crt, service/NAME.crt|key, …). An
+// empty directory means plaintext, for local experiments only: callers
+// then name themselves in metadata, which nothing checks.
+type security struct {
+	dev  pki.Dev
+	kind authn.Kind
+	id   string
+	on   bool
+}
+
+func (c Common) security(kind authn.Kind, id string) security {
+	return security{dev: pki.Dev{Dir: c.PKI}, kind: kind, id: id, on: c.PKI != ""}
+}
+
+// serverOptions are the server's TLS credentials and the interceptors
+// that enforce policy on the identity of each caller's certificate.
+func (s security) serverOptions(c Common, policy authn.Policy) ([]grpc.ServerOption, error) {
+	if !s.on {
+		return nil, nil
+	}
+	cfg, err := s.dev.ServerConfig(s.kind, s.id)
+	if err != nil {
+		return nil, fmt.Errorf("%s: server certificate: %w", s.id, err)
+	}
+	auth, err := s.dev.Authority()
+	if err != nil {
+		return nil, err
+	}
+	unary, stream := auth.Interceptors(policy, func(ctx context.Context, method string, id authn.Identity, err error) {
+		c.Log.WarnContext(ctx, "call refused", "method", method, "caller", id.String(), "err", err)
+	})
+	return []grpc.ServerOption{grpc.Creds(credentials.NewTLS(cfg)), grpc.ChainUnaryInterceptor(unary), grpc.ChainStreamInterceptor(stream)}, nil
+}
+
+// dialOptions make this identity's client of servers certified by the CA
+// named trust ("unigate" for Unigate's services, "partners" or
+// "networks" for the outside parties, whose CA is pinned).
+func (s security) dialOptions(trust string) ([]grpc.DialOption, error) {
+	if !s.on {
+		return nil, nil
+	}
+	cfg, err := s.dev.ClientConfig(s.kind, s.id, trust)
+	if err != nil {
+		return nil, fmt.Errorf("%s: client certificate: %w", s.id, err)
+	}
+	return []grpc.DialOption{grpc.WithTransportCredentials(credentials.NewTLS(cfg))}, nil
+}
+
+// DevPKI writes (or completes) the development PKI of the demo stack in
+// dir: Unigate's services, the demo partners and their wallet simulator,
+// the simulated network, and two operators (admin, viewer).
+func DevPKI(dir string, extraPartners ...string) (pki.Dev, error) {
+	partners := []string{WalletSimID}
+	for _, p := range DefaultPartners() {
+		partners = append(partners, p.ID)
+	}
+	return pki.WriteDev(dir, pki.DevSpec{
+		Services: []string{"acquirer", "router", "fx", "risk", "settlement"},
+		Partners: append(partners, extraPartners...), Networks: []string{"cnsim"},
+		Operators: map[string]authn.Role{"admin": authn.Admin, "operator": authn.OperatorRole, "viewer": authn.Viewer},
+	})
+}
+
+// WalletSimID is the identity of the wallet simulator's server
+// certificate (it serves every demo partner's WalletPartnerService).
+const WalletSimID = "walletsim"
+
+// PKIDir is where a stack keeps its development PKI.
+func PKIDir(dataDir string) string { return filepath.Join(dataDir, "pki") }
+
+// DefaultLimits are the acquirer's quotas per partner and per network
+// when the routing table gives none: well above a wallet's normal
+// traffic, low enough that one caller cannot take the switch.
+func DefaultLimits() quota.Limits {
+	return quota.Limits{RatePerSecond: 1000, Burst: 2000, MaxConcurrent: 256, MaxStreams: 8}
+}
+
+// callerOf names the authenticated caller for quotas ("partner:hipay").
+func callerOf(ctx context.Context) (string, bool) {
+	id, ok := authn.FromContext(ctx)
+	return id.String(), ok
+}
+
+// edgeOptions are the acquirer's quotas (after authentication: the
+// caller is the certificate's identity), its per-connection stream cap
+// and its message size limit.
+func edgeOptions(l *quota.Limiter) []grpc.ServerOption {
+	return append(quota.ServerOptions(quota.EdgeMaxRecvBytes, quota.EdgeMaxStreamsPerConn),
+		grpc.ChainUnaryInterceptor(quota.UnaryServerInterceptor(l, callerOf)),
+		grpc.ChainStreamInterceptor(quota.StreamServerInterceptor(l, callerOf)))
+}
+
+// applyPartnerLimits keeps the limiter's per-partner limits equal to the
+// routing table's, watching it in etcd: a change applies within a second,
+// without a restart.
+func applyPartnerLimits(ctx context.Context, routes *router.Watcher, l *quota.Limiter, log *slog.Logger) error {
+	if err := routes.Load(ctx); err != nil {
+		log.WarnContext(ctx, "routing table not loaded; default limits for everyone until it is", "err", err)
+	}
+	done := make(chan error, 1)
+	go func() { done <- routes.Run(ctx) }()
+	var applied int64 = -1
+	var set []string
+	t := time.NewTicker(time.Second)
+	defer t.Stop()
+	for {
+		if tbl := routes.Table(); tbl.Revision != applied {
+			for _, c := range set {
+				l.ClearLimits(c)
+			}
+			set = set[:0]
+			for id, p := range tbl.Partners {
+				if p.Limits != nil {
+					c := authn.Identity{Kind: authn.Partner, ID: id}.String()
+					l.SetLimits(c, *p.Limits)
+					set = append(set, c)
+				}
+			}
+			applied = tbl.Revision
+		}
+		select {
+		case <-ctx.Done():
+			return <-done
+		case <-t.C:
+		}
+	}
+}
