@@ -259,6 +259,7 @@ var (
 	ErrPartnerNotFound           = &Error{Code: codes.NotFound, Reason: "PARTNER_NOT_FOUND"}
 	ErrPartnerDisabled           = &Error{Code: codes.PermissionDenied, Reason: "PARTNER_DISABLED"}
 	ErrUnauthenticated           = &Error{Code: codes.Unauthenticated, Reason: "UNAUTHENTICATED"}
+	ErrPermissionDenied          = &Error{Code: codes.PermissionDenied, Reason: "PERMISSION_DENIED"}
 	ErrRateNotAvailable          = &Error{Code: codes.FailedPrecondition, Reason: "RATE_NOT_AVAILABLE"}
 	ErrQuoteNotFound             = &Error{Code: codes.NotFound, Reason: "QUOTE_NOT_FOUND"}
 	ErrQuoteExpired              = &Error{Code: codes.FailedPrecondition, Reason: "QUOTE_EXPIRED"}
@@ -273,6 +274,7 @@ var (
 	ErrCancelNotAllowed          = &Error{Code: codes.FailedPrecondition, Reason: "CANCEL_NOT_ALLOWED"}
 	ErrUnknownCodeRange          = &Error{Code: codes.NotFound, Reason: "UNKNOWN_CODE_RANGE"}
 	ErrRepeatRequestInconsistent = &Error{Code: codes.AlreadyExists, Reason: "REPEAT_REQUEST_INCONSISTENT"}
+	ErrQuotaExceeded             = &Error{Code: codes.ResourceExhausted, Reason: "QUOTA_EXCEEDED"}
 	ErrRiskDeclined              = &Error{Code: codes.FailedPrecondition, Reason: "RISK_DECLINED"}
 	ErrRiskLimitExceeded         = &Error{Code: codes.FailedPrecondition, Reason: "RISK_LIMIT_EXCEEDED"}
 	ErrRiskBlocked               = &Error{Code: codes.FailedPrecondition, Reason: "RISK_BLOCKED"}
@@ -289,10 +291,10 @@ var (
 // sentinels lists every reason sentinel, in the order of docs/errors.md.
 var sentinels = []*Error{
 	ErrInvalidArgument, ErrInvalidAmount, ErrUnsupportedCurrency, ErrInvalidCode, ErrUnsupportedCode,
-	ErrMerchantNotFound, ErrPartnerNotFound, ErrPartnerDisabled, ErrUnauthenticated, ErrRateNotAvailable,
+	ErrMerchantNotFound, ErrPartnerNotFound, ErrPartnerDisabled, ErrUnauthenticated, ErrPermissionDenied, ErrRateNotAvailable,
 	ErrQuoteNotFound, ErrQuoteExpired, ErrQuoteAlreadyUsed, ErrQuoteMismatch, ErrAmountMismatch,
 	ErrPaymentNotFound, ErrRefundNotFound, ErrRefundExceedsRemaining, ErrPaymentNotRefundable,
-	ErrCancelWindowClosed, ErrCancelNotAllowed, ErrUnknownCodeRange, ErrRepeatRequestInconsistent,
+	ErrCancelWindowClosed, ErrCancelNotAllowed, ErrUnknownCodeRange, ErrRepeatRequestInconsistent, ErrQuotaExceeded,
 	ErrRiskDeclined, ErrRiskLimitExceeded, ErrRiskBlocked, ErrPaymentTimedOut, ErrWalletDeclined,
 	ErrMerchantCreditFailed, ErrUnbalancedPosting, ErrPostingConflict, ErrDownstreamUnavailable,
 	ErrDeadlineExceeded, ErrInternal,

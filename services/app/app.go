@@ -29,6 +29,7 @@ import (
 	settlementv1 "github.com/unigate/unigate/proto/gen/unigate/settlement/v1"
 	simulatorv1 "github.com/unigate/unigate/proto/gen/unigate/simulator/v1"
 
+	"github.com/unigate/unigate/pkg/audit"
 	"github.com/unigate/unigate/pkg/authn"
 	"github.com/unigate/unigate/pkg/election"
 	"github.com/unigate/unigate/pkg/etcdx"
@@ -60,6 +61,9 @@ type Common struct {
 	Log         *slog.Logger
 	// Ready, if set, receives the listening address once serving.
 	Ready func(addr string)
+	// audit, if set, is where refused calls are recorded (the acquirer's
+	// database).
+	audit *sqlstore.DB
 	// PKI is a directory laid out as pki.Dev (ca/*.crt, service/NAME.crt|key):
 	// every server then requires mutual TLS and takes each caller's
 	// identity from its certificate. Empty means plaintext, for local
@@ -354,6 +358,10 @@ func RunAcquirer(ctx context.Context, cfg AcquirerConfig) error {
 		return err
 	}
 	defer db.Close()
+	if err := db.Migrate(ctx, audit.Migrations); err != nil {
+		return err
+	}
+	cfg.Common.audit = db
 	networks := grpcx.NewPool(cfg.CallTimeout, toNetworks...)
 	defer networks.Close()
 	wallets := grpcx.NewPool(cfg.CallTimeout, toPartners...)
@@ -380,6 +388,21 @@ func RunAcquirer(ctx context.Context, cfg AcquirerConfig) error {
 	g, gctx := errgroup.WithContext(ctx)
 	g.Go(func() error { return svc.RunPoster(gctx, cfg.PosterInterval) })
 	g.Go(func() error { return applyPartnerLimits(gctx, routes, limiter, cfg.Log) })
+	g.Go(func() error {
+		// One replica links the audit log's new entries into its hash
+		// chain, fenced like the acquirer's other singletons.
+		return election.Run(gctx, cli, election.Config{Name: "audit-linker", Candidate: cfg.Candidate, TTL: 1, Log: cfg.Log},
+			func(ctx context.Context, term election.Term) error {
+				ok, err := st.ClaimFence(ctx, "audit-linker", term.Revision)
+				if err != nil || !ok {
+					return fmt.Errorf("audit linker: fence not claimed (%v)", err)
+				}
+				f := acquirer.Fence{Name: "audit-linker", Revision: term.Revision}
+				audit.Run(ctx, db, time.Second, func(err error) { cfg.Log.WarnContext(ctx, "audit linker", "err", err) },
+					audit.WithFence(acqstore.FenceCheck(f)))
+				return nil
+			})
+	})
 	g.Go(func() error {
 		return election.Run(gctx, cli, election.Config{Name: acquirer.SingletonName, Candidate: cfg.Candidate, TTL: 1, Log: cfg.Log}, svc.Lead)
 	})

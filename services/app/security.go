@@ -7,12 +7,15 @@ import (
 	"path/filepath"
 	"time"
 
+	"go.opentelemetry.io/otel/trace"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/credentials"
 
+	"github.com/unigate/unigate/pkg/audit"
 	"github.com/unigate/unigate/pkg/authn"
 	"github.com/unigate/unigate/pkg/pki"
 	"github.com/unigate/unigate/pkg/quota"
+	"github.com/unigate/unigate/pkg/rpcerr"
 	"github.com/unigate/unigate/services/router"
 )
 
@@ -78,6 +81,18 @@ func (s security) serverOptions(c Common, policy authn.Policy) ([]grpc.ServerOpt
 	}
 	unary, stream := auth.Interceptors(policy, func(ctx context.Context, method string, id authn.Identity, err error) {
 		c.Log.WarnContext(ctx, "call refused", "method", method, "caller", id.String(), "err", err)
+		if c.audit == nil {
+			return
+		}
+		actor := "unauthenticated"
+		if id.Kind != "" {
+			actor = id.String()
+		}
+		e := audit.Entry{Actor: actor, Action: "auth.denied", Subject: method, Outcome: "refused:" + string(rpcerr.ReasonOf(err)),
+			TraceID: trace.SpanContextFromContext(ctx).TraceID().String()}
+		if aerr := audit.Append(context.WithoutCancel(ctx), c.audit, e); aerr != nil {
+			c.Log.ErrorContext(ctx, "audit entry lost", "err", aerr)
+		}
 	})
 	return []grpc.ServerOption{grpc.Creds(credentials.NewTLS(cfg)), grpc.ChainUnaryInterceptor(unary), grpc.ChainStreamInterceptor(stream)}, nil
 }

@@ -21,6 +21,7 @@ import (
 
 	unigate "github.com/unigate/unigate/sdk"
 
+	"github.com/unigate/unigate/pkg/audit"
 	"github.com/unigate/unigate/pkg/authn"
 	"github.com/unigate/unigate/pkg/etcdx"
 	"github.com/unigate/unigate/pkg/grpcx"
@@ -111,6 +112,23 @@ func (e *env) testTransport(t *testing.T) {
 			if rpcerr.ReasonOf(err) != rpcerr.PermissionDenied {
 				t.Fatalf("%s: got %v", svc, err)
 			}
+		}
+	})
+	t.Run("refusals are audited and chained", func(t *testing.T) {
+		x := walletsim.New("cnsim", e.network("cnsim"))
+		if _, err := x.Client.DecodeCode(ctx, &partnerv1.DecodeCodeRequest{Code: "x"}); rpcerr.ReasonOf(err) != rpcerr.PermissionDenied {
+			t.Fatalf("a network on the partner API: %v", err)
+		}
+		waitFor(t, "the refusal linked into the audit chain", func() bool {
+			var n int
+			err := e.db.QueryRowContext(ctx, `SELECT count(*) FROM audit_log WHERE actor = 'network:cnsim'
+				AND action = 'auth.denied' AND subject = '/unigate.partner.v1.PartnerService/DecodeCode'
+				AND outcome = 'refused:PERMISSION_DENIED' AND seq IS NOT NULL`).Scan(&n)
+			return err == nil && n == 1
+		})
+		rep, err := audit.Verify(ctx, e.db)
+		if err != nil || rep.FirstBroken != 0 || rep.Entries == 0 {
+			t.Fatalf("audit chain: %+v %v", rep, err)
 		}
 	})
 	t.Run("operator roles", func(t *testing.T) {

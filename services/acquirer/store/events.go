@@ -114,3 +114,11 @@ func (s *SQLStore) AddStatementEvents(ctx context.Context, f Fence, events []Eve
 		return err
 	})
 }
+
+// FenceCheck returns a check, for a transaction's first statement, that f
+// is still the newest claim of its name (acquirer.ErrFenced otherwise):
+// other components' singleton writes in this database (the audit log's
+// linker) are fenced with it like the acquirer's own.
+func FenceCheck(f Fence) func(ctx context.Context, tx *sqlstore.Tx) error {
+	return func(ctx context.Context, tx *sqlstore.Tx) error { return checkFence(ctx, tx, f) }
+}
