@@ -239,6 +239,10 @@ func ToStatus(err error) *status.Status {
 	}
 	var e *Error
 	if errors.As(err, &e) {
+		if e.Reason == Internal {
+			// Its message is for our logs (the caller's server logs it).
+			return New(Internal, "internal error").GRPCStatus()
+		}
 		return e.GRPCStatus()
 	}
 	switch {
@@ -289,11 +293,13 @@ func FromStatus(err error) *Error {
 			return out
 		}
 	}
+	// A transport failure's message names hosts and ports of the inside:
+	// it never travels on.
 	switch st.Code() {
 	case codes.Unavailable:
-		return New(DownstreamUnavailable, "%s", st.Message())
+		return New(DownstreamUnavailable, "a service this call depends on is unavailable; retry later")
 	case codes.DeadlineExceeded:
-		return New(DeadlineExceeded, "%s", st.Message())
+		return New(DeadlineExceeded, "a service this call depends on did not answer in time")
 	}
 	return New(Internal, "%s: %s", st.Code(), st.Message())
 }

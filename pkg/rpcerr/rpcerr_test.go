@@ -23,6 +23,12 @@ func TestEveryReasonRoundTrips(t *testing.T) {
 				t.Fatalf("code %v, want %v", st.Code(), r.Code())
 			}
 			back := FromStatus(st.Err())
+			if r == Internal { // masked: only the reason travels
+				if back.Reason != r || back.Message != "internal error" {
+					t.Fatalf("FromStatus = %+v", back)
+				}
+				return
+			}
 			if back.Reason != r || back.Field != "amount.minor_units" || back.Message != "went wrong" {
 				t.Fatalf("FromStatus = %+v", back)
 			}
@@ -83,6 +89,12 @@ func TestMasking(t *testing.T) {
 				t.Fatalf("got %v %q, want %v %q", st.Code(), st.Message(), tc.code, tc.msg)
 			}
 		})
+	}
+	if e := FromStatus(status.Error(codes.Unavailable, "dial tcp 127.0.0.9:7001: connect: connection refused")); strings.Contains(e.Message, "127.0.0.9") || strings.Contains(e.Message, "7001") {
+		t.Fatalf("an internal address travels on: %q", e.Message)
+	}
+	if st := ToStatus(New(Internal, "pq: relation acq_payments at 127.0.0.9 is on fire")); st.Message() != "internal error" {
+		t.Fatalf("an internal error's message travels on: %q", st.Message())
 	}
 	if ReasonOf(status.Error(codes.Unavailable, "conn refused")) != DownstreamUnavailable {
 		t.Fatal("Unavailable without ErrorInfo is not DOWNSTREAM_UNAVAILABLE")
