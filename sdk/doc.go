@@ -6,8 +6,9 @@
 //   - [Client] calls Unigate's PartnerService: [Client.DecodeCode],
 //     [Client.CreateQuote], [Client.Pay], [Client.GetPayment],
 //     [Client.GetPaymentByPartnerKey] and [Client.CancelPayment]. Every call
-//     names the partner (the "unigate-partner-id" metadata key), has a
-//     deadline, and is retried when retrying is safe. Pay and CancelPayment
+//     goes over mutual TLS with the partner's certificate ([MutualTLS]),
+//     names the partner (the "unigate-partner-id" metadata key, which must
+//     match the certificate), has a deadline, and is retried when retrying is safe. Pay and CancelPayment
 //     are idempotent by key, so they are retried with the same key; Pay
 //     makes the key itself when the request has none. When the outcome of a
 //     Pay cannot be known (the connection broke, the deadline passed), Pay
