@@ -260,6 +260,9 @@ var (
 	ErrPartnerDisabled           = &Error{Code: codes.PermissionDenied, Reason: "PARTNER_DISABLED"}
 	ErrUnauthenticated           = &Error{Code: codes.Unauthenticated, Reason: "UNAUTHENTICATED"}
 	ErrPermissionDenied          = &Error{Code: codes.PermissionDenied, Reason: "PERMISSION_DENIED"}
+	ErrSignatureInvalid          = &Error{Code: codes.Unauthenticated, Reason: "SIGNATURE_INVALID"}
+	ErrRequestExpired            = &Error{Code: codes.FailedPrecondition, Reason: "REQUEST_EXPIRED"}
+	ErrRequestReplayed           = &Error{Code: codes.AlreadyExists, Reason: "REQUEST_REPLAYED"}
 	ErrRateNotAvailable          = &Error{Code: codes.FailedPrecondition, Reason: "RATE_NOT_AVAILABLE"}
 	ErrQuoteNotFound             = &Error{Code: codes.NotFound, Reason: "QUOTE_NOT_FOUND"}
 	ErrQuoteExpired              = &Error{Code: codes.FailedPrecondition, Reason: "QUOTE_EXPIRED"}
@@ -291,7 +294,8 @@ var (
 // sentinels lists every reason sentinel, in the order of docs/errors.md.
 var sentinels = []*Error{
 	ErrInvalidArgument, ErrInvalidAmount, ErrUnsupportedCurrency, ErrInvalidCode, ErrUnsupportedCode,
-	ErrMerchantNotFound, ErrPartnerNotFound, ErrPartnerDisabled, ErrUnauthenticated, ErrPermissionDenied, ErrRateNotAvailable,
+	ErrMerchantNotFound, ErrPartnerNotFound, ErrPartnerDisabled, ErrUnauthenticated, ErrPermissionDenied,
+	ErrSignatureInvalid, ErrRequestExpired, ErrRequestReplayed, ErrRateNotAvailable,
 	ErrQuoteNotFound, ErrQuoteExpired, ErrQuoteAlreadyUsed, ErrQuoteMismatch, ErrAmountMismatch,
 	ErrPaymentNotFound, ErrRefundNotFound, ErrRefundExceedsRemaining, ErrPaymentNotRefundable,
 	ErrCancelWindowClosed, ErrCancelNotAllowed, ErrUnknownCodeRange, ErrRepeatRequestInconsistent, ErrQuotaExceeded,

@@ -10,6 +10,7 @@ package pki
 import (
 	"crypto"
 	"crypto/ecdsa"
+	"crypto/ed25519"
 	"crypto/elliptic"
 	"crypto/rand"
 	"crypto/tls"
@@ -289,8 +290,55 @@ func WriteDev(dir string, spec DevSpec) (Dev, error) {
 		if err := issue(id); err != nil {
 			return Dev{}, fmt.Errorf("pki: %s: %w", id, err)
 		}
+		if id.Kind == authn.Partner || id.Kind == authn.Network {
+			if err := writeSigningKey(d.signingKeyFile(id.Kind, id.ID)); err != nil {
+				return Dev{}, fmt.Errorf("pki: %s signing key: %w", id, err)
+			}
+		}
 	}
 	return d, nil
+}
+
+// signingKeyFile is where a partner's or network's request-signing key is.
+func (d Dev) signingKeyFile(kind authn.Kind, id string) string {
+	return filepath.Join(d.Dir, string(kind), id+".sign.key")
+}
+
+func writeSigningKey(file string) error {
+	if _, err := os.Stat(file); err == nil {
+		return nil
+	}
+	_, key, err := ed25519.GenerateKey(rand.Reader)
+	if err != nil {
+		return err
+	}
+	der, err := x509.MarshalPKCS8PrivateKey(key)
+	if err != nil {
+		return err
+	}
+	return os.WriteFile(file, pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: der}), 0o600)
+}
+
+// SigningKey returns a partner's or network's request-signing key (see
+// package reqsign); its public half is what the routing table registers.
+func (d Dev) SigningKey(kind authn.Kind, id string) (ed25519.PrivateKey, error) {
+	b, err := os.ReadFile(d.signingKeyFile(kind, id))
+	if err != nil {
+		return nil, err
+	}
+	blk, _ := pem.Decode(b)
+	if blk == nil {
+		return nil, errors.New("pki: no PEM signing key")
+	}
+	k, err := x509.ParsePKCS8PrivateKey(blk.Bytes)
+	if err != nil {
+		return nil, err
+	}
+	key, ok := k.(ed25519.PrivateKey)
+	if !ok {
+		return nil, errors.New("pki: the signing key is not Ed25519")
+	}
+	return key, nil
 }
 
 func writePair(crt, key string, c func() []byte, k func() ([]byte, error)) error {

@@ -44,6 +44,9 @@ const (
 	PartnerDisabled           Reason = "PARTNER_DISABLED"
 	Unauthenticated           Reason = "UNAUTHENTICATED"
 	PermissionDenied          Reason = "PERMISSION_DENIED"
+	SignatureInvalid          Reason = "SIGNATURE_INVALID"
+	RequestExpired            Reason = "REQUEST_EXPIRED"
+	RequestReplayed           Reason = "REQUEST_REPLAYED"
 	RateNotAvailable          Reason = "RATE_NOT_AVAILABLE"
 	QuoteNotFound             Reason = "QUOTE_NOT_FOUND"
 	QuoteExpired              Reason = "QUOTE_EXPIRED"
@@ -91,6 +94,9 @@ var table = map[Reason]entry{
 	PartnerDisabled:           {code: codes.PermissionDenied},
 	Unauthenticated:           {code: codes.Unauthenticated},
 	PermissionDenied:          {code: codes.PermissionDenied},
+	SignatureInvalid:          {code: codes.Unauthenticated},
+	RequestExpired:            {code: codes.FailedPrecondition},
+	RequestReplayed:           {code: codes.AlreadyExists},
 	RateNotAvailable:          {code: codes.FailedPrecondition},
 	QuoteNotFound:             {code: codes.NotFound},
 	QuoteExpired:              {code: codes.FailedPrecondition},

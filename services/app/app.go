@@ -366,7 +366,8 @@ func RunAcquirer(ctx context.Context, cfg AcquirerConfig) error {
 	defer networks.Close()
 	wallets := grpcx.NewPool(cfg.CallTimeout, toPartners...)
 	defer wallets.Close()
-	var st acquirer.Store = acqstore.New(db)
+	sqlSt := acqstore.New(db)
+	var st acquirer.Store = sqlSt
 	if cfg.WrapStore != nil {
 		st = cfg.WrapStore(st)
 	}
@@ -378,7 +379,14 @@ func RunAcquirer(ctx context.Context, cfg AcquirerConfig) error {
 	limiter := quota.NewLimiter(nil)
 	limiter.SetDefault(cfg.Limits)
 	routes := router.NewWatcher(cli, cfg.Log)
-	srv, err := newServer(cfg.Common, "acquirer", acquirerPolicy, edgeOptions(limiter)...)
+	loadCtx, cancelLoad := context.WithTimeout(ctx, 10*time.Second)
+	err = routes.Load(loadCtx)
+	cancelLoad()
+	if err != nil {
+		return fmt.Errorf("acquirer: routing table (limits and signing keys): %w", err)
+	}
+	verifier := signatureVerifier(routes, sqlSt.SeenRequest)
+	srv, err := newServer(cfg.Common, "acquirer", acquirerPolicy, edgeOptions(cfg.Common, limiter, verifier)...)
 	if err != nil {
 		return err
 	}
@@ -388,6 +396,20 @@ func RunAcquirer(ctx context.Context, cfg AcquirerConfig) error {
 	g, gctx := errgroup.WithContext(ctx)
 	g.Go(func() error { return svc.RunPoster(gctx, cfg.PosterInterval) })
 	g.Go(func() error { return applyPartnerLimits(gctx, routes, limiter, cfg.Log) })
+	g.Go(func() error { // forget request ids whose window has passed
+		t := time.NewTicker(time.Minute)
+		defer t.Stop()
+		for {
+			select {
+			case <-gctx.Done():
+				return nil
+			case <-t.C:
+				if _, err := sqlSt.PurgeRequestIDs(gctx, time.Now()); err != nil && gctx.Err() == nil {
+					cfg.Log.WarnContext(gctx, "purging request ids", "err", err)
+				}
+			}
+		}
+	})
 	g.Go(func() error {
 		// One replica links the audit log's new entries into its hash
 		// chain, fenced like the acquirer's other singletons.

@@ -196,6 +196,7 @@ func (e *env) testCPM(t *testing.T) {
 			t.Fatalf("refunded amount: %v %v", got, err)
 		}
 		// Another network cannot refund it.
+		e.onboardNetwork("othernet")
 		other := metadata.AppendToOutgoingContext(context.Background(), grpcapi.NetworkHeader, "othernet")
 		if _, err := acquiringv1.NewAcquiringServiceClient(e.network("othernet")).RefundPayment(other, &acquiringv1.RefundPaymentRequest{RefundRequestId: "x", PaymentId: m.GetPaymentId(), Amount: cny(1)}); rpcerr.ReasonOf(err) != rpcerr.PaymentNotFound {
 			t.Fatalf("another network's refund: %v", err)

@@ -24,6 +24,7 @@ import (
 	"github.com/unigate/unigate/pkg/authn"
 	"github.com/unigate/unigate/pkg/emvqr"
 	"github.com/unigate/unigate/pkg/etcdx"
+	"github.com/unigate/unigate/pkg/pki"
 	"github.com/unigate/unigate/pkg/rpcerr"
 	"github.com/unigate/unigate/pkg/sqlstore"
 	"github.com/unigate/unigate/pkg/sqlstore/sqlstoretest"
@@ -101,6 +102,43 @@ func (e *env) conn(service string, kind authn.Kind, id string) *grpc.ClientConn 
 	return c
 }
 
+// keys is the routing table's registration of an identity's development
+// signing key (its money-moving requests are refused without one).
+func (e *env) keys(kind authn.Kind, id string) []router.SigningKey {
+	e.t.Helper()
+	spec := pki.DevSpec{Partners: []string{id}}
+	if kind == authn.Network {
+		spec = pki.DevSpec{Networks: []string{id}}
+	}
+	if _, err := pki.WriteDev(e.stack.PKI.Dir, spec); err != nil {
+		e.t.Fatal(err)
+	}
+	k, err := app.DevSigningKey(e.stack.PKI, kind, id)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	return []router.SigningKey{k}
+}
+
+// onboardNetwork registers another merchant network (with no merchants
+// anyone pays at), so that it can call the acquirer.
+func (e *env) onboardNetwork(id string) {
+	e.t.Helper()
+	cli, err := etcdx.Connect([]string{e.stack.Addrs["etcd"]})
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	defer cli.Close()
+	if err := router.PutNetwork(context.Background(), cli, router.Network{ID: id, Name: "Other network", Endpoint: "127.0.0.1:1",
+		GUIDs: []string{"XX." + strings.ToUpper(id)}, Country: "CN", Currency: "CNY", SigningKeys: e.keys(authn.Network, id)}); err != nil {
+		e.t.Fatal(err)
+	}
+	waitFor(e.t, "the network onboarded", func() bool {
+		_, err := acquiringv1.NewAcquiringServiceClient(e.network(id)).RefundPayment(context.Background(), refundRequest("probe-"+id, "no-such-payment", 1, ""))
+		return rpcerr.ReasonOf(err) == rpcerr.PaymentNotFound
+	})
+}
+
 // partner is a connection to the acquirer as a wallet partner.
 func (e *env) partner(id string) *grpc.ClientConn { return e.conn("acquirer", authn.Partner, id) }
 
@@ -174,6 +212,7 @@ func TestEndToEnd(t *testing.T) {
 			e.scenario(t, "mutual TLS and roles", e.testTransport)
 			e.scenario(t, "partners and networks see only their own", e.testIsolation)
 			e.scenario(t, "quotas", e.testQuotas)
+			e.scenario(t, "signed requests", e.testSignatures)
 		})
 	}
 }
@@ -337,7 +376,7 @@ func (e *env) testBadInput(t *testing.T) {
 			x := walletsim.New("nosuchwallet", e.partner("nosuchwallet"))
 			_, err := x.Client.Pay(x.Context(ctx), &partnerv1.PayRequest{PartnerPaymentId: "k17", Code: code, Amount: cny(100), QuoteId: fresh, UserRef: "u-1"})
 			return err
-		}, codes.NotFound, rpcerr.PartnerNotFound, ""},
+		}, codes.Unauthenticated, rpcerr.SignatureInvalid, ""}, // no registered key: its requests cannot be verified
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			err := tc.call()

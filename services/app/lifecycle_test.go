@@ -15,6 +15,7 @@ import (
 	simulatorv1 "github.com/unigate/unigate/proto/gen/unigate/simulator/v1"
 	unigate "github.com/unigate/unigate/sdk"
 
+	"github.com/unigate/unigate/pkg/authn"
 	"github.com/unigate/unigate/pkg/etcdx"
 	"github.com/unigate/unigate/pkg/rpcerr"
 	"github.com/unigate/unigate/services/router"
@@ -195,7 +196,7 @@ func (e *env) testEvents(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer cli.Close()
-	if err := router.PutPartner(ctx, cli, router.Partner{ID: "eventwallet", Name: "Events", Currency: "SGD"}); err != nil {
+	if err := router.PutPartner(ctx, cli, router.Partner{ID: "eventwallet", Name: "Events", Currency: "SGD", SigningKeys: e.keys(authn.Partner, "eventwallet")}); err != nil {
 		t.Fatal(err)
 	}
 	w := walletsim.New("eventwallet", e.partner("eventwallet"))

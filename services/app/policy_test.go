@@ -14,6 +14,7 @@ import (
 	commonv1 "github.com/unigate/unigate/proto/gen/unigate/common/v1"
 	partnerv1 "github.com/unigate/unigate/proto/gen/unigate/partner/v1"
 
+	"github.com/unigate/unigate/pkg/authn"
 	"github.com/unigate/unigate/pkg/etcdx"
 	"github.com/unigate/unigate/pkg/rpcerr"
 	"github.com/unigate/unigate/services/router"
@@ -75,7 +76,7 @@ func (e *env) testPartnerPolicies(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer cli.Close()
-	partner := router.Partner{ID: "plainwallet", Name: "A wallet without an endpoint", Currency: "MNT"}
+	partner := router.Partner{ID: "plainwallet", Name: "A wallet without an endpoint", Currency: "MNT", SigningKeys: e.keys(authn.Partner, "plainwallet")}
 	if err := router.PutPartner(ctx, cli, partner); err != nil {
 		t.Fatal(err)
 	}

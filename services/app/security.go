@@ -2,9 +2,11 @@ package app
 
 import (
 	"context"
+	"crypto/ed25519"
 	"fmt"
 	"log/slog"
 	"path/filepath"
+	"strings"
 	"time"
 
 	"go.opentelemetry.io/otel/trace"
@@ -15,6 +17,7 @@ import (
 	"github.com/unigate/unigate/pkg/authn"
 	"github.com/unigate/unigate/pkg/pki"
 	"github.com/unigate/unigate/pkg/quota"
+	"github.com/unigate/unigate/pkg/reqsign"
 	"github.com/unigate/unigate/pkg/rpcerr"
 	"github.com/unigate/unigate/services/router"
 )
@@ -80,21 +83,26 @@ func (s security) serverOptions(c Common, policy authn.Policy) ([]grpc.ServerOpt
 		return nil, err
 	}
 	unary, stream := auth.Interceptors(policy, func(ctx context.Context, method string, id authn.Identity, err error) {
-		c.Log.WarnContext(ctx, "call refused", "method", method, "caller", id.String(), "err", err)
-		if c.audit == nil {
-			return
-		}
 		actor := "unauthenticated"
 		if id.Kind != "" {
 			actor = id.String()
 		}
-		e := audit.Entry{Actor: actor, Action: "auth.denied", Subject: method, Outcome: "refused:" + string(rpcerr.ReasonOf(err)),
-			TraceID: trace.SpanContextFromContext(ctx).TraceID().String()}
-		if aerr := audit.Append(context.WithoutCancel(ctx), c.audit, e); aerr != nil {
-			c.Log.ErrorContext(ctx, "audit entry lost", "err", aerr)
-		}
+		c.refused(ctx, method, actor, err)
 	})
 	return []grpc.ServerOption{grpc.Creds(credentials.NewTLS(cfg)), grpc.ChainUnaryInterceptor(unary), grpc.ChainStreamInterceptor(stream)}, nil
+}
+
+// refused logs and audits a call refused before its handler ran.
+func (c Common) refused(ctx context.Context, method, actor string, err error) {
+	c.Log.WarnContext(ctx, "call refused", "method", method, "caller", actor, "err", err)
+	if c.audit == nil {
+		return
+	}
+	e := audit.Entry{Actor: actor, Action: "auth.denied", Subject: method, Outcome: "refused:" + string(rpcerr.ReasonOf(err)),
+		TraceID: trace.SpanContextFromContext(ctx).TraceID().String()}
+	if aerr := audit.Append(context.WithoutCancel(ctx), c.audit, e); aerr != nil {
+		c.Log.ErrorContext(ctx, "audit entry lost", "err", aerr)
+	}
 }
 
 // dialOptions make this identity's client of servers certified by the CA
@@ -146,12 +154,79 @@ func callerOf(ctx context.Context) (string, bool) {
 	return id.String(), ok
 }
 
+// MoneyMovingMethods are the calls that must be signed (package reqsign).
+var MoneyMovingMethods = map[string]bool{
+	"/unigate.partner.v1.PartnerService/Pay":               true,
+	"/unigate.partner.v1.PartnerService/CancelPayment":     true,
+	"/unigate.acquiring.v1.AcquiringService/SubmitPayment": true,
+	"/unigate.acquiring.v1.AcquiringService/CancelPayment": true,
+	"/unigate.acquiring.v1.AcquiringService/RefundPayment": true,
+}
+
+// signatureVerifier checks signed requests against the keys the routing
+// table registers for each partner and network, and refuses a request id
+// seen before (recorded in the acquirer's database, shared by replicas).
+func signatureVerifier(routes *router.Watcher, seen func(ctx context.Context, caller, id string, expire time.Time) (bool, error)) *reqsign.Verifier {
+	return &reqsign.Verifier{Seen: seen, Keys: func(caller string) []reqsign.Key {
+		kind, id, _ := strings.Cut(caller, ":")
+		t := routes.Table()
+		switch authn.Kind(kind) {
+		case authn.Partner:
+			return router.Keys(t.Partners[id].SigningKeys)
+		case authn.Network:
+			return router.Keys(t.Networks[id].SigningKeys)
+		}
+		return nil
+	}}
+}
+
+// SigningOptions are the dial options that sign an identity's money-moving calls
+// with its development signing key (version "v1"); none for services and
+// operators, or without a PKI.
+func SigningOptions(dev pki.Dev, kind authn.Kind, id string) ([]grpc.DialOption, error) {
+	if dev.Dir == "" || (kind != authn.Partner && kind != authn.Network) {
+		return nil, nil
+	}
+	key, err := dev.SigningKey(kind, id)
+	if err != nil {
+		return nil, err
+	}
+	caller := authn.Identity{Kind: kind, ID: id}.String()
+	return []grpc.DialOption{grpc.WithChainUnaryInterceptor(reqsign.ClientInterceptor(caller, DevKeyVersion, key, MoneyMovingMethods))}, nil
+}
+
+// DevKeyVersion is the version of the development signing keys.
+const DevKeyVersion = "v1"
+
+// DevSigningKey is the routing table's registration of a development
+// PKI's signing key for kind/id.
+func DevSigningKey(dev pki.Dev, kind authn.Kind, id string) (router.SigningKey, error) {
+	key, err := dev.SigningKey(kind, id)
+	if err != nil {
+		return router.SigningKey{}, err
+	}
+	return router.NewSigningKey(DevKeyVersion, key.Public().(ed25519.PublicKey)), nil
+}
+
 // edgeOptions are the acquirer's quotas (after authentication: the
 // caller is the certificate's identity), its per-connection stream cap
 // and its message size limit.
-func edgeOptions(l *quota.Limiter) []grpc.ServerOption {
+func edgeOptions(c Common, l *quota.Limiter, v *reqsign.Verifier) []grpc.ServerOption {
+	verify := v.UnaryServerInterceptor(MoneyMovingMethods, callerOf)
+	audited := func(ctx context.Context, req any, info *grpc.UnaryServerInfo, handler grpc.UnaryHandler) (any, error) {
+		reached := false
+		resp, err := verify(ctx, req, info, func(ctx context.Context, req any) (any, error) {
+			reached = true
+			return handler(ctx, req)
+		})
+		if err != nil && !reached {
+			actor, _ := callerOf(ctx)
+			c.refused(ctx, info.FullMethod, actor, err)
+		}
+		return resp, err
+	}
 	return append(quota.ServerOptions(quota.EdgeMaxRecvBytes, quota.EdgeMaxStreamsPerConn),
-		grpc.ChainUnaryInterceptor(quota.UnaryServerInterceptor(l, callerOf)),
+		grpc.ChainUnaryInterceptor(quota.UnaryServerInterceptor(l, callerOf), audited),
 		grpc.ChainStreamInterceptor(quota.StreamServerInterceptor(l, callerOf)))
 }
 
@@ -159,9 +234,6 @@ func edgeOptions(l *quota.Limiter) []grpc.ServerOption {
 // routing table's, watching it in etcd: a change applies within a second,
 // without a restart.
 func applyPartnerLimits(ctx context.Context, routes *router.Watcher, l *quota.Limiter, log *slog.Logger) error {
-	if err := routes.Load(ctx); err != nil {
-		log.WarnContext(ctx, "routing table not loaded; default limits for everyone until it is", "err", err)
-	}
 	done := make(chan error, 1)
 	go func() { done <- routes.Run(ctx) }()
 	var applied int64 = -1

@@ -2,6 +2,7 @@ package app_test
 
 import (
 	"context"
+	"crypto/ed25519"
 	"crypto/tls"
 	"testing"
 	"time"
@@ -11,6 +12,7 @@ import (
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/credentials"
 	"google.golang.org/grpc/credentials/insecure"
+	"google.golang.org/grpc/metadata"
 	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/types/known/timestamppb"
 
@@ -27,6 +29,7 @@ import (
 	"github.com/unigate/unigate/pkg/grpcx"
 	"github.com/unigate/unigate/pkg/pki"
 	"github.com/unigate/unigate/pkg/quota"
+	"github.com/unigate/unigate/pkg/reqsign"
 	"github.com/unigate/unigate/pkg/rpcerr"
 	"github.com/unigate/unigate/services/router"
 	"github.com/unigate/unigate/services/walletsim"
@@ -91,13 +94,28 @@ func (e *env) testTransport(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		c, err := unigate.Dial(e.stack.Addrs["acquirer"], "hipay", unigate.WithTransportCredentials(creds))
+		signKey, err := e.stack.PKI.SigningKey(authn.Partner, "hipay")
+		if err != nil {
+			t.Fatal(err)
+		}
+		c, err := unigate.Dial(e.stack.Addrs["acquirer"], "hipay", unigate.WithTransportCredentials(creds),
+			unigate.WithRequestSigning("v1", signKey))
 		if err != nil {
 			t.Fatal(err)
 		}
 		defer c.Close()
 		if _, err := c.DecodeCode(ctx, &partnerv1.DecodeCodeRequest{Code: e.staticCode(0)}); err != nil {
 			t.Fatalf("decode through the SDK: %v", err)
+		}
+		// A signed money-moving call: the SDK's signature verifies.
+		q, err := c.CreateQuote(ctx, &partnerv1.CreateQuoteRequest{Code: e.staticCode(0), Amount: cny(250)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		p, err := c.Pay(ctx, &partnerv1.PayRequest{PartnerPaymentId: "sdk-signed-1", Code: e.staticCode(0), Amount: cny(250),
+			QuoteId: q.GetQuote().GetQuoteId(), UserRef: "u-sdk"})
+		if err != nil || p.GetPayment().GetResult() != commonv1.Result_RESULT_SUCCESS {
+			t.Fatalf("a signed Pay through the SDK: %v %v", p, err)
 		}
 	})
 	t.Run("a partner on internal services", func(t *testing.T) {
@@ -206,6 +224,7 @@ func (e *env) testIsolation(t *testing.T) {
 		}
 	}
 	// Another network: read, cancel, refund by id or order, refund lookup.
+	e.onboardNetwork("othernet")
 	other := acquiringv1.NewAcquiringServiceClient(e.network("othernet"))
 	if _, err := other.GetPayment(ctx, &acquiringv1.GetPaymentRequest{Id: &acquiringv1.GetPaymentRequest_PaymentId{PaymentId: p.GetPaymentId()}}); rpcerr.ReasonOf(err) != rpcerr.PaymentNotFound {
 		t.Fatalf("another network reading: %v", err)
@@ -235,7 +254,7 @@ func (e *env) testQuotas(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer cli.Close()
-	partner := router.Partner{ID: "quotawallet", Name: "Limited", Currency: "MNT",
+	partner := router.Partner{ID: "quotawallet", Name: "Limited", Currency: "MNT", SigningKeys: e.keys(authn.Partner, "quotawallet"),
 		Limits: &quota.Limits{RatePerSecond: 0.5, Burst: 3, MaxStreams: 1}}
 	if err := router.PutPartner(ctx, cli, partner); err != nil {
 		t.Fatal(err)
@@ -320,5 +339,87 @@ func (e *env) testQuotas(t *testing.T) {
 			_, err = second.Recv()
 		}
 		return rpcerr.ReasonOf(err) == rpcerr.QuotaExceeded
+	})
+}
+
+// testSignatures: money-moving requests must be signed with a registered,
+// current key version; a stale time, a reused request id or a bad
+// signature is refused, and the refusal audited.
+func (e *env) testSignatures(t *testing.T) {
+	ctx := context.Background()
+	cli, err := etcdx.Connect([]string{e.stack.Addrs["etcd"]})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cli.Close()
+	_, oldKey, _ := ed25519.GenerateKey(nil)
+	_, newKey, _ := ed25519.GenerateKey(nil)
+	ended := time.Now().Add(-time.Minute) // the rotation window from v1 to v2 is over
+	old := router.NewSigningKey("v1", oldKey.Public().(ed25519.PublicKey))
+	old.NotAfter = &ended
+	if err := router.PutPartner(ctx, cli, router.Partner{ID: "signwallet", Name: "Signing", Currency: "MNT",
+		SigningKeys: []router.SigningKey{old, router.NewSigningKey("v2", newKey.Public().(ed25519.PublicKey))}}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := pki.WriteDev(e.stack.PKI.Dir, pki.DevSpec{Partners: []string{"signwallet"}}); err != nil {
+		t.Fatal(err)
+	}
+	// A connection that signs nothing by itself.
+	crt, key := e.stack.PKI.Cert(authn.Partner, "signwallet")
+	cfg, err := pki.ClientConfig(crt, key, e.stack.PKI.CA("unigate"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	conn, err := grpcx.Dial(e.stack.Addrs["acquirer"], 5*time.Second, grpc.WithTransportCredentials(credentials.NewTLS(cfg)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	c := partnerv1.NewPartnerServiceClient(conn)
+	const method = "/unigate.partner.v1.PartnerService/CancelPayment"
+	req := &partnerv1.CancelPaymentRequest{Id: &partnerv1.CancelPaymentRequest_PartnerPaymentId{PartnerPaymentId: "no-such-key"}}
+	cancel := func(md metadata.MD) error {
+		_, err := c.CancelPayment(metadata.NewOutgoingContext(ctx, md), req)
+		return err
+	}
+	sign := func(k ed25519.PrivateKey, version string, at time.Time, id string) metadata.MD {
+		md, err := reqsign.Sign(k, version, method, "partner:signwallet", req, at, id)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return md
+	}
+	waitFor(t, "the partner's keys", func() bool {
+		return rpcerr.ReasonOf(cancel(sign(newKey, "v2", time.Now(), reqsign.NewRequestID()))) == rpcerr.PaymentNotFound
+	})
+	replayed := sign(newKey, "v2", time.Now(), reqsign.NewRequestID())
+	tampered := sign(newKey, "v2", time.Now(), reqsign.NewRequestID())
+	tampered.Set(reqsign.HeaderID, reqsign.NewRequestID()) // the id is part of what was signed
+	for _, tc := range []struct {
+		name   string
+		md     metadata.MD
+		reason rpcerr.Reason
+	}{
+		{"a current key", replayed, rpcerr.PaymentNotFound},
+		{"the same request again", replayed, rpcerr.RequestReplayed},
+		{"unsigned", metadata.MD{}, rpcerr.SignatureInvalid},
+		{"a bad signature", tampered, rpcerr.SignatureInvalid},
+		{"another key under the version", sign(oldKey, "v2", time.Now(), reqsign.NewRequestID()), rpcerr.SignatureInvalid},
+		{"the old key after the rotation window", sign(oldKey, "v1", time.Now(), reqsign.NewRequestID()), rpcerr.SignatureInvalid},
+		{"an unknown version", sign(newKey, "v3", time.Now(), reqsign.NewRequestID()), rpcerr.SignatureInvalid},
+		{"a stale request time", sign(newKey, "v2", time.Now().Add(-10*time.Minute), reqsign.NewRequestID()), rpcerr.RequestExpired},
+		{"a request time from the future", sign(newKey, "v2", time.Now().Add(10*time.Minute), reqsign.NewRequestID()), rpcerr.RequestExpired},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			if err := cancel(tc.md); rpcerr.ReasonOf(err) != tc.reason {
+				t.Fatalf("got %v, want %s", err, tc.reason)
+			}
+		})
+	}
+	waitFor(t, "the refusals audited", func() bool {
+		var n int
+		err := e.db.QueryRowContext(ctx, `SELECT count(*) FROM audit_log WHERE actor = 'partner:signwallet' AND subject = $1
+			AND outcome IN ('refused:SIGNATURE_INVALID', 'refused:REQUEST_EXPIRED', 'refused:REQUEST_REPLAYED')`, method).Scan(&n)
+		return err == nil && n >= 7
 	})
 }

@@ -196,7 +196,7 @@ func StartStack(ctx context.Context, cfg StackConfig) (_ *Stack, err error) {
 	if err != nil {
 		return nil, err
 	}
-	if err := seedRouting(ctx, etcd, simCfg, simAddr, walletAddr); err != nil {
+	if err := seedRouting(ctx, etcd, simCfg, simAddr, walletAddr, s.PKI); err != nil {
 		return nil, err
 	}
 	if _, err := start("router", 1, func(sctx context.Context, c Common) error {
@@ -316,26 +316,44 @@ func (s *Stack) Dial(service string, kind authn.Kind, id string, opts ...grpc.Di
 		if err != nil {
 			return nil, err
 		}
-		opts = append([]grpc.DialOption{grpc.WithTransportCredentials(credentials.NewTLS(cfg))}, opts...)
+		sign, err := SigningOptions(s.PKI, kind, id)
+		if err != nil {
+			return nil, err
+		}
+		opts = append(append([]grpc.DialOption{grpc.WithTransportCredentials(credentials.NewTLS(cfg))}, sign...), opts...)
 	}
 	return grpcx.Dial(s.Addrs[service], 30*time.Second, opts...)
 }
 
 // seedRouting writes the demo partners and the simulated network.
-func seedRouting(ctx context.Context, endpoints []string, sim merchantsim.Config, simAddr, walletAddr string) error {
+func seedRouting(ctx context.Context, endpoints []string, sim merchantsim.Config, simAddr, walletAddr string, dev pki.Dev) error {
 	cli, err := etcdx.Connect(endpoints)
 	if err != nil {
 		return err
 	}
 	defer cli.Close()
+	keys := func(kind authn.Kind, id string) ([]router.SigningKey, error) {
+		if dev.Dir == "" {
+			return nil, nil
+		}
+		k, err := DevSigningKey(dev, kind, id)
+		return []router.SigningKey{k}, err
+	}
 	for _, p := range DefaultPartners() {
 		p.Endpoint = walletAddr
+		if p.SigningKeys, err = keys(authn.Partner, p.ID); err != nil {
+			return err
+		}
 		if err := router.PutPartner(ctx, cli, p); err != nil {
 			return err
 		}
 	}
-	return router.PutNetwork(ctx, cli, router.Network{ID: sim.NetworkID, Name: "Simulated CNY merchant network",
-		Endpoint: simAddr, GUIDs: []string{sim.GUID}, URLIssuers: []string{sim.URLIssuer}, Country: "CN", Currency: "CNY"})
+	n := router.Network{ID: sim.NetworkID, Name: "Simulated CNY merchant network",
+		Endpoint: simAddr, GUIDs: []string{sim.GUID}, URLIssuers: []string{sim.URLIssuer}, Country: "CN", Currency: "CNY"}
+	if n.SigningKeys, err = keys(authn.Network, n.ID); err != nil {
+		return err
+	}
+	return router.PutNetwork(ctx, cli, n)
 }
 
 // DSN returns the SQL back end of a service ("acquirer", …).

@@ -2,6 +2,8 @@ package router
 
 import (
 	"context"
+	"crypto/ed25519"
+	"encoding/base64"
 	"encoding/json"
 	"fmt"
 	"log/slog"
@@ -14,6 +16,7 @@ import (
 
 	"github.com/unigate/unigate/pkg/money"
 	"github.com/unigate/unigate/pkg/quota"
+	"github.com/unigate/unigate/pkg/reqsign"
 	"github.com/unigate/unigate/pkg/walletcode"
 )
 
@@ -36,6 +39,52 @@ type Partner struct {
 	// Limits are the partner's quotas at the acquirer (the acquirer's
 	// defaults when absent); changed live.
 	Limits *quota.Limits `json:"limits,omitempty"`
+	// SigningKeys verify the partner's signed money-moving requests; two
+	// versions overlap during a rotation.
+	SigningKeys []SigningKey `json:"signing_keys,omitempty"`
+}
+
+// SigningKey is one version of a partner's or network's request-signing
+// key (Ed25519, see package reqsign).
+type SigningKey struct {
+	Version string `json:"version"`
+	// PublicKey is the Ed25519 public key, standard base64.
+	PublicKey string `json:"public_key"`
+	// NotAfter, if set, ends the version (the end of a rotation window).
+	NotAfter *time.Time `json:"not_after,omitempty"`
+}
+
+// Key returns the key for verification.
+func (k SigningKey) Key() (reqsign.Key, error) {
+	pub, err := base64.StdEncoding.DecodeString(k.PublicKey)
+	if err != nil || len(pub) != ed25519.PublicKeySize {
+		return reqsign.Key{}, fmt.Errorf("signing key %q: want a base64 Ed25519 public key", k.Version)
+	}
+	if k.Version == "" || len(k.Version) > 32 {
+		return reqsign.Key{}, fmt.Errorf("signing key version %q: want 1-32 characters", k.Version)
+	}
+	out := reqsign.Key{Version: k.Version, Public: pub}
+	if k.NotAfter != nil {
+		out.NotAfter = *k.NotAfter
+	}
+	return out, nil
+}
+
+// Keys returns the verification keys of a list (invalid ones left out:
+// Validate refuses them on write).
+func Keys(ks []SigningKey) []reqsign.Key {
+	var out []reqsign.Key
+	for _, k := range ks {
+		if v, err := k.Key(); err == nil {
+			out = append(out, v)
+		}
+	}
+	return out
+}
+
+// NewSigningKey returns the registration of an Ed25519 public key.
+func NewSigningKey(version string, pub ed25519.PublicKey) SigningKey {
+	return SigningKey{Version: version, PublicKey: base64.StdEncoding.EncodeToString(pub)}
 }
 
 // CodeRange is a range of one-time payment codes: a decimal prefix and the
@@ -47,6 +96,11 @@ type CodeRange struct {
 
 // Validate checks a partner record.
 func (p Partner) Validate() error {
+	for _, k := range p.SigningKeys {
+		if _, err := k.Key(); err != nil {
+			return fmt.Errorf("partner %s: %w", p.ID, err)
+		}
+	}
 	if p.Limits != nil {
 		if err := p.Limits.Validate(); err != nil {
 			return fmt.Errorf("partner %s: limits: %w", p.ID, err)
@@ -82,10 +136,17 @@ type Network struct {
 	// URLIssuers are the issuers of URL-style codes ("wechat", "alipay")
 	// this network resolves.
 	URLIssuers []string `json:"url_issuers,omitempty"`
+	// SigningKeys verify the network's signed money-moving requests.
+	SigningKeys []SigningKey `json:"signing_keys,omitempty"`
 }
 
 // Validate checks a network record.
 func (n Network) Validate() error {
+	for _, k := range n.SigningKeys {
+		if _, err := k.Key(); err != nil {
+			return fmt.Errorf("network %s: %w", n.ID, err)
+		}
+	}
 	if !validID(n.ID) {
 		return fmt.Errorf("network id %q: want 1-64 of [a-z0-9_-]", n.ID)
 	}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"errors"
+	"time"
 
 	"github.com/unigate/unigate/pkg/sqlstore"
 )
@@ -121,4 +122,30 @@ func (s *SQLStore) AddStatementEvents(ctx context.Context, f Fence, events []Eve
 // linker) are fenced with it like the acquirer's own.
 func FenceCheck(f Fence) func(ctx context.Context, tx *sqlstore.Tx) error {
 	return func(ctx context.Context, tx *sqlstore.Tx) error { return checkFence(ctx, tx, f) }
+}
+
+// SeenRequest records a signed request's id for caller until expire;
+// fresh=false when it was recorded already (a replay). One statement,
+// shared by every replica.
+func (s *SQLStore) SeenRequest(ctx context.Context, caller, id string, expire time.Time) (bool, error) {
+	var n int64
+	err := s.db.Retry(ctx, func(ctx context.Context) error {
+		res, err := s.db.ExecContext(ctx, `INSERT INTO acq_request_ids (caller, request_id, expire_time) VALUES ($1, $2, $3)
+			ON CONFLICT DO NOTHING`, caller, id, expire.UTC())
+		if err != nil {
+			return err
+		}
+		n, err = res.RowsAffected()
+		return err
+	})
+	return n == 1, err
+}
+
+// PurgeRequestIDs forgets request ids whose window has passed.
+func (s *SQLStore) PurgeRequestIDs(ctx context.Context, now time.Time) (int64, error) {
+	res, err := s.db.ExecContext(ctx, `DELETE FROM acq_request_ids WHERE expire_time < $1`, now.UTC())
+	if err != nil {
+		return 0, err
+	}
+	return res.RowsAffected()
 }

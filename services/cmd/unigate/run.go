@@ -229,7 +229,11 @@ func runDemo(ctx context.Context, args []string) error {
 			if err != nil {
 				return nil, err
 			}
-			opts = append(opts, grpc.WithTransportCredentials(credentials.NewTLS(cfg)))
+			sign, err := app.SigningOptions(dev, kind, id)
+			if err != nil {
+				return nil, err
+			}
+			opts = append(append(opts, grpc.WithTransportCredentials(credentials.NewTLS(cfg))), sign...)
 		}
 		return grpcx.Dial(addrs[service], 10*time.Second, opts...)
 	}, *partner, nil)
