@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"google.golang.org/grpc"
+	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/metadata"
 	"google.golang.org/protobuf/proto"
 )
@@ -31,7 +32,14 @@ var signedMethods = map[string]bool{
 // keys. Each attempt (retries included) gets a new request id; Unigate
 // refuses a reused one and a time more than 5 minutes off. To rotate,
 // register the new version, switch to it, then let the old one end.
-func WithRequestSigning(version string, key ed25519.PrivateKey) Option {
+//
+// With unigatePub (Unigate's response-signing public key, given to you
+// with your certificates), the answer to each signed call is checked too:
+// Unigate signs it (method, your partner id, the request id, the
+// response) in the unigate-response-signature trailer, and an answer whose
+// signature does not verify is returned as an error matching
+// ErrOutcomeUnknown — inquire before acting on it.
+func WithRequestSigning(version string, key ed25519.PrivateKey, unigatePub ed25519.PublicKey) Option {
 	return WithDialOptions(grpc.WithChainUnaryInterceptor(func(ctx context.Context, method string, req, reply any,
 		cc *grpc.ClientConn, invoker grpc.UnaryInvoker, opts ...grpc.CallOption) error {
 		if !signedMethods[method] {
@@ -54,6 +62,41 @@ func WithRequestSigning(version string, key ed25519.PrivateKey) Option {
 		signed := "UNIGATE-REQUEST-V1\n" + method + "\npartner:" + partner[0] + "\n" + at + "\n" + id + "\n" + hex.EncodeToString(sum[:])
 		ctx = metadata.AppendToOutgoingContext(ctx, "unigate-key-version", version, "unigate-request-time", at,
 			"unigate-request-id", id, "unigate-signature", base64.StdEncoding.EncodeToString(ed25519.Sign(key, []byte(signed))))
-		return invoker(ctx, method, req, reply, cc, opts...)
+		if unigatePub == nil {
+			return invoker(ctx, method, req, reply, cc, opts...)
+		}
+		var trailer metadata.MD
+		if err := invoker(ctx, method, req, reply, cc, append(opts, grpc.Trailer(&trailer))...); err != nil {
+			return err
+		}
+		resp, ok := reply.(proto.Message)
+		sig, err := base64.StdEncoding.DecodeString(first(trailer, "unigate-response-signature"))
+		if !ok || err != nil {
+			return responseUnverified(method)
+		}
+		rb, err := proto.MarshalOptions{Deterministic: true}.Marshal(resp)
+		if err != nil {
+			return err
+		}
+		rsum := sha256.Sum256(rb)
+		answer := "UNIGATE-RESPONSE-V1\n" + method + "\npartner:" + partner[0] + "\n" + id + "\n" + hex.EncodeToString(rsum[:])
+		if !ed25519.Verify(unigatePub, []byte(answer), sig) {
+			return responseUnverified(method)
+		}
+		return nil
 	}))
+}
+
+func first(md metadata.MD, k string) string {
+	if v := md.Get(k); len(v) == 1 {
+		return v[0]
+	}
+	return ""
+}
+
+// responseUnverified is the error of an answer whose signature does not
+// verify: its outcome cannot be trusted, so it is unknown.
+func responseUnverified(method string) error {
+	return &Error{Code: codes.Unknown,
+		Message: "the answer to " + method + " is not signed by Unigate; inquire before acting on it"}
 }

@@ -290,7 +290,7 @@ func WriteDev(dir string, spec DevSpec) (Dev, error) {
 		if err := issue(id); err != nil {
 			return Dev{}, fmt.Errorf("pki: %s: %w", id, err)
 		}
-		if id.Kind == authn.Partner || id.Kind == authn.Network {
+		if id.Kind == authn.Partner || id.Kind == authn.Network || id.Kind == authn.Service {
 			if err := writeSigningKey(d.signingKeyFile(id.Kind, id.ID)); err != nil {
 				return Dev{}, fmt.Errorf("pki: %s signing key: %w", id, err)
 			}
@@ -299,7 +299,8 @@ func WriteDev(dir string, spec DevSpec) (Dev, error) {
 	return d, nil
 }
 
-// signingKeyFile is where a partner's or network's request-signing key is.
+// signingKeyFile is where an identity's signing key is (partners and
+// networks sign requests, Unigate's services sign responses).
 func (d Dev) signingKeyFile(kind authn.Kind, id string) string {
 	return filepath.Join(d.Dir, string(kind), id+".sign.key")
 }

@@ -22,6 +22,7 @@ import (
 	"crypto/sha256"
 	"encoding/base64"
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"strconv"
 	"time"
@@ -196,4 +197,60 @@ func (v *Verifier) UnaryServerInterceptor(methods map[string]bool, callerOf func
 		}
 		return handler(ctx, req)
 	}
+}
+
+// HeaderResponseSignature is the trailer carrying Unigate's signature of
+// a response to a signed request.
+const HeaderResponseSignature = "unigate-response-signature"
+
+// responseDigest is what a response signature covers: the method, the
+// caller, the request id it answers, and the response's digest.
+func responseDigest(method, caller, reqID string, resp proto.Message) ([]byte, error) {
+	body, err := proto.MarshalOptions{Deterministic: true}.Marshal(resp)
+	if err != nil {
+		return nil, err
+	}
+	sum := sha256.Sum256(body)
+	return []byte("UNIGATE-RESPONSE-V1\n" + method + "\n" + caller + "\n" + reqID + "\n" + hex.EncodeToString(sum[:])), nil
+}
+
+// SignResponses returns a server interceptor that signs the answer to
+// every verified request to methods with key (Unigate's), in the
+// HeaderResponseSignature trailer, so the partner can prove what Unigate
+// answered. Run it inside the verifying interceptor.
+func SignResponses(key ed25519.PrivateKey, methods map[string]bool, callerOf func(context.Context) (string, bool)) grpc.UnaryServerInterceptor {
+	return func(ctx context.Context, req any, info *grpc.UnaryServerInfo, handler grpc.UnaryHandler) (any, error) {
+		resp, err := handler(ctx, req)
+		if err != nil || !methods[info.FullMethod] {
+			return resp, err
+		}
+		md, _ := metadata.FromIncomingContext(ctx)
+		caller, _ := callerOf(ctx)
+		m, ok := resp.(proto.Message)
+		if !ok {
+			return resp, err
+		}
+		d, derr := responseDigest(info.FullMethod, caller, first(md, HeaderID), m)
+		if derr == nil {
+			_ = grpc.SetTrailer(ctx, metadata.Pairs(HeaderResponseSignature, base64.StdEncoding.EncodeToString(ed25519.Sign(key, d))))
+		}
+		return resp, err
+	}
+}
+
+// VerifyResponse checks Unigate's signature (from the trailer) of resp,
+// the answer to caller's request reqID to method.
+func VerifyResponse(pub ed25519.PublicKey, method, caller, reqID string, resp proto.Message, trailer metadata.MD) error {
+	sig, err := base64.StdEncoding.DecodeString(first(trailer, HeaderResponseSignature))
+	if err != nil || len(sig) == 0 {
+		return errors.New("reqsign: the response is not signed")
+	}
+	d, err := responseDigest(method, caller, reqID, resp)
+	if err != nil {
+		return err
+	}
+	if !ed25519.Verify(pub, d, sig) {
+		return errors.New("reqsign: the response signature does not verify")
+	}
+	return nil
 }

@@ -386,7 +386,11 @@ func RunAcquirer(ctx context.Context, cfg AcquirerConfig) error {
 		return fmt.Errorf("acquirer: routing table (limits and signing keys): %w", err)
 	}
 	verifier := signatureVerifier(routes, sqlSt.SeenRequest)
-	srv, err := newServer(cfg.Common, "acquirer", acquirerPolicy, edgeOptions(cfg.Common, limiter, verifier)...)
+	edge, err := edgeOptions(cfg.Common, limiter, verifier)
+	if err != nil {
+		return err
+	}
+	srv, err := newServer(cfg.Common, "acquirer", acquirerPolicy, edge...)
 	if err != nil {
 		return err
 	}

@@ -211,7 +211,7 @@ func DevSigningKey(dev pki.Dev, kind authn.Kind, id string) (router.SigningKey, 
 // edgeOptions are the acquirer's quotas (after authentication: the
 // caller is the certificate's identity), its per-connection stream cap
 // and its message size limit.
-func edgeOptions(c Common, l *quota.Limiter, v *reqsign.Verifier) []grpc.ServerOption {
+func edgeOptions(c Common, l *quota.Limiter, v *reqsign.Verifier) ([]grpc.ServerOption, error) {
 	verify := v.UnaryServerInterceptor(MoneyMovingMethods, callerOf)
 	audited := func(ctx context.Context, req any, info *grpc.UnaryServerInfo, handler grpc.UnaryHandler) (any, error) {
 		reached := false
@@ -225,9 +225,18 @@ func edgeOptions(c Common, l *quota.Limiter, v *reqsign.Verifier) []grpc.ServerO
 		}
 		return resp, err
 	}
+	unary := []grpc.UnaryServerInterceptor{quota.UnaryServerInterceptor(l, callerOf), audited}
+	if c.PKI != "" {
+		// The answers to signed requests are signed with the acquirer's key.
+		key, err := pki.Dev{Dir: c.PKI}.SigningKey(authn.Service, "acquirer")
+		if err != nil {
+			return nil, fmt.Errorf("acquirer: response-signing key: %w", err)
+		}
+		unary = append(unary, reqsign.SignResponses(key, MoneyMovingMethods, callerOf))
+	}
 	return append(quota.ServerOptions(quota.EdgeMaxRecvBytes, quota.EdgeMaxStreamsPerConn),
-		grpc.ChainUnaryInterceptor(quota.UnaryServerInterceptor(l, callerOf), audited),
-		grpc.ChainStreamInterceptor(quota.StreamServerInterceptor(l, callerOf)))
+		grpc.ChainUnaryInterceptor(unary...),
+		grpc.ChainStreamInterceptor(quota.StreamServerInterceptor(l, callerOf))), nil
 }
 
 // applyPartnerLimits keeps the limiter's per-partner limits equal to the

@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/ed25519"
 	"crypto/tls"
+	"errors"
 	"testing"
 	"time"
 
@@ -98,8 +99,13 @@ func (e *env) testTransport(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
+		unigateKey, err := e.stack.PKI.SigningKey(authn.Service, "acquirer")
+		if err != nil {
+			t.Fatal(err)
+		}
+		unigatePub := unigateKey.Public().(ed25519.PublicKey)
 		c, err := unigate.Dial(e.stack.Addrs["acquirer"], "hipay", unigate.WithTransportCredentials(creds),
-			unigate.WithRequestSigning("v1", signKey))
+			unigate.WithRequestSigning("v1", signKey, unigatePub))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -115,7 +121,20 @@ func (e *env) testTransport(t *testing.T) {
 		p, err := c.Pay(ctx, &partnerv1.PayRequest{PartnerPaymentId: "sdk-signed-1", Code: e.staticCode(0), Amount: cny(250),
 			QuoteId: q.GetQuote().GetQuoteId(), UserRef: "u-sdk"})
 		if err != nil || p.GetPayment().GetResult() != commonv1.Result_RESULT_SUCCESS {
-			t.Fatalf("a signed Pay through the SDK: %v %v", p, err)
+			t.Fatalf("a signed Pay through the SDK, its answer's signature verified: %v %v", p, err)
+		}
+		// An answer that does not verify (here: checked against another
+		// key) is an unknown outcome, never a success to act on.
+		otherPub, _, _ := ed25519.GenerateKey(nil)
+		d, err := unigate.Dial(e.stack.Addrs["acquirer"], "hipay", unigate.WithTransportCredentials(creds),
+			unigate.WithRequestSigning("v1", signKey, otherPub))
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer d.Close()
+		if _, err := d.Pay(ctx, &partnerv1.PayRequest{PartnerPaymentId: "sdk-signed-1", Code: e.staticCode(0), Amount: cny(250),
+			QuoteId: q.GetQuote().GetQuoteId(), UserRef: "u-sdk"}); !errors.Is(err, unigate.ErrOutcomeUnknown) {
+			t.Fatalf("an answer signed by another key: %v", err)
 		}
 	})
 	t.Run("a partner on internal services", func(t *testing.T) {
