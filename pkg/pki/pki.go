@@ -253,8 +253,11 @@ func WriteDev(dir string, spec DevSpec) (Dev, error) {
 		crt, key := d.CA(name), filepath.Join(dir, "ca", name+".key")
 		ca, err := LoadCA(crt, key)
 		if errors.Is(err, os.ErrNotExist) {
+			var kp []byte
 			if ca, err = NewCA("Unigate dev "+name+" CA", now, now.Add(10*spec.Validity)); err == nil {
-				err = writePair(crt, key, ca.CertPEM, ca.keyPEM)
+				if kp, err = ca.keyPEM(); err == nil {
+					err = writePair(crt, key, ca.CertPEM(), kp)
+				}
 			}
 		}
 		if err != nil {
@@ -271,7 +274,7 @@ func WriteDev(dir string, spec DevSpec) (Dev, error) {
 		if err != nil {
 			return err
 		}
-		return writePair(crt, key, func() []byte { return c }, func() ([]byte, error) { return k, nil })
+		return writePair(crt, key, c, k)
 	}
 	var ids []authn.Identity
 	for _, s := range spec.Services {
@@ -342,18 +345,15 @@ func (d Dev) SigningKey(kind authn.Kind, id string) (ed25519.PrivateKey, error) 
 	return key, nil
 }
 
-func writePair(crt, key string, c func() []byte, k func() ([]byte, error)) error {
+// writePair writes a certificate and its key (readable by the owner only).
+func writePair(crt, key string, certPEM, keyPEM []byte) error {
 	if err := os.MkdirAll(filepath.Dir(crt), 0o755); err != nil {
 		return err
 	}
-	kb, err := k()
-	if err != nil {
+	if err := os.WriteFile(key, keyPEM, 0o600); err != nil {
 		return err
 	}
-	if err := os.WriteFile(key, kb, 0o600); err != nil {
-		return err
-	}
-	return os.WriteFile(crt, c(), 0o644)
+	return os.WriteFile(crt, certPEM, 0o644)
 }
 
 // Authority returns the authn.Authority of the dev PKI: partners from the
