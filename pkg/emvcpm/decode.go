@@ -495,7 +495,8 @@ func (p *parser) application(fields []TLV, i int) Application {
 		if ok {
 			a.PAN = pan
 		} else if p.room() {
-			p.warn(WarnPANFormat, "PAN (5A) of application %d is %X, not BCD digits with optional trailing F padding", i+1, t.Value)
+			// Card data: the warning gives the length, never the bytes.
+			p.warn(WarnPANFormat, "PAN (5A) of application %d (%d bytes) is not BCD digits with optional trailing F padding", i+1, len(t.Value))
 		}
 	}
 	return a

@@ -210,6 +210,18 @@ func TestDecodeValid(t *testing.T) {
 	}
 }
 
+// TestPANNotInWarnings: a malformed PAN is card data all the same; its
+// warning gives the length, not the bytes.
+func TestPANNotInWarnings(t *testing.T) {
+	c := mustDecode(t, b64("85 05 4350563031  61 0E 4F 07 A0000000031010 5A 03 12A45F"))
+	if len(c.Warnings) != 1 || !strings.HasPrefix(c.Warnings[0], WarnPANFormat+":") {
+		t.Fatalf("warnings %q, want one %s", c.Warnings, WarnPANFormat)
+	}
+	if strings.Contains(strings.ToUpper(c.Warnings[0]), "12A45F") {
+		t.Errorf("warning repeats the PAN: %q", c.Warnings[0])
+	}
+}
+
 func tags(objs []TLV) string {
 	s := make([]string, len(objs))
 	for i, o := range objs {

@@ -24,6 +24,10 @@
 // Code.JSON renders the result as the single JSON object printed by
 // `unigatectl qr decode`; see its documentation for the shape.
 //
+// A one-time code is a bearer credential, so no error of this package
+// repeats one's digits, and Mask is the form in which any payload may go
+// into a log line, a span or an error message ("2899…34").
+//
 // The package uses only the standard library and the decoders above, never
 // panics, and never trims or rewrites the payload.
 package paycode

@@ -139,8 +139,10 @@ func Decode(payload string, ranges []walletcode.Range) (*Code, error) {
 		}
 		return &Code{Kind: KindCPM, CPM: c, Warnings: c.Warnings}, nil
 	}
+	// The message shows the payload masked: a one-time code with a space or
+	// a dash in it lands here, and the message goes back to the caller.
 	return nil, &Error{Reason: ReasonUnrecognized,
-		Msg: fmt.Sprintf("%d-byte payload starting %q is not a wallet code, EMVCo MPM, wallet URL or EMVCo CPM payload", len(payload), clip(payload))}
+		Msg: fmt.Sprintf("%d-byte payload %q is not a wallet code, EMVCo MPM, wallet URL or EMVCo CPM payload", len(payload), Mask(payload))}
 }
 
 func refused(k Kind, reason string, err error) *Error {
@@ -199,15 +201,4 @@ func validBase64(s string) bool {
 		}
 	}
 	return true
-}
-
-func clip(s string) string {
-	n := 0
-	for i := range s {
-		if n == 16 {
-			return s[:i]
-		}
-		n++
-	}
-	return s
 }

@@ -169,10 +169,31 @@ func TestDecodeErrors(t *testing.T) {
 	}
 }
 
+// TestWalletCodeNotInErrors: a refusal of something that is, or looks
+// like, a one-time code never repeats its hidden digits, not even when a
+// separator makes it unrecognisable.
 func TestWalletCodeNotInErrors(t *testing.T) {
-	_, err := Decode("28001234567890123", ranges)
-	if strings.Contains(err.Error(), "1234567890123") {
-		t.Errorf("error repeats the one-time code: %v", err)
+	for _, payload := range []string{
+		"28001234567890123",      // bad length
+		"990012345678901234",     // unknown range
+		"2800 1234 5678 9012 3",  // separators: UNRECOGNIZED
+		"2800-1234567890123",     // a dash
+		"2800123456789012X",      // a letter
+		"hQVDUFYwM1234567890123", // CPM prefix, broken
+	} {
+		_, err := Decode(payload, ranges)
+		if err == nil {
+			t.Fatalf("%q decoded", payload)
+		}
+		var digits strings.Builder
+		for _, c := range err.Error() {
+			if '0' <= c && c <= '9' {
+				digits.WriteRune(c)
+			}
+		}
+		if strings.Contains(digits.String(), "12345678") {
+			t.Errorf("error repeats the code's digits: %v", err)
+		}
 	}
 }
 

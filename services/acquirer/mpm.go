@@ -6,6 +6,7 @@ import (
 	"fmt"
 
 	"github.com/unigate/unigate/pkg/money"
+	"github.com/unigate/unigate/pkg/paycode"
 	"github.com/unigate/unigate/pkg/rpcerr"
 )
 
@@ -210,7 +211,9 @@ func (s *Service) finish(ctx context.Context, p Payment, out Outcome, f *Fence) 
 		if p.Mode == CPM {
 			reason, who = rpcerr.WalletDeclined, "wallet"
 		}
-		return s.fail(ctx, p, reason, fmt.Sprintf("%s declined: %s %s", who, out.FailureReason, out.FailureMessage), f)
+		// The other party's words are stored and returned: any code it
+		// echoed is masked first.
+		return s.fail(ctx, p, reason, paycode.Redact(fmt.Sprintf("%s declined: %s %s", who, out.FailureReason, out.FailureMessage)), f)
 	}
 	if f != nil {
 		return p, nil // the resolver reschedules

@@ -6,6 +6,7 @@ import (
 	"math/big"
 
 	"github.com/unigate/unigate/pkg/money"
+	"github.com/unigate/unigate/pkg/paycode"
 	"github.com/unigate/unigate/pkg/rpcerr"
 )
 
@@ -125,7 +126,7 @@ func (s *Service) creditUser(ctx context.Context, p Payment, r Refund, f *Fence)
 		s.kickPoster()
 	case err == nil && out.Result == Failure:
 		done, _, werr = s.d.Store.MarkRefundFailed(ctx, r.ID, rpcerr.WalletDeclined,
-			Clean(out.FailureReason+" "+out.FailureMessage, MaxMessage), s.at(), f)
+			paycode.Redact(Clean(out.FailureReason+" "+out.FailureMessage, MaxMessage)), s.at(), f)
 	default:
 		s.log.WarnContext(ctx, "refund outcome unknown; resolver retries", "refund_id", r.ID, "err", err)
 		step := s.cfg.ReverseRetry

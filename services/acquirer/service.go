@@ -7,6 +7,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/unigate/unigate/pkg/paycode"
 	"github.com/unigate/unigate/pkg/rpcerr"
 )
 
@@ -108,7 +109,7 @@ func (s *Service) fail(ctx context.Context, p Payment, reason rpcerr.Reason, msg
 // unknown leaves the payment in U and brings the resolver's first inquiry
 // forward.
 func (s *Service) unknown(ctx context.Context, p Payment, why error) (Payment, error) {
-	s.log.WarnContext(ctx, "payment outcome unknown; resolver takes over", "payment_id", p.ID, "err", why)
+	s.log.WarnContext(ctx, "payment outcome unknown; resolver takes over", "payment_id", p.ID, "err", paycode.Redact(why.Error()))
 	done, _, err := s.d.Store.Reschedule(ctx, p.ID, s.now().Add(s.cfg.Schedule[0]), s.at(), nil)
 	if err != nil {
 		return s.keep(ctx, p, "scheduling inquiry", err)

@@ -22,6 +22,7 @@ import (
 	unigate "github.com/unigate/unigate/sdk"
 
 	"github.com/unigate/unigate/pkg/money"
+	"github.com/unigate/unigate/pkg/paycode"
 	"github.com/unigate/unigate/pkg/rpcerr"
 )
 
@@ -245,7 +246,7 @@ func (d *Demo) lifecycle(ctx context.Context, shop, market *simulatorv1.Simulate
 		d.printf("\n== 5. Consumer-presented: %s's POS scans the code in the user's wallet\n", shop.GetMerchant().GetName())
 		d.Backend.SetBalance("u-demo-2", 20_000_000)
 		code := d.Backend.IssueCode("u-demo-2")
-		d.printf("   wallet shows one-time code %s…%s (the code range names the partner)\n", code[:4], code[len(code)-2:])
+		d.printf("   wallet shows one-time code %s (the code range names the partner)\n", paycode.Mask(code))
 		sub, err := d.Network.SubmitPayment(nctx, &acquiringv1.SubmitPaymentRequest{OrderId: "demo-" + run + "-cpm",
 			MerchantId: shop.GetMerchant().GetMerchantId(), Code: code, Amount: &commonv1.Money{Currency: "CNY", MinorUnits: 8800}})
 		if err != nil {
