@@ -25,28 +25,52 @@ import (
 // dir holds the manifests under test.
 const dir = "k8s"
 
-// spec is what the manifests must deploy: the five services, etcd, and
-// what every pod reaches outside the namespace.
+// spec is what the manifests must deploy: the five services, etcd and its
+// bootstrap, what every pod reaches outside the namespace, and the mesh.
 var spec = deploy.Spec{
 	DrainSeconds: 5, // app.GracePeriod
 	Services: []deploy.ServiceSpec{
 		{Name: "acquirer", Port: 7000, Replicas: 3, Autoscaled: true, Public: true,
-			Env: []string{"UNIGATE_DSN", "UNIGATE_ROUTER", "UNIGATE_FX", "UNIGATE_RISK", "UNIGATE_SETTLEMENT", "UNIGATE_ETCD", "UNIGATE_LOG_LEVEL", "OTEL_EXPORTER_OTLP_ENDPOINT"}},
+			Env: []string{"UNIGATE_DSN", "UNIGATE_ROUTER", "UNIGATE_FX", "UNIGATE_RISK", "UNIGATE_SETTLEMENT", "UNIGATE_ETCD", "UNIGATE_PKI", "UNIGATE_LOG_LEVEL", "OTEL_EXPORTER_OTLP_ENDPOINT"},
+			// The acquirer signs its answers to signed requests (app.edgeOptions).
+			PKIFiles: servicePKI("acquirer", "service/acquirer.sign.key")},
 		{Name: "router", Port: 7001, Replicas: 3, Autoscaled: true, Callers: []string{"acquirer"},
-			Env: []string{"UNIGATE_ETCD", "UNIGATE_LOG_LEVEL", "OTEL_EXPORTER_OTLP_ENDPOINT"}},
+			Env:      []string{"UNIGATE_ETCD", "UNIGATE_PKI", "UNIGATE_LOG_LEVEL", "OTEL_EXPORTER_OTLP_ENDPOINT"},
+			PKIFiles: servicePKI("router")},
 		{Name: "fx", Port: 7002, Replicas: 3, Autoscaled: true, Callers: []string{"acquirer"},
-			Env: []string{"UNIGATE_DSN", "UNIGATE_LOG_LEVEL", "OTEL_EXPORTER_OTLP_ENDPOINT"}},
+			Env:      []string{"UNIGATE_DSN", "UNIGATE_PKI", "UNIGATE_LOG_LEVEL", "OTEL_EXPORTER_OTLP_ENDPOINT"},
+			PKIFiles: servicePKI("fx")},
 		{Name: "risk", Port: 7003, Replicas: 3, Autoscaled: true, Callers: []string{"acquirer"},
-			Env: []string{"UNIGATE_DSN", "UNIGATE_LOG_LEVEL", "OTEL_EXPORTER_OTLP_ENDPOINT"}},
+			Env:      []string{"UNIGATE_DSN", "UNIGATE_PKI", "UNIGATE_LOG_LEVEL", "OTEL_EXPORTER_OTLP_ENDPOINT"},
+			PKIFiles: servicePKI("risk")},
 		{Name: "settlement", Port: 7004, Replicas: 2, Autoscaled: false, Callers: []string{"acquirer"},
-			Env: []string{"UNIGATE_DSN", "UNIGATE_ETCD", "UNIGATE_LOG_LEVEL", "OTEL_EXPORTER_OTLP_ENDPOINT"}},
+			Env:      []string{"UNIGATE_DSN", "UNIGATE_ETCD", "UNIGATE_PKI", "UNIGATE_LOG_LEVEL", "OTEL_EXPORTER_OTLP_ENDPOINT"},
+			PKIFiles: servicePKI("settlement")},
 	},
-	Etcd: deploy.EtcdSpec{Name: "etcd", Replicas: 3, HeartbeatMS: 50, ElectionMS: 500, LeaseMS: 1000},
+	Etcd: deploy.EtcdSpec{Name: "etcd", Replicas: 3, HeartbeatMS: 50, ElectionMS: 500, LeaseMS: 1000, TLS: true},
+	Jobs: []deploy.JobSpec{
+		// Connects to etcd as app.EtcdAdmin, trusting Unigate's CA only
+		// (pki.Dev.ClientConfig).
+		{Name: "etcd-bootstrap", Argv: []string{"unigatectl", "etcd", "bootstrap"}, Env: []string{"UNIGATE_ETCD", "UNIGATE_PKI"},
+			PKIFiles: []string{"ca/unigate.crt", "service/etcd-admin.crt", "service/etcd-admin.key"}},
+	},
+	IngressNamespace: "istio-ingress",
 	OutsideEgress: []deploy.PortSpec{
 		{Port: 53, Protocol: corev1.ProtocolUDP, What: "DNS"},
 		{Port: 53, Protocol: corev1.ProtocolTCP, What: "DNS"},
 		{Port: 26257, Protocol: corev1.ProtocolTCP, What: "CockroachDB"},
 	},
+	Mesh: deploy.MeshSpec{
+		TrustDomain: "cluster.local",
+		Gateway:     deploy.Principal{Namespace: "istio-ingress", ServiceAccount: "istio-ingressgateway"},
+	},
+}
+
+// servicePKI lists what a service reads from its PKI directory: every
+// server accepts callers of the three CAs (pki.Dev.ServerConfig) and
+// presents its own certificate, then the extra files.
+func servicePKI(name string, extra ...string) []string {
+	return append([]string{"ca/unigate.crt", "ca/partners.crt", "ca/networks.crt", "service/" + name + ".crt", "service/" + name + ".key"}, extra...)
 }
 
 func load(t *testing.T, fsys fs.FS) *deploy.Manifests {
@@ -98,9 +122,39 @@ func TestServices(t *testing.T) {
 			if ct.Image != "unigate:latest" {
 				t.Errorf("image %q, want the documented placeholder unigate:latest", ct.Image)
 			}
-			for name, pr := range map[string]*corev1.Probe{"readiness": ct.ReadinessProbe, "liveness": ct.LivenessProbe, "startup": ct.StartupProbe} {
-				if pr == nil || pr.GRPC == nil || pr.GRPC.Port != s.Port {
-					t.Errorf("%s probe is not gRPC on %d", name, s.Port)
+			// The server requires a client certificate, which kubelet's
+			// gRPC probe cannot present: `unigate health` presents the
+			// service's own and verifies the server's for a DNS name of
+			// its certificate, with the thresholds of README.md's table.
+			wantProbe := []string{"unigate", "health", "--service=" + s.Name, "--server-name=" + s.Name + ".unigate.svc", "--timeout=3s"}
+			for _, p := range []struct {
+				name                    string
+				pr                      *corev1.Probe
+				period, timeout, failed int32
+			}{
+				{"startup", ct.StartupProbe, 2, 5, 30},
+				{"readiness", ct.ReadinessProbe, 5, 5, 2},
+				{"liveness", ct.LivenessProbe, 10, 5, 3},
+			} {
+				if p.pr == nil || p.pr.Exec == nil || !slices.Equal(p.pr.Exec.Command, wantProbe) {
+					t.Errorf("%s probe is not an exec probe running %q", p.name, wantProbe)
+					continue
+				}
+				if p.pr.PeriodSeconds != p.period || p.pr.TimeoutSeconds != p.timeout || p.pr.FailureThreshold != p.failed {
+					t.Errorf("%s probe: period %d s, timeout %d s, %d failures; want %d s, %d s, %d",
+						p.name, p.pr.PeriodSeconds, p.pr.TimeoutSeconds, p.pr.FailureThreshold, p.period, p.timeout, p.failed)
+				}
+			}
+			pki := slices.ContainsFunc(ct.Env, func(e corev1.EnvVar) bool { return e.Name == "UNIGATE_PKI" && e.Value == "/etc/unigate/pki" })
+			mounted := slices.ContainsFunc(ct.VolumeMounts, func(vm corev1.VolumeMount) bool {
+				return vm.Name == "pki" && vm.MountPath == "/etc/unigate/pki" && vm.ReadOnly
+			})
+			if !pki || !mounted {
+				t.Errorf("UNIGATE_PKI=/etc/unigate/pki: %v, volume pki mounted there read-only: %v", pki, mounted)
+			}
+			for _, v := range d.Spec.Template.Spec.Volumes {
+				if v.Name == "pki" && (v.Projected == nil || v.Projected.DefaultMode == nil || *v.Projected.DefaultMode != 0o440) {
+					t.Errorf("volume pki is not projected with mode 0440 (YAML's 0440 is octal)")
 				}
 			}
 			dsn := slices.ContainsFunc(ct.Env, func(e corev1.EnvVar) bool {
@@ -118,8 +172,8 @@ func TestServices(t *testing.T) {
 			if svc.Spec.Type != corev1.ServiceTypeClusterIP {
 				t.Errorf("Service type %q, want ClusterIP", svc.Spec.Type)
 			}
-			if sp := svc.Spec.Ports[0]; sp.Name != "grpc" || sp.Port != s.Port || sp.AppProtocol == nil || *sp.AppProtocol != "grpc" {
-				t.Errorf("Service port %+v, want grpc %d with appProtocol grpc", sp, s.Port)
+			if sp := svc.Spec.Ports[0]; sp.Name != "grpc" || sp.Port != s.Port || sp.AppProtocol == nil || *sp.AppProtocol != "tls" {
+				t.Errorf("Service port %+v, want grpc %d with appProtocol tls", sp, s.Port)
 			}
 
 			pdb := m.PDB(s.Name)
@@ -165,6 +219,19 @@ func TestEtcd(t *testing.T) {
 		{"headless Service etcd", st.Spec.ServiceName == "etcd" && m.Service("etcd") != nil && m.Service("etcd").Spec.ClusterIP == corev1.ClusterIPNone},
 		{"PVC template", len(st.Spec.VolumeClaimTemplates) == 1},
 		{"PDB keeps quorum", m.PDB("etcd") != nil && m.PDB("etcd").Spec.MinAvailable != nil && m.PDB("etcd").Spec.MinAvailable.IntValue() == 2},
+		{"--client-cert-auth=true", slices.Contains(ct.Args, "--client-cert-auth=true")},
+		{"--peer-client-cert-auth=true", slices.Contains(ct.Args, "--peer-client-cert-auth=true")},
+		{"clients over https", slices.Contains(ct.Args, "--listen-client-urls=https://0.0.0.0:2379")},
+		{"peers over https", slices.Contains(ct.Args, "--listen-peer-urls=https://0.0.0.0:2380")},
+		{"only etcd's certificate joins", slices.Contains(ct.Args, "--peer-cert-allowed-cn=service:etcd")},
+		{"TLS 1.3, as the services", slices.Contains(ct.Args, "--tls-min-version=TLS1.3")},
+		{"clients trust Unigate's CA", slices.Contains(ct.Args, "--trusted-ca-file=/etc/etcd/tls/ca.crt")},
+		{"certificates from Secret etcd-tls", slices.ContainsFunc(st.Spec.Template.Spec.Volumes, func(v corev1.Volume) bool {
+			return v.Secret != nil && v.Secret.SecretName == "etcd-tls"
+		})},
+		{"clients told https", m.ConfigMap("unigate-config") != nil &&
+			m.ConfigMap("unigate-config").Data["UNIGATE_ETCD"] == "https://etcd-0.etcd:2379,https://etcd-1.etcd:2379,https://etcd-2.etcd:2379"},
+		{"bootstrapped once by a Job", m.Job("etcd-bootstrap") != nil && m.Job("etcd-bootstrap").Spec.TTLSecondsAfterFinished == nil},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -185,8 +252,12 @@ func TestNetworkPolicies(t *testing.T) {
 		proto    corev1.Protocol
 		want     bool
 	}{
-		// Partners, through the mesh gateway.
+		// Partners, through the mesh gateway, and no one else.
 		{"outside", "acquirer", 7000, tcp, true},
+		{"gateway", "acquirer", 7000, tcp, true},
+		{"elsewhere", "acquirer", 7000, tcp, false},
+		{"router", "acquirer", 7000, tcp, false},
+		{"etcd-bootstrap", "acquirer", 7000, tcp, false},
 		{"outside", "acquirer", 7001, tcp, false},
 		{"outside", "router", 7001, tcp, false},
 		{"outside", "fx", 7002, tcp, false},
@@ -208,8 +279,15 @@ func TestNetworkPolicies(t *testing.T) {
 		{"router", "etcd", 2379, tcp, true},
 		{"fx", "etcd", 2379, tcp, true},
 		{"settlement", "etcd", 2379, tcp, true},
+		{"etcd-bootstrap", "etcd", 2379, tcp, true},
+		{"elsewhere", "etcd", 2379, tcp, false},
 		{"router", "etcd", 2380, tcp, false},
+		{"etcd-bootstrap", "etcd", 2380, tcp, false},
 		{"etcd", "etcd", 2380, tcp, true},
+		// The bootstrap Job talks to etcd alone.
+		{"etcd-bootstrap", "router", 7001, tcp, false},
+		{"etcd-bootstrap", "outside", 443, tcp, false},
+		{"etcd-bootstrap", "outside", 53, udp, true},
 		// Outside: DNS and CockroachDB for all, merchant networks for the
 		// acquirer and router, traces from the five services.
 		{"fx", "outside", 53, udp, true},
@@ -223,8 +301,13 @@ func TestNetworkPolicies(t *testing.T) {
 		{"etcd", "outside", 443, tcp, false},
 	}
 	endpoint := func(t *testing.T, name string) deploy.Endpoint {
-		if name == "outside" {
+		switch name {
+		case "outside":
 			return deploy.Outside
+		case "gateway":
+			return deploy.OutsideNamespace(spec.IngressNamespace)
+		case "elsewhere":
+			return deploy.OutsideNamespace("default")
 		}
 		e, ok := m.Pod(name)
 		if !ok {
@@ -360,6 +443,9 @@ func overlay(t *testing.T, replace map[string]func(string) string) fs.FS {
 		t.Fatal(err)
 	}
 	for _, e := range entries {
+		if e.IsDir() {
+			continue
+		}
 		data, err := os.ReadFile(dir + "/" + e.Name())
 		if err != nil {
 			t.Fatal(err)
@@ -415,12 +501,43 @@ func wantProblem(t *testing.T, problems []deploy.Problem, object, msg string) {
 	t.Errorf("no problem %q on %s; got:\n  %s", msg, object, strings.Join(all, "\n  "))
 }
 
+// TestHealthProbeForms checks that Validate takes any command line
+// `unigate health` parses to the same check, not only the manifests' own.
+func TestHealthProbeForms(t *testing.T) {
+	for _, tt := range []struct {
+		name    string
+		argv    []string
+		timeout int32
+	}{
+		{"single dashes and separate values", []string{"unigate", "health", "-service", "acquirer", "-server-name", "acquirer.unigate.svc"}, 3},
+		{"every flag, explicit", []string{"unigate", "health", "--service=acquirer", "--addr=127.0.0.1:7000", "--pki=/etc/unigate/pki/",
+			"--server-name=acquirer.unigate.svc.cluster.local", "--name=", "--timeout=1s"}, 3},
+		{"an unspecified IPv6 host", []string{"unigate", "health", "--service=acquirer", "--addr=[::]:7000", "--server-name=acquirer", "--timeout=4s"}, 5},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			m := load(t, os.DirFS(dir))
+			ct := &m.Deployment("acquirer").Spec.Template.Spec.Containers[0]
+			for _, pr := range []*corev1.Probe{ct.StartupProbe, ct.ReadinessProbe, ct.LivenessProbe} {
+				pr.Exec.Command, pr.TimeoutSeconds = tt.argv, tt.timeout
+			}
+			for _, p := range m.Validate(spec) {
+				if p.Object == "Deployment acquirer" {
+					t.Error(p.Msg)
+				}
+			}
+		})
+	}
+}
+
 // TestValidateCatches breaks one thing at a time in the decoded manifests
 // and checks that Validate reports it.
 func TestValidateCatches(t *testing.T) {
 	container := func(m *deploy.Manifests, name string) *corev1.Container {
 		if d := m.Deployment(name); d != nil {
 			return &d.Spec.Template.Spec.Containers[0]
+		}
+		if j := m.Job(name); j != nil {
+			return &j.Spec.Template.Spec.Containers[0]
 		}
 		return &m.StatefulSet(name).Spec.Template.Spec.Containers[0]
 	}
@@ -431,16 +548,23 @@ func TestValidateCatches(t *testing.T) {
 			}
 		}
 	}
-	setArg := func(ct *corev1.Container, prefix, arg string) {
-		for i, a := range ct.Args {
+	setIn := func(argv []string, prefix, arg string) {
+		for i, a := range argv {
 			if strings.HasPrefix(a, prefix) {
-				ct.Args[i] = arg
+				argv[i] = arg
 			}
 		}
 	}
+	setArg := func(ct *corev1.Container, prefix, arg string) { setIn(ct.Args, prefix, arg) }
 	dropArg := func(ct *corev1.Container, prefix string) {
 		ct.Args = slices.DeleteFunc(ct.Args, func(a string) bool { return strings.HasPrefix(a, prefix) })
 	}
+	// The command line of an exec probe (`unigate health …`).
+	setFlag := func(pr *corev1.Probe, prefix, arg string) { setIn(pr.Exec.Command, prefix, arg) }
+	dropFlag := func(pr *corev1.Probe, prefix string) {
+		pr.Exec.Command = slices.DeleteFunc(pr.Exec.Command, func(a string) bool { return strings.HasPrefix(a, prefix) })
+	}
+	addFlag := func(pr *corev1.Probe, arg string) { pr.Exec.Command = append(pr.Exec.Command, arg) }
 	removeNP := func(m *deploy.Manifests, name string) {
 		m.NetworkPolicies = slices.DeleteFunc(m.NetworkPolicies, func(o *networkingv1.NetworkPolicy) bool { return o.Name == name })
 	}
@@ -457,9 +581,54 @@ func TestValidateCatches(t *testing.T) {
 			"Deployment acquirer", "has no readiness probe"},
 		{"readiness probe over HTTP", func(m *deploy.Manifests) {
 			container(m, "acquirer").ReadinessProbe.ProbeHandler = corev1.ProbeHandler{HTTPGet: &corev1.HTTPGetAction{Path: "/", Port: intstr.FromInt32(7000)}}
-		}, "Deployment acquirer", "readiness probe is not a gRPC probe"},
-		{"liveness probe on another port", func(m *deploy.Manifests) { container(m, "router").LivenessProbe.GRPC.Port = 9999 },
-			"Deployment router", "liveness probe: gRPC port 9999 is not a container port"},
+		}, "Deployment acquirer", "readiness probe cannot present a client certificate"},
+		{"gRPC probe of a mutual TLS server", func(m *deploy.Manifests) {
+			container(m, "fx").StartupProbe.ProbeHandler = corev1.ProbeHandler{GRPC: &corev1.GRPCAction{Port: 7002}}
+		}, "Deployment fx", "startup probe cannot present a client certificate, which the server requires (UNIGATE_PKI)"},
+		{"TCP probe of a mutual TLS server", func(m *deploy.Manifests) {
+			container(m, "router").LivenessProbe.ProbeHandler = corev1.ProbeHandler{TCPSocket: &corev1.TCPSocketAction{Port: intstr.FromString("grpc")}}
+		}, "Deployment router", "liveness probe is a TCP probe, which checks neither the server's TLS nor its health status: exec `unigate health --service router`"},
+		{"health probe of another command", func(m *deploy.Manifests) {
+			container(m, "router").ReadinessProbe.Exec.Command = []string{"unigatectl", "health", "--service=router"}
+		}, "Deployment router", `readiness probe: runs ["unigatectl" "health" "--service=router"], not unigate health --service router`},
+		{"health probe as another service", func(m *deploy.Manifests) {
+			setFlag(container(m, "fx").ReadinessProbe, "--service", "--service=acquirer")
+		}, "Deployment fx", "readiness probe: checks as --service acquirer, not fx"},
+		{"health probe without --service", func(m *deploy.Manifests) {
+			dropFlag(container(m, "fx").LivenessProbe, "--service")
+		}, "Deployment fx", "liveness probe: does not name --service fx"},
+		{"health probe verifying 127.0.0.1", func(m *deploy.Manifests) {
+			dropFlag(container(m, "risk").StartupProbe, "--server-name")
+		}, "Deployment risk", "startup probe: has no --server-name"},
+		{"health probe verifying a name the certificate lacks", func(m *deploy.Manifests) {
+			setFlag(container(m, "risk").ReadinessProbe, "--server-name", "--server-name=fx.unigate.svc")
+		}, "Deployment risk", "readiness probe: --server-name fx.unigate.svc is not one of the DNS names of risk's certificate"},
+		{"health probe of another port", func(m *deploy.Manifests) {
+			addFlag(container(m, "settlement").LivenessProbe, "--addr=127.0.0.1:7000")
+		}, "Deployment settlement", "liveness probe: checks 127.0.0.1:7000, not the container's grpc port on the loopback"},
+		{"health probe of another host", func(m *deploy.Manifests) {
+			addFlag(container(m, "settlement").LivenessProbe, "--addr=settlement.unigate.svc:7004")
+		}, "Deployment settlement", "liveness probe: checks settlement.unigate.svc:7004, not the container's grpc port on the loopback"},
+		{"health probe in plaintext", func(m *deploy.Manifests) {
+			addFlag(container(m, "acquirer").StartupProbe, "--pki=")
+		}, "Deployment acquirer", "startup probe: --pki is empty"},
+		{"health probe with an unknown flag", func(m *deploy.Manifests) {
+			addFlag(container(m, "acquirer").ReadinessProbe, "--port=7000")
+		}, "Deployment acquirer", "readiness probe: unigate health would fail on its flags: flag provided but not defined: -port"},
+		{"health probe of a named health service", func(m *deploy.Manifests) {
+			addFlag(container(m, "acquirer").LivenessProbe, "--name=unigate.acquiring.v1.AcquiringService")
+		}, "Deployment acquirer", `liveness probe: asks for the health of "unigate.acquiring.v1.AcquiringService"`},
+		{"health probe timing out before its check", func(m *deploy.Manifests) { container(m, "fx").StartupProbe.TimeoutSeconds = 3 },
+			"Deployment fx", "startup probe: timeoutSeconds 3 leaves no room to start the process and shake hands within the check's 3s deadline: want 4 at least"},
+		{"health probe on kubelet's 1 s default", func(m *deploy.Manifests) {
+			pr := container(m, "fx").ReadinessProbe
+			pr.TimeoutSeconds = 0
+			setFlag(pr, "--timeout", "--timeout=500ms")
+		}, "Deployment fx", "readiness probe: timeoutSeconds 1 leaves no room to start the process and shake hands within the check's 500ms deadline: want 3 at least"},
+		{"plaintext server without a gRPC probe", func(m *deploy.Manifests) {
+			ct := container(m, "risk")
+			ct.Env = slices.DeleteFunc(ct.Env, func(e corev1.EnvVar) bool { return e.Name == "UNIGATE_PKI" })
+		}, "Deployment risk", "readiness probe is not a gRPC probe"},
 		{"no startup probe", func(m *deploy.Manifests) { container(m, "risk").StartupProbe = nil },
 			"Deployment risk", "has no startup probe"},
 		{"etcd readiness on an unknown port", func(m *deploy.Manifests) {
@@ -529,7 +698,7 @@ func TestValidateCatches(t *testing.T) {
 		{"Service to a missing port", func(m *deploy.Manifests) { m.Service("risk").Spec.Ports[0].TargetPort = intstr.FromString("http") },
 			"Service risk", "targetPort http is not a TCP container port of Deployment risk"},
 		{"Service without appProtocol", func(m *deploy.Manifests) { m.Service("risk").Spec.Ports[0].AppProtocol = nil },
-			"Service risk", "must be named grpc and declare appProtocol grpc"},
+			"Service risk", "must be named grpc and declare appProtocol tls"},
 		{"NodePort Service", func(m *deploy.Manifests) { m.Service("acquirer").Spec.Type = corev1.ServiceTypeNodePort },
 			"Service acquirer", "exposes it outside the cluster"},
 		{"no Service", func(m *deploy.Manifests) {
@@ -653,6 +822,28 @@ func TestValidateCatches(t *testing.T) {
 		{"etcd member misnamed", func(m *deploy.Manifests) {
 			setArg(container(m, "etcd"), "--initial-cluster=", "--initial-cluster=etcd-0=http://etcd-0.etcd.x.svc:2380,etcd-1=http://etcd-1.etcd.x.svc:2380,etcd2=http://etcd-2.etcd.x.svc:2380")
 		}, "StatefulSet etcd", `--initial-cluster member 2 is "etcd2=`},
+		{"etcd clients over http", func(m *deploy.Manifests) {
+			setArg(container(m, "etcd"), "--listen-client-urls=", "--listen-client-urls=http://0.0.0.0:2379")
+		}, "StatefulSet etcd", `--listen-client-urls: "http://0.0.0.0:2379" is not https`},
+		{"etcd peers over http", func(m *deploy.Manifests) {
+			setArg(container(m, "etcd"), "--initial-cluster=", "--initial-cluster=etcd-0=http://etcd-0.etcd.x.svc:2380,etcd-1=https://etcd-1.etcd.x.svc:2380,etcd-2=https://etcd-2.etcd.x.svc:2380")
+		}, "StatefulSet etcd", `--initial-cluster member 0 is "etcd-0=http://etcd-0.etcd.x.svc:2380", not etcd-0=https://`},
+		{"etcd without client certificates", func(m *deploy.Manifests) { dropArg(container(m, "etcd"), "--client-cert-auth") },
+			"StatefulSet etcd", "--client-cert-auth is not set"},
+		{"etcd open to any peer of the CA", func(m *deploy.Manifests) { dropArg(container(m, "etcd"), "--peer-cert-allowed-cn") },
+			"StatefulSet etcd", "any certificate of the trusted CA, a service's too, could join the cluster as a peer"},
+		{"etcd key not mounted", func(m *deploy.Manifests) {
+			setArg(container(m, "etcd"), "--key-file=", "--key-file=/var/lib/etcd/tls.key")
+		}, "StatefulSet etcd", "--key-file: volume data is mounted writable at /var/lib/etcd"},
+		{"etcd CA missing from its Secret", func(m *deploy.Manifests) { delete(m.Secret("etcd-tls").StringData, "ca.crt") },
+			"StatefulSet etcd", `--trusted-ca-file: Secret "etcd-tls" has no key "ca.crt"`},
+		{"etcd told over http", func(m *deploy.Manifests) {
+			m.ConfigMap("unigate-config").Data["UNIGATE_ETCD"] = "http://etcd-0.etcd:2379,https://etcd-1.etcd:2379,https://etcd-2.etcd:2379"
+		}, "Deployment settlement", `UNIGATE_ETCD: "http://etcd-0.etcd:2379" is not https`},
+		{"etcd client without a certificate", func(m *deploy.Manifests) {
+			ct := container(m, "router")
+			ct.Env = slices.DeleteFunc(ct.Env, func(e corev1.EnvVar) bool { return e.Name == "UNIGATE_PKI" })
+		}, "Deployment router", "sets UNIGATE_ETCD but not UNIGATE_PKI"},
 		{"etcd Service not headless", func(m *deploy.Manifests) { m.Service("etcd").Spec.ClusterIP = "" },
 			"StatefulSet etcd", "Service etcd is not headless"},
 		{"etcd Service hiding booting members", func(m *deploy.Manifests) { m.Service("etcd").Spec.PublishNotReadyAddresses = false },
@@ -722,6 +913,77 @@ func TestValidateCatches(t *testing.T) {
 		{"etcd advertising the wrong peer URL", func(m *deploy.Manifests) {
 			setArg(container(m, "etcd"), "--initial-advertise-peer-urls=", "--initial-advertise-peer-urls=http://0.0.0.0:2380")
 		}, "StatefulSet etcd", "--initial-advertise-peer-urls is not the pod's own name under Service etcd"},
+
+		// Certificates.
+		{"no PKI", func(m *deploy.Manifests) {
+			ct := container(m, "fx")
+			ct.Env = slices.DeleteFunc(ct.Env, func(e corev1.EnvVar) bool { return e.Name == "UNIGATE_PKI" })
+		}, "Deployment fx", "does not set UNIGATE_PKI: it would serve and call in plaintext"},
+		{"PKI mounted writable", func(m *deploy.Manifests) { container(m, "fx").VolumeMounts[1].ReadOnly = false },
+			"Deployment fx", "UNIGATE_PKI: volume pki is mounted writable at /etc/unigate/pki"},
+		{"PKI elsewhere than mounted", func(m *deploy.Manifests) { setEnv(container(m, "risk"), "UNIGATE_PKI", "/etc/pki") },
+			"Deployment risk", "UNIGATE_PKI: /etc/pki/ca/unigate.crt is on no volume it mounts"},
+		{"no response-signing key", func(m *deploy.Manifests) {
+			v := m.Deployment("acquirer").Spec.Template.Spec.Volumes[1].Projected
+			v.Sources = v.Sources[:2]
+		}, "Deployment acquirer", "UNIGATE_PKI: volume pki provides no file service/acquirer.sign.key"},
+		{"another service's certificate", func(m *deploy.Manifests) {
+			m.Deployment("router").Spec.Template.Spec.Volumes[1].Projected.Sources[1].Secret.Items[0].Path = "service/fx.crt"
+		}, "Deployment router", "UNIGATE_PKI: volume pki provides no file service/router.crt"},
+		{"PKI Secret missing", func(m *deploy.Manifests) {
+			m.Secrets = slices.DeleteFunc(m.Secrets, func(o *corev1.Secret) bool { return o.Name == "unigate-pki-settlement" })
+		}, "Deployment settlement", `UNIGATE_PKI: Secret "unigate-pki-settlement" does not exist`},
+		{"keys readable by anyone", func(m *deploy.Manifests) {
+			mode := int32(0o444)
+			m.Deployment("fx").Spec.Template.Spec.Volumes[1].Projected.DefaultMode = &mode
+		}, "Deployment fx", "UNIGATE_PKI: /etc/unigate/pki/service/fx.key is readable by any user (mode 0444)"},
+		{"keys unreadable without fsGroup", func(m *deploy.Manifests) { m.Deployment("fx").Spec.Template.Spec.SecurityContext.FSGroup = nil },
+			"Deployment fx", "UNIGATE_PKI: the pod sets no fsGroup, so its user cannot read /etc/unigate/pki/ca/unigate.crt"},
+		{"appProtocol grpc on a TLS port", func(m *deploy.Manifests) { grpc := "grpc"; m.Service("router").Spec.Ports[0].AppProtocol = &grpc },
+			"Service router", "must be named grpc and declare appProtocol tls"},
+		{"OTLP CA not mounted", func(m *deploy.Manifests) {
+			setEnv(container(m, "risk"), "OTEL_EXPORTER_OTLP_CERTIFICATE", "/etc/ssl/otlp.crt")
+		}, "Deployment risk", "OTEL_EXPORTER_OTLP_CERTIFICATE: /etc/ssl/otlp.crt is on no volume it mounts"},
+		{"OTLP endpoint of another scheme", func(m *deploy.Manifests) {
+			m.ConfigMap("unigate-config").Data["OTEL_EXPORTER_OTLP_ENDPOINT"] = "grpcs://jaeger-collector.observability.svc:4317"
+		}, "Deployment fx", `scheme "grpcs" is neither https nor http`},
+
+		// The ingress gateway.
+		{"acquirer open to every namespace", func(m *deploy.Manifests) {
+			m.NetworkPolicy("acquirer-ingress").Spec.Ingress[0].From = nil
+		}, "Deployment acquirer", "any namespace, not only the ingress gateway's istio-ingress, may reach it on 7000"},
+		{"acquirer open to the namespace's pods", func(m *deploy.Manifests) {
+			np := m.NetworkPolicy("acquirer-ingress")
+			np.Spec.Ingress[0].From = append(np.Spec.Ingress[0].From, networkingv1.NetworkPolicyPeer{PodSelector: &metav1.LabelSelector{}})
+		}, "Deployment acquirer", "Deployment router may reach it on 7000, but is not a caller"},
+		{"gateway in another namespace", func(m *deploy.Manifests) {
+			m.NetworkPolicy("acquirer-ingress").Spec.Ingress[0].From[0].NamespaceSelector.MatchLabels["kubernetes.io/metadata.name"] = "istio-system"
+		}, "Deployment acquirer", "the ingress gateway's namespace istio-ingress cannot reach it on 7000"},
+
+		// The bootstrap Job.
+		{"Job not in the spec", func(m *deploy.Manifests) {
+			j := *m.Job("etcd-bootstrap")
+			j.Name = "etcd-restore"
+			m.Jobs = append(m.Jobs, &j)
+		}, "Job etcd-restore", "is not in the spec"},
+		{"Job missing", func(m *deploy.Manifests) { m.Jobs = nil },
+			"Job etcd-bootstrap", "missing"},
+		{"Job running another command", func(m *deploy.Manifests) {
+			container(m, "etcd-bootstrap").Command = []string{"unigatectl", "routes", "get"}
+		}, "Job etcd-bootstrap", `runs ["unigatectl" "routes" "get"], not ["unigatectl" "etcd" "bootstrap"]`},
+		{"Job retried for ever", func(m *deploy.Manifests) { m.Job("etcd-bootstrap").Spec.BackoffLimit = nil },
+			"Job etcd-bootstrap", "backoffLimit is not set"},
+		{"Job without the admin key", func(m *deploy.Manifests) {
+			v := m.Job("etcd-bootstrap").Spec.Template.Spec.Volumes[0].Projected
+			v.Sources = v.Sources[:1]
+		}, "Job etcd-bootstrap", "UNIGATE_PKI: volume pki provides no file service/etcd-admin.crt"},
+		{"Job cut off from etcd", func(m *deploy.Manifests) {
+			m.NetworkPolicy("etcd").Spec.Ingress[0].From = m.NetworkPolicy("etcd").Spec.Ingress[0].From[:1]
+		}, "StatefulSet etcd", "Job etcd-bootstrap cannot reach it on 2379"},
+		{"Job as root", func(m *deploy.Manifests) {
+			m.Job("etcd-bootstrap").Spec.Template.Spec.SecurityContext.RunAsNonRoot = nil
+			container(m, "etcd-bootstrap").SecurityContext.RunAsNonRoot = nil
+		}, "Job etcd-bootstrap", "runAsNonRoot is not true"},
 
 		// Metadata and the kustomization.
 		{"object in another namespace", func(m *deploy.Manifests) { m.ConfigMap("unigate-config").Namespace = "default" },

@@ -2,8 +2,12 @@
 // offline: every document is decoded strictly into its k8s.io/api type
 // (Load), then the objects are checked against each other and against what
 // the switch needs (Validate): selectors, ports, probes, security context,
-// disruption budgets, autoscalers, configuration references and which pod
-// may reach which through the NetworkPolicies.
+// certificate mounts, disruption budgets, autoscalers, configuration
+// references, etcd's TLS and which pod may reach which through the
+// NetworkPolicies. The Istio objects of k8s/mesh/ are decoded into the
+// subset of Istio's types they use (LoadMesh) and checked against the
+// manifests (ValidateMesh): who may connect to whom by mesh identity, and
+// the gateway's TLS passthrough to the acquirer.
 package deploy
 
 import (
@@ -19,6 +23,7 @@ import (
 
 	appsv1 "k8s.io/api/apps/v1"
 	autoscalingv2 "k8s.io/api/autoscaling/v2"
+	batchv1 "k8s.io/api/batch/v1"
 	corev1 "k8s.io/api/core/v1"
 	networkingv1 "k8s.io/api/networking/v1"
 	policyv1 "k8s.io/api/policy/v1"
@@ -68,21 +73,33 @@ type Manifests struct {
 	Services        []*corev1.Service
 	Deployments     []*appsv1.Deployment
 	StatefulSets    []*appsv1.StatefulSet
+	Jobs            []*batchv1.Job
 	PDBs            []*policyv1.PodDisruptionBudget
 	HPAs            []*autoscalingv2.HorizontalPodAutoscaler
 	NetworkPolicies []*networkingv1.NetworkPolicy
 }
 
 // Load decodes kustomization.yaml (if present) and every other *.yaml or
-// *.yml file at the top of fsys. It reports every file's errors, not only
-// the first.
+// *.yml file at the top of fsys; subdirectories (mesh/) are not read. It
+// reports every file's errors, not only the first.
 func Load(fsys fs.FS) (*Manifests, error) {
+	m := &Manifests{}
+	k, err := loadDir(fsys, m.Decode)
+	m.Kustomization = k
+	return m, err
+}
+
+// loadDir decodes the kustomization at the top of fsys and hands every
+// other *.yaml or *.yml file there to decode.
+func loadDir(fsys fs.FS, decode func(file string, data []byte) error) (*Kustomization, error) {
 	entries, err := fs.ReadDir(fsys, ".")
 	if err != nil {
 		return nil, err
 	}
-	m := &Manifests{}
-	var errs []error
+	var (
+		k    *Kustomization
+		errs []error
+	)
 	for _, e := range entries {
 		name := e.Name()
 		if e.IsDir() || (path.Ext(name) != ".yaml" && path.Ext(name) != ".yml") {
@@ -94,19 +111,16 @@ func Load(fsys fs.FS) (*Manifests, error) {
 			continue
 		}
 		if name == KustomizationFile {
-			k, err := DecodeStrict[Kustomization](data)
-			if err != nil {
+			if k, err = DecodeStrict[Kustomization](data); err != nil {
 				errs = append(errs, fmt.Errorf("%s: %w", name, err))
-				continue
 			}
-			m.Kustomization = k
 			continue
 		}
-		if err := m.Decode(name, data); err != nil {
+		if err := decode(name, data); err != nil {
 			errs = append(errs, err)
 		}
 	}
-	return m, errors.Join(errs...)
+	return k, errors.Join(errs...)
 }
 
 // Decode adds the objects of one multi-document YAML file to m. Documents
@@ -114,6 +128,14 @@ func Load(fsys fs.FS) (*Manifests, error) {
 // does not know, or under another apiVersion than the one k8s/ uses, is an
 // error: a typo there would otherwise go unchecked.
 func (m *Manifests) Decode(file string, data []byte) error {
+	f, err := decodeFile(file, data, m.decodeDocument)
+	m.Files = append(m.Files, f)
+	return err
+}
+
+// decodeFile hands each document of a multi-document YAML file that is
+// not empty to decode, with its type, and lists the kinds decoded.
+func decodeFile(file string, data []byte, decode func(doc []byte, tm metav1.TypeMeta) error) (File, error) {
 	r := utilyaml.NewYAMLReader(bufio.NewReader(bytes.NewReader(data)))
 	f := File{Name: file}
 	var errs []error
@@ -126,33 +148,30 @@ func (m *Manifests) Decode(file string, data []byte) error {
 			errs = append(errs, fmt.Errorf("%s: document %d: %w", file, i, err))
 			break
 		}
-		kind, err := m.decodeDocument(doc)
-		if err != nil {
+		var generic map[string]any
+		if err := yaml.Unmarshal(doc, &generic); err != nil {
 			errs = append(errs, fmt.Errorf("%s: document %d: %w", file, i, err))
 			continue
 		}
-		if kind != "" {
-			f.Kinds = append(f.Kinds, kind)
+		if generic == nil {
+			continue
 		}
+		var tm metav1.TypeMeta
+		if err := yaml.Unmarshal(doc, &tm); err != nil {
+			errs = append(errs, fmt.Errorf("%s: document %d: %w", file, i, err))
+			continue
+		}
+		if err := decode(doc, tm); err != nil {
+			errs = append(errs, fmt.Errorf("%s: document %d: %w", file, i, err))
+			continue
+		}
+		f.Kinds = append(f.Kinds, tm.Kind)
 	}
-	m.Files = append(m.Files, f)
-	return errors.Join(errs...)
+	return f, errors.Join(errs...)
 }
 
-// decodeDocument decodes one document and returns its kind ("" for an
-// empty document).
-func (m *Manifests) decodeDocument(doc []byte) (string, error) {
-	var generic map[string]any
-	if err := yaml.Unmarshal(doc, &generic); err != nil {
-		return "", err
-	}
-	if generic == nil {
-		return "", nil
-	}
-	var tm metav1.TypeMeta
-	if err := yaml.Unmarshal(doc, &tm); err != nil {
-		return "", err
-	}
+// decodeDocument decodes one document of type tm into m.
+func (m *Manifests) decodeDocument(doc []byte, tm metav1.TypeMeta) error {
 	var err error
 	switch tm.APIVersion + " " + tm.Kind {
 	case "v1 Namespace":
@@ -169,6 +188,8 @@ func (m *Manifests) decodeDocument(doc []byte) (string, error) {
 		err = add(doc, &m.Deployments)
 	case "apps/v1 StatefulSet":
 		err = add(doc, &m.StatefulSets)
+	case "batch/v1 Job":
+		err = add(doc, &m.Jobs)
 	case "policy/v1 PodDisruptionBudget":
 		err = add(doc, &m.PDBs)
 	case "autoscaling/v2 HorizontalPodAutoscaler":
@@ -176,12 +197,12 @@ func (m *Manifests) decodeDocument(doc []byte) (string, error) {
 	case "networking.k8s.io/v1 NetworkPolicy":
 		err = add(doc, &m.NetworkPolicies)
 	default:
-		return "", fmt.Errorf("unsupported apiVersion %q kind %q", tm.APIVersion, tm.Kind)
+		return fmt.Errorf("unsupported apiVersion %q kind %q", tm.APIVersion, tm.Kind)
 	}
 	if err != nil {
-		return "", fmt.Errorf("%s: %w", tm.Kind, err)
+		return fmt.Errorf("%s: %w", tm.Kind, err)
 	}
-	return tm.Kind, nil
+	return nil
 }
 
 func add[T any](doc []byte, list *[]*T) error {
@@ -252,6 +273,9 @@ func (m *Manifests) all() []objectMeta {
 	for _, o := range m.StatefulSets {
 		out = append(out, objectMeta{"StatefulSet", &o.ObjectMeta})
 	}
+	for _, o := range m.Jobs {
+		out = append(out, objectMeta{"Job", &o.ObjectMeta})
+	}
 	for _, o := range m.PDBs {
 		out = append(out, objectMeta{"PodDisruptionBudget", &o.ObjectMeta})
 	}
@@ -282,6 +306,11 @@ func (m *Manifests) Deployment(name string) *appsv1.Deployment {
 // StatefulSet returns the StatefulSet called name, or nil.
 func (m *Manifests) StatefulSet(name string) *appsv1.StatefulSet {
 	return find(m.StatefulSets, name, func(o *appsv1.StatefulSet) string { return o.Name })
+}
+
+// Job returns the Job called name, or nil.
+func (m *Manifests) Job(name string) *batchv1.Job {
+	return find(m.Jobs, name, func(o *batchv1.Job) string { return o.Name })
 }
 
 // Service returns the Service called name, or nil.
@@ -321,14 +350,4 @@ func find[T any](list []*T, name string, nameOf func(*T) string) *T {
 		}
 	}
 	return nil
-}
-
-// kindsOf returns the kinds in file, and whether m has that file.
-func (m *Manifests) kindsOf(file string) ([]string, bool) {
-	for _, f := range m.Files {
-		if f.Name == file {
-			return f.Kinds, true
-		}
-	}
-	return nil, false
 }

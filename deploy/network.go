@@ -22,13 +22,22 @@ type Endpoint struct {
 	Ports []corev1.ContainerPort
 	// Inside says whether the pod is in the namespace.
 	Inside bool
+	// Namespace, outside, names the namespace of a pod of another
+	// namespace (whose labels are unknown); empty, the endpoint is any
+	// outside endpoint.
+	Namespace string
 }
 
 // Outside is any endpoint outside the namespace.
 var Outside = Endpoint{Name: "outside"}
 
-// Pod returns an endpoint for a pod of the Deployment or StatefulSet called
-// name, and whether there is one.
+// OutsideNamespace is a pod, whatever its labels, of another namespace.
+func OutsideNamespace(ns string) Endpoint {
+	return Endpoint{Name: "namespace " + ns, Namespace: ns}
+}
+
+// Pod returns an endpoint for a pod of the Deployment, StatefulSet or Job
+// called name, and whether there is one.
 func (m *Manifests) Pod(name string) (Endpoint, bool) {
 	for _, w := range m.workloads() {
 		if w.name == name {
@@ -45,7 +54,10 @@ func (m *Manifests) Pod(name string) (Endpoint, bool) {
 //
 // Outside endpoints are approximated: an outside source or destination
 // matches a peer given by ipBlock, or by a namespaceSelector that does not
-// select only this namespace, and any rule without peers.
+// select only this namespace, and any rule without peers. A pod of a named
+// namespace (OutsideNamespace) matches an ipBlock too, but a
+// namespaceSelector only if it selects that namespace, with no podSelector
+// or an empty one.
 func (m *Manifests) Reachable(from, to Endpoint, port int32, protocol corev1.Protocol) bool {
 	return m.allowed(networkingv1.PolicyTypeEgress, from, to, port, protocol) &&
 		m.allowed(networkingv1.PolicyTypeIngress, to, from, port, protocol)
@@ -118,6 +130,10 @@ func (m *Manifests) peerMatches(p networkingv1.NetworkPolicyPeer, e Endpoint) bo
 	}
 	if p.NamespaceSelector != nil {
 		selectsUs := selects(p.NamespaceSelector, m.namespaceLabels())
+		if !e.Inside && e.Namespace != "" {
+			nsLabels := map[string]string{"kubernetes.io/metadata.name": e.Namespace}
+			return selects(p.NamespaceSelector, nsLabels) && (p.PodSelector == nil || emptySelector(p.PodSelector))
+		}
 		if !e.Inside {
 			return !selectsUs || len(p.NamespaceSelector.MatchLabels)+len(p.NamespaceSelector.MatchExpressions) == 0
 		}

@@ -1,14 +1,16 @@
 package deploy
 
 import (
+	"flag"
 	"fmt"
+	"io"
 	"net"
-	"net/url"
+	"path"
 	"slices"
 	"strconv"
 	"strings"
+	"time"
 
-	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
 	networkingv1 "k8s.io/api/networking/v1"
 	"k8s.io/apimachinery/pkg/api/resource"
@@ -34,9 +36,16 @@ type Spec struct {
 	DrainSeconds int64
 	Services     []ServiceSpec
 	Etcd         EtcdSpec
+	Jobs         []JobSpec
+	// IngressNamespace is the namespace of the mesh's ingress gateway: the
+	// only way in for a Public service (required if there is one).
+	IngressNamespace string
 	// OutsideEgress are ports outside the namespace that every workload
 	// must be able to reach (DNS, the database).
 	OutsideEgress []PortSpec
+	// Mesh is what the Istio objects of mesh/ are checked against
+	// (ValidateMesh).
+	Mesh MeshSpec
 }
 
 // ServiceSpec is one `unigate <Name>` Deployment and its Service.
@@ -50,12 +59,28 @@ type ServiceSpec struct {
 	Autoscaled bool
 	// Env lists variables its container must set.
 	Env []string
-	// Callers are the workloads that must reach its port; unless Public,
-	// no other workload of the namespace may.
+	// Callers are the workloads that must reach its port; no other
+	// workload of the namespace may.
 	Callers []string
-	// Public says whether anything outside the namespace may reach its
-	// port; if not, nothing outside may.
+	// Public says whether the ingress gateway's namespace (and only it)
+	// may reach its port from outside; if not, nothing outside may.
 	Public bool
+	// PKIFiles are the files its server and clients read from the
+	// directory UNIGATE_PKI names (pki.Dev's layout, "ca/unigate.crt",
+	// "service/fx.key", …): mounted read-only from Secrets, readable by the
+	// container's user and no other.
+	PKIFiles []string
+}
+
+// JobSpec is a Job run once, e.g. etcd's bootstrap.
+type JobSpec struct {
+	Name string
+	// Argv is the command line its container runs, but for the flags
+	// that may follow.
+	Argv []string
+	// Env and PKIFiles are as for a ServiceSpec.
+	Env      []string
+	PKIFiles []string
 }
 
 // EtcdSpec is the etcd StatefulSet.
@@ -69,6 +94,10 @@ type EtcdSpec struct {
 	// LeaseMS is the shortest lease its clients take: an election must end
 	// well before a lease expires.
 	LeaseMS int
+	// TLS says that clients and peers connect over https with client
+	// certificates: every URL is https, every workload's UNIGATE_ETCD too,
+	// and the certificate files are mounted read-only from Secrets.
+	TLS bool
 }
 
 // PortSpec is a port and protocol.
@@ -91,8 +120,8 @@ func (p Problem) Error() string { return p.Object + ": " + p.Msg }
 // returns every problem found.
 func (m *Manifests) Validate(spec Spec) []Problem {
 	c := &checker{m: m, spec: spec}
-	c.metadata()
-	c.kustomization()
+	c.metadata(m.all(), true)
+	c.kustomization(KustomizationFile, m.Kustomization, m.Files)
 	for _, w := range m.workloads() {
 		c.workload(w)
 	}
@@ -112,6 +141,14 @@ func (m *Manifests) Validate(spec Spec) []Problem {
 			c.errorf("Deployment "+d.Name, "is not in the spec")
 		}
 	}
+	for _, j := range spec.Jobs {
+		c.job(j)
+	}
+	for _, j := range m.Jobs {
+		if !slices.ContainsFunc(spec.Jobs, func(s JobSpec) bool { return s.Name == j.Name }) {
+			c.errorf("Job "+j.Name, "is not in the spec")
+		}
+	}
 	c.etcd()
 	c.outside()
 	return c.problems
@@ -123,15 +160,19 @@ type checker struct {
 	problems []Problem
 }
 
+// errorf records a problem once, however many checks find it.
 func (c *checker) errorf(object, format string, args ...any) {
-	c.problems = append(c.problems, Problem{Object: object, Msg: fmt.Sprintf(format, args...)})
+	p := Problem{Object: object, Msg: fmt.Sprintf(format, args...)}
+	if !slices.Contains(c.problems, p) {
+		c.problems = append(c.problems, p)
+	}
 }
 
 func (c *checker) containerf(object string, ct *corev1.Container, format string, args ...any) {
 	c.errorf(object, "container %s: %s", ct.Name, fmt.Sprintf(format, args...))
 }
 
-// workload is a Deployment or a StatefulSet.
+// workload is a Deployment, a StatefulSet or a Job.
 type workload struct {
 	kind, name string
 	replicas   *int32
@@ -169,8 +210,15 @@ func (m *Manifests) workloads() []workload {
 		}
 		out = append(out, w)
 	}
+	for _, j := range m.Jobs {
+		out = append(out, workload{kind: "Job", name: j.Name, replicas: j.Spec.Parallelism, selector: j.Spec.Selector, template: &j.Spec.Template})
+	}
 	return out
 }
+
+// server says whether a workload serves (a Deployment or a StatefulSet),
+// rather than runs to completion (a Job).
+func (w workload) server() bool { return w.kind != "Job" }
 
 // selecting returns the workloads whose pods sel selects.
 func (m *Manifests) selecting(sel *metav1.LabelSelector) []workload {
@@ -196,11 +244,11 @@ func emptySelector(sel *metav1.LabelSelector) bool {
 }
 
 // metadata: every object is in the namespace, and no two objects of a kind
-// share a name.
-func (c *checker) metadata() {
+// share a name; with createsNamespace, one of them is the namespace.
+func (c *checker) metadata(objects []objectMeta, createsNamespace bool) {
 	seen := map[string]bool{}
 	hasNamespace := false
-	for _, o := range c.m.all() {
+	for _, o := range objects {
 		id := o.kind + " " + o.meta.Name
 		if seen[id] {
 			c.errorf(id, "defined more than once")
@@ -214,36 +262,36 @@ func (c *checker) metadata() {
 			c.errorf(id, "metadata.namespace is %q, not %q", o.meta.Namespace, Namespace)
 		}
 	}
-	if !hasNamespace {
+	if createsNamespace && !hasNamespace {
 		c.errorf("Namespace "+Namespace, "no manifest creates the namespace")
 	}
 }
 
-// kustomization: it lists every manifest file but Secret placeholders, and
-// only files that exist.
-func (c *checker) kustomization() {
-	k := c.m.Kustomization
+// kustomization: the kustomization (object names its file) of a directory
+// of files lists every manifest file but Secret placeholders, and only
+// files that exist.
+func (c *checker) kustomization(object string, k *Kustomization, files []File) {
 	if k == nil {
-		c.errorf(KustomizationFile, "missing")
+		c.errorf(object, "missing")
 		return
 	}
 	if k.APIVersion != "kustomize.config.k8s.io/v1beta1" || k.Kind != "Kustomization" {
-		c.errorf(KustomizationFile, "apiVersion/kind is %s/%s", k.APIVersion, k.Kind)
+		c.errorf(object, "apiVersion/kind is %s/%s", k.APIVersion, k.Kind)
 	}
 	if k.Namespace != Namespace {
-		c.errorf(KustomizationFile, "namespace is %q, not %q", k.Namespace, Namespace)
+		c.errorf(object, "namespace is %q, not %q", k.Namespace, Namespace)
 	}
 	listed := map[string]bool{}
 	for _, r := range k.Resources {
 		if listed[r] {
-			c.errorf(KustomizationFile, "lists %s twice", r)
+			c.errorf(object, "lists %s twice", r)
 		}
 		listed[r] = true
-		if _, ok := c.m.kindsOf(r); !ok {
-			c.errorf(KustomizationFile, "lists %s, which is not a manifest here", r)
+		if !slices.ContainsFunc(files, func(f File) bool { return f.Name == r }) {
+			c.errorf(object, "lists %s, which is not a manifest here", r)
 		}
 	}
-	for _, f := range c.m.Files {
+	for _, f := range files {
 		if listed[f.Name] {
 			continue
 		}
@@ -252,13 +300,52 @@ func (c *checker) kustomization() {
 			onlySecrets = onlySecrets && k == "Secret"
 		}
 		if !onlySecrets {
-			c.errorf(KustomizationFile, "does not list %s (only files of Secrets, supplied out of band, may be left out)", f.Name)
+			c.errorf(object, "does not list %s (only files of Secrets, supplied out of band, may be left out)", f.Name)
 		}
 	}
 }
 
-// workload: the rules every Deployment and StatefulSet follows.
+// workload: the rules every Deployment, StatefulSet and Job follows; the
+// rules of serving (replicas, selector, spread, graceful stop, probes,
+// Service, disruption budget) apply to Deployments and StatefulSets.
 func (c *checker) workload(w workload) {
+	obj := w.object()
+	if w.server() {
+		c.serving(w)
+	}
+	pod := &w.template.Spec
+	c.serviceAccount(obj, pod)
+
+	podNonRoot, podSeccomp := false, false
+	if psc := pod.SecurityContext; psc != nil {
+		podNonRoot = isTrue(psc.RunAsNonRoot)
+		podSeccomp = psc.SeccompProfile != nil && psc.SeccompProfile.Type == corev1.SeccompProfileTypeRuntimeDefault
+	}
+	if len(pod.Containers) == 0 {
+		c.errorf(obj, "has no containers")
+	}
+	volumes := slices.Clone(w.claims)
+	for _, v := range pod.Volumes {
+		volumes = append(volumes, v.Name)
+	}
+	for i := range pod.Containers {
+		ct := &pod.Containers[i]
+		if ct.Image == "" {
+			c.containerf(obj, ct, "has no image")
+		}
+		c.resources(obj, ct)
+		c.containerSecurity(obj, ct, podNonRoot, podSeccomp)
+		c.env(obj, ct)
+		for _, vm := range ct.VolumeMounts {
+			if !slices.Contains(volumes, vm.Name) {
+				c.containerf(obj, ct, "mounts volume %q, which the pod does not have", vm.Name)
+			}
+		}
+	}
+}
+
+// serving: the rules of a workload that serves.
+func (c *checker) serving(w workload) {
 	obj := w.object()
 	if w.replicas == nil {
 		c.errorf(obj, "replicas is not set")
@@ -276,31 +363,12 @@ func (c *checker) workload(w workload) {
 		}
 	}
 	pod := &w.template.Spec
-	c.serviceAccount(obj, pod)
-
-	podNonRoot, podSeccomp := false, false
-	if psc := pod.SecurityContext; psc != nil {
-		podNonRoot = isTrue(psc.RunAsNonRoot)
-		podSeccomp = psc.SeccompProfile != nil && psc.SeccompProfile.Type == corev1.SeccompProfileTypeRuntimeDefault
-	}
-
 	if pod.TerminationGracePeriodSeconds == nil {
 		c.errorf(obj, "terminationGracePeriodSeconds is not set")
 	}
 	c.topologySpread(obj, w)
-
-	if len(pod.Containers) == 0 {
-		c.errorf(obj, "has no containers")
-	}
-	volumes := slices.Clone(w.claims)
-	for _, v := range pod.Volumes {
-		volumes = append(volumes, v.Name)
-	}
 	for i := range pod.Containers {
 		ct := &pod.Containers[i]
-		if ct.Image == "" {
-			c.containerf(obj, ct, "has no image")
-		}
 		if pod.TerminationGracePeriodSeconds != nil {
 			need := c.spec.DrainSeconds + preStopSleep(ct)
 			if *pod.TerminationGracePeriodSeconds <= need {
@@ -308,19 +376,20 @@ func (c *checker) workload(w workload) {
 					*pod.TerminationGracePeriodSeconds, c.spec.DrainSeconds, preStopSleep(ct))
 			}
 		}
-		c.resources(obj, ct)
-		c.containerSecurity(obj, ct, podNonRoot, podSeccomp)
-		grpc := w.kind == "Deployment"
-		c.probe(obj, "readiness", ct.ReadinessProbe, ct, grpc)
-		c.probe(obj, "liveness", ct.LivenessProbe, ct, grpc)
-		c.probe(obj, "startup", ct.StartupProbe, ct, grpc)
-		c.env(obj, ct)
-		for _, vm := range ct.VolumeMounts {
-			if !slices.Contains(volumes, vm.Name) {
-				c.containerf(obj, ct, "mounts volume %q, which the pod does not have", vm.Name)
+		want := probeWant{kind: anyProbe}
+		if w.kind == "Deployment" {
+			// A `unigate` server: plaintext gRPC, or mutual TLS with
+			// UNIGATE_PKI. The Deployment is named after its service
+			// (ServiceSpec.Name; service checks that it runs it).
+			want = probeWant{kind: grpcProbe, service: w.name}
+			if v, ok := c.m.envValue(ct, "UNIGATE_PKI"); ok && v != "" {
+				want.kind = mutualTLSProbe
 			}
 		}
-		if grpc && portNamed(ct, "grpc") == nil {
+		c.probe(obj, "readiness", ct.ReadinessProbe, ct, want)
+		c.probe(obj, "liveness", ct.LivenessProbe, ct, want)
+		c.probe(obj, "startup", ct.StartupProbe, ct, want)
+		if w.kind == "Deployment" && portNamed(ct, "grpc") == nil {
 			c.containerf(obj, ct, "has no container port named grpc")
 		}
 	}
@@ -483,19 +552,47 @@ func (c *checker) containerSecurity(obj string, ct *corev1.Container, podNonRoot
 	}
 }
 
-func (c *checker) probe(obj, kind string, pr *corev1.Probe, ct *corev1.Container, mustBeGRPC bool) {
+// probeWant is what a probe must ask.
+type probeWant struct {
+	kind probeKind
+	// service is the `unigate` service a Deployment runs.
+	service string
+}
+
+type probeKind int
+
+const (
+	// anyProbe: any handler, on a port of the container.
+	anyProbe probeKind = iota
+	// grpcProbe: grpc.health.v1, for a plaintext gRPC server.
+	grpcProbe
+	// mutualTLSProbe: a server that requires a client certificate, which
+	// kubelet's gRPC and HTTP probes cannot present and a TCP probe does
+	// not get as far as: `unigate health` as an exec probe (healthProbe).
+	mutualTLSProbe
+)
+
+func (c *checker) probe(obj, kind string, pr *corev1.Probe, ct *corev1.Container, want probeWant) {
 	if pr == nil {
 		c.containerf(obj, ct, "has no %s probe", kind)
 		return
 	}
 	h := pr.ProbeHandler
+	use := fmt.Sprintf("exec `unigate health --service %s`", want.service)
 	switch {
+	case want.kind == mutualTLSProbe && (h.GRPC != nil || h.HTTPGet != nil):
+		c.containerf(obj, ct, "%s probe cannot present a client certificate, which the server requires (UNIGATE_PKI): %s", kind, use)
+	case want.kind == mutualTLSProbe && h.TCPSocket != nil:
+		c.containerf(obj, ct, "%s probe is a TCP probe, which checks neither the server's TLS nor its health status: %s", kind, use)
+	case want.kind == mutualTLSProbe && h.Exec == nil:
+		c.containerf(obj, ct, "%s probe has no handler: %s", kind, use)
+	case want.kind == mutualTLSProbe:
+		c.healthProbe(obj, kind, pr, ct, want.service)
 	case h.GRPC != nil:
 		if portNumbered(ct, h.GRPC.Port) == nil {
 			c.containerf(obj, ct, "%s probe: gRPC port %d is not a container port", kind, h.GRPC.Port)
 		}
-		return
-	case mustBeGRPC:
+	case want.kind == grpcProbe:
 		c.containerf(obj, ct, "%s probe is not a gRPC probe", kind)
 	case h.HTTPGet != nil:
 		if resolvePort(ct, h.HTTPGet.Port) == nil {
@@ -508,6 +605,109 @@ func (c *checker) probe(obj, kind string, pr *corev1.Probe, ct *corev1.Container
 	case h.Exec == nil:
 		c.containerf(obj, ct, "%s probe has no handler", kind)
 	}
+}
+
+// healthDeadline is the default of `unigate health --timeout`.
+const healthDeadline = 2 * time.Second
+
+// healthProbe: an exec probe of a mutual TLS server runs
+//
+//	unigate health --service NAME --server-name DNS-NAME [flags]
+//
+// (services/cmd/unigate/health.go), whose flags are parsed here as the
+// command parses them. It must check the container's own grpc port on the
+// loopback (--addr, or UNIGATE_LISTEN with an unspecified host), as
+// service NAME (the Deployment's), over TLS (--pki, or UNIGATE_PKI),
+// verifying the server's certificate for one of the DNS names it carries
+// (README.md, "Certificates": NAME, NAME.unigate, NAME.unigate.svc,
+// NAME.unigate.svc.cluster.local; without --server-name it would verify
+// 127.0.0.1, which it does not carry), the health of the whole server
+// (--name ""), and within the probe's timeoutSeconds, which must leave a
+// second over the check's --timeout to start the process (3 s at least).
+func (c *checker) healthProbe(obj, kind string, pr *corev1.Probe, ct *corev1.Container, service string) {
+	bad := func(format string, args ...any) {
+		c.containerf(obj, ct, "%s probe: %s", kind, fmt.Sprintf(format, args...))
+	}
+	argv := pr.Exec.Command
+	if len(argv) < 2 || argv[0] != "unigate" || argv[1] != "health" {
+		bad("runs %q, not unigate health --service %s", argv, service)
+		return
+	}
+	fs := flag.NewFlagSet("health", flag.ContinueOnError)
+	fs.SetOutput(io.Discard)
+	svc := fs.String("service", "", "")
+	addr := fs.String("addr", "", "")
+	serverName := fs.String("server-name", "", "")
+	name := fs.String("name", "", "")
+	pkiDir := fs.String("pki", "", "")
+	timeout := fs.Duration("timeout", healthDeadline, "")
+	if err := fs.Parse(argv[2:]); err != nil {
+		bad("unigate health would fail on its flags: %v", err)
+		return
+	}
+	set := map[string]bool{}
+	fs.Visit(func(f *flag.Flag) { set[f.Name] = true })
+	if fs.NArg() > 0 {
+		bad("unigate health takes no arguments, and ignores the flags after them: %q", fs.Args())
+	}
+
+	if !set["service"] {
+		bad("does not name --service %s, whose certificate to present", service)
+	} else if *svc != service {
+		bad("checks as --service %s, not %s", *svc, service)
+	}
+
+	env, _ := c.m.envValue(ct, "UNIGATE_PKI")
+	switch {
+	case set["pki"] && *pkiDir == "":
+		bad("--pki is empty: it would check in plaintext a server that requires TLS")
+	case set["pki"] && path.Clean(*pkiDir) != path.Clean(env):
+		bad("--pki %s is not UNIGATE_PKI %s, where the service's certificates are", *pkiDir, env)
+	}
+
+	if !set["addr"] {
+		var ok bool
+		if *addr, ok = c.m.envValue(ct, "UNIGATE_LISTEN"); !ok || *addr == "" {
+			*addr = "127.0.0.1:7000" // the command's default
+		}
+	}
+	grpcPort := portNamed(ct, "grpc")
+	if host, port, err := splitTarget(*addr); err != nil {
+		bad("cannot parse the address %q it checks: %v", *addr, err)
+	} else if !loopback(host) || grpcPort == nil || port != grpcPort.ContainerPort {
+		bad("checks %s, not the container's grpc port on the loopback", *addr)
+	}
+
+	names := []string{service, service + "." + Namespace, service + "." + Namespace + ".svc", service + "." + Namespace + ".svc.cluster.local"}
+	switch {
+	case !set["server-name"] || *serverName == "":
+		bad("has no --server-name: it would verify the server's certificate for the address's host, which the certificate does not carry (use %s.%s.svc)", service, Namespace)
+	case !slices.Contains(names, *serverName):
+		bad("--server-name %s is not one of the DNS names of %s's certificate (%s)", *serverName, service, strings.Join(names, ", "))
+	}
+
+	if *name != "" {
+		bad("asks for the health of %q: the servers report the whole server's only (--name \"\")", *name)
+	}
+
+	secs := max(pr.TimeoutSeconds, 1) // the API server's default is 1
+	need := max(int32(3), int32((*timeout+time.Second-1)/time.Second)+1)
+	switch {
+	case *timeout <= 0:
+		bad("--timeout %s is not positive", *timeout)
+	case secs < need:
+		bad("timeoutSeconds %d leaves no room to start the process and shake hands within the check's %s deadline: want %d at least", secs, *timeout, need)
+	}
+}
+
+// loopback says whether host, as `unigate health` resolves it (an empty or
+// unspecified host is 127.0.0.1), is the pod's own loopback.
+func loopback(host string) bool {
+	if host == "" || host == "localhost" {
+		return true
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && (ip.IsUnspecified() || ip.IsLoopback())
 }
 
 func portNumbered(ct *corev1.Container, n int32) *corev1.ContainerPort {
@@ -638,8 +838,16 @@ func (c *checker) services() {
 				c.errorf(obj, "port %s: targetPort %s is not a %s container port of %s", sp.Name, tp.String(), protocolOfService(sp), w.object())
 				continue
 			}
-			if cp.Name == "grpc" && (!strings.HasPrefix(sp.Name, "grpc") || sp.AppProtocol == nil || *sp.AppProtocol != "grpc") {
-				c.errorf(obj, "port %s: a gRPC port must be named grpc and declare appProtocol grpc", sp.Name)
+			if cp.Name == "grpc" {
+				// A server with UNIGATE_PKI speaks TLS itself: a mesh
+				// sidecar told "grpc" would parse its bytes as HTTP/2.
+				want := "grpc"
+				if c.mutualTLS(w, cp) {
+					want = "tls"
+				}
+				if !strings.HasPrefix(sp.Name, "grpc") || sp.AppProtocol == nil || *sp.AppProtocol != want {
+					c.errorf(obj, "port %s: a gRPC port must be named grpc and declare appProtocol %s", sp.Name, want)
+				}
 			}
 			if !c.reachableFromSomewhere(w.endpoint(), cp.ContainerPort, protocolOf(*cp)) {
 				c.errorf(obj, "port %s: no NetworkPolicy lets anything reach %s on %d", sp.Name, w.object(), cp.ContainerPort)
@@ -660,6 +868,19 @@ func protocolOfService(sp corev1.ServicePort) corev1.Protocol {
 		return corev1.ProtocolTCP
 	}
 	return sp.Protocol
+}
+
+// mutualTLS says whether the container with port cp of w serves it with
+// mutual TLS (it sets UNIGATE_PKI).
+func (c *checker) mutualTLS(w workload, cp *corev1.ContainerPort) bool {
+	for i := range w.template.Spec.Containers {
+		ct := &w.template.Spec.Containers[i]
+		if slices.ContainsFunc(ct.Ports, func(p corev1.ContainerPort) bool { return p == *cp }) {
+			v, ok := c.m.envValue(ct, "UNIGATE_PKI")
+			return ok && v != ""
+		}
+	}
+	return false
 }
 
 // targetPort returns the container port a Service port sends to.
@@ -905,381 +1126,6 @@ func (c *checker) policyPorts(obj, where string, ports []networkingv1.NetworkPol
 	}
 }
 
-// Environment variables that name gRPC targets of other services.
-var targetVars = []string{"UNIGATE_ROUTER", "UNIGATE_FX", "UNIGATE_RISK", "UNIGATE_SETTLEMENT"}
-
-// targets: what a workload's configuration says it connects to exists,
-// and the NetworkPolicies let it connect.
-func (c *checker) targets(w workload) {
-	obj := w.object()
-	src := w.endpoint()
-	for i := range w.template.Spec.Containers {
-		ct := &w.template.Spec.Containers[i]
-		p := "container " + ct.Name + ": "
-		for _, name := range targetVars {
-			v, ok := c.m.envValue(ct, name)
-			if !ok {
-				continue
-			}
-			host, port, err := splitTarget(v)
-			if err != nil {
-				c.containerf(obj, ct, "%s=%q: %v", name, v, err)
-				continue
-			}
-			c.reach(obj, p+name, src, host, port)
-		}
-		if v, ok := c.m.envValue(ct, "UNIGATE_ETCD"); ok {
-			c.etcdEndpoints(obj, ct, src, v)
-		}
-		if v, ok := c.m.envValue(ct, "OTEL_EXPORTER_OTLP_ENDPOINT"); ok && v != "" {
-			host, port, err := splitTarget(v)
-			if err != nil {
-				c.containerf(obj, ct, "OTEL_EXPORTER_OTLP_ENDPOINT=%q: %v", v, err)
-			} else {
-				c.reach(obj, p+"OTEL_EXPORTER_OTLP_ENDPOINT", src, host, port)
-			}
-		}
-		if v, ok := c.m.envValue(ct, "UNIGATE_DSN"); ok {
-			u, err := url.Parse(v)
-			if err != nil || (u.Scheme != "postgres" && u.Scheme != "postgresql") || u.Hostname() == "" {
-				c.containerf(obj, ct, "UNIGATE_DSN is not a postgres:// URL with a host")
-			} else {
-				port := int32(26257)
-				if u.Port() != "" {
-					n, _ := strconv.Atoi(u.Port())
-					port = int32(n)
-				}
-				c.reach(obj, p+"UNIGATE_DSN", src, u.Hostname(), port)
-			}
-		}
-	}
-}
-
-func splitTarget(v string) (string, int32, error) {
-	v = strings.TrimPrefix(v, "dns:///")
-	host, ps, err := net.SplitHostPort(v)
-	if err != nil {
-		return "", 0, err
-	}
-	n, err := strconv.ParseUint(ps, 10, 16)
-	if err != nil || n == 0 {
-		return "", 0, fmt.Errorf("bad port %q", ps)
-	}
-	return host, int32(n), nil
-}
-
-// inNamespace trims the namespace's DNS suffixes off host and says whether
-// the name is one of this namespace's (a Service, or a pod of a headless
-// Service). Any other name with a dot is taken to be outside.
-func inNamespace(host string) ([]string, bool) {
-	for _, suffix := range []string{"." + Namespace + ".svc.cluster.local", "." + Namespace + ".svc", "." + Namespace} {
-		if strings.HasSuffix(host, suffix) {
-			return strings.Split(strings.TrimSuffix(host, suffix), "."), true
-		}
-	}
-	labels := strings.Split(host, ".")
-	if len(labels) == 1 {
-		return labels, true
-	}
-	if len(labels) == 2 {
-		// pod.service of a headless Service, if there is one by that name
-		return labels, true
-	}
-	return nil, false
-}
-
-// reach checks that src can connect to host:port: to the pods behind a
-// Service of this namespace, to one pod of a StatefulSet, or outside.
-func (c *checker) reach(obj, what string, src Endpoint, host string, port int32) {
-	labels, inside := inNamespace(host)
-	if inside && len(labels) == 2 && c.m.Service(labels[1]) == nil {
-		inside = false // a name in another namespace, e.g. jaeger.observability
-	}
-	if !inside {
-		if !c.m.Reachable(src, Outside, port, corev1.ProtocolTCP) {
-			c.errorf(obj, "%s: no NetworkPolicy lets it reach %s:%d outside the namespace", what, host, port)
-		}
-		return
-	}
-	svc := c.m.Service(labels[len(labels)-1])
-	if svc == nil {
-		c.errorf(obj, "%s: %s:%d names no Service", what, host, port)
-		return
-	}
-	var sp *corev1.ServicePort
-	for i := range svc.Spec.Ports {
-		if svc.Spec.Ports[i].Port == port {
-			sp = &svc.Spec.Ports[i]
-		}
-	}
-	if sp == nil {
-		c.errorf(obj, "%s: Service %s has no port %d", what, svc.Name, port)
-		return
-	}
-	ws := c.m.selecting(&metav1.LabelSelector{MatchLabels: svc.Spec.Selector})
-	if len(ws) != 1 {
-		return // reported with the Service
-	}
-	w := ws[0]
-	if len(labels) == 2 {
-		// A pod's own name: <statefulset>-<ordinal>.<service>.
-		st := c.m.StatefulSet(w.name)
-		if st == nil || st.Spec.ServiceName != svc.Name {
-			c.errorf(obj, "%s: %s is not a pod name of a StatefulSet governed by Service %s", what, host, svc.Name)
-			return
-		}
-		ord, err := strconv.Atoi(strings.TrimPrefix(labels[0], st.Name+"-"))
-		if !strings.HasPrefix(labels[0], st.Name+"-") || err != nil || ord < 0 || int32(ord) >= w.replicaCount() {
-			c.errorf(obj, "%s: %s is not one of the %d pods of StatefulSet %s", what, host, w.replicaCount(), st.Name)
-			return
-		}
-	}
-	cp := c.targetPort(w, *sp)
-	if cp == nil {
-		return // reported with the Service
-	}
-	if !c.m.Reachable(src, w.endpoint(), cp.ContainerPort, protocolOf(*cp)) {
-		c.errorf(obj, "%s: no NetworkPolicy lets it reach %s on %d", what, w.object(), cp.ContainerPort)
-	}
-}
-
-// etcdEndpoints: an etcd client lists every member, each reachable.
-func (c *checker) etcdEndpoints(obj string, ct *corev1.Container, src Endpoint, v string) {
-	members := map[string]bool{}
-	var set *appsv1.StatefulSet
-	for _, ep := range strings.Split(v, ",") {
-		u, err := url.Parse(strings.TrimSpace(ep))
-		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Port() == "" {
-			c.containerf(obj, ct, "UNIGATE_ETCD: %q is not an http(s)://host:port URL", ep)
-			continue
-		}
-		n, _ := strconv.Atoi(u.Port())
-		c.reach(obj, "container "+ct.Name+": UNIGATE_ETCD", src, u.Hostname(), int32(n))
-		if labels, inside := inNamespace(u.Hostname()); inside && len(labels) == 2 {
-			members[labels[0]] = true
-			if set == nil {
-				set = c.m.StatefulSet(strings.TrimRight(strings.TrimRight(labels[0], "0123456789"), "-"))
-			}
-		}
-	}
-	if set != nil && int32(len(members)) != replicas(set) {
-		c.containerf(obj, ct, "UNIGATE_ETCD lists %d of the %d members of StatefulSet %s", len(members), replicas(set), set.Name)
-	}
-}
-
-func replicas(s *appsv1.StatefulSet) int32 {
-	if s.Spec.Replicas == nil {
-		return 1
-	}
-	return *s.Spec.Replicas
-}
-
-// service checks one `unigate <name>` Deployment against its spec.
-func (c *checker) service(s ServiceSpec) {
-	obj := "Deployment " + s.Name
-	d := c.m.Deployment(s.Name)
-	if d == nil {
-		c.errorf(obj, "missing")
-		return
-	}
-	if d.Spec.Replicas == nil || *d.Spec.Replicas != s.Replicas {
-		c.errorf(obj, "replicas is not %d", s.Replicas)
-	}
-	var ct *corev1.Container
-	for i := range d.Spec.Template.Spec.Containers {
-		if cp := portNamed(&d.Spec.Template.Spec.Containers[i], "grpc"); cp != nil {
-			ct = &d.Spec.Template.Spec.Containers[i]
-		}
-	}
-	if ct == nil {
-		c.errorf(obj, "no container has a port named grpc")
-		return
-	}
-	if cp := portNamed(ct, "grpc"); cp.ContainerPort != s.Port {
-		c.containerf(obj, ct, "grpc port is %d, not %d", cp.ContainerPort, s.Port)
-	}
-	argv := append(slices.Clone(ct.Command), ct.Args...)
-	if len(argv) < 2 || argv[0] != "unigate" || argv[1] != s.Name {
-		c.containerf(obj, ct, "runs %q, not unigate %s", argv, s.Name)
-	}
-	if listen, ok := c.m.envValue(ct, "UNIGATE_LISTEN"); !ok {
-		c.containerf(obj, ct, "does not set UNIGATE_LISTEN")
-	} else if _, port, err := splitTarget(listen); err != nil || port != s.Port {
-		c.containerf(obj, ct, "UNIGATE_LISTEN=%q does not listen on port %d", listen, s.Port)
-	}
-	for _, name := range s.Env {
-		if _, ok := c.m.envValue(ct, name); !ok {
-			c.containerf(obj, ct, "does not set %s", name)
-		}
-	}
-
-	svc := c.m.Service(s.Name)
-	if svc == nil {
-		c.errorf(obj, "has no Service called %s", s.Name)
-	} else {
-		ok := false
-		for _, sp := range svc.Spec.Ports {
-			if sp.Port == s.Port && sp.Name == "grpc" && selects(&metav1.LabelSelector{MatchLabels: svc.Spec.Selector}, d.Spec.Template.Labels) {
-				cp := resolvePort(ct, targetPortOf(sp))
-				ok = cp != nil && cp.ContainerPort == s.Port
-			}
-		}
-		if !ok {
-			c.errorf(obj, "Service %s has no port grpc %d to its pods' port %d", s.Name, s.Port, s.Port)
-		}
-	}
-	if c.m.PDB(s.Name) == nil {
-		c.errorf(obj, "has no PodDisruptionBudget called %s", s.Name)
-	}
-	var hpa []string
-	for _, h := range c.m.HPAs {
-		if h.Spec.ScaleTargetRef.Kind == "Deployment" && h.Spec.ScaleTargetRef.Name == s.Name {
-			hpa = append(hpa, h.Name)
-			if h.Spec.MinReplicas != nil && *h.Spec.MinReplicas != s.Replicas {
-				c.errorf(obj, "HorizontalPodAutoscaler %s's minReplicas %d is not its %d replicas", h.Name, *h.Spec.MinReplicas, s.Replicas)
-			}
-		}
-	}
-	switch {
-	case s.Autoscaled && len(hpa) == 0:
-		c.errorf(obj, "no HorizontalPodAutoscaler targets it")
-	case !s.Autoscaled && len(hpa) > 0:
-		c.errorf(obj, "HorizontalPodAutoscaler %s targets it, but it is not to be autoscaled", strings.Join(hpa, ", "))
-	}
-
-	// Who may connect to it.
-	dst, _ := c.m.Pod(s.Name)
-	for _, w := range c.m.workloads() {
-		if w.name == s.Name {
-			continue
-		}
-		caller := slices.Contains(s.Callers, w.name)
-		got := c.m.Reachable(w.endpoint(), dst, s.Port, corev1.ProtocolTCP)
-		switch {
-		case caller && !got:
-			c.errorf(obj, "%s, a caller, cannot reach it on %d", w.object(), s.Port)
-		case !caller && got && !s.Public:
-			c.errorf(obj, "%s may reach it on %d, but is not a caller", w.object(), s.Port)
-		}
-	}
-	for _, caller := range s.Callers {
-		if _, ok := c.m.Pod(caller); !ok {
-			c.errorf(obj, "caller %s is no workload here", caller)
-		}
-	}
-	if got := c.m.Reachable(Outside, dst, s.Port, corev1.ProtocolTCP); got != s.Public {
-		if s.Public {
-			c.errorf(obj, "nothing outside the namespace can reach it on %d", s.Port)
-		} else {
-			c.errorf(obj, "is reachable from outside the namespace on %d", s.Port)
-		}
-	}
-}
-
-// etcd checks the etcd StatefulSet against the spec: member count, raft
-// timing, how members find each other, where data lives, and that every
-// workload reaches it.
-func (c *checker) etcd() {
-	e := c.spec.Etcd
-	obj := "StatefulSet " + e.Name
-	st := c.m.StatefulSet(e.Name)
-	if st == nil {
-		c.errorf(obj, "missing")
-		return
-	}
-	n := replicas(st)
-	if n != e.Replicas {
-		c.errorf(obj, "replicas is %d, not %d", n, e.Replicas)
-	}
-	if n < 3 || n%2 == 0 {
-		c.errorf(obj, "replicas %d is not an odd number of 3 or more", n)
-	}
-	if st.Spec.PodManagementPolicy != appsv1.ParallelPodManagement {
-		c.errorf(obj, "podManagementPolicy is not Parallel: with OrderedReady the first member waits for a quorum that is never started")
-	}
-	if svc := c.m.Service(st.Spec.ServiceName); svc != nil && !svc.Spec.PublishNotReadyAddresses {
-		c.errorf(obj, "Service %s does not publish not-ready addresses: members cannot find each other before a quorum is up", svc.Name)
-	}
-	var ct *corev1.Container
-	for i := range st.Spec.Template.Spec.Containers {
-		if strings.Contains(st.Spec.Template.Spec.Containers[i].Image, "etcd") {
-			ct = &st.Spec.Template.Spec.Containers[i]
-		}
-	}
-	if ct == nil {
-		c.errorf(obj, "no container runs an etcd image")
-		return
-	}
-	flags := parseFlags(append(slices.Clone(ct.Command), ct.Args...))
-	hb, errHB := strconv.Atoi(flags["heartbeat-interval"])
-	el, errEl := strconv.Atoi(flags["election-timeout"])
-	switch {
-	case errHB != nil || errEl != nil:
-		c.errorf(obj, "--heartbeat-interval and --election-timeout must both be set (ms)")
-	default:
-		if hb != e.HeartbeatMS {
-			c.errorf(obj, "--heartbeat-interval is %d, not %d", hb, e.HeartbeatMS)
-		}
-		if el != e.ElectionMS {
-			c.errorf(obj, "--election-timeout is %d, not %d", el, e.ElectionMS)
-		}
-		if el < 5*hb {
-			c.errorf(obj, "--election-timeout %d is under 5 heartbeats of %d ms", el, hb)
-		}
-		if el >= e.LeaseMS {
-			c.errorf(obj, "--election-timeout %d ms does not end an election before a %d ms lease expires", el, e.LeaseMS)
-		}
-	}
-	if flags["name"] != "$(POD_NAME)" || !envFieldRef(ct, "POD_NAME", "metadata.name") {
-		c.errorf(obj, "--name must be $(POD_NAME), with POD_NAME from metadata.name")
-	}
-	peer := portNamed(ct, "peer")
-	if peer == nil {
-		c.errorf(obj, "has no container port named peer")
-		return
-	}
-	members := strings.Split(flags["initial-cluster"], ",")
-	if int32(len(members)) != n {
-		c.errorf(obj, "--initial-cluster lists %d members for %d replicas", len(members), n)
-	}
-	for i, m := range members {
-		name, peerURL, _ := strings.Cut(m, "=")
-		want := fmt.Sprintf("%s-%d", st.Name, i)
-		u, err := url.Parse(peerURL)
-		if name != want || err != nil || !strings.HasPrefix(u.Hostname(), want+"."+st.Spec.ServiceName+".") || u.Port() != strconv.Itoa(int(peer.ContainerPort)) {
-			c.errorf(obj, "--initial-cluster member %d is %q, not %s=http://%s.%s.…:%d", i, m, want, want, st.Spec.ServiceName, peer.ContainerPort)
-		}
-	}
-	if !strings.Contains(flags["initial-advertise-peer-urls"], "$(POD_NAME)."+st.Spec.ServiceName+".") {
-		c.errorf(obj, "--initial-advertise-peer-urls is not the pod's own name under Service %s", st.Spec.ServiceName)
-	}
-	dataDir := flags["data-dir"]
-	onClaim := false
-	for _, vm := range ct.VolumeMounts {
-		if slices.ContainsFunc(st.Spec.VolumeClaimTemplates, func(t corev1.PersistentVolumeClaim) bool { return t.Name == vm.Name }) &&
-			dataDir != "" && (dataDir == vm.MountPath || strings.HasPrefix(dataDir, strings.TrimSuffix(vm.MountPath, "/")+"/")) {
-			onClaim = true
-		}
-	}
-	if !onClaim {
-		c.errorf(obj, "--data-dir %q is not on a volume claim", dataDir)
-	}
-
-	self, _ := c.m.Pod(st.Name)
-	if !c.m.Reachable(self, self, peer.ContainerPort, protocolOf(*peer)) {
-		c.errorf(obj, "members cannot reach each other on the peer port %d", peer.ContainerPort)
-	}
-	if client := portNamed(ct, "client"); client == nil {
-		c.errorf(obj, "has no container port named client")
-	} else {
-		for _, w := range c.m.workloads() {
-			if !c.m.Reachable(w.endpoint(), self, client.ContainerPort, protocolOf(*client)) {
-				c.errorf(obj, "%s cannot reach it on %d", w.object(), client.ContainerPort)
-			}
-		}
-	}
-}
-
 // outside: every workload reaches what it needs outside the namespace.
 func (c *checker) outside() {
 	for _, w := range c.m.workloads() {
@@ -1289,34 +1135,4 @@ func (c *checker) outside() {
 			}
 		}
 	}
-}
-
-// parseFlags reads --name=value and --name value arguments.
-func parseFlags(argv []string) map[string]string {
-	f := map[string]string{}
-	for i := 0; i < len(argv); i++ {
-		a := argv[i]
-		if !strings.HasPrefix(a, "-") {
-			continue
-		}
-		a = strings.TrimLeft(a, "-")
-		if k, v, ok := strings.Cut(a, "="); ok {
-			f[k] = v
-		} else if i+1 < len(argv) && !strings.HasPrefix(argv[i+1], "-") {
-			f[a] = argv[i+1]
-			i++
-		} else {
-			f[a] = ""
-		}
-	}
-	return f
-}
-
-func envFieldRef(ct *corev1.Container, name, path string) bool {
-	for _, e := range ct.Env {
-		if e.Name == name && e.ValueFrom != nil && e.ValueFrom.FieldRef != nil && e.ValueFrom.FieldRef.FieldPath == path {
-			return true
-		}
-	}
-	return false
 }

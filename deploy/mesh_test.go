@@ -1,0 +1,260 @@
+package deploy_test
+
+import (
+	"os"
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/unigate/unigate/deploy"
+)
+
+// meshDir holds the Istio objects under test.
+const meshDir = dir + "/" + deploy.MeshDir
+
+func loadMesh(t *testing.T) (*deploy.Manifests, *deploy.Mesh) {
+	t.Helper()
+	mesh, err := deploy.LoadMesh(os.DirFS(meshDir))
+	if err != nil {
+		t.Fatalf("decoding the mesh objects: %v", err)
+	}
+	return load(t, os.DirFS(dir)), mesh
+}
+
+// TestMesh decodes the Istio objects strictly and validates them against
+// the manifests, one subtest per object.
+func TestMesh(t *testing.T) {
+	m, mesh := loadMesh(t)
+	if len(mesh.AuthorizationPolicies) == 0 || len(mesh.Gateways) == 0 {
+		t.Fatalf("loaded %d AuthorizationPolicies and %d Gateways: is %s/ empty?", len(mesh.AuthorizationPolicies), len(mesh.Gateways), meshDir)
+	}
+	byObject := map[string][]string{}
+	for _, p := range m.ValidateMesh(mesh, spec) {
+		byObject[p.Object] = append(byObject[p.Object], p.Msg)
+	}
+	objects := append(mesh.Objects(), deploy.MeshDir+"/"+deploy.KustomizationFile)
+	for o := range byObject {
+		if !slices.Contains(objects, o) {
+			objects = append(objects, o)
+		}
+	}
+	for _, o := range objects {
+		t.Run(o, func(t *testing.T) {
+			for _, msg := range byObject[o] {
+				t.Error(msg)
+			}
+		})
+	}
+}
+
+// TestMeshAllows walks who may connect to whom by mesh identity.
+func TestMeshAllows(t *testing.T) {
+	m, mesh := loadMesh(t)
+	sa := func(name string) deploy.Principal {
+		return deploy.Principal{Namespace: deploy.Namespace, ServiceAccount: name}
+	}
+	gateway := spec.Mesh.Gateway
+	tests := []struct {
+		from deploy.Principal
+		to   string
+		port int32
+		want bool
+	}{
+		{gateway, "acquirer", 7000, true},
+		{deploy.Principal{Namespace: "default", ServiceAccount: "default"}, "acquirer", 7000, false},
+		{sa("router"), "acquirer", 7000, false},
+		{gateway, "router", 7001, false},
+		{sa("acquirer"), "router", 7001, true},
+		{sa("acquirer"), "fx", 7002, true},
+		{sa("acquirer"), "risk", 7003, true},
+		{sa("acquirer"), "settlement", 7004, true},
+		{sa("acquirer"), "settlement", 7003, false},
+		{sa("router"), "fx", 7002, false},
+		{sa("fx"), "settlement", 7004, false},
+		{sa("etcd-bootstrap"), "router", 7001, false},
+		{sa("acquirer"), "etcd", 2379, true},
+		{sa("risk"), "etcd", 2379, true},
+		{sa("etcd-bootstrap"), "etcd", 2379, true},
+		{sa("default"), "etcd", 2379, false},
+		{gateway, "etcd", 2379, false},
+		{sa("router"), "etcd", 2380, false},
+		{sa("etcd"), "etcd", 2380, true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.from.Namespace+"/"+tt.from.ServiceAccount+"→"+tt.to+":"+itoa(tt.port), func(t *testing.T) {
+			dst, ok := m.Pod(tt.to)
+			if !ok {
+				t.Fatalf("no workload %s", tt.to)
+			}
+			if got := mesh.Allows(spec.Mesh.TrustDomain, tt.from, dst.Labels, tt.port); got != tt.want {
+				t.Errorf("allowed = %v, want %v", got, tt.want)
+			}
+		})
+	}
+}
+
+// TestMeshCatches breaks one thing at a time in the decoded mesh objects
+// and checks that ValidateMesh reports it.
+func TestMeshCatches(t *testing.T) {
+	tests := []struct {
+		name   string
+		break_ func(m *deploy.Manifests, mesh *deploy.Mesh)
+		object string
+		want   string
+	}{
+		{"permissive mutual TLS", func(_ *deploy.Manifests, mesh *deploy.Mesh) {
+			mesh.PeerAuthentication("default").Spec.MTLS.Mode = "PERMISSIVE"
+		}, "PeerAuthentication default", `mode is "PERMISSIVE", not STRICT`},
+		{"mutual TLS for one workload only", func(_ *deploy.Manifests, mesh *deploy.Mesh) {
+			mesh.PeerAuthentication("default").Spec.Selector = &deploy.WorkloadSelector{MatchLabels: map[string]string{"app.kubernetes.io/name": "fx"}}
+		}, "Namespace unigate", "no PeerAuthentication requires STRICT mutual TLS for the whole namespace"},
+		{"no default deny", func(_ *deploy.Manifests, mesh *deploy.Mesh) {
+			mesh.AuthorizationPolicies = slices.DeleteFunc(mesh.AuthorizationPolicies, func(ap *deploy.AuthorizationPolicy) bool { return ap.Name == "allow-nothing" })
+		}, "Namespace unigate", "no AuthorizationPolicy allows nothing by default"},
+		{"router closed to the acquirer", func(_ *deploy.Manifests, mesh *deploy.Mesh) {
+			mesh.AuthorizationPolicy("router").Spec.Rules[0].From[0].Source.Principals = []string{"cluster.local/ns/unigate/sa/fx"}
+		}, "Deployment router", "mesh: Deployment acquirer, a caller, may not connect to it on 7001"},
+		{"risk open to fx", func(_ *deploy.Manifests, mesh *deploy.Mesh) {
+			src := &mesh.AuthorizationPolicy("risk").Spec.Rules[0].From[0].Source
+			src.Principals = append(src.Principals, "cluster.local/ns/unigate/sa/fx")
+		}, "Deployment risk", "mesh: Deployment fx may connect to it on 7003, but is not a caller"},
+		{"settlement open to the namespace", func(_ *deploy.Manifests, mesh *deploy.Mesh) {
+			mesh.AuthorizationPolicy("settlement").Spec.Rules[0].From[0].Source = deploy.RuleSource{Namespaces: []string{"unigate"}}
+		}, "Deployment settlement", "mesh: Deployment router may connect to it on 7004, but is not a caller"},
+		{"fx open to the gateway", func(_ *deploy.Manifests, mesh *deploy.Mesh) {
+			src := &mesh.AuthorizationPolicy("fx").Spec.Rules[0].From[0].Source
+			src.Principals = append(src.Principals, "cluster.local/ns/istio-ingress/sa/istio-ingressgateway")
+		}, "Deployment fx", "mesh: the ingress gateway (cluster.local/ns/istio-ingress/sa/istio-ingressgateway) may connect to it on 7002"},
+		{"acquirer closed to the gateway", func(_ *deploy.Manifests, mesh *deploy.Mesh) {
+			mesh.AuthorizationPolicy("acquirer").Spec.Rules[0].From[0].Source.Namespaces = []string{"istio-system"}
+		}, "Deployment acquirer", "mesh: the ingress gateway (cluster.local/ns/istio-ingress/sa/istio-ingressgateway) may not connect to it on 7000"},
+		{"acquirer open to all", func(_ *deploy.Manifests, mesh *deploy.Mesh) {
+			mesh.AuthorizationPolicy("acquirer").Spec.Rules[0].From = nil
+		}, "Deployment acquirer", "mesh: any namespace may connect to it on 7000"},
+		{"etcd closed to the bootstrap Job", func(_ *deploy.Manifests, mesh *deploy.Mesh) {
+			src := &mesh.AuthorizationPolicy("etcd").Spec.Rules[0].From[0].Source
+			src.Principals = slices.DeleteFunc(src.Principals, func(p string) bool { return strings.HasSuffix(p, "/sa/etcd-bootstrap") })
+		}, "StatefulSet etcd", "mesh: Job etcd-bootstrap may not connect to it on 2379"},
+		{"etcd peers open to a service", func(_ *deploy.Manifests, mesh *deploy.Mesh) {
+			src := &mesh.AuthorizationPolicy("etcd").Spec.Rules[1].From[0].Source
+			src.Principals = append(src.Principals, "cluster.local/ns/unigate/sa/router")
+		}, "StatefulSet etcd", "mesh: Deployment router may connect to its peer port 2380"},
+		{"principal of a missing ServiceAccount", func(_ *deploy.Manifests, mesh *deploy.Mesh) {
+			mesh.AuthorizationPolicy("fx").Spec.Rules[0].From[0].Source.Principals = []string{"cluster.local/ns/unigate/sa/acquire"}
+		}, "AuthorizationPolicy fx", `principal "cluster.local/ns/unigate/sa/acquire" names ServiceAccount acquire, which does not exist`},
+		{"principal of another trust domain", func(_ *deploy.Manifests, mesh *deploy.Mesh) {
+			mesh.AuthorizationPolicy("fx").Spec.Rules[0].From[0].Source.Principals = []string{"example.org/ns/unigate/sa/acquirer"}
+		}, "AuthorizationPolicy fx", `principal "example.org/ns/unigate/sa/acquirer" is not cluster.local/ns/NAMESPACE/sa/SERVICEACCOUNT`},
+		{"policy on a port the pods lack", func(_ *deploy.Manifests, mesh *deploy.Mesh) {
+			mesh.AuthorizationPolicy("risk").Spec.Rules[0].To[0].Operation.Ports = []string{"7030"}
+		}, "AuthorizationPolicy risk", `rule 1: port "7030" is no container port of Deployment risk`},
+		{"policy selecting nothing", func(_ *deploy.Manifests, mesh *deploy.Mesh) {
+			mesh.AuthorizationPolicy("risk").Spec.Selector.MatchLabels["app.kubernetes.io/name"] = "risk-v2"
+		}, "AuthorizationPolicy risk", "selects no pods"},
+		{"DENY policy", func(_ *deploy.Manifests, mesh *deploy.Mesh) { mesh.AuthorizationPolicy("risk").Spec.Action = "DENY" },
+			"AuthorizationPolicy risk", "action DENY: only ALLOW policies are modelled here"},
+		{"gateway ending TLS", func(_ *deploy.Manifests, mesh *deploy.Mesh) {
+			mesh.Gateway("unigate-edge").Spec.Servers[0].TLS.Mode = "SIMPLE"
+		}, "Gateway unigate-edge", "port 443: not TLS in PASSTHROUGH mode"},
+		{"gateway host routed nowhere", func(_ *deploy.Manifests, mesh *deploy.Mesh) {
+			s := &mesh.Gateway("unigate-edge").Spec.Servers[0]
+			s.Hosts = append(s.Hosts, "ops.unigate.example.com")
+		}, "Gateway unigate-edge", "host ops.unigate.example.com is routed by no VirtualService"},
+		{"route to an internal service", func(_ *deploy.Manifests, mesh *deploy.Mesh) {
+			d := &mesh.VirtualService("acquirer-edge").Spec.TLS[0].Route[0].Destination
+			d.Host, d.Port.Number = "settlement.unigate.svc.cluster.local", 7004
+		}, "VirtualService acquirer-edge", "destination settlement.unigate.svc.cluster.local is not a Public service's"},
+		{"route to a missing port", func(_ *deploy.Manifests, mesh *deploy.Mesh) {
+			mesh.VirtualService("acquirer-edge").Spec.TLS[0].Route[0].Destination.Port.Number = 443
+		}, "VirtualService acquirer-edge", "destination acquirer.unigate.svc.cluster.local has no port, or one Service acquirer does not have"},
+		{"route through a missing gateway", func(_ *deploy.Manifests, mesh *deploy.Mesh) {
+			mesh.VirtualService("acquirer-edge").Spec.Gateways = []string{"edge"}
+		}, "VirtualService acquirer-edge", "gateway edge does not exist"},
+		{"route by an SNI the gateway does not serve", func(_ *deploy.Manifests, mesh *deploy.Mesh) {
+			mesh.Gateway("unigate-edge").Spec.Servers[0].Hosts = []string{"partners.unigate.example.com"}
+		}, "VirtualService acquirer-edge", "SNI host networks.unigate.example.com is served by none of its gateways"},
+		{"object in another namespace", func(_ *deploy.Manifests, mesh *deploy.Mesh) { mesh.Gateway("unigate-edge").Namespace = "istio-ingress" },
+			"Gateway unigate-edge", `metadata.namespace is "istio-ingress"`},
+		{"file left out of the kustomization", func(_ *deploy.Manifests, mesh *deploy.Mesh) {
+			mesh.Kustomization.Resources = slices.DeleteFunc(mesh.Kustomization.Resources, func(r string) bool { return r == "gateway.yaml" })
+		}, deploy.MeshDir + "/" + deploy.KustomizationFile, "does not list gateway.yaml"},
+		{"ServiceAccount shared with another workload", func(m *deploy.Manifests, _ *deploy.Mesh) {
+			m.Deployment("fx").Spec.Template.Spec.ServiceAccountName = "acquirer"
+		}, "Deployment risk", "mesh: Deployment fx may connect to it on 7003, but is not a caller"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			m, mesh := loadMesh(t)
+			tt.break_(m, mesh)
+			wantProblem(t, m.ValidateMesh(mesh, spec), tt.object, tt.want)
+		})
+	}
+}
+
+// TestLoadMeshRejects feeds mesh documents that Istio would take but that
+// the checks do not model, or that are misspelt.
+func TestLoadMeshRejects(t *testing.T) {
+	tests := []struct {
+		name, doc, want string
+	}{
+		{"port-level mutual TLS", `apiVersion: security.istio.io/v1
+kind: PeerAuthentication
+metadata:
+  name: default
+  namespace: unigate
+spec:
+  mtls:
+    mode: STRICT
+  portLevelMtls:
+    7000:
+      mode: PERMISSIVE
+`, `unknown field "portLevelMtls"`},
+		{"an HTTP rule", `apiVersion: security.istio.io/v1
+kind: AuthorizationPolicy
+metadata:
+  name: fx
+  namespace: unigate
+spec:
+  rules:
+    - to:
+        - operation:
+            methods: [GET]
+`, `unknown field "methods"`},
+		{"a kind not modelled", `apiVersion: networking.istio.io/v1
+kind: DestinationRule
+metadata:
+  name: fx
+  namespace: unigate
+`, `unsupported apiVersion "networking.istio.io/v1" kind "DestinationRule"`},
+		{"an older apiVersion", `apiVersion: security.istio.io/v1beta1
+kind: PeerAuthentication
+metadata:
+  name: default
+  namespace: unigate
+`, `unsupported apiVersion "security.istio.io/v1beta1"`},
+		{"field in the wrong case", `apiVersion: networking.istio.io/v1
+kind: VirtualService
+metadata:
+  name: edge
+  namespace: unigate
+spec:
+  hosts: [a.example.com]
+  gateways: [edge]
+  tls:
+    - match:
+        - sniHosts: [a.example.com]
+      route:
+        - destination:
+            Host: acquirer
+`, `unknown field "spec.tls[0].route[0].destination.Host"`},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var mesh deploy.Mesh
+			err := mesh.Decode("broken.yaml", []byte(tt.doc))
+			if err == nil || !strings.Contains(err.Error(), tt.want) {
+				t.Fatalf("error %v, want one containing %q", err, tt.want)
+			}
+		})
+	}
+}

@@ -1,0 +1,172 @@
+package deploy
+
+import (
+	"fmt"
+	"net"
+	"net/url"
+	"strconv"
+	"strings"
+
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+)
+
+// Environment variables that name gRPC targets of other services.
+var targetVars = []string{"UNIGATE_ROUTER", "UNIGATE_FX", "UNIGATE_RISK", "UNIGATE_SETTLEMENT"}
+
+// targets: what a workload's configuration says it connects to exists,
+// and the NetworkPolicies let it connect.
+func (c *checker) targets(w workload) {
+	obj := w.object()
+	src := w.endpoint()
+	for i := range w.template.Spec.Containers {
+		ct := &w.template.Spec.Containers[i]
+		p := "container " + ct.Name + ": "
+		for _, name := range targetVars {
+			v, ok := c.m.envValue(ct, name)
+			if !ok {
+				continue
+			}
+			host, port, err := splitTarget(v)
+			if err != nil {
+				c.containerf(obj, ct, "%s=%q: %v", name, v, err)
+				continue
+			}
+			c.reach(obj, p+name, src, host, port)
+		}
+		if v, ok := c.m.envValue(ct, "UNIGATE_ETCD"); ok {
+			c.etcdEndpoints(obj, ct, src, v)
+		}
+		if v, ok := c.m.envValue(ct, "OTEL_EXPORTER_OTLP_ENDPOINT"); ok && v != "" {
+			host, port, tls, err := splitOTLPEndpoint(v)
+			if err != nil {
+				c.containerf(obj, ct, "OTEL_EXPORTER_OTLP_ENDPOINT=%q: %v", v, err)
+			} else {
+				c.reach(obj, p+"OTEL_EXPORTER_OTLP_ENDPOINT", src, host, port)
+			}
+			if ca, ok := c.m.envValue(ct, "OTEL_EXPORTER_OTLP_CERTIFICATE"); ok && ca != "" && tls {
+				c.mountedFile(obj, w, ct, "OTEL_EXPORTER_OTLP_CERTIFICATE", ca)
+			}
+		}
+		if v, ok := c.m.envValue(ct, "UNIGATE_DSN"); ok {
+			u, err := url.Parse(v)
+			if err != nil || (u.Scheme != "postgres" && u.Scheme != "postgresql") || u.Hostname() == "" {
+				c.containerf(obj, ct, "UNIGATE_DSN is not a postgres:// URL with a host")
+			} else {
+				port := int32(26257)
+				if u.Port() != "" {
+					n, _ := strconv.Atoi(u.Port())
+					port = int32(n)
+				}
+				c.reach(obj, p+"UNIGATE_DSN", src, u.Hostname(), port)
+			}
+		}
+	}
+}
+
+// splitOTLPEndpoint reads an OTLP/gRPC endpoint as package telemetry
+// does: https://host:port (TLS), http://host:port or a bare host:port
+// (plaintext).
+func splitOTLPEndpoint(v string) (host string, port int32, tls bool, err error) {
+	if !strings.Contains(v, "://") {
+		host, port, err = splitTarget(v)
+		return host, port, false, err
+	}
+	u, err := url.Parse(v)
+	if err != nil {
+		return "", 0, false, err
+	}
+	if u.Scheme != "https" && u.Scheme != "http" {
+		return "", 0, false, fmt.Errorf("scheme %q is neither https nor http", u.Scheme)
+	}
+	host, port, err = splitTarget(u.Host)
+	return host, port, u.Scheme == "https", err
+}
+
+func splitTarget(v string) (string, int32, error) {
+	v = strings.TrimPrefix(v, "dns:///")
+	host, ps, err := net.SplitHostPort(v)
+	if err != nil {
+		return "", 0, err
+	}
+	n, err := strconv.ParseUint(ps, 10, 16)
+	if err != nil || n == 0 {
+		return "", 0, fmt.Errorf("bad port %q", ps)
+	}
+	return host, int32(n), nil
+}
+
+// inNamespace trims the namespace's DNS suffixes off host and says whether
+// the name is one of this namespace's (a Service, or a pod of a headless
+// Service). Any other name with a dot is taken to be outside.
+func inNamespace(host string) ([]string, bool) {
+	for _, suffix := range []string{"." + Namespace + ".svc.cluster.local", "." + Namespace + ".svc", "." + Namespace} {
+		if strings.HasSuffix(host, suffix) {
+			return strings.Split(strings.TrimSuffix(host, suffix), "."), true
+		}
+	}
+	labels := strings.Split(host, ".")
+	if len(labels) == 1 {
+		return labels, true
+	}
+	if len(labels) == 2 {
+		// pod.service of a headless Service, if there is one by that name
+		return labels, true
+	}
+	return nil, false
+}
+
+// reach checks that src can connect to host:port: to the pods behind a
+// Service of this namespace, to one pod of a StatefulSet, or outside.
+func (c *checker) reach(obj, what string, src Endpoint, host string, port int32) {
+	labels, inside := inNamespace(host)
+	if inside && len(labels) == 2 && c.m.Service(labels[1]) == nil {
+		inside = false // a name in another namespace, e.g. jaeger.observability
+	}
+	if !inside {
+		if !c.m.Reachable(src, Outside, port, corev1.ProtocolTCP) {
+			c.errorf(obj, "%s: no NetworkPolicy lets it reach %s:%d outside the namespace", what, host, port)
+		}
+		return
+	}
+	svc := c.m.Service(labels[len(labels)-1])
+	if svc == nil {
+		c.errorf(obj, "%s: %s:%d names no Service", what, host, port)
+		return
+	}
+	var sp *corev1.ServicePort
+	for i := range svc.Spec.Ports {
+		if svc.Spec.Ports[i].Port == port {
+			sp = &svc.Spec.Ports[i]
+		}
+	}
+	if sp == nil {
+		c.errorf(obj, "%s: Service %s has no port %d", what, svc.Name, port)
+		return
+	}
+	ws := c.m.selecting(&metav1.LabelSelector{MatchLabels: svc.Spec.Selector})
+	if len(ws) != 1 {
+		return // reported with the Service
+	}
+	w := ws[0]
+	if len(labels) == 2 {
+		// A pod's own name: <statefulset>-<ordinal>.<service>.
+		st := c.m.StatefulSet(w.name)
+		if st == nil || st.Spec.ServiceName != svc.Name {
+			c.errorf(obj, "%s: %s is not a pod name of a StatefulSet governed by Service %s", what, host, svc.Name)
+			return
+		}
+		ord, err := strconv.Atoi(strings.TrimPrefix(labels[0], st.Name+"-"))
+		if !strings.HasPrefix(labels[0], st.Name+"-") || err != nil || ord < 0 || int32(ord) >= w.replicaCount() {
+			c.errorf(obj, "%s: %s is not one of the %d pods of StatefulSet %s", what, host, w.replicaCount(), st.Name)
+			return
+		}
+	}
+	cp := c.targetPort(w, *sp)
+	if cp == nil {
+		return // reported with the Service
+	}
+	if !c.m.Reachable(src, w.endpoint(), cp.ContainerPort, protocolOf(*cp)) {
+		c.errorf(obj, "%s: no NetworkPolicy lets it reach %s on %d", what, w.object(), cp.ContainerPort)
+	}
+}
