@@ -375,3 +375,51 @@ func (e Entry) canonical() []byte {
 	}
 	return b
 }
+
+// ChainID identifies the audit log of a database: services sharing a
+// database share its log, and elect its one linker by this id.
+func ChainID(ctx context.Context, q sqlstore.Querier) (string, error) {
+	var id string
+	if err := q.QueryRowContext(ctx, `SELECT chain_id FROM audit_meta`).Scan(&id); err != nil {
+		return "", fmt.Errorf("audit: chain id: %w", err)
+	}
+	return id, nil
+}
+
+// ErrFenced is returned by a Chain fenced with Fenced when a newer linker
+// has claimed the fence.
+var ErrFenced = errors.New("audit: a newer linker holds the fence")
+
+// ClaimFence records rev (the elected linker's election revision) as the
+// fence of the log's linker; false if a newer revision holds it already.
+func ClaimFence(ctx context.Context, db *sqlstore.DB, rev int64) (bool, error) {
+	var ok bool
+	err := db.InTx(ctx, func(ctx context.Context, tx *sqlstore.Tx) error {
+		if _, err := tx.ExecContext(ctx, `INSERT INTO audit_fences (name, revision) VALUES ('linker', 0) ON CONFLICT (name) DO NOTHING`); err != nil {
+			return err
+		}
+		res, err := tx.ExecContext(ctx, `UPDATE audit_fences SET revision = $1 WHERE name = 'linker' AND revision <= $1`, rev)
+		if err != nil {
+			return err
+		}
+		n, err := res.RowsAffected()
+		ok = n == 1
+		return err
+	})
+	return ok, err
+}
+
+// Fenced makes Chain link only while rev is the newest claimed fence
+// (ErrFenced otherwise), checked in its transaction.
+func Fenced(rev int64) ChainOption {
+	return WithFence(func(ctx context.Context, tx *sqlstore.Tx) error {
+		var holds int
+		if err := tx.QueryRowContext(ctx, `SELECT count(*) FROM audit_fences WHERE name = 'linker' AND revision = $1`, rev).Scan(&holds); err != nil {
+			return err
+		}
+		if holds != 1 {
+			return fmt.Errorf("%w (revision %d)", ErrFenced, rev)
+		}
+		return nil
+	})
+}

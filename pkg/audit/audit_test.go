@@ -340,6 +340,32 @@ func TestChainFence(t *testing.T) {
 	})
 }
 
+func TestLinkerFenceAndChainID(t *testing.T) {
+	run(t, func(t *testing.T, db *sqlstore.DB) {
+		ctx := context.Background()
+		id, err := ChainID(ctx, db)
+		if err != nil || len(id) != 32 {
+			t.Fatalf("ChainID = %q, %v", id, err)
+		}
+		if again, err := ChainID(ctx, db); err != nil || again != id {
+			t.Fatalf("ChainID again = %q, %v; want %q", again, err, id)
+		}
+		mustAppend(t, db, entry(1))
+		if ok, err := ClaimFence(ctx, db, 7); !ok || err != nil {
+			t.Fatalf("ClaimFence(7) = %v, %v", ok, err)
+		}
+		if ok, err := ClaimFence(ctx, db, 5); ok || err != nil {
+			t.Fatalf("ClaimFence(5) after 7 = %v, %v; want refused", ok, err)
+		}
+		if n, err := Chain(ctx, db, 10, Fenced(5)); n != 0 || !errors.Is(err, ErrFenced) {
+			t.Fatalf("Chain by a deposed linker = %d, %v; want ErrFenced", n, err)
+		}
+		if n, err := Chain(ctx, db, 10, Fenced(7)); n != 1 || err != nil {
+			t.Fatalf("Chain by the linker holding the fence = %d, %v", n, err)
+		}
+	})
+}
+
 func TestRun(t *testing.T) {
 	run(t, func(t *testing.T, db *sqlstore.DB) {
 		ctx, cancel := context.WithCancel(context.Background())

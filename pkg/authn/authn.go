@@ -20,6 +20,7 @@ import (
 	"fmt"
 	"net/url"
 	"regexp"
+	"slices"
 	"strings"
 
 	"google.golang.org/grpc"
@@ -190,9 +191,12 @@ func FromContext(ctx context.Context) (Identity, bool) {
 
 // Rule says who may call a method: any of Kinds, and operators with at
 // least MinRole (operators are allowed only if Kinds lists Operator).
+// Services, if set, names the only services allowed (when Kinds lists
+// Service): an internal API names the services that call it.
 type Rule struct {
-	Kinds   []Kind
-	MinRole Role
+	Kinds    []Kind
+	MinRole  Role
+	Services []string
 }
 
 // Policy maps full method names ("/pkg.Service/Method") or service
@@ -223,9 +227,16 @@ func (p Policy) Allows(method string, id Identity) bool {
 		return false
 	}
 	for _, k := range r.Kinds {
-		if k == id.Kind && (k != Operator || id.Role >= max(r.MinRole, Viewer)) {
-			return true
+		if k != id.Kind {
+			continue
 		}
+		switch k {
+		case Operator:
+			return id.Role >= max(r.MinRole, Viewer)
+		case Service:
+			return len(r.Services) == 0 || slices.Contains(r.Services, id.ID)
+		}
+		return true
 	}
 	return false
 }

@@ -199,3 +199,32 @@ func TestMutualTLS(t *testing.T) {
 		}
 	})
 }
+
+func TestPolicyServices(t *testing.T) {
+	p := authn.Policy{
+		"/fx.Fx/":        {Kinds: []authn.Kind{authn.Service}, Services: []string{"acquirer"}},
+		"/fx.Fx/Rates":   {Kinds: []authn.Kind{authn.Service, authn.Operator}, MinRole: authn.Viewer},
+		"/router.Admin/": {Kinds: []authn.Kind{authn.Operator}, MinRole: authn.Admin},
+	}
+	svc := func(id string) authn.Identity { return authn.Identity{Kind: authn.Service, ID: id} }
+	op := func(r authn.Role) authn.Identity { return authn.Identity{Kind: authn.Operator, ID: "alice", Role: r} }
+	for _, tc := range []struct {
+		method string
+		id     authn.Identity
+		want   bool
+	}{
+		{"/fx.Fx/Quote", svc("acquirer"), true},
+		{"/fx.Fx/Quote", svc("risk"), false},
+		{"/fx.Fx/Quote", op(authn.Admin), false},
+		{"/fx.Fx/Rates", svc("risk"), true}, // no Services: any service
+		{"/fx.Fx/Rates", op(authn.Viewer), true},
+		{"/router.Admin/Put", op(authn.OperatorRole), false},
+		{"/router.Admin/Put", op(authn.Admin), true},
+		{"/router.Admin/Put", svc("acquirer"), false},
+		{"/other.Svc/X", svc("acquirer"), false},
+	} {
+		if got := p.Allows(tc.method, tc.id); got != tc.want {
+			t.Errorf("Allows(%s, %v) = %v, want %v", tc.method, tc.id, got, tc.want)
+		}
+	}
+}

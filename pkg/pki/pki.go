@@ -392,3 +392,21 @@ func (d Dev) ClientConfig(kind authn.Kind, id, trust string) (*tls.Config, error
 	crt, key := d.Cert(kind, id)
 	return ClientConfig(crt, key, d.CA(trust))
 }
+
+// Operators returns the identities ("operator:alice") of the operator
+// certificates in the PKI.
+func (d Dev) Operators() ([]string, error) {
+	files, err := filepath.Glob(filepath.Join(d.Dir, string(authn.Operator), "*.crt"))
+	if err != nil {
+		return nil, err
+	}
+	var ids []string
+	for _, f := range files {
+		c, err := LoadCert(f)
+		if err != nil {
+			return nil, err
+		}
+		ids = append(ids, c.Subject.CommonName)
+	}
+	return ids, nil
+}

@@ -17,6 +17,7 @@ import (
 	"strings"
 	"time"
 
+	clientv3 "go.etcd.io/etcd/client/v3"
 	"golang.org/x/sync/errgroup"
 	"google.golang.org/grpc"
 
@@ -32,7 +33,6 @@ import (
 	"github.com/unigate/unigate/pkg/audit"
 	"github.com/unigate/unigate/pkg/authn"
 	"github.com/unigate/unigate/pkg/election"
-	"github.com/unigate/unigate/pkg/etcdx"
 	"github.com/unigate/unigate/pkg/grpcx"
 	"github.com/unigate/unigate/pkg/money"
 	"github.com/unigate/unigate/pkg/quota"
@@ -61,9 +61,9 @@ type Common struct {
 	Log         *slog.Logger
 	// Ready, if set, receives the listening address once serving.
 	Ready func(addr string)
-	// audit, if set, is where refused calls are recorded (the acquirer's
-	// database).
-	audit *sqlstore.DB
+	// audit, if set, records refused calls: in the acquirer's database,
+	// or, for the router, in etcd beside the changes it audits.
+	audit func(context.Context, audit.Entry) error
 	// PKI is a directory laid out as pki.Dev (ca/*.crt, service/NAME.crt|key):
 	// every server then requires mutual TLS and takes each caller's
 	// identity from its certificate. Empty means plaintext, for local
@@ -186,8 +186,9 @@ type SettlementConfig struct {
 	// (UTC), in the replica elected through Etcd; zero closes none
 	// (cycles are then closed by CloseCycle calls only).
 	CycleInterval time.Duration
-	Etcd          []string
-	Candidate     string
+	// Etcd elects the replicas that close cycles and link the audit log.
+	Etcd      []string
+	Candidate string
 }
 
 // RunSettlement runs the settlement service until ctx ends.
@@ -195,30 +196,34 @@ func RunSettlement(ctx context.Context, cfg SettlementConfig) error {
 	if err := cfg.Common.validate(true); err != nil {
 		return fmt.Errorf("settlement: %w", err)
 	}
-	if cfg.CycleInterval > 0 && len(cfg.Etcd) == 0 {
-		return errors.New("settlement: cycle cutoffs need etcd endpoints (they elect the replica that closes cycles)")
+	if len(cfg.Etcd) == 0 {
+		return errors.New("settlement: etcd endpoints are required (they elect the replicas that close cycles and link the audit log)")
 	}
 	db, err := openDB(ctx, cfg.Common, settlement.Migrations)
 	if err != nil {
 		return err
 	}
 	defer db.Close()
+	if err := db.Migrate(ctx, audit.Migrations); err != nil {
+		return err
+	}
 	svc := settlement.NewService(settlement.NewSQLStore(db), nil)
 	srv, err := newServer(cfg.Common, "settlement", settlementPolicy)
 	if err != nil {
 		return err
 	}
 	settlementv1.RegisterSettlementServiceServer(srv, settlement.NewServer(svc))
+	cli, err := cfg.connectEtcd("settlement", cfg.Etcd)
+	if err != nil {
+		return err
+	}
+	defer cli.Close()
+	if cfg.Candidate == "" {
+		cfg.Candidate = candidateID()
+	}
 	g, ctx := errgroup.WithContext(ctx)
+	g.Go(func() error { return runAuditLinker(ctx, cli, db, cfg.Candidate, cfg.Log) })
 	if cfg.CycleInterval > 0 {
-		cli, err := etcdx.Connect(cfg.Etcd)
-		if err != nil {
-			return err
-		}
-		defer cli.Close()
-		if cfg.Candidate == "" {
-			cfg.Candidate = candidateID()
-		}
 		g.Go(func() error {
 			return election.Run(ctx, cli, election.Config{Name: "settlement-cutoff", Candidate: cfg.Candidate, TTL: 1, Log: cfg.Log},
 				func(ctx context.Context, term election.Term) error {
@@ -247,7 +252,7 @@ func RunRouter(ctx context.Context, cfg RouterConfig) error {
 	if len(cfg.Etcd) == 0 {
 		return errors.New("router: etcd endpoints are required")
 	}
-	cli, err := etcdx.Connect(cfg.Etcd)
+	cli, err := cfg.connectEtcd("router", cfg.Etcd)
 	if err != nil {
 		return err
 	}
@@ -265,11 +270,13 @@ func RunRouter(ctx context.Context, cfg RouterConfig) error {
 	}
 	pool := grpcx.NewPool(cfg.CallTimeout, toNetworks...)
 	defer pool.Close()
+	cfg.Common.audit = func(ctx context.Context, e audit.Entry) error { return router.AppendAudit(ctx, cli, e) }
 	srv, err := newServer(cfg.Common, "router", routerPolicy)
 	if err != nil {
 		return err
 	}
 	routerv1.RegisterRouterServiceServer(srv, router.NewServer(router.NewService(w, pool), w))
+	routerv1.RegisterRoutingAdminServiceServer(srv, router.NewAdminServer(cli))
 	g, ctx := errgroup.WithContext(ctx)
 	g.Go(func() error { return w.Run(ctx) })
 	g.Go(func() error { return serve(ctx, cfg.Common, srv) })
@@ -348,7 +355,7 @@ func RunAcquirer(ctx context.Context, cfg AcquirerConfig) error {
 	if cfg.Candidate == "" {
 		cfg.Candidate = candidateID()
 	}
-	cli, err := etcdx.Connect(cfg.Etcd)
+	cli, err := cfg.connectEtcd("acquirer", cfg.Etcd)
 	if err != nil {
 		return err
 	}
@@ -361,7 +368,7 @@ func RunAcquirer(ctx context.Context, cfg AcquirerConfig) error {
 	if err := db.Migrate(ctx, audit.Migrations); err != nil {
 		return err
 	}
-	cfg.Common.audit = db
+	cfg.Common.audit = func(ctx context.Context, e audit.Entry) error { return audit.Append(ctx, db, e) }
 	networks := grpcx.NewPool(cfg.CallTimeout, toNetworks...)
 	defer networks.Close()
 	wallets := grpcx.NewPool(cfg.CallTimeout, toPartners...)
@@ -414,20 +421,13 @@ func RunAcquirer(ctx context.Context, cfg AcquirerConfig) error {
 			}
 		}
 	})
+	g.Go(func() error { return runAuditLinker(gctx, cli, db, cfg.Candidate, cfg.Log) })
 	g.Go(func() error {
-		// One replica links the audit log's new entries into its hash
-		// chain, fenced like the acquirer's other singletons.
-		return election.Run(gctx, cli, election.Config{Name: "audit-linker", Candidate: cfg.Candidate, TTL: 1, Log: cfg.Log},
-			func(ctx context.Context, term election.Term) error {
-				ok, err := st.ClaimFence(ctx, "audit-linker", term.Revision)
-				if err != nil || !ok {
-					return fmt.Errorf("audit linker: fence not claimed (%v)", err)
-				}
-				f := acquirer.Fence{Name: "audit-linker", Revision: term.Revision}
-				audit.Run(ctx, db, time.Second, func(err error) { cfg.Log.WarnContext(ctx, "audit linker", "err", err) },
-					audit.WithFence(acqstore.FenceCheck(f)))
-				return nil
-			})
+		// Every replica moves the router's audit entries from etcd into
+		// the log: the move is idempotent, and costs one empty read a
+		// second when there is nothing to move.
+		importRoutingAudit(gctx, cli, db, time.Second, func(err error) { cfg.Log.WarnContext(gctx, "importing routing audit", "err", err) })
+		return nil
 	})
 	g.Go(func() error {
 		return election.Run(gctx, cli, election.Config{Name: acquirer.SingletonName, Candidate: cfg.Candidate, TTL: 1, Log: cfg.Log}, svc.Lead)
@@ -442,6 +442,28 @@ func RunAcquirer(ctx context.Context, cfg AcquirerConfig) error {
 		return err
 	})
 	return g.Wait()
+}
+
+// runAuditLinker links the new entries of db's audit log into its hash
+// chain in the one replica elected for that log: services sharing a
+// database campaign in the same election (named by the log's ChainID),
+// whichever service they are. The linker claims its term as the log's
+// fence, so a deposed linker links nothing.
+func runAuditLinker(ctx context.Context, cli *clientv3.Client, db *sqlstore.DB, candidate string, log *slog.Logger) error {
+	chain, err := audit.ChainID(ctx, db)
+	if err != nil {
+		return err
+	}
+	return election.Run(ctx, cli, election.Config{Name: "audit-linker-" + chain, Candidate: candidate, TTL: 1, Log: log},
+		func(ctx context.Context, term election.Term) error {
+			ok, err := audit.ClaimFence(ctx, db, term.Revision)
+			if err != nil || !ok {
+				return fmt.Errorf("audit linker: fence not claimed (%v)", err)
+			}
+			audit.Run(ctx, db, time.Second, func(err error) { log.WarnContext(ctx, "audit linker", "err", err) },
+				audit.Fenced(term.Revision))
+			return nil
+		})
 }
 
 // MerchantSimConfig configures the merchant-network simulator.

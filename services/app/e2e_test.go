@@ -23,7 +23,6 @@ import (
 
 	"github.com/unigate/unigate/pkg/authn"
 	"github.com/unigate/unigate/pkg/emvqr"
-	"github.com/unigate/unigate/pkg/etcdx"
 	"github.com/unigate/unigate/pkg/pki"
 	"github.com/unigate/unigate/pkg/rpcerr"
 	"github.com/unigate/unigate/pkg/sqlstore"
@@ -124,7 +123,7 @@ func (e *env) keys(kind authn.Kind, id string) []router.SigningKey {
 // anyone pays at), so that it can call the acquirer.
 func (e *env) onboardNetwork(id string) {
 	e.t.Helper()
-	cli, err := etcdx.Connect([]string{e.stack.Addrs["etcd"]})
+	cli, err := e.stack.EtcdClient()
 	if err != nil {
 		e.t.Fatal(err)
 	}
@@ -513,7 +512,7 @@ func (e *env) testFailures(t *testing.T) {
 
 func (e *env) testRoutingReload(t *testing.T) {
 	ctx := context.Background()
-	cli, err := etcdx.Connect([]string{e.stack.Addrs["etcd"]})
+	cli, err := e.stack.EtcdClient()
 	if err != nil {
 		t.Fatal(err)
 	}

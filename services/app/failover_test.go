@@ -9,7 +9,6 @@ import (
 
 	"github.com/unigate/unigate/pkg/authn"
 	"github.com/unigate/unigate/pkg/election"
-	"github.com/unigate/unigate/pkg/etcdx"
 	"github.com/unigate/unigate/pkg/rpcerr"
 	"github.com/unigate/unigate/pkg/sqlstore/sqlstoretest"
 	"github.com/unigate/unigate/services/acquirer"
@@ -28,7 +27,7 @@ func TestResolverSurvivesLeaderStop(t *testing.T) {
 			}
 			e := startEnv(t, dsn)
 			ctx := context.Background()
-			cli, err := etcdx.Connect([]string{e.stack.Addrs["etcd"]})
+			cli, err := e.stack.EtcdClient()
 			if err != nil {
 				t.Fatal(err)
 			}

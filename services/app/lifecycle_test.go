@@ -16,7 +16,6 @@ import (
 	unigate "github.com/unigate/unigate/sdk"
 
 	"github.com/unigate/unigate/pkg/authn"
-	"github.com/unigate/unigate/pkg/etcdx"
 	"github.com/unigate/unigate/pkg/rpcerr"
 	"github.com/unigate/unigate/services/router"
 	"github.com/unigate/unigate/services/walletsim"
@@ -191,7 +190,7 @@ func (e *env) testEvents(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	defer cancel()
 	// A partner of its own, so the sequence starts at 1.
-	cli, err := etcdx.Connect([]string{e.stack.Addrs["etcd"]})
+	cli, err := e.stack.EtcdClient()
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -15,7 +15,6 @@ import (
 	partnerv1 "github.com/unigate/unigate/proto/gen/unigate/partner/v1"
 
 	"github.com/unigate/unigate/pkg/authn"
-	"github.com/unigate/unigate/pkg/etcdx"
 	"github.com/unigate/unigate/pkg/rpcerr"
 	"github.com/unigate/unigate/services/router"
 	"github.com/unigate/unigate/services/walletsim"
@@ -71,7 +70,7 @@ func (e *env) testNetworkInput(t *testing.T) {
 // cancel.
 func (e *env) testPartnerPolicies(t *testing.T) {
 	ctx := context.Background()
-	cli, err := etcdx.Connect([]string{e.stack.Addrs["etcd"]})
+	cli, err := e.stack.EtcdClient()
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -3,22 +3,32 @@ package app
 import (
 	"context"
 	"crypto/ed25519"
+	"encoding/json"
+	"errors"
 	"fmt"
+	"io"
 	"log/slog"
+	"net"
 	"path/filepath"
 	"strings"
+	"sync"
+	"syscall"
 	"time"
 
+	clientv3 "go.etcd.io/etcd/client/v3"
 	"go.opentelemetry.io/otel/trace"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/credentials"
 
 	"github.com/unigate/unigate/pkg/audit"
 	"github.com/unigate/unigate/pkg/authn"
+	"github.com/unigate/unigate/pkg/election"
+	"github.com/unigate/unigate/pkg/etcdx"
 	"github.com/unigate/unigate/pkg/pki"
 	"github.com/unigate/unigate/pkg/quota"
 	"github.com/unigate/unigate/pkg/reqsign"
 	"github.com/unigate/unigate/pkg/rpcerr"
+	"github.com/unigate/unigate/pkg/sqlstore"
 	"github.com/unigate/unigate/services/router"
 )
 
@@ -26,6 +36,9 @@ import (
 // method without a rule is refused.
 var (
 	viewer = authn.Rule{Kinds: []authn.Kind{authn.Service, authn.Operator}, MinRole: authn.Viewer}
+	// acquirerOnly: the internal APIs the acquirer orchestrates; no other
+	// service calls them.
+	acquirerOnly = authn.Rule{Kinds: []authn.Kind{authn.Service}, Services: []string{"acquirer"}}
 
 	acquirerPolicy = authn.Policy{
 		"/unigate.partner.v1.PartnerService/":              {Kinds: []authn.Kind{authn.Partner}},
@@ -33,11 +46,14 @@ var (
 		"/unigate.acquiring.v1.AcquiringService/":          {Kinds: []authn.Kind{authn.Network}},
 		"/unigate.acquiring.v1.AcquiringService/GetRefund": {Kinds: []authn.Kind{authn.Network, authn.Operator}, MinRole: authn.Viewer},
 	}
-	routerPolicy     = authn.Policy{"/unigate.router.v1.RouterService/": viewer}
-	fxPolicy         = authn.Policy{"/unigate.fx.v1.FxService/": {Kinds: []authn.Kind{authn.Service}}}
-	riskPolicy       = authn.Policy{"/unigate.risk.v1.RiskService/": {Kinds: []authn.Kind{authn.Service}}}
+	routerPolicy = authn.Policy{
+		"/unigate.router.v1.RouterService/":       {Kinds: []authn.Kind{authn.Service, authn.Operator}, MinRole: authn.Viewer, Services: []string{"acquirer"}},
+		"/unigate.router.v1.RoutingAdminService/": {Kinds: []authn.Kind{authn.Operator}, MinRole: authn.Admin},
+	}
+	fxPolicy         = authn.Policy{"/unigate.fx.v1.FxService/": acquirerOnly}
+	riskPolicy       = authn.Policy{"/unigate.risk.v1.RiskService/": acquirerOnly}
 	settlementPolicy = authn.Policy{
-		"/unigate.settlement.v1.SettlementService/":                {Kinds: []authn.Kind{authn.Service}},
+		"/unigate.settlement.v1.SettlementService/":                acquirerOnly,
 		"/unigate.settlement.v1.SettlementService/CloseCycle":      {Kinds: []authn.Kind{authn.Operator}, MinRole: authn.OperatorRole},
 		"/unigate.settlement.v1.SettlementService/ListStatements":  viewer,
 		"/unigate.settlement.v1.SettlementService/ListPostings":    viewer,
@@ -47,10 +63,10 @@ var (
 	// their network and wallet APIs; operators (and the demo) drive the
 	// simulator's own API.
 	merchantSimPolicy = authn.Policy{
-		"/unigate.merchant.v1.MerchantNetworkService/":    {Kinds: []authn.Kind{authn.Service}},
+		"/unigate.merchant.v1.MerchantNetworkService/":    {Kinds: []authn.Kind{authn.Service}, Services: []string{"acquirer", "router"}},
 		"/unigate.simulator.v1.MerchantSimulatorService/": viewer,
 	}
-	walletSimPolicy = authn.Policy{"/unigate.partner.v1.WalletPartnerService/": {Kinds: []authn.Kind{authn.Service}}}
+	walletSimPolicy = authn.Policy{"/unigate.partner.v1.WalletPartnerService/": {Kinds: []authn.Kind{authn.Service}, Services: []string{"acquirer"}}}
 )
 
 // security is the mutual TLS of one server and its clients, from a PKI
@@ -89,7 +105,76 @@ func (s security) serverOptions(c Common, policy authn.Policy) ([]grpc.ServerOpt
 		}
 		c.refused(ctx, method, actor, err)
 	})
-	return []grpc.ServerOption{grpc.Creds(credentials.NewTLS(cfg)), grpc.ChainUnaryInterceptor(unary), grpc.ChainStreamInterceptor(stream)}, nil
+	creds := &auditedTLS{TransportCredentials: credentials.NewTLS(cfg), refused: c.handshakeRefused()}
+	return []grpc.ServerOption{grpc.Creds(creds), grpc.ChainUnaryInterceptor(unary), grpc.ChainStreamInterceptor(stream)}, nil
+}
+
+// auditedTLS is the server's TLS whose failed handshakes — no client
+// certificate, an expired one, one from an unknown authority — are
+// audited: they never reach an interceptor.
+type auditedTLS struct {
+	credentials.TransportCredentials
+	refused func(remote net.Addr, err error)
+}
+
+func (a *auditedTLS) ServerHandshake(raw net.Conn) (net.Conn, credentials.AuthInfo, error) {
+	conn, info, err := a.TransportCredentials.ServerHandshake(raw)
+	if err != nil && !errors.Is(err, io.EOF) && !errors.Is(err, syscall.ECONNRESET) {
+		// A connection closed before its hello (a port check, a load
+		// balancer's probe) is not a refusal.
+		a.refused(raw.RemoteAddr(), err)
+	}
+	return conn, info, err
+}
+
+func (a *auditedTLS) Clone() credentials.TransportCredentials {
+	return &auditedTLS{TransportCredentials: a.TransportCredentials.Clone(), refused: a.refused}
+}
+
+// handshakeAuditRate bounds the audit entries of failed handshakes a
+// server writes a second, so that a flood of them cannot flood the audit
+// log; the entry after a suppressed burst says how many it stands for.
+const handshakeAuditRate = 20
+
+// handshakeRefused logs and (up to handshakeAuditRate a second) audits a
+// failed TLS handshake.
+func (c Common) handshakeRefused() func(net.Addr, error) {
+	var (
+		mu         sync.Mutex
+		window     time.Time
+		written    int
+		suppressed int
+	)
+	return func(remote net.Addr, err error) {
+		host := remote.String()
+		if h, _, serr := net.SplitHostPort(host); serr == nil {
+			host = h
+		}
+		c.Log.Warn("TLS handshake refused", "remote", host, "err", err)
+		if c.audit == nil {
+			return
+		}
+		mu.Lock()
+		now := time.Now()
+		if now.Sub(window) >= time.Second {
+			window, written = now, 0
+		}
+		if written >= handshakeAuditRate {
+			suppressed++
+			mu.Unlock()
+			return
+		}
+		written++
+		also := suppressed
+		suppressed = 0
+		mu.Unlock()
+		after, _ := json.Marshal(map[string]any{"remote": host, "error": err.Error(), "suppressed_before": also})
+		e := audit.Entry{Actor: "unauthenticated", Action: "auth.handshake", Subject: "tls", After: after,
+			Outcome: "refused:" + string(rpcerr.Unauthenticated)}
+		if aerr := c.audit(context.Background(), e); aerr != nil {
+			c.Log.Error("audit entry lost", "err", aerr)
+		}
+	}
 }
 
 // refused logs and audits a call refused before its handler ran.
@@ -100,7 +185,7 @@ func (c Common) refused(ctx context.Context, method, actor string, err error) {
 	}
 	e := audit.Entry{Actor: actor, Action: "auth.denied", Subject: method, Outcome: "refused:" + string(rpcerr.ReasonOf(err)),
 		TraceID: trace.SpanContextFromContext(ctx).TraceID().String()}
-	if aerr := audit.Append(context.WithoutCancel(ctx), c.audit, e); aerr != nil {
+	if aerr := c.audit(context.WithoutCancel(ctx), e); aerr != nil {
 		c.Log.ErrorContext(ctx, "audit entry lost", "err", aerr)
 	}
 }
@@ -128,7 +213,7 @@ func DevPKI(dir string, extraPartners ...string) (pki.Dev, error) {
 		partners = append(partners, p.ID)
 	}
 	return pki.WriteDev(dir, pki.DevSpec{
-		Services: []string{"acquirer", "router", "fx", "risk", "settlement"},
+		Services: []string{"acquirer", "router", "fx", "risk", "settlement", EtcdServer, EtcdAdmin},
 		Partners: append(partners, extraPartners...), Networks: []string{"cnsim"},
 		Operators: map[string]authn.Role{"admin": authn.Admin, "operator": authn.OperatorRole, "viewer": authn.Viewer},
 	})
@@ -268,6 +353,105 @@ func applyPartnerLimits(ctx context.Context, routes *router.Watcher, l *quota.Li
 		case <-ctx.Done():
 			return <-done
 		case <-t.C:
+		}
+	}
+}
+
+// Etcd's access control. Every service campaigns in elections and reads
+// the routing table; only the router writes the table (and, in the same
+// etcd transaction, the audit entry of the change); the acquirer moves
+// those entries into the audit log; operators read.
+const (
+	etcdServiceRole = "unigate-service"
+	etcdRoutingRole = "unigate-routing-writer"
+	etcdAuditRole   = "unigate-audit-importer"
+	etcdReaderRole  = "unigate-reader"
+	// EtcdAdmin is the service identity that bootstraps etcd's access
+	// control (it holds etcd's root role).
+	EtcdAdmin = "etcd-admin"
+	// EtcdServer is the identity of the embedded etcd's certificate.
+	EtcdServer = "etcd"
+)
+
+// EtcdAccess is Unigate's etcd access control, with operators (their
+// identities, "operator:alice") given read access.
+func EtcdAccess(operators ...string) etcdx.Access {
+	svc := func(id string) string { return authn.Identity{Kind: authn.Service, ID: id}.String() }
+	a := etcdx.Access{
+		Roles: []etcdx.Role{
+			{Name: etcdServiceRole, Read: []string{router.Prefix}, ReadWrite: []string{election.Prefix}},
+			{Name: etcdRoutingRole, ReadWrite: []string{router.Prefix, router.AuditPrefix}},
+			{Name: etcdAuditRole, ReadWrite: []string{router.AuditPrefix}},
+			{Name: etcdReaderRole, Read: []string{router.Prefix, election.Prefix}},
+		},
+		Users: map[string][]string{
+			svc("acquirer"):   {etcdServiceRole, etcdAuditRole},
+			svc("router"):     {etcdServiceRole, etcdRoutingRole},
+			svc("fx"):         {etcdServiceRole},
+			svc("risk"):       {etcdServiceRole},
+			svc("settlement"): {etcdServiceRole},
+		},
+		Admins: []string{svc(EtcdAdmin)},
+	}
+	for _, o := range operators {
+		a.Users[o] = []string{etcdReaderRole}
+	}
+	return a
+}
+
+// connectEtcd opens an etcd client as this service: with its certificate
+// when the PKI is set (etcd then knows it as the user "service:NAME").
+func (c Common) connectEtcd(service string, endpoints []string) (*clientv3.Client, error) {
+	return ConnectEtcd(c.PKI, authn.Service, service, endpoints)
+}
+
+// ConnectEtcd opens an etcd client as kind/id of the PKI in dir (empty:
+// plaintext).
+func ConnectEtcd(dir string, kind authn.Kind, id string, endpoints []string) (*clientv3.Client, error) {
+	if dir == "" {
+		return etcdx.Connect(endpoints)
+	}
+	cfg, err := pki.Dev{Dir: dir}.ClientConfig(kind, id, "unigate")
+	if err != nil {
+		return nil, fmt.Errorf("etcd client certificate of %s:%s: %w", kind, id, err)
+	}
+	return etcdx.ConnectTLS(endpoints, cfg)
+}
+
+// importRoutingAudit moves the audit entries the router wrote beside its
+// changes in etcd into the audit log, every interval until ctx ends. An
+// entry is appended, then its etcd key deleted: if the process dies in
+// between, the next pass appends it again, which the entry's id makes a
+// no-op.
+func importRoutingAudit(ctx context.Context, cli *clientv3.Client, db *sqlstore.DB, every time.Duration, onErr func(error)) {
+	t := time.NewTicker(every)
+	defer t.Stop()
+	for {
+		if err := ImportRoutingAudit(ctx, cli, db); err != nil && ctx.Err() == nil {
+			onErr(err)
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+	}
+}
+
+// ImportRoutingAudit makes one pass of importRoutingAudit.
+func ImportRoutingAudit(ctx context.Context, cli *clientv3.Client, db *sqlstore.DB) error {
+	for {
+		keys, entries, err := router.PendingAudit(ctx, cli, 100)
+		if err != nil || len(keys) == 0 {
+			return err
+		}
+		for i, e := range entries {
+			if err := audit.Append(ctx, db, e); err != nil && !sqlstore.IsUniqueViolation(err) {
+				return err
+			}
+			if _, err := cli.Delete(ctx, keys[i]); err != nil {
+				return err
+			}
 		}
 	}
 }

@@ -26,7 +26,6 @@ import (
 
 	"github.com/unigate/unigate/pkg/audit"
 	"github.com/unigate/unigate/pkg/authn"
-	"github.com/unigate/unigate/pkg/etcdx"
 	"github.com/unigate/unigate/pkg/grpcx"
 	"github.com/unigate/unigate/pkg/pki"
 	"github.com/unigate/unigate/pkg/quota"
@@ -56,6 +55,16 @@ func (e *env) testTransport(t *testing.T) {
 		t.Cleanup(func() { c.Close() })
 		return c
 	}
+	// presenting trusts the acquirer's CA and presents kp.
+	presenting := func(t *testing.T, kp tls.Certificate) grpc.DialOption {
+		t.Helper()
+		cfg, err := pki.ClientConfig("", "", e.stack.PKI.CA("unigate"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		cfg.Certificates = []tls.Certificate{kp}
+		return grpc.WithTransportCredentials(credentials.NewTLS(cfg))
+	}
 	t.Run("plaintext", func(t *testing.T) {
 		if err := call(t, dial(t, grpc.WithTransportCredentials(insecure.NewCredentials()))); status.Code(err) != codes.Unavailable {
 			t.Fatalf("got %v", err)
@@ -80,14 +89,42 @@ func (e *env) testTransport(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		cfg, err := pki.ClientConfig("", "", e.stack.PKI.CA("unigate"))
+		if err := call(t, dial(t, presenting(t, kp))); status.Code(err) != codes.Unavailable {
+			t.Fatalf("got %v", err)
+		}
+	})
+	t.Run("an expired certificate", func(t *testing.T) {
+		dir := e.stack.PKI.Dir
+		ca, err := pki.LoadCA(dir+"/ca/partners.crt", dir+"/ca/partners.key")
 		if err != nil {
 			t.Fatal(err)
 		}
-		cfg.Certificates = []tls.Certificate{kp}
-		if err := call(t, dial(t, grpc.WithTransportCredentials(credentials.NewTLS(cfg)))); status.Code(err) != codes.Unavailable {
+		ended := time.Now().Add(-time.Hour)
+		crt, key, err := ca.Issue(authn.Identity{Kind: authn.Partner, ID: "hipay"}, []string{"localhost"}, ended.Add(-24*time.Hour), ended)
+		if err != nil {
+			t.Fatal(err)
+		}
+		kp, err := tls.X509KeyPair(crt, key)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := call(t, dial(t, presenting(t, kp))); status.Code(err) != codes.Unavailable {
 			t.Fatalf("got %v", err)
 		}
+	})
+	t.Run("refused handshakes are audited", func(t *testing.T) {
+		// The refusals above: no certificate, one of an unknown authority,
+		// an expired one. (The plaintext attempt is refused as well.)
+		waitFor(t, "the refused handshakes in the audit log", func() bool {
+			var noCert, unknownCA, expired int
+			err := e.db.QueryRowContext(ctx, `SELECT
+				COALESCE(SUM(CASE WHEN after_json LIKE '%provide a certificate%' THEN 1 ELSE 0 END), 0),
+				COALESCE(SUM(CASE WHEN after_json LIKE '%unknown authority%' THEN 1 ELSE 0 END), 0),
+				COALESCE(SUM(CASE WHEN after_json LIKE '%expired%' THEN 1 ELSE 0 END), 0)
+				FROM audit_log WHERE actor = 'unauthenticated' AND action = 'auth.handshake'
+				AND outcome = 'refused:UNAUTHENTICATED'`).Scan(&noCert, &unknownCA, &expired)
+			return err == nil && noCert >= 1 && unknownCA >= 1 && expired >= 1
+		})
 	})
 	t.Run("the SDK given a partner's certificate", func(t *testing.T) {
 		crt, key := e.stack.PKI.Cert(authn.Partner, "hipay")
@@ -149,6 +186,15 @@ func (e *env) testTransport(t *testing.T) {
 			if rpcerr.ReasonOf(err) != rpcerr.PermissionDenied {
 				t.Fatalf("%s: got %v", svc, err)
 			}
+		}
+	})
+	t.Run("a service on another's internal API", func(t *testing.T) {
+		// Only the acquirer orchestrates fx, risk and settlement: a risk
+		// replica's certificate cannot post to the ledger.
+		conn := e.conn("settlement", authn.Service, "risk")
+		_, err := settlementv1.NewSettlementServiceClient(conn).PostPayments(ctx, &settlementv1.PostPaymentsRequest{})
+		if rpcerr.ReasonOf(err) != rpcerr.PermissionDenied {
+			t.Fatalf("risk on settlement: got %v", err)
 		}
 	})
 	t.Run("refusals are audited and chained", func(t *testing.T) {
@@ -268,7 +314,7 @@ func (e *env) testIsolation(t *testing.T) {
 // QuotaFailure and RetryInfo; so is a stream over the stream limit.
 func (e *env) testQuotas(t *testing.T) {
 	ctx := context.Background()
-	cli, err := etcdx.Connect([]string{e.stack.Addrs["etcd"]})
+	cli, err := e.stack.EtcdClient()
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -366,7 +412,7 @@ func (e *env) testQuotas(t *testing.T) {
 // signature is refused, and the refusal audited.
 func (e *env) testSignatures(t *testing.T) {
 	ctx := context.Background()
-	cli, err := etcdx.Connect([]string{e.stack.Addrs["etcd"]})
+	cli, err := e.stack.EtcdClient()
 	if err != nil {
 		t.Fatal(err)
 	}

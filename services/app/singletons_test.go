@@ -63,7 +63,7 @@ func TestPosterDrainsBacklog(t *testing.T) {
 				t.Fatal(err)
 			}
 			defer db.Close()
-			if err := db.Migrate(ctx, acqstore.Migrations); err != nil {
+			if err := acqstore.Migrate(ctx, db); err != nil {
 				t.Fatal(err)
 			}
 			st := acqstore.New(db)

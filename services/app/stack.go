@@ -10,6 +10,7 @@ import (
 	"strconv"
 	"time"
 
+	clientv3 "go.etcd.io/etcd/client/v3"
 	"golang.org/x/sync/errgroup"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/credentials"
@@ -72,8 +73,10 @@ type Stack struct {
 	cancel context.CancelFunc
 	g      *errgroup.Group
 	etcd   *etcdx.Embedded
-	dsn    func(service string) string
-	stops  map[string]context.CancelFunc
+	// etcdEndpoints are the etcd the stack's services use.
+	etcdEndpoints []string
+	dsn           func(service string) string
+	stops         map[string]context.CancelFunc
 	// start runs another service in the stack (see StartAcquirer).
 	start func(name string, i int, run func(context.Context, Common) error) (string, error)
 	// acquirer is the configuration acquirer replicas share.
@@ -142,7 +145,12 @@ func StartStack(ctx context.Context, cfg StackConfig) (_ *Stack, err error) {
 	}
 	etcd := cfg.Etcd
 	if len(etcd) == 0 {
-		e, err := etcdx.StartEmbedded(ctx, filepath.Join(cfg.DataDir, "etcd"), addr(6))
+		var sec *etcdx.ServerTLS
+		if s.PKI.Dir != "" {
+			crt, key := s.PKI.Cert(authn.Service, EtcdServer)
+			sec = &etcdx.ServerTLS{CertFile: crt, KeyFile: key, ClientCAFile: s.PKI.CA("unigate")}
+		}
+		e, err := etcdx.StartEmbeddedTLS(ctx, filepath.Join(cfg.DataDir, "etcd"), addr(6), sec)
 		if err != nil {
 			return nil, err
 		}
@@ -150,6 +158,15 @@ func StartStack(ctx context.Context, cfg StackConfig) (_ *Stack, err error) {
 		etcd = []string{e.Endpoint}
 	}
 	s.Addrs["etcd"] = etcd[0]
+	s.etcdEndpoints = etcd
+	if s.etcd != nil && s.PKI.Dir != "" {
+		// The embedded etcd is the stack's own: it gets Unigate's access
+		// control. An external one is bootstrapped by its operator
+		// (unigatectl etcd bootstrap).
+		if err := s.bootstrapEtcd(ctx); err != nil {
+			return nil, err
+		}
+	}
 
 	common := func(service string, i int, ready chan<- string) Common {
 		return Common{Listen: addr(i), DSN: s.dsn(service), Log: cfg.Log.With("service", service), CallTimeout: cfg.CallTimeout,
@@ -196,7 +213,7 @@ func StartStack(ctx context.Context, cfg StackConfig) (_ *Stack, err error) {
 	if err != nil {
 		return nil, err
 	}
-	if err := seedRouting(ctx, etcd, simCfg, simAddr, walletAddr, s.PKI); err != nil {
+	if err := s.seedRouting(ctx, simCfg, simAddr, walletAddr); err != nil {
 		return nil, err
 	}
 	if _, err := start("router", 1, func(sctx context.Context, c Common) error {
@@ -325,9 +342,32 @@ func (s *Stack) Dial(service string, kind authn.Kind, id string, opts ...grpc.Di
 	return grpcx.Dial(s.Addrs[service], 30*time.Second, opts...)
 }
 
-// seedRouting writes the demo partners and the simulated network.
-func seedRouting(ctx context.Context, endpoints []string, sim merchantsim.Config, simAddr, walletAddr string, dev pki.Dev) error {
-	cli, err := etcdx.Connect(endpoints)
+// EtcdClient opens a client to the stack's etcd with the rights of its
+// administrator (etcd's root role): for seeding and for tests.
+func (s *Stack) EtcdClient() (*clientv3.Client, error) {
+	return ConnectEtcd(s.PKI.Dir, authn.Service, EtcdAdmin, s.etcdEndpoints)
+}
+
+// bootstrapEtcd sets up etcd's access control, with the PKI's operators
+// as readers.
+func (s *Stack) bootstrapEtcd(ctx context.Context) error {
+	cli, err := s.EtcdClient()
+	if err != nil {
+		return err
+	}
+	defer cli.Close()
+	ops, err := s.PKI.Operators()
+	if err != nil {
+		return err
+	}
+	return etcdx.Bootstrap(ctx, cli, EtcdAccess(ops...))
+}
+
+// seedRouting writes the demo partners and the simulated network, as the
+// etcd administrator: the demo's onboarding.
+func (s *Stack) seedRouting(ctx context.Context, sim merchantsim.Config, simAddr, walletAddr string) error {
+	dev := s.PKI
+	cli, err := s.EtcdClient()
 	if err != nil {
 		return err
 	}

@@ -26,6 +26,11 @@ import (
 //	/unigate/routing/networks/<network_id>   JSON Network
 const Prefix = "/unigate/routing/"
 
+// AuditPrefix is where the router writes the audit entry of each change
+// to the table, in the etcd transaction that makes the change; the
+// acquirer moves the entries into the audit log (ImportAudit).
+const AuditPrefix = "/unigate/audit/pending/"
+
 // Partner is a wallet partner.
 type Partner struct {
 	ID       string `json:"id"`

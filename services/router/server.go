@@ -107,10 +107,16 @@ func partnerToProto(p Partner) *routerv1.Partner {
 		}
 		out.CodeRanges = append(out.CodeRanges, &routerv1.CodeRange{Prefix: r.Prefix, Lengths: lengths})
 	}
+	out.SigningKeys = keysToProto(p.SigningKeys)
+	if l := p.Limits; l != nil {
+		out.Limits = &routerv1.PartnerLimits{RatePerSecond: l.RatePerSecond, Burst: int32(l.Burst),
+			MaxConcurrent: int32(l.MaxConcurrent), MaxStreams: int32(l.MaxStreams)}
+	}
 	return out
 }
 
 func networkToProto(n Network) *routerv1.MerchantNetwork {
 	return &routerv1.MerchantNetwork{NetworkId: n.ID, Name: n.Name, Endpoint: n.Endpoint,
-		Guids: n.GUIDs, Country: n.Country, Currency: n.Currency, UrlIssuers: n.URLIssuers}
+		Guids: n.GUIDs, Country: n.Country, Currency: n.Currency, UrlIssuers: n.URLIssuers,
+		MerchantIdTag: n.MerchantIDTag, SigningKeys: keysToProto(n.SigningKeys)}
 }

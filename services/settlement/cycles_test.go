@@ -2,9 +2,11 @@ package settlement
 
 import (
 	"context"
+	"strings"
 	"testing"
 	"time"
 
+	"github.com/unigate/unigate/pkg/authn"
 	"github.com/unigate/unigate/pkg/money"
 	"github.com/unigate/unigate/pkg/sqlstore"
 	"github.com/unigate/unigate/pkg/sqlstore/sqlstoretest"
@@ -16,7 +18,7 @@ import (
 func TestCycles(t *testing.T) {
 	sqlstoretest.Run(t, func(t *testing.T, db *sqlstore.DB) {
 		ctx := context.Background()
-		if err := db.Migrate(ctx, Migrations); err != nil {
+		if err := Migrate(ctx, db); err != nil {
 			t.Fatal(err)
 		}
 		now := time.Date(2026, 11, 26, 10, 0, 0, 0, time.UTC)
@@ -38,7 +40,8 @@ func TestCycles(t *testing.T) {
 		now = now.Add(time.Second)
 		post("p4", "hipay", 9999, 9900, 20, "") // after the cutoff
 
-		c, sts, err := svc.CloseCycle(ctx, cutoff, nil)
+		asOperator := authn.WithIdentity(ctx, authn.Identity{Kind: authn.Operator, ID: "alice", Role: authn.OperatorRole})
+		c, sts, err := svc.CloseCycle(asOperator, cutoff, nil)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -54,6 +57,17 @@ func TestCycles(t *testing.T) {
 		again, sts2, err := svc.CloseCycle(ctx, cutoff, nil)
 		if err != nil || again != c || len(sts2) != len(sts) || sts2[0].ID != sts[0].ID {
 			t.Fatalf("closing again: %+v %+v %v", again, sts2, err)
+		}
+		// The close is audited once, by its operator, in its transaction;
+		// closing again changes nothing and records nothing.
+		var actor, after string
+		var entries int
+		if err := db.QueryRowContext(ctx, `SELECT count(*), MIN(actor), MIN(after_json) FROM audit_log WHERE action = 'cycle.close' AND subject = $1`,
+			c.ID).Scan(&entries, &actor, &after); err != nil {
+			t.Fatal(err)
+		}
+		if entries != 1 || actor != "operator:alice" || !strings.Contains(after, `"partner_id":"hipay","currency":"MNT","net_minor":1250`) {
+			t.Errorf("audit of the close: %d entries, actor %q, after %s", entries, actor, after)
 		}
 		if cyc, err := svc.PaymentCycle(ctx, "p1"); err != nil || cyc != c.ID {
 			t.Fatalf("p1 settled in %q, %v", cyc, err)

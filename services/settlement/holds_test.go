@@ -37,7 +37,7 @@ func (c *clock) set(t time.Time) {
 // testLedger migrates db and returns a service on it whose time is clk.
 func testLedger(t *testing.T, db *sqlstore.DB, clk *clock) *Service {
 	t.Helper()
-	if err := db.Migrate(context.Background(), Migrations); err != nil {
+	if err := Migrate(context.Background(), db); err != nil {
 		t.Fatal(err)
 	}
 	return NewService(NewSQLStore(db), clk.now)

@@ -80,7 +80,7 @@ func TestPaymentPosting(t *testing.T) {
 func TestStoreConformance(t *testing.T) {
 	sqlstoretest.Run(t, func(t *testing.T, db *sqlstore.DB) {
 		ctx := context.Background()
-		if err := db.Migrate(ctx, Migrations); err != nil {
+		if err := Migrate(ctx, db); err != nil {
 			t.Fatal(err)
 		}
 		svc := NewService(NewSQLStore(db), nil)

@@ -4,11 +4,16 @@ import (
 	"context"
 	"database/sql"
 	"embed"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"strings"
 	"time"
 
+	"go.opentelemetry.io/otel/trace"
+
+	"github.com/unigate/unigate/pkg/audit"
+	"github.com/unigate/unigate/pkg/authn"
 	"github.com/unigate/unigate/pkg/sqlstore"
 )
 
@@ -196,6 +201,7 @@ func (s *SQLStore) TrialBalance(ctx context.Context) ([]AccountBalance, error) {
 }
 
 // CloseCycle implements CycleStore. One transaction checks the fence,
+// (for a new close, with the close's audit entry)
 // inserts the cycle's memberships with one INSERT … SELECT of the open
 // postings made before the cutoff (leaving out those of held payments whose
 // cancel reversal is not posted before the cutoff), records the cycle and
@@ -280,7 +286,7 @@ func (s *SQLStore) CloseCycle(ctx context.Context, cutoff, now time.Time, fence 
 				return err
 			}
 		}
-		return nil
+		return audit.Append(ctx, tx, closeEntry(ctx, c, sts, fence))
 	})
 	if err != nil {
 		return Cycle{}, nil, fmt.Errorf("settlement: close cycle: %w", err)
@@ -400,4 +406,46 @@ func paymentCycle(ctx context.Context, q sqlstore.Querier, paymentID string) (st
 		return "", err
 	}
 	return cycle.String, nil
+}
+
+// Migrate runs the settlement migrations and those of the audit log,
+// which cycle closes are recorded in.
+func Migrate(ctx context.Context, db *sqlstore.DB) error {
+	if err := db.Migrate(ctx, Migrations); err != nil {
+		return err
+	}
+	return db.Migrate(ctx, audit.Migrations)
+}
+
+// closeEntry is the audit entry of a cycle's close: by the operator of
+// ctx, or by the elected cutoff (fence set).
+func closeEntry(ctx context.Context, c Cycle, sts []Statement, fence *Fence) audit.Entry {
+	actor := "service:settlement"
+	if id, ok := authn.FromContext(ctx); ok {
+		actor = id.String()
+	}
+	type statement struct {
+		PartnerID string `json:"partner_id"`
+		Currency  string `json:"currency"`
+		NetMinor  int64  `json:"net_minor"`
+		Postings  int64  `json:"postings"`
+	}
+	after := struct {
+		Cutoff     time.Time   `json:"cutoff"`
+		Postings   int64       `json:"postings"`
+		Fence      int64       `json:"fence,omitempty"`
+		Statements []statement `json:"statements"`
+	}{Cutoff: c.Cutoff, Postings: c.Postings, Statements: []statement{}}
+	if fence != nil {
+		after.Fence = fence.Revision
+	}
+	for _, st := range sts {
+		after.Statements = append(after.Statements, statement{st.PartnerID, st.NetReceivable.Currency, st.NetReceivable.Minor, st.Postings})
+	}
+	b, _ := json.Marshal(after)
+	var traceID string
+	if sc := trace.SpanContextFromContext(ctx); sc.HasTraceID() {
+		traceID = sc.TraceID().String()
+	}
+	return audit.Entry{Time: c.CloseTime, Actor: actor, Action: "cycle.close", Subject: c.ID, Outcome: "ok", After: b, TraceID: traceID}
 }

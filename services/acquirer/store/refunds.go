@@ -9,6 +9,7 @@ import (
 
 	"github.com/google/uuid"
 
+	"github.com/unigate/unigate/pkg/audit"
 	"github.com/unigate/unigate/pkg/rpcerr"
 	"github.com/unigate/unigate/pkg/sqlstore"
 	"github.com/unigate/unigate/services/acquirer"
@@ -20,7 +21,8 @@ const refundColumns = `refund_id, payment_id, partner_id, network_id, request_id
 	merchant_minor, wallet_currency, wallet_minor, cost_minor, partner_reference, failure_reason, failure_message,
 	ledger_posted, attempts, next_attempt_time, create_time, update_time`
 
-// InsertRefund implements acquirer.Store.
+// InsertRefund implements acquirer.Store. The refund's audit entry is
+// written in its transaction.
 func (s *SQLStore) InsertRefund(ctx context.Context, r Refund, price acquirer.Pricer) (Refund, bool, error) {
 	var (
 		out      Refund
@@ -74,8 +76,11 @@ func (s *SQLStore) InsertRefund(ctx context.Context, r Refund, price acquirer.Pr
 			r.MerchantAmount.Minor, r.WalletAmount.Currency, r.WalletAmount.Minor, r.CostAmount.Minor, r.PartnerReference,
 			string(r.FailureReason), r.FailureMessage, r.LedgerPosted, r.Attempts, utcPtr(r.NextAttempt),
 			r.CreateTime.UTC(), r.UpdateTime.UTC())
+		if err != nil {
+			return err
+		}
 		out, inserted = r, true
-		return err
+		return audit.Append(ctx, tx, refundEntry(ctx, r, refunded))
 	})
 	if err != nil {
 		return Refund{}, false, err

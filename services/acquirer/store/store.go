@@ -9,6 +9,10 @@ import (
 	"strings"
 	"time"
 
+	"github.com/google/uuid"
+
+	"github.com/unigate/unigate/pkg/audit"
+	"github.com/unigate/unigate/pkg/authn"
 	"github.com/unigate/unigate/pkg/rpcerr"
 	"github.com/unigate/unigate/pkg/sqlstore"
 	"github.com/unigate/unigate/services/acquirer"
@@ -44,25 +48,56 @@ const paymentColumns = `payment_id, partner_id, partner_payment_id, request_hash
 
 // InsertPayment implements acquirer.Store with one statement: ON CONFLICT
 // DO NOTHING on the payment id (and, for CPM, the network's order id),
-// then a read of the winner if this insert lost.
+// then a read of the winner if this insert lost. The payment's audit
+// entry is written by the same statement (a data-modifying CTE on
+// PostgreSQL and CockroachDB; one transaction on SQLite), and only if the
+// payment was.
 func (s *SQLStore) InsertPayment(ctx context.Context, p Payment) (Payment, bool, error) {
 	m := p.Merchant
-	res, err := s.db.ExecContext(ctx, `INSERT INTO acq_payments (`+paymentColumns+`) VALUES
+	e, err := paymentEntry(ctx, p)
+	if err != nil {
+		return Payment{}, false, err
+	}
+	insert := `INSERT INTO acq_payments (` + paymentColumns + `) VALUES
 		($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20,
 		 $21, $22, $23, $24, $25, $26, $27, $28, $29, $30, $31, $32, $33, $34, $35)
-		ON CONFLICT DO NOTHING`,
-		p.ID, p.PartnerID, p.PartnerPaymentID, p.RequestHash, string(p.Mode), string(p.Status), p.UserRef,
+		ON CONFLICT DO NOTHING`
+	vs := []any{p.ID, p.PartnerID, p.PartnerPaymentID, p.RequestHash, string(p.Mode), string(p.Status), p.UserRef,
 		m.NetworkID, m.ID, m.Name, m.City, m.MCC, m.Country,
 		p.MerchantAmount.Currency, p.MerchantAmount.Minor, p.WalletAmount.Currency, p.WalletAmount.Minor, p.CostAmount.Minor,
 		p.QuoteID, p.Rate, p.NetworkReference, string(p.FailureReason), p.FailureMessage, p.LedgerPosted,
 		p.CreateTime.UTC(), p.UpdateTime.UTC(), p.MerchantOrderID, p.NetworkEndpoint, p.PartnerEndpoint,
-		p.Credited, p.RefundedMinor, p.CancelRequested, p.Attempts, utcPtr(p.NextAttempt), p.PostingError)
+		p.Credited, p.RefundedMinor, p.CancelRequested, p.Attempts, utcPtr(p.NextAttempt), p.PostingError}
+	var inserted bool
+	if s.db.Dialect() != sqlstore.SQLite {
+		query := `WITH p AS (` + insert + ` RETURNING payment_id), a AS (
+			INSERT INTO audit_log (` + auditColumns + `)
+			SELECT $36, $37, $38, $39, payment_id, $40, NULL, $41, $42, NULL, '', '' FROM p)
+			SELECT count(*) FROM p`
+		vs = append(vs, e.ID, e.Time, e.Actor, e.Action, e.Outcome, string(e.After), e.TraceID)
+		err = s.db.Retry(ctx, func(ctx context.Context) error {
+			var n int
+			err := s.db.QueryRowContext(ctx, query, vs...).Scan(&n)
+			inserted = n == 1
+			return err
+		})
+	} else {
+		err = s.db.InTx(ctx, func(ctx context.Context, tx *sqlstore.Tx) error {
+			res, err := tx.ExecContext(ctx, insert, vs...)
+			if err != nil {
+				return err
+			}
+			n, err := res.RowsAffected()
+			if inserted = n == 1; err != nil || !inserted {
+				return err
+			}
+			return audit.Append(ctx, tx, e)
+		})
+	}
 	if err != nil {
 		return Payment{}, false, fmt.Errorf("acquirer: insert payment: %w", err)
 	}
-	if n, err := res.RowsAffected(); err != nil {
-		return Payment{}, false, err
-	} else if n == 1 {
+	if inserted {
 		return p, true, nil
 	}
 	// The conflict was on the id, the partner's key or the network's order
@@ -136,6 +171,11 @@ type transition struct {
 	// event, if set, is the SQL expression of the partner event's type,
 	// evaluated on the updated row.
 	event string
+	// audit, if set, is the action of the audit entry written with the
+	// change (a request's, not the resolver's); auditBefore and
+	// auditAfter are SQL expressions of its before and after JSON on the
+	// updated row.
+	audit, auditBefore, auditAfter string
 }
 
 // Transitions of payments. Their WHEREs are the state machine.
@@ -164,6 +204,10 @@ var (
 	requestCancel = transition{
 		set:   `cancel_requested = TRUE, next_attempt_time = $next`,
 		where: `status IN ('PROCESSING', 'SUCCEEDED') AND NOT cancel_requested AND refunded_minor = 0 AND create_time >= $window`,
+		// The status is the same before and after: the cancel is requested.
+		audit:       AuditCancel,
+		auditBefore: `'{"status":"' || status || '","cancel_requested":false}'`,
+		auditAfter:  `'{"status":"' || status || '","cancel_requested":true}'`,
 	}
 	timeOut = transition{
 		set: `cancel_requested = TRUE, failure_reason = '` + string(rpcerr.PaymentTimedOut) + `', failure_message = $message,
@@ -252,17 +296,33 @@ func (s *SQLStore) apply(ctx context.Context, t transition, id string, at time.T
 	a := &args{}
 	update := `UPDATE acq_payments SET update_time = ` + a.add(at.UTC()) + `, ` + bind(a, t.set, named) +
 		` WHERE payment_id = ` + a.add(id) + ` AND ` + bind(a, t.where, named)
-	var eventID string
+	// The event and the audit entry are written with the change: as
+	// data-modifying CTEs on the UPDATE's result on PostgreSQL, as more
+	// statements in its transaction on SQLite.
+	var sides []string // INSERT … SELECT … FROM u
 	if t.event != "" {
-		eventID = newEventID()
+		sides = append(sides, `INSERT INTO acq_events (event_id, partner_id, event_type, payment_id, refund_id, body, create_time, sequence)
+			SELECT `+a.add(newEventID())+`, partner_id, `+t.event+`, payment_id, '', NULL, `+a.add(at.UTC())+`, NULL FROM u`)
+	}
+	if t.audit != "" {
+		// The caller's certificate names it; without one (plaintext, for
+		// local experiments) the payment's owner stands in.
+		who := `CASE WHEN mode = 'CPM' THEN 'network:' || network_id ELSE 'partner:' || partner_id END`
+		if id, ok := authn.FromContext(ctx); ok {
+			who = a.add(id.String())
+		}
+		sides = append(sides, `INSERT INTO audit_log (`+auditColumns+`)
+			SELECT `+a.add(uuid.NewString())+`, `+a.add(at.UTC().Truncate(time.Microsecond))+`, `+who+`, `+a.add(t.audit)+`,
+			payment_id, 'ok', `+t.auditBefore+`, `+t.auditAfter+`, `+a.add(traceID(ctx))+`, NULL, '', '' FROM u`)
 	}
 	pg := s.db.Dialect() != sqlstore.SQLite
 	query := update + ` RETURNING ` + paymentColumns
-	if pg && t.event != "" {
-		query = `WITH u AS (` + update + ` RETURNING ` + paymentColumns + `), e AS (
-			INSERT INTO acq_events (event_id, partner_id, event_type, payment_id, refund_id, body, create_time, sequence)
-			SELECT ` + a.add(eventID) + `, partner_id, ` + t.event + `, payment_id, '', NULL, ` + a.add(at.UTC()) + `, NULL FROM u)
-			SELECT ` + paymentColumns + ` FROM u`
+	if pg && len(sides) > 0 {
+		query = `WITH u AS (` + update + ` RETURNING ` + paymentColumns + `)`
+		for i, side := range sides {
+			query += fmt.Sprintf(`, side%d AS (%s)`, i, side)
+		}
+		query += ` SELECT ` + paymentColumns + ` FROM u`
 	}
 	var (
 		out     Payment
@@ -278,12 +338,16 @@ func (s *SQLStore) apply(ctx context.Context, t transition, id string, at time.T
 			return err
 		}
 		out, applied = p, true
-		if !pg && t.event != "" {
-			_, err = q.ExecContext(ctx, `INSERT INTO acq_events (event_id, partner_id, event_type, payment_id, refund_id, body, create_time, sequence)
-				SELECT $1, partner_id, `+t.event+`, payment_id, '', NULL, $2, NULL FROM acq_payments WHERE payment_id = $3`,
-				eventID, at.UTC(), id)
+		if !pg {
+			// The side statements read the updated row as u.
+			for _, side := range sides {
+				stmt := `WITH u AS (SELECT * FROM acq_payments WHERE payment_id = ` + a.add(id) + `) ` + side
+				if _, err := q.ExecContext(ctx, stmt, a.vs...); err != nil {
+					return err
+				}
+			}
 		}
-		return err
+		return nil
 	}
 	var err error
 	switch {
@@ -294,7 +358,7 @@ func (s *SQLStore) apply(ctx context.Context, t transition, id string, at time.T
 			}
 			return run(ctx, tx)
 		})
-	case !pg && t.event != "":
+	case !pg && len(sides) > 0:
 		err = s.db.InTx(ctx, func(ctx context.Context, tx *sqlstore.Tx) error { return run(ctx, tx) })
 	default:
 		err = s.db.Retry(ctx, func(ctx context.Context) error { return run(ctx, s.db) })

@@ -44,7 +44,7 @@ func eachBackend(t *testing.T, fn func(t *testing.T, x suite)) {
 	t.Helper()
 	sqlstoretest.Run(t, func(t *testing.T, db *sqlstore.DB) {
 		ctx := context.Background()
-		if err := db.Migrate(ctx, store.Migrations); err != nil {
+		if err := store.Migrate(ctx, db); err != nil {
 			t.Fatalf("migrate: %v", err)
 		}
 		fn(t, suite{ctx: ctx, db: db, s: store.New(db)})

@@ -44,6 +44,8 @@ commands:
   settlement   the double-entry ledger
   merchantsim  a merchant-network simulator
   walletsim    a wallet-partner simulator: WalletPartnerService for the demo partners
+  etcd         a single-member etcd (TLS with --pki) for running the services one by one
+  health       check a server's gRPC health over its mutual TLS (a Kubernetes exec probe)
 
 Run 'unigate <command> -h' for a command's flags.
 `
@@ -59,6 +61,10 @@ func run(ctx context.Context, args []string) error {
 		return runDev(ctx, args)
 	case "demo":
 		return runDemo(ctx, args)
+	case "health":
+		return runHealth(ctx, args)
+	case "etcd":
+		return runEtcd(ctx, args)
 	case "acquirer", "router", "fx", "risk", "settlement", "merchantsim", "walletsim":
 		return runService(ctx, cmd, args)
 	case "help", "-h", "--help":

@@ -13,6 +13,7 @@ import (
 	"strings"
 	"time"
 
+	clientv3 "go.etcd.io/etcd/client/v3"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/credentials"
 	"google.golang.org/grpc/metadata"
@@ -33,7 +34,7 @@ import (
 	"github.com/unigate/unigate/pkg/pki"
 	"github.com/unigate/unigate/pkg/walletcode"
 	"github.com/unigate/unigate/services/acquirer/grpcapi"
-	"github.com/unigate/unigate/services/router"
+	"github.com/unigate/unigate/services/app"
 )
 
 const usage = `usage: unigatectl [global flags] <command> [flags]
@@ -41,8 +42,14 @@ const usage = `usage: unigatectl [global flags] <command> [flags]
 commands:
   payments get --partner ID (PAYMENT_ID | --key PARTNER_PAYMENT_ID)
   routes get                                   the routing table in force (from the router)
-  routes put-partner --id --name --currency [--endpoint HOST:PORT] [--code-ranges PREFIX:LEN[/LEN],…] [--disabled]
-  routes put-network --id --name --endpoint --guids G1,G2 --country --currency [--url-issuers wechat,…] [--merchant-id-tag 01]
+  routes put-partner --id [--name] [--currency] [--endpoint HOST:PORT] [--code-ranges PREFIX:LEN[/LEN],…] [--disabled]
+                     [--signing-key V=PUBKEY] [--key-not-after V=RFC3339] [--remove-key V] [--dev-signing-key]
+  routes put-network --id [--name] [--endpoint] [--guids G1,G2] [--country] [--currency] [--url-issuers wechat,…]
+                     [--merchant-id-tag 01] [--signing-key V=PUBKEY] [--key-not-after V=RFC3339] [--remove-key V]
+                     [--dev-signing-key]
+                                               change a record through the router (admin operators; audited):
+                                               the flags given change the record in force, the rest is kept
+  etcd bootstrap [--operators operator:ID,…]   etcd's users, roles and auth (as service/etcd-admin of --pki)
   ledger balance                               the trial balance per account and currency
   cycles close [--cutoff RFC3339]              close the settlement cycle at a cutoff (default now)
   statements list [--after SEQUENCE]           settlement statements in order
@@ -111,15 +118,17 @@ func run(ctx context.Context, args []string, out io.Writer) (int, error) {
 	case "routes get":
 		err = routesGet(ctx, g, out)
 	case "routes put-partner":
-		err = putPartner(ctx, g, rest[2:])
+		err = putPartner(ctx, g, rest[2:], out)
 	case "routes put-network":
-		err = putNetwork(ctx, g, rest[2:])
+		err = putNetwork(ctx, g, rest[2:], out)
 	case "ledger balance":
 		err = ledgerBalance(ctx, g, out)
 	case "cycles close":
 		err = cyclesClose(ctx, g, rest[2:], out)
 	case "statements list":
 		err = statementsList(ctx, g, rest[2:], out)
+	case "etcd bootstrap":
+		err = etcdBootstrap(ctx, g, rest[2:], out)
 	case "certs dev":
 		err = certsDev(rest[2:], out)
 	case "qr decode":
@@ -205,69 +214,244 @@ func routesGet(ctx context.Context, g globals, out io.Writer) error {
 	return printProto(out, resp)
 }
 
-func putPartner(ctx context.Context, g globals, args []string) error {
-	fs := flag.NewFlagSet("routes put-partner", flag.ContinueOnError)
-	var p router.Partner
-	fs.StringVar(&p.ID, "id", "", "partner id")
-	fs.StringVar(&p.Name, "name", "", "display name")
-	fs.StringVar(&p.Currency, "currency", "", "wallet currency (ISO 4217)")
-	fs.BoolVar(&p.Disabled, "disabled", false, "refuse the partner's requests")
-	fs.StringVar(&p.Endpoint, "endpoint", "", "gRPC target of the partner's WalletPartnerService")
-	ranges := fs.String("code-ranges", "", "one-time code ranges PREFIX:LENGTH[/LENGTH…], comma-separated")
-	if err := fs.Parse(args); err != nil {
-		return err
-	}
-	if *ranges != "" {
-		for _, item := range strings.Split(*ranges, ",") {
-			prefix, lens, ok := strings.Cut(item, ":")
-			if !ok {
-				return fmt.Errorf("code range %q: want PREFIX:LENGTH[/LENGTH…]", item)
-			}
-			r := router.CodeRange{Prefix: prefix}
-			for _, l := range strings.Split(lens, "/") {
-				n, err := strconv.Atoi(l)
-				if err != nil {
-					return fmt.Errorf("code range %q: %w", item, err)
-				}
-				r.Lengths = append(r.Lengths, n)
-			}
-			p.CodeRanges = append(p.CodeRanges, r)
-		}
-	}
-	cli, err := etcdx.Connect(strings.Split(g.etcd, ","))
-	if err != nil {
-		return err
-	}
-	defer cli.Close()
-	return router.PutPartner(ctx, cli, p)
+// keyFlags edit a record's request-signing keys: add or replace a
+// version, end one, remove one.
+type keyFlags struct {
+	set, notAfter map[string]string
+	remove        []string
+	dev           bool
 }
 
-func putNetwork(ctx context.Context, g globals, args []string) error {
-	fs := flag.NewFlagSet("routes put-network", flag.ContinueOnError)
-	var n router.Network
-	guids := fs.String("guids", "", "EMVCo merchant account GUIDs, comma-separated")
-	fs.StringVar(&n.ID, "id", "", "network id")
-	fs.StringVar(&n.Name, "name", "", "display name")
-	fs.StringVar(&n.Endpoint, "endpoint", "", "gRPC target of its MerchantNetworkService")
-	fs.StringVar(&n.Country, "country", "", "ISO 3166-1 alpha-2 country")
-	fs.StringVar(&n.Currency, "currency", "", "ISO 4217 currency")
-	fs.StringVar(&n.MerchantIDTag, "merchant-id-tag", "", "sub-tag holding the merchant id (default 01)")
-	issuers := fs.String("url-issuers", "", "issuers of URL codes the network resolves (wechat, alipay), comma-separated")
-	if err := fs.Parse(args); err != nil {
-		return err
+func (k *keyFlags) register(fs *flag.FlagSet) {
+	k.set, k.notAfter = map[string]string{}, map[string]string{}
+	pair := func(m map[string]string) func(string) error {
+		return func(v string) error {
+			name, val, ok := strings.Cut(v, "=")
+			if !ok || name == "" || val == "" {
+				return fmt.Errorf("%q: want VERSION=VALUE", v)
+			}
+			m[name] = val
+			return nil
+		}
 	}
-	if *issuers != "" {
-		n.URLIssuers = strings.Split(*issuers, ",")
+	fs.Func("signing-key", "add or replace a request-signing key version: VERSION=BASE64_ED25519_PUBLIC_KEY (repeatable)", pair(k.set))
+	fs.Func("key-not-after", "end a key version at a time: VERSION=RFC3339 (repeatable)", pair(k.notAfter))
+	fs.Func("remove-key", "remove a key version (repeatable)", func(v string) error { k.remove = append(k.remove, v); return nil })
+	fs.BoolVar(&k.dev, "dev-signing-key", false, "register the development PKI's signing key of this partner or network (--pki) as version v1")
+}
+
+// addDev adds the development PKI's signing key of kind/id as v1.
+func (k *keyFlags) addDev(g globals, kind authn.Kind, id string) error {
+	if !k.dev {
+		return nil
 	}
-	if *guids != "" {
-		n.GUIDs = strings.Split(*guids, ",")
+	if g.pki == "" {
+		return errors.New("--dev-signing-key needs --pki")
 	}
-	cli, err := etcdx.Connect(strings.Split(g.etcd, ","))
+	sk, err := app.DevSigningKey(pki.Dev{Dir: g.pki}, kind, id)
 	if err != nil {
 		return err
 	}
-	defer cli.Close()
-	return router.PutNetwork(ctx, cli, n)
+	k.set[app.DevKeyVersion] = sk.PublicKey
+	return nil
+}
+
+func (k *keyFlags) apply(keys []*routerv1.SigningKey) ([]*routerv1.SigningKey, error) {
+	byVersion := map[string]*routerv1.SigningKey{}
+	var order []string
+	for _, key := range keys {
+		byVersion[key.GetVersion()] = key
+		order = append(order, key.GetVersion())
+	}
+	for v, pub := range k.set {
+		if _, ok := byVersion[v]; !ok {
+			order = append(order, v)
+		}
+		byVersion[v] = &routerv1.SigningKey{Version: v, PublicKey: pub}
+	}
+	for v, at := range k.notAfter {
+		key, ok := byVersion[v]
+		if !ok {
+			return nil, fmt.Errorf("--key-not-after: no key version %q", v)
+		}
+		t, err := time.Parse(time.RFC3339, at)
+		if err != nil {
+			return nil, fmt.Errorf("--key-not-after %s: %w", v, err)
+		}
+		key.NotAfter = timestamppb.New(t)
+	}
+	for _, v := range k.remove {
+		if _, ok := byVersion[v]; !ok {
+			return nil, fmt.Errorf("--remove-key: no key version %q", v)
+		}
+		delete(byVersion, v)
+	}
+	var out []*routerv1.SigningKey
+	for _, v := range order {
+		if key, ok := byVersion[v]; ok {
+			out = append(out, key)
+			delete(byVersion, v)
+		}
+	}
+	return out, nil
+}
+
+// startPut checks a routing change's id, adds the development signing
+// key if asked, connects to the router and reads the table in force.
+func (g globals) startPut(ctx context.Context, keys *keyFlags, kind authn.Kind, id string) (*grpc.ClientConn, *routerv1.GetRoutingTableResponse, error) {
+	if id == "" {
+		return nil, nil, errors.New("--id is required")
+	}
+	if err := keys.addDev(g, kind, id); err != nil {
+		return nil, nil, err
+	}
+	conn, err := g.dial(g.router)
+	if err != nil {
+		return nil, nil, err
+	}
+	table, err := routerv1.NewRouterServiceClient(conn).GetRoutingTable(ctx, &routerv1.GetRoutingTableRequest{})
+	if err != nil {
+		conn.Close()
+		return nil, nil, err
+	}
+	return conn, table, nil
+}
+
+// putPartner changes a partner's record through the router (admin
+// operators only): the flags given change the record in force, the rest
+// of it is kept.
+func putPartner(ctx context.Context, g globals, args []string, out io.Writer) error {
+	fs := flag.NewFlagSet("routes put-partner", flag.ContinueOnError)
+	id := fs.String("id", "", "partner id")
+	name := fs.String("name", "", "display name")
+	currency := fs.String("currency", "", "wallet currency (ISO 4217)")
+	disabled := fs.Bool("disabled", false, "refuse the partner's requests (--disabled=false enables it)")
+	endpoint := fs.String("endpoint", "", "gRPC target of the partner's WalletPartnerService")
+	ranges := fs.String("code-ranges", "", "one-time code ranges PREFIX:LENGTH[/LENGTH…], comma-separated")
+	var keys keyFlags
+	keys.register(fs)
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	conn, table, err := g.startPut(ctx, &keys, authn.Partner, *id)
+	if err != nil {
+		return err
+	}
+	defer conn.Close()
+	p := &routerv1.Partner{PartnerId: *id}
+	for _, cur := range table.GetPartners() {
+		if cur.GetPartnerId() == *id {
+			p = cur
+		}
+	}
+	var ferr error
+	fs.Visit(func(f *flag.Flag) {
+		switch f.Name {
+		case "name":
+			p.Name = *name
+		case "currency":
+			p.Currency = *currency
+		case "disabled":
+			p.Disabled = *disabled
+		case "endpoint":
+			p.Endpoint = *endpoint
+		case "code-ranges":
+			p.CodeRanges, ferr = parseCodeRanges(*ranges)
+		}
+	})
+	if ferr != nil {
+		return ferr
+	}
+	if p.SigningKeys, err = keys.apply(p.SigningKeys); err != nil {
+		return err
+	}
+	resp, err := routerv1.NewRoutingAdminServiceClient(conn).PutPartner(ctx, &routerv1.PutPartnerRequest{Partner: p})
+	if err != nil {
+		return err
+	}
+	return printProto(out, resp)
+}
+
+func parseCodeRanges(s string) ([]*routerv1.CodeRange, error) {
+	var out []*routerv1.CodeRange
+	for _, item := range strings.Split(s, ",") {
+		prefix, lens, ok := strings.Cut(item, ":")
+		if !ok {
+			return nil, fmt.Errorf("code range %q: want PREFIX:LENGTH[/LENGTH…]", item)
+		}
+		r := &routerv1.CodeRange{Prefix: prefix}
+		for _, l := range strings.Split(lens, "/") {
+			n, err := strconv.ParseInt(l, 10, 32)
+			if err != nil {
+				return nil, fmt.Errorf("code range %q: %w", item, err)
+			}
+			r.Lengths = append(r.Lengths, int32(n))
+		}
+		out = append(out, r)
+	}
+	return out, nil
+}
+
+// putNetwork changes a merchant network's record through the router, as
+// putPartner does a partner's.
+func putNetwork(ctx context.Context, g globals, args []string, out io.Writer) error {
+	fs := flag.NewFlagSet("routes put-network", flag.ContinueOnError)
+	id := fs.String("id", "", "network id")
+	name := fs.String("name", "", "display name")
+	endpoint := fs.String("endpoint", "", "gRPC target of its MerchantNetworkService")
+	guids := fs.String("guids", "", "EMVCo merchant account GUIDs, comma-separated")
+	country := fs.String("country", "", "ISO 3166-1 alpha-2 country")
+	currency := fs.String("currency", "", "ISO 4217 currency")
+	tag := fs.String("merchant-id-tag", "", "sub-tag holding the merchant id (default 01)")
+	issuers := fs.String("url-issuers", "", "issuers of URL codes the network resolves (wechat, alipay), comma-separated")
+	var keys keyFlags
+	keys.register(fs)
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	conn, table, err := g.startPut(ctx, &keys, authn.Network, *id)
+	if err != nil {
+		return err
+	}
+	defer conn.Close()
+	n := &routerv1.MerchantNetwork{NetworkId: *id}
+	for _, cur := range table.GetNetworks() {
+		if cur.GetNetworkId() == *id {
+			n = cur
+		}
+	}
+	list := func(s string) []string {
+		if s == "" {
+			return nil
+		}
+		return strings.Split(s, ",")
+	}
+	fs.Visit(func(f *flag.Flag) {
+		switch f.Name {
+		case "name":
+			n.Name = *name
+		case "endpoint":
+			n.Endpoint = *endpoint
+		case "guids":
+			n.Guids = list(*guids)
+		case "country":
+			n.Country = *country
+		case "currency":
+			n.Currency = *currency
+		case "merchant-id-tag":
+			n.MerchantIdTag = *tag
+		case "url-issuers":
+			n.UrlIssuers = list(*issuers)
+		}
+	})
+	if n.SigningKeys, err = keys.apply(n.SigningKeys); err != nil {
+		return err
+	}
+	resp, err := routerv1.NewRoutingAdminServiceClient(conn).PutNetwork(ctx, &routerv1.PutNetworkRequest{Network: n})
+	if err != nil {
+		return err
+	}
+	return printProto(out, resp)
 }
 
 func ledgerBalance(ctx context.Context, g globals, out io.Writer) error {
@@ -466,8 +650,46 @@ func statementsList(ctx context.Context, g globals, args []string, out io.Writer
 	return printProto(out, resp)
 }
 
+// connectEtcd opens an etcd client as the operator (etcd grants operators
+// read access), or in plaintext without a PKI.
+func (g globals) connectEtcd() (*clientv3.Client, error) {
+	return app.ConnectEtcd(g.pki, authn.Operator, g.operator, strings.Split(g.etcd, ","))
+}
+
+// etcdBootstrap sets up etcd's access control (users, roles, auth on) as
+// the etcd administrator of the PKI (service/etcd-admin), with the PKI's
+// operators, and those named, as readers. It is idempotent.
+func etcdBootstrap(ctx context.Context, g globals, args []string, out io.Writer) error {
+	fs := flag.NewFlagSet("etcd bootstrap", flag.ContinueOnError)
+	more := fs.String("operators", "", "more operator identities to grant read access (operator:alice,…)")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if g.pki == "" {
+		return errors.New("--pki is required: etcd's access control authenticates by certificate")
+	}
+	dev := pki.Dev{Dir: g.pki}
+	ops, err := dev.Operators()
+	if err != nil {
+		return err
+	}
+	if *more != "" {
+		ops = append(ops, strings.Split(*more, ",")...)
+	}
+	cli, err := app.ConnectEtcd(g.pki, authn.Service, app.EtcdAdmin, strings.Split(g.etcd, ","))
+	if err != nil {
+		return err
+	}
+	defer cli.Close()
+	if err := etcdx.Bootstrap(ctx, cli, app.EtcdAccess(ops...)); err != nil {
+		return err
+	}
+	_, err = fmt.Fprintf(out, "etcd access control is on; operators with read access: %s\n", strings.Join(ops, ", "))
+	return err
+}
+
 func leader(ctx context.Context, g globals, name string, out io.Writer) error {
-	cli, err := etcdx.Connect(strings.Split(g.etcd, ","))
+	cli, err := g.connectEtcd()
 	if err != nil {
 		return err
 	}

@@ -14,6 +14,7 @@ import (
 	v1 "github.com/unigate/unigate/proto/gen/unigate/common/v1"
 	protoreflect "google.golang.org/protobuf/reflect/protoreflect"
 	protoimpl "google.golang.org/protobuf/runtime/protoimpl"
+	timestamppb "google.golang.org/protobuf/types/known/timestamppb"
 	reflect "reflect"
 	sync "sync"
 	unsafe "unsafe"
@@ -26,6 +27,358 @@ const (
 	_ = protoimpl.EnforceVersion(protoimpl.MaxVersion - 20)
 )
 
+// PutPartnerRequest carries the partner's new record.
+type PutPartnerRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Partner       *Partner               `protobuf:"bytes,1,opt,name=partner,proto3" json:"partner,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *PutPartnerRequest) Reset() {
+	*x = PutPartnerRequest{}
+	mi := &file_unigate_router_v1_router_proto_msgTypes[0]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *PutPartnerRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*PutPartnerRequest) ProtoMessage() {}
+
+func (x *PutPartnerRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_unigate_router_v1_router_proto_msgTypes[0]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use PutPartnerRequest.ProtoReflect.Descriptor instead.
+func (*PutPartnerRequest) Descriptor() ([]byte, []int) {
+	return file_unigate_router_v1_router_proto_rawDescGZIP(), []int{0}
+}
+
+func (x *PutPartnerRequest) GetPartner() *Partner {
+	if x != nil {
+		return x.Partner
+	}
+	return nil
+}
+
+// PutPartnerResponse is the record as stored.
+type PutPartnerResponse struct {
+	state   protoimpl.MessageState `protogen:"open.v1"`
+	Partner *Partner               `protobuf:"bytes,1,opt,name=partner,proto3" json:"partner,omitempty"`
+	// The etcd revision of the change.
+	Revision int64 `protobuf:"varint,2,opt,name=revision,proto3" json:"revision,omitempty"`
+	// The audit entry that records the change.
+	AuditEntryId  string `protobuf:"bytes,3,opt,name=audit_entry_id,json=auditEntryId,proto3" json:"audit_entry_id,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *PutPartnerResponse) Reset() {
+	*x = PutPartnerResponse{}
+	mi := &file_unigate_router_v1_router_proto_msgTypes[1]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *PutPartnerResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*PutPartnerResponse) ProtoMessage() {}
+
+func (x *PutPartnerResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_unigate_router_v1_router_proto_msgTypes[1]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use PutPartnerResponse.ProtoReflect.Descriptor instead.
+func (*PutPartnerResponse) Descriptor() ([]byte, []int) {
+	return file_unigate_router_v1_router_proto_rawDescGZIP(), []int{1}
+}
+
+func (x *PutPartnerResponse) GetPartner() *Partner {
+	if x != nil {
+		return x.Partner
+	}
+	return nil
+}
+
+func (x *PutPartnerResponse) GetRevision() int64 {
+	if x != nil {
+		return x.Revision
+	}
+	return 0
+}
+
+func (x *PutPartnerResponse) GetAuditEntryId() string {
+	if x != nil {
+		return x.AuditEntryId
+	}
+	return ""
+}
+
+// PutNetworkRequest carries the network's new record.
+type PutNetworkRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Network       *MerchantNetwork       `protobuf:"bytes,1,opt,name=network,proto3" json:"network,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *PutNetworkRequest) Reset() {
+	*x = PutNetworkRequest{}
+	mi := &file_unigate_router_v1_router_proto_msgTypes[2]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *PutNetworkRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*PutNetworkRequest) ProtoMessage() {}
+
+func (x *PutNetworkRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_unigate_router_v1_router_proto_msgTypes[2]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use PutNetworkRequest.ProtoReflect.Descriptor instead.
+func (*PutNetworkRequest) Descriptor() ([]byte, []int) {
+	return file_unigate_router_v1_router_proto_rawDescGZIP(), []int{2}
+}
+
+func (x *PutNetworkRequest) GetNetwork() *MerchantNetwork {
+	if x != nil {
+		return x.Network
+	}
+	return nil
+}
+
+// PutNetworkResponse is the record as stored.
+type PutNetworkResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Network       *MerchantNetwork       `protobuf:"bytes,1,opt,name=network,proto3" json:"network,omitempty"`
+	Revision      int64                  `protobuf:"varint,2,opt,name=revision,proto3" json:"revision,omitempty"`
+	AuditEntryId  string                 `protobuf:"bytes,3,opt,name=audit_entry_id,json=auditEntryId,proto3" json:"audit_entry_id,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *PutNetworkResponse) Reset() {
+	*x = PutNetworkResponse{}
+	mi := &file_unigate_router_v1_router_proto_msgTypes[3]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *PutNetworkResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*PutNetworkResponse) ProtoMessage() {}
+
+func (x *PutNetworkResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_unigate_router_v1_router_proto_msgTypes[3]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use PutNetworkResponse.ProtoReflect.Descriptor instead.
+func (*PutNetworkResponse) Descriptor() ([]byte, []int) {
+	return file_unigate_router_v1_router_proto_rawDescGZIP(), []int{3}
+}
+
+func (x *PutNetworkResponse) GetNetwork() *MerchantNetwork {
+	if x != nil {
+		return x.Network
+	}
+	return nil
+}
+
+func (x *PutNetworkResponse) GetRevision() int64 {
+	if x != nil {
+		return x.Revision
+	}
+	return 0
+}
+
+func (x *PutNetworkResponse) GetAuditEntryId() string {
+	if x != nil {
+		return x.AuditEntryId
+	}
+	return ""
+}
+
+// SigningKey is one version of a partner's or network's Ed25519
+// request-signing key. Two versions overlap during a rotation.
+type SigningKey struct {
+	state   protoimpl.MessageState `protogen:"open.v1"`
+	Version string                 `protobuf:"bytes,1,opt,name=version,proto3" json:"version,omitempty"`
+	// The 32-byte public key, standard base64.
+	PublicKey string `protobuf:"bytes,2,opt,name=public_key,json=publicKey,proto3" json:"public_key,omitempty"`
+	// If set, the version is refused after this time (the end of a
+	// rotation window).
+	NotAfter      *timestamppb.Timestamp `protobuf:"bytes,3,opt,name=not_after,json=notAfter,proto3" json:"not_after,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *SigningKey) Reset() {
+	*x = SigningKey{}
+	mi := &file_unigate_router_v1_router_proto_msgTypes[4]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *SigningKey) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*SigningKey) ProtoMessage() {}
+
+func (x *SigningKey) ProtoReflect() protoreflect.Message {
+	mi := &file_unigate_router_v1_router_proto_msgTypes[4]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use SigningKey.ProtoReflect.Descriptor instead.
+func (*SigningKey) Descriptor() ([]byte, []int) {
+	return file_unigate_router_v1_router_proto_rawDescGZIP(), []int{4}
+}
+
+func (x *SigningKey) GetVersion() string {
+	if x != nil {
+		return x.Version
+	}
+	return ""
+}
+
+func (x *SigningKey) GetPublicKey() string {
+	if x != nil {
+		return x.PublicKey
+	}
+	return ""
+}
+
+func (x *SigningKey) GetNotAfter() *timestamppb.Timestamp {
+	if x != nil {
+		return x.NotAfter
+	}
+	return nil
+}
+
+// PartnerLimits are a partner's quotas at the acquirer.
+type PartnerLimits struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Calls a second on average (not money: a rate of calls).
+	RatePerSecond float64 `protobuf:"fixed64,1,opt,name=rate_per_second,json=ratePerSecond,proto3" json:"rate_per_second,omitempty"`
+	// Calls at once after being idle; 0 is one second's worth.
+	Burst int32 `protobuf:"varint,2,opt,name=burst,proto3" json:"burst,omitempty"`
+	// Unary calls in flight; 0 is unbounded.
+	MaxConcurrent int32 `protobuf:"varint,3,opt,name=max_concurrent,json=maxConcurrent,proto3" json:"max_concurrent,omitempty"`
+	// Open streams; 0 is unbounded.
+	MaxStreams    int32 `protobuf:"varint,4,opt,name=max_streams,json=maxStreams,proto3" json:"max_streams,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *PartnerLimits) Reset() {
+	*x = PartnerLimits{}
+	mi := &file_unigate_router_v1_router_proto_msgTypes[5]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *PartnerLimits) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*PartnerLimits) ProtoMessage() {}
+
+func (x *PartnerLimits) ProtoReflect() protoreflect.Message {
+	mi := &file_unigate_router_v1_router_proto_msgTypes[5]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use PartnerLimits.ProtoReflect.Descriptor instead.
+func (*PartnerLimits) Descriptor() ([]byte, []int) {
+	return file_unigate_router_v1_router_proto_rawDescGZIP(), []int{5}
+}
+
+func (x *PartnerLimits) GetRatePerSecond() float64 {
+	if x != nil {
+		return x.RatePerSecond
+	}
+	return 0
+}
+
+func (x *PartnerLimits) GetBurst() int32 {
+	if x != nil {
+		return x.Burst
+	}
+	return 0
+}
+
+func (x *PartnerLimits) GetMaxConcurrent() int32 {
+	if x != nil {
+		return x.MaxConcurrent
+	}
+	return 0
+}
+
+func (x *PartnerLimits) GetMaxStreams() int32 {
+	if x != nil {
+		return x.MaxStreams
+	}
+	return 0
+}
+
 // GetMerchantRequest names a merchant of a network.
 type GetMerchantRequest struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
@@ -37,7 +390,7 @@ type GetMerchantRequest struct {
 
 func (x *GetMerchantRequest) Reset() {
 	*x = GetMerchantRequest{}
-	mi := &file_unigate_router_v1_router_proto_msgTypes[0]
+	mi := &file_unigate_router_v1_router_proto_msgTypes[6]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -49,7 +402,7 @@ func (x *GetMerchantRequest) String() string {
 func (*GetMerchantRequest) ProtoMessage() {}
 
 func (x *GetMerchantRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_unigate_router_v1_router_proto_msgTypes[0]
+	mi := &file_unigate_router_v1_router_proto_msgTypes[6]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -62,7 +415,7 @@ func (x *GetMerchantRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetMerchantRequest.ProtoReflect.Descriptor instead.
 func (*GetMerchantRequest) Descriptor() ([]byte, []int) {
-	return file_unigate_router_v1_router_proto_rawDescGZIP(), []int{0}
+	return file_unigate_router_v1_router_proto_rawDescGZIP(), []int{6}
 }
 
 func (x *GetMerchantRequest) GetNetworkId() string {
@@ -90,7 +443,7 @@ type GetMerchantResponse struct {
 
 func (x *GetMerchantResponse) Reset() {
 	*x = GetMerchantResponse{}
-	mi := &file_unigate_router_v1_router_proto_msgTypes[1]
+	mi := &file_unigate_router_v1_router_proto_msgTypes[7]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -102,7 +455,7 @@ func (x *GetMerchantResponse) String() string {
 func (*GetMerchantResponse) ProtoMessage() {}
 
 func (x *GetMerchantResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_unigate_router_v1_router_proto_msgTypes[1]
+	mi := &file_unigate_router_v1_router_proto_msgTypes[7]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -115,7 +468,7 @@ func (x *GetMerchantResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetMerchantResponse.ProtoReflect.Descriptor instead.
 func (*GetMerchantResponse) Descriptor() ([]byte, []int) {
-	return file_unigate_router_v1_router_proto_rawDescGZIP(), []int{1}
+	return file_unigate_router_v1_router_proto_rawDescGZIP(), []int{7}
 }
 
 func (x *GetMerchantResponse) GetMerchant() *v1.Merchant {
@@ -146,7 +499,7 @@ type CodeRange struct {
 
 func (x *CodeRange) Reset() {
 	*x = CodeRange{}
-	mi := &file_unigate_router_v1_router_proto_msgTypes[2]
+	mi := &file_unigate_router_v1_router_proto_msgTypes[8]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -158,7 +511,7 @@ func (x *CodeRange) String() string {
 func (*CodeRange) ProtoMessage() {}
 
 func (x *CodeRange) ProtoReflect() protoreflect.Message {
-	mi := &file_unigate_router_v1_router_proto_msgTypes[2]
+	mi := &file_unigate_router_v1_router_proto_msgTypes[8]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -171,7 +524,7 @@ func (x *CodeRange) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CodeRange.ProtoReflect.Descriptor instead.
 func (*CodeRange) Descriptor() ([]byte, []int) {
-	return file_unigate_router_v1_router_proto_rawDescGZIP(), []int{2}
+	return file_unigate_router_v1_router_proto_rawDescGZIP(), []int{8}
 }
 
 func (x *CodeRange) GetPrefix() string {
@@ -201,14 +554,18 @@ type Partner struct {
 	CodeRanges []*CodeRange `protobuf:"bytes,5,rep,name=code_ranges,json=codeRanges,proto3" json:"code_ranges,omitempty"`
 	// gRPC target of the partner's WalletPartnerService, which Unigate calls
 	// to debit users for CPM payments and credit them for refunds.
-	Endpoint      string `protobuf:"bytes,6,opt,name=endpoint,proto3" json:"endpoint,omitempty"`
+	Endpoint string `protobuf:"bytes,6,opt,name=endpoint,proto3" json:"endpoint,omitempty"`
+	// The keys that verify the partner's signed requests.
+	SigningKeys []*SigningKey `protobuf:"bytes,7,rep,name=signing_keys,json=signingKeys,proto3" json:"signing_keys,omitempty"`
+	// The partner's quotas; the acquirer's defaults when absent.
+	Limits        *PartnerLimits `protobuf:"bytes,8,opt,name=limits,proto3" json:"limits,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
 
 func (x *Partner) Reset() {
 	*x = Partner{}
-	mi := &file_unigate_router_v1_router_proto_msgTypes[3]
+	mi := &file_unigate_router_v1_router_proto_msgTypes[9]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -220,7 +577,7 @@ func (x *Partner) String() string {
 func (*Partner) ProtoMessage() {}
 
 func (x *Partner) ProtoReflect() protoreflect.Message {
-	mi := &file_unigate_router_v1_router_proto_msgTypes[3]
+	mi := &file_unigate_router_v1_router_proto_msgTypes[9]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -233,7 +590,7 @@ func (x *Partner) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Partner.ProtoReflect.Descriptor instead.
 func (*Partner) Descriptor() ([]byte, []int) {
-	return file_unigate_router_v1_router_proto_rawDescGZIP(), []int{3}
+	return file_unigate_router_v1_router_proto_rawDescGZIP(), []int{9}
 }
 
 func (x *Partner) GetPartnerId() string {
@@ -278,6 +635,20 @@ func (x *Partner) GetEndpoint() string {
 	return ""
 }
 
+func (x *Partner) GetSigningKeys() []*SigningKey {
+	if x != nil {
+		return x.SigningKeys
+	}
+	return nil
+}
+
+func (x *Partner) GetLimits() *PartnerLimits {
+	if x != nil {
+		return x.Limits
+	}
+	return nil
+}
+
 // MerchantNetwork is a domestic network whose merchants Unigate pays.
 type MerchantNetwork struct {
 	state     protoimpl.MessageState `protogen:"open.v1"`
@@ -293,14 +664,19 @@ type MerchantNetwork struct {
 	Currency string `protobuf:"bytes,6,opt,name=currency,proto3" json:"currency,omitempty"`
 	// Issuers of URL-style merchant codes ("wechat", "alipay") whose codes
 	// this network resolves; the code's token names the merchant.
-	UrlIssuers    []string `protobuf:"bytes,7,rep,name=url_issuers,json=urlIssuers,proto3" json:"url_issuers,omitempty"`
+	UrlIssuers []string `protobuf:"bytes,7,rep,name=url_issuers,json=urlIssuers,proto3" json:"url_issuers,omitempty"`
+	// The sub-tag of the merchant account template holding the merchant
+	// id; "01" when empty.
+	MerchantIdTag string `protobuf:"bytes,8,opt,name=merchant_id_tag,json=merchantIdTag,proto3" json:"merchant_id_tag,omitempty"`
+	// The keys that verify the network's signed requests.
+	SigningKeys   []*SigningKey `protobuf:"bytes,9,rep,name=signing_keys,json=signingKeys,proto3" json:"signing_keys,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
 
 func (x *MerchantNetwork) Reset() {
 	*x = MerchantNetwork{}
-	mi := &file_unigate_router_v1_router_proto_msgTypes[4]
+	mi := &file_unigate_router_v1_router_proto_msgTypes[10]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -312,7 +688,7 @@ func (x *MerchantNetwork) String() string {
 func (*MerchantNetwork) ProtoMessage() {}
 
 func (x *MerchantNetwork) ProtoReflect() protoreflect.Message {
-	mi := &file_unigate_router_v1_router_proto_msgTypes[4]
+	mi := &file_unigate_router_v1_router_proto_msgTypes[10]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -325,7 +701,7 @@ func (x *MerchantNetwork) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use MerchantNetwork.ProtoReflect.Descriptor instead.
 func (*MerchantNetwork) Descriptor() ([]byte, []int) {
-	return file_unigate_router_v1_router_proto_rawDescGZIP(), []int{4}
+	return file_unigate_router_v1_router_proto_rawDescGZIP(), []int{10}
 }
 
 func (x *MerchantNetwork) GetNetworkId() string {
@@ -377,6 +753,20 @@ func (x *MerchantNetwork) GetUrlIssuers() []string {
 	return nil
 }
 
+func (x *MerchantNetwork) GetMerchantIdTag() string {
+	if x != nil {
+		return x.MerchantIdTag
+	}
+	return ""
+}
+
+func (x *MerchantNetwork) GetSigningKeys() []*SigningKey {
+	if x != nil {
+		return x.SigningKeys
+	}
+	return nil
+}
+
 // ResolveCodeRequest names the code and the partner whose user scanned it.
 type ResolveCodeRequest struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
@@ -388,7 +778,7 @@ type ResolveCodeRequest struct {
 
 func (x *ResolveCodeRequest) Reset() {
 	*x = ResolveCodeRequest{}
-	mi := &file_unigate_router_v1_router_proto_msgTypes[5]
+	mi := &file_unigate_router_v1_router_proto_msgTypes[11]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -400,7 +790,7 @@ func (x *ResolveCodeRequest) String() string {
 func (*ResolveCodeRequest) ProtoMessage() {}
 
 func (x *ResolveCodeRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_unigate_router_v1_router_proto_msgTypes[5]
+	mi := &file_unigate_router_v1_router_proto_msgTypes[11]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -413,7 +803,7 @@ func (x *ResolveCodeRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ResolveCodeRequest.ProtoReflect.Descriptor instead.
 func (*ResolveCodeRequest) Descriptor() ([]byte, []int) {
-	return file_unigate_router_v1_router_proto_rawDescGZIP(), []int{5}
+	return file_unigate_router_v1_router_proto_rawDescGZIP(), []int{11}
 }
 
 func (x *ResolveCodeRequest) GetPartnerId() string {
@@ -446,7 +836,7 @@ type ResolveCodeResponse struct {
 
 func (x *ResolveCodeResponse) Reset() {
 	*x = ResolveCodeResponse{}
-	mi := &file_unigate_router_v1_router_proto_msgTypes[6]
+	mi := &file_unigate_router_v1_router_proto_msgTypes[12]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -458,7 +848,7 @@ func (x *ResolveCodeResponse) String() string {
 func (*ResolveCodeResponse) ProtoMessage() {}
 
 func (x *ResolveCodeResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_unigate_router_v1_router_proto_msgTypes[6]
+	mi := &file_unigate_router_v1_router_proto_msgTypes[12]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -471,7 +861,7 @@ func (x *ResolveCodeResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ResolveCodeResponse.ProtoReflect.Descriptor instead.
 func (*ResolveCodeResponse) Descriptor() ([]byte, []int) {
-	return file_unigate_router_v1_router_proto_rawDescGZIP(), []int{6}
+	return file_unigate_router_v1_router_proto_rawDescGZIP(), []int{12}
 }
 
 func (x *ResolveCodeResponse) GetKind() v1.CodeKind {
@@ -526,7 +916,7 @@ type ClassifyCodeRequest struct {
 
 func (x *ClassifyCodeRequest) Reset() {
 	*x = ClassifyCodeRequest{}
-	mi := &file_unigate_router_v1_router_proto_msgTypes[7]
+	mi := &file_unigate_router_v1_router_proto_msgTypes[13]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -538,7 +928,7 @@ func (x *ClassifyCodeRequest) String() string {
 func (*ClassifyCodeRequest) ProtoMessage() {}
 
 func (x *ClassifyCodeRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_unigate_router_v1_router_proto_msgTypes[7]
+	mi := &file_unigate_router_v1_router_proto_msgTypes[13]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -551,7 +941,7 @@ func (x *ClassifyCodeRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ClassifyCodeRequest.ProtoReflect.Descriptor instead.
 func (*ClassifyCodeRequest) Descriptor() ([]byte, []int) {
-	return file_unigate_router_v1_router_proto_rawDescGZIP(), []int{7}
+	return file_unigate_router_v1_router_proto_rawDescGZIP(), []int{13}
 }
 
 func (x *ClassifyCodeRequest) GetCode() string {
@@ -576,7 +966,7 @@ type ClassifyCodeResponse struct {
 
 func (x *ClassifyCodeResponse) Reset() {
 	*x = ClassifyCodeResponse{}
-	mi := &file_unigate_router_v1_router_proto_msgTypes[8]
+	mi := &file_unigate_router_v1_router_proto_msgTypes[14]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -588,7 +978,7 @@ func (x *ClassifyCodeResponse) String() string {
 func (*ClassifyCodeResponse) ProtoMessage() {}
 
 func (x *ClassifyCodeResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_unigate_router_v1_router_proto_msgTypes[8]
+	mi := &file_unigate_router_v1_router_proto_msgTypes[14]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -601,7 +991,7 @@ func (x *ClassifyCodeResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ClassifyCodeResponse.ProtoReflect.Descriptor instead.
 func (*ClassifyCodeResponse) Descriptor() ([]byte, []int) {
-	return file_unigate_router_v1_router_proto_rawDescGZIP(), []int{8}
+	return file_unigate_router_v1_router_proto_rawDescGZIP(), []int{14}
 }
 
 func (x *ClassifyCodeResponse) GetKind() v1.CodeKind {
@@ -642,7 +1032,7 @@ type GetPartnerRequest struct {
 
 func (x *GetPartnerRequest) Reset() {
 	*x = GetPartnerRequest{}
-	mi := &file_unigate_router_v1_router_proto_msgTypes[9]
+	mi := &file_unigate_router_v1_router_proto_msgTypes[15]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -654,7 +1044,7 @@ func (x *GetPartnerRequest) String() string {
 func (*GetPartnerRequest) ProtoMessage() {}
 
 func (x *GetPartnerRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_unigate_router_v1_router_proto_msgTypes[9]
+	mi := &file_unigate_router_v1_router_proto_msgTypes[15]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -667,7 +1057,7 @@ func (x *GetPartnerRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetPartnerRequest.ProtoReflect.Descriptor instead.
 func (*GetPartnerRequest) Descriptor() ([]byte, []int) {
-	return file_unigate_router_v1_router_proto_rawDescGZIP(), []int{9}
+	return file_unigate_router_v1_router_proto_rawDescGZIP(), []int{15}
 }
 
 func (x *GetPartnerRequest) GetPartnerId() string {
@@ -687,7 +1077,7 @@ type GetPartnerResponse struct {
 
 func (x *GetPartnerResponse) Reset() {
 	*x = GetPartnerResponse{}
-	mi := &file_unigate_router_v1_router_proto_msgTypes[10]
+	mi := &file_unigate_router_v1_router_proto_msgTypes[16]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -699,7 +1089,7 @@ func (x *GetPartnerResponse) String() string {
 func (*GetPartnerResponse) ProtoMessage() {}
 
 func (x *GetPartnerResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_unigate_router_v1_router_proto_msgTypes[10]
+	mi := &file_unigate_router_v1_router_proto_msgTypes[16]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -712,7 +1102,7 @@ func (x *GetPartnerResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetPartnerResponse.ProtoReflect.Descriptor instead.
 func (*GetPartnerResponse) Descriptor() ([]byte, []int) {
-	return file_unigate_router_v1_router_proto_rawDescGZIP(), []int{10}
+	return file_unigate_router_v1_router_proto_rawDescGZIP(), []int{16}
 }
 
 func (x *GetPartnerResponse) GetPartner() *Partner {
@@ -731,7 +1121,7 @@ type GetRoutingTableRequest struct {
 
 func (x *GetRoutingTableRequest) Reset() {
 	*x = GetRoutingTableRequest{}
-	mi := &file_unigate_router_v1_router_proto_msgTypes[11]
+	mi := &file_unigate_router_v1_router_proto_msgTypes[17]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -743,7 +1133,7 @@ func (x *GetRoutingTableRequest) String() string {
 func (*GetRoutingTableRequest) ProtoMessage() {}
 
 func (x *GetRoutingTableRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_unigate_router_v1_router_proto_msgTypes[11]
+	mi := &file_unigate_router_v1_router_proto_msgTypes[17]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -756,7 +1146,7 @@ func (x *GetRoutingTableRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetRoutingTableRequest.ProtoReflect.Descriptor instead.
 func (*GetRoutingTableRequest) Descriptor() ([]byte, []int) {
-	return file_unigate_router_v1_router_proto_rawDescGZIP(), []int{11}
+	return file_unigate_router_v1_router_proto_rawDescGZIP(), []int{17}
 }
 
 // GetRoutingTableResponse is the table in force.
@@ -772,7 +1162,7 @@ type GetRoutingTableResponse struct {
 
 func (x *GetRoutingTableResponse) Reset() {
 	*x = GetRoutingTableResponse{}
-	mi := &file_unigate_router_v1_router_proto_msgTypes[12]
+	mi := &file_unigate_router_v1_router_proto_msgTypes[18]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -784,7 +1174,7 @@ func (x *GetRoutingTableResponse) String() string {
 func (*GetRoutingTableResponse) ProtoMessage() {}
 
 func (x *GetRoutingTableResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_unigate_router_v1_router_proto_msgTypes[12]
+	mi := &file_unigate_router_v1_router_proto_msgTypes[18]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -797,7 +1187,7 @@ func (x *GetRoutingTableResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetRoutingTableResponse.ProtoReflect.Descriptor instead.
 func (*GetRoutingTableResponse) Descriptor() ([]byte, []int) {
-	return file_unigate_router_v1_router_proto_rawDescGZIP(), []int{12}
+	return file_unigate_router_v1_router_proto_rawDescGZIP(), []int{18}
 }
 
 func (x *GetRoutingTableResponse) GetRevision() int64 {
@@ -825,7 +1215,31 @@ var File_unigate_router_v1_router_proto protoreflect.FileDescriptor
 
 const file_unigate_router_v1_router_proto_rawDesc = "" +
 	"\n" +
-	"\x1eunigate/router/v1/router.proto\x12\x11unigate.router.v1\x1a\x1eunigate/common/v1/common.proto\"T\n" +
+	"\x1eunigate/router/v1/router.proto\x12\x11unigate.router.v1\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x1eunigate/common/v1/common.proto\"I\n" +
+	"\x11PutPartnerRequest\x124\n" +
+	"\apartner\x18\x01 \x01(\v2\x1a.unigate.router.v1.PartnerR\apartner\"\x8c\x01\n" +
+	"\x12PutPartnerResponse\x124\n" +
+	"\apartner\x18\x01 \x01(\v2\x1a.unigate.router.v1.PartnerR\apartner\x12\x1a\n" +
+	"\brevision\x18\x02 \x01(\x03R\brevision\x12$\n" +
+	"\x0eaudit_entry_id\x18\x03 \x01(\tR\fauditEntryId\"Q\n" +
+	"\x11PutNetworkRequest\x12<\n" +
+	"\anetwork\x18\x01 \x01(\v2\".unigate.router.v1.MerchantNetworkR\anetwork\"\x94\x01\n" +
+	"\x12PutNetworkResponse\x12<\n" +
+	"\anetwork\x18\x01 \x01(\v2\".unigate.router.v1.MerchantNetworkR\anetwork\x12\x1a\n" +
+	"\brevision\x18\x02 \x01(\x03R\brevision\x12$\n" +
+	"\x0eaudit_entry_id\x18\x03 \x01(\tR\fauditEntryId\"~\n" +
+	"\n" +
+	"SigningKey\x12\x18\n" +
+	"\aversion\x18\x01 \x01(\tR\aversion\x12\x1d\n" +
+	"\n" +
+	"public_key\x18\x02 \x01(\tR\tpublicKey\x127\n" +
+	"\tnot_after\x18\x03 \x01(\v2\x1a.google.protobuf.TimestampR\bnotAfter\"\x95\x01\n" +
+	"\rPartnerLimits\x12&\n" +
+	"\x0frate_per_second\x18\x01 \x01(\x01R\rratePerSecond\x12\x14\n" +
+	"\x05burst\x18\x02 \x01(\x05R\x05burst\x12%\n" +
+	"\x0emax_concurrent\x18\x03 \x01(\x05R\rmaxConcurrent\x12\x1f\n" +
+	"\vmax_streams\x18\x04 \x01(\x05R\n" +
+	"maxStreams\"T\n" +
 	"\x12GetMerchantRequest\x12\x1d\n" +
 	"\n" +
 	"network_id\x18\x01 \x01(\tR\tnetworkId\x12\x1f\n" +
@@ -836,7 +1250,7 @@ const file_unigate_router_v1_router_proto_rawDesc = "" +
 	"\anetwork\x18\x02 \x01(\v2\".unigate.router.v1.MerchantNetworkR\anetwork\"=\n" +
 	"\tCodeRange\x12\x16\n" +
 	"\x06prefix\x18\x01 \x01(\tR\x06prefix\x12\x18\n" +
-	"\alengths\x18\x02 \x03(\x05R\alengths\"\xcf\x01\n" +
+	"\alengths\x18\x02 \x03(\x05R\alengths\"\xcb\x02\n" +
 	"\aPartner\x12\x1d\n" +
 	"\n" +
 	"partner_id\x18\x01 \x01(\tR\tpartnerId\x12\x12\n" +
@@ -845,7 +1259,9 @@ const file_unigate_router_v1_router_proto_rawDesc = "" +
 	"\bdisabled\x18\x04 \x01(\bR\bdisabled\x12=\n" +
 	"\vcode_ranges\x18\x05 \x03(\v2\x1c.unigate.router.v1.CodeRangeR\n" +
 	"codeRanges\x12\x1a\n" +
-	"\bendpoint\x18\x06 \x01(\tR\bendpoint\"\xcd\x01\n" +
+	"\bendpoint\x18\x06 \x01(\tR\bendpoint\x12@\n" +
+	"\fsigning_keys\x18\a \x03(\v2\x1d.unigate.router.v1.SigningKeyR\vsigningKeys\x128\n" +
+	"\x06limits\x18\b \x01(\v2 .unigate.router.v1.PartnerLimitsR\x06limits\"\xb7\x02\n" +
 	"\x0fMerchantNetwork\x12\x1d\n" +
 	"\n" +
 	"network_id\x18\x01 \x01(\tR\tnetworkId\x12\x12\n" +
@@ -855,7 +1271,9 @@ const file_unigate_router_v1_router_proto_rawDesc = "" +
 	"\acountry\x18\x05 \x01(\tR\acountry\x12\x1a\n" +
 	"\bcurrency\x18\x06 \x01(\tR\bcurrency\x12\x1f\n" +
 	"\vurl_issuers\x18\a \x03(\tR\n" +
-	"urlIssuers\"G\n" +
+	"urlIssuers\x12&\n" +
+	"\x0fmerchant_id_tag\x18\b \x01(\tR\rmerchantIdTag\x12@\n" +
+	"\fsigning_keys\x18\t \x03(\v2\x1d.unigate.router.v1.SigningKeyR\vsigningKeys\"G\n" +
 	"\x12ResolveCodeRequest\x12\x1d\n" +
 	"\n" +
 	"partner_id\x18\x01 \x01(\tR\tpartnerId\x12\x12\n" +
@@ -891,7 +1309,12 @@ const file_unigate_router_v1_router_proto_rawDesc = "" +
 	"GetPartner\x12$.unigate.router.v1.GetPartnerRequest\x1a%.unigate.router.v1.GetPartnerResponse\x12h\n" +
 	"\x0fGetRoutingTable\x12).unigate.router.v1.GetRoutingTableRequest\x1a*.unigate.router.v1.GetRoutingTableResponse\x12_\n" +
 	"\fClassifyCode\x12&.unigate.router.v1.ClassifyCodeRequest\x1a'.unigate.router.v1.ClassifyCodeResponse\x12\\\n" +
-	"\vGetMerchant\x12%.unigate.router.v1.GetMerchantRequest\x1a&.unigate.router.v1.GetMerchantResponseB\xcb\x01\n" +
+	"\vGetMerchant\x12%.unigate.router.v1.GetMerchantRequest\x1a&.unigate.router.v1.GetMerchantResponse2\xcb\x01\n" +
+	"\x13RoutingAdminService\x12Y\n" +
+	"\n" +
+	"PutPartner\x12$.unigate.router.v1.PutPartnerRequest\x1a%.unigate.router.v1.PutPartnerResponse\x12Y\n" +
+	"\n" +
+	"PutNetwork\x12$.unigate.router.v1.PutNetworkRequest\x1a%.unigate.router.v1.PutNetworkResponseB\xcb\x01\n" +
 	"\x15com.unigate.router.v1B\vRouterProtoP\x01Z?github.com/unigate/unigate/proto/gen/unigate/router/v1;routerv1\xa2\x02\x03URX\xaa\x02\x11Unigate.Router.V1\xca\x02\x11Unigate\\Router\\V1\xe2\x02\x1dUnigate\\Router\\V1\\GPBMetadata\xea\x02\x13Unigate::Router::V1b\x06proto3"
 
 var (
@@ -906,53 +1329,72 @@ func file_unigate_router_v1_router_proto_rawDescGZIP() []byte {
 	return file_unigate_router_v1_router_proto_rawDescData
 }
 
-var file_unigate_router_v1_router_proto_msgTypes = make([]protoimpl.MessageInfo, 13)
+var file_unigate_router_v1_router_proto_msgTypes = make([]protoimpl.MessageInfo, 19)
 var file_unigate_router_v1_router_proto_goTypes = []any{
-	(*GetMerchantRequest)(nil),      // 0: unigate.router.v1.GetMerchantRequest
-	(*GetMerchantResponse)(nil),     // 1: unigate.router.v1.GetMerchantResponse
-	(*CodeRange)(nil),               // 2: unigate.router.v1.CodeRange
-	(*Partner)(nil),                 // 3: unigate.router.v1.Partner
-	(*MerchantNetwork)(nil),         // 4: unigate.router.v1.MerchantNetwork
-	(*ResolveCodeRequest)(nil),      // 5: unigate.router.v1.ResolveCodeRequest
-	(*ResolveCodeResponse)(nil),     // 6: unigate.router.v1.ResolveCodeResponse
-	(*ClassifyCodeRequest)(nil),     // 7: unigate.router.v1.ClassifyCodeRequest
-	(*ClassifyCodeResponse)(nil),    // 8: unigate.router.v1.ClassifyCodeResponse
-	(*GetPartnerRequest)(nil),       // 9: unigate.router.v1.GetPartnerRequest
-	(*GetPartnerResponse)(nil),      // 10: unigate.router.v1.GetPartnerResponse
-	(*GetRoutingTableRequest)(nil),  // 11: unigate.router.v1.GetRoutingTableRequest
-	(*GetRoutingTableResponse)(nil), // 12: unigate.router.v1.GetRoutingTableResponse
-	(*v1.Merchant)(nil),             // 13: unigate.common.v1.Merchant
-	(v1.CodeKind)(0),                // 14: unigate.common.v1.CodeKind
-	(*v1.Money)(nil),                // 15: unigate.common.v1.Money
+	(*PutPartnerRequest)(nil),       // 0: unigate.router.v1.PutPartnerRequest
+	(*PutPartnerResponse)(nil),      // 1: unigate.router.v1.PutPartnerResponse
+	(*PutNetworkRequest)(nil),       // 2: unigate.router.v1.PutNetworkRequest
+	(*PutNetworkResponse)(nil),      // 3: unigate.router.v1.PutNetworkResponse
+	(*SigningKey)(nil),              // 4: unigate.router.v1.SigningKey
+	(*PartnerLimits)(nil),           // 5: unigate.router.v1.PartnerLimits
+	(*GetMerchantRequest)(nil),      // 6: unigate.router.v1.GetMerchantRequest
+	(*GetMerchantResponse)(nil),     // 7: unigate.router.v1.GetMerchantResponse
+	(*CodeRange)(nil),               // 8: unigate.router.v1.CodeRange
+	(*Partner)(nil),                 // 9: unigate.router.v1.Partner
+	(*MerchantNetwork)(nil),         // 10: unigate.router.v1.MerchantNetwork
+	(*ResolveCodeRequest)(nil),      // 11: unigate.router.v1.ResolveCodeRequest
+	(*ResolveCodeResponse)(nil),     // 12: unigate.router.v1.ResolveCodeResponse
+	(*ClassifyCodeRequest)(nil),     // 13: unigate.router.v1.ClassifyCodeRequest
+	(*ClassifyCodeResponse)(nil),    // 14: unigate.router.v1.ClassifyCodeResponse
+	(*GetPartnerRequest)(nil),       // 15: unigate.router.v1.GetPartnerRequest
+	(*GetPartnerResponse)(nil),      // 16: unigate.router.v1.GetPartnerResponse
+	(*GetRoutingTableRequest)(nil),  // 17: unigate.router.v1.GetRoutingTableRequest
+	(*GetRoutingTableResponse)(nil), // 18: unigate.router.v1.GetRoutingTableResponse
+	(*timestamppb.Timestamp)(nil),   // 19: google.protobuf.Timestamp
+	(*v1.Merchant)(nil),             // 20: unigate.common.v1.Merchant
+	(v1.CodeKind)(0),                // 21: unigate.common.v1.CodeKind
+	(*v1.Money)(nil),                // 22: unigate.common.v1.Money
 }
 var file_unigate_router_v1_router_proto_depIdxs = []int32{
-	13, // 0: unigate.router.v1.GetMerchantResponse.merchant:type_name -> unigate.common.v1.Merchant
-	4,  // 1: unigate.router.v1.GetMerchantResponse.network:type_name -> unigate.router.v1.MerchantNetwork
-	2,  // 2: unigate.router.v1.Partner.code_ranges:type_name -> unigate.router.v1.CodeRange
-	14, // 3: unigate.router.v1.ResolveCodeResponse.kind:type_name -> unigate.common.v1.CodeKind
-	13, // 4: unigate.router.v1.ResolveCodeResponse.merchant:type_name -> unigate.common.v1.Merchant
-	15, // 5: unigate.router.v1.ResolveCodeResponse.amount:type_name -> unigate.common.v1.Money
-	4,  // 6: unigate.router.v1.ResolveCodeResponse.network:type_name -> unigate.router.v1.MerchantNetwork
-	3,  // 7: unigate.router.v1.ResolveCodeResponse.partner:type_name -> unigate.router.v1.Partner
-	14, // 8: unigate.router.v1.ClassifyCodeResponse.kind:type_name -> unigate.common.v1.CodeKind
-	3,  // 9: unigate.router.v1.GetPartnerResponse.partner:type_name -> unigate.router.v1.Partner
-	3,  // 10: unigate.router.v1.GetRoutingTableResponse.partners:type_name -> unigate.router.v1.Partner
-	4,  // 11: unigate.router.v1.GetRoutingTableResponse.networks:type_name -> unigate.router.v1.MerchantNetwork
-	5,  // 12: unigate.router.v1.RouterService.ResolveCode:input_type -> unigate.router.v1.ResolveCodeRequest
-	9,  // 13: unigate.router.v1.RouterService.GetPartner:input_type -> unigate.router.v1.GetPartnerRequest
-	11, // 14: unigate.router.v1.RouterService.GetRoutingTable:input_type -> unigate.router.v1.GetRoutingTableRequest
-	7,  // 15: unigate.router.v1.RouterService.ClassifyCode:input_type -> unigate.router.v1.ClassifyCodeRequest
-	0,  // 16: unigate.router.v1.RouterService.GetMerchant:input_type -> unigate.router.v1.GetMerchantRequest
-	6,  // 17: unigate.router.v1.RouterService.ResolveCode:output_type -> unigate.router.v1.ResolveCodeResponse
-	10, // 18: unigate.router.v1.RouterService.GetPartner:output_type -> unigate.router.v1.GetPartnerResponse
-	12, // 19: unigate.router.v1.RouterService.GetRoutingTable:output_type -> unigate.router.v1.GetRoutingTableResponse
-	8,  // 20: unigate.router.v1.RouterService.ClassifyCode:output_type -> unigate.router.v1.ClassifyCodeResponse
-	1,  // 21: unigate.router.v1.RouterService.GetMerchant:output_type -> unigate.router.v1.GetMerchantResponse
-	17, // [17:22] is the sub-list for method output_type
-	12, // [12:17] is the sub-list for method input_type
-	12, // [12:12] is the sub-list for extension type_name
-	12, // [12:12] is the sub-list for extension extendee
-	0,  // [0:12] is the sub-list for field type_name
+	9,  // 0: unigate.router.v1.PutPartnerRequest.partner:type_name -> unigate.router.v1.Partner
+	9,  // 1: unigate.router.v1.PutPartnerResponse.partner:type_name -> unigate.router.v1.Partner
+	10, // 2: unigate.router.v1.PutNetworkRequest.network:type_name -> unigate.router.v1.MerchantNetwork
+	10, // 3: unigate.router.v1.PutNetworkResponse.network:type_name -> unigate.router.v1.MerchantNetwork
+	19, // 4: unigate.router.v1.SigningKey.not_after:type_name -> google.protobuf.Timestamp
+	20, // 5: unigate.router.v1.GetMerchantResponse.merchant:type_name -> unigate.common.v1.Merchant
+	10, // 6: unigate.router.v1.GetMerchantResponse.network:type_name -> unigate.router.v1.MerchantNetwork
+	8,  // 7: unigate.router.v1.Partner.code_ranges:type_name -> unigate.router.v1.CodeRange
+	4,  // 8: unigate.router.v1.Partner.signing_keys:type_name -> unigate.router.v1.SigningKey
+	5,  // 9: unigate.router.v1.Partner.limits:type_name -> unigate.router.v1.PartnerLimits
+	4,  // 10: unigate.router.v1.MerchantNetwork.signing_keys:type_name -> unigate.router.v1.SigningKey
+	21, // 11: unigate.router.v1.ResolveCodeResponse.kind:type_name -> unigate.common.v1.CodeKind
+	20, // 12: unigate.router.v1.ResolveCodeResponse.merchant:type_name -> unigate.common.v1.Merchant
+	22, // 13: unigate.router.v1.ResolveCodeResponse.amount:type_name -> unigate.common.v1.Money
+	10, // 14: unigate.router.v1.ResolveCodeResponse.network:type_name -> unigate.router.v1.MerchantNetwork
+	9,  // 15: unigate.router.v1.ResolveCodeResponse.partner:type_name -> unigate.router.v1.Partner
+	21, // 16: unigate.router.v1.ClassifyCodeResponse.kind:type_name -> unigate.common.v1.CodeKind
+	9,  // 17: unigate.router.v1.GetPartnerResponse.partner:type_name -> unigate.router.v1.Partner
+	9,  // 18: unigate.router.v1.GetRoutingTableResponse.partners:type_name -> unigate.router.v1.Partner
+	10, // 19: unigate.router.v1.GetRoutingTableResponse.networks:type_name -> unigate.router.v1.MerchantNetwork
+	11, // 20: unigate.router.v1.RouterService.ResolveCode:input_type -> unigate.router.v1.ResolveCodeRequest
+	15, // 21: unigate.router.v1.RouterService.GetPartner:input_type -> unigate.router.v1.GetPartnerRequest
+	17, // 22: unigate.router.v1.RouterService.GetRoutingTable:input_type -> unigate.router.v1.GetRoutingTableRequest
+	13, // 23: unigate.router.v1.RouterService.ClassifyCode:input_type -> unigate.router.v1.ClassifyCodeRequest
+	6,  // 24: unigate.router.v1.RouterService.GetMerchant:input_type -> unigate.router.v1.GetMerchantRequest
+	0,  // 25: unigate.router.v1.RoutingAdminService.PutPartner:input_type -> unigate.router.v1.PutPartnerRequest
+	2,  // 26: unigate.router.v1.RoutingAdminService.PutNetwork:input_type -> unigate.router.v1.PutNetworkRequest
+	12, // 27: unigate.router.v1.RouterService.ResolveCode:output_type -> unigate.router.v1.ResolveCodeResponse
+	16, // 28: unigate.router.v1.RouterService.GetPartner:output_type -> unigate.router.v1.GetPartnerResponse
+	18, // 29: unigate.router.v1.RouterService.GetRoutingTable:output_type -> unigate.router.v1.GetRoutingTableResponse
+	14, // 30: unigate.router.v1.RouterService.ClassifyCode:output_type -> unigate.router.v1.ClassifyCodeResponse
+	7,  // 31: unigate.router.v1.RouterService.GetMerchant:output_type -> unigate.router.v1.GetMerchantResponse
+	1,  // 32: unigate.router.v1.RoutingAdminService.PutPartner:output_type -> unigate.router.v1.PutPartnerResponse
+	3,  // 33: unigate.router.v1.RoutingAdminService.PutNetwork:output_type -> unigate.router.v1.PutNetworkResponse
+	27, // [27:34] is the sub-list for method output_type
+	20, // [20:27] is the sub-list for method input_type
+	20, // [20:20] is the sub-list for extension type_name
+	20, // [20:20] is the sub-list for extension extendee
+	0,  // [0:20] is the sub-list for field type_name
 }
 
 func init() { file_unigate_router_v1_router_proto_init() }
@@ -966,9 +1408,9 @@ func file_unigate_router_v1_router_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_unigate_router_v1_router_proto_rawDesc), len(file_unigate_router_v1_router_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   13,
+			NumMessages:   19,
 			NumExtensions: 0,
-			NumServices:   1,
+			NumServices:   2,
 		},
 		GoTypes:           file_unigate_router_v1_router_proto_goTypes,
 		DependencyIndexes: file_unigate_router_v1_router_proto_depIdxs,

@@ -297,3 +297,163 @@ var RouterService_ServiceDesc = grpc.ServiceDesc{
 	Streams:  []grpc.StreamDesc{},
 	Metadata: "unigate/router/v1/router.proto",
 }
+
+const (
+	RoutingAdminService_PutPartner_FullMethodName = "/unigate.router.v1.RoutingAdminService/PutPartner"
+	RoutingAdminService_PutNetwork_FullMethodName = "/unigate.router.v1.RoutingAdminService/PutNetwork"
+)
+
+// RoutingAdminServiceClient is the client API for RoutingAdminService service.
+//
+// For semantics around ctx use and closing/ending streaming RPCs, please refer to https://pkg.go.dev/google.golang.org/grpc/?tab=doc#ClientConn.NewStream.
+//
+// RoutingAdminService changes the routing table: onboarding partners and
+// networks, their endpoints, code ranges, quotas and request-signing
+// keys. Only operators with the admin role may call it. The router writes
+// each change to etcd together with its audit entry (who, the record
+// before and after, the trace id) in one etcd transaction; the acquirer
+// moves the entry into the hash-chained audit log.
+type RoutingAdminServiceClient interface {
+	// PutPartner creates or replaces a partner's record (the whole record:
+	// read it with GetRoutingTable and change what you mean to).
+	PutPartner(ctx context.Context, in *PutPartnerRequest, opts ...grpc.CallOption) (*PutPartnerResponse, error)
+	// PutNetwork creates or replaces a merchant network's record.
+	PutNetwork(ctx context.Context, in *PutNetworkRequest, opts ...grpc.CallOption) (*PutNetworkResponse, error)
+}
+
+type routingAdminServiceClient struct {
+	cc grpc.ClientConnInterface
+}
+
+func NewRoutingAdminServiceClient(cc grpc.ClientConnInterface) RoutingAdminServiceClient {
+	return &routingAdminServiceClient{cc}
+}
+
+func (c *routingAdminServiceClient) PutPartner(ctx context.Context, in *PutPartnerRequest, opts ...grpc.CallOption) (*PutPartnerResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(PutPartnerResponse)
+	err := c.cc.Invoke(ctx, RoutingAdminService_PutPartner_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *routingAdminServiceClient) PutNetwork(ctx context.Context, in *PutNetworkRequest, opts ...grpc.CallOption) (*PutNetworkResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(PutNetworkResponse)
+	err := c.cc.Invoke(ctx, RoutingAdminService_PutNetwork_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+// RoutingAdminServiceServer is the server API for RoutingAdminService service.
+// All implementations must embed UnimplementedRoutingAdminServiceServer
+// for forward compatibility.
+//
+// RoutingAdminService changes the routing table: onboarding partners and
+// networks, their endpoints, code ranges, quotas and request-signing
+// keys. Only operators with the admin role may call it. The router writes
+// each change to etcd together with its audit entry (who, the record
+// before and after, the trace id) in one etcd transaction; the acquirer
+// moves the entry into the hash-chained audit log.
+type RoutingAdminServiceServer interface {
+	// PutPartner creates or replaces a partner's record (the whole record:
+	// read it with GetRoutingTable and change what you mean to).
+	PutPartner(context.Context, *PutPartnerRequest) (*PutPartnerResponse, error)
+	// PutNetwork creates or replaces a merchant network's record.
+	PutNetwork(context.Context, *PutNetworkRequest) (*PutNetworkResponse, error)
+	mustEmbedUnimplementedRoutingAdminServiceServer()
+}
+
+// UnimplementedRoutingAdminServiceServer must be embedded to have
+// forward compatible implementations.
+//
+// NOTE: this should be embedded by value instead of pointer to avoid a nil
+// pointer dereference when methods are called.
+type UnimplementedRoutingAdminServiceServer struct{}
+
+func (UnimplementedRoutingAdminServiceServer) PutPartner(context.Context, *PutPartnerRequest) (*PutPartnerResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method PutPartner not implemented")
+}
+func (UnimplementedRoutingAdminServiceServer) PutNetwork(context.Context, *PutNetworkRequest) (*PutNetworkResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method PutNetwork not implemented")
+}
+func (UnimplementedRoutingAdminServiceServer) mustEmbedUnimplementedRoutingAdminServiceServer() {}
+func (UnimplementedRoutingAdminServiceServer) testEmbeddedByValue()                             {}
+
+// UnsafeRoutingAdminServiceServer may be embedded to opt out of forward compatibility for this service.
+// Use of this interface is not recommended, as added methods to RoutingAdminServiceServer will
+// result in compilation errors.
+type UnsafeRoutingAdminServiceServer interface {
+	mustEmbedUnimplementedRoutingAdminServiceServer()
+}
+
+func RegisterRoutingAdminServiceServer(s grpc.ServiceRegistrar, srv RoutingAdminServiceServer) {
+	// If the following call panics, it indicates UnimplementedRoutingAdminServiceServer was
+	// embedded by pointer and is nil.  This will cause panics if an
+	// unimplemented method is ever invoked, so we test this at initialization
+	// time to prevent it from happening at runtime later due to I/O.
+	if t, ok := srv.(interface{ testEmbeddedByValue() }); ok {
+		t.testEmbeddedByValue()
+	}
+	s.RegisterService(&RoutingAdminService_ServiceDesc, srv)
+}
+
+func _RoutingAdminService_PutPartner_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(PutPartnerRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(RoutingAdminServiceServer).PutPartner(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: RoutingAdminService_PutPartner_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(RoutingAdminServiceServer).PutPartner(ctx, req.(*PutPartnerRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _RoutingAdminService_PutNetwork_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(PutNetworkRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(RoutingAdminServiceServer).PutNetwork(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: RoutingAdminService_PutNetwork_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(RoutingAdminServiceServer).PutNetwork(ctx, req.(*PutNetworkRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+// RoutingAdminService_ServiceDesc is the grpc.ServiceDesc for RoutingAdminService service.
+// It's only intended for direct use with grpc.RegisterService,
+// and not to be introspected or modified (even as a copy)
+var RoutingAdminService_ServiceDesc = grpc.ServiceDesc{
+	ServiceName: "unigate.router.v1.RoutingAdminService",
+	HandlerType: (*RoutingAdminServiceServer)(nil),
+	Methods: []grpc.MethodDesc{
+		{
+			MethodName: "PutPartner",
+			Handler:    _RoutingAdminService_PutPartner_Handler,
+		},
+		{
+			MethodName: "PutNetwork",
+			Handler:    _RoutingAdminService_PutNetwork_Handler,
+		},
+	},
+	Streams:  []grpc.StreamDesc{},
+	Metadata: "unigate/router/v1/router.proto",
+}

@@ -1,0 +1,149 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"crypto/ed25519"
+	"crypto/rand"
+	"encoding/base64"
+	"errors"
+	"io"
+	"log/slog"
+	"strings"
+	"testing"
+	"time"
+
+	"go.etcd.io/etcd/api/v3/v3rpc/rpctypes"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
+
+	"github.com/unigate/unigate/pkg/audit"
+	"github.com/unigate/unigate/pkg/sqlstore"
+	"github.com/unigate/unigate/services/app"
+	"github.com/unigate/unigate/services/router"
+)
+
+// TestOperatorCommands runs unigatectl against a whole switch with its
+// security on: routing changes go through the router for admins only,
+// keep what they do not name, and land in the audit chain with before
+// and after; etcd refuses an operator's direct write.
+func TestOperatorCommands(t *testing.T) {
+	ctx := context.Background()
+	dir := t.TempDir()
+	st, err := app.StartStack(ctx, app.StackConfig{DataDir: dir, Log: slog.New(slog.NewTextHandler(io.Discard, nil))})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Stop()
+	ctl := func(operator string, args ...string) (string, error) {
+		var out bytes.Buffer
+		g := []string{"--pki", st.PKI.Dir, "--operator", operator, "--router", st.Addrs["router"],
+			"--acquirer", st.Addrs["acquirer"], "--settlement", st.Addrs["settlement"], "--etcd", st.Addrs["etcd"]}
+		_, err := run(ctx, append(g, args...), &out)
+		return out.String(), err
+	}
+
+	// A viewer may read the table but not change it.
+	if _, err := ctl("viewer", "routes", "get"); err != nil {
+		t.Fatalf("viewer reads the table: %v", err)
+	}
+	_, err = ctl("viewer", "routes", "put-partner", "--id", "hipay", "--endpoint", "evil.example:443")
+	if status.Code(err) != codes.PermissionDenied {
+		t.Fatalf("viewer changes a partner: got %v, want PermissionDenied", err)
+	}
+	_, err = ctl("operator", "routes", "put-partner", "--id", "hipay", "--disabled")
+	if status.Code(err) != codes.PermissionDenied {
+		t.Fatalf("operator changes a partner: got %v, want PermissionDenied", err)
+	}
+
+	// An admin rotates hipay's key: the new version is added, the old one
+	// and the rest of the record are kept.
+	pub, _, err := ed25519.GenerateKey(rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	out, err := ctl("admin", "routes", "put-partner", "--id", "hipay", "--signing-key", "v2="+base64.StdEncoding.EncodeToString(pub))
+	if err != nil {
+		t.Fatalf("admin adds a key version: %v", err)
+	}
+	compact := strings.Join(strings.Fields(out), "") // protojson's spacing is deliberately unstable
+	for _, want := range []string{`"partnerId":"hipay"`, `"version":"v2"`, `"prefix":"2899"`, `"currency":"MNT"`, `"auditEntryId"`} {
+		if !strings.Contains(compact, want) {
+			t.Errorf("put-partner output lacks %s:\n%s", want, out)
+		}
+	}
+	var keys int
+	deadline := time.Now().Add(10 * time.Second)
+	for ; time.Now().Before(deadline); time.Sleep(100 * time.Millisecond) {
+		table, err := ctl("viewer", "routes", "get")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if keys = strings.Count(table, `"version"`); keys >= 7 { // 6 demo records + hipay's v2
+			break
+		}
+	}
+	if keys < 7 {
+		t.Fatalf("the router's table never showed hipay's second key (%d key versions)", keys)
+	}
+	// Bad input: refused with the field, nothing written.
+	if _, err := ctl("admin", "routes", "put-partner", "--id", "hipay", "--currency", "XXX"); status.Code(err) != codes.InvalidArgument {
+		t.Fatalf("a partner with an unknown currency: got %v, want InvalidArgument", err)
+	}
+
+	// The change is in the audit log, chained, with before and after.
+	db, err := sqlstore.Open(ctx, st.DSN("acquirer"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	var found, denied *audit.Entry
+	for deadline := time.Now().Add(15 * time.Second); (found == nil || denied == nil) && time.Now().Before(deadline); time.Sleep(200 * time.Millisecond) {
+		entries, err := audit.List(ctx, db, 0, 1000)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for i, e := range entries {
+			switch {
+			case e.Action == "routing.put_partner" && e.Subject == "partner:hipay":
+				found = &entries[i]
+			case e.Action == "auth.denied" && e.Actor == "operator:viewer" && strings.HasSuffix(e.Subject, "RoutingAdminService/PutPartner"):
+				denied = &entries[i]
+			}
+		}
+	}
+	if found == nil || denied == nil {
+		t.Fatalf("chained audit entries: routing change %v, viewer's refusal %v", found, denied)
+	}
+	if found.Actor != "operator:admin" || !strings.Contains(string(found.Before), "2899") ||
+		strings.Contains(string(found.Before), `"v2"`) || !strings.Contains(string(found.After), `"v2"`) {
+		t.Errorf("audit entry: actor %q, before %s, after %s", found.Actor, found.Before, found.After)
+	}
+	if out, err := runAudit(ctx, st.DSN("acquirer")); err != nil || !strings.Contains(out, "intact") {
+		t.Errorf("audit verify: %v\n%s", err, out)
+	}
+
+	// Operators read elections from etcd but cannot write the table there.
+	if out, err := ctl("viewer", "leader", "acquirer"); err != nil || !strings.Contains(out, "revision") {
+		t.Errorf("leader: %v %q", err, out)
+	}
+	g := globals{pki: st.PKI.Dir, operator: "admin", etcd: st.Addrs["etcd"]}
+	cli, err := g.connectEtcd()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cli.Close()
+	if _, err := cli.Put(ctx, router.Prefix+"partners/hipay", "{}"); !errors.Is(err, rpctypes.ErrPermissionDenied) {
+		t.Errorf("an operator writes etcd directly: got %v, want permission denied", err)
+	}
+	// Bootstrapping again changes nothing and fails nothing.
+	if _, err := ctl("admin", "etcd", "bootstrap"); err != nil {
+		t.Errorf("etcd bootstrap again: %v", err)
+	}
+}
+
+func runAudit(ctx context.Context, dsn string) (string, error) {
+	var out bytes.Buffer
+	_, err := run(ctx, []string{"audit", "verify", "--dsn", dsn}, &out)
+	return out.String(), err
+}
