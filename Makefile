@@ -5,7 +5,7 @@ BIN   := $(CURDIR)/bin
 TOOLS := $(CURDIR)/.bin
 MODULES := proto pkg sdk services deploy
 
-.PHONY: all build run demo test test-short bench generate check-generated lint tools clean
+.PHONY: all build run demo cluster cluster-stop failover-test test test-short bench generate check-generated lint tools clean
 
 all: build
 
@@ -21,6 +21,24 @@ run: build
 ## demo: the same demo on fresh data and free ports; exits 0 only if every step succeeded
 demo: build
 	@d=$$(mktemp -d); trap 'rm -rf "$$d"' EXIT; $(BIN)/unigate dev --data-dir "$$d" --base-port 0 --exit-after-demo
+
+## cluster: every part of the switch as its own process, with replicas, on PostgreSQL (docs/cluster.md)
+CLUSTER_DIR   ?= .cluster
+CLUSTER_FLAGS ?=
+cluster: build
+	$(BIN)/unigate cluster --dir $(CLUSTER_DIR) $(CLUSTER_FLAGS)
+
+## cluster-stop: stop the cluster running in CLUSTER_DIR; fails if a process or a port is left
+cluster-stop:
+	$(BIN)/unigate cluster --dir $(CLUSTER_DIR) --stop
+
+FAILOVER_DIR ?= .cluster-failover
+## failover-test: start a cluster of processes, measure failover (20 trials of each kind: leader stopped,
+## killed, paused; a stateless replica killed under load), stop the cluster; fails if a target is missed
+failover-test: build
+	@rm -rf $(FAILOVER_DIR); $(BIN)/unigate cluster --dir $(FAILOVER_DIR) --base-port 7200 > $(FAILOVER_DIR).log 2>&1 & \
+	$(BIN)/unigate failover-test --dir $(FAILOVER_DIR) $(FAILOVER_FLAGS); status=$$?; \
+	$(BIN)/unigate cluster --dir $(FAILOVER_DIR) --stop; exit $$status
 
 ## test: every module's tests; the database-backed ones need PostgreSQL (see README)
 test:
@@ -57,4 +75,4 @@ lint: tools
 	@for m in $(MODULES); do (cd $$m && $(GO) vet ./...); done
 
 clean:
-	rm -rf $(BIN) .data
+	rm -rf $(BIN) .data $(CLUSTER_DIR) $(FAILOVER_DIR) $(FAILOVER_DIR).log

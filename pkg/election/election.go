@@ -24,6 +24,8 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"sort"
+	"strings"
 	"time"
 
 	clientv3 "go.etcd.io/etcd/client/v3"
@@ -50,6 +52,35 @@ type Config struct {
 	// minimum: 1 s with 50/500 ms ticks, 2 s with the defaults).
 	TTL int
 	Log *slog.Logger
+	// Address and Liveness let standbys replace a crashed leader before
+	// its lease expires. A candidate publishes its Address (where others
+	// reach its process) with its key; while campaigning, a standby calls
+	// Liveness with the leader's Address. Liveness must block while the
+	// leader's process is there and return nil once it has seen it go (its
+	// connection dropped); it returns an error if it could not tell (it
+	// could not reach the process at all), and must return when its ctx
+	// ends. When it returns nil the standby revokes the leader's lease, and
+	// the next candidate leads within milliseconds. A wrong verdict is
+	// safe: the revoked leader's term ends, and its writes carry its fence.
+	// A process that is paused, not gone, keeps its connections: lease
+	// expiry (TTL) replaces it.
+	Address  string
+	Liveness func(ctx context.Context, address string) error
+}
+
+// value is what a candidate's key holds: its id, and its address after a
+// newline when it has one.
+func (cfg Config) value() string {
+	if cfg.Address == "" {
+		return cfg.Candidate
+	}
+	return cfg.Candidate + "\n" + cfg.Address
+}
+
+// parseValue splits a key's value into candidate and address.
+func parseValue(v []byte) (candidate, address string) {
+	c, a, _ := strings.Cut(string(v), "\n")
+	return c, a
 }
 
 // handoverGrace is how long a stopping candidate may take to resign and
@@ -107,7 +138,10 @@ func runSession(ctx context.Context, cli *clientv3.Client, cfg Config, lead func
 		case <-cctx.Done():
 		}
 	}()
-	err = e.Campaign(cctx, cfg.Candidate)
+	if cfg.Liveness != nil {
+		go watchLeader(cctx, cli, cfg, s.Lease())
+	}
+	err = e.Campaign(cctx, cfg.value())
 	if err != nil {
 		cancel()
 		return fmt.Errorf("election: campaign: %w", err)
@@ -149,5 +183,115 @@ func Leader(ctx context.Context, cli *clientv3.Client, name string) (candidate s
 	if len(resp.Kvs) == 0 {
 		return "", 0, false, nil
 	}
-	return string(resp.Kvs[0].Value), resp.Kvs[0].CreateRevision, true, nil
+	c, _ := parseValue(resp.Kvs[0].Value)
+	return c, resp.Kvs[0].CreateRevision, true, nil
+}
+
+// LeaderInfo is the leader of one election as Leaders reports it.
+type LeaderInfo struct {
+	Election  string
+	Candidate string
+	Address   string
+	// Revision is the leader's term (its key's create revision), the fence
+	// its writes carry.
+	Revision int64
+	// Standbys is how many other candidates are campaigning.
+	Standbys int
+}
+
+// Leaders returns the leader of every election with a candidate, by name.
+func Leaders(ctx context.Context, cli *clientv3.Client) ([]LeaderInfo, error) {
+	resp, err := cli.Get(ctx, Prefix, clientv3.WithPrefix())
+	if err != nil {
+		return nil, err
+	}
+	byName := map[string]*LeaderInfo{}
+	var names []string
+	for _, kv := range resp.Kvs {
+		rest := strings.TrimPrefix(string(kv.Key), Prefix)
+		i := strings.LastIndex(rest, "/")
+		if i <= 0 {
+			continue
+		}
+		name := rest[:i]
+		l, ok := byName[name]
+		if !ok {
+			l = &LeaderInfo{Election: name}
+			byName[name] = l
+			names = append(names, name)
+		}
+		if l.Revision == 0 || kv.CreateRevision < l.Revision {
+			if l.Revision != 0 {
+				l.Standbys++
+			}
+			l.Candidate, l.Address = parseValue(kv.Value)
+			l.Revision = kv.CreateRevision
+		} else {
+			l.Standbys++
+		}
+	}
+	sort.Strings(names)
+	out := make([]LeaderInfo, 0, len(names))
+	for _, n := range names {
+		out = append(out, *byName[n])
+	}
+	return out, nil
+}
+
+// watchLeader runs in a standby while it campaigns: it follows the
+// current leader's process with cfg.Liveness and, when Liveness sees the
+// process go, revokes the leader's lease. It returns when ctx ends (the
+// campaign is won or abandoned).
+func watchLeader(ctx context.Context, cli *clientv3.Client, cfg Config, own clientv3.LeaseID) {
+	pause := func() bool {
+		select {
+		case <-ctx.Done():
+			return false
+		case <-time.After(100 * time.Millisecond):
+			return true
+		}
+	}
+	for ctx.Err() == nil {
+		resp, err := cli.Get(ctx, Prefix+cfg.Name+"/", clientv3.WithFirstCreate()...)
+		if err != nil || len(resp.Kvs) == 0 || clientv3.LeaseID(resp.Kvs[0].Lease) == own {
+			if !pause() {
+				return
+			}
+			continue
+		}
+		kv := resp.Kvs[0]
+		who, addr := parseValue(kv.Value)
+		if addr == "" {
+			if !pause() {
+				return
+			}
+			continue
+		}
+		// Follow this leader until Liveness answers or its key goes.
+		lctx, cancel := context.WithCancel(ctx)
+		wch := cli.Watch(lctx, string(kv.Key))
+		go func() {
+			for wr := range wch {
+				for _, ev := range wr.Events {
+					if ev.Type == clientv3.EventTypeDelete {
+						cancel()
+					}
+				}
+			}
+		}()
+		err = cfg.Liveness(lctx, addr)
+		gone := err == nil && lctx.Err() == nil
+		cancel()
+		if gone {
+			if _, rerr := cli.Revoke(ctx, clientv3.LeaseID(kv.Lease)); rerr != nil && ctx.Err() == nil {
+				cfg.Log.WarnContext(ctx, "revoking a gone leader's lease", "election", cfg.Name, "leader", who, "err", rerr)
+			} else if rerr == nil {
+				cfg.Log.InfoContext(ctx, "leader's process gone: its lease revoked", "election", cfg.Name, "leader", who, "address", addr)
+			}
+			continue
+		}
+		if !pause() {
+			return
+		}
+	}
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"io"
 	"log/slog"
+	"net"
 	"sync"
 	"testing"
 	"time"
@@ -79,6 +80,10 @@ func TestFailoverAndHandover(t *testing.T) {
 	if err != nil || !ok || who != "b" || rev != second.Revision {
 		t.Fatalf("Leader = %s %d %v %v", who, rev, ok, err)
 	}
+	all, err := Leaders(ctx, cli)
+	if err != nil || len(all) != 1 || all[0] != (LeaderInfo{Election: "test", Candidate: "b", Revision: second.Revision}) {
+		t.Fatalf("Leaders = %+v, %v", all, err)
+	}
 }
 
 // TestCrashedLeaderIsReplaced cuts a leader's etcd connection (as a crash
@@ -136,6 +141,108 @@ func TestCrashedLeaderIsReplaced(t *testing.T) {
 			t.Fatalf("second term %+v after %+v", second, first)
 		}
 		t.Logf("replaced %v after the crash", time.Since(crashed))
+	case <-time.After(5 * time.Second):
+		t.Fatal("no new leader within 5s of the crash")
+	}
+}
+
+// TestStandbySeesLeaderGo: a standby that follows the leader's process
+// (Liveness) revokes its lease the moment the process goes, well before
+// the lease would expire.
+func TestStandbySeesLeaderGo(t *testing.T) {
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	e, err := etcdx.StartEmbedded(ctx, t.TempDir(), "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer e.Close()
+	log := slog.New(slog.NewTextHandler(io.Discard, nil))
+
+	// The leader's "process": a listener; its death closes what it accepted.
+	lis, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var conns []net.Conn
+	var mu sync.Mutex
+	go func() {
+		for {
+			c, err := lis.Accept()
+			if err != nil {
+				return
+			}
+			mu.Lock()
+			conns = append(conns, c)
+			mu.Unlock()
+		}
+	}()
+	die := func() {
+		lis.Close()
+		mu.Lock()
+		for _, c := range conns {
+			c.Close()
+		}
+		mu.Unlock()
+	}
+	// Liveness: connected, then blocked until the connection drops.
+	liveness := func(ctx context.Context, addr string) error {
+		c, err := (&net.Dialer{}).DialContext(ctx, "tcp", addr)
+		if err != nil {
+			time.Sleep(50 * time.Millisecond)
+			return err
+		}
+		stop := context.AfterFunc(ctx, func() { c.Close() })
+		defer stop()
+		_, _ = c.Read(make([]byte, 1))
+		c.Close()
+		if ctx.Err() != nil {
+			return ctx.Err()
+		}
+		return nil
+	}
+
+	led := make(chan Term, 4)
+	var runs sync.WaitGroup
+	defer func() { cancel(); runs.Wait(); die() }()
+	run := func(cfg Config) *clientv3.Client {
+		cli, err := etcdx.Connect([]string{e.Endpoint})
+		if err != nil {
+			t.Fatal(err)
+		}
+		runs.Add(1)
+		go func() {
+			defer runs.Done()
+			_ = Run(ctx, cli, cfg, func(ctx context.Context, term Term) error {
+				led <- term
+				<-ctx.Done()
+				return nil
+			})
+		}()
+		return cli
+	}
+	cliA := run(Config{Name: "fast", Candidate: "a", TTL: 1, Log: log, Address: lis.Addr().String(), Liveness: liveness})
+	first := <-led
+	cliB := run(Config{Name: "fast", Candidate: "b", TTL: 1, Log: log, Address: "127.0.0.1:1", Liveness: liveness})
+	defer cliB.Close()
+	if who, _, ok, err := Leader(ctx, cliB, "fast"); err != nil || !ok || who != "a" {
+		t.Fatalf("Leader = %q %v %v", who, ok, err)
+	}
+	time.Sleep(300 * time.Millisecond) // b is following a
+	crashed := time.Now()
+	die()
+	cliA.Close() // no resign, no revoke: as a kill -9
+	select {
+	case second := <-led:
+		took := time.Since(crashed)
+		if second.Candidate != "b" || second.Revision <= first.Revision {
+			t.Fatalf("second term %+v after %+v", second, first)
+		}
+		// The lease alone would take over a second.
+		if took > 500*time.Millisecond {
+			t.Fatalf("replaced after %v: the standby did not act on the leader's going", took)
+		}
+		t.Logf("replaced %v after the crash", took)
 	case <-time.After(5 * time.Second):
 		t.Fatal("no new leader within 5s of the crash")
 	}

@@ -1,7 +1,8 @@
-// Package etcdx starts an embedded, single-member etcd server for the
-// no-setup default (`make run`) and for tests, opens clients, and sets up
-// etcd's own access control (Bootstrap). In a cluster, services use an
-// external etcd through Connect alone.
+// Package etcdx starts an embedded etcd server — a single member for the
+// no-setup default (`make run`) and for tests, or one member of a
+// multi-member cluster (`unigate etcd --initial-cluster`, which
+// `unigate cluster` runs three of) — opens clients, and sets up etcd's own
+// access control (Bootstrap). Services only connect (Connect, ConnectTLS).
 //
 // With TLS, etcd authenticates each client by its certificate and, once
 // auth is enabled, takes the certificate's common name as the etcd user:
@@ -18,6 +19,7 @@ import (
 	"net"
 	"net/url"
 	"sort"
+	"strings"
 	"time"
 
 	"go.etcd.io/etcd/api/v3/v3rpc/rpctypes"
@@ -49,23 +51,78 @@ func StartEmbedded(ctx context.Context, dir, clientAddr string) (*Embedded, erro
 // a certificate of sec.ClientCAFile (and talking TLS to its peer URL);
 // nil sec serves plain http.
 func StartEmbeddedTLS(ctx context.Context, dir, clientAddr string, sec *ServerTLS) (*Embedded, error) {
-	clientAddr, err := resolvePort(clientAddr)
+	return StartMember(ctx, Member{Name: "unigate", Dir: dir, ClientAddr: clientAddr, PeerAddr: "127.0.0.1:0", TLS: sec})
+}
+
+// Member configures one member of an etcd cluster.
+type Member struct {
+	// Name is the member's name in InitialCluster ("n1").
+	Name string
+	// Dir keeps the member's data. A member restarted on the same Dir
+	// rejoins its cluster; a new cluster needs empty dirs (each member
+	// preallocates a 64 MB write-ahead log there).
+	Dir string
+	// ClientAddr and PeerAddr are where the member serves clients and the
+	// other members ("127.0.0.1:2379", "127.0.0.1:2380"). Port 0 picks a
+	// free port, which only a single member can do: the others must know
+	// its peer address beforehand.
+	ClientAddr, PeerAddr string
+	// InitialCluster lists every member's peer URL,
+	// "n1=https://127.0.0.1:2380,n2=https://127.0.0.1:2381,…", this one's
+	// included; the scheme is https when TLS is set. Empty means a
+	// single-member cluster of this member alone.
+	InitialCluster string
+	// TLS, if set, serves https to clients presenting a certificate of
+	// TLS.ClientCAFile, and the peers talk TLS to each other with the same
+	// certificate; nil: plain http everywhere.
+	TLS *ServerTLS
+}
+
+// Validate reports a member that cannot start.
+func (m Member) Validate() error {
+	if m.Name == "" || m.Dir == "" || m.ClientAddr == "" || m.PeerAddr == "" {
+		return errors.New("etcdx: a member needs a name, a data directory, a client and a peer address")
+	}
+	if m.InitialCluster == "" {
+		return nil
+	}
+	if _, port, err := net.SplitHostPort(m.PeerAddr); err != nil || port == "0" {
+		return fmt.Errorf("etcdx: member %s of a cluster: peer address %q must have a fixed port", m.Name, m.PeerAddr)
+	}
+	for _, item := range strings.Split(m.InitialCluster, ",") {
+		if name, _, _ := strings.Cut(item, "="); name == m.Name {
+			return nil
+		}
+	}
+	return fmt.Errorf("etcdx: member %s is not in the initial cluster %q", m.Name, m.InitialCluster)
+}
+
+// StartMember starts the member m and returns once it serves clients,
+// which takes a quorum: start the members of a new cluster together (in
+// their own processes, or concurrently). Every member gets the same short
+// ticks as StartEmbedded, so a cluster elects a new leader about 0.6 s
+// after losing its leader.
+func StartMember(ctx context.Context, m Member) (*Embedded, error) {
+	if err := m.Validate(); err != nil {
+		return nil, err
+	}
+	clientAddr, err := resolvePort(m.ClientAddr)
 	if err != nil {
 		return nil, err
 	}
-	peerAddr, err := resolvePort("127.0.0.1:0")
+	peerAddr, err := resolvePort(m.PeerAddr)
 	if err != nil {
 		return nil, err
 	}
 	cfg := embed.NewConfig()
-	cfg.Name = "unigate"
-	cfg.Dir = dir
+	cfg.Name = m.Name
+	cfg.Dir = m.Dir
 	cfg.TickMs = 50
 	cfg.ElectionMs = 500
 	cfg.LogLevel = "error"
 	cfg.ZapLoggerBuilder = embed.NewZapLoggerBuilder(zap.NewNop())
 	scheme := "http"
-	if sec != nil {
+	if sec := m.TLS; sec != nil {
 		scheme = "https"
 		cfg.ClientTLSInfo.CertFile, cfg.ClientTLSInfo.KeyFile = sec.CertFile, sec.KeyFile
 		cfg.ClientTLSInfo.TrustedCAFile, cfg.ClientTLSInfo.ClientCertAuth = sec.ClientCAFile, true
@@ -76,22 +133,32 @@ func StartEmbeddedTLS(ctx context.Context, dir, clientAddr string, sec *ServerTL
 	pu := url.URL{Scheme: scheme, Host: peerAddr}
 	cfg.ListenClientUrls, cfg.AdvertiseClientUrls = []url.URL{cu}, []url.URL{cu}
 	cfg.ListenPeerUrls, cfg.AdvertisePeerUrls = []url.URL{pu}, []url.URL{pu}
-	cfg.InitialCluster = cfg.InitialClusterFromName(cfg.Name)
+	cfg.InitialCluster = m.InitialCluster
+	if cfg.InitialCluster == "" {
+		cfg.InitialCluster = cfg.InitialClusterFromName(cfg.Name)
+	}
+	cfg.ClusterState = embed.ClusterStateFlagNew // ignored once Dir holds data: a restarted member rejoins
 	e, err := embed.StartEtcd(cfg)
 	if err != nil {
-		return nil, fmt.Errorf("etcdx: start embedded etcd: %w", err)
+		return nil, fmt.Errorf("etcdx: start etcd member %s: %w", m.Name, err)
 	}
 	select {
 	case <-e.Server.ReadyNotify():
+	case err := <-e.Err():
+		e.Close()
+		return nil, fmt.Errorf("etcdx: etcd member %s: %w", m.Name, err)
 	case <-time.After(30 * time.Second):
 		e.Close()
-		return nil, fmt.Errorf("etcdx: embedded etcd not ready after 30s")
+		return nil, fmt.Errorf("etcdx: etcd member %s not ready after 30s", m.Name)
 	case <-ctx.Done():
 		e.Close()
 		return nil, ctx.Err()
 	}
 	return &Embedded{etcd: e, Endpoint: cu.String()}, nil
 }
+
+// Err reports a fatal error of the running server.
+func (e *Embedded) Err() <-chan error { return e.etcd.Err() }
 
 // Close stops the server.
 func (e *Embedded) Close() { e.etcd.Close() }

@@ -3,7 +3,9 @@ package etcdx_test
 import (
 	"context"
 	"errors"
+	"net"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -114,4 +116,109 @@ func TestAccess(t *testing.T) {
 			t.Errorf("%s: read the routing table", name)
 		}
 	}
+}
+
+// TestCluster starts a three-member cluster with TLS between clients and
+// members and among the members, writes through one member and reads
+// through another, then closes the leader: the other two elect a new one
+// and still take writes.
+func TestCluster(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	dir := t.TempDir()
+	dev, err := pki.WriteDev(filepath.Join(dir, "pki"), pki.DevSpec{Services: []string{"etcd", "etcd-admin"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	crt, key := dev.Cert(authn.Service, "etcd")
+	sec := &etcdx.ServerTLS{CertFile: crt, KeyFile: key, ClientCAFile: dev.CA("unigate")}
+	names := []string{"n1", "n2", "n3"}
+	members := make([]etcdx.Member, len(names))
+	var initial []string
+	for i, name := range names {
+		members[i] = etcdx.Member{Name: name, Dir: filepath.Join(dir, name), ClientAddr: freeAddr(t), PeerAddr: freeAddr(t), TLS: sec}
+		initial = append(initial, name+"=https://"+members[i].PeerAddr)
+	}
+	// Each member serves only once there is a quorum: start them together.
+	started := make([]*etcdx.Embedded, len(members))
+	errs := make(chan error, len(members))
+	for i := range members {
+		members[i].InitialCluster = strings.Join(initial, ",")
+		go func() {
+			e, err := etcdx.StartMember(ctx, members[i])
+			started[i] = e
+			errs <- err
+		}()
+	}
+	for range members {
+		if err := <-errs; err != nil {
+			t.Fatal(err)
+		}
+	}
+	closed := map[int]bool{}
+	defer func() {
+		for i, e := range started {
+			if !closed[i] {
+				e.Close()
+			}
+		}
+	}()
+	cfg, err := dev.ClientConfig(authn.Service, "etcd-admin", "unigate")
+	if err != nil {
+		t.Fatal(err)
+	}
+	connect := func(i int) *clientv3.Client {
+		t.Helper()
+		cli, err := etcdx.ConnectTLS([]string{started[i].Endpoint}, cfg)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { cli.Close() })
+		return cli
+	}
+	if _, err := connect(0).Put(ctx, "/t/k", "v1"); err != nil {
+		t.Fatalf("write through n1: %v", err)
+	}
+	if r, err := connect(1).Get(ctx, "/t/k"); err != nil || r.Count != 1 || string(r.Kvs[0].Value) != "v1" {
+		t.Fatalf("read through n2: %v %v", r, err)
+	}
+
+	// Close the leader; the others take writes once they elect a new one.
+	leader := -1
+	for i, e := range started {
+		st, err := connect(i).Status(ctx, e.Endpoint)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if st.Leader == st.Header.MemberId {
+			leader = i
+		}
+	}
+	if leader < 0 {
+		t.Fatal("no member is the leader")
+	}
+	started[leader].Close()
+	closed[leader] = true
+	for i := range started {
+		if closed[i] {
+			continue
+		}
+		wctx, wcancel := context.WithTimeout(ctx, 10*time.Second)
+		_, err := connect(i).Put(wctx, "/t/k", names[i])
+		wcancel()
+		if err != nil {
+			t.Fatalf("write through %s after closing the leader %s: %v", names[i], names[leader], err)
+		}
+	}
+}
+
+// freeAddr returns a loopback address whose port was free a moment ago.
+func freeAddr(t *testing.T) string {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	return l.Addr().String()
 }

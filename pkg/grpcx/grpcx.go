@@ -12,6 +12,7 @@ import (
 	"net"
 	"runtime"
 	"runtime/debug"
+	"strings"
 	"time"
 
 	"go.opentelemetry.io/contrib/instrumentation/google.golang.org/grpc/otelgrpc"
@@ -20,6 +21,7 @@ import (
 	"google.golang.org/grpc/credentials/insecure"
 	"google.golang.org/grpc/health"
 	healthpb "google.golang.org/grpc/health/grpc_health_v1"
+	"google.golang.org/grpc/keepalive"
 	"google.golang.org/grpc/reflection"
 
 	"github.com/unigate/unigate/pkg/rpcerr"
@@ -39,6 +41,8 @@ func NewServer(log *slog.Logger, opts ...grpc.ServerOption) *Server {
 	s := &Server{Health: health.NewServer(), log: log}
 	base := []grpc.ServerOption{
 		grpc.StatsHandler(otelgrpc.NewServerHandler()),
+		grpc.KeepaliveParams(keepalive.ServerParameters{Time: serverPing, Timeout: pingTimeout}),
+		grpc.KeepaliveEnforcementPolicy(keepalive.EnforcementPolicy{MinTime: clientPing / 2, PermitWithoutStream: true}),
 		grpc.ChainUnaryInterceptor(s.unaryErrors),
 		grpc.ChainStreamInterceptor(s.streamErrors),
 		// Reuse handler goroutines: their stacks have already grown, which
@@ -117,9 +121,14 @@ func (s *Server) Serve(ctx context.Context, lis net.Listener, grace time.Duratio
 // DefaultCallTimeout bounds every outbound call.
 const DefaultCallTimeout = 5 * time.Second
 
-// Dial returns a client connection to target ("host:port") with tracing
-// and a deadline on every call: callTimeout, or the caller's own deadline
-// if that is sooner.
+// Dial returns a client connection to target with tracing and a deadline
+// on every call: callTimeout, or the caller's own deadline if that is
+// sooner. target is one address ("host:port", or any gRPC target such as
+// "dns:///router.unigate.svc:7001") or the comma-separated addresses of a
+// service's replicas ("127.0.0.1:7122,127.0.0.1:7123"). Calls are spread
+// round-robin over the replicas that are healthy (see serviceConfig and
+// ProbeInterval), calls that fail with UNAVAILABLE are tried again, and
+// keepalives find a dead connection.
 func Dial(target string, callTimeout time.Duration, opts ...grpc.DialOption) (*grpc.ClientConn, error) {
 	if callTimeout <= 0 {
 		callTimeout = DefaultCallTimeout
@@ -128,9 +137,27 @@ func Dial(target string, callTimeout time.Duration, opts ...grpc.DialOption) (*g
 		grpc.WithTransportCredentials(insecure.NewCredentials()),
 		grpc.WithStatsHandler(otelgrpc.NewClientHandler()),
 		grpc.WithChainUnaryInterceptor(deadline(callTimeout)),
+		grpc.WithDefaultServiceConfig(serviceConfig),
+		grpc.WithKeepaliveParams(keepalive.ClientParameters{Time: clientPing, Timeout: pingTimeout, PermitWithoutStream: true}),
+	}
+	if addrs := strings.Split(target, ","); len(addrs) > 1 {
+		for i := range addrs {
+			addrs[i] = strings.TrimSpace(addrs[i])
+		}
+		return dialReplicas(addrs, base, opts)
 	}
 	return grpc.NewClient(target, append(base, opts...)...)
 }
+
+// Keepalives. A client may not ping more often than every 10 s (gRPC's
+// floor), so a silent server is found by the replica probes; the server
+// pings every second and drops a client that does not answer within a
+// second, freeing what a dead or paused client held.
+const (
+	clientPing  = 10 * time.Second
+	serverPing  = time.Second
+	pingTimeout = time.Second
+)
 
 // deadline bounds each unary call by d: a caller's context may shorten
 // the bound, never lengthen it, so a long-lived caller context (a

@@ -64,6 +64,15 @@ type Common struct {
 	// audit, if set, records refused calls: in the acquirer's database,
 	// or, for the router, in etcd beside the changes it audits.
 	audit func(context.Context, audit.Entry) error
+	// Advertise is the address other replicas reach this process at
+	// ("10.0.3.7:7000"); empty: the listening address, unless that is
+	// unspecified (":7000"), in which case standbys cannot follow this
+	// process and a crashed leader is replaced by lease expiry alone.
+	Advertise string
+	// RoutingCache, if set, is the file where the router and the acquirer
+	// keep the last routing table they read, to start on it when etcd is
+	// unreachable.
+	RoutingCache string
 	// PKI is a directory laid out as pki.Dev (ca/*.crt, service/NAME.crt|key):
 	// every server then requires mutual TLS and takes each caller's
 	// identity from its certificate. Empty means plaintext, for local
@@ -105,6 +114,11 @@ func serveGrace(ctx context.Context, c Common, srv *grpcx.Server, grace time.Dur
 	if err != nil {
 		return err
 	}
+	return serveOn(ctx, c, srv, lis, grace)
+}
+
+// serveOn serves srv on an open listener.
+func serveOn(ctx context.Context, c Common, srv *grpcx.Server, lis net.Listener, grace time.Duration) error {
 	if c.Ready != nil {
 		c.Ready(lis.Addr().String())
 	}
@@ -221,11 +235,18 @@ func RunSettlement(ctx context.Context, cfg SettlementConfig) error {
 	if cfg.Candidate == "" {
 		cfg.Candidate = candidateID()
 	}
+	lis, advertise, err := cfg.listenAdvertised()
+	if err != nil {
+		return err
+	}
+	defer lis.Close()
 	g, ctx := errgroup.WithContext(ctx)
-	g.Go(func() error { return runAuditLinker(ctx, cli, db, cfg.Candidate, cfg.Log) })
+	g.Go(func() error {
+		return runAuditLinker(ctx, cli, db, cfg.electionConfig("settlement", "", cfg.Candidate, advertise))
+	})
 	if cfg.CycleInterval > 0 {
 		g.Go(func() error {
-			return election.Run(ctx, cli, election.Config{Name: "settlement-cutoff", Candidate: cfg.Candidate, TTL: 1, Log: cfg.Log},
+			return election.Run(ctx, cli, cfg.electionConfig("settlement", "settlement-cutoff", cfg.Candidate, advertise),
 				func(ctx context.Context, term election.Term) error {
 					return svc.RunCutoffs(ctx, term.Revision, cfg.CycleInterval, func(err error) {
 						cfg.Log.ErrorContext(ctx, "closing a settlement cycle", "err", err)
@@ -233,7 +254,7 @@ func RunSettlement(ctx context.Context, cfg SettlementConfig) error {
 				})
 		})
 	}
-	g.Go(func() error { return serve(ctx, cfg.Common, srv) })
+	g.Go(func() error { return serveOn(ctx, cfg.Common, srv, lis, GracePeriod) })
 	return g.Wait()
 }
 
@@ -258,8 +279,9 @@ func RunRouter(ctx context.Context, cfg RouterConfig) error {
 	}
 	defer cli.Close()
 	w := router.NewWatcher(cli, cfg.Log)
+	w.CacheFile = cfg.RoutingCache
 	loadCtx, cancel := context.WithTimeout(ctx, 10*time.Second)
-	err = w.Load(loadCtx)
+	err = w.Start(loadCtx)
 	cancel()
 	if err != nil {
 		return err
@@ -386,8 +408,9 @@ func RunAcquirer(ctx context.Context, cfg AcquirerConfig) error {
 	limiter := quota.NewLimiter(nil)
 	limiter.SetDefault(cfg.Limits)
 	routes := router.NewWatcher(cli, cfg.Log)
+	routes.CacheFile = cfg.RoutingCache
 	loadCtx, cancelLoad := context.WithTimeout(ctx, 10*time.Second)
-	err = routes.Load(loadCtx)
+	err = routes.Start(loadCtx)
 	cancelLoad()
 	if err != nil {
 		return fmt.Errorf("acquirer: routing table (limits and signing keys): %w", err)
@@ -401,6 +424,11 @@ func RunAcquirer(ctx context.Context, cfg AcquirerConfig) error {
 	if err != nil {
 		return err
 	}
+	lis, advertise, err := cfg.listenAdvertised()
+	if err != nil {
+		return err
+	}
+	defer lis.Close()
 	partnerv1.RegisterPartnerServiceServer(srv, grpcapi.NewPartnerServer(svc))
 	acquiringv1.RegisterAcquiringServiceServer(srv, grpcapi.NewAcquiringServer(svc))
 	bound := cfg.Lifecycle.ProcessBound
@@ -421,7 +449,9 @@ func RunAcquirer(ctx context.Context, cfg AcquirerConfig) error {
 			}
 		}
 	})
-	g.Go(func() error { return runAuditLinker(gctx, cli, db, cfg.Candidate, cfg.Log) })
+	g.Go(func() error {
+		return runAuditLinker(gctx, cli, db, cfg.electionConfig("acquirer", "", cfg.Candidate, advertise))
+	})
 	g.Go(func() error {
 		// Every replica moves the router's audit entries from etcd into
 		// the log: the move is idempotent, and costs one empty read a
@@ -430,10 +460,10 @@ func RunAcquirer(ctx context.Context, cfg AcquirerConfig) error {
 		return nil
 	})
 	g.Go(func() error {
-		return election.Run(gctx, cli, election.Config{Name: acquirer.SingletonName, Candidate: cfg.Candidate, TTL: 1, Log: cfg.Log}, svc.Lead)
+		return election.Run(gctx, cli, cfg.electionConfig("acquirer", acquirer.SingletonName, cfg.Candidate, advertise), svc.Lead)
 	})
 	g.Go(func() error {
-		err := serveGrace(gctx, cfg.Common, srv, bound+time.Second)
+		err := serveOn(gctx, cfg.Common, srv, lis, bound+time.Second)
 		dctx, cancel := context.WithTimeout(context.WithoutCancel(gctx), bound)
 		defer cancel()
 		if derr := svc.Drain(dctx); derr != nil {
@@ -449,12 +479,14 @@ func RunAcquirer(ctx context.Context, cfg AcquirerConfig) error {
 // database campaign in the same election (named by the log's ChainID),
 // whichever service they are. The linker claims its term as the log's
 // fence, so a deposed linker links nothing.
-func runAuditLinker(ctx context.Context, cli *clientv3.Client, db *sqlstore.DB, candidate string, log *slog.Logger) error {
+func runAuditLinker(ctx context.Context, cli *clientv3.Client, db *sqlstore.DB, cfg election.Config) error {
 	chain, err := audit.ChainID(ctx, db)
 	if err != nil {
 		return err
 	}
-	return election.Run(ctx, cli, election.Config{Name: "audit-linker-" + chain, Candidate: candidate, TTL: 1, Log: log},
+	cfg.Name = "audit-linker-" + chain
+	log := cfg.Log
+	return election.Run(ctx, cli, cfg,
 		func(ctx context.Context, term election.Term) error {
 			ok, err := audit.ClaimFence(ctx, db, term.Revision)
 			if err != nil || !ok {

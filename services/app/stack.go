@@ -170,7 +170,8 @@ func StartStack(ctx context.Context, cfg StackConfig) (_ *Stack, err error) {
 
 	common := func(service string, i int, ready chan<- string) Common {
 		return Common{Listen: addr(i), DSN: s.dsn(service), Log: cfg.Log.With("service", service), CallTimeout: cfg.CallTimeout,
-			Ready: func(a string) { ready <- hostPort(a) }, PKI: s.PKI.Dir}
+			Ready: func(a string) { ready <- hostPort(a) }, PKI: s.PKI.Dir,
+			RoutingCache: filepath.Join(cfg.DataDir, "routing-cache.json")}
 	}
 	start := func(name string, i int, run func(context.Context, Common) error) (string, error) {
 		ready := make(chan string, 1)
@@ -259,6 +260,15 @@ func (s *Stack) StartAcquirer(name string, port int) (string, error) {
 		}
 		return RunAcquirer(ctx, cfg)
 	})
+}
+
+// StopEtcd stops the stack's embedded etcd, as an outage would: the
+// services keep the routing table they last read.
+func (s *Stack) StopEtcd() {
+	if s.etcd != nil {
+		s.etcd.Close()
+		s.etcd = nil
+	}
 }
 
 // StopService stops one service of the stack ("acquirer", or a replica's
@@ -363,15 +373,22 @@ func (s *Stack) bootstrapEtcd(ctx context.Context) error {
 	return etcdx.Bootstrap(ctx, cli, EtcdAccess(ops...))
 }
 
-// seedRouting writes the demo partners and the simulated network, as the
-// etcd administrator: the demo's onboarding.
+// seedRouting writes the demo's routing table into the stack's etcd.
 func (s *Stack) seedRouting(ctx context.Context, sim merchantsim.Config, simAddr, walletAddr string) error {
-	dev := s.PKI
 	cli, err := s.EtcdClient()
 	if err != nil {
 		return err
 	}
 	defer cli.Close()
+	return SeedRouting(ctx, cli, sim, simAddr, walletAddr, s.PKI)
+}
+
+// SeedRouting writes the demo partners (their WalletPartnerService at
+// walletAddr, the wallet simulator) and the simulated network sim (at
+// simAddr) into the routing table, through cli, which must have the etcd
+// administrator's rights: the demo's onboarding. With a PKI (dev.Dir not
+// empty) each entry carries its request-signing key from dev.
+func SeedRouting(ctx context.Context, cli *clientv3.Client, sim merchantsim.Config, simAddr, walletAddr string, dev pki.Dev) error {
 	keys := func(kind authn.Kind, id string) ([]router.SigningKey, error) {
 		if dev.Dir == "" {
 			return nil, nil
@@ -379,6 +396,7 @@ func (s *Stack) seedRouting(ctx context.Context, sim merchantsim.Config, simAddr
 		k, err := DevSigningKey(dev, kind, id)
 		return []router.SigningKey{k}, err
 	}
+	var err error
 	for _, p := range DefaultPartners() {
 		p.Endpoint = walletAddr
 		if p.SigningKeys, err = keys(authn.Partner, p.ID); err != nil {

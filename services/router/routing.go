@@ -7,6 +7,8 @@ import (
 	"encoding/json"
 	"fmt"
 	"log/slog"
+	"os"
+	"path/filepath"
 	"sort"
 	"strings"
 	"sync/atomic"
@@ -322,11 +324,64 @@ func firstErr(errs ...error) error {
 }
 
 // Watcher keeps the routing table current from etcd. Table never blocks
-// and always returns a complete snapshot.
+// and always returns a complete snapshot. While etcd is unreachable the
+// last table read stays in force; with CacheFile set, every table read is
+// also kept on disk, so that a process can start on it when etcd is down
+// (Start).
 type Watcher struct {
 	cli   *clientv3.Client
 	log   *slog.Logger
 	table atomic.Pointer[Table]
+	// CacheFile, if set, is where the last table read is kept.
+	CacheFile string
+}
+
+// cached is the cache file's content: the raw records, as in etcd.
+type cached struct {
+	Revision int64             `json:"revision"`
+	Records  map[string][]byte `json:"records"`
+}
+
+// Start loads the table from etcd or, if etcd cannot be read, from the
+// cache file: a process then starts on the last table it knew and Run
+// brings it up to date once etcd answers. It fails only if neither can
+// be read.
+func (w *Watcher) Start(ctx context.Context) error {
+	err := w.Load(ctx)
+	if err == nil || w.CacheFile == "" {
+		return err
+	}
+	b, cerr := os.ReadFile(w.CacheFile)
+	if cerr != nil {
+		return fmt.Errorf("%w (and no cached table: %v)", err, cerr)
+	}
+	var c cached
+	if cerr := json.Unmarshal(b, &c); cerr != nil {
+		return fmt.Errorf("%w (and the cached table is unreadable: %v)", err, cerr)
+	}
+	w.table.Store(buildTable(c.Revision, c.Records))
+	w.log.WarnContext(ctx, "etcd unreachable: starting on the cached routing table", "revision", c.Revision, "cache", w.CacheFile, "err", err)
+	return nil
+}
+
+// save writes the table's records to the cache file, atomically.
+func (w *Watcher) save(rev int64, kvs map[string][]byte) {
+	if w.CacheFile == "" {
+		return
+	}
+	b, err := json.Marshal(cached{Revision: rev, Records: kvs})
+	if err == nil {
+		err = os.MkdirAll(filepath.Dir(w.CacheFile), 0o700)
+	}
+	if err == nil {
+		tmp := fmt.Sprintf("%s.%d.tmp", w.CacheFile, os.Getpid())
+		if err = os.WriteFile(tmp, b, 0o600); err == nil {
+			err = os.Rename(tmp, w.CacheFile)
+		}
+	}
+	if err != nil {
+		w.log.Warn("routing table not cached", "cache", w.CacheFile, "err", err)
+	}
 }
 
 // NewWatcher returns a watcher; call Load, then Run.
@@ -355,7 +410,9 @@ func (w *Watcher) Load(ctx context.Context) error {
 	for _, p := range t.Problems {
 		w.log.WarnContext(ctx, "routing record skipped", "problem", p)
 	}
-	w.table.Store(t)
+	if prev := w.table.Swap(t); prev == nil || prev.Revision != t.Revision {
+		w.save(t.Revision, kvs)
+	}
 	return nil
 }
 

@@ -4,6 +4,7 @@ import (
 	"context"
 	"io"
 	"log/slog"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -83,5 +84,52 @@ func TestWatcherAppliesChanges(t *testing.T) {
 	cancel()
 	if err := <-done; err != nil {
 		t.Fatal(err)
+	}
+}
+
+// TestWatcherStartsFromCache: a watcher that read the table keeps it on
+// disk; with etcd gone, a new watcher starts on it; without a cache it
+// cannot start.
+func TestWatcherStartsFromCache(t *testing.T) {
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	log := slog.New(slog.NewTextHandler(io.Discard, nil))
+	e, err := etcdx.StartEmbedded(ctx, t.TempDir(), "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	cli, err := etcdx.Connect([]string{e.Endpoint})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cli.Close()
+	if err := PutPartner(ctx, cli, Partner{ID: "hipay", Name: "HiPay", Currency: "MNT"}); err != nil {
+		t.Fatal(err)
+	}
+	cache := filepath.Join(t.TempDir(), "cache", "routing.json")
+	w := NewWatcher(cli, log)
+	w.CacheFile = cache
+	if err := w.Start(ctx); err != nil {
+		t.Fatal(err)
+	}
+	rev := w.Table().Revision
+	e.Close() // etcd is gone
+
+	later := NewWatcher(cli, log)
+	later.CacheFile = cache
+	sctx, scancel := context.WithTimeout(ctx, 2*time.Second)
+	defer scancel()
+	if err := later.Start(sctx); err != nil {
+		t.Fatalf("start with etcd down and a cache: %v", err)
+	}
+	if p, ok := later.Table().Partners["hipay"]; !ok || p.Currency != "MNT" || later.Table().Revision != rev {
+		t.Fatalf("cached table: %+v", later.Table())
+	}
+	none := NewWatcher(cli, log)
+	none.CacheFile = filepath.Join(t.TempDir(), "missing.json")
+	sctx2, scancel2 := context.WithTimeout(ctx, 2*time.Second)
+	defer scancel2()
+	if err := none.Start(sctx2); err == nil {
+		t.Fatal("started with etcd down and no cache")
 	}
 }

@@ -2,12 +2,15 @@ package main
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"flag"
 	"fmt"
 	"io"
 	"log/slog"
 	"os"
+	"path/filepath"
 	"sort"
 	"strings"
 	"time"
@@ -44,7 +47,9 @@ commands:
   settlement   the double-entry ledger
   merchantsim  a merchant-network simulator
   walletsim    a wallet-partner simulator: WalletPartnerService for the demo partners
-  etcd         a single-member etcd (TLS with --pki) for running the services one by one
+  etcd         an etcd member (TLS with --pki): alone, for running the services one by one, or one of a cluster
+  cluster      every part of the switch as its own process, with replicas, supervised (docs/cluster.md)
+  failover-test  measure failover against a running cluster (make failover-test)
   health       check a server's gRPC health over its mutual TLS (a Kubernetes exec probe)
 
 Run 'unigate <command> -h' for a command's flags.
@@ -65,6 +70,10 @@ func run(ctx context.Context, args []string) error {
 		return runHealth(ctx, args)
 	case "etcd":
 		return runEtcd(ctx, args)
+	case "failover-test":
+		return runFailoverTest(ctx, args, os.Stdout)
+	case "cluster":
+		return runCluster(ctx, args)
 	case "acquirer", "router", "fx", "risk", "settlement", "merchantsim", "walletsim":
 		return runService(ctx, cmd, args)
 	case "help", "-h", "--help":
@@ -105,15 +114,23 @@ func runService(ctx context.Context, name string, args []string) error {
 	callTimeout := fs.Duration("call-timeout", grpcx.DefaultCallTimeout, "deadline of each outbound call")
 	logLevel := fs.String("log-level", env("UNIGATE_LOG_LEVEL", "info"), "debug, info, warn or error")
 	pkiDir := fs.String("pki", env("UNIGATE_PKI", ""), "PKI directory (ca/*.crt, service/NAME.crt|key; see unigatectl certs dev): mutual TLS on every call; empty: plaintext, for local experiments only")
+	advertise := fs.String("advertise", env("UNIGATE_ADVERTISE", ""),
+		"host:port other replicas reach this one at (default: the listen address, unless its host is unspecified); standbys follow the leader there to replace it at once if it dies")
+	routingCache := fs.String("routing-cache", env("UNIGATE_ROUTING_CACHE", ""),
+		"file keeping the last routing table read (router, acquirer), to start on it while etcd is unreachable; default: in the user's cache directory, per etcd cluster")
 	if err := fs.Parse(args); err != nil {
 		return err
+	}
+	if *routingCache == "" {
+		*routingCache = defaultRoutingCache(*etcd)
 	}
 	shutdown, err := telemetry.Setup(ctx, telemetry.Config{ServiceName: "unigate-" + name})
 	if err != nil {
 		return err
 	}
 	defer shutdown(context.WithoutCancel(ctx))
-	c := app.Common{Listen: *listen, DSN: *dsn, CallTimeout: *callTimeout, Log: logger(name, *logLevel), PKI: *pkiDir}
+	c := app.Common{Listen: *listen, DSN: *dsn, CallTimeout: *callTimeout, Log: logger(name, *logLevel), PKI: *pkiDir,
+		RoutingCache: *routingCache, Advertise: *advertise}
 	switch name {
 	case "acquirer":
 		return app.RunAcquirer(ctx, app.AcquirerConfig{Common: c, Router: *router, FX: *fxT, Risk: *riskT, Settlement: *settlementT,
@@ -290,3 +307,14 @@ func demoAgainst(ctx context.Context, out io.Writer, dial dialer, partner string
 }
 
 type grpcConn = grpc.ClientConn
+
+// defaultRoutingCache is the routing-table cache of the etcd cluster at
+// endpoints, in the user's cache directory ("" if there is none).
+func defaultRoutingCache(endpoints string) string {
+	dir, err := os.UserCacheDir()
+	if err != nil {
+		return ""
+	}
+	sum := sha256.Sum256([]byte(endpoints))
+	return filepath.Join(dir, "unigate", "routing-"+hex.EncodeToString(sum[:6])+".json")
+}

@@ -127,6 +127,10 @@ func TestOperatorCommands(t *testing.T) {
 	if out, err := ctl("viewer", "leader", "acquirer"); err != nil || !strings.Contains(out, "revision") {
 		t.Errorf("leader: %v %q", err, out)
 	}
+	if out, err := ctl("viewer", "leaders"); err != nil || !strings.Contains(out, "ELECTION") || !strings.Contains(out, "audit-linker-") ||
+		!strings.Contains(out, "\nacquirer ") {
+		t.Errorf("leaders: %v %q", err, out)
+	}
 	g := globals{pki: st.PKI.Dir, operator: "admin", etcd: st.Addrs["etcd"]}
 	cli, err := g.connectEtcd()
 	if err != nil {

@@ -11,6 +11,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"text/tabwriter"
 	"time"
 
 	clientv3 "go.etcd.io/etcd/client/v3"
@@ -54,6 +55,7 @@ commands:
   cycles close [--cutoff RFC3339]              close the settlement cycle at a cutoff (default now)
   statements list [--after SEQUENCE]           settlement statements in order
   leader NAME                                  who leads an election (acquirer, settlement-cutoff)
+  leaders                                      every election: its leader, term and standbys
   certs dev [--dir DIR] [--partners ID,…] [--networks ID,…]   a development PKI: CAs and certificates
                                                for the services, the demo partners and network, operators
   qr decode [--ranges P:PARTNER:LEN,...] PAYLOAD   classify and decode any payment code; one JSON object
@@ -97,6 +99,14 @@ func run(ctx context.Context, args []string, out io.Writer) (int, error) {
 		return 2, err
 	}
 	rest := fs.Args()
+	if len(rest) == 1 && rest[0] == "leaders" {
+		ctx, cancel := context.WithTimeout(ctx, g.timeout)
+		defer cancel()
+		if err := leaders(ctx, g, out); err != nil {
+			return 1, err
+		}
+		return 0, nil
+	}
 	if len(rest) == 2 && rest[0] == "leader" {
 		ctx, cancel := context.WithTimeout(ctx, g.timeout)
 		defer cancel()
@@ -686,6 +696,24 @@ func etcdBootstrap(ctx context.Context, g globals, args []string, out io.Writer)
 	}
 	_, err = fmt.Fprintf(out, "etcd access control is on; operators with read access: %s\n", strings.Join(ops, ", "))
 	return err
+}
+
+func leaders(ctx context.Context, g globals, out io.Writer) error {
+	cli, err := g.connectEtcd()
+	if err != nil {
+		return err
+	}
+	defer cli.Close()
+	all, err := election.Leaders(ctx, cli)
+	if err != nil {
+		return err
+	}
+	tw := tabwriter.NewWriter(out, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "ELECTION\tLEADER\tTERM\tSTANDBYS")
+	for _, l := range all {
+		fmt.Fprintf(tw, "%s\t%s\t%d\t%d\n", l.Election, l.Candidate, l.Revision, l.Standbys)
+	}
+	return tw.Flush()
 }
 
 func leader(ctx context.Context, g globals, name string, out io.Writer) error {
