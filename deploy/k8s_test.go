@@ -33,10 +33,14 @@ var spec = deploy.Spec{
 		{Name: "acquirer", Port: 7000, Replicas: 3, Autoscaled: true, Public: true,
 			Env: []string{"UNIGATE_DSN", "UNIGATE_ROUTER", "UNIGATE_FX", "UNIGATE_RISK", "UNIGATE_SETTLEMENT", "UNIGATE_ETCD", "UNIGATE_PKI", "UNIGATE_LOG_LEVEL", "OTEL_EXPORTER_OTLP_ENDPOINT"},
 			// The acquirer signs its answers to signed requests (app.edgeOptions).
-			PKIFiles: servicePKI("acquirer", "service/acquirer.sign.key")},
+			PKIFiles: servicePKI("acquirer", "service/acquirer.sign.key"),
+			// Its resolver, relay, poster and audit linker are elected
+			// (app.RunAcquirer); it routes on the table it caches.
+			Elects: true, RoutingCache: true},
 		{Name: "router", Port: 7001, Replicas: 3, Autoscaled: true, Callers: []string{"acquirer"},
-			Env:      []string{"UNIGATE_ETCD", "UNIGATE_PKI", "UNIGATE_LOG_LEVEL", "OTEL_EXPORTER_OTLP_ENDPOINT"},
-			PKIFiles: servicePKI("router")},
+			Env:          []string{"UNIGATE_ETCD", "UNIGATE_PKI", "UNIGATE_LOG_LEVEL", "OTEL_EXPORTER_OTLP_ENDPOINT"},
+			PKIFiles:     servicePKI("router"),
+			RoutingCache: true},
 		{Name: "fx", Port: 7002, Replicas: 3, Autoscaled: true, Callers: []string{"acquirer"},
 			Env:      []string{"UNIGATE_DSN", "UNIGATE_PKI", "UNIGATE_LOG_LEVEL", "OTEL_EXPORTER_OTLP_ENDPOINT"},
 			PKIFiles: servicePKI("fx")},
@@ -45,7 +49,9 @@ var spec = deploy.Spec{
 			PKIFiles: servicePKI("risk")},
 		{Name: "settlement", Port: 7004, Replicas: 2, Autoscaled: false, Callers: []string{"acquirer"},
 			Env:      []string{"UNIGATE_DSN", "UNIGATE_ETCD", "UNIGATE_PKI", "UNIGATE_LOG_LEVEL", "OTEL_EXPORTER_OTLP_ENDPOINT"},
-			PKIFiles: servicePKI("settlement")},
+			PKIFiles: servicePKI("settlement"),
+			// Its cycle close and audit linker are elected (app.RunSettlement).
+			Elects: true},
 	},
 	Etcd: deploy.EtcdSpec{Name: "etcd", Replicas: 3, HeartbeatMS: 50, ElectionMS: 500, LeaseMS: 1000, TLS: true},
 	Jobs: []deploy.JobSpec{
@@ -201,6 +207,102 @@ func TestServices(t *testing.T) {
 	}
 }
 
+// TestReplicas pins how the manifests give the services' replicas what
+// docs/failover.md needs: targets that name every pod, the pod's own
+// address for the services that elect, the routing table on a writable
+// volume.
+func TestReplicas(t *testing.T) {
+	m := load(t, os.DirFS(dir))
+	env := func(t *testing.T, name string) map[string]corev1.EnvVar {
+		d := m.Deployment(name)
+		if d == nil {
+			t.Fatalf("no Deployment %s", name)
+		}
+		out := map[string]corev1.EnvVar{}
+		for _, e := range d.Spec.Template.Spec.Containers[0].Env {
+			out[e.Name] = e
+		}
+		return out
+	}
+	for _, s := range spec.Services {
+		t.Run(s.Name, func(t *testing.T) {
+			h := m.Service(s.Name + "-headless")
+			if h == nil || h.Spec.ClusterIP != corev1.ClusterIPNone || len(h.Spec.Ports) != 1 {
+				t.Fatalf("no headless Service %s-headless with one port", s.Name)
+			}
+			if sp := h.Spec.Ports[0]; sp.Name != "grpc" || sp.Port != s.Port || sp.AppProtocol == nil || *sp.AppProtocol != "tls" {
+				t.Errorf("Service %s-headless port %+v, want grpc %d with appProtocol tls", s.Name, sp, s.Port)
+			}
+			if h.Spec.PublishNotReadyAddresses {
+				t.Errorf("Service %s-headless publishes pods that are not Ready: callers would dial them", s.Name)
+			}
+			if s.Name != "acquirer" {
+				key := "UNIGATE_" + strings.ToUpper(s.Name)
+				want := "dns:///" + s.Name + "-headless.unigate.svc:" + itoa(s.Port)
+				if got := m.ConfigMap("unigate-config").Data[key]; got != want {
+					t.Errorf("unigate-config %s = %q, want %q", key, got, want)
+				}
+			}
+			e := env(t, s.Name)
+			adv, ok := e["UNIGATE_ADVERTISE"]
+			if ok != s.Elects {
+				t.Errorf("UNIGATE_ADVERTISE set: %v, want %v (it runs elections: %v)", ok, s.Elects, s.Elects)
+			}
+			if s.Elects && adv.Value != "$(POD_IP):"+itoa(s.Port) {
+				t.Errorf("UNIGATE_ADVERTISE = %q, want $(POD_IP):%d", adv.Value, s.Port)
+			}
+			cache, ok := e["UNIGATE_ROUTING_CACHE"]
+			if ok != s.RoutingCache {
+				t.Errorf("UNIGATE_ROUTING_CACHE set: %v, want %v", ok, s.RoutingCache)
+			}
+			if !s.RoutingCache {
+				return
+			}
+			if cache.Value != "/var/cache/unigate/routing.json" {
+				t.Errorf("UNIGATE_ROUTING_CACHE = %q, want /var/cache/unigate/routing.json", cache.Value)
+			}
+			pod := m.Deployment(s.Name).Spec.Template.Spec
+			if !slices.ContainsFunc(pod.Containers[0].VolumeMounts, func(vm corev1.VolumeMount) bool {
+				return vm.Name == "routing-cache" && vm.MountPath == "/var/cache/unigate" && !vm.ReadOnly
+			}) {
+				t.Error("volume routing-cache is not mounted writable at /var/cache/unigate")
+			}
+			if !slices.ContainsFunc(pod.Volumes, func(v corev1.Volume) bool {
+				return v.Name == "routing-cache" && v.EmptyDir != nil && v.EmptyDir.SizeLimit != nil
+			}) {
+				t.Error("volume routing-cache is not an emptyDir with a sizeLimit")
+			}
+		})
+	}
+}
+
+// TestAdvertiseForms checks that Validate takes other spellings of the
+// pod's own address: IPv6 brackets, another variable name.
+func TestAdvertiseForms(t *testing.T) {
+	for _, tt := range []struct{ name, ipVar, value string }{
+		{"IPv6 brackets", "POD_IP", "[$(POD_IP)]:7000"},
+		{"another variable", "MY_IP", "$(MY_IP):7000"},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			m := load(t, os.DirFS(dir))
+			ct := &m.Deployment("acquirer").Spec.Template.Spec.Containers[0]
+			for i := range ct.Env {
+				switch ct.Env[i].Name {
+				case "POD_IP":
+					ct.Env[i].Name = tt.ipVar
+				case "UNIGATE_ADVERTISE":
+					ct.Env[i].Value = tt.value
+				}
+			}
+			for _, p := range m.Validate(spec) {
+				if p.Object == "Deployment acquirer" {
+					t.Error(p.Msg)
+				}
+			}
+		})
+	}
+}
+
 func TestEtcd(t *testing.T) {
 	m := load(t, os.DirFS(dir))
 	st := m.StatefulSet("etcd")
@@ -299,6 +401,15 @@ func TestNetworkPolicies(t *testing.T) {
 		{"settlement", "outside", 4317, tcp, true},
 		{"etcd", "outside", 4317, tcp, false},
 		{"etcd", "outside", 443, tcp, false},
+		// Replicas that elect follow the leader's process on its pod IP;
+		// the others do not talk to each other.
+		{"acquirer", "acquirer", 7000, tcp, true},
+		{"settlement", "settlement", 7004, tcp, true},
+		{"settlement", "acquirer", 7000, tcp, false},
+		{"acquirer", "settlement", 7004, tcp, true},
+		{"router", "router", 7001, tcp, false},
+		{"fx", "fx", 7002, tcp, false},
+		{"risk", "risk", 7003, tcp, false},
 	}
 	endpoint := func(t *testing.T, name string) deploy.Endpoint {
 		switch name {
@@ -335,9 +446,9 @@ func narrowMerchantEgress(m *deploy.Manifests) {
 }
 
 // TestNarrowedMerchantEgress checks that the acquirer still reaches its
-// four services, and the router etcd, once the merchant networks' open
-// egress is narrowed: acquirer-egress and allow-datastore-egress carry
-// that traffic, not merchant-network-egress.
+// four services and its own replicas, and the router etcd, once the
+// merchant networks' open egress is narrowed: acquirer-egress and
+// allow-datastore-egress carry that traffic, not merchant-network-egress.
 func TestNarrowedMerchantEgress(t *testing.T) {
 	m := load(t, os.DirFS(dir))
 	narrowMerchantEgress(m)
@@ -350,6 +461,9 @@ func TestNarrowedMerchantEgress(t *testing.T) {
 	}
 	if !m.Reachable(acq, deploy.Outside, 8443, corev1.ProtocolTCP) {
 		t.Error("the acquirer no longer reaches the merchant networks")
+	}
+	if !m.Reachable(acq, acq, 7000, corev1.ProtocolTCP) {
+		t.Error("the acquirer's standbys no longer reach the leader")
 	}
 }
 
@@ -565,6 +679,9 @@ func TestValidateCatches(t *testing.T) {
 		pr.Exec.Command = slices.DeleteFunc(pr.Exec.Command, func(a string) bool { return strings.HasPrefix(a, prefix) })
 	}
 	addFlag := func(pr *corev1.Probe, arg string) { pr.Exec.Command = append(pr.Exec.Command, arg) }
+	dropEnv := func(ct *corev1.Container, name string) {
+		ct.Env = slices.DeleteFunc(ct.Env, func(e corev1.EnvVar) bool { return e.Name == name })
+	}
 	removeNP := func(m *deploy.Manifests, name string) {
 		m.NetworkPolicies = slices.DeleteFunc(m.NetworkPolicies, func(o *networkingv1.NetworkPolicy) bool { return o.Name == name })
 	}
@@ -702,7 +819,7 @@ func TestValidateCatches(t *testing.T) {
 		{"NodePort Service", func(m *deploy.Manifests) { m.Service("acquirer").Spec.Type = corev1.ServiceTypeNodePort },
 			"Service acquirer", "exposes it outside the cluster"},
 		{"no Service", func(m *deploy.Manifests) {
-			m.Services = slices.DeleteFunc(m.Services, func(o *corev1.Service) bool { return o.Name == "risk" })
+			m.Services = slices.DeleteFunc(m.Services, func(o *corev1.Service) bool { return o.Name == "risk" || o.Name == "risk-headless" })
 		}, "Deployment risk", "no Service selects its pods"},
 		{"no PDB", func(m *deploy.Manifests) {
 			m.PDBs = slices.DeleteFunc(m.PDBs, func(o *policyv1.PodDisruptionBudget) bool { return o.Name == "fx" })
@@ -913,6 +1030,100 @@ func TestValidateCatches(t *testing.T) {
 		{"etcd advertising the wrong peer URL", func(m *deploy.Manifests) {
 			setArg(container(m, "etcd"), "--initial-advertise-peer-urls=", "--initial-advertise-peer-urls=http://0.0.0.0:2380")
 		}, "StatefulSet etcd", "--initial-advertise-peer-urls is not the pod's own name under Service etcd"},
+
+		// Replicas and failover: the address standbys follow the leader at.
+		{"leader's address not advertised", func(m *deploy.Manifests) { dropEnv(container(m, "acquirer"), "UNIGATE_ADVERTISE") },
+			"Deployment acquirer", "does not set UNIGATE_ADVERTISE: listening on an unspecified address, it advertises none"},
+		{"advertising the unspecified listen address", func(m *deploy.Manifests) {
+			setEnv(container(m, "settlement"), "UNIGATE_ADVERTISE", "0.0.0.0:7004")
+		}, "Deployment settlement", `UNIGATE_ADVERTISE="0.0.0.0:7004" is not the pod's own IP: set it to $(POD_IP):7004`},
+		{"advertising one address for every pod", func(m *deploy.Manifests) {
+			m.ConfigMap("unigate-config").Data["UNIGATE_ADVERTISE"] = "acquirer:7000"
+			for i, e := range container(m, "acquirer").Env {
+				if e.Name == "UNIGATE_ADVERTISE" {
+					container(m, "acquirer").Env[i] = corev1.EnvVar{Name: e.Name, ValueFrom: &corev1.EnvVarSource{
+						ConfigMapKeyRef: &corev1.ConfigMapKeySelector{LocalObjectReference: corev1.LocalObjectReference{Name: "unigate-config"}, Key: e.Name}}}
+				}
+			}
+		}, "Deployment acquirer", "UNIGATE_ADVERTISE is read from a ConfigMap, Secret or field, not made of the pod's own IP"},
+		{"advertising another port", func(m *deploy.Manifests) { setEnv(container(m, "acquirer"), "UNIGATE_ADVERTISE", "$(POD_IP):7001") },
+			"Deployment acquirer", `UNIGATE_ADVERTISE="$(POD_IP):7001": port 7001 is not its gRPC port 7000`},
+		{"POD_IP defined after UNIGATE_ADVERTISE", func(m *deploy.Manifests) {
+			ct := container(m, "settlement")
+			i := slices.IndexFunc(ct.Env, func(e corev1.EnvVar) bool { return e.Name == "POD_IP" })
+			podIP := ct.Env[i]
+			ct.Env = append(slices.Delete(ct.Env, i, i+1), podIP)
+		}, "Deployment settlement", `UNIGATE_ADVERTISE="$(POD_IP):7004": POD_IP is defined after it, so $(POD_IP) is not expanded`},
+		{"POD_IP not defined", func(m *deploy.Manifests) { dropEnv(container(m, "settlement"), "POD_IP") },
+			"Deployment settlement", "no variable POD_IP is defined, so $(POD_IP) stays as it is"},
+		{"POD_IP from the pod's name", func(m *deploy.Manifests) {
+			for _, e := range container(m, "acquirer").Env {
+				if e.Name == "POD_IP" {
+					e.ValueFrom.FieldRef.FieldPath = "metadata.name"
+				}
+			}
+		}, "Deployment acquirer", "POD_IP is not the pod's IP (fieldRef status.podIP)"},
+		{"acquirer replicas cut off from each other", func(m *deploy.Manifests) {
+			np := m.NetworkPolicy("acquirer-ingress")
+			np.Spec.Ingress = np.Spec.Ingress[:1]
+		}, "Deployment acquirer", "its pods cannot reach each other on 7000: standbys cannot follow the elected leader"},
+		{"settlement standbys without egress to the leader", func(m *deploy.Manifests) { removeNP(m, "settlement-egress") },
+			"Deployment settlement", "its pods cannot reach each other on 7004"},
+		{"router replicas open to each other", func(m *deploy.Manifests) {
+			r := &m.NetworkPolicy("router-ingress").Spec.Ingress[0]
+			r.From = append(r.From, networkingv1.NetworkPolicyPeer{PodSelector: &metav1.LabelSelector{MatchLabels: map[string]string{"app.kubernetes.io/name": "router"}}})
+		}, "Deployment router", "its pods may reach each other on 7001, but it runs no elections"},
+
+		// Replicas and failover: the routing table kept on a writable volume.
+		{"no routing cache", func(m *deploy.Manifests) { dropEnv(container(m, "router"), "UNIGATE_ROUTING_CACHE") },
+			"Deployment router", "does not set UNIGATE_ROUTING_CACHE: the default is in the user's cache directory, on the read-only root filesystem"},
+		{"routing cache on the root filesystem", func(m *deploy.Manifests) {
+			setEnv(container(m, "acquirer"), "UNIGATE_ROUTING_CACHE", "/var/lib/unigate/routing.json")
+		}, "Deployment acquirer", "UNIGATE_ROUTING_CACHE: /var/lib/unigate/routing.json is on no volume it mounts, and the root filesystem is read-only"},
+		{"routing cache among the certificates", func(m *deploy.Manifests) {
+			setEnv(container(m, "router"), "UNIGATE_ROUTING_CACHE", "/etc/unigate/pki/routing.json")
+		}, "Deployment router", "UNIGATE_ROUTING_CACHE: volume pki is mounted read-only at /etc/unigate/pki"},
+		{"routing cache volume mounted read-only", func(m *deploy.Manifests) {
+			for i := range container(m, "router").VolumeMounts {
+				if vm := &container(m, "router").VolumeMounts[i]; vm.Name == "routing-cache" {
+					vm.ReadOnly = true
+				}
+			}
+		}, "Deployment router", "UNIGATE_ROUTING_CACHE: volume routing-cache is mounted read-only at /var/cache/unigate"},
+		{"routing cache volume filled by the kubelet", func(m *deploy.Manifests) {
+			for i := range m.Deployment("acquirer").Spec.Template.Spec.Volumes {
+				if v := &m.Deployment("acquirer").Spec.Template.Spec.Volumes[i]; v.Name == "routing-cache" {
+					v.VolumeSource = corev1.VolumeSource{ConfigMap: &corev1.ConfigMapVolumeSource{LocalObjectReference: corev1.LocalObjectReference{Name: "unigate-config"}}}
+				}
+			}
+		}, "Deployment acquirer", "UNIGATE_ROUTING_CACHE: /var/cache/unigate/routing.json is on volume routing-cache, which the kubelet fills and which cannot be written"},
+		{"routing cache naming the mount point", func(m *deploy.Manifests) {
+			setEnv(container(m, "router"), "UNIGATE_ROUTING_CACHE", "/var/cache/unigate/")
+		}, "Deployment router", "UNIGATE_ROUTING_CACHE: /var/cache/unigate is where volume routing-cache is mounted, a directory, not a file in it"},
+		{"relative routing cache", func(m *deploy.Manifests) { setEnv(container(m, "router"), "UNIGATE_ROUTING_CACHE", "routing.json") },
+			"Deployment router", `UNIGATE_ROUTING_CACHE="routing.json" is not an absolute path`},
+
+		// Replicas and failover: targets that name every replica.
+		{"target through the ClusterIP Service", func(m *deploy.Manifests) { m.ConfigMap("unigate-config").Data["UNIGATE_ROUTER"] = "router:7001" },
+			"Deployment acquirer", `UNIGATE_ROUTER="router:7001" is not a dns:/// target: it would resolve to one address, so one connection to one pod; name the headless Service (dns:///router-headless.unigate.svc:7001)`},
+		{"dns target of the ClusterIP Service", func(m *deploy.Manifests) {
+			m.ConfigMap("unigate-config").Data["UNIGATE_RISK"] = "dns:///risk.unigate.svc.cluster.local:7003"
+		}, "Deployment acquirer", `UNIGATE_RISK="dns:///risk.unigate.svc.cluster.local:7003": Service risk is not headless (clusterIP: None)`},
+		{"headless Service missing", func(m *deploy.Manifests) {
+			m.Services = slices.DeleteFunc(m.Services, func(o *corev1.Service) bool { return o.Name == "fx-headless" })
+		}, "Deployment acquirer", "UNIGATE_FX: fx-headless.unigate.svc:7002 names no Service"},
+		{"headless Service made a ClusterIP one", func(m *deploy.Manifests) { m.Service("settlement-headless").Spec.ClusterIP = "" },
+			"Deployment acquirer", "Service settlement-headless is not headless (clusterIP: None)"},
+		{"target naming another service", func(m *deploy.Manifests) {
+			m.ConfigMap("unigate-config").Data["UNIGATE_FX"] = "dns:///risk-headless.unigate.svc:7003"
+		}, "Deployment acquirer", `UNIGATE_FX="dns:///risk-headless.unigate.svc:7003": Service risk-headless selects the pods of Deployment risk, not of fx`},
+		{"target a name the certificate lacks", func(m *deploy.Manifests) {
+			m.Service("settlement-headless").Name = "ledger"
+			m.ConfigMap("unigate-config").Data["UNIGATE_SETTLEMENT"] = "dns:///ledger.unigate.svc:7004"
+		}, "Deployment acquirer", "the caller verifies settlement's certificate for ledger.unigate.svc, which is not one of the DNS names it carries"},
+		{"target a pod", func(m *deploy.Manifests) {
+			m.ConfigMap("unigate-config").Data["UNIGATE_ROUTER"] = "dns:///router-0.router-headless:7001"
+		}, "Deployment acquirer", `UNIGATE_ROUTER="dns:///router-0.router-headless:7001" names no Service of namespace unigate`},
 
 		// Certificates.
 		{"no PKI", func(m *deploy.Manifests) {

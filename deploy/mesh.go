@@ -440,6 +440,9 @@ func (c *checker) meshService(mesh *Mesh, s ServiceSpec) {
 			c.errorf(obj, "mesh: %s may connect to it on %d, but is not a caller", w.object(), s.Port)
 		}
 	}
+	if self, ok := c.workloadNamed("Deployment", s.Name); ok {
+		c.meshReplicas(mesh, obj, s, self)
+	}
 	gw := c.spec.Mesh.Gateway
 	if got := mesh.Allows(td, gw, dst.Labels, s.Port); got != s.Public {
 		if s.Public {
@@ -451,6 +454,26 @@ func (c *checker) meshService(mesh *Mesh, s ServiceSpec) {
 	stranger := Principal{Namespace: "not-" + gw.Namespace, ServiceAccount: "default"}
 	if mesh.Allows(td, stranger, dst.Labels, s.Port) {
 		c.errorf(obj, "mesh: any namespace may connect to it on %d", s.Port)
+	}
+}
+
+// meshReplicas: the pods of a service that elects may connect to each
+// other by their own IPs (UNIGATE_ADVERTISE), those of one that does not
+// may not. A sidecar gives a connection to a pod IP mutual TLS only if a
+// headless Service selects the pod on that port (it then has a listener
+// per pod); otherwise the connection leaves in plaintext and STRICT
+// mutual TLS refuses it.
+func (c *checker) meshReplicas(mesh *Mesh, obj string, s ServiceSpec, self workload) {
+	id := c.identity(self)
+	got := mesh.Allows(c.spec.Mesh.TrustDomain, id, self.template.Labels, s.Port)
+	switch {
+	case s.Elects && !got:
+		c.errorf(obj, "mesh: its own pods (%s) may not connect to each other on %d: standbys cannot follow the elected leader", id.name(c.spec.Mesh.TrustDomain), s.Port)
+	case !s.Elects && got:
+		c.errorf(obj, "mesh: its own pods may connect to each other on %d, but it runs no elections", s.Port)
+	}
+	if s.Elects && len(c.headlessFor(self, s.Port)) == 0 {
+		c.errorf(obj, "mesh: no headless Service selects its pods on %d: the sidecars would send the standbys' connections to the leader's pod IP in plaintext, which STRICT mutual TLS refuses", s.Port)
 	}
 }
 

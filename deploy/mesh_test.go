@@ -6,6 +6,8 @@ import (
 	"strings"
 	"testing"
 
+	corev1 "k8s.io/api/core/v1"
+
 	"github.com/unigate/unigate/deploy"
 )
 
@@ -79,6 +81,12 @@ func TestMeshAllows(t *testing.T) {
 		{gateway, "etcd", 2379, false},
 		{sa("router"), "etcd", 2380, false},
 		{sa("etcd"), "etcd", 2380, true},
+		// Standbys follow the elected leader on its pod IP.
+		{sa("acquirer"), "acquirer", 7000, true},
+		{sa("settlement"), "settlement", 7004, true},
+		{sa("settlement"), "acquirer", 7000, false},
+		{sa("router"), "router", 7001, false},
+		{sa("fx"), "fx", 7002, false},
 	}
 	for _, tt := range tests {
 		t.Run(tt.from.Namespace+"/"+tt.from.ServiceAccount+"→"+tt.to+":"+itoa(tt.port), func(t *testing.T) {
@@ -178,6 +186,23 @@ func TestMeshCatches(t *testing.T) {
 		{"file left out of the kustomization", func(_ *deploy.Manifests, mesh *deploy.Mesh) {
 			mesh.Kustomization.Resources = slices.DeleteFunc(mesh.Kustomization.Resources, func(r string) bool { return r == "gateway.yaml" })
 		}, deploy.MeshDir + "/" + deploy.KustomizationFile, "does not list gateway.yaml"},
+		{"acquirer standbys refused by the mesh", func(_ *deploy.Manifests, mesh *deploy.Mesh) {
+			ap := mesh.AuthorizationPolicy("acquirer")
+			ap.Spec.Rules = ap.Spec.Rules[:1]
+		}, "Deployment acquirer", "mesh: its own pods (cluster.local/ns/unigate/sa/acquirer) may not connect to each other on 7000: standbys cannot follow the elected leader"},
+		{"settlement standbys refused by the mesh", func(_ *deploy.Manifests, mesh *deploy.Mesh) {
+			mesh.AuthorizationPolicy("settlement").Spec.Rules[0].From[0].Source.Principals = []string{"cluster.local/ns/unigate/sa/acquirer"}
+		}, "Deployment settlement", "mesh: its own pods (cluster.local/ns/unigate/sa/settlement) may not connect to each other on 7004"},
+		{"fx replicas open to each other", func(_ *deploy.Manifests, mesh *deploy.Mesh) {
+			src := &mesh.AuthorizationPolicy("fx").Spec.Rules[0].From[0].Source
+			src.Principals = append(src.Principals, "cluster.local/ns/unigate/sa/fx")
+		}, "Deployment fx", "mesh: its own pods may connect to each other on 7002, but it runs no elections"},
+		{"no headless Service for the acquirer's pod IPs", func(m *deploy.Manifests, _ *deploy.Mesh) {
+			m.Services = slices.DeleteFunc(m.Services, func(o *corev1.Service) bool { return o.Name == "acquirer-headless" })
+		}, "Deployment acquirer", "mesh: no headless Service selects its pods on 7000: the sidecars would send the standbys' connections to the leader's pod IP in plaintext"},
+		{"settlement's headless Service on another port", func(m *deploy.Manifests, _ *deploy.Mesh) {
+			m.Service("settlement-headless").Spec.Ports[0].Port = 443
+		}, "Deployment settlement", "mesh: no headless Service selects its pods on 7004"},
 		{"ServiceAccount shared with another workload", func(m *deploy.Manifests, _ *deploy.Mesh) {
 			m.Deployment("fx").Spec.Template.Spec.ServiceAccountName = "acquirer"
 		}, "Deployment risk", "mesh: Deployment fx may connect to it on 7003, but is not a caller"},

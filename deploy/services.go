@@ -46,9 +46,13 @@ func (c *checker) service(s ServiceSpec) {
 			c.containerf(obj, ct, "does not set %s", name)
 		}
 	}
-	if w, ok := c.workloadNamed("Deployment", s.Name); ok && len(s.PKIFiles) > 0 {
-		c.pkiDir(obj, w, ct, s.PKIFiles)
+	if w, ok := c.workloadNamed("Deployment", s.Name); ok {
+		if len(s.PKIFiles) > 0 {
+			c.pkiDir(obj, w, ct, s.PKIFiles)
+		}
+		c.routingCache(obj, s, w, ct)
 	}
+	c.replicas(obj, s, ct)
 
 	svc := c.m.Service(s.Name)
 	if svc == nil {

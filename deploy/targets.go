@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"net"
 	"net/url"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -11,8 +12,11 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 )
 
-// Environment variables that name gRPC targets of other services.
-var targetVars = []string{"UNIGATE_ROUTER", "UNIGATE_FX", "UNIGATE_RISK", "UNIGATE_SETTLEMENT"}
+// Environment variables that name gRPC targets of other services, and the
+// service each names.
+var targetVars = []struct{ env, service string }{
+	{"UNIGATE_ROUTER", "router"}, {"UNIGATE_FX", "fx"}, {"UNIGATE_RISK", "risk"}, {"UNIGATE_SETTLEMENT", "settlement"},
+}
 
 // targets: what a workload's configuration says it connects to exists,
 // and the NetworkPolicies let it connect.
@@ -22,17 +26,18 @@ func (c *checker) targets(w workload) {
 	for i := range w.template.Spec.Containers {
 		ct := &w.template.Spec.Containers[i]
 		p := "container " + ct.Name + ": "
-		for _, name := range targetVars {
-			v, ok := c.m.envValue(ct, name)
+		for _, t := range targetVars {
+			v, ok := c.m.envValue(ct, t.env)
 			if !ok {
 				continue
 			}
 			host, port, err := splitTarget(v)
 			if err != nil {
-				c.containerf(obj, ct, "%s=%q: %v", name, v, err)
+				c.containerf(obj, ct, "%s=%q: %v", t.env, v, err)
 				continue
 			}
-			c.reach(obj, p+name, src, host, port)
+			c.reach(obj, p+t.env, src, host, port)
+			c.replicaTarget(obj, ct, t.env, t.service, v, host, port)
 		}
 		if v, ok := c.m.envValue(ct, "UNIGATE_ETCD"); ok {
 			c.etcdEndpoints(obj, ct, src, v)
@@ -168,5 +173,37 @@ func (c *checker) reach(obj, what string, src Endpoint, host string, port int32)
 	}
 	if !c.m.Reachable(src, w.endpoint(), cp.ContainerPort, protocolOf(*cp)) {
 		c.errorf(obj, "%s: no NetworkPolicy lets it reach %s on %d", what, w.object(), cp.ContainerPort)
+	}
+}
+
+// replicaTarget: the target (env=v) of a service names every replica of
+// it, as grpcx.Dial balances over the addresses a target resolves to:
+// dns:/// and the service's headless Service, of this namespace, which
+// selects the service's pods. And the caller verifies the server's
+// certificate for the target's host, so the host is one of the DNS names
+// the certificate carries (certDNSNames).
+func (c *checker) replicaTarget(obj string, ct *corev1.Container, env, service, v, host string, port int32) {
+	want := fmt.Sprintf("dns:///%s%s.%s.svc:%d", service, HeadlessSuffix, Namespace, port)
+	if !strings.HasPrefix(v, "dns:///") {
+		c.containerf(obj, ct, "%s=%q is not a dns:/// target: it would resolve to one address, so one connection to one pod; name the headless Service (%s)", env, v, want)
+	}
+	labels, inside := inNamespace(host)
+	if !inside || len(labels) != 1 {
+		c.containerf(obj, ct, "%s=%q names no Service of namespace %s: want %s", env, v, Namespace, want)
+		return
+	}
+	svc := c.m.Service(labels[0])
+	if svc == nil {
+		return // reported by reach
+	}
+	if svc.Spec.ClusterIP != corev1.ClusterIPNone {
+		c.containerf(obj, ct, "%s=%q: Service %s is not headless (clusterIP: None): its name resolves to one virtual IP, so the caller keeps one connection to one pod; name the headless Service (%s)", env, v, svc.Name, want)
+	}
+	if ws := c.m.selecting(&metav1.LabelSelector{MatchLabels: svc.Spec.Selector}); len(ws) == 1 && ws[0].name != service {
+		c.containerf(obj, ct, "%s=%q: Service %s selects the pods of %s, not of %s", env, v, svc.Name, ws[0].object(), service)
+	}
+	if !slices.Contains(certDNSNames(service), host) {
+		c.containerf(obj, ct, "%s=%q: the caller verifies %s's certificate for %s, which is not one of the DNS names it carries (%s)",
+			env, v, service, host, strings.Join(certDNSNames(service), ", "))
 	}
 }

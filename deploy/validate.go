@@ -70,6 +70,16 @@ type ServiceSpec struct {
 	// "service/fx.key", …): mounted read-only from Secrets, readable by the
 	// container's user and no other.
 	PKIFiles []string
+	// Elects says whether its replicas run elections (app.electionConfig):
+	// each advertises its pod's own IP and gRPC port (UNIGATE_ADVERTISE),
+	// and its pods may connect to each other on Port, so that standbys
+	// follow the leader's process. Pods of a service that does not elect
+	// may not connect to each other.
+	Elects bool
+	// RoutingCache says whether it keeps the routing table it reads from
+	// etcd in a file (UNIGATE_ROUTING_CACHE), to start on it while etcd is
+	// unreachable: the file must be on a volume the container may write.
+	RoutingCache bool
 }
 
 // JobSpec is a Job run once, e.g. etcd's bootstrap.
@@ -619,9 +629,8 @@ const healthDeadline = 2 * time.Second
 // loopback (--addr, or UNIGATE_LISTEN with an unspecified host), as
 // service NAME (the Deployment's), over TLS (--pki, or UNIGATE_PKI),
 // verifying the server's certificate for one of the DNS names it carries
-// (README.md, "Certificates": NAME, NAME.unigate, NAME.unigate.svc,
-// NAME.unigate.svc.cluster.local; without --server-name it would verify
-// 127.0.0.1, which it does not carry), the health of the whole server
+// (certDNSNames; without --server-name it would verify 127.0.0.1, which
+// it does not carry), the health of the whole server
 // (--name ""), and within the probe's timeoutSeconds, which must leave a
 // second over the check's --timeout to start the process (3 s at least).
 func (c *checker) healthProbe(obj, kind string, pr *corev1.Probe, ct *corev1.Container, service string) {
@@ -678,7 +687,7 @@ func (c *checker) healthProbe(obj, kind string, pr *corev1.Probe, ct *corev1.Con
 		bad("checks %s, not the container's grpc port on the loopback", *addr)
 	}
 
-	names := []string{service, service + "." + Namespace, service + "." + Namespace + ".svc", service + "." + Namespace + ".svc.cluster.local"}
+	names := certDNSNames(service)
 	switch {
 	case !set["server-name"] || *serverName == "":
 		bad("has no --server-name: it would verify the server's certificate for the address's host, which the certificate does not carry (use %s.%s.svc)", service, Namespace)

@@ -124,8 +124,10 @@ const DefaultCallTimeout = 5 * time.Second
 // Dial returns a client connection to target with tracing and a deadline
 // on every call: callTimeout, or the caller's own deadline if that is
 // sooner. target is one address ("host:port", or any gRPC target such as
-// "dns:///router.unigate.svc:7001") or the comma-separated addresses of a
-// service's replicas ("127.0.0.1:7122,127.0.0.1:7123"). Calls are spread
+// "dns:///router.unigate.svc:7001": every address of the name is a
+// replica, and the name is looked up again every ResolveInterval) or the
+// comma-separated addresses of a service's replicas
+// ("127.0.0.1:7122,127.0.0.1:7123"). Calls are spread
 // round-robin over the replicas that are healthy (see serviceConfig and
 // ProbeInterval), calls that fail with UNAVAILABLE are tried again, and
 // keepalives find a dead connection.
@@ -144,7 +146,16 @@ func Dial(target string, callTimeout time.Duration, opts ...grpc.DialOption) (*g
 		for i := range addrs {
 			addrs[i] = strings.TrimSpace(addrs[i])
 		}
-		return dialReplicas(addrs, base, opts)
+		return dialReplicas(replicaSet{fixed: addrs}, base, opts)
+	}
+	if name, ok := strings.CutPrefix(target, "dns:///"); ok {
+		// A name with an address per replica (a headless Service): looked
+		// up every ResolveInterval, each address probed.
+		host, port, err := net.SplitHostPort(name)
+		if err != nil {
+			return nil, fmt.Errorf("grpcx: target %q: %w", target, err)
+		}
+		return dialReplicas(replicaSet{host: host, port: port}, base, opts)
 	}
 	return grpc.NewClient(target, append(base, opts...)...)
 }

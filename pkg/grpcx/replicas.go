@@ -4,6 +4,8 @@ import (
 	"context"
 	"fmt"
 	"net"
+	"slices"
+	"sort"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -56,55 +58,127 @@ var (
 
 var schemeSeq atomic.Int64
 
-// dialReplicas connects to every address of addrs, load-balanced, with
-// the addresses that fail their probes taken out (all of them kept when
-// all fail: then gRPC's own connection handling decides).
-func dialReplicas(addrs []string, base []grpc.DialOption, opts []grpc.DialOption) (*grpc.ClientConn, error) {
-	r := manual.NewBuilderWithScheme(fmt.Sprintf("unigate-replicas-%d", schemeSeq.Add(1)))
-	r.InitialState(stateOf(addrs))
-	all := append(append(append([]grpc.DialOption{}, base...), opts...), grpc.WithResolvers(r))
-	conn, err := grpc.NewClient(r.Scheme()+":///"+strings.Join(addrs, ","), all...)
+// ResolveInterval is how often a DNS target ("dns:///router-headless:7001")
+// is looked up again, so that replicas added or removed are followed.
+var ResolveInterval = 5 * time.Second
+
+// replicaSet says where a target's replicas are: a fixed list, or a DNS
+// name looked up now and then; and the name TLS verifies each against.
+type replicaSet struct {
+	fixed      []string
+	host, port string // a DNS target
+}
+
+func (rs replicaSet) lookup(ctx context.Context) ([]string, error) {
+	if rs.host == "" {
+		return rs.fixed, nil
+	}
+	ips, err := net.DefaultResolver.LookupHost(ctx, rs.host)
 	if err != nil {
 		return nil, err
 	}
-	p := &prober{conn: conn, r: r, addrs: addrs, misses: map[string]int{}, down: map[string]bool{}}
-	// The probes share the connection's credentials but not its tracing:
-	// five checks a second per replica are not worth a span each.
-	probeOpts := append([]grpc.DialOption{grpc.WithTransportCredentials(insecure.NewCredentials())}, opts...)
-	for _, a := range addrs {
-		pc, err := grpc.NewClient("passthrough:///"+a, probeOpts...)
-		if err != nil {
-			p.closeProbes()
-			conn.Close()
-			return nil, err
-		}
-		p.probes = append(p.probes, pc)
+	sort.Strings(ips)
+	out := make([]string, len(ips))
+	for i, ip := range ips {
+		out[i] = net.JoinHostPort(ip, rs.port)
+	}
+	return out, nil
+}
+
+// serverName is the name addr's certificate is verified against: the DNS
+// target's name, or the address's own host.
+func (rs replicaSet) serverName(addr string) string {
+	if rs.host != "" {
+		return rs.host
+	}
+	host, _, err := net.SplitHostPort(addr)
+	if err != nil {
+		return addr
+	}
+	return host
+}
+
+// dialReplicas connects to every replica of rs, load-balanced, with the
+// addresses that fail their probes taken out (all of them kept when all
+// fail: then gRPC's own connection handling decides).
+func dialReplicas(rs replicaSet, base []grpc.DialOption, opts []grpc.DialOption) (*grpc.ClientConn, error) {
+	// A name that does not resolve yet (no replica ready) is looked up
+	// again at every probe until it does; calls fail UNAVAILABLE meanwhile.
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+	addrs, _ := rs.lookup(ctx)
+	cancel()
+	r := manual.NewBuilderWithScheme(fmt.Sprintf("unigate-replicas-%d", schemeSeq.Add(1)))
+	p := &prober{rs: rs, r: r, misses: map[string]int{}, down: map[string]bool{},
+		probes: map[string]*grpc.ClientConn{},
+		// The probes share the connection's credentials but not its
+		// tracing: five checks a second per replica are not worth a span.
+		probeOpts: append([]grpc.DialOption{grpc.WithTransportCredentials(insecure.NewCredentials())}, opts...)}
+	r.InitialState(p.stateOf(addrs))
+	all := append(append(append([]grpc.DialOption{}, base...), opts...), grpc.WithResolvers(r))
+	name := rs.host
+	if name == "" {
+		name = strings.Join(addrs, ",")
+	}
+	var err error
+	p.conn, err = grpc.NewClient(r.Scheme()+":///"+name, all...)
+	if err != nil {
+		return nil, err
+	}
+	if err := p.setAddrs(addrs); err != nil {
+		p.closeProbes()
+		p.conn.Close()
+		return nil, err
 	}
 	go p.run()
-	return conn, nil
+	return p.conn, nil
+}
+
+type prober struct {
+	rs        replicaSet
+	conn      *grpc.ClientConn
+	r         *manual.Resolver
+	probeOpts []grpc.DialOption
+	addrs     []string
+	probes    map[string]*grpc.ClientConn
+	misses    map[string]int
+	down      map[string]bool
 }
 
 // stateOf lists addrs for the balancer, each verified by TLS against its
-// own host (the connection's target, a list, names no host).
-func stateOf(addrs []string) resolver.State {
+// name (the connection's target, a list or a scheme of ours, names none).
+func (p *prober) stateOf(addrs []string) resolver.State {
 	s := resolver.State{}
 	for _, a := range addrs {
-		host, _, err := net.SplitHostPort(a)
-		if err != nil {
-			host = a
-		}
-		s.Addresses = append(s.Addresses, resolver.Address{Addr: a, ServerName: host})
+		s.Addresses = append(s.Addresses, resolver.Address{Addr: a, ServerName: p.rs.serverName(a)})
 	}
 	return s
 }
 
-type prober struct {
-	conn   *grpc.ClientConn
-	r      *manual.Resolver
-	addrs  []string
-	probes []*grpc.ClientConn
-	misses map[string]int
-	down   map[string]bool
+// setAddrs makes addrs the replicas: probes opened for new ones, closed
+// for gone ones.
+func (p *prober) setAddrs(addrs []string) error {
+	keep := map[string]bool{}
+	for _, a := range addrs {
+		keep[a] = true
+		if _, ok := p.probes[a]; ok {
+			continue
+		}
+		pc, err := grpc.NewClient("passthrough:///"+a, append(p.probeOpts, grpc.WithAuthority(p.rs.serverName(a)))...)
+		if err != nil {
+			return err
+		}
+		p.probes[a] = pc
+	}
+	for a, pc := range p.probes {
+		if !keep[a] {
+			pc.Close()
+			delete(p.probes, a)
+			delete(p.misses, a)
+			delete(p.down, a)
+		}
+	}
+	p.addrs = addrs
+	return nil
 }
 
 func (p *prober) closeProbes() {
@@ -113,18 +187,33 @@ func (p *prober) closeProbes() {
 	}
 }
 
-// run probes until the connection is closed.
+// run probes (and, for a DNS target, looks the name up again) until the
+// connection is closed.
 func (p *prober) run() {
 	defer p.closeProbes()
 	t := time.NewTicker(ProbeInterval)
 	defer t.Stop()
+	lastLookup := time.Now()
 	for range t.C {
 		if p.conn.GetState() == connectivity.Shutdown {
 			return
 		}
+		changed := false
+		if p.rs.host != "" && (len(p.addrs) == 0 || time.Since(lastLookup) >= ResolveInterval) {
+			lastLookup = time.Now()
+			ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+			addrs, err := p.rs.lookup(ctx)
+			cancel()
+			if err == nil && len(addrs) > 0 && !slices.Equal(addrs, p.addrs) {
+				if p.setAddrs(addrs) == nil {
+					changed = true
+				}
+			}
+		}
 		var wg sync.WaitGroup
 		ok := make([]bool, len(p.addrs))
-		for i, c := range p.probes {
+		for i, a := range p.addrs {
+			c := p.probes[a]
 			wg.Add(1)
 			go func() {
 				defer wg.Done()
@@ -137,7 +226,6 @@ func (p *prober) run() {
 			}()
 		}
 		wg.Wait()
-		changed := false
 		for i, a := range p.addrs {
 			if ok[i] {
 				p.misses[a] = 0
@@ -170,6 +258,6 @@ func (p *prober) update() {
 		up = p.addrs
 	}
 	if p.conn.GetState() != connectivity.Shutdown {
-		p.r.UpdateState(stateOf(up))
+		p.r.UpdateState(p.stateOf(up))
 	}
 }

@@ -195,3 +195,25 @@ func TestReplicas(t *testing.T) {
 		d.lis.resume()
 	})
 }
+
+// TestDNSReplicas: a dns:/// target's addresses are its replicas.
+func TestDNSReplicas(t *testing.T) {
+	a := startReplica(t)
+	_, port, _ := net.SplitHostPort(a.addr)
+	conn, err := Dial("dns:///localhost:"+port, 500*time.Millisecond)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	for range 20 {
+		if _, err := testgrpc.NewTestServiceClient(conn).EmptyCall(context.Background(), &testgrpc.Empty{}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if a.calls.Load() != 20 {
+		t.Fatalf("calls reached the replica: %d", a.calls.Load())
+	}
+	if _, err := Dial("dns:///no-port", time.Second); err == nil {
+		t.Fatal("a dns target without a port was accepted")
+	}
+}

@@ -2,11 +2,16 @@ package app
 
 import (
 	"context"
+	"crypto/tls"
+	"crypto/x509"
+	"errors"
+	"fmt"
 	"net"
 	"time"
 
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/credentials"
 	"google.golang.org/grpc/credentials/insecure"
 	healthpb "google.golang.org/grpc/health/grpc_health_v1"
 	"google.golang.org/grpc/status"
@@ -51,7 +56,7 @@ func (c Common) electionConfig(service, name, candidate, advertise string) elect
 // tight loop. A paused process keeps its connection and its stream: lease
 // expiry handles that.
 func (c Common) liveness(service string) func(ctx context.Context, addr string) error {
-	opts, err := c.security(authn.Service, service).dialOptions("unigate")
+	opts, err := c.peerDialOptions(service)
 	return func(ctx context.Context, addr string) error {
 		wait := func(err error) error {
 			select {
@@ -88,4 +93,42 @@ func (c Common) liveness(service string) func(ctx context.Context, addr string) 
 			}
 		}
 	}
+}
+
+// peerDialOptions connect this service to another replica of itself at an
+// address (a pod IP) its certificate need not name: the peer is verified
+// by its chain to Unigate's CA and by the identity in its certificate,
+// which must be this same service.
+func (c Common) peerDialOptions(service string) ([]grpc.DialOption, error) {
+	sec := c.security(authn.Service, service)
+	if !sec.on {
+		return nil, nil
+	}
+	cfg, err := sec.dev.ClientConfig(authn.Service, service, "unigate")
+	if err != nil {
+		return nil, err
+	}
+	roots := cfg.RootCAs
+	cfg.InsecureSkipVerify = true // the chain and the identity are checked below, the host name is not
+	cfg.VerifyConnection = func(cs tls.ConnectionState) error {
+		if len(cs.PeerCertificates) == 0 {
+			return errors.New("peer presented no certificate")
+		}
+		inter := x509.NewCertPool()
+		for _, ic := range cs.PeerCertificates[1:] {
+			inter.AddCert(ic)
+		}
+		leaf := cs.PeerCertificates[0]
+		if _, err := leaf.Verify(x509.VerifyOptions{Roots: roots, Intermediates: inter,
+			KeyUsages: []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth}}); err != nil {
+			return err
+		}
+		for _, u := range leaf.URIs {
+			if id, err := authn.Parse(u); err == nil && id.Kind == authn.Service && id.ID == service {
+				return nil
+			}
+		}
+		return fmt.Errorf("peer is not service:%s", service)
+	}
+	return []grpc.DialOption{grpc.WithTransportCredentials(credentials.NewTLS(cfg))}, nil
 }
