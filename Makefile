@@ -5,7 +5,7 @@ BIN   := $(CURDIR)/bin
 TOOLS := $(CURDIR)/.bin
 MODULES := proto pkg sdk services deploy
 
-.PHONY: all build run demo cluster cluster-stop failover-test test test-short bench generate check-generated lint tools clean
+.PHONY: all build run demo cluster cluster-stop failover-test chaos test test-short bench generate check-generated lint tools clean
 
 all: build
 
@@ -39,6 +39,18 @@ failover-test: build
 	@rm -rf $(FAILOVER_DIR); $(BIN)/unigate cluster --dir $(FAILOVER_DIR) --base-port 7200 > $(FAILOVER_DIR).log 2>&1 & \
 	$(BIN)/unigate failover-test --dir $(FAILOVER_DIR) $(FAILOVER_FLAGS); status=$$?; \
 	$(BIN)/unigate cluster --dir $(FAILOVER_DIR) --stop; exit $$status
+
+CHAOS_DIR      ?= .cluster-chaos
+CHAOS_DURATION ?= 2m
+CHAOS_FLAGS    ?=
+# its own database, so that a chaos run and another cluster never drop each other's
+CHAOS_DSN      ?= postgres://postgres@127.0.0.1:5432/unigate_chaos?sslmode=disable
+## chaos: start a cluster of processes, pay, refund and cancel through it for CHAOS_DURATION while killing and
+## pausing its parts, then check every invariant (docs/chaos.md), stop the cluster; fails on any violation
+chaos: build
+	@rm -rf $(CHAOS_DIR); $(BIN)/unigate cluster --dir $(CHAOS_DIR) --base-port 7400 --dsn '$(CHAOS_DSN)' > $(CHAOS_DIR).log 2>&1 & \
+	CHAOS_DURATION=$(CHAOS_DURATION) $(BIN)/unigate chaos --dir $(CHAOS_DIR) --dsn '$(CHAOS_DSN)' $(CHAOS_FLAGS); status=$$?; \
+	$(BIN)/unigate cluster --dir $(CHAOS_DIR) --stop; exit $$status
 
 ## test: every module's tests; the database-backed ones need PostgreSQL (see README)
 test:
@@ -75,4 +87,4 @@ lint: tools
 	@for m in $(MODULES); do (cd $$m && $(GO) vet ./...); done
 
 clean:
-	rm -rf $(BIN) .data $(CLUSTER_DIR) $(FAILOVER_DIR) $(FAILOVER_DIR).log
+	rm -rf $(BIN) .data $(CLUSTER_DIR) $(FAILOVER_DIR) $(FAILOVER_DIR).log $(CHAOS_DIR) $(CHAOS_DIR).log

@@ -28,6 +28,10 @@ import (
 // there is one. Retrying is safe for every call Unigate makes to its own
 // services and to partners and networks: reads, or writes keyed by the
 // payment, quote, refund or request id, which the callee applies once.
+// The partner and network APIs are the exception: their money-moving
+// calls are signed with a request id that may be used once, and a
+// transport retry would resend the same signature (REQUEST_REPLAYED); their
+// callers retry with a new signature instead.
 const serviceConfig = `{
 	"loadBalancingConfig": [{"round_robin": {}}],
 	"healthCheckConfig": {"serviceName": ""},
@@ -40,6 +44,8 @@ const serviceConfig = `{
 			"backoffMultiplier": 2,
 			"retryableStatusCodes": ["UNAVAILABLE"]
 		}
+	}, {
+		"name": [{"service": "unigate.partner.v1.PartnerService"}, {"service": "unigate.acquiring.v1.AcquiringService"}]
 	}]
 }`
 

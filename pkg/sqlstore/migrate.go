@@ -39,8 +39,15 @@ const migrationsTable = `CREATE TABLE IF NOT EXISTS unigate_migrations (
 // the same transaction as its DDL, so a second replica's insert conflicts
 // and it skips the file.
 func (db *DB) Migrate(ctx context.Context, m Migrations) error {
-	if _, err := db.db.ExecContext(ctx, migrationsTable); err != nil && !IsUniqueViolation(err) {
-		return fmt.Errorf("sqlstore: create migrations table: %w", err)
+	// Components starting together on a new database race to create the
+	// table, and PostgreSQL refuses all but the first — once the first has
+	// committed — with a unique violation (on pg_type), "type already
+	// exists" or "relation already exists". The table then exists, and
+	// creating it again does nothing.
+	if _, err := db.db.ExecContext(ctx, migrationsTable); err != nil {
+		if _, err := db.db.ExecContext(ctx, migrationsTable); err != nil {
+			return fmt.Errorf("sqlstore: create migrations table: %w", err)
+		}
 	}
 	sets := []string{"postgres"}
 	switch db.dialect {

@@ -2,13 +2,11 @@ package main
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
 	"io"
 	"math"
-	"net/http"
 	"sort"
 	"strings"
 	"sync"
@@ -17,18 +15,12 @@ import (
 	"time"
 
 	clientv3 "go.etcd.io/etcd/client/v3"
-	"google.golang.org/grpc"
-	"google.golang.org/grpc/credentials"
 
 	commonv1 "github.com/unigate/unigate/proto/gen/unigate/common/v1"
-	simulatorv1 "github.com/unigate/unigate/proto/gen/unigate/simulator/v1"
 
 	"github.com/unigate/unigate/pkg/authn"
 	"github.com/unigate/unigate/pkg/election"
-	"github.com/unigate/unigate/pkg/grpcx"
-	"github.com/unigate/unigate/pkg/pki"
 	"github.com/unigate/unigate/services/acquirer"
-	"github.com/unigate/unigate/services/app"
 	"github.com/unigate/unigate/services/walletsim"
 )
 
@@ -48,24 +40,11 @@ func runFailoverTest(ctx context.Context, args []string, out io.Writer) error {
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
-	// Wait for the cluster (make failover-test starts it just before).
-	var f clusterFile
-	for deadline := time.Now().Add(*wait); ; time.Sleep(200 * time.Millisecond) {
-		var err error
-		f, err = readClusterFile(*dir)
-		if err == nil && f.State == "ready" {
-			break
-		}
-		if time.Now().After(deadline) {
-			return fmt.Errorf("failover-test: no ready cluster in %s after %v (state %q, %v)", *dir, *wait, f.State, err)
-		}
-	}
-	cli, err := app.ConnectEtcd(f.PKI, authn.Service, app.EtcdAdmin, f.Etcd)
+	h, err := connectHarness(*dir, *wait, out)
 	if err != nil {
-		return err
+		return fmt.Errorf("failover-test: %w", err)
 	}
-	defer cli.Close()
-	h := &harness{f: f, cli: cli, dir: *dir, out: out}
+	defer h.Close()
 	targets := map[string]time.Duration{"graceful": 50 * time.Millisecond, "crash": 300 * time.Millisecond, "pause": 1500 * time.Millisecond}
 	failed := false
 	for _, kind := range strings.Split(*kinds, ",") {
@@ -106,47 +85,11 @@ func runFailoverTest(ctx context.Context, args []string, out io.Writer) error {
 	return nil
 }
 
-type harness struct {
-	f   clusterFile
-	cli *clientv3.Client
-	dir string
-	out io.Writer
-}
-
 func percentiles(ds []time.Duration) (p50, p99, max time.Duration) {
 	s := append([]time.Duration(nil), ds...)
 	sort.Slice(s, func(i, j int) bool { return s[i] < s[j] })
 	at := func(q float64) time.Duration { return s[int(math.Ceil(q*float64(len(s))))-1] }
 	return at(0.5), at(0.99), s[len(s)-1]
-}
-
-// status reads the cluster's children from the supervisor.
-func (h *harness) status(ctx context.Context) (clusterFile, error) {
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, "http://cluster/status", nil)
-	if err != nil {
-		return clusterFile{}, err
-	}
-	var st clusterFile
-	return st, h.control(req, &st)
-}
-
-func (h *harness) control(req *http.Request, v any) error {
-	body, err := doControl(h.f, req)
-	if err != nil {
-		return err
-	}
-	if v == nil {
-		return nil
-	}
-	return json.Unmarshal(body, v)
-}
-
-func (h *harness) startChild(ctx context.Context, name string) error {
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, "http://cluster/start/"+name, nil)
-	if err != nil {
-		return err
-	}
-	return h.control(req, nil)
 }
 
 // steady waits until every acquirer replica runs and campaigns, so that a
@@ -230,25 +173,8 @@ wait:
 		}
 		return took, nil
 	}
-	deadline := time.Now().Add(30 * time.Second)
-	for {
-		st, err := h.status(ctx)
-		if err != nil {
-			return 0, err
-		}
-		var state string
-		for _, x := range st.Children {
-			if x.Name == c.Name {
-				state = x.State
-			}
-		}
-		if state == stateExited || state == stateStopped {
-			break
-		}
-		if time.Now().After(deadline) {
-			return 0, fmt.Errorf("%s did not exit (state %s)", c.Name, state)
-		}
-		time.Sleep(20 * time.Millisecond)
+	if err := h.waitDown(ctx, c.Name, 30*time.Second); err != nil {
+		return 0, err
 	}
 	return took, h.startChild(ctx, c.Name)
 }
@@ -257,48 +183,23 @@ wait:
 // settlement in turn while payments run through both acquirers, restarts
 // it, and counts the payments that did not succeed.
 func (h *harness) statelessTrials(ctx context.Context, trials int) (paid, lost int64, err error) {
-	dev := pki.Dev{Dir: h.f.PKI}
-	var acquirers []string
-	var sim string
 	victims := map[string][]string{}
 	for _, c := range h.f.Children {
 		switch c.Command {
-		case "acquirer":
-			acquirers = append(acquirers, c.Addr)
-		case "merchantsim":
-			sim = c.Addr
 		case "router", "fx", "risk", "settlement":
 			victims[c.Command] = append(victims[c.Command], c.Name)
 		}
 	}
-	tlsCfg, err := dev.ClientConfig(authn.Partner, "hipay", "unigate")
-	if err != nil {
-		return 0, 0, err
-	}
-	sign, err := app.SigningOptions(dev, authn.Partner, "hipay")
-	if err != nil {
-		return 0, 0, err
-	}
-	conn, err := grpcx.Dial(strings.Join(acquirers, ","), 10*time.Second,
-		append([]grpc.DialOption{grpc.WithTransportCredentials(credentials.NewTLS(tlsCfg))}, sign...)...)
+	conn, err := h.dial("acquirer", authn.Partner, "hipay", 10*time.Second)
 	if err != nil {
 		return 0, 0, err
 	}
 	defer conn.Close()
-	simCfg, err := dev.ClientConfig(authn.Operator, "admin", "networks")
+	ms, err := h.merchants(ctx)
 	if err != nil {
 		return 0, 0, err
 	}
-	simConn, err := grpcx.Dial(sim, 10*time.Second, grpc.WithTransportCredentials(credentials.NewTLS(simCfg)))
-	if err != nil {
-		return 0, 0, err
-	}
-	defer simConn.Close()
-	ms, err := simulatorv1.NewMerchantSimulatorServiceClient(simConn).ListMerchants(ctx, &simulatorv1.ListMerchantsRequest{})
-	if err != nil {
-		return 0, 0, err
-	}
-	code := ms.GetMerchants()[0].GetStaticCode()
+	code := ms[0].GetStaticCode()
 	w := walletsim.New("hipay", conn)
 
 	var seq, count atomic.Int64
@@ -349,21 +250,8 @@ func (h *harness) statelessTrials(ctx context.Context, trials int) (paid, lost i
 		time.Sleep(700 * time.Millisecond)
 		close(stop)
 		wg.Wait()
-		for {
-			st, err := h.status(ctx)
-			if err != nil {
-				return 0, 0, err
-			}
-			exited := false
-			for _, c := range st.Children {
-				if c.Name == victim && (c.State == stateExited || c.State == stateStopped) {
-					exited = true
-				}
-			}
-			if exited {
-				break
-			}
-			time.Sleep(20 * time.Millisecond)
+		if err := h.waitDown(ctx, victim, 30*time.Second); err != nil {
+			return 0, 0, err
 		}
 		if err := h.startChild(ctx, victim); err != nil {
 			return 0, 0, err

@@ -50,6 +50,7 @@ commands:
   etcd         an etcd member (TLS with --pki): alone, for running the services one by one, or one of a cluster
   cluster      every part of the switch as its own process, with replicas, supervised (docs/cluster.md)
   failover-test  measure failover against a running cluster (make failover-test)
+  chaos        payments under random faults against a running cluster, then the invariants (make chaos; docs/chaos.md)
   health       check a server's gRPC health over its mutual TLS (a Kubernetes exec probe)
 
 Run 'unigate <command> -h' for a command's flags.
@@ -72,6 +73,8 @@ func run(ctx context.Context, args []string) error {
 		return runEtcd(ctx, args)
 	case "failover-test":
 		return runFailoverTest(ctx, args, os.Stdout)
+	case "chaos":
+		return runChaos(ctx, args, os.Stdout)
 	case "cluster":
 		return runCluster(ctx, args)
 	case "acquirer", "router", "fx", "risk", "settlement", "merchantsim", "walletsim":
