@@ -48,7 +48,7 @@ CHAOS_DSN      ?= postgres://postgres@127.0.0.1:5432/unigate_chaos?sslmode=disab
 ## chaos: start a cluster of processes, pay, refund and cancel through it for CHAOS_DURATION while killing and
 ## pausing its parts, then check every invariant (docs/chaos.md), stop the cluster; fails on any violation
 chaos: build
-	@rm -rf $(CHAOS_DIR); $(BIN)/unigate cluster --dir $(CHAOS_DIR) --base-port 7400 --dsn '$(CHAOS_DSN)' > $(CHAOS_DIR).log 2>&1 & \
+	@$(BIN)/unigate cluster --dir $(CHAOS_DIR) --stop >/dev/null 2>&1; rm -rf $(CHAOS_DIR); $(BIN)/unigate cluster --dir $(CHAOS_DIR) --base-port 7400 --dsn '$(CHAOS_DSN)' > $(CHAOS_DIR).log 2>&1 & \
 	CHAOS_DURATION=$(CHAOS_DURATION) $(BIN)/unigate chaos --dir $(CHAOS_DIR) --dsn '$(CHAOS_DSN)' $(CHAOS_FLAGS); status=$$?; \
 	$(BIN)/unigate cluster --dir $(CHAOS_DIR) --stop; exit $$status
 

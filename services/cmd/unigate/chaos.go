@@ -110,7 +110,7 @@ func chaos(ctx context.Context, cfg chaosConfig, out io.Writer) error {
 	out = &lockedWriter{w: out, mu: &outMu}
 	logf := func(format string, args ...any) { fmt.Fprintf(out, "chaos: "+format+"\n", args...) }
 
-	h, err := connectHarness(cfg.Dir, cfg.Wait, out)
+	h, err := connectHarness(ctx, cfg.Dir, cfg.Wait, out)
 	if err != nil {
 		return fmt.Errorf("chaos: %w", err)
 	}

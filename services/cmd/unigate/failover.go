@@ -40,7 +40,7 @@ func runFailoverTest(ctx context.Context, args []string, out io.Writer) error {
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
-	h, err := connectHarness(*dir, *wait, out)
+	h, err := connectHarness(ctx, *dir, *wait, out)
 	if err != nil {
 		return fmt.Errorf("failover-test: %w", err)
 	}

@@ -37,9 +37,9 @@ type harness struct {
 // connectHarness waits up to wait for the cluster in dir to be ready (the
 // make targets start it just before) and connects to its etcd as the etcd
 // administrator.
-func connectHarness(dir string, wait time.Duration, out io.Writer) (*harness, error) {
+func connectHarness(ctx context.Context, dir string, wait time.Duration, out io.Writer) (*harness, error) {
 	var f clusterFile
-	for deadline := time.Now().Add(wait); ; time.Sleep(200 * time.Millisecond) {
+	for deadline := time.Now().Add(wait); ; {
 		var err error
 		f, err = readClusterFile(dir)
 		if err == nil && f.State == "ready" {
@@ -47,6 +47,11 @@ func connectHarness(dir string, wait time.Duration, out io.Writer) (*harness, er
 		}
 		if time.Now().After(deadline) {
 			return nil, fmt.Errorf("no ready cluster in %s after %v (state %q, %v)", dir, wait, f.State, err)
+		}
+		select {
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		case <-time.After(200 * time.Millisecond):
 		}
 	}
 	cli, err := app.ConnectEtcd(f.PKI, authn.Service, app.EtcdAdmin, f.Etcd)
