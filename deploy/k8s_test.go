@@ -42,8 +42,11 @@ var spec = deploy.Spec{
 			PKIFiles:     servicePKI("router"),
 			RoutingCache: true},
 		{Name: "fx", Port: 7002, Replicas: 3, Autoscaled: true, Callers: []string{"acquirer"},
-			Env:      []string{"UNIGATE_DSN", "UNIGATE_PKI", "UNIGATE_LOG_LEVEL", "OTEL_EXPORTER_OTLP_ENDPOINT"},
-			PKIFiles: servicePKI("fx")},
+			Env:      []string{"UNIGATE_DSN", "UNIGATE_ETCD", "UNIGATE_FX_PROVIDERS", "UNIGATE_PKI", "UNIGATE_LOG_LEVEL", "OTEL_EXPORTER_OTLP_ENDPOINT"},
+			PKIFiles: servicePKI("fx"),
+			// Its rate ingestion is elected (fx-ingest, app.RunFX); it
+			// prices with the partners' FX terms of the table it caches.
+			Elects: true, RoutingCache: true},
 		{Name: "risk", Port: 7003, Replicas: 3, Autoscaled: true, Callers: []string{"acquirer"},
 			Env:      []string{"UNIGATE_DSN", "UNIGATE_PKI", "UNIGATE_LOG_LEVEL", "OTEL_EXPORTER_OTLP_ENDPOINT"},
 			PKIFiles: servicePKI("risk")},
@@ -372,7 +375,11 @@ func TestNetworkPolicies(t *testing.T) {
 		{"acquirer", "risk", 7003, tcp, true},
 		{"acquirer", "settlement", 7004, tcp, true},
 		{"router", "fx", 7002, tcp, false},
+		{"risk", "fx", 7002, tcp, false},
+		{"etcd-bootstrap", "fx", 7002, tcp, false},
 		{"fx", "settlement", 7004, tcp, false},
+		{"fx", "acquirer", 7000, tcp, false},
+		{"fx", "router", 7001, tcp, false},
 		{"risk", "router", 7001, tcp, false},
 		{"settlement", "risk", 7003, tcp, false},
 		{"etcd", "settlement", 7004, tcp, false},
@@ -380,6 +387,7 @@ func TestNetworkPolicies(t *testing.T) {
 		{"acquirer", "etcd", 2379, tcp, true},
 		{"router", "etcd", 2379, tcp, true},
 		{"fx", "etcd", 2379, tcp, true},
+		{"fx", "etcd", 2380, tcp, false},
 		{"settlement", "etcd", 2379, tcp, true},
 		{"etcd-bootstrap", "etcd", 2379, tcp, true},
 		{"elsewhere", "etcd", 2379, tcp, false},
@@ -397,7 +405,13 @@ func TestNetworkPolicies(t *testing.T) {
 		{"risk", "outside", 26257, tcp, true},
 		{"acquirer", "outside", 443, tcp, true},
 		{"router", "outside", 7005, tcp, true},
-		{"fx", "outside", 443, tcp, false},
+		// fx to its rate providers' HTTPS sheets, and only there.
+		{"fx", "outside", 443, tcp, true},
+		{"fx", "outside", 80, tcp, false},
+		{"fx", "outside", 8443, tcp, false},
+		{"fx", "outside", 443, udp, false},
+		{"risk", "outside", 443, tcp, false},
+		{"settlement", "outside", 443, tcp, false},
 		{"settlement", "outside", 4317, tcp, true},
 		{"etcd", "outside", 4317, tcp, false},
 		{"etcd", "outside", 443, tcp, false},
@@ -405,10 +419,10 @@ func TestNetworkPolicies(t *testing.T) {
 		// the others do not talk to each other.
 		{"acquirer", "acquirer", 7000, tcp, true},
 		{"settlement", "settlement", 7004, tcp, true},
+		{"fx", "fx", 7002, tcp, true},
 		{"settlement", "acquirer", 7000, tcp, false},
 		{"acquirer", "settlement", 7004, tcp, true},
 		{"router", "router", 7001, tcp, false},
-		{"fx", "fx", 7002, tcp, false},
 		{"risk", "risk", 7003, tcp, false},
 	}
 	endpoint := func(t *testing.T, name string) deploy.Endpoint {
@@ -430,6 +444,84 @@ func TestNetworkPolicies(t *testing.T) {
 		t.Run(tt.from+"→"+tt.to+":"+itoa(tt.port)+"/"+string(tt.proto), func(t *testing.T) {
 			if got := m.Reachable(endpoint(t, tt.from), endpoint(t, tt.to), tt.port, tt.proto); got != tt.want {
 				t.Errorf("reachable = %v, want %v", got, tt.want)
+			}
+		})
+	}
+}
+
+// TestFX pins how fx.yaml takes its providers and settings from
+// unigate-config, and checks that Validate accepts what config.yaml's
+// comments tell operators they may set.
+func TestFX(t *testing.T) {
+	m := load(t, os.DirFS(dir))
+	env := map[string]corev1.EnvVar{}
+	for _, e := range m.Deployment("fx").Spec.Template.Spec.Containers[0].Env {
+		env[e.Name] = e
+	}
+	fromConfig := func(name string) *corev1.ConfigMapKeySelector {
+		if e, ok := env[name]; ok && e.ValueFrom != nil && e.ValueFrom.ConfigMapKeyRef != nil &&
+			e.ValueFrom.ConfigMapKeyRef.Name == "unigate-config" && e.ValueFrom.ConfigMapKeyRef.Key == name {
+			return e.ValueFrom.ConfigMapKeyRef
+		}
+		return nil
+	}
+	if r := fromConfig("UNIGATE_FX_PROVIDERS"); r == nil || r.Optional != nil && *r.Optional {
+		t.Error("UNIGATE_FX_PROVIDERS is not read, required, from unigate-config")
+	}
+	// The documented placeholder: HTTPS rate sheets on example.com hosts,
+	// which an operator must replace.
+	providers := m.ConfigMap("unigate-config").Data["UNIGATE_FX_PROVIDERS"]
+	items := strings.Split(providers, ",")
+	if len(items) < 2 {
+		t.Errorf("UNIGATE_FX_PROVIDERS = %q: want at least two placeholder providers", providers)
+	}
+	for _, item := range items {
+		_, u, _ := strings.Cut(item, "=")
+		host, _, _ := strings.Cut(strings.TrimPrefix(u, "https://"), "/")
+		if !strings.HasPrefix(u, "https://") || !strings.HasSuffix(host, ".example.com") {
+			t.Errorf("UNIGATE_FX_PROVIDERS: %q is not an https:// placeholder on an example.com host", item)
+		}
+	}
+	knobs := map[string]string{
+		"UNIGATE_RATE_STALENESS": "10s", "UNIGATE_OUTLIER_BAND_BPS": "100",
+		"UNIGATE_DEFAULT_MARKUP_BPS": "100", "UNIGATE_REFERENCE_CURRENCY": "USD",
+	}
+	for name := range knobs {
+		if r := fromConfig(name); r == nil || r.Optional == nil || !*r.Optional {
+			t.Errorf("%s is not read from unigate-config as an optional key (its default applies without it)", name)
+		}
+	}
+
+	for _, tt := range []struct {
+		name   string
+		config map[string]string
+	}{
+		{"the defaults, spelt out", knobs},
+		{"other values in range", map[string]string{
+			"UNIGATE_RATE_STALENESS": "1m30s", "UNIGATE_OUTLIER_BAND_BPS": "25",
+			"UNIGATE_DEFAULT_MARKUP_BPS": "0", "UNIGATE_REFERENCE_CURRENCY": "EUR",
+		}},
+		{"three providers", map[string]string{
+			"UNIGATE_FX_PROVIDERS": "a=https://a.example.com/r.json,b=https://b.example.com:443/r.json, c=https://c.example.com/r.json",
+		}},
+		{"a sheet mounted from a ConfigMap", map[string]string{
+			"UNIGATE_FX_PROVIDERS": "a=https://a.example.com/r.json,manual=file:///etc/unigate/rates/sheet.json",
+		}},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			m := load(t, os.DirFS(dir))
+			for k, v := range tt.config {
+				m.ConfigMap("unigate-config").Data[k] = v
+			}
+			pod := &m.Deployment("fx").Spec.Template.Spec
+			pod.Volumes = append(pod.Volumes, corev1.Volume{Name: "rates", VolumeSource: corev1.VolumeSource{
+				ConfigMap: &corev1.ConfigMapVolumeSource{LocalObjectReference: corev1.LocalObjectReference{Name: "unigate-config"}}}})
+			pod.Containers[0].VolumeMounts = append(pod.Containers[0].VolumeMounts,
+				corev1.VolumeMount{Name: "rates", MountPath: "/etc/unigate/rates", ReadOnly: true})
+			for _, p := range m.Validate(spec) {
+				if p.Object == "Deployment fx" {
+					t.Error(p.Msg)
+				}
 			}
 		})
 	}
@@ -1124,6 +1216,94 @@ func TestValidateCatches(t *testing.T) {
 		{"target a pod", func(m *deploy.Manifests) {
 			m.ConfigMap("unigate-config").Data["UNIGATE_ROUTER"] = "dns:///router-0.router-headless:7001"
 		}, "Deployment acquirer", `UNIGATE_ROUTER="dns:///router-0.router-headless:7001" names no Service of namespace unigate`},
+
+		// fx: its election, its routing table, its rate providers and its
+		// settings.
+		{"fx standbys cut off from the leader", func(m *deploy.Manifests) { removeNP(m, "fx-egress") },
+			"Deployment fx", "its pods cannot reach each other on 7002: standbys cannot follow the elected leader"},
+		{"fx closed to its own pods", func(m *deploy.Manifests) {
+			r := &m.NetworkPolicy("fx-ingress").Spec.Ingress[0]
+			r.From = r.From[:1]
+		}, "Deployment fx", "its pods cannot reach each other on 7002"},
+		{"fx leader's address not advertised", func(m *deploy.Manifests) { dropEnv(container(m, "fx"), "UNIGATE_ADVERTISE") },
+			"Deployment fx", "does not set UNIGATE_ADVERTISE: listening on an unspecified address, it advertises none"},
+		{"fx advertising the acquirer's port", func(m *deploy.Manifests) { setEnv(container(m, "fx"), "UNIGATE_ADVERTISE", "$(POD_IP):7000") },
+			"Deployment fx", `UNIGATE_ADVERTISE="$(POD_IP):7000": port 7000 is not its gRPC port 7002`},
+		{"fx without etcd", func(m *deploy.Manifests) { dropEnv(container(m, "fx"), "UNIGATE_ETCD") },
+			"Deployment fx", "does not set UNIGATE_ETCD: it campaigns in elections and reads the routing table through etcd"},
+		{"settlement with an empty etcd", func(m *deploy.Manifests) { setEnv(container(m, "settlement"), "UNIGATE_ETCD", "") },
+			"Deployment settlement", "does not set UNIGATE_ETCD: it campaigns in elections through etcd"},
+		{"fx without its routing cache", func(m *deploy.Manifests) { dropEnv(container(m, "fx"), "UNIGATE_ROUTING_CACHE") },
+			"Deployment fx", "does not set UNIGATE_ROUTING_CACHE"},
+		{"fx routing cache volume missing", func(m *deploy.Manifests) {
+			ct := container(m, "fx")
+			ct.VolumeMounts = slices.DeleteFunc(ct.VolumeMounts, func(vm corev1.VolumeMount) bool { return vm.Name == "routing-cache" })
+		}, "Deployment fx", "UNIGATE_ROUTING_CACHE: /var/cache/unigate/routing.json is on no volume it mounts, and the root filesystem is read-only"},
+		{"fx without providers", func(m *deploy.Manifests) { dropEnv(container(m, "fx"), "UNIGATE_FX_PROVIDERS") },
+			"Deployment fx", "does not set UNIGATE_FX_PROVIDERS"},
+		{"providers empty", func(m *deploy.Manifests) { m.ConfigMap("unigate-config").Data["UNIGATE_FX_PROVIDERS"] = "" },
+			"Deployment fx", "UNIGATE_FX_PROVIDERS is empty: fx falls back to static=static, its fixed demo rates"},
+		{"providers naming none", func(m *deploy.Manifests) { m.ConfigMap("unigate-config").Data["UNIGATE_FX_PROVIDERS"] = " , " },
+			"Deployment fx", `UNIGATE_FX_PROVIDERS=" , " names no provider: fx would not start`},
+		{"provider without a name", func(m *deploy.Manifests) {
+			m.ConfigMap("unigate-config").Data["UNIGATE_FX_PROVIDERS"] = "https://rates.example.com/a.json"
+		}, "Deployment fx", `UNIGATE_FX_PROVIDERS: provider "https://rates.example.com/a.json" is not NAME=URL`},
+		{"provider named twice", func(m *deploy.Manifests) {
+			m.ConfigMap("unigate-config").Data["UNIGATE_FX_PROVIDERS"] = "a=https://rates.example.com/a.json,a=static"
+		}, "Deployment fx", "UNIGATE_FX_PROVIDERS: provider a is named twice: fx would not start"},
+		{"provider of an unknown scheme", func(m *deploy.Manifests) {
+			m.ConfigMap("unigate-config").Data["UNIGATE_FX_PROVIDERS"] = "a=ftp://rates.example.com/a.json"
+		}, "Deployment fx", `UNIGATE_FX_PROVIDERS: provider a: "ftp://rates.example.com/a.json": want grpc://, http(s)://, file:// or static: fx would not start`},
+		{"gRPC provider without a port", func(m *deploy.Manifests) {
+			m.ConfigMap("unigate-config").Data["UNIGATE_FX_PROVIDERS"] = "a=grpc://feed.example.com"
+		}, "Deployment fx", `UNIGATE_FX_PROVIDERS: provider a: "grpc://feed.example.com" is not grpc://host:port`},
+		{"providers cut off", func(m *deploy.Manifests) { removeNP(m, "fx-rate-provider-egress") },
+			"Deployment fx", "container unigate: UNIGATE_FX_PROVIDERS refinitiv: no NetworkPolicy lets it reach rates.example.com:443 outside the namespace"},
+		{"provider on another port", func(m *deploy.Manifests) {
+			m.ConfigMap("unigate-config").Data["UNIGATE_FX_PROVIDERS"] = "a=https://rates.example.com:8443/a.json"
+		}, "Deployment fx", "UNIGATE_FX_PROVIDERS a: no NetworkPolicy lets it reach rates.example.com:8443 outside the namespace"},
+		{"provider over plain http", func(m *deploy.Manifests) {
+			m.ConfigMap("unigate-config").Data["UNIGATE_FX_PROVIDERS"] = "a=http://rates.example.com/a.json"
+		}, "Deployment fx", "UNIGATE_FX_PROVIDERS a: no NetworkPolicy lets it reach rates.example.com:80 outside the namespace"},
+		{"gRPC provider in the namespace without a Service", func(m *deploy.Manifests) {
+			m.ConfigMap("unigate-config").Data["UNIGATE_FX_PROVIDERS"] = "sim=grpc://fxsim:7090"
+		}, "Deployment fx", "UNIGATE_FX_PROVIDERS sim: fxsim:7090 names no Service"},
+		{"gRPC provider at a service fx may not reach", func(m *deploy.Manifests) {
+			m.ConfigMap("unigate-config").Data["UNIGATE_FX_PROVIDERS"] = "sim=grpc://risk:7003"
+		}, "Deployment fx", "UNIGATE_FX_PROVIDERS sim: no NetworkPolicy lets it reach Deployment risk on 7003"},
+		{"rate sheet in the image", func(m *deploy.Manifests) {
+			m.ConfigMap("unigate-config").Data["UNIGATE_FX_PROVIDERS"] = "sheet=file:///srv/rates.json"
+		}, "Deployment fx", "UNIGATE_FX_PROVIDERS: provider sheet: /srv/rates.json is on no volume it mounts, so in the image"},
+		{"rate sheet mounted by subPath", func(m *deploy.Manifests) {
+			m.ConfigMap("unigate-config").Data["UNIGATE_FX_PROVIDERS"] = "sheet=file:///srv/rates/rates.json"
+			ct := container(m, "fx")
+			ct.VolumeMounts = append(ct.VolumeMounts, corev1.VolumeMount{Name: "rates", MountPath: "/srv/rates/rates.json", SubPath: "rates.json", ReadOnly: true})
+			pod := &m.Deployment("fx").Spec.Template.Spec
+			pod.Volumes = append(pod.Volumes, corev1.Volume{Name: "rates", VolumeSource: corev1.VolumeSource{
+				ConfigMap: &corev1.ConfigMapVolumeSource{LocalObjectReference: corev1.LocalObjectReference{Name: "unigate-config"}}}})
+		}, "Deployment fx", "UNIGATE_FX_PROVIDERS: provider sheet: volume rates is mounted with a subPath, which the kubelet never updates"},
+		{"staleness not a duration", func(m *deploy.Manifests) { m.ConfigMap("unigate-config").Data["UNIGATE_RATE_STALENESS"] = "10" },
+			"Deployment fx", `UNIGATE_RATE_STALENESS="10": not a Go duration (10s, 1m30s): the service would ignore it and keep its default`},
+		{"staleness negative", func(m *deploy.Manifests) { m.ConfigMap("unigate-config").Data["UNIGATE_RATE_STALENESS"] = "-1s" },
+			"Deployment fx", `UNIGATE_RATE_STALENESS="-1s": not positive: the service would not start`},
+		{"outlier band zero", func(m *deploy.Manifests) { m.ConfigMap("unigate-config").Data["UNIGATE_OUTLIER_BAND_BPS"] = "0" },
+			"Deployment fx", `UNIGATE_OUTLIER_BAND_BPS="0": outside 1..`},
+		{"outlier band a percentage", func(m *deploy.Manifests) { m.ConfigMap("unigate-config").Data["UNIGATE_OUTLIER_BAND_BPS"] = "1%" },
+			"Deployment fx", `UNIGATE_OUTLIER_BAND_BPS="1%": not an integer: the service would ignore it`},
+		{"markup above 20 %", func(m *deploy.Manifests) { m.ConfigMap("unigate-config").Data["UNIGATE_DEFAULT_MARKUP_BPS"] = "2500" },
+			"Deployment fx", `UNIGATE_DEFAULT_MARKUP_BPS="2500": outside 0..2000: the service would not start`},
+		{"reference currency in lower case", func(m *deploy.Manifests) { m.ConfigMap("unigate-config").Data["UNIGATE_REFERENCE_CURRENCY"] = "usd" },
+			"Deployment fx", `UNIGATE_REFERENCE_CURRENCY="usd": not an ISO 4217 code`},
+		{"provider egress except outside its block", func(m *deploy.Manifests) {
+			m.NetworkPolicy("fx-rate-provider-egress").Spec.Egress[0].To[0].IPBlock.CIDR = "203.0.113.0/24"
+		}, "NetworkPolicy fx-rate-provider-egress", "egress rule 1: ipBlock except 10.0.0.0/8 is not a strict subset of cidr 203.0.113.0/24"},
+		{"provider egress except of the other family", func(m *deploy.Manifests) {
+			b := m.NetworkPolicy("fx-rate-provider-egress").Spec.Egress[0].To[1].IPBlock
+			b.Except = append(b.Except, "10.0.0.0/8")
+		}, "NetworkPolicy fx-rate-provider-egress", "egress rule 1: ipBlock except 10.0.0.0/8 is not a strict subset of cidr ::/0"},
+		{"provider egress to no CIDR", func(m *deploy.Manifests) {
+			m.NetworkPolicy("fx-rate-provider-egress").Spec.Egress[0].To[0].IPBlock.CIDR = "0.0.0.0"
+		}, "NetworkPolicy fx-rate-provider-egress", `egress rule 1: ipBlock cidr "0.0.0.0" is not a CIDR`},
 
 		// Certificates.
 		{"no PKI", func(m *deploy.Manifests) {

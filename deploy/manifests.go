@@ -5,8 +5,8 @@
 // certificate mounts, disruption budgets, autoscalers, configuration
 // references, etcd's TLS, what failover needs (the address each replica
 // advertises, the routing cache on a writable volume, targets that name a
-// headless Service) and which pod may reach which through the
-// NetworkPolicies. The Istio objects of k8s/mesh/ are decoded into the
+// headless Service), fx's rate providers and settings, and which pod may
+// reach which through the NetworkPolicies. The Istio objects of k8s/mesh/ are decoded into the
 // subset of Istio's types they use (LoadMesh) and checked against the
 // manifests (ValidateMesh): who may connect to whom by mesh identity, and
 // the gateway's TLS passthrough to the acquirer.

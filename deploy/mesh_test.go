@@ -84,9 +84,11 @@ func TestMeshAllows(t *testing.T) {
 		// Standbys follow the elected leader on its pod IP.
 		{sa("acquirer"), "acquirer", 7000, true},
 		{sa("settlement"), "settlement", 7004, true},
+		{sa("fx"), "fx", 7002, true},
 		{sa("settlement"), "acquirer", 7000, false},
+		{sa("fx"), "acquirer", 7000, false},
 		{sa("router"), "router", 7001, false},
-		{sa("fx"), "fx", 7002, false},
+		{sa("risk"), "risk", 7003, false},
 	}
 	for _, tt := range tests {
 		t.Run(tt.from.Namespace+"/"+tt.from.ServiceAccount+"→"+tt.to+":"+itoa(tt.port), func(t *testing.T) {
@@ -193,10 +195,16 @@ func TestMeshCatches(t *testing.T) {
 		{"settlement standbys refused by the mesh", func(_ *deploy.Manifests, mesh *deploy.Mesh) {
 			mesh.AuthorizationPolicy("settlement").Spec.Rules[0].From[0].Source.Principals = []string{"cluster.local/ns/unigate/sa/acquirer"}
 		}, "Deployment settlement", "mesh: its own pods (cluster.local/ns/unigate/sa/settlement) may not connect to each other on 7004"},
-		{"fx replicas open to each other", func(_ *deploy.Manifests, mesh *deploy.Mesh) {
-			src := &mesh.AuthorizationPolicy("fx").Spec.Rules[0].From[0].Source
-			src.Principals = append(src.Principals, "cluster.local/ns/unigate/sa/fx")
-		}, "Deployment fx", "mesh: its own pods may connect to each other on 7002, but it runs no elections"},
+		{"fx standbys refused by the mesh", func(_ *deploy.Manifests, mesh *deploy.Mesh) {
+			mesh.AuthorizationPolicy("fx").Spec.Rules[0].From[0].Source.Principals = []string{"cluster.local/ns/unigate/sa/acquirer"}
+		}, "Deployment fx", "mesh: its own pods (cluster.local/ns/unigate/sa/fx) may not connect to each other on 7002"},
+		{"no headless Service for fx's pod IPs", func(m *deploy.Manifests, _ *deploy.Mesh) {
+			m.Service("fx-headless").Spec.ClusterIP = ""
+		}, "Deployment fx", "mesh: no headless Service selects its pods on 7002"},
+		{"risk replicas open to each other", func(_ *deploy.Manifests, mesh *deploy.Mesh) {
+			src := &mesh.AuthorizationPolicy("risk").Spec.Rules[0].From[0].Source
+			src.Principals = append(src.Principals, "cluster.local/ns/unigate/sa/risk")
+		}, "Deployment risk", "mesh: its own pods may connect to each other on 7003, but it runs no elections"},
 		{"no headless Service for the acquirer's pod IPs", func(m *deploy.Manifests, _ *deploy.Mesh) {
 			m.Services = slices.DeleteFunc(m.Services, func(o *corev1.Service) bool { return o.Name == "acquirer-headless" })
 		}, "Deployment acquirer", "mesh: no headless Service selects its pods on 7000: the sidecars would send the standbys' connections to the leader's pod IP in plaintext"},

@@ -46,6 +46,7 @@ func (c *checker) service(s ServiceSpec) {
 			c.containerf(obj, ct, "does not set %s", name)
 		}
 	}
+	c.needsEtcd(obj, s, ct)
 	if w, ok := c.workloadNamed("Deployment", s.Name); ok {
 		if len(s.PKIFiles) > 0 {
 			c.pkiDir(obj, w, ct, s.PKIFiles)
@@ -170,4 +171,23 @@ func (c *checker) workloadNamed(kind, name string) (workload, bool) {
 		}
 	}
 	return workload{}, false
+}
+
+// needsEtcd: a service that elects (its elections are in etcd) or keeps
+// the routing table (read from etcd) sets UNIGATE_ETCD; its default,
+// http://127.0.0.1:2379, is no etcd of the cluster.
+func (c *checker) needsEtcd(obj string, s ServiceSpec, ct *corev1.Container) {
+	var why []string
+	if s.Elects {
+		why = append(why, "campaigns in elections")
+	}
+	if s.RoutingCache {
+		why = append(why, "reads the routing table")
+	}
+	if len(why) == 0 {
+		return
+	}
+	if v, ok := c.m.envValue(ct, "UNIGATE_ETCD"); !ok || strings.TrimSpace(v) == "" {
+		c.containerf(obj, ct, "does not set UNIGATE_ETCD: it %s through etcd, and the default (http://127.0.0.1:2379) is no etcd of the cluster", strings.Join(why, " and "))
+	}
 }

@@ -42,6 +42,9 @@ func (c *checker) targets(w workload) {
 		if v, ok := c.m.envValue(ct, "UNIGATE_ETCD"); ok {
 			c.etcdEndpoints(obj, ct, src, v)
 		}
+		if v, ok := c.m.envValue(ct, "UNIGATE_FX_PROVIDERS"); ok {
+			c.fxProviders(obj, ct, src, v)
+		}
 		if v, ok := c.m.envValue(ct, "OTEL_EXPORTER_OTLP_ENDPOINT"); ok && v != "" {
 			host, port, tls, err := splitOTLPEndpoint(v)
 			if err != nil {

@@ -71,14 +71,15 @@ type ServiceSpec struct {
 	// container's user and no other.
 	PKIFiles []string
 	// Elects says whether its replicas run elections (app.electionConfig):
-	// each advertises its pod's own IP and gRPC port (UNIGATE_ADVERTISE),
-	// and its pods may connect to each other on Port, so that standbys
-	// follow the leader's process. Pods of a service that does not elect
-	// may not connect to each other.
+	// each campaigns in etcd (UNIGATE_ETCD), advertises its pod's own IP
+	// and gRPC port (UNIGATE_ADVERTISE), and its pods may connect to each
+	// other on Port, so that standbys follow the leader's process. Pods of
+	// a service that does not elect may not connect to each other.
 	Elects bool
 	// RoutingCache says whether it keeps the routing table it reads from
-	// etcd in a file (UNIGATE_ROUTING_CACHE), to start on it while etcd is
-	// unreachable: the file must be on a volume the container may write.
+	// etcd (UNIGATE_ETCD) in a file (UNIGATE_ROUTING_CACHE), to start on
+	// it while etcd is unreachable: the file must be on a volume the
+	// container may write.
 	RoutingCache bool
 }
 
@@ -346,6 +347,7 @@ func (c *checker) workload(w workload) {
 		c.resources(obj, ct)
 		c.containerSecurity(obj, ct, podNonRoot, podSeccomp)
 		c.env(obj, ct)
+		c.settingValues(obj, ct)
 		for _, vm := range ct.VolumeMounts {
 			if !slices.Contains(volumes, vm.Name) {
 				c.containerf(obj, ct, "mounts volume %q, which the pod does not have", vm.Name)
@@ -1068,6 +1070,9 @@ func (c *checker) networkPolicies() {
 		for i, r := range np.Spec.Ingress {
 			for _, p := range r.From {
 				c.peer(obj, fmt.Sprintf("ingress rule %d", i+1), p)
+				if p.IPBlock != nil {
+					c.ipBlock(obj, fmt.Sprintf("ingress rule %d", i+1), p.IPBlock)
+				}
 			}
 			c.policyPorts(obj, fmt.Sprintf("ingress rule %d", i+1), r.Ports, selected)
 		}
@@ -1075,6 +1080,9 @@ func (c *checker) networkPolicies() {
 			var peers []workload
 			inside := len(r.To) > 0
 			for _, p := range r.To {
+				if p.IPBlock != nil {
+					c.ipBlock(obj, fmt.Sprintf("egress rule %d", i+1), p.IPBlock)
+				}
 				ws := c.peer(obj, fmt.Sprintf("egress rule %d", i+1), p)
 				peers = append(peers, ws...)
 				inside = inside && ws != nil

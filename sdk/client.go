@@ -198,9 +198,16 @@ func (c *Client) DecodeCode(ctx context.Context, req *partnerv1.DecodeCodeReques
 	return resp, err
 }
 
-// CreateQuote prices an amount of a code in the wallet's currency. It
-// moves no money and is retried on transport errors (a retry may create a
-// second quote; the unused one expires).
+// CreateQuote prices a payment of a code. Set req.Amount (in the
+// merchant's currency; a dynamic code's own amount, or nothing) to fix
+// what the merchant receives, or — for a static code only — instead set
+// req.WalletAmount (in the wallet's currency) to fix what the user pays;
+// setting both is INVALID_ARGUMENT on wallet_amount. The quote carries
+// both amounts, the rate, and SettlementAmount: what the partner will owe
+// Unigate for the payment, in its settlement currency (the wallet amount
+// when it settles in its wallet's currency). Pay with the quote's
+// MerchantAmount. It moves no money and is retried on transport errors (a
+// retry may create a second quote; the unused one expires).
 func (c *Client) CreateQuote(ctx context.Context, req *partnerv1.CreateQuoteRequest) (*partnerv1.CreateQuoteResponse, error) {
 	var resp *partnerv1.CreateQuoteResponse
 	_, err := c.invoke(ctx, c.timeout(false), func(ctx context.Context) (err error) {

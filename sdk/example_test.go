@@ -30,10 +30,18 @@ func (demoAcquirer) DecodeCode(context.Context, *partnerv1.DecodeCodeRequest) (*
 }
 
 func (demoAcquirer) CreateQuote(_ context.Context, req *partnerv1.CreateQuoteRequest) (*partnerv1.CreateQuoteResponse, error) {
-	// 498.20 MNT per CNY; both currencies have two decimals.
-	wallet := req.GetAmount().GetMinorUnits() * 49820 / 100
-	return &partnerv1.CreateQuoteResponse{Quote: &partnerv1.Quote{QuoteId: "quo_01", MerchantAmount: req.GetAmount(),
-		WalletAmount: &commonv1.Money{Currency: "MNT", MinorUnits: wallet}, Rate: "498.2"}}, nil
+	// 498.20 MNT per CNY, and the partner settles in USD at 0.1410 per CNY;
+	// all three currencies have two decimals.
+	merchant, wallet := req.GetAmount().GetMinorUnits(), req.GetWalletAmount().GetMinorUnits()
+	if req.GetWalletAmount() != nil {
+		merchant = wallet * 100 / 49820 // the user pays exactly the wallet amount
+	} else {
+		wallet = merchant * 49820 / 100
+	}
+	return &partnerv1.CreateQuoteResponse{Quote: &partnerv1.Quote{QuoteId: "quo_01",
+		MerchantAmount:   &commonv1.Money{Currency: "CNY", MinorUnits: merchant},
+		WalletAmount:     &commonv1.Money{Currency: "MNT", MinorUnits: wallet},
+		SettlementAmount: &commonv1.Money{Currency: "USD", MinorUnits: merchant * 1410 / 10000}, Rate: "498.2"}}, nil
 }
 
 func (demoAcquirer) Pay(_ context.Context, req *partnerv1.PayRequest) (*partnerv1.PayResponse, error) {
@@ -123,6 +131,36 @@ func ExampleClient_Pay() {
 	// pay Erenhot Grocery, Erenhot (MCC 5411)
 	// merchant gets 128.50 CNY, you pay 64018.70 MNT
 	// paid: pay_01, PAYMENT_STATUS_SUCCEEDED, key matches: true
+}
+
+// A user who wants to spend exactly 50,000.00 MNT at a static code asks
+// for a quote by the wallet amount; the merchant amount is computed, and
+// the quote says what the partner will owe in its settlement currency.
+func ExampleClient_CreateQuote_walletAmount() {
+	addr, stop := startPartnerService(demoAcquirer{})
+	defer stop()
+
+	c, err := unigate.Dial(addr, "hipay", unigate.WithTransportCredentials(insecure.NewCredentials()))
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer c.Close()
+
+	q, err := c.CreateQuote(context.Background(), &partnerv1.CreateQuoteRequest{Code: "00020101021126330014CN.UNIGATE.SIM...",
+		WalletAmount: &commonv1.Money{Currency: "MNT", MinorUnits: 50_000_00}})
+	if err != nil {
+		fmt.Println("cannot quote:", unigate.ReasonOf(err))
+		return
+	}
+	quote := q.GetQuote()
+	fmt.Printf("you pay %s, merchant gets %s\n", decimal(quote.GetWalletAmount()), decimal(quote.GetMerchantAmount()))
+	fmt.Printf("we owe Unigate %s\n", decimal(quote.GetSettlementAmount()))
+	// Pay with quote.GetMerchantAmount() and quote.GetQuoteId(), as in the
+	// Pay example.
+
+	// Output:
+	// you pay 50000.00 MNT, merchant gets 100.36 CNY
+	// we owe Unigate 14.15 USD
 }
 
 // A wallet serves WalletPartnerService so that Unigate can debit its users

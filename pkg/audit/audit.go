@@ -393,32 +393,17 @@ var ErrFenced = errors.New("audit: a newer linker holds the fence")
 // ClaimFence records rev (the elected linker's election revision) as the
 // fence of the log's linker; false if a newer revision holds it already.
 func ClaimFence(ctx context.Context, db *sqlstore.DB, rev int64) (bool, error) {
-	var ok bool
-	err := db.InTx(ctx, func(ctx context.Context, tx *sqlstore.Tx) error {
-		if _, err := tx.ExecContext(ctx, `INSERT INTO audit_fences (name, revision) VALUES ('linker', 0) ON CONFLICT (name) DO NOTHING`); err != nil {
-			return err
-		}
-		res, err := tx.ExecContext(ctx, `UPDATE audit_fences SET revision = $1 WHERE name = 'linker' AND revision <= $1`, rev)
-		if err != nil {
-			return err
-		}
-		n, err := res.RowsAffected()
-		ok = n == 1
-		return err
-	})
-	return ok, err
+	return db.ClaimFence(ctx, "audit_fences", "linker", rev)
 }
 
 // Fenced makes Chain link only while rev is the newest claimed fence
 // (ErrFenced otherwise), checked in its transaction.
 func Fenced(rev int64) ChainOption {
 	return WithFence(func(ctx context.Context, tx *sqlstore.Tx) error {
-		var holds int
-		if err := tx.QueryRowContext(ctx, `SELECT count(*) FROM audit_fences WHERE name = 'linker' AND revision = $1`, rev).Scan(&holds); err != nil {
-			return err
-		}
-		if holds != 1 {
+		if err := sqlstore.CheckFence(ctx, tx, "audit_fences", "linker", rev); errors.Is(err, sqlstore.ErrFenced) {
 			return fmt.Errorf("%w (revision %d)", ErrFenced, rev)
+		} else if err != nil {
+			return err
 		}
 		return nil
 	})

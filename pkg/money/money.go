@@ -228,6 +228,12 @@ func (r Rate) WithSpread(bps int) Rate {
 // a's currency), rounded to to's minor units by mode. It fails if the result
 // rounds to zero or exceeds MaxMinorUnits.
 func (r Rate) Convert(a Amount, to string, mode Rounding) (Amount, error) {
+	return r.convert(a, to, mode, decimalContext.Mul)
+}
+
+// convert applies op (multiply or divide by the rate) to a in major
+// units, scales the result to to's minor units and rounds it by mode.
+func (r Rate) convert(a Amount, to string, mode Rounding, op func(d, x, y *apd.Decimal) (apd.Condition, error)) (Amount, error) {
 	from, err := LookupCurrency(a.Currency)
 	if err != nil {
 		return Amount{}, err
@@ -239,16 +245,16 @@ func (r Rate) Convert(a Amount, to string, mode Rounding) (Amount, error) {
 	if r.IsZero() {
 		return Amount{}, fmt.Errorf("%w: no rate", ErrBadRate)
 	}
-	var product apd.Decimal
-	if _, err := decimalContext.Mul(&product, a.decimal(from), &r.d); err != nil {
+	var v apd.Decimal
+	if _, err := op(&v, a.decimal(from), &r.d); err != nil {
 		return Amount{}, fmt.Errorf("money: convert: %w", err)
 	}
 	// Scale to minor units of the target, then round to an integer.
-	product.Exponent += int32(dst.Digits)
+	v.Exponent += int32(dst.Digits)
 	ctx := *decimalContext
 	ctx.Rounding = mode.rounder()
 	var minor apd.Decimal
-	if _, err := ctx.Quantize(&minor, &product, 0); err != nil {
+	if _, err := ctx.Quantize(&minor, &v, 0); err != nil {
 		return Amount{}, fmt.Errorf("money: convert: %w", err)
 	}
 	n, err := minor.Int64()

@@ -71,7 +71,7 @@ func (s *Service) Submit(ctx context.Context, in SubmitInput) (Payment, error) {
 	}
 
 	id := OrderPaymentID(in.NetworkID, in.OrderID)
-	q, err := s.d.FX.CreateQuote(ctx, partnerID, partner.Currency, a)
+	q, err := s.d.FX.CreateQuote(ctx, QuoteRequest{PartnerID: partnerID, WalletCurrency: partner.Currency, Merchant: a})
 	if err != nil {
 		return Payment{}, err
 	}
@@ -87,7 +87,7 @@ func (s *Service) Submit(ctx context.Context, in SubmitInput) (Payment, error) {
 		// The user is known only to the partner; until Authorize names them,
 		// per-user checks key on the code (one-time, so effectively per payment).
 		UserRef:  "code:" + fingerprint(in.Code)[:16],
-		Merchant: m, MerchantAmount: a, WalletAmount: q.Wallet, CostAmount: q.Cost,
+		Merchant: m, MerchantAmount: a, WalletAmount: q.Wallet, SettlementAmount: q.Settlement, CostAmount: q.Cost,
 		QuoteID: q.ID, Rate: q.Rate, CreateTime: now, UpdateTime: now, NextAttempt: &next,
 		MerchantOrderID: in.OrderID, NetworkEndpoint: networkEndpoint, PartnerEndpoint: partner.Endpoint,
 	}

@@ -15,18 +15,18 @@ import (
 // refundLedger models a payment's refunds as InsertRefund and
 // MarkRefundFailed keep them, priced by Proportional.
 type refundLedger struct {
-	paid    [3]int64 // merchant, wallet, cost
+	paid    [4]int64 // merchant, wallet, settlement, cost
 	refunds []pricedRefund
 }
 
 type pricedRefund struct {
-	amounts [3]int64 // merchant, wallet, cost
+	amounts [4]int64 // merchant, wallet, settlement, cost
 	failed  bool
 }
 
 // taken is what the refunds not failed took.
-func (l *refundLedger) taken() [3]int64 {
-	var sum [3]int64
+func (l *refundLedger) taken() [4]int64 {
+	var sum [4]int64
 	for _, r := range l.refunds {
 		if !r.failed {
 			for i := range sum {
@@ -38,95 +38,125 @@ func (l *refundLedger) taken() [3]int64 {
 }
 
 // refund asks for m merchant units; like InsertRefund it keeps the refund
-// only if it prices to at least one wallet unit.
-func (l *refundLedger) refund(m int64) (wallet, cost int64, kept bool) {
-	wallet, cost = Proportional(l.paid, l.taken(), m)
-	if wallet > 0 {
-		l.refunds = append(l.refunds, pricedRefund{amounts: [3]int64{m, wallet, cost}})
+// only if it prices to at least one wallet unit. price is (wallet,
+// settlement, cost).
+func (l *refundLedger) refund(m int64) (price [3]int64, kept bool) {
+	w, s, c := Proportional(l.paid, l.taken(), m)
+	if w > 0 {
+		l.refunds = append(l.refunds, pricedRefund{amounts: [4]int64{m, w, s, c}})
 	}
-	return wallet, cost, wallet > 0
+	return [3]int64{w, s, c}, w > 0
 }
 
 // check asserts the bounds that must hold after every step.
 func (l *refundLedger) check(t *testing.T, step string) {
 	t.Helper()
 	sum := l.taken()
-	if sum[0] > l.paid[0] {
-		t.Fatalf("%s: refunds not failed take %d of %d merchant units", step, sum[0], l.paid[0])
+	for i, name := range []string{"merchant", "wallet", "settlement", "cost"} {
+		if sum[i] > l.paid[i] {
+			t.Fatalf("%s: refunds not failed take %d of %d %s units", step, sum[i], l.paid[i], name)
+		}
 	}
-	if sum[1] > l.paid[1] || sum[2] > l.paid[2] {
-		t.Fatalf("%s: refunds not failed return wallet %d of %d, cost %d of %d", step, sum[1], l.paid[1], sum[2], l.paid[2])
-	}
-	if sum[0] == l.paid[0] && (sum[1] != l.paid[1] || sum[2] != l.paid[2]) {
-		t.Fatalf("%s: a full set of refunds returns wallet %d of %d, cost %d of %d", step, sum[1], l.paid[1], sum[2], l.paid[2])
+	if sum[0] == l.paid[0] && sum != l.paid {
+		t.Fatalf("%s: a full set of refunds returns %v of %v", step, sum, l.paid)
 	}
 }
 
+// settlingInWallet is a payment of (merchant, wallet, cost) by a partner
+// that settles in its wallet's currency: its settlement amount is its
+// wallet amount.
+func settlingInWallet(m, w, c int64) [4]int64 { return [4]int64{m, w, w, c} }
+
 func TestProportionalScripts(t *testing.T) {
 	type step struct {
-		refund     int64 // merchant units asked for; 0: fail refunds[fail]
-		fail       int
-		wallet     int64 // the refund's price
-		cost       int64
-		tooSmall   bool  // priced at zero wallet units: refused
-		wantWallet int64 // then, the wallet and cost the refunds not failed return
-		wantCost   int64
+		refund   int64 // merchant units asked for; 0: fail refunds[fail]
+		fail     int
+		price    [3]int64 // the refund's wallet, settlement and cost amounts
+		tooSmall bool     // priced at zero wallet units: refused
+		want     [3]int64 // then, the wallet, settlement and cost the refunds not failed return
 	}
 	for _, tc := range []struct {
 		name  string
-		paid  [3]int64
+		paid  [4]int64
 		steps []step
 	}{
 		{
 			// The case the old per-refund pricing got wrong: with the second
 			// refund failed, a fourth returned 101 of 100.
 			name: "thirds with a failure in between",
-			paid: [3]int64{3, 100, 97},
+			paid: settlingInWallet(3, 100, 97),
 			steps: []step{
-				{refund: 1, wallet: 33, cost: 32, wantWallet: 33, wantCost: 32},
-				{refund: 1, wallet: 33, cost: 32, wantWallet: 66, wantCost: 64},
-				{refund: 1, wallet: 34, cost: 33, wantWallet: 100, wantCost: 97},
-				{fail: 1, wantWallet: 67, wantCost: 65},
-				{refund: 1, wallet: 33, cost: 32, wantWallet: 100, wantCost: 97},
+				{refund: 1, price: [3]int64{33, 33, 32}, want: [3]int64{33, 33, 32}},
+				{refund: 1, price: [3]int64{33, 33, 32}, want: [3]int64{66, 66, 64}},
+				{refund: 1, price: [3]int64{34, 34, 33}, want: [3]int64{100, 100, 97}},
+				{fail: 1, want: [3]int64{67, 67, 65}},
+				{refund: 1, price: [3]int64{33, 33, 32}, want: [3]int64{100, 100, 97}},
 			},
 		},
 		{
 			name: "in full at once",
-			paid: [3]int64{10000, 4875000, 4800000},
+			paid: settlingInWallet(10000, 4875000, 4800000),
 			steps: []step{
-				{refund: 10000, wallet: 4875000, cost: 4800000, wantWallet: 4875000, wantCost: 4800000},
+				{refund: 10000, price: [3]int64{4875000, 4875000, 4800000}, want: [3]int64{4875000, 4875000, 4800000}},
 			},
 		},
 		{
 			name: "quarters",
-			paid: [3]int64{10000, 4875001, 4800003},
+			paid: settlingInWallet(10000, 4875001, 4800003),
 			steps: []step{
-				{refund: 2500, wallet: 1218750, cost: 1200000, wantWallet: 1218750, wantCost: 1200000},
-				{refund: 2500, wallet: 1218750, cost: 1200001, wantWallet: 2437500, wantCost: 2400001},
-				{refund: 2500, wallet: 1218750, cost: 1200001, wantWallet: 3656250, wantCost: 3600002},
-				{refund: 2500, wallet: 1218751, cost: 1200001, wantWallet: 4875001, wantCost: 4800003},
+				{refund: 2500, price: [3]int64{1218750, 1218750, 1200000}, want: [3]int64{1218750, 1218750, 1200000}},
+				{refund: 2500, price: [3]int64{1218750, 1218750, 1200001}, want: [3]int64{2437500, 2437500, 2400001}},
+				{refund: 2500, price: [3]int64{1218750, 1218750, 1200001}, want: [3]int64{3656250, 3656250, 3600002}},
+				{refund: 2500, price: [3]int64{1218751, 1218751, 1200001}, want: [3]int64{4875001, 4875001, 4800003}},
 			},
 		},
 		{
 			name: "every refund failed, then one in full",
-			paid: [3]int64{7, 10, 9},
+			paid: settlingInWallet(7, 10, 9),
 			steps: []step{
-				{refund: 2, wallet: 2, cost: 2, wantWallet: 2, wantCost: 2},
-				{refund: 1, wallet: 2, cost: 1, wantWallet: 4, wantCost: 3},
-				{refund: 1, wallet: 1, cost: 2, wantWallet: 5, wantCost: 5},
-				{fail: 1, wantWallet: 3, wantCost: 4},
-				{fail: 0, wantWallet: 1, wantCost: 2},
-				{fail: 2, wantWallet: 0, wantCost: 0},
-				{refund: 7, wallet: 10, cost: 9, wantWallet: 10, wantCost: 9},
+				{refund: 2, price: [3]int64{2, 2, 2}, want: [3]int64{2, 2, 2}},
+				{refund: 1, price: [3]int64{2, 2, 1}, want: [3]int64{4, 4, 3}},
+				{refund: 1, price: [3]int64{1, 1, 2}, want: [3]int64{5, 5, 5}},
+				{fail: 1, want: [3]int64{3, 3, 4}},
+				{fail: 0, want: [3]int64{1, 1, 2}},
+				{fail: 2, want: [3]int64{0, 0, 0}},
+				{refund: 7, price: [3]int64{10, 10, 9}, want: [3]int64{10, 10, 9}},
+			},
+		},
+		{
+			// MNT wallet, USD settlement, CNY merchant: 100.00 CNY paid with
+			// 48,750.00 MNT, for which the partner owes 14.10 USD, 13.90 of
+			// which buys the yuan.
+			name: "settling in another currency, in quarters",
+			paid: [4]int64{10000, 4875000, 1410, 1390},
+			steps: []step{
+				{refund: 2500, price: [3]int64{1218750, 352, 347}, want: [3]int64{1218750, 352, 347}},
+				{refund: 2500, price: [3]int64{1218750, 353, 348}, want: [3]int64{2437500, 705, 695}},
+				{refund: 2500, price: [3]int64{1218750, 352, 347}, want: [3]int64{3656250, 1057, 1042}},
+				{fail: 1, want: [3]int64{2437500, 704, 694}},
+				{refund: 2500, price: [3]int64{1218750, 353, 348}, want: [3]int64{3656250, 1057, 1042}},
+				{refund: 2500, price: [3]int64{1218750, 353, 348}, want: [3]int64{4875000, 1410, 1390}},
+			},
+		},
+		{
+			// A settlement amount in a currency without minor digits, smaller
+			// than the merchant amount: small refunds give back no settlement
+			// units until their cumulative share reaches one.
+			name: "a settlement amount smaller than the merchant amount",
+			paid: [4]int64{1000, 50000, 3, 2},
+			steps: []step{
+				{refund: 100, price: [3]int64{5000, 0, 0}, want: [3]int64{5000, 0, 0}},
+				{refund: 300, price: [3]int64{15000, 1, 0}, want: [3]int64{20000, 1, 0}},
+				{refund: 600, price: [3]int64{30000, 2, 2}, want: [3]int64{50000, 3, 2}},
 			},
 		},
 		{
 			name: "a wallet amount smaller than the merchant amount",
-			paid: [3]int64{3, 1, 0},
+			paid: settlingInWallet(3, 1, 0),
 			steps: []step{
 				{refund: 1, tooSmall: true},
 				{refund: 2, tooSmall: true},
-				{refund: 3, wallet: 1, cost: 0, wantWallet: 1, wantCost: 0},
+				{refund: 3, price: [3]int64{1, 1, 0}, want: [3]int64{1, 1, 0}},
 			},
 		},
 	} {
@@ -139,14 +169,14 @@ func TestProportionalScripts(t *testing.T) {
 					}
 					l.refunds[s.fail].failed = true
 				} else {
-					wallet, cost, kept := l.refund(s.refund)
-					if kept == s.tooSmall || (kept && (wallet != s.wallet || cost != s.cost)) {
-						t.Fatalf("step %d: refund of %d = wallet %d, cost %d; want %d, %d (too small: %v)", i, s.refund, wallet, cost, s.wallet, s.cost, s.tooSmall)
+					price, kept := l.refund(s.refund)
+					if kept == s.tooSmall || (kept && price != s.price) {
+						t.Fatalf("step %d: refund of %d priced %v; want %v (too small: %v)", i, s.refund, price, s.price, s.tooSmall)
 					}
 				}
 				l.check(t, "step")
-				if sum := l.taken(); sum[1] != s.wantWallet || sum[2] != s.wantCost {
-					t.Fatalf("step %d: refunds not failed return wallet %d, cost %d; want %d, %d", i, sum[1], sum[2], s.wantWallet, s.wantCost)
+				if sum := l.taken(); [3]int64(sum[1:]) != s.want {
+					t.Fatalf("step %d: refunds not failed return %v; want %v", i, sum[1:], s.want)
 				}
 			}
 		})
@@ -157,17 +187,17 @@ func TestProportionalScripts(t *testing.T) {
 // than remains (InsertRefund refuses such a refund before pricing it).
 func TestProportionalCaps(t *testing.T) {
 	for _, tc := range []struct {
-		name                 string
-		paid, refunded       [3]int64
-		m                    int64
-		wantWallet, wantCost int64
+		name           string
+		paid, refunded [4]int64
+		m              int64
+		want           [3]int64
 	}{
-		{"more than remains", [3]int64{10, 100, 50}, [3]int64{8, 80, 40}, 5, 20, 10},
-		{"refunds ahead of their share", [3]int64{3, 100, 97}, [3]int64{2, 67, 65}, 0, 0, 0},
+		{"more than remains", [4]int64{10, 100, 30, 20}, [4]int64{8, 80, 24, 16}, 5, [3]int64{20, 6, 4}},
+		{"refunds ahead of their share", settlingInWallet(3, 100, 97), [4]int64{2, 67, 67, 65}, 0, [3]int64{0, 0, 0}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			if w, c := Proportional(tc.paid, tc.refunded, tc.m); w != tc.wantWallet || c != tc.wantCost {
-				t.Fatalf("Proportional(%v, %v, %d) = %d, %d; want %d, %d", tc.paid, tc.refunded, tc.m, w, c, tc.wantWallet, tc.wantCost)
+			if w, s, c := Proportional(tc.paid, tc.refunded, tc.m); [3]int64{w, s, c} != tc.want {
+				t.Fatalf("Proportional(%v, %v, %d) = %d, %d, %d; want %v", tc.paid, tc.refunded, tc.m, w, s, c, tc.want)
 			}
 		})
 	}
@@ -188,9 +218,15 @@ func TestProportionalProperties(t *testing.T) {
 		default:
 			m = upTo(1_000_000)
 		}
-		w := upTo([]int64{m, 10 * m, 1_000_000_000}[rng.IntN(3)]) // wallet below, near and far above the merchant amount
-		c := rng.Int64N(w + 1)
-		l := &refundLedger{paid: [3]int64{m, w, c}}
+		// Wallet and settlement amounts below, near and far above the
+		// merchant amount; the cost not above the settlement amount.
+		w := upTo([]int64{m, 10 * m, 1_000_000_000}[rng.IntN(3)])
+		s := w
+		if rng.IntN(3) > 0 {
+			s = upTo([]int64{m, 10 * m, 1_000_000_000}[rng.IntN(3)])
+		}
+		c := rng.Int64N(s + 1)
+		l := &refundLedger{paid: [4]int64{m, w, s, c}}
 		failures := false
 		for step := 0; step < 40; step++ {
 			left := m - l.taken()[0]
@@ -210,24 +246,30 @@ func TestProportionalProperties(t *testing.T) {
 					ask = upTo(min(left, 3))
 				}
 				before := l.taken()
-				wallet, cost, kept := l.refund(ask)
-				if wallet < 0 || cost < 0 {
-					t.Fatalf("run %d %v: refund of %d priced negative: %d, %d", run, l.paid, ask, wallet, cost)
+				price, kept := l.refund(ask)
+				if price[0] < 0 || price[1] < 0 || price[2] < 0 {
+					t.Fatalf("run %d %v: refund of %d priced negative: %v", run, l.paid, ask, price)
 				}
 				// Without failures each refund is its cumulative share's
-				// step: within a unit of its exact share.
+				// step: within a unit of its exact share, and its cost within
+				// a unit of its settlement amount (the ledger takes no more).
 				if kept && !failures {
-					if d := wallet*m - w*ask; d <= -m || d >= m {
-						t.Fatalf("run %d %v: refund of %d after %v returns %d wallet units, more than a unit from %d·%d/%d", run, l.paid, ask, before, wallet, w, ask, m)
+					for i, total := range l.paid[1:] {
+						if d := price[i]*m - total*ask; d <= -m || d >= m {
+							t.Fatalf("run %d %v: refund of %d after %v priced %v, more than a unit from %d·%d/%d", run, l.paid, ask, before, price, total, ask, m)
+						}
+					}
+					if price[2] > price[1]+1 {
+						t.Fatalf("run %d %v: refund of %d after %v costs %d for a settlement amount of %d", run, l.paid, ask, before, price[2], price[1])
 					}
 				}
 			}
 			l.check(t, "random step")
 		}
 		// Whatever happened, what remains can be refunded, and the full set
-		// returns exactly the wallet and cost amounts.
+		// returns exactly the wallet, settlement and cost amounts.
 		if left := m - l.taken()[0]; left > 0 {
-			if _, _, kept := l.refund(left); !kept {
+			if _, kept := l.refund(left); !kept {
 				t.Fatalf("run %d %v: the remaining %d merchant units price to nothing after %+v", run, l.paid, left, l.refunds)
 			}
 		}

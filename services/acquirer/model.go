@@ -59,6 +59,12 @@ type Payment struct {
 	Merchant         Merchant
 	MerchantAmount   money.Amount
 	WalletAmount     money.Amount
+	// SettlementAmount is what the partner owes Unigate for the payment, in
+	// its settlement currency, fixed by the quote; CostAmount, in the same
+	// currency, is the part of it that buys MerchantAmount, and the rest
+	// is FX revenue. A partner that settles in its wallet's currency has
+	// SettlementAmount == WalletAmount.
+	SettlementAmount money.Amount
 	CostAmount       money.Amount
 	QuoteID          string
 	Rate             string
@@ -89,7 +95,9 @@ func (p Payment) downstream() string {
 	return p.NetworkEndpoint
 }
 
-// Refund is a refund of (part of) a payment.
+// Refund is a refund of (part of) a payment. Its amounts are the
+// payment's, priced at the payment's locked rates (see Proportional):
+// SettlementAmount and CostAmount are in the payment's settlement currency.
 type Refund struct {
 	ID               string
 	PaymentID        string
@@ -100,6 +108,7 @@ type Refund struct {
 	Status           Status // PROCESSING, SUCCEEDED or FAILED
 	MerchantAmount   money.Amount
 	WalletAmount     money.Amount
+	SettlementAmount money.Amount
 	CostAmount       money.Amount
 	PartnerReference string
 	FailureReason    rpcerr.Reason

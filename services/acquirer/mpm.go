@@ -88,17 +88,44 @@ func merchantAmount(res Resolution, sent *money.Amount) (money.Amount, error) {
 	return a, nil
 }
 
-// CreateQuote quotes a code's payment in the partner's currency.
-func (s *Service) CreateQuote(ctx context.Context, partnerID, code string, amount *money.Amount) (Quote, error) {
-	res, err := s.Decode(ctx, partnerID, code)
+// QuoteInput asks for a quote of a code's payment. With Amount (or a
+// code that carries one) the merchant receives exactly that and the
+// wallet amount is computed; with WalletAmount instead — only for a
+// static code, in the wallet's currency — the user pays exactly that and
+// the merchant amount is computed.
+type QuoteInput struct {
+	PartnerID    string
+	Code         string
+	Amount       *money.Amount // in the merchant's currency
+	WalletAmount *money.Amount // in the wallet's currency
+}
+
+// CreateQuote quotes a code's payment in the partner's currency, and what
+// the partner will owe in its settlement currency.
+func (s *Service) CreateQuote(ctx context.Context, in QuoteInput) (Quote, error) {
+	if in.Amount != nil && in.WalletAmount != nil {
+		return Quote{}, rpcerr.Field(rpcerr.InvalidArgument, "wallet_amount", "set amount or wallet_amount, not both")
+	}
+	res, err := s.Decode(ctx, in.PartnerID, in.Code)
 	if err != nil {
 		return Quote{}, err
 	}
-	a, err := merchantAmount(res, amount)
-	if err != nil {
+	req := QuoteRequest{PartnerID: in.PartnerID, WalletCurrency: res.Partner.Currency}
+	if in.WalletAmount != nil {
+		w := *in.WalletAmount
+		if res.Amount != nil && res.Amount.Minor > 0 {
+			return Quote{}, rpcerr.Field(rpcerr.InvalidArgument, "wallet_amount", "the code is for %s: only a code without an amount can be quoted by the wallet amount", *res.Amount)
+		}
+		if w.Currency != res.Partner.Currency {
+			return Quote{}, rpcerr.Field(rpcerr.InvalidAmount, "wallet_amount.currency", "the wallet pays in %s, not %s", res.Partner.Currency, w.Currency)
+		}
+		req.Merchant, req.Wallet = money.Amount{Currency: res.Merchant.Currency}, &w
+		return s.d.FX.CreateQuote(ctx, req)
+	}
+	if req.Merchant, err = merchantAmount(res, in.Amount); err != nil {
 		return Quote{}, err
 	}
-	return s.d.FX.CreateQuote(ctx, partnerID, res.Partner.Currency, a)
+	return s.d.FX.CreateQuote(ctx, req)
 }
 
 // Pay runs an MPM payment:
@@ -149,7 +176,7 @@ func (s *Service) Pay(ctx context.Context, in PayInput) (Payment, error) {
 	p := Payment{
 		ID: id, PartnerID: in.PartnerID, PartnerPaymentID: in.PartnerPaymentID, RequestHash: hash,
 		Mode: MPM, Status: Processing, UserRef: in.UserRef, Merchant: res.Merchant,
-		MerchantAmount: a, WalletAmount: q.Wallet, CostAmount: q.Cost,
+		MerchantAmount: a, WalletAmount: q.Wallet, SettlementAmount: q.Settlement, CostAmount: q.Cost,
 		QuoteID: q.ID, Rate: q.Rate, CreateTime: now, UpdateTime: now, NextAttempt: &next,
 		NetworkEndpoint: res.NetworkEndpoint, PartnerEndpoint: res.Partner.Endpoint,
 	}

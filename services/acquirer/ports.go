@@ -18,7 +18,9 @@ import (
 // and PostgreSQL.
 type Store interface {
 	// InsertPayment stores a new payment (PROCESSING, NextAttempt set: the
-	// resolver owns it unless the request path finishes first). If the id,
+	// resolver owns it unless the request path finishes first); one
+	// without a SettlementAmount settles in its wallet's currency, as rows
+	// from before settlement currencies read. If the id,
 	// or a CPM payment's (network, order id), exists it returns that one
 	// and inserted=false.
 	InsertPayment(ctx context.Context, p Payment) (stored Payment, inserted bool, err error)
@@ -80,7 +82,8 @@ type Store interface {
 
 	// InsertRefund reserves the refund's amount on its payment (SUCCEEDED,
 	// no cancel, enough left) and stores it (PROCESSING, scheduled), pricing
-	// it with price, in one transaction. A refund with the same network and
+	// it with price (its settlement and cost in the payment's settlement
+	// currency), in one transaction. A refund with the same network and
 	// request id is returned instead (inserted=false). Errors:
 	// ErrPaymentNotFound, ErrNotRefundable, ErrRefundExceeds, ErrRefundTooSmall.
 	InsertRefund(ctx context.Context, r Refund, price Pricer) (stored Refund, inserted bool, err error)
@@ -123,10 +126,10 @@ type RefundWithPayment struct {
 }
 
 // Pricer prices a refund of m merchant minor units of a payment whose
-// (merchant, wallet, cost) amounts are paid, of which refunded (refunds
-// not failed) has already been taken: it returns the refund's wallet and
-// cost amounts.
-type Pricer func(paid, refunded [3]int64, m int64) (wallet, cost int64)
+// (merchant, wallet, settlement, cost) amounts are paid, of which
+// refunded (refunds not failed) has already been taken: it returns the
+// refund's wallet, settlement and cost amounts.
+type Pricer func(paid, refunded [4]int64, m int64) (wallet, settlement, cost int64)
 
 // Resolution is a code resolved for a partner.
 type Resolution struct {
@@ -157,19 +160,55 @@ type Router interface {
 	Merchant(ctx context.Context, networkID, merchantID string) (Merchant, string, error)
 }
 
-// Quote is an FX quote.
+// Quote is an FX quote: the merchant receives Merchant, the user pays
+// Wallet, and the partner owes Unigate Settlement in its settlement
+// currency, of which Cost (in the same currency) buys Merchant at
+// Unigate's cost rate and the rest is FX revenue (never negative). A
+// partner that settles in its wallet's currency has Settlement == Wallet;
+// one that settles in the merchant's currency has Cost == Merchant.
 type Quote struct {
-	ID                     string
-	Merchant, Wallet, Cost money.Amount
-	Rate                   string
-	ExpireTime             time.Time
+	ID                                 string
+	Merchant, Wallet, Settlement, Cost money.Amount
+	// Rate is wallet units per merchant unit as applied; MidRate the same
+	// at mid market; MarkupBps what Rate adds over Unigate's cost.
+	Rate, MidRate          string
+	MarkupBps              int
+	CreateTime, ExpireTime time.Time
+	// Legs are the conversions the wallet price was made from: one for a
+	// direct pair, two for a cross through a reference currency.
+	Legs []RateLeg
 }
 
-// FX is the FX service as the acquirer uses it.
+// RateLeg is one conversion a price was made from: the provider's bid and
+// ask for a pair, in Quote units per one Base unit, as Unigate used them.
+type RateLeg struct {
+	Base, Quote, Provider, Bid, Ask string
+	SourceTime                      time.Time
+}
+
+// QuoteRequest asks the FX service for a quote. By default the merchant
+// amount is fixed and the wallet amount computed (FIX_MERCHANT); with
+// Wallet set the user pays exactly *Wallet and the merchant amount is
+// computed (FIX_WALLET), Merchant then giving only its currency.
+type QuoteRequest struct {
+	PartnerID, WalletCurrency string
+	// Merchant is the merchant's amount; its currency is always set, and
+	// its Minor is 0 when Wallet is set.
+	Merchant money.Amount
+	// Wallet, when set, is what the user pays, in WalletCurrency.
+	Wallet *money.Amount
+}
+
+// FX is the FX service as the acquirer uses it. Every Quote it returns has
+// Settlement set (the wallet amount for a quote that predates settlement
+// currencies) and Cost in Settlement's currency.
 type FX interface {
-	CreateQuote(ctx context.Context, partnerID, walletCurrency string, merchant money.Amount) (Quote, error)
+	// CreateQuote prices a payment for a partner (RATE_NOT_AVAILABLE,
+	// INVALID_AMOUNT, UNSUPPORTED_CURRENCY).
+	CreateQuote(ctx context.Context, req QuoteRequest) (Quote, error)
 	// LockQuote consumes a quote for a payment; locking it again for the
-	// same payment returns the same lock.
+	// same payment returns the same lock (QUOTE_NOT_FOUND, QUOTE_EXPIRED,
+	// QUOTE_ALREADY_USED, QUOTE_MISMATCH).
 	LockQuote(ctx context.Context, quoteID, paymentID, partnerID string, merchant money.Amount) (Quote, error)
 }
 
@@ -188,10 +227,11 @@ type Risk interface {
 }
 
 // LedgerPosting is one posting the acquirer owes the ledger: a payment
-// (ReversalID "") or a reversal of (part of) it.
+// (ReversalID "") or a reversal of (part of) it. The ledger posts the
+// partner's debt in Settlement's currency; Cost is in that currency too.
 type LedgerPosting struct {
 	PaymentID, PartnerID, NetworkID, MerchantID string
-	Wallet, Cost, Merchant                      money.Amount
+	Wallet, Settlement, Cost, Merchant          money.Amount
 	ReversalID                                  string
 }
 

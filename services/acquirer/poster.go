@@ -18,9 +18,20 @@ func (s *Service) kickPoster() {
 // cancelReversal is the reversal id of a cancel.
 func cancelReversal(paymentID string) string { return "cancel-" + paymentID }
 
+// ledgerPosting is p's posting (reversalID "") or the reversal of all of
+// it, with the payment's own amounts: a cancel gives back exactly what
+// was paid, in every currency.
 func ledgerPosting(p Payment, reversalID string) LedgerPosting {
 	return LedgerPosting{PaymentID: p.ID, PartnerID: p.PartnerID, NetworkID: p.Merchant.NetworkID, MerchantID: p.Merchant.ID,
-		Wallet: p.WalletAmount, Cost: p.CostAmount, Merchant: p.MerchantAmount, ReversalID: reversalID}
+		Wallet: p.WalletAmount, Settlement: p.SettlementAmount, Cost: p.CostAmount, Merchant: p.MerchantAmount, ReversalID: reversalID}
+}
+
+// refundPosting is the reversal of the part of p that r refunds, with the
+// amounts r was priced at.
+func refundPosting(p Payment, r Refund) LedgerPosting {
+	lp := ledgerPosting(p, r.ID)
+	lp.Wallet, lp.Settlement, lp.Cost, lp.Merchant = r.WalletAmount, r.SettlementAmount, r.CostAmount, r.MerchantAmount
+	return lp
 }
 
 // postItem is one outbox row and the postings it owes: a succeeded
@@ -78,9 +89,7 @@ func (s *Service) PostPending(ctx context.Context) (int, error) {
 			items = append(items, it)
 		}
 		for _, rp := range rs {
-			lp := ledgerPosting(rp.Payment, rp.Refund.ID)
-			lp.Wallet, lp.Cost, lp.Merchant = rp.Refund.WalletAmount, rp.Refund.CostAmount, rp.Refund.MerchantAmount
-			items = append(items, postItem{refundID: rp.Refund.ID, postings: []LedgerPosting{lp}})
+			items = append(items, postItem{refundID: rp.Refund.ID, postings: []LedgerPosting{refundPosting(rp.Payment, rp.Refund)}})
 		}
 		for len(items) > 0 {
 			n, count := 0, 0

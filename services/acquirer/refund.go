@@ -35,25 +35,27 @@ func (in RefundInput) validate() error {
 	return nil
 }
 
-// Proportional prices a refund at the payment's locked rate by cumulative
-// shares: after refunds of R merchant minor units in all, the wallet
-// amount refunded in all is floor(W·R/M) (the cost likewise with C). A
-// refund takes that target less what the refunds not failed already
-// returned, never less than nothing and never more than what remains. So
-// the wallet refunds of a payment never exceed W, whatever fails in
-// between, a full set returns exactly W and C, and each refund is within
-// a minor unit of its exact share unless an earlier failure shifted the
-// rounding. (Rounding can make one refund's cost exceed its wallet amount
-// by a minor unit; its posting then moves that unit of FX revenue the
-// other way.)
-func Proportional(paid, refunded [3]int64, m int64) (wallet, cost int64) {
+// Proportional prices a refund at the payment's locked rates by
+// cumulative shares: after refunds of R merchant minor units in all, the
+// wallet amount refunded in all is floor(W·R/M), and the settlement and
+// cost amounts likewise with S and C. A refund takes each target less
+// what the refunds not failed already returned, never less than nothing
+// and never more than what remains. So the refunds of a payment never
+// exceed W, S or C, whatever fails in between, a full set returns exactly
+// W, S and C, and each refund is within a minor unit of its exact share
+// unless an earlier failure shifted the rounding. (Rounding can make one
+// refund's cost exceed its settlement amount by a minor unit; its posting
+// then moves that unit of FX revenue the other way.) A cancel needs no
+// pricing: it reverses the payment's own amounts.
+func Proportional(paid, refunded [4]int64, m int64) (wallet, settlement, cost int64) {
 	after := refunded[0] + m
-	share := func(total, done int64) int64 {
+	share := func(i int) int64 {
+		total, done := paid[i], refunded[i]
 		n := new(big.Int).Mul(big.NewInt(total), big.NewInt(after))
 		target := n.Quo(n, big.NewInt(paid[0])).Int64()
 		return min(max(target-done, 0), total-done)
 	}
-	return share(paid[1], refunded[1]), share(paid[2], refunded[2])
+	return share(1), share(2), share(3)
 }
 
 // Refund refunds part or all of a succeeded payment: the amount is
@@ -95,7 +97,8 @@ func (s *Service) Refund(ctx context.Context, in RefundInput) (Refund, error) {
 	r, inserted, err := s.d.Store.InsertRefund(ctx, Refund{
 		ID: RefundID(in.NetworkID, in.RequestID), PaymentID: p.ID, PartnerID: p.PartnerID, NetworkID: in.NetworkID,
 		RequestID: in.RequestID, RequestHash: hash, Status: Processing, MerchantAmount: a,
-		WalletAmount: money.Amount{Currency: p.WalletAmount.Currency}, CostAmount: money.Amount{Currency: p.CostAmount.Currency},
+		WalletAmount: money.Amount{Currency: p.WalletAmount.Currency}, SettlementAmount: money.Amount{Currency: p.SettlementAmount.Currency},
+		CostAmount: money.Amount{Currency: p.CostAmount.Currency},
 		CreateTime: now, UpdateTime: now, NextAttempt: &next,
 	}, Proportional)
 	if err != nil {

@@ -36,11 +36,13 @@ import (
 	"github.com/unigate/unigate/pkg/grpcx"
 	"github.com/unigate/unigate/pkg/money"
 	"github.com/unigate/unigate/pkg/quota"
+	"github.com/unigate/unigate/pkg/rpcerr"
 	"github.com/unigate/unigate/pkg/sqlstore"
 	"github.com/unigate/unigate/services/acquirer"
 	"github.com/unigate/unigate/services/acquirer/grpcapi"
 	acqstore "github.com/unigate/unigate/services/acquirer/store"
 	"github.com/unigate/unigate/services/fx"
+	"github.com/unigate/unigate/services/fx/feed"
 	"github.com/unigate/unigate/services/merchantsim"
 	"github.com/unigate/unigate/services/risk"
 	"github.com/unigate/unigate/services/router"
@@ -142,9 +144,20 @@ func openDB(ctx context.Context, c Common, m sqlstore.Migrations, opts ...sqlsto
 type FXConfig struct {
 	Common
 	FX fx.Config
+	// Etcd holds the partners' FX terms (the routing table), the rates
+	// every replica prices from, and the election of the one replica
+	// that ingests them.
+	Etcd      []string
+	Candidate string
+	// Providers are the rate feeds the elected replica ingests.
+	Providers []Provider
+	// StaticRates are the rates of a "static" provider.
+	StaticRates []feed.StaticRate
 }
 
-// RunFX runs the FX service until ctx ends.
+// RunFX runs the FX service until ctx ends: every replica prices quotes
+// from the rates it holds in memory, kept current by a watch on etcd, and
+// the replica elected for it ingests the providers' feeds.
 func RunFX(ctx context.Context, cfg FXConfig) error {
 	if err := cfg.Common.validate(true); err != nil {
 		return fmt.Errorf("fx: %w", err)
@@ -152,17 +165,109 @@ func RunFX(ctx context.Context, cfg FXConfig) error {
 	if err := cfg.FX.Validate(); err != nil {
 		return err
 	}
+	if len(cfg.Etcd) == 0 {
+		return errors.New("fx: etcd endpoints are required (partner terms, rates and the ingestion election)")
+	}
+	if len(cfg.Providers) == 0 {
+		return errors.New("fx: at least one rate provider is required")
+	}
 	db, err := openDB(ctx, cfg.Common, fx.Migrations)
 	if err != nil {
 		return err
 	}
 	defer db.Close()
+	cli, err := cfg.connectEtcd("fx", cfg.Etcd)
+	if err != nil {
+		return err
+	}
+	defer cli.Close()
+	feeds, closeFeeds, err := cfg.feeds()
+	if err != nil {
+		return err
+	}
+	defer closeFeeds()
+	routes := router.NewWatcher(cli, cfg.Log)
+	routes.CacheFile = cfg.RoutingCache
+	loadCtx, cancelLoad := context.WithTimeout(ctx, 10*time.Second)
+	err = routes.Start(loadCtx)
+	cancelLoad()
+	if err != nil {
+		return fmt.Errorf("fx: routing table (partner FX terms): %w", err)
+	}
+	store := fx.NewSQLStore(db)
+	book := fx.NewBook(cfg.FX.Book)
+	rates := fx.NewWatcher(cli, book, cfg.Log)
+	svc := fx.NewService(cfg.FX, store, book, routingTerms{routes, cli}, nil)
 	srv, err := newServer(cfg.Common, "fx", fxPolicy)
 	if err != nil {
 		return err
 	}
-	fxv1.RegisterFxServiceServer(srv, fx.NewServer(fx.NewService(cfg.FX, fx.NewSQLStore(db), nil)))
-	return serve(ctx, cfg.Common, srv)
+	fxv1.RegisterFxServiceServer(srv, fx.NewServer(svc, store, rates, func(ctx context.Context) string {
+		l, _, ok, err := election.Leader(ctx, cli, fx.IngestElection)
+		if err != nil || !ok {
+			return ""
+		}
+		return l
+	}))
+	if cfg.Candidate == "" {
+		cfg.Candidate = candidateID()
+	}
+	lis, advertise, err := cfg.listenAdvertised()
+	if err != nil {
+		return err
+	}
+	defer lis.Close()
+	in := &fx.Ingestor{Feeds: feeds, Store: store, Etcd: cli, Book: cfg.FX.Book, Log: cfg.Log, Candidate: cfg.Candidate}
+	g, gctx := errgroup.WithContext(ctx)
+	g.Go(func() error { return rates.Run(gctx) })
+	g.Go(func() error { return routes.Run(gctx) }) // partners' terms, changed live
+	g.Go(func() error {
+		return election.Run(gctx, cli, cfg.electionConfig("fx", fx.IngestElection, cfg.Candidate, advertise), in.Lead)
+	})
+	g.Go(func() error {
+		// Serve once this replica holds rates (or after a while without:
+		// it then answers RATE_NOT_AVAILABLE saying why), so a replica
+		// that just started does not refuse the first quotes.
+		wctx, cancel := context.WithTimeout(gctx, 10*time.Second)
+		defer cancel()
+		for len(book.Pairs()) == 0 && wctx.Err() == nil {
+			select {
+			case <-wctx.Done():
+			case <-time.After(20 * time.Millisecond):
+			}
+		}
+		if len(book.Pairs()) == 0 && gctx.Err() == nil {
+			cfg.Log.WarnContext(gctx, "serving without rates: no provider has published yet")
+		}
+		return serveOn(gctx, cfg.Common, srv, lis, GracePeriod)
+	})
+	return g.Wait()
+}
+
+// routingTerms reads partners' FX terms from the routing table.
+type routingTerms struct {
+	w   *router.Watcher
+	cli *clientv3.Client
+}
+
+func (r routingTerms) Terms(partnerID string) (fx.Terms, error) {
+	p, ok := r.w.Table().Partners[partnerID]
+	if !ok {
+		// A partner onboarded a moment ago may have reached the acquirer's
+		// table before this one's: read the table once more before saying
+		// no (only the acquirer calls, for partners it knows).
+		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+		defer cancel()
+		p, ok, _ = router.GetPartner(ctx, r.cli, partnerID)
+	}
+	if !ok {
+		return fx.Terms{}, rpcerr.New(rpcerr.PartnerNotFound, "partner %s is not in the routing table", partnerID)
+	}
+	t := fx.Terms{WalletCurrency: p.Currency, SettlementCurrency: p.SettlementCurrency}
+	for _, m := range p.FXMarkup {
+		t.Tiers = append(t.Tiers, fx.Tier{FromMinor: m.FromMinor, Bps: m.Bps})
+	}
+	return t, nil
 }
 
 // RiskConfig configures the risk service.
@@ -520,41 +625,51 @@ func RunMerchantSim(ctx context.Context, cfg MerchantSimConfig) error {
 	return serve(ctx, cfg.Common, srv)
 }
 
-// DefaultRates are the demo's configured rates: wallet units per CNY.
-func DefaultRates() []fx.RateConfig {
-	return []fx.RateConfig{
-		{WalletCurrency: "MNT", MerchantCurrency: "CNY", Mid: money.MustRate("480.25"), SpreadBps: 150},
-		{WalletCurrency: "VND", MerchantCurrency: "CNY", Mid: money.MustRate("3450.5"), SpreadBps: 100},
-		{WalletCurrency: "SGD", MerchantCurrency: "CNY", Mid: money.MustRate("0.1862"), SpreadBps: 80},
-		{WalletCurrency: "HKD", MerchantCurrency: "CNY", Mid: money.MustRate("1.0834"), SpreadBps: 60},
-		{WalletCurrency: "CNY", MerchantCurrency: "CNY", Mid: money.MustRate("1"), SpreadBps: 0},
+// DefaultStaticRates are the demo's rates, for a "static" provider: the
+// pairs the demo partners' wallets and settlement currencies need, direct
+// for MNT, VND, SGD and HKD, through USD for KWD. No spread: the cost is
+// the mid, and the partners' markups make the price.
+func DefaultStaticRates() []feed.StaticRate {
+	r := func(pair, mid string) feed.StaticRate {
+		b, q, _ := strings.Cut(pair, "/")
+		return feed.StaticRate{Base: b, Quote: q, Mid: money.MustRate(mid)}
+	}
+	return []feed.StaticRate{
+		r("CNY/MNT", "480.25"), r("CNY/VND", "3450.5"), r("CNY/SGD", "0.1862"), r("CNY/HKD", "1.0834"),
+		r("USD/CNY", "7.1"), r("USD/MNT", "3409.775"), r("USD/VND", "24498.55"), r("USD/SGD", "1.32202"),
+		r("USD/HKD", "7.69214"), r("USD/KWD", "0.3075"), r("USD/BHD", "0.376"),
 	}
 }
 
-// ParseRates parses "MNT/CNY=480.25:150,VND/CNY=3450.5:100" (wallet/merchant
-// = mid rate : spread in basis points).
-func ParseRates(s string) ([]fx.RateConfig, error) {
-	var out []fx.RateConfig
+// ParseStaticRates parses "CNY/MNT=480.25:10,USD/CNY=7.1" (BASE/QUOTE =
+// mid rate, optionally : bid-ask spread in basis points).
+func ParseStaticRates(s string) ([]feed.StaticRate, error) {
+	var out []feed.StaticRate
 	for _, item := range strings.Split(s, ",") {
 		item = strings.TrimSpace(item)
 		if item == "" {
 			continue
 		}
-		pair, rest, ok1 := strings.Cut(item, "=")
-		wallet, merchant, ok2 := strings.Cut(pair, "/")
-		mid, spread, ok3 := strings.Cut(rest, ":")
-		if !ok1 || !ok2 || !ok3 {
-			return nil, fmt.Errorf("rate %q: want WALLET/MERCHANT=MID:SPREAD_BPS", item)
+		pair, rest, ok := strings.Cut(item, "=")
+		if !ok {
+			return nil, fmt.Errorf("rate %q: want BASE/QUOTE=MID[:SPREAD_BPS]", item)
 		}
+		p, err := fx.ParsePair(pair)
+		if err != nil {
+			return nil, err
+		}
+		mid, spread, hasSpread := strings.Cut(rest, ":")
 		r, err := money.ParseRate(mid)
 		if err != nil {
 			return nil, fmt.Errorf("rate %q: %w", item, err)
 		}
-		bps, err := strconv.Atoi(spread)
-		if err != nil {
-			return nil, fmt.Errorf("rate %q: spread: %w", item, err)
+		bps := 0
+		if hasSpread {
+			if bps, err = strconv.Atoi(spread); err != nil {
+				return nil, fmt.Errorf("rate %q: spread: %w", item, err)
+			}
 		}
-		out = append(out, fx.RateConfig{WalletCurrency: wallet, MerchantCurrency: merchant, Mid: r, SpreadBps: bps})
+		out = append(out, feed.StaticRate{Base: p.Base, Quote: p.Quote, Mid: r, SpreadBps: bps})
 	}
 	return out, nil
 }

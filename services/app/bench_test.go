@@ -13,6 +13,7 @@ import (
 	healthpb "google.golang.org/grpc/health/grpc_health_v1"
 
 	commonv1 "github.com/unigate/unigate/proto/gen/unigate/common/v1"
+	fxv1 "github.com/unigate/unigate/proto/gen/unigate/fx/v1"
 	partnerv1 "github.com/unigate/unigate/proto/gen/unigate/partner/v1"
 	simulatorv1 "github.com/unigate/unigate/proto/gen/unigate/simulator/v1"
 
@@ -152,5 +153,87 @@ func BenchmarkPayment(b *testing.B) {
 			}
 		})
 		b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "payments/s")
+	})
+}
+
+// BenchmarkFX measures the FX service on PostgreSQL as the acquirer calls
+// it: creating a quote (priced from the rates in memory: one INSERT) and
+// locking one (one conditional UPDATE), with a no-op gRPC call to the
+// same server and a bare PostgreSQL insert as baselines in the same run.
+func BenchmarkFX(b *testing.B) {
+	st, _, _ := benchStack(b)
+	conn, err := st.Dial("fx", authn.Service, "acquirer")
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer conn.Close()
+	fxc := fxv1.NewFxServiceClient(conn)
+	ctx := context.Background()
+	amount := &commonv1.Money{Currency: "CNY", MinorUnits: 1000}
+	create := func() (string, error) {
+		q, err := fxc.CreateQuote(ctx, &fxv1.CreateQuoteRequest{PartnerId: "hipay", MerchantAmount: amount})
+		return q.GetQuote().GetQuoteId(), err
+	}
+	// The rates reach the replica through its watch a moment after start.
+	for deadline := time.Now().Add(10 * time.Second); ; {
+		if _, err := create(); err == nil {
+			break
+		} else if time.Now().After(deadline) {
+			b.Fatal(err)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	parallel := func(b *testing.B, op func() error) {
+		b.SetParallelism(8)
+		b.ResetTimer()
+		b.RunParallel(func(pb *testing.PB) {
+			for pb.Next() {
+				if err := op(); err != nil {
+					b.Error(err)
+					return
+				}
+			}
+		})
+		b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "ops/s")
+	}
+	b.Run("baseline-grpc-health-check", func(b *testing.B) {
+		h := healthpb.NewHealthClient(conn)
+		parallel(b, func() error { _, err := h.Check(ctx, &healthpb.HealthCheckRequest{}); return err })
+	})
+	b.Run("baseline-postgres-insert", func(b *testing.B) {
+		db, err := sqlstore.Open(ctx, st.DSN("fx"))
+		if err != nil {
+			b.Fatal(err)
+		}
+		defer db.Close()
+		sqlstoretest.MustExec(b, db, `CREATE TABLE IF NOT EXISTS bench_rows (id TEXT PRIMARY KEY, body TEXT NOT NULL)`)
+		var n atomic.Int64
+		round := time.Now().UnixNano()
+		body := fmt.Sprintf("%0300d", 0)
+		parallel(b, func() error {
+			_, err := db.ExecContext(ctx, `INSERT INTO bench_rows (id, body) VALUES ($1, $2)`, fmt.Sprintf("r-%d-%d", round, n.Add(1)), body)
+			return err
+		})
+	})
+	b.Run("create-quote", func(b *testing.B) {
+		parallel(b, func() error { _, err := create(); return err })
+	})
+	b.Run("lock-quote", func(b *testing.B) {
+		ids := make(chan string, b.N)
+		for range b.N {
+			id, err := create()
+			if err != nil {
+				b.Fatal(err)
+			}
+			ids <- id
+		}
+		close(ids)
+		var n atomic.Int64
+		round := time.Now().UnixNano()
+		parallel(b, func() error {
+			_, err := fxc.LockQuote(ctx, &fxv1.LockQuoteRequest{QuoteId: <-ids, PaymentId: fmt.Sprintf("p-%d-%d", round, n.Add(1)),
+				PartnerId: "hipay", MerchantAmount: amount})
+			return err
+		})
 	})
 }

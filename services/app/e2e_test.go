@@ -205,6 +205,7 @@ func TestEndToEnd(t *testing.T) {
 			e.scenario(t, "unknown outcomes are resolved", e.testResolveUnknown)
 			e.scenario(t, "events stream from a cursor", e.testEvents)
 			e.scenario(t, "settlement cycle", e.testSettlement)
+			e.scenario(t, "settlement currencies", e.testSettlementCurrencies)
 			e.scenario(t, "network input is checked at the edge", e.testNetworkInput)
 			e.scenario(t, "partner policies", e.testPartnerPolicies)
 			e.scenario(t, "a silent network delays no one else's events", e.testSilentNetwork)
@@ -594,17 +595,19 @@ func (e *env) testLedgerBalances(t *testing.T) {
 			t.Fatalf("%s: %v %v", p.ID, pay, err)
 		}
 		e.waitPosted(pay.GetPaymentId())
-		wallet, merchant := q.GetWalletAmount(), q.GetMerchantAmount()
-		want["partner_receivable:"+p.ID+"/"+wallet.GetCurrency()] += wallet.GetMinorUnits()
+		// The partner owes the settlement amount, in its settlement
+		// currency (zalopay settles its VND payments in USD).
+		settle, merchant := q.GetSettlementAmount(), q.GetMerchantAmount()
+		want["partner_receivable:"+p.ID+"/"+settle.GetCurrency()] += settle.GetMinorUnits()
 		want["merchant_payable:cnsim/CNY"] -= merchant.GetMinorUnits()
-		if wallet.GetCurrency() == "CNY" {
-			want["fx_revenue/CNY"] -= wallet.GetMinorUnits() - merchant.GetMinorUnits()
+		if settle.GetCurrency() == "CNY" {
+			want["fx_revenue/CNY"] -= settle.GetMinorUnits() - merchant.GetMinorUnits()
 			continue
 		}
 		want["fx_position:CNY/CNY"] += merchant.GetMinorUnits()
-		// The rest of the wallet amount is split between the FX position
-		// (cost at mid) and revenue; their sum is exact.
-		want["fx_position+revenue/"+wallet.GetCurrency()] -= wallet.GetMinorUnits()
+		// The rest of the settlement amount is split between the FX
+		// position (cost) and revenue; their sum is exact.
+		want["fx_position+revenue/"+settle.GetCurrency()] -= settle.GetMinorUnits()
 	}
 	after := net()
 	got := map[string]int64{}

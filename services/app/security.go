@@ -29,6 +29,7 @@ import (
 	"github.com/unigate/unigate/pkg/reqsign"
 	"github.com/unigate/unigate/pkg/rpcerr"
 	"github.com/unigate/unigate/pkg/sqlstore"
+	"github.com/unigate/unigate/services/fx"
 	"github.com/unigate/unigate/services/router"
 )
 
@@ -50,7 +51,12 @@ var (
 		"/unigate.router.v1.RouterService/":       {Kinds: []authn.Kind{authn.Service, authn.Operator}, MinRole: authn.Viewer, Services: []string{"acquirer"}},
 		"/unigate.router.v1.RoutingAdminService/": {Kinds: []authn.Kind{authn.Operator}, MinRole: authn.Admin},
 	}
-	fxPolicy         = authn.Policy{"/unigate.fx.v1.FxService/": acquirerOnly}
+	fxPolicy = authn.Policy{
+		"/unigate.fx.v1.FxService/":             acquirerOnly,
+		"/unigate.fx.v1.FxService/ListRates":    viewer,
+		"/unigate.fx.v1.FxService/RateHistory":  viewer,
+		"/unigate.fx.v1.FxService/PreviewQuote": viewer,
+	}
 	riskPolicy       = authn.Policy{"/unigate.risk.v1.RiskService/": acquirerOnly}
 	settlementPolicy = authn.Policy{
 		"/unigate.settlement.v1.SettlementService/":                acquirerOnly,
@@ -366,6 +372,8 @@ const (
 	etcdRoutingRole = "unigate-routing-writer"
 	etcdAuditRole   = "unigate-audit-importer"
 	etcdReaderRole  = "unigate-reader"
+	// etcdFXRole publishes and watches the rates (the FX service only).
+	etcdFXRole = "unigate-fx-rates"
 	// EtcdAdmin is the service identity that bootstraps etcd's access
 	// control (it holds etcd's root role).
 	EtcdAdmin = "etcd-admin"
@@ -382,12 +390,13 @@ func EtcdAccess(operators ...string) etcdx.Access {
 			{Name: etcdServiceRole, Read: []string{router.Prefix}, ReadWrite: []string{election.Prefix}},
 			{Name: etcdRoutingRole, ReadWrite: []string{router.Prefix, router.AuditPrefix}},
 			{Name: etcdAuditRole, ReadWrite: []string{router.AuditPrefix}},
-			{Name: etcdReaderRole, Read: []string{router.Prefix, election.Prefix}},
+			{Name: etcdReaderRole, Read: []string{router.Prefix, election.Prefix, fx.Prefix}},
+			{Name: etcdFXRole, ReadWrite: []string{fx.Prefix}},
 		},
 		Users: map[string][]string{
 			svc("acquirer"):   {etcdServiceRole, etcdAuditRole},
 			svc("router"):     {etcdServiceRole, etcdRoutingRole},
-			svc("fx"):         {etcdServiceRole},
+			svc("fx"):         {etcdServiceRole, etcdFXRole},
 			svc("risk"):       {etcdServiceRole},
 			svc("settlement"): {etcdServiceRole},
 		},

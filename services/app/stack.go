@@ -23,6 +23,8 @@ import (
 	"github.com/unigate/unigate/pkg/pki"
 	"github.com/unigate/unigate/services/acquirer"
 	"github.com/unigate/unigate/services/fx"
+	"github.com/unigate/unigate/services/fx/feed"
+	"github.com/unigate/unigate/services/fxsim"
 	"github.com/unigate/unigate/services/merchantsim"
 	"github.com/unigate/unigate/services/router"
 	"github.com/unigate/unigate/services/walletsim"
@@ -42,10 +44,21 @@ type StackConfig struct {
 	Host string
 	// BasePort numbers the services from it (acquirer BasePort, router +1,
 	// fx +2, risk +3, settlement +4, merchant simulator +5, etcd +6, wallet
-	// simulator +7); 0 picks free ports.
+	// simulator +7, rate simulator +8); 0 picks free ports.
 	BasePort int
-	// Rates overrides the FX rates (DefaultRates when nil).
-	Rates []fx.RateConfig
+	// Rates overrides the static provider's rates (DefaultStaticRates
+	// when nil).
+	Rates []feed.StaticRate
+	// Providers overrides the FX rate providers (one static provider of
+	// Rates when nil).
+	Providers []Provider
+	// RateStaleness overrides the FX staleness limit (fx.DefaultConfig's
+	// when zero).
+	RateStaleness time.Duration
+	// FXSim starts the rate providers' simulator (unigate fxsim) at
+	// BasePort+8 and makes its three providers the FX service's, instead
+	// of the static rates.
+	FXSim bool
 	// QuoteTTL is how long quotes hold (2 minutes when zero).
 	QuoteTTL time.Duration
 	// CallTimeout bounds each call between services (grpcx default when zero).
@@ -91,15 +104,20 @@ type Stack struct {
 // DefaultPartners are the demo's wallet partners, each with an 18-digit
 // one-time code range; their WalletPartnerService is the wallet simulator.
 func DefaultPartners() []router.Partner {
+	markup := func(bps int) []router.MarkupTier { return []router.MarkupTier{{Bps: bps}} }
 	code := func(prefix string) []router.CodeRange {
 		return []router.CodeRange{{Prefix: prefix, Lengths: []int{18}}}
 	}
 	return []router.Partner{
-		{ID: "hipay", Name: "HiPay (Mongolia)", Currency: "MNT", CodeRanges: code("2899")},
-		{ID: "zalopay", Name: "ZaloPay (Vietnam)", Currency: "VND", CodeRanges: code("2898")},
-		{ID: "liquidpay", Name: "LiquidPay (Singapore)", Currency: "SGD", CodeRanges: code("2897")},
-		{ID: "hkwallet", Name: "HK Wallet (Hong Kong)", Currency: "HKD", CodeRanges: code("2896")},
+		{ID: "hipay", Name: "HiPay (Mongolia)", Currency: "MNT", CodeRanges: code("2899"), FXMarkup: markup(150)},
+		// Settles in USD: its VND payments owe USD at the quote's rates.
+		{ID: "zalopay", Name: "ZaloPay (Vietnam)", Currency: "VND", CodeRanges: code("2898"), SettlementCurrency: "USD",
+			FXMarkup: []router.MarkupTier{{FromMinor: 0, Bps: 100}, {FromMinor: 100_000, Bps: 70}}},
+		{ID: "liquidpay", Name: "LiquidPay (Singapore)", Currency: "SGD", CodeRanges: code("2897"), FXMarkup: markup(80)},
+		{ID: "hkwallet", Name: "HK Wallet (Hong Kong)", Currency: "HKD", CodeRanges: code("2896"), FXMarkup: markup(60)},
 		{ID: "cnbank", Name: "Domestic bank app", Currency: "CNY", CodeRanges: code("2895")},
+		// A 3-digit currency priced through USD.
+		{ID: "kwallet", Name: "K-Wallet (Kuwait)", Currency: "KWD", CodeRanges: code("2890"), FXMarkup: markup(50)},
 	}
 }
 
@@ -110,7 +128,7 @@ func StartStack(ctx context.Context, cfg StackConfig) (_ *Stack, err error) {
 		cfg.Host = "127.0.0.1"
 	}
 	if cfg.Rates == nil {
-		cfg.Rates = DefaultRates()
+		cfg.Rates = DefaultStaticRates()
 	}
 	if cfg.QuoteTTL == 0 {
 		cfg.QuoteTTL = 2 * time.Minute
@@ -214,6 +232,24 @@ func StartStack(ctx context.Context, cfg StackConfig) (_ *Stack, err error) {
 	if err != nil {
 		return nil, err
 	}
+	if cfg.FXSim && cfg.Providers == nil {
+		sim, err := fxsim.New(fxsim.DefaultConfig())
+		if err != nil {
+			return nil, err
+		}
+		fxsimAddr, err := start("fxsim", 8, func(sctx context.Context, c Common) error {
+			return sim.Serve(sctx, fxsim.ServeConfig{GRPCAddr: c.Listen, Log: c.Log, Ready: func(a, _ string) { c.Ready(a) }})
+		})
+		if err != nil {
+			return nil, err
+		}
+		for _, name := range sim.Config().Providers {
+			cfg.Providers = append(cfg.Providers, Provider{Name: name, URL: "grpc://" + fxsimAddr})
+		}
+	}
+	if cfg.Providers == nil {
+		cfg.Providers = []Provider{{Name: "static", URL: "static"}}
+	}
 	if err := s.seedRouting(ctx, simCfg, simAddr, walletAddr); err != nil {
 		return nil, err
 	}
@@ -223,7 +259,12 @@ func StartStack(ctx context.Context, cfg StackConfig) (_ *Stack, err error) {
 		return nil, err
 	}
 	if _, err := start("fx", 2, func(sctx context.Context, c Common) error {
-		return RunFX(sctx, FXConfig{Common: c, FX: fx.Config{Rates: cfg.Rates, QuoteTTL: cfg.QuoteTTL}})
+		fc := fx.DefaultConfig()
+		fc.QuoteTTL = cfg.QuoteTTL
+		if cfg.RateStaleness > 0 {
+			fc.Book.Staleness = cfg.RateStaleness
+		}
+		return RunFX(sctx, FXConfig{Common: c, FX: fc, Etcd: etcd, Providers: cfg.Providers, StaticRates: cfg.Rates})
 	}); err != nil {
 		return nil, err
 	}

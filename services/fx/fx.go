@@ -29,35 +29,113 @@ const (
 	QuoteLocked QuoteState = "LOCKED"
 )
 
+// Direction is which side of a quote is fixed.
+type Direction string
+
+// Directions.
+const (
+	// FixMerchant fixes the merchant amount; the wallet amount is computed.
+	FixMerchant Direction = "FIX_MERCHANT"
+	// FixWallet fixes what the user pays; the merchant amount is computed.
+	FixWallet Direction = "FIX_WALLET"
+)
+
 // Quote is a firm price for one payment.
 type Quote struct {
 	ID             string
 	PartnerID      string
 	State          QuoteState
+	Direction      Direction
 	MerchantAmount money.Amount
 	WalletAmount   money.Amount
-	CostAmount     money.Amount
-	MidRate        money.Rate
-	Rate           money.Rate
-	SpreadBps      int
+	// SettlementAmount is what the partner owes, in its settlement
+	// currency; CostAmount (same currency) covers the merchant amount at
+	// CostRate, and the rest is FX revenue.
+	SettlementAmount money.Amount
+	CostAmount       money.Amount
+	// MidRate and Rate are wallet units per merchant unit at mid market
+	// and as applied (cost plus markup); CostRate is settlement units per
+	// merchant unit at which Unigate buys the merchant currency.
+	MidRate   money.Rate
+	Rate      money.Rate
+	CostRate  money.Rate
+	SpreadBps int // the markup, in basis points over the cost rate
+	// Legs price the wallet amount, SettlementLegs the settlement amount
+	// when it is in a third currency.
+	Legs           []Leg
+	SettlementLegs []Leg
 	CreateTime     time.Time
 	ExpireTime     time.Time
 	PaymentID      string
 }
 
-// RateConfig is the configured rate of one pair.
-type RateConfig struct {
-	WalletCurrency   string
-	MerchantCurrency string
-	// Mid is wallet units per merchant unit at mid market.
-	Mid       money.Rate
-	SpreadBps int
+// Tier is a markup from an amount upward.
+type Tier struct {
+	// FromMinor: payments worth at least this many minor units of the
+	// partner's settlement currency (at Unigate's cost rate).
+	FromMinor int64
+	Bps       int
+}
+
+// Terms are a partner's FX terms, from the routing table.
+type Terms struct {
+	// WalletCurrency is the currency its users pay in.
+	WalletCurrency string
+	// SettlementCurrency is the currency it settles in (the wallet's when
+	// empty).
+	SettlementCurrency string
+	// Tiers, ascending by FromMinor, the first from 0; the service's
+	// default markup when empty.
+	Tiers []Tier
+}
+
+// TermsSource finds a partner's terms.
+type TermsSource interface {
+	// Terms returns the partner's terms, or an error (PARTNER_NOT_FOUND).
+	Terms(partnerID string) (Terms, error)
+}
+
+// ValidateTiers checks a markup tier list.
+func ValidateTiers(ts []Tier) error {
+	for i, t := range ts {
+		if t.Bps < 0 || t.Bps > 2000 {
+			return fmt.Errorf("tier %d: markup %d bps outside 0..2000", i, t.Bps)
+		}
+		if i == 0 && t.FromMinor != 0 {
+			return fmt.Errorf("tier 0 must start at 0, not %d", t.FromMinor)
+		}
+		if i > 0 && t.FromMinor <= ts[i-1].FromMinor {
+			return fmt.Errorf("tier %d: from %d is not above tier %d's %d", i, t.FromMinor, i-1, ts[i-1].FromMinor)
+		}
+	}
+	return nil
+}
+
+// markup returns the tier's markup for a value of v minor units.
+func markup(ts []Tier, v int64, def int) int {
+	bps := def
+	for _, t := range ts {
+		if v >= t.FromMinor {
+			bps = t.Bps
+		}
+	}
+	return bps
 }
 
 // Config configures the FX service.
 type Config struct {
-	Rates    []RateConfig
 	QuoteTTL time.Duration
+	// DefaultMarkupBps applies to a partner without markup tiers.
+	DefaultMarkupBps int
+	Book             BookConfig
+}
+
+// DefaultConfig returns the defaults: quotes for 2 minutes, a 100 bps markup,
+// rates stale after 10 s, outliers beyond 100 bps of the median, crosses
+// through USD.
+func DefaultConfig() Config {
+	return Config{QuoteTTL: 2 * time.Minute, DefaultMarkupBps: 100,
+		Book: BookConfig{Staleness: 10 * time.Second, OutlierBandBps: 100, Reference: "USD"}}
 }
 
 // Validate checks the configuration.
@@ -65,25 +143,19 @@ func (c Config) Validate() error {
 	if c.QuoteTTL <= 0 {
 		return fmt.Errorf("fx: quote TTL must be positive")
 	}
-	seen := map[[2]string]bool{}
-	for _, r := range c.Rates {
-		if _, err := money.LookupCurrency(r.WalletCurrency); err != nil {
-			return fmt.Errorf("fx: rate %s/%s: %w", r.WalletCurrency, r.MerchantCurrency, err)
+	if c.DefaultMarkupBps < 0 || c.DefaultMarkupBps > 2000 {
+		return fmt.Errorf("fx: default markup %d bps outside 0..2000", c.DefaultMarkupBps)
+	}
+	if c.Book.Staleness <= 0 {
+		return fmt.Errorf("fx: staleness limit must be positive")
+	}
+	if c.Book.OutlierBandBps <= 0 {
+		return fmt.Errorf("fx: outlier band must be positive")
+	}
+	if c.Book.Reference != "" {
+		if _, err := money.LookupCurrency(c.Book.Reference); err != nil {
+			return fmt.Errorf("fx: reference currency: %w", err)
 		}
-		if _, err := money.LookupCurrency(r.MerchantCurrency); err != nil {
-			return fmt.Errorf("fx: rate %s/%s: %w", r.WalletCurrency, r.MerchantCurrency, err)
-		}
-		if r.Mid.IsZero() {
-			return fmt.Errorf("fx: rate %s/%s has no mid rate", r.WalletCurrency, r.MerchantCurrency)
-		}
-		if r.SpreadBps < 0 || r.SpreadBps > 2000 {
-			return fmt.Errorf("fx: rate %s/%s: spread %d bps outside 0..2000", r.WalletCurrency, r.MerchantCurrency, r.SpreadBps)
-		}
-		k := [2]string{r.WalletCurrency, r.MerchantCurrency}
-		if seen[k] {
-			return fmt.Errorf("fx: rate %s/%s configured twice", r.WalletCurrency, r.MerchantCurrency)
-		}
-		seen[k] = true
 	}
 	return nil
 }
@@ -100,67 +172,182 @@ type Store interface {
 	LockQuote(ctx context.Context, id, paymentID, partnerID string, m money.Amount, now time.Time) (q Quote, ok bool, err error)
 }
 
-// Service is the FX domain.
+// Service is the FX domain: quotes priced from the rates in its Book.
 type Service struct {
+	cfg   Config
 	store Store
-	rates map[[2]string]RateConfig
-	ttl   time.Duration
+	book  *Book
+	terms TermsSource
 	now   func() time.Time
 }
 
 // NewService returns a Service; cfg must be valid.
-func NewService(cfg Config, store Store, now func() time.Time) *Service {
-	rates := make(map[[2]string]RateConfig, len(cfg.Rates))
-	for _, r := range cfg.Rates {
-		rates[[2]string{r.WalletCurrency, r.MerchantCurrency}] = r
-	}
+func NewService(cfg Config, store Store, book *Book, terms TermsSource, now func() time.Time) *Service {
 	if now == nil {
 		now = time.Now
 	}
-	return &Service{store: store, rates: rates, ttl: cfg.QuoteTTL, now: now}
+	return &Service{cfg: cfg, store: store, book: book, terms: terms, now: now}
 }
 
-// Rates returns the configured rates.
-func (s *Service) Rates() []RateConfig {
-	out := make([]RateConfig, 0, len(s.rates))
-	for _, r := range s.rates {
-		out = append(out, r)
-	}
-	return out
+// Book returns the rates the service prices from.
+func (s *Service) Book() *Book { return s.book }
+
+// Config returns the service's configuration.
+func (s *Service) Config() Config { return s.cfg }
+
+// QuoteRequest asks for a price.
+type QuoteRequest struct {
+	PartnerID string
+	// WalletCurrency, if set, must be the partner's wallet currency.
+	WalletCurrency string
+	Direction      Direction
+	// Merchant is the merchant amount for FixMerchant; for FixWallet only
+	// its currency counts.
+	Merchant money.Amount
+	// Wallet is what the user pays, for FixWallet.
+	Wallet money.Amount
 }
 
-// Price computes a quote's amounts without storing it.
-func (s *Service) Price(walletCurrency string, m money.Amount) (Quote, error) {
-	r, ok := s.rates[[2]string{walletCurrency, m.Currency}]
-	if !ok {
-		return Quote{}, fmt.Errorf("%w: %s to %s", ErrRateNotAvailable, walletCurrency, m.Currency)
-	}
-	rate := r.Mid.WithSpread(r.SpreadBps)
-	wallet, err := rate.Convert(m, walletCurrency, money.RoundUp)
+// Price computes a quote without storing it. The rounding rule of each
+// step, for a merchant amount M, a partner markup of b bps, and cost rates
+// c (Unigate's price of one merchant unit, from Book.Convert):
+//
+//	applied rate     = c_wallet × (1 + b/10000), rounded up to 20 significant digits
+//	wallet amount    = M × applied, rounded up                   (FixMerchant)
+//	merchant amount  = W / applied, rounded down                 (FixWallet)
+//	cost             = M × c_settlement, rounded half-even
+//	settlement       = the wallet amount when it settles in the wallet's
+//	                   currency; M when in the merchant's; else
+//	                   M × (c_settlement × (1 + b/10000), up to 20 digits), rounded up
+//
+// So what the user pays and what the partner owes are never below cost,
+// the merchant never gets more than the user's money bought, and FX
+// revenue (settlement − cost) is never negative. The tier is chosen by the
+// payment's cost in the settlement currency; for FixWallet, by the
+// merchant amount the wallet amount buys at the first tier's markup.
+// No conversion means no markup.
+func (s *Service) Price(req QuoteRequest) (Quote, error) {
+	t, err := s.terms.Terms(req.PartnerID)
 	if err != nil {
-		return Quote{}, rpcerr.Field(rpcerr.InvalidAmount, "merchant_amount", "%v", err)
+		return Quote{}, err
 	}
-	cost, err := r.Mid.Convert(m, walletCurrency, money.RoundHalfEven)
+	if req.WalletCurrency != "" && req.WalletCurrency != t.WalletCurrency {
+		return Quote{}, rpcerr.Field(rpcerr.UnsupportedCurrency, "wallet_currency", "partner %s pays in %s, not %s", req.PartnerID, t.WalletCurrency, req.WalletCurrency)
+	}
+	wc, mc := t.WalletCurrency, req.Merchant.Currency
+	sc := t.SettlementCurrency
+	if sc == "" {
+		sc = wc
+	}
+	now := s.now()
+	wConv, err := s.book.Convert(mc, wc, now)
 	if err != nil {
-		return Quote{}, rpcerr.Field(rpcerr.InvalidAmount, "merchant_amount", "%v", err)
+		return Quote{}, err
 	}
-	return Quote{
-		State: QuoteOpen, MerchantAmount: m, WalletAmount: wallet, CostAmount: cost,
-		MidRate: r.Mid, Rate: rate, SpreadBps: r.SpreadBps,
-	}, nil
+	sConv := wConv
+	if sc != wc {
+		if sConv, err = s.book.Convert(mc, sc, now); err != nil {
+			return Quote{}, err
+		}
+	}
+	tierOf := func(m money.Amount) (int, error) {
+		if len(t.Tiers) == 0 {
+			return s.cfg.DefaultMarkupBps, nil
+		}
+		v := m.Minor
+		if sc != mc {
+			c, err := sConv.Cost.Convert(m, sc, money.RoundHalfEven)
+			if err != nil {
+				return 0, rpcerr.Field(rpcerr.InvalidAmount, "merchant_amount", "%v", err)
+			}
+			v = c.Minor
+		}
+		return markup(t.Tiers, v, s.cfg.DefaultMarkupBps), nil
+	}
+	applied := func(c money.Rate, bps int, converts bool) money.Rate {
+		if !converts {
+			return c
+		}
+		return c.WithSpread(bps).Rounded(money.RoundUp)
+	}
+
+	q := Quote{State: QuoteOpen, Direction: req.Direction, MidRate: wConv.Mid, CostRate: sConv.Cost,
+		Legs: wConv.Legs}
+	if sc != wc {
+		q.SettlementLegs = sConv.Legs
+	}
+	var bps int
+	switch req.Direction {
+	case FixMerchant:
+		m := req.Merchant
+		if bps, err = tierOf(m); err != nil {
+			return Quote{}, err
+		}
+		q.MerchantAmount = m
+		q.Rate = applied(wConv.Cost, bps, wc != mc)
+		if q.WalletAmount, err = q.Rate.Convert(m, wc, money.RoundUp); err != nil {
+			return Quote{}, rpcerr.Field(rpcerr.InvalidAmount, "merchant_amount", "%v", err)
+		}
+	case FixWallet:
+		w := req.Wallet
+		if w.Currency != wc {
+			return Quote{}, rpcerr.Field(rpcerr.UnsupportedCurrency, "wallet_amount.currency", "partner %s pays in %s, not %s", req.PartnerID, wc, w.Currency)
+		}
+		first := s.cfg.DefaultMarkupBps
+		if len(t.Tiers) > 0 {
+			first = t.Tiers[0].Bps
+		}
+		m, err := applied(wConv.Cost, first, wc != mc).ConvertBack(w, mc, money.RoundDown)
+		if err != nil {
+			return Quote{}, rpcerr.Field(rpcerr.InvalidAmount, "wallet_amount", "%v", err)
+		}
+		if bps, err = tierOf(m); err != nil {
+			return Quote{}, err
+		}
+		q.Rate = applied(wConv.Cost, bps, wc != mc)
+		if m, err = q.Rate.ConvertBack(w, mc, money.RoundDown); err != nil {
+			return Quote{}, rpcerr.Field(rpcerr.InvalidAmount, "wallet_amount", "%v", err)
+		}
+		q.MerchantAmount, q.WalletAmount = m, w
+	default:
+		return Quote{}, rpcerr.Field(rpcerr.InvalidArgument, "direction", "must be FIX_MERCHANT or FIX_WALLET")
+	}
+	m := q.MerchantAmount
+	if wc == mc {
+		bps = 0
+	}
+	q.SpreadBps = bps
+	switch sc {
+	case mc:
+		q.CostAmount, q.SettlementAmount, q.CostRate = m, m, money.One
+	default:
+		if q.CostAmount, err = sConv.Cost.Convert(m, sc, money.RoundHalfEven); err != nil {
+			return Quote{}, rpcerr.Field(rpcerr.InvalidAmount, "merchant_amount", "%v", err)
+		}
+		if sc == wc {
+			q.SettlementAmount = q.WalletAmount
+		} else if q.SettlementAmount, err = applied(sConv.Cost, bps, true).Convert(m, sc, money.RoundUp); err != nil {
+			return Quote{}, rpcerr.Field(rpcerr.InvalidAmount, "merchant_amount", "%v", err)
+		}
+	}
+	if q.SettlementAmount.Minor < q.CostAmount.Minor {
+		// Cannot happen by the rules above; refuse rather than lose money.
+		return Quote{}, fmt.Errorf("fx: settlement %s below cost %s", q.SettlementAmount, q.CostAmount)
+	}
+	return q, nil
 }
 
-// CreateQuote prices and stores a quote for partnerID.
-func (s *Service) CreateQuote(ctx context.Context, partnerID, walletCurrency string, m money.Amount) (Quote, error) {
-	q, err := s.Price(walletCurrency, m)
+// CreateQuote prices and stores a quote.
+func (s *Service) CreateQuote(ctx context.Context, req QuoteRequest) (Quote, error) {
+	q, err := s.Price(req)
 	if err != nil {
 		return Quote{}, err
 	}
 	now := s.now().UTC().Truncate(time.Microsecond)
 	q.ID = uuid.NewString()
-	q.PartnerID = partnerID
+	q.PartnerID = req.PartnerID
 	q.CreateTime = now
-	q.ExpireTime = now.Add(s.ttl)
+	q.ExpireTime = now.Add(s.cfg.QuoteTTL)
 	if err := s.store.InsertQuote(ctx, q); err != nil {
 		return Quote{}, err
 	}
@@ -191,13 +378,25 @@ func (s *Service) LockQuote(ctx context.Context, id, paymentID, partnerID string
 		// their own.
 		return Quote{}, ErrQuoteNotFound
 	case q.MerchantAmount != m:
-		return Quote{}, fmt.Errorf("%w: quote is for %s, payment is for %s", ErrQuoteMismatch, q.MerchantAmount, m)
+		return Quote{}, rpcerr.New(rpcerr.QuoteMismatch, "quote does not match the payment: quote is for %s, payment is for %s", q.MerchantAmount, m)
 	case q.State == QuoteLocked && q.PaymentID == paymentID:
 		return q, nil
 	case q.State == QuoteLocked:
 		return Quote{}, ErrQuoteAlreadyUsed
 	case !now.Before(q.ExpireTime):
-		return Quote{}, fmt.Errorf("%w at %s", ErrQuoteExpired, q.ExpireTime.Format(time.RFC3339))
+		return Quote{}, rpcerr.New(rpcerr.QuoteExpired, "quote expired at %s", q.ExpireTime.Format(time.RFC3339))
 	}
 	return Quote{}, fmt.Errorf("fx: quote %s could not be locked in state %s", id, q.State)
+}
+
+// StaticTerms is a TermsSource from a map, for tests and tools.
+type StaticTerms map[string]Terms
+
+// Terms implements TermsSource.
+func (m StaticTerms) Terms(partnerID string) (Terms, error) {
+	t, ok := m[partnerID]
+	if !ok {
+		return Terms{}, rpcerr.New(rpcerr.PartnerNotFound, "partner %s not found", partnerID)
+	}
+	return t, nil
 }

@@ -4,12 +4,17 @@ import (
 	"context"
 	"database/sql"
 	"embed"
+	"encoding/json"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
+
+	"github.com/google/uuid"
 
 	"github.com/unigate/unigate/pkg/money"
 	"github.com/unigate/unigate/pkg/sqlstore"
+	"github.com/unigate/unigate/services/fx/feed"
 )
 
 //go:embed migrations
@@ -18,7 +23,11 @@ var migrationsFS embed.FS
 // Migrations is the FX schema.
 var Migrations = sqlstore.Migrations{Component: "fx", FS: migrationsFS, Dir: "migrations"}
 
-// SQLStore keeps quotes in SQL.
+// ErrFenced is returned by a write of an ingestion leader that a newer one
+// has replaced.
+var ErrFenced = errors.New("fx: a newer ingestion leader holds the fence")
+
+// SQLStore keeps quotes and the rate history in SQL.
 type SQLStore struct{ db *sqlstore.DB }
 
 var _ Store = (*SQLStore)(nil)
@@ -27,15 +36,60 @@ var _ Store = (*SQLStore)(nil)
 func NewSQLStore(db *sqlstore.DB) *SQLStore { return &SQLStore{db: db} }
 
 const quoteColumns = `quote_id, partner_id, state, merchant_currency, merchant_minor, wallet_currency,
-	wallet_minor, cost_minor, mid_rate, rate, spread_bps, create_time, expire_time, payment_id`
+	wallet_minor, cost_minor, mid_rate, rate, spread_bps, create_time, expire_time, payment_id,
+	settlement_currency, settlement_minor, cost_rate, direction, legs`
+
+// storedLegs is how a quote's legs are kept: JSON in one column.
+type storedLegs struct {
+	Wallet     []storedLeg `json:"wallet,omitempty"`
+	Settlement []storedLeg `json:"settlement,omitempty"`
+}
+
+type storedLeg struct {
+	Base     string    `json:"base"`
+	Quote    string    `json:"quote"`
+	Provider string    `json:"provider"`
+	Bid      string    `json:"bid"`
+	Ask      string    `json:"ask"`
+	Source   time.Time `json:"source_time"`
+}
+
+func toStored(ls []Leg) []storedLeg {
+	out := make([]storedLeg, len(ls))
+	for i, l := range ls {
+		out[i] = storedLeg{l.Pair.Base, l.Pair.Quote, l.Provider, l.Bid.String(), l.Ask.String(), l.Source.UTC()}
+	}
+	return out
+}
+
+func fromStored(ls []storedLeg) ([]Leg, error) {
+	out := make([]Leg, len(ls))
+	for i, l := range ls {
+		bid, err := money.ParseRate(l.Bid)
+		if err != nil {
+			return nil, err
+		}
+		ask, err := money.ParseRate(l.Ask)
+		if err != nil {
+			return nil, err
+		}
+		out[i] = Leg{Pair: Pair{l.Base, l.Quote}, Provider: l.Provider, Bid: bid, Ask: ask, Source: l.Source}
+	}
+	return out, nil
+}
 
 // InsertQuote implements Store.
 func (s *SQLStore) InsertQuote(ctx context.Context, q Quote) error {
-	_, err := s.db.ExecContext(ctx, `INSERT INTO fx_quotes (`+quoteColumns+`)
-		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, NULL)`,
+	legs, err := json.Marshal(storedLegs{Wallet: toStored(q.Legs), Settlement: toStored(q.SettlementLegs)})
+	if err != nil {
+		return err
+	}
+	_, err = s.db.ExecContext(ctx, `INSERT INTO fx_quotes (`+quoteColumns+`)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, NULL, $14, $15, $16, $17, $18)`,
 		q.ID, q.PartnerID, string(q.State), q.MerchantAmount.Currency, q.MerchantAmount.Minor,
 		q.WalletAmount.Currency, q.WalletAmount.Minor, q.CostAmount.Minor, q.MidRate.String(), q.Rate.String(),
-		q.SpreadBps, q.CreateTime.UTC(), q.ExpireTime.UTC())
+		q.SpreadBps, q.CreateTime.UTC(), q.ExpireTime.UTC(),
+		q.SettlementAmount.Currency, q.SettlementAmount.Minor, q.CostRate.String(), string(q.Direction), string(legs))
 	if err != nil {
 		return fmt.Errorf("fx: insert quote: %w", err)
 	}
@@ -69,14 +123,16 @@ func (s *SQLStore) LockQuote(ctx context.Context, id, paymentID, partnerID strin
 
 func scanQuote(row *sql.Row) (Quote, error) {
 	var (
-		q                Quote
-		state, mid, rate string
-		paymentID        sql.NullString
-		spread           int64
+		q                              Quote
+		state, mid, rate               string
+		paymentID, settleCur, costRate sql.NullString
+		direction, legs                sql.NullString
+		settleMinor                    sql.NullInt64
+		spread                         int64
 	)
 	err := row.Scan(&q.ID, &q.PartnerID, &state, &q.MerchantAmount.Currency, &q.MerchantAmount.Minor,
 		&q.WalletAmount.Currency, &q.WalletAmount.Minor, &q.CostAmount.Minor, &mid, &rate, &spread,
-		&q.CreateTime, &q.ExpireTime, &paymentID)
+		&q.CreateTime, &q.ExpireTime, &paymentID, &settleCur, &settleMinor, &costRate, &direction, &legs)
 	if err != nil {
 		if errors.Is(err, sql.ErrNoRows) {
 			return Quote{}, err
@@ -84,15 +140,123 @@ func scanQuote(row *sql.Row) (Quote, error) {
 		return Quote{}, fmt.Errorf("fx: read quote: %w", err)
 	}
 	q.State = QuoteState(state)
-	q.CostAmount.Currency = q.WalletAmount.Currency
 	q.SpreadBps = int(spread)
 	q.PaymentID = paymentID.String
 	q.CreateTime, q.ExpireTime = q.CreateTime.UTC(), q.ExpireTime.UTC()
+	q.Direction = FixMerchant
+	if direction.String != "" {
+		q.Direction = Direction(direction.String)
+	}
+	if settleCur.String != "" {
+		q.SettlementAmount = money.Amount{Currency: settleCur.String, Minor: settleMinor.Int64}
+	} else {
+		q.SettlementAmount = q.WalletAmount // a quote from before settlement currencies
+	}
+	q.CostAmount.Currency = q.SettlementAmount.Currency
 	if q.MidRate, err = money.ParseRate(mid); err != nil {
 		return Quote{}, fmt.Errorf("fx: stored mid rate: %w", err)
 	}
 	if q.Rate, err = money.ParseRate(rate); err != nil {
 		return Quote{}, fmt.Errorf("fx: stored rate: %w", err)
 	}
+	if costRate.String != "" {
+		if q.CostRate, err = money.ParseRate(costRate.String); err != nil {
+			return Quote{}, fmt.Errorf("fx: stored cost rate: %w", err)
+		}
+	}
+	if legs.String != "" {
+		var sl storedLegs
+		if err := json.Unmarshal([]byte(legs.String), &sl); err != nil {
+			return Quote{}, fmt.Errorf("fx: stored legs: %w", err)
+		}
+		if q.Legs, err = fromStored(sl.Wallet); err != nil {
+			return Quote{}, fmt.Errorf("fx: stored legs: %w", err)
+		}
+		if q.SettlementLegs, err = fromStored(sl.Settlement); err != nil {
+			return Quote{}, fmt.Errorf("fx: stored legs: %w", err)
+		}
+	}
 	return q, nil
+}
+
+// IngestFence names the ingestion leader's fence.
+const IngestFence = "ingest"
+
+// ClaimFence records rev as the newest ingestion leader's revision; false
+// if a newer one holds it.
+func (s *SQLStore) ClaimFence(ctx context.Context, name string, rev int64) (bool, error) {
+	ok, err := s.db.ClaimFence(ctx, "fx_fences", name, rev)
+	if err != nil {
+		return false, fmt.Errorf("fx: %w", err)
+	}
+	return ok, nil
+}
+
+// HistoricRate is a received rate as the history keeps it.
+type HistoricRate struct {
+	feed.Rate
+	// Rejected says why ingestion refused it; empty when accepted.
+	Rejected string
+}
+
+// AppendHistory writes received rates in one statement if rev still holds
+// the ingestion fence (else ErrFenced), in the same transaction.
+func (s *SQLStore) AppendHistory(ctx context.Context, rev int64, rs []HistoricRate) error {
+	if len(rs) == 0 {
+		return nil
+	}
+	return s.db.InTx(ctx, func(ctx context.Context, tx *sqlstore.Tx) error {
+		if err := sqlstore.CheckFence(ctx, tx, "fx_fences", IngestFence, rev); errors.Is(err, sqlstore.ErrFenced) {
+			return fmt.Errorf("%w (revision %d)", ErrFenced, rev)
+		} else if err != nil {
+			return err
+		}
+		var (
+			b    strings.Builder
+			args = make([]any, 0, len(rs)*10)
+		)
+		b.WriteString(`INSERT INTO fx_rate_history (id, provider, base_currency, quote_currency, bid, ask, source_time, receive_time, rejected, fence) VALUES `)
+		for i, r := range rs {
+			if i > 0 {
+				b.WriteString(", ")
+			}
+			n := len(args)
+			fmt.Fprintf(&b, "($%d, $%d, $%d, $%d, $%d, $%d, $%d, $%d, $%d, $%d)", n+1, n+2, n+3, n+4, n+5, n+6, n+7, n+8, n+9, n+10)
+			args = append(args, uuid.NewString(), r.Provider, r.Base, r.Quote, r.Bid.String(), r.Ask.String(),
+				r.SourceTime.UTC(), r.ReceiveTime.UTC(), r.Rejected, rev)
+		}
+		_, err := tx.ExecContext(ctx, b.String(), args...)
+		return err
+	})
+}
+
+// History returns the rates received for p at or after since, newest
+// first, at most limit.
+func (s *SQLStore) History(ctx context.Context, p Pair, since time.Time, limit int) ([]HistoricRate, error) {
+	rows, err := s.db.QueryContext(ctx, `SELECT provider, base_currency, quote_currency, bid, ask, source_time, receive_time, rejected
+		FROM fx_rate_history WHERE base_currency = $1 AND quote_currency = $2 AND receive_time >= $3
+		ORDER BY receive_time DESC, provider LIMIT $4`, p.Base, p.Quote, since.UTC(), limit)
+	if err != nil {
+		return nil, fmt.Errorf("fx: rate history: %w", err)
+	}
+	defer rows.Close()
+	var out []HistoricRate
+	for rows.Next() {
+		var (
+			h        HistoricRate
+			bid, ask string
+		)
+		if err := rows.Scan(&h.Provider, &h.Base, &h.Quote, &bid, &ask, &h.SourceTime, &h.ReceiveTime, &h.Rejected); err != nil {
+			return nil, err
+		}
+		if h.Bid, err = money.ParseRate(bid); err != nil {
+			return nil, err
+		}
+		if h.Ask, err = money.ParseRate(ask); err != nil {
+			return nil, err
+		}
+		h.SourceTime, h.ReceiveTime = h.SourceTime.UTC(), h.ReceiveTime.UTC()
+		out = append(out, h)
+	}
+	return out, rows.Err()
 }

@@ -199,7 +199,11 @@ func keysFromProto(ks []*routerv1.SigningKey) ([]SigningKey, error) {
 }
 
 func partnerFromProto(p *routerv1.Partner) (Partner, error) {
-	out := Partner{ID: p.GetPartnerId(), Name: p.GetName(), Currency: p.GetCurrency(), Disabled: p.GetDisabled(), Endpoint: p.GetEndpoint()}
+	out := Partner{ID: p.GetPartnerId(), Name: p.GetName(), Currency: p.GetCurrency(), Disabled: p.GetDisabled(), Endpoint: p.GetEndpoint(),
+		SettlementCurrency: p.GetSettlementCurrency()}
+	for _, t := range p.GetFxMarkup() {
+		out.FXMarkup = append(out.FXMarkup, MarkupTier{FromMinor: t.GetFromMinorUnits(), Bps: int(t.GetMarkupBps())})
+	}
 	for _, r := range p.GetCodeRanges() {
 		cr := CodeRange{Prefix: r.GetPrefix()}
 		for _, l := range r.GetLengths() {

@@ -49,6 +49,35 @@ type Partner struct {
 	// SigningKeys verify the partner's signed money-moving requests; two
 	// versions overlap during a rotation.
 	SigningKeys []SigningKey `json:"signing_keys,omitempty"`
+	// SettlementCurrency is the currency the partner settles in (its
+	// wallet's when empty).
+	SettlementCurrency string `json:"settlement_currency,omitempty"`
+	// FXMarkup is the partner's FX markup in tiers by amount (the FX
+	// service's default when empty).
+	FXMarkup []MarkupTier `json:"fx_markup,omitempty"`
+}
+
+// MarkupTier is an FX markup for payments worth at least FromMinor minor
+// units of the partner's settlement currency.
+type MarkupTier struct {
+	FromMinor int64 `json:"from_minor"`
+	Bps       int   `json:"bps"`
+}
+
+// ValidateMarkup checks a tier list: ascending, the first from 0, each
+// markup within 0..2000 bps.
+func ValidateMarkup(ts []MarkupTier) error {
+	for i, t := range ts {
+		switch {
+		case t.Bps < 0 || t.Bps > 2000:
+			return fmt.Errorf("fx markup tier %d: %d bps outside 0..2000", i, t.Bps)
+		case i == 0 && t.FromMinor != 0:
+			return fmt.Errorf("fx markup tier 0 must start at 0, not %d", t.FromMinor)
+		case i > 0 && t.FromMinor <= ts[i-1].FromMinor:
+			return fmt.Errorf("fx markup tier %d: from %d is not above tier %d's %d", i, t.FromMinor, i-1, ts[i-1].FromMinor)
+		}
+	}
+	return nil
 }
 
 // SigningKey is one version of a partner's or network's request-signing
@@ -117,6 +146,14 @@ func (p Partner) Validate() error {
 		return fmt.Errorf("partner id %q: want 1-64 of [a-z0-9_-]", p.ID)
 	}
 	if _, err := money.LookupCurrency(p.Currency); err != nil {
+		return fmt.Errorf("partner %s: %w", p.ID, err)
+	}
+	if p.SettlementCurrency != "" {
+		if _, err := money.LookupCurrency(p.SettlementCurrency); err != nil {
+			return fmt.Errorf("partner %s: settlement currency: %w", p.ID, err)
+		}
+	}
+	if err := ValidateMarkup(p.FXMarkup); err != nil {
 		return fmt.Errorf("partner %s: %w", p.ID, err)
 	}
 	ranges := make([]walletcode.Range, len(p.CodeRanges))
@@ -449,6 +486,19 @@ func (w *Watcher) Run(ctx context.Context) error {
 		}
 	}
 	return nil
+}
+
+// GetPartner reads one partner's record from etcd, bypassing any
+// watcher's table; ok=false if there is none (or it does not validate).
+func GetPartner(ctx context.Context, cli *clientv3.Client, id string) (p Partner, ok bool, err error) {
+	resp, err := cli.Get(ctx, Prefix+"partners/"+id)
+	if err != nil || len(resp.Kvs) == 0 {
+		return Partner{}, false, err
+	}
+	if err := json.Unmarshal(resp.Kvs[0].Value, &p); err != nil || p.ID != id || p.Validate() != nil {
+		return Partner{}, false, nil
+	}
+	return p, true, nil
 }
 
 // PutPartner writes a partner record.

@@ -108,6 +108,10 @@ func partnerToProto(p Partner) *routerv1.Partner {
 		out.CodeRanges = append(out.CodeRanges, &routerv1.CodeRange{Prefix: r.Prefix, Lengths: lengths})
 	}
 	out.SigningKeys = keysToProto(p.SigningKeys)
+	out.SettlementCurrency = p.SettlementCurrency
+	for _, t := range p.FXMarkup {
+		out.FxMarkup = append(out.FxMarkup, &routerv1.MarkupTier{FromMinorUnits: t.FromMinor, MarkupBps: int32(t.Bps)})
+	}
 	if l := p.Limits; l != nil {
 		out.Limits = &routerv1.PartnerLimits{RatePerSecond: l.RatePerSecond, Burst: int32(l.Burst),
 			MaxConcurrent: int32(l.MaxConcurrent), MaxStreams: int32(l.MaxStreams)}

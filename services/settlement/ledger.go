@@ -3,22 +3,32 @@
 // currency. An unbalanced posting cannot be built (NewPosting refuses it)
 // and so cannot be written: the store accepts only a Posting.
 //
-// A payment of wallet amount W (wallet currency, e.g. MNT) whose merchant
-// receives M (merchant currency, e.g. CNY), with C the part of W that
-// covers M at the mid rate, is posted as:
+// A partner settles with Unigate in its settlement currency (USD, HKD,
+// SGD, CNY or its wallet's own). A payment whose merchant receives M
+// (merchant currency, e.g. CNY), for which the partner owes S (settlement
+// currency, e.g. USD) — both fixed by the payment's quote — with C the
+// part of S that buys M at Unigate's cost rate, is posted as:
 //
-//	MNT  debit  partner_receivable:<partner>  W   the partner owes us W
-//	MNT  credit fx_position:MNT               C   W converted at mid
-//	MNT  credit fx_revenue                    W−C our FX margin (if any)
+//	USD  debit  partner_receivable:<partner>  S   the partner owes us S
+//	USD  credit fx_position:USD               C   what buying M costs us
+//	USD  credit fx_revenue                    S−C our FX margin (if any)
 //	CNY  debit  fx_position:CNY               M   the conversion delivers M
 //	CNY  credit merchant_payable:<network>    M   we owe the network M
 //
-// So in every currency debits equal credits, and partner receivables minus
-// FX revenue equal the FX position in the wallet currency, while merchant
-// payables equal the FX position in the merchant currency. A payment with
-// no conversion (a CNY wallet at a CNY merchant) has no FX position legs:
-// the receivable is credited to the merchant payable (and any margin to
-// fx_revenue).
+// What the wallet user paid (the wallet amount W, e.g. in MNT) is between
+// the partner and its user and is not posted; a partner that settles in
+// its wallet's currency owes S = W (a payment without a settlement amount
+// is such a payment). In every currency debits equal credits, so partner
+// receivables less merchant payables equal FX revenue plus the FX
+// position's credit balance in that currency. When the settlement
+// currency is the merchant's (a partner settling in CNY at a CNY
+// merchant) nothing is converted: there are no FX position legs, C must
+// equal M, and the receivable is credited to the merchant payable (and
+// any margin to fx_revenue).
+//
+// A reversal — a refund, or the cancel of a whole payment — posts the
+// amounts it reverses, at the payment's locked rates, with every entry
+// mirrored.
 package settlement
 
 import (
@@ -149,16 +159,32 @@ func sameEntries(a, b []Entry) bool {
 
 // PaymentFacts are what a successful payment posts.
 type PaymentFacts struct {
-	PaymentID      string
-	PartnerID      string
-	NetworkID      string
-	WalletAmount   money.Amount
+	PaymentID string
+	PartnerID string
+	NetworkID string
+	// WalletAmount is what the wallet user paid, in the wallet's currency.
+	WalletAmount money.Amount
+	// SettlementAmount is what the partner owes, in its settlement
+	// currency; the zero Amount means WalletAmount (a partner that settles
+	// in its wallet's currency).
+	SettlementAmount money.Amount
+	// CostAmount is the part of the settlement amount that buys
+	// MerchantAmount, in the settlement currency; the rest is FX revenue.
 	CostAmount     money.Amount
 	MerchantAmount money.Amount
 	// ReversalID, when set, makes this the reversal of (part of) the
 	// payment — a refund or a cancel — posted once per reversal id: the
 	// amounts are what is reversed and the entries are mirrored.
 	ReversalID string
+}
+
+// settlement is what the partner owes for the facts, in its settlement
+// currency.
+func (f PaymentFacts) settlement() money.Amount {
+	if f.SettlementAmount == (money.Amount{}) {
+		return f.WalletAmount
+	}
+	return f.SettlementAmount
 }
 
 // kind is the posting kind of the facts: "payment" or "reversal:<id>".
@@ -177,34 +203,40 @@ func fxPosition(currency string) string       { return "fx_position:" + currency
 // FXRevenue is the account of FX margin.
 const FXRevenue = "fx_revenue"
 
-// PaymentPosting builds the posting of a successful payment.
+// PaymentPosting builds the posting of a successful payment, or of a
+// reversal (the same entries, mirrored), in the settlement currency.
 func PaymentPosting(f PaymentFacts, at time.Time) (Posting, error) {
-	if f.CostAmount.Currency != f.WalletAmount.Currency {
-		return Posting{}, rpcerr.Field(rpcerr.InvalidArgument, "cost_amount.currency", "must be the wallet currency %s", f.WalletAmount.Currency)
+	settle := f.settlement()
+	if f.CostAmount.Currency != settle.Currency {
+		return Posting{}, rpcerr.Field(rpcerr.InvalidArgument, "cost_amount.currency", "must be the settlement currency %s, not %q", settle.Currency, f.CostAmount.Currency)
 	}
-	if f.CostAmount.Minor > f.WalletAmount.Minor && (f.ReversalID == "" || f.CostAmount.Minor > f.WalletAmount.Minor+1) {
-		// A payment's cost never exceeds what the user paid; a reversal's may,
-		// by the one minor unit its proportional rounding can leave.
-		return Posting{}, rpcerr.Field(rpcerr.InvalidAmount, "cost_amount.minor_units", "%d exceeds the wallet amount %d", f.CostAmount.Minor, f.WalletAmount.Minor)
+	if f.CostAmount.Minor > settle.Minor && f.ReversalID == "" {
+		// A payment's cost never exceeds what the partner owes. A
+		// reversal's may: its settlement and cost shares are each rounded
+		// down from the payment's, and after a failed refund gives its
+		// share back they can land a few minor units apart. The difference
+		// reverses FX revenue, the posting still balances, and the
+		// acquirer's invariants bound every total by the payment's.
+		return Posting{}, rpcerr.Field(rpcerr.InvalidAmount, "cost_amount.minor_units", "%d exceeds the settlement amount %d", f.CostAmount.Minor, settle.Minor)
 	}
 	var entries []Entry
-	if f.WalletAmount.Minor > 0 {
-		entries = append(entries, Entry{Account: partnerReceivable(f.PartnerID), Side: Debit, Amount: f.WalletAmount})
+	if settle.Minor > 0 {
+		entries = append(entries, Entry{Account: partnerReceivable(f.PartnerID), Side: Debit, Amount: settle})
 	}
-	switch rev := f.WalletAmount.Minor - f.CostAmount.Minor; {
+	switch rev := settle.Minor - f.CostAmount.Minor; {
 	case rev > 0:
-		entries = append(entries, Entry{Account: FXRevenue, Side: Credit, Amount: money.Amount{Currency: f.WalletAmount.Currency, Minor: rev}})
+		entries = append(entries, Entry{Account: FXRevenue, Side: Credit, Amount: money.Amount{Currency: settle.Currency, Minor: rev}})
 	case rev < 0:
-		entries = append(entries, Entry{Account: FXRevenue, Side: Debit, Amount: money.Amount{Currency: f.WalletAmount.Currency, Minor: -rev}})
+		entries = append(entries, Entry{Account: FXRevenue, Side: Debit, Amount: money.Amount{Currency: settle.Currency, Minor: -rev}})
 	}
-	if f.WalletAmount.Currency == f.MerchantAmount.Currency {
+	if settle.Currency == f.MerchantAmount.Currency {
 		// No conversion: the cost is the merchant amount itself.
 		if f.CostAmount != f.MerchantAmount {
-			return Posting{}, rpcerr.Field(rpcerr.InvalidAmount, "cost_amount", "must equal the merchant amount when no currency is converted")
+			return Posting{}, rpcerr.Field(rpcerr.InvalidAmount, "cost_amount", "must equal the merchant amount when the partner settles in the merchant's currency")
 		}
 	} else {
 		if f.CostAmount.Minor > 0 {
-			entries = append(entries, Entry{Account: fxPosition(f.WalletAmount.Currency), Side: Credit, Amount: f.CostAmount})
+			entries = append(entries, Entry{Account: fxPosition(settle.Currency), Side: Credit, Amount: f.CostAmount})
 		}
 		entries = append(entries, Entry{Account: fxPosition(f.MerchantAmount.Currency), Side: Debit, Amount: f.MerchantAmount})
 	}

@@ -72,11 +72,34 @@ func factsFromProto(req *settlementv1.PostPaymentRequest, prefix string) (Paymen
 	if err != nil {
 		return PaymentFacts{}, err
 	}
-	var cost money.Amount
-	if c := req.GetCostAmount(); c.GetMinorUnits() == 0 && req.GetReversalId() != "" {
-		// A small reversal's cost can round to nothing.
-		cost = money.Amount{Currency: wallet.Currency}
-	} else if cost, err = moneypb.FromProto(c, prefix+"cost_amount"); err != nil {
+	reversal := req.GetReversalId() != ""
+	// amount validates one of the request's amounts; a reversal's may be
+	// zero (a small refund's settlement amount and cost can round to
+	// nothing).
+	amount := func(m *commonv1.Money, field string) (money.Amount, error) {
+		if !reversal || m == nil || m.GetMinorUnits() != 0 {
+			return moneypb.FromProto(m, field)
+		}
+		if _, err := money.LookupCurrency(m.GetCurrency()); err != nil {
+			return money.Amount{}, rpcerr.Field(rpcerr.UnsupportedCurrency, field+".currency", "%q is not an ISO 4217 currency code", m.GetCurrency())
+		}
+		return money.Amount{Currency: m.GetCurrency()}, nil
+	}
+	// Without a settlement amount the partner settles in its wallet's
+	// currency. The cost is in the settlement currency (PaymentPosting
+	// refuses it in another).
+	settlement := wallet
+	if m := req.GetSettlementAmount(); m != nil {
+		if settlement, err = amount(m, prefix+"settlement_amount"); err != nil {
+			return PaymentFacts{}, err
+		}
+	}
+	c := req.GetCostAmount()
+	if reversal && c.GetMinorUnits() == 0 && c.GetCurrency() == "" {
+		c = &commonv1.Money{Currency: settlement.Currency} // a zero cost sent without its currency
+	}
+	cost, err := amount(c, prefix+"cost_amount")
+	if err != nil {
 		return PaymentFacts{}, err
 	}
 	merchant, err := moneypb.FromProto(req.GetMerchantAmount(), prefix+"merchant_amount")
@@ -85,7 +108,7 @@ func factsFromProto(req *settlementv1.PostPaymentRequest, prefix string) (Paymen
 	}
 	return PaymentFacts{
 		PaymentID: req.GetPaymentId(), PartnerID: req.GetPartnerId(), NetworkID: req.GetNetworkId(),
-		WalletAmount: wallet, CostAmount: cost, MerchantAmount: merchant, ReversalID: req.GetReversalId(),
+		WalletAmount: wallet, SettlementAmount: settlement, CostAmount: cost, MerchantAmount: merchant, ReversalID: req.GetReversalId(),
 	}, nil
 }
 

@@ -297,34 +297,19 @@ func (s *SQLStore) CloseCycle(ctx context.Context, cutoff, now time.Time, fence 
 
 // checkFence returns ErrFenced unless fence is the newest claim of its name.
 func checkFence(ctx context.Context, tx *sqlstore.Tx, fence Fence) error {
-	var holds int
-	if err := tx.QueryRowContext(ctx, `SELECT count(*) FROM settlement_fences WHERE name = $1 AND revision = $2`,
-		fence.Name, fence.Revision).Scan(&holds); err != nil {
-		return err
-	}
-	if holds != 1 {
+	if err := sqlstore.CheckFence(ctx, tx, "settlement_fences", fence.Name, fence.Revision); errors.Is(err, sqlstore.ErrFenced) {
 		return fmt.Errorf("%w: %s at revision %d", ErrFenced, fence.Name, fence.Revision)
+	} else if err != nil {
+		return err
 	}
 	return nil
 }
 
 // ClaimFence implements CycleStore.
 func (s *SQLStore) ClaimFence(ctx context.Context, name string, rev int64) (bool, error) {
-	var ok bool
-	err := s.db.InTx(ctx, func(ctx context.Context, tx *sqlstore.Tx) error {
-		if _, err := tx.ExecContext(ctx, `INSERT INTO settlement_fences (name, revision) VALUES ($1, 0) ON CONFLICT (name) DO NOTHING`, name); err != nil {
-			return err
-		}
-		res, err := tx.ExecContext(ctx, `UPDATE settlement_fences SET revision = $1 WHERE name = $2 AND revision <= $1`, rev, name)
-		if err != nil {
-			return err
-		}
-		n, err := res.RowsAffected()
-		ok = n == 1
-		return err
-	})
+	ok, err := s.db.ClaimFence(ctx, "settlement_fences", name, rev)
 	if err != nil {
-		return false, fmt.Errorf("settlement: claim fence %s: %w", name, err)
+		return false, fmt.Errorf("settlement: %w", err)
 	}
 	return ok, nil
 }

@@ -126,6 +126,10 @@ func (d *Demo) Run(ctx context.Context) error {
 	d.printf("   quote %s: merchant gets %s, user pays %s (rate %s %s/CNY, expires %s)\n", q.GetQuoteId(),
 		fmtMoney(q.GetMerchantAmount()), fmtMoney(q.GetWalletAmount()), q.GetRate(), dec.GetWalletCurrency(),
 		q.GetExpireTime().AsTime().Format(time.RFC3339))
+	for _, l := range q.GetLegs() {
+		d.printf("   priced from %s's %s/%s (bid %s, ask %s), mid %s, markup %d bps; the partner owes %s\n", l.GetProvider(),
+			l.GetBaseCurrency(), l.GetQuoteCurrency(), l.GetBid(), l.GetAsk(), q.GetMidRate(), q.GetMarkupBps(), fmtMoney(q.GetSettlementAmount()))
+	}
 	d.printf("   pay: payment %s -> %s (%s)\n", p.GetPaymentId(), p.GetResult(), p.GetStatus())
 	paid := []string{p.GetPaymentId()}
 	if p.GetResult() != commonv1.Result_RESULT_SUCCESS {

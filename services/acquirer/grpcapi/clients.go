@@ -52,6 +52,38 @@ func amountOf(m *commonv1.Money) money.Amount {
 	return money.Amount{Currency: m.GetCurrency(), Minor: m.GetMinorUnits()}
 }
 
+// timeOf is a wire timestamp as a time: the zero time when it is unset.
+func timeOf(ts *timestamppb.Timestamp) time.Time {
+	if ts == nil {
+		return time.Time{}
+	}
+	return ts.AsTime()
+}
+
+func rateLegsOf(ls []*commonv1.RateLeg) []acquirer.RateLeg {
+	if len(ls) == 0 {
+		return nil
+	}
+	out := make([]acquirer.RateLeg, len(ls))
+	for i, l := range ls {
+		out[i] = acquirer.RateLeg{Base: l.GetBaseCurrency(), Quote: l.GetQuoteCurrency(), Provider: l.GetProvider(),
+			Bid: l.GetBid(), Ask: l.GetAsk(), SourceTime: timeOf(l.GetSourceTime())}
+	}
+	return out
+}
+
+func rateLegsToProto(ls []acquirer.RateLeg) []*commonv1.RateLeg {
+	if len(ls) == 0 {
+		return nil
+	}
+	out := make([]*commonv1.RateLeg, len(ls))
+	for i, l := range ls {
+		out[i] = &commonv1.RateLeg{BaseCurrency: l.Base, QuoteCurrency: l.Quote, Provider: l.Provider,
+			Bid: l.Bid, Ask: l.Ask, SourceTime: timestampOf(l.SourceTime)}
+	}
+	return out
+}
+
 func merchantOf(m *commonv1.Merchant) acquirer.Merchant {
 	return acquirer.Merchant{ID: m.GetMerchantId(), NetworkID: m.GetNetworkId(), Name: m.GetName(), City: m.GetCity(),
 		MCC: m.GetMcc(), Country: m.GetCountry(), Currency: m.GetCurrency()}
@@ -119,18 +151,40 @@ func (r routerClient) Merchant(ctx context.Context, networkID, merchantID string
 
 type fxClient struct{ c fxv1.FxServiceClient }
 
-func quoteOf(q *fxv1.Quote) acquirer.Quote {
-	return acquirer.Quote{ID: q.GetQuoteId(), Merchant: amountOf(q.GetMerchantAmount()), Wallet: amountOf(q.GetWalletAmount()),
-		Cost: amountOf(q.GetCostAmount()), Rate: q.GetRate(), ExpireTime: q.GetExpireTime().AsTime()}
+// quoteOf converts the FX service's quote. A quote without a settlement
+// amount (from an FX service that predates settlement currencies) settles
+// in the wallet's currency: the settlement amount is the wallet amount.
+// The cost is in the settlement currency and never above the settlement
+// amount; a quote that says otherwise is refused here, before any money
+// moves, rather than by the ledger after.
+func quoteOf(q *fxv1.Quote) (acquirer.Quote, error) {
+	out := acquirer.Quote{ID: q.GetQuoteId(), Merchant: amountOf(q.GetMerchantAmount()), Wallet: amountOf(q.GetWalletAmount()),
+		Settlement: amountOf(q.GetSettlementAmount()), Cost: amountOf(q.GetCostAmount()),
+		Rate: q.GetRate(), MidRate: q.GetMidRate(), MarkupBps: int(q.GetSpreadBps()),
+		CreateTime: timeOf(q.GetCreateTime()), ExpireTime: timeOf(q.GetExpireTime()), Legs: rateLegsOf(q.GetLegs())}
+	if out.Settlement.Currency == "" {
+		out.Settlement = out.Wallet
+	}
+	if out.Cost.Currency == "" {
+		out.Cost.Currency = out.Settlement.Currency
+	}
+	if out.Cost.Currency != out.Settlement.Currency || out.Cost.Minor > out.Settlement.Minor || out.Cost.Minor < 0 {
+		return acquirer.Quote{}, rpcerr.New(rpcerr.Internal, "fx: quote %s costs %s for a settlement amount of %s", out.ID, out.Cost, out.Settlement)
+	}
+	return out, nil
 }
 
-func (f fxClient) CreateQuote(ctx context.Context, partnerID, walletCurrency string, m money.Amount) (acquirer.Quote, error) {
-	q, err := f.c.CreateQuote(ctx, &fxv1.CreateQuoteRequest{PartnerId: partnerID, WalletCurrency: walletCurrency,
-		MerchantAmount: moneypb.ToProto(m)})
+func (f fxClient) CreateQuote(ctx context.Context, r acquirer.QuoteRequest) (acquirer.Quote, error) {
+	req := &fxv1.CreateQuoteRequest{PartnerId: r.PartnerID, WalletCurrency: r.WalletCurrency,
+		MerchantAmount: moneypb.ToProto(r.Merchant), Direction: fxv1.QuoteDirection_QUOTE_DIRECTION_FIX_MERCHANT}
+	if r.Wallet != nil {
+		req.WalletAmount, req.Direction = moneypb.ToProto(*r.Wallet), fxv1.QuoteDirection_QUOTE_DIRECTION_FIX_WALLET
+	}
+	q, err := f.c.CreateQuote(ctx, req)
 	if err != nil {
 		return acquirer.Quote{}, fromStatus(err)
 	}
-	return quoteOf(q.GetQuote()), nil
+	return quoteOf(q.GetQuote())
 }
 
 func (f fxClient) LockQuote(ctx context.Context, quoteID, paymentID, partnerID string, m money.Amount) (acquirer.Quote, error) {
@@ -139,7 +193,7 @@ func (f fxClient) LockQuote(ctx context.Context, quoteID, paymentID, partnerID s
 	if err != nil {
 		return acquirer.Quote{}, fromStatus(err)
 	}
-	return quoteOf(q.GetQuote()), nil
+	return quoteOf(q.GetQuote())
 }
 
 type riskClient struct{ c riskv1.RiskServiceClient }
@@ -169,7 +223,8 @@ func (l ledgerClient) Post(ctx context.Context, ps []acquirer.LedgerPosting) err
 	for i, p := range ps {
 		req.Payments[i] = &settlementv1.PostPaymentRequest{PaymentId: p.PaymentID, PartnerId: p.PartnerID,
 			NetworkId: p.NetworkID, MerchantId: p.MerchantID, WalletAmount: moneypb.ToProto(p.Wallet),
-			CostAmount: moneypb.ToProto(p.Cost), MerchantAmount: moneypb.ToProto(p.Merchant), ReversalId: p.ReversalID}
+			SettlementAmount: moneypb.ToProto(p.Settlement), CostAmount: moneypb.ToProto(p.Cost),
+			MerchantAmount: moneypb.ToProto(p.Merchant), ReversalId: p.ReversalID}
 	}
 	_, err := l.c.PostPayments(ctx, req)
 	return fromStatus(err)

@@ -33,13 +33,22 @@ func requiredAmount(m *commonv1.Money, field string) (*money.Amount, error) {
 	return amountIn(m, field)
 }
 
+// QuoteToProto converts a quote for the partner.
+func QuoteToProto(q acquirer.Quote) *partnerv1.Quote {
+	return &partnerv1.Quote{
+		QuoteId: q.ID, MerchantAmount: moneypb.ToProto(q.Merchant), WalletAmount: moneypb.ToProto(q.Wallet),
+		SettlementAmount: moneypb.ToProto(q.Settlement), Rate: q.Rate, MidRate: q.MidRate, MarkupBps: int32(q.MarkupBps),
+		CreateTime: timestampOf(q.CreateTime), ExpireTime: timestampOf(q.ExpireTime), Legs: rateLegsToProto(q.Legs),
+	}
+}
+
 // PaymentToProto converts a payment for the wire. It depends only on the
 // stored row, so the same payment always serializes the same way.
 func PaymentToProto(p acquirer.Payment) *partnerv1.Payment {
 	out := &partnerv1.Payment{
 		PaymentId: p.ID, PartnerId: p.PartnerID, PartnerPaymentId: p.PartnerPaymentID,
 		Merchant: merchantToProto(p.Merchant), MerchantAmount: moneypb.ToProto(p.MerchantAmount), WalletAmount: moneypb.ToProto(p.WalletAmount),
-		QuoteId: p.QuoteID, Rate: p.Rate, NetworkReference: p.NetworkReference,
+		SettlementAmount: moneypb.ToProto(p.SettlementAmount), QuoteId: p.QuoteID, Rate: p.Rate, NetworkReference: p.NetworkReference,
 		FailureReason: string(p.FailureReason), FailureMessage: p.FailureMessage,
 		CreateTime: timestamppb.New(p.CreateTime), UpdateTime: timestamppb.New(p.UpdateTime),
 		MerchantOrderId: p.MerchantOrderID, CancelRequested: p.CancelRequested,
@@ -75,7 +84,8 @@ func RefundToProto(r acquirer.Refund) *partnerv1.Refund {
 	out := &partnerv1.Refund{
 		RefundId: r.ID, PaymentId: r.PaymentID, RequestId: r.RequestID,
 		MerchantAmount: moneypb.ToProto(r.MerchantAmount), WalletAmount: moneypb.ToProto(r.WalletAmount),
-		FailureReason: string(r.FailureReason), FailureMessage: r.FailureMessage,
+		SettlementAmount: moneypb.ToProto(r.SettlementAmount),
+		FailureReason:    string(r.FailureReason), FailureMessage: r.FailureMessage,
 		CreateTime: timestamppb.New(r.CreateTime), UpdateTime: timestamppb.New(r.UpdateTime),
 	}
 	switch r.Status {

@@ -90,14 +90,15 @@ func (s *PartnerServer) CreateQuote(ctx context.Context, req *partnerv1.CreateQu
 	if err != nil {
 		return nil, err
 	}
-	q, err := s.svc.CreateQuote(ctx, pid, req.GetCode(), a)
+	w, err := amountIn(req.GetWalletAmount(), "wallet_amount")
 	if err != nil {
 		return nil, err
 	}
-	return &partnerv1.CreateQuoteResponse{Quote: &partnerv1.Quote{
-		QuoteId: q.ID, MerchantAmount: moneypb.ToProto(q.Merchant), WalletAmount: moneypb.ToProto(q.Wallet),
-		Rate: q.Rate, ExpireTime: timestampOf(q.ExpireTime),
-	}}, nil
+	q, err := s.svc.CreateQuote(ctx, acquirer.QuoteInput{PartnerID: pid, Code: req.GetCode(), Amount: a, WalletAmount: w})
+	if err != nil {
+		return nil, err
+	}
+	return &partnerv1.CreateQuoteResponse{Quote: QuoteToProto(q)}, nil
 }
 
 // Pay implements partnerv1.PartnerServiceServer.

@@ -70,6 +70,7 @@ type paymentAudit struct {
 	MerchantOrderID  string      `json:"merchant_order_id,omitempty"`
 	MerchantAmount   auditAmount `json:"merchant_amount"`
 	WalletAmount     auditAmount `json:"wallet_amount"`
+	SettlementAmount auditAmount `json:"settlement_amount"`
 	QuoteID          string      `json:"quote_id,omitempty"`
 	Rate             string      `json:"rate,omitempty"`
 }
@@ -78,9 +79,10 @@ type paymentAudit struct {
 func paymentEntry(ctx context.Context, p Payment) (audit.Entry, error) {
 	after, err := json.Marshal(paymentAudit{Mode: string(p.Mode), Status: string(p.Status), PartnerID: p.PartnerID,
 		PartnerPaymentID: p.PartnerPaymentID, NetworkID: p.Merchant.NetworkID, MerchantID: p.Merchant.ID,
-		MerchantOrderID: p.MerchantOrderID,
-		MerchantAmount:  auditAmount{p.MerchantAmount.Currency, p.MerchantAmount.Minor},
-		WalletAmount:    auditAmount{p.WalletAmount.Currency, p.WalletAmount.Minor}, QuoteID: p.QuoteID, Rate: p.Rate})
+		MerchantOrderID:  p.MerchantOrderID,
+		MerchantAmount:   auditAmount{p.MerchantAmount.Currency, p.MerchantAmount.Minor},
+		WalletAmount:     auditAmount{p.WalletAmount.Currency, p.WalletAmount.Minor},
+		SettlementAmount: auditAmount{p.SettlementAmount.Currency, p.SettlementAmount.Minor}, QuoteID: p.QuoteID, Rate: p.Rate})
 	if err != nil {
 		return audit.Entry{}, err
 	}
@@ -99,8 +101,9 @@ func refundEntry(ctx context.Context, r Refund, refunded int64) audit.Entry {
 	before, _ := json.Marshal(map[string]any{"payment_id": r.PaymentID, "payment_refunded_minor": refunded})
 	after, _ := json.Marshal(map[string]any{"payment_id": r.PaymentID, "payment_refunded_minor": refunded + r.MerchantAmount.Minor,
 		"status": string(r.Status), "request_id": r.RequestID,
-		"merchant_amount": auditAmount{r.MerchantAmount.Currency, r.MerchantAmount.Minor},
-		"wallet_amount":   auditAmount{r.WalletAmount.Currency, r.WalletAmount.Minor}})
+		"merchant_amount":   auditAmount{r.MerchantAmount.Currency, r.MerchantAmount.Minor},
+		"wallet_amount":     auditAmount{r.WalletAmount.Currency, r.WalletAmount.Minor},
+		"settlement_amount": auditAmount{r.SettlementAmount.Currency, r.SettlementAmount.Minor}})
 	return audit.Entry{ID: uuid.NewString(), Time: r.CreateTime.UTC(), Actor: actor(ctx, authn.Network, r.NetworkID),
 		Action: AuditRefund, Subject: r.ID, Outcome: "ok", Before: before, After: after, TraceID: traceID(ctx)}
 }

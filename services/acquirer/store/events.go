@@ -11,20 +11,7 @@ import (
 
 // ClaimFence implements acquirer.Store.
 func (s *SQLStore) ClaimFence(ctx context.Context, name string, rev int64) (bool, error) {
-	var ok bool
-	err := s.db.InTx(ctx, func(ctx context.Context, tx *sqlstore.Tx) error {
-		if _, err := tx.ExecContext(ctx, `INSERT INTO acq_fences (name, revision) VALUES ($1, 0) ON CONFLICT (name) DO NOTHING`, name); err != nil {
-			return err
-		}
-		res, err := tx.ExecContext(ctx, `UPDATE acq_fences SET revision = $1 WHERE name = $2 AND revision <= $1`, rev, name)
-		if err != nil {
-			return err
-		}
-		n, err := res.RowsAffected()
-		ok = n == 1
-		return err
-	})
-	return ok, err
+	return s.db.ClaimFence(ctx, "acq_fences", name, rev)
 }
 
 // SequenceEvents implements acquirer.Store: in one transaction, if the

@@ -293,19 +293,49 @@ func TestCheckInvariants(t *testing.T) {
 				name:    "wallet refunds above the wallet amount",
 				corrupt: `UPDATE acq_refunds SET wallet_minor = 4875001 WHERE refund_id = 'ref-ok'`,
 				restore: `UPDATE acq_refunds SET wallet_minor = 1218750 WHERE refund_id = 'ref-ok'`,
-				want:    []string{"wallet refunds exceed the wallet amount: pay-paid"},
+				want:    []string{"refunds exceed the wallet, settlement or cost amount: pay-paid"},
 			},
 			{
 				name:    "cost refunds above the cost amount",
 				corrupt: `UPDATE acq_refunds SET cost_minor = 4800001 WHERE refund_id = 'ref-ok'`,
 				restore: `UPDATE acq_refunds SET cost_minor = 1200000 WHERE refund_id = 'ref-ok'`,
-				want:    []string{"wallet refunds exceed the wallet amount: pay-paid"},
+				want:    []string{"refunds exceed the wallet, settlement or cost amount: pay-paid"},
+			},
+			{
+				name:    "settlement refunds above the settlement amount",
+				corrupt: `UPDATE acq_refunds SET settlement_minor = 4875001 WHERE refund_id = 'ref-ok'`,
+				restore: `UPDATE acq_refunds SET settlement_minor = 1218750 WHERE refund_id = 'ref-ok'`,
+				want:    []string{"refunds exceed the wallet, settlement or cost amount: pay-paid"},
+			},
+			{
+				name:    "a full set of refunds a settlement unit short",
+				corrupt: `UPDATE acq_refunds SET settlement_minor = settlement_minor - 1 WHERE refund_id = 'ref-full-2'`,
+				restore: `UPDATE acq_refunds SET settlement_minor = settlement_minor + 1 WHERE refund_id = 'ref-full-2'`,
+				want:    []string{"a fully refunded payment's refunds do not return exactly its wallet, settlement and cost amounts: pay-full"},
+			},
+			{
+				name:    "a refund in another settlement currency than its payment",
+				corrupt: `UPDATE acq_refunds SET settlement_currency = 'USD' WHERE refund_id = 'ref-ok'`,
+				restore: `UPDATE acq_refunds SET settlement_currency = 'MNT' WHERE refund_id = 'ref-ok'`,
+				want:    []string{"a refund in another settlement currency than its payment: ref-ok"},
+			},
+			{
+				// Rows from before settlement currencies read as settling in
+				// their wallet's currency, which these do: nothing breaks.
+				name:    "refunds from before settlement currencies",
+				corrupt: `UPDATE acq_refunds SET settlement_currency = '', settlement_minor = 0 WHERE payment_id = 'pay-full'`,
+				restore: `UPDATE acq_refunds SET settlement_currency = 'MNT', settlement_minor = wallet_minor WHERE payment_id = 'pay-full'`,
+			},
+			{
+				name:    "a payment from before settlement currencies",
+				corrupt: `UPDATE acq_payments SET settlement_currency = '', settlement_minor = 0 WHERE payment_id = 'pay-full'`,
+				restore: `UPDATE acq_payments SET settlement_currency = 'MNT', settlement_minor = wallet_minor WHERE payment_id = 'pay-full'`,
 			},
 			{
 				name:    "a full set of refunds a unit short",
 				corrupt: `UPDATE acq_refunds SET wallet_minor = wallet_minor - 1 WHERE refund_id = 'ref-full-2'`,
 				restore: `UPDATE acq_refunds SET wallet_minor = wallet_minor + 1 WHERE refund_id = 'ref-full-2'`,
-				want:    []string{"a fully refunded payment's refunds do not return exactly its wallet amount and cost: pay-full"},
+				want:    []string{"a fully refunded payment's refunds do not return exactly its wallet, settlement and cost amounts: pay-full"},
 			},
 			{
 				name:    "a refund of a payment that failed",
@@ -383,6 +413,10 @@ func TestCheckInvariants(t *testing.T) {
 				`UPDATE acq_refunds SET next_attempt_time = update_time WHERE refund_id = 'ref-ok'`,
 				`UPDATE acq_refunds SET wallet_minor = 0 WHERE refund_id = 'ref-ok'`,
 				`UPDATE acq_refunds SET status = 'CANCELLED' WHERE refund_id = 'ref-failed'`,
+				`UPDATE acq_payments SET settlement_minor = -1 WHERE payment_id = 'pay-plain'`,
+				`UPDATE acq_payments SET settlement_currency = '' WHERE payment_id = 'pay-plain'`,
+				`UPDATE acq_refunds SET settlement_minor = -1 WHERE refund_id = 'ref-ok'`,
+				`UPDATE acq_refunds SET settlement_currency = '' WHERE refund_id = 'ref-ok'`,
 			} {
 				if _, err := x.db.ExecContext(x.ctx, q); err == nil {
 					t.Errorf("the schema allowed %s", q)

@@ -12,20 +12,28 @@ var invariants = []struct{ name, query string }{
 		SELECT p.payment_id FROM acq_payments p
 		WHERE p.refunded_minor <> (SELECT CAST(COALESCE(SUM(r.merchant_minor), 0) AS INT8) FROM acq_refunds r
 			WHERE r.payment_id = p.payment_id AND r.status <> 'FAILED')`},
-	{"wallet refunds exceed the wallet amount", `
+	{"refunds exceed the wallet, settlement or cost amount", `
 		SELECT p.payment_id FROM acq_payments p
 		WHERE p.wallet_minor < (SELECT CAST(COALESCE(SUM(r.wallet_minor), 0) AS INT8) FROM acq_refunds r
 			WHERE r.payment_id = p.payment_id AND r.status <> 'FAILED')
+		OR ` + settled("p") + ` < (SELECT CAST(COALESCE(SUM(` + settled("r") + `), 0) AS INT8) FROM acq_refunds r
+			WHERE r.payment_id = p.payment_id AND r.status <> 'FAILED')
 		OR p.cost_minor < (SELECT CAST(COALESCE(SUM(r.cost_minor), 0) AS INT8) FROM acq_refunds r
 			WHERE r.payment_id = p.payment_id AND r.status <> 'FAILED')`},
-	{"a fully refunded payment's refunds do not return exactly its wallet amount and cost", `
+	{"a fully refunded payment's refunds do not return exactly its wallet, settlement and cost amounts", `
 		SELECT p.payment_id FROM acq_payments p
 		WHERE p.refunded_minor = p.merchant_minor
 		AND NOT EXISTS (SELECT 1 FROM acq_refunds r WHERE r.payment_id = p.payment_id AND r.status = 'PROCESSING')
 		AND (p.wallet_minor <> (SELECT CAST(COALESCE(SUM(r.wallet_minor), 0) AS INT8) FROM acq_refunds r
 			WHERE r.payment_id = p.payment_id AND r.status = 'SUCCEEDED')
+		OR ` + settled("p") + ` <> (SELECT CAST(COALESCE(SUM(` + settled("r") + `), 0) AS INT8) FROM acq_refunds r
+			WHERE r.payment_id = p.payment_id AND r.status = 'SUCCEEDED')
 		OR p.cost_minor <> (SELECT CAST(COALESCE(SUM(r.cost_minor), 0) AS INT8) FROM acq_refunds r
 			WHERE r.payment_id = p.payment_id AND r.status = 'SUCCEEDED'))`},
+	{"a refund in another settlement currency than its payment", `
+		SELECT r.refund_id FROM acq_refunds r JOIN acq_payments p ON p.payment_id = r.payment_id
+		WHERE CASE WHEN r.settlement_currency = '' THEN r.wallet_currency ELSE r.settlement_currency END
+			<> CASE WHEN p.settlement_currency = '' THEN p.wallet_currency ELSE p.settlement_currency END`},
 	{"a refund of a payment that is not succeeded", `
 		SELECT r.refund_id FROM acq_refunds r JOIN acq_payments p ON p.payment_id = r.payment_id
 		WHERE r.status <> 'FAILED' AND p.status <> 'SUCCEEDED'`},

@@ -19,7 +19,7 @@ func newEventID() string { return uuid.NewString() }
 
 const refundColumns = `refund_id, payment_id, partner_id, network_id, request_id, request_hash, status, merchant_currency,
 	merchant_minor, wallet_currency, wallet_minor, cost_minor, partner_reference, failure_reason, failure_message,
-	ledger_posted, attempts, next_attempt_time, create_time, update_time`
+	ledger_posted, attempts, next_attempt_time, create_time, update_time, settlement_currency, settlement_minor`
 
 // InsertRefund implements acquirer.Store. The refund's audit entry is
 // written in its transaction.
@@ -39,16 +39,20 @@ func (s *SQLStore) InsertRefund(ctx context.Context, r Refund, price acquirer.Pr
 			return err
 		}
 		var (
-			status                           string
-			cancel                           bool
-			merchant, wallet, cost, refunded int64
-			refundedWallet, refundedCost     int64
+			status, settlementCurrency                   string
+			cancel                                       bool
+			merchant, wallet, settlement, cost, refunded int64
+			refundedWallet, refundedSettlement           int64
+			refundedCost                                 int64
 		)
-		err = tx.QueryRowContext(ctx, `SELECT status, cancel_requested, merchant_minor, wallet_minor, cost_minor, refunded_minor,
+		err = tx.QueryRowContext(ctx, `SELECT status, cancel_requested, merchant_minor, wallet_minor,
+			CASE WHEN settlement_currency = '' THEN wallet_currency ELSE settlement_currency END, `+settled("")+`, cost_minor, refunded_minor,
 			(SELECT CAST(COALESCE(SUM(wallet_minor), 0) AS INT8) FROM acq_refunds WHERE payment_id = $1 AND status <> 'FAILED'),
+			(SELECT CAST(COALESCE(SUM(`+settled("")+`), 0) AS INT8) FROM acq_refunds WHERE payment_id = $1 AND status <> 'FAILED'),
 			(SELECT CAST(COALESCE(SUM(cost_minor), 0) AS INT8) FROM acq_refunds WHERE payment_id = $1 AND status <> 'FAILED')
 			FROM acq_payments WHERE payment_id = $1`, r.PaymentID).
-			Scan(&status, &cancel, &merchant, &wallet, &cost, &refunded, &refundedWallet, &refundedCost)
+			Scan(&status, &cancel, &merchant, &wallet, &settlementCurrency, &settlement, &cost, &refunded,
+				&refundedWallet, &refundedSettlement, &refundedCost)
 		if errors.Is(err, sql.ErrNoRows) {
 			return acquirer.ErrPaymentNotFound
 		}
@@ -61,8 +65,11 @@ func (s *SQLStore) InsertRefund(ctx context.Context, r Refund, price acquirer.Pr
 		if refunded+r.MerchantAmount.Minor > merchant {
 			return fmt.Errorf("%w: %d of %d minor units left", acquirer.ErrRefundExceeds, merchant-refunded, merchant)
 		}
-		r.WalletAmount.Minor, r.CostAmount.Minor = price(
-			[3]int64{merchant, wallet, cost}, [3]int64{refunded, refundedWallet, refundedCost}, r.MerchantAmount.Minor)
+		// The refund is in the payment's settlement currency, as its cost.
+		r.SettlementAmount.Currency, r.CostAmount.Currency = settlementCurrency, settlementCurrency
+		r.WalletAmount.Minor, r.SettlementAmount.Minor, r.CostAmount.Minor = price(
+			[4]int64{merchant, wallet, settlement, cost}, [4]int64{refunded, refundedWallet, refundedSettlement, refundedCost},
+			r.MerchantAmount.Minor)
 		if r.WalletAmount.Minor <= 0 {
 			return acquirer.ErrRefundTooSmall
 		}
@@ -71,11 +78,11 @@ func (s *SQLStore) InsertRefund(ctx context.Context, r Refund, price acquirer.Pr
 			return err
 		}
 		_, err = tx.ExecContext(ctx, `INSERT INTO acq_refunds (`+refundColumns+`) VALUES
-			($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20)`,
+			($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22)`,
 			r.ID, r.PaymentID, r.PartnerID, r.NetworkID, r.RequestID, r.RequestHash, string(r.Status), r.MerchantAmount.Currency,
 			r.MerchantAmount.Minor, r.WalletAmount.Currency, r.WalletAmount.Minor, r.CostAmount.Minor, r.PartnerReference,
 			string(r.FailureReason), r.FailureMessage, r.LedgerPosted, r.Attempts, utcPtr(r.NextAttempt),
-			r.CreateTime.UTC(), r.UpdateTime.UTC())
+			r.CreateTime.UTC(), r.UpdateTime.UTC(), r.SettlementAmount.Currency, r.SettlementAmount.Minor)
 		if err != nil {
 			return err
 		}
@@ -240,12 +247,14 @@ type refundScan struct {
 func (rs *refundScan) dests(r *Refund) []any {
 	return []any{&r.ID, &r.PaymentID, &r.PartnerID, &r.NetworkID, &r.RequestID, &r.RequestHash, &rs.status, &r.MerchantAmount.Currency,
 		&r.MerchantAmount.Minor, &r.WalletAmount.Currency, &r.WalletAmount.Minor, &r.CostAmount.Minor, &r.PartnerReference,
-		&rs.reason, &r.FailureMessage, &r.LedgerPosted, &r.Attempts, &rs.next, &r.CreateTime, &r.UpdateTime}
+		&rs.reason, &r.FailureMessage, &r.LedgerPosted, &r.Attempts, &rs.next, &r.CreateTime, &r.UpdateTime,
+		&r.SettlementAmount.Currency, &r.SettlementAmount.Minor}
 }
 
 func (rs *refundScan) finish(r *Refund) {
 	r.Status, r.FailureReason = acquirer.Status(rs.status), rpcerr.Reason(rs.reason)
-	r.CostAmount.Currency = r.WalletAmount.Currency
+	r.SettlementAmount = settlementOf(r.SettlementAmount, r.WalletAmount)
+	r.CostAmount.Currency = r.SettlementAmount.Currency
 	r.CreateTime, r.UpdateTime = r.CreateTime.UTC(), r.UpdateTime.UTC()
 	if rs.next.Valid {
 		t := rs.next.Time.UTC()

@@ -2,11 +2,13 @@ package store_test
 
 import (
 	"fmt"
+	"strings"
 	"testing"
 	"time"
 
 	"github.com/unigate/unigate/pkg/money"
 	"github.com/unigate/unigate/pkg/rpcerr"
+	"github.com/unigate/unigate/pkg/sqlstore/sqlstoretest"
 	"github.com/unigate/unigate/services/acquirer"
 )
 
@@ -17,10 +19,11 @@ func newRefund(id, paymentID string, minor int64, created time.Time) acquirer.Re
 	return acquirer.Refund{
 		ID: id, PaymentID: paymentID, PartnerID: partnerID, NetworkID: networkID,
 		RequestID: "req-" + id, RequestHash: "hash-" + id, Status: acquirer.Processing,
-		MerchantAmount: money.Amount{Currency: "CNY", Minor: minor},
-		WalletAmount:   money.Amount{Currency: "MNT"},
-		CostAmount:     money.Amount{Currency: "MNT"},
-		CreateTime:     created, UpdateTime: created, NextAttempt: ptr(created.Add(time.Minute)),
+		MerchantAmount:   money.Amount{Currency: "CNY", Minor: minor},
+		WalletAmount:     money.Amount{Currency: "MNT"},
+		SettlementAmount: money.Amount{Currency: "MNT"},
+		CostAmount:       money.Amount{Currency: "MNT"},
+		CreateTime:       created, UpdateTime: created, NextAttempt: ptr(created.Add(time.Minute)),
 	}
 }
 
@@ -71,7 +74,8 @@ func TestInsertRefund(t *testing.T) {
 				t.Fatalf("InsertRefund = inserted %v, %v", inserted, err)
 			}
 			want := r
-			want.WalletAmount.Minor, want.CostAmount.Minor = 1218750, 1200000 // a quarter of 4875000 and 4800000
+			// A quarter of 4875000, 4875000 and 4800000.
+			want.WalletAmount.Minor, want.SettlementAmount.Minor, want.CostAmount.Minor = 1218750, 1218750, 1200000
 			same(t, "returned refund", got, want)
 			same(t, "Refund", x.refund(t, r.ID), want)
 			byRequest, err := x.s.RefundByRequest(x.ctx, networkID, r.RequestID)
@@ -175,25 +179,28 @@ func TestInsertRefund(t *testing.T) {
 			if _, ok, err := x.s.MarkRefundFailed(x.ctx, a.ID, rpcerr.WalletDeclined, "closed account", at(3*time.Minute), nil); err != nil || !ok {
 				t.Fatalf("MarkRefundFailed = %v, %v", ok, err)
 			}
-			var calls [][3][3]int64
-			record := func(paid, refunded [3]int64, m int64) (int64, int64) {
-				calls = append(calls, [3][3]int64{paid, refunded, {m}})
-				return 7, 5
+			var calls [][3][4]int64
+			record := func(paid, refunded [4]int64, m int64) (int64, int64, int64) {
+				calls = append(calls, [3][4]int64{paid, refunded, {m}})
+				return 7, 6, 5
 			}
 			r, inserted, err := x.s.InsertRefund(x.ctx, newRefund("ref-priced-c", q.ID, 500, at(4*time.Minute)), record)
 			if err != nil || !inserted {
 				t.Fatalf("InsertRefund = inserted %v, %v", inserted, err)
 			}
-			want := [3][3]int64{{10000, 4875000, 4800000}, {3000, b.WalletAmount.Minor, b.CostAmount.Minor}, {500}}
+			want := [3][4]int64{{10000, 4875000, 4875000, 4800000},
+				{3000, b.WalletAmount.Minor, b.SettlementAmount.Minor, b.CostAmount.Minor}, {500}}
 			if len(calls) != 1 || calls[0] != want {
 				t.Fatalf("pricer calls %v, want one with %v", calls, want)
 			}
-			if r.WalletAmount.Minor != 7 || r.CostAmount.Minor != 5 {
-				t.Fatalf("refund priced %d/%d, want the pricer's 7/5", r.WalletAmount.Minor, r.CostAmount.Minor)
+			priced := func(r acquirer.Refund) [3]int64 {
+				return [3]int64{r.WalletAmount.Minor, r.SettlementAmount.Minor, r.CostAmount.Minor}
 			}
-			stored := x.refund(t, r.ID)
-			if stored.WalletAmount.Minor != 7 || stored.CostAmount.Minor != 5 {
-				t.Fatalf("stored refund priced %d/%d, want 7/5", stored.WalletAmount.Minor, stored.CostAmount.Minor)
+			if got := priced(r); got != [3]int64{7, 6, 5} {
+				t.Fatalf("refund priced %v, want the pricer's 7/6/5", got)
+			}
+			if got := priced(x.refund(t, r.ID)); got != [3]int64{7, 6, 5} {
+				t.Fatalf("stored refund priced %v, want 7/6/5", got)
 			}
 		})
 
@@ -334,4 +341,86 @@ func TestRefundTransitions(t *testing.T) {
 			})
 		}
 	})
+}
+
+// TestSettlementCurrency stores a payment of a partner that settles in
+// another currency than its wallet's, refunds it at the payment's locked
+// amounts in that currency, and reads rows from before settlement
+// currencies as settling in their wallet's.
+func TestSettlementCurrency(t *testing.T) {
+	usd := func(n int64) money.Amount { return money.Amount{Currency: "USD", Minor: n} }
+	eachBackend(t, func(t *testing.T, x suite) {
+		t.Run("settling in USD", func(t *testing.T) {
+			p := paymentIn("pay-usd", "succeeded", t0)
+			p.SettlementAmount, p.CostAmount = usd(1410), usd(1390)
+			stored := x.insert(t, p)
+			same(t, "inserted", stored, p)
+			same(t, "read", x.payment(t, p.ID), p)
+
+			// The refund's settlement and cost are in the payment's settlement
+			// currency, whatever the request carried.
+			r := x.insertRefund(t, newRefund("ref-usd-1", p.ID, 2500, at(time.Minute)))
+			want := [3]money.Amount{{Currency: "MNT", Minor: 1218750}, usd(352), usd(347)}
+			if got := [3]money.Amount{r.WalletAmount, r.SettlementAmount, r.CostAmount}; got != want {
+				t.Fatalf("refund priced %v, want %v", got, want)
+			}
+			if got := x.refund(t, r.ID); got.SettlementAmount != usd(352) || got.CostAmount != usd(347) {
+				t.Fatalf("stored refund settles %v, costs %v; want %v, %v", got.SettlementAmount, got.CostAmount, usd(352), usd(347))
+			}
+			r2 := x.insertRefund(t, newRefund("ref-usd-2", p.ID, 7500, at(2*time.Minute)))
+			if r2.SettlementAmount != usd(1058) || r2.CostAmount != usd(1043) {
+				t.Fatalf("the rest settles %v, costs %v; want 10.58 and 10.43 USD", r2.SettlementAmount, r2.CostAmount)
+			}
+			x.wantRefundInvariants(t)
+		})
+
+		t.Run("a payment without a settlement amount settles in its wallet's currency", func(t *testing.T) {
+			p := paymentIn("pay-unset", "succeeded", t0)
+			p.SettlementAmount = money.Amount{}
+			got := x.insert(t, p)
+			if got.SettlementAmount != p.WalletAmount || x.payment(t, p.ID).SettlementAmount != p.WalletAmount {
+				t.Fatalf("settlement amount %v, read %v; want the wallet amount %v", got.SettlementAmount, x.payment(t, p.ID).SettlementAmount, p.WalletAmount)
+			}
+		})
+
+		t.Run("rows from before settlement currencies", func(t *testing.T) {
+			p := x.insert(t, paymentIn("pay-old", "succeeded", t0))
+			old := x.insertRefund(t, newRefund("ref-old-1", p.ID, 1000, at(time.Minute)))
+			sqlstoretest.MustExec(t, x.db, `UPDATE acq_payments SET settlement_currency = '', settlement_minor = 0 WHERE payment_id = 'pay-old'`)
+			sqlstoretest.MustExec(t, x.db, `UPDATE acq_refunds SET settlement_currency = '', settlement_minor = 0 WHERE refund_id = 'ref-old-1'`)
+			read := x.payment(t, p.ID)
+			if read.SettlementAmount != p.WalletAmount || read.CostAmount != p.CostAmount {
+				t.Fatalf("an old payment settles %v, costs %v; want %v, %v", read.SettlementAmount, read.CostAmount, p.WalletAmount, p.CostAmount)
+			}
+			if r := x.refund(t, old.ID); r.SettlementAmount != r.WalletAmount || r.CostAmount != old.CostAmount {
+				t.Fatalf("an old refund settles %v, costs %v; want its wallet amount %v, %v", r.SettlementAmount, r.CostAmount, r.WalletAmount, old.CostAmount)
+			}
+			// A new refund of it prices the rest against the wallet amounts and
+			// records its settlement currency.
+			rest := x.insertRefund(t, newRefund("ref-old-2", p.ID, 9000, at(2*time.Minute)))
+			if rest.SettlementAmount != (money.Amount{Currency: "MNT", Minor: 4875000 - old.WalletAmount.Minor}) {
+				t.Fatalf("the rest of an old payment settles %v", rest.SettlementAmount)
+			}
+			var cur string
+			if err := x.db.QueryRowContext(x.ctx, `SELECT settlement_currency FROM acq_refunds WHERE refund_id = 'ref-old-2'`).Scan(&cur); err != nil || cur != "MNT" {
+				t.Fatalf("the new refund stored settlement currency %q, %v; want MNT", cur, err)
+			}
+			x.wantRefundInvariants(t)
+		})
+	})
+}
+
+// wantRefundInvariants checks that CheckInvariants finds nothing wrong
+// with refunds (these tests insert succeeded payments without events).
+func (x suite) wantRefundInvariants(t *testing.T) {
+	t.Helper()
+	v, err := x.s.CheckInvariants(x.ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, line := range v {
+		if !strings.HasPrefix(line, "a final payment without its event") {
+			t.Errorf("CheckInvariants: %s", line)
+		}
+	}
 }

@@ -13,6 +13,7 @@ import (
 
 	"github.com/unigate/unigate/pkg/audit"
 	"github.com/unigate/unigate/pkg/authn"
+	"github.com/unigate/unigate/pkg/money"
 	"github.com/unigate/unigate/pkg/rpcerr"
 	"github.com/unigate/unigate/pkg/sqlstore"
 	"github.com/unigate/unigate/services/acquirer"
@@ -44,7 +45,27 @@ const paymentColumns = `payment_id, partner_id, partner_payment_id, request_hash
 	merchant_currency, merchant_minor, wallet_currency, wallet_minor, cost_minor, quote_id, rate,
 	network_reference, failure_reason, failure_message, ledger_posted, create_time, update_time,
 	merchant_order_id, network_endpoint, partner_endpoint, credited, refunded_minor, cancel_requested,
-	attempts, next_attempt_time, posting_error`
+	attempts, next_attempt_time, posting_error, settlement_currency, settlement_minor`
+
+// settled is the SQL of the settlement minor units of the payment or
+// refund row named alias ("p", "r", or "" for the only table): those it
+// stores or, for a row from before settlement currencies (settlement
+// currency empty), its wallet's.
+func settled(alias string) string {
+	if alias != "" {
+		alias += "."
+	}
+	return `CASE WHEN ` + alias + `settlement_currency = '' THEN ` + alias + `wallet_minor ELSE ` + alias + `settlement_minor END`
+}
+
+// settlementOf is a row's settlement amount: settlement or, when it has no
+// currency (a row from before settlement currencies), the wallet amount.
+func settlementOf(settlement, wallet money.Amount) money.Amount {
+	if settlement.Currency == "" {
+		return wallet
+	}
+	return settlement
+}
 
 // InsertPayment implements acquirer.Store with one statement: ON CONFLICT
 // DO NOTHING on the payment id (and, for CPM, the network's order id),
@@ -53,6 +74,7 @@ const paymentColumns = `payment_id, partner_id, partner_payment_id, request_hash
 // PostgreSQL and CockroachDB; one transaction on SQLite), and only if the
 // payment was.
 func (s *SQLStore) InsertPayment(ctx context.Context, p Payment) (Payment, bool, error) {
+	p.SettlementAmount = settlementOf(p.SettlementAmount, p.WalletAmount)
 	m := p.Merchant
 	e, err := paymentEntry(ctx, p)
 	if err != nil {
@@ -60,19 +82,20 @@ func (s *SQLStore) InsertPayment(ctx context.Context, p Payment) (Payment, bool,
 	}
 	insert := `INSERT INTO acq_payments (` + paymentColumns + `) VALUES
 		($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20,
-		 $21, $22, $23, $24, $25, $26, $27, $28, $29, $30, $31, $32, $33, $34, $35)
+		 $21, $22, $23, $24, $25, $26, $27, $28, $29, $30, $31, $32, $33, $34, $35, $36, $37)
 		ON CONFLICT DO NOTHING`
 	vs := []any{p.ID, p.PartnerID, p.PartnerPaymentID, p.RequestHash, string(p.Mode), string(p.Status), p.UserRef,
 		m.NetworkID, m.ID, m.Name, m.City, m.MCC, m.Country,
 		p.MerchantAmount.Currency, p.MerchantAmount.Minor, p.WalletAmount.Currency, p.WalletAmount.Minor, p.CostAmount.Minor,
 		p.QuoteID, p.Rate, p.NetworkReference, string(p.FailureReason), p.FailureMessage, p.LedgerPosted,
 		p.CreateTime.UTC(), p.UpdateTime.UTC(), p.MerchantOrderID, p.NetworkEndpoint, p.PartnerEndpoint,
-		p.Credited, p.RefundedMinor, p.CancelRequested, p.Attempts, utcPtr(p.NextAttempt), p.PostingError}
+		p.Credited, p.RefundedMinor, p.CancelRequested, p.Attempts, utcPtr(p.NextAttempt), p.PostingError,
+		p.SettlementAmount.Currency, p.SettlementAmount.Minor}
 	var inserted bool
 	if s.db.Dialect() != sqlstore.SQLite {
 		query := `WITH p AS (` + insert + ` RETURNING payment_id), a AS (
 			INSERT INTO audit_log (` + auditColumns + `)
-			SELECT $36, $37, $38, $39, payment_id, $40, NULL, $41, $42, NULL, '', '' FROM p)
+			SELECT $38, $39, $40, $41, payment_id, $42, NULL, $43, $44, NULL, '', '' FROM p)
 			SELECT count(*) FROM p`
 		vs = append(vs, e.ID, e.Time, e.Actor, e.Action, e.Outcome, string(e.After), e.TraceID)
 		err = s.db.Retry(ctx, func(ctx context.Context) error {
@@ -379,13 +402,10 @@ func (s *SQLStore) apply(ctx context.Context, t transition, id string, at time.T
 // name; inside a SERIALIZABLE transaction, a concurrent newer claim makes
 // one of the two abort.
 func checkFence(ctx context.Context, q sqlstore.Querier, f Fence) error {
-	var holds int
-	if err := q.QueryRowContext(ctx, `SELECT count(*) FROM acq_fences WHERE name = $1 AND revision = $2`,
-		f.Name, f.Revision).Scan(&holds); err != nil {
-		return err
-	}
-	if holds != 1 {
+	if err := sqlstore.CheckFence(ctx, q, "acq_fences", f.Name, f.Revision); errors.Is(err, sqlstore.ErrFenced) {
 		return acquirer.ErrFenced
+	} else if err != nil {
+		return err
 	}
 	return nil
 }
@@ -490,13 +510,14 @@ func (ps *paymentScan) dests(p *Payment) []any {
 		&p.MerchantAmount.Currency, &p.MerchantAmount.Minor, &p.WalletAmount.Currency, &p.WalletAmount.Minor, &p.CostAmount.Minor,
 		&p.QuoteID, &p.Rate, &p.NetworkReference, &ps.reason, &p.FailureMessage, &p.LedgerPosted, &p.CreateTime, &p.UpdateTime,
 		&p.MerchantOrderID, &p.NetworkEndpoint, &p.PartnerEndpoint, &p.Credited, &p.RefundedMinor, &p.CancelRequested,
-		&p.Attempts, &ps.next, &p.PostingError}
+		&p.Attempts, &ps.next, &p.PostingError, &p.SettlementAmount.Currency, &p.SettlementAmount.Minor}
 }
 
 func (ps *paymentScan) finish(p *Payment) {
 	p.Merchant.Currency = p.MerchantAmount.Currency
 	p.Mode, p.Status, p.FailureReason = acquirer.Mode(ps.mode), acquirer.Status(ps.status), rpcerr.Reason(ps.reason)
-	p.CostAmount.Currency = p.WalletAmount.Currency
+	p.SettlementAmount = settlementOf(p.SettlementAmount, p.WalletAmount)
+	p.CostAmount.Currency = p.SettlementAmount.Currency
 	p.CreateTime, p.UpdateTime = p.CreateTime.UTC(), p.UpdateTime.UTC()
 	if ps.next.Valid {
 		t := ps.next.Time.UTC()

@@ -121,25 +121,34 @@ var sqlChecks = []struct{ inv, query string }{
 		UNION ALL SELECT 'payment ' || p.payment_id || ' uses quote ' || p.quote_id || ', locked to ' || COALESCE(q.payment_id, 'nothing')
 		FROM acq_payments p JOIN fx_quotes q ON q.quote_id = p.quote_id WHERE q.payment_id IS DISTINCT FROM p.payment_id`},
 
-	// Partner receivables, merchant payables and FX revenue, per account
-	// and currency, equal what the acquirer's rows say moved: succeeded
-	// payments less succeeded refunds (a cancelled payment's posting and
-	// its full reversal net to nothing). Debit-positive.
+	// Partner receivables, merchant payables, FX revenue and FX positions,
+	// per account and currency, equal what the acquirer's rows say moved:
+	// succeeded payments less succeeded refunds (a cancelled payment's
+	// posting and its full reversal net to nothing). A partner's debt, the
+	// FX revenue and the cost are in its settlement currency (the wallet's
+	// for a row from before settlement currencies); nothing is converted
+	// when that is the merchant's. Debit-positive.
 	{invLedger, `WITH moves AS (
-			SELECT partner_id, network_id, wallet_currency AS wc, merchant_currency AS mc,
-				wallet_minor AS w, cost_minor AS c, merchant_minor AS m
+			SELECT partner_id, network_id,
+				CASE WHEN settlement_currency = '' THEN wallet_currency ELSE settlement_currency END AS sc, merchant_currency AS mc,
+				CASE WHEN settlement_currency = '' THEN wallet_minor ELSE settlement_minor END AS s, cost_minor AS c, merchant_minor AS m
 			FROM acq_payments WHERE status = 'SUCCEEDED'
-			UNION ALL SELECT p.partner_id, p.network_id, r.wallet_currency, r.merchant_currency, -r.wallet_minor, -r.cost_minor, -r.merchant_minor
+			UNION ALL SELECT p.partner_id, p.network_id,
+				CASE WHEN r.settlement_currency = '' THEN r.wallet_currency ELSE r.settlement_currency END, r.merchant_currency,
+				-(CASE WHEN r.settlement_currency = '' THEN r.wallet_minor ELSE r.settlement_minor END), -r.cost_minor, -r.merchant_minor
 			FROM acq_refunds r JOIN acq_payments p ON p.payment_id = r.payment_id WHERE r.status = 'SUCCEEDED'
 		), expected AS (
 			SELECT account, currency, SUM(net) AS net FROM (
-				SELECT 'partner_receivable:' || partner_id AS account, wc AS currency, w AS net FROM moves
+				SELECT 'partner_receivable:' || partner_id AS account, sc AS currency, s AS net FROM moves
 				UNION ALL SELECT 'merchant_payable:' || network_id, mc, -m FROM moves
-				UNION ALL SELECT 'fx_revenue', wc, c - w FROM moves) x
+				UNION ALL SELECT 'fx_revenue', sc, c - s FROM moves
+				UNION ALL SELECT 'fx_position:' || sc, sc, -c FROM moves WHERE sc <> mc
+				UNION ALL SELECT 'fx_position:' || mc, mc, m FROM moves WHERE sc <> mc) x
 			GROUP BY account, currency
 		), actual AS (
 			SELECT account, currency, SUM(CASE WHEN side = 'D' THEN minor_units ELSE -minor_units END) AS net
 			FROM ledger_entries WHERE account LIKE 'partner_receivable:%' OR account LIKE 'merchant_payable:%' OR account = 'fx_revenue'
+				OR account LIKE 'fx_position:%'
 			GROUP BY account, currency
 		)
 		SELECT 'account ' || COALESCE(e.account, a.account) || ' in ' || COALESCE(e.currency, a.currency) || ' nets '
@@ -170,14 +179,18 @@ var sqlChecks = []struct{ inv, query string }{
 		WHERE (SELECT COALESCE(SUM(e.minor_units), 0) FROM ledger_entries e WHERE e.posting_id = lp.posting_id
 				AND e.account = 'merchant_payable:' || p.network_id AND e.side = 'C' AND e.currency = p.merchant_currency) <> p.merchant_minor
 			OR (SELECT COALESCE(SUM(e.minor_units), 0) FROM ledger_entries e WHERE e.posting_id = lp.posting_id
-				AND e.account = 'partner_receivable:' || p.partner_id AND e.side = 'D' AND e.currency = p.wallet_currency) <> p.wallet_minor
+				AND e.account = 'partner_receivable:' || p.partner_id AND e.side = 'D'
+				AND e.currency = CASE WHEN p.settlement_currency = '' THEN p.wallet_currency ELSE p.settlement_currency END)
+				<> CASE WHEN p.settlement_currency = '' THEN p.wallet_minor ELSE p.settlement_minor END
 		UNION ALL SELECT 'posting reversal:' || r.refund_id || ' does not carry the refund''s amounts'
 		FROM acq_refunds r JOIN acq_payments p ON p.payment_id = r.payment_id
 			JOIN ledger_postings lp ON lp.payment_id = r.payment_id AND lp.kind = 'reversal:' || r.refund_id
 		WHERE (SELECT COALESCE(SUM(e.minor_units), 0) FROM ledger_entries e WHERE e.posting_id = lp.posting_id
 				AND e.account = 'merchant_payable:' || p.network_id AND e.side = 'D' AND e.currency = r.merchant_currency) <> r.merchant_minor
 			OR (SELECT COALESCE(SUM(e.minor_units), 0) FROM ledger_entries e WHERE e.posting_id = lp.posting_id
-				AND e.account = 'partner_receivable:' || p.partner_id AND e.side = 'C' AND e.currency = r.wallet_currency) <> r.wallet_minor`},
+				AND e.account = 'partner_receivable:' || p.partner_id AND e.side = 'C'
+				AND e.currency = CASE WHEN r.settlement_currency = '' THEN r.wallet_currency ELSE r.settlement_currency END)
+				<> CASE WHEN r.settlement_currency = '' THEN r.wallet_minor ELSE r.settlement_minor END`},
 
 	// What only the leader of the moment writes: partner event sequences
 	// (1, 2, 3… per partner, none twice, the cursor at the last),

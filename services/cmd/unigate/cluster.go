@@ -81,8 +81,9 @@ const (
 	portAcquirer    = 20 // acquirer-1, acquirer-2: base+20, 21; then router, fx, risk, settlement
 	portMerchantSim = 30
 	portWalletSim   = 31
-	// clusterPorts is the size of the plan's range, base+0..base+31.
-	clusterPorts = 32
+	portFXSim       = 32 // the rate providers' simulator (gRPC)
+	// clusterPorts is the size of the plan's range, base+0..base+32.
+	clusterPorts = 33
 	etcdMembers  = 3
 	replicas     = 2
 )
@@ -111,7 +112,7 @@ func (p clusterPlan) ports() []int {
 	for i := range len(clusterServices) * replicas {
 		out = append(out, p.base+portAcquirer+i)
 	}
-	return append(out, p.base+portMerchantSim, p.base+portWalletSim)
+	return append(out, p.base+portMerchantSim, p.base+portWalletSim, p.base+portFXSim)
 }
 
 // etcdEndpoints are the members' client URLs.
@@ -185,7 +186,16 @@ func (p clusterPlan) children(cfg clusterConfig) ([]childSpec, []wave) {
 			Args:  []string{"--listen", p.addr(s.port), "--pki", p.pki.Dir, "--log-level", cfg.LogLevel},
 			ready: listening(p.addr(s.port))})
 	}
+	// The rate providers: three simulated providers behind one process,
+	// each a feed of its own for the fx service.
+	add(&sims, childSpec{Name: "fxsim", Command: "fxsim", Addr: p.addr(portFXSim),
+		Args:  []string{"--listen", p.addr(portFXSim), "--http", "", "--log-level", cfg.LogLevel},
+		ready: listening(p.addr(portFXSim))})
 	waves = append(waves, sims)
+	var providers []string
+	for _, name := range []string{"alpha", "beta", "gamma"} {
+		providers = append(providers, name+"=grpc://"+p.addr(portFXSim))
+	}
 
 	etcd := strings.Join(p.etcdEndpoints(), ",")
 	service := func(w *wave, svc string, i int, more ...string) {
@@ -200,8 +210,11 @@ func (p clusterPlan) children(cfg clusterConfig) ([]childSpec, []wave) {
 		var w wave
 		for _, svc := range clusterServices[1:] {
 			var more []string
-			if svc == "settlement" {
+			switch svc {
+			case "settlement":
 				more = []string{"--cycle", cfg.Cycle.String()}
+			case "fx":
+				more = []string{"--providers", strings.Join(providers, ",")}
 			}
 			service(&w, svc, i, more...)
 		}
@@ -360,7 +373,7 @@ func runCluster(ctx context.Context, args []string) error {
 	}
 	cfg := clusterConfig{}
 	fs.StringVar(&cfg.Dir, "dir", ".cluster", "the cluster's directory: PKI, logs, etcd data, cluster.json, control socket")
-	fs.IntVar(&cfg.BasePort, "base-port", 7100, "first port of the plan (etcd +0..2, peers +10..12, services +20..29, simulators +30, +31)")
+	fs.IntVar(&cfg.BasePort, "base-port", 7100, "first port of the plan (etcd +0..2, peers +10..12, services +20..29, simulators +30, +31, rate providers +32)")
 	fs.StringVar(&cfg.DSN, "dsn", env("UNIGATE_DSN", DefaultClusterDSN), "PostgreSQL database of every service; created if missing")
 	fs.BoolVar(&cfg.Fresh, "fresh", true, "start on an empty database and etcd, and remove etcd's data on stop; false keeps both for the next start")
 	fs.DurationVar(&cfg.Cycle, "settlement-cycle", 0, "the settlement replicas' --cycle (0: cycles close only on request)")

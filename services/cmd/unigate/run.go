@@ -12,6 +12,7 @@ import (
 	"os"
 	"path/filepath"
 	"sort"
+	"strconv"
 	"strings"
 	"time"
 
@@ -47,6 +48,7 @@ commands:
   settlement   the double-entry ledger
   merchantsim  a merchant-network simulator
   walletsim    a wallet-partner simulator: WalletPartnerService for the demo partners
+  fxsim        an FX rate provider simulator: providers' rates over gRPC and HTTP (docs/fxsim.md)
   etcd         an etcd member (TLS with --pki): alone, for running the services one by one, or one of a cluster
   cluster      every part of the switch as its own process, with replicas, supervised (docs/cluster.md)
   failover-test  measure failover against a running cluster (make failover-test)
@@ -77,6 +79,8 @@ func run(ctx context.Context, args []string) error {
 		return runChaos(ctx, args, os.Stdout)
 	case "cluster":
 		return runCluster(ctx, args)
+	case "fxsim":
+		return runFXSim(ctx, args)
 	case "acquirer", "router", "fx", "risk", "settlement", "merchantsim", "walletsim":
 		return runService(ctx, cmd, args)
 	case "help", "-h", "--help":
@@ -94,6 +98,23 @@ func env(key, def string) string {
 	return def
 }
 
+// envDuration is env for a duration flag; a malformed value keeps def
+// (and the flag's parse of an explicit value reports its own errors).
+func envDuration(key string, def time.Duration) time.Duration {
+	if d, err := time.ParseDuration(os.Getenv(key)); err == nil {
+		return d
+	}
+	return def
+}
+
+// envInt is env for an integer flag.
+func envInt(key string, def int) int {
+	if n, err := strconv.Atoi(os.Getenv(key)); err == nil {
+		return n
+	}
+	return def
+}
+
 func logger(service, level string) *slog.Logger {
 	var l slog.Level
 	if err := l.UnmarshalText([]byte(level)); err != nil {
@@ -106,13 +127,21 @@ func runService(ctx context.Context, name string, args []string) error {
 	fs := flag.NewFlagSet(name, flag.ContinueOnError)
 	listen := fs.String("listen", env("UNIGATE_LISTEN", "127.0.0.1:0"), "gRPC listen address")
 	dsn := fs.String("dsn", env("UNIGATE_DSN", ""), "SQL back end: postgres://… or sqlite:///path")
-	etcd := fs.String("etcd", env("UNIGATE_ETCD", "http://127.0.0.1:2379"), "etcd endpoints, comma-separated (router, acquirer, settlement)")
+	etcd := fs.String("etcd", env("UNIGATE_ETCD", "http://127.0.0.1:2379"), "etcd endpoints, comma-separated (router, acquirer, fx, settlement)")
 	router := fs.String("router", env("UNIGATE_ROUTER", ""), "router target (acquirer)")
 	fxT := fs.String("fx", env("UNIGATE_FX", ""), "fx target (acquirer)")
 	riskT := fs.String("risk", env("UNIGATE_RISK", ""), "risk target (acquirer)")
 	settlementT := fs.String("settlement", env("UNIGATE_SETTLEMENT", ""), "settlement target (acquirer)")
-	rates := fs.String("rates", env("UNIGATE_RATES", ""), "FX rates WALLET/MERCHANT=MID:SPREAD_BPS,… (fx; default: the demo rates)")
-	quoteTTL := fs.Duration("quote-ttl", 2*time.Minute, "how long a quote holds (fx)")
+	rates := fs.String("rates", env("UNIGATE_RATES", ""), "rates of a static provider BASE/QUOTE=MID[:SPREAD_BPS],… (fx; default: the demo rates)")
+	providers := fs.String("providers", env("UNIGATE_FX_PROVIDERS", "static=static"),
+		"rate providers NAME=URL,… with URL grpc://HOST:PORT (unigate fxsim), http(s)://… or file:///… (a JSON rate sheet), or static (fx)")
+	fxDefaults := fx.DefaultConfig()
+	quoteTTL := fs.Duration("quote-ttl", envDuration("UNIGATE_QUOTE_TTL", fxDefaults.QuoteTTL), "how long a quote holds (fx)")
+	staleness := fs.Duration("rate-staleness", envDuration("UNIGATE_RATE_STALENESS", fxDefaults.Book.Staleness), "age beyond which a provider's rate is never used (fx)")
+	outlier := fs.Int64("outlier-band-bps", int64(envInt("UNIGATE_OUTLIER_BAND_BPS", int(fxDefaults.Book.OutlierBandBps))),
+		"a rate further than this from the median of a pair's fresh providers is rejected (fx)")
+	markup := fs.Int("default-markup-bps", envInt("UNIGATE_DEFAULT_MARKUP_BPS", fxDefaults.DefaultMarkupBps), "FX markup of a partner without markup tiers (fx)")
+	reference := fs.String("reference-currency", env("UNIGATE_REFERENCE_CURRENCY", fxDefaults.Book.Reference), "currency a cross rate goes through (fx)")
 	cycle := fs.Duration("cycle", 24*time.Hour, "settlement cycle length; a cycle closes at every multiple of it, UTC (settlement; 0: only on request)")
 	callTimeout := fs.Duration("call-timeout", grpcx.DefaultCallTimeout, "deadline of each outbound call")
 	logLevel := fs.String("log-level", env("UNIGATE_LOG_LEVEL", "info"), "debug, info, warn or error")
@@ -120,7 +149,7 @@ func runService(ctx context.Context, name string, args []string) error {
 	advertise := fs.String("advertise", env("UNIGATE_ADVERTISE", ""),
 		"host:port other replicas reach this one at (default: the listen address, unless its host is unspecified); standbys follow the leader there to replace it at once if it dies")
 	routingCache := fs.String("routing-cache", env("UNIGATE_ROUTING_CACHE", ""),
-		"file keeping the last routing table read (router, acquirer), to start on it while etcd is unreachable; default: in the user's cache directory, per etcd cluster")
+		"file keeping the last routing table read (router, acquirer, fx), to start on it while etcd is unreachable; default: in the user's cache directory, per etcd cluster")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -141,13 +170,19 @@ func runService(ctx context.Context, name string, args []string) error {
 	case "router":
 		return app.RunRouter(ctx, app.RouterConfig{Common: c, Etcd: strings.Split(*etcd, ",")})
 	case "fx":
-		r := app.DefaultRates()
+		r := app.DefaultStaticRates()
 		if *rates != "" {
-			if r, err = app.ParseRates(*rates); err != nil {
+			if r, err = app.ParseStaticRates(*rates); err != nil {
 				return err
 			}
 		}
-		return app.RunFX(ctx, app.FXConfig{Common: c, FX: fx.Config{Rates: r, QuoteTTL: *quoteTTL}})
+		ps, err := app.ParseProviders(*providers)
+		if err != nil {
+			return err
+		}
+		cfg := fx.Config{QuoteTTL: *quoteTTL, DefaultMarkupBps: *markup,
+			Book: fx.BookConfig{Staleness: *staleness, OutlierBandBps: *outlier, Reference: *reference}}
+		return app.RunFX(ctx, app.FXConfig{Common: c, FX: cfg, Etcd: strings.Split(*etcd, ","), Providers: ps, StaticRates: r})
 	case "risk":
 		return app.RunRisk(ctx, app.RiskConfig{Common: c, Risk: app.DefaultRisk()})
 	case "settlement":
@@ -166,6 +201,7 @@ func runDev(ctx context.Context, args []string) error {
 	etcd := fs.String("etcd", env("UNIGATE_ETCD", ""), "use these etcd endpoints instead of an embedded etcd")
 	basePort := fs.Int("base-port", 7000, "first port: acquirer, then router, fx, risk, settlement, merchantsim, etcd (0: any free ports)")
 	demo := fs.Bool("demo", true, "run the demo once everything serves")
+	withFXSim := fs.Bool("fxsim", true, "price from three simulated rate providers (unigate fxsim, in this process); false: fixed demo rates")
 	exit := fs.Bool("exit-after-demo", false, "stop after the demo; exit status says whether every step succeeded")
 	logLevel := fs.String("log-level", env("UNIGATE_LOG_LEVEL", "error"), "service log level (the services' warnings would interleave with the demo)")
 	if err := fs.Parse(args); err != nil {
@@ -185,7 +221,8 @@ func runDev(ctx context.Context, args []string) error {
 	if *etcd != "" {
 		cfg.Etcd = strings.Split(*etcd, ",")
 	}
-	fmt.Println("Starting Unigate: embedded etcd, SQL store, five services and two simulators…")
+	cfg.FXSim = *withFXSim
+	fmt.Println("Starting Unigate: embedded etcd, SQL store, five services and three simulators…")
 	st, err := app.StartStack(ctx, cfg)
 	if err != nil {
 		return err

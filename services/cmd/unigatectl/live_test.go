@@ -6,6 +6,7 @@ import (
 	"crypto/ed25519"
 	"crypto/rand"
 	"encoding/base64"
+	"encoding/json"
 	"errors"
 	"io"
 	"log/slog"
@@ -17,7 +18,10 @@ import (
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 
+	simulatorv1 "github.com/unigate/unigate/proto/gen/unigate/simulator/v1"
+
 	"github.com/unigate/unigate/pkg/audit"
+	"github.com/unigate/unigate/pkg/authn"
 	"github.com/unigate/unigate/pkg/sqlstore"
 	"github.com/unigate/unigate/services/app"
 	"github.com/unigate/unigate/services/router"
@@ -38,7 +42,8 @@ func TestOperatorCommands(t *testing.T) {
 	ctl := func(operator string, args ...string) (string, error) {
 		var out bytes.Buffer
 		g := []string{"--pki", st.PKI.Dir, "--operator", operator, "--router", st.Addrs["router"],
-			"--acquirer", st.Addrs["acquirer"], "--settlement", st.Addrs["settlement"], "--etcd", st.Addrs["etcd"]}
+			"--acquirer", st.Addrs["acquirer"], "--settlement", st.Addrs["settlement"], "--etcd", st.Addrs["etcd"],
+			"--fx", st.Addrs["fx"]}
 		_, err := run(ctx, append(g, args...), &out)
 		return out.String(), err
 	}
@@ -143,6 +148,59 @@ func TestOperatorCommands(t *testing.T) {
 	// Bootstrapping again changes nothing and fails nothing.
 	if _, err := ctl("admin", "etcd", "bootstrap"); err != nil {
 		t.Errorf("etcd bootstrap again: %v", err)
+	}
+
+	// FX: a viewer sees the rates, their ages and the chosen provider,
+	// prices a code without storing a quote, and reads the history.
+	if out, err := ctl("viewer", "fx", "rates"); err != nil || !strings.Contains(out, "CNY/MNT") || !strings.Contains(out, "CHOSEN") ||
+		!strings.Contains(out, "staleness limit 10s") {
+		t.Errorf("fx rates: %v %q", err, out)
+	}
+	if out, err := ctl("viewer", "fx", "rates", "--pair", "USD/KWD", "-o", "json"); err != nil || !strings.Contains(out, "RATE_VERDICT_CHOSEN") {
+		t.Errorf("fx rates -o json: %v %q", err, out)
+	}
+	sim, err := st.Dial("merchantsim", authn.Operator, "viewer")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer sim.Close()
+	ms, err := simulatorv1.NewMerchantSimulatorServiceClient(sim).ListMerchants(ctx, &simulatorv1.ListMerchantsRequest{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	code := ms.GetMerchants()[0].GetStaticCode()
+	// 100.00 CNY at 480.25 MNT/CNY + 150 bps = 487.45375: 48,745.38 MNT.
+	if out, err := ctl("viewer", "fx", "quote", "--partner", "hipay", code, "100.00"); err != nil || !strings.Contains(out, "48745.38 MNT") ||
+		!strings.Contains(out, "CNY/MNT from static") {
+		t.Errorf("fx quote: %v %q", err, out)
+	}
+	// The user pays exactly 1,000 VND; zalopay settles in USD.
+	out, err = ctl("viewer", "fx", "quote", "--partner", "zalopay", "--wallet", code, "1000", "-o", "json")
+	var q struct {
+		WalletAmount, SettlementAmount struct{ Currency, MinorUnits string }
+		Direction                      string
+	}
+	if err != nil || json.Unmarshal([]byte(out), &q) != nil || q.WalletAmount.MinorUnits != "1000" || q.WalletAmount.Currency != "VND" ||
+		q.SettlementAmount.Currency != "USD" || q.Direction != "QUOTE_DIRECTION_FIX_WALLET" {
+		t.Errorf("fx quote --wallet: %v %q", err, out)
+	}
+	if _, err := ctl("viewer", "fx", "quote", "--partner", "hipay", code, "1.005"); err == nil || !strings.Contains(err.Error(), "fractional digits") {
+		t.Errorf("an amount with more decimals than CNY has: %v", err)
+	}
+	var quotes int
+	fxdb, err := sqlstore.Open(ctx, st.DSN("fx"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer fxdb.Close()
+	if err := fxdb.QueryRowContext(ctx, `SELECT count(*) FROM fx_quotes`).Scan(&quotes); err != nil || quotes != 0 {
+		t.Errorf("fx quote stored %d quotes (%v); a preview stores none", quotes, err)
+	}
+	if out, err := ctl("viewer", "fx", "history", "CNY/MNT", "--since", "1h"); err != nil || !strings.Contains(out, "static") {
+		t.Errorf("fx history: %v %q", err, out)
+	}
+	if _, err := ctl("viewer", "fx", "history", "CNY-MNT"); err == nil {
+		t.Error("fx history of a malformed pair succeeded")
 	}
 }
 

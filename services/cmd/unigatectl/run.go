@@ -54,6 +54,11 @@ commands:
   ledger balance                               the trial balance per account and currency
   cycles close [--cutoff RFC3339]              close the settlement cycle at a cutoff (default now)
   statements list [--after SEQUENCE]           settlement statements in order
+  fx rates [--pair USD/CNY] [-o json]         every provider's latest rate per pair: age, verdict, the chosen
+                                               one; the rejection counts; the ingestion leader
+  fx quote --partner ID [--wallet] CODE AMOUNT [-o json]   price a code for a partner, storing nothing
+                                               (AMOUNT in the merchant's currency, or the wallet's with --wallet)
+  fx history PAIR [--since 5m] [--limit 100] [-o json]     the rates received for a pair, newest first
   leader NAME                                  who leads an election (acquirer, settlement-cutoff)
   leaders                                      every election: its leader, term and standbys
   certs dev [--dir DIR] [--partners ID,…] [--networks ID,…]   a development PKI: CAs and certificates
@@ -64,6 +69,7 @@ commands:
 global flags (or environment):
   --acquirer   UNIGATE_ACQUIRER   (127.0.0.1:7000)
   --router     UNIGATE_ROUTER     (127.0.0.1:7001)
+  --fx         UNIGATE_FX         (127.0.0.1:7002)
   --settlement UNIGATE_SETTLEMENT (127.0.0.1:7004)
   --etcd       UNIGATE_ETCD       (http://127.0.0.1:7006)
   --pki        UNIGATE_PKI        PKI directory (mutual TLS as an operator; empty: plaintext)
@@ -71,9 +77,9 @@ global flags (or environment):
 `
 
 type globals struct {
-	acquirer, router, settlement, etcd string
-	pki, operator                      string
-	timeout                            time.Duration
+	acquirer, router, fx, settlement, etcd string
+	pki, operator                          string
+	timeout                                time.Duration
 }
 
 func env(key, def string) string {
@@ -90,6 +96,7 @@ func run(ctx context.Context, args []string, out io.Writer) (int, error) {
 	fs.Usage = func() { fmt.Fprint(os.Stderr, usage) }
 	fs.StringVar(&g.acquirer, "acquirer", env("UNIGATE_ACQUIRER", "127.0.0.1:7000"), "acquirer address")
 	fs.StringVar(&g.router, "router", env("UNIGATE_ROUTER", "127.0.0.1:7001"), "router address")
+	fs.StringVar(&g.fx, "fx", env("UNIGATE_FX", "127.0.0.1:7002"), "fx address")
 	fs.StringVar(&g.settlement, "settlement", env("UNIGATE_SETTLEMENT", "127.0.0.1:7004"), "settlement address")
 	fs.StringVar(&g.etcd, "etcd", env("UNIGATE_ETCD", "http://127.0.0.1:7006"), "etcd endpoints, comma-separated")
 	fs.DurationVar(&g.timeout, "timeout", 10*time.Second, "deadline of the command")
@@ -145,6 +152,12 @@ func run(ctx context.Context, args []string, out io.Writer) (int, error) {
 		err = qrDecode(rest[2:], out)
 	case "qr encode":
 		err = qrEncode(rest[2:], out)
+	case "fx rates":
+		err = fxRates(ctx, g, rest[2:], out)
+	case "fx quote":
+		err = fxQuote(ctx, g, rest[2:], out)
+	case "fx history":
+		err = fxHistory(ctx, g, rest[2:], out)
 	case "audit verify", "audit list":
 		err = auditCmd(ctx, rest[1], rest[2:], out)
 	default:
@@ -338,6 +351,8 @@ func putPartner(ctx context.Context, g globals, args []string, out io.Writer) er
 	disabled := fs.Bool("disabled", false, "refuse the partner's requests (--disabled=false enables it)")
 	endpoint := fs.String("endpoint", "", "gRPC target of the partner's WalletPartnerService")
 	ranges := fs.String("code-ranges", "", "one-time code ranges PREFIX:LENGTH[/LENGTH…], comma-separated")
+	settle := fs.String("settlement-currency", "", "currency the partner settles in (ISO 4217; empty: its wallet's)")
+	markup := fs.String("fx-markup", "", "FX markup tiers FROM_MINOR:BPS,… ascending from 0 (0:150,100000:80); empty: the FX default")
 	var keys keyFlags
 	keys.register(fs)
 	if err := fs.Parse(args); err != nil {
@@ -367,6 +382,10 @@ func putPartner(ctx context.Context, g globals, args []string, out io.Writer) er
 			p.Endpoint = *endpoint
 		case "code-ranges":
 			p.CodeRanges, ferr = parseCodeRanges(*ranges)
+		case "settlement-currency":
+			p.SettlementCurrency = *settle
+		case "fx-markup":
+			p.FxMarkup, ferr = parseMarkup(*markup)
 		}
 	})
 	if ferr != nil {
@@ -380,6 +399,24 @@ func putPartner(ctx context.Context, g globals, args []string, out io.Writer) er
 		return err
 	}
 	return printProto(out, resp)
+}
+
+// parseMarkup parses FX markup tiers "0:150,100000:80".
+func parseMarkup(s string) ([]*routerv1.MarkupTier, error) {
+	var out []*routerv1.MarkupTier
+	for _, item := range strings.Split(s, ",") {
+		if item = strings.TrimSpace(item); item == "" {
+			continue
+		}
+		from, bps, ok := strings.Cut(item, ":")
+		f, err1 := strconv.ParseInt(from, 10, 64)
+		b, err2 := strconv.ParseInt(bps, 10, 32)
+		if !ok || err1 != nil || err2 != nil {
+			return nil, fmt.Errorf("fx markup tier %q: want FROM_MINOR:BPS", item)
+		}
+		out = append(out, &routerv1.MarkupTier{FromMinorUnits: f, MarkupBps: int32(b)})
+	}
+	return out, nil
 }
 
 func parseCodeRanges(s string) ([]*routerv1.CodeRange, error) {

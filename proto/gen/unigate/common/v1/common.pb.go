@@ -12,6 +12,7 @@ package commonv1
 import (
 	protoreflect "google.golang.org/protobuf/reflect/protoreflect"
 	protoimpl "google.golang.org/protobuf/runtime/protoimpl"
+	timestamppb "google.golang.org/protobuf/types/known/timestamppb"
 	reflect "reflect"
 	sync "sync"
 	unsafe "unsafe"
@@ -296,11 +297,101 @@ func (x *Merchant) GetCurrency() string {
 	return ""
 }
 
+// RateLeg is one conversion a price was made from: the provider's rate for
+// a pair, as Unigate used it.
+type RateLeg struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The pair: quote_currency units per one base_currency unit.
+	BaseCurrency  string `protobuf:"bytes,1,opt,name=base_currency,json=baseCurrency,proto3" json:"base_currency,omitempty"`
+	QuoteCurrency string `protobuf:"bytes,2,opt,name=quote_currency,json=quoteCurrency,proto3" json:"quote_currency,omitempty"`
+	// The provider whose rate was chosen (best execution).
+	Provider string `protobuf:"bytes,3,opt,name=provider,proto3" json:"provider,omitempty"`
+	// The provider's bid and ask, as decimal strings.
+	Bid string `protobuf:"bytes,4,opt,name=bid,proto3" json:"bid,omitempty"`
+	Ask string `protobuf:"bytes,5,opt,name=ask,proto3" json:"ask,omitempty"`
+	// When the provider priced it.
+	SourceTime    *timestamppb.Timestamp `protobuf:"bytes,6,opt,name=source_time,json=sourceTime,proto3" json:"source_time,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *RateLeg) Reset() {
+	*x = RateLeg{}
+	mi := &file_unigate_common_v1_common_proto_msgTypes[2]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *RateLeg) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*RateLeg) ProtoMessage() {}
+
+func (x *RateLeg) ProtoReflect() protoreflect.Message {
+	mi := &file_unigate_common_v1_common_proto_msgTypes[2]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use RateLeg.ProtoReflect.Descriptor instead.
+func (*RateLeg) Descriptor() ([]byte, []int) {
+	return file_unigate_common_v1_common_proto_rawDescGZIP(), []int{2}
+}
+
+func (x *RateLeg) GetBaseCurrency() string {
+	if x != nil {
+		return x.BaseCurrency
+	}
+	return ""
+}
+
+func (x *RateLeg) GetQuoteCurrency() string {
+	if x != nil {
+		return x.QuoteCurrency
+	}
+	return ""
+}
+
+func (x *RateLeg) GetProvider() string {
+	if x != nil {
+		return x.Provider
+	}
+	return ""
+}
+
+func (x *RateLeg) GetBid() string {
+	if x != nil {
+		return x.Bid
+	}
+	return ""
+}
+
+func (x *RateLeg) GetAsk() string {
+	if x != nil {
+		return x.Ask
+	}
+	return ""
+}
+
+func (x *RateLeg) GetSourceTime() *timestamppb.Timestamp {
+	if x != nil {
+		return x.SourceTime
+	}
+	return nil
+}
+
 var File_unigate_common_v1_common_proto protoreflect.FileDescriptor
 
 const file_unigate_common_v1_common_proto_rawDesc = "" +
 	"\n" +
-	"\x1eunigate/common/v1/common.proto\x12\x11unigate.common.v1\"D\n" +
+	"\x1eunigate/common/v1/common.proto\x12\x11unigate.common.v1\x1a\x1fgoogle/protobuf/timestamp.proto\"D\n" +
 	"\x05Money\x12\x1a\n" +
 	"\bcurrency\x18\x01 \x01(\tR\bcurrency\x12\x1f\n" +
 	"\vminor_units\x18\x02 \x01(\x03R\n" +
@@ -314,7 +405,15 @@ const file_unigate_common_v1_common_proto_rawDesc = "" +
 	"\x04city\x18\x04 \x01(\tR\x04city\x12\x10\n" +
 	"\x03mcc\x18\x05 \x01(\tR\x03mcc\x12\x18\n" +
 	"\acountry\x18\x06 \x01(\tR\acountry\x12\x1a\n" +
-	"\bcurrency\x18\a \x01(\tR\bcurrency*\\\n" +
+	"\bcurrency\x18\a \x01(\tR\bcurrency\"\xd2\x01\n" +
+	"\aRateLeg\x12#\n" +
+	"\rbase_currency\x18\x01 \x01(\tR\fbaseCurrency\x12%\n" +
+	"\x0equote_currency\x18\x02 \x01(\tR\rquoteCurrency\x12\x1a\n" +
+	"\bprovider\x18\x03 \x01(\tR\bprovider\x12\x10\n" +
+	"\x03bid\x18\x04 \x01(\tR\x03bid\x12\x10\n" +
+	"\x03ask\x18\x05 \x01(\tR\x03ask\x12;\n" +
+	"\vsource_time\x18\x06 \x01(\v2\x1a.google.protobuf.TimestampR\n" +
+	"sourceTime*\\\n" +
 	"\x06Result\x12\x16\n" +
 	"\x12RESULT_UNSPECIFIED\x10\x00\x12\x12\n" +
 	"\x0eRESULT_SUCCESS\x10\x01\x12\x12\n" +
@@ -341,19 +440,22 @@ func file_unigate_common_v1_common_proto_rawDescGZIP() []byte {
 }
 
 var file_unigate_common_v1_common_proto_enumTypes = make([]protoimpl.EnumInfo, 2)
-var file_unigate_common_v1_common_proto_msgTypes = make([]protoimpl.MessageInfo, 2)
+var file_unigate_common_v1_common_proto_msgTypes = make([]protoimpl.MessageInfo, 3)
 var file_unigate_common_v1_common_proto_goTypes = []any{
-	(Result)(0),      // 0: unigate.common.v1.Result
-	(CodeKind)(0),    // 1: unigate.common.v1.CodeKind
-	(*Money)(nil),    // 2: unigate.common.v1.Money
-	(*Merchant)(nil), // 3: unigate.common.v1.Merchant
+	(Result)(0),                   // 0: unigate.common.v1.Result
+	(CodeKind)(0),                 // 1: unigate.common.v1.CodeKind
+	(*Money)(nil),                 // 2: unigate.common.v1.Money
+	(*Merchant)(nil),              // 3: unigate.common.v1.Merchant
+	(*RateLeg)(nil),               // 4: unigate.common.v1.RateLeg
+	(*timestamppb.Timestamp)(nil), // 5: google.protobuf.Timestamp
 }
 var file_unigate_common_v1_common_proto_depIdxs = []int32{
-	0, // [0:0] is the sub-list for method output_type
-	0, // [0:0] is the sub-list for method input_type
-	0, // [0:0] is the sub-list for extension type_name
-	0, // [0:0] is the sub-list for extension extendee
-	0, // [0:0] is the sub-list for field type_name
+	5, // 0: unigate.common.v1.RateLeg.source_time:type_name -> google.protobuf.Timestamp
+	1, // [1:1] is the sub-list for method output_type
+	1, // [1:1] is the sub-list for method input_type
+	1, // [1:1] is the sub-list for extension type_name
+	1, // [1:1] is the sub-list for extension extendee
+	0, // [0:1] is the sub-list for field type_name
 }
 
 func init() { file_unigate_common_v1_common_proto_init() }
@@ -367,7 +469,7 @@ func file_unigate_common_v1_common_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_unigate_common_v1_common_proto_rawDesc), len(file_unigate_common_v1_common_proto_rawDesc)),
 			NumEnums:      2,
-			NumMessages:   2,
+			NumMessages:   3,
 			NumExtensions: 0,
 			NumServices:   0,
 		},

@@ -26,6 +26,60 @@ const (
 	_ = protoimpl.EnforceVersion(protoimpl.MaxVersion - 20)
 )
 
+// QuoteDirection is which side of a quote is fixed.
+type QuoteDirection int32
+
+const (
+	QuoteDirection_QUOTE_DIRECTION_UNSPECIFIED QuoteDirection = 0
+	// The merchant amount is fixed; the wallet amount is computed (rounded
+	// up to the wallet currency's minor unit).
+	QuoteDirection_QUOTE_DIRECTION_FIX_MERCHANT QuoteDirection = 1
+	// The wallet amount is fixed; the merchant amount is computed (rounded
+	// down to the merchant currency's minor unit).
+	QuoteDirection_QUOTE_DIRECTION_FIX_WALLET QuoteDirection = 2
+)
+
+// Enum value maps for QuoteDirection.
+var (
+	QuoteDirection_name = map[int32]string{
+		0: "QUOTE_DIRECTION_UNSPECIFIED",
+		1: "QUOTE_DIRECTION_FIX_MERCHANT",
+		2: "QUOTE_DIRECTION_FIX_WALLET",
+	}
+	QuoteDirection_value = map[string]int32{
+		"QUOTE_DIRECTION_UNSPECIFIED":  0,
+		"QUOTE_DIRECTION_FIX_MERCHANT": 1,
+		"QUOTE_DIRECTION_FIX_WALLET":   2,
+	}
+)
+
+func (x QuoteDirection) Enum() *QuoteDirection {
+	p := new(QuoteDirection)
+	*p = x
+	return p
+}
+
+func (x QuoteDirection) String() string {
+	return protoimpl.X.EnumStringOf(x.Descriptor(), protoreflect.EnumNumber(x))
+}
+
+func (QuoteDirection) Descriptor() protoreflect.EnumDescriptor {
+	return file_unigate_fx_v1_fx_proto_enumTypes[0].Descriptor()
+}
+
+func (QuoteDirection) Type() protoreflect.EnumType {
+	return &file_unigate_fx_v1_fx_proto_enumTypes[0]
+}
+
+func (x QuoteDirection) Number() protoreflect.EnumNumber {
+	return protoreflect.EnumNumber(x)
+}
+
+// Deprecated: Use QuoteDirection.Descriptor instead.
+func (QuoteDirection) EnumDescriptor() ([]byte, []int) {
+	return file_unigate_fx_v1_fx_proto_rawDescGZIP(), []int{0}
+}
+
 // QuoteState is whether a quote can still be used.
 type QuoteState int32
 
@@ -60,11 +114,11 @@ func (x QuoteState) String() string {
 }
 
 func (QuoteState) Descriptor() protoreflect.EnumDescriptor {
-	return file_unigate_fx_v1_fx_proto_enumTypes[0].Descriptor()
+	return file_unigate_fx_v1_fx_proto_enumTypes[1].Descriptor()
 }
 
 func (QuoteState) Type() protoreflect.EnumType {
-	return &file_unigate_fx_v1_fx_proto_enumTypes[0]
+	return &file_unigate_fx_v1_fx_proto_enumTypes[1]
 }
 
 func (x QuoteState) Number() protoreflect.EnumNumber {
@@ -73,7 +127,71 @@ func (x QuoteState) Number() protoreflect.EnumNumber {
 
 // Deprecated: Use QuoteState.Descriptor instead.
 func (QuoteState) EnumDescriptor() ([]byte, []int) {
-	return file_unigate_fx_v1_fx_proto_rawDescGZIP(), []int{0}
+	return file_unigate_fx_v1_fx_proto_rawDescGZIP(), []int{1}
+}
+
+// RateVerdict is what best execution made of a provider's latest rate.
+type RateVerdict int32
+
+const (
+	RateVerdict_RATE_VERDICT_UNSPECIFIED RateVerdict = 0
+	// The best fresh rate: the one quotes use.
+	RateVerdict_RATE_VERDICT_CHOSEN RateVerdict = 1
+	// Fresh and sane, but not the best.
+	RateVerdict_RATE_VERDICT_USABLE RateVerdict = 2
+	// Older than the staleness limit: never used.
+	RateVerdict_RATE_VERDICT_STALE RateVerdict = 3
+	// Bid above ask: never used.
+	RateVerdict_RATE_VERDICT_CROSSED RateVerdict = 4
+	// Mid beyond the outlier band from the median of the other providers.
+	RateVerdict_RATE_VERDICT_OUTLIER RateVerdict = 5
+)
+
+// Enum value maps for RateVerdict.
+var (
+	RateVerdict_name = map[int32]string{
+		0: "RATE_VERDICT_UNSPECIFIED",
+		1: "RATE_VERDICT_CHOSEN",
+		2: "RATE_VERDICT_USABLE",
+		3: "RATE_VERDICT_STALE",
+		4: "RATE_VERDICT_CROSSED",
+		5: "RATE_VERDICT_OUTLIER",
+	}
+	RateVerdict_value = map[string]int32{
+		"RATE_VERDICT_UNSPECIFIED": 0,
+		"RATE_VERDICT_CHOSEN":      1,
+		"RATE_VERDICT_USABLE":      2,
+		"RATE_VERDICT_STALE":       3,
+		"RATE_VERDICT_CROSSED":     4,
+		"RATE_VERDICT_OUTLIER":     5,
+	}
+)
+
+func (x RateVerdict) Enum() *RateVerdict {
+	p := new(RateVerdict)
+	*p = x
+	return p
+}
+
+func (x RateVerdict) String() string {
+	return protoimpl.X.EnumStringOf(x.Descriptor(), protoreflect.EnumNumber(x))
+}
+
+func (RateVerdict) Descriptor() protoreflect.EnumDescriptor {
+	return file_unigate_fx_v1_fx_proto_enumTypes[2].Descriptor()
+}
+
+func (RateVerdict) Type() protoreflect.EnumType {
+	return &file_unigate_fx_v1_fx_proto_enumTypes[2]
+}
+
+func (x RateVerdict) Number() protoreflect.EnumNumber {
+	return protoreflect.EnumNumber(x)
+}
+
+// Deprecated: Use RateVerdict.Descriptor instead.
+func (RateVerdict) EnumDescriptor() ([]byte, []int) {
+	return file_unigate_fx_v1_fx_proto_rawDescGZIP(), []int{2}
 }
 
 // Quote is a firm price for one payment.
@@ -90,17 +208,30 @@ type Quote struct {
 	// The part of wallet_amount that covers merchant_amount at the mid rate;
 	// wallet_amount - cost_amount is Unigate's FX revenue.
 	CostAmount *v1.Money `protobuf:"bytes,6,opt,name=cost_amount,json=costAmount,proto3" json:"cost_amount,omitempty"`
-	// Wallet units per merchant unit at mid market, and with the spread.
+	// Wallet units per merchant unit at mid market, and as applied (cost
+	// rate plus markup).
 	MidRate string `protobuf:"bytes,7,opt,name=mid_rate,json=midRate,proto3" json:"mid_rate,omitempty"`
 	Rate    string `protobuf:"bytes,8,opt,name=rate,proto3" json:"rate,omitempty"`
-	// Spread in basis points applied to the mid rate.
+	// Markup in basis points over the cost rate (the partner's tier).
 	SpreadBps  int32                  `protobuf:"varint,9,opt,name=spread_bps,json=spreadBps,proto3" json:"spread_bps,omitempty"`
 	CreateTime *timestamppb.Timestamp `protobuf:"bytes,10,opt,name=create_time,json=createTime,proto3" json:"create_time,omitempty"`
 	ExpireTime *timestamppb.Timestamp `protobuf:"bytes,11,opt,name=expire_time,json=expireTime,proto3" json:"expire_time,omitempty"`
 	// The payment that consumed the quote, once locked.
-	PaymentId     string `protobuf:"bytes,12,opt,name=payment_id,json=paymentId,proto3" json:"payment_id,omitempty"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
+	PaymentId string `protobuf:"bytes,12,opt,name=payment_id,json=paymentId,proto3" json:"payment_id,omitempty"`
+	// What the partner owes, in its settlement currency; cost_amount is in
+	// this currency too.
+	SettlementAmount *v1.Money `protobuf:"bytes,13,opt,name=settlement_amount,json=settlementAmount,proto3" json:"settlement_amount,omitempty"`
+	// Settlement units per merchant unit at which Unigate buys the merchant
+	// currency (best execution; cost_amount = merchant_amount at this rate).
+	CostRate  string         `protobuf:"bytes,14,opt,name=cost_rate,json=costRate,proto3" json:"cost_rate,omitempty"`
+	Direction QuoteDirection `protobuf:"varint,15,opt,name=direction,proto3,enum=unigate.fx.v1.QuoteDirection" json:"direction,omitempty"`
+	// The conversions of the wallet price: one leg for a direct pair, two
+	// for a cross through the reference currency; and of the settlement
+	// price when it is in another currency than the wallet's.
+	Legs           []*v1.RateLeg `protobuf:"bytes,16,rep,name=legs,proto3" json:"legs,omitempty"`
+	SettlementLegs []*v1.RateLeg `protobuf:"bytes,17,rep,name=settlement_legs,json=settlementLegs,proto3" json:"settlement_legs,omitempty"`
+	unknownFields  protoimpl.UnknownFields
+	sizeCache      protoimpl.SizeCache
 }
 
 func (x *Quote) Reset() {
@@ -217,16 +348,56 @@ func (x *Quote) GetPaymentId() string {
 	return ""
 }
 
+func (x *Quote) GetSettlementAmount() *v1.Money {
+	if x != nil {
+		return x.SettlementAmount
+	}
+	return nil
+}
+
+func (x *Quote) GetCostRate() string {
+	if x != nil {
+		return x.CostRate
+	}
+	return ""
+}
+
+func (x *Quote) GetDirection() QuoteDirection {
+	if x != nil {
+		return x.Direction
+	}
+	return QuoteDirection_QUOTE_DIRECTION_UNSPECIFIED
+}
+
+func (x *Quote) GetLegs() []*v1.RateLeg {
+	if x != nil {
+		return x.Legs
+	}
+	return nil
+}
+
+func (x *Quote) GetSettlementLegs() []*v1.RateLeg {
+	if x != nil {
+		return x.SettlementLegs
+	}
+	return nil
+}
+
 // CreateQuoteRequest asks for a quote.
 type CreateQuoteRequest struct {
 	state     protoimpl.MessageState `protogen:"open.v1"`
 	PartnerId string                 `protobuf:"bytes,1,opt,name=partner_id,json=partnerId,proto3" json:"partner_id,omitempty"`
 	// The currency the wallet user pays in.
 	WalletCurrency string `protobuf:"bytes,2,opt,name=wallet_currency,json=walletCurrency,proto3" json:"wallet_currency,omitempty"`
-	// The amount the merchant is to receive.
+	// The amount the merchant is to receive (FIX_MERCHANT), or only its
+	// currency, with minor_units 0, for FIX_WALLET.
 	MerchantAmount *v1.Money `protobuf:"bytes,3,opt,name=merchant_amount,json=merchantAmount,proto3" json:"merchant_amount,omitempty"`
-	unknownFields  protoimpl.UnknownFields
-	sizeCache      protoimpl.SizeCache
+	// For FIX_WALLET: what the user pays, in wallet_currency.
+	WalletAmount *v1.Money `protobuf:"bytes,4,opt,name=wallet_amount,json=walletAmount,proto3" json:"wallet_amount,omitempty"`
+	// FIX_MERCHANT when unspecified.
+	Direction     QuoteDirection `protobuf:"varint,5,opt,name=direction,proto3,enum=unigate.fx.v1.QuoteDirection" json:"direction,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
 }
 
 func (x *CreateQuoteRequest) Reset() {
@@ -280,6 +451,20 @@ func (x *CreateQuoteRequest) GetMerchantAmount() *v1.Money {
 	return nil
 }
 
+func (x *CreateQuoteRequest) GetWalletAmount() *v1.Money {
+	if x != nil {
+		return x.WalletAmount
+	}
+	return nil
+}
+
+func (x *CreateQuoteRequest) GetDirection() QuoteDirection {
+	if x != nil {
+		return x.Direction
+	}
+	return QuoteDirection_QUOTE_DIRECTION_UNSPECIFIED
+}
+
 // CreateQuoteResponse carries the new quote.
 type CreateQuoteResponse struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
@@ -325,6 +510,97 @@ func (x *CreateQuoteResponse) GetQuote() *Quote {
 	return nil
 }
 
+// PreviewQuoteRequest asks for a price as CreateQuote would give it.
+type PreviewQuoteRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Request       *CreateQuoteRequest    `protobuf:"bytes,1,opt,name=request,proto3" json:"request,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *PreviewQuoteRequest) Reset() {
+	*x = PreviewQuoteRequest{}
+	mi := &file_unigate_fx_v1_fx_proto_msgTypes[3]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *PreviewQuoteRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*PreviewQuoteRequest) ProtoMessage() {}
+
+func (x *PreviewQuoteRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_unigate_fx_v1_fx_proto_msgTypes[3]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use PreviewQuoteRequest.ProtoReflect.Descriptor instead.
+func (*PreviewQuoteRequest) Descriptor() ([]byte, []int) {
+	return file_unigate_fx_v1_fx_proto_rawDescGZIP(), []int{3}
+}
+
+func (x *PreviewQuoteRequest) GetRequest() *CreateQuoteRequest {
+	if x != nil {
+		return x.Request
+	}
+	return nil
+}
+
+// PreviewQuoteResponse carries the price: a quote with no id, never
+// stored, that nothing can lock.
+type PreviewQuoteResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Quote         *Quote                 `protobuf:"bytes,1,opt,name=quote,proto3" json:"quote,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *PreviewQuoteResponse) Reset() {
+	*x = PreviewQuoteResponse{}
+	mi := &file_unigate_fx_v1_fx_proto_msgTypes[4]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *PreviewQuoteResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*PreviewQuoteResponse) ProtoMessage() {}
+
+func (x *PreviewQuoteResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_unigate_fx_v1_fx_proto_msgTypes[4]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use PreviewQuoteResponse.ProtoReflect.Descriptor instead.
+func (*PreviewQuoteResponse) Descriptor() ([]byte, []int) {
+	return file_unigate_fx_v1_fx_proto_rawDescGZIP(), []int{4}
+}
+
+func (x *PreviewQuoteResponse) GetQuote() *Quote {
+	if x != nil {
+		return x.Quote
+	}
+	return nil
+}
+
 // GetQuoteRequest names a quote.
 type GetQuoteRequest struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
@@ -335,7 +611,7 @@ type GetQuoteRequest struct {
 
 func (x *GetQuoteRequest) Reset() {
 	*x = GetQuoteRequest{}
-	mi := &file_unigate_fx_v1_fx_proto_msgTypes[3]
+	mi := &file_unigate_fx_v1_fx_proto_msgTypes[5]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -347,7 +623,7 @@ func (x *GetQuoteRequest) String() string {
 func (*GetQuoteRequest) ProtoMessage() {}
 
 func (x *GetQuoteRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_unigate_fx_v1_fx_proto_msgTypes[3]
+	mi := &file_unigate_fx_v1_fx_proto_msgTypes[5]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -360,7 +636,7 @@ func (x *GetQuoteRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetQuoteRequest.ProtoReflect.Descriptor instead.
 func (*GetQuoteRequest) Descriptor() ([]byte, []int) {
-	return file_unigate_fx_v1_fx_proto_rawDescGZIP(), []int{3}
+	return file_unigate_fx_v1_fx_proto_rawDescGZIP(), []int{5}
 }
 
 func (x *GetQuoteRequest) GetQuoteId() string {
@@ -380,7 +656,7 @@ type GetQuoteResponse struct {
 
 func (x *GetQuoteResponse) Reset() {
 	*x = GetQuoteResponse{}
-	mi := &file_unigate_fx_v1_fx_proto_msgTypes[4]
+	mi := &file_unigate_fx_v1_fx_proto_msgTypes[6]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -392,7 +668,7 @@ func (x *GetQuoteResponse) String() string {
 func (*GetQuoteResponse) ProtoMessage() {}
 
 func (x *GetQuoteResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_unigate_fx_v1_fx_proto_msgTypes[4]
+	mi := &file_unigate_fx_v1_fx_proto_msgTypes[6]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -405,7 +681,7 @@ func (x *GetQuoteResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetQuoteResponse.ProtoReflect.Descriptor instead.
 func (*GetQuoteResponse) Descriptor() ([]byte, []int) {
-	return file_unigate_fx_v1_fx_proto_rawDescGZIP(), []int{4}
+	return file_unigate_fx_v1_fx_proto_rawDescGZIP(), []int{6}
 }
 
 func (x *GetQuoteResponse) GetQuote() *Quote {
@@ -429,7 +705,7 @@ type LockQuoteRequest struct {
 
 func (x *LockQuoteRequest) Reset() {
 	*x = LockQuoteRequest{}
-	mi := &file_unigate_fx_v1_fx_proto_msgTypes[5]
+	mi := &file_unigate_fx_v1_fx_proto_msgTypes[7]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -441,7 +717,7 @@ func (x *LockQuoteRequest) String() string {
 func (*LockQuoteRequest) ProtoMessage() {}
 
 func (x *LockQuoteRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_unigate_fx_v1_fx_proto_msgTypes[5]
+	mi := &file_unigate_fx_v1_fx_proto_msgTypes[7]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -454,7 +730,7 @@ func (x *LockQuoteRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use LockQuoteRequest.ProtoReflect.Descriptor instead.
 func (*LockQuoteRequest) Descriptor() ([]byte, []int) {
-	return file_unigate_fx_v1_fx_proto_rawDescGZIP(), []int{5}
+	return file_unigate_fx_v1_fx_proto_rawDescGZIP(), []int{7}
 }
 
 func (x *LockQuoteRequest) GetQuoteId() string {
@@ -495,7 +771,7 @@ type LockQuoteResponse struct {
 
 func (x *LockQuoteResponse) Reset() {
 	*x = LockQuoteResponse{}
-	mi := &file_unigate_fx_v1_fx_proto_msgTypes[6]
+	mi := &file_unigate_fx_v1_fx_proto_msgTypes[8]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -507,7 +783,7 @@ func (x *LockQuoteResponse) String() string {
 func (*LockQuoteResponse) ProtoMessage() {}
 
 func (x *LockQuoteResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_unigate_fx_v1_fx_proto_msgTypes[6]
+	mi := &file_unigate_fx_v1_fx_proto_msgTypes[8]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -520,7 +796,7 @@ func (x *LockQuoteResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use LockQuoteResponse.ProtoReflect.Descriptor instead.
 func (*LockQuoteResponse) Descriptor() ([]byte, []int) {
-	return file_unigate_fx_v1_fx_proto_rawDescGZIP(), []int{6}
+	return file_unigate_fx_v1_fx_proto_rawDescGZIP(), []int{8}
 }
 
 func (x *LockQuoteResponse) GetQuote() *Quote {
@@ -530,16 +806,18 @@ func (x *LockQuoteResponse) GetQuote() *Quote {
 	return nil
 }
 
-// ListRatesRequest is empty.
+// ListRatesRequest filters rates.
 type ListRatesRequest struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Only this pair ("USD/CNY"); every pair when empty.
+	Pair          string `protobuf:"bytes,1,opt,name=pair,proto3" json:"pair,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
 
 func (x *ListRatesRequest) Reset() {
 	*x = ListRatesRequest{}
-	mi := &file_unigate_fx_v1_fx_proto_msgTypes[7]
+	mi := &file_unigate_fx_v1_fx_proto_msgTypes[9]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -551,7 +829,7 @@ func (x *ListRatesRequest) String() string {
 func (*ListRatesRequest) ProtoMessage() {}
 
 func (x *ListRatesRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_unigate_fx_v1_fx_proto_msgTypes[7]
+	mi := &file_unigate_fx_v1_fx_proto_msgTypes[9]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -564,38 +842,48 @@ func (x *ListRatesRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListRatesRequest.ProtoReflect.Descriptor instead.
 func (*ListRatesRequest) Descriptor() ([]byte, []int) {
-	return file_unigate_fx_v1_fx_proto_rawDescGZIP(), []int{7}
+	return file_unigate_fx_v1_fx_proto_rawDescGZIP(), []int{9}
 }
 
-// Rate is a configured rate for one pair.
-type Rate struct {
-	state protoimpl.MessageState `protogen:"open.v1"`
-	// The currency the wallet pays in.
-	WalletCurrency string `protobuf:"bytes,1,opt,name=wallet_currency,json=walletCurrency,proto3" json:"wallet_currency,omitempty"`
-	// The currency the merchant is paid in.
-	MerchantCurrency string `protobuf:"bytes,2,opt,name=merchant_currency,json=merchantCurrency,proto3" json:"merchant_currency,omitempty"`
-	// Wallet units per merchant unit at mid market, as a decimal string.
-	MidRate       string `protobuf:"bytes,3,opt,name=mid_rate,json=midRate,proto3" json:"mid_rate,omitempty"`
-	SpreadBps     int32  `protobuf:"varint,4,opt,name=spread_bps,json=spreadBps,proto3" json:"spread_bps,omitempty"`
+func (x *ListRatesRequest) GetPair() string {
+	if x != nil {
+		return x.Pair
+	}
+	return ""
+}
+
+// ProviderRate is one provider's rate for a pair.
+type ProviderRate struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Provider      string                 `protobuf:"bytes,1,opt,name=provider,proto3" json:"provider,omitempty"`
+	BaseCurrency  string                 `protobuf:"bytes,2,opt,name=base_currency,json=baseCurrency,proto3" json:"base_currency,omitempty"`
+	QuoteCurrency string                 `protobuf:"bytes,3,opt,name=quote_currency,json=quoteCurrency,proto3" json:"quote_currency,omitempty"`
+	Bid           string                 `protobuf:"bytes,4,opt,name=bid,proto3" json:"bid,omitempty"`
+	Ask           string                 `protobuf:"bytes,5,opt,name=ask,proto3" json:"ask,omitempty"`
+	SourceTime    *timestamppb.Timestamp `protobuf:"bytes,6,opt,name=source_time,json=sourceTime,proto3" json:"source_time,omitempty"`
+	ReceiveTime   *timestamppb.Timestamp `protobuf:"bytes,7,opt,name=receive_time,json=receiveTime,proto3" json:"receive_time,omitempty"`
+	// Age at the time of the answer, in milliseconds from source_time.
+	AgeMs         int64       `protobuf:"varint,8,opt,name=age_ms,json=ageMs,proto3" json:"age_ms,omitempty"`
+	Verdict       RateVerdict `protobuf:"varint,9,opt,name=verdict,proto3,enum=unigate.fx.v1.RateVerdict" json:"verdict,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
 
-func (x *Rate) Reset() {
-	*x = Rate{}
-	mi := &file_unigate_fx_v1_fx_proto_msgTypes[8]
+func (x *ProviderRate) Reset() {
+	*x = ProviderRate{}
+	mi := &file_unigate_fx_v1_fx_proto_msgTypes[10]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
 
-func (x *Rate) String() string {
+func (x *ProviderRate) String() string {
 	return protoimpl.X.MessageStringOf(x)
 }
 
-func (*Rate) ProtoMessage() {}
+func (*ProviderRate) ProtoMessage() {}
 
-func (x *Rate) ProtoReflect() protoreflect.Message {
-	mi := &file_unigate_fx_v1_fx_proto_msgTypes[8]
+func (x *ProviderRate) ProtoReflect() protoreflect.Message {
+	mi := &file_unigate_fx_v1_fx_proto_msgTypes[10]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -606,50 +894,217 @@ func (x *Rate) ProtoReflect() protoreflect.Message {
 	return mi.MessageOf(x)
 }
 
-// Deprecated: Use Rate.ProtoReflect.Descriptor instead.
-func (*Rate) Descriptor() ([]byte, []int) {
-	return file_unigate_fx_v1_fx_proto_rawDescGZIP(), []int{8}
+// Deprecated: Use ProviderRate.ProtoReflect.Descriptor instead.
+func (*ProviderRate) Descriptor() ([]byte, []int) {
+	return file_unigate_fx_v1_fx_proto_rawDescGZIP(), []int{10}
 }
 
-func (x *Rate) GetWalletCurrency() string {
+func (x *ProviderRate) GetProvider() string {
 	if x != nil {
-		return x.WalletCurrency
+		return x.Provider
 	}
 	return ""
 }
 
-func (x *Rate) GetMerchantCurrency() string {
+func (x *ProviderRate) GetBaseCurrency() string {
 	if x != nil {
-		return x.MerchantCurrency
+		return x.BaseCurrency
 	}
 	return ""
 }
 
-func (x *Rate) GetMidRate() string {
+func (x *ProviderRate) GetQuoteCurrency() string {
 	if x != nil {
-		return x.MidRate
+		return x.QuoteCurrency
 	}
 	return ""
 }
 
-func (x *Rate) GetSpreadBps() int32 {
+func (x *ProviderRate) GetBid() string {
 	if x != nil {
-		return x.SpreadBps
+		return x.Bid
+	}
+	return ""
+}
+
+func (x *ProviderRate) GetAsk() string {
+	if x != nil {
+		return x.Ask
+	}
+	return ""
+}
+
+func (x *ProviderRate) GetSourceTime() *timestamppb.Timestamp {
+	if x != nil {
+		return x.SourceTime
+	}
+	return nil
+}
+
+func (x *ProviderRate) GetReceiveTime() *timestamppb.Timestamp {
+	if x != nil {
+		return x.ReceiveTime
+	}
+	return nil
+}
+
+func (x *ProviderRate) GetAgeMs() int64 {
+	if x != nil {
+		return x.AgeMs
 	}
 	return 0
 }
 
-// ListRatesResponse carries the rates.
-type ListRatesResponse struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	Rates         []*Rate                `protobuf:"bytes,1,rep,name=rates,proto3" json:"rates,omitempty"`
+func (x *ProviderRate) GetVerdict() RateVerdict {
+	if x != nil {
+		return x.Verdict
+	}
+	return RateVerdict_RATE_VERDICT_UNSPECIFIED
+}
+
+// PairRates is every provider's latest rate for one pair.
+type PairRates struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// "USD/CNY": quote currency units per base unit.
+	Pair  string          `protobuf:"bytes,1,opt,name=pair,proto3" json:"pair,omitempty"`
+	Rates []*ProviderRate `protobuf:"bytes,2,rep,name=rates,proto3" json:"rates,omitempty"`
+	// The chosen provider, empty when none is fresh and sane.
+	Chosen string `protobuf:"bytes,3,opt,name=chosen,proto3" json:"chosen,omitempty"`
+	// The pair's mid from the chosen rate.
+	Mid           string `protobuf:"bytes,4,opt,name=mid,proto3" json:"mid,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
 
+func (x *PairRates) Reset() {
+	*x = PairRates{}
+	mi := &file_unigate_fx_v1_fx_proto_msgTypes[11]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *PairRates) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*PairRates) ProtoMessage() {}
+
+func (x *PairRates) ProtoReflect() protoreflect.Message {
+	mi := &file_unigate_fx_v1_fx_proto_msgTypes[11]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use PairRates.ProtoReflect.Descriptor instead.
+func (*PairRates) Descriptor() ([]byte, []int) {
+	return file_unigate_fx_v1_fx_proto_rawDescGZIP(), []int{11}
+}
+
+func (x *PairRates) GetPair() string {
+	if x != nil {
+		return x.Pair
+	}
+	return ""
+}
+
+func (x *PairRates) GetRates() []*ProviderRate {
+	if x != nil {
+		return x.Rates
+	}
+	return nil
+}
+
+func (x *PairRates) GetChosen() string {
+	if x != nil {
+		return x.Chosen
+	}
+	return ""
+}
+
+func (x *PairRates) GetMid() string {
+	if x != nil {
+		return x.Mid
+	}
+	return ""
+}
+
+// Rejections counts rates the ingesting leader refused, by reason.
+type Rejections struct {
+	state    protoimpl.MessageState `protogen:"open.v1"`
+	Provider string                 `protobuf:"bytes,1,opt,name=provider,proto3" json:"provider,omitempty"`
+	// Reason ("crossed", "outlier", "stale", "malformed", …) to count.
+	Counts        map[string]int64 `protobuf:"bytes,2,rep,name=counts,proto3" json:"counts,omitempty" protobuf_key:"bytes,1,opt,name=key" protobuf_val:"varint,2,opt,name=value"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *Rejections) Reset() {
+	*x = Rejections{}
+	mi := &file_unigate_fx_v1_fx_proto_msgTypes[12]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *Rejections) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*Rejections) ProtoMessage() {}
+
+func (x *Rejections) ProtoReflect() protoreflect.Message {
+	mi := &file_unigate_fx_v1_fx_proto_msgTypes[12]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use Rejections.ProtoReflect.Descriptor instead.
+func (*Rejections) Descriptor() ([]byte, []int) {
+	return file_unigate_fx_v1_fx_proto_rawDescGZIP(), []int{12}
+}
+
+func (x *Rejections) GetProvider() string {
+	if x != nil {
+		return x.Provider
+	}
+	return ""
+}
+
+func (x *Rejections) GetCounts() map[string]int64 {
+	if x != nil {
+		return x.Counts
+	}
+	return nil
+}
+
+// ListRatesResponse carries the rates as this replica holds them.
+type ListRatesResponse struct {
+	state      protoimpl.MessageState `protogen:"open.v1"`
+	Pairs      []*PairRates           `protobuf:"bytes,1,rep,name=pairs,proto3" json:"pairs,omitempty"`
+	Rejections []*Rejections          `protobuf:"bytes,2,rep,name=rejections,proto3" json:"rejections,omitempty"`
+	// The staleness limit and the outlier band in force.
+	StalenessMs    int64 `protobuf:"varint,3,opt,name=staleness_ms,json=stalenessMs,proto3" json:"staleness_ms,omitempty"`
+	OutlierBandBps int32 `protobuf:"varint,4,opt,name=outlier_band_bps,json=outlierBandBps,proto3" json:"outlier_band_bps,omitempty"`
+	// The replica leading ingestion, when known.
+	IngestionLeader string `protobuf:"bytes,5,opt,name=ingestion_leader,json=ingestionLeader,proto3" json:"ingestion_leader,omitempty"`
+	unknownFields   protoimpl.UnknownFields
+	sizeCache       protoimpl.SizeCache
+}
+
 func (x *ListRatesResponse) Reset() {
 	*x = ListRatesResponse{}
-	mi := &file_unigate_fx_v1_fx_proto_msgTypes[9]
+	mi := &file_unigate_fx_v1_fx_proto_msgTypes[13]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -661,7 +1116,7 @@ func (x *ListRatesResponse) String() string {
 func (*ListRatesResponse) ProtoMessage() {}
 
 func (x *ListRatesResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_unigate_fx_v1_fx_proto_msgTypes[9]
+	mi := &file_unigate_fx_v1_fx_proto_msgTypes[13]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -674,10 +1129,201 @@ func (x *ListRatesResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListRatesResponse.ProtoReflect.Descriptor instead.
 func (*ListRatesResponse) Descriptor() ([]byte, []int) {
-	return file_unigate_fx_v1_fx_proto_rawDescGZIP(), []int{9}
+	return file_unigate_fx_v1_fx_proto_rawDescGZIP(), []int{13}
 }
 
-func (x *ListRatesResponse) GetRates() []*Rate {
+func (x *ListRatesResponse) GetPairs() []*PairRates {
+	if x != nil {
+		return x.Pairs
+	}
+	return nil
+}
+
+func (x *ListRatesResponse) GetRejections() []*Rejections {
+	if x != nil {
+		return x.Rejections
+	}
+	return nil
+}
+
+func (x *ListRatesResponse) GetStalenessMs() int64 {
+	if x != nil {
+		return x.StalenessMs
+	}
+	return 0
+}
+
+func (x *ListRatesResponse) GetOutlierBandBps() int32 {
+	if x != nil {
+		return x.OutlierBandBps
+	}
+	return 0
+}
+
+func (x *ListRatesResponse) GetIngestionLeader() string {
+	if x != nil {
+		return x.IngestionLeader
+	}
+	return ""
+}
+
+// RateHistoryRequest names a pair and a time.
+type RateHistoryRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// "USD/CNY".
+	Pair string `protobuf:"bytes,1,opt,name=pair,proto3" json:"pair,omitempty"`
+	// Rates received at or after this time.
+	Since *timestamppb.Timestamp `protobuf:"bytes,2,opt,name=since,proto3" json:"since,omitempty"`
+	// At most this many (1000 when 0; at most 10000).
+	Limit         int32 `protobuf:"varint,3,opt,name=limit,proto3" json:"limit,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *RateHistoryRequest) Reset() {
+	*x = RateHistoryRequest{}
+	mi := &file_unigate_fx_v1_fx_proto_msgTypes[14]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *RateHistoryRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*RateHistoryRequest) ProtoMessage() {}
+
+func (x *RateHistoryRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_unigate_fx_v1_fx_proto_msgTypes[14]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use RateHistoryRequest.ProtoReflect.Descriptor instead.
+func (*RateHistoryRequest) Descriptor() ([]byte, []int) {
+	return file_unigate_fx_v1_fx_proto_rawDescGZIP(), []int{14}
+}
+
+func (x *RateHistoryRequest) GetPair() string {
+	if x != nil {
+		return x.Pair
+	}
+	return ""
+}
+
+func (x *RateHistoryRequest) GetSince() *timestamppb.Timestamp {
+	if x != nil {
+		return x.Since
+	}
+	return nil
+}
+
+func (x *RateHistoryRequest) GetLimit() int32 {
+	if x != nil {
+		return x.Limit
+	}
+	return 0
+}
+
+// HistoricRate is a received rate as stored.
+type HistoricRate struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	Rate  *ProviderRate          `protobuf:"bytes,1,opt,name=rate,proto3" json:"rate,omitempty"`
+	// Why ingestion refused it, empty when accepted.
+	Rejected      string `protobuf:"bytes,2,opt,name=rejected,proto3" json:"rejected,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *HistoricRate) Reset() {
+	*x = HistoricRate{}
+	mi := &file_unigate_fx_v1_fx_proto_msgTypes[15]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *HistoricRate) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*HistoricRate) ProtoMessage() {}
+
+func (x *HistoricRate) ProtoReflect() protoreflect.Message {
+	mi := &file_unigate_fx_v1_fx_proto_msgTypes[15]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use HistoricRate.ProtoReflect.Descriptor instead.
+func (*HistoricRate) Descriptor() ([]byte, []int) {
+	return file_unigate_fx_v1_fx_proto_rawDescGZIP(), []int{15}
+}
+
+func (x *HistoricRate) GetRate() *ProviderRate {
+	if x != nil {
+		return x.Rate
+	}
+	return nil
+}
+
+func (x *HistoricRate) GetRejected() string {
+	if x != nil {
+		return x.Rejected
+	}
+	return ""
+}
+
+// RateHistoryResponse carries the rates, newest first.
+type RateHistoryResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Rates         []*HistoricRate        `protobuf:"bytes,1,rep,name=rates,proto3" json:"rates,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *RateHistoryResponse) Reset() {
+	*x = RateHistoryResponse{}
+	mi := &file_unigate_fx_v1_fx_proto_msgTypes[16]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *RateHistoryResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*RateHistoryResponse) ProtoMessage() {}
+
+func (x *RateHistoryResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_unigate_fx_v1_fx_proto_msgTypes[16]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use RateHistoryResponse.ProtoReflect.Descriptor instead.
+func (*RateHistoryResponse) Descriptor() ([]byte, []int) {
+	return file_unigate_fx_v1_fx_proto_rawDescGZIP(), []int{16}
+}
+
+func (x *RateHistoryResponse) GetRates() []*HistoricRate {
 	if x != nil {
 		return x.Rates
 	}
@@ -688,7 +1334,7 @@ var File_unigate_fx_v1_fx_proto protoreflect.FileDescriptor
 
 const file_unigate_fx_v1_fx_proto_rawDesc = "" +
 	"\n" +
-	"\x16unigate/fx/v1/fx.proto\x12\runigate.fx.v1\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x1eunigate/common/v1/common.proto\"\x96\x04\n" +
+	"\x16unigate/fx/v1/fx.proto\x12\runigate.fx.v1\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x1eunigate/common/v1/common.proto\"\xac\x06\n" +
 	"\x05Quote\x12\x19\n" +
 	"\bquote_id\x18\x01 \x01(\tR\aquoteId\x12\x1d\n" +
 	"\n" +
@@ -708,13 +1354,24 @@ const file_unigate_fx_v1_fx_proto_rawDesc = "" +
 	"\vexpire_time\x18\v \x01(\v2\x1a.google.protobuf.TimestampR\n" +
 	"expireTime\x12\x1d\n" +
 	"\n" +
-	"payment_id\x18\f \x01(\tR\tpaymentId\"\x9f\x01\n" +
+	"payment_id\x18\f \x01(\tR\tpaymentId\x12E\n" +
+	"\x11settlement_amount\x18\r \x01(\v2\x18.unigate.common.v1.MoneyR\x10settlementAmount\x12\x1b\n" +
+	"\tcost_rate\x18\x0e \x01(\tR\bcostRate\x12;\n" +
+	"\tdirection\x18\x0f \x01(\x0e2\x1d.unigate.fx.v1.QuoteDirectionR\tdirection\x12.\n" +
+	"\x04legs\x18\x10 \x03(\v2\x1a.unigate.common.v1.RateLegR\x04legs\x12C\n" +
+	"\x0fsettlement_legs\x18\x11 \x03(\v2\x1a.unigate.common.v1.RateLegR\x0esettlementLegs\"\x9b\x02\n" +
 	"\x12CreateQuoteRequest\x12\x1d\n" +
 	"\n" +
 	"partner_id\x18\x01 \x01(\tR\tpartnerId\x12'\n" +
 	"\x0fwallet_currency\x18\x02 \x01(\tR\x0ewalletCurrency\x12A\n" +
-	"\x0fmerchant_amount\x18\x03 \x01(\v2\x18.unigate.common.v1.MoneyR\x0emerchantAmount\"A\n" +
+	"\x0fmerchant_amount\x18\x03 \x01(\v2\x18.unigate.common.v1.MoneyR\x0emerchantAmount\x12=\n" +
+	"\rwallet_amount\x18\x04 \x01(\v2\x18.unigate.common.v1.MoneyR\fwalletAmount\x12;\n" +
+	"\tdirection\x18\x05 \x01(\x0e2\x1d.unigate.fx.v1.QuoteDirectionR\tdirection\"A\n" +
 	"\x13CreateQuoteResponse\x12*\n" +
+	"\x05quote\x18\x01 \x01(\v2\x14.unigate.fx.v1.QuoteR\x05quote\"R\n" +
+	"\x13PreviewQuoteRequest\x12;\n" +
+	"\arequest\x18\x01 \x01(\v2!.unigate.fx.v1.CreateQuoteRequestR\arequest\"B\n" +
+	"\x14PreviewQuoteResponse\x12*\n" +
 	"\x05quote\x18\x01 \x01(\v2\x14.unigate.fx.v1.QuoteR\x05quote\",\n" +
 	"\x0fGetQuoteRequest\x12\x19\n" +
 	"\bquote_id\x18\x01 \x01(\tR\aquoteId\">\n" +
@@ -728,26 +1385,72 @@ const file_unigate_fx_v1_fx_proto_rawDesc = "" +
 	"partner_id\x18\x03 \x01(\tR\tpartnerId\x12A\n" +
 	"\x0fmerchant_amount\x18\x04 \x01(\v2\x18.unigate.common.v1.MoneyR\x0emerchantAmount\"?\n" +
 	"\x11LockQuoteResponse\x12*\n" +
-	"\x05quote\x18\x01 \x01(\v2\x14.unigate.fx.v1.QuoteR\x05quote\"\x12\n" +
-	"\x10ListRatesRequest\"\x96\x01\n" +
-	"\x04Rate\x12'\n" +
-	"\x0fwallet_currency\x18\x01 \x01(\tR\x0ewalletCurrency\x12+\n" +
-	"\x11merchant_currency\x18\x02 \x01(\tR\x10merchantCurrency\x12\x19\n" +
-	"\bmid_rate\x18\x03 \x01(\tR\amidRate\x12\x1d\n" +
+	"\x05quote\x18\x01 \x01(\v2\x14.unigate.fx.v1.QuoteR\x05quote\"&\n" +
+	"\x10ListRatesRequest\x12\x12\n" +
+	"\x04pair\x18\x01 \x01(\tR\x04pair\"\xe3\x02\n" +
+	"\fProviderRate\x12\x1a\n" +
+	"\bprovider\x18\x01 \x01(\tR\bprovider\x12#\n" +
+	"\rbase_currency\x18\x02 \x01(\tR\fbaseCurrency\x12%\n" +
+	"\x0equote_currency\x18\x03 \x01(\tR\rquoteCurrency\x12\x10\n" +
+	"\x03bid\x18\x04 \x01(\tR\x03bid\x12\x10\n" +
+	"\x03ask\x18\x05 \x01(\tR\x03ask\x12;\n" +
+	"\vsource_time\x18\x06 \x01(\v2\x1a.google.protobuf.TimestampR\n" +
+	"sourceTime\x12=\n" +
+	"\freceive_time\x18\a \x01(\v2\x1a.google.protobuf.TimestampR\vreceiveTime\x12\x15\n" +
+	"\x06age_ms\x18\b \x01(\x03R\x05ageMs\x124\n" +
+	"\averdict\x18\t \x01(\x0e2\x1a.unigate.fx.v1.RateVerdictR\averdict\"|\n" +
+	"\tPairRates\x12\x12\n" +
+	"\x04pair\x18\x01 \x01(\tR\x04pair\x121\n" +
+	"\x05rates\x18\x02 \x03(\v2\x1b.unigate.fx.v1.ProviderRateR\x05rates\x12\x16\n" +
+	"\x06chosen\x18\x03 \x01(\tR\x06chosen\x12\x10\n" +
+	"\x03mid\x18\x04 \x01(\tR\x03mid\"\xa2\x01\n" +
 	"\n" +
-	"spread_bps\x18\x04 \x01(\x05R\tspreadBps\">\n" +
-	"\x11ListRatesResponse\x12)\n" +
-	"\x05rates\x18\x01 \x03(\v2\x13.unigate.fx.v1.RateR\x05rates*W\n" +
+	"Rejections\x12\x1a\n" +
+	"\bprovider\x18\x01 \x01(\tR\bprovider\x12=\n" +
+	"\x06counts\x18\x02 \x03(\v2%.unigate.fx.v1.Rejections.CountsEntryR\x06counts\x1a9\n" +
+	"\vCountsEntry\x12\x10\n" +
+	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
+	"\x05value\x18\x02 \x01(\x03R\x05value:\x028\x01\"\xf6\x01\n" +
+	"\x11ListRatesResponse\x12.\n" +
+	"\x05pairs\x18\x01 \x03(\v2\x18.unigate.fx.v1.PairRatesR\x05pairs\x129\n" +
+	"\n" +
+	"rejections\x18\x02 \x03(\v2\x19.unigate.fx.v1.RejectionsR\n" +
+	"rejections\x12!\n" +
+	"\fstaleness_ms\x18\x03 \x01(\x03R\vstalenessMs\x12(\n" +
+	"\x10outlier_band_bps\x18\x04 \x01(\x05R\x0eoutlierBandBps\x12)\n" +
+	"\x10ingestion_leader\x18\x05 \x01(\tR\x0fingestionLeader\"p\n" +
+	"\x12RateHistoryRequest\x12\x12\n" +
+	"\x04pair\x18\x01 \x01(\tR\x04pair\x120\n" +
+	"\x05since\x18\x02 \x01(\v2\x1a.google.protobuf.TimestampR\x05since\x12\x14\n" +
+	"\x05limit\x18\x03 \x01(\x05R\x05limit\"[\n" +
+	"\fHistoricRate\x12/\n" +
+	"\x04rate\x18\x01 \x01(\v2\x1b.unigate.fx.v1.ProviderRateR\x04rate\x12\x1a\n" +
+	"\brejected\x18\x02 \x01(\tR\brejected\"H\n" +
+	"\x13RateHistoryResponse\x121\n" +
+	"\x05rates\x18\x01 \x03(\v2\x1b.unigate.fx.v1.HistoricRateR\x05rates*s\n" +
+	"\x0eQuoteDirection\x12\x1f\n" +
+	"\x1bQUOTE_DIRECTION_UNSPECIFIED\x10\x00\x12 \n" +
+	"\x1cQUOTE_DIRECTION_FIX_MERCHANT\x10\x01\x12\x1e\n" +
+	"\x1aQUOTE_DIRECTION_FIX_WALLET\x10\x02*W\n" +
 	"\n" +
 	"QuoteState\x12\x1b\n" +
 	"\x17QUOTE_STATE_UNSPECIFIED\x10\x00\x12\x14\n" +
 	"\x10QUOTE_STATE_OPEN\x10\x01\x12\x16\n" +
-	"\x12QUOTE_STATE_LOCKED\x10\x022\xce\x02\n" +
+	"\x12QUOTE_STATE_LOCKED\x10\x02*\xa9\x01\n" +
+	"\vRateVerdict\x12\x1c\n" +
+	"\x18RATE_VERDICT_UNSPECIFIED\x10\x00\x12\x17\n" +
+	"\x13RATE_VERDICT_CHOSEN\x10\x01\x12\x17\n" +
+	"\x13RATE_VERDICT_USABLE\x10\x02\x12\x16\n" +
+	"\x12RATE_VERDICT_STALE\x10\x03\x12\x18\n" +
+	"\x14RATE_VERDICT_CROSSED\x10\x04\x12\x18\n" +
+	"\x14RATE_VERDICT_OUTLIER\x10\x052\xfd\x03\n" +
 	"\tFxService\x12T\n" +
-	"\vCreateQuote\x12!.unigate.fx.v1.CreateQuoteRequest\x1a\".unigate.fx.v1.CreateQuoteResponse\x12K\n" +
+	"\vCreateQuote\x12!.unigate.fx.v1.CreateQuoteRequest\x1a\".unigate.fx.v1.CreateQuoteResponse\x12W\n" +
+	"\fPreviewQuote\x12\".unigate.fx.v1.PreviewQuoteRequest\x1a#.unigate.fx.v1.PreviewQuoteResponse\x12K\n" +
 	"\bGetQuote\x12\x1e.unigate.fx.v1.GetQuoteRequest\x1a\x1f.unigate.fx.v1.GetQuoteResponse\x12N\n" +
 	"\tLockQuote\x12\x1f.unigate.fx.v1.LockQuoteRequest\x1a .unigate.fx.v1.LockQuoteResponse\x12N\n" +
-	"\tListRates\x12\x1f.unigate.fx.v1.ListRatesRequest\x1a .unigate.fx.v1.ListRatesResponseB\xab\x01\n" +
+	"\tListRates\x12\x1f.unigate.fx.v1.ListRatesRequest\x1a .unigate.fx.v1.ListRatesResponse\x12T\n" +
+	"\vRateHistory\x12!.unigate.fx.v1.RateHistoryRequest\x1a\".unigate.fx.v1.RateHistoryResponseB\xab\x01\n" +
 	"\x11com.unigate.fx.v1B\aFxProtoP\x01Z7github.com/unigate/unigate/proto/gen/unigate/fx/v1;fxv1\xa2\x02\x03UFX\xaa\x02\rUnigate.Fx.V1\xca\x02\rUnigate\\Fx\\V1\xe2\x02\x19Unigate\\Fx\\V1\\GPBMetadata\xea\x02\x0fUnigate::Fx::V1b\x06proto3"
 
 var (
@@ -762,49 +1465,81 @@ func file_unigate_fx_v1_fx_proto_rawDescGZIP() []byte {
 	return file_unigate_fx_v1_fx_proto_rawDescData
 }
 
-var file_unigate_fx_v1_fx_proto_enumTypes = make([]protoimpl.EnumInfo, 1)
-var file_unigate_fx_v1_fx_proto_msgTypes = make([]protoimpl.MessageInfo, 10)
+var file_unigate_fx_v1_fx_proto_enumTypes = make([]protoimpl.EnumInfo, 3)
+var file_unigate_fx_v1_fx_proto_msgTypes = make([]protoimpl.MessageInfo, 18)
 var file_unigate_fx_v1_fx_proto_goTypes = []any{
-	(QuoteState)(0),               // 0: unigate.fx.v1.QuoteState
-	(*Quote)(nil),                 // 1: unigate.fx.v1.Quote
-	(*CreateQuoteRequest)(nil),    // 2: unigate.fx.v1.CreateQuoteRequest
-	(*CreateQuoteResponse)(nil),   // 3: unigate.fx.v1.CreateQuoteResponse
-	(*GetQuoteRequest)(nil),       // 4: unigate.fx.v1.GetQuoteRequest
-	(*GetQuoteResponse)(nil),      // 5: unigate.fx.v1.GetQuoteResponse
-	(*LockQuoteRequest)(nil),      // 6: unigate.fx.v1.LockQuoteRequest
-	(*LockQuoteResponse)(nil),     // 7: unigate.fx.v1.LockQuoteResponse
-	(*ListRatesRequest)(nil),      // 8: unigate.fx.v1.ListRatesRequest
-	(*Rate)(nil),                  // 9: unigate.fx.v1.Rate
-	(*ListRatesResponse)(nil),     // 10: unigate.fx.v1.ListRatesResponse
-	(*v1.Money)(nil),              // 11: unigate.common.v1.Money
-	(*timestamppb.Timestamp)(nil), // 12: google.protobuf.Timestamp
+	(QuoteDirection)(0),           // 0: unigate.fx.v1.QuoteDirection
+	(QuoteState)(0),               // 1: unigate.fx.v1.QuoteState
+	(RateVerdict)(0),              // 2: unigate.fx.v1.RateVerdict
+	(*Quote)(nil),                 // 3: unigate.fx.v1.Quote
+	(*CreateQuoteRequest)(nil),    // 4: unigate.fx.v1.CreateQuoteRequest
+	(*CreateQuoteResponse)(nil),   // 5: unigate.fx.v1.CreateQuoteResponse
+	(*PreviewQuoteRequest)(nil),   // 6: unigate.fx.v1.PreviewQuoteRequest
+	(*PreviewQuoteResponse)(nil),  // 7: unigate.fx.v1.PreviewQuoteResponse
+	(*GetQuoteRequest)(nil),       // 8: unigate.fx.v1.GetQuoteRequest
+	(*GetQuoteResponse)(nil),      // 9: unigate.fx.v1.GetQuoteResponse
+	(*LockQuoteRequest)(nil),      // 10: unigate.fx.v1.LockQuoteRequest
+	(*LockQuoteResponse)(nil),     // 11: unigate.fx.v1.LockQuoteResponse
+	(*ListRatesRequest)(nil),      // 12: unigate.fx.v1.ListRatesRequest
+	(*ProviderRate)(nil),          // 13: unigate.fx.v1.ProviderRate
+	(*PairRates)(nil),             // 14: unigate.fx.v1.PairRates
+	(*Rejections)(nil),            // 15: unigate.fx.v1.Rejections
+	(*ListRatesResponse)(nil),     // 16: unigate.fx.v1.ListRatesResponse
+	(*RateHistoryRequest)(nil),    // 17: unigate.fx.v1.RateHistoryRequest
+	(*HistoricRate)(nil),          // 18: unigate.fx.v1.HistoricRate
+	(*RateHistoryResponse)(nil),   // 19: unigate.fx.v1.RateHistoryResponse
+	nil,                           // 20: unigate.fx.v1.Rejections.CountsEntry
+	(*v1.Money)(nil),              // 21: unigate.common.v1.Money
+	(*timestamppb.Timestamp)(nil), // 22: google.protobuf.Timestamp
+	(*v1.RateLeg)(nil),            // 23: unigate.common.v1.RateLeg
 }
 var file_unigate_fx_v1_fx_proto_depIdxs = []int32{
-	0,  // 0: unigate.fx.v1.Quote.state:type_name -> unigate.fx.v1.QuoteState
-	11, // 1: unigate.fx.v1.Quote.merchant_amount:type_name -> unigate.common.v1.Money
-	11, // 2: unigate.fx.v1.Quote.wallet_amount:type_name -> unigate.common.v1.Money
-	11, // 3: unigate.fx.v1.Quote.cost_amount:type_name -> unigate.common.v1.Money
-	12, // 4: unigate.fx.v1.Quote.create_time:type_name -> google.protobuf.Timestamp
-	12, // 5: unigate.fx.v1.Quote.expire_time:type_name -> google.protobuf.Timestamp
-	11, // 6: unigate.fx.v1.CreateQuoteRequest.merchant_amount:type_name -> unigate.common.v1.Money
-	1,  // 7: unigate.fx.v1.CreateQuoteResponse.quote:type_name -> unigate.fx.v1.Quote
-	1,  // 8: unigate.fx.v1.GetQuoteResponse.quote:type_name -> unigate.fx.v1.Quote
-	11, // 9: unigate.fx.v1.LockQuoteRequest.merchant_amount:type_name -> unigate.common.v1.Money
-	1,  // 10: unigate.fx.v1.LockQuoteResponse.quote:type_name -> unigate.fx.v1.Quote
-	9,  // 11: unigate.fx.v1.ListRatesResponse.rates:type_name -> unigate.fx.v1.Rate
-	2,  // 12: unigate.fx.v1.FxService.CreateQuote:input_type -> unigate.fx.v1.CreateQuoteRequest
-	4,  // 13: unigate.fx.v1.FxService.GetQuote:input_type -> unigate.fx.v1.GetQuoteRequest
-	6,  // 14: unigate.fx.v1.FxService.LockQuote:input_type -> unigate.fx.v1.LockQuoteRequest
-	8,  // 15: unigate.fx.v1.FxService.ListRates:input_type -> unigate.fx.v1.ListRatesRequest
-	3,  // 16: unigate.fx.v1.FxService.CreateQuote:output_type -> unigate.fx.v1.CreateQuoteResponse
-	5,  // 17: unigate.fx.v1.FxService.GetQuote:output_type -> unigate.fx.v1.GetQuoteResponse
-	7,  // 18: unigate.fx.v1.FxService.LockQuote:output_type -> unigate.fx.v1.LockQuoteResponse
-	10, // 19: unigate.fx.v1.FxService.ListRates:output_type -> unigate.fx.v1.ListRatesResponse
-	16, // [16:20] is the sub-list for method output_type
-	12, // [12:16] is the sub-list for method input_type
-	12, // [12:12] is the sub-list for extension type_name
-	12, // [12:12] is the sub-list for extension extendee
-	0,  // [0:12] is the sub-list for field type_name
+	1,  // 0: unigate.fx.v1.Quote.state:type_name -> unigate.fx.v1.QuoteState
+	21, // 1: unigate.fx.v1.Quote.merchant_amount:type_name -> unigate.common.v1.Money
+	21, // 2: unigate.fx.v1.Quote.wallet_amount:type_name -> unigate.common.v1.Money
+	21, // 3: unigate.fx.v1.Quote.cost_amount:type_name -> unigate.common.v1.Money
+	22, // 4: unigate.fx.v1.Quote.create_time:type_name -> google.protobuf.Timestamp
+	22, // 5: unigate.fx.v1.Quote.expire_time:type_name -> google.protobuf.Timestamp
+	21, // 6: unigate.fx.v1.Quote.settlement_amount:type_name -> unigate.common.v1.Money
+	0,  // 7: unigate.fx.v1.Quote.direction:type_name -> unigate.fx.v1.QuoteDirection
+	23, // 8: unigate.fx.v1.Quote.legs:type_name -> unigate.common.v1.RateLeg
+	23, // 9: unigate.fx.v1.Quote.settlement_legs:type_name -> unigate.common.v1.RateLeg
+	21, // 10: unigate.fx.v1.CreateQuoteRequest.merchant_amount:type_name -> unigate.common.v1.Money
+	21, // 11: unigate.fx.v1.CreateQuoteRequest.wallet_amount:type_name -> unigate.common.v1.Money
+	0,  // 12: unigate.fx.v1.CreateQuoteRequest.direction:type_name -> unigate.fx.v1.QuoteDirection
+	3,  // 13: unigate.fx.v1.CreateQuoteResponse.quote:type_name -> unigate.fx.v1.Quote
+	4,  // 14: unigate.fx.v1.PreviewQuoteRequest.request:type_name -> unigate.fx.v1.CreateQuoteRequest
+	3,  // 15: unigate.fx.v1.PreviewQuoteResponse.quote:type_name -> unigate.fx.v1.Quote
+	3,  // 16: unigate.fx.v1.GetQuoteResponse.quote:type_name -> unigate.fx.v1.Quote
+	21, // 17: unigate.fx.v1.LockQuoteRequest.merchant_amount:type_name -> unigate.common.v1.Money
+	3,  // 18: unigate.fx.v1.LockQuoteResponse.quote:type_name -> unigate.fx.v1.Quote
+	22, // 19: unigate.fx.v1.ProviderRate.source_time:type_name -> google.protobuf.Timestamp
+	22, // 20: unigate.fx.v1.ProviderRate.receive_time:type_name -> google.protobuf.Timestamp
+	2,  // 21: unigate.fx.v1.ProviderRate.verdict:type_name -> unigate.fx.v1.RateVerdict
+	13, // 22: unigate.fx.v1.PairRates.rates:type_name -> unigate.fx.v1.ProviderRate
+	20, // 23: unigate.fx.v1.Rejections.counts:type_name -> unigate.fx.v1.Rejections.CountsEntry
+	14, // 24: unigate.fx.v1.ListRatesResponse.pairs:type_name -> unigate.fx.v1.PairRates
+	15, // 25: unigate.fx.v1.ListRatesResponse.rejections:type_name -> unigate.fx.v1.Rejections
+	22, // 26: unigate.fx.v1.RateHistoryRequest.since:type_name -> google.protobuf.Timestamp
+	13, // 27: unigate.fx.v1.HistoricRate.rate:type_name -> unigate.fx.v1.ProviderRate
+	18, // 28: unigate.fx.v1.RateHistoryResponse.rates:type_name -> unigate.fx.v1.HistoricRate
+	4,  // 29: unigate.fx.v1.FxService.CreateQuote:input_type -> unigate.fx.v1.CreateQuoteRequest
+	6,  // 30: unigate.fx.v1.FxService.PreviewQuote:input_type -> unigate.fx.v1.PreviewQuoteRequest
+	8,  // 31: unigate.fx.v1.FxService.GetQuote:input_type -> unigate.fx.v1.GetQuoteRequest
+	10, // 32: unigate.fx.v1.FxService.LockQuote:input_type -> unigate.fx.v1.LockQuoteRequest
+	12, // 33: unigate.fx.v1.FxService.ListRates:input_type -> unigate.fx.v1.ListRatesRequest
+	17, // 34: unigate.fx.v1.FxService.RateHistory:input_type -> unigate.fx.v1.RateHistoryRequest
+	5,  // 35: unigate.fx.v1.FxService.CreateQuote:output_type -> unigate.fx.v1.CreateQuoteResponse
+	7,  // 36: unigate.fx.v1.FxService.PreviewQuote:output_type -> unigate.fx.v1.PreviewQuoteResponse
+	9,  // 37: unigate.fx.v1.FxService.GetQuote:output_type -> unigate.fx.v1.GetQuoteResponse
+	11, // 38: unigate.fx.v1.FxService.LockQuote:output_type -> unigate.fx.v1.LockQuoteResponse
+	16, // 39: unigate.fx.v1.FxService.ListRates:output_type -> unigate.fx.v1.ListRatesResponse
+	19, // 40: unigate.fx.v1.FxService.RateHistory:output_type -> unigate.fx.v1.RateHistoryResponse
+	35, // [35:41] is the sub-list for method output_type
+	29, // [29:35] is the sub-list for method input_type
+	29, // [29:29] is the sub-list for extension type_name
+	29, // [29:29] is the sub-list for extension extendee
+	0,  // [0:29] is the sub-list for field type_name
 }
 
 func init() { file_unigate_fx_v1_fx_proto_init() }
@@ -817,8 +1552,8 @@ func file_unigate_fx_v1_fx_proto_init() {
 		File: protoimpl.DescBuilder{
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_unigate_fx_v1_fx_proto_rawDesc), len(file_unigate_fx_v1_fx_proto_rawDesc)),
-			NumEnums:      1,
-			NumMessages:   10,
+			NumEnums:      3,
+			NumMessages:   18,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

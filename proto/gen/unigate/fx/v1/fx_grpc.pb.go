@@ -22,10 +22,12 @@ import (
 const _ = grpc.SupportPackageIsVersion9
 
 const (
-	FxService_CreateQuote_FullMethodName = "/unigate.fx.v1.FxService/CreateQuote"
-	FxService_GetQuote_FullMethodName    = "/unigate.fx.v1.FxService/GetQuote"
-	FxService_LockQuote_FullMethodName   = "/unigate.fx.v1.FxService/LockQuote"
-	FxService_ListRates_FullMethodName   = "/unigate.fx.v1.FxService/ListRates"
+	FxService_CreateQuote_FullMethodName  = "/unigate.fx.v1.FxService/CreateQuote"
+	FxService_PreviewQuote_FullMethodName = "/unigate.fx.v1.FxService/PreviewQuote"
+	FxService_GetQuote_FullMethodName     = "/unigate.fx.v1.FxService/GetQuote"
+	FxService_LockQuote_FullMethodName    = "/unigate.fx.v1.FxService/LockQuote"
+	FxService_ListRates_FullMethodName    = "/unigate.fx.v1.FxService/ListRates"
+	FxService_RateHistory_FullMethodName  = "/unigate.fx.v1.FxService/RateHistory"
 )
 
 // FxServiceClient is the client API for FxService service.
@@ -36,6 +38,9 @@ const (
 type FxServiceClient interface {
 	// CreateQuote prices a merchant-currency amount in a wallet currency.
 	CreateQuote(ctx context.Context, in *CreateQuoteRequest, opts ...grpc.CallOption) (*CreateQuoteResponse, error)
+	// PreviewQuote prices like CreateQuote without storing a quote: what an
+	// operator checks (unigatectl fx quote). Nothing can be locked with it.
+	PreviewQuote(ctx context.Context, in *PreviewQuoteRequest, opts ...grpc.CallOption) (*PreviewQuoteResponse, error)
 	// GetQuote returns a quote by id.
 	GetQuote(ctx context.Context, in *GetQuoteRequest, opts ...grpc.CallOption) (*GetQuoteResponse, error)
 	// LockQuote consumes a quote for one payment. It checks the quote is the
@@ -43,8 +48,12 @@ type FxServiceClient interface {
 	// same payment returns the same quote; for another payment it fails with
 	// QUOTE_ALREADY_USED.
 	LockQuote(ctx context.Context, in *LockQuoteRequest, opts ...grpc.CallOption) (*LockQuoteResponse, error)
-	// ListRates returns the rates in force.
+	// ListRates returns, per pair, every provider's latest rate with its
+	// age and verdict, the chosen one, and the rejection counts.
 	ListRates(ctx context.Context, in *ListRatesRequest, opts ...grpc.CallOption) (*ListRatesResponse, error)
+	// RateHistory returns the rates received for a pair, newest first: the
+	// audit trail of every price Unigate could have used.
+	RateHistory(ctx context.Context, in *RateHistoryRequest, opts ...grpc.CallOption) (*RateHistoryResponse, error)
 }
 
 type fxServiceClient struct {
@@ -59,6 +68,16 @@ func (c *fxServiceClient) CreateQuote(ctx context.Context, in *CreateQuoteReques
 	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
 	out := new(CreateQuoteResponse)
 	err := c.cc.Invoke(ctx, FxService_CreateQuote_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *fxServiceClient) PreviewQuote(ctx context.Context, in *PreviewQuoteRequest, opts ...grpc.CallOption) (*PreviewQuoteResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(PreviewQuoteResponse)
+	err := c.cc.Invoke(ctx, FxService_PreviewQuote_FullMethodName, in, out, cOpts...)
 	if err != nil {
 		return nil, err
 	}
@@ -95,6 +114,16 @@ func (c *fxServiceClient) ListRates(ctx context.Context, in *ListRatesRequest, o
 	return out, nil
 }
 
+func (c *fxServiceClient) RateHistory(ctx context.Context, in *RateHistoryRequest, opts ...grpc.CallOption) (*RateHistoryResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(RateHistoryResponse)
+	err := c.cc.Invoke(ctx, FxService_RateHistory_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 // FxServiceServer is the server API for FxService service.
 // All implementations must embed UnimplementedFxServiceServer
 // for forward compatibility.
@@ -103,6 +132,9 @@ func (c *fxServiceClient) ListRates(ctx context.Context, in *ListRatesRequest, o
 type FxServiceServer interface {
 	// CreateQuote prices a merchant-currency amount in a wallet currency.
 	CreateQuote(context.Context, *CreateQuoteRequest) (*CreateQuoteResponse, error)
+	// PreviewQuote prices like CreateQuote without storing a quote: what an
+	// operator checks (unigatectl fx quote). Nothing can be locked with it.
+	PreviewQuote(context.Context, *PreviewQuoteRequest) (*PreviewQuoteResponse, error)
 	// GetQuote returns a quote by id.
 	GetQuote(context.Context, *GetQuoteRequest) (*GetQuoteResponse, error)
 	// LockQuote consumes a quote for one payment. It checks the quote is the
@@ -110,8 +142,12 @@ type FxServiceServer interface {
 	// same payment returns the same quote; for another payment it fails with
 	// QUOTE_ALREADY_USED.
 	LockQuote(context.Context, *LockQuoteRequest) (*LockQuoteResponse, error)
-	// ListRates returns the rates in force.
+	// ListRates returns, per pair, every provider's latest rate with its
+	// age and verdict, the chosen one, and the rejection counts.
 	ListRates(context.Context, *ListRatesRequest) (*ListRatesResponse, error)
+	// RateHistory returns the rates received for a pair, newest first: the
+	// audit trail of every price Unigate could have used.
+	RateHistory(context.Context, *RateHistoryRequest) (*RateHistoryResponse, error)
 	mustEmbedUnimplementedFxServiceServer()
 }
 
@@ -125,6 +161,9 @@ type UnimplementedFxServiceServer struct{}
 func (UnimplementedFxServiceServer) CreateQuote(context.Context, *CreateQuoteRequest) (*CreateQuoteResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method CreateQuote not implemented")
 }
+func (UnimplementedFxServiceServer) PreviewQuote(context.Context, *PreviewQuoteRequest) (*PreviewQuoteResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method PreviewQuote not implemented")
+}
 func (UnimplementedFxServiceServer) GetQuote(context.Context, *GetQuoteRequest) (*GetQuoteResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method GetQuote not implemented")
 }
@@ -133,6 +172,9 @@ func (UnimplementedFxServiceServer) LockQuote(context.Context, *LockQuoteRequest
 }
 func (UnimplementedFxServiceServer) ListRates(context.Context, *ListRatesRequest) (*ListRatesResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method ListRates not implemented")
+}
+func (UnimplementedFxServiceServer) RateHistory(context.Context, *RateHistoryRequest) (*RateHistoryResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method RateHistory not implemented")
 }
 func (UnimplementedFxServiceServer) mustEmbedUnimplementedFxServiceServer() {}
 func (UnimplementedFxServiceServer) testEmbeddedByValue()                   {}
@@ -169,6 +211,24 @@ func _FxService_CreateQuote_Handler(srv interface{}, ctx context.Context, dec fu
 	}
 	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
 		return srv.(FxServiceServer).CreateQuote(ctx, req.(*CreateQuoteRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _FxService_PreviewQuote_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(PreviewQuoteRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(FxServiceServer).PreviewQuote(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: FxService_PreviewQuote_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(FxServiceServer).PreviewQuote(ctx, req.(*PreviewQuoteRequest))
 	}
 	return interceptor(ctx, in, info, handler)
 }
@@ -227,6 +287,24 @@ func _FxService_ListRates_Handler(srv interface{}, ctx context.Context, dec func
 	return interceptor(ctx, in, info, handler)
 }
 
+func _FxService_RateHistory_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(RateHistoryRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(FxServiceServer).RateHistory(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: FxService_RateHistory_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(FxServiceServer).RateHistory(ctx, req.(*RateHistoryRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 // FxService_ServiceDesc is the grpc.ServiceDesc for FxService service.
 // It's only intended for direct use with grpc.RegisterService,
 // and not to be introspected or modified (even as a copy)
@@ -239,6 +317,10 @@ var FxService_ServiceDesc = grpc.ServiceDesc{
 			Handler:    _FxService_CreateQuote_Handler,
 		},
 		{
+			MethodName: "PreviewQuote",
+			Handler:    _FxService_PreviewQuote_Handler,
+		},
+		{
 			MethodName: "GetQuote",
 			Handler:    _FxService_GetQuote_Handler,
 		},
@@ -249,6 +331,10 @@ var FxService_ServiceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "ListRates",
 			Handler:    _FxService_ListRates_Handler,
+		},
+		{
+			MethodName: "RateHistory",
+			Handler:    _FxService_RateHistory_Handler,
 		},
 	},
 	Streams:  []grpc.StreamDesc{},

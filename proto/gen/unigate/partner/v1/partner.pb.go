@@ -386,9 +386,15 @@ func (x *DecodeCodeResponse) GetWarnings() []string {
 type CreateQuoteRequest struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	Code  string                 `protobuf:"bytes,1,opt,name=code,proto3" json:"code,omitempty"`
-	// Amount in the merchant's currency. Required for a static code; must
-	// equal the code's amount for a dynamic code (or be left unset).
-	Amount        *v1.Money `protobuf:"bytes,2,opt,name=amount,proto3" json:"amount,omitempty"`
+	// Amount in the merchant's currency: the merchant receives exactly this
+	// and the wallet amount is computed. Required for a static code unless
+	// wallet_amount is set; must equal the code's amount for a dynamic code
+	// (or be left unset).
+	Amount *v1.Money `protobuf:"bytes,2,opt,name=amount,proto3" json:"amount,omitempty"`
+	// For a static code only, instead of amount: what the user pays, in the
+	// wallet's currency, exactly; the merchant amount is computed (rounded
+	// down to the merchant currency's minor unit).
+	WalletAmount  *v1.Money `protobuf:"bytes,3,opt,name=wallet_amount,json=walletAmount,proto3" json:"wallet_amount,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -433,6 +439,13 @@ func (x *CreateQuoteRequest) GetCode() string {
 func (x *CreateQuoteRequest) GetAmount() *v1.Money {
 	if x != nil {
 		return x.Amount
+	}
+	return nil
+}
+
+func (x *CreateQuoteRequest) GetWalletAmount() *v1.Money {
+	if x != nil {
+		return x.WalletAmount
 	}
 	return nil
 }
@@ -492,8 +505,20 @@ type Quote struct {
 	WalletAmount *v1.Money `protobuf:"bytes,3,opt,name=wallet_amount,json=walletAmount,proto3" json:"wallet_amount,omitempty"`
 	// Wallet currency units per one merchant currency unit, as a decimal
 	// string, spread included ("199.5").
-	Rate          string                 `protobuf:"bytes,4,opt,name=rate,proto3" json:"rate,omitempty"`
-	ExpireTime    *timestamppb.Timestamp `protobuf:"bytes,5,opt,name=expire_time,json=expireTime,proto3" json:"expire_time,omitempty"`
+	Rate       string                 `protobuf:"bytes,4,opt,name=rate,proto3" json:"rate,omitempty"`
+	ExpireTime *timestamppb.Timestamp `protobuf:"bytes,5,opt,name=expire_time,json=expireTime,proto3" json:"expire_time,omitempty"`
+	// What the partner owes Unigate for the payment, in its settlement
+	// currency (equal to wallet_amount when it settles in its wallet's
+	// currency).
+	SettlementAmount *v1.Money `protobuf:"bytes,6,opt,name=settlement_amount,json=settlementAmount,proto3" json:"settlement_amount,omitempty"`
+	// Wallet currency units per one merchant currency unit at mid market,
+	// and the markup in basis points that rate adds over Unigate's cost.
+	MidRate    string                 `protobuf:"bytes,7,opt,name=mid_rate,json=midRate,proto3" json:"mid_rate,omitempty"`
+	MarkupBps  int32                  `protobuf:"varint,8,opt,name=markup_bps,json=markupBps,proto3" json:"markup_bps,omitempty"`
+	CreateTime *timestamppb.Timestamp `protobuf:"bytes,9,opt,name=create_time,json=createTime,proto3" json:"create_time,omitempty"`
+	// How the price was made: one leg for a direct pair, two for a cross
+	// through a reference currency (MNT -> USD -> CNY).
+	Legs          []*v1.RateLeg `protobuf:"bytes,10,rep,name=legs,proto3" json:"legs,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -559,6 +584,41 @@ func (x *Quote) GetRate() string {
 func (x *Quote) GetExpireTime() *timestamppb.Timestamp {
 	if x != nil {
 		return x.ExpireTime
+	}
+	return nil
+}
+
+func (x *Quote) GetSettlementAmount() *v1.Money {
+	if x != nil {
+		return x.SettlementAmount
+	}
+	return nil
+}
+
+func (x *Quote) GetMidRate() string {
+	if x != nil {
+		return x.MidRate
+	}
+	return ""
+}
+
+func (x *Quote) GetMarkupBps() int32 {
+	if x != nil {
+		return x.MarkupBps
+	}
+	return 0
+}
+
+func (x *Quote) GetCreateTime() *timestamppb.Timestamp {
+	if x != nil {
+		return x.CreateTime
+	}
+	return nil
+}
+
+func (x *Quote) GetLegs() []*v1.RateLeg {
+	if x != nil {
+		return x.Legs
 	}
 	return nil
 }
@@ -832,6 +892,9 @@ type Payment struct {
 	WalletAmount     *v1.Money              `protobuf:"bytes,9,opt,name=wallet_amount,json=walletAmount,proto3" json:"wallet_amount,omitempty"`
 	QuoteId          string                 `protobuf:"bytes,10,opt,name=quote_id,json=quoteId,proto3" json:"quote_id,omitempty"`
 	Rate             string                 `protobuf:"bytes,11,opt,name=rate,proto3" json:"rate,omitempty"`
+	// What the partner owes for the payment in its settlement currency,
+	// fixed by the quote (refunds and cancels reverse it at the same rates).
+	SettlementAmount *v1.Money `protobuf:"bytes,20,opt,name=settlement_amount,json=settlementAmount,proto3" json:"settlement_amount,omitempty"`
 	// The merchant network's reference for the credit, once known.
 	NetworkReference string `protobuf:"bytes,12,opt,name=network_reference,json=networkReference,proto3" json:"network_reference,omitempty"`
 	// For a failed payment: the stable reason (as in ErrorInfo.reason) and a
@@ -955,6 +1018,13 @@ func (x *Payment) GetRate() string {
 		return x.Rate
 	}
 	return ""
+}
+
+func (x *Payment) GetSettlementAmount() *v1.Money {
+	if x != nil {
+		return x.SettlementAmount
+	}
+	return nil
 }
 
 func (x *Payment) GetNetworkReference() string {
@@ -1167,8 +1237,11 @@ type Refund struct {
 	FailureMessage string                 `protobuf:"bytes,9,opt,name=failure_message,json=failureMessage,proto3" json:"failure_message,omitempty"`
 	CreateTime     *timestamppb.Timestamp `protobuf:"bytes,10,opt,name=create_time,json=createTime,proto3" json:"create_time,omitempty"`
 	UpdateTime     *timestamppb.Timestamp `protobuf:"bytes,11,opt,name=update_time,json=updateTime,proto3" json:"update_time,omitempty"`
-	unknownFields  protoimpl.UnknownFields
-	sizeCache      protoimpl.SizeCache
+	// What the refund takes off the partner's settlement, in its
+	// settlement currency: the payment's settlement amount in proportion.
+	SettlementAmount *v1.Money `protobuf:"bytes,12,opt,name=settlement_amount,json=settlementAmount,proto3" json:"settlement_amount,omitempty"`
+	unknownFields    protoimpl.UnknownFields
+	sizeCache        protoimpl.SizeCache
 }
 
 func (x *Refund) Reset() {
@@ -1274,6 +1347,13 @@ func (x *Refund) GetCreateTime() *timestamppb.Timestamp {
 func (x *Refund) GetUpdateTime() *timestamppb.Timestamp {
 	if x != nil {
 		return x.UpdateTime
+	}
+	return nil
+}
+
+func (x *Refund) GetSettlementAmount() *v1.Money {
+	if x != nil {
+		return x.SettlementAmount
 	}
 	return nil
 }
@@ -2057,19 +2137,28 @@ const file_unigate_partner_v1_partner_proto_rawDesc = "" +
 	"\bmerchant\x18\x02 \x01(\v2\x1b.unigate.common.v1.MerchantR\bmerchant\x120\n" +
 	"\x06amount\x18\x03 \x01(\v2\x18.unigate.common.v1.MoneyR\x06amount\x12'\n" +
 	"\x0fwallet_currency\x18\x04 \x01(\tR\x0ewalletCurrency\x12\x1a\n" +
-	"\bwarnings\x18\x05 \x03(\tR\bwarnings\"Z\n" +
+	"\bwarnings\x18\x05 \x03(\tR\bwarnings\"\x99\x01\n" +
 	"\x12CreateQuoteRequest\x12\x12\n" +
 	"\x04code\x18\x01 \x01(\tR\x04code\x120\n" +
-	"\x06amount\x18\x02 \x01(\v2\x18.unigate.common.v1.MoneyR\x06amount\"F\n" +
+	"\x06amount\x18\x02 \x01(\v2\x18.unigate.common.v1.MoneyR\x06amount\x12=\n" +
+	"\rwallet_amount\x18\x03 \x01(\v2\x18.unigate.common.v1.MoneyR\fwalletAmount\"F\n" +
 	"\x13CreateQuoteResponse\x12/\n" +
-	"\x05quote\x18\x01 \x01(\v2\x19.unigate.partner.v1.QuoteR\x05quote\"\xf5\x01\n" +
+	"\x05quote\x18\x01 \x01(\v2\x19.unigate.partner.v1.QuoteR\x05quote\"\xe3\x03\n" +
 	"\x05Quote\x12\x19\n" +
 	"\bquote_id\x18\x01 \x01(\tR\aquoteId\x12A\n" +
 	"\x0fmerchant_amount\x18\x02 \x01(\v2\x18.unigate.common.v1.MoneyR\x0emerchantAmount\x12=\n" +
 	"\rwallet_amount\x18\x03 \x01(\v2\x18.unigate.common.v1.MoneyR\fwalletAmount\x12\x12\n" +
 	"\x04rate\x18\x04 \x01(\tR\x04rate\x12;\n" +
 	"\vexpire_time\x18\x05 \x01(\v2\x1a.google.protobuf.TimestampR\n" +
-	"expireTime\"\xb6\x01\n" +
+	"expireTime\x12E\n" +
+	"\x11settlement_amount\x18\x06 \x01(\v2\x18.unigate.common.v1.MoneyR\x10settlementAmount\x12\x19\n" +
+	"\bmid_rate\x18\a \x01(\tR\amidRate\x12\x1d\n" +
+	"\n" +
+	"markup_bps\x18\b \x01(\x05R\tmarkupBps\x12;\n" +
+	"\vcreate_time\x18\t \x01(\v2\x1a.google.protobuf.TimestampR\n" +
+	"createTime\x12.\n" +
+	"\x04legs\x18\n" +
+	" \x03(\v2\x1a.unigate.common.v1.RateLegR\x04legs\"\xb6\x01\n" +
 	"\n" +
 	"PayRequest\x12,\n" +
 	"\x12partner_payment_id\x18\x01 \x01(\tR\x10partnerPaymentId\x12\x12\n" +
@@ -2085,7 +2174,7 @@ const file_unigate_partner_v1_partner_proto_rawDesc = "" +
 	"\x12partner_payment_id\x18\x02 \x01(\tH\x00R\x10partnerPaymentIdB\x04\n" +
 	"\x02id\"K\n" +
 	"\x12GetPaymentResponse\x125\n" +
-	"\apayment\x18\x01 \x01(\v2\x1b.unigate.partner.v1.PaymentR\apayment\"\x93\a\n" +
+	"\apayment\x18\x01 \x01(\v2\x1b.unigate.partner.v1.PaymentR\apayment\"\xda\a\n" +
 	"\aPayment\x12\x1d\n" +
 	"\n" +
 	"payment_id\x18\x01 \x01(\tR\tpaymentId\x12\x1d\n" +
@@ -2100,7 +2189,8 @@ const file_unigate_partner_v1_partner_proto_rawDesc = "" +
 	"\rwallet_amount\x18\t \x01(\v2\x18.unigate.common.v1.MoneyR\fwalletAmount\x12\x19\n" +
 	"\bquote_id\x18\n" +
 	" \x01(\tR\aquoteId\x12\x12\n" +
-	"\x04rate\x18\v \x01(\tR\x04rate\x12+\n" +
+	"\x04rate\x18\v \x01(\tR\x04rate\x12E\n" +
+	"\x11settlement_amount\x18\x14 \x01(\v2\x18.unigate.common.v1.MoneyR\x10settlementAmount\x12+\n" +
 	"\x11network_reference\x18\f \x01(\tR\x10networkReference\x12%\n" +
 	"\x0efailure_reason\x18\r \x01(\tR\rfailureReason\x12'\n" +
 	"\x0ffailure_message\x18\x0e \x01(\tR\x0efailureMessage\x12;\n" +
@@ -2118,7 +2208,7 @@ const file_unigate_partner_v1_partner_proto_rawDesc = "" +
 	"\x02id\"\x81\x01\n" +
 	"\x15CancelPaymentResponse\x121\n" +
 	"\x06result\x18\x01 \x01(\x0e2\x19.unigate.common.v1.ResultR\x06result\x125\n" +
-	"\apayment\x18\x02 \x01(\v2\x1b.unigate.partner.v1.PaymentR\apayment\"\x9c\x04\n" +
+	"\apayment\x18\x02 \x01(\v2\x1b.unigate.partner.v1.PaymentR\apayment\"\xe3\x04\n" +
 	"\x06Refund\x12\x1b\n" +
 	"\trefund_id\x18\x01 \x01(\tR\brefundId\x12\x1d\n" +
 	"\n" +
@@ -2135,7 +2225,8 @@ const file_unigate_partner_v1_partner_proto_rawDesc = "" +
 	" \x01(\v2\x1a.google.protobuf.TimestampR\n" +
 	"createTime\x12;\n" +
 	"\vupdate_time\x18\v \x01(\v2\x1a.google.protobuf.TimestampR\n" +
-	"updateTime\"<\n" +
+	"updateTime\x12E\n" +
+	"\x11settlement_amount\x18\f \x01(\v2\x18.unigate.common.v1.MoneyR\x10settlementAmount\"<\n" +
 	"\x13StreamEventsRequest\x12%\n" +
 	"\x0eafter_sequence\x18\x01 \x01(\x03R\rafterSequence\"G\n" +
 	"\x14StreamEventsResponse\x12/\n" +
@@ -2280,78 +2371,85 @@ var file_unigate_partner_v1_partner_proto_goTypes = []any{
 	(*v1.Merchant)(nil),                  // 30: unigate.common.v1.Merchant
 	(*v1.Money)(nil),                     // 31: unigate.common.v1.Money
 	(*timestamppb.Timestamp)(nil),        // 32: google.protobuf.Timestamp
-	(v1.Result)(0),                       // 33: unigate.common.v1.Result
+	(*v1.RateLeg)(nil),                   // 33: unigate.common.v1.RateLeg
+	(v1.Result)(0),                       // 34: unigate.common.v1.Result
 }
 var file_unigate_partner_v1_partner_proto_depIdxs = []int32{
 	29, // 0: unigate.partner.v1.DecodeCodeResponse.kind:type_name -> unigate.common.v1.CodeKind
 	30, // 1: unigate.partner.v1.DecodeCodeResponse.merchant:type_name -> unigate.common.v1.Merchant
 	31, // 2: unigate.partner.v1.DecodeCodeResponse.amount:type_name -> unigate.common.v1.Money
 	31, // 3: unigate.partner.v1.CreateQuoteRequest.amount:type_name -> unigate.common.v1.Money
-	8,  // 4: unigate.partner.v1.CreateQuoteResponse.quote:type_name -> unigate.partner.v1.Quote
-	31, // 5: unigate.partner.v1.Quote.merchant_amount:type_name -> unigate.common.v1.Money
-	31, // 6: unigate.partner.v1.Quote.wallet_amount:type_name -> unigate.common.v1.Money
-	32, // 7: unigate.partner.v1.Quote.expire_time:type_name -> google.protobuf.Timestamp
-	31, // 8: unigate.partner.v1.PayRequest.amount:type_name -> unigate.common.v1.Money
-	13, // 9: unigate.partner.v1.PayResponse.payment:type_name -> unigate.partner.v1.Payment
-	13, // 10: unigate.partner.v1.GetPaymentResponse.payment:type_name -> unigate.partner.v1.Payment
-	1,  // 11: unigate.partner.v1.Payment.mode:type_name -> unigate.partner.v1.PaymentMode
-	0,  // 12: unigate.partner.v1.Payment.status:type_name -> unigate.partner.v1.PaymentStatus
-	33, // 13: unigate.partner.v1.Payment.result:type_name -> unigate.common.v1.Result
-	30, // 14: unigate.partner.v1.Payment.merchant:type_name -> unigate.common.v1.Merchant
-	31, // 15: unigate.partner.v1.Payment.merchant_amount:type_name -> unigate.common.v1.Money
-	31, // 16: unigate.partner.v1.Payment.wallet_amount:type_name -> unigate.common.v1.Money
-	32, // 17: unigate.partner.v1.Payment.create_time:type_name -> google.protobuf.Timestamp
-	32, // 18: unigate.partner.v1.Payment.update_time:type_name -> google.protobuf.Timestamp
-	31, // 19: unigate.partner.v1.Payment.refunded_amount:type_name -> unigate.common.v1.Money
-	33, // 20: unigate.partner.v1.CancelPaymentResponse.result:type_name -> unigate.common.v1.Result
-	13, // 21: unigate.partner.v1.CancelPaymentResponse.payment:type_name -> unigate.partner.v1.Payment
-	2,  // 22: unigate.partner.v1.Refund.status:type_name -> unigate.partner.v1.RefundStatus
-	33, // 23: unigate.partner.v1.Refund.result:type_name -> unigate.common.v1.Result
-	31, // 24: unigate.partner.v1.Refund.merchant_amount:type_name -> unigate.common.v1.Money
-	31, // 25: unigate.partner.v1.Refund.wallet_amount:type_name -> unigate.common.v1.Money
-	32, // 26: unigate.partner.v1.Refund.create_time:type_name -> google.protobuf.Timestamp
-	32, // 27: unigate.partner.v1.Refund.update_time:type_name -> google.protobuf.Timestamp
-	19, // 28: unigate.partner.v1.StreamEventsResponse.event:type_name -> unigate.partner.v1.Event
-	3,  // 29: unigate.partner.v1.Event.type:type_name -> unigate.partner.v1.EventType
-	32, // 30: unigate.partner.v1.Event.create_time:type_name -> google.protobuf.Timestamp
-	13, // 31: unigate.partner.v1.Event.payment:type_name -> unigate.partner.v1.Payment
-	16, // 32: unigate.partner.v1.Event.refund:type_name -> unigate.partner.v1.Refund
-	20, // 33: unigate.partner.v1.Event.statement:type_name -> unigate.partner.v1.Statement
-	32, // 34: unigate.partner.v1.Statement.cutoff:type_name -> google.protobuf.Timestamp
-	31, // 35: unigate.partner.v1.Statement.net_amount:type_name -> unigate.common.v1.Money
-	31, // 36: unigate.partner.v1.AuthorizeRequest.wallet_amount:type_name -> unigate.common.v1.Money
-	31, // 37: unigate.partner.v1.AuthorizeRequest.merchant_amount:type_name -> unigate.common.v1.Money
-	30, // 38: unigate.partner.v1.AuthorizeRequest.merchant:type_name -> unigate.common.v1.Merchant
-	33, // 39: unigate.partner.v1.AuthorizeResponse.result:type_name -> unigate.common.v1.Result
-	33, // 40: unigate.partner.v1.InquireAuthorizationResponse.result:type_name -> unigate.common.v1.Result
-	33, // 41: unigate.partner.v1.CancelAuthorizationResponse.result:type_name -> unigate.common.v1.Result
-	31, // 42: unigate.partner.v1.RefundUserRequest.wallet_amount:type_name -> unigate.common.v1.Money
-	33, // 43: unigate.partner.v1.RefundUserResponse.result:type_name -> unigate.common.v1.Result
-	4,  // 44: unigate.partner.v1.PartnerService.DecodeCode:input_type -> unigate.partner.v1.DecodeCodeRequest
-	6,  // 45: unigate.partner.v1.PartnerService.CreateQuote:input_type -> unigate.partner.v1.CreateQuoteRequest
-	9,  // 46: unigate.partner.v1.PartnerService.Pay:input_type -> unigate.partner.v1.PayRequest
-	11, // 47: unigate.partner.v1.PartnerService.GetPayment:input_type -> unigate.partner.v1.GetPaymentRequest
-	14, // 48: unigate.partner.v1.PartnerService.CancelPayment:input_type -> unigate.partner.v1.CancelPaymentRequest
-	17, // 49: unigate.partner.v1.PartnerService.StreamEvents:input_type -> unigate.partner.v1.StreamEventsRequest
-	21, // 50: unigate.partner.v1.WalletPartnerService.Authorize:input_type -> unigate.partner.v1.AuthorizeRequest
-	23, // 51: unigate.partner.v1.WalletPartnerService.InquireAuthorization:input_type -> unigate.partner.v1.InquireAuthorizationRequest
-	25, // 52: unigate.partner.v1.WalletPartnerService.CancelAuthorization:input_type -> unigate.partner.v1.CancelAuthorizationRequest
-	27, // 53: unigate.partner.v1.WalletPartnerService.RefundUser:input_type -> unigate.partner.v1.RefundUserRequest
-	5,  // 54: unigate.partner.v1.PartnerService.DecodeCode:output_type -> unigate.partner.v1.DecodeCodeResponse
-	7,  // 55: unigate.partner.v1.PartnerService.CreateQuote:output_type -> unigate.partner.v1.CreateQuoteResponse
-	10, // 56: unigate.partner.v1.PartnerService.Pay:output_type -> unigate.partner.v1.PayResponse
-	12, // 57: unigate.partner.v1.PartnerService.GetPayment:output_type -> unigate.partner.v1.GetPaymentResponse
-	15, // 58: unigate.partner.v1.PartnerService.CancelPayment:output_type -> unigate.partner.v1.CancelPaymentResponse
-	18, // 59: unigate.partner.v1.PartnerService.StreamEvents:output_type -> unigate.partner.v1.StreamEventsResponse
-	22, // 60: unigate.partner.v1.WalletPartnerService.Authorize:output_type -> unigate.partner.v1.AuthorizeResponse
-	24, // 61: unigate.partner.v1.WalletPartnerService.InquireAuthorization:output_type -> unigate.partner.v1.InquireAuthorizationResponse
-	26, // 62: unigate.partner.v1.WalletPartnerService.CancelAuthorization:output_type -> unigate.partner.v1.CancelAuthorizationResponse
-	28, // 63: unigate.partner.v1.WalletPartnerService.RefundUser:output_type -> unigate.partner.v1.RefundUserResponse
-	54, // [54:64] is the sub-list for method output_type
-	44, // [44:54] is the sub-list for method input_type
-	44, // [44:44] is the sub-list for extension type_name
-	44, // [44:44] is the sub-list for extension extendee
-	0,  // [0:44] is the sub-list for field type_name
+	31, // 4: unigate.partner.v1.CreateQuoteRequest.wallet_amount:type_name -> unigate.common.v1.Money
+	8,  // 5: unigate.partner.v1.CreateQuoteResponse.quote:type_name -> unigate.partner.v1.Quote
+	31, // 6: unigate.partner.v1.Quote.merchant_amount:type_name -> unigate.common.v1.Money
+	31, // 7: unigate.partner.v1.Quote.wallet_amount:type_name -> unigate.common.v1.Money
+	32, // 8: unigate.partner.v1.Quote.expire_time:type_name -> google.protobuf.Timestamp
+	31, // 9: unigate.partner.v1.Quote.settlement_amount:type_name -> unigate.common.v1.Money
+	32, // 10: unigate.partner.v1.Quote.create_time:type_name -> google.protobuf.Timestamp
+	33, // 11: unigate.partner.v1.Quote.legs:type_name -> unigate.common.v1.RateLeg
+	31, // 12: unigate.partner.v1.PayRequest.amount:type_name -> unigate.common.v1.Money
+	13, // 13: unigate.partner.v1.PayResponse.payment:type_name -> unigate.partner.v1.Payment
+	13, // 14: unigate.partner.v1.GetPaymentResponse.payment:type_name -> unigate.partner.v1.Payment
+	1,  // 15: unigate.partner.v1.Payment.mode:type_name -> unigate.partner.v1.PaymentMode
+	0,  // 16: unigate.partner.v1.Payment.status:type_name -> unigate.partner.v1.PaymentStatus
+	34, // 17: unigate.partner.v1.Payment.result:type_name -> unigate.common.v1.Result
+	30, // 18: unigate.partner.v1.Payment.merchant:type_name -> unigate.common.v1.Merchant
+	31, // 19: unigate.partner.v1.Payment.merchant_amount:type_name -> unigate.common.v1.Money
+	31, // 20: unigate.partner.v1.Payment.wallet_amount:type_name -> unigate.common.v1.Money
+	31, // 21: unigate.partner.v1.Payment.settlement_amount:type_name -> unigate.common.v1.Money
+	32, // 22: unigate.partner.v1.Payment.create_time:type_name -> google.protobuf.Timestamp
+	32, // 23: unigate.partner.v1.Payment.update_time:type_name -> google.protobuf.Timestamp
+	31, // 24: unigate.partner.v1.Payment.refunded_amount:type_name -> unigate.common.v1.Money
+	34, // 25: unigate.partner.v1.CancelPaymentResponse.result:type_name -> unigate.common.v1.Result
+	13, // 26: unigate.partner.v1.CancelPaymentResponse.payment:type_name -> unigate.partner.v1.Payment
+	2,  // 27: unigate.partner.v1.Refund.status:type_name -> unigate.partner.v1.RefundStatus
+	34, // 28: unigate.partner.v1.Refund.result:type_name -> unigate.common.v1.Result
+	31, // 29: unigate.partner.v1.Refund.merchant_amount:type_name -> unigate.common.v1.Money
+	31, // 30: unigate.partner.v1.Refund.wallet_amount:type_name -> unigate.common.v1.Money
+	32, // 31: unigate.partner.v1.Refund.create_time:type_name -> google.protobuf.Timestamp
+	32, // 32: unigate.partner.v1.Refund.update_time:type_name -> google.protobuf.Timestamp
+	31, // 33: unigate.partner.v1.Refund.settlement_amount:type_name -> unigate.common.v1.Money
+	19, // 34: unigate.partner.v1.StreamEventsResponse.event:type_name -> unigate.partner.v1.Event
+	3,  // 35: unigate.partner.v1.Event.type:type_name -> unigate.partner.v1.EventType
+	32, // 36: unigate.partner.v1.Event.create_time:type_name -> google.protobuf.Timestamp
+	13, // 37: unigate.partner.v1.Event.payment:type_name -> unigate.partner.v1.Payment
+	16, // 38: unigate.partner.v1.Event.refund:type_name -> unigate.partner.v1.Refund
+	20, // 39: unigate.partner.v1.Event.statement:type_name -> unigate.partner.v1.Statement
+	32, // 40: unigate.partner.v1.Statement.cutoff:type_name -> google.protobuf.Timestamp
+	31, // 41: unigate.partner.v1.Statement.net_amount:type_name -> unigate.common.v1.Money
+	31, // 42: unigate.partner.v1.AuthorizeRequest.wallet_amount:type_name -> unigate.common.v1.Money
+	31, // 43: unigate.partner.v1.AuthorizeRequest.merchant_amount:type_name -> unigate.common.v1.Money
+	30, // 44: unigate.partner.v1.AuthorizeRequest.merchant:type_name -> unigate.common.v1.Merchant
+	34, // 45: unigate.partner.v1.AuthorizeResponse.result:type_name -> unigate.common.v1.Result
+	34, // 46: unigate.partner.v1.InquireAuthorizationResponse.result:type_name -> unigate.common.v1.Result
+	34, // 47: unigate.partner.v1.CancelAuthorizationResponse.result:type_name -> unigate.common.v1.Result
+	31, // 48: unigate.partner.v1.RefundUserRequest.wallet_amount:type_name -> unigate.common.v1.Money
+	34, // 49: unigate.partner.v1.RefundUserResponse.result:type_name -> unigate.common.v1.Result
+	4,  // 50: unigate.partner.v1.PartnerService.DecodeCode:input_type -> unigate.partner.v1.DecodeCodeRequest
+	6,  // 51: unigate.partner.v1.PartnerService.CreateQuote:input_type -> unigate.partner.v1.CreateQuoteRequest
+	9,  // 52: unigate.partner.v1.PartnerService.Pay:input_type -> unigate.partner.v1.PayRequest
+	11, // 53: unigate.partner.v1.PartnerService.GetPayment:input_type -> unigate.partner.v1.GetPaymentRequest
+	14, // 54: unigate.partner.v1.PartnerService.CancelPayment:input_type -> unigate.partner.v1.CancelPaymentRequest
+	17, // 55: unigate.partner.v1.PartnerService.StreamEvents:input_type -> unigate.partner.v1.StreamEventsRequest
+	21, // 56: unigate.partner.v1.WalletPartnerService.Authorize:input_type -> unigate.partner.v1.AuthorizeRequest
+	23, // 57: unigate.partner.v1.WalletPartnerService.InquireAuthorization:input_type -> unigate.partner.v1.InquireAuthorizationRequest
+	25, // 58: unigate.partner.v1.WalletPartnerService.CancelAuthorization:input_type -> unigate.partner.v1.CancelAuthorizationRequest
+	27, // 59: unigate.partner.v1.WalletPartnerService.RefundUser:input_type -> unigate.partner.v1.RefundUserRequest
+	5,  // 60: unigate.partner.v1.PartnerService.DecodeCode:output_type -> unigate.partner.v1.DecodeCodeResponse
+	7,  // 61: unigate.partner.v1.PartnerService.CreateQuote:output_type -> unigate.partner.v1.CreateQuoteResponse
+	10, // 62: unigate.partner.v1.PartnerService.Pay:output_type -> unigate.partner.v1.PayResponse
+	12, // 63: unigate.partner.v1.PartnerService.GetPayment:output_type -> unigate.partner.v1.GetPaymentResponse
+	15, // 64: unigate.partner.v1.PartnerService.CancelPayment:output_type -> unigate.partner.v1.CancelPaymentResponse
+	18, // 65: unigate.partner.v1.PartnerService.StreamEvents:output_type -> unigate.partner.v1.StreamEventsResponse
+	22, // 66: unigate.partner.v1.WalletPartnerService.Authorize:output_type -> unigate.partner.v1.AuthorizeResponse
+	24, // 67: unigate.partner.v1.WalletPartnerService.InquireAuthorization:output_type -> unigate.partner.v1.InquireAuthorizationResponse
+	26, // 68: unigate.partner.v1.WalletPartnerService.CancelAuthorization:output_type -> unigate.partner.v1.CancelAuthorizationResponse
+	28, // 69: unigate.partner.v1.WalletPartnerService.RefundUser:output_type -> unigate.partner.v1.RefundUserResponse
+	60, // [60:70] is the sub-list for method output_type
+	50, // [50:60] is the sub-list for method input_type
+	50, // [50:50] is the sub-list for extension type_name
+	50, // [50:50] is the sub-list for extension extendee
+	0,  // [0:50] is the sub-list for field type_name
 }
 
 func init() { file_unigate_partner_v1_partner_proto_init() }

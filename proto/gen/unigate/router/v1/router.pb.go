@@ -558,7 +558,14 @@ type Partner struct {
 	// The keys that verify the partner's signed requests.
 	SigningKeys []*SigningKey `protobuf:"bytes,7,rep,name=signing_keys,json=signingKeys,proto3" json:"signing_keys,omitempty"`
 	// The partner's quotas; the acquirer's defaults when absent.
-	Limits        *PartnerLimits `protobuf:"bytes,8,opt,name=limits,proto3" json:"limits,omitempty"`
+	Limits *PartnerLimits `protobuf:"bytes,8,opt,name=limits,proto3" json:"limits,omitempty"`
+	// ISO 4217 code of the currency the partner settles in with Unigate
+	// (USD, HKD, SGD, CNY or its wallet's own); the wallet's currency when
+	// empty. A payment fixes the amount owed in it with its quote.
+	SettlementCurrency string `protobuf:"bytes,9,opt,name=settlement_currency,json=settlementCurrency,proto3" json:"settlement_currency,omitempty"`
+	// The partner's FX markup, in tiers by amount; the FX service's default
+	// markup when empty.
+	FxMarkup      []*MarkupTier `protobuf:"bytes,10,rep,name=fx_markup,json=fxMarkup,proto3" json:"fx_markup,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -649,6 +656,77 @@ func (x *Partner) GetLimits() *PartnerLimits {
 	return nil
 }
 
+func (x *Partner) GetSettlementCurrency() string {
+	if x != nil {
+		return x.SettlementCurrency
+	}
+	return ""
+}
+
+func (x *Partner) GetFxMarkup() []*MarkupTier {
+	if x != nil {
+		return x.FxMarkup
+	}
+	return nil
+}
+
+// MarkupTier is the FX markup for payments from an amount upward.
+type MarkupTier struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The tier applies to payments whose value, in the partner's
+	// settlement currency at Unigate's cost rate, is at least this many
+	// minor units (0 for the first tier).
+	FromMinorUnits int64 `protobuf:"varint,1,opt,name=from_minor_units,json=fromMinorUnits,proto3" json:"from_minor_units,omitempty"`
+	// Markup over Unigate's cost rate, in basis points (0..2000).
+	MarkupBps     int32 `protobuf:"varint,2,opt,name=markup_bps,json=markupBps,proto3" json:"markup_bps,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *MarkupTier) Reset() {
+	*x = MarkupTier{}
+	mi := &file_unigate_router_v1_router_proto_msgTypes[10]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *MarkupTier) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*MarkupTier) ProtoMessage() {}
+
+func (x *MarkupTier) ProtoReflect() protoreflect.Message {
+	mi := &file_unigate_router_v1_router_proto_msgTypes[10]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use MarkupTier.ProtoReflect.Descriptor instead.
+func (*MarkupTier) Descriptor() ([]byte, []int) {
+	return file_unigate_router_v1_router_proto_rawDescGZIP(), []int{10}
+}
+
+func (x *MarkupTier) GetFromMinorUnits() int64 {
+	if x != nil {
+		return x.FromMinorUnits
+	}
+	return 0
+}
+
+func (x *MarkupTier) GetMarkupBps() int32 {
+	if x != nil {
+		return x.MarkupBps
+	}
+	return 0
+}
+
 // MerchantNetwork is a domestic network whose merchants Unigate pays.
 type MerchantNetwork struct {
 	state     protoimpl.MessageState `protogen:"open.v1"`
@@ -676,7 +754,7 @@ type MerchantNetwork struct {
 
 func (x *MerchantNetwork) Reset() {
 	*x = MerchantNetwork{}
-	mi := &file_unigate_router_v1_router_proto_msgTypes[10]
+	mi := &file_unigate_router_v1_router_proto_msgTypes[11]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -688,7 +766,7 @@ func (x *MerchantNetwork) String() string {
 func (*MerchantNetwork) ProtoMessage() {}
 
 func (x *MerchantNetwork) ProtoReflect() protoreflect.Message {
-	mi := &file_unigate_router_v1_router_proto_msgTypes[10]
+	mi := &file_unigate_router_v1_router_proto_msgTypes[11]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -701,7 +779,7 @@ func (x *MerchantNetwork) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use MerchantNetwork.ProtoReflect.Descriptor instead.
 func (*MerchantNetwork) Descriptor() ([]byte, []int) {
-	return file_unigate_router_v1_router_proto_rawDescGZIP(), []int{10}
+	return file_unigate_router_v1_router_proto_rawDescGZIP(), []int{11}
 }
 
 func (x *MerchantNetwork) GetNetworkId() string {
@@ -778,7 +856,7 @@ type ResolveCodeRequest struct {
 
 func (x *ResolveCodeRequest) Reset() {
 	*x = ResolveCodeRequest{}
-	mi := &file_unigate_router_v1_router_proto_msgTypes[11]
+	mi := &file_unigate_router_v1_router_proto_msgTypes[12]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -790,7 +868,7 @@ func (x *ResolveCodeRequest) String() string {
 func (*ResolveCodeRequest) ProtoMessage() {}
 
 func (x *ResolveCodeRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_unigate_router_v1_router_proto_msgTypes[11]
+	mi := &file_unigate_router_v1_router_proto_msgTypes[12]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -803,7 +881,7 @@ func (x *ResolveCodeRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ResolveCodeRequest.ProtoReflect.Descriptor instead.
 func (*ResolveCodeRequest) Descriptor() ([]byte, []int) {
-	return file_unigate_router_v1_router_proto_rawDescGZIP(), []int{11}
+	return file_unigate_router_v1_router_proto_rawDescGZIP(), []int{12}
 }
 
 func (x *ResolveCodeRequest) GetPartnerId() string {
@@ -836,7 +914,7 @@ type ResolveCodeResponse struct {
 
 func (x *ResolveCodeResponse) Reset() {
 	*x = ResolveCodeResponse{}
-	mi := &file_unigate_router_v1_router_proto_msgTypes[12]
+	mi := &file_unigate_router_v1_router_proto_msgTypes[13]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -848,7 +926,7 @@ func (x *ResolveCodeResponse) String() string {
 func (*ResolveCodeResponse) ProtoMessage() {}
 
 func (x *ResolveCodeResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_unigate_router_v1_router_proto_msgTypes[12]
+	mi := &file_unigate_router_v1_router_proto_msgTypes[13]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -861,7 +939,7 @@ func (x *ResolveCodeResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ResolveCodeResponse.ProtoReflect.Descriptor instead.
 func (*ResolveCodeResponse) Descriptor() ([]byte, []int) {
-	return file_unigate_router_v1_router_proto_rawDescGZIP(), []int{12}
+	return file_unigate_router_v1_router_proto_rawDescGZIP(), []int{13}
 }
 
 func (x *ResolveCodeResponse) GetKind() v1.CodeKind {
@@ -916,7 +994,7 @@ type ClassifyCodeRequest struct {
 
 func (x *ClassifyCodeRequest) Reset() {
 	*x = ClassifyCodeRequest{}
-	mi := &file_unigate_router_v1_router_proto_msgTypes[13]
+	mi := &file_unigate_router_v1_router_proto_msgTypes[14]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -928,7 +1006,7 @@ func (x *ClassifyCodeRequest) String() string {
 func (*ClassifyCodeRequest) ProtoMessage() {}
 
 func (x *ClassifyCodeRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_unigate_router_v1_router_proto_msgTypes[13]
+	mi := &file_unigate_router_v1_router_proto_msgTypes[14]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -941,7 +1019,7 @@ func (x *ClassifyCodeRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ClassifyCodeRequest.ProtoReflect.Descriptor instead.
 func (*ClassifyCodeRequest) Descriptor() ([]byte, []int) {
-	return file_unigate_router_v1_router_proto_rawDescGZIP(), []int{13}
+	return file_unigate_router_v1_router_proto_rawDescGZIP(), []int{14}
 }
 
 func (x *ClassifyCodeRequest) GetCode() string {
@@ -966,7 +1044,7 @@ type ClassifyCodeResponse struct {
 
 func (x *ClassifyCodeResponse) Reset() {
 	*x = ClassifyCodeResponse{}
-	mi := &file_unigate_router_v1_router_proto_msgTypes[14]
+	mi := &file_unigate_router_v1_router_proto_msgTypes[15]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -978,7 +1056,7 @@ func (x *ClassifyCodeResponse) String() string {
 func (*ClassifyCodeResponse) ProtoMessage() {}
 
 func (x *ClassifyCodeResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_unigate_router_v1_router_proto_msgTypes[14]
+	mi := &file_unigate_router_v1_router_proto_msgTypes[15]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -991,7 +1069,7 @@ func (x *ClassifyCodeResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ClassifyCodeResponse.ProtoReflect.Descriptor instead.
 func (*ClassifyCodeResponse) Descriptor() ([]byte, []int) {
-	return file_unigate_router_v1_router_proto_rawDescGZIP(), []int{14}
+	return file_unigate_router_v1_router_proto_rawDescGZIP(), []int{15}
 }
 
 func (x *ClassifyCodeResponse) GetKind() v1.CodeKind {
@@ -1032,7 +1110,7 @@ type GetPartnerRequest struct {
 
 func (x *GetPartnerRequest) Reset() {
 	*x = GetPartnerRequest{}
-	mi := &file_unigate_router_v1_router_proto_msgTypes[15]
+	mi := &file_unigate_router_v1_router_proto_msgTypes[16]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1044,7 +1122,7 @@ func (x *GetPartnerRequest) String() string {
 func (*GetPartnerRequest) ProtoMessage() {}
 
 func (x *GetPartnerRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_unigate_router_v1_router_proto_msgTypes[15]
+	mi := &file_unigate_router_v1_router_proto_msgTypes[16]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1057,7 +1135,7 @@ func (x *GetPartnerRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetPartnerRequest.ProtoReflect.Descriptor instead.
 func (*GetPartnerRequest) Descriptor() ([]byte, []int) {
-	return file_unigate_router_v1_router_proto_rawDescGZIP(), []int{15}
+	return file_unigate_router_v1_router_proto_rawDescGZIP(), []int{16}
 }
 
 func (x *GetPartnerRequest) GetPartnerId() string {
@@ -1077,7 +1155,7 @@ type GetPartnerResponse struct {
 
 func (x *GetPartnerResponse) Reset() {
 	*x = GetPartnerResponse{}
-	mi := &file_unigate_router_v1_router_proto_msgTypes[16]
+	mi := &file_unigate_router_v1_router_proto_msgTypes[17]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1089,7 +1167,7 @@ func (x *GetPartnerResponse) String() string {
 func (*GetPartnerResponse) ProtoMessage() {}
 
 func (x *GetPartnerResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_unigate_router_v1_router_proto_msgTypes[16]
+	mi := &file_unigate_router_v1_router_proto_msgTypes[17]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1102,7 +1180,7 @@ func (x *GetPartnerResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetPartnerResponse.ProtoReflect.Descriptor instead.
 func (*GetPartnerResponse) Descriptor() ([]byte, []int) {
-	return file_unigate_router_v1_router_proto_rawDescGZIP(), []int{16}
+	return file_unigate_router_v1_router_proto_rawDescGZIP(), []int{17}
 }
 
 func (x *GetPartnerResponse) GetPartner() *Partner {
@@ -1121,7 +1199,7 @@ type GetRoutingTableRequest struct {
 
 func (x *GetRoutingTableRequest) Reset() {
 	*x = GetRoutingTableRequest{}
-	mi := &file_unigate_router_v1_router_proto_msgTypes[17]
+	mi := &file_unigate_router_v1_router_proto_msgTypes[18]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1133,7 +1211,7 @@ func (x *GetRoutingTableRequest) String() string {
 func (*GetRoutingTableRequest) ProtoMessage() {}
 
 func (x *GetRoutingTableRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_unigate_router_v1_router_proto_msgTypes[17]
+	mi := &file_unigate_router_v1_router_proto_msgTypes[18]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1146,7 +1224,7 @@ func (x *GetRoutingTableRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetRoutingTableRequest.ProtoReflect.Descriptor instead.
 func (*GetRoutingTableRequest) Descriptor() ([]byte, []int) {
-	return file_unigate_router_v1_router_proto_rawDescGZIP(), []int{17}
+	return file_unigate_router_v1_router_proto_rawDescGZIP(), []int{18}
 }
 
 // GetRoutingTableResponse is the table in force.
@@ -1162,7 +1240,7 @@ type GetRoutingTableResponse struct {
 
 func (x *GetRoutingTableResponse) Reset() {
 	*x = GetRoutingTableResponse{}
-	mi := &file_unigate_router_v1_router_proto_msgTypes[18]
+	mi := &file_unigate_router_v1_router_proto_msgTypes[19]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1174,7 +1252,7 @@ func (x *GetRoutingTableResponse) String() string {
 func (*GetRoutingTableResponse) ProtoMessage() {}
 
 func (x *GetRoutingTableResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_unigate_router_v1_router_proto_msgTypes[18]
+	mi := &file_unigate_router_v1_router_proto_msgTypes[19]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1187,7 +1265,7 @@ func (x *GetRoutingTableResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetRoutingTableResponse.ProtoReflect.Descriptor instead.
 func (*GetRoutingTableResponse) Descriptor() ([]byte, []int) {
-	return file_unigate_router_v1_router_proto_rawDescGZIP(), []int{18}
+	return file_unigate_router_v1_router_proto_rawDescGZIP(), []int{19}
 }
 
 func (x *GetRoutingTableResponse) GetRevision() int64 {
@@ -1250,7 +1328,7 @@ const file_unigate_router_v1_router_proto_rawDesc = "" +
 	"\anetwork\x18\x02 \x01(\v2\".unigate.router.v1.MerchantNetworkR\anetwork\"=\n" +
 	"\tCodeRange\x12\x16\n" +
 	"\x06prefix\x18\x01 \x01(\tR\x06prefix\x12\x18\n" +
-	"\alengths\x18\x02 \x03(\x05R\alengths\"\xcb\x02\n" +
+	"\alengths\x18\x02 \x03(\x05R\alengths\"\xb8\x03\n" +
 	"\aPartner\x12\x1d\n" +
 	"\n" +
 	"partner_id\x18\x01 \x01(\tR\tpartnerId\x12\x12\n" +
@@ -1261,7 +1339,15 @@ const file_unigate_router_v1_router_proto_rawDesc = "" +
 	"codeRanges\x12\x1a\n" +
 	"\bendpoint\x18\x06 \x01(\tR\bendpoint\x12@\n" +
 	"\fsigning_keys\x18\a \x03(\v2\x1d.unigate.router.v1.SigningKeyR\vsigningKeys\x128\n" +
-	"\x06limits\x18\b \x01(\v2 .unigate.router.v1.PartnerLimitsR\x06limits\"\xb7\x02\n" +
+	"\x06limits\x18\b \x01(\v2 .unigate.router.v1.PartnerLimitsR\x06limits\x12/\n" +
+	"\x13settlement_currency\x18\t \x01(\tR\x12settlementCurrency\x12:\n" +
+	"\tfx_markup\x18\n" +
+	" \x03(\v2\x1d.unigate.router.v1.MarkupTierR\bfxMarkup\"U\n" +
+	"\n" +
+	"MarkupTier\x12(\n" +
+	"\x10from_minor_units\x18\x01 \x01(\x03R\x0efromMinorUnits\x12\x1d\n" +
+	"\n" +
+	"markup_bps\x18\x02 \x01(\x05R\tmarkupBps\"\xb7\x02\n" +
 	"\x0fMerchantNetwork\x12\x1d\n" +
 	"\n" +
 	"network_id\x18\x01 \x01(\tR\tnetworkId\x12\x12\n" +
@@ -1329,7 +1415,7 @@ func file_unigate_router_v1_router_proto_rawDescGZIP() []byte {
 	return file_unigate_router_v1_router_proto_rawDescData
 }
 
-var file_unigate_router_v1_router_proto_msgTypes = make([]protoimpl.MessageInfo, 19)
+var file_unigate_router_v1_router_proto_msgTypes = make([]protoimpl.MessageInfo, 20)
 var file_unigate_router_v1_router_proto_goTypes = []any{
 	(*PutPartnerRequest)(nil),       // 0: unigate.router.v1.PutPartnerRequest
 	(*PutPartnerResponse)(nil),      // 1: unigate.router.v1.PutPartnerResponse
@@ -1341,60 +1427,62 @@ var file_unigate_router_v1_router_proto_goTypes = []any{
 	(*GetMerchantResponse)(nil),     // 7: unigate.router.v1.GetMerchantResponse
 	(*CodeRange)(nil),               // 8: unigate.router.v1.CodeRange
 	(*Partner)(nil),                 // 9: unigate.router.v1.Partner
-	(*MerchantNetwork)(nil),         // 10: unigate.router.v1.MerchantNetwork
-	(*ResolveCodeRequest)(nil),      // 11: unigate.router.v1.ResolveCodeRequest
-	(*ResolveCodeResponse)(nil),     // 12: unigate.router.v1.ResolveCodeResponse
-	(*ClassifyCodeRequest)(nil),     // 13: unigate.router.v1.ClassifyCodeRequest
-	(*ClassifyCodeResponse)(nil),    // 14: unigate.router.v1.ClassifyCodeResponse
-	(*GetPartnerRequest)(nil),       // 15: unigate.router.v1.GetPartnerRequest
-	(*GetPartnerResponse)(nil),      // 16: unigate.router.v1.GetPartnerResponse
-	(*GetRoutingTableRequest)(nil),  // 17: unigate.router.v1.GetRoutingTableRequest
-	(*GetRoutingTableResponse)(nil), // 18: unigate.router.v1.GetRoutingTableResponse
-	(*timestamppb.Timestamp)(nil),   // 19: google.protobuf.Timestamp
-	(*v1.Merchant)(nil),             // 20: unigate.common.v1.Merchant
-	(v1.CodeKind)(0),                // 21: unigate.common.v1.CodeKind
-	(*v1.Money)(nil),                // 22: unigate.common.v1.Money
+	(*MarkupTier)(nil),              // 10: unigate.router.v1.MarkupTier
+	(*MerchantNetwork)(nil),         // 11: unigate.router.v1.MerchantNetwork
+	(*ResolveCodeRequest)(nil),      // 12: unigate.router.v1.ResolveCodeRequest
+	(*ResolveCodeResponse)(nil),     // 13: unigate.router.v1.ResolveCodeResponse
+	(*ClassifyCodeRequest)(nil),     // 14: unigate.router.v1.ClassifyCodeRequest
+	(*ClassifyCodeResponse)(nil),    // 15: unigate.router.v1.ClassifyCodeResponse
+	(*GetPartnerRequest)(nil),       // 16: unigate.router.v1.GetPartnerRequest
+	(*GetPartnerResponse)(nil),      // 17: unigate.router.v1.GetPartnerResponse
+	(*GetRoutingTableRequest)(nil),  // 18: unigate.router.v1.GetRoutingTableRequest
+	(*GetRoutingTableResponse)(nil), // 19: unigate.router.v1.GetRoutingTableResponse
+	(*timestamppb.Timestamp)(nil),   // 20: google.protobuf.Timestamp
+	(*v1.Merchant)(nil),             // 21: unigate.common.v1.Merchant
+	(v1.CodeKind)(0),                // 22: unigate.common.v1.CodeKind
+	(*v1.Money)(nil),                // 23: unigate.common.v1.Money
 }
 var file_unigate_router_v1_router_proto_depIdxs = []int32{
 	9,  // 0: unigate.router.v1.PutPartnerRequest.partner:type_name -> unigate.router.v1.Partner
 	9,  // 1: unigate.router.v1.PutPartnerResponse.partner:type_name -> unigate.router.v1.Partner
-	10, // 2: unigate.router.v1.PutNetworkRequest.network:type_name -> unigate.router.v1.MerchantNetwork
-	10, // 3: unigate.router.v1.PutNetworkResponse.network:type_name -> unigate.router.v1.MerchantNetwork
-	19, // 4: unigate.router.v1.SigningKey.not_after:type_name -> google.protobuf.Timestamp
-	20, // 5: unigate.router.v1.GetMerchantResponse.merchant:type_name -> unigate.common.v1.Merchant
-	10, // 6: unigate.router.v1.GetMerchantResponse.network:type_name -> unigate.router.v1.MerchantNetwork
+	11, // 2: unigate.router.v1.PutNetworkRequest.network:type_name -> unigate.router.v1.MerchantNetwork
+	11, // 3: unigate.router.v1.PutNetworkResponse.network:type_name -> unigate.router.v1.MerchantNetwork
+	20, // 4: unigate.router.v1.SigningKey.not_after:type_name -> google.protobuf.Timestamp
+	21, // 5: unigate.router.v1.GetMerchantResponse.merchant:type_name -> unigate.common.v1.Merchant
+	11, // 6: unigate.router.v1.GetMerchantResponse.network:type_name -> unigate.router.v1.MerchantNetwork
 	8,  // 7: unigate.router.v1.Partner.code_ranges:type_name -> unigate.router.v1.CodeRange
 	4,  // 8: unigate.router.v1.Partner.signing_keys:type_name -> unigate.router.v1.SigningKey
 	5,  // 9: unigate.router.v1.Partner.limits:type_name -> unigate.router.v1.PartnerLimits
-	4,  // 10: unigate.router.v1.MerchantNetwork.signing_keys:type_name -> unigate.router.v1.SigningKey
-	21, // 11: unigate.router.v1.ResolveCodeResponse.kind:type_name -> unigate.common.v1.CodeKind
-	20, // 12: unigate.router.v1.ResolveCodeResponse.merchant:type_name -> unigate.common.v1.Merchant
-	22, // 13: unigate.router.v1.ResolveCodeResponse.amount:type_name -> unigate.common.v1.Money
-	10, // 14: unigate.router.v1.ResolveCodeResponse.network:type_name -> unigate.router.v1.MerchantNetwork
-	9,  // 15: unigate.router.v1.ResolveCodeResponse.partner:type_name -> unigate.router.v1.Partner
-	21, // 16: unigate.router.v1.ClassifyCodeResponse.kind:type_name -> unigate.common.v1.CodeKind
-	9,  // 17: unigate.router.v1.GetPartnerResponse.partner:type_name -> unigate.router.v1.Partner
-	9,  // 18: unigate.router.v1.GetRoutingTableResponse.partners:type_name -> unigate.router.v1.Partner
-	10, // 19: unigate.router.v1.GetRoutingTableResponse.networks:type_name -> unigate.router.v1.MerchantNetwork
-	11, // 20: unigate.router.v1.RouterService.ResolveCode:input_type -> unigate.router.v1.ResolveCodeRequest
-	15, // 21: unigate.router.v1.RouterService.GetPartner:input_type -> unigate.router.v1.GetPartnerRequest
-	17, // 22: unigate.router.v1.RouterService.GetRoutingTable:input_type -> unigate.router.v1.GetRoutingTableRequest
-	13, // 23: unigate.router.v1.RouterService.ClassifyCode:input_type -> unigate.router.v1.ClassifyCodeRequest
-	6,  // 24: unigate.router.v1.RouterService.GetMerchant:input_type -> unigate.router.v1.GetMerchantRequest
-	0,  // 25: unigate.router.v1.RoutingAdminService.PutPartner:input_type -> unigate.router.v1.PutPartnerRequest
-	2,  // 26: unigate.router.v1.RoutingAdminService.PutNetwork:input_type -> unigate.router.v1.PutNetworkRequest
-	12, // 27: unigate.router.v1.RouterService.ResolveCode:output_type -> unigate.router.v1.ResolveCodeResponse
-	16, // 28: unigate.router.v1.RouterService.GetPartner:output_type -> unigate.router.v1.GetPartnerResponse
-	18, // 29: unigate.router.v1.RouterService.GetRoutingTable:output_type -> unigate.router.v1.GetRoutingTableResponse
-	14, // 30: unigate.router.v1.RouterService.ClassifyCode:output_type -> unigate.router.v1.ClassifyCodeResponse
-	7,  // 31: unigate.router.v1.RouterService.GetMerchant:output_type -> unigate.router.v1.GetMerchantResponse
-	1,  // 32: unigate.router.v1.RoutingAdminService.PutPartner:output_type -> unigate.router.v1.PutPartnerResponse
-	3,  // 33: unigate.router.v1.RoutingAdminService.PutNetwork:output_type -> unigate.router.v1.PutNetworkResponse
-	27, // [27:34] is the sub-list for method output_type
-	20, // [20:27] is the sub-list for method input_type
-	20, // [20:20] is the sub-list for extension type_name
-	20, // [20:20] is the sub-list for extension extendee
-	0,  // [0:20] is the sub-list for field type_name
+	10, // 10: unigate.router.v1.Partner.fx_markup:type_name -> unigate.router.v1.MarkupTier
+	4,  // 11: unigate.router.v1.MerchantNetwork.signing_keys:type_name -> unigate.router.v1.SigningKey
+	22, // 12: unigate.router.v1.ResolveCodeResponse.kind:type_name -> unigate.common.v1.CodeKind
+	21, // 13: unigate.router.v1.ResolveCodeResponse.merchant:type_name -> unigate.common.v1.Merchant
+	23, // 14: unigate.router.v1.ResolveCodeResponse.amount:type_name -> unigate.common.v1.Money
+	11, // 15: unigate.router.v1.ResolveCodeResponse.network:type_name -> unigate.router.v1.MerchantNetwork
+	9,  // 16: unigate.router.v1.ResolveCodeResponse.partner:type_name -> unigate.router.v1.Partner
+	22, // 17: unigate.router.v1.ClassifyCodeResponse.kind:type_name -> unigate.common.v1.CodeKind
+	9,  // 18: unigate.router.v1.GetPartnerResponse.partner:type_name -> unigate.router.v1.Partner
+	9,  // 19: unigate.router.v1.GetRoutingTableResponse.partners:type_name -> unigate.router.v1.Partner
+	11, // 20: unigate.router.v1.GetRoutingTableResponse.networks:type_name -> unigate.router.v1.MerchantNetwork
+	12, // 21: unigate.router.v1.RouterService.ResolveCode:input_type -> unigate.router.v1.ResolveCodeRequest
+	16, // 22: unigate.router.v1.RouterService.GetPartner:input_type -> unigate.router.v1.GetPartnerRequest
+	18, // 23: unigate.router.v1.RouterService.GetRoutingTable:input_type -> unigate.router.v1.GetRoutingTableRequest
+	14, // 24: unigate.router.v1.RouterService.ClassifyCode:input_type -> unigate.router.v1.ClassifyCodeRequest
+	6,  // 25: unigate.router.v1.RouterService.GetMerchant:input_type -> unigate.router.v1.GetMerchantRequest
+	0,  // 26: unigate.router.v1.RoutingAdminService.PutPartner:input_type -> unigate.router.v1.PutPartnerRequest
+	2,  // 27: unigate.router.v1.RoutingAdminService.PutNetwork:input_type -> unigate.router.v1.PutNetworkRequest
+	13, // 28: unigate.router.v1.RouterService.ResolveCode:output_type -> unigate.router.v1.ResolveCodeResponse
+	17, // 29: unigate.router.v1.RouterService.GetPartner:output_type -> unigate.router.v1.GetPartnerResponse
+	19, // 30: unigate.router.v1.RouterService.GetRoutingTable:output_type -> unigate.router.v1.GetRoutingTableResponse
+	15, // 31: unigate.router.v1.RouterService.ClassifyCode:output_type -> unigate.router.v1.ClassifyCodeResponse
+	7,  // 32: unigate.router.v1.RouterService.GetMerchant:output_type -> unigate.router.v1.GetMerchantResponse
+	1,  // 33: unigate.router.v1.RoutingAdminService.PutPartner:output_type -> unigate.router.v1.PutPartnerResponse
+	3,  // 34: unigate.router.v1.RoutingAdminService.PutNetwork:output_type -> unigate.router.v1.PutNetworkResponse
+	28, // [28:35] is the sub-list for method output_type
+	21, // [21:28] is the sub-list for method input_type
+	21, // [21:21] is the sub-list for extension type_name
+	21, // [21:21] is the sub-list for extension extendee
+	0,  // [0:21] is the sub-list for field type_name
 }
 
 func init() { file_unigate_router_v1_router_proto_init() }
@@ -1408,7 +1496,7 @@ func file_unigate_router_v1_router_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_unigate_router_v1_router_proto_rawDesc), len(file_unigate_router_v1_router_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   19,
+			NumMessages:   20,
 			NumExtensions: 0,
 			NumServices:   2,
 		},

@@ -786,19 +786,24 @@ type PostPaymentRequest struct {
 	PartnerId  string                 `protobuf:"bytes,2,opt,name=partner_id,json=partnerId,proto3" json:"partner_id,omitempty"`
 	NetworkId  string                 `protobuf:"bytes,3,opt,name=network_id,json=networkId,proto3" json:"network_id,omitempty"`
 	MerchantId string                 `protobuf:"bytes,4,opt,name=merchant_id,json=merchantId,proto3" json:"merchant_id,omitempty"`
-	// What the wallet user paid.
+	// What the wallet user paid, in the wallet's currency.
 	WalletAmount *v1.Money `protobuf:"bytes,5,opt,name=wallet_amount,json=walletAmount,proto3" json:"wallet_amount,omitempty"`
-	// The part of wallet_amount converted at the mid rate; the rest is FX
-	// revenue. Same currency as wallet_amount, not above it.
+	// The part of settlement_amount that covers merchant_amount at the
+	// rate Unigate buys the merchant currency at; the rest is FX revenue.
+	// Same currency as settlement_amount, not above it.
 	CostAmount *v1.Money `protobuf:"bytes,6,opt,name=cost_amount,json=costAmount,proto3" json:"cost_amount,omitempty"`
 	// What the merchant receives.
 	MerchantAmount *v1.Money `protobuf:"bytes,7,opt,name=merchant_amount,json=merchantAmount,proto3" json:"merchant_amount,omitempty"`
 	// Set for a reversal of (part of) the payment — a refund or a cancel —
 	// with the reversal's id; the amounts are then what is reversed, and the
 	// entries are the payment's, mirrored. Each reversal is posted once.
-	ReversalId    string `protobuf:"bytes,8,opt,name=reversal_id,json=reversalId,proto3" json:"reversal_id,omitempty"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
+	ReversalId string `protobuf:"bytes,8,opt,name=reversal_id,json=reversalId,proto3" json:"reversal_id,omitempty"`
+	// What the partner owes for the payment, in its settlement currency,
+	// fixed by the payment's quote. When unset it is wallet_amount (a
+	// partner that settles in its wallet's currency).
+	SettlementAmount *v1.Money `protobuf:"bytes,9,opt,name=settlement_amount,json=settlementAmount,proto3" json:"settlement_amount,omitempty"`
+	unknownFields    protoimpl.UnknownFields
+	sizeCache        protoimpl.SizeCache
 }
 
 func (x *PostPaymentRequest) Reset() {
@@ -885,6 +890,13 @@ func (x *PostPaymentRequest) GetReversalId() string {
 		return x.ReversalId
 	}
 	return ""
+}
+
+func (x *PostPaymentRequest) GetSettlementAmount() *v1.Money {
+	if x != nil {
+		return x.SettlementAmount
+	}
+	return nil
 }
 
 // PostPaymentResponse carries the posting.
@@ -1391,7 +1403,7 @@ const file_unigate_settlement_v1_settlement_proto_rawDesc = "" +
 	"\x04kind\x18\x03 \x01(\tR\x04kind\x126\n" +
 	"\aentries\x18\x04 \x03(\v2\x1c.unigate.settlement.v1.EntryR\aentries\x12;\n" +
 	"\vcreate_time\x18\x05 \x01(\v2\x1a.google.protobuf.TimestampR\n" +
-	"createTime\"\xf0\x02\n" +
+	"createTime\"\xb7\x03\n" +
 	"\x12PostPaymentRequest\x12\x1d\n" +
 	"\n" +
 	"payment_id\x18\x01 \x01(\tR\tpaymentId\x12\x1d\n" +
@@ -1406,7 +1418,8 @@ const file_unigate_settlement_v1_settlement_proto_rawDesc = "" +
 	"costAmount\x12A\n" +
 	"\x0fmerchant_amount\x18\a \x01(\v2\x18.unigate.common.v1.MoneyR\x0emerchantAmount\x12\x1f\n" +
 	"\vreversal_id\x18\b \x01(\tR\n" +
-	"reversalId\"O\n" +
+	"reversalId\x12E\n" +
+	"\x11settlement_amount\x18\t \x01(\v2\x18.unigate.common.v1.MoneyR\x10settlementAmount\"O\n" +
 	"\x13PostPaymentResponse\x128\n" +
 	"\aposting\x18\x01 \x01(\v2\x1e.unigate.settlement.v1.PostingR\aposting\"\\\n" +
 	"\x13PostPaymentsRequest\x12E\n" +
@@ -1507,33 +1520,34 @@ var file_unigate_settlement_v1_settlement_proto_depIdxs = []int32{
 	24, // 12: unigate.settlement.v1.PostPaymentRequest.wallet_amount:type_name -> unigate.common.v1.Money
 	24, // 13: unigate.settlement.v1.PostPaymentRequest.cost_amount:type_name -> unigate.common.v1.Money
 	24, // 14: unigate.settlement.v1.PostPaymentRequest.merchant_amount:type_name -> unigate.common.v1.Money
-	12, // 15: unigate.settlement.v1.PostPaymentResponse.posting:type_name -> unigate.settlement.v1.Posting
-	13, // 16: unigate.settlement.v1.PostPaymentsRequest.payments:type_name -> unigate.settlement.v1.PostPaymentRequest
-	12, // 17: unigate.settlement.v1.PostPaymentsResponse.postings:type_name -> unigate.settlement.v1.Posting
-	12, // 18: unigate.settlement.v1.ListPostingsResponse.postings:type_name -> unigate.settlement.v1.Posting
-	20, // 19: unigate.settlement.v1.GetTrialBalanceResponse.accounts:type_name -> unigate.settlement.v1.AccountBalance
-	21, // 20: unigate.settlement.v1.GetTrialBalanceResponse.currencies:type_name -> unigate.settlement.v1.CurrencyTotal
-	13, // 21: unigate.settlement.v1.SettlementService.PostPayment:input_type -> unigate.settlement.v1.PostPaymentRequest
-	15, // 22: unigate.settlement.v1.SettlementService.PostPayments:input_type -> unigate.settlement.v1.PostPaymentsRequest
-	17, // 23: unigate.settlement.v1.SettlementService.ListPostings:input_type -> unigate.settlement.v1.ListPostingsRequest
-	19, // 24: unigate.settlement.v1.SettlementService.GetTrialBalance:input_type -> unigate.settlement.v1.GetTrialBalanceRequest
-	3,  // 25: unigate.settlement.v1.SettlementService.CloseCycle:input_type -> unigate.settlement.v1.CloseCycleRequest
-	5,  // 26: unigate.settlement.v1.SettlementService.ListStatements:input_type -> unigate.settlement.v1.ListStatementsRequest
-	7,  // 27: unigate.settlement.v1.SettlementService.GetPaymentSettlement:input_type -> unigate.settlement.v1.GetPaymentSettlementRequest
-	9,  // 28: unigate.settlement.v1.SettlementService.HoldForCancel:input_type -> unigate.settlement.v1.HoldForCancelRequest
-	14, // 29: unigate.settlement.v1.SettlementService.PostPayment:output_type -> unigate.settlement.v1.PostPaymentResponse
-	16, // 30: unigate.settlement.v1.SettlementService.PostPayments:output_type -> unigate.settlement.v1.PostPaymentsResponse
-	18, // 31: unigate.settlement.v1.SettlementService.ListPostings:output_type -> unigate.settlement.v1.ListPostingsResponse
-	22, // 32: unigate.settlement.v1.SettlementService.GetTrialBalance:output_type -> unigate.settlement.v1.GetTrialBalanceResponse
-	4,  // 33: unigate.settlement.v1.SettlementService.CloseCycle:output_type -> unigate.settlement.v1.CloseCycleResponse
-	6,  // 34: unigate.settlement.v1.SettlementService.ListStatements:output_type -> unigate.settlement.v1.ListStatementsResponse
-	8,  // 35: unigate.settlement.v1.SettlementService.GetPaymentSettlement:output_type -> unigate.settlement.v1.GetPaymentSettlementResponse
-	10, // 36: unigate.settlement.v1.SettlementService.HoldForCancel:output_type -> unigate.settlement.v1.HoldForCancelResponse
-	29, // [29:37] is the sub-list for method output_type
-	21, // [21:29] is the sub-list for method input_type
-	21, // [21:21] is the sub-list for extension type_name
-	21, // [21:21] is the sub-list for extension extendee
-	0,  // [0:21] is the sub-list for field type_name
+	24, // 15: unigate.settlement.v1.PostPaymentRequest.settlement_amount:type_name -> unigate.common.v1.Money
+	12, // 16: unigate.settlement.v1.PostPaymentResponse.posting:type_name -> unigate.settlement.v1.Posting
+	13, // 17: unigate.settlement.v1.PostPaymentsRequest.payments:type_name -> unigate.settlement.v1.PostPaymentRequest
+	12, // 18: unigate.settlement.v1.PostPaymentsResponse.postings:type_name -> unigate.settlement.v1.Posting
+	12, // 19: unigate.settlement.v1.ListPostingsResponse.postings:type_name -> unigate.settlement.v1.Posting
+	20, // 20: unigate.settlement.v1.GetTrialBalanceResponse.accounts:type_name -> unigate.settlement.v1.AccountBalance
+	21, // 21: unigate.settlement.v1.GetTrialBalanceResponse.currencies:type_name -> unigate.settlement.v1.CurrencyTotal
+	13, // 22: unigate.settlement.v1.SettlementService.PostPayment:input_type -> unigate.settlement.v1.PostPaymentRequest
+	15, // 23: unigate.settlement.v1.SettlementService.PostPayments:input_type -> unigate.settlement.v1.PostPaymentsRequest
+	17, // 24: unigate.settlement.v1.SettlementService.ListPostings:input_type -> unigate.settlement.v1.ListPostingsRequest
+	19, // 25: unigate.settlement.v1.SettlementService.GetTrialBalance:input_type -> unigate.settlement.v1.GetTrialBalanceRequest
+	3,  // 26: unigate.settlement.v1.SettlementService.CloseCycle:input_type -> unigate.settlement.v1.CloseCycleRequest
+	5,  // 27: unigate.settlement.v1.SettlementService.ListStatements:input_type -> unigate.settlement.v1.ListStatementsRequest
+	7,  // 28: unigate.settlement.v1.SettlementService.GetPaymentSettlement:input_type -> unigate.settlement.v1.GetPaymentSettlementRequest
+	9,  // 29: unigate.settlement.v1.SettlementService.HoldForCancel:input_type -> unigate.settlement.v1.HoldForCancelRequest
+	14, // 30: unigate.settlement.v1.SettlementService.PostPayment:output_type -> unigate.settlement.v1.PostPaymentResponse
+	16, // 31: unigate.settlement.v1.SettlementService.PostPayments:output_type -> unigate.settlement.v1.PostPaymentsResponse
+	18, // 32: unigate.settlement.v1.SettlementService.ListPostings:output_type -> unigate.settlement.v1.ListPostingsResponse
+	22, // 33: unigate.settlement.v1.SettlementService.GetTrialBalance:output_type -> unigate.settlement.v1.GetTrialBalanceResponse
+	4,  // 34: unigate.settlement.v1.SettlementService.CloseCycle:output_type -> unigate.settlement.v1.CloseCycleResponse
+	6,  // 35: unigate.settlement.v1.SettlementService.ListStatements:output_type -> unigate.settlement.v1.ListStatementsResponse
+	8,  // 36: unigate.settlement.v1.SettlementService.GetPaymentSettlement:output_type -> unigate.settlement.v1.GetPaymentSettlementResponse
+	10, // 37: unigate.settlement.v1.SettlementService.HoldForCancel:output_type -> unigate.settlement.v1.HoldForCancelResponse
+	30, // [30:38] is the sub-list for method output_type
+	22, // [22:30] is the sub-list for method input_type
+	22, // [22:22] is the sub-list for extension type_name
+	22, // [22:22] is the sub-list for extension extendee
+	0,  // [0:22] is the sub-list for field type_name
 }
 
 func init() { file_unigate_settlement_v1_settlement_proto_init() }
