@@ -72,11 +72,16 @@ func (s *Service) Submit(ctx context.Context, in SubmitInput) (Payment, error) {
 
 	id := OrderPaymentID(in.NetworkID, in.OrderID)
 	q, err := s.d.FX.CreateQuote(ctx, QuoteRequest{PartnerID: partnerID, WalletCurrency: partner.Currency, Merchant: a})
-	if err != nil {
-		return Payment{}, err
+	if err == nil {
+		q, err = s.d.FX.LockQuote(ctx, q.ID, id, partnerID, a)
 	}
-	q, err = s.d.FX.LockQuote(ctx, q.ID, id, partnerID, a)
 	if err != nil {
+		// A retry of this order may be refused here (no fresh rate a
+		// moment ago) while its first attempt, still in flight, recorded
+		// the payment: answer with that payment rather than a refusal.
+		if p, perr := s.d.Store.PaymentByOrder(ctx, in.NetworkID, in.OrderID); perr == nil {
+			return sameRequest(p, hash)
+		}
 		return Payment{}, err
 	}
 	now := s.at()

@@ -109,12 +109,13 @@ func claimEtcdFence(ctx context.Context, cli *clientv3.Client, rev int64) (bool,
 // function of the IngestElection.
 func (in *Ingestor) Lead(ctx context.Context, term election.Term) error {
 	log := in.Log.With("election", IngestElection, "revision", term.Revision)
-	if ok, err := in.Store.ClaimFence(ctx, IngestFence, term.Revision); err != nil || !ok {
-		return errors.Join(fmt.Errorf("%w: database fence", ErrFenced), err)
-	}
+	// Publishing needs the etcd fence; the history needs the database's,
+	// claimed at the first write (and retried while the database is
+	// down: rates keep flowing to the replicas meanwhile).
 	if ok, err := claimEtcdFence(ctx, in.Etcd, term.Revision); err != nil || !ok {
 		return errors.Join(fmt.Errorf("%w: etcd fence", ErrFenced), err)
 	}
+	dbFenced := false
 	now := in.Now
 	if now == nil {
 		now = time.Now
@@ -165,6 +166,10 @@ func (in *Ingestor) Lead(ctx context.Context, term election.Term) error {
 		changed = map[string]bool{}
 		tick    = time.NewTicker(flush)
 		lastPub time.Time
+		// retryHistory holds history writes back after a failure;
+		// the last warnings keep a database or etcd outage from
+		// writing a log line every tick.
+		retryHistory, lastHistoryWarn, lastPublishWarn time.Time
 	)
 	defer tick.Stop()
 	count := func(provider, reason string) {
@@ -222,21 +227,50 @@ func (in *Ingestor) Lead(ctx context.Context, term election.Term) error {
 			}
 		case <-tick.C:
 			if len(changed) > 0 {
-				if err := in.publish(ctx, term.Revision, latest, changed); err != nil {
+				// A short bound: an etcd without a leader answers after its
+				// own request timeout (seconds), and the next tick tries
+				// again with newer rates.
+				pctx, cancel := context.WithTimeout(ctx, time.Second)
+				err := in.publish(pctx, term.Revision, latest, changed)
+				cancel()
+				if err != nil {
 					if errors.Is(err, ErrFenced) {
 						return err
 					}
-					log.WarnContext(ctx, "publishing rates", "err", err)
+					if now().After(lastPublishWarn.Add(5 * time.Second)) {
+						log.WarnContext(ctx, "publishing rates", "err", err)
+						lastPublishWarn = now()
+					}
 				} else {
 					changed = map[string]bool{}
 				}
 			}
-			if len(pending) > 0 {
-				if err := in.Store.AppendHistory(ctx, term.Revision, pending); err != nil {
+			if len(pending) > 0 && !now().Before(retryHistory) {
+				hctx, cancel := context.WithTimeout(ctx, 2*time.Second)
+				err := error(nil)
+				if !dbFenced {
+					var ok bool
+					if ok, err = in.Store.ClaimFence(hctx, IngestFence, term.Revision); err == nil && !ok {
+						cancel()
+						return fmt.Errorf("%w: database fence", ErrFenced)
+					}
+					dbFenced = err == nil
+				}
+				if err == nil {
+					err = in.Store.AppendHistory(hctx, term.Revision, pending)
+				}
+				cancel()
+				if err != nil {
 					if errors.Is(err, ErrFenced) {
 						return err
 					}
-					log.WarnContext(ctx, "writing the rate history", "err", err, "pending", len(pending))
+					// Try again in a second, without holding up publishing
+					// meanwhile; say so every few seconds, not every tick.
+					retryHistory = now().Add(time.Second)
+					if now().After(lastHistoryWarn.Add(5 * time.Second)) {
+						log.WarnContext(ctx, "writing the rate history", "err", err, "pending", len(pending))
+						lastHistoryWarn = now()
+					}
 					if len(pending) > 100_000 { // the database is down for long: keep the newest
 						pending = append(pending[:0], pending[len(pending)-50_000:]...)
 						count("", "history dropped")
@@ -247,8 +281,11 @@ func (in *Ingestor) Lead(ctx context.Context, term election.Term) error {
 			}
 			if now().Sub(lastPub) >= time.Second {
 				if b, err := json.Marshal(stats); err == nil {
-					if _, err := in.Etcd.Txn(ctx).If(clientv3.Compare(clientv3.Value(FenceKey), "=", fenceValue(term.Revision))).
-						Then(clientv3.OpPut(StatsKey, string(b))).Commit(); err == nil {
+					sctx, cancel := context.WithTimeout(ctx, time.Second)
+					_, err := in.Etcd.Txn(sctx).If(clientv3.Compare(clientv3.Value(FenceKey), "=", fenceValue(term.Revision))).
+						Then(clientv3.OpPut(StatsKey, string(b))).Commit()
+					cancel()
+					if err == nil {
 						lastPub = now()
 					}
 				}
