@@ -52,6 +52,9 @@ commands:
                                                the flags given change the record in force, the rest is kept
   etcd bootstrap [--operators operator:ID,…]   etcd's users, roles and auth (as service/etcd-admin of --pki)
   ledger balance                               the trial balance per account and currency
+  ledger verify --dsn DSN [-o json]            prove the books over the acquirer's and the ledger's database: postings
+                                               balance, no money created or lost, statements are their cycles' sums,
+                                               every movement posted once and in a cycle; names each violation
   cycles close [--cutoff RFC3339]              close the settlement cycle at a cutoff (default now)
   statements list [--after SEQUENCE]           settlement statements in order
   fx rates [--pair USD/CNY] [-o json]         every provider's latest rate per pair: age, verdict, the chosen
@@ -140,6 +143,8 @@ func run(ctx context.Context, args []string, out io.Writer) (int, error) {
 		err = putNetwork(ctx, g, rest[2:], out)
 	case "ledger balance":
 		err = ledgerBalance(ctx, g, out)
+	case "ledger verify":
+		err = ledgerVerify(ctx, rest[2:], out)
 	case "cycles close":
 		err = cyclesClose(ctx, g, rest[2:], out)
 	case "statements list":

@@ -1,0 +1,168 @@
+package app
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/unigate/unigate/pkg/sqlstore"
+	acqstore "github.com/unigate/unigate/services/acquirer/store"
+	"github.com/unigate/unigate/services/settlement"
+)
+
+// What VerifyLedger checks, the names its violations carry.
+const (
+	// InvLedger: the ledger's own rules (settlement.CheckInvariants):
+	// every posting balances per currency, a payment has one posting of
+	// each kind, a statement is the sum of its cycle's postings, a
+	// cycle's count is its membership.
+	InvLedger = "ledger"
+	// InvAcquirer: the acquirer's rules (refunds within the payment, …).
+	InvAcquirer = "acquirer"
+	// InvMoney: no money created or destroyed: every account nets what
+	// the acquirer's records say moved.
+	InvMoney = "money"
+	// InvPosting: every succeeded payment, refund and cancel is posted
+	// exactly once, with its amounts, and nothing else is.
+	InvPosting = "posting"
+	// InvCycle: a posting older than a closed cycle's successor's cutoff
+	// belongs to a cycle.
+	InvCycle = "cycle"
+)
+
+// Violation is one broken invariant.
+type Violation struct {
+	Invariant string
+	Detail    string
+}
+
+func (v Violation) String() string { return v.Invariant + ": " + v.Detail }
+
+// VerifyLedger proves the books over a database that holds the acquirer's
+// and the settlement service's tables (one database, as in production and
+// in `unigate cluster`): it returns every violation, none when the books
+// are sound. Run it on a quiet switch (`unigate chaos` waits for one): a
+// payment between its S and its posting is reported as unposted.
+func VerifyLedger(ctx context.Context, db *sqlstore.DB) ([]Violation, error) {
+	var out []Violation
+	led, err := settlement.NewSQLStore(db).CheckInvariants(ctx)
+	if err != nil {
+		return nil, err
+	}
+	for _, s := range led {
+		out = append(out, Violation{InvLedger, s})
+	}
+	acq, err := acqstore.New(db).CheckInvariants(ctx)
+	if err != nil {
+		return nil, err
+	}
+	for _, s := range acq {
+		out = append(out, Violation{InvAcquirer, s})
+	}
+	for _, c := range ledgerChecks {
+		rows, err := db.QueryContext(ctx, c.query)
+		if err != nil {
+			return nil, fmt.Errorf("verify %s: %w", c.inv, err)
+		}
+		for rows.Next() {
+			var s string
+			if err := rows.Scan(&s); err != nil {
+				rows.Close()
+				return nil, err
+			}
+			out = append(out, Violation{c.inv, s})
+		}
+		rows.Close()
+		if err := rows.Err(); err != nil {
+			return nil, fmt.Errorf("verify %s: %w", c.inv, err)
+		}
+	}
+	return out, nil
+}
+
+// ledgerChecks are queries that return one row, a description, per
+// violation.
+var ledgerChecks = []struct{ inv, query string }{
+	// Partner receivables, merchant payables, FX revenue and FX positions,
+	// per account and currency, equal what the acquirer's rows say moved:
+	// succeeded payments less succeeded refunds (a cancelled payment's
+	// posting and its full reversal net to nothing). A partner's debt, the
+	// FX revenue and the cost are in its settlement currency (the wallet's
+	// for a row from before settlement currencies); nothing is converted
+	// when that is the merchant's. Debit-positive.
+	{InvMoney, `WITH moves AS (
+			SELECT partner_id, network_id,
+				CASE WHEN settlement_currency = '' THEN wallet_currency ELSE settlement_currency END AS sc, merchant_currency AS mc,
+				CASE WHEN settlement_currency = '' THEN wallet_minor ELSE settlement_minor END AS s, cost_minor AS c, merchant_minor AS m
+			FROM acq_payments WHERE status = 'SUCCEEDED'
+			UNION ALL SELECT p.partner_id, p.network_id,
+				CASE WHEN r.settlement_currency = '' THEN r.wallet_currency ELSE r.settlement_currency END, r.merchant_currency,
+				-(CASE WHEN r.settlement_currency = '' THEN r.wallet_minor ELSE r.settlement_minor END), -r.cost_minor, -r.merchant_minor
+			FROM acq_refunds r JOIN acq_payments p ON p.payment_id = r.payment_id WHERE r.status = 'SUCCEEDED'
+		), expected AS (
+			SELECT account, currency, SUM(net) AS net FROM (
+				SELECT 'partner_receivable:' || partner_id AS account, sc AS currency, s AS net FROM moves
+				UNION ALL SELECT 'merchant_payable:' || network_id, mc, -m FROM moves
+				UNION ALL SELECT 'fx_revenue', sc, c - s FROM moves
+				UNION ALL SELECT 'fx_position:' || sc, sc, -c FROM moves WHERE sc <> mc
+				UNION ALL SELECT 'fx_position:' || mc, mc, m FROM moves WHERE sc <> mc) x
+			GROUP BY account, currency
+		), actual AS (
+			SELECT account, currency, SUM(CASE WHEN side = 'D' THEN minor_units ELSE -minor_units END) AS net
+			FROM ledger_entries WHERE account LIKE 'partner_receivable:%' OR account LIKE 'merchant_payable:%' OR account = 'fx_revenue'
+				OR account LIKE 'fx_position:%'
+			GROUP BY account, currency
+		)
+		SELECT 'account ' || COALESCE(e.account, a.account) || ' in ' || COALESCE(e.currency, a.currency) || ' nets '
+			|| COALESCE(a.net, 0) || ' in the ledger, ' || COALESCE(e.net, 0) || ' by the acquirer''s records'
+		FROM expected e FULL JOIN actual a ON a.account = e.account AND a.currency = e.currency
+		WHERE COALESCE(e.net, 0) <> COALESCE(a.net, 0)`},
+
+	// Every movement the acquirer recorded is posted once, and nothing else.
+	{InvPosting, `WITH expected AS (
+			SELECT payment_id, 'payment' AS kind FROM acq_payments WHERE status = 'SUCCEEDED' OR (status = 'CANCELLED' AND credited)
+			UNION ALL SELECT payment_id, 'reversal:cancel-' || payment_id FROM acq_payments WHERE status = 'CANCELLED' AND credited
+			UNION ALL SELECT payment_id, 'reversal:' || refund_id FROM acq_refunds WHERE status = 'SUCCEEDED'
+		), actual AS (
+			SELECT payment_id, kind, count(*) AS n FROM ledger_postings GROUP BY payment_id, kind
+		)
+		SELECT 'missing posting ' || e.kind || ' of payment ' || e.payment_id FROM expected e
+			LEFT JOIN actual a ON a.payment_id = e.payment_id AND a.kind = e.kind WHERE a.n IS NULL
+		UNION ALL SELECT 'unexpected posting ' || a.kind || ' of payment ' || a.payment_id FROM actual a
+			LEFT JOIN expected e ON e.payment_id = a.payment_id AND e.kind = a.kind WHERE e.payment_id IS NULL
+		UNION ALL SELECT 'posting ' || kind || ' of payment ' || payment_id || ' made ' || n || ' times' FROM actual WHERE n > 1
+		UNION ALL SELECT 'payment ' || payment_id || ' (' || status || ') not marked posted' FROM acq_payments
+			WHERE status IN ('SUCCEEDED', 'CANCELLED') AND NOT ledger_posted
+		UNION ALL SELECT 'refund ' || refund_id || ' not marked posted' FROM acq_refunds WHERE status = 'SUCCEEDED' AND NOT ledger_posted
+		UNION ALL SELECT 'payment ' || payment_id || ' set aside by the poster: ' || posting_error FROM acq_payments WHERE posting_error <> ''
+		UNION ALL SELECT 'refund ' || refund_id || ' set aside by the poster: ' || posting_error FROM acq_refunds WHERE posting_error <> ''`},
+	{InvPosting, `SELECT 'posting payment of ' || p.payment_id || ' does not carry its amounts'
+		FROM acq_payments p JOIN ledger_postings lp ON lp.payment_id = p.payment_id AND lp.kind = 'payment'
+		WHERE (SELECT COALESCE(SUM(e.minor_units), 0) FROM ledger_entries e WHERE e.posting_id = lp.posting_id
+				AND e.account = 'merchant_payable:' || p.network_id AND e.side = 'C' AND e.currency = p.merchant_currency) <> p.merchant_minor
+			OR (SELECT COALESCE(SUM(e.minor_units), 0) FROM ledger_entries e WHERE e.posting_id = lp.posting_id
+				AND e.account = 'partner_receivable:' || p.partner_id AND e.side = 'D'
+				AND e.currency = CASE WHEN p.settlement_currency = '' THEN p.wallet_currency ELSE p.settlement_currency END)
+				<> CASE WHEN p.settlement_currency = '' THEN p.wallet_minor ELSE p.settlement_minor END
+		UNION ALL SELECT 'posting reversal:' || r.refund_id || ' does not carry the refund''s amounts'
+		FROM acq_refunds r JOIN acq_payments p ON p.payment_id = r.payment_id
+			JOIN ledger_postings lp ON lp.payment_id = r.payment_id AND lp.kind = 'reversal:' || r.refund_id
+		WHERE (SELECT COALESCE(SUM(e.minor_units), 0) FROM ledger_entries e WHERE e.posting_id = lp.posting_id
+				AND e.account = 'merchant_payable:' || p.network_id AND e.side = 'D' AND e.currency = r.merchant_currency) <> r.merchant_minor
+			OR (SELECT COALESCE(SUM(e.minor_units), 0) FROM ledger_entries e WHERE e.posting_id = lp.posting_id
+				AND e.account = 'partner_receivable:' || p.partner_id AND e.side = 'C'
+				AND e.currency = CASE WHEN r.settlement_currency = '' THEN r.wallet_currency ELSE r.settlement_currency END)
+				<> CASE WHEN r.settlement_currency = '' THEN r.wallet_minor ELSE r.settlement_minor END`},
+
+	// Closing a cycle takes every posting made before its cutoff that no
+	// cycle holds (but those of a payment held for a cancel). A posting
+	// made just before a cutoff may be written just after the close, and
+	// lands in the next cycle; one older than the cutoff of the cycle
+	// before the newest must be in a cycle.
+	{InvCycle, `SELECT 'posting ' || p.kind || ' of payment ' || p.payment_id || ' was made before the cutoff of cycle '
+			|| c.cycle_id || ' and of a later one, but belongs to no cycle'
+		FROM ledger_postings p JOIN settlement_cycles c ON p.create_time < c.cutoff
+		WHERE EXISTS (SELECT 1 FROM settlement_cycles later WHERE later.cutoff > c.cutoff)
+			AND NOT EXISTS (SELECT 1 FROM settlement_cycles earlier WHERE earlier.cutoff < c.cutoff AND p.create_time < earlier.cutoff)
+			AND NOT EXISTS (SELECT 1 FROM settlement_cycle_postings m WHERE m.posting_id = p.posting_id)
+			AND NOT EXISTS (SELECT 1 FROM settlement_cancel_holds h WHERE h.payment_id = p.payment_id)`},
+}

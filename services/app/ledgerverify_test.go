@@ -1,0 +1,96 @@
+package app_test
+
+import (
+	"context"
+	"strings"
+	"testing"
+
+	"google.golang.org/protobuf/types/known/timestamppb"
+
+	commonv1 "github.com/unigate/unigate/proto/gen/unigate/common/v1"
+	partnerv1 "github.com/unigate/unigate/proto/gen/unigate/partner/v1"
+	settlementv1 "github.com/unigate/unigate/proto/gen/unigate/settlement/v1"
+
+	"github.com/unigate/unigate/pkg/authn"
+	"github.com/unigate/unigate/pkg/sqlstore/sqlstoretest"
+	"github.com/unigate/unigate/services/app"
+	"github.com/unigate/unigate/services/walletsim"
+)
+
+// TestVerifyLedger proves the books of a switch that paid, refunded,
+// cancelled and closed cycles, in three currencies, then posts a payment
+// the acquirer never made and checks that the proof names it.
+func TestVerifyLedger(t *testing.T) {
+	e := startEnv(t, sqlstoretest.PostgresDSN(t))
+	ctx := context.Background()
+	settle := func() {
+		t.Helper()
+		e.checkBooks(t) // waits until everything is final and posted
+		if _, err := e.settlement.CloseCycle(ctx, &settlementv1.CloseCycleRequest{Cutoff: timestamppb.Now()}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for i, partner := range []string{"hipay", "zalopay", "kwallet"} {
+		w := walletsim.New(partner, e.partner(partner))
+		_, _, p, err := w.ScanAndPay(ctx, e.staticCode(0), cny(int64(10000+i)), "verify-"+partner, "u-verify")
+		if err != nil || p.GetResult() != commonv1.Result_RESULT_SUCCESS {
+			t.Fatalf("%s: %v %v", partner, p, err)
+		}
+		e.waitPosted(p.GetPaymentId())
+		e.stack.Wallets.Wallet(partner).SetBalance("u-verify", p.GetWalletAmount().GetMinorUnits())
+		if err := e.stack.Wallets.Wallet(partner).RecordPayment(p.GetPaymentId(), "u-verify", p.GetWalletAmount().GetMinorUnits()); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := e.pos().refund("verify-refund-"+partner, p.GetPaymentId(), 1234); err != nil {
+			t.Fatal(err)
+		}
+		settle()
+	}
+	w := walletsim.New("hipay", e.partner("hipay"))
+	_, _, p, err := w.ScanAndPay(ctx, e.staticCode(0), cny(777), "verify-cancel", "u-verify")
+	if err != nil || p.GetResult() != commonv1.Result_RESULT_SUCCESS {
+		t.Fatalf("pay: %v %v", p, err)
+	}
+	if resp, err := w.Client.CancelPayment(w.Context(ctx), &partnerv1.CancelPaymentRequest{Id: &partnerv1.CancelPaymentRequest_PaymentId{PaymentId: p.GetPaymentId()}}); err != nil ||
+		resp.GetResult() != commonv1.Result_RESULT_SUCCESS {
+		t.Fatalf("cancel: %v %v", resp, err)
+	}
+	settle()
+
+	var refunds, cycles, statements int
+	if err := e.db.QueryRowContext(ctx, `SELECT (SELECT count(*) FROM acq_refunds WHERE status = 'SUCCEEDED'),
+		(SELECT count(*) FROM settlement_cycles), (SELECT count(*) FROM settlement_statements)`).Scan(&refunds, &cycles, &statements); err != nil {
+		t.Fatal(err)
+	}
+	if refunds != 3 || cycles != 4 || statements < 4 {
+		t.Fatalf("%d refunds succeeded, %d cycles, %d statements; want 3, 4 and at least 4", refunds, cycles, statements)
+	}
+	vs, err := app.VerifyLedger(ctx, e.db)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, v := range vs {
+		t.Errorf("sound books reported: %s", v)
+	}
+
+	// A posting for a payment the acquirer never made: money from nowhere.
+	ledger := settlementv1.NewSettlementServiceClient(e.conn("settlement", authn.Service, "acquirer"))
+	if _, err := ledger.PostPayment(ctx, &settlementv1.PostPaymentRequest{PaymentId: "forged", PartnerId: "hipay", NetworkId: "cnsim",
+		MerchantId: "M10001", WalletAmount: &commonv1.Money{Currency: "MNT", MinorUnits: 500}, CostAmount: &commonv1.Money{Currency: "MNT", MinorUnits: 480},
+		MerchantAmount: cny(1)}); err != nil {
+		t.Fatal(err)
+	}
+	vs, err = app.VerifyLedger(ctx, e.db)
+	if err != nil {
+		t.Fatal(err)
+	}
+	found := map[string]bool{}
+	for _, v := range vs {
+		if strings.Contains(v.Detail, "forged") || strings.Contains(v.Detail, "partner_receivable:hipay") {
+			found[v.Invariant] = true
+		}
+	}
+	if !found[app.InvPosting] || !found[app.InvMoney] {
+		t.Fatalf("the forged posting was not named as unexpected and as money from nowhere: %v", vs)
+	}
+}
