@@ -55,6 +55,7 @@ const (
 	AmountMismatch            Reason = "AMOUNT_MISMATCH"
 	PaymentNotFound           Reason = "PAYMENT_NOT_FOUND"
 	RefundNotFound            Reason = "REFUND_NOT_FOUND"
+	StatementNotFound         Reason = "STATEMENT_NOT_FOUND"
 	RefundExceedsRemaining    Reason = "REFUND_EXCEEDS_REMAINING"
 	PaymentNotRefundable      Reason = "PAYMENT_NOT_REFUNDABLE"
 	CancelWindowClosed        Reason = "CANCEL_WINDOW_CLOSED"
@@ -105,6 +106,7 @@ var table = map[Reason]entry{
 	AmountMismatch:            {code: codes.InvalidArgument},
 	PaymentNotFound:           {code: codes.NotFound},
 	RefundNotFound:            {code: codes.NotFound},
+	StatementNotFound:         {code: codes.NotFound},
 	RefundExceedsRemaining:    {code: codes.FailedPrecondition},
 	PaymentNotRefundable:      {code: codes.FailedPrecondition},
 	CancelWindowClosed:        {code: codes.FailedPrecondition},

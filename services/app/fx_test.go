@@ -1,9 +1,16 @@
 package app_test
 
 import (
+	"bytes"
 	"context"
+	"crypto/sha256"
+	"encoding/csv"
+	"encoding/hex"
+	"errors"
 	"fmt"
+	"io"
 	"math/big"
+	"strings"
 	"testing"
 	"time"
 
@@ -13,6 +20,7 @@ import (
 	partnerv1 "github.com/unigate/unigate/proto/gen/unigate/partner/v1"
 	settlementv1 "github.com/unigate/unigate/proto/gen/unigate/settlement/v1"
 
+	"github.com/unigate/unigate/pkg/money"
 	"github.com/unigate/unigate/pkg/rpcerr"
 	"github.com/unigate/unigate/services/walletsim"
 )
@@ -166,6 +174,54 @@ func (e *env) testSettlementCurrencies(t *testing.T) {
 			if st == nil || st.GetNetReceivable().GetCurrency() != tc.settle || st.GetNetReceivable().GetMinorUnits() != settle-share(settle) {
 				t.Fatalf("statement %v; want %d %s", st, settle-share(settle), tc.settle)
 			}
+			e.checkStatementFile(t, st, p.GetPaymentId(), ref.GetRefundId())
 		})
+	}
+}
+
+// checkStatementFile streams a statement's CSV file and checks its name,
+// header, rows (the payment, then its refund), trailer and checksum.
+func (e *env) checkStatementFile(t *testing.T, st *settlementv1.Statement, paymentID, refundID string) {
+	t.Helper()
+	stream, err := e.settlement.StreamStatementFile(context.Background(), &settlementv1.StreamStatementFileRequest{StatementId: st.GetStatementId()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var (
+		file      bytes.Buffer
+		name, sum string
+	)
+	for {
+		c, err := stream.Recv()
+		if errors.Is(err, io.EOF) {
+			break
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		if c.GetFileName() != "" {
+			name = c.GetFileName()
+		}
+		if c.GetSha256() != "" {
+			sum = c.GetSha256()
+		}
+		file.Write(c.GetData())
+	}
+	cur := st.GetNetReceivable().GetCurrency()
+	if want := "unigate-statement_" + st.GetPartnerId() + "_" + cur + "_" + st.GetCycleId() + ".csv"; name != want {
+		t.Errorf("file name %q, want %q", name, want)
+	}
+	if h := sha256.Sum256(file.Bytes()); hex.EncodeToString(h[:]) != sum {
+		t.Errorf("checksum %s, file hashes to %x", sum, h)
+	}
+	recs, err := csv.NewReader(&file).ReadAll()
+	if err != nil {
+		t.Fatal(err)
+	}
+	net := money.Amount{Currency: cur, Minor: st.GetNetReceivable().GetMinorUnits()}
+	if len(recs) != 4 || recs[0][0] != "record" || recs[1][1] != "PAYMENT" || recs[1][2] != paymentID ||
+		recs[2][1] != "REFUND" || recs[2][3] != refundID || !strings.HasPrefix(recs[2][6], "-") ||
+		recs[3][0] != "T" || recs[3][1] != "payments=1 refunds=1 cancels=0" || recs[3][2] != "rows=2" || recs[3][5] != cur || recs[3][6] != net.Major() {
+		t.Errorf("statement file:\n%v", recs)
 	}
 }

@@ -74,6 +74,11 @@ type CycleStore interface {
 	// ClaimFence raises the named fence to rev and reports true, unless it
 	// is above rev already.
 	ClaimFence(ctx context.Context, name string, rev int64) (bool, error)
+	// Statement returns a statement, or ErrStatementNotFound.
+	Statement(ctx context.Context, id string) (Statement, error)
+	// StatementRows calls fn with each of the statement's rows, in the
+	// order they were posted, as the database returns them.
+	StatementRows(ctx context.Context, st Statement, fn func(StatementRow) error) error
 }
 
 // CloseCycle closes the cycle at cutoff. fence is nil for an operator's

@@ -233,3 +233,49 @@ func statementToProto(st Statement) *settlementv1.Statement {
 		NetReceivable: &commonv1.Money{Currency: st.NetReceivable.Currency, MinorUnits: st.NetReceivable.Minor},
 		Postings:      st.Postings, Cutoff: timestamppb.New(st.Cutoff)}
 }
+
+// chunkSize bounds each chunk of a streamed statement file.
+const chunkSize = 32 << 10
+
+// chunkWriter sends what is written to it as file chunks.
+type chunkWriter struct {
+	stream settlementv1.SettlementService_StreamStatementFileServer
+	name   string
+	buf    []byte
+}
+
+func (c *chunkWriter) Write(p []byte) (int, error) {
+	c.buf = append(c.buf, p...)
+	for len(c.buf) >= chunkSize {
+		if err := c.send(c.buf[:chunkSize], ""); err != nil {
+			return 0, err
+		}
+		c.buf = append(c.buf[:0], c.buf[chunkSize:]...)
+	}
+	return len(p), nil
+}
+
+func (c *chunkWriter) send(data []byte, sum string) error {
+	err := c.stream.Send(&settlementv1.StreamStatementFileResponse{FileName: c.name, Data: data, Sha256: sum})
+	c.name = "" // on the first chunk only
+	return err
+}
+
+// StreamStatementFile implements settlementv1.SettlementServiceServer:
+// the statement's CSV, written as its rows are read, in chunks; the last
+// carries the SHA-256.
+func (s *Server) StreamStatementFile(req *settlementv1.StreamStatementFileRequest, stream settlementv1.SettlementService_StreamStatementFileServer) error {
+	if req.GetStatementId() == "" {
+		return rpcerr.Field(rpcerr.InvalidArgument, "statement_id", "is required")
+	}
+	st, err := s.svc.Statement(stream.Context(), req.GetStatementId())
+	if err != nil {
+		return err
+	}
+	w := &chunkWriter{stream: stream, name: StatementFileName(st)}
+	sum, err := s.svc.WriteStatementFile(stream.Context(), st, w)
+	if err != nil {
+		return err
+	}
+	return w.send(w.buf, sum)
+}

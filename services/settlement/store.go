@@ -14,6 +14,7 @@ import (
 
 	"github.com/unigate/unigate/pkg/audit"
 	"github.com/unigate/unigate/pkg/authn"
+	"github.com/unigate/unigate/pkg/money"
 	"github.com/unigate/unigate/pkg/sqlstore"
 )
 
@@ -433,4 +434,48 @@ func closeEntry(ctx context.Context, c Cycle, sts []Statement, fence *Fence) aud
 		traceID = sc.TraceID().String()
 	}
 	return audit.Entry{Time: c.CloseTime, Actor: actor, Action: "cycle.close", Subject: c.ID, Outcome: "ok", After: b, TraceID: traceID}
+}
+
+// Statement implements CycleStore.
+func (s *SQLStore) Statement(ctx context.Context, id string) (Statement, error) {
+	sts, err := statements(ctx, s.db, `statement_id = $1`, id)
+	if err != nil {
+		return Statement{}, err
+	}
+	if len(sts) == 0 {
+		return Statement{}, ErrStatementNotFound
+	}
+	return sts[0], nil
+}
+
+// StatementRows implements CycleStore: one query over the cycle's member
+// postings that touch the partner's receivable in the statement's
+// currency, read row by row.
+func (s *SQLStore) StatementRows(ctx context.Context, st Statement, fn func(StatementRow) error) error {
+	receivable := "partner_receivable:" + st.PartnerID
+	rows, err := s.db.QueryContext(ctx, `SELECT p.posting_id, p.payment_id, p.kind, p.create_time,
+		CAST(SUM(CASE WHEN e.account = $2 AND e.currency = $3 THEN (CASE WHEN e.side = 'D' THEN e.minor_units ELSE -e.minor_units END) ELSE 0 END) AS INT8),
+		COALESCE(MAX(CASE WHEN e.account LIKE 'merchant_payable:%' THEN e.currency END), ''),
+		CAST(SUM(CASE WHEN e.account LIKE 'merchant_payable:%' THEN (CASE WHEN e.side = 'C' THEN e.minor_units ELSE -e.minor_units END) ELSE 0 END) AS INT8),
+		CAST(SUM(CASE WHEN e.account = 'fx_revenue' AND e.currency = $3 THEN (CASE WHEN e.side = 'C' THEN e.minor_units ELSE -e.minor_units END) ELSE 0 END) AS INT8)
+		FROM settlement_cycle_postings m JOIN ledger_postings p ON p.posting_id = m.posting_id
+		JOIN ledger_entries e ON e.posting_id = p.posting_id
+		WHERE m.cycle_id = $1 AND EXISTS (SELECT 1 FROM ledger_entries r WHERE r.posting_id = p.posting_id AND r.account = $2 AND r.currency = $3)
+		GROUP BY p.posting_id, p.payment_id, p.kind, p.create_time
+		ORDER BY p.create_time, p.posting_id`, st.CycleID, receivable, st.NetReceivable.Currency)
+	if err != nil {
+		return fmt.Errorf("settlement: statement rows: %w", err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		r := StatementRow{Settlement: money.Amount{Currency: st.NetReceivable.Currency}, FXRevenue: money.Amount{Currency: st.NetReceivable.Currency}}
+		if err := rows.Scan(&r.PostingID, &r.PaymentID, &r.Kind, &r.PostTime, &r.Settlement.Minor, &r.Merchant.Currency,
+			&r.Merchant.Minor, &r.FXRevenue.Minor); err != nil {
+			return err
+		}
+		if err := fn(r); err != nil {
+			return err
+		}
+	}
+	return rows.Err()
 }

@@ -5,11 +5,15 @@ import (
 	"context"
 	"crypto/ed25519"
 	"crypto/rand"
+	"crypto/sha256"
 	"encoding/base64"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"io"
 	"log/slog"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -18,6 +22,7 @@ import (
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 
+	commonv1 "github.com/unigate/unigate/proto/gen/unigate/common/v1"
 	simulatorv1 "github.com/unigate/unigate/proto/gen/unigate/simulator/v1"
 
 	"github.com/unigate/unigate/pkg/audit"
@@ -25,6 +30,7 @@ import (
 	"github.com/unigate/unigate/pkg/sqlstore"
 	"github.com/unigate/unigate/services/app"
 	"github.com/unigate/unigate/services/router"
+	"github.com/unigate/unigate/services/walletsim"
 )
 
 // TestOperatorCommands runs unigatectl against a whole switch with its
@@ -201,6 +207,55 @@ func TestOperatorCommands(t *testing.T) {
 	}
 	if _, err := ctl("viewer", "fx", "history", "CNY-MNT"); err == nil {
 		t.Error("fx history of a malformed pair succeeded")
+	}
+
+	// A statement's file: pay, let the poster post, close a cycle, and
+	// download the statement with its checksum.
+	pconn, err := st.Dial("acquirer", authn.Partner, "hipay")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer pconn.Close()
+	_, _, paid, err := walletsim.New("hipay", pconn).ScanAndPay(ctx, code, &commonv1.Money{Currency: "CNY", MinorUnits: 2500}, "ctl-statement", "u-ctl")
+	if err != nil || paid.GetResult() != commonv1.Result_RESULT_SUCCESS {
+		t.Fatalf("pay: %v %v", paid, err)
+	}
+	acqdb, err := sqlstore.Open(ctx, st.DSN("acquirer"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer acqdb.Close()
+	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(20 * time.Millisecond) {
+		var posted bool
+		if err := acqdb.QueryRowContext(ctx, `SELECT ledger_posted FROM acq_payments WHERE payment_id = $1`, paid.GetPaymentId()).Scan(&posted); err == nil && posted {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the payment was not posted within 10s")
+		}
+	}
+	if _, err := ctl("operator", "cycles", "close"); err != nil {
+		t.Fatalf("cycles close: %v", err)
+	}
+	out, err = ctl("viewer", "statements", "list")
+	var list struct {
+		Statements []struct{ StatementId, PartnerId string }
+	}
+	if err != nil || json.Unmarshal([]byte(out), &list) != nil || len(list.Statements) == 0 {
+		t.Fatalf("statements list: %v %q", err, out)
+	}
+	fileDir := t.TempDir()
+	out, err = ctl("viewer", "statements", "file", list.Statements[len(list.Statements)-1].StatementId, "--dir", fileDir)
+	if err != nil {
+		t.Fatalf("statements file: %v %q", err, out)
+	}
+	path := strings.Split(strings.TrimSpace(out), "\n")[0]
+	body, err1 := os.ReadFile(path)
+	check, err2 := os.ReadFile(path + ".sha256")
+	sum := sha256.Sum256(body)
+	if err1 != nil || err2 != nil || string(check) != hex.EncodeToString(sum[:])+"  "+filepath.Base(path)+"\n" ||
+		!strings.Contains(string(body), paid.GetPaymentId()) || !strings.Contains(string(body), "\nT,payments=1 refunds=0 cancels=0,rows=1,") {
+		t.Fatalf("statement file %s: %v %v\n%s\n%s", path, err1, err2, body, check)
 	}
 }
 

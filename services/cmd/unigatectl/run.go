@@ -57,6 +57,8 @@ commands:
                                                every movement posted once and in a cycle; names each violation
   cycles close [--cutoff RFC3339]              close the settlement cycle at a cutoff (default now)
   statements list [--after SEQUENCE]           settlement statements in order
+  statements file STATEMENT_ID [--dir DIR]     the statement's CSV file (one row per payment, refund and cancel, a
+                                               trailer with counts and the total) and NAME.sha256 beside it
   fx rates [--pair USD/CNY] [-o json]         every provider's latest rate per pair: age, verdict, the chosen
                                                one; the rejection counts; the ingestion leader
   fx quote --partner ID [--wallet] CODE AMOUNT [-o json]   price a code for a partner, storing nothing
@@ -149,6 +151,8 @@ func run(ctx context.Context, args []string, out io.Writer) (int, error) {
 		err = cyclesClose(ctx, g, rest[2:], out)
 	case "statements list":
 		err = statementsList(ctx, g, rest[2:], out)
+	case "statements file":
+		err = statementFile(ctx, g, rest[2:], out)
 	case "etcd bootstrap":
 		err = etcdBootstrap(ctx, g, rest[2:], out)
 	case "certs dev":

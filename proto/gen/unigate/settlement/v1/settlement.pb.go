@@ -1345,6 +1345,115 @@ func (x *GetTrialBalanceResponse) GetCurrencies() []*CurrencyTotal {
 	return nil
 }
 
+// StreamStatementFileRequest names a statement.
+type StreamStatementFileRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	StatementId   string                 `protobuf:"bytes,1,opt,name=statement_id,json=statementId,proto3" json:"statement_id,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *StreamStatementFileRequest) Reset() {
+	*x = StreamStatementFileRequest{}
+	mi := &file_unigate_settlement_v1_settlement_proto_msgTypes[22]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *StreamStatementFileRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*StreamStatementFileRequest) ProtoMessage() {}
+
+func (x *StreamStatementFileRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_unigate_settlement_v1_settlement_proto_msgTypes[22]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use StreamStatementFileRequest.ProtoReflect.Descriptor instead.
+func (*StreamStatementFileRequest) Descriptor() ([]byte, []int) {
+	return file_unigate_settlement_v1_settlement_proto_rawDescGZIP(), []int{22}
+}
+
+func (x *StreamStatementFileRequest) GetStatementId() string {
+	if x != nil {
+		return x.StatementId
+	}
+	return ""
+}
+
+// StreamStatementFileResponse is one chunk of the file.
+type StreamStatementFileResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The file's stable name, on the first chunk:
+	// unigate-statement_<partner>_<currency>_<cycle_id>.csv
+	FileName string `protobuf:"bytes,1,opt,name=file_name,json=fileName,proto3" json:"file_name,omitempty"`
+	Data     []byte `protobuf:"bytes,2,opt,name=data,proto3" json:"data,omitempty"`
+	// On the last chunk: the SHA-256 of the whole file, hex.
+	Sha256        string `protobuf:"bytes,3,opt,name=sha256,proto3" json:"sha256,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *StreamStatementFileResponse) Reset() {
+	*x = StreamStatementFileResponse{}
+	mi := &file_unigate_settlement_v1_settlement_proto_msgTypes[23]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *StreamStatementFileResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*StreamStatementFileResponse) ProtoMessage() {}
+
+func (x *StreamStatementFileResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_unigate_settlement_v1_settlement_proto_msgTypes[23]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use StreamStatementFileResponse.ProtoReflect.Descriptor instead.
+func (*StreamStatementFileResponse) Descriptor() ([]byte, []int) {
+	return file_unigate_settlement_v1_settlement_proto_rawDescGZIP(), []int{23}
+}
+
+func (x *StreamStatementFileResponse) GetFileName() string {
+	if x != nil {
+		return x.FileName
+	}
+	return ""
+}
+
+func (x *StreamStatementFileResponse) GetData() []byte {
+	if x != nil {
+		return x.Data
+	}
+	return nil
+}
+
+func (x *StreamStatementFileResponse) GetSha256() string {
+	if x != nil {
+		return x.Sha256
+	}
+	return ""
+}
+
 var File_unigate_settlement_v1_settlement_proto protoreflect.FileDescriptor
 
 const file_unigate_settlement_v1_settlement_proto_rawDesc = "" +
@@ -1445,12 +1554,18 @@ const file_unigate_settlement_v1_settlement_proto_rawDesc = "" +
 	"\baccounts\x18\x01 \x03(\v2%.unigate.settlement.v1.AccountBalanceR\baccounts\x12D\n" +
 	"\n" +
 	"currencies\x18\x02 \x03(\v2$.unigate.settlement.v1.CurrencyTotalR\n" +
-	"currencies*=\n" +
+	"currencies\"?\n" +
+	"\x1aStreamStatementFileRequest\x12!\n" +
+	"\fstatement_id\x18\x01 \x01(\tR\vstatementId\"f\n" +
+	"\x1bStreamStatementFileResponse\x12\x1b\n" +
+	"\tfile_name\x18\x01 \x01(\tR\bfileName\x12\x12\n" +
+	"\x04data\x18\x02 \x01(\fR\x04data\x12\x16\n" +
+	"\x06sha256\x18\x03 \x01(\tR\x06sha256*=\n" +
 	"\x04Side\x12\x14\n" +
 	"\x10SIDE_UNSPECIFIED\x10\x00\x12\x0e\n" +
 	"\n" +
 	"SIDE_DEBIT\x10\x01\x12\x0f\n" +
-	"\vSIDE_CREDIT\x10\x022\xfc\x06\n" +
+	"\vSIDE_CREDIT\x10\x022\xfc\a\n" +
 	"\x11SettlementService\x12d\n" +
 	"\vPostPayment\x12).unigate.settlement.v1.PostPaymentRequest\x1a*.unigate.settlement.v1.PostPaymentResponse\x12g\n" +
 	"\fPostPayments\x12*.unigate.settlement.v1.PostPaymentsRequest\x1a+.unigate.settlement.v1.PostPaymentsResponse\x12g\n" +
@@ -1458,7 +1573,8 @@ const file_unigate_settlement_v1_settlement_proto_rawDesc = "" +
 	"\x0fGetTrialBalance\x12-.unigate.settlement.v1.GetTrialBalanceRequest\x1a..unigate.settlement.v1.GetTrialBalanceResponse\x12a\n" +
 	"\n" +
 	"CloseCycle\x12(.unigate.settlement.v1.CloseCycleRequest\x1a).unigate.settlement.v1.CloseCycleResponse\x12m\n" +
-	"\x0eListStatements\x12,.unigate.settlement.v1.ListStatementsRequest\x1a-.unigate.settlement.v1.ListStatementsResponse\x12\x7f\n" +
+	"\x0eListStatements\x12,.unigate.settlement.v1.ListStatementsRequest\x1a-.unigate.settlement.v1.ListStatementsResponse\x12~\n" +
+	"\x13StreamStatementFile\x121.unigate.settlement.v1.StreamStatementFileRequest\x1a2.unigate.settlement.v1.StreamStatementFileResponse0\x01\x12\x7f\n" +
 	"\x14GetPaymentSettlement\x122.unigate.settlement.v1.GetPaymentSettlementRequest\x1a3.unigate.settlement.v1.GetPaymentSettlementResponse\x12j\n" +
 	"\rHoldForCancel\x12+.unigate.settlement.v1.HoldForCancelRequest\x1a,.unigate.settlement.v1.HoldForCancelResponseB\xeb\x01\n" +
 	"\x19com.unigate.settlement.v1B\x0fSettlementProtoP\x01ZGgithub.com/unigate/unigate/proto/gen/unigate/settlement/v1;settlementv1\xa2\x02\x03USX\xaa\x02\x15Unigate.Settlement.V1\xca\x02\x15Unigate\\Settlement\\V1\xe2\x02!Unigate\\Settlement\\V1\\GPBMetadata\xea\x02\x17Unigate::Settlement::V1b\x06proto3"
@@ -1476,7 +1592,7 @@ func file_unigate_settlement_v1_settlement_proto_rawDescGZIP() []byte {
 }
 
 var file_unigate_settlement_v1_settlement_proto_enumTypes = make([]protoimpl.EnumInfo, 1)
-var file_unigate_settlement_v1_settlement_proto_msgTypes = make([]protoimpl.MessageInfo, 22)
+var file_unigate_settlement_v1_settlement_proto_msgTypes = make([]protoimpl.MessageInfo, 24)
 var file_unigate_settlement_v1_settlement_proto_goTypes = []any{
 	(Side)(0),                            // 0: unigate.settlement.v1.Side
 	(*Cycle)(nil),                        // 1: unigate.settlement.v1.Cycle
@@ -1501,26 +1617,28 @@ var file_unigate_settlement_v1_settlement_proto_goTypes = []any{
 	(*AccountBalance)(nil),               // 20: unigate.settlement.v1.AccountBalance
 	(*CurrencyTotal)(nil),                // 21: unigate.settlement.v1.CurrencyTotal
 	(*GetTrialBalanceResponse)(nil),      // 22: unigate.settlement.v1.GetTrialBalanceResponse
-	(*timestamppb.Timestamp)(nil),        // 23: google.protobuf.Timestamp
-	(*v1.Money)(nil),                     // 24: unigate.common.v1.Money
+	(*StreamStatementFileRequest)(nil),   // 23: unigate.settlement.v1.StreamStatementFileRequest
+	(*StreamStatementFileResponse)(nil),  // 24: unigate.settlement.v1.StreamStatementFileResponse
+	(*timestamppb.Timestamp)(nil),        // 25: google.protobuf.Timestamp
+	(*v1.Money)(nil),                     // 26: unigate.common.v1.Money
 }
 var file_unigate_settlement_v1_settlement_proto_depIdxs = []int32{
-	23, // 0: unigate.settlement.v1.Cycle.cutoff:type_name -> google.protobuf.Timestamp
-	23, // 1: unigate.settlement.v1.Cycle.close_time:type_name -> google.protobuf.Timestamp
-	24, // 2: unigate.settlement.v1.Statement.net_receivable:type_name -> unigate.common.v1.Money
-	23, // 3: unigate.settlement.v1.Statement.cutoff:type_name -> google.protobuf.Timestamp
-	23, // 4: unigate.settlement.v1.CloseCycleRequest.cutoff:type_name -> google.protobuf.Timestamp
+	25, // 0: unigate.settlement.v1.Cycle.cutoff:type_name -> google.protobuf.Timestamp
+	25, // 1: unigate.settlement.v1.Cycle.close_time:type_name -> google.protobuf.Timestamp
+	26, // 2: unigate.settlement.v1.Statement.net_receivable:type_name -> unigate.common.v1.Money
+	25, // 3: unigate.settlement.v1.Statement.cutoff:type_name -> google.protobuf.Timestamp
+	25, // 4: unigate.settlement.v1.CloseCycleRequest.cutoff:type_name -> google.protobuf.Timestamp
 	1,  // 5: unigate.settlement.v1.CloseCycleResponse.cycle:type_name -> unigate.settlement.v1.Cycle
 	2,  // 6: unigate.settlement.v1.CloseCycleResponse.statements:type_name -> unigate.settlement.v1.Statement
 	2,  // 7: unigate.settlement.v1.ListStatementsResponse.statements:type_name -> unigate.settlement.v1.Statement
 	0,  // 8: unigate.settlement.v1.Entry.side:type_name -> unigate.settlement.v1.Side
-	24, // 9: unigate.settlement.v1.Entry.amount:type_name -> unigate.common.v1.Money
+	26, // 9: unigate.settlement.v1.Entry.amount:type_name -> unigate.common.v1.Money
 	11, // 10: unigate.settlement.v1.Posting.entries:type_name -> unigate.settlement.v1.Entry
-	23, // 11: unigate.settlement.v1.Posting.create_time:type_name -> google.protobuf.Timestamp
-	24, // 12: unigate.settlement.v1.PostPaymentRequest.wallet_amount:type_name -> unigate.common.v1.Money
-	24, // 13: unigate.settlement.v1.PostPaymentRequest.cost_amount:type_name -> unigate.common.v1.Money
-	24, // 14: unigate.settlement.v1.PostPaymentRequest.merchant_amount:type_name -> unigate.common.v1.Money
-	24, // 15: unigate.settlement.v1.PostPaymentRequest.settlement_amount:type_name -> unigate.common.v1.Money
+	25, // 11: unigate.settlement.v1.Posting.create_time:type_name -> google.protobuf.Timestamp
+	26, // 12: unigate.settlement.v1.PostPaymentRequest.wallet_amount:type_name -> unigate.common.v1.Money
+	26, // 13: unigate.settlement.v1.PostPaymentRequest.cost_amount:type_name -> unigate.common.v1.Money
+	26, // 14: unigate.settlement.v1.PostPaymentRequest.merchant_amount:type_name -> unigate.common.v1.Money
+	26, // 15: unigate.settlement.v1.PostPaymentRequest.settlement_amount:type_name -> unigate.common.v1.Money
 	12, // 16: unigate.settlement.v1.PostPaymentResponse.posting:type_name -> unigate.settlement.v1.Posting
 	13, // 17: unigate.settlement.v1.PostPaymentsRequest.payments:type_name -> unigate.settlement.v1.PostPaymentRequest
 	12, // 18: unigate.settlement.v1.PostPaymentsResponse.postings:type_name -> unigate.settlement.v1.Posting
@@ -1533,18 +1651,20 @@ var file_unigate_settlement_v1_settlement_proto_depIdxs = []int32{
 	19, // 25: unigate.settlement.v1.SettlementService.GetTrialBalance:input_type -> unigate.settlement.v1.GetTrialBalanceRequest
 	3,  // 26: unigate.settlement.v1.SettlementService.CloseCycle:input_type -> unigate.settlement.v1.CloseCycleRequest
 	5,  // 27: unigate.settlement.v1.SettlementService.ListStatements:input_type -> unigate.settlement.v1.ListStatementsRequest
-	7,  // 28: unigate.settlement.v1.SettlementService.GetPaymentSettlement:input_type -> unigate.settlement.v1.GetPaymentSettlementRequest
-	9,  // 29: unigate.settlement.v1.SettlementService.HoldForCancel:input_type -> unigate.settlement.v1.HoldForCancelRequest
-	14, // 30: unigate.settlement.v1.SettlementService.PostPayment:output_type -> unigate.settlement.v1.PostPaymentResponse
-	16, // 31: unigate.settlement.v1.SettlementService.PostPayments:output_type -> unigate.settlement.v1.PostPaymentsResponse
-	18, // 32: unigate.settlement.v1.SettlementService.ListPostings:output_type -> unigate.settlement.v1.ListPostingsResponse
-	22, // 33: unigate.settlement.v1.SettlementService.GetTrialBalance:output_type -> unigate.settlement.v1.GetTrialBalanceResponse
-	4,  // 34: unigate.settlement.v1.SettlementService.CloseCycle:output_type -> unigate.settlement.v1.CloseCycleResponse
-	6,  // 35: unigate.settlement.v1.SettlementService.ListStatements:output_type -> unigate.settlement.v1.ListStatementsResponse
-	8,  // 36: unigate.settlement.v1.SettlementService.GetPaymentSettlement:output_type -> unigate.settlement.v1.GetPaymentSettlementResponse
-	10, // 37: unigate.settlement.v1.SettlementService.HoldForCancel:output_type -> unigate.settlement.v1.HoldForCancelResponse
-	30, // [30:38] is the sub-list for method output_type
-	22, // [22:30] is the sub-list for method input_type
+	23, // 28: unigate.settlement.v1.SettlementService.StreamStatementFile:input_type -> unigate.settlement.v1.StreamStatementFileRequest
+	7,  // 29: unigate.settlement.v1.SettlementService.GetPaymentSettlement:input_type -> unigate.settlement.v1.GetPaymentSettlementRequest
+	9,  // 30: unigate.settlement.v1.SettlementService.HoldForCancel:input_type -> unigate.settlement.v1.HoldForCancelRequest
+	14, // 31: unigate.settlement.v1.SettlementService.PostPayment:output_type -> unigate.settlement.v1.PostPaymentResponse
+	16, // 32: unigate.settlement.v1.SettlementService.PostPayments:output_type -> unigate.settlement.v1.PostPaymentsResponse
+	18, // 33: unigate.settlement.v1.SettlementService.ListPostings:output_type -> unigate.settlement.v1.ListPostingsResponse
+	22, // 34: unigate.settlement.v1.SettlementService.GetTrialBalance:output_type -> unigate.settlement.v1.GetTrialBalanceResponse
+	4,  // 35: unigate.settlement.v1.SettlementService.CloseCycle:output_type -> unigate.settlement.v1.CloseCycleResponse
+	6,  // 36: unigate.settlement.v1.SettlementService.ListStatements:output_type -> unigate.settlement.v1.ListStatementsResponse
+	24, // 37: unigate.settlement.v1.SettlementService.StreamStatementFile:output_type -> unigate.settlement.v1.StreamStatementFileResponse
+	8,  // 38: unigate.settlement.v1.SettlementService.GetPaymentSettlement:output_type -> unigate.settlement.v1.GetPaymentSettlementResponse
+	10, // 39: unigate.settlement.v1.SettlementService.HoldForCancel:output_type -> unigate.settlement.v1.HoldForCancelResponse
+	31, // [31:40] is the sub-list for method output_type
+	22, // [22:31] is the sub-list for method input_type
 	22, // [22:22] is the sub-list for extension type_name
 	22, // [22:22] is the sub-list for extension extendee
 	0,  // [0:22] is the sub-list for field type_name
@@ -1561,7 +1681,7 @@ func file_unigate_settlement_v1_settlement_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_unigate_settlement_v1_settlement_proto_rawDesc), len(file_unigate_settlement_v1_settlement_proto_rawDesc)),
 			NumEnums:      1,
-			NumMessages:   22,
+			NumMessages:   24,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

@@ -28,6 +28,7 @@ const (
 	SettlementService_GetTrialBalance_FullMethodName      = "/unigate.settlement.v1.SettlementService/GetTrialBalance"
 	SettlementService_CloseCycle_FullMethodName           = "/unigate.settlement.v1.SettlementService/CloseCycle"
 	SettlementService_ListStatements_FullMethodName       = "/unigate.settlement.v1.SettlementService/ListStatements"
+	SettlementService_StreamStatementFile_FullMethodName  = "/unigate.settlement.v1.SettlementService/StreamStatementFile"
 	SettlementService_GetPaymentSettlement_FullMethodName = "/unigate.settlement.v1.SettlementService/GetPaymentSettlement"
 	SettlementService_HoldForCancel_FullMethodName        = "/unigate.settlement.v1.SettlementService/HoldForCancel"
 )
@@ -65,6 +66,11 @@ type SettlementServiceClient interface {
 	// ListStatements returns statements in the order they were made, after
 	// a cursor (their sequence).
 	ListStatements(ctx context.Context, in *ListStatementsRequest, opts ...grpc.CallOption) (*ListStatementsResponse, error)
+	// StreamStatementFile streams a statement as its CSV file (docs/settlement.md:
+	// a header, one row per payment, refund and cancel of the cycle, a
+	// trailer with counts and the total), in chunks, read from the database
+	// as it is sent; the last chunk carries the file's SHA-256.
+	StreamStatementFile(ctx context.Context, in *StreamStatementFileRequest, opts ...grpc.CallOption) (grpc.ServerStreamingClient[StreamStatementFileResponse], error)
 	// GetPaymentSettlement says whether a payment's posting is in a closed
 	// cycle (settled) and which.
 	GetPaymentSettlement(ctx context.Context, in *GetPaymentSettlementRequest, opts ...grpc.CallOption) (*GetPaymentSettlementResponse, error)
@@ -147,6 +153,25 @@ func (c *settlementServiceClient) ListStatements(ctx context.Context, in *ListSt
 	return out, nil
 }
 
+func (c *settlementServiceClient) StreamStatementFile(ctx context.Context, in *StreamStatementFileRequest, opts ...grpc.CallOption) (grpc.ServerStreamingClient[StreamStatementFileResponse], error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	stream, err := c.cc.NewStream(ctx, &SettlementService_ServiceDesc.Streams[0], SettlementService_StreamStatementFile_FullMethodName, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	x := &grpc.GenericClientStream[StreamStatementFileRequest, StreamStatementFileResponse]{ClientStream: stream}
+	if err := x.ClientStream.SendMsg(in); err != nil {
+		return nil, err
+	}
+	if err := x.ClientStream.CloseSend(); err != nil {
+		return nil, err
+	}
+	return x, nil
+}
+
+// This type alias is provided for backwards compatibility with existing code that references the prior non-generic stream type by name.
+type SettlementService_StreamStatementFileClient = grpc.ServerStreamingClient[StreamStatementFileResponse]
+
 func (c *settlementServiceClient) GetPaymentSettlement(ctx context.Context, in *GetPaymentSettlementRequest, opts ...grpc.CallOption) (*GetPaymentSettlementResponse, error) {
 	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
 	out := new(GetPaymentSettlementResponse)
@@ -200,6 +225,11 @@ type SettlementServiceServer interface {
 	// ListStatements returns statements in the order they were made, after
 	// a cursor (their sequence).
 	ListStatements(context.Context, *ListStatementsRequest) (*ListStatementsResponse, error)
+	// StreamStatementFile streams a statement as its CSV file (docs/settlement.md:
+	// a header, one row per payment, refund and cancel of the cycle, a
+	// trailer with counts and the total), in chunks, read from the database
+	// as it is sent; the last chunk carries the file's SHA-256.
+	StreamStatementFile(*StreamStatementFileRequest, grpc.ServerStreamingServer[StreamStatementFileResponse]) error
 	// GetPaymentSettlement says whether a payment's posting is in a closed
 	// cycle (settled) and which.
 	GetPaymentSettlement(context.Context, *GetPaymentSettlementRequest) (*GetPaymentSettlementResponse, error)
@@ -239,6 +269,9 @@ func (UnimplementedSettlementServiceServer) CloseCycle(context.Context, *CloseCy
 }
 func (UnimplementedSettlementServiceServer) ListStatements(context.Context, *ListStatementsRequest) (*ListStatementsResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method ListStatements not implemented")
+}
+func (UnimplementedSettlementServiceServer) StreamStatementFile(*StreamStatementFileRequest, grpc.ServerStreamingServer[StreamStatementFileResponse]) error {
+	return status.Error(codes.Unimplemented, "method StreamStatementFile not implemented")
 }
 func (UnimplementedSettlementServiceServer) GetPaymentSettlement(context.Context, *GetPaymentSettlementRequest) (*GetPaymentSettlementResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method GetPaymentSettlement not implemented")
@@ -375,6 +408,17 @@ func _SettlementService_ListStatements_Handler(srv interface{}, ctx context.Cont
 	return interceptor(ctx, in, info, handler)
 }
 
+func _SettlementService_StreamStatementFile_Handler(srv interface{}, stream grpc.ServerStream) error {
+	m := new(StreamStatementFileRequest)
+	if err := stream.RecvMsg(m); err != nil {
+		return err
+	}
+	return srv.(SettlementServiceServer).StreamStatementFile(m, &grpc.GenericServerStream[StreamStatementFileRequest, StreamStatementFileResponse]{ServerStream: stream})
+}
+
+// This type alias is provided for backwards compatibility with existing code that references the prior non-generic stream type by name.
+type SettlementService_StreamStatementFileServer = grpc.ServerStreamingServer[StreamStatementFileResponse]
+
 func _SettlementService_GetPaymentSettlement_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
 	in := new(GetPaymentSettlementRequest)
 	if err := dec(in); err != nil {
@@ -451,6 +495,12 @@ var SettlementService_ServiceDesc = grpc.ServiceDesc{
 			Handler:    _SettlementService_HoldForCancel_Handler,
 		},
 	},
-	Streams:  []grpc.StreamDesc{},
+	Streams: []grpc.StreamDesc{
+		{
+			StreamName:    "StreamStatementFile",
+			Handler:       _SettlementService_StreamStatementFile_Handler,
+			ServerStreams: true,
+		},
+	},
 	Metadata: "unigate/settlement/v1/settlement.proto",
 }

@@ -1,0 +1,94 @@
+package main
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+
+	settlementv1 "github.com/unigate/unigate/proto/gen/unigate/settlement/v1"
+)
+
+// statementFile downloads a statement's CSV file into a directory, with
+// its checksum beside it (NAME.sha256, in sha256sum's format), checking
+// that what arrived is what the server summed.
+func statementFile(ctx context.Context, g globals, args []string, out io.Writer) error {
+	fs := flag.NewFlagSet("statements file", flag.ContinueOnError)
+	dir := fs.String("dir", ".", "directory to write the file and its checksum into")
+	if err := fs.Parse(reorder(args)); err != nil {
+		return err
+	}
+	if fs.NArg() != 1 {
+		return errors.New("usage: statements file STATEMENT_ID [--dir DIR]")
+	}
+	conn, err := g.dial(g.settlement)
+	if err != nil {
+		return err
+	}
+	defer conn.Close()
+	stream, err := settlementv1.NewSettlementServiceClient(conn).StreamStatementFile(ctx, &settlementv1.StreamStatementFileRequest{StatementId: fs.Arg(0)})
+	if err != nil {
+		return err
+	}
+	var (
+		f    *os.File
+		name string
+		sum  string
+		h    = sha256.New()
+	)
+	defer func() {
+		if f != nil {
+			f.Close()
+			os.Remove(f.Name()) // only a complete, checked file is kept
+		}
+	}()
+	for {
+		chunk, err := stream.Recv()
+		if errors.Is(err, io.EOF) {
+			break
+		}
+		if err != nil {
+			return err
+		}
+		if f == nil {
+			name = filepath.Base(chunk.GetFileName())
+			if name == "" || name == "." {
+				return errors.New("the server sent no file name")
+			}
+			if f, err = os.CreateTemp(*dir, name+".part-*"); err != nil {
+				return err
+			}
+		}
+		if _, err := f.Write(chunk.GetData()); err != nil {
+			return err
+		}
+		h.Write(chunk.GetData())
+		if chunk.GetSha256() != "" {
+			sum = chunk.GetSha256()
+		}
+	}
+	if f == nil {
+		return errors.New("the server sent nothing")
+	}
+	if got := hex.EncodeToString(h.Sum(nil)); got != sum {
+		return fmt.Errorf("statement %s: received SHA-256 %s, the server's is %q", fs.Arg(0), got, sum)
+	}
+	if err := f.Close(); err != nil {
+		return err
+	}
+	path := filepath.Join(*dir, name)
+	if err := os.Rename(f.Name(), path); err != nil {
+		return err
+	}
+	f = nil
+	if err := os.WriteFile(path+".sha256", []byte(sum+"  "+name+"\n"), 0o644); err != nil {
+		return err
+	}
+	fmt.Fprintf(out, "%s\n%s.sha256\n", path, path)
+	return nil
+}

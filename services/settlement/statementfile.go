@@ -1,0 +1,116 @@
+package settlement
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/csv"
+	"encoding/hex"
+	"fmt"
+	"io"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/unigate/unigate/pkg/money"
+	"github.com/unigate/unigate/pkg/rpcerr"
+)
+
+// ErrStatementNotFound is returned for an unknown statement id.
+var ErrStatementNotFound = rpcerr.New(rpcerr.StatementNotFound, "statement not found")
+
+// StatementRow is one movement of a statement: a payment, a refund or a
+// cancel posted in the statement's cycle, on the partner's receivable in
+// the statement's currency.
+type StatementRow struct {
+	PostingID  string
+	PaymentID  string
+	Kind       string // the posting's kind: "payment", "reversal:<id>"
+	PostTime   time.Time
+	Settlement money.Amount // debit-positive: a refund or cancel is negative
+	Merchant   money.Amount // what the merchant was paid (negative: given back)
+	FXRevenue  money.Amount // in the settlement currency (negative: reversed)
+}
+
+// Type is PAYMENT, REFUND or CANCEL.
+func (r StatementRow) Type() string {
+	switch {
+	case r.Kind == "payment":
+		return "PAYMENT"
+	case strings.HasPrefix(r.Kind, "reversal:cancel-"):
+		return "CANCEL"
+	default:
+		return "REFUND"
+	}
+}
+
+// ReversalID is the refund's or the cancel's id ("" for a payment).
+func (r StatementRow) ReversalID() string {
+	if id, ok := strings.CutPrefix(r.Kind, "reversal:"); ok {
+		return id
+	}
+	return ""
+}
+
+// StatementFileName is a statement's file name: stable, one per partner,
+// settlement currency and cycle.
+func StatementFileName(st Statement) string {
+	return fmt.Sprintf("unigate-statement_%s_%s_%s.csv", st.PartnerID, st.NetReceivable.Currency, st.CycleID)
+}
+
+// statementColumns is the file's header row.
+var statementColumns = []string{"record", "type", "payment_id", "reversal_id", "posted_at",
+	"settlement_currency", "settlement_amount", "merchant_currency", "merchant_amount", "fx_revenue"}
+
+// Statement returns a statement.
+func (s *Service) Statement(ctx context.Context, id string) (Statement, error) {
+	return s.store.Statement(ctx, id)
+}
+
+// WriteStatementFile writes the statement's CSV file to w as its rows
+// come from the database, never holding the file in memory, and returns
+// the file's SHA-256 in hex. The file (docs/settlement.md):
+//
+//	record,type,payment_id,reversal_id,posted_at,settlement_currency,settlement_amount,merchant_currency,merchant_amount,fx_revenue
+//	D,PAYMENT,<id>,,2026-12-02T10:00:00.000000Z,USD,14.30,CNY,100.00,0.22
+//	D,REFUND,<id>,<refund id>,…,USD,-4.76,CNY,-33.33,-0.07
+//	T,payments=1 refunds=1 cancels=0,rows=2,,,USD,9.54,,,
+//
+// Amounts are in major units with the currency's digits; a refund or a
+// cancel is negative. The trailer's settlement amount is the statement's
+// net, and WriteStatementFile fails if the rows do not add up to it.
+func (s *Service) WriteStatementFile(ctx context.Context, st Statement, w io.Writer) (string, error) {
+	h := sha256.New()
+	cw := csv.NewWriter(io.MultiWriter(w, h))
+	if err := cw.Write(statementColumns); err != nil {
+		return "", err
+	}
+	var (
+		n, net int64
+		counts = map[string]int{}
+	)
+	err := s.store.StatementRows(ctx, st, func(r StatementRow) error {
+		n++
+		net += r.Settlement.Minor
+		counts[r.Type()]++
+		return cw.Write([]string{"D", r.Type(), r.PaymentID, r.ReversalID(),
+			r.PostTime.UTC().Format("2006-01-02T15:04:05.000000Z"),
+			r.Settlement.Currency, r.Settlement.Major(), r.Merchant.Currency, r.Merchant.Major(), r.FXRevenue.Major()})
+	})
+	if err != nil {
+		return "", err
+	}
+	if n != st.Postings || net != st.NetReceivable.Minor {
+		return "", fmt.Errorf("settlement: statement %s: %d rows net %d, the statement says %d postings net %d",
+			st.ID, n, net, st.Postings, st.NetReceivable.Minor)
+	}
+	trailer := []string{"T", fmt.Sprintf("payments=%d refunds=%d cancels=%d", counts["PAYMENT"], counts["REFUND"], counts["CANCEL"]),
+		"rows=" + strconv.FormatInt(n, 10), "", "", st.NetReceivable.Currency, st.NetReceivable.Major(), "", "", ""}
+	if err := cw.Write(trailer); err != nil {
+		return "", err
+	}
+	cw.Flush()
+	if err := cw.Error(); err != nil {
+		return "", err
+	}
+	return hex.EncodeToString(h.Sum(nil)), nil
+}
