@@ -272,6 +272,7 @@ var (
 	ErrPaymentNotFound           = &Error{Code: codes.NotFound, Reason: "PAYMENT_NOT_FOUND"}
 	ErrRefundNotFound            = &Error{Code: codes.NotFound, Reason: "REFUND_NOT_FOUND"}
 	ErrStatementNotFound         = &Error{Code: codes.NotFound, Reason: "STATEMENT_NOT_FOUND"}
+	ErrCutoffOutOfOrder          = &Error{Code: codes.FailedPrecondition, Reason: "CUTOFF_OUT_OF_ORDER"}
 	ErrRefundExceedsRemaining    = &Error{Code: codes.FailedPrecondition, Reason: "REFUND_EXCEEDS_REMAINING"}
 	ErrPaymentNotRefundable      = &Error{Code: codes.FailedPrecondition, Reason: "PAYMENT_NOT_REFUNDABLE"}
 	ErrCancelWindowClosed        = &Error{Code: codes.FailedPrecondition, Reason: "CANCEL_WINDOW_CLOSED"}
@@ -298,7 +299,7 @@ var sentinels = []*Error{
 	ErrMerchantNotFound, ErrPartnerNotFound, ErrPartnerDisabled, ErrUnauthenticated, ErrPermissionDenied,
 	ErrSignatureInvalid, ErrRequestExpired, ErrRequestReplayed, ErrRateNotAvailable,
 	ErrQuoteNotFound, ErrQuoteExpired, ErrQuoteAlreadyUsed, ErrQuoteMismatch, ErrAmountMismatch,
-	ErrPaymentNotFound, ErrRefundNotFound, ErrStatementNotFound, ErrRefundExceedsRemaining, ErrPaymentNotRefundable,
+	ErrPaymentNotFound, ErrRefundNotFound, ErrStatementNotFound, ErrCutoffOutOfOrder, ErrRefundExceedsRemaining, ErrPaymentNotRefundable,
 	ErrCancelWindowClosed, ErrCancelNotAllowed, ErrUnknownCodeRange, ErrRepeatRequestInconsistent, ErrQuotaExceeded,
 	ErrRiskDeclined, ErrRiskLimitExceeded, ErrRiskBlocked, ErrPaymentTimedOut, ErrWalletDeclined,
 	ErrMerchantCreditFailed, ErrUnbalancedPosting, ErrPostingConflict, ErrDownstreamUnavailable,

@@ -59,6 +59,7 @@ const (
 	RefundExceedsRemaining    Reason = "REFUND_EXCEEDS_REMAINING"
 	PaymentNotRefundable      Reason = "PAYMENT_NOT_REFUNDABLE"
 	CancelWindowClosed        Reason = "CANCEL_WINDOW_CLOSED"
+	CutoffOutOfOrder          Reason = "CUTOFF_OUT_OF_ORDER"
 	CancelNotAllowed          Reason = "CANCEL_NOT_ALLOWED"
 	UnknownCodeRange          Reason = "UNKNOWN_CODE_RANGE"
 	PaymentTimedOut           Reason = "PAYMENT_TIMED_OUT"
@@ -101,6 +102,7 @@ var table = map[Reason]entry{
 	RateNotAvailable:          {code: codes.FailedPrecondition},
 	QuoteNotFound:             {code: codes.NotFound},
 	QuoteExpired:              {code: codes.FailedPrecondition},
+	CutoffOutOfOrder:          {code: codes.FailedPrecondition},
 	QuoteAlreadyUsed:          {code: codes.FailedPrecondition},
 	QuoteMismatch:             {code: codes.FailedPrecondition},
 	AmountMismatch:            {code: codes.InvalidArgument},

@@ -8,6 +8,7 @@ import (
 
 	"github.com/unigate/unigate/pkg/authn"
 	"github.com/unigate/unigate/pkg/money"
+	"github.com/unigate/unigate/pkg/rpcerr"
 	"github.com/unigate/unigate/pkg/sqlstore"
 	"github.com/unigate/unigate/pkg/sqlstore/sqlstoretest"
 )
@@ -86,6 +87,14 @@ func TestCycles(t *testing.T) {
 		next, _, err := svc.CloseCycle(ctx, now, nil)
 		if err != nil || next.Postings != 1 {
 			t.Fatalf("next cycle %+v %v", next, err)
+		}
+		// Out of order: a cutoff between the two closed ones is refused,
+		// writing nothing; the closed ones still answer as before.
+		if _, _, err := svc.CloseCycle(ctx, cutoff.Add(time.Millisecond), nil); rpcerr.ReasonOf(err) != rpcerr.CutoffOutOfOrder {
+			t.Fatalf("a cutoff before the newest: %v", err)
+		}
+		if again, _, err := svc.CloseCycle(ctx, cutoff, nil); err != nil || again != c {
+			t.Fatalf("closing the first cutoff again: %+v %v", again, err)
 		}
 	})
 }

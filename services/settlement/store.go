@@ -15,6 +15,7 @@ import (
 	"github.com/unigate/unigate/pkg/audit"
 	"github.com/unigate/unigate/pkg/authn"
 	"github.com/unigate/unigate/pkg/money"
+	"github.com/unigate/unigate/pkg/rpcerr"
 	"github.com/unigate/unigate/pkg/sqlstore"
 )
 
@@ -228,6 +229,15 @@ func (s *SQLStore) CloseCycle(ctx context.Context, cutoff, now time.Time, fence 
 		}
 		if !errors.Is(err, sql.ErrNoRows) {
 			return err
+		}
+		// Cycles close in order: a cutoff before the newest would make a
+		// cycle of nothing, listed after the one that took its postings.
+		var later sql.NullString
+		if err := tx.QueryRowContext(ctx, `SELECT MAX(cycle_id) FROM settlement_cycles WHERE cutoff > $1`, cutoff.UTC()).Scan(&later); err != nil {
+			return err
+		}
+		if later.Valid {
+			return rpcerr.New(rpcerr.CutoffOutOfOrder, "cycle %s with a later cutoff is closed already", later.String)
 		}
 		res, err := tx.ExecContext(ctx, `INSERT INTO settlement_cycle_postings (posting_id, cycle_id)
 			SELECT p.posting_id, $1 FROM ledger_postings p
