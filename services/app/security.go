@@ -63,6 +63,7 @@ var (
 		"/unigate.settlement.v1.SettlementService/CloseCycle":          {Kinds: []authn.Kind{authn.Operator}, MinRole: authn.OperatorRole},
 		"/unigate.settlement.v1.SettlementService/ListStatements":      viewer,
 		"/unigate.settlement.v1.SettlementService/StreamStatementFile": viewer,
+		"/unigate.settlement.v1.SettlementService/ListCycles":          viewer,
 		"/unigate.settlement.v1.SettlementService/ListPostings":        viewer,
 		"/unigate.settlement.v1.SettlementService/GetTrialBalance":     viewer,
 	}

@@ -74,6 +74,9 @@ type CycleStore interface {
 	// ClaimFence raises the named fence to rev and reports true, unless it
 	// is above rev already.
 	ClaimFence(ctx context.Context, name string, rev int64) (bool, error)
+	// ListCycles returns up to limit closed cycles with a cutoff before
+	// before (all when zero), newest first.
+	ListCycles(ctx context.Context, before time.Time, limit int) ([]Cycle, error)
 	// Statement returns a statement, or ErrStatementNotFound.
 	Statement(ctx context.Context, id string) (Statement, error)
 	// StatementRows calls fn with each of the statement's rows, in the

@@ -96,5 +96,12 @@ func TestCycles(t *testing.T) {
 		if again, _, err := svc.CloseCycle(ctx, cutoff, nil); err != nil || again != c {
 			t.Fatalf("closing the first cutoff again: %+v %v", again, err)
 		}
+		// Newest first, and paged by cutoff.
+		if cs, err := svc.ListCycles(ctx, time.Time{}, 10); err != nil || len(cs) != 2 || cs[0] != next || cs[1] != c {
+			t.Fatalf("ListCycles = %+v, %v; want %+v then %+v", cs, err, next, c)
+		}
+		if cs, err := svc.ListCycles(ctx, next.Cutoff, 10); err != nil || len(cs) != 1 || cs[0] != c {
+			t.Fatalf("ListCycles before %s = %+v, %v", next.Cutoff, cs, err)
+		}
 	})
 }

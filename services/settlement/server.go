@@ -1,6 +1,8 @@
 package settlement
 
 import (
+	"time"
+
 	"context"
 	"fmt"
 	"sort"
@@ -278,4 +280,32 @@ func (s *Server) StreamStatementFile(req *settlementv1.StreamStatementFileReques
 		return err
 	}
 	return w.send(w.buf, sum)
+}
+
+// ListCycles implements settlementv1.SettlementServiceServer.
+func (s *Server) ListCycles(ctx context.Context, req *settlementv1.ListCyclesRequest) (*settlementv1.ListCyclesResponse, error) {
+	limit := int(req.GetLimit())
+	switch {
+	case limit < 0 || limit > 1000:
+		return nil, rpcerr.Field(rpcerr.InvalidArgument, "limit", "must be 0..1000")
+	case limit == 0:
+		limit = 100
+	}
+	var before time.Time
+	if req.GetBefore() != nil {
+		if err := req.GetBefore().CheckValid(); err != nil {
+			return nil, rpcerr.Field(rpcerr.InvalidArgument, "before", "%v", err)
+		}
+		before = req.GetBefore().AsTime()
+	}
+	cs, err := s.svc.ListCycles(ctx, before, limit)
+	if err != nil {
+		return nil, err
+	}
+	resp := &settlementv1.ListCyclesResponse{}
+	for _, c := range cs {
+		resp.Cycles = append(resp.Cycles, &settlementv1.Cycle{CycleId: c.ID, Cutoff: timestamppb.New(c.Cutoff),
+			CloseTime: timestamppb.New(c.CloseTime), Postings: c.Postings})
+	}
+	return resp, nil
 }

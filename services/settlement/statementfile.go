@@ -114,3 +114,8 @@ func (s *Service) WriteStatementFile(ctx context.Context, st Statement, w io.Wri
 	}
 	return hex.EncodeToString(h.Sum(nil)), nil
 }
+
+// ListCycles returns closed cycles, newest first.
+func (s *Service) ListCycles(ctx context.Context, before time.Time, limit int) ([]Cycle, error) {
+	return s.store.ListCycles(ctx, before, limit)
+}

@@ -489,3 +489,26 @@ func (s *SQLStore) StatementRows(ctx context.Context, st Statement, fn func(Stat
 	}
 	return rows.Err()
 }
+
+// ListCycles implements CycleStore.
+func (s *SQLStore) ListCycles(ctx context.Context, before time.Time, limit int) ([]Cycle, error) {
+	if before.IsZero() {
+		before = time.Date(9999, 1, 1, 0, 0, 0, 0, time.UTC)
+	}
+	rows, err := s.db.QueryContext(ctx, `SELECT cycle_id, cutoff, close_time, postings FROM settlement_cycles
+		WHERE cutoff < $1 ORDER BY cutoff DESC LIMIT $2`, before.UTC(), limit)
+	if err != nil {
+		return nil, fmt.Errorf("settlement: list cycles: %w", err)
+	}
+	defer rows.Close()
+	var out []Cycle
+	for rows.Next() {
+		var c Cycle
+		if err := rows.Scan(&c.ID, &c.Cutoff, &c.CloseTime, &c.Postings); err != nil {
+			return nil, err
+		}
+		c.Cutoff, c.CloseTime = c.Cutoff.UTC(), c.CloseTime.UTC()
+		out = append(out, c)
+	}
+	return out, rows.Err()
+}

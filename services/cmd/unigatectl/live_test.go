@@ -237,6 +237,9 @@ func TestOperatorCommands(t *testing.T) {
 	if _, err := ctl("operator", "cycles", "close"); err != nil {
 		t.Fatalf("cycles close: %v", err)
 	}
+	if out, err := ctl("viewer", "cycles", "list"); err != nil || !strings.Contains(out, "CYCLE") || !strings.Contains(out, "cycle-") {
+		t.Errorf("cycles list: %v %q", err, out)
+	}
 	out, err = ctl("viewer", "statements", "list")
 	var list struct {
 		Statements []struct{ StatementId, PartnerId string }

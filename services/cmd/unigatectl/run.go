@@ -55,6 +55,7 @@ commands:
   ledger verify --dsn DSN [-o json]            prove the books over the acquirer's and the ledger's database: postings
                                                balance, no money created or lost, statements are their cycles' sums,
                                                every movement posted once and in a cycle; names each violation
+  cycles list [--limit 20] [-o json]           closed settlement cycles, newest first
   cycles close [--cutoff RFC3339]              close the settlement cycle at a cutoff (default now)
   statements list [--after SEQUENCE]           settlement statements in order
   statements file STATEMENT_ID [--dir DIR]     the statement's CSV file (one row per payment, refund and cancel, a
@@ -147,6 +148,8 @@ func run(ctx context.Context, args []string, out io.Writer) (int, error) {
 		err = ledgerBalance(ctx, g, out)
 	case "ledger verify":
 		err = ledgerVerify(ctx, rest[2:], out)
+	case "cycles list":
+		err = cyclesList(ctx, g, rest[2:], out)
 	case "cycles close":
 		err = cyclesClose(ctx, g, rest[2:], out)
 	case "statements list":

@@ -10,6 +10,8 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"text/tabwriter"
+	"time"
 
 	settlementv1 "github.com/unigate/unigate/proto/gen/unigate/settlement/v1"
 )
@@ -91,4 +93,36 @@ func statementFile(ctx context.Context, g globals, args []string, out io.Writer)
 	}
 	fmt.Fprintf(out, "%s\n%s.sha256\n", path, path)
 	return nil
+}
+
+// cyclesList prints the closed cycles, newest first.
+func cyclesList(ctx context.Context, g globals, args []string, out io.Writer) error {
+	fs := flag.NewFlagSet("cycles list", flag.ContinueOnError)
+	o := outputFlag(fs)
+	limit := fs.Int("limit", 20, "at most this many cycles")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if err := checkOutput(*o); err != nil {
+		return err
+	}
+	conn, err := g.dial(g.settlement)
+	if err != nil {
+		return err
+	}
+	defer conn.Close()
+	resp, err := settlementv1.NewSettlementServiceClient(conn).ListCycles(ctx, &settlementv1.ListCyclesRequest{Limit: int32(*limit)})
+	if err != nil {
+		return err
+	}
+	if *o == "json" {
+		return printProto(out, resp)
+	}
+	tw := tabwriter.NewWriter(out, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "CYCLE\tCUTOFF\tCLOSED\tPOSTINGS")
+	for _, c := range resp.GetCycles() {
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%d\n", c.GetCycleId(), c.GetCutoff().AsTime().Format(time.RFC3339Nano),
+			c.GetCloseTime().AsTime().Format(time.RFC3339), c.GetPostings())
+	}
+	return tw.Flush()
 }

@@ -1454,6 +1454,107 @@ func (x *StreamStatementFileResponse) GetSha256() string {
 	return ""
 }
 
+// ListCyclesRequest pages through closed cycles, newest first.
+type ListCyclesRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Only cycles whose cutoff is before this one (the previous page's
+	// last); all when unset.
+	Before *timestamppb.Timestamp `protobuf:"bytes,1,opt,name=before,proto3" json:"before,omitempty"`
+	// At most this many (100 when 0; at most 1000).
+	Limit         int32 `protobuf:"varint,2,opt,name=limit,proto3" json:"limit,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ListCyclesRequest) Reset() {
+	*x = ListCyclesRequest{}
+	mi := &file_unigate_settlement_v1_settlement_proto_msgTypes[24]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ListCyclesRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ListCyclesRequest) ProtoMessage() {}
+
+func (x *ListCyclesRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_unigate_settlement_v1_settlement_proto_msgTypes[24]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ListCyclesRequest.ProtoReflect.Descriptor instead.
+func (*ListCyclesRequest) Descriptor() ([]byte, []int) {
+	return file_unigate_settlement_v1_settlement_proto_rawDescGZIP(), []int{24}
+}
+
+func (x *ListCyclesRequest) GetBefore() *timestamppb.Timestamp {
+	if x != nil {
+		return x.Before
+	}
+	return nil
+}
+
+func (x *ListCyclesRequest) GetLimit() int32 {
+	if x != nil {
+		return x.Limit
+	}
+	return 0
+}
+
+// ListCyclesResponse carries the cycles.
+type ListCyclesResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Cycles        []*Cycle               `protobuf:"bytes,1,rep,name=cycles,proto3" json:"cycles,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ListCyclesResponse) Reset() {
+	*x = ListCyclesResponse{}
+	mi := &file_unigate_settlement_v1_settlement_proto_msgTypes[25]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ListCyclesResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ListCyclesResponse) ProtoMessage() {}
+
+func (x *ListCyclesResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_unigate_settlement_v1_settlement_proto_msgTypes[25]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ListCyclesResponse.ProtoReflect.Descriptor instead.
+func (*ListCyclesResponse) Descriptor() ([]byte, []int) {
+	return file_unigate_settlement_v1_settlement_proto_rawDescGZIP(), []int{25}
+}
+
+func (x *ListCyclesResponse) GetCycles() []*Cycle {
+	if x != nil {
+		return x.Cycles
+	}
+	return nil
+}
+
 var File_unigate_settlement_v1_settlement_proto protoreflect.FileDescriptor
 
 const file_unigate_settlement_v1_settlement_proto_rawDesc = "" +
@@ -1560,12 +1661,17 @@ const file_unigate_settlement_v1_settlement_proto_rawDesc = "" +
 	"\x1bStreamStatementFileResponse\x12\x1b\n" +
 	"\tfile_name\x18\x01 \x01(\tR\bfileName\x12\x12\n" +
 	"\x04data\x18\x02 \x01(\fR\x04data\x12\x16\n" +
-	"\x06sha256\x18\x03 \x01(\tR\x06sha256*=\n" +
+	"\x06sha256\x18\x03 \x01(\tR\x06sha256\"]\n" +
+	"\x11ListCyclesRequest\x122\n" +
+	"\x06before\x18\x01 \x01(\v2\x1a.google.protobuf.TimestampR\x06before\x12\x14\n" +
+	"\x05limit\x18\x02 \x01(\x05R\x05limit\"J\n" +
+	"\x12ListCyclesResponse\x124\n" +
+	"\x06cycles\x18\x01 \x03(\v2\x1c.unigate.settlement.v1.CycleR\x06cycles*=\n" +
 	"\x04Side\x12\x14\n" +
 	"\x10SIDE_UNSPECIFIED\x10\x00\x12\x0e\n" +
 	"\n" +
 	"SIDE_DEBIT\x10\x01\x12\x0f\n" +
-	"\vSIDE_CREDIT\x10\x022\xfc\a\n" +
+	"\vSIDE_CREDIT\x10\x022\xdf\b\n" +
 	"\x11SettlementService\x12d\n" +
 	"\vPostPayment\x12).unigate.settlement.v1.PostPaymentRequest\x1a*.unigate.settlement.v1.PostPaymentResponse\x12g\n" +
 	"\fPostPayments\x12*.unigate.settlement.v1.PostPaymentsRequest\x1a+.unigate.settlement.v1.PostPaymentsResponse\x12g\n" +
@@ -1573,7 +1679,9 @@ const file_unigate_settlement_v1_settlement_proto_rawDesc = "" +
 	"\x0fGetTrialBalance\x12-.unigate.settlement.v1.GetTrialBalanceRequest\x1a..unigate.settlement.v1.GetTrialBalanceResponse\x12a\n" +
 	"\n" +
 	"CloseCycle\x12(.unigate.settlement.v1.CloseCycleRequest\x1a).unigate.settlement.v1.CloseCycleResponse\x12m\n" +
-	"\x0eListStatements\x12,.unigate.settlement.v1.ListStatementsRequest\x1a-.unigate.settlement.v1.ListStatementsResponse\x12~\n" +
+	"\x0eListStatements\x12,.unigate.settlement.v1.ListStatementsRequest\x1a-.unigate.settlement.v1.ListStatementsResponse\x12a\n" +
+	"\n" +
+	"ListCycles\x12(.unigate.settlement.v1.ListCyclesRequest\x1a).unigate.settlement.v1.ListCyclesResponse\x12~\n" +
 	"\x13StreamStatementFile\x121.unigate.settlement.v1.StreamStatementFileRequest\x1a2.unigate.settlement.v1.StreamStatementFileResponse0\x01\x12\x7f\n" +
 	"\x14GetPaymentSettlement\x122.unigate.settlement.v1.GetPaymentSettlementRequest\x1a3.unigate.settlement.v1.GetPaymentSettlementResponse\x12j\n" +
 	"\rHoldForCancel\x12+.unigate.settlement.v1.HoldForCancelRequest\x1a,.unigate.settlement.v1.HoldForCancelResponseB\xeb\x01\n" +
@@ -1592,7 +1700,7 @@ func file_unigate_settlement_v1_settlement_proto_rawDescGZIP() []byte {
 }
 
 var file_unigate_settlement_v1_settlement_proto_enumTypes = make([]protoimpl.EnumInfo, 1)
-var file_unigate_settlement_v1_settlement_proto_msgTypes = make([]protoimpl.MessageInfo, 24)
+var file_unigate_settlement_v1_settlement_proto_msgTypes = make([]protoimpl.MessageInfo, 26)
 var file_unigate_settlement_v1_settlement_proto_goTypes = []any{
 	(Side)(0),                            // 0: unigate.settlement.v1.Side
 	(*Cycle)(nil),                        // 1: unigate.settlement.v1.Cycle
@@ -1619,55 +1727,61 @@ var file_unigate_settlement_v1_settlement_proto_goTypes = []any{
 	(*GetTrialBalanceResponse)(nil),      // 22: unigate.settlement.v1.GetTrialBalanceResponse
 	(*StreamStatementFileRequest)(nil),   // 23: unigate.settlement.v1.StreamStatementFileRequest
 	(*StreamStatementFileResponse)(nil),  // 24: unigate.settlement.v1.StreamStatementFileResponse
-	(*timestamppb.Timestamp)(nil),        // 25: google.protobuf.Timestamp
-	(*v1.Money)(nil),                     // 26: unigate.common.v1.Money
+	(*ListCyclesRequest)(nil),            // 25: unigate.settlement.v1.ListCyclesRequest
+	(*ListCyclesResponse)(nil),           // 26: unigate.settlement.v1.ListCyclesResponse
+	(*timestamppb.Timestamp)(nil),        // 27: google.protobuf.Timestamp
+	(*v1.Money)(nil),                     // 28: unigate.common.v1.Money
 }
 var file_unigate_settlement_v1_settlement_proto_depIdxs = []int32{
-	25, // 0: unigate.settlement.v1.Cycle.cutoff:type_name -> google.protobuf.Timestamp
-	25, // 1: unigate.settlement.v1.Cycle.close_time:type_name -> google.protobuf.Timestamp
-	26, // 2: unigate.settlement.v1.Statement.net_receivable:type_name -> unigate.common.v1.Money
-	25, // 3: unigate.settlement.v1.Statement.cutoff:type_name -> google.protobuf.Timestamp
-	25, // 4: unigate.settlement.v1.CloseCycleRequest.cutoff:type_name -> google.protobuf.Timestamp
+	27, // 0: unigate.settlement.v1.Cycle.cutoff:type_name -> google.protobuf.Timestamp
+	27, // 1: unigate.settlement.v1.Cycle.close_time:type_name -> google.protobuf.Timestamp
+	28, // 2: unigate.settlement.v1.Statement.net_receivable:type_name -> unigate.common.v1.Money
+	27, // 3: unigate.settlement.v1.Statement.cutoff:type_name -> google.protobuf.Timestamp
+	27, // 4: unigate.settlement.v1.CloseCycleRequest.cutoff:type_name -> google.protobuf.Timestamp
 	1,  // 5: unigate.settlement.v1.CloseCycleResponse.cycle:type_name -> unigate.settlement.v1.Cycle
 	2,  // 6: unigate.settlement.v1.CloseCycleResponse.statements:type_name -> unigate.settlement.v1.Statement
 	2,  // 7: unigate.settlement.v1.ListStatementsResponse.statements:type_name -> unigate.settlement.v1.Statement
 	0,  // 8: unigate.settlement.v1.Entry.side:type_name -> unigate.settlement.v1.Side
-	26, // 9: unigate.settlement.v1.Entry.amount:type_name -> unigate.common.v1.Money
+	28, // 9: unigate.settlement.v1.Entry.amount:type_name -> unigate.common.v1.Money
 	11, // 10: unigate.settlement.v1.Posting.entries:type_name -> unigate.settlement.v1.Entry
-	25, // 11: unigate.settlement.v1.Posting.create_time:type_name -> google.protobuf.Timestamp
-	26, // 12: unigate.settlement.v1.PostPaymentRequest.wallet_amount:type_name -> unigate.common.v1.Money
-	26, // 13: unigate.settlement.v1.PostPaymentRequest.cost_amount:type_name -> unigate.common.v1.Money
-	26, // 14: unigate.settlement.v1.PostPaymentRequest.merchant_amount:type_name -> unigate.common.v1.Money
-	26, // 15: unigate.settlement.v1.PostPaymentRequest.settlement_amount:type_name -> unigate.common.v1.Money
+	27, // 11: unigate.settlement.v1.Posting.create_time:type_name -> google.protobuf.Timestamp
+	28, // 12: unigate.settlement.v1.PostPaymentRequest.wallet_amount:type_name -> unigate.common.v1.Money
+	28, // 13: unigate.settlement.v1.PostPaymentRequest.cost_amount:type_name -> unigate.common.v1.Money
+	28, // 14: unigate.settlement.v1.PostPaymentRequest.merchant_amount:type_name -> unigate.common.v1.Money
+	28, // 15: unigate.settlement.v1.PostPaymentRequest.settlement_amount:type_name -> unigate.common.v1.Money
 	12, // 16: unigate.settlement.v1.PostPaymentResponse.posting:type_name -> unigate.settlement.v1.Posting
 	13, // 17: unigate.settlement.v1.PostPaymentsRequest.payments:type_name -> unigate.settlement.v1.PostPaymentRequest
 	12, // 18: unigate.settlement.v1.PostPaymentsResponse.postings:type_name -> unigate.settlement.v1.Posting
 	12, // 19: unigate.settlement.v1.ListPostingsResponse.postings:type_name -> unigate.settlement.v1.Posting
 	20, // 20: unigate.settlement.v1.GetTrialBalanceResponse.accounts:type_name -> unigate.settlement.v1.AccountBalance
 	21, // 21: unigate.settlement.v1.GetTrialBalanceResponse.currencies:type_name -> unigate.settlement.v1.CurrencyTotal
-	13, // 22: unigate.settlement.v1.SettlementService.PostPayment:input_type -> unigate.settlement.v1.PostPaymentRequest
-	15, // 23: unigate.settlement.v1.SettlementService.PostPayments:input_type -> unigate.settlement.v1.PostPaymentsRequest
-	17, // 24: unigate.settlement.v1.SettlementService.ListPostings:input_type -> unigate.settlement.v1.ListPostingsRequest
-	19, // 25: unigate.settlement.v1.SettlementService.GetTrialBalance:input_type -> unigate.settlement.v1.GetTrialBalanceRequest
-	3,  // 26: unigate.settlement.v1.SettlementService.CloseCycle:input_type -> unigate.settlement.v1.CloseCycleRequest
-	5,  // 27: unigate.settlement.v1.SettlementService.ListStatements:input_type -> unigate.settlement.v1.ListStatementsRequest
-	23, // 28: unigate.settlement.v1.SettlementService.StreamStatementFile:input_type -> unigate.settlement.v1.StreamStatementFileRequest
-	7,  // 29: unigate.settlement.v1.SettlementService.GetPaymentSettlement:input_type -> unigate.settlement.v1.GetPaymentSettlementRequest
-	9,  // 30: unigate.settlement.v1.SettlementService.HoldForCancel:input_type -> unigate.settlement.v1.HoldForCancelRequest
-	14, // 31: unigate.settlement.v1.SettlementService.PostPayment:output_type -> unigate.settlement.v1.PostPaymentResponse
-	16, // 32: unigate.settlement.v1.SettlementService.PostPayments:output_type -> unigate.settlement.v1.PostPaymentsResponse
-	18, // 33: unigate.settlement.v1.SettlementService.ListPostings:output_type -> unigate.settlement.v1.ListPostingsResponse
-	22, // 34: unigate.settlement.v1.SettlementService.GetTrialBalance:output_type -> unigate.settlement.v1.GetTrialBalanceResponse
-	4,  // 35: unigate.settlement.v1.SettlementService.CloseCycle:output_type -> unigate.settlement.v1.CloseCycleResponse
-	6,  // 36: unigate.settlement.v1.SettlementService.ListStatements:output_type -> unigate.settlement.v1.ListStatementsResponse
-	24, // 37: unigate.settlement.v1.SettlementService.StreamStatementFile:output_type -> unigate.settlement.v1.StreamStatementFileResponse
-	8,  // 38: unigate.settlement.v1.SettlementService.GetPaymentSettlement:output_type -> unigate.settlement.v1.GetPaymentSettlementResponse
-	10, // 39: unigate.settlement.v1.SettlementService.HoldForCancel:output_type -> unigate.settlement.v1.HoldForCancelResponse
-	31, // [31:40] is the sub-list for method output_type
-	22, // [22:31] is the sub-list for method input_type
-	22, // [22:22] is the sub-list for extension type_name
-	22, // [22:22] is the sub-list for extension extendee
-	0,  // [0:22] is the sub-list for field type_name
+	27, // 22: unigate.settlement.v1.ListCyclesRequest.before:type_name -> google.protobuf.Timestamp
+	1,  // 23: unigate.settlement.v1.ListCyclesResponse.cycles:type_name -> unigate.settlement.v1.Cycle
+	13, // 24: unigate.settlement.v1.SettlementService.PostPayment:input_type -> unigate.settlement.v1.PostPaymentRequest
+	15, // 25: unigate.settlement.v1.SettlementService.PostPayments:input_type -> unigate.settlement.v1.PostPaymentsRequest
+	17, // 26: unigate.settlement.v1.SettlementService.ListPostings:input_type -> unigate.settlement.v1.ListPostingsRequest
+	19, // 27: unigate.settlement.v1.SettlementService.GetTrialBalance:input_type -> unigate.settlement.v1.GetTrialBalanceRequest
+	3,  // 28: unigate.settlement.v1.SettlementService.CloseCycle:input_type -> unigate.settlement.v1.CloseCycleRequest
+	5,  // 29: unigate.settlement.v1.SettlementService.ListStatements:input_type -> unigate.settlement.v1.ListStatementsRequest
+	25, // 30: unigate.settlement.v1.SettlementService.ListCycles:input_type -> unigate.settlement.v1.ListCyclesRequest
+	23, // 31: unigate.settlement.v1.SettlementService.StreamStatementFile:input_type -> unigate.settlement.v1.StreamStatementFileRequest
+	7,  // 32: unigate.settlement.v1.SettlementService.GetPaymentSettlement:input_type -> unigate.settlement.v1.GetPaymentSettlementRequest
+	9,  // 33: unigate.settlement.v1.SettlementService.HoldForCancel:input_type -> unigate.settlement.v1.HoldForCancelRequest
+	14, // 34: unigate.settlement.v1.SettlementService.PostPayment:output_type -> unigate.settlement.v1.PostPaymentResponse
+	16, // 35: unigate.settlement.v1.SettlementService.PostPayments:output_type -> unigate.settlement.v1.PostPaymentsResponse
+	18, // 36: unigate.settlement.v1.SettlementService.ListPostings:output_type -> unigate.settlement.v1.ListPostingsResponse
+	22, // 37: unigate.settlement.v1.SettlementService.GetTrialBalance:output_type -> unigate.settlement.v1.GetTrialBalanceResponse
+	4,  // 38: unigate.settlement.v1.SettlementService.CloseCycle:output_type -> unigate.settlement.v1.CloseCycleResponse
+	6,  // 39: unigate.settlement.v1.SettlementService.ListStatements:output_type -> unigate.settlement.v1.ListStatementsResponse
+	26, // 40: unigate.settlement.v1.SettlementService.ListCycles:output_type -> unigate.settlement.v1.ListCyclesResponse
+	24, // 41: unigate.settlement.v1.SettlementService.StreamStatementFile:output_type -> unigate.settlement.v1.StreamStatementFileResponse
+	8,  // 42: unigate.settlement.v1.SettlementService.GetPaymentSettlement:output_type -> unigate.settlement.v1.GetPaymentSettlementResponse
+	10, // 43: unigate.settlement.v1.SettlementService.HoldForCancel:output_type -> unigate.settlement.v1.HoldForCancelResponse
+	34, // [34:44] is the sub-list for method output_type
+	24, // [24:34] is the sub-list for method input_type
+	24, // [24:24] is the sub-list for extension type_name
+	24, // [24:24] is the sub-list for extension extendee
+	0,  // [0:24] is the sub-list for field type_name
 }
 
 func init() { file_unigate_settlement_v1_settlement_proto_init() }
@@ -1681,7 +1795,7 @@ func file_unigate_settlement_v1_settlement_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_unigate_settlement_v1_settlement_proto_rawDesc), len(file_unigate_settlement_v1_settlement_proto_rawDesc)),
 			NumEnums:      1,
-			NumMessages:   24,
+			NumMessages:   26,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

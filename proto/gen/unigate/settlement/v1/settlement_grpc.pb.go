@@ -28,6 +28,7 @@ const (
 	SettlementService_GetTrialBalance_FullMethodName      = "/unigate.settlement.v1.SettlementService/GetTrialBalance"
 	SettlementService_CloseCycle_FullMethodName           = "/unigate.settlement.v1.SettlementService/CloseCycle"
 	SettlementService_ListStatements_FullMethodName       = "/unigate.settlement.v1.SettlementService/ListStatements"
+	SettlementService_ListCycles_FullMethodName           = "/unigate.settlement.v1.SettlementService/ListCycles"
 	SettlementService_StreamStatementFile_FullMethodName  = "/unigate.settlement.v1.SettlementService/StreamStatementFile"
 	SettlementService_GetPaymentSettlement_FullMethodName = "/unigate.settlement.v1.SettlementService/GetPaymentSettlement"
 	SettlementService_HoldForCancel_FullMethodName        = "/unigate.settlement.v1.SettlementService/HoldForCancel"
@@ -66,6 +67,8 @@ type SettlementServiceClient interface {
 	// ListStatements returns statements in the order they were made, after
 	// a cursor (their sequence).
 	ListStatements(ctx context.Context, in *ListStatementsRequest, opts ...grpc.CallOption) (*ListStatementsResponse, error)
+	// ListCycles returns closed cycles, newest first.
+	ListCycles(ctx context.Context, in *ListCyclesRequest, opts ...grpc.CallOption) (*ListCyclesResponse, error)
 	// StreamStatementFile streams a statement as its CSV file (docs/settlement.md:
 	// a header, one row per payment, refund and cancel of the cycle, a
 	// trailer with counts and the total), in chunks, read from the database
@@ -153,6 +156,16 @@ func (c *settlementServiceClient) ListStatements(ctx context.Context, in *ListSt
 	return out, nil
 }
 
+func (c *settlementServiceClient) ListCycles(ctx context.Context, in *ListCyclesRequest, opts ...grpc.CallOption) (*ListCyclesResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(ListCyclesResponse)
+	err := c.cc.Invoke(ctx, SettlementService_ListCycles_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 func (c *settlementServiceClient) StreamStatementFile(ctx context.Context, in *StreamStatementFileRequest, opts ...grpc.CallOption) (grpc.ServerStreamingClient[StreamStatementFileResponse], error) {
 	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
 	stream, err := c.cc.NewStream(ctx, &SettlementService_ServiceDesc.Streams[0], SettlementService_StreamStatementFile_FullMethodName, cOpts...)
@@ -225,6 +238,8 @@ type SettlementServiceServer interface {
 	// ListStatements returns statements in the order they were made, after
 	// a cursor (their sequence).
 	ListStatements(context.Context, *ListStatementsRequest) (*ListStatementsResponse, error)
+	// ListCycles returns closed cycles, newest first.
+	ListCycles(context.Context, *ListCyclesRequest) (*ListCyclesResponse, error)
 	// StreamStatementFile streams a statement as its CSV file (docs/settlement.md:
 	// a header, one row per payment, refund and cancel of the cycle, a
 	// trailer with counts and the total), in chunks, read from the database
@@ -269,6 +284,9 @@ func (UnimplementedSettlementServiceServer) CloseCycle(context.Context, *CloseCy
 }
 func (UnimplementedSettlementServiceServer) ListStatements(context.Context, *ListStatementsRequest) (*ListStatementsResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method ListStatements not implemented")
+}
+func (UnimplementedSettlementServiceServer) ListCycles(context.Context, *ListCyclesRequest) (*ListCyclesResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method ListCycles not implemented")
 }
 func (UnimplementedSettlementServiceServer) StreamStatementFile(*StreamStatementFileRequest, grpc.ServerStreamingServer[StreamStatementFileResponse]) error {
 	return status.Error(codes.Unimplemented, "method StreamStatementFile not implemented")
@@ -408,6 +426,24 @@ func _SettlementService_ListStatements_Handler(srv interface{}, ctx context.Cont
 	return interceptor(ctx, in, info, handler)
 }
 
+func _SettlementService_ListCycles_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(ListCyclesRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(SettlementServiceServer).ListCycles(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: SettlementService_ListCycles_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(SettlementServiceServer).ListCycles(ctx, req.(*ListCyclesRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 func _SettlementService_StreamStatementFile_Handler(srv interface{}, stream grpc.ServerStream) error {
 	m := new(StreamStatementFileRequest)
 	if err := stream.RecvMsg(m); err != nil {
@@ -485,6 +521,10 @@ var SettlementService_ServiceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "ListStatements",
 			Handler:    _SettlementService_ListStatements_Handler,
+		},
+		{
+			MethodName: "ListCycles",
+			Handler:    _SettlementService_ListCycles_Handler,
 		},
 		{
 			MethodName: "GetPaymentSettlement",
