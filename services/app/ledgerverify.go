@@ -43,6 +43,29 @@ func (v Violation) String() string { return v.Invariant + ": " + v.Detail }
 // are sound. Run it on a quiet switch (`unigate chaos` waits for one): a
 // payment between its S and its posting is reported as unposted.
 func VerifyLedger(ctx context.Context, db *sqlstore.DB) ([]Violation, error) {
+	return verify(ctx, db, "")
+}
+
+// VerifyCycle proves one closed cycle: its postings balance, its
+// statements are its postings' sums, each of its postings is a movement
+// the acquirer recorded with that movement's amounts, and every account
+// nets over the cycle what those movements moved. It fails if there is no
+// such cycle.
+func VerifyCycle(ctx context.Context, db *sqlstore.DB, cycleID string) ([]Violation, error) {
+	var n int
+	if err := db.QueryRowContext(ctx, `SELECT count(*) FROM settlement_cycles WHERE cycle_id = $1`, cycleID).Scan(&n); err != nil {
+		return nil, err
+	}
+	if n == 0 {
+		return nil, fmt.Errorf("no closed cycle %q", cycleID)
+	}
+	return verify(ctx, db, cycleID)
+}
+
+func verify(ctx context.Context, db *sqlstore.DB, cycleID string) ([]Violation, error) {
+	if cycleID != "" {
+		return runChecks(ctx, db, cycleChecks, cycleID)
+	}
 	var out []Violation
 	led, err := settlement.NewSQLStore(db).CheckInvariants(ctx)
 	if err != nil {
@@ -58,8 +81,16 @@ func VerifyLedger(ctx context.Context, db *sqlstore.DB) ([]Violation, error) {
 	for _, s := range acq {
 		out = append(out, Violation{InvAcquirer, s})
 	}
-	for _, c := range ledgerChecks {
-		rows, err := db.QueryContext(ctx, c.query)
+	more, err := runChecks(ctx, db, ledgerChecks)
+	return append(out, more...), err
+}
+
+// runChecks runs queries that return one row, a description, per
+// violation.
+func runChecks(ctx context.Context, db *sqlstore.DB, checks []check, args ...any) ([]Violation, error) {
+	var out []Violation
+	for _, c := range checks {
+		rows, err := db.QueryContext(ctx, c.query, args...)
 		if err != nil {
 			return nil, fmt.Errorf("verify %s: %w", c.inv, err)
 		}
@@ -79,9 +110,73 @@ func VerifyLedger(ctx context.Context, db *sqlstore.DB) ([]Violation, error) {
 	return out, nil
 }
 
+type check struct{ inv, query string }
+
+// cycleChecks prove one cycle ($1).
+var cycleChecks = []check{
+	{InvLedger, `SELECT 'posting ' || e.posting_id || ' does not balance in ' || e.currency FROM ledger_entries e
+		JOIN settlement_cycle_postings m ON m.posting_id = e.posting_id AND m.cycle_id = $1
+		GROUP BY e.posting_id, e.currency HAVING SUM(CASE WHEN e.side = 'D' THEN e.minor_units ELSE -e.minor_units END) <> 0`},
+	{InvLedger, `SELECT 'statement ' || s.statement_id || ' nets ' || s.net_minor || ' over ' || s.postings || ' postings, its cycle''s entries '
+			|| COALESCE(x.net, 0) || ' over ' || COALESCE(x.n, 0)
+		FROM settlement_statements s LEFT JOIN (
+			SELECT e.account, e.currency, SUM(CASE WHEN e.side = 'D' THEN e.minor_units ELSE -e.minor_units END) AS net,
+				COUNT(DISTINCT e.posting_id) AS n
+			FROM settlement_cycle_postings m JOIN ledger_entries e ON e.posting_id = m.posting_id
+			WHERE m.cycle_id = $1 AND e.account LIKE 'partner_receivable:%' GROUP BY e.account, e.currency) x
+		ON x.account = 'partner_receivable:' || s.partner_id AND x.currency = s.currency
+		WHERE s.cycle_id = $1 AND (COALESCE(x.net, 0) <> s.net_minor OR COALESCE(x.n, 0) <> s.postings)`},
+	{InvLedger, `SELECT 'cycle ' || c.cycle_id || ' records ' || c.postings || ' postings but has ' || COUNT(m.posting_id) || ' members'
+		FROM settlement_cycles c LEFT JOIN settlement_cycle_postings m ON m.cycle_id = c.cycle_id
+		WHERE c.cycle_id = $1 GROUP BY c.cycle_id, c.postings HAVING COUNT(m.posting_id) <> c.postings`},
+	// Each member posting is a movement the acquirer recorded.
+	{InvPosting, `SELECT 'unexpected posting ' || lp.kind || ' of payment ' || lp.payment_id FROM settlement_cycle_postings m
+		JOIN ledger_postings lp ON lp.posting_id = m.posting_id WHERE m.cycle_id = $1 AND NOT (
+			(lp.kind = 'payment' AND EXISTS (SELECT 1 FROM acq_payments p WHERE p.payment_id = lp.payment_id
+				AND (p.status = 'SUCCEEDED' OR (p.status = 'CANCELLED' AND p.credited))))
+			OR EXISTS (SELECT 1 FROM acq_payments p WHERE p.payment_id = lp.payment_id AND p.status = 'CANCELLED' AND p.credited
+				AND lp.kind = 'reversal:cancel-' || p.payment_id)
+			OR EXISTS (SELECT 1 FROM acq_refunds r WHERE r.payment_id = lp.payment_id AND r.status = 'SUCCEEDED'
+				AND lp.kind = 'reversal:' || r.refund_id))`},
+	// Over the cycle, every account nets what its member movements moved.
+	{InvMoney, `WITH members AS (
+			SELECT lp.payment_id, lp.kind, lp.posting_id FROM settlement_cycle_postings m
+			JOIN ledger_postings lp ON lp.posting_id = m.posting_id WHERE m.cycle_id = $1
+		), moves AS (
+			SELECT p.partner_id, p.network_id,
+				CASE WHEN p.settlement_currency = '' THEN p.wallet_currency ELSE p.settlement_currency END AS sc, p.merchant_currency AS mc,
+				CASE WHEN mb.kind = 'payment' THEN 1 ELSE -1 END
+					* CASE WHEN p.settlement_currency = '' THEN p.wallet_minor ELSE p.settlement_minor END AS s,
+				CASE WHEN mb.kind = 'payment' THEN 1 ELSE -1 END * p.cost_minor AS c,
+				CASE WHEN mb.kind = 'payment' THEN 1 ELSE -1 END * p.merchant_minor AS m
+			FROM members mb JOIN acq_payments p ON p.payment_id = mb.payment_id
+			WHERE mb.kind = 'payment' OR mb.kind = 'reversal:cancel-' || p.payment_id
+			UNION ALL SELECT p.partner_id, p.network_id,
+				CASE WHEN r.settlement_currency = '' THEN r.wallet_currency ELSE r.settlement_currency END, r.merchant_currency,
+				-(CASE WHEN r.settlement_currency = '' THEN r.wallet_minor ELSE r.settlement_minor END), -r.cost_minor, -r.merchant_minor
+			FROM members mb JOIN acq_refunds r ON r.payment_id = mb.payment_id AND mb.kind = 'reversal:' || r.refund_id
+			JOIN acq_payments p ON p.payment_id = r.payment_id
+		), expected AS (
+			SELECT account, currency, SUM(net) AS net FROM (
+				SELECT 'partner_receivable:' || partner_id AS account, sc AS currency, s AS net FROM moves
+				UNION ALL SELECT 'merchant_payable:' || network_id, mc, -m FROM moves
+				UNION ALL SELECT 'fx_revenue', sc, c - s FROM moves
+				UNION ALL SELECT 'fx_position:' || sc, sc, -c FROM moves WHERE sc <> mc
+				UNION ALL SELECT 'fx_position:' || mc, mc, m FROM moves WHERE sc <> mc) x
+			GROUP BY account, currency
+		), actual AS (
+			SELECT e.account, e.currency, SUM(CASE WHEN e.side = 'D' THEN e.minor_units ELSE -e.minor_units END) AS net
+			FROM members mb JOIN ledger_entries e ON e.posting_id = mb.posting_id GROUP BY e.account, e.currency
+		)
+		SELECT 'account ' || COALESCE(e.account, a.account) || ' in ' || COALESCE(e.currency, a.currency) || ' nets '
+			|| COALESCE(a.net, 0) || ' over the cycle, ' || COALESCE(e.net, 0) || ' by the acquirer''s records of its movements'
+		FROM expected e FULL JOIN actual a ON a.account = e.account AND a.currency = e.currency
+		WHERE COALESCE(e.net, 0) <> COALESCE(a.net, 0)`},
+}
+
 // ledgerChecks are queries that return one row, a description, per
 // violation.
-var ledgerChecks = []struct{ inv, query string }{
+var ledgerChecks = []check{
 	// Partner receivables, merchant payables, FX revenue and FX positions,
 	// per account and currency, equal what the acquirer's rows say moved:
 	// succeeded payments less succeeded refunds (a cancelled payment's

@@ -72,6 +72,19 @@ func TestVerifyLedger(t *testing.T) {
 	for _, v := range vs {
 		t.Errorf("sound books reported: %s", v)
 	}
+	listed, err := e.settlement.ListCycles(ctx, &settlementv1.ListCyclesRequest{})
+	if err != nil || len(listed.GetCycles()) != 4 {
+		t.Fatalf("ListCycles: %v %v", listed, err)
+	}
+	for _, c := range listed.GetCycles() {
+		vs, err := app.VerifyCycle(ctx, e.db, c.GetCycleId())
+		if err != nil || len(vs) != 0 {
+			t.Errorf("cycle %s: %v %v", c.GetCycleId(), vs, err)
+		}
+	}
+	if _, err := app.VerifyCycle(ctx, e.db, "cycle-nope"); err == nil {
+		t.Error("an unknown cycle verified")
+	}
 
 	// A posting for a payment the acquirer never made: money from nowhere.
 	ledger := settlementv1.NewSettlementServiceClient(e.conn("settlement", authn.Service, "acquirer"))
@@ -92,5 +105,21 @@ func TestVerifyLedger(t *testing.T) {
 	}
 	if !found[app.InvPosting] || !found[app.InvMoney] {
 		t.Fatalf("the forged posting was not named as unexpected and as money from nowhere: %v", vs)
+	}
+	// Settled into a cycle, the forgery is named by that cycle's proof.
+	closed, err := e.settlement.CloseCycle(ctx, &settlementv1.CloseCycleRequest{Cutoff: timestamppb.Now()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	vs, err = app.VerifyCycle(ctx, e.db, closed.GetCycle().GetCycleId())
+	if err != nil {
+		t.Fatal(err)
+	}
+	found = map[string]bool{}
+	for _, v := range vs {
+		found[v.Invariant] = true
+	}
+	if !found[app.InvPosting] || !found[app.InvMoney] {
+		t.Fatalf("cycle %s with the forged posting: %v", closed.GetCycle().GetCycleId(), vs)
 	}
 }

@@ -17,6 +17,7 @@ import (
 func ledgerVerify(ctx context.Context, args []string, out io.Writer) error {
 	fs := flag.NewFlagSet("ledger verify", flag.ContinueOnError)
 	dsn := fs.String("dsn", env("UNIGATE_DSN", ""), "the database holding the acquirer's and the ledger's tables: postgres://… (or UNIGATE_DSN)")
+	cycle := fs.String("cycle", "", "prove only this closed cycle (its postings, statements and movements)")
 	o := outputFlag(fs)
 	if err := fs.Parse(args); err != nil {
 		return err
@@ -32,7 +33,13 @@ func ledgerVerify(ctx context.Context, args []string, out io.Writer) error {
 		return err
 	}
 	defer db.Close()
-	vs, err := app.VerifyLedger(ctx, db)
+	verify := app.VerifyLedger
+	if *cycle != "" {
+		verify = func(ctx context.Context, db *sqlstore.DB) ([]app.Violation, error) {
+			return app.VerifyCycle(ctx, db, *cycle)
+		}
+	}
+	vs, err := verify(ctx, db)
 	if err != nil {
 		return err
 	}

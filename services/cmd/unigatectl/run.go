@@ -52,7 +52,7 @@ commands:
                                                the flags given change the record in force, the rest is kept
   etcd bootstrap [--operators operator:ID,…]   etcd's users, roles and auth (as service/etcd-admin of --pki)
   ledger balance                               the trial balance per account and currency
-  ledger verify --dsn DSN [-o json]            prove the books over the acquirer's and the ledger's database: postings
+  ledger verify --dsn DSN [--cycle ID] [-o json]   prove the books (or one closed cycle) over the acquirer's and the ledger's database: postings
                                                balance, no money created or lost, statements are their cycles' sums,
                                                every movement posted once and in a cycle; names each violation
   cycles list [--limit 20] [-o json]           closed settlement cycles, newest first
