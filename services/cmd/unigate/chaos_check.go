@@ -78,10 +78,19 @@ const quietQuery = `SELECT
 func waitQuiet(ctx context.Context, db *sqlstore.DB, timeout time.Duration, logf func(string, ...any)) (quiet, time.Duration, error) {
 	began := time.Now()
 	lastLog := began
+	var quietSince time.Time
 	for {
 		var q quiet
 		err := db.QueryRowContext(ctx, quietQuery).Scan(&q.inFlight, &q.refunds, &q.unposted, &q.unsequenced, &q.statementsBehind, &q.unlinked)
-		if err == nil && q.done() {
+		// Quiet twice, a moment apart: a last transition's side effects
+		// (an audit entry, an event) may land just after a quiet look,
+		// and the linker and the relay need a moment to take them.
+		switch {
+		case err != nil || !q.done():
+			quietSince = time.Time{}
+		case quietSince.IsZero():
+			quietSince = time.Now()
+		case time.Since(quietSince) >= 1500*time.Millisecond:
 			return q, time.Since(began), nil
 		}
 		if time.Since(began) > timeout {
