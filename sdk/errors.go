@@ -273,6 +273,8 @@ var (
 	ErrRefundNotFound            = &Error{Code: codes.NotFound, Reason: "REFUND_NOT_FOUND"}
 	ErrStatementNotFound         = &Error{Code: codes.NotFound, Reason: "STATEMENT_NOT_FOUND"}
 	ErrCutoffOutOfOrder          = &Error{Code: codes.FailedPrecondition, Reason: "CUTOFF_OUT_OF_ORDER"}
+	ErrReconciliationFileInvalid = &Error{Code: codes.InvalidArgument, Reason: "RECONCILIATION_FILE_INVALID"}
+	ErrBreakNotFound             = &Error{Code: codes.NotFound, Reason: "BREAK_NOT_FOUND"}
 	ErrRefundExceedsRemaining    = &Error{Code: codes.FailedPrecondition, Reason: "REFUND_EXCEEDS_REMAINING"}
 	ErrPaymentNotRefundable      = &Error{Code: codes.FailedPrecondition, Reason: "PAYMENT_NOT_REFUNDABLE"}
 	ErrCancelWindowClosed        = &Error{Code: codes.FailedPrecondition, Reason: "CANCEL_WINDOW_CLOSED"}
@@ -299,7 +301,7 @@ var sentinels = []*Error{
 	ErrMerchantNotFound, ErrPartnerNotFound, ErrPartnerDisabled, ErrUnauthenticated, ErrPermissionDenied,
 	ErrSignatureInvalid, ErrRequestExpired, ErrRequestReplayed, ErrRateNotAvailable,
 	ErrQuoteNotFound, ErrQuoteExpired, ErrQuoteAlreadyUsed, ErrQuoteMismatch, ErrAmountMismatch,
-	ErrPaymentNotFound, ErrRefundNotFound, ErrStatementNotFound, ErrCutoffOutOfOrder, ErrRefundExceedsRemaining, ErrPaymentNotRefundable,
+	ErrPaymentNotFound, ErrRefundNotFound, ErrStatementNotFound, ErrCutoffOutOfOrder, ErrReconciliationFileInvalid, ErrBreakNotFound, ErrRefundExceedsRemaining, ErrPaymentNotRefundable,
 	ErrCancelWindowClosed, ErrCancelNotAllowed, ErrUnknownCodeRange, ErrRepeatRequestInconsistent, ErrQuotaExceeded,
 	ErrRiskDeclined, ErrRiskLimitExceeded, ErrRiskBlocked, ErrPaymentTimedOut, ErrWalletDeclined,
 	ErrMerchantCreditFailed, ErrUnbalancedPosting, ErrPostingConflict, ErrDownstreamUnavailable,

@@ -60,6 +60,8 @@ const (
 	PaymentNotRefundable      Reason = "PAYMENT_NOT_REFUNDABLE"
 	CancelWindowClosed        Reason = "CANCEL_WINDOW_CLOSED"
 	CutoffOutOfOrder          Reason = "CUTOFF_OUT_OF_ORDER"
+	ReconciliationFileInvalid Reason = "RECONCILIATION_FILE_INVALID"
+	BreakNotFound             Reason = "BREAK_NOT_FOUND"
 	CancelNotAllowed          Reason = "CANCEL_NOT_ALLOWED"
 	UnknownCodeRange          Reason = "UNKNOWN_CODE_RANGE"
 	PaymentTimedOut           Reason = "PAYMENT_TIMED_OUT"
@@ -103,6 +105,8 @@ var table = map[Reason]entry{
 	QuoteNotFound:             {code: codes.NotFound},
 	QuoteExpired:              {code: codes.FailedPrecondition},
 	CutoffOutOfOrder:          {code: codes.FailedPrecondition},
+	ReconciliationFileInvalid: {code: codes.InvalidArgument},
+	BreakNotFound:             {code: codes.NotFound},
 	QuoteAlreadyUsed:          {code: codes.FailedPrecondition},
 	QuoteMismatch:             {code: codes.FailedPrecondition},
 	AmountMismatch:            {code: codes.InvalidArgument},

@@ -66,6 +66,9 @@ var (
 		"/unigate.settlement.v1.SettlementService/ListCycles":          viewer,
 		"/unigate.settlement.v1.SettlementService/ListPostings":        viewer,
 		"/unigate.settlement.v1.SettlementService/GetTrialBalance":     viewer,
+		"/unigate.settlement.v1.SettlementService/Reconcile":           {Kinds: []authn.Kind{authn.Operator}, MinRole: authn.OperatorRole},
+		"/unigate.settlement.v1.SettlementService/ResolveBreak":        {Kinds: []authn.Kind{authn.Operator}, MinRole: authn.OperatorRole},
+		"/unigate.settlement.v1.SettlementService/ListBreaks":          viewer,
 	}
 	// The simulators stand for outside parties: Unigate's services call
 	// their network and wallet APIs; operators (and the demo) drive the

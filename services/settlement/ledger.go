@@ -277,6 +277,7 @@ type Store interface {
 	// invariant, none when the ledger is sound.
 	CheckInvariants(ctx context.Context) ([]string, error)
 	CycleStore
+	ReconStore
 }
 
 // Service is the ledger domain.

@@ -6,6 +6,7 @@ import (
 	"context"
 	"fmt"
 	"sort"
+	"strings"
 
 	"google.golang.org/protobuf/types/known/timestamppb"
 
@@ -284,12 +285,9 @@ func (s *Server) StreamStatementFile(req *settlementv1.StreamStatementFileReques
 
 // ListCycles implements settlementv1.SettlementServiceServer.
 func (s *Server) ListCycles(ctx context.Context, req *settlementv1.ListCyclesRequest) (*settlementv1.ListCyclesResponse, error) {
-	limit := int(req.GetLimit())
-	switch {
-	case limit < 0 || limit > 1000:
-		return nil, rpcerr.Field(rpcerr.InvalidArgument, "limit", "must be 0..1000")
-	case limit == 0:
-		limit = 100
+	limit, err := pageLimit(req.GetLimit())
+	if err != nil {
+		return nil, err
 	}
 	var before time.Time
 	if req.GetBefore() != nil {
@@ -308,4 +306,91 @@ func (s *Server) ListCycles(ctx context.Context, req *settlementv1.ListCyclesReq
 			CloseTime: timestamppb.New(c.CloseTime), Postings: c.Postings})
 	}
 	return resp, nil
+}
+
+// Reconcile implements settlementv1.SettlementServiceServer.
+func (s *Server) Reconcile(ctx context.Context, req *settlementv1.ReconcileRequest) (*settlementv1.ReconcileResponse, error) {
+	switch {
+	case req.GetStatementId() == "":
+		return nil, rpcerr.Field(rpcerr.InvalidArgument, "statement_id", "is required")
+	case len(req.GetFile()) == 0:
+		return nil, rpcerr.Field(rpcerr.InvalidArgument, "file", "is required")
+	case len(req.GetFileName()) > 255:
+		return nil, rpcerr.Field(rpcerr.InvalidArgument, "file_name", "is longer than 255 bytes")
+	}
+	run, breaks, replayed, err := s.svc.Reconcile(ctx, req.GetStatementId(), req.GetFileName(), req.GetFile())
+	if err != nil {
+		return nil, err
+	}
+	resp := &settlementv1.ReconcileResponse{Replayed: replayed, Run: &settlementv1.ReconcileRun{
+		RunId: run.ID, StatementId: run.StatementID, FileName: run.FileName, Sha256: run.SHA256, Rows: run.Rows,
+		Matched: run.Matched, Mismatched: run.Mismatched, MissingInUnigate: run.MissingInUnigate,
+		MissingAtCounterparty: run.MissingAtCounterparty, Cleared: run.Cleared, CreateTime: timestamppb.New(run.CreateTime), Actor: run.Actor}}
+	for _, b := range breaks {
+		resp.Breaks = append(resp.Breaks, breakToProto(b))
+	}
+	return resp, nil
+}
+
+// ListBreaks implements settlementv1.SettlementServiceServer.
+func (s *Server) ListBreaks(ctx context.Context, req *settlementv1.ListBreaksRequest) (*settlementv1.ListBreaksResponse, error) {
+	limit, err := pageLimit(req.GetLimit())
+	if err != nil {
+		return nil, err
+	}
+	bs, err := s.svc.ListBreaks(ctx, req.GetStatementId(), req.GetAll(), limit)
+	if err != nil {
+		return nil, err
+	}
+	resp := &settlementv1.ListBreaksResponse{}
+	for _, b := range bs {
+		resp.Breaks = append(resp.Breaks, breakToProto(b))
+	}
+	return resp, nil
+}
+
+// ResolveBreak implements settlementv1.SettlementServiceServer.
+func (s *Server) ResolveBreak(ctx context.Context, req *settlementv1.ResolveBreakRequest) (*settlementv1.ResolveBreakResponse, error) {
+	switch {
+	case req.GetBreakId() == "":
+		return nil, rpcerr.Field(rpcerr.InvalidArgument, "break_id", "is required")
+	case strings.TrimSpace(req.GetReason()) == "":
+		return nil, rpcerr.Field(rpcerr.InvalidArgument, "reason", "is required: say why the break needs no further action")
+	case len(req.GetReason()) > 1000:
+		return nil, rpcerr.Field(rpcerr.InvalidArgument, "reason", "is longer than 1000 bytes")
+	}
+	b, err := s.svc.ResolveBreak(ctx, req.GetBreakId(), strings.TrimSpace(req.GetReason()))
+	if err != nil {
+		return nil, err
+	}
+	return &settlementv1.ResolveBreakResponse{Break: breakToProto(b)}, nil
+}
+
+var breakKinds = map[string]settlementv1.BreakKind{
+	BreakAmount:         settlementv1.BreakKind_BREAK_KIND_AMOUNT_MISMATCH,
+	BreakCurrency:       settlementv1.BreakKind_BREAK_KIND_CURRENCY_MISMATCH,
+	BreakState:          settlementv1.BreakKind_BREAK_KIND_STATE_MISMATCH,
+	BreakMissingUnigate: settlementv1.BreakKind_BREAK_KIND_MISSING_IN_UNIGATE,
+	BreakMissingThem:    settlementv1.BreakKind_BREAK_KIND_MISSING_AT_COUNTERPARTY,
+}
+
+func breakToProto(b Break) *settlementv1.Break {
+	out := &settlementv1.Break{BreakId: b.ID, StatementId: b.StatementID, PaymentId: b.PaymentID, ReversalId: b.ReversalID,
+		Kind: breakKinds[b.Kind], Detail: b.Detail, Line: b.Line, FirstRunId: b.FirstRun, LastRunId: b.LastRun,
+		CreateTime: timestamppb.New(b.CreateTime), ResolvedBy: b.ResolvedBy, Resolution: b.Resolution}
+	if !b.ResolveTime.IsZero() {
+		out.ResolveTime = timestamppb.New(b.ResolveTime)
+	}
+	return out
+}
+
+// pageLimit is a list request's limit: 100 when 0, at most 1000.
+func pageLimit(limit int32) (int, error) {
+	switch {
+	case limit < 0 || limit > 1000:
+		return 0, rpcerr.Field(rpcerr.InvalidArgument, "limit", "must be 0..1000")
+	case limit == 0:
+		return 100, nil
+	}
+	return int(limit), nil
 }

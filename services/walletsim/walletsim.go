@@ -4,9 +4,14 @@
 package walletsim
 
 import (
+	"bytes"
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
 	"fmt"
 	"io"
+	"strings"
 	"time"
 
 	"google.golang.org/grpc"
@@ -216,7 +221,9 @@ func (d *Demo) Run(ctx context.Context) error {
 	for _, st := range closed.GetStatements() {
 		d.printf("   statement for %-10s owes %s over %d postings\n", st.GetPartnerId(), fmtMoney(st.GetNetReceivable()), st.GetPostings())
 	}
-	d.printf("\nDemo complete: every step answered as expected.\n")
+	if err := d.statementFile(ctx, closed.GetStatements()); err != nil {
+		return err
+	}
 	return nil
 }
 
@@ -328,4 +335,87 @@ func (d *Demo) lifecycle(ctx context.Context, shop, market *simulatorv1.Simulate
 		time.Sleep(200 * time.Millisecond)
 	}
 	return append(posted, u.GetPaymentId()), nil
+}
+
+// statementFile downloads the demo partner's statement file, shows its
+// head and trailer, and reconciles it as the partner would send it back:
+// every row must match.
+func (d *Demo) statementFile(ctx context.Context, sts []*settlementv1.Statement) error {
+	var st *settlementv1.Statement
+	for _, s := range sts {
+		if s.GetPartnerId() == d.Wallet.PartnerID {
+			st = s
+			break
+		}
+	}
+	// A scheduled cutoff may have taken the payments first: then the
+	// partner's latest statement.
+	var latest *settlementv1.Statement
+	for after := int64(0); st == nil; {
+		page, err := d.Settlement.ListStatements(ctx, &settlementv1.ListStatementsRequest{AfterSequence: after, Limit: 500})
+		if err != nil {
+			return fmt.Errorf("list statements: %w", err)
+		}
+		for _, s := range page.GetStatements() {
+			if s.GetPartnerId() == d.Wallet.PartnerID {
+				latest = s
+			}
+			after = s.GetSequence()
+		}
+		if len(page.GetStatements()) < 500 {
+			st = latest
+			break
+		}
+	}
+	if st == nil {
+		return fmt.Errorf("no statement for %s", d.Wallet.PartnerID)
+	}
+	d.printf("\n== 11. %s's statement file, and the partner reconciles it\n", d.Wallet.PartnerID)
+	stream, err := d.Settlement.StreamStatementFile(ctx, &settlementv1.StreamStatementFileRequest{StatementId: st.GetStatementId()})
+	if err != nil {
+		return fmt.Errorf("statement file: %w", err)
+	}
+	var (
+		file      bytes.Buffer
+		name, sum string
+	)
+	for {
+		chunk, err := stream.Recv()
+		if errors.Is(err, io.EOF) {
+			break
+		}
+		if err != nil {
+			return fmt.Errorf("statement file: %w", err)
+		}
+		if chunk.GetFileName() != "" {
+			name = chunk.GetFileName()
+		}
+		file.Write(chunk.GetData())
+		if chunk.GetSha256() != "" {
+			sum = chunk.GetSha256()
+		}
+	}
+	got := sha256.Sum256(file.Bytes())
+	if hex.EncodeToString(got[:]) != sum {
+		return fmt.Errorf("statement file %s: SHA-256 %x, the server's %q", name, got, sum)
+	}
+	lines := strings.Split(strings.TrimSpace(file.String()), "\n")
+	d.printf("   %s (%d bytes, SHA-256 %s…)\n", name, file.Len(), sum[:16])
+	for i, l := range lines {
+		if i < 3 || i == len(lines)-1 {
+			d.printf("     %s\n", l)
+		} else if i == 3 {
+			d.printf("     …\n")
+		}
+	}
+	rec, err := d.Settlement.Reconcile(ctx, &settlementv1.ReconcileRequest{StatementId: st.GetStatementId(), FileName: name, File: file.Bytes()})
+	if err != nil {
+		return fmt.Errorf("reconcile: %w", err)
+	}
+	r := rec.GetRun()
+	d.printf("   reconciled: %d rows, %d matched, %d breaks\n", r.GetRows(), r.GetMatched(), len(rec.GetBreaks()))
+	if r.GetMatched() != r.GetRows() || len(rec.GetBreaks()) > 0 {
+		return fmt.Errorf("the statement's own file reconciled with breaks: %v", rec.GetBreaks())
+	}
+	return nil
 }

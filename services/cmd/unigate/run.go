@@ -26,6 +26,7 @@ import (
 	"github.com/unigate/unigate/pkg/authn"
 	"github.com/unigate/unigate/pkg/grpcx"
 	"github.com/unigate/unigate/pkg/pki"
+	"github.com/unigate/unigate/pkg/sqlstore"
 	"github.com/unigate/unigate/pkg/telemetry"
 	unigate "github.com/unigate/unigate/sdk"
 
@@ -247,6 +248,10 @@ func runDev(ctx context.Context, args []string) error {
 		}, "hipay", st.Wallets.Wallet("hipay")); err != nil {
 			return fmt.Errorf("demo failed: %w", err)
 		}
+		if err := verifyBooks(ctx, os.Stdout, st); err != nil {
+			return fmt.Errorf("demo failed: %w", err)
+		}
+		fmt.Println("\nDemo complete: every step answered as expected.")
 	}
 	if *exit {
 		return nil
@@ -281,7 +286,7 @@ func runDemo(ctx context.Context, args []string) error {
 	}
 	addrs := map[string]string{"acquirer": *acq, "merchantsim": *sim, "settlement": *settlement}
 	dev := pki.Dev{Dir: *pkiDir}
-	return demoAgainst(ctx, os.Stdout, func(service string, kind authn.Kind, id string) (*grpc.ClientConn, error) {
+	if err := demoAgainst(ctx, os.Stdout, func(service string, kind authn.Kind, id string) (*grpc.ClientConn, error) {
 		var opts []grpc.DialOption
 		if dev.Dir != "" {
 			trust := "unigate"
@@ -299,7 +304,11 @@ func runDemo(ctx context.Context, args []string) error {
 			opts = append(append(opts, grpc.WithTransportCredentials(credentials.NewTLS(cfg))), sign...)
 		}
 		return grpcx.Dial(addrs[service], 10*time.Second, opts...)
-	}, *partner, nil)
+	}, *partner, nil); err != nil {
+		return err
+	}
+	fmt.Println("\nDemo complete: every step answered as expected.")
+	return nil
 }
 
 // dialer connects to a service of the switch as an identity.
@@ -357,4 +366,45 @@ func defaultRoutingCache(endpoints string) string {
 	}
 	sum := sha256.Sum256([]byte(endpoints))
 	return filepath.Join(dir, "unigate", "routing-"+hex.EncodeToString(sum[:6])+".json")
+}
+
+// verifyBooks runs `unigatectl ledger verify` over the stack's databases
+// once the demo is done: the acquirer's and the ledger's tables in one
+// database (PostgreSQL), or the ledger's SQLite file with the acquirer's
+// attached.
+func verifyBooks(ctx context.Context, out io.Writer, st *app.Stack) error {
+	fmt.Fprintf(out, "\n== 12. The books are proved: unigatectl ledger verify\n")
+	db, err := sqlstore.Open(ctx, st.DSN("settlement"))
+	if err != nil {
+		return err
+	}
+	defer db.Close()
+	if acq := st.DSN("acquirer"); acq != st.DSN("settlement") {
+		path, ok := strings.CutPrefix(acq, "sqlite://")
+		if !ok {
+			return fmt.Errorf("ledger verify needs the acquirer's and the ledger's tables in one database")
+		}
+		// One connection (SQLite's pool has one): the attachment lasts.
+		if _, err := db.ExecContext(ctx, `ATTACH DATABASE '`+strings.ReplaceAll(path, "'", "''")+`' AS acquirer`); err != nil {
+			return fmt.Errorf("attach the acquirer's database: %w", err)
+		}
+	}
+	// The payments' postings follow their answers by milliseconds.
+	var vs []app.Violation
+	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(100 * time.Millisecond) {
+		if vs, err = app.VerifyLedger(ctx, db); err != nil {
+			return fmt.Errorf("ledger verify: %w", err)
+		}
+		if len(vs) == 0 || time.Now().After(deadline) {
+			break
+		}
+	}
+	for _, v := range vs {
+		fmt.Fprintf(out, "   VIOLATION %s\n", v)
+	}
+	if len(vs) > 0 {
+		return fmt.Errorf("ledger verify: %d violations", len(vs))
+	}
+	fmt.Fprintf(out, "   every posting balances, no money created or lost, statements equal their cycles, every movement posted once: 0 violations\n")
+	return nil
 }

@@ -260,6 +260,56 @@ func TestOperatorCommands(t *testing.T) {
 		!strings.Contains(string(body), paid.GetPaymentId()) || !strings.Contains(string(body), "\nT,payments=1 refunds=0 cancels=0,rows=1,") {
 		t.Fatalf("statement file %s: %v %v\n%s\n%s", path, err1, err2, body, check)
 	}
+
+	// Reconciliation under the settlement noun: the statement's own file
+	// matches; a counterparty's file with an extra payment breaks once, a
+	// viewer may not reconcile, an operator resolves the break.
+	stID := list.Statements[len(list.Statements)-1].StatementId
+	if out, err := ctl("operator", "settlement", "reconcile", stID, path); err != nil || !strings.Contains(out, "rows 1: matched 1, mismatched 0") {
+		t.Fatalf("reconcile the statement's own file: %v %q", err, out)
+	}
+	theirs := filepath.Join(fileDir, "theirs.csv")
+	extra := strings.Replace(string(body), "\nT,", "\nD,PAYMENT,their-only,,,CNY,1.00,,,\nT,", 1)
+	if err := os.WriteFile(theirs, []byte(extra), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := ctl("viewer", "settlement", "reconcile", stID, theirs); err == nil || !strings.Contains(err.Error(), "PermissionDenied") {
+		t.Errorf("a viewer reconciled: %v", err)
+	}
+	out, err = ctl("operator", "settlement", "reconcile", stID, theirs)
+	if err != nil || !strings.Contains(out, "missing in Unigate 1") || !strings.Contains(out, "MISSING_IN_UNIGATE") {
+		t.Fatalf("reconcile their file: %v %q", err, out)
+	}
+	out, err = ctl("viewer", "settlement", "breaks", "--statement", stID, "-o", "json")
+	var breaks struct {
+		Breaks []struct{ BreakId, PaymentId string }
+	}
+	if err != nil || json.Unmarshal([]byte(out), &breaks) != nil || len(breaks.Breaks) != 1 || breaks.Breaks[0].PaymentId != "their-only" {
+		t.Fatalf("settlement breaks: %v %q", err, out)
+	}
+	if out, err := ctl("operator", "settlement", "resolve", breaks.Breaks[0].BreakId, "--reason", "their test payment"); err != nil ||
+		!strings.Contains(out, "resolved by operator:operator: their test payment") {
+		t.Fatalf("settlement resolve: %v %q", err, out)
+	}
+	if out, err := ctl("viewer", "settlement", "breaks"); err != nil || strings.Contains(out, "their-only") {
+		t.Fatalf("open breaks after the resolve: %v %q", err, out)
+	}
+	bad := filepath.Join(fileDir, "bad.csv")
+	if err := os.WriteFile(bad, []byte("type,payment_id,reversal_id,currency,amount\nPAYMENT,x,,CNY,1.001\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := ctl("operator", "settlement", "reconcile", stID, bad); err == nil || !strings.Contains(err.Error(), "rows[2].amount") {
+		t.Errorf("a bad file: %v", err)
+	}
+	if out, err := ctl("viewer", "settlement", "statement"); err != nil || !strings.Contains(out, stID) || !strings.Contains(out, "NET") {
+		t.Errorf("settlement statement: %v %q", err, out)
+	}
+	if out, err := ctl("viewer", "settlement", "cycles"); err != nil || !strings.Contains(out, "CYCLE") {
+		t.Errorf("settlement cycles: %v %q", err, out)
+	}
+	if out, err := ctl("operator", "settlement", "close"); err != nil || !strings.Contains(out, "STATEMENT") {
+		t.Errorf("settlement close: %v %q", err, out)
+	}
 }
 
 func runAudit(ctx context.Context, dsn string) (string, error) {

@@ -55,11 +55,16 @@ commands:
   ledger verify --dsn DSN [--cycle ID] [-o json]   prove the books (or one closed cycle) over the acquirer's and the ledger's database: postings
                                                balance, no money created or lost, statements are their cycles' sums,
                                                every movement posted once and in a cycle; names each violation
-  cycles list [--limit 20] [-o json]           closed settlement cycles, newest first
-  cycles close [--cutoff RFC3339]              close the settlement cycle at a cutoff (default now)
-  statements list [--after SEQUENCE]           settlement statements in order
-  statements file STATEMENT_ID [--dir DIR]     the statement's CSV file (one row per payment, refund and cancel, a
+  settlement cycles [--limit 20] [-o json]     closed settlement cycles, newest first
+  settlement close [--cutoff RFC3339] [-o json]   close the settlement cycle at a cutoff (default now); its statements
+  settlement statement [--after SEQUENCE] [-o json]   settlement statements in order
+  settlement statement STATEMENT_ID [--dir DIR]   the statement's CSV file (one row per payment, refund and cancel, a
                                                trailer with counts and the total) and NAME.sha256 beside it
+  settlement reconcile STATEMENT_ID FILE [-o json]   compare a counterparty's file with the statement: matched,
+                                               mismatched and missing rows; a bad file names each bad row
+  settlement breaks [--statement ID] [--all] [-o json]   reconciliation breaks, open ones unless --all
+  settlement resolve BREAK_ID --reason TEXT    close a break with the reason it needs no further action
+  (cycles list|close and statements list|file are the same commands under their earlier names)
   fx rates [--pair USD/CNY] [-o json]         every provider's latest rate per pair: age, verdict, the chosen
                                                one; the rejection counts; the ingestion leader
   fx quote --partner ID [--wallet] CODE AMOUNT [-o json]   price a code for a partner, storing nothing
@@ -136,6 +141,8 @@ func run(ctx context.Context, args []string, out io.Writer) (int, error) {
 	defer cancel()
 	var err error
 	switch rest[0] + " " + rest[1] {
+	case "settlement " + rest[1]:
+		err = settlementCmd(ctx, g, rest[1], rest[2:], out)
 	case "payments get":
 		err = paymentsGet(ctx, g, rest[2:], out)
 	case "routes get":
@@ -150,10 +157,10 @@ func run(ctx context.Context, args []string, out io.Writer) (int, error) {
 		err = ledgerVerify(ctx, rest[2:], out)
 	case "cycles list":
 		err = cyclesList(ctx, g, rest[2:], out)
-	case "cycles close":
-		err = cyclesClose(ctx, g, rest[2:], out)
+	case "cycles close": // the earlier names, which print JSON
+		err = settlementClose(ctx, g, append([]string{"-o", "json"}, rest[2:]...), out)
 	case "statements list":
-		err = statementsList(ctx, g, rest[2:], out)
+		err = settlementStatements(ctx, g, append([]string{"-o", "json"}, rest[2:]...), out)
 	case "statements file":
 		err = statementFile(ctx, g, rest[2:], out)
 	case "etcd bootstrap":
@@ -664,49 +671,6 @@ func sortedObjects(m map[string]string) []emvqr.Object {
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].ID < out[j].ID })
 	return out
-}
-
-func cyclesClose(ctx context.Context, g globals, args []string, out io.Writer) error {
-	fs := flag.NewFlagSet("cycles close", flag.ContinueOnError)
-	cutoff := fs.String("cutoff", "", "the cutoff, RFC 3339 (default now)")
-	if err := fs.Parse(args); err != nil {
-		return err
-	}
-	at := time.Now()
-	if *cutoff != "" {
-		var err error
-		if at, err = time.Parse(time.RFC3339Nano, *cutoff); err != nil {
-			return fmt.Errorf("--cutoff: %w", err)
-		}
-	}
-	conn, err := g.dial(g.settlement)
-	if err != nil {
-		return err
-	}
-	defer conn.Close()
-	resp, err := settlementv1.NewSettlementServiceClient(conn).CloseCycle(ctx, &settlementv1.CloseCycleRequest{Cutoff: timestamppb.New(at)})
-	if err != nil {
-		return err
-	}
-	return printProto(out, resp)
-}
-
-func statementsList(ctx context.Context, g globals, args []string, out io.Writer) error {
-	fs := flag.NewFlagSet("statements list", flag.ContinueOnError)
-	after := fs.Int64("after", 0, "list statements after this sequence")
-	if err := fs.Parse(args); err != nil {
-		return err
-	}
-	conn, err := g.dial(g.settlement)
-	if err != nil {
-		return err
-	}
-	defer conn.Close()
-	resp, err := settlementv1.NewSettlementServiceClient(conn).ListStatements(ctx, &settlementv1.ListStatementsRequest{AfterSequence: *after})
-	if err != nil {
-		return err
-	}
-	return printProto(out, resp)
 }
 
 // connectEtcd opens an etcd client as the operator (etcd grants operators

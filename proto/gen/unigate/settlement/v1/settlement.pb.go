@@ -76,6 +76,71 @@ func (Side) EnumDescriptor() ([]byte, []int) {
 	return file_unigate_settlement_v1_settlement_proto_rawDescGZIP(), []int{0}
 }
 
+// BreakKind is how a movement differs between the two sides.
+type BreakKind int32
+
+const (
+	BreakKind_BREAK_KIND_UNSPECIFIED BreakKind = 0
+	// The counterparty's amount differs from the statement's.
+	BreakKind_BREAK_KIND_AMOUNT_MISMATCH BreakKind = 1
+	// The counterparty's currency is not the statement's.
+	BreakKind_BREAK_KIND_CURRENCY_MISMATCH BreakKind = 2
+	// The counterparty's type or status differs (a REFUND that Unigate
+	// posted as a CANCEL, a payment it calls FAILED).
+	BreakKind_BREAK_KIND_STATE_MISMATCH BreakKind = 3
+	// In the counterparty's file, not in the statement.
+	BreakKind_BREAK_KIND_MISSING_IN_UNIGATE BreakKind = 4
+	// In the statement, not in the counterparty's file.
+	BreakKind_BREAK_KIND_MISSING_AT_COUNTERPARTY BreakKind = 5
+)
+
+// Enum value maps for BreakKind.
+var (
+	BreakKind_name = map[int32]string{
+		0: "BREAK_KIND_UNSPECIFIED",
+		1: "BREAK_KIND_AMOUNT_MISMATCH",
+		2: "BREAK_KIND_CURRENCY_MISMATCH",
+		3: "BREAK_KIND_STATE_MISMATCH",
+		4: "BREAK_KIND_MISSING_IN_UNIGATE",
+		5: "BREAK_KIND_MISSING_AT_COUNTERPARTY",
+	}
+	BreakKind_value = map[string]int32{
+		"BREAK_KIND_UNSPECIFIED":             0,
+		"BREAK_KIND_AMOUNT_MISMATCH":         1,
+		"BREAK_KIND_CURRENCY_MISMATCH":       2,
+		"BREAK_KIND_STATE_MISMATCH":          3,
+		"BREAK_KIND_MISSING_IN_UNIGATE":      4,
+		"BREAK_KIND_MISSING_AT_COUNTERPARTY": 5,
+	}
+)
+
+func (x BreakKind) Enum() *BreakKind {
+	p := new(BreakKind)
+	*p = x
+	return p
+}
+
+func (x BreakKind) String() string {
+	return protoimpl.X.EnumStringOf(x.Descriptor(), protoreflect.EnumNumber(x))
+}
+
+func (BreakKind) Descriptor() protoreflect.EnumDescriptor {
+	return file_unigate_settlement_v1_settlement_proto_enumTypes[1].Descriptor()
+}
+
+func (BreakKind) Type() protoreflect.EnumType {
+	return &file_unigate_settlement_v1_settlement_proto_enumTypes[1]
+}
+
+func (x BreakKind) Number() protoreflect.EnumNumber {
+	return protoreflect.EnumNumber(x)
+}
+
+// Deprecated: Use BreakKind.Descriptor instead.
+func (BreakKind) EnumDescriptor() ([]byte, []int) {
+	return file_unigate_settlement_v1_settlement_proto_rawDescGZIP(), []int{1}
+}
+
 // Cycle is a closed settlement cycle.
 type Cycle struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
@@ -1555,6 +1620,624 @@ func (x *ListCyclesResponse) GetCycles() []*Cycle {
 	return nil
 }
 
+// ReconcileRequest carries a counterparty's file for one statement.
+type ReconcileRequest struct {
+	state       protoimpl.MessageState `protogen:"open.v1"`
+	StatementId string                 `protobuf:"bytes,1,opt,name=statement_id,json=statementId,proto3" json:"statement_id,omitempty"`
+	// The file's name as the counterparty sent it, kept with the run.
+	FileName string `protobuf:"bytes,2,opt,name=file_name,json=fileName,proto3" json:"file_name,omitempty"`
+	// The CSV file, at most 4 MiB.
+	File          []byte `protobuf:"bytes,3,opt,name=file,proto3" json:"file,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ReconcileRequest) Reset() {
+	*x = ReconcileRequest{}
+	mi := &file_unigate_settlement_v1_settlement_proto_msgTypes[26]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ReconcileRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ReconcileRequest) ProtoMessage() {}
+
+func (x *ReconcileRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_unigate_settlement_v1_settlement_proto_msgTypes[26]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ReconcileRequest.ProtoReflect.Descriptor instead.
+func (*ReconcileRequest) Descriptor() ([]byte, []int) {
+	return file_unigate_settlement_v1_settlement_proto_rawDescGZIP(), []int{26}
+}
+
+func (x *ReconcileRequest) GetStatementId() string {
+	if x != nil {
+		return x.StatementId
+	}
+	return ""
+}
+
+func (x *ReconcileRequest) GetFileName() string {
+	if x != nil {
+		return x.FileName
+	}
+	return ""
+}
+
+func (x *ReconcileRequest) GetFile() []byte {
+	if x != nil {
+		return x.File
+	}
+	return nil
+}
+
+// Break is one movement on which the two sides disagree.
+type Break struct {
+	state       protoimpl.MessageState `protogen:"open.v1"`
+	BreakId     string                 `protobuf:"bytes,1,opt,name=break_id,json=breakId,proto3" json:"break_id,omitempty"`
+	StatementId string                 `protobuf:"bytes,2,opt,name=statement_id,json=statementId,proto3" json:"statement_id,omitempty"`
+	PaymentId   string                 `protobuf:"bytes,3,opt,name=payment_id,json=paymentId,proto3" json:"payment_id,omitempty"`
+	// The refund's or cancel's id; empty for a payment.
+	ReversalId string    `protobuf:"bytes,4,opt,name=reversal_id,json=reversalId,proto3" json:"reversal_id,omitempty"`
+	Kind       BreakKind `protobuf:"varint,5,opt,name=kind,proto3,enum=unigate.settlement.v1.BreakKind" json:"kind,omitempty"`
+	// What differs, e.g. "amount: Unigate 14.30 USD, counterparty 14.03 USD".
+	Detail string `protobuf:"bytes,6,opt,name=detail,proto3" json:"detail,omitempty"`
+	// The file line of the counterparty's row (0 when missing there).
+	Line int64 `protobuf:"varint,7,opt,name=line,proto3" json:"line,omitempty"`
+	// The run that found it first and the last run that found it.
+	FirstRunId string                 `protobuf:"bytes,8,opt,name=first_run_id,json=firstRunId,proto3" json:"first_run_id,omitempty"`
+	LastRunId  string                 `protobuf:"bytes,9,opt,name=last_run_id,json=lastRunId,proto3" json:"last_run_id,omitempty"`
+	CreateTime *timestamppb.Timestamp `protobuf:"bytes,10,opt,name=create_time,json=createTime,proto3" json:"create_time,omitempty"`
+	// Set once resolved: when, by whom, and why ("cleared by run <id>" when a
+	// later run no longer found it).
+	ResolveTime   *timestamppb.Timestamp `protobuf:"bytes,11,opt,name=resolve_time,json=resolveTime,proto3" json:"resolve_time,omitempty"`
+	ResolvedBy    string                 `protobuf:"bytes,12,opt,name=resolved_by,json=resolvedBy,proto3" json:"resolved_by,omitempty"`
+	Resolution    string                 `protobuf:"bytes,13,opt,name=resolution,proto3" json:"resolution,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *Break) Reset() {
+	*x = Break{}
+	mi := &file_unigate_settlement_v1_settlement_proto_msgTypes[27]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *Break) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*Break) ProtoMessage() {}
+
+func (x *Break) ProtoReflect() protoreflect.Message {
+	mi := &file_unigate_settlement_v1_settlement_proto_msgTypes[27]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use Break.ProtoReflect.Descriptor instead.
+func (*Break) Descriptor() ([]byte, []int) {
+	return file_unigate_settlement_v1_settlement_proto_rawDescGZIP(), []int{27}
+}
+
+func (x *Break) GetBreakId() string {
+	if x != nil {
+		return x.BreakId
+	}
+	return ""
+}
+
+func (x *Break) GetStatementId() string {
+	if x != nil {
+		return x.StatementId
+	}
+	return ""
+}
+
+func (x *Break) GetPaymentId() string {
+	if x != nil {
+		return x.PaymentId
+	}
+	return ""
+}
+
+func (x *Break) GetReversalId() string {
+	if x != nil {
+		return x.ReversalId
+	}
+	return ""
+}
+
+func (x *Break) GetKind() BreakKind {
+	if x != nil {
+		return x.Kind
+	}
+	return BreakKind_BREAK_KIND_UNSPECIFIED
+}
+
+func (x *Break) GetDetail() string {
+	if x != nil {
+		return x.Detail
+	}
+	return ""
+}
+
+func (x *Break) GetLine() int64 {
+	if x != nil {
+		return x.Line
+	}
+	return 0
+}
+
+func (x *Break) GetFirstRunId() string {
+	if x != nil {
+		return x.FirstRunId
+	}
+	return ""
+}
+
+func (x *Break) GetLastRunId() string {
+	if x != nil {
+		return x.LastRunId
+	}
+	return ""
+}
+
+func (x *Break) GetCreateTime() *timestamppb.Timestamp {
+	if x != nil {
+		return x.CreateTime
+	}
+	return nil
+}
+
+func (x *Break) GetResolveTime() *timestamppb.Timestamp {
+	if x != nil {
+		return x.ResolveTime
+	}
+	return nil
+}
+
+func (x *Break) GetResolvedBy() string {
+	if x != nil {
+		return x.ResolvedBy
+	}
+	return ""
+}
+
+func (x *Break) GetResolution() string {
+	if x != nil {
+		return x.Resolution
+	}
+	return ""
+}
+
+// ReconcileRun is one comparison of a file with a statement.
+type ReconcileRun struct {
+	state       protoimpl.MessageState `protogen:"open.v1"`
+	RunId       string                 `protobuf:"bytes,1,opt,name=run_id,json=runId,proto3" json:"run_id,omitempty"`
+	StatementId string                 `protobuf:"bytes,2,opt,name=statement_id,json=statementId,proto3" json:"statement_id,omitempty"`
+	FileName    string                 `protobuf:"bytes,3,opt,name=file_name,json=fileName,proto3" json:"file_name,omitempty"`
+	// The file's SHA-256, hex: the same file is the same run.
+	Sha256                string `protobuf:"bytes,4,opt,name=sha256,proto3" json:"sha256,omitempty"`
+	Rows                  int64  `protobuf:"varint,5,opt,name=rows,proto3" json:"rows,omitempty"`
+	Matched               int64  `protobuf:"varint,6,opt,name=matched,proto3" json:"matched,omitempty"`
+	Mismatched            int64  `protobuf:"varint,7,opt,name=mismatched,proto3" json:"mismatched,omitempty"`
+	MissingInUnigate      int64  `protobuf:"varint,8,opt,name=missing_in_unigate,json=missingInUnigate,proto3" json:"missing_in_unigate,omitempty"`
+	MissingAtCounterparty int64  `protobuf:"varint,9,opt,name=missing_at_counterparty,json=missingAtCounterparty,proto3" json:"missing_at_counterparty,omitempty"`
+	// Breaks of earlier runs that this run no longer found.
+	Cleared       int64                  `protobuf:"varint,10,opt,name=cleared,proto3" json:"cleared,omitempty"`
+	CreateTime    *timestamppb.Timestamp `protobuf:"bytes,11,opt,name=create_time,json=createTime,proto3" json:"create_time,omitempty"`
+	Actor         string                 `protobuf:"bytes,12,opt,name=actor,proto3" json:"actor,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ReconcileRun) Reset() {
+	*x = ReconcileRun{}
+	mi := &file_unigate_settlement_v1_settlement_proto_msgTypes[28]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ReconcileRun) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ReconcileRun) ProtoMessage() {}
+
+func (x *ReconcileRun) ProtoReflect() protoreflect.Message {
+	mi := &file_unigate_settlement_v1_settlement_proto_msgTypes[28]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ReconcileRun.ProtoReflect.Descriptor instead.
+func (*ReconcileRun) Descriptor() ([]byte, []int) {
+	return file_unigate_settlement_v1_settlement_proto_rawDescGZIP(), []int{28}
+}
+
+func (x *ReconcileRun) GetRunId() string {
+	if x != nil {
+		return x.RunId
+	}
+	return ""
+}
+
+func (x *ReconcileRun) GetStatementId() string {
+	if x != nil {
+		return x.StatementId
+	}
+	return ""
+}
+
+func (x *ReconcileRun) GetFileName() string {
+	if x != nil {
+		return x.FileName
+	}
+	return ""
+}
+
+func (x *ReconcileRun) GetSha256() string {
+	if x != nil {
+		return x.Sha256
+	}
+	return ""
+}
+
+func (x *ReconcileRun) GetRows() int64 {
+	if x != nil {
+		return x.Rows
+	}
+	return 0
+}
+
+func (x *ReconcileRun) GetMatched() int64 {
+	if x != nil {
+		return x.Matched
+	}
+	return 0
+}
+
+func (x *ReconcileRun) GetMismatched() int64 {
+	if x != nil {
+		return x.Mismatched
+	}
+	return 0
+}
+
+func (x *ReconcileRun) GetMissingInUnigate() int64 {
+	if x != nil {
+		return x.MissingInUnigate
+	}
+	return 0
+}
+
+func (x *ReconcileRun) GetMissingAtCounterparty() int64 {
+	if x != nil {
+		return x.MissingAtCounterparty
+	}
+	return 0
+}
+
+func (x *ReconcileRun) GetCleared() int64 {
+	if x != nil {
+		return x.Cleared
+	}
+	return 0
+}
+
+func (x *ReconcileRun) GetCreateTime() *timestamppb.Timestamp {
+	if x != nil {
+		return x.CreateTime
+	}
+	return nil
+}
+
+func (x *ReconcileRun) GetActor() string {
+	if x != nil {
+		return x.Actor
+	}
+	return ""
+}
+
+// ReconcileResponse is the run's report.
+type ReconcileResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	Run   *ReconcileRun          `protobuf:"bytes,1,opt,name=run,proto3" json:"run,omitempty"`
+	// The breaks this run found, in file order, then those missing at the
+	// counterparty in statement order.
+	Breaks []*Break `protobuf:"bytes,2,rep,name=breaks,proto3" json:"breaks,omitempty"`
+	// True when the same file was reconciled before: the report is that
+	// run's.
+	Replayed      bool `protobuf:"varint,3,opt,name=replayed,proto3" json:"replayed,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ReconcileResponse) Reset() {
+	*x = ReconcileResponse{}
+	mi := &file_unigate_settlement_v1_settlement_proto_msgTypes[29]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ReconcileResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ReconcileResponse) ProtoMessage() {}
+
+func (x *ReconcileResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_unigate_settlement_v1_settlement_proto_msgTypes[29]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ReconcileResponse.ProtoReflect.Descriptor instead.
+func (*ReconcileResponse) Descriptor() ([]byte, []int) {
+	return file_unigate_settlement_v1_settlement_proto_rawDescGZIP(), []int{29}
+}
+
+func (x *ReconcileResponse) GetRun() *ReconcileRun {
+	if x != nil {
+		return x.Run
+	}
+	return nil
+}
+
+func (x *ReconcileResponse) GetBreaks() []*Break {
+	if x != nil {
+		return x.Breaks
+	}
+	return nil
+}
+
+func (x *ReconcileResponse) GetReplayed() bool {
+	if x != nil {
+		return x.Replayed
+	}
+	return false
+}
+
+// ListBreaksRequest filters breaks.
+type ListBreaksRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Only this statement's; all statements when empty.
+	StatementId string `protobuf:"bytes,1,opt,name=statement_id,json=statementId,proto3" json:"statement_id,omitempty"`
+	// Resolved breaks too.
+	All bool `protobuf:"varint,2,opt,name=all,proto3" json:"all,omitempty"`
+	// At most this many (100 when 0; at most 1000), oldest first.
+	Limit         int32 `protobuf:"varint,3,opt,name=limit,proto3" json:"limit,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ListBreaksRequest) Reset() {
+	*x = ListBreaksRequest{}
+	mi := &file_unigate_settlement_v1_settlement_proto_msgTypes[30]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ListBreaksRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ListBreaksRequest) ProtoMessage() {}
+
+func (x *ListBreaksRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_unigate_settlement_v1_settlement_proto_msgTypes[30]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ListBreaksRequest.ProtoReflect.Descriptor instead.
+func (*ListBreaksRequest) Descriptor() ([]byte, []int) {
+	return file_unigate_settlement_v1_settlement_proto_rawDescGZIP(), []int{30}
+}
+
+func (x *ListBreaksRequest) GetStatementId() string {
+	if x != nil {
+		return x.StatementId
+	}
+	return ""
+}
+
+func (x *ListBreaksRequest) GetAll() bool {
+	if x != nil {
+		return x.All
+	}
+	return false
+}
+
+func (x *ListBreaksRequest) GetLimit() int32 {
+	if x != nil {
+		return x.Limit
+	}
+	return 0
+}
+
+// ListBreaksResponse carries the breaks.
+type ListBreaksResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Breaks        []*Break               `protobuf:"bytes,1,rep,name=breaks,proto3" json:"breaks,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ListBreaksResponse) Reset() {
+	*x = ListBreaksResponse{}
+	mi := &file_unigate_settlement_v1_settlement_proto_msgTypes[31]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ListBreaksResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ListBreaksResponse) ProtoMessage() {}
+
+func (x *ListBreaksResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_unigate_settlement_v1_settlement_proto_msgTypes[31]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ListBreaksResponse.ProtoReflect.Descriptor instead.
+func (*ListBreaksResponse) Descriptor() ([]byte, []int) {
+	return file_unigate_settlement_v1_settlement_proto_rawDescGZIP(), []int{31}
+}
+
+func (x *ListBreaksResponse) GetBreaks() []*Break {
+	if x != nil {
+		return x.Breaks
+	}
+	return nil
+}
+
+// ResolveBreakRequest resolves one break.
+type ResolveBreakRequest struct {
+	state   protoimpl.MessageState `protogen:"open.v1"`
+	BreakId string                 `protobuf:"bytes,1,opt,name=break_id,json=breakId,proto3" json:"break_id,omitempty"`
+	// Why the break needs no further action (required).
+	Reason        string `protobuf:"bytes,2,opt,name=reason,proto3" json:"reason,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ResolveBreakRequest) Reset() {
+	*x = ResolveBreakRequest{}
+	mi := &file_unigate_settlement_v1_settlement_proto_msgTypes[32]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ResolveBreakRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ResolveBreakRequest) ProtoMessage() {}
+
+func (x *ResolveBreakRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_unigate_settlement_v1_settlement_proto_msgTypes[32]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ResolveBreakRequest.ProtoReflect.Descriptor instead.
+func (*ResolveBreakRequest) Descriptor() ([]byte, []int) {
+	return file_unigate_settlement_v1_settlement_proto_rawDescGZIP(), []int{32}
+}
+
+func (x *ResolveBreakRequest) GetBreakId() string {
+	if x != nil {
+		return x.BreakId
+	}
+	return ""
+}
+
+func (x *ResolveBreakRequest) GetReason() string {
+	if x != nil {
+		return x.Reason
+	}
+	return ""
+}
+
+// ResolveBreakResponse is the break as resolved.
+type ResolveBreakResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Break         *Break                 `protobuf:"bytes,1,opt,name=break,proto3" json:"break,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ResolveBreakResponse) Reset() {
+	*x = ResolveBreakResponse{}
+	mi := &file_unigate_settlement_v1_settlement_proto_msgTypes[33]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ResolveBreakResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ResolveBreakResponse) ProtoMessage() {}
+
+func (x *ResolveBreakResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_unigate_settlement_v1_settlement_proto_msgTypes[33]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ResolveBreakResponse.ProtoReflect.Descriptor instead.
+func (*ResolveBreakResponse) Descriptor() ([]byte, []int) {
+	return file_unigate_settlement_v1_settlement_proto_rawDescGZIP(), []int{33}
+}
+
+func (x *ResolveBreakResponse) GetBreak() *Break {
+	if x != nil {
+		return x.Break
+	}
+	return nil
+}
+
 var File_unigate_settlement_v1_settlement_proto protoreflect.FileDescriptor
 
 const file_unigate_settlement_v1_settlement_proto_rawDesc = "" +
@@ -1666,12 +2349,77 @@ const file_unigate_settlement_v1_settlement_proto_rawDesc = "" +
 	"\x06before\x18\x01 \x01(\v2\x1a.google.protobuf.TimestampR\x06before\x12\x14\n" +
 	"\x05limit\x18\x02 \x01(\x05R\x05limit\"J\n" +
 	"\x12ListCyclesResponse\x124\n" +
-	"\x06cycles\x18\x01 \x03(\v2\x1c.unigate.settlement.v1.CycleR\x06cycles*=\n" +
+	"\x06cycles\x18\x01 \x03(\v2\x1c.unigate.settlement.v1.CycleR\x06cycles\"f\n" +
+	"\x10ReconcileRequest\x12!\n" +
+	"\fstatement_id\x18\x01 \x01(\tR\vstatementId\x12\x1b\n" +
+	"\tfile_name\x18\x02 \x01(\tR\bfileName\x12\x12\n" +
+	"\x04file\x18\x03 \x01(\fR\x04file\"\xe6\x03\n" +
+	"\x05Break\x12\x19\n" +
+	"\bbreak_id\x18\x01 \x01(\tR\abreakId\x12!\n" +
+	"\fstatement_id\x18\x02 \x01(\tR\vstatementId\x12\x1d\n" +
+	"\n" +
+	"payment_id\x18\x03 \x01(\tR\tpaymentId\x12\x1f\n" +
+	"\vreversal_id\x18\x04 \x01(\tR\n" +
+	"reversalId\x124\n" +
+	"\x04kind\x18\x05 \x01(\x0e2 .unigate.settlement.v1.BreakKindR\x04kind\x12\x16\n" +
+	"\x06detail\x18\x06 \x01(\tR\x06detail\x12\x12\n" +
+	"\x04line\x18\a \x01(\x03R\x04line\x12 \n" +
+	"\ffirst_run_id\x18\b \x01(\tR\n" +
+	"firstRunId\x12\x1e\n" +
+	"\vlast_run_id\x18\t \x01(\tR\tlastRunId\x12;\n" +
+	"\vcreate_time\x18\n" +
+	" \x01(\v2\x1a.google.protobuf.TimestampR\n" +
+	"createTime\x12=\n" +
+	"\fresolve_time\x18\v \x01(\v2\x1a.google.protobuf.TimestampR\vresolveTime\x12\x1f\n" +
+	"\vresolved_by\x18\f \x01(\tR\n" +
+	"resolvedBy\x12\x1e\n" +
+	"\n" +
+	"resolution\x18\r \x01(\tR\n" +
+	"resolution\"\x9e\x03\n" +
+	"\fReconcileRun\x12\x15\n" +
+	"\x06run_id\x18\x01 \x01(\tR\x05runId\x12!\n" +
+	"\fstatement_id\x18\x02 \x01(\tR\vstatementId\x12\x1b\n" +
+	"\tfile_name\x18\x03 \x01(\tR\bfileName\x12\x16\n" +
+	"\x06sha256\x18\x04 \x01(\tR\x06sha256\x12\x12\n" +
+	"\x04rows\x18\x05 \x01(\x03R\x04rows\x12\x18\n" +
+	"\amatched\x18\x06 \x01(\x03R\amatched\x12\x1e\n" +
+	"\n" +
+	"mismatched\x18\a \x01(\x03R\n" +
+	"mismatched\x12,\n" +
+	"\x12missing_in_unigate\x18\b \x01(\x03R\x10missingInUnigate\x126\n" +
+	"\x17missing_at_counterparty\x18\t \x01(\x03R\x15missingAtCounterparty\x12\x18\n" +
+	"\acleared\x18\n" +
+	" \x01(\x03R\acleared\x12;\n" +
+	"\vcreate_time\x18\v \x01(\v2\x1a.google.protobuf.TimestampR\n" +
+	"createTime\x12\x14\n" +
+	"\x05actor\x18\f \x01(\tR\x05actor\"\x9c\x01\n" +
+	"\x11ReconcileResponse\x125\n" +
+	"\x03run\x18\x01 \x01(\v2#.unigate.settlement.v1.ReconcileRunR\x03run\x124\n" +
+	"\x06breaks\x18\x02 \x03(\v2\x1c.unigate.settlement.v1.BreakR\x06breaks\x12\x1a\n" +
+	"\breplayed\x18\x03 \x01(\bR\breplayed\"^\n" +
+	"\x11ListBreaksRequest\x12!\n" +
+	"\fstatement_id\x18\x01 \x01(\tR\vstatementId\x12\x10\n" +
+	"\x03all\x18\x02 \x01(\bR\x03all\x12\x14\n" +
+	"\x05limit\x18\x03 \x01(\x05R\x05limit\"J\n" +
+	"\x12ListBreaksResponse\x124\n" +
+	"\x06breaks\x18\x01 \x03(\v2\x1c.unigate.settlement.v1.BreakR\x06breaks\"H\n" +
+	"\x13ResolveBreakRequest\x12\x19\n" +
+	"\bbreak_id\x18\x01 \x01(\tR\abreakId\x12\x16\n" +
+	"\x06reason\x18\x02 \x01(\tR\x06reason\"J\n" +
+	"\x14ResolveBreakResponse\x122\n" +
+	"\x05break\x18\x01 \x01(\v2\x1c.unigate.settlement.v1.BreakR\x05break*=\n" +
 	"\x04Side\x12\x14\n" +
 	"\x10SIDE_UNSPECIFIED\x10\x00\x12\x0e\n" +
 	"\n" +
 	"SIDE_DEBIT\x10\x01\x12\x0f\n" +
-	"\vSIDE_CREDIT\x10\x022\xdf\b\n" +
+	"\vSIDE_CREDIT\x10\x02*\xd3\x01\n" +
+	"\tBreakKind\x12\x1a\n" +
+	"\x16BREAK_KIND_UNSPECIFIED\x10\x00\x12\x1e\n" +
+	"\x1aBREAK_KIND_AMOUNT_MISMATCH\x10\x01\x12 \n" +
+	"\x1cBREAK_KIND_CURRENCY_MISMATCH\x10\x02\x12\x1d\n" +
+	"\x19BREAK_KIND_STATE_MISMATCH\x10\x03\x12!\n" +
+	"\x1dBREAK_KIND_MISSING_IN_UNIGATE\x10\x04\x12&\n" +
+	"\"BREAK_KIND_MISSING_AT_COUNTERPARTY\x10\x052\x8b\v\n" +
 	"\x11SettlementService\x12d\n" +
 	"\vPostPayment\x12).unigate.settlement.v1.PostPaymentRequest\x1a*.unigate.settlement.v1.PostPaymentResponse\x12g\n" +
 	"\fPostPayments\x12*.unigate.settlement.v1.PostPaymentsRequest\x1a+.unigate.settlement.v1.PostPaymentsResponse\x12g\n" +
@@ -1684,7 +2432,11 @@ const file_unigate_settlement_v1_settlement_proto_rawDesc = "" +
 	"ListCycles\x12(.unigate.settlement.v1.ListCyclesRequest\x1a).unigate.settlement.v1.ListCyclesResponse\x12~\n" +
 	"\x13StreamStatementFile\x121.unigate.settlement.v1.StreamStatementFileRequest\x1a2.unigate.settlement.v1.StreamStatementFileResponse0\x01\x12\x7f\n" +
 	"\x14GetPaymentSettlement\x122.unigate.settlement.v1.GetPaymentSettlementRequest\x1a3.unigate.settlement.v1.GetPaymentSettlementResponse\x12j\n" +
-	"\rHoldForCancel\x12+.unigate.settlement.v1.HoldForCancelRequest\x1a,.unigate.settlement.v1.HoldForCancelResponseB\xeb\x01\n" +
+	"\rHoldForCancel\x12+.unigate.settlement.v1.HoldForCancelRequest\x1a,.unigate.settlement.v1.HoldForCancelResponse\x12^\n" +
+	"\tReconcile\x12'.unigate.settlement.v1.ReconcileRequest\x1a(.unigate.settlement.v1.ReconcileResponse\x12a\n" +
+	"\n" +
+	"ListBreaks\x12(.unigate.settlement.v1.ListBreaksRequest\x1a).unigate.settlement.v1.ListBreaksResponse\x12g\n" +
+	"\fResolveBreak\x12*.unigate.settlement.v1.ResolveBreakRequest\x1a+.unigate.settlement.v1.ResolveBreakResponseB\xeb\x01\n" +
 	"\x19com.unigate.settlement.v1B\x0fSettlementProtoP\x01ZGgithub.com/unigate/unigate/proto/gen/unigate/settlement/v1;settlementv1\xa2\x02\x03USX\xaa\x02\x15Unigate.Settlement.V1\xca\x02\x15Unigate\\Settlement\\V1\xe2\x02!Unigate\\Settlement\\V1\\GPBMetadata\xea\x02\x17Unigate::Settlement::V1b\x06proto3"
 
 var (
@@ -1699,89 +2451,112 @@ func file_unigate_settlement_v1_settlement_proto_rawDescGZIP() []byte {
 	return file_unigate_settlement_v1_settlement_proto_rawDescData
 }
 
-var file_unigate_settlement_v1_settlement_proto_enumTypes = make([]protoimpl.EnumInfo, 1)
-var file_unigate_settlement_v1_settlement_proto_msgTypes = make([]protoimpl.MessageInfo, 26)
+var file_unigate_settlement_v1_settlement_proto_enumTypes = make([]protoimpl.EnumInfo, 2)
+var file_unigate_settlement_v1_settlement_proto_msgTypes = make([]protoimpl.MessageInfo, 34)
 var file_unigate_settlement_v1_settlement_proto_goTypes = []any{
 	(Side)(0),                            // 0: unigate.settlement.v1.Side
-	(*Cycle)(nil),                        // 1: unigate.settlement.v1.Cycle
-	(*Statement)(nil),                    // 2: unigate.settlement.v1.Statement
-	(*CloseCycleRequest)(nil),            // 3: unigate.settlement.v1.CloseCycleRequest
-	(*CloseCycleResponse)(nil),           // 4: unigate.settlement.v1.CloseCycleResponse
-	(*ListStatementsRequest)(nil),        // 5: unigate.settlement.v1.ListStatementsRequest
-	(*ListStatementsResponse)(nil),       // 6: unigate.settlement.v1.ListStatementsResponse
-	(*GetPaymentSettlementRequest)(nil),  // 7: unigate.settlement.v1.GetPaymentSettlementRequest
-	(*GetPaymentSettlementResponse)(nil), // 8: unigate.settlement.v1.GetPaymentSettlementResponse
-	(*HoldForCancelRequest)(nil),         // 9: unigate.settlement.v1.HoldForCancelRequest
-	(*HoldForCancelResponse)(nil),        // 10: unigate.settlement.v1.HoldForCancelResponse
-	(*Entry)(nil),                        // 11: unigate.settlement.v1.Entry
-	(*Posting)(nil),                      // 12: unigate.settlement.v1.Posting
-	(*PostPaymentRequest)(nil),           // 13: unigate.settlement.v1.PostPaymentRequest
-	(*PostPaymentResponse)(nil),          // 14: unigate.settlement.v1.PostPaymentResponse
-	(*PostPaymentsRequest)(nil),          // 15: unigate.settlement.v1.PostPaymentsRequest
-	(*PostPaymentsResponse)(nil),         // 16: unigate.settlement.v1.PostPaymentsResponse
-	(*ListPostingsRequest)(nil),          // 17: unigate.settlement.v1.ListPostingsRequest
-	(*ListPostingsResponse)(nil),         // 18: unigate.settlement.v1.ListPostingsResponse
-	(*GetTrialBalanceRequest)(nil),       // 19: unigate.settlement.v1.GetTrialBalanceRequest
-	(*AccountBalance)(nil),               // 20: unigate.settlement.v1.AccountBalance
-	(*CurrencyTotal)(nil),                // 21: unigate.settlement.v1.CurrencyTotal
-	(*GetTrialBalanceResponse)(nil),      // 22: unigate.settlement.v1.GetTrialBalanceResponse
-	(*StreamStatementFileRequest)(nil),   // 23: unigate.settlement.v1.StreamStatementFileRequest
-	(*StreamStatementFileResponse)(nil),  // 24: unigate.settlement.v1.StreamStatementFileResponse
-	(*ListCyclesRequest)(nil),            // 25: unigate.settlement.v1.ListCyclesRequest
-	(*ListCyclesResponse)(nil),           // 26: unigate.settlement.v1.ListCyclesResponse
-	(*timestamppb.Timestamp)(nil),        // 27: google.protobuf.Timestamp
-	(*v1.Money)(nil),                     // 28: unigate.common.v1.Money
+	(BreakKind)(0),                       // 1: unigate.settlement.v1.BreakKind
+	(*Cycle)(nil),                        // 2: unigate.settlement.v1.Cycle
+	(*Statement)(nil),                    // 3: unigate.settlement.v1.Statement
+	(*CloseCycleRequest)(nil),            // 4: unigate.settlement.v1.CloseCycleRequest
+	(*CloseCycleResponse)(nil),           // 5: unigate.settlement.v1.CloseCycleResponse
+	(*ListStatementsRequest)(nil),        // 6: unigate.settlement.v1.ListStatementsRequest
+	(*ListStatementsResponse)(nil),       // 7: unigate.settlement.v1.ListStatementsResponse
+	(*GetPaymentSettlementRequest)(nil),  // 8: unigate.settlement.v1.GetPaymentSettlementRequest
+	(*GetPaymentSettlementResponse)(nil), // 9: unigate.settlement.v1.GetPaymentSettlementResponse
+	(*HoldForCancelRequest)(nil),         // 10: unigate.settlement.v1.HoldForCancelRequest
+	(*HoldForCancelResponse)(nil),        // 11: unigate.settlement.v1.HoldForCancelResponse
+	(*Entry)(nil),                        // 12: unigate.settlement.v1.Entry
+	(*Posting)(nil),                      // 13: unigate.settlement.v1.Posting
+	(*PostPaymentRequest)(nil),           // 14: unigate.settlement.v1.PostPaymentRequest
+	(*PostPaymentResponse)(nil),          // 15: unigate.settlement.v1.PostPaymentResponse
+	(*PostPaymentsRequest)(nil),          // 16: unigate.settlement.v1.PostPaymentsRequest
+	(*PostPaymentsResponse)(nil),         // 17: unigate.settlement.v1.PostPaymentsResponse
+	(*ListPostingsRequest)(nil),          // 18: unigate.settlement.v1.ListPostingsRequest
+	(*ListPostingsResponse)(nil),         // 19: unigate.settlement.v1.ListPostingsResponse
+	(*GetTrialBalanceRequest)(nil),       // 20: unigate.settlement.v1.GetTrialBalanceRequest
+	(*AccountBalance)(nil),               // 21: unigate.settlement.v1.AccountBalance
+	(*CurrencyTotal)(nil),                // 22: unigate.settlement.v1.CurrencyTotal
+	(*GetTrialBalanceResponse)(nil),      // 23: unigate.settlement.v1.GetTrialBalanceResponse
+	(*StreamStatementFileRequest)(nil),   // 24: unigate.settlement.v1.StreamStatementFileRequest
+	(*StreamStatementFileResponse)(nil),  // 25: unigate.settlement.v1.StreamStatementFileResponse
+	(*ListCyclesRequest)(nil),            // 26: unigate.settlement.v1.ListCyclesRequest
+	(*ListCyclesResponse)(nil),           // 27: unigate.settlement.v1.ListCyclesResponse
+	(*ReconcileRequest)(nil),             // 28: unigate.settlement.v1.ReconcileRequest
+	(*Break)(nil),                        // 29: unigate.settlement.v1.Break
+	(*ReconcileRun)(nil),                 // 30: unigate.settlement.v1.ReconcileRun
+	(*ReconcileResponse)(nil),            // 31: unigate.settlement.v1.ReconcileResponse
+	(*ListBreaksRequest)(nil),            // 32: unigate.settlement.v1.ListBreaksRequest
+	(*ListBreaksResponse)(nil),           // 33: unigate.settlement.v1.ListBreaksResponse
+	(*ResolveBreakRequest)(nil),          // 34: unigate.settlement.v1.ResolveBreakRequest
+	(*ResolveBreakResponse)(nil),         // 35: unigate.settlement.v1.ResolveBreakResponse
+	(*timestamppb.Timestamp)(nil),        // 36: google.protobuf.Timestamp
+	(*v1.Money)(nil),                     // 37: unigate.common.v1.Money
 }
 var file_unigate_settlement_v1_settlement_proto_depIdxs = []int32{
-	27, // 0: unigate.settlement.v1.Cycle.cutoff:type_name -> google.protobuf.Timestamp
-	27, // 1: unigate.settlement.v1.Cycle.close_time:type_name -> google.protobuf.Timestamp
-	28, // 2: unigate.settlement.v1.Statement.net_receivable:type_name -> unigate.common.v1.Money
-	27, // 3: unigate.settlement.v1.Statement.cutoff:type_name -> google.protobuf.Timestamp
-	27, // 4: unigate.settlement.v1.CloseCycleRequest.cutoff:type_name -> google.protobuf.Timestamp
-	1,  // 5: unigate.settlement.v1.CloseCycleResponse.cycle:type_name -> unigate.settlement.v1.Cycle
-	2,  // 6: unigate.settlement.v1.CloseCycleResponse.statements:type_name -> unigate.settlement.v1.Statement
-	2,  // 7: unigate.settlement.v1.ListStatementsResponse.statements:type_name -> unigate.settlement.v1.Statement
+	36, // 0: unigate.settlement.v1.Cycle.cutoff:type_name -> google.protobuf.Timestamp
+	36, // 1: unigate.settlement.v1.Cycle.close_time:type_name -> google.protobuf.Timestamp
+	37, // 2: unigate.settlement.v1.Statement.net_receivable:type_name -> unigate.common.v1.Money
+	36, // 3: unigate.settlement.v1.Statement.cutoff:type_name -> google.protobuf.Timestamp
+	36, // 4: unigate.settlement.v1.CloseCycleRequest.cutoff:type_name -> google.protobuf.Timestamp
+	2,  // 5: unigate.settlement.v1.CloseCycleResponse.cycle:type_name -> unigate.settlement.v1.Cycle
+	3,  // 6: unigate.settlement.v1.CloseCycleResponse.statements:type_name -> unigate.settlement.v1.Statement
+	3,  // 7: unigate.settlement.v1.ListStatementsResponse.statements:type_name -> unigate.settlement.v1.Statement
 	0,  // 8: unigate.settlement.v1.Entry.side:type_name -> unigate.settlement.v1.Side
-	28, // 9: unigate.settlement.v1.Entry.amount:type_name -> unigate.common.v1.Money
-	11, // 10: unigate.settlement.v1.Posting.entries:type_name -> unigate.settlement.v1.Entry
-	27, // 11: unigate.settlement.v1.Posting.create_time:type_name -> google.protobuf.Timestamp
-	28, // 12: unigate.settlement.v1.PostPaymentRequest.wallet_amount:type_name -> unigate.common.v1.Money
-	28, // 13: unigate.settlement.v1.PostPaymentRequest.cost_amount:type_name -> unigate.common.v1.Money
-	28, // 14: unigate.settlement.v1.PostPaymentRequest.merchant_amount:type_name -> unigate.common.v1.Money
-	28, // 15: unigate.settlement.v1.PostPaymentRequest.settlement_amount:type_name -> unigate.common.v1.Money
-	12, // 16: unigate.settlement.v1.PostPaymentResponse.posting:type_name -> unigate.settlement.v1.Posting
-	13, // 17: unigate.settlement.v1.PostPaymentsRequest.payments:type_name -> unigate.settlement.v1.PostPaymentRequest
-	12, // 18: unigate.settlement.v1.PostPaymentsResponse.postings:type_name -> unigate.settlement.v1.Posting
-	12, // 19: unigate.settlement.v1.ListPostingsResponse.postings:type_name -> unigate.settlement.v1.Posting
-	20, // 20: unigate.settlement.v1.GetTrialBalanceResponse.accounts:type_name -> unigate.settlement.v1.AccountBalance
-	21, // 21: unigate.settlement.v1.GetTrialBalanceResponse.currencies:type_name -> unigate.settlement.v1.CurrencyTotal
-	27, // 22: unigate.settlement.v1.ListCyclesRequest.before:type_name -> google.protobuf.Timestamp
-	1,  // 23: unigate.settlement.v1.ListCyclesResponse.cycles:type_name -> unigate.settlement.v1.Cycle
-	13, // 24: unigate.settlement.v1.SettlementService.PostPayment:input_type -> unigate.settlement.v1.PostPaymentRequest
-	15, // 25: unigate.settlement.v1.SettlementService.PostPayments:input_type -> unigate.settlement.v1.PostPaymentsRequest
-	17, // 26: unigate.settlement.v1.SettlementService.ListPostings:input_type -> unigate.settlement.v1.ListPostingsRequest
-	19, // 27: unigate.settlement.v1.SettlementService.GetTrialBalance:input_type -> unigate.settlement.v1.GetTrialBalanceRequest
-	3,  // 28: unigate.settlement.v1.SettlementService.CloseCycle:input_type -> unigate.settlement.v1.CloseCycleRequest
-	5,  // 29: unigate.settlement.v1.SettlementService.ListStatements:input_type -> unigate.settlement.v1.ListStatementsRequest
-	25, // 30: unigate.settlement.v1.SettlementService.ListCycles:input_type -> unigate.settlement.v1.ListCyclesRequest
-	23, // 31: unigate.settlement.v1.SettlementService.StreamStatementFile:input_type -> unigate.settlement.v1.StreamStatementFileRequest
-	7,  // 32: unigate.settlement.v1.SettlementService.GetPaymentSettlement:input_type -> unigate.settlement.v1.GetPaymentSettlementRequest
-	9,  // 33: unigate.settlement.v1.SettlementService.HoldForCancel:input_type -> unigate.settlement.v1.HoldForCancelRequest
-	14, // 34: unigate.settlement.v1.SettlementService.PostPayment:output_type -> unigate.settlement.v1.PostPaymentResponse
-	16, // 35: unigate.settlement.v1.SettlementService.PostPayments:output_type -> unigate.settlement.v1.PostPaymentsResponse
-	18, // 36: unigate.settlement.v1.SettlementService.ListPostings:output_type -> unigate.settlement.v1.ListPostingsResponse
-	22, // 37: unigate.settlement.v1.SettlementService.GetTrialBalance:output_type -> unigate.settlement.v1.GetTrialBalanceResponse
-	4,  // 38: unigate.settlement.v1.SettlementService.CloseCycle:output_type -> unigate.settlement.v1.CloseCycleResponse
-	6,  // 39: unigate.settlement.v1.SettlementService.ListStatements:output_type -> unigate.settlement.v1.ListStatementsResponse
-	26, // 40: unigate.settlement.v1.SettlementService.ListCycles:output_type -> unigate.settlement.v1.ListCyclesResponse
-	24, // 41: unigate.settlement.v1.SettlementService.StreamStatementFile:output_type -> unigate.settlement.v1.StreamStatementFileResponse
-	8,  // 42: unigate.settlement.v1.SettlementService.GetPaymentSettlement:output_type -> unigate.settlement.v1.GetPaymentSettlementResponse
-	10, // 43: unigate.settlement.v1.SettlementService.HoldForCancel:output_type -> unigate.settlement.v1.HoldForCancelResponse
-	34, // [34:44] is the sub-list for method output_type
-	24, // [24:34] is the sub-list for method input_type
-	24, // [24:24] is the sub-list for extension type_name
-	24, // [24:24] is the sub-list for extension extendee
-	0,  // [0:24] is the sub-list for field type_name
+	37, // 9: unigate.settlement.v1.Entry.amount:type_name -> unigate.common.v1.Money
+	12, // 10: unigate.settlement.v1.Posting.entries:type_name -> unigate.settlement.v1.Entry
+	36, // 11: unigate.settlement.v1.Posting.create_time:type_name -> google.protobuf.Timestamp
+	37, // 12: unigate.settlement.v1.PostPaymentRequest.wallet_amount:type_name -> unigate.common.v1.Money
+	37, // 13: unigate.settlement.v1.PostPaymentRequest.cost_amount:type_name -> unigate.common.v1.Money
+	37, // 14: unigate.settlement.v1.PostPaymentRequest.merchant_amount:type_name -> unigate.common.v1.Money
+	37, // 15: unigate.settlement.v1.PostPaymentRequest.settlement_amount:type_name -> unigate.common.v1.Money
+	13, // 16: unigate.settlement.v1.PostPaymentResponse.posting:type_name -> unigate.settlement.v1.Posting
+	14, // 17: unigate.settlement.v1.PostPaymentsRequest.payments:type_name -> unigate.settlement.v1.PostPaymentRequest
+	13, // 18: unigate.settlement.v1.PostPaymentsResponse.postings:type_name -> unigate.settlement.v1.Posting
+	13, // 19: unigate.settlement.v1.ListPostingsResponse.postings:type_name -> unigate.settlement.v1.Posting
+	21, // 20: unigate.settlement.v1.GetTrialBalanceResponse.accounts:type_name -> unigate.settlement.v1.AccountBalance
+	22, // 21: unigate.settlement.v1.GetTrialBalanceResponse.currencies:type_name -> unigate.settlement.v1.CurrencyTotal
+	36, // 22: unigate.settlement.v1.ListCyclesRequest.before:type_name -> google.protobuf.Timestamp
+	2,  // 23: unigate.settlement.v1.ListCyclesResponse.cycles:type_name -> unigate.settlement.v1.Cycle
+	1,  // 24: unigate.settlement.v1.Break.kind:type_name -> unigate.settlement.v1.BreakKind
+	36, // 25: unigate.settlement.v1.Break.create_time:type_name -> google.protobuf.Timestamp
+	36, // 26: unigate.settlement.v1.Break.resolve_time:type_name -> google.protobuf.Timestamp
+	36, // 27: unigate.settlement.v1.ReconcileRun.create_time:type_name -> google.protobuf.Timestamp
+	30, // 28: unigate.settlement.v1.ReconcileResponse.run:type_name -> unigate.settlement.v1.ReconcileRun
+	29, // 29: unigate.settlement.v1.ReconcileResponse.breaks:type_name -> unigate.settlement.v1.Break
+	29, // 30: unigate.settlement.v1.ListBreaksResponse.breaks:type_name -> unigate.settlement.v1.Break
+	29, // 31: unigate.settlement.v1.ResolveBreakResponse.break:type_name -> unigate.settlement.v1.Break
+	14, // 32: unigate.settlement.v1.SettlementService.PostPayment:input_type -> unigate.settlement.v1.PostPaymentRequest
+	16, // 33: unigate.settlement.v1.SettlementService.PostPayments:input_type -> unigate.settlement.v1.PostPaymentsRequest
+	18, // 34: unigate.settlement.v1.SettlementService.ListPostings:input_type -> unigate.settlement.v1.ListPostingsRequest
+	20, // 35: unigate.settlement.v1.SettlementService.GetTrialBalance:input_type -> unigate.settlement.v1.GetTrialBalanceRequest
+	4,  // 36: unigate.settlement.v1.SettlementService.CloseCycle:input_type -> unigate.settlement.v1.CloseCycleRequest
+	6,  // 37: unigate.settlement.v1.SettlementService.ListStatements:input_type -> unigate.settlement.v1.ListStatementsRequest
+	26, // 38: unigate.settlement.v1.SettlementService.ListCycles:input_type -> unigate.settlement.v1.ListCyclesRequest
+	24, // 39: unigate.settlement.v1.SettlementService.StreamStatementFile:input_type -> unigate.settlement.v1.StreamStatementFileRequest
+	8,  // 40: unigate.settlement.v1.SettlementService.GetPaymentSettlement:input_type -> unigate.settlement.v1.GetPaymentSettlementRequest
+	10, // 41: unigate.settlement.v1.SettlementService.HoldForCancel:input_type -> unigate.settlement.v1.HoldForCancelRequest
+	28, // 42: unigate.settlement.v1.SettlementService.Reconcile:input_type -> unigate.settlement.v1.ReconcileRequest
+	32, // 43: unigate.settlement.v1.SettlementService.ListBreaks:input_type -> unigate.settlement.v1.ListBreaksRequest
+	34, // 44: unigate.settlement.v1.SettlementService.ResolveBreak:input_type -> unigate.settlement.v1.ResolveBreakRequest
+	15, // 45: unigate.settlement.v1.SettlementService.PostPayment:output_type -> unigate.settlement.v1.PostPaymentResponse
+	17, // 46: unigate.settlement.v1.SettlementService.PostPayments:output_type -> unigate.settlement.v1.PostPaymentsResponse
+	19, // 47: unigate.settlement.v1.SettlementService.ListPostings:output_type -> unigate.settlement.v1.ListPostingsResponse
+	23, // 48: unigate.settlement.v1.SettlementService.GetTrialBalance:output_type -> unigate.settlement.v1.GetTrialBalanceResponse
+	5,  // 49: unigate.settlement.v1.SettlementService.CloseCycle:output_type -> unigate.settlement.v1.CloseCycleResponse
+	7,  // 50: unigate.settlement.v1.SettlementService.ListStatements:output_type -> unigate.settlement.v1.ListStatementsResponse
+	27, // 51: unigate.settlement.v1.SettlementService.ListCycles:output_type -> unigate.settlement.v1.ListCyclesResponse
+	25, // 52: unigate.settlement.v1.SettlementService.StreamStatementFile:output_type -> unigate.settlement.v1.StreamStatementFileResponse
+	9,  // 53: unigate.settlement.v1.SettlementService.GetPaymentSettlement:output_type -> unigate.settlement.v1.GetPaymentSettlementResponse
+	11, // 54: unigate.settlement.v1.SettlementService.HoldForCancel:output_type -> unigate.settlement.v1.HoldForCancelResponse
+	31, // 55: unigate.settlement.v1.SettlementService.Reconcile:output_type -> unigate.settlement.v1.ReconcileResponse
+	33, // 56: unigate.settlement.v1.SettlementService.ListBreaks:output_type -> unigate.settlement.v1.ListBreaksResponse
+	35, // 57: unigate.settlement.v1.SettlementService.ResolveBreak:output_type -> unigate.settlement.v1.ResolveBreakResponse
+	45, // [45:58] is the sub-list for method output_type
+	32, // [32:45] is the sub-list for method input_type
+	32, // [32:32] is the sub-list for extension type_name
+	32, // [32:32] is the sub-list for extension extendee
+	0,  // [0:32] is the sub-list for field type_name
 }
 
 func init() { file_unigate_settlement_v1_settlement_proto_init() }
@@ -1794,8 +2569,8 @@ func file_unigate_settlement_v1_settlement_proto_init() {
 		File: protoimpl.DescBuilder{
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_unigate_settlement_v1_settlement_proto_rawDesc), len(file_unigate_settlement_v1_settlement_proto_rawDesc)),
-			NumEnums:      1,
-			NumMessages:   26,
+			NumEnums:      2,
+			NumMessages:   34,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

@@ -32,6 +32,9 @@ const (
 	SettlementService_StreamStatementFile_FullMethodName  = "/unigate.settlement.v1.SettlementService/StreamStatementFile"
 	SettlementService_GetPaymentSettlement_FullMethodName = "/unigate.settlement.v1.SettlementService/GetPaymentSettlement"
 	SettlementService_HoldForCancel_FullMethodName        = "/unigate.settlement.v1.SettlementService/HoldForCancel"
+	SettlementService_Reconcile_FullMethodName            = "/unigate.settlement.v1.SettlementService/Reconcile"
+	SettlementService_ListBreaks_FullMethodName           = "/unigate.settlement.v1.SettlementService/ListBreaks"
+	SettlementService_ResolveBreak_FullMethodName         = "/unigate.settlement.v1.SettlementService/ResolveBreak"
 )
 
 // SettlementServiceClient is the client API for SettlementService service.
@@ -86,6 +89,21 @@ type SettlementServiceClient interface {
 	// join the same cycle. A cycle closing concurrently either settled the
 	// payment first or leaves it out. Idempotent: a held payment stays held.
 	HoldForCancel(ctx context.Context, in *HoldForCancelRequest, opts ...grpc.CallOption) (*HoldForCancelResponse, error)
+	// Reconcile compares a counterparty's own file of one statement's
+	// movements (docs/settlement.md, "Reconciliation") with the statement,
+	// row by row: each row is matched, mismatched (amount, currency or
+	// state) or missing on one side. A file with bad rows imports nothing
+	// and fails INVALID_ARGUMENT (RECONCILIATION_FILE_INVALID) with a
+	// BadRequest violation per bad row ("rows[<line>].<column>"). The same
+	// file again returns the first run's report (replayed is true). Each
+	// break stays open, across runs, until a later run no longer finds it or
+	// an operator resolves it.
+	Reconcile(ctx context.Context, in *ReconcileRequest, opts ...grpc.CallOption) (*ReconcileResponse, error)
+	// ListBreaks returns reconciliation breaks, open ones unless all is set.
+	ListBreaks(ctx context.Context, in *ListBreaksRequest, opts ...grpc.CallOption) (*ListBreaksResponse, error)
+	// ResolveBreak closes an open break with the operator's reason; a
+	// resolved break answers with its first resolution.
+	ResolveBreak(ctx context.Context, in *ResolveBreakRequest, opts ...grpc.CallOption) (*ResolveBreakResponse, error)
 }
 
 type settlementServiceClient struct {
@@ -205,6 +223,36 @@ func (c *settlementServiceClient) HoldForCancel(ctx context.Context, in *HoldFor
 	return out, nil
 }
 
+func (c *settlementServiceClient) Reconcile(ctx context.Context, in *ReconcileRequest, opts ...grpc.CallOption) (*ReconcileResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(ReconcileResponse)
+	err := c.cc.Invoke(ctx, SettlementService_Reconcile_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *settlementServiceClient) ListBreaks(ctx context.Context, in *ListBreaksRequest, opts ...grpc.CallOption) (*ListBreaksResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(ListBreaksResponse)
+	err := c.cc.Invoke(ctx, SettlementService_ListBreaks_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *settlementServiceClient) ResolveBreak(ctx context.Context, in *ResolveBreakRequest, opts ...grpc.CallOption) (*ResolveBreakResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(ResolveBreakResponse)
+	err := c.cc.Invoke(ctx, SettlementService_ResolveBreak_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 // SettlementServiceServer is the server API for SettlementService service.
 // All implementations must embed UnimplementedSettlementServiceServer
 // for forward compatibility.
@@ -257,6 +305,21 @@ type SettlementServiceServer interface {
 	// join the same cycle. A cycle closing concurrently either settled the
 	// payment first or leaves it out. Idempotent: a held payment stays held.
 	HoldForCancel(context.Context, *HoldForCancelRequest) (*HoldForCancelResponse, error)
+	// Reconcile compares a counterparty's own file of one statement's
+	// movements (docs/settlement.md, "Reconciliation") with the statement,
+	// row by row: each row is matched, mismatched (amount, currency or
+	// state) or missing on one side. A file with bad rows imports nothing
+	// and fails INVALID_ARGUMENT (RECONCILIATION_FILE_INVALID) with a
+	// BadRequest violation per bad row ("rows[<line>].<column>"). The same
+	// file again returns the first run's report (replayed is true). Each
+	// break stays open, across runs, until a later run no longer finds it or
+	// an operator resolves it.
+	Reconcile(context.Context, *ReconcileRequest) (*ReconcileResponse, error)
+	// ListBreaks returns reconciliation breaks, open ones unless all is set.
+	ListBreaks(context.Context, *ListBreaksRequest) (*ListBreaksResponse, error)
+	// ResolveBreak closes an open break with the operator's reason; a
+	// resolved break answers with its first resolution.
+	ResolveBreak(context.Context, *ResolveBreakRequest) (*ResolveBreakResponse, error)
 	mustEmbedUnimplementedSettlementServiceServer()
 }
 
@@ -296,6 +359,15 @@ func (UnimplementedSettlementServiceServer) GetPaymentSettlement(context.Context
 }
 func (UnimplementedSettlementServiceServer) HoldForCancel(context.Context, *HoldForCancelRequest) (*HoldForCancelResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method HoldForCancel not implemented")
+}
+func (UnimplementedSettlementServiceServer) Reconcile(context.Context, *ReconcileRequest) (*ReconcileResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method Reconcile not implemented")
+}
+func (UnimplementedSettlementServiceServer) ListBreaks(context.Context, *ListBreaksRequest) (*ListBreaksResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method ListBreaks not implemented")
+}
+func (UnimplementedSettlementServiceServer) ResolveBreak(context.Context, *ResolveBreakRequest) (*ResolveBreakResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method ResolveBreak not implemented")
 }
 func (UnimplementedSettlementServiceServer) mustEmbedUnimplementedSettlementServiceServer() {}
 func (UnimplementedSettlementServiceServer) testEmbeddedByValue()                           {}
@@ -491,6 +563,60 @@ func _SettlementService_HoldForCancel_Handler(srv interface{}, ctx context.Conte
 	return interceptor(ctx, in, info, handler)
 }
 
+func _SettlementService_Reconcile_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(ReconcileRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(SettlementServiceServer).Reconcile(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: SettlementService_Reconcile_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(SettlementServiceServer).Reconcile(ctx, req.(*ReconcileRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _SettlementService_ListBreaks_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(ListBreaksRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(SettlementServiceServer).ListBreaks(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: SettlementService_ListBreaks_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(SettlementServiceServer).ListBreaks(ctx, req.(*ListBreaksRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _SettlementService_ResolveBreak_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(ResolveBreakRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(SettlementServiceServer).ResolveBreak(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: SettlementService_ResolveBreak_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(SettlementServiceServer).ResolveBreak(ctx, req.(*ResolveBreakRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 // SettlementService_ServiceDesc is the grpc.ServiceDesc for SettlementService service.
 // It's only intended for direct use with grpc.RegisterService,
 // and not to be introspected or modified (even as a copy)
@@ -533,6 +659,18 @@ var SettlementService_ServiceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "HoldForCancel",
 			Handler:    _SettlementService_HoldForCancel_Handler,
+		},
+		{
+			MethodName: "Reconcile",
+			Handler:    _SettlementService_Reconcile_Handler,
+		},
+		{
+			MethodName: "ListBreaks",
+			Handler:    _SettlementService_ListBreaks_Handler,
+		},
+		{
+			MethodName: "ResolveBreak",
+			Handler:    _SettlementService_ResolveBreak_Handler,
 		},
 	},
 	Streams: []grpc.StreamDesc{
