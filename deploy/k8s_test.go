@@ -53,8 +53,9 @@ var spec = deploy.Spec{
 		{Name: "settlement", Port: 7004, Replicas: 2, Autoscaled: false, Callers: []string{"acquirer"},
 			Env:      []string{"UNIGATE_DSN", "UNIGATE_ETCD", "UNIGATE_PKI", "UNIGATE_LOG_LEVEL", "OTEL_EXPORTER_OTLP_ENDPOINT"},
 			PKIFiles: servicePKI("settlement"),
-			// Its cycle close and audit linker are elected (app.RunSettlement).
-			Elects: true},
+			// Its cycle close and audit linker are elected (app.RunSettlement);
+			// it closes each partner's cycle at the cutoff of the table it caches.
+			Elects: true, RoutingCache: true},
 	},
 	Etcd: deploy.EtcdSpec{Name: "etcd", Replicas: 3, HeartbeatMS: 50, ElectionMS: 500, LeaseMS: 1000, TLS: true},
 	Jobs: []deploy.JobSpec{
@@ -1232,9 +1233,11 @@ func TestValidateCatches(t *testing.T) {
 		{"fx without etcd", func(m *deploy.Manifests) { dropEnv(container(m, "fx"), "UNIGATE_ETCD") },
 			"Deployment fx", "does not set UNIGATE_ETCD: it campaigns in elections and reads the routing table through etcd"},
 		{"settlement with an empty etcd", func(m *deploy.Manifests) { setEnv(container(m, "settlement"), "UNIGATE_ETCD", "") },
-			"Deployment settlement", "does not set UNIGATE_ETCD: it campaigns in elections through etcd"},
+			"Deployment settlement", "does not set UNIGATE_ETCD: it campaigns in elections and reads the routing table through etcd"},
 		{"fx without its routing cache", func(m *deploy.Manifests) { dropEnv(container(m, "fx"), "UNIGATE_ROUTING_CACHE") },
 			"Deployment fx", "does not set UNIGATE_ROUTING_CACHE"},
+		{"settlement without its routing cache", func(m *deploy.Manifests) { dropEnv(container(m, "settlement"), "UNIGATE_ROUTING_CACHE") },
+			"Deployment settlement", "does not set UNIGATE_ROUTING_CACHE"},
 		{"fx routing cache volume missing", func(m *deploy.Manifests) {
 			ct := container(m, "fx")
 			ct.VolumeMounts = slices.DeleteFunc(ct.VolumeMounts, func(vm corev1.VolumeMount) bool { return vm.Name == "routing-cache" })

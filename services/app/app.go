@@ -13,6 +13,7 @@ import (
 	"log/slog"
 	"net"
 	"os"
+	"sort"
 	"strconv"
 	"strings"
 	"time"
@@ -301,9 +302,11 @@ func RunRisk(ctx context.Context, cfg RiskConfig) error {
 // SettlementConfig configures the settlement service.
 type SettlementConfig struct {
 	Common
-	// CycleInterval closes a settlement cycle at every multiple of it
-	// (UTC), in the replica elected through Etcd; zero closes none
-	// (cycles are then closed by CloseCycle calls only).
+	// CycleInterval closes the cycle of each partner without a daily
+	// cutoff of its own (routing table: settlement_cutoff) at every
+	// multiple of it (UTC), in the replica elected through Etcd; zero
+	// closes none of theirs (their cycles are then closed by CloseCycle
+	// calls only). Partners with a daily cutoff get a cycle at it.
 	CycleInterval time.Duration
 	// Etcd elects the replicas that close cycles and link the audit log.
 	Etcd      []string
@@ -349,16 +352,26 @@ func RunSettlement(ctx context.Context, cfg SettlementConfig) error {
 	g.Go(func() error {
 		return runAuditLinker(ctx, cli, db, cfg.electionConfig("settlement", "", cfg.Candidate, advertise))
 	})
-	if cfg.CycleInterval > 0 {
-		g.Go(func() error {
-			return election.Run(ctx, cli, cfg.electionConfig("settlement", "settlement-cutoff", cfg.Candidate, advertise),
-				func(ctx context.Context, term election.Term) error {
-					return svc.RunCutoffs(ctx, term.Revision, cfg.CycleInterval, func(err error) {
-						cfg.Log.ErrorContext(ctx, "closing a settlement cycle", "err", err)
-					})
-				})
-		})
+	// The partners' cutoffs come from the routing table.
+	routes := router.NewWatcher(cli, cfg.Log)
+	routes.CacheFile = cfg.RoutingCache
+	loadCtx, cancelLoad := context.WithTimeout(ctx, 10*time.Second)
+	err = routes.Start(loadCtx)
+	cancelLoad()
+	if err != nil {
+		return fmt.Errorf("settlement: routing table (partners' cutoffs): %w", err)
 	}
+	g.Go(func() error { return routes.Run(ctx) })
+	g.Go(func() error {
+		return election.Run(ctx, cli, cfg.electionConfig("settlement", "settlement-cutoff", cfg.Candidate, advertise),
+			func(ctx context.Context, term election.Term) error {
+				return svc.RunCutoffs(ctx, term.Revision, func() []settlement.Schedule {
+					return cutoffSchedules(routes.Table(), cfg.CycleInterval)
+				}, func(err error) {
+					cfg.Log.ErrorContext(ctx, "closing a settlement cycle", "err", err)
+				})
+			})
+	})
 	g.Go(func() error { return serveOn(ctx, cfg.Common, srv, lis, GracePeriod) })
 	return g.Wait()
 }
@@ -697,4 +710,23 @@ func hostPort(addr string) string {
 func candidateID() string {
 	host, _ := os.Hostname()
 	return fmt.Sprintf("%s-%d", host, os.Getpid())
+}
+
+// cutoffSchedules is when each partner's cycles close: at its daily cutoff
+// in its time zone, or at every multiple of interval (UTC) without one.
+func cutoffSchedules(t *router.Table, interval time.Duration) []settlement.Schedule {
+	out := make([]settlement.Schedule, 0, len(t.Partners))
+	for id, p := range t.Partners {
+		at, loc, err := router.ParseCutoff(p.SettlementCutoff, p.SettlementTimeZone)
+		switch {
+		case err != nil: // the router refuses it; a table written otherwise falls back
+			out = append(out, settlement.Schedule{PartnerID: id, Interval: interval})
+		case at >= 0:
+			out = append(out, settlement.Schedule{PartnerID: id, Location: loc, Daily: at})
+		default:
+			out = append(out, settlement.Schedule{PartnerID: id, Interval: interval})
+		}
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].PartnerID < out[j].PartnerID })
+	return out
 }

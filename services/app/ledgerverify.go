@@ -126,6 +126,19 @@ var cycleChecks = []check{
 			WHERE m.cycle_id = $1 AND e.account LIKE 'partner_receivable:%' GROUP BY e.account, e.currency) x
 		ON x.account = 'partner_receivable:' || s.partner_id AND x.currency = s.currency
 		WHERE s.cycle_id = $1 AND (COALESCE(x.net, 0) <> s.net_minor OR COALESCE(x.n, 0) <> s.postings)`},
+	{InvLedger, `SELECT 'network statement ' || s.statement_id || ' nets ' || s.net_minor || ' over ' || s.postings
+			|| ' postings, its cycle''s entries ' || COALESCE(x.net, 0) || ' over ' || COALESCE(x.n, 0)
+		FROM settlement_network_statements s LEFT JOIN (
+			SELECT e.account, e.currency, SUM(CASE WHEN e.side = 'C' THEN e.minor_units ELSE -e.minor_units END) AS net,
+				COUNT(DISTINCT e.posting_id) AS n
+			FROM settlement_cycle_postings m JOIN ledger_entries e ON e.posting_id = m.posting_id
+			WHERE m.cycle_id = $1 AND e.account LIKE 'merchant_payable:%' GROUP BY e.account, e.currency) x
+		ON x.account = 'merchant_payable:' || s.network_id AND x.currency = s.currency
+		WHERE s.cycle_id = $1 AND (COALESCE(x.net, 0) <> s.net_minor OR COALESCE(x.n, 0) <> s.postings)`},
+	{InvLedger, `SELECT 'posting ' || m.posting_id || ' of partner ' || p.partner_id || ' is in the cycle of ' || c.partner_id
+		FROM settlement_cycle_postings m JOIN settlement_cycles c ON c.cycle_id = m.cycle_id
+		JOIN ledger_postings p ON p.posting_id = m.posting_id
+		WHERE m.cycle_id = $1 AND c.partner_id <> '' AND c.partner_id <> p.partner_id`},
 	{InvLedger, `SELECT 'cycle ' || c.cycle_id || ' records ' || c.postings || ' postings but has ' || COUNT(m.posting_id) || ' members'
 		FROM settlement_cycles c LEFT JOIN settlement_cycle_postings m ON m.cycle_id = c.cycle_id
 		WHERE c.cycle_id = $1 GROUP BY c.cycle_id, c.postings HAVING COUNT(m.posting_id) <> c.postings`},
@@ -248,16 +261,18 @@ var ledgerChecks = []check{
 				AND e.currency = CASE WHEN r.settlement_currency = '' THEN r.wallet_currency ELSE r.settlement_currency END)
 				<> CASE WHEN r.settlement_currency = '' THEN r.wallet_minor ELSE r.settlement_minor END`},
 
-	// Closing a cycle takes every posting made before its cutoff that no
-	// cycle holds (but those of a payment held for a cancel). A posting
-	// made just before a cutoff may be written just after the close, and
-	// lands in the next cycle; one older than the cutoff of the cycle
-	// before the newest must be in a cycle.
+	// Closing a cycle takes every posting of its partner (of every
+	// partner, for a close of all) made before its cutoff that no cycle
+	// holds (but those of a payment held for a cancel). A posting made just
+	// before a cutoff may be written just after the close, and lands in the
+	// next cycle; one older than the cutoff of the cycle before the newest
+	// of those that could take it must be in a cycle.
 	{InvCycle, `SELECT 'posting ' || p.kind || ' of payment ' || p.payment_id || ' was made before the cutoff of cycle '
 			|| c.cycle_id || ' and of a later one, but belongs to no cycle'
-		FROM ledger_postings p JOIN settlement_cycles c ON p.create_time < c.cutoff
-		WHERE EXISTS (SELECT 1 FROM settlement_cycles later WHERE later.cutoff > c.cutoff)
-			AND NOT EXISTS (SELECT 1 FROM settlement_cycles earlier WHERE earlier.cutoff < c.cutoff AND p.create_time < earlier.cutoff)
+		FROM ledger_postings p JOIN settlement_cycles c ON p.create_time < c.cutoff AND c.partner_id IN ('', p.partner_id)
+		WHERE EXISTS (SELECT 1 FROM settlement_cycles later WHERE later.cutoff > c.cutoff AND later.partner_id IN ('', p.partner_id))
+			AND NOT EXISTS (SELECT 1 FROM settlement_cycles earlier WHERE earlier.cutoff < c.cutoff AND p.create_time < earlier.cutoff
+				AND earlier.partner_id IN ('', p.partner_id))
 			AND NOT EXISTS (SELECT 1 FROM settlement_cycle_postings m WHERE m.posting_id = p.posting_id)
 			AND NOT EXISTS (SELECT 1 FROM settlement_cancel_holds h WHERE h.payment_id = p.payment_id)`},
 }

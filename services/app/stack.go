@@ -109,10 +109,14 @@ func DefaultPartners() []router.Partner {
 		return []router.CodeRange{{Prefix: prefix, Lengths: []int{18}}}
 	}
 	return []router.Partner{
-		{ID: "hipay", Name: "HiPay (Mongolia)", Currency: "MNT", CodeRanges: code("2899"), FXMarkup: markup(150)},
-		// Settles in USD: its VND payments owe USD at the quote's rates.
+		// Its cycle closes daily at 18:00 in Ulaanbaatar.
+		{ID: "hipay", Name: "HiPay (Mongolia)", Currency: "MNT", CodeRanges: code("2899"), FXMarkup: markup(150),
+			SettlementCutoff: "18:00", SettlementTimeZone: "Asia/Ulaanbaatar"},
+		// Settles in USD: its VND payments owe USD at the quote's rates; its
+		// cycle closes daily at 23:00 in Ho Chi Minh City.
 		{ID: "zalopay", Name: "ZaloPay (Vietnam)", Currency: "VND", CodeRanges: code("2898"), SettlementCurrency: "USD",
-			FXMarkup: []router.MarkupTier{{FromMinor: 0, Bps: 100}, {FromMinor: 100_000, Bps: 70}}},
+			FXMarkup:         []router.MarkupTier{{FromMinor: 0, Bps: 100}, {FromMinor: 100_000, Bps: 70}},
+			SettlementCutoff: "23:00", SettlementTimeZone: "Asia/Ho_Chi_Minh"},
 		{ID: "liquidpay", Name: "LiquidPay (Singapore)", Currency: "SGD", CodeRanges: code("2897"), FXMarkup: markup(80)},
 		{ID: "hkwallet", Name: "HK Wallet (Hong Kong)", Currency: "HKD", CodeRanges: code("2896"), FXMarkup: markup(60)},
 		{ID: "cnbank", Name: "Domestic bank app", Currency: "CNY", CodeRanges: code("2895")},

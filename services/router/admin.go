@@ -200,7 +200,7 @@ func keysFromProto(ks []*routerv1.SigningKey) ([]SigningKey, error) {
 
 func partnerFromProto(p *routerv1.Partner) (Partner, error) {
 	out := Partner{ID: p.GetPartnerId(), Name: p.GetName(), Currency: p.GetCurrency(), Disabled: p.GetDisabled(), Endpoint: p.GetEndpoint(),
-		SettlementCurrency: p.GetSettlementCurrency()}
+		SettlementCurrency: p.GetSettlementCurrency(), SettlementCutoff: p.GetSettlementCutoff(), SettlementTimeZone: p.GetSettlementTimeZone()}
 	for _, t := range p.GetFxMarkup() {
 		out.FXMarkup = append(out.FXMarkup, MarkupTier{FromMinor: t.GetFromMinorUnits(), Bps: int(t.GetMarkupBps())})
 	}

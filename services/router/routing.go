@@ -55,6 +55,11 @@ type Partner struct {
 	// FXMarkup is the partner's FX markup in tiers by amount (the FX
 	// service's default when empty).
 	FXMarkup []MarkupTier `json:"fx_markup,omitempty"`
+	// SettlementCutoff is the partner's daily cycle cutoff, "HH:MM" in
+	// SettlementTimeZone (UTC when empty); when empty its cycles close at
+	// the settlement service's interval.
+	SettlementCutoff   string `json:"settlement_cutoff,omitempty"`
+	SettlementTimeZone string `json:"settlement_time_zone,omitempty"`
 }
 
 // MarkupTier is an FX markup for payments worth at least FromMinor minor
@@ -154,6 +159,9 @@ func (p Partner) Validate() error {
 		}
 	}
 	if err := ValidateMarkup(p.FXMarkup); err != nil {
+		return fmt.Errorf("partner %s: %w", p.ID, err)
+	}
+	if _, _, err := ParseCutoff(p.SettlementCutoff, p.SettlementTimeZone); err != nil {
 		return fmt.Errorf("partner %s: %w", p.ID, err)
 	}
 	ranges := make([]walletcode.Range, len(p.CodeRanges))

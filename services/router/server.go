@@ -109,6 +109,7 @@ func partnerToProto(p Partner) *routerv1.Partner {
 	}
 	out.SigningKeys = keysToProto(p.SigningKeys)
 	out.SettlementCurrency = p.SettlementCurrency
+	out.SettlementCutoff, out.SettlementTimeZone = p.SettlementCutoff, p.SettlementTimeZone
 	for _, t := range p.FXMarkup {
 		out.FxMarkup = append(out.FxMarkup, &routerv1.MarkupTier{FromMinorUnits: t.FromMinor, MarkupBps: int32(t.Bps)})
 	}

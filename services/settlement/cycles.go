@@ -7,14 +7,29 @@ import (
 	"time"
 
 	"github.com/unigate/unigate/pkg/money"
+	"github.com/unigate/unigate/pkg/rpcerr"
 )
 
-// Cycle is a closed settlement cycle.
+// Cycle is a closed settlement cycle: one partner's, or (PartnerID "")
+// every partner's at once.
 type Cycle struct {
 	ID        string
+	PartnerID string
 	Cutoff    time.Time
 	CloseTime time.Time
 	Postings  int64
+}
+
+// NetworkStatement is the mirror of a cycle's statements for one merchant
+// network and currency: what Unigate owes the network for the cycle's
+// payments less their refunds and cancels.
+type NetworkStatement struct {
+	ID         string
+	CycleID    string
+	NetworkID  string
+	NetPayable money.Amount // credit-positive: what Unigate owes
+	Postings   int64
+	Cutoff     time.Time
 }
 
 // Statement nets one partner's receivable entries of one cycle in one
@@ -29,9 +44,14 @@ type Statement struct {
 	Cutoff        time.Time
 }
 
-// CycleID names the cycle closing at cutoff.
-func CycleID(cutoff time.Time) string {
-	return "cycle-" + cutoff.UTC().Format("20060102T150405.000000Z")
+// CycleID names the cycle of a partner ("" for every partner) closing at
+// cutoff.
+func CycleID(cutoff time.Time, partner string) string {
+	id := "cycle-" + cutoff.UTC().Format("20060102T150405.000000Z")
+	if partner != "" {
+		id += "-" + partner
+	}
+	return id
 }
 
 // ErrFenced: a newer cutoff writer has claimed the fence, so this one must
@@ -57,12 +77,20 @@ const cancelReversalKindPrefix = "reversal:cancel-"
 // CycleStore keeps cycles and statements; part of Store.
 type CycleStore interface {
 	// CloseCycle assigns to a new cycle, in one transaction, every open
-	// posting made before cutoff except those of a payment held for cancel
-	// whose cancel reversal was not posted before cutoff, and writes the
-	// cycle's statements; closing a cutoff again returns the existing
-	// cycle. With a fence it returns ErrFenced, writing nothing, unless the
-	// fence holds.
-	CloseCycle(ctx context.Context, cutoff, now time.Time, fence *Fence) (Cycle, []Statement, error)
+	// posting of the partner (of every partner when "") made before cutoff
+	// except those of a payment held for cancel whose cancel reversal was
+	// not posted before cutoff, and writes the cycle's statements and
+	// network statements; closing a cutoff again returns the existing
+	// cycle. A cutoff before that of a closed cycle that could have taken
+	// the same postings is refused (CUTOFF_OUT_OF_ORDER). With a fence it
+	// returns ErrFenced, writing nothing, unless the fence holds.
+	CloseCycle(ctx context.Context, partner string, cutoff, now time.Time, fence *Fence) (Cycle, []Statement, error)
+	// NetworkStatements returns a cycle's network statements.
+	NetworkStatements(ctx context.Context, cycleID string) ([]NetworkStatement, error)
+	// LatestCutoff returns the newest cutoff of the closed cycles that took
+	// or could take the partner's postings (its own and those of every
+	// partner), or zero.
+	LatestCutoff(ctx context.Context, partner string) (time.Time, error)
 	// ListStatements returns statements after a sequence.
 	ListStatements(ctx context.Context, after int64, limit int) ([]Statement, error)
 	// PaymentCycle returns the closed cycle holding a payment's posting, or "".
@@ -84,15 +112,26 @@ type CycleStore interface {
 	StatementRows(ctx context.Context, st Statement, fn func(StatementRow) error) error
 }
 
-// CloseCycle closes the cycle at cutoff. fence is nil for an operator's
-// close and the elected writer's token for a scheduled one (ErrFenced if a
-// newer writer exists).
+// CloseCycle closes the cycle of every partner at cutoff. fence is nil
+// for an operator's close and the elected writer's token for a scheduled
+// one (ErrFenced if a newer writer exists).
 func (s *Service) CloseCycle(ctx context.Context, cutoff time.Time, fence *Fence) (Cycle, []Statement, error) {
+	return s.ClosePartnerCycle(ctx, "", cutoff, fence)
+}
+
+// ClosePartnerCycle closes one partner's cycle at cutoff (every partner's
+// when partner is ""), as CloseCycle.
+func (s *Service) ClosePartnerCycle(ctx context.Context, partner string, cutoff time.Time, fence *Fence) (Cycle, []Statement, error) {
 	cutoff = cutoff.UTC().Truncate(time.Microsecond)
 	if cutoff.After(s.now()) {
-		return Cycle{}, nil, fmt.Errorf("settlement: cutoff %s is in the future", cutoff.Format(time.RFC3339))
+		return Cycle{}, nil, rpcerr.Field(rpcerr.InvalidArgument, "cutoff", "%s is in the future", cutoff.Format(time.RFC3339Nano))
 	}
-	return s.store.CloseCycle(ctx, cutoff, s.now(), fence)
+	return s.store.CloseCycle(ctx, partner, cutoff, s.now(), fence)
+}
+
+// NetworkStatements returns a cycle's network statements.
+func (s *Service) NetworkStatements(ctx context.Context, cycleID string) ([]NetworkStatement, error) {
+	return s.store.NetworkStatements(ctx, cycleID)
 }
 
 // ListStatements returns statements after a sequence.
@@ -119,12 +158,51 @@ func (s *Service) CheckInvariants(ctx context.Context) ([]string, error) {
 	return s.store.CheckInvariants(ctx)
 }
 
-// RunCutoffs closes a cycle at every multiple of interval (UTC) until ctx
-// ends, as the elected writer of the election term at revision: it claims
-// the fence CutoffFence at that revision first and every close carries it.
-// It returns an error if a newer writer has claimed the fence, at the start
-// or at a close (ErrFenced); other failed closes go to onError.
-func (s *Service) RunCutoffs(ctx context.Context, revision int64, interval time.Duration, onError func(error)) error {
+// Schedule is when one partner's cycles close: daily at a time of day in
+// its time zone, or at every multiple of an interval (UTC).
+type Schedule struct {
+	PartnerID string
+	// Location set: the cutoff is at Daily after midnight, wall-clock, in
+	// Location, every day.
+	Location *time.Location
+	Daily    time.Duration
+	// Location nil: cutoffs at every multiple of Interval (none if zero).
+	Interval time.Duration
+}
+
+// LastCutoff returns the schedule's latest cutoff at or before now, or
+// zero if it has none. A daily cutoff is the wall-clock time in its zone:
+// on a day when the clock skips that time the cutoff is where time.Date
+// normalises it (an hour later); on a day it repeats, the first.
+func (sc Schedule) LastCutoff(now time.Time) time.Time {
+	if sc.Location == nil {
+		if sc.Interval <= 0 {
+			return time.Time{}
+		}
+		return now.UTC().Truncate(sc.Interval)
+	}
+	local := now.In(sc.Location)
+	h, m := int(sc.Daily/time.Hour), int(sc.Daily%time.Hour/time.Minute)
+	at := time.Date(local.Year(), local.Month(), local.Day(), h, m, 0, 0, sc.Location)
+	if at.After(now) {
+		at = time.Date(local.Year(), local.Month(), local.Day()-1, h, m, 0, 0, sc.Location)
+	}
+	return at.UTC()
+}
+
+// CutoffTick is how often RunCutoffs looks for a cutoff that has passed.
+var CutoffTick = time.Second
+
+// RunCutoffs closes, until ctx ends, each partner's cycle once its
+// schedule's cutoff has passed, as the elected writer of the election term
+// at revision: it claims the fence CutoffFence at that revision first and
+// every close carries it. schedules is read at every tick, so a partner's
+// new cutoff applies at once. A partner whose cutoffs were missed (the
+// writer was down) gets one cycle at the latest: nothing is lost, the
+// cycle takes every open posting before it. It returns an error if a
+// newer writer has claimed the fence (ErrFenced); other failed closes go
+// to onError and are tried again at the next tick.
+func (s *Service) RunCutoffs(ctx context.Context, revision int64, schedules func() []Schedule, onError func(error)) error {
 	ok, err := s.store.ClaimFence(ctx, CutoffFence, revision)
 	if err != nil {
 		return err
@@ -133,20 +211,37 @@ func (s *Service) RunCutoffs(ctx context.Context, revision int64, interval time.
 		return fmt.Errorf("%w: revision %d is stale", ErrFenced, revision)
 	}
 	fence := &Fence{Name: CutoffFence, Revision: revision}
+	closed := map[string]time.Time{} // the newest cutoff known closed, per partner
+	tick := time.NewTicker(CutoffTick)
+	defer tick.Stop()
 	for {
-		next := s.now().UTC().Truncate(interval).Add(interval)
+		for _, sc := range schedules() {
+			due := sc.LastCutoff(s.now())
+			if due.IsZero() || !due.After(closed[sc.PartnerID]) {
+				continue
+			}
+			latest, err := s.store.LatestCutoff(ctx, sc.PartnerID)
+			if err != nil {
+				onError(err)
+				continue
+			}
+			if due.After(latest) {
+				_, _, err = s.ClosePartnerCycle(ctx, sc.PartnerID, due, fence)
+			}
+			switch {
+			case err == nil || rpcerr.ReasonOf(err) == rpcerr.CutoffOutOfOrder:
+				// A later cycle took the postings: nothing is left to close.
+				closed[sc.PartnerID] = due
+			case errors.Is(err, ErrFenced):
+				return err
+			case ctx.Err() == nil:
+				onError(fmt.Errorf("partner %s cutoff %s: %w", sc.PartnerID, due.Format(time.RFC3339), err))
+			}
+		}
 		select {
 		case <-ctx.Done():
 			return nil
-		case <-time.After(time.Until(next)):
-		}
-		_, _, err := s.CloseCycle(ctx, next, fence)
-		switch {
-		case err == nil || ctx.Err() != nil:
-		case errors.Is(err, ErrFenced):
-			return err
-		default:
-			onError(err)
+		case <-tick.C:
 		}
 	}
 }

@@ -289,14 +289,19 @@ func TestFencedCutoffs(t *testing.T) {
 
 		// RunCutoffs, at real time.
 		live := NewService(store, nil)
-		if err := live.RunCutoffs(ctx, 4, time.Hour, func(err error) { t.Error(err) }); !errors.Is(err, ErrFenced) {
+		every := func(d time.Duration) func() []Schedule {
+			return func() []Schedule { return []Schedule{{PartnerID: "hipay", Interval: d}} }
+		}
+		defer func(tick time.Duration) { CutoffTick = tick }(CutoffTick)
+		CutoffTick = 10 * time.Millisecond
+		if err := live.RunCutoffs(ctx, 4, every(time.Hour), func(err error) { t.Error(err) }); !errors.Is(err, ErrFenced) {
 			t.Fatalf("RunCutoffs at a stale revision: %v, want ErrFenced", err)
 		}
 		mustPost(t, live, payment("p-live", 1000, ""))
 		rctx, cancel := context.WithCancel(ctx)
 		defer cancel()
 		done := make(chan error, 1)
-		go func() { done <- live.RunCutoffs(rctx, 6, 20*time.Millisecond, func(err error) { t.Error(err) }) }()
+		go func() { done <- live.RunCutoffs(rctx, 6, every(20*time.Millisecond), func(err error) { t.Error(err) }) }()
 		for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(10 * time.Millisecond) {
 			if c, err := live.PaymentCycle(ctx, "p-live"); err != nil || c != "" {
 				break

@@ -25,6 +25,15 @@ const receivableNets = `SELECT m.cycle_id, e.account, e.currency,
 	WHERE e.account LIKE 'partner_receivable:%'
 	GROUP BY m.cycle_id, e.account, e.currency`
 
+// payableNets sums, per cycle, payable account and currency, the
+// credit-positive entries of the cycle's member postings.
+const payableNets = `SELECT m.cycle_id, e.account, e.currency,
+	SUM(CASE WHEN e.side = 'C' THEN e.minor_units ELSE -e.minor_units END) AS net,
+	COUNT(DISTINCT m.posting_id) AS postings
+	FROM settlement_cycle_postings m JOIN ledger_entries e ON e.posting_id = m.posting_id
+	WHERE e.account LIKE 'merchant_payable:%'
+	GROUP BY m.cycle_id, e.account, e.currency`
+
 // invariants are the ledger's rules, each checked by one query.
 var invariants = []invariant{
 	// Every posting balances per currency.
@@ -62,6 +71,34 @@ var invariants = []invariant{
 			AND 'partner_receivable:' || s.partner_id = x.account AND s.currency = x.currency)
 		ORDER BY x.cycle_id, x.account, x.currency`,
 		"cycle %s has entries on %s in %s but no statement"},
+	// A network statement is the sum of its cycle's member postings'
+	// entries on the network's payable in its currency, and every such sum
+	// has its network statement.
+	{`SELECT s.statement_id, CAST(s.net_minor AS INT8), CAST(s.postings AS INT8),
+		CAST(COALESCE(x.net, 0) AS INT8), CAST(COALESCE(x.postings, 0) AS INT8)
+		FROM settlement_network_statements s LEFT JOIN (` + payableNets + `) x
+		ON x.cycle_id = s.cycle_id AND x.account = 'merchant_payable:' || s.network_id AND x.currency = s.currency
+		WHERE COALESCE(x.net, 0) <> s.net_minor OR COALESCE(x.postings, 0) <> s.postings
+		ORDER BY s.statement_id`,
+		"network statement %s nets %s over %s postings, but its cycle's payable entries net %s over %s postings"},
+	{`SELECT x.cycle_id, x.account, x.currency FROM (` + payableNets + `) x
+		WHERE NOT EXISTS (SELECT 1 FROM settlement_network_statements s WHERE s.cycle_id = x.cycle_id
+			AND 'merchant_payable:' || s.network_id = x.account AND s.currency = x.currency)
+		ORDER BY x.cycle_id, x.account, x.currency`,
+		"cycle %s has entries on %s in %s but no network statement"},
+	// A posting names the partner and network its entries move, and a
+	// partner's cycle holds only that partner's postings.
+	{`SELECT p.posting_id, p.partner_id, p.network_id FROM ledger_postings p
+		WHERE p.partner_id <> COALESCE((SELECT MIN(substr(e.account, 20)) FROM ledger_entries e
+				WHERE e.posting_id = p.posting_id AND e.account LIKE 'partner_receivable:%'), '')
+			OR p.network_id <> COALESCE((SELECT MIN(substr(e.account, 18)) FROM ledger_entries e
+				WHERE e.posting_id = p.posting_id AND e.account LIKE 'merchant_payable:%'), '')
+		ORDER BY p.posting_id`,
+		"posting %s names partner %q and network %q, not those its entries move"},
+	{`SELECT m.posting_id, p.partner_id, c.cycle_id FROM settlement_cycle_postings m
+		JOIN settlement_cycles c ON c.cycle_id = m.cycle_id JOIN ledger_postings p ON p.posting_id = m.posting_id
+		WHERE c.partner_id <> '' AND c.partner_id <> p.partner_id ORDER BY m.posting_id`,
+		"posting %s of partner %s is in cycle %s of another partner"},
 	// A cycle's recorded posting count is its membership count.
 	{`SELECT c.cycle_id, CAST(c.postings AS INT8), CAST(COALESCE(n.members, 0) AS INT8)
 		FROM settlement_cycles c LEFT JOIN (SELECT cycle_id, COUNT(*) AS members

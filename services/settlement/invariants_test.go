@@ -88,7 +88,8 @@ func TestCheckInvariants(t *testing.T) {
 
 // TestMigrationMovesCycleMembership: a ledger whose postings carried their
 // cycle (migrations 0001-0002) keeps every membership after 0003-0004, and
-// its postings lose the column.
+// its postings lose the column; 0006-0008 name each posting's partner and
+// network and give each closed cycle its network statements.
 func TestMigrationMovesCycleMembership(t *testing.T) {
 	sqlstoretest.Run(t, func(t *testing.T, db *sqlstore.DB) {
 		ctx := context.Background()
@@ -111,7 +112,7 @@ func TestMigrationMovesCycleMembership(t *testing.T) {
 			`INSERT INTO ledger_postings (posting_id, payment_id, kind, create_time, cycle_id) VALUES
 				('a', 'p-a', 'payment', $1, 'cycle-1'), ('b', 'p-b', 'payment', $1, NULL)`,
 			`INSERT INTO ledger_entries (posting_id, seq, account, side, currency, minor_units) VALUES
-				('a', 0, 'partner_receivable:hipay', 'D', 'MNT', 100), ('a', 1, 'fx_revenue', 'C', 'MNT', 100),
+				('a', 0, 'partner_receivable:hipay', 'D', 'MNT', 100), ('a', 1, 'merchant_payable:cnsim', 'C', 'MNT', 100),
 				('b', 0, 'partner_receivable:hipay', 'D', 'MNT', 200), ('b', 1, 'fx_revenue', 'C', 'MNT', 200)`,
 			`INSERT INTO settlement_cycles (cycle_id, cutoff, close_time, postings) VALUES ('cycle-1', $1, $1, 1)`,
 			`INSERT INTO settlement_statements (statement_id, sequence, cycle_id, partner_id, currency, net_minor, postings, cutoff)
@@ -128,6 +129,17 @@ func TestMigrationMovesCycleMembership(t *testing.T) {
 		mustCycle(t, svc, "p-a", "cycle-1")
 		mustCycle(t, svc, "p-b", "")
 		mustHoldInvariants(t, svc)
+		// 0007 names each posting's partner and network, and gives the
+		// closed cycle its network statement.
+		if nets, err := svc.NetworkStatements(ctx, "cycle-1"); err != nil || len(nets) != 1 || nets[0].NetworkID != "cnsim" ||
+			nets[0].NetPayable.Minor != 100 || nets[0].Postings != 1 {
+			t.Fatalf("cycle-1's network statements: %+v %v", nets, err)
+		}
+		var partner, network string
+		if err := db.QueryRowContext(ctx, `SELECT partner_id, network_id FROM ledger_postings WHERE posting_id = 'a'`).Scan(&partner, &network); err != nil ||
+			partner != "hipay" || network != "cnsim" {
+			t.Fatalf("posting a: partner %q network %q %v", partner, network, err)
+		}
 		if _, err := db.ExecContext(ctx, `SELECT cycle_id FROM ledger_postings`); err == nil {
 			t.Fatal("ledger_postings still has cycle_id")
 		}

@@ -74,6 +74,10 @@ type Posting struct {
 	kind       string
 	entries    []Entry
 	createTime time.Time
+	// partnerID and networkID name the partner and the network whose
+	// receivable and payable the posting moves (from its entries): a
+	// partner's cycle takes its postings.
+	partnerID, networkID string
 }
 
 // unbalanced is ErrUnbalanced saying why, in a message that reaches the
@@ -116,8 +120,17 @@ func NewPosting(paymentID, kind string, entries []Entry, at time.Time) (Posting,
 			return Posting{}, unbalanced("%s debits exceed credits by %d minor units", cur, n)
 		}
 	}
-	return Posting{id: uuid.NewString(), paymentID: paymentID, kind: kind,
-		entries: append([]Entry(nil), entries...), createTime: at.UTC().Truncate(time.Microsecond)}, nil
+	p := Posting{id: uuid.NewString(), paymentID: paymentID, kind: kind,
+		entries: append([]Entry(nil), entries...), createTime: at.UTC().Truncate(time.Microsecond)}
+	for _, e := range entries {
+		if id, ok := strings.CutPrefix(e.Account, PartnerReceivablePrefix); ok && p.partnerID == "" {
+			p.partnerID = id
+		}
+		if id, ok := strings.CutPrefix(e.Account, MerchantPayablePrefix); ok && p.networkID == "" {
+			p.networkID = id
+		}
+	}
+	return p, nil
 }
 
 // ID returns the posting id.
@@ -196,8 +209,15 @@ func (f PaymentFacts) kind() string {
 }
 
 // Account names.
-func partnerReceivable(partner string) string { return "partner_receivable:" + partner }
-func merchantPayable(network string) string   { return "merchant_payable:" + network }
+// Account name prefixes of the partners' receivables and the merchant
+// networks' payables.
+const (
+	PartnerReceivablePrefix = "partner_receivable:"
+	MerchantPayablePrefix   = "merchant_payable:"
+)
+
+func partnerReceivable(partner string) string { return PartnerReceivablePrefix + partner }
+func merchantPayable(network string) string   { return MerchantPayablePrefix + network }
 func fxPosition(currency string) string       { return "fx_position:" + currency }
 
 // FXRevenue is the account of FX margin.

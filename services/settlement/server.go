@@ -178,14 +178,24 @@ func (s *Server) CloseCycle(ctx context.Context, req *settlementv1.CloseCycleReq
 	if !req.GetCutoff().IsValid() {
 		return nil, rpcerr.Field(rpcerr.InvalidArgument, "cutoff", "is required")
 	}
-	c, sts, err := s.svc.CloseCycle(ctx, req.GetCutoff().AsTime(), nil)
+	if p := req.GetPartnerId(); p != "" && !validPartnerID(p) {
+		return nil, rpcerr.Field(rpcerr.InvalidArgument, "partner_id", "want 1-64 of [a-z0-9_-]")
+	}
+	c, sts, err := s.svc.ClosePartnerCycle(ctx, req.GetPartnerId(), req.GetCutoff().AsTime(), nil)
 	if err != nil {
 		return nil, err
 	}
-	resp := &settlementv1.CloseCycleResponse{Cycle: &settlementv1.Cycle{CycleId: c.ID, Cutoff: timestamppb.New(c.Cutoff),
-		CloseTime: timestamppb.New(c.CloseTime), Postings: c.Postings}}
+	nets, err := s.svc.NetworkStatements(ctx, c.ID)
+	if err != nil {
+		return nil, err
+	}
+	resp := &settlementv1.CloseCycleResponse{Cycle: cycleToProto(c)}
 	for _, st := range sts {
 		resp.Statements = append(resp.Statements, statementToProto(st))
+	}
+	for _, n := range nets {
+		resp.NetworkStatements = append(resp.NetworkStatements, &settlementv1.NetworkStatement{StatementId: n.ID, CycleId: n.CycleID,
+			NetworkId: n.NetworkID, NetPayable: moneypb.ToProto(n.NetPayable), Postings: n.Postings, Cutoff: timestamppb.New(n.Cutoff)})
 	}
 	return resp, nil
 }
@@ -302,8 +312,7 @@ func (s *Server) ListCycles(ctx context.Context, req *settlementv1.ListCyclesReq
 	}
 	resp := &settlementv1.ListCyclesResponse{}
 	for _, c := range cs {
-		resp.Cycles = append(resp.Cycles, &settlementv1.Cycle{CycleId: c.ID, Cutoff: timestamppb.New(c.Cutoff),
-			CloseTime: timestamppb.New(c.CloseTime), Postings: c.Postings})
+		resp.Cycles = append(resp.Cycles, cycleToProto(c))
 	}
 	return resp, nil
 }
@@ -393,4 +402,22 @@ func pageLimit(limit int32) (int, error) {
 		return 100, nil
 	}
 	return int(limit), nil
+}
+
+func cycleToProto(c Cycle) *settlementv1.Cycle {
+	return &settlementv1.Cycle{CycleId: c.ID, PartnerId: c.PartnerID, Cutoff: timestamppb.New(c.Cutoff),
+		CloseTime: timestamppb.New(c.CloseTime), Postings: c.Postings}
+}
+
+// validPartnerID is the routing table's rule for an id: 1-64 of [a-z0-9_-].
+func validPartnerID(id string) bool {
+	if len(id) == 0 || len(id) > 64 {
+		return false
+	}
+	for _, r := range id {
+		if !(r >= 'a' && r <= 'z' || r >= '0' && r <= '9' || r == '_' || r == '-') {
+			return false
+		}
+	}
+	return true
 }

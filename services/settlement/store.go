@@ -45,15 +45,15 @@ func (s *SQLStore) InsertPostings(ctx context.Context, ps []Posting) ([]Posting,
 	err := s.db.InTx(ctx, func(ctx context.Context, tx *sqlstore.Tx) error {
 		existing = nil
 		var b strings.Builder
-		b.WriteString(`INSERT INTO ledger_postings (posting_id, payment_id, kind, create_time) VALUES `)
-		args := make([]any, 0, 4*len(ps))
+		b.WriteString(`INSERT INTO ledger_postings (posting_id, payment_id, kind, create_time, partner_id, network_id) VALUES `)
+		args := make([]any, 0, 6*len(ps))
 		for i, p := range ps {
 			if i > 0 {
 				b.WriteString(", ")
 			}
 			n := len(args)
-			fmt.Fprintf(&b, "($%d, $%d, $%d, $%d)", n+1, n+2, n+3, n+4)
-			args = append(args, p.id, p.paymentID, p.kind, p.createTime)
+			fmt.Fprintf(&b, "($%d, $%d, $%d, $%d, $%d, $%d)", n+1, n+2, n+3, n+4, n+5, n+6)
+			args = append(args, p.id, p.paymentID, p.kind, p.createTime, p.partnerID, p.networkID)
 		}
 		b.WriteString(` ON CONFLICT (payment_id, kind) DO NOTHING RETURNING posting_id`)
 		rows, err := tx.QueryContext(ctx, b.String(), args...)
@@ -208,8 +208,8 @@ func (s *SQLStore) TrialBalance(ctx context.Context) ([]AccountBalance, error) {
 // postings made before the cutoff (leaving out those of held payments whose
 // cancel reversal is not posted before the cutoff), records the cycle and
 // writes its statements.
-func (s *SQLStore) CloseCycle(ctx context.Context, cutoff, now time.Time, fence *Fence) (Cycle, []Statement, error) {
-	id := CycleID(cutoff)
+func (s *SQLStore) CloseCycle(ctx context.Context, partner string, cutoff, now time.Time, fence *Fence) (Cycle, []Statement, error) {
+	id := CycleID(cutoff, partner)
 	var (
 		c   Cycle
 		sts []Statement
@@ -221,8 +221,8 @@ func (s *SQLStore) CloseCycle(ctx context.Context, cutoff, now time.Time, fence 
 				return err
 			}
 		}
-		err := tx.QueryRowContext(ctx, `SELECT cycle_id, cutoff, close_time, postings FROM settlement_cycles WHERE cycle_id = $1`, id).
-			Scan(&c.ID, &c.Cutoff, &c.CloseTime, &c.Postings)
+		err := tx.QueryRowContext(ctx, `SELECT cycle_id, partner_id, cutoff, close_time, postings FROM settlement_cycles WHERE cycle_id = $1`, id).
+			Scan(&c.ID, &c.PartnerID, &c.Cutoff, &c.CloseTime, &c.Postings)
 		if err == nil {
 			sts, err = statements(ctx, tx, `cycle_id = $1 ORDER BY sequence`, id)
 			return err
@@ -230,10 +230,13 @@ func (s *SQLStore) CloseCycle(ctx context.Context, cutoff, now time.Time, fence 
 		if !errors.Is(err, sql.ErrNoRows) {
 			return err
 		}
-		// Cycles close in order: a cutoff before the newest would make a
-		// cycle of nothing, listed after the one that took its postings.
+		// Cycles close in order: a cutoff before the newest that could take
+		// the same postings (the partner's own, or one of every partner;
+		// for every partner, any) would make a cycle of nothing, listed
+		// after the one that took its postings.
 		var later sql.NullString
-		if err := tx.QueryRowContext(ctx, `SELECT MAX(cycle_id) FROM settlement_cycles WHERE cutoff > $1`, cutoff.UTC()).Scan(&later); err != nil {
+		if err := tx.QueryRowContext(ctx, `SELECT MAX(cycle_id) FROM settlement_cycles WHERE cutoff > $1
+			AND ($2 = '' OR partner_id = '' OR partner_id = $2)`, cutoff.UTC(), partner).Scan(&later); err != nil {
 			return err
 		}
 		if later.Valid {
@@ -241,12 +244,12 @@ func (s *SQLStore) CloseCycle(ctx context.Context, cutoff, now time.Time, fence 
 		}
 		res, err := tx.ExecContext(ctx, `INSERT INTO settlement_cycle_postings (posting_id, cycle_id)
 			SELECT p.posting_id, $1 FROM ledger_postings p
-			WHERE p.create_time < $2
+			WHERE p.create_time < $2 AND ($4 = '' OR p.partner_id = $4)
 			AND NOT EXISTS (SELECT 1 FROM settlement_cycle_postings m WHERE m.posting_id = p.posting_id)
 			AND NOT EXISTS (SELECT 1 FROM settlement_cancel_holds h WHERE h.payment_id = p.payment_id
 				AND NOT EXISTS (SELECT 1 FROM ledger_postings r WHERE r.payment_id = h.payment_id
 					AND r.kind = CAST($3 AS TEXT) || h.payment_id AND r.create_time < $2))`,
-			id, cutoff.UTC(), cancelReversalKindPrefix)
+			id, cutoff.UTC(), cancelReversalKindPrefix, partner)
 		if err != nil {
 			return err
 		}
@@ -254,9 +257,9 @@ func (s *SQLStore) CloseCycle(ctx context.Context, cutoff, now time.Time, fence 
 		if err != nil {
 			return err
 		}
-		c = Cycle{ID: id, Cutoff: cutoff.UTC(), CloseTime: now.UTC().Truncate(time.Microsecond), Postings: n}
-		if _, err := tx.ExecContext(ctx, `INSERT INTO settlement_cycles (cycle_id, cutoff, close_time, postings) VALUES ($1, $2, $3, $4)`,
-			c.ID, c.Cutoff, c.CloseTime, c.Postings); err != nil {
+		c = Cycle{ID: id, PartnerID: partner, Cutoff: cutoff.UTC(), CloseTime: now.UTC().Truncate(time.Microsecond), Postings: n}
+		if _, err := tx.ExecContext(ctx, `INSERT INTO settlement_cycles (cycle_id, partner_id, cutoff, close_time, postings) VALUES ($1, $2, $3, $4, $5)`,
+			c.ID, c.PartnerID, c.Cutoff, c.CloseTime, c.Postings); err != nil {
 			return err
 		}
 		var last int64
@@ -297,6 +300,17 @@ func (s *SQLStore) CloseCycle(ctx context.Context, cutoff, now time.Time, fence 
 				return err
 			}
 		}
+		// The networks' mirror: each payable's credit net over the cycle.
+		if _, err := tx.ExecContext(ctx, `INSERT INTO settlement_network_statements (statement_id, cycle_id, network_id, currency,
+			net_minor, postings, cutoff)
+			SELECT CAST($1 AS TEXT) || '/network:' || substr(e.account, 18) || '/' || e.currency, CAST($1 AS TEXT), substr(e.account, 18), e.currency,
+				CAST(SUM(CASE WHEN e.side = 'C' THEN e.minor_units ELSE -e.minor_units END) AS INT8),
+				CAST(COUNT(DISTINCT m.posting_id) AS INT8), $2
+			FROM settlement_cycle_postings m JOIN ledger_entries e ON e.posting_id = m.posting_id
+			WHERE m.cycle_id = $1 AND e.account LIKE 'merchant_payable:%'
+			GROUP BY e.account, e.currency`, id, c.Cutoff); err != nil {
+			return err
+		}
 		return audit.Append(ctx, tx, closeEntry(ctx, c, sts, fence))
 	})
 	if err != nil {
@@ -304,6 +318,40 @@ func (s *SQLStore) CloseCycle(ctx context.Context, cutoff, now time.Time, fence 
 	}
 	c.Cutoff, c.CloseTime = c.Cutoff.UTC(), c.CloseTime.UTC()
 	return c, sts, nil
+}
+
+// NetworkStatements implements CycleStore.
+func (s *SQLStore) NetworkStatements(ctx context.Context, cycleID string) ([]NetworkStatement, error) {
+	rows, err := s.db.QueryContext(ctx, `SELECT statement_id, cycle_id, network_id, currency, net_minor, postings, cutoff
+		FROM settlement_network_statements WHERE cycle_id = $1 ORDER BY network_id, currency`, cycleID)
+	if err != nil {
+		return nil, fmt.Errorf("settlement: network statements: %w", err)
+	}
+	defer rows.Close()
+	var out []NetworkStatement
+	for rows.Next() {
+		var n NetworkStatement
+		if err := rows.Scan(&n.ID, &n.CycleID, &n.NetworkID, &n.NetPayable.Currency, &n.NetPayable.Minor, &n.Postings, &n.Cutoff); err != nil {
+			return nil, err
+		}
+		n.Cutoff = n.Cutoff.UTC()
+		out = append(out, n)
+	}
+	return out, rows.Err()
+}
+
+// LatestCutoff implements CycleStore.
+func (s *SQLStore) LatestCutoff(ctx context.Context, partner string) (time.Time, error) {
+	var c Cycle
+	err := s.db.QueryRowContext(ctx, `SELECT cutoff FROM settlement_cycles WHERE partner_id = '' OR partner_id = $1
+		ORDER BY cutoff DESC LIMIT 1`, partner).Scan(&c.Cutoff)
+	if errors.Is(err, sql.ErrNoRows) {
+		return time.Time{}, nil
+	}
+	if err != nil {
+		return time.Time{}, fmt.Errorf("settlement: latest cutoff of %s: %w", partner, err)
+	}
+	return c.Cutoff.UTC(), nil
 }
 
 // checkFence returns ErrFenced unless fence is the newest claim of its name.
@@ -495,8 +543,8 @@ func (s *SQLStore) ListCycles(ctx context.Context, before time.Time, limit int) 
 	if before.IsZero() {
 		before = time.Date(9999, 1, 1, 0, 0, 0, 0, time.UTC)
 	}
-	rows, err := s.db.QueryContext(ctx, `SELECT cycle_id, cutoff, close_time, postings FROM settlement_cycles
-		WHERE cutoff < $1 ORDER BY cutoff DESC LIMIT $2`, before.UTC(), limit)
+	rows, err := s.db.QueryContext(ctx, `SELECT cycle_id, partner_id, cutoff, close_time, postings FROM settlement_cycles
+		WHERE cutoff < $1 ORDER BY cutoff DESC, cycle_id DESC LIMIT $2`, before.UTC(), limit)
 	if err != nil {
 		return nil, fmt.Errorf("settlement: list cycles: %w", err)
 	}
@@ -504,7 +552,7 @@ func (s *SQLStore) ListCycles(ctx context.Context, before time.Time, limit int) 
 	var out []Cycle
 	for rows.Next() {
 		var c Cycle
-		if err := rows.Scan(&c.ID, &c.Cutoff, &c.CloseTime, &c.Postings); err != nil {
+		if err := rows.Scan(&c.ID, &c.PartnerID, &c.Cutoff, &c.CloseTime, &c.Postings); err != nil {
 			return nil, err
 		}
 		c.Cutoff, c.CloseTime = c.Cutoff.UTC(), c.CloseTime.UTC()

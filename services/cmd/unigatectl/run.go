@@ -45,6 +45,7 @@ commands:
   routes get                                   the routing table in force (from the router)
   routes put-partner --id [--name] [--currency] [--endpoint HOST:PORT] [--code-ranges PREFIX:LEN[/LEN],…] [--disabled]
                      [--signing-key V=PUBKEY] [--key-not-after V=RFC3339] [--remove-key V] [--dev-signing-key]
+                     [--settlement-currency USD] [--fx-markup 0:150,…] [--settlement-cutoff HH:MM] [--time-zone ZONE]
   routes put-network --id [--name] [--endpoint] [--guids G1,G2] [--country] [--currency] [--url-issuers wechat,…]
                      [--merchant-id-tag 01] [--signing-key V=PUBKEY] [--key-not-after V=RFC3339] [--remove-key V]
                      [--dev-signing-key]
@@ -56,7 +57,8 @@ commands:
                                                balance, no money created or lost, statements are their cycles' sums,
                                                every movement posted once and in a cycle; names each violation
   settlement cycles [--limit 20] [-o json]     closed settlement cycles, newest first
-  settlement close [--cutoff RFC3339] [-o json]   close the settlement cycle at a cutoff (default now); its statements
+  settlement close [--cutoff RFC3339] [--partner ID] [-o json]   close the cycle of a partner, or of every partner,
+                                               at a cutoff (default now); its statements and network statements
   settlement statement [--after SEQUENCE] [-o json]   settlement statements in order
   settlement statement STATEMENT_ID [--dir DIR]   the statement's CSV file (one row per payment, refund and cancel, a
                                                trailer with counts and the total) and NAME.sha256 beside it
@@ -372,6 +374,8 @@ func putPartner(ctx context.Context, g globals, args []string, out io.Writer) er
 	ranges := fs.String("code-ranges", "", "one-time code ranges PREFIX:LENGTH[/LENGTH…], comma-separated")
 	settle := fs.String("settlement-currency", "", "currency the partner settles in (ISO 4217; empty: its wallet's)")
 	markup := fs.String("fx-markup", "", "FX markup tiers FROM_MINOR:BPS,… ascending from 0 (0:150,100000:80); empty: the FX default")
+	cutoff := fs.String("settlement-cutoff", "", "daily settlement cutoff HH:MM in --time-zone (empty: the settlement service's interval)")
+	zone := fs.String("time-zone", "", "IANA time zone of the settlement cutoff (Asia/Ulaanbaatar; empty: UTC)")
 	var keys keyFlags
 	keys.register(fs)
 	if err := fs.Parse(args); err != nil {
@@ -405,6 +409,10 @@ func putPartner(ctx context.Context, g globals, args []string, out io.Writer) er
 			p.SettlementCurrency = *settle
 		case "fx-markup":
 			p.FxMarkup, ferr = parseMarkup(*markup)
+		case "settlement-cutoff":
+			p.SettlementCutoff = *cutoff
+		case "time-zone":
+			p.SettlementTimeZone = *zone
 		}
 	})
 	if ferr != nil {

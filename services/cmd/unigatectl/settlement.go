@@ -66,6 +66,7 @@ func settlementClose(ctx context.Context, g globals, args []string, out io.Write
 	fs := flag.NewFlagSet("settlement close", flag.ContinueOnError)
 	o := outputFlag(fs)
 	cutoff := fs.String("cutoff", "", "the cutoff, RFC 3339 (default now)")
+	partner := fs.String("partner", "", "close only this partner's cycle (default: every partner's)")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -84,7 +85,7 @@ func settlementClose(ctx context.Context, g globals, args []string, out io.Write
 		return err
 	}
 	defer conn.Close()
-	resp, err := settlementv1.NewSettlementServiceClient(conn).CloseCycle(ctx, &settlementv1.CloseCycleRequest{Cutoff: timestamppb.New(at)})
+	resp, err := settlementv1.NewSettlementServiceClient(conn).CloseCycle(ctx, &settlementv1.CloseCycleRequest{Cutoff: timestamppb.New(at), PartnerId: *partner})
 	if err != nil {
 		return err
 	}
@@ -92,9 +93,21 @@ func settlementClose(ctx context.Context, g globals, args []string, out io.Write
 		return printProto(out, resp)
 	}
 	c := resp.GetCycle()
-	fmt.Fprintf(out, "cycle %s: cutoff %s, closed %s, %d postings\n", c.GetCycleId(),
+	of := "every partner"
+	if c.GetPartnerId() != "" {
+		of = c.GetPartnerId()
+	}
+	fmt.Fprintf(out, "cycle %s of %s: cutoff %s, closed %s, %d postings\n", c.GetCycleId(), of,
 		c.GetCutoff().AsTime().Format(time.RFC3339Nano), c.GetCloseTime().AsTime().Format(time.RFC3339), c.GetPostings())
-	return statementTable(out, resp.GetStatements())
+	if err := statementTable(out, resp.GetStatements()); err != nil {
+		return err
+	}
+	tw := tabwriter.NewWriter(out, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "NETWORK STATEMENT\tNETWORK\tOWED\tPOSTINGS")
+	for _, n := range resp.GetNetworkStatements() {
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%d\n", n.GetStatementId(), n.GetNetworkId(), major(n.GetNetPayable()), n.GetPostings())
+	}
+	return tw.Flush()
 }
 
 func statementTable(out io.Writer, sts []*settlementv1.Statement) error {

@@ -119,9 +119,13 @@ func cyclesList(ctx context.Context, g globals, args []string, out io.Writer) er
 		return printProto(out, resp)
 	}
 	tw := tabwriter.NewWriter(out, 0, 4, 2, ' ', 0)
-	fmt.Fprintln(tw, "CYCLE\tCUTOFF\tCLOSED\tPOSTINGS")
+	fmt.Fprintln(tw, "CYCLE\tPARTNER\tCUTOFF\tCLOSED\tPOSTINGS")
 	for _, c := range resp.GetCycles() {
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%d\n", c.GetCycleId(), c.GetCutoff().AsTime().Format(time.RFC3339Nano),
+		partner := c.GetPartnerId()
+		if partner == "" {
+			partner = "(all)"
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%d\n", c.GetCycleId(), partner, c.GetCutoff().AsTime().Format(time.RFC3339Nano),
 			c.GetCloseTime().AsTime().Format(time.RFC3339), c.GetPostings())
 	}
 	return tw.Flush()

@@ -565,9 +565,16 @@ type Partner struct {
 	SettlementCurrency string `protobuf:"bytes,9,opt,name=settlement_currency,json=settlementCurrency,proto3" json:"settlement_currency,omitempty"`
 	// The partner's FX markup, in tiers by amount; the FX service's default
 	// markup when empty.
-	FxMarkup      []*MarkupTier `protobuf:"bytes,10,rep,name=fx_markup,json=fxMarkup,proto3" json:"fx_markup,omitempty"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
+	FxMarkup []*MarkupTier `protobuf:"bytes,10,rep,name=fx_markup,json=fxMarkup,proto3" json:"fx_markup,omitempty"`
+	// The partner's daily settlement cutoff, "HH:MM" in settlement_time_zone:
+	// its cycle closes then every day. When empty its cycles close at every
+	// multiple of the settlement service's --cycle (UTC).
+	SettlementCutoff string `protobuf:"bytes,11,opt,name=settlement_cutoff,json=settlementCutoff,proto3" json:"settlement_cutoff,omitempty"`
+	// IANA time zone of settlement_cutoff ("Asia/Ulaanbaatar"); UTC when
+	// empty.
+	SettlementTimeZone string `protobuf:"bytes,12,opt,name=settlement_time_zone,json=settlementTimeZone,proto3" json:"settlement_time_zone,omitempty"`
+	unknownFields      protoimpl.UnknownFields
+	sizeCache          protoimpl.SizeCache
 }
 
 func (x *Partner) Reset() {
@@ -668,6 +675,20 @@ func (x *Partner) GetFxMarkup() []*MarkupTier {
 		return x.FxMarkup
 	}
 	return nil
+}
+
+func (x *Partner) GetSettlementCutoff() string {
+	if x != nil {
+		return x.SettlementCutoff
+	}
+	return ""
+}
+
+func (x *Partner) GetSettlementTimeZone() string {
+	if x != nil {
+		return x.SettlementTimeZone
+	}
+	return ""
 }
 
 // MarkupTier is the FX markup for payments from an amount upward.
@@ -1328,7 +1349,7 @@ const file_unigate_router_v1_router_proto_rawDesc = "" +
 	"\anetwork\x18\x02 \x01(\v2\".unigate.router.v1.MerchantNetworkR\anetwork\"=\n" +
 	"\tCodeRange\x12\x16\n" +
 	"\x06prefix\x18\x01 \x01(\tR\x06prefix\x12\x18\n" +
-	"\alengths\x18\x02 \x03(\x05R\alengths\"\xb8\x03\n" +
+	"\alengths\x18\x02 \x03(\x05R\alengths\"\x97\x04\n" +
 	"\aPartner\x12\x1d\n" +
 	"\n" +
 	"partner_id\x18\x01 \x01(\tR\tpartnerId\x12\x12\n" +
@@ -1342,7 +1363,9 @@ const file_unigate_router_v1_router_proto_rawDesc = "" +
 	"\x06limits\x18\b \x01(\v2 .unigate.router.v1.PartnerLimitsR\x06limits\x12/\n" +
 	"\x13settlement_currency\x18\t \x01(\tR\x12settlementCurrency\x12:\n" +
 	"\tfx_markup\x18\n" +
-	" \x03(\v2\x1d.unigate.router.v1.MarkupTierR\bfxMarkup\"U\n" +
+	" \x03(\v2\x1d.unigate.router.v1.MarkupTierR\bfxMarkup\x12+\n" +
+	"\x11settlement_cutoff\x18\v \x01(\tR\x10settlementCutoff\x120\n" +
+	"\x14settlement_time_zone\x18\f \x01(\tR\x12settlementTimeZone\"U\n" +
 	"\n" +
 	"MarkupTier\x12(\n" +
 	"\x10from_minor_units\x18\x01 \x01(\x03R\x0efromMinorUnits\x12\x1d\n" +

@@ -143,11 +143,13 @@ func (BreakKind) EnumDescriptor() ([]byte, []int) {
 
 // Cycle is a closed settlement cycle.
 type Cycle struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	CycleId       string                 `protobuf:"bytes,1,opt,name=cycle_id,json=cycleId,proto3" json:"cycle_id,omitempty"`
-	Cutoff        *timestamppb.Timestamp `protobuf:"bytes,2,opt,name=cutoff,proto3" json:"cutoff,omitempty"`
-	CloseTime     *timestamppb.Timestamp `protobuf:"bytes,3,opt,name=close_time,json=closeTime,proto3" json:"close_time,omitempty"`
-	Postings      int64                  `protobuf:"varint,4,opt,name=postings,proto3" json:"postings,omitempty"`
+	state     protoimpl.MessageState `protogen:"open.v1"`
+	CycleId   string                 `protobuf:"bytes,1,opt,name=cycle_id,json=cycleId,proto3" json:"cycle_id,omitempty"`
+	Cutoff    *timestamppb.Timestamp `protobuf:"bytes,2,opt,name=cutoff,proto3" json:"cutoff,omitempty"`
+	CloseTime *timestamppb.Timestamp `protobuf:"bytes,3,opt,name=close_time,json=closeTime,proto3" json:"close_time,omitempty"`
+	Postings  int64                  `protobuf:"varint,4,opt,name=postings,proto3" json:"postings,omitempty"`
+	// The partner whose cycle it is; empty for a close of every partner.
+	PartnerId     string `protobuf:"bytes,5,opt,name=partner_id,json=partnerId,proto3" json:"partner_id,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -210,6 +212,102 @@ func (x *Cycle) GetPostings() int64 {
 	return 0
 }
 
+func (x *Cycle) GetPartnerId() string {
+	if x != nil {
+		return x.PartnerId
+	}
+	return ""
+}
+
+// NetworkStatement mirrors a cycle's statements for one merchant network
+// and currency: what Unigate owes the network for the cycle's payments
+// less their refunds and cancels.
+type NetworkStatement struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// "<cycle_id>/network:<network_id>/<currency>".
+	StatementId string `protobuf:"bytes,1,opt,name=statement_id,json=statementId,proto3" json:"statement_id,omitempty"`
+	CycleId     string `protobuf:"bytes,2,opt,name=cycle_id,json=cycleId,proto3" json:"cycle_id,omitempty"`
+	NetworkId   string `protobuf:"bytes,3,opt,name=network_id,json=networkId,proto3" json:"network_id,omitempty"`
+	// Credit-positive: what Unigate owes (negative: what the network owes).
+	NetPayable    *v1.Money              `protobuf:"bytes,4,opt,name=net_payable,json=netPayable,proto3" json:"net_payable,omitempty"`
+	Postings      int64                  `protobuf:"varint,5,opt,name=postings,proto3" json:"postings,omitempty"`
+	Cutoff        *timestamppb.Timestamp `protobuf:"bytes,6,opt,name=cutoff,proto3" json:"cutoff,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *NetworkStatement) Reset() {
+	*x = NetworkStatement{}
+	mi := &file_unigate_settlement_v1_settlement_proto_msgTypes[1]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *NetworkStatement) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*NetworkStatement) ProtoMessage() {}
+
+func (x *NetworkStatement) ProtoReflect() protoreflect.Message {
+	mi := &file_unigate_settlement_v1_settlement_proto_msgTypes[1]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use NetworkStatement.ProtoReflect.Descriptor instead.
+func (*NetworkStatement) Descriptor() ([]byte, []int) {
+	return file_unigate_settlement_v1_settlement_proto_rawDescGZIP(), []int{1}
+}
+
+func (x *NetworkStatement) GetStatementId() string {
+	if x != nil {
+		return x.StatementId
+	}
+	return ""
+}
+
+func (x *NetworkStatement) GetCycleId() string {
+	if x != nil {
+		return x.CycleId
+	}
+	return ""
+}
+
+func (x *NetworkStatement) GetNetworkId() string {
+	if x != nil {
+		return x.NetworkId
+	}
+	return ""
+}
+
+func (x *NetworkStatement) GetNetPayable() *v1.Money {
+	if x != nil {
+		return x.NetPayable
+	}
+	return nil
+}
+
+func (x *NetworkStatement) GetPostings() int64 {
+	if x != nil {
+		return x.Postings
+	}
+	return 0
+}
+
+func (x *NetworkStatement) GetCutoff() *timestamppb.Timestamp {
+	if x != nil {
+		return x.Cutoff
+	}
+	return nil
+}
+
 // Statement nets one partner's postings of one cycle in one currency.
 type Statement struct {
 	state       protoimpl.MessageState `protogen:"open.v1"`
@@ -231,7 +329,7 @@ type Statement struct {
 
 func (x *Statement) Reset() {
 	*x = Statement{}
-	mi := &file_unigate_settlement_v1_settlement_proto_msgTypes[1]
+	mi := &file_unigate_settlement_v1_settlement_proto_msgTypes[2]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -243,7 +341,7 @@ func (x *Statement) String() string {
 func (*Statement) ProtoMessage() {}
 
 func (x *Statement) ProtoReflect() protoreflect.Message {
-	mi := &file_unigate_settlement_v1_settlement_proto_msgTypes[1]
+	mi := &file_unigate_settlement_v1_settlement_proto_msgTypes[2]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -256,7 +354,7 @@ func (x *Statement) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Statement.ProtoReflect.Descriptor instead.
 func (*Statement) Descriptor() ([]byte, []int) {
-	return file_unigate_settlement_v1_settlement_proto_rawDescGZIP(), []int{1}
+	return file_unigate_settlement_v1_settlement_proto_rawDescGZIP(), []int{2}
 }
 
 func (x *Statement) GetStatementId() string {
@@ -308,17 +406,19 @@ func (x *Statement) GetCutoff() *timestamppb.Timestamp {
 	return nil
 }
 
-// CloseCycleRequest names the cutoff.
+// CloseCycleRequest names the cutoff and the partner.
 type CloseCycleRequest struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	Cutoff        *timestamppb.Timestamp `protobuf:"bytes,1,opt,name=cutoff,proto3" json:"cutoff,omitempty"`
+	state  protoimpl.MessageState `protogen:"open.v1"`
+	Cutoff *timestamppb.Timestamp `protobuf:"bytes,1,opt,name=cutoff,proto3" json:"cutoff,omitempty"`
+	// Close only this partner's cycle; every partner's when empty.
+	PartnerId     string `protobuf:"bytes,2,opt,name=partner_id,json=partnerId,proto3" json:"partner_id,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
 
 func (x *CloseCycleRequest) Reset() {
 	*x = CloseCycleRequest{}
-	mi := &file_unigate_settlement_v1_settlement_proto_msgTypes[2]
+	mi := &file_unigate_settlement_v1_settlement_proto_msgTypes[3]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -330,7 +430,7 @@ func (x *CloseCycleRequest) String() string {
 func (*CloseCycleRequest) ProtoMessage() {}
 
 func (x *CloseCycleRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_unigate_settlement_v1_settlement_proto_msgTypes[2]
+	mi := &file_unigate_settlement_v1_settlement_proto_msgTypes[3]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -343,7 +443,7 @@ func (x *CloseCycleRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CloseCycleRequest.ProtoReflect.Descriptor instead.
 func (*CloseCycleRequest) Descriptor() ([]byte, []int) {
-	return file_unigate_settlement_v1_settlement_proto_rawDescGZIP(), []int{2}
+	return file_unigate_settlement_v1_settlement_proto_rawDescGZIP(), []int{3}
 }
 
 func (x *CloseCycleRequest) GetCutoff() *timestamppb.Timestamp {
@@ -353,18 +453,27 @@ func (x *CloseCycleRequest) GetCutoff() *timestamppb.Timestamp {
 	return nil
 }
 
-// CloseCycleResponse carries the cycle and its statements.
+func (x *CloseCycleRequest) GetPartnerId() string {
+	if x != nil {
+		return x.PartnerId
+	}
+	return ""
+}
+
+// CloseCycleResponse carries the cycle, its statements and its network
+// statements.
 type CloseCycleResponse struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	Cycle         *Cycle                 `protobuf:"bytes,1,opt,name=cycle,proto3" json:"cycle,omitempty"`
-	Statements    []*Statement           `protobuf:"bytes,2,rep,name=statements,proto3" json:"statements,omitempty"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
+	state             protoimpl.MessageState `protogen:"open.v1"`
+	Cycle             *Cycle                 `protobuf:"bytes,1,opt,name=cycle,proto3" json:"cycle,omitempty"`
+	Statements        []*Statement           `protobuf:"bytes,2,rep,name=statements,proto3" json:"statements,omitempty"`
+	NetworkStatements []*NetworkStatement    `protobuf:"bytes,3,rep,name=network_statements,json=networkStatements,proto3" json:"network_statements,omitempty"`
+	unknownFields     protoimpl.UnknownFields
+	sizeCache         protoimpl.SizeCache
 }
 
 func (x *CloseCycleResponse) Reset() {
 	*x = CloseCycleResponse{}
-	mi := &file_unigate_settlement_v1_settlement_proto_msgTypes[3]
+	mi := &file_unigate_settlement_v1_settlement_proto_msgTypes[4]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -376,7 +485,7 @@ func (x *CloseCycleResponse) String() string {
 func (*CloseCycleResponse) ProtoMessage() {}
 
 func (x *CloseCycleResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_unigate_settlement_v1_settlement_proto_msgTypes[3]
+	mi := &file_unigate_settlement_v1_settlement_proto_msgTypes[4]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -389,7 +498,7 @@ func (x *CloseCycleResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CloseCycleResponse.ProtoReflect.Descriptor instead.
 func (*CloseCycleResponse) Descriptor() ([]byte, []int) {
-	return file_unigate_settlement_v1_settlement_proto_rawDescGZIP(), []int{3}
+	return file_unigate_settlement_v1_settlement_proto_rawDescGZIP(), []int{4}
 }
 
 func (x *CloseCycleResponse) GetCycle() *Cycle {
@@ -406,6 +515,13 @@ func (x *CloseCycleResponse) GetStatements() []*Statement {
 	return nil
 }
 
+func (x *CloseCycleResponse) GetNetworkStatements() []*NetworkStatement {
+	if x != nil {
+		return x.NetworkStatements
+	}
+	return nil
+}
+
 // ListStatementsRequest says where to resume.
 type ListStatementsRequest struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
@@ -418,7 +534,7 @@ type ListStatementsRequest struct {
 
 func (x *ListStatementsRequest) Reset() {
 	*x = ListStatementsRequest{}
-	mi := &file_unigate_settlement_v1_settlement_proto_msgTypes[4]
+	mi := &file_unigate_settlement_v1_settlement_proto_msgTypes[5]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -430,7 +546,7 @@ func (x *ListStatementsRequest) String() string {
 func (*ListStatementsRequest) ProtoMessage() {}
 
 func (x *ListStatementsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_unigate_settlement_v1_settlement_proto_msgTypes[4]
+	mi := &file_unigate_settlement_v1_settlement_proto_msgTypes[5]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -443,7 +559,7 @@ func (x *ListStatementsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListStatementsRequest.ProtoReflect.Descriptor instead.
 func (*ListStatementsRequest) Descriptor() ([]byte, []int) {
-	return file_unigate_settlement_v1_settlement_proto_rawDescGZIP(), []int{4}
+	return file_unigate_settlement_v1_settlement_proto_rawDescGZIP(), []int{5}
 }
 
 func (x *ListStatementsRequest) GetAfterSequence() int64 {
@@ -470,7 +586,7 @@ type ListStatementsResponse struct {
 
 func (x *ListStatementsResponse) Reset() {
 	*x = ListStatementsResponse{}
-	mi := &file_unigate_settlement_v1_settlement_proto_msgTypes[5]
+	mi := &file_unigate_settlement_v1_settlement_proto_msgTypes[6]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -482,7 +598,7 @@ func (x *ListStatementsResponse) String() string {
 func (*ListStatementsResponse) ProtoMessage() {}
 
 func (x *ListStatementsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_unigate_settlement_v1_settlement_proto_msgTypes[5]
+	mi := &file_unigate_settlement_v1_settlement_proto_msgTypes[6]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -495,7 +611,7 @@ func (x *ListStatementsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListStatementsResponse.ProtoReflect.Descriptor instead.
 func (*ListStatementsResponse) Descriptor() ([]byte, []int) {
-	return file_unigate_settlement_v1_settlement_proto_rawDescGZIP(), []int{5}
+	return file_unigate_settlement_v1_settlement_proto_rawDescGZIP(), []int{6}
 }
 
 func (x *ListStatementsResponse) GetStatements() []*Statement {
@@ -515,7 +631,7 @@ type GetPaymentSettlementRequest struct {
 
 func (x *GetPaymentSettlementRequest) Reset() {
 	*x = GetPaymentSettlementRequest{}
-	mi := &file_unigate_settlement_v1_settlement_proto_msgTypes[6]
+	mi := &file_unigate_settlement_v1_settlement_proto_msgTypes[7]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -527,7 +643,7 @@ func (x *GetPaymentSettlementRequest) String() string {
 func (*GetPaymentSettlementRequest) ProtoMessage() {}
 
 func (x *GetPaymentSettlementRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_unigate_settlement_v1_settlement_proto_msgTypes[6]
+	mi := &file_unigate_settlement_v1_settlement_proto_msgTypes[7]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -540,7 +656,7 @@ func (x *GetPaymentSettlementRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetPaymentSettlementRequest.ProtoReflect.Descriptor instead.
 func (*GetPaymentSettlementRequest) Descriptor() ([]byte, []int) {
-	return file_unigate_settlement_v1_settlement_proto_rawDescGZIP(), []int{6}
+	return file_unigate_settlement_v1_settlement_proto_rawDescGZIP(), []int{7}
 }
 
 func (x *GetPaymentSettlementRequest) GetPaymentId() string {
@@ -561,7 +677,7 @@ type GetPaymentSettlementResponse struct {
 
 func (x *GetPaymentSettlementResponse) Reset() {
 	*x = GetPaymentSettlementResponse{}
-	mi := &file_unigate_settlement_v1_settlement_proto_msgTypes[7]
+	mi := &file_unigate_settlement_v1_settlement_proto_msgTypes[8]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -573,7 +689,7 @@ func (x *GetPaymentSettlementResponse) String() string {
 func (*GetPaymentSettlementResponse) ProtoMessage() {}
 
 func (x *GetPaymentSettlementResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_unigate_settlement_v1_settlement_proto_msgTypes[7]
+	mi := &file_unigate_settlement_v1_settlement_proto_msgTypes[8]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -586,7 +702,7 @@ func (x *GetPaymentSettlementResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetPaymentSettlementResponse.ProtoReflect.Descriptor instead.
 func (*GetPaymentSettlementResponse) Descriptor() ([]byte, []int) {
-	return file_unigate_settlement_v1_settlement_proto_rawDescGZIP(), []int{7}
+	return file_unigate_settlement_v1_settlement_proto_rawDescGZIP(), []int{8}
 }
 
 func (x *GetPaymentSettlementResponse) GetSettled() bool {
@@ -613,7 +729,7 @@ type HoldForCancelRequest struct {
 
 func (x *HoldForCancelRequest) Reset() {
 	*x = HoldForCancelRequest{}
-	mi := &file_unigate_settlement_v1_settlement_proto_msgTypes[8]
+	mi := &file_unigate_settlement_v1_settlement_proto_msgTypes[9]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -625,7 +741,7 @@ func (x *HoldForCancelRequest) String() string {
 func (*HoldForCancelRequest) ProtoMessage() {}
 
 func (x *HoldForCancelRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_unigate_settlement_v1_settlement_proto_msgTypes[8]
+	mi := &file_unigate_settlement_v1_settlement_proto_msgTypes[9]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -638,7 +754,7 @@ func (x *HoldForCancelRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use HoldForCancelRequest.ProtoReflect.Descriptor instead.
 func (*HoldForCancelRequest) Descriptor() ([]byte, []int) {
-	return file_unigate_settlement_v1_settlement_proto_rawDescGZIP(), []int{8}
+	return file_unigate_settlement_v1_settlement_proto_rawDescGZIP(), []int{9}
 }
 
 func (x *HoldForCancelRequest) GetPaymentId() string {
@@ -662,7 +778,7 @@ type HoldForCancelResponse struct {
 
 func (x *HoldForCancelResponse) Reset() {
 	*x = HoldForCancelResponse{}
-	mi := &file_unigate_settlement_v1_settlement_proto_msgTypes[9]
+	mi := &file_unigate_settlement_v1_settlement_proto_msgTypes[10]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -674,7 +790,7 @@ func (x *HoldForCancelResponse) String() string {
 func (*HoldForCancelResponse) ProtoMessage() {}
 
 func (x *HoldForCancelResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_unigate_settlement_v1_settlement_proto_msgTypes[9]
+	mi := &file_unigate_settlement_v1_settlement_proto_msgTypes[10]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -687,7 +803,7 @@ func (x *HoldForCancelResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use HoldForCancelResponse.ProtoReflect.Descriptor instead.
 func (*HoldForCancelResponse) Descriptor() ([]byte, []int) {
-	return file_unigate_settlement_v1_settlement_proto_rawDescGZIP(), []int{9}
+	return file_unigate_settlement_v1_settlement_proto_rawDescGZIP(), []int{10}
 }
 
 func (x *HoldForCancelResponse) GetHeld() bool {
@@ -717,7 +833,7 @@ type Entry struct {
 
 func (x *Entry) Reset() {
 	*x = Entry{}
-	mi := &file_unigate_settlement_v1_settlement_proto_msgTypes[10]
+	mi := &file_unigate_settlement_v1_settlement_proto_msgTypes[11]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -729,7 +845,7 @@ func (x *Entry) String() string {
 func (*Entry) ProtoMessage() {}
 
 func (x *Entry) ProtoReflect() protoreflect.Message {
-	mi := &file_unigate_settlement_v1_settlement_proto_msgTypes[10]
+	mi := &file_unigate_settlement_v1_settlement_proto_msgTypes[11]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -742,7 +858,7 @@ func (x *Entry) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Entry.ProtoReflect.Descriptor instead.
 func (*Entry) Descriptor() ([]byte, []int) {
-	return file_unigate_settlement_v1_settlement_proto_rawDescGZIP(), []int{10}
+	return file_unigate_settlement_v1_settlement_proto_rawDescGZIP(), []int{11}
 }
 
 func (x *Entry) GetAccount() string {
@@ -781,7 +897,7 @@ type Posting struct {
 
 func (x *Posting) Reset() {
 	*x = Posting{}
-	mi := &file_unigate_settlement_v1_settlement_proto_msgTypes[11]
+	mi := &file_unigate_settlement_v1_settlement_proto_msgTypes[12]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -793,7 +909,7 @@ func (x *Posting) String() string {
 func (*Posting) ProtoMessage() {}
 
 func (x *Posting) ProtoReflect() protoreflect.Message {
-	mi := &file_unigate_settlement_v1_settlement_proto_msgTypes[11]
+	mi := &file_unigate_settlement_v1_settlement_proto_msgTypes[12]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -806,7 +922,7 @@ func (x *Posting) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Posting.ProtoReflect.Descriptor instead.
 func (*Posting) Descriptor() ([]byte, []int) {
-	return file_unigate_settlement_v1_settlement_proto_rawDescGZIP(), []int{11}
+	return file_unigate_settlement_v1_settlement_proto_rawDescGZIP(), []int{12}
 }
 
 func (x *Posting) GetPostingId() string {
@@ -873,7 +989,7 @@ type PostPaymentRequest struct {
 
 func (x *PostPaymentRequest) Reset() {
 	*x = PostPaymentRequest{}
-	mi := &file_unigate_settlement_v1_settlement_proto_msgTypes[12]
+	mi := &file_unigate_settlement_v1_settlement_proto_msgTypes[13]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -885,7 +1001,7 @@ func (x *PostPaymentRequest) String() string {
 func (*PostPaymentRequest) ProtoMessage() {}
 
 func (x *PostPaymentRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_unigate_settlement_v1_settlement_proto_msgTypes[12]
+	mi := &file_unigate_settlement_v1_settlement_proto_msgTypes[13]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -898,7 +1014,7 @@ func (x *PostPaymentRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PostPaymentRequest.ProtoReflect.Descriptor instead.
 func (*PostPaymentRequest) Descriptor() ([]byte, []int) {
-	return file_unigate_settlement_v1_settlement_proto_rawDescGZIP(), []int{12}
+	return file_unigate_settlement_v1_settlement_proto_rawDescGZIP(), []int{13}
 }
 
 func (x *PostPaymentRequest) GetPaymentId() string {
@@ -974,7 +1090,7 @@ type PostPaymentResponse struct {
 
 func (x *PostPaymentResponse) Reset() {
 	*x = PostPaymentResponse{}
-	mi := &file_unigate_settlement_v1_settlement_proto_msgTypes[13]
+	mi := &file_unigate_settlement_v1_settlement_proto_msgTypes[14]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -986,7 +1102,7 @@ func (x *PostPaymentResponse) String() string {
 func (*PostPaymentResponse) ProtoMessage() {}
 
 func (x *PostPaymentResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_unigate_settlement_v1_settlement_proto_msgTypes[13]
+	mi := &file_unigate_settlement_v1_settlement_proto_msgTypes[14]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -999,7 +1115,7 @@ func (x *PostPaymentResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PostPaymentResponse.ProtoReflect.Descriptor instead.
 func (*PostPaymentResponse) Descriptor() ([]byte, []int) {
-	return file_unigate_settlement_v1_settlement_proto_rawDescGZIP(), []int{13}
+	return file_unigate_settlement_v1_settlement_proto_rawDescGZIP(), []int{14}
 }
 
 func (x *PostPaymentResponse) GetPosting() *Posting {
@@ -1019,7 +1135,7 @@ type PostPaymentsRequest struct {
 
 func (x *PostPaymentsRequest) Reset() {
 	*x = PostPaymentsRequest{}
-	mi := &file_unigate_settlement_v1_settlement_proto_msgTypes[14]
+	mi := &file_unigate_settlement_v1_settlement_proto_msgTypes[15]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1031,7 +1147,7 @@ func (x *PostPaymentsRequest) String() string {
 func (*PostPaymentsRequest) ProtoMessage() {}
 
 func (x *PostPaymentsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_unigate_settlement_v1_settlement_proto_msgTypes[14]
+	mi := &file_unigate_settlement_v1_settlement_proto_msgTypes[15]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1044,7 +1160,7 @@ func (x *PostPaymentsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PostPaymentsRequest.ProtoReflect.Descriptor instead.
 func (*PostPaymentsRequest) Descriptor() ([]byte, []int) {
-	return file_unigate_settlement_v1_settlement_proto_rawDescGZIP(), []int{14}
+	return file_unigate_settlement_v1_settlement_proto_rawDescGZIP(), []int{15}
 }
 
 func (x *PostPaymentsRequest) GetPayments() []*PostPaymentRequest {
@@ -1064,7 +1180,7 @@ type PostPaymentsResponse struct {
 
 func (x *PostPaymentsResponse) Reset() {
 	*x = PostPaymentsResponse{}
-	mi := &file_unigate_settlement_v1_settlement_proto_msgTypes[15]
+	mi := &file_unigate_settlement_v1_settlement_proto_msgTypes[16]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1076,7 +1192,7 @@ func (x *PostPaymentsResponse) String() string {
 func (*PostPaymentsResponse) ProtoMessage() {}
 
 func (x *PostPaymentsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_unigate_settlement_v1_settlement_proto_msgTypes[15]
+	mi := &file_unigate_settlement_v1_settlement_proto_msgTypes[16]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1089,7 +1205,7 @@ func (x *PostPaymentsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PostPaymentsResponse.ProtoReflect.Descriptor instead.
 func (*PostPaymentsResponse) Descriptor() ([]byte, []int) {
-	return file_unigate_settlement_v1_settlement_proto_rawDescGZIP(), []int{15}
+	return file_unigate_settlement_v1_settlement_proto_rawDescGZIP(), []int{16}
 }
 
 func (x *PostPaymentsResponse) GetPostings() []*Posting {
@@ -1109,7 +1225,7 @@ type ListPostingsRequest struct {
 
 func (x *ListPostingsRequest) Reset() {
 	*x = ListPostingsRequest{}
-	mi := &file_unigate_settlement_v1_settlement_proto_msgTypes[16]
+	mi := &file_unigate_settlement_v1_settlement_proto_msgTypes[17]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1121,7 +1237,7 @@ func (x *ListPostingsRequest) String() string {
 func (*ListPostingsRequest) ProtoMessage() {}
 
 func (x *ListPostingsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_unigate_settlement_v1_settlement_proto_msgTypes[16]
+	mi := &file_unigate_settlement_v1_settlement_proto_msgTypes[17]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1134,7 +1250,7 @@ func (x *ListPostingsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListPostingsRequest.ProtoReflect.Descriptor instead.
 func (*ListPostingsRequest) Descriptor() ([]byte, []int) {
-	return file_unigate_settlement_v1_settlement_proto_rawDescGZIP(), []int{16}
+	return file_unigate_settlement_v1_settlement_proto_rawDescGZIP(), []int{17}
 }
 
 func (x *ListPostingsRequest) GetPaymentId() string {
@@ -1154,7 +1270,7 @@ type ListPostingsResponse struct {
 
 func (x *ListPostingsResponse) Reset() {
 	*x = ListPostingsResponse{}
-	mi := &file_unigate_settlement_v1_settlement_proto_msgTypes[17]
+	mi := &file_unigate_settlement_v1_settlement_proto_msgTypes[18]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1166,7 +1282,7 @@ func (x *ListPostingsResponse) String() string {
 func (*ListPostingsResponse) ProtoMessage() {}
 
 func (x *ListPostingsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_unigate_settlement_v1_settlement_proto_msgTypes[17]
+	mi := &file_unigate_settlement_v1_settlement_proto_msgTypes[18]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1179,7 +1295,7 @@ func (x *ListPostingsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListPostingsResponse.ProtoReflect.Descriptor instead.
 func (*ListPostingsResponse) Descriptor() ([]byte, []int) {
-	return file_unigate_settlement_v1_settlement_proto_rawDescGZIP(), []int{17}
+	return file_unigate_settlement_v1_settlement_proto_rawDescGZIP(), []int{18}
 }
 
 func (x *ListPostingsResponse) GetPostings() []*Posting {
@@ -1198,7 +1314,7 @@ type GetTrialBalanceRequest struct {
 
 func (x *GetTrialBalanceRequest) Reset() {
 	*x = GetTrialBalanceRequest{}
-	mi := &file_unigate_settlement_v1_settlement_proto_msgTypes[18]
+	mi := &file_unigate_settlement_v1_settlement_proto_msgTypes[19]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1210,7 +1326,7 @@ func (x *GetTrialBalanceRequest) String() string {
 func (*GetTrialBalanceRequest) ProtoMessage() {}
 
 func (x *GetTrialBalanceRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_unigate_settlement_v1_settlement_proto_msgTypes[18]
+	mi := &file_unigate_settlement_v1_settlement_proto_msgTypes[19]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1223,7 +1339,7 @@ func (x *GetTrialBalanceRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetTrialBalanceRequest.ProtoReflect.Descriptor instead.
 func (*GetTrialBalanceRequest) Descriptor() ([]byte, []int) {
-	return file_unigate_settlement_v1_settlement_proto_rawDescGZIP(), []int{18}
+	return file_unigate_settlement_v1_settlement_proto_rawDescGZIP(), []int{19}
 }
 
 // AccountBalance is the sum of one account's entries in one currency.
@@ -1239,7 +1355,7 @@ type AccountBalance struct {
 
 func (x *AccountBalance) Reset() {
 	*x = AccountBalance{}
-	mi := &file_unigate_settlement_v1_settlement_proto_msgTypes[19]
+	mi := &file_unigate_settlement_v1_settlement_proto_msgTypes[20]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1251,7 +1367,7 @@ func (x *AccountBalance) String() string {
 func (*AccountBalance) ProtoMessage() {}
 
 func (x *AccountBalance) ProtoReflect() protoreflect.Message {
-	mi := &file_unigate_settlement_v1_settlement_proto_msgTypes[19]
+	mi := &file_unigate_settlement_v1_settlement_proto_msgTypes[20]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1264,7 +1380,7 @@ func (x *AccountBalance) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AccountBalance.ProtoReflect.Descriptor instead.
 func (*AccountBalance) Descriptor() ([]byte, []int) {
-	return file_unigate_settlement_v1_settlement_proto_rawDescGZIP(), []int{19}
+	return file_unigate_settlement_v1_settlement_proto_rawDescGZIP(), []int{20}
 }
 
 func (x *AccountBalance) GetAccount() string {
@@ -1307,7 +1423,7 @@ type CurrencyTotal struct {
 
 func (x *CurrencyTotal) Reset() {
 	*x = CurrencyTotal{}
-	mi := &file_unigate_settlement_v1_settlement_proto_msgTypes[20]
+	mi := &file_unigate_settlement_v1_settlement_proto_msgTypes[21]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1319,7 +1435,7 @@ func (x *CurrencyTotal) String() string {
 func (*CurrencyTotal) ProtoMessage() {}
 
 func (x *CurrencyTotal) ProtoReflect() protoreflect.Message {
-	mi := &file_unigate_settlement_v1_settlement_proto_msgTypes[20]
+	mi := &file_unigate_settlement_v1_settlement_proto_msgTypes[21]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1332,7 +1448,7 @@ func (x *CurrencyTotal) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CurrencyTotal.ProtoReflect.Descriptor instead.
 func (*CurrencyTotal) Descriptor() ([]byte, []int) {
-	return file_unigate_settlement_v1_settlement_proto_rawDescGZIP(), []int{20}
+	return file_unigate_settlement_v1_settlement_proto_rawDescGZIP(), []int{21}
 }
 
 func (x *CurrencyTotal) GetCurrency() string {
@@ -1368,7 +1484,7 @@ type GetTrialBalanceResponse struct {
 
 func (x *GetTrialBalanceResponse) Reset() {
 	*x = GetTrialBalanceResponse{}
-	mi := &file_unigate_settlement_v1_settlement_proto_msgTypes[21]
+	mi := &file_unigate_settlement_v1_settlement_proto_msgTypes[22]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1380,7 +1496,7 @@ func (x *GetTrialBalanceResponse) String() string {
 func (*GetTrialBalanceResponse) ProtoMessage() {}
 
 func (x *GetTrialBalanceResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_unigate_settlement_v1_settlement_proto_msgTypes[21]
+	mi := &file_unigate_settlement_v1_settlement_proto_msgTypes[22]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1393,7 +1509,7 @@ func (x *GetTrialBalanceResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetTrialBalanceResponse.ProtoReflect.Descriptor instead.
 func (*GetTrialBalanceResponse) Descriptor() ([]byte, []int) {
-	return file_unigate_settlement_v1_settlement_proto_rawDescGZIP(), []int{21}
+	return file_unigate_settlement_v1_settlement_proto_rawDescGZIP(), []int{22}
 }
 
 func (x *GetTrialBalanceResponse) GetAccounts() []*AccountBalance {
@@ -1420,7 +1536,7 @@ type StreamStatementFileRequest struct {
 
 func (x *StreamStatementFileRequest) Reset() {
 	*x = StreamStatementFileRequest{}
-	mi := &file_unigate_settlement_v1_settlement_proto_msgTypes[22]
+	mi := &file_unigate_settlement_v1_settlement_proto_msgTypes[23]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1432,7 +1548,7 @@ func (x *StreamStatementFileRequest) String() string {
 func (*StreamStatementFileRequest) ProtoMessage() {}
 
 func (x *StreamStatementFileRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_unigate_settlement_v1_settlement_proto_msgTypes[22]
+	mi := &file_unigate_settlement_v1_settlement_proto_msgTypes[23]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1445,7 +1561,7 @@ func (x *StreamStatementFileRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use StreamStatementFileRequest.ProtoReflect.Descriptor instead.
 func (*StreamStatementFileRequest) Descriptor() ([]byte, []int) {
-	return file_unigate_settlement_v1_settlement_proto_rawDescGZIP(), []int{22}
+	return file_unigate_settlement_v1_settlement_proto_rawDescGZIP(), []int{23}
 }
 
 func (x *StreamStatementFileRequest) GetStatementId() string {
@@ -1470,7 +1586,7 @@ type StreamStatementFileResponse struct {
 
 func (x *StreamStatementFileResponse) Reset() {
 	*x = StreamStatementFileResponse{}
-	mi := &file_unigate_settlement_v1_settlement_proto_msgTypes[23]
+	mi := &file_unigate_settlement_v1_settlement_proto_msgTypes[24]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1482,7 +1598,7 @@ func (x *StreamStatementFileResponse) String() string {
 func (*StreamStatementFileResponse) ProtoMessage() {}
 
 func (x *StreamStatementFileResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_unigate_settlement_v1_settlement_proto_msgTypes[23]
+	mi := &file_unigate_settlement_v1_settlement_proto_msgTypes[24]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1495,7 +1611,7 @@ func (x *StreamStatementFileResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use StreamStatementFileResponse.ProtoReflect.Descriptor instead.
 func (*StreamStatementFileResponse) Descriptor() ([]byte, []int) {
-	return file_unigate_settlement_v1_settlement_proto_rawDescGZIP(), []int{23}
+	return file_unigate_settlement_v1_settlement_proto_rawDescGZIP(), []int{24}
 }
 
 func (x *StreamStatementFileResponse) GetFileName() string {
@@ -1533,7 +1649,7 @@ type ListCyclesRequest struct {
 
 func (x *ListCyclesRequest) Reset() {
 	*x = ListCyclesRequest{}
-	mi := &file_unigate_settlement_v1_settlement_proto_msgTypes[24]
+	mi := &file_unigate_settlement_v1_settlement_proto_msgTypes[25]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1545,7 +1661,7 @@ func (x *ListCyclesRequest) String() string {
 func (*ListCyclesRequest) ProtoMessage() {}
 
 func (x *ListCyclesRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_unigate_settlement_v1_settlement_proto_msgTypes[24]
+	mi := &file_unigate_settlement_v1_settlement_proto_msgTypes[25]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1558,7 +1674,7 @@ func (x *ListCyclesRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListCyclesRequest.ProtoReflect.Descriptor instead.
 func (*ListCyclesRequest) Descriptor() ([]byte, []int) {
-	return file_unigate_settlement_v1_settlement_proto_rawDescGZIP(), []int{24}
+	return file_unigate_settlement_v1_settlement_proto_rawDescGZIP(), []int{25}
 }
 
 func (x *ListCyclesRequest) GetBefore() *timestamppb.Timestamp {
@@ -1585,7 +1701,7 @@ type ListCyclesResponse struct {
 
 func (x *ListCyclesResponse) Reset() {
 	*x = ListCyclesResponse{}
-	mi := &file_unigate_settlement_v1_settlement_proto_msgTypes[25]
+	mi := &file_unigate_settlement_v1_settlement_proto_msgTypes[26]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1597,7 +1713,7 @@ func (x *ListCyclesResponse) String() string {
 func (*ListCyclesResponse) ProtoMessage() {}
 
 func (x *ListCyclesResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_unigate_settlement_v1_settlement_proto_msgTypes[25]
+	mi := &file_unigate_settlement_v1_settlement_proto_msgTypes[26]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1610,7 +1726,7 @@ func (x *ListCyclesResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListCyclesResponse.ProtoReflect.Descriptor instead.
 func (*ListCyclesResponse) Descriptor() ([]byte, []int) {
-	return file_unigate_settlement_v1_settlement_proto_rawDescGZIP(), []int{25}
+	return file_unigate_settlement_v1_settlement_proto_rawDescGZIP(), []int{26}
 }
 
 func (x *ListCyclesResponse) GetCycles() []*Cycle {
@@ -1634,7 +1750,7 @@ type ReconcileRequest struct {
 
 func (x *ReconcileRequest) Reset() {
 	*x = ReconcileRequest{}
-	mi := &file_unigate_settlement_v1_settlement_proto_msgTypes[26]
+	mi := &file_unigate_settlement_v1_settlement_proto_msgTypes[27]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1646,7 +1762,7 @@ func (x *ReconcileRequest) String() string {
 func (*ReconcileRequest) ProtoMessage() {}
 
 func (x *ReconcileRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_unigate_settlement_v1_settlement_proto_msgTypes[26]
+	mi := &file_unigate_settlement_v1_settlement_proto_msgTypes[27]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1659,7 +1775,7 @@ func (x *ReconcileRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ReconcileRequest.ProtoReflect.Descriptor instead.
 func (*ReconcileRequest) Descriptor() ([]byte, []int) {
-	return file_unigate_settlement_v1_settlement_proto_rawDescGZIP(), []int{26}
+	return file_unigate_settlement_v1_settlement_proto_rawDescGZIP(), []int{27}
 }
 
 func (x *ReconcileRequest) GetStatementId() string {
@@ -1711,7 +1827,7 @@ type Break struct {
 
 func (x *Break) Reset() {
 	*x = Break{}
-	mi := &file_unigate_settlement_v1_settlement_proto_msgTypes[27]
+	mi := &file_unigate_settlement_v1_settlement_proto_msgTypes[28]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1723,7 +1839,7 @@ func (x *Break) String() string {
 func (*Break) ProtoMessage() {}
 
 func (x *Break) ProtoReflect() protoreflect.Message {
-	mi := &file_unigate_settlement_v1_settlement_proto_msgTypes[27]
+	mi := &file_unigate_settlement_v1_settlement_proto_msgTypes[28]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1736,7 +1852,7 @@ func (x *Break) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Break.ProtoReflect.Descriptor instead.
 func (*Break) Descriptor() ([]byte, []int) {
-	return file_unigate_settlement_v1_settlement_proto_rawDescGZIP(), []int{27}
+	return file_unigate_settlement_v1_settlement_proto_rawDescGZIP(), []int{28}
 }
 
 func (x *Break) GetBreakId() string {
@@ -1853,7 +1969,7 @@ type ReconcileRun struct {
 
 func (x *ReconcileRun) Reset() {
 	*x = ReconcileRun{}
-	mi := &file_unigate_settlement_v1_settlement_proto_msgTypes[28]
+	mi := &file_unigate_settlement_v1_settlement_proto_msgTypes[29]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1865,7 +1981,7 @@ func (x *ReconcileRun) String() string {
 func (*ReconcileRun) ProtoMessage() {}
 
 func (x *ReconcileRun) ProtoReflect() protoreflect.Message {
-	mi := &file_unigate_settlement_v1_settlement_proto_msgTypes[28]
+	mi := &file_unigate_settlement_v1_settlement_proto_msgTypes[29]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1878,7 +1994,7 @@ func (x *ReconcileRun) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ReconcileRun.ProtoReflect.Descriptor instead.
 func (*ReconcileRun) Descriptor() ([]byte, []int) {
-	return file_unigate_settlement_v1_settlement_proto_rawDescGZIP(), []int{28}
+	return file_unigate_settlement_v1_settlement_proto_rawDescGZIP(), []int{29}
 }
 
 func (x *ReconcileRun) GetRunId() string {
@@ -1981,7 +2097,7 @@ type ReconcileResponse struct {
 
 func (x *ReconcileResponse) Reset() {
 	*x = ReconcileResponse{}
-	mi := &file_unigate_settlement_v1_settlement_proto_msgTypes[29]
+	mi := &file_unigate_settlement_v1_settlement_proto_msgTypes[30]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1993,7 +2109,7 @@ func (x *ReconcileResponse) String() string {
 func (*ReconcileResponse) ProtoMessage() {}
 
 func (x *ReconcileResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_unigate_settlement_v1_settlement_proto_msgTypes[29]
+	mi := &file_unigate_settlement_v1_settlement_proto_msgTypes[30]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2006,7 +2122,7 @@ func (x *ReconcileResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ReconcileResponse.ProtoReflect.Descriptor instead.
 func (*ReconcileResponse) Descriptor() ([]byte, []int) {
-	return file_unigate_settlement_v1_settlement_proto_rawDescGZIP(), []int{29}
+	return file_unigate_settlement_v1_settlement_proto_rawDescGZIP(), []int{30}
 }
 
 func (x *ReconcileResponse) GetRun() *ReconcileRun {
@@ -2045,7 +2161,7 @@ type ListBreaksRequest struct {
 
 func (x *ListBreaksRequest) Reset() {
 	*x = ListBreaksRequest{}
-	mi := &file_unigate_settlement_v1_settlement_proto_msgTypes[30]
+	mi := &file_unigate_settlement_v1_settlement_proto_msgTypes[31]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2057,7 +2173,7 @@ func (x *ListBreaksRequest) String() string {
 func (*ListBreaksRequest) ProtoMessage() {}
 
 func (x *ListBreaksRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_unigate_settlement_v1_settlement_proto_msgTypes[30]
+	mi := &file_unigate_settlement_v1_settlement_proto_msgTypes[31]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2070,7 +2186,7 @@ func (x *ListBreaksRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListBreaksRequest.ProtoReflect.Descriptor instead.
 func (*ListBreaksRequest) Descriptor() ([]byte, []int) {
-	return file_unigate_settlement_v1_settlement_proto_rawDescGZIP(), []int{30}
+	return file_unigate_settlement_v1_settlement_proto_rawDescGZIP(), []int{31}
 }
 
 func (x *ListBreaksRequest) GetStatementId() string {
@@ -2104,7 +2220,7 @@ type ListBreaksResponse struct {
 
 func (x *ListBreaksResponse) Reset() {
 	*x = ListBreaksResponse{}
-	mi := &file_unigate_settlement_v1_settlement_proto_msgTypes[31]
+	mi := &file_unigate_settlement_v1_settlement_proto_msgTypes[32]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2116,7 +2232,7 @@ func (x *ListBreaksResponse) String() string {
 func (*ListBreaksResponse) ProtoMessage() {}
 
 func (x *ListBreaksResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_unigate_settlement_v1_settlement_proto_msgTypes[31]
+	mi := &file_unigate_settlement_v1_settlement_proto_msgTypes[32]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2129,7 +2245,7 @@ func (x *ListBreaksResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListBreaksResponse.ProtoReflect.Descriptor instead.
 func (*ListBreaksResponse) Descriptor() ([]byte, []int) {
-	return file_unigate_settlement_v1_settlement_proto_rawDescGZIP(), []int{31}
+	return file_unigate_settlement_v1_settlement_proto_rawDescGZIP(), []int{32}
 }
 
 func (x *ListBreaksResponse) GetBreaks() []*Break {
@@ -2151,7 +2267,7 @@ type ResolveBreakRequest struct {
 
 func (x *ResolveBreakRequest) Reset() {
 	*x = ResolveBreakRequest{}
-	mi := &file_unigate_settlement_v1_settlement_proto_msgTypes[32]
+	mi := &file_unigate_settlement_v1_settlement_proto_msgTypes[33]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2163,7 +2279,7 @@ func (x *ResolveBreakRequest) String() string {
 func (*ResolveBreakRequest) ProtoMessage() {}
 
 func (x *ResolveBreakRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_unigate_settlement_v1_settlement_proto_msgTypes[32]
+	mi := &file_unigate_settlement_v1_settlement_proto_msgTypes[33]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2176,7 +2292,7 @@ func (x *ResolveBreakRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ResolveBreakRequest.ProtoReflect.Descriptor instead.
 func (*ResolveBreakRequest) Descriptor() ([]byte, []int) {
-	return file_unigate_settlement_v1_settlement_proto_rawDescGZIP(), []int{32}
+	return file_unigate_settlement_v1_settlement_proto_rawDescGZIP(), []int{33}
 }
 
 func (x *ResolveBreakRequest) GetBreakId() string {
@@ -2203,7 +2319,7 @@ type ResolveBreakResponse struct {
 
 func (x *ResolveBreakResponse) Reset() {
 	*x = ResolveBreakResponse{}
-	mi := &file_unigate_settlement_v1_settlement_proto_msgTypes[33]
+	mi := &file_unigate_settlement_v1_settlement_proto_msgTypes[34]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2215,7 +2331,7 @@ func (x *ResolveBreakResponse) String() string {
 func (*ResolveBreakResponse) ProtoMessage() {}
 
 func (x *ResolveBreakResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_unigate_settlement_v1_settlement_proto_msgTypes[33]
+	mi := &file_unigate_settlement_v1_settlement_proto_msgTypes[34]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2228,7 +2344,7 @@ func (x *ResolveBreakResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ResolveBreakResponse.ProtoReflect.Descriptor instead.
 func (*ResolveBreakResponse) Descriptor() ([]byte, []int) {
-	return file_unigate_settlement_v1_settlement_proto_rawDescGZIP(), []int{33}
+	return file_unigate_settlement_v1_settlement_proto_rawDescGZIP(), []int{34}
 }
 
 func (x *ResolveBreakResponse) GetBreak() *Break {
@@ -2242,13 +2358,24 @@ var File_unigate_settlement_v1_settlement_proto protoreflect.FileDescriptor
 
 const file_unigate_settlement_v1_settlement_proto_rawDesc = "" +
 	"\n" +
-	"&unigate/settlement/v1/settlement.proto\x12\x15unigate.settlement.v1\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x1eunigate/common/v1/common.proto\"\xad\x01\n" +
+	"&unigate/settlement/v1/settlement.proto\x12\x15unigate.settlement.v1\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x1eunigate/common/v1/common.proto\"\xcc\x01\n" +
 	"\x05Cycle\x12\x19\n" +
 	"\bcycle_id\x18\x01 \x01(\tR\acycleId\x122\n" +
 	"\x06cutoff\x18\x02 \x01(\v2\x1a.google.protobuf.TimestampR\x06cutoff\x129\n" +
 	"\n" +
 	"close_time\x18\x03 \x01(\v2\x1a.google.protobuf.TimestampR\tcloseTime\x12\x1a\n" +
-	"\bpostings\x18\x04 \x01(\x03R\bpostings\"\x95\x02\n" +
+	"\bpostings\x18\x04 \x01(\x03R\bpostings\x12\x1d\n" +
+	"\n" +
+	"partner_id\x18\x05 \x01(\tR\tpartnerId\"\xfa\x01\n" +
+	"\x10NetworkStatement\x12!\n" +
+	"\fstatement_id\x18\x01 \x01(\tR\vstatementId\x12\x19\n" +
+	"\bcycle_id\x18\x02 \x01(\tR\acycleId\x12\x1d\n" +
+	"\n" +
+	"network_id\x18\x03 \x01(\tR\tnetworkId\x129\n" +
+	"\vnet_payable\x18\x04 \x01(\v2\x18.unigate.common.v1.MoneyR\n" +
+	"netPayable\x12\x1a\n" +
+	"\bpostings\x18\x05 \x01(\x03R\bpostings\x122\n" +
+	"\x06cutoff\x18\x06 \x01(\v2\x1a.google.protobuf.TimestampR\x06cutoff\"\x95\x02\n" +
 	"\tStatement\x12!\n" +
 	"\fstatement_id\x18\x01 \x01(\tR\vstatementId\x12\x1a\n" +
 	"\bsequence\x18\x02 \x01(\x03R\bsequence\x12\x19\n" +
@@ -2257,14 +2384,17 @@ const file_unigate_settlement_v1_settlement_proto_rawDesc = "" +
 	"partner_id\x18\x04 \x01(\tR\tpartnerId\x12?\n" +
 	"\x0enet_receivable\x18\x05 \x01(\v2\x18.unigate.common.v1.MoneyR\rnetReceivable\x12\x1a\n" +
 	"\bpostings\x18\x06 \x01(\x03R\bpostings\x122\n" +
-	"\x06cutoff\x18\a \x01(\v2\x1a.google.protobuf.TimestampR\x06cutoff\"G\n" +
+	"\x06cutoff\x18\a \x01(\v2\x1a.google.protobuf.TimestampR\x06cutoff\"f\n" +
 	"\x11CloseCycleRequest\x122\n" +
-	"\x06cutoff\x18\x01 \x01(\v2\x1a.google.protobuf.TimestampR\x06cutoff\"\x8a\x01\n" +
+	"\x06cutoff\x18\x01 \x01(\v2\x1a.google.protobuf.TimestampR\x06cutoff\x12\x1d\n" +
+	"\n" +
+	"partner_id\x18\x02 \x01(\tR\tpartnerId\"\xe2\x01\n" +
 	"\x12CloseCycleResponse\x122\n" +
 	"\x05cycle\x18\x01 \x01(\v2\x1c.unigate.settlement.v1.CycleR\x05cycle\x12@\n" +
 	"\n" +
 	"statements\x18\x02 \x03(\v2 .unigate.settlement.v1.StatementR\n" +
-	"statements\"T\n" +
+	"statements\x12V\n" +
+	"\x12network_statements\x18\x03 \x03(\v2'.unigate.settlement.v1.NetworkStatementR\x11networkStatements\"T\n" +
 	"\x15ListStatementsRequest\x12%\n" +
 	"\x0eafter_sequence\x18\x01 \x01(\x03R\rafterSequence\x12\x14\n" +
 	"\x05limit\x18\x02 \x01(\x05R\x05limit\"Z\n" +
@@ -2452,111 +2582,115 @@ func file_unigate_settlement_v1_settlement_proto_rawDescGZIP() []byte {
 }
 
 var file_unigate_settlement_v1_settlement_proto_enumTypes = make([]protoimpl.EnumInfo, 2)
-var file_unigate_settlement_v1_settlement_proto_msgTypes = make([]protoimpl.MessageInfo, 34)
+var file_unigate_settlement_v1_settlement_proto_msgTypes = make([]protoimpl.MessageInfo, 35)
 var file_unigate_settlement_v1_settlement_proto_goTypes = []any{
 	(Side)(0),                            // 0: unigate.settlement.v1.Side
 	(BreakKind)(0),                       // 1: unigate.settlement.v1.BreakKind
 	(*Cycle)(nil),                        // 2: unigate.settlement.v1.Cycle
-	(*Statement)(nil),                    // 3: unigate.settlement.v1.Statement
-	(*CloseCycleRequest)(nil),            // 4: unigate.settlement.v1.CloseCycleRequest
-	(*CloseCycleResponse)(nil),           // 5: unigate.settlement.v1.CloseCycleResponse
-	(*ListStatementsRequest)(nil),        // 6: unigate.settlement.v1.ListStatementsRequest
-	(*ListStatementsResponse)(nil),       // 7: unigate.settlement.v1.ListStatementsResponse
-	(*GetPaymentSettlementRequest)(nil),  // 8: unigate.settlement.v1.GetPaymentSettlementRequest
-	(*GetPaymentSettlementResponse)(nil), // 9: unigate.settlement.v1.GetPaymentSettlementResponse
-	(*HoldForCancelRequest)(nil),         // 10: unigate.settlement.v1.HoldForCancelRequest
-	(*HoldForCancelResponse)(nil),        // 11: unigate.settlement.v1.HoldForCancelResponse
-	(*Entry)(nil),                        // 12: unigate.settlement.v1.Entry
-	(*Posting)(nil),                      // 13: unigate.settlement.v1.Posting
-	(*PostPaymentRequest)(nil),           // 14: unigate.settlement.v1.PostPaymentRequest
-	(*PostPaymentResponse)(nil),          // 15: unigate.settlement.v1.PostPaymentResponse
-	(*PostPaymentsRequest)(nil),          // 16: unigate.settlement.v1.PostPaymentsRequest
-	(*PostPaymentsResponse)(nil),         // 17: unigate.settlement.v1.PostPaymentsResponse
-	(*ListPostingsRequest)(nil),          // 18: unigate.settlement.v1.ListPostingsRequest
-	(*ListPostingsResponse)(nil),         // 19: unigate.settlement.v1.ListPostingsResponse
-	(*GetTrialBalanceRequest)(nil),       // 20: unigate.settlement.v1.GetTrialBalanceRequest
-	(*AccountBalance)(nil),               // 21: unigate.settlement.v1.AccountBalance
-	(*CurrencyTotal)(nil),                // 22: unigate.settlement.v1.CurrencyTotal
-	(*GetTrialBalanceResponse)(nil),      // 23: unigate.settlement.v1.GetTrialBalanceResponse
-	(*StreamStatementFileRequest)(nil),   // 24: unigate.settlement.v1.StreamStatementFileRequest
-	(*StreamStatementFileResponse)(nil),  // 25: unigate.settlement.v1.StreamStatementFileResponse
-	(*ListCyclesRequest)(nil),            // 26: unigate.settlement.v1.ListCyclesRequest
-	(*ListCyclesResponse)(nil),           // 27: unigate.settlement.v1.ListCyclesResponse
-	(*ReconcileRequest)(nil),             // 28: unigate.settlement.v1.ReconcileRequest
-	(*Break)(nil),                        // 29: unigate.settlement.v1.Break
-	(*ReconcileRun)(nil),                 // 30: unigate.settlement.v1.ReconcileRun
-	(*ReconcileResponse)(nil),            // 31: unigate.settlement.v1.ReconcileResponse
-	(*ListBreaksRequest)(nil),            // 32: unigate.settlement.v1.ListBreaksRequest
-	(*ListBreaksResponse)(nil),           // 33: unigate.settlement.v1.ListBreaksResponse
-	(*ResolveBreakRequest)(nil),          // 34: unigate.settlement.v1.ResolveBreakRequest
-	(*ResolveBreakResponse)(nil),         // 35: unigate.settlement.v1.ResolveBreakResponse
-	(*timestamppb.Timestamp)(nil),        // 36: google.protobuf.Timestamp
-	(*v1.Money)(nil),                     // 37: unigate.common.v1.Money
+	(*NetworkStatement)(nil),             // 3: unigate.settlement.v1.NetworkStatement
+	(*Statement)(nil),                    // 4: unigate.settlement.v1.Statement
+	(*CloseCycleRequest)(nil),            // 5: unigate.settlement.v1.CloseCycleRequest
+	(*CloseCycleResponse)(nil),           // 6: unigate.settlement.v1.CloseCycleResponse
+	(*ListStatementsRequest)(nil),        // 7: unigate.settlement.v1.ListStatementsRequest
+	(*ListStatementsResponse)(nil),       // 8: unigate.settlement.v1.ListStatementsResponse
+	(*GetPaymentSettlementRequest)(nil),  // 9: unigate.settlement.v1.GetPaymentSettlementRequest
+	(*GetPaymentSettlementResponse)(nil), // 10: unigate.settlement.v1.GetPaymentSettlementResponse
+	(*HoldForCancelRequest)(nil),         // 11: unigate.settlement.v1.HoldForCancelRequest
+	(*HoldForCancelResponse)(nil),        // 12: unigate.settlement.v1.HoldForCancelResponse
+	(*Entry)(nil),                        // 13: unigate.settlement.v1.Entry
+	(*Posting)(nil),                      // 14: unigate.settlement.v1.Posting
+	(*PostPaymentRequest)(nil),           // 15: unigate.settlement.v1.PostPaymentRequest
+	(*PostPaymentResponse)(nil),          // 16: unigate.settlement.v1.PostPaymentResponse
+	(*PostPaymentsRequest)(nil),          // 17: unigate.settlement.v1.PostPaymentsRequest
+	(*PostPaymentsResponse)(nil),         // 18: unigate.settlement.v1.PostPaymentsResponse
+	(*ListPostingsRequest)(nil),          // 19: unigate.settlement.v1.ListPostingsRequest
+	(*ListPostingsResponse)(nil),         // 20: unigate.settlement.v1.ListPostingsResponse
+	(*GetTrialBalanceRequest)(nil),       // 21: unigate.settlement.v1.GetTrialBalanceRequest
+	(*AccountBalance)(nil),               // 22: unigate.settlement.v1.AccountBalance
+	(*CurrencyTotal)(nil),                // 23: unigate.settlement.v1.CurrencyTotal
+	(*GetTrialBalanceResponse)(nil),      // 24: unigate.settlement.v1.GetTrialBalanceResponse
+	(*StreamStatementFileRequest)(nil),   // 25: unigate.settlement.v1.StreamStatementFileRequest
+	(*StreamStatementFileResponse)(nil),  // 26: unigate.settlement.v1.StreamStatementFileResponse
+	(*ListCyclesRequest)(nil),            // 27: unigate.settlement.v1.ListCyclesRequest
+	(*ListCyclesResponse)(nil),           // 28: unigate.settlement.v1.ListCyclesResponse
+	(*ReconcileRequest)(nil),             // 29: unigate.settlement.v1.ReconcileRequest
+	(*Break)(nil),                        // 30: unigate.settlement.v1.Break
+	(*ReconcileRun)(nil),                 // 31: unigate.settlement.v1.ReconcileRun
+	(*ReconcileResponse)(nil),            // 32: unigate.settlement.v1.ReconcileResponse
+	(*ListBreaksRequest)(nil),            // 33: unigate.settlement.v1.ListBreaksRequest
+	(*ListBreaksResponse)(nil),           // 34: unigate.settlement.v1.ListBreaksResponse
+	(*ResolveBreakRequest)(nil),          // 35: unigate.settlement.v1.ResolveBreakRequest
+	(*ResolveBreakResponse)(nil),         // 36: unigate.settlement.v1.ResolveBreakResponse
+	(*timestamppb.Timestamp)(nil),        // 37: google.protobuf.Timestamp
+	(*v1.Money)(nil),                     // 38: unigate.common.v1.Money
 }
 var file_unigate_settlement_v1_settlement_proto_depIdxs = []int32{
-	36, // 0: unigate.settlement.v1.Cycle.cutoff:type_name -> google.protobuf.Timestamp
-	36, // 1: unigate.settlement.v1.Cycle.close_time:type_name -> google.protobuf.Timestamp
-	37, // 2: unigate.settlement.v1.Statement.net_receivable:type_name -> unigate.common.v1.Money
-	36, // 3: unigate.settlement.v1.Statement.cutoff:type_name -> google.protobuf.Timestamp
-	36, // 4: unigate.settlement.v1.CloseCycleRequest.cutoff:type_name -> google.protobuf.Timestamp
-	2,  // 5: unigate.settlement.v1.CloseCycleResponse.cycle:type_name -> unigate.settlement.v1.Cycle
-	3,  // 6: unigate.settlement.v1.CloseCycleResponse.statements:type_name -> unigate.settlement.v1.Statement
-	3,  // 7: unigate.settlement.v1.ListStatementsResponse.statements:type_name -> unigate.settlement.v1.Statement
-	0,  // 8: unigate.settlement.v1.Entry.side:type_name -> unigate.settlement.v1.Side
-	37, // 9: unigate.settlement.v1.Entry.amount:type_name -> unigate.common.v1.Money
-	12, // 10: unigate.settlement.v1.Posting.entries:type_name -> unigate.settlement.v1.Entry
-	36, // 11: unigate.settlement.v1.Posting.create_time:type_name -> google.protobuf.Timestamp
-	37, // 12: unigate.settlement.v1.PostPaymentRequest.wallet_amount:type_name -> unigate.common.v1.Money
-	37, // 13: unigate.settlement.v1.PostPaymentRequest.cost_amount:type_name -> unigate.common.v1.Money
-	37, // 14: unigate.settlement.v1.PostPaymentRequest.merchant_amount:type_name -> unigate.common.v1.Money
-	37, // 15: unigate.settlement.v1.PostPaymentRequest.settlement_amount:type_name -> unigate.common.v1.Money
-	13, // 16: unigate.settlement.v1.PostPaymentResponse.posting:type_name -> unigate.settlement.v1.Posting
-	14, // 17: unigate.settlement.v1.PostPaymentsRequest.payments:type_name -> unigate.settlement.v1.PostPaymentRequest
-	13, // 18: unigate.settlement.v1.PostPaymentsResponse.postings:type_name -> unigate.settlement.v1.Posting
-	13, // 19: unigate.settlement.v1.ListPostingsResponse.postings:type_name -> unigate.settlement.v1.Posting
-	21, // 20: unigate.settlement.v1.GetTrialBalanceResponse.accounts:type_name -> unigate.settlement.v1.AccountBalance
-	22, // 21: unigate.settlement.v1.GetTrialBalanceResponse.currencies:type_name -> unigate.settlement.v1.CurrencyTotal
-	36, // 22: unigate.settlement.v1.ListCyclesRequest.before:type_name -> google.protobuf.Timestamp
-	2,  // 23: unigate.settlement.v1.ListCyclesResponse.cycles:type_name -> unigate.settlement.v1.Cycle
-	1,  // 24: unigate.settlement.v1.Break.kind:type_name -> unigate.settlement.v1.BreakKind
-	36, // 25: unigate.settlement.v1.Break.create_time:type_name -> google.protobuf.Timestamp
-	36, // 26: unigate.settlement.v1.Break.resolve_time:type_name -> google.protobuf.Timestamp
-	36, // 27: unigate.settlement.v1.ReconcileRun.create_time:type_name -> google.protobuf.Timestamp
-	30, // 28: unigate.settlement.v1.ReconcileResponse.run:type_name -> unigate.settlement.v1.ReconcileRun
-	29, // 29: unigate.settlement.v1.ReconcileResponse.breaks:type_name -> unigate.settlement.v1.Break
-	29, // 30: unigate.settlement.v1.ListBreaksResponse.breaks:type_name -> unigate.settlement.v1.Break
-	29, // 31: unigate.settlement.v1.ResolveBreakResponse.break:type_name -> unigate.settlement.v1.Break
-	14, // 32: unigate.settlement.v1.SettlementService.PostPayment:input_type -> unigate.settlement.v1.PostPaymentRequest
-	16, // 33: unigate.settlement.v1.SettlementService.PostPayments:input_type -> unigate.settlement.v1.PostPaymentsRequest
-	18, // 34: unigate.settlement.v1.SettlementService.ListPostings:input_type -> unigate.settlement.v1.ListPostingsRequest
-	20, // 35: unigate.settlement.v1.SettlementService.GetTrialBalance:input_type -> unigate.settlement.v1.GetTrialBalanceRequest
-	4,  // 36: unigate.settlement.v1.SettlementService.CloseCycle:input_type -> unigate.settlement.v1.CloseCycleRequest
-	6,  // 37: unigate.settlement.v1.SettlementService.ListStatements:input_type -> unigate.settlement.v1.ListStatementsRequest
-	26, // 38: unigate.settlement.v1.SettlementService.ListCycles:input_type -> unigate.settlement.v1.ListCyclesRequest
-	24, // 39: unigate.settlement.v1.SettlementService.StreamStatementFile:input_type -> unigate.settlement.v1.StreamStatementFileRequest
-	8,  // 40: unigate.settlement.v1.SettlementService.GetPaymentSettlement:input_type -> unigate.settlement.v1.GetPaymentSettlementRequest
-	10, // 41: unigate.settlement.v1.SettlementService.HoldForCancel:input_type -> unigate.settlement.v1.HoldForCancelRequest
-	28, // 42: unigate.settlement.v1.SettlementService.Reconcile:input_type -> unigate.settlement.v1.ReconcileRequest
-	32, // 43: unigate.settlement.v1.SettlementService.ListBreaks:input_type -> unigate.settlement.v1.ListBreaksRequest
-	34, // 44: unigate.settlement.v1.SettlementService.ResolveBreak:input_type -> unigate.settlement.v1.ResolveBreakRequest
-	15, // 45: unigate.settlement.v1.SettlementService.PostPayment:output_type -> unigate.settlement.v1.PostPaymentResponse
-	17, // 46: unigate.settlement.v1.SettlementService.PostPayments:output_type -> unigate.settlement.v1.PostPaymentsResponse
-	19, // 47: unigate.settlement.v1.SettlementService.ListPostings:output_type -> unigate.settlement.v1.ListPostingsResponse
-	23, // 48: unigate.settlement.v1.SettlementService.GetTrialBalance:output_type -> unigate.settlement.v1.GetTrialBalanceResponse
-	5,  // 49: unigate.settlement.v1.SettlementService.CloseCycle:output_type -> unigate.settlement.v1.CloseCycleResponse
-	7,  // 50: unigate.settlement.v1.SettlementService.ListStatements:output_type -> unigate.settlement.v1.ListStatementsResponse
-	27, // 51: unigate.settlement.v1.SettlementService.ListCycles:output_type -> unigate.settlement.v1.ListCyclesResponse
-	25, // 52: unigate.settlement.v1.SettlementService.StreamStatementFile:output_type -> unigate.settlement.v1.StreamStatementFileResponse
-	9,  // 53: unigate.settlement.v1.SettlementService.GetPaymentSettlement:output_type -> unigate.settlement.v1.GetPaymentSettlementResponse
-	11, // 54: unigate.settlement.v1.SettlementService.HoldForCancel:output_type -> unigate.settlement.v1.HoldForCancelResponse
-	31, // 55: unigate.settlement.v1.SettlementService.Reconcile:output_type -> unigate.settlement.v1.ReconcileResponse
-	33, // 56: unigate.settlement.v1.SettlementService.ListBreaks:output_type -> unigate.settlement.v1.ListBreaksResponse
-	35, // 57: unigate.settlement.v1.SettlementService.ResolveBreak:output_type -> unigate.settlement.v1.ResolveBreakResponse
-	45, // [45:58] is the sub-list for method output_type
-	32, // [32:45] is the sub-list for method input_type
-	32, // [32:32] is the sub-list for extension type_name
-	32, // [32:32] is the sub-list for extension extendee
-	0,  // [0:32] is the sub-list for field type_name
+	37, // 0: unigate.settlement.v1.Cycle.cutoff:type_name -> google.protobuf.Timestamp
+	37, // 1: unigate.settlement.v1.Cycle.close_time:type_name -> google.protobuf.Timestamp
+	38, // 2: unigate.settlement.v1.NetworkStatement.net_payable:type_name -> unigate.common.v1.Money
+	37, // 3: unigate.settlement.v1.NetworkStatement.cutoff:type_name -> google.protobuf.Timestamp
+	38, // 4: unigate.settlement.v1.Statement.net_receivable:type_name -> unigate.common.v1.Money
+	37, // 5: unigate.settlement.v1.Statement.cutoff:type_name -> google.protobuf.Timestamp
+	37, // 6: unigate.settlement.v1.CloseCycleRequest.cutoff:type_name -> google.protobuf.Timestamp
+	2,  // 7: unigate.settlement.v1.CloseCycleResponse.cycle:type_name -> unigate.settlement.v1.Cycle
+	4,  // 8: unigate.settlement.v1.CloseCycleResponse.statements:type_name -> unigate.settlement.v1.Statement
+	3,  // 9: unigate.settlement.v1.CloseCycleResponse.network_statements:type_name -> unigate.settlement.v1.NetworkStatement
+	4,  // 10: unigate.settlement.v1.ListStatementsResponse.statements:type_name -> unigate.settlement.v1.Statement
+	0,  // 11: unigate.settlement.v1.Entry.side:type_name -> unigate.settlement.v1.Side
+	38, // 12: unigate.settlement.v1.Entry.amount:type_name -> unigate.common.v1.Money
+	13, // 13: unigate.settlement.v1.Posting.entries:type_name -> unigate.settlement.v1.Entry
+	37, // 14: unigate.settlement.v1.Posting.create_time:type_name -> google.protobuf.Timestamp
+	38, // 15: unigate.settlement.v1.PostPaymentRequest.wallet_amount:type_name -> unigate.common.v1.Money
+	38, // 16: unigate.settlement.v1.PostPaymentRequest.cost_amount:type_name -> unigate.common.v1.Money
+	38, // 17: unigate.settlement.v1.PostPaymentRequest.merchant_amount:type_name -> unigate.common.v1.Money
+	38, // 18: unigate.settlement.v1.PostPaymentRequest.settlement_amount:type_name -> unigate.common.v1.Money
+	14, // 19: unigate.settlement.v1.PostPaymentResponse.posting:type_name -> unigate.settlement.v1.Posting
+	15, // 20: unigate.settlement.v1.PostPaymentsRequest.payments:type_name -> unigate.settlement.v1.PostPaymentRequest
+	14, // 21: unigate.settlement.v1.PostPaymentsResponse.postings:type_name -> unigate.settlement.v1.Posting
+	14, // 22: unigate.settlement.v1.ListPostingsResponse.postings:type_name -> unigate.settlement.v1.Posting
+	22, // 23: unigate.settlement.v1.GetTrialBalanceResponse.accounts:type_name -> unigate.settlement.v1.AccountBalance
+	23, // 24: unigate.settlement.v1.GetTrialBalanceResponse.currencies:type_name -> unigate.settlement.v1.CurrencyTotal
+	37, // 25: unigate.settlement.v1.ListCyclesRequest.before:type_name -> google.protobuf.Timestamp
+	2,  // 26: unigate.settlement.v1.ListCyclesResponse.cycles:type_name -> unigate.settlement.v1.Cycle
+	1,  // 27: unigate.settlement.v1.Break.kind:type_name -> unigate.settlement.v1.BreakKind
+	37, // 28: unigate.settlement.v1.Break.create_time:type_name -> google.protobuf.Timestamp
+	37, // 29: unigate.settlement.v1.Break.resolve_time:type_name -> google.protobuf.Timestamp
+	37, // 30: unigate.settlement.v1.ReconcileRun.create_time:type_name -> google.protobuf.Timestamp
+	31, // 31: unigate.settlement.v1.ReconcileResponse.run:type_name -> unigate.settlement.v1.ReconcileRun
+	30, // 32: unigate.settlement.v1.ReconcileResponse.breaks:type_name -> unigate.settlement.v1.Break
+	30, // 33: unigate.settlement.v1.ListBreaksResponse.breaks:type_name -> unigate.settlement.v1.Break
+	30, // 34: unigate.settlement.v1.ResolveBreakResponse.break:type_name -> unigate.settlement.v1.Break
+	15, // 35: unigate.settlement.v1.SettlementService.PostPayment:input_type -> unigate.settlement.v1.PostPaymentRequest
+	17, // 36: unigate.settlement.v1.SettlementService.PostPayments:input_type -> unigate.settlement.v1.PostPaymentsRequest
+	19, // 37: unigate.settlement.v1.SettlementService.ListPostings:input_type -> unigate.settlement.v1.ListPostingsRequest
+	21, // 38: unigate.settlement.v1.SettlementService.GetTrialBalance:input_type -> unigate.settlement.v1.GetTrialBalanceRequest
+	5,  // 39: unigate.settlement.v1.SettlementService.CloseCycle:input_type -> unigate.settlement.v1.CloseCycleRequest
+	7,  // 40: unigate.settlement.v1.SettlementService.ListStatements:input_type -> unigate.settlement.v1.ListStatementsRequest
+	27, // 41: unigate.settlement.v1.SettlementService.ListCycles:input_type -> unigate.settlement.v1.ListCyclesRequest
+	25, // 42: unigate.settlement.v1.SettlementService.StreamStatementFile:input_type -> unigate.settlement.v1.StreamStatementFileRequest
+	9,  // 43: unigate.settlement.v1.SettlementService.GetPaymentSettlement:input_type -> unigate.settlement.v1.GetPaymentSettlementRequest
+	11, // 44: unigate.settlement.v1.SettlementService.HoldForCancel:input_type -> unigate.settlement.v1.HoldForCancelRequest
+	29, // 45: unigate.settlement.v1.SettlementService.Reconcile:input_type -> unigate.settlement.v1.ReconcileRequest
+	33, // 46: unigate.settlement.v1.SettlementService.ListBreaks:input_type -> unigate.settlement.v1.ListBreaksRequest
+	35, // 47: unigate.settlement.v1.SettlementService.ResolveBreak:input_type -> unigate.settlement.v1.ResolveBreakRequest
+	16, // 48: unigate.settlement.v1.SettlementService.PostPayment:output_type -> unigate.settlement.v1.PostPaymentResponse
+	18, // 49: unigate.settlement.v1.SettlementService.PostPayments:output_type -> unigate.settlement.v1.PostPaymentsResponse
+	20, // 50: unigate.settlement.v1.SettlementService.ListPostings:output_type -> unigate.settlement.v1.ListPostingsResponse
+	24, // 51: unigate.settlement.v1.SettlementService.GetTrialBalance:output_type -> unigate.settlement.v1.GetTrialBalanceResponse
+	6,  // 52: unigate.settlement.v1.SettlementService.CloseCycle:output_type -> unigate.settlement.v1.CloseCycleResponse
+	8,  // 53: unigate.settlement.v1.SettlementService.ListStatements:output_type -> unigate.settlement.v1.ListStatementsResponse
+	28, // 54: unigate.settlement.v1.SettlementService.ListCycles:output_type -> unigate.settlement.v1.ListCyclesResponse
+	26, // 55: unigate.settlement.v1.SettlementService.StreamStatementFile:output_type -> unigate.settlement.v1.StreamStatementFileResponse
+	10, // 56: unigate.settlement.v1.SettlementService.GetPaymentSettlement:output_type -> unigate.settlement.v1.GetPaymentSettlementResponse
+	12, // 57: unigate.settlement.v1.SettlementService.HoldForCancel:output_type -> unigate.settlement.v1.HoldForCancelResponse
+	32, // 58: unigate.settlement.v1.SettlementService.Reconcile:output_type -> unigate.settlement.v1.ReconcileResponse
+	34, // 59: unigate.settlement.v1.SettlementService.ListBreaks:output_type -> unigate.settlement.v1.ListBreaksResponse
+	36, // 60: unigate.settlement.v1.SettlementService.ResolveBreak:output_type -> unigate.settlement.v1.ResolveBreakResponse
+	48, // [48:61] is the sub-list for method output_type
+	35, // [35:48] is the sub-list for method input_type
+	35, // [35:35] is the sub-list for extension type_name
+	35, // [35:35] is the sub-list for extension extendee
+	0,  // [0:35] is the sub-list for field type_name
 }
 
 func init() { file_unigate_settlement_v1_settlement_proto_init() }
@@ -2570,7 +2704,7 @@ func file_unigate_settlement_v1_settlement_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_unigate_settlement_v1_settlement_proto_rawDesc), len(file_unigate_settlement_v1_settlement_proto_rawDesc)),
 			NumEnums:      2,
-			NumMessages:   34,
+			NumMessages:   35,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

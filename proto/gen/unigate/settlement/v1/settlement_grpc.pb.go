@@ -59,13 +59,17 @@ type SettlementServiceClient interface {
 	ListPostings(ctx context.Context, in *ListPostingsRequest, opts ...grpc.CallOption) (*ListPostingsResponse, error)
 	// GetTrialBalance sums the ledger per currency and per account.
 	GetTrialBalance(ctx context.Context, in *GetTrialBalanceRequest, opts ...grpc.CallOption) (*GetTrialBalanceResponse, error)
-	// CloseCycle closes the settlement cycle at a cutoff: every posting made
-	// before the cutoff and not yet in a cycle joins it — except those of a
+	// CloseCycle closes the settlement cycle of one partner, or of every
+	// partner, at a cutoff: every posting of the partner made before the
+	// cutoff and not yet in a cycle joins it — except those of a
 	// payment held for cancel (HoldForCancel) whose cancel reversal was not
-	// posted before the cutoff — and a statement per partner and currency
-	// nets what the partner owes. Closing the same cutoff again returns the
-	// same cycle. The elected settlement replica calls it at each cutoff;
-	// operators may too.
+	// posted before the cutoff — a statement per partner and currency nets
+	// what the partner owes, and a network statement per merchant network
+	// and currency what Unigate owes it. Closing the same cutoff again
+	// returns the same cycle; a cutoff in the future is refused
+	// (INVALID_ARGUMENT), and one before a closed cycle that could take the
+	// same postings too (CUTOFF_OUT_OF_ORDER). The elected settlement replica
+	// closes each partner's cycle at its cutoff; operators may close any.
 	CloseCycle(ctx context.Context, in *CloseCycleRequest, opts ...grpc.CallOption) (*CloseCycleResponse, error)
 	// ListStatements returns statements in the order they were made, after
 	// a cursor (their sequence).
@@ -275,13 +279,17 @@ type SettlementServiceServer interface {
 	ListPostings(context.Context, *ListPostingsRequest) (*ListPostingsResponse, error)
 	// GetTrialBalance sums the ledger per currency and per account.
 	GetTrialBalance(context.Context, *GetTrialBalanceRequest) (*GetTrialBalanceResponse, error)
-	// CloseCycle closes the settlement cycle at a cutoff: every posting made
-	// before the cutoff and not yet in a cycle joins it — except those of a
+	// CloseCycle closes the settlement cycle of one partner, or of every
+	// partner, at a cutoff: every posting of the partner made before the
+	// cutoff and not yet in a cycle joins it — except those of a
 	// payment held for cancel (HoldForCancel) whose cancel reversal was not
-	// posted before the cutoff — and a statement per partner and currency
-	// nets what the partner owes. Closing the same cutoff again returns the
-	// same cycle. The elected settlement replica calls it at each cutoff;
-	// operators may too.
+	// posted before the cutoff — a statement per partner and currency nets
+	// what the partner owes, and a network statement per merchant network
+	// and currency what Unigate owes it. Closing the same cutoff again
+	// returns the same cycle; a cutoff in the future is refused
+	// (INVALID_ARGUMENT), and one before a closed cycle that could take the
+	// same postings too (CUTOFF_OUT_OF_ORDER). The elected settlement replica
+	// closes each partner's cycle at its cutoff; operators may close any.
 	CloseCycle(context.Context, *CloseCycleRequest) (*CloseCycleResponse, error)
 	// ListStatements returns statements in the order they were made, after
 	// a cursor (their sequence).
