@@ -359,8 +359,9 @@ func RunSettlement(ctx context.Context, cfg SettlementConfig) error {
 	err = routes.Start(loadCtx)
 	cancelLoad()
 	if err != nil {
-		return fmt.Errorf("settlement: routing table (partners' cutoffs): %w", err)
+		return fmt.Errorf("settlement: routing table (partners' cutoffs and fees): %w", err)
 	}
+	svc.SetFees(routingFees{routes})
 	g.Go(func() error { return routes.Run(ctx) })
 	g.Go(func() error {
 		return election.Run(ctx, cli, cfg.electionConfig("settlement", "settlement-cutoff", cfg.Candidate, advertise),
@@ -729,4 +730,23 @@ func cutoffSchedules(t *router.Table, interval time.Duration) []settlement.Sched
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].PartnerID < out[j].PartnerID })
 	return out
+}
+
+// routingFees reads the fee agreements from the routing table.
+type routingFees struct{ w *router.Watcher }
+
+func feeTiers(ts []router.FeeTier) []settlement.FeeTier {
+	out := make([]settlement.FeeTier, len(ts))
+	for i, t := range ts {
+		out[i] = settlement.FeeTier{FromMinor: t.FromMinor, Bps: int64(t.Bps), FixedMinor: t.FixedMinor}
+	}
+	return out
+}
+
+func (r routingFees) PartnerFees(id string) []settlement.FeeTier {
+	return feeTiers(r.w.Table().Partners[id].SettlementFees)
+}
+
+func (r routingFees) NetworkFees(id string) []settlement.FeeTier {
+	return feeTiers(r.w.Table().Networks[id].SettlementFees)
 }

@@ -221,7 +221,7 @@ func (e *env) checkStatementFile(t *testing.T, st *settlementv1.Statement, payme
 	net := money.Amount{Currency: cur, Minor: st.GetNetReceivable().GetMinorUnits()}
 	if len(recs) != 4 || recs[0][0] != "record" || recs[1][1] != "PAYMENT" || recs[1][2] != paymentID ||
 		recs[2][1] != "REFUND" || recs[2][3] != refundID || !strings.HasPrefix(recs[2][6], "-") ||
-		recs[3][0] != "T" || recs[3][1] != "payments=1 refunds=1 cancels=0" || recs[3][2] != "rows=2" || recs[3][5] != cur || recs[3][6] != net.Major() {
+		recs[3][0] != "T" || recs[3][1] != "payments=1 refunds=1 cancels=0 fees=0" || recs[3][2] != "rows=2" || recs[3][5] != cur || recs[3][6] != net.Major() {
 		t.Errorf("statement file:\n%v", recs)
 	}
 }

@@ -138,23 +138,29 @@ var cycleChecks = []check{
 	{InvLedger, `SELECT 'posting ' || m.posting_id || ' of partner ' || p.partner_id || ' is in the cycle of ' || c.partner_id
 		FROM settlement_cycle_postings m JOIN settlement_cycles c ON c.cycle_id = m.cycle_id
 		JOIN ledger_postings p ON p.posting_id = m.posting_id
-		WHERE m.cycle_id = $1 AND c.partner_id <> '' AND c.partner_id <> p.partner_id`},
+		WHERE m.cycle_id = $1 AND c.partner_id <> '' AND c.partner_id <> p.partner_id AND p.kind NOT LIKE 'fee:%'`},
 	{InvLedger, `SELECT 'cycle ' || c.cycle_id || ' records ' || c.postings || ' postings but has ' || COUNT(m.posting_id) || ' members'
 		FROM settlement_cycles c LEFT JOIN settlement_cycle_postings m ON m.cycle_id = c.cycle_id
 		WHERE c.cycle_id = $1 GROUP BY c.cycle_id, c.postings HAVING COUNT(m.posting_id) <> c.postings`},
-	// Each member posting is a movement the acquirer recorded.
+	// Each member posting is a movement the acquirer recorded, or the fee
+	// of one of the cycle's statements.
 	{InvPosting, `SELECT 'unexpected posting ' || lp.kind || ' of payment ' || lp.payment_id FROM settlement_cycle_postings m
 		JOIN ledger_postings lp ON lp.posting_id = m.posting_id WHERE m.cycle_id = $1 AND NOT (
+			(lp.kind LIKE 'fee:%' AND lp.payment_id = $1 AND (
+				EXISTS (SELECT 1 FROM settlement_statements s WHERE s.cycle_id = $1 AND 'fee:' || s.statement_id = lp.kind)
+				OR EXISTS (SELECT 1 FROM settlement_network_statements s WHERE s.cycle_id = $1 AND 'fee:' || s.statement_id = lp.kind)))
+			OR
 			(lp.kind = 'payment' AND EXISTS (SELECT 1 FROM acq_payments p WHERE p.payment_id = lp.payment_id
 				AND (p.status = 'SUCCEEDED' OR (p.status = 'CANCELLED' AND p.credited))))
 			OR EXISTS (SELECT 1 FROM acq_payments p WHERE p.payment_id = lp.payment_id AND p.status = 'CANCELLED' AND p.credited
 				AND lp.kind = 'reversal:cancel-' || p.payment_id)
 			OR EXISTS (SELECT 1 FROM acq_refunds r WHERE r.payment_id = lp.payment_id AND r.status = 'SUCCEEDED'
 				AND lp.kind = 'reversal:' || r.refund_id))`},
-	// Over the cycle, every account nets what its member movements moved.
+	// Over the cycle, every account nets what its member movements moved
+	// (its fees are proved against its statements by the ledger's rules).
 	{InvMoney, `WITH members AS (
 			SELECT lp.payment_id, lp.kind, lp.posting_id FROM settlement_cycle_postings m
-			JOIN ledger_postings lp ON lp.posting_id = m.posting_id WHERE m.cycle_id = $1
+			JOIN ledger_postings lp ON lp.posting_id = m.posting_id WHERE m.cycle_id = $1 AND lp.kind NOT LIKE 'fee:%'
 		), moves AS (
 			SELECT p.partner_id, p.network_id,
 				CASE WHEN p.settlement_currency = '' THEN p.wallet_currency ELSE p.settlement_currency END AS sc, p.merchant_currency AS mc,
@@ -216,8 +222,9 @@ var ledgerChecks = []check{
 			GROUP BY account, currency
 		), actual AS (
 			SELECT account, currency, SUM(CASE WHEN side = 'D' THEN minor_units ELSE -minor_units END) AS net
-			FROM ledger_entries WHERE account LIKE 'partner_receivable:%' OR account LIKE 'merchant_payable:%' OR account = 'fx_revenue'
-				OR account LIKE 'fx_position:%'
+			FROM ledger_entries WHERE (account LIKE 'partner_receivable:%' OR account LIKE 'merchant_payable:%' OR account = 'fx_revenue'
+				OR account LIKE 'fx_position:%')
+				AND posting_id NOT IN (SELECT posting_id FROM ledger_postings WHERE kind LIKE 'fee:%')
 			GROUP BY account, currency
 		)
 		SELECT 'account ' || COALESCE(e.account, a.account) || ' in ' || COALESCE(e.currency, a.currency) || ' nets '
@@ -231,7 +238,7 @@ var ledgerChecks = []check{
 			UNION ALL SELECT payment_id, 'reversal:cancel-' || payment_id FROM acq_payments WHERE status = 'CANCELLED' AND credited
 			UNION ALL SELECT payment_id, 'reversal:' || refund_id FROM acq_refunds WHERE status = 'SUCCEEDED'
 		), actual AS (
-			SELECT payment_id, kind, count(*) AS n FROM ledger_postings GROUP BY payment_id, kind
+			SELECT payment_id, kind, count(*) AS n FROM ledger_postings WHERE kind NOT LIKE 'fee:%' GROUP BY payment_id, kind
 		)
 		SELECT 'missing posting ' || e.kind || ' of payment ' || e.payment_id FROM expected e
 			LEFT JOIN actual a ON a.payment_id = e.payment_id AND a.kind = e.kind WHERE a.n IS NULL

@@ -200,7 +200,8 @@ func keysFromProto(ks []*routerv1.SigningKey) ([]SigningKey, error) {
 
 func partnerFromProto(p *routerv1.Partner) (Partner, error) {
 	out := Partner{ID: p.GetPartnerId(), Name: p.GetName(), Currency: p.GetCurrency(), Disabled: p.GetDisabled(), Endpoint: p.GetEndpoint(),
-		SettlementCurrency: p.GetSettlementCurrency(), SettlementCutoff: p.GetSettlementCutoff(), SettlementTimeZone: p.GetSettlementTimeZone()}
+		SettlementCurrency: p.GetSettlementCurrency(), SettlementCutoff: p.GetSettlementCutoff(), SettlementTimeZone: p.GetSettlementTimeZone(),
+		SettlementFees: FeesFromProto(p.GetSettlementFees())}
 	for _, t := range p.GetFxMarkup() {
 		out.FXMarkup = append(out.FXMarkup, MarkupTier{FromMinor: t.GetFromMinorUnits(), Bps: int(t.GetMarkupBps())})
 	}
@@ -225,7 +226,8 @@ func partnerFromProto(p *routerv1.Partner) (Partner, error) {
 
 func networkFromProto(n *routerv1.MerchantNetwork) (Network, error) {
 	out := Network{ID: n.GetNetworkId(), Name: n.GetName(), Endpoint: n.GetEndpoint(), GUIDs: n.GetGuids(),
-		Country: n.GetCountry(), Currency: n.GetCurrency(), URLIssuers: n.GetUrlIssuers(), MerchantIDTag: n.GetMerchantIdTag()}
+		Country: n.GetCountry(), Currency: n.GetCurrency(), URLIssuers: n.GetUrlIssuers(), MerchantIDTag: n.GetMerchantIdTag(),
+		SettlementFees: FeesFromProto(n.GetSettlementFees())}
 	var err error
 	out.SigningKeys, err = keysFromProto(n.GetSigningKeys())
 	if err != nil {
@@ -235,4 +237,22 @@ func networkFromProto(n *routerv1.MerchantNetwork) (Network, error) {
 		return Network{}, errors.New("network_id is required")
 	}
 	return out, nil
+}
+
+// FeesFromProto converts fee tiers.
+func FeesFromProto(ts []*routerv1.FeeTier) []FeeTier {
+	var out []FeeTier
+	for _, t := range ts {
+		out = append(out, FeeTier{FromMinor: t.GetFromMinorUnits(), Bps: int(t.GetBps()), FixedMinor: t.GetFixedMinorUnits()})
+	}
+	return out
+}
+
+// FeesToProto converts fee tiers.
+func FeesToProto(ts []FeeTier) []*routerv1.FeeTier {
+	var out []*routerv1.FeeTier
+	for _, t := range ts {
+		out = append(out, &routerv1.FeeTier{FromMinorUnits: t.FromMinor, Bps: int32(t.Bps), FixedMinorUnits: t.FixedMinor})
+	}
+	return out
 }

@@ -60,6 +60,31 @@ type Partner struct {
 	// the settlement service's interval.
 	SettlementCutoff   string `json:"settlement_cutoff,omitempty"`
 	SettlementTimeZone string `json:"settlement_time_zone,omitempty"`
+	// SettlementFees is the partner's fee agreement (none when empty).
+	SettlementFees []FeeTier `json:"settlement_fees,omitempty"`
+}
+
+// FeeTier is a settlement fee for statements whose gross is at least
+// FromMinor: Bps of the gross (rounded half up) plus FixedMinor per
+// payment, in minor units of the statement's currency.
+type FeeTier struct {
+	FromMinor  int64 `json:"from_minor"`
+	Bps        int   `json:"bps"`
+	FixedMinor int64 `json:"fixed_minor,omitempty"`
+}
+
+// ValidateFees checks a fee agreement: tiers from 0, ascending, bps in
+// 0..1000, a fixed part in 0..1,000,000 minor units.
+func ValidateFees(ts []FeeTier) error {
+	for i, t := range ts {
+		switch {
+		case t.Bps < 0 || t.Bps > 1000:
+			return fmt.Errorf("fee tier %d: %d bps outside 0..1000", i, t.Bps)
+		case t.FixedMinor < 0 || t.FixedMinor > 1_000_000:
+			return fmt.Errorf("fee tier %d: fixed %d outside 0..1000000 minor units", i, t.FixedMinor)
+		}
+	}
+	return ascendingFromZero("fee", len(ts), func(i int) int64 { return ts[i].FromMinor })
 }
 
 // MarkupTier is an FX markup for payments worth at least FromMinor minor
@@ -73,13 +98,21 @@ type MarkupTier struct {
 // markup within 0..2000 bps.
 func ValidateMarkup(ts []MarkupTier) error {
 	for i, t := range ts {
-		switch {
-		case t.Bps < 0 || t.Bps > 2000:
+		if t.Bps < 0 || t.Bps > 2000 {
 			return fmt.Errorf("fx markup tier %d: %d bps outside 0..2000", i, t.Bps)
-		case i == 0 && t.FromMinor != 0:
-			return fmt.Errorf("fx markup tier 0 must start at 0, not %d", t.FromMinor)
-		case i > 0 && t.FromMinor <= ts[i-1].FromMinor:
-			return fmt.Errorf("fx markup tier %d: from %d is not above tier %d's %d", i, t.FromMinor, i-1, ts[i-1].FromMinor)
+		}
+	}
+	return ascendingFromZero("fx markup", len(ts), func(i int) int64 { return ts[i].FromMinor })
+}
+
+// ascendingFromZero checks that n tiers start at 0 and ascend.
+func ascendingFromZero(what string, n int, from func(int) int64) error {
+	for i := range n {
+		switch {
+		case i == 0 && from(0) != 0:
+			return fmt.Errorf("%s tier 0 must start at 0, not %d", what, from(0))
+		case i > 0 && from(i) <= from(i-1):
+			return fmt.Errorf("%s tier %d: from %d is not above tier %d's %d", what, i, from(i), i-1, from(i-1))
 		}
 	}
 	return nil
@@ -164,6 +197,9 @@ func (p Partner) Validate() error {
 	if _, _, err := ParseCutoff(p.SettlementCutoff, p.SettlementTimeZone); err != nil {
 		return fmt.Errorf("partner %s: %w", p.ID, err)
 	}
+	if err := ValidateFees(p.SettlementFees); err != nil {
+		return fmt.Errorf("partner %s: %w", p.ID, err)
+	}
 	ranges := make([]walletcode.Range, len(p.CodeRanges))
 	for i, r := range p.CodeRanges {
 		ranges[i] = walletcode.Range{Prefix: r.Prefix, PartnerID: p.ID, Lengths: r.Lengths}
@@ -190,6 +226,8 @@ type Network struct {
 	URLIssuers []string `json:"url_issuers,omitempty"`
 	// SigningKeys verify the network's signed money-moving requests.
 	SigningKeys []SigningKey `json:"signing_keys,omitempty"`
+	// SettlementFees is the network's fee agreement (none when empty).
+	SettlementFees []FeeTier `json:"settlement_fees,omitempty"`
 }
 
 // Validate checks a network record.
@@ -209,6 +247,9 @@ func (n Network) Validate() error {
 		return fmt.Errorf("network %s: at least one GUID is required", n.ID)
 	}
 	if _, err := money.LookupCurrency(n.Currency); err != nil {
+		return fmt.Errorf("network %s: %w", n.ID, err)
+	}
+	if err := ValidateFees(n.SettlementFees); err != nil {
 		return fmt.Errorf("network %s: %w", n.ID, err)
 	}
 	return nil

@@ -110,6 +110,7 @@ func partnerToProto(p Partner) *routerv1.Partner {
 	out.SigningKeys = keysToProto(p.SigningKeys)
 	out.SettlementCurrency = p.SettlementCurrency
 	out.SettlementCutoff, out.SettlementTimeZone = p.SettlementCutoff, p.SettlementTimeZone
+	out.SettlementFees = FeesToProto(p.SettlementFees)
 	for _, t := range p.FXMarkup {
 		out.FxMarkup = append(out.FxMarkup, &routerv1.MarkupTier{FromMinorUnits: t.FromMinor, MarkupBps: int32(t.Bps)})
 	}
@@ -123,5 +124,5 @@ func partnerToProto(p Partner) *routerv1.Partner {
 func networkToProto(n Network) *routerv1.MerchantNetwork {
 	return &routerv1.MerchantNetwork{NetworkId: n.ID, Name: n.Name, Endpoint: n.Endpoint,
 		Guids: n.GUIDs, Country: n.Country, Currency: n.Currency, UrlIssuers: n.URLIssuers,
-		MerchantIdTag: n.MerchantIDTag, SigningKeys: keysToProto(n.SigningKeys)}
+		MerchantIdTag: n.MerchantIDTag, SigningKeys: keysToProto(n.SigningKeys), SettlementFees: FeesToProto(n.SettlementFees)}
 }

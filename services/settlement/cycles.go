@@ -30,10 +30,14 @@ type NetworkStatement struct {
 	NetPayable money.Amount // credit-positive: what Unigate owes
 	Postings   int64
 	Cutoff     time.Time
+	// Gross is the cycle's payments less its cancels; Fee what the
+	// network's agreement charged on it (deducted from NetPayable).
+	Gross, Fee int64
 }
 
 // Statement nets one partner's receivable entries of one cycle in one
-// currency: what the partner owes for its payments less refunds and cancels.
+// currency: what the partner owes for its payments less refunds and
+// cancels, plus its settlement fee.
 type Statement struct {
 	ID            string
 	Sequence      int64
@@ -42,6 +46,9 @@ type Statement struct {
 	NetReceivable money.Amount // may be zero or negative
 	Postings      int64
 	Cutoff        time.Time
+	// Gross is the cycle's payments less its cancels; Fee what the
+	// partner's agreement charged on it (included in NetReceivable).
+	Gross, Fee int64
 }
 
 // CycleID names the cycle of a partner ("" for every partner) closing at
@@ -84,7 +91,9 @@ type CycleStore interface {
 	// cycle. A cutoff before that of a closed cycle that could have taken
 	// the same postings is refused (CUTOFF_OUT_OF_ORDER). With a fence it
 	// returns ErrFenced, writing nothing, unless the fence holds.
-	CloseCycle(ctx context.Context, partner string, cutoff, now time.Time, fence *Fence) (Cycle, []Statement, error)
+	// Each statement and network statement is charged its agreement's fee
+	// (fees, none when nil) by a fee posting in the cycle.
+	CloseCycle(ctx context.Context, partner string, cutoff, now time.Time, fence *Fence, fees Fees) (Cycle, []Statement, error)
 	// NetworkStatements returns a cycle's network statements.
 	NetworkStatements(ctx context.Context, cycleID string) ([]NetworkStatement, error)
 	// LatestCutoff returns the newest cutoff of the closed cycles that took
@@ -126,7 +135,7 @@ func (s *Service) ClosePartnerCycle(ctx context.Context, partner string, cutoff 
 	if cutoff.After(s.now()) {
 		return Cycle{}, nil, rpcerr.Field(rpcerr.InvalidArgument, "cutoff", "%s is in the future", cutoff.Format(time.RFC3339Nano))
 	}
-	return s.store.CloseCycle(ctx, partner, cutoff, s.now(), fence)
+	return s.store.CloseCycle(ctx, partner, cutoff, s.now(), fence, s.fees)
 }
 
 // NetworkStatements returns a cycle's network statements.

@@ -97,8 +97,25 @@ var invariants = []invariant{
 		"posting %s names partner %q and network %q, not those its entries move"},
 	{`SELECT m.posting_id, p.partner_id, c.cycle_id FROM settlement_cycle_postings m
 		JOIN settlement_cycles c ON c.cycle_id = m.cycle_id JOIN ledger_postings p ON p.posting_id = m.posting_id
-		WHERE c.partner_id <> '' AND c.partner_id <> p.partner_id ORDER BY m.posting_id`,
+		WHERE c.partner_id <> '' AND c.partner_id <> p.partner_id AND p.kind NOT LIKE 'fee:%' ORDER BY m.posting_id`,
 		"posting %s of partner %s is in cycle %s of another partner"},
+	// A fee posting charges what its statement says, in the cycle it names
+	// (its payment id), and every charged fee has its posting.
+	{`SELECT s.statement_id, CAST(s.fee_minor AS INT8), CAST(COALESCE(f.fee, 0) AS INT8) FROM (
+			SELECT statement_id, fee_minor FROM settlement_statements
+			UNION ALL SELECT statement_id, fee_minor FROM settlement_network_statements) s
+		LEFT JOIN (SELECT p.kind, SUM(e.minor_units) AS fee FROM ledger_postings p
+			JOIN ledger_entries e ON e.posting_id = p.posting_id AND e.account = 'fee_revenue' AND e.side = 'C'
+			WHERE p.kind LIKE 'fee:%' GROUP BY p.kind) f ON f.kind = 'fee:' || s.statement_id
+		WHERE s.fee_minor <> COALESCE(f.fee, 0) ORDER BY s.statement_id`,
+		"statement %s charged a fee of %s but its fee posting credits %s"},
+	{`SELECT p.posting_id, p.kind, p.payment_id FROM ledger_postings p
+		WHERE p.kind LIKE 'fee:%' AND (NOT EXISTS (SELECT 1 FROM settlement_cycle_postings m
+				WHERE m.posting_id = p.posting_id AND m.cycle_id = p.payment_id)
+			OR NOT EXISTS (SELECT 1 FROM settlement_statements s WHERE 'fee:' || s.statement_id = p.kind)
+				AND NOT EXISTS (SELECT 1 FROM settlement_network_statements s WHERE 'fee:' || s.statement_id = p.kind))
+		ORDER BY p.posting_id`,
+		"fee posting %s (%s) is not in cycle %s or has no statement"},
 	// A cycle's recorded posting count is its membership count.
 	{`SELECT c.cycle_id, CAST(c.postings AS INT8), CAST(COALESCE(n.members, 0) AS INT8)
 		FROM settlement_cycles c LEFT JOIN (SELECT cycle_id, COUNT(*) AS members

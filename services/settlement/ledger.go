@@ -304,7 +304,12 @@ type Store interface {
 type Service struct {
 	store Store
 	now   func() time.Time
+	fees  Fees
 }
+
+// SetFees sets the fee agreements closes charge (none when nil); call it
+// before the service serves.
+func (s *Service) SetFees(f Fees) { s.fees = f }
 
 // NewService returns a Service.
 func NewService(store Store, now func() time.Time) *Service {

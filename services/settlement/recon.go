@@ -201,13 +201,18 @@ func parseReconFile(file []byte) ([]counterRow, []*errdetails.BadRequest_FieldVi
 				violate(n, "reversal_id", "must be empty for a PAYMENT")
 				ok = false
 			}
+		case "FEE":
+			if row.reversalID != "" {
+				violate(n, "reversal_id", "must be empty for a FEE")
+				ok = false
+			}
 		case "REFUND", "CANCEL":
 			if row.reversalID == "" {
 				violate(n, "reversal_id", "is required for a %s", row.typ)
 				ok = false
 			}
 		default:
-			violate(n, "type", "is %q, want PAYMENT, REFUND or CANCEL", row.typ)
+			violate(n, "type", "is %q, want PAYMENT, REFUND, CANCEL or FEE", row.typ)
 			ok = false
 		}
 		if row.paymentID == "" {

@@ -195,7 +195,9 @@ func (s *Server) CloseCycle(ctx context.Context, req *settlementv1.CloseCycleReq
 	}
 	for _, n := range nets {
 		resp.NetworkStatements = append(resp.NetworkStatements, &settlementv1.NetworkStatement{StatementId: n.ID, CycleId: n.CycleID,
-			NetworkId: n.NetworkID, NetPayable: moneypb.ToProto(n.NetPayable), Postings: n.Postings, Cutoff: timestamppb.New(n.Cutoff)})
+			NetworkId: n.NetworkID, NetPayable: moneypb.ToProto(n.NetPayable), Postings: n.Postings, Cutoff: timestamppb.New(n.Cutoff),
+			Gross: &commonv1.Money{Currency: n.NetPayable.Currency, MinorUnits: n.Gross},
+			Fee:   &commonv1.Money{Currency: n.NetPayable.Currency, MinorUnits: n.Fee}})
 	}
 	return resp, nil
 }
@@ -244,7 +246,9 @@ func (s *Server) HoldForCancel(ctx context.Context, req *settlementv1.HoldForCan
 func statementToProto(st Statement) *settlementv1.Statement {
 	return &settlementv1.Statement{StatementId: st.ID, Sequence: st.Sequence, CycleId: st.CycleID, PartnerId: st.PartnerID,
 		NetReceivable: &commonv1.Money{Currency: st.NetReceivable.Currency, MinorUnits: st.NetReceivable.Minor},
-		Postings:      st.Postings, Cutoff: timestamppb.New(st.Cutoff)}
+		Postings:      st.Postings, Cutoff: timestamppb.New(st.Cutoff),
+		Gross: &commonv1.Money{Currency: st.NetReceivable.Currency, MinorUnits: st.Gross},
+		Fee:   &commonv1.Money{Currency: st.NetReceivable.Currency, MinorUnits: st.Fee}}
 }
 
 // chunkSize bounds each chunk of a streamed statement file.

@@ -24,18 +24,20 @@ var ErrStatementNotFound = rpcerr.New(rpcerr.StatementNotFound, "statement not f
 type StatementRow struct {
 	PostingID  string
 	PaymentID  string
-	Kind       string // the posting's kind: "payment", "reversal:<id>"
+	Kind       string // the posting's kind: "payment", "reversal:<id>", "fee:<statement id>"
 	PostTime   time.Time
 	Settlement money.Amount // debit-positive: a refund or cancel is negative
 	Merchant   money.Amount // what the merchant was paid (negative: given back)
 	FXRevenue  money.Amount // in the settlement currency (negative: reversed)
 }
 
-// Type is PAYMENT, REFUND or CANCEL.
+// Type is PAYMENT, REFUND, CANCEL or FEE.
 func (r StatementRow) Type() string {
 	switch {
 	case r.Kind == "payment":
 		return "PAYMENT"
+	case isFeeKind(r.Kind):
+		return "FEE"
 	case strings.HasPrefix(r.Kind, "reversal:cancel-"):
 		return "CANCEL"
 	default:
@@ -73,7 +75,8 @@ func (s *Service) Statement(ctx context.Context, id string) (Statement, error) {
 //	record,type,payment_id,reversal_id,posted_at,settlement_currency,settlement_amount,merchant_currency,merchant_amount,fx_revenue
 //	D,PAYMENT,<id>,,2026-12-02T10:00:00.000000Z,USD,14.30,CNY,100.00,0.22
 //	D,REFUND,<id>,<refund id>,…,USD,-4.76,CNY,-33.33,-0.07
-//	T,payments=1 refunds=1 cancels=0,rows=2,,,USD,9.54,,,
+//	D,FEE,<cycle id>,,<cutoff>,USD,0.05,,,
+//	T,payments=1 refunds=1 cancels=0 fees=1,rows=3,,,USD,9.59,,,
 //
 // Amounts are in major units with the currency's digits; a refund or a
 // cancel is negative. The trailer's settlement amount is the statement's
@@ -92,9 +95,13 @@ func (s *Service) WriteStatementFile(ctx context.Context, st Statement, w io.Wri
 		n++
 		net += r.Settlement.Minor
 		counts[r.Type()]++
+		merchant, fx := []string{r.Merchant.Currency, r.Merchant.Major()}, r.FXRevenue.Major()
+		if r.Type() == "FEE" { // no merchant leg, no FX
+			merchant, fx = []string{"", ""}, ""
+		}
 		return cw.Write([]string{"D", r.Type(), r.PaymentID, r.ReversalID(),
 			r.PostTime.UTC().Format("2006-01-02T15:04:05.000000Z"),
-			r.Settlement.Currency, r.Settlement.Major(), r.Merchant.Currency, r.Merchant.Major(), r.FXRevenue.Major()})
+			r.Settlement.Currency, r.Settlement.Major(), merchant[0], merchant[1], fx})
 	})
 	if err != nil {
 		return "", err
@@ -103,7 +110,7 @@ func (s *Service) WriteStatementFile(ctx context.Context, st Statement, w io.Wri
 		return "", fmt.Errorf("settlement: statement %s: %d rows net %d, the statement says %d postings net %d",
 			st.ID, n, net, st.Postings, st.NetReceivable.Minor)
 	}
-	trailer := []string{"T", fmt.Sprintf("payments=%d refunds=%d cancels=%d", counts["PAYMENT"], counts["REFUND"], counts["CANCEL"]),
+	trailer := []string{"T", fmt.Sprintf("payments=%d refunds=%d cancels=%d fees=%d", counts["PAYMENT"], counts["REFUND"], counts["CANCEL"], counts["FEE"]),
 		"rows=" + strconv.FormatInt(n, 10), "", "", st.NetReceivable.Currency, st.NetReceivable.Major(), "", "", ""}
 	if err := cw.Write(trailer); err != nil {
 		return "", err

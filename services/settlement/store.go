@@ -208,7 +208,7 @@ func (s *SQLStore) TrialBalance(ctx context.Context) ([]AccountBalance, error) {
 // postings made before the cutoff (leaving out those of held payments whose
 // cancel reversal is not posted before the cutoff), records the cycle and
 // writes its statements.
-func (s *SQLStore) CloseCycle(ctx context.Context, partner string, cutoff, now time.Time, fence *Fence) (Cycle, []Statement, error) {
+func (s *SQLStore) CloseCycle(ctx context.Context, partner string, cutoff, now time.Time, fence *Fence, fees Fees) (Cycle, []Statement, error) {
 	id := CycleID(cutoff, partner)
 	var (
 		c   Cycle
@@ -258,58 +258,84 @@ func (s *SQLStore) CloseCycle(ctx context.Context, partner string, cutoff, now t
 			return err
 		}
 		c = Cycle{ID: id, PartnerID: partner, Cutoff: cutoff.UTC(), CloseTime: now.UTC().Truncate(time.Microsecond), Postings: n}
-		if _, err := tx.ExecContext(ctx, `INSERT INTO settlement_cycles (cycle_id, partner_id, cutoff, close_time, postings) VALUES ($1, $2, $3, $4, $5)`,
-			c.ID, c.PartnerID, c.Cutoff, c.CloseTime, c.Postings); err != nil {
-			return err
-		}
 		var last int64
 		if err := tx.QueryRowContext(ctx, `SELECT CAST(COALESCE(MAX(sequence), 0) AS INT8) FROM settlement_statements`).Scan(&last); err != nil {
 			return err
 		}
-		rows, err := tx.QueryContext(ctx, `SELECT e.account, e.currency,
-			CAST(COALESCE(SUM(CASE WHEN e.side = 'D' THEN e.minor_units ELSE -e.minor_units END), 0) AS INT8),
-			CAST(COUNT(DISTINCT m.posting_id) AS INT8)
-			FROM settlement_cycle_postings m JOIN ledger_entries e ON e.posting_id = m.posting_id
-			WHERE m.cycle_id = $1 AND e.account LIKE 'partner_receivable:%'
-			GROUP BY e.account, e.currency ORDER BY e.account, e.currency`, id)
+		sides, err := cycleSides(ctx, tx, id)
 		if err != nil {
 			return err
 		}
-		for rows.Next() {
-			var (
-				account string
-				st      Statement
-			)
-			if err := rows.Scan(&account, &st.NetReceivable.Currency, &st.NetReceivable.Minor, &st.Postings); err != nil {
-				rows.Close()
+		var nets []NetworkStatement
+		for _, sd := range sides {
+			var tiers []FeeTier
+			if fees != nil {
+				if sd.partner {
+					tiers = fees.PartnerFees(sd.party)
+				} else {
+					tiers = fees.NetworkFees(sd.party)
+				}
+			}
+			fee, err := Fee(tiers, sd.gross, sd.payments)
+			if err != nil {
 				return err
 			}
-			last++
-			st.PartnerID = strings.TrimPrefix(account, "partner_receivable:")
-			st.ID, st.Sequence, st.CycleID, st.Cutoff = id+"/"+st.PartnerID+"/"+st.NetReceivable.Currency, last, id, c.Cutoff
-			sts = append(sts, st)
+			if sd.partner {
+				last++
+				st := Statement{ID: id + "/" + sd.party + "/" + sd.currency, Sequence: last, CycleID: id, PartnerID: sd.party,
+					NetReceivable: money.Amount{Currency: sd.currency, Minor: sd.net + fee}, Postings: sd.postings, Cutoff: c.Cutoff,
+					Gross: sd.gross, Fee: fee}
+				if fee > 0 {
+					st.Postings++
+					if err := postFee(ctx, tx, id, st.ID, partnerReceivable(sd.party), Debit, money.Amount{Currency: sd.currency, Minor: fee}, c.Cutoff); err != nil {
+						return err
+					}
+				}
+				sts = append(sts, st)
+				continue
+			}
+			ns := NetworkStatement{ID: id + "/network:" + sd.party + "/" + sd.currency, CycleID: id, NetworkID: sd.party,
+				NetPayable: money.Amount{Currency: sd.currency, Minor: sd.net - fee}, Postings: sd.postings, Cutoff: c.Cutoff,
+				Gross: sd.gross, Fee: fee}
+			if fee > 0 {
+				ns.Postings++
+				if err := postFee(ctx, tx, id, ns.ID, merchantPayable(sd.party), Debit, money.Amount{Currency: sd.currency, Minor: fee}, c.Cutoff); err != nil {
+					return err
+				}
+			}
+			nets = append(nets, ns)
 		}
-		rows.Close()
-		if err := rows.Err(); err != nil {
+		// The fee postings joined the cycle too.
+		for _, st := range sts {
+			if st.Fee > 0 {
+				c.Postings++
+			}
+		}
+		for _, ns := range nets {
+			if ns.Fee > 0 {
+				c.Postings++
+			}
+		}
+		if _, err := tx.ExecContext(ctx, `INSERT INTO settlement_cycles (cycle_id, partner_id, cutoff, close_time, postings) VALUES ($1, $2, $3, $4, $5)`,
+			c.ID, c.PartnerID, c.Cutoff, c.CloseTime, c.Postings); err != nil {
 			return err
 		}
 		for _, st := range sts {
 			if _, err := tx.ExecContext(ctx, `INSERT INTO settlement_statements (statement_id, sequence, cycle_id, partner_id,
-				currency, net_minor, postings, cutoff) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)`,
-				st.ID, st.Sequence, st.CycleID, st.PartnerID, st.NetReceivable.Currency, st.NetReceivable.Minor, st.Postings, st.Cutoff); err != nil {
+				currency, net_minor, postings, cutoff, gross_minor, fee_minor) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)`,
+				st.ID, st.Sequence, st.CycleID, st.PartnerID, st.NetReceivable.Currency, st.NetReceivable.Minor, st.Postings, st.Cutoff,
+				st.Gross, st.Fee); err != nil {
 				return err
 			}
 		}
-		// The networks' mirror: each payable's credit net over the cycle.
-		if _, err := tx.ExecContext(ctx, `INSERT INTO settlement_network_statements (statement_id, cycle_id, network_id, currency,
-			net_minor, postings, cutoff)
-			SELECT CAST($1 AS TEXT) || '/network:' || substr(e.account, 18) || '/' || e.currency, CAST($1 AS TEXT), substr(e.account, 18), e.currency,
-				CAST(SUM(CASE WHEN e.side = 'C' THEN e.minor_units ELSE -e.minor_units END) AS INT8),
-				CAST(COUNT(DISTINCT m.posting_id) AS INT8), $2
-			FROM settlement_cycle_postings m JOIN ledger_entries e ON e.posting_id = m.posting_id
-			WHERE m.cycle_id = $1 AND e.account LIKE 'merchant_payable:%'
-			GROUP BY e.account, e.currency`, id, c.Cutoff); err != nil {
-			return err
+		// The networks' mirror: each payable's credit net over the cycle,
+		// less the network's fee.
+		for _, ns := range nets {
+			if _, err := tx.ExecContext(ctx, `INSERT INTO settlement_network_statements (statement_id, cycle_id, network_id, currency,
+				net_minor, postings, cutoff, gross_minor, fee_minor) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)`,
+				ns.ID, ns.CycleID, ns.NetworkID, ns.NetPayable.Currency, ns.NetPayable.Minor, ns.Postings, ns.Cutoff, ns.Gross, ns.Fee); err != nil {
+				return err
+			}
 		}
 		return audit.Append(ctx, tx, closeEntry(ctx, c, sts, fence))
 	})
@@ -320,10 +346,84 @@ func (s *SQLStore) CloseCycle(ctx context.Context, partner string, cutoff, now t
 	return c, sts, nil
 }
 
+// cycleSide is one partner's receivable, or one network's payable, in one
+// currency over a cycle's postings: its net (debit-positive for a
+// receivable, credit-positive for a payable), how many postings touch it,
+// and the gross and count of the payments less the cancels among them.
+type cycleSide struct {
+	partner                        bool
+	party, currency                string
+	net, postings, gross, payments int64
+}
+
+// cycleSides sums a cycle's receivables and payables, receivables first.
+func cycleSides(ctx context.Context, tx *sqlstore.Tx, cycleID string) ([]cycleSide, error) {
+	rows, err := tx.QueryContext(ctx, `SELECT e.account, e.currency,
+		CAST(SUM(CASE WHEN e.side = 'D' THEN e.minor_units ELSE -e.minor_units END) AS INT8),
+		CAST(COUNT(DISTINCT m.posting_id) AS INT8),
+		CAST(SUM(CASE WHEN p.kind = 'payment' THEN e.minor_units
+			WHEN p.kind LIKE 'reversal:cancel-%' THEN -e.minor_units ELSE 0 END) AS INT8),
+		CAST(COUNT(DISTINCT CASE WHEN p.kind = 'payment' THEN p.posting_id END) AS INT8)
+			- CAST(COUNT(DISTINCT CASE WHEN p.kind LIKE 'reversal:cancel-%' THEN p.posting_id END) AS INT8)
+		FROM settlement_cycle_postings m JOIN ledger_postings p ON p.posting_id = m.posting_id
+		JOIN ledger_entries e ON e.posting_id = m.posting_id
+		WHERE m.cycle_id = $1 AND (e.account LIKE 'partner_receivable:%' OR e.account LIKE 'merchant_payable:%')
+		GROUP BY e.account, e.currency
+		ORDER BY CASE WHEN e.account LIKE 'partner_receivable:%' THEN 0 ELSE 1 END, e.account, e.currency`, cycleID)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []cycleSide
+	for rows.Next() {
+		var (
+			sd      cycleSide
+			account string
+		)
+		if err := rows.Scan(&account, &sd.currency, &sd.net, &sd.postings, &sd.gross, &sd.payments); err != nil {
+			return nil, err
+		}
+		if id, ok := strings.CutPrefix(account, PartnerReceivablePrefix); ok {
+			sd.partner, sd.party = true, id
+		} else {
+			// A payable's net is credit-positive.
+			sd.party, sd.net = strings.TrimPrefix(account, MerchantPayablePrefix), -sd.net
+		}
+		out = append(out, sd)
+	}
+	return out, rows.Err()
+}
+
+// postFee posts a statement's fee in the close's transaction: account
+// (the partner's receivable, or the network's payable) debited,
+// fee_revenue credited, the posting "fee:<statement id>" of the cycle's
+// payment id, made at the cutoff, and a member of the cycle.
+func postFee(ctx context.Context, tx *sqlstore.Tx, cycleID, statementID, account string, side Side, fee money.Amount, at time.Time) error {
+	p, err := NewPosting(cycleID, feeKindPrefix+statementID, []Entry{
+		{Account: account, Side: side, Amount: fee},
+		{Account: FeeRevenueAccount, Side: Credit, Amount: fee},
+	}, at)
+	if err != nil {
+		return err
+	}
+	if _, err := tx.ExecContext(ctx, `INSERT INTO ledger_postings (posting_id, payment_id, kind, create_time, partner_id, network_id)
+		VALUES ($1, $2, $3, $4, $5, $6)`, p.id, p.paymentID, p.kind, p.createTime, p.partnerID, p.networkID); err != nil {
+		return err
+	}
+	for i, e := range p.entries {
+		if _, err := tx.ExecContext(ctx, `INSERT INTO ledger_entries (posting_id, seq, account, side, currency, minor_units)
+			VALUES ($1, $2, $3, $4, $5, $6)`, p.id, i, e.Account, string(e.Side), e.Amount.Currency, e.Amount.Minor); err != nil {
+			return err
+		}
+	}
+	_, err = tx.ExecContext(ctx, `INSERT INTO settlement_cycle_postings (posting_id, cycle_id) VALUES ($1, $2)`, p.id, cycleID)
+	return err
+}
+
 // NetworkStatements implements CycleStore.
 func (s *SQLStore) NetworkStatements(ctx context.Context, cycleID string) ([]NetworkStatement, error) {
-	rows, err := s.db.QueryContext(ctx, `SELECT statement_id, cycle_id, network_id, currency, net_minor, postings, cutoff
-		FROM settlement_network_statements WHERE cycle_id = $1 ORDER BY network_id, currency`, cycleID)
+	rows, err := s.db.QueryContext(ctx, `SELECT statement_id, cycle_id, network_id, currency, net_minor, postings, cutoff,
+		gross_minor, fee_minor FROM settlement_network_statements WHERE cycle_id = $1 ORDER BY network_id, currency`, cycleID)
 	if err != nil {
 		return nil, fmt.Errorf("settlement: network statements: %w", err)
 	}
@@ -331,7 +431,8 @@ func (s *SQLStore) NetworkStatements(ctx context.Context, cycleID string) ([]Net
 	var out []NetworkStatement
 	for rows.Next() {
 		var n NetworkStatement
-		if err := rows.Scan(&n.ID, &n.CycleID, &n.NetworkID, &n.NetPayable.Currency, &n.NetPayable.Minor, &n.Postings, &n.Cutoff); err != nil {
+		if err := rows.Scan(&n.ID, &n.CycleID, &n.NetworkID, &n.NetPayable.Currency, &n.NetPayable.Minor, &n.Postings, &n.Cutoff,
+			&n.Gross, &n.Fee); err != nil {
 			return nil, err
 		}
 		n.Cutoff = n.Cutoff.UTC()
@@ -410,8 +511,8 @@ func (s *SQLStore) HoldForCancel(ctx context.Context, paymentID string, now time
 }
 
 func statements(ctx context.Context, q sqlstore.Querier, where string, args ...any) ([]Statement, error) {
-	rows, err := q.QueryContext(ctx, `SELECT statement_id, sequence, cycle_id, partner_id, currency, net_minor, postings, cutoff
-		FROM settlement_statements WHERE `+where, args...)
+	rows, err := q.QueryContext(ctx, `SELECT statement_id, sequence, cycle_id, partner_id, currency, net_minor, postings, cutoff,
+		gross_minor, fee_minor FROM settlement_statements WHERE `+where, args...)
 	if err != nil {
 		return nil, err
 	}
@@ -420,7 +521,7 @@ func statements(ctx context.Context, q sqlstore.Querier, where string, args ...a
 	for rows.Next() {
 		var st Statement
 		if err := rows.Scan(&st.ID, &st.Sequence, &st.CycleID, &st.PartnerID, &st.NetReceivable.Currency,
-			&st.NetReceivable.Minor, &st.Postings, &st.Cutoff); err != nil {
+			&st.NetReceivable.Minor, &st.Postings, &st.Cutoff, &st.Gross, &st.Fee); err != nil {
 			return nil, err
 		}
 		st.Cutoff = st.Cutoff.UTC()

@@ -10,10 +10,12 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"log/slog"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -225,15 +227,19 @@ func TestOperatorCommands(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer acqdb.Close()
-	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(20 * time.Millisecond) {
-		var posted bool
-		if err := acqdb.QueryRowContext(ctx, `SELECT ledger_posted FROM acq_payments WHERE payment_id = $1`, paid.GetPaymentId()).Scan(&posted); err == nil && posted {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatal("the payment was not posted within 10s")
+	waitPosted := func(paymentID string) {
+		t.Helper()
+		for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(20 * time.Millisecond) {
+			var posted bool
+			if err := acqdb.QueryRowContext(ctx, `SELECT ledger_posted FROM acq_payments WHERE payment_id = $1`, paymentID).Scan(&posted); err == nil && posted {
+				return
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("payment %s was not posted within 10s", paymentID)
+			}
 		}
 	}
+	waitPosted(paid.GetPaymentId())
 	if _, err := ctl("operator", "cycles", "close"); err != nil {
 		t.Fatalf("cycles close: %v", err)
 	}
@@ -257,7 +263,7 @@ func TestOperatorCommands(t *testing.T) {
 	check, err2 := os.ReadFile(path + ".sha256")
 	sum := sha256.Sum256(body)
 	if err1 != nil || err2 != nil || string(check) != hex.EncodeToString(sum[:])+"  "+filepath.Base(path)+"\n" ||
-		!strings.Contains(string(body), paid.GetPaymentId()) || !strings.Contains(string(body), "\nT,payments=1 refunds=0 cancels=0,rows=1,") {
+		!strings.Contains(string(body), paid.GetPaymentId()) || !strings.Contains(string(body), "\nT,payments=1 refunds=0 cancels=0 fees=0,rows=1,") {
 		t.Fatalf("statement file %s: %v %v\n%s\n%s", path, err1, err2, body, check)
 	}
 
@@ -309,6 +315,48 @@ func TestOperatorCommands(t *testing.T) {
 	}
 	if out, err := ctl("operator", "settlement", "close"); err != nil || !strings.Contains(out, "STATEMENT") {
 		t.Errorf("settlement close: %v %q", err, out)
+	}
+
+	// A fee agreement and a cutoff set through the routing table reach
+	// the settlement service: hipay's next cycle charges 1% plus 0.05 per
+	// payment; a bad time zone is refused.
+	if _, err := ctl("admin", "routes", "put-partner", "--id", "hipay", "--settlement-cutoff", "18:00", "--time-zone", "Mars/Olympus"); status.Code(err) != codes.InvalidArgument {
+		t.Errorf("an unknown time zone: %v", err)
+	}
+	if _, err := ctl("admin", "routes", "put-partner", "--id", "hipay", "--fees", "0:100:5", "--settlement-cutoff", "18:00",
+		"--time-zone", "Asia/Ulaanbaatar"); err != nil {
+		t.Fatalf("put-partner --fees: %v", err)
+	}
+	for attempt := 0; ; attempt++ {
+		_, _, paid, err := walletsim.New("hipay", pconn).ScanAndPay(ctx, code, &commonv1.Money{Currency: "CNY", MinorUnits: 2500},
+			fmt.Sprintf("ctl-fee-%d", attempt), "u-ctl")
+		if err != nil || paid.GetResult() != commonv1.Result_RESULT_SUCCESS {
+			t.Fatalf("pay: %v %v", paid, err)
+		}
+		waitPosted(paid.GetPaymentId())
+		out, err := ctl("operator", "settlement", "close", "--partner", "hipay", "-o", "json")
+		var closed struct {
+			Cycle      struct{ PartnerId string }
+			Statements []struct {
+				Gross, Fee, NetReceivable struct{ MinorUnits string }
+			}
+		}
+		if err != nil || json.Unmarshal([]byte(out), &closed) != nil || closed.Cycle.PartnerId != "hipay" || len(closed.Statements) != 1 {
+			t.Fatalf("settlement close --partner hipay: %v %q", err, out)
+		}
+		st := closed.Statements[0]
+		gross, _ := strconv.ParseInt(st.Gross.MinorUnits, 10, 64)
+		fee, _ := strconv.ParseInt(st.Fee.MinorUnits, 10, 64)
+		if fee > 0 {
+			if want := (gross+50)/100 + 5; fee != want {
+				t.Fatalf("fee %d on gross %d, want %d", fee, gross, want)
+			}
+			break
+		}
+		if attempt == 20 {
+			t.Fatalf("no fee charged after the agreement was set: %s", out)
+		}
+		time.Sleep(100 * time.Millisecond) // the settlement service's table follows etcd
 	}
 }
 

@@ -46,9 +46,10 @@ commands:
   routes put-partner --id [--name] [--currency] [--endpoint HOST:PORT] [--code-ranges PREFIX:LEN[/LEN],…] [--disabled]
                      [--signing-key V=PUBKEY] [--key-not-after V=RFC3339] [--remove-key V] [--dev-signing-key]
                      [--settlement-currency USD] [--fx-markup 0:150,…] [--settlement-cutoff HH:MM] [--time-zone ZONE]
+                     [--fees FROM_MINOR:BPS[:FIXED_MINOR],…]
   routes put-network --id [--name] [--endpoint] [--guids G1,G2] [--country] [--currency] [--url-issuers wechat,…]
                      [--merchant-id-tag 01] [--signing-key V=PUBKEY] [--key-not-after V=RFC3339] [--remove-key V]
-                     [--dev-signing-key]
+                     [--dev-signing-key] [--fees …]
                                                change a record through the router (admin operators; audited):
                                                the flags given change the record in force, the rest is kept
   etcd bootstrap [--operators operator:ID,…]   etcd's users, roles and auth (as service/etcd-admin of --pki)
@@ -376,6 +377,7 @@ func putPartner(ctx context.Context, g globals, args []string, out io.Writer) er
 	markup := fs.String("fx-markup", "", "FX markup tiers FROM_MINOR:BPS,… ascending from 0 (0:150,100000:80); empty: the FX default")
 	cutoff := fs.String("settlement-cutoff", "", "daily settlement cutoff HH:MM in --time-zone (empty: the settlement service's interval)")
 	zone := fs.String("time-zone", "", "IANA time zone of the settlement cutoff (Asia/Ulaanbaatar; empty: UTC)")
+	fees := fs.String("fees", "", "settlement fee tiers FROM_MINOR:BPS[:FIXED_MINOR],… ascending from 0 (0:50:10,1000000:30); empty: none")
 	var keys keyFlags
 	keys.register(fs)
 	if err := fs.Parse(args); err != nil {
@@ -413,6 +415,8 @@ func putPartner(ctx context.Context, g globals, args []string, out io.Writer) er
 			p.SettlementCutoff = *cutoff
 		case "time-zone":
 			p.SettlementTimeZone = *zone
+		case "fees":
+			p.SettlementFees, ferr = parseFees(*fees)
 		}
 	})
 	if ferr != nil {
@@ -429,6 +433,30 @@ func putPartner(ctx context.Context, g globals, args []string, out io.Writer) er
 }
 
 // parseMarkup parses FX markup tiers "0:150,100000:80".
+// parseFees parses fee tiers FROM_MINOR:BPS[:FIXED_MINOR],…
+func parseFees(s string) ([]*routerv1.FeeTier, error) {
+	var out []*routerv1.FeeTier
+	for _, item := range strings.Split(s, ",") {
+		if item = strings.TrimSpace(item); item == "" {
+			continue
+		}
+		parts := strings.Split(item, ":")
+		if len(parts) == 2 {
+			parts = append(parts, "0")
+		}
+		var n [3]int64
+		var err error
+		for i := 0; err == nil && i < 3 && len(parts) == 3; i++ {
+			n[i], err = strconv.ParseInt(parts[i], 10, 64)
+		}
+		if len(parts) != 3 || err != nil || n[1] < 0 || n[1] > 1000 {
+			return nil, fmt.Errorf("fee tier %q: want FROM_MINOR:BPS[:FIXED_MINOR], BPS 0..1000", item)
+		}
+		out = append(out, &routerv1.FeeTier{FromMinorUnits: n[0], Bps: int32(n[1]), FixedMinorUnits: n[2]})
+	}
+	return out, nil
+}
+
 func parseMarkup(s string) ([]*routerv1.MarkupTier, error) {
 	var out []*routerv1.MarkupTier
 	for _, item := range strings.Split(s, ",") {
@@ -478,6 +506,7 @@ func putNetwork(ctx context.Context, g globals, args []string, out io.Writer) er
 	currency := fs.String("currency", "", "ISO 4217 currency")
 	tag := fs.String("merchant-id-tag", "", "sub-tag holding the merchant id (default 01)")
 	issuers := fs.String("url-issuers", "", "issuers of URL codes the network resolves (wechat, alipay), comma-separated")
+	fees := fs.String("fees", "", "the network's settlement fee tiers FROM_MINOR:BPS[:FIXED_MINOR],… (what Unigate keeps); empty: none")
 	var keys keyFlags
 	keys.register(fs)
 	if err := fs.Parse(args); err != nil {
@@ -516,8 +545,13 @@ func putNetwork(ctx context.Context, g globals, args []string, out io.Writer) er
 			n.MerchantIdTag = *tag
 		case "url-issuers":
 			n.UrlIssuers = list(*issuers)
+		case "fees":
+			n.SettlementFees, err = parseFees(*fees)
 		}
 	})
+	if err != nil {
+		return err
+	}
 	if n.SigningKeys, err = keys.apply(n.SigningKeys); err != nil {
 		return err
 	}

@@ -103,19 +103,20 @@ func settlementClose(ctx context.Context, g globals, args []string, out io.Write
 		return err
 	}
 	tw := tabwriter.NewWriter(out, 0, 4, 2, ' ', 0)
-	fmt.Fprintln(tw, "NETWORK STATEMENT\tNETWORK\tOWED\tPOSTINGS")
+	fmt.Fprintln(tw, "NETWORK STATEMENT\tNETWORK\tGROSS\tFEE\tOWED\tPOSTINGS")
 	for _, n := range resp.GetNetworkStatements() {
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%d\n", n.GetStatementId(), n.GetNetworkId(), major(n.GetNetPayable()), n.GetPostings())
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%d\n", n.GetStatementId(), n.GetNetworkId(), major(n.GetGross()), major(n.GetFee()),
+			major(n.GetNetPayable()), n.GetPostings())
 	}
 	return tw.Flush()
 }
 
 func statementTable(out io.Writer, sts []*settlementv1.Statement) error {
 	tw := tabwriter.NewWriter(out, 0, 4, 2, ' ', 0)
-	fmt.Fprintln(tw, "STATEMENT\tSEQ\tPARTNER\tNET\tPOSTINGS")
+	fmt.Fprintln(tw, "STATEMENT\tSEQ\tPARTNER\tGROSS\tFEE\tNET\tPOSTINGS")
 	for _, st := range sts {
-		fmt.Fprintf(tw, "%s\t%d\t%s\t%s\t%d\n", st.GetStatementId(), st.GetSequence(), st.GetPartnerId(),
-			major(st.GetNetReceivable()), st.GetPostings())
+		fmt.Fprintf(tw, "%s\t%d\t%s\t%s\t%s\t%s\t%d\n", st.GetStatementId(), st.GetSequence(), st.GetPartnerId(),
+			major(st.GetGross()), major(st.GetFee()), major(st.GetNetReceivable()), st.GetPostings())
 	}
 	return tw.Flush()
 }

@@ -573,8 +573,11 @@ type Partner struct {
 	// IANA time zone of settlement_cutoff ("Asia/Ulaanbaatar"); UTC when
 	// empty.
 	SettlementTimeZone string `protobuf:"bytes,12,opt,name=settlement_time_zone,json=settlementTimeZone,proto3" json:"settlement_time_zone,omitempty"`
-	unknownFields      protoimpl.UnknownFields
-	sizeCache          protoimpl.SizeCache
+	// The partner's settlement fee agreement, in tiers by a statement's
+	// gross (docs/settlement.md, "Fees"); no fee when empty.
+	SettlementFees []*FeeTier `protobuf:"bytes,13,rep,name=settlement_fees,json=settlementFees,proto3" json:"settlement_fees,omitempty"`
+	unknownFields  protoimpl.UnknownFields
+	sizeCache      protoimpl.SizeCache
 }
 
 func (x *Partner) Reset() {
@@ -691,6 +694,78 @@ func (x *Partner) GetSettlementTimeZone() string {
 	return ""
 }
 
+func (x *Partner) GetSettlementFees() []*FeeTier {
+	if x != nil {
+		return x.SettlementFees
+	}
+	return nil
+}
+
+// FeeTier is a settlement fee for statements whose gross is at least
+// from_minor_units (minor units of the statement's currency): bps of the
+// gross, rounded half up, plus fixed_minor_units per payment.
+type FeeTier struct {
+	state          protoimpl.MessageState `protogen:"open.v1"`
+	FromMinorUnits int64                  `protobuf:"varint,1,opt,name=from_minor_units,json=fromMinorUnits,proto3" json:"from_minor_units,omitempty"`
+	// 0..1000.
+	Bps int32 `protobuf:"varint,2,opt,name=bps,proto3" json:"bps,omitempty"`
+	// 0..1,000,000.
+	FixedMinorUnits int64 `protobuf:"varint,3,opt,name=fixed_minor_units,json=fixedMinorUnits,proto3" json:"fixed_minor_units,omitempty"`
+	unknownFields   protoimpl.UnknownFields
+	sizeCache       protoimpl.SizeCache
+}
+
+func (x *FeeTier) Reset() {
+	*x = FeeTier{}
+	mi := &file_unigate_router_v1_router_proto_msgTypes[10]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *FeeTier) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*FeeTier) ProtoMessage() {}
+
+func (x *FeeTier) ProtoReflect() protoreflect.Message {
+	mi := &file_unigate_router_v1_router_proto_msgTypes[10]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use FeeTier.ProtoReflect.Descriptor instead.
+func (*FeeTier) Descriptor() ([]byte, []int) {
+	return file_unigate_router_v1_router_proto_rawDescGZIP(), []int{10}
+}
+
+func (x *FeeTier) GetFromMinorUnits() int64 {
+	if x != nil {
+		return x.FromMinorUnits
+	}
+	return 0
+}
+
+func (x *FeeTier) GetBps() int32 {
+	if x != nil {
+		return x.Bps
+	}
+	return 0
+}
+
+func (x *FeeTier) GetFixedMinorUnits() int64 {
+	if x != nil {
+		return x.FixedMinorUnits
+	}
+	return 0
+}
+
 // MarkupTier is the FX markup for payments from an amount upward.
 type MarkupTier struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
@@ -706,7 +781,7 @@ type MarkupTier struct {
 
 func (x *MarkupTier) Reset() {
 	*x = MarkupTier{}
-	mi := &file_unigate_router_v1_router_proto_msgTypes[10]
+	mi := &file_unigate_router_v1_router_proto_msgTypes[11]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -718,7 +793,7 @@ func (x *MarkupTier) String() string {
 func (*MarkupTier) ProtoMessage() {}
 
 func (x *MarkupTier) ProtoReflect() protoreflect.Message {
-	mi := &file_unigate_router_v1_router_proto_msgTypes[10]
+	mi := &file_unigate_router_v1_router_proto_msgTypes[11]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -731,7 +806,7 @@ func (x *MarkupTier) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use MarkupTier.ProtoReflect.Descriptor instead.
 func (*MarkupTier) Descriptor() ([]byte, []int) {
-	return file_unigate_router_v1_router_proto_rawDescGZIP(), []int{10}
+	return file_unigate_router_v1_router_proto_rawDescGZIP(), []int{11}
 }
 
 func (x *MarkupTier) GetFromMinorUnits() int64 {
@@ -768,14 +843,17 @@ type MerchantNetwork struct {
 	// id; "01" when empty.
 	MerchantIdTag string `protobuf:"bytes,8,opt,name=merchant_id_tag,json=merchantIdTag,proto3" json:"merchant_id_tag,omitempty"`
 	// The keys that verify the network's signed requests.
-	SigningKeys   []*SigningKey `protobuf:"bytes,9,rep,name=signing_keys,json=signingKeys,proto3" json:"signing_keys,omitempty"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
+	SigningKeys []*SigningKey `protobuf:"bytes,9,rep,name=signing_keys,json=signingKeys,proto3" json:"signing_keys,omitempty"`
+	// The network's own fee agreement: what Unigate keeps of what it owes
+	// the network, per network statement; no fee when empty.
+	SettlementFees []*FeeTier `protobuf:"bytes,10,rep,name=settlement_fees,json=settlementFees,proto3" json:"settlement_fees,omitempty"`
+	unknownFields  protoimpl.UnknownFields
+	sizeCache      protoimpl.SizeCache
 }
 
 func (x *MerchantNetwork) Reset() {
 	*x = MerchantNetwork{}
-	mi := &file_unigate_router_v1_router_proto_msgTypes[11]
+	mi := &file_unigate_router_v1_router_proto_msgTypes[12]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -787,7 +865,7 @@ func (x *MerchantNetwork) String() string {
 func (*MerchantNetwork) ProtoMessage() {}
 
 func (x *MerchantNetwork) ProtoReflect() protoreflect.Message {
-	mi := &file_unigate_router_v1_router_proto_msgTypes[11]
+	mi := &file_unigate_router_v1_router_proto_msgTypes[12]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -800,7 +878,7 @@ func (x *MerchantNetwork) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use MerchantNetwork.ProtoReflect.Descriptor instead.
 func (*MerchantNetwork) Descriptor() ([]byte, []int) {
-	return file_unigate_router_v1_router_proto_rawDescGZIP(), []int{11}
+	return file_unigate_router_v1_router_proto_rawDescGZIP(), []int{12}
 }
 
 func (x *MerchantNetwork) GetNetworkId() string {
@@ -866,6 +944,13 @@ func (x *MerchantNetwork) GetSigningKeys() []*SigningKey {
 	return nil
 }
 
+func (x *MerchantNetwork) GetSettlementFees() []*FeeTier {
+	if x != nil {
+		return x.SettlementFees
+	}
+	return nil
+}
+
 // ResolveCodeRequest names the code and the partner whose user scanned it.
 type ResolveCodeRequest struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
@@ -877,7 +962,7 @@ type ResolveCodeRequest struct {
 
 func (x *ResolveCodeRequest) Reset() {
 	*x = ResolveCodeRequest{}
-	mi := &file_unigate_router_v1_router_proto_msgTypes[12]
+	mi := &file_unigate_router_v1_router_proto_msgTypes[13]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -889,7 +974,7 @@ func (x *ResolveCodeRequest) String() string {
 func (*ResolveCodeRequest) ProtoMessage() {}
 
 func (x *ResolveCodeRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_unigate_router_v1_router_proto_msgTypes[12]
+	mi := &file_unigate_router_v1_router_proto_msgTypes[13]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -902,7 +987,7 @@ func (x *ResolveCodeRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ResolveCodeRequest.ProtoReflect.Descriptor instead.
 func (*ResolveCodeRequest) Descriptor() ([]byte, []int) {
-	return file_unigate_router_v1_router_proto_rawDescGZIP(), []int{12}
+	return file_unigate_router_v1_router_proto_rawDescGZIP(), []int{13}
 }
 
 func (x *ResolveCodeRequest) GetPartnerId() string {
@@ -935,7 +1020,7 @@ type ResolveCodeResponse struct {
 
 func (x *ResolveCodeResponse) Reset() {
 	*x = ResolveCodeResponse{}
-	mi := &file_unigate_router_v1_router_proto_msgTypes[13]
+	mi := &file_unigate_router_v1_router_proto_msgTypes[14]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -947,7 +1032,7 @@ func (x *ResolveCodeResponse) String() string {
 func (*ResolveCodeResponse) ProtoMessage() {}
 
 func (x *ResolveCodeResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_unigate_router_v1_router_proto_msgTypes[13]
+	mi := &file_unigate_router_v1_router_proto_msgTypes[14]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -960,7 +1045,7 @@ func (x *ResolveCodeResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ResolveCodeResponse.ProtoReflect.Descriptor instead.
 func (*ResolveCodeResponse) Descriptor() ([]byte, []int) {
-	return file_unigate_router_v1_router_proto_rawDescGZIP(), []int{13}
+	return file_unigate_router_v1_router_proto_rawDescGZIP(), []int{14}
 }
 
 func (x *ResolveCodeResponse) GetKind() v1.CodeKind {
@@ -1015,7 +1100,7 @@ type ClassifyCodeRequest struct {
 
 func (x *ClassifyCodeRequest) Reset() {
 	*x = ClassifyCodeRequest{}
-	mi := &file_unigate_router_v1_router_proto_msgTypes[14]
+	mi := &file_unigate_router_v1_router_proto_msgTypes[15]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1027,7 +1112,7 @@ func (x *ClassifyCodeRequest) String() string {
 func (*ClassifyCodeRequest) ProtoMessage() {}
 
 func (x *ClassifyCodeRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_unigate_router_v1_router_proto_msgTypes[14]
+	mi := &file_unigate_router_v1_router_proto_msgTypes[15]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1040,7 +1125,7 @@ func (x *ClassifyCodeRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ClassifyCodeRequest.ProtoReflect.Descriptor instead.
 func (*ClassifyCodeRequest) Descriptor() ([]byte, []int) {
-	return file_unigate_router_v1_router_proto_rawDescGZIP(), []int{14}
+	return file_unigate_router_v1_router_proto_rawDescGZIP(), []int{15}
 }
 
 func (x *ClassifyCodeRequest) GetCode() string {
@@ -1065,7 +1150,7 @@ type ClassifyCodeResponse struct {
 
 func (x *ClassifyCodeResponse) Reset() {
 	*x = ClassifyCodeResponse{}
-	mi := &file_unigate_router_v1_router_proto_msgTypes[15]
+	mi := &file_unigate_router_v1_router_proto_msgTypes[16]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1077,7 +1162,7 @@ func (x *ClassifyCodeResponse) String() string {
 func (*ClassifyCodeResponse) ProtoMessage() {}
 
 func (x *ClassifyCodeResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_unigate_router_v1_router_proto_msgTypes[15]
+	mi := &file_unigate_router_v1_router_proto_msgTypes[16]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1090,7 +1175,7 @@ func (x *ClassifyCodeResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ClassifyCodeResponse.ProtoReflect.Descriptor instead.
 func (*ClassifyCodeResponse) Descriptor() ([]byte, []int) {
-	return file_unigate_router_v1_router_proto_rawDescGZIP(), []int{15}
+	return file_unigate_router_v1_router_proto_rawDescGZIP(), []int{16}
 }
 
 func (x *ClassifyCodeResponse) GetKind() v1.CodeKind {
@@ -1131,7 +1216,7 @@ type GetPartnerRequest struct {
 
 func (x *GetPartnerRequest) Reset() {
 	*x = GetPartnerRequest{}
-	mi := &file_unigate_router_v1_router_proto_msgTypes[16]
+	mi := &file_unigate_router_v1_router_proto_msgTypes[17]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1143,7 +1228,7 @@ func (x *GetPartnerRequest) String() string {
 func (*GetPartnerRequest) ProtoMessage() {}
 
 func (x *GetPartnerRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_unigate_router_v1_router_proto_msgTypes[16]
+	mi := &file_unigate_router_v1_router_proto_msgTypes[17]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1156,7 +1241,7 @@ func (x *GetPartnerRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetPartnerRequest.ProtoReflect.Descriptor instead.
 func (*GetPartnerRequest) Descriptor() ([]byte, []int) {
-	return file_unigate_router_v1_router_proto_rawDescGZIP(), []int{16}
+	return file_unigate_router_v1_router_proto_rawDescGZIP(), []int{17}
 }
 
 func (x *GetPartnerRequest) GetPartnerId() string {
@@ -1176,7 +1261,7 @@ type GetPartnerResponse struct {
 
 func (x *GetPartnerResponse) Reset() {
 	*x = GetPartnerResponse{}
-	mi := &file_unigate_router_v1_router_proto_msgTypes[17]
+	mi := &file_unigate_router_v1_router_proto_msgTypes[18]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1188,7 +1273,7 @@ func (x *GetPartnerResponse) String() string {
 func (*GetPartnerResponse) ProtoMessage() {}
 
 func (x *GetPartnerResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_unigate_router_v1_router_proto_msgTypes[17]
+	mi := &file_unigate_router_v1_router_proto_msgTypes[18]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1201,7 +1286,7 @@ func (x *GetPartnerResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetPartnerResponse.ProtoReflect.Descriptor instead.
 func (*GetPartnerResponse) Descriptor() ([]byte, []int) {
-	return file_unigate_router_v1_router_proto_rawDescGZIP(), []int{17}
+	return file_unigate_router_v1_router_proto_rawDescGZIP(), []int{18}
 }
 
 func (x *GetPartnerResponse) GetPartner() *Partner {
@@ -1220,7 +1305,7 @@ type GetRoutingTableRequest struct {
 
 func (x *GetRoutingTableRequest) Reset() {
 	*x = GetRoutingTableRequest{}
-	mi := &file_unigate_router_v1_router_proto_msgTypes[18]
+	mi := &file_unigate_router_v1_router_proto_msgTypes[19]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1232,7 +1317,7 @@ func (x *GetRoutingTableRequest) String() string {
 func (*GetRoutingTableRequest) ProtoMessage() {}
 
 func (x *GetRoutingTableRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_unigate_router_v1_router_proto_msgTypes[18]
+	mi := &file_unigate_router_v1_router_proto_msgTypes[19]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1245,7 +1330,7 @@ func (x *GetRoutingTableRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetRoutingTableRequest.ProtoReflect.Descriptor instead.
 func (*GetRoutingTableRequest) Descriptor() ([]byte, []int) {
-	return file_unigate_router_v1_router_proto_rawDescGZIP(), []int{18}
+	return file_unigate_router_v1_router_proto_rawDescGZIP(), []int{19}
 }
 
 // GetRoutingTableResponse is the table in force.
@@ -1261,7 +1346,7 @@ type GetRoutingTableResponse struct {
 
 func (x *GetRoutingTableResponse) Reset() {
 	*x = GetRoutingTableResponse{}
-	mi := &file_unigate_router_v1_router_proto_msgTypes[19]
+	mi := &file_unigate_router_v1_router_proto_msgTypes[20]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1273,7 +1358,7 @@ func (x *GetRoutingTableResponse) String() string {
 func (*GetRoutingTableResponse) ProtoMessage() {}
 
 func (x *GetRoutingTableResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_unigate_router_v1_router_proto_msgTypes[19]
+	mi := &file_unigate_router_v1_router_proto_msgTypes[20]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1286,7 +1371,7 @@ func (x *GetRoutingTableResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetRoutingTableResponse.ProtoReflect.Descriptor instead.
 func (*GetRoutingTableResponse) Descriptor() ([]byte, []int) {
-	return file_unigate_router_v1_router_proto_rawDescGZIP(), []int{19}
+	return file_unigate_router_v1_router_proto_rawDescGZIP(), []int{20}
 }
 
 func (x *GetRoutingTableResponse) GetRevision() int64 {
@@ -1349,7 +1434,7 @@ const file_unigate_router_v1_router_proto_rawDesc = "" +
 	"\anetwork\x18\x02 \x01(\v2\".unigate.router.v1.MerchantNetworkR\anetwork\"=\n" +
 	"\tCodeRange\x12\x16\n" +
 	"\x06prefix\x18\x01 \x01(\tR\x06prefix\x12\x18\n" +
-	"\alengths\x18\x02 \x03(\x05R\alengths\"\x97\x04\n" +
+	"\alengths\x18\x02 \x03(\x05R\alengths\"\xdc\x04\n" +
 	"\aPartner\x12\x1d\n" +
 	"\n" +
 	"partner_id\x18\x01 \x01(\tR\tpartnerId\x12\x12\n" +
@@ -1365,12 +1450,17 @@ const file_unigate_router_v1_router_proto_rawDesc = "" +
 	"\tfx_markup\x18\n" +
 	" \x03(\v2\x1d.unigate.router.v1.MarkupTierR\bfxMarkup\x12+\n" +
 	"\x11settlement_cutoff\x18\v \x01(\tR\x10settlementCutoff\x120\n" +
-	"\x14settlement_time_zone\x18\f \x01(\tR\x12settlementTimeZone\"U\n" +
+	"\x14settlement_time_zone\x18\f \x01(\tR\x12settlementTimeZone\x12C\n" +
+	"\x0fsettlement_fees\x18\r \x03(\v2\x1a.unigate.router.v1.FeeTierR\x0esettlementFees\"q\n" +
+	"\aFeeTier\x12(\n" +
+	"\x10from_minor_units\x18\x01 \x01(\x03R\x0efromMinorUnits\x12\x10\n" +
+	"\x03bps\x18\x02 \x01(\x05R\x03bps\x12*\n" +
+	"\x11fixed_minor_units\x18\x03 \x01(\x03R\x0ffixedMinorUnits\"U\n" +
 	"\n" +
 	"MarkupTier\x12(\n" +
 	"\x10from_minor_units\x18\x01 \x01(\x03R\x0efromMinorUnits\x12\x1d\n" +
 	"\n" +
-	"markup_bps\x18\x02 \x01(\x05R\tmarkupBps\"\xb7\x02\n" +
+	"markup_bps\x18\x02 \x01(\x05R\tmarkupBps\"\xfc\x02\n" +
 	"\x0fMerchantNetwork\x12\x1d\n" +
 	"\n" +
 	"network_id\x18\x01 \x01(\tR\tnetworkId\x12\x12\n" +
@@ -1382,7 +1472,9 @@ const file_unigate_router_v1_router_proto_rawDesc = "" +
 	"\vurl_issuers\x18\a \x03(\tR\n" +
 	"urlIssuers\x12&\n" +
 	"\x0fmerchant_id_tag\x18\b \x01(\tR\rmerchantIdTag\x12@\n" +
-	"\fsigning_keys\x18\t \x03(\v2\x1d.unigate.router.v1.SigningKeyR\vsigningKeys\"G\n" +
+	"\fsigning_keys\x18\t \x03(\v2\x1d.unigate.router.v1.SigningKeyR\vsigningKeys\x12C\n" +
+	"\x0fsettlement_fees\x18\n" +
+	" \x03(\v2\x1a.unigate.router.v1.FeeTierR\x0esettlementFees\"G\n" +
 	"\x12ResolveCodeRequest\x12\x1d\n" +
 	"\n" +
 	"partner_id\x18\x01 \x01(\tR\tpartnerId\x12\x12\n" +
@@ -1438,7 +1530,7 @@ func file_unigate_router_v1_router_proto_rawDescGZIP() []byte {
 	return file_unigate_router_v1_router_proto_rawDescData
 }
 
-var file_unigate_router_v1_router_proto_msgTypes = make([]protoimpl.MessageInfo, 20)
+var file_unigate_router_v1_router_proto_msgTypes = make([]protoimpl.MessageInfo, 21)
 var file_unigate_router_v1_router_proto_goTypes = []any{
 	(*PutPartnerRequest)(nil),       // 0: unigate.router.v1.PutPartnerRequest
 	(*PutPartnerResponse)(nil),      // 1: unigate.router.v1.PutPartnerResponse
@@ -1450,62 +1542,65 @@ var file_unigate_router_v1_router_proto_goTypes = []any{
 	(*GetMerchantResponse)(nil),     // 7: unigate.router.v1.GetMerchantResponse
 	(*CodeRange)(nil),               // 8: unigate.router.v1.CodeRange
 	(*Partner)(nil),                 // 9: unigate.router.v1.Partner
-	(*MarkupTier)(nil),              // 10: unigate.router.v1.MarkupTier
-	(*MerchantNetwork)(nil),         // 11: unigate.router.v1.MerchantNetwork
-	(*ResolveCodeRequest)(nil),      // 12: unigate.router.v1.ResolveCodeRequest
-	(*ResolveCodeResponse)(nil),     // 13: unigate.router.v1.ResolveCodeResponse
-	(*ClassifyCodeRequest)(nil),     // 14: unigate.router.v1.ClassifyCodeRequest
-	(*ClassifyCodeResponse)(nil),    // 15: unigate.router.v1.ClassifyCodeResponse
-	(*GetPartnerRequest)(nil),       // 16: unigate.router.v1.GetPartnerRequest
-	(*GetPartnerResponse)(nil),      // 17: unigate.router.v1.GetPartnerResponse
-	(*GetRoutingTableRequest)(nil),  // 18: unigate.router.v1.GetRoutingTableRequest
-	(*GetRoutingTableResponse)(nil), // 19: unigate.router.v1.GetRoutingTableResponse
-	(*timestamppb.Timestamp)(nil),   // 20: google.protobuf.Timestamp
-	(*v1.Merchant)(nil),             // 21: unigate.common.v1.Merchant
-	(v1.CodeKind)(0),                // 22: unigate.common.v1.CodeKind
-	(*v1.Money)(nil),                // 23: unigate.common.v1.Money
+	(*FeeTier)(nil),                 // 10: unigate.router.v1.FeeTier
+	(*MarkupTier)(nil),              // 11: unigate.router.v1.MarkupTier
+	(*MerchantNetwork)(nil),         // 12: unigate.router.v1.MerchantNetwork
+	(*ResolveCodeRequest)(nil),      // 13: unigate.router.v1.ResolveCodeRequest
+	(*ResolveCodeResponse)(nil),     // 14: unigate.router.v1.ResolveCodeResponse
+	(*ClassifyCodeRequest)(nil),     // 15: unigate.router.v1.ClassifyCodeRequest
+	(*ClassifyCodeResponse)(nil),    // 16: unigate.router.v1.ClassifyCodeResponse
+	(*GetPartnerRequest)(nil),       // 17: unigate.router.v1.GetPartnerRequest
+	(*GetPartnerResponse)(nil),      // 18: unigate.router.v1.GetPartnerResponse
+	(*GetRoutingTableRequest)(nil),  // 19: unigate.router.v1.GetRoutingTableRequest
+	(*GetRoutingTableResponse)(nil), // 20: unigate.router.v1.GetRoutingTableResponse
+	(*timestamppb.Timestamp)(nil),   // 21: google.protobuf.Timestamp
+	(*v1.Merchant)(nil),             // 22: unigate.common.v1.Merchant
+	(v1.CodeKind)(0),                // 23: unigate.common.v1.CodeKind
+	(*v1.Money)(nil),                // 24: unigate.common.v1.Money
 }
 var file_unigate_router_v1_router_proto_depIdxs = []int32{
 	9,  // 0: unigate.router.v1.PutPartnerRequest.partner:type_name -> unigate.router.v1.Partner
 	9,  // 1: unigate.router.v1.PutPartnerResponse.partner:type_name -> unigate.router.v1.Partner
-	11, // 2: unigate.router.v1.PutNetworkRequest.network:type_name -> unigate.router.v1.MerchantNetwork
-	11, // 3: unigate.router.v1.PutNetworkResponse.network:type_name -> unigate.router.v1.MerchantNetwork
-	20, // 4: unigate.router.v1.SigningKey.not_after:type_name -> google.protobuf.Timestamp
-	21, // 5: unigate.router.v1.GetMerchantResponse.merchant:type_name -> unigate.common.v1.Merchant
-	11, // 6: unigate.router.v1.GetMerchantResponse.network:type_name -> unigate.router.v1.MerchantNetwork
+	12, // 2: unigate.router.v1.PutNetworkRequest.network:type_name -> unigate.router.v1.MerchantNetwork
+	12, // 3: unigate.router.v1.PutNetworkResponse.network:type_name -> unigate.router.v1.MerchantNetwork
+	21, // 4: unigate.router.v1.SigningKey.not_after:type_name -> google.protobuf.Timestamp
+	22, // 5: unigate.router.v1.GetMerchantResponse.merchant:type_name -> unigate.common.v1.Merchant
+	12, // 6: unigate.router.v1.GetMerchantResponse.network:type_name -> unigate.router.v1.MerchantNetwork
 	8,  // 7: unigate.router.v1.Partner.code_ranges:type_name -> unigate.router.v1.CodeRange
 	4,  // 8: unigate.router.v1.Partner.signing_keys:type_name -> unigate.router.v1.SigningKey
 	5,  // 9: unigate.router.v1.Partner.limits:type_name -> unigate.router.v1.PartnerLimits
-	10, // 10: unigate.router.v1.Partner.fx_markup:type_name -> unigate.router.v1.MarkupTier
-	4,  // 11: unigate.router.v1.MerchantNetwork.signing_keys:type_name -> unigate.router.v1.SigningKey
-	22, // 12: unigate.router.v1.ResolveCodeResponse.kind:type_name -> unigate.common.v1.CodeKind
-	21, // 13: unigate.router.v1.ResolveCodeResponse.merchant:type_name -> unigate.common.v1.Merchant
-	23, // 14: unigate.router.v1.ResolveCodeResponse.amount:type_name -> unigate.common.v1.Money
-	11, // 15: unigate.router.v1.ResolveCodeResponse.network:type_name -> unigate.router.v1.MerchantNetwork
-	9,  // 16: unigate.router.v1.ResolveCodeResponse.partner:type_name -> unigate.router.v1.Partner
-	22, // 17: unigate.router.v1.ClassifyCodeResponse.kind:type_name -> unigate.common.v1.CodeKind
-	9,  // 18: unigate.router.v1.GetPartnerResponse.partner:type_name -> unigate.router.v1.Partner
-	9,  // 19: unigate.router.v1.GetRoutingTableResponse.partners:type_name -> unigate.router.v1.Partner
-	11, // 20: unigate.router.v1.GetRoutingTableResponse.networks:type_name -> unigate.router.v1.MerchantNetwork
-	12, // 21: unigate.router.v1.RouterService.ResolveCode:input_type -> unigate.router.v1.ResolveCodeRequest
-	16, // 22: unigate.router.v1.RouterService.GetPartner:input_type -> unigate.router.v1.GetPartnerRequest
-	18, // 23: unigate.router.v1.RouterService.GetRoutingTable:input_type -> unigate.router.v1.GetRoutingTableRequest
-	14, // 24: unigate.router.v1.RouterService.ClassifyCode:input_type -> unigate.router.v1.ClassifyCodeRequest
-	6,  // 25: unigate.router.v1.RouterService.GetMerchant:input_type -> unigate.router.v1.GetMerchantRequest
-	0,  // 26: unigate.router.v1.RoutingAdminService.PutPartner:input_type -> unigate.router.v1.PutPartnerRequest
-	2,  // 27: unigate.router.v1.RoutingAdminService.PutNetwork:input_type -> unigate.router.v1.PutNetworkRequest
-	13, // 28: unigate.router.v1.RouterService.ResolveCode:output_type -> unigate.router.v1.ResolveCodeResponse
-	17, // 29: unigate.router.v1.RouterService.GetPartner:output_type -> unigate.router.v1.GetPartnerResponse
-	19, // 30: unigate.router.v1.RouterService.GetRoutingTable:output_type -> unigate.router.v1.GetRoutingTableResponse
-	15, // 31: unigate.router.v1.RouterService.ClassifyCode:output_type -> unigate.router.v1.ClassifyCodeResponse
-	7,  // 32: unigate.router.v1.RouterService.GetMerchant:output_type -> unigate.router.v1.GetMerchantResponse
-	1,  // 33: unigate.router.v1.RoutingAdminService.PutPartner:output_type -> unigate.router.v1.PutPartnerResponse
-	3,  // 34: unigate.router.v1.RoutingAdminService.PutNetwork:output_type -> unigate.router.v1.PutNetworkResponse
-	28, // [28:35] is the sub-list for method output_type
-	21, // [21:28] is the sub-list for method input_type
-	21, // [21:21] is the sub-list for extension type_name
-	21, // [21:21] is the sub-list for extension extendee
-	0,  // [0:21] is the sub-list for field type_name
+	11, // 10: unigate.router.v1.Partner.fx_markup:type_name -> unigate.router.v1.MarkupTier
+	10, // 11: unigate.router.v1.Partner.settlement_fees:type_name -> unigate.router.v1.FeeTier
+	4,  // 12: unigate.router.v1.MerchantNetwork.signing_keys:type_name -> unigate.router.v1.SigningKey
+	10, // 13: unigate.router.v1.MerchantNetwork.settlement_fees:type_name -> unigate.router.v1.FeeTier
+	23, // 14: unigate.router.v1.ResolveCodeResponse.kind:type_name -> unigate.common.v1.CodeKind
+	22, // 15: unigate.router.v1.ResolveCodeResponse.merchant:type_name -> unigate.common.v1.Merchant
+	24, // 16: unigate.router.v1.ResolveCodeResponse.amount:type_name -> unigate.common.v1.Money
+	12, // 17: unigate.router.v1.ResolveCodeResponse.network:type_name -> unigate.router.v1.MerchantNetwork
+	9,  // 18: unigate.router.v1.ResolveCodeResponse.partner:type_name -> unigate.router.v1.Partner
+	23, // 19: unigate.router.v1.ClassifyCodeResponse.kind:type_name -> unigate.common.v1.CodeKind
+	9,  // 20: unigate.router.v1.GetPartnerResponse.partner:type_name -> unigate.router.v1.Partner
+	9,  // 21: unigate.router.v1.GetRoutingTableResponse.partners:type_name -> unigate.router.v1.Partner
+	12, // 22: unigate.router.v1.GetRoutingTableResponse.networks:type_name -> unigate.router.v1.MerchantNetwork
+	13, // 23: unigate.router.v1.RouterService.ResolveCode:input_type -> unigate.router.v1.ResolveCodeRequest
+	17, // 24: unigate.router.v1.RouterService.GetPartner:input_type -> unigate.router.v1.GetPartnerRequest
+	19, // 25: unigate.router.v1.RouterService.GetRoutingTable:input_type -> unigate.router.v1.GetRoutingTableRequest
+	15, // 26: unigate.router.v1.RouterService.ClassifyCode:input_type -> unigate.router.v1.ClassifyCodeRequest
+	6,  // 27: unigate.router.v1.RouterService.GetMerchant:input_type -> unigate.router.v1.GetMerchantRequest
+	0,  // 28: unigate.router.v1.RoutingAdminService.PutPartner:input_type -> unigate.router.v1.PutPartnerRequest
+	2,  // 29: unigate.router.v1.RoutingAdminService.PutNetwork:input_type -> unigate.router.v1.PutNetworkRequest
+	14, // 30: unigate.router.v1.RouterService.ResolveCode:output_type -> unigate.router.v1.ResolveCodeResponse
+	18, // 31: unigate.router.v1.RouterService.GetPartner:output_type -> unigate.router.v1.GetPartnerResponse
+	20, // 32: unigate.router.v1.RouterService.GetRoutingTable:output_type -> unigate.router.v1.GetRoutingTableResponse
+	16, // 33: unigate.router.v1.RouterService.ClassifyCode:output_type -> unigate.router.v1.ClassifyCodeResponse
+	7,  // 34: unigate.router.v1.RouterService.GetMerchant:output_type -> unigate.router.v1.GetMerchantResponse
+	1,  // 35: unigate.router.v1.RoutingAdminService.PutPartner:output_type -> unigate.router.v1.PutPartnerResponse
+	3,  // 36: unigate.router.v1.RoutingAdminService.PutNetwork:output_type -> unigate.router.v1.PutNetworkResponse
+	30, // [30:37] is the sub-list for method output_type
+	23, // [23:30] is the sub-list for method input_type
+	23, // [23:23] is the sub-list for extension type_name
+	23, // [23:23] is the sub-list for extension extendee
+	0,  // [0:23] is the sub-list for field type_name
 }
 
 func init() { file_unigate_router_v1_router_proto_init() }
@@ -1519,7 +1614,7 @@ func file_unigate_router_v1_router_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_unigate_router_v1_router_proto_rawDesc), len(file_unigate_router_v1_router_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   20,
+			NumMessages:   21,
 			NumExtensions: 0,
 			NumServices:   2,
 		},

@@ -229,9 +229,13 @@ type NetworkStatement struct {
 	CycleId     string `protobuf:"bytes,2,opt,name=cycle_id,json=cycleId,proto3" json:"cycle_id,omitempty"`
 	NetworkId   string `protobuf:"bytes,3,opt,name=network_id,json=networkId,proto3" json:"network_id,omitempty"`
 	// Credit-positive: what Unigate owes (negative: what the network owes).
-	NetPayable    *v1.Money              `protobuf:"bytes,4,opt,name=net_payable,json=netPayable,proto3" json:"net_payable,omitempty"`
-	Postings      int64                  `protobuf:"varint,5,opt,name=postings,proto3" json:"postings,omitempty"`
-	Cutoff        *timestamppb.Timestamp `protobuf:"bytes,6,opt,name=cutoff,proto3" json:"cutoff,omitempty"`
+	NetPayable *v1.Money              `protobuf:"bytes,4,opt,name=net_payable,json=netPayable,proto3" json:"net_payable,omitempty"`
+	Postings   int64                  `protobuf:"varint,5,opt,name=postings,proto3" json:"postings,omitempty"`
+	Cutoff     *timestamppb.Timestamp `protobuf:"bytes,6,opt,name=cutoff,proto3" json:"cutoff,omitempty"`
+	// The cycle's payments less its cancels, and the fee the network's
+	// agreement charged on it (deducted from net_payable).
+	Gross         *v1.Money `protobuf:"bytes,7,opt,name=gross,proto3" json:"gross,omitempty"`
+	Fee           *v1.Money `protobuf:"bytes,8,opt,name=fee,proto3" json:"fee,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -308,6 +312,20 @@ func (x *NetworkStatement) GetCutoff() *timestamppb.Timestamp {
 	return nil
 }
 
+func (x *NetworkStatement) GetGross() *v1.Money {
+	if x != nil {
+		return x.Gross
+	}
+	return nil
+}
+
+func (x *NetworkStatement) GetFee() *v1.Money {
+	if x != nil {
+		return x.Fee
+	}
+	return nil
+}
+
 // Statement nets one partner's postings of one cycle in one currency.
 type Statement struct {
 	state       protoimpl.MessageState `protogen:"open.v1"`
@@ -320,9 +338,14 @@ type Statement struct {
 	// cancels), in the partner's currency; the sum of the cycle's entries on
 	// the partner's receivable account.
 	NetReceivable *v1.Money `protobuf:"bytes,5,opt,name=net_receivable,json=netReceivable,proto3" json:"net_receivable,omitempty"`
-	// How many postings of the partner the cycle holds.
-	Postings      int64                  `protobuf:"varint,6,opt,name=postings,proto3" json:"postings,omitempty"`
-	Cutoff        *timestamppb.Timestamp `protobuf:"bytes,7,opt,name=cutoff,proto3" json:"cutoff,omitempty"`
+	// How many postings of the partner the cycle holds (its fee's too).
+	Postings int64                  `protobuf:"varint,6,opt,name=postings,proto3" json:"postings,omitempty"`
+	Cutoff   *timestamppb.Timestamp `protobuf:"bytes,7,opt,name=cutoff,proto3" json:"cutoff,omitempty"`
+	// The cycle's payments less its cancels, in the statement's currency,
+	// and the fee the partner's agreement charged on it (included in
+	// net_receivable).
+	Gross         *v1.Money `protobuf:"bytes,8,opt,name=gross,proto3" json:"gross,omitempty"`
+	Fee           *v1.Money `protobuf:"bytes,9,opt,name=fee,proto3" json:"fee,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -402,6 +425,20 @@ func (x *Statement) GetPostings() int64 {
 func (x *Statement) GetCutoff() *timestamppb.Timestamp {
 	if x != nil {
 		return x.Cutoff
+	}
+	return nil
+}
+
+func (x *Statement) GetGross() *v1.Money {
+	if x != nil {
+		return x.Gross
+	}
+	return nil
+}
+
+func (x *Statement) GetFee() *v1.Money {
+	if x != nil {
+		return x.Fee
 	}
 	return nil
 }
@@ -2366,7 +2403,7 @@ const file_unigate_settlement_v1_settlement_proto_rawDesc = "" +
 	"close_time\x18\x03 \x01(\v2\x1a.google.protobuf.TimestampR\tcloseTime\x12\x1a\n" +
 	"\bpostings\x18\x04 \x01(\x03R\bpostings\x12\x1d\n" +
 	"\n" +
-	"partner_id\x18\x05 \x01(\tR\tpartnerId\"\xfa\x01\n" +
+	"partner_id\x18\x05 \x01(\tR\tpartnerId\"\xd6\x02\n" +
 	"\x10NetworkStatement\x12!\n" +
 	"\fstatement_id\x18\x01 \x01(\tR\vstatementId\x12\x19\n" +
 	"\bcycle_id\x18\x02 \x01(\tR\acycleId\x12\x1d\n" +
@@ -2375,7 +2412,9 @@ const file_unigate_settlement_v1_settlement_proto_rawDesc = "" +
 	"\vnet_payable\x18\x04 \x01(\v2\x18.unigate.common.v1.MoneyR\n" +
 	"netPayable\x12\x1a\n" +
 	"\bpostings\x18\x05 \x01(\x03R\bpostings\x122\n" +
-	"\x06cutoff\x18\x06 \x01(\v2\x1a.google.protobuf.TimestampR\x06cutoff\"\x95\x02\n" +
+	"\x06cutoff\x18\x06 \x01(\v2\x1a.google.protobuf.TimestampR\x06cutoff\x12.\n" +
+	"\x05gross\x18\a \x01(\v2\x18.unigate.common.v1.MoneyR\x05gross\x12*\n" +
+	"\x03fee\x18\b \x01(\v2\x18.unigate.common.v1.MoneyR\x03fee\"\xf1\x02\n" +
 	"\tStatement\x12!\n" +
 	"\fstatement_id\x18\x01 \x01(\tR\vstatementId\x12\x1a\n" +
 	"\bsequence\x18\x02 \x01(\x03R\bsequence\x12\x19\n" +
@@ -2384,7 +2423,9 @@ const file_unigate_settlement_v1_settlement_proto_rawDesc = "" +
 	"partner_id\x18\x04 \x01(\tR\tpartnerId\x12?\n" +
 	"\x0enet_receivable\x18\x05 \x01(\v2\x18.unigate.common.v1.MoneyR\rnetReceivable\x12\x1a\n" +
 	"\bpostings\x18\x06 \x01(\x03R\bpostings\x122\n" +
-	"\x06cutoff\x18\a \x01(\v2\x1a.google.protobuf.TimestampR\x06cutoff\"f\n" +
+	"\x06cutoff\x18\a \x01(\v2\x1a.google.protobuf.TimestampR\x06cutoff\x12.\n" +
+	"\x05gross\x18\b \x01(\v2\x18.unigate.common.v1.MoneyR\x05gross\x12*\n" +
+	"\x03fee\x18\t \x01(\v2\x18.unigate.common.v1.MoneyR\x03fee\"f\n" +
 	"\x11CloseCycleRequest\x122\n" +
 	"\x06cutoff\x18\x01 \x01(\v2\x1a.google.protobuf.TimestampR\x06cutoff\x12\x1d\n" +
 	"\n" +
@@ -2629,68 +2670,72 @@ var file_unigate_settlement_v1_settlement_proto_depIdxs = []int32{
 	37, // 1: unigate.settlement.v1.Cycle.close_time:type_name -> google.protobuf.Timestamp
 	38, // 2: unigate.settlement.v1.NetworkStatement.net_payable:type_name -> unigate.common.v1.Money
 	37, // 3: unigate.settlement.v1.NetworkStatement.cutoff:type_name -> google.protobuf.Timestamp
-	38, // 4: unigate.settlement.v1.Statement.net_receivable:type_name -> unigate.common.v1.Money
-	37, // 5: unigate.settlement.v1.Statement.cutoff:type_name -> google.protobuf.Timestamp
-	37, // 6: unigate.settlement.v1.CloseCycleRequest.cutoff:type_name -> google.protobuf.Timestamp
-	2,  // 7: unigate.settlement.v1.CloseCycleResponse.cycle:type_name -> unigate.settlement.v1.Cycle
-	4,  // 8: unigate.settlement.v1.CloseCycleResponse.statements:type_name -> unigate.settlement.v1.Statement
-	3,  // 9: unigate.settlement.v1.CloseCycleResponse.network_statements:type_name -> unigate.settlement.v1.NetworkStatement
-	4,  // 10: unigate.settlement.v1.ListStatementsResponse.statements:type_name -> unigate.settlement.v1.Statement
-	0,  // 11: unigate.settlement.v1.Entry.side:type_name -> unigate.settlement.v1.Side
-	38, // 12: unigate.settlement.v1.Entry.amount:type_name -> unigate.common.v1.Money
-	13, // 13: unigate.settlement.v1.Posting.entries:type_name -> unigate.settlement.v1.Entry
-	37, // 14: unigate.settlement.v1.Posting.create_time:type_name -> google.protobuf.Timestamp
-	38, // 15: unigate.settlement.v1.PostPaymentRequest.wallet_amount:type_name -> unigate.common.v1.Money
-	38, // 16: unigate.settlement.v1.PostPaymentRequest.cost_amount:type_name -> unigate.common.v1.Money
-	38, // 17: unigate.settlement.v1.PostPaymentRequest.merchant_amount:type_name -> unigate.common.v1.Money
-	38, // 18: unigate.settlement.v1.PostPaymentRequest.settlement_amount:type_name -> unigate.common.v1.Money
-	14, // 19: unigate.settlement.v1.PostPaymentResponse.posting:type_name -> unigate.settlement.v1.Posting
-	15, // 20: unigate.settlement.v1.PostPaymentsRequest.payments:type_name -> unigate.settlement.v1.PostPaymentRequest
-	14, // 21: unigate.settlement.v1.PostPaymentsResponse.postings:type_name -> unigate.settlement.v1.Posting
-	14, // 22: unigate.settlement.v1.ListPostingsResponse.postings:type_name -> unigate.settlement.v1.Posting
-	22, // 23: unigate.settlement.v1.GetTrialBalanceResponse.accounts:type_name -> unigate.settlement.v1.AccountBalance
-	23, // 24: unigate.settlement.v1.GetTrialBalanceResponse.currencies:type_name -> unigate.settlement.v1.CurrencyTotal
-	37, // 25: unigate.settlement.v1.ListCyclesRequest.before:type_name -> google.protobuf.Timestamp
-	2,  // 26: unigate.settlement.v1.ListCyclesResponse.cycles:type_name -> unigate.settlement.v1.Cycle
-	1,  // 27: unigate.settlement.v1.Break.kind:type_name -> unigate.settlement.v1.BreakKind
-	37, // 28: unigate.settlement.v1.Break.create_time:type_name -> google.protobuf.Timestamp
-	37, // 29: unigate.settlement.v1.Break.resolve_time:type_name -> google.protobuf.Timestamp
-	37, // 30: unigate.settlement.v1.ReconcileRun.create_time:type_name -> google.protobuf.Timestamp
-	31, // 31: unigate.settlement.v1.ReconcileResponse.run:type_name -> unigate.settlement.v1.ReconcileRun
-	30, // 32: unigate.settlement.v1.ReconcileResponse.breaks:type_name -> unigate.settlement.v1.Break
-	30, // 33: unigate.settlement.v1.ListBreaksResponse.breaks:type_name -> unigate.settlement.v1.Break
-	30, // 34: unigate.settlement.v1.ResolveBreakResponse.break:type_name -> unigate.settlement.v1.Break
-	15, // 35: unigate.settlement.v1.SettlementService.PostPayment:input_type -> unigate.settlement.v1.PostPaymentRequest
-	17, // 36: unigate.settlement.v1.SettlementService.PostPayments:input_type -> unigate.settlement.v1.PostPaymentsRequest
-	19, // 37: unigate.settlement.v1.SettlementService.ListPostings:input_type -> unigate.settlement.v1.ListPostingsRequest
-	21, // 38: unigate.settlement.v1.SettlementService.GetTrialBalance:input_type -> unigate.settlement.v1.GetTrialBalanceRequest
-	5,  // 39: unigate.settlement.v1.SettlementService.CloseCycle:input_type -> unigate.settlement.v1.CloseCycleRequest
-	7,  // 40: unigate.settlement.v1.SettlementService.ListStatements:input_type -> unigate.settlement.v1.ListStatementsRequest
-	27, // 41: unigate.settlement.v1.SettlementService.ListCycles:input_type -> unigate.settlement.v1.ListCyclesRequest
-	25, // 42: unigate.settlement.v1.SettlementService.StreamStatementFile:input_type -> unigate.settlement.v1.StreamStatementFileRequest
-	9,  // 43: unigate.settlement.v1.SettlementService.GetPaymentSettlement:input_type -> unigate.settlement.v1.GetPaymentSettlementRequest
-	11, // 44: unigate.settlement.v1.SettlementService.HoldForCancel:input_type -> unigate.settlement.v1.HoldForCancelRequest
-	29, // 45: unigate.settlement.v1.SettlementService.Reconcile:input_type -> unigate.settlement.v1.ReconcileRequest
-	33, // 46: unigate.settlement.v1.SettlementService.ListBreaks:input_type -> unigate.settlement.v1.ListBreaksRequest
-	35, // 47: unigate.settlement.v1.SettlementService.ResolveBreak:input_type -> unigate.settlement.v1.ResolveBreakRequest
-	16, // 48: unigate.settlement.v1.SettlementService.PostPayment:output_type -> unigate.settlement.v1.PostPaymentResponse
-	18, // 49: unigate.settlement.v1.SettlementService.PostPayments:output_type -> unigate.settlement.v1.PostPaymentsResponse
-	20, // 50: unigate.settlement.v1.SettlementService.ListPostings:output_type -> unigate.settlement.v1.ListPostingsResponse
-	24, // 51: unigate.settlement.v1.SettlementService.GetTrialBalance:output_type -> unigate.settlement.v1.GetTrialBalanceResponse
-	6,  // 52: unigate.settlement.v1.SettlementService.CloseCycle:output_type -> unigate.settlement.v1.CloseCycleResponse
-	8,  // 53: unigate.settlement.v1.SettlementService.ListStatements:output_type -> unigate.settlement.v1.ListStatementsResponse
-	28, // 54: unigate.settlement.v1.SettlementService.ListCycles:output_type -> unigate.settlement.v1.ListCyclesResponse
-	26, // 55: unigate.settlement.v1.SettlementService.StreamStatementFile:output_type -> unigate.settlement.v1.StreamStatementFileResponse
-	10, // 56: unigate.settlement.v1.SettlementService.GetPaymentSettlement:output_type -> unigate.settlement.v1.GetPaymentSettlementResponse
-	12, // 57: unigate.settlement.v1.SettlementService.HoldForCancel:output_type -> unigate.settlement.v1.HoldForCancelResponse
-	32, // 58: unigate.settlement.v1.SettlementService.Reconcile:output_type -> unigate.settlement.v1.ReconcileResponse
-	34, // 59: unigate.settlement.v1.SettlementService.ListBreaks:output_type -> unigate.settlement.v1.ListBreaksResponse
-	36, // 60: unigate.settlement.v1.SettlementService.ResolveBreak:output_type -> unigate.settlement.v1.ResolveBreakResponse
-	48, // [48:61] is the sub-list for method output_type
-	35, // [35:48] is the sub-list for method input_type
-	35, // [35:35] is the sub-list for extension type_name
-	35, // [35:35] is the sub-list for extension extendee
-	0,  // [0:35] is the sub-list for field type_name
+	38, // 4: unigate.settlement.v1.NetworkStatement.gross:type_name -> unigate.common.v1.Money
+	38, // 5: unigate.settlement.v1.NetworkStatement.fee:type_name -> unigate.common.v1.Money
+	38, // 6: unigate.settlement.v1.Statement.net_receivable:type_name -> unigate.common.v1.Money
+	37, // 7: unigate.settlement.v1.Statement.cutoff:type_name -> google.protobuf.Timestamp
+	38, // 8: unigate.settlement.v1.Statement.gross:type_name -> unigate.common.v1.Money
+	38, // 9: unigate.settlement.v1.Statement.fee:type_name -> unigate.common.v1.Money
+	37, // 10: unigate.settlement.v1.CloseCycleRequest.cutoff:type_name -> google.protobuf.Timestamp
+	2,  // 11: unigate.settlement.v1.CloseCycleResponse.cycle:type_name -> unigate.settlement.v1.Cycle
+	4,  // 12: unigate.settlement.v1.CloseCycleResponse.statements:type_name -> unigate.settlement.v1.Statement
+	3,  // 13: unigate.settlement.v1.CloseCycleResponse.network_statements:type_name -> unigate.settlement.v1.NetworkStatement
+	4,  // 14: unigate.settlement.v1.ListStatementsResponse.statements:type_name -> unigate.settlement.v1.Statement
+	0,  // 15: unigate.settlement.v1.Entry.side:type_name -> unigate.settlement.v1.Side
+	38, // 16: unigate.settlement.v1.Entry.amount:type_name -> unigate.common.v1.Money
+	13, // 17: unigate.settlement.v1.Posting.entries:type_name -> unigate.settlement.v1.Entry
+	37, // 18: unigate.settlement.v1.Posting.create_time:type_name -> google.protobuf.Timestamp
+	38, // 19: unigate.settlement.v1.PostPaymentRequest.wallet_amount:type_name -> unigate.common.v1.Money
+	38, // 20: unigate.settlement.v1.PostPaymentRequest.cost_amount:type_name -> unigate.common.v1.Money
+	38, // 21: unigate.settlement.v1.PostPaymentRequest.merchant_amount:type_name -> unigate.common.v1.Money
+	38, // 22: unigate.settlement.v1.PostPaymentRequest.settlement_amount:type_name -> unigate.common.v1.Money
+	14, // 23: unigate.settlement.v1.PostPaymentResponse.posting:type_name -> unigate.settlement.v1.Posting
+	15, // 24: unigate.settlement.v1.PostPaymentsRequest.payments:type_name -> unigate.settlement.v1.PostPaymentRequest
+	14, // 25: unigate.settlement.v1.PostPaymentsResponse.postings:type_name -> unigate.settlement.v1.Posting
+	14, // 26: unigate.settlement.v1.ListPostingsResponse.postings:type_name -> unigate.settlement.v1.Posting
+	22, // 27: unigate.settlement.v1.GetTrialBalanceResponse.accounts:type_name -> unigate.settlement.v1.AccountBalance
+	23, // 28: unigate.settlement.v1.GetTrialBalanceResponse.currencies:type_name -> unigate.settlement.v1.CurrencyTotal
+	37, // 29: unigate.settlement.v1.ListCyclesRequest.before:type_name -> google.protobuf.Timestamp
+	2,  // 30: unigate.settlement.v1.ListCyclesResponse.cycles:type_name -> unigate.settlement.v1.Cycle
+	1,  // 31: unigate.settlement.v1.Break.kind:type_name -> unigate.settlement.v1.BreakKind
+	37, // 32: unigate.settlement.v1.Break.create_time:type_name -> google.protobuf.Timestamp
+	37, // 33: unigate.settlement.v1.Break.resolve_time:type_name -> google.protobuf.Timestamp
+	37, // 34: unigate.settlement.v1.ReconcileRun.create_time:type_name -> google.protobuf.Timestamp
+	31, // 35: unigate.settlement.v1.ReconcileResponse.run:type_name -> unigate.settlement.v1.ReconcileRun
+	30, // 36: unigate.settlement.v1.ReconcileResponse.breaks:type_name -> unigate.settlement.v1.Break
+	30, // 37: unigate.settlement.v1.ListBreaksResponse.breaks:type_name -> unigate.settlement.v1.Break
+	30, // 38: unigate.settlement.v1.ResolveBreakResponse.break:type_name -> unigate.settlement.v1.Break
+	15, // 39: unigate.settlement.v1.SettlementService.PostPayment:input_type -> unigate.settlement.v1.PostPaymentRequest
+	17, // 40: unigate.settlement.v1.SettlementService.PostPayments:input_type -> unigate.settlement.v1.PostPaymentsRequest
+	19, // 41: unigate.settlement.v1.SettlementService.ListPostings:input_type -> unigate.settlement.v1.ListPostingsRequest
+	21, // 42: unigate.settlement.v1.SettlementService.GetTrialBalance:input_type -> unigate.settlement.v1.GetTrialBalanceRequest
+	5,  // 43: unigate.settlement.v1.SettlementService.CloseCycle:input_type -> unigate.settlement.v1.CloseCycleRequest
+	7,  // 44: unigate.settlement.v1.SettlementService.ListStatements:input_type -> unigate.settlement.v1.ListStatementsRequest
+	27, // 45: unigate.settlement.v1.SettlementService.ListCycles:input_type -> unigate.settlement.v1.ListCyclesRequest
+	25, // 46: unigate.settlement.v1.SettlementService.StreamStatementFile:input_type -> unigate.settlement.v1.StreamStatementFileRequest
+	9,  // 47: unigate.settlement.v1.SettlementService.GetPaymentSettlement:input_type -> unigate.settlement.v1.GetPaymentSettlementRequest
+	11, // 48: unigate.settlement.v1.SettlementService.HoldForCancel:input_type -> unigate.settlement.v1.HoldForCancelRequest
+	29, // 49: unigate.settlement.v1.SettlementService.Reconcile:input_type -> unigate.settlement.v1.ReconcileRequest
+	33, // 50: unigate.settlement.v1.SettlementService.ListBreaks:input_type -> unigate.settlement.v1.ListBreaksRequest
+	35, // 51: unigate.settlement.v1.SettlementService.ResolveBreak:input_type -> unigate.settlement.v1.ResolveBreakRequest
+	16, // 52: unigate.settlement.v1.SettlementService.PostPayment:output_type -> unigate.settlement.v1.PostPaymentResponse
+	18, // 53: unigate.settlement.v1.SettlementService.PostPayments:output_type -> unigate.settlement.v1.PostPaymentsResponse
+	20, // 54: unigate.settlement.v1.SettlementService.ListPostings:output_type -> unigate.settlement.v1.ListPostingsResponse
+	24, // 55: unigate.settlement.v1.SettlementService.GetTrialBalance:output_type -> unigate.settlement.v1.GetTrialBalanceResponse
+	6,  // 56: unigate.settlement.v1.SettlementService.CloseCycle:output_type -> unigate.settlement.v1.CloseCycleResponse
+	8,  // 57: unigate.settlement.v1.SettlementService.ListStatements:output_type -> unigate.settlement.v1.ListStatementsResponse
+	28, // 58: unigate.settlement.v1.SettlementService.ListCycles:output_type -> unigate.settlement.v1.ListCyclesResponse
+	26, // 59: unigate.settlement.v1.SettlementService.StreamStatementFile:output_type -> unigate.settlement.v1.StreamStatementFileResponse
+	10, // 60: unigate.settlement.v1.SettlementService.GetPaymentSettlement:output_type -> unigate.settlement.v1.GetPaymentSettlementResponse
+	12, // 61: unigate.settlement.v1.SettlementService.HoldForCancel:output_type -> unigate.settlement.v1.HoldForCancelResponse
+	32, // 62: unigate.settlement.v1.SettlementService.Reconcile:output_type -> unigate.settlement.v1.ReconcileResponse
+	34, // 63: unigate.settlement.v1.SettlementService.ListBreaks:output_type -> unigate.settlement.v1.ListBreaksResponse
+	36, // 64: unigate.settlement.v1.SettlementService.ResolveBreak:output_type -> unigate.settlement.v1.ResolveBreakResponse
+	52, // [52:65] is the sub-list for method output_type
+	39, // [39:52] is the sub-list for method input_type
+	39, // [39:39] is the sub-list for extension type_name
+	39, // [39:39] is the sub-list for extension extendee
+	0,  // [0:39] is the sub-list for field type_name
 }
 
 func init() { file_unigate_settlement_v1_settlement_proto_init() }
