@@ -19,7 +19,8 @@ import (
 
 // TestVerifyLedger proves the books of a switch that paid, refunded,
 // cancelled and closed cycles, in three currencies, then posts a payment
-// the acquirer never made and checks that the proof names it.
+// the acquirer never made, corrupts an entry, counts a refund twice and
+// deletes a posting, and checks that the proof names each.
 func TestVerifyLedger(t *testing.T) {
 	e := startEnv(t, sqlstoretest.PostgresDSN(t))
 	ctx := context.Background()
@@ -130,4 +131,46 @@ func TestVerifyLedger(t *testing.T) {
 	if !found[app.InvPosting] || !found[app.InvMoney] {
 		t.Fatalf("cycle %s with the forged posting: %v", closed.GetCycle().GetCycleId(), vs)
 	}
+
+	// Tampering behind the services' backs is named: an entry's amount
+	// changed, a refund counted twice, a posting gone.
+	var paymentPosting, refundPosting, refundKind, refundPayment string
+	if err := e.db.QueryRowContext(ctx, `SELECT posting_id FROM ledger_postings WHERE kind = 'payment' AND payment_id <> 'forged'
+		ORDER BY posting_id LIMIT 1`).Scan(&paymentPosting); err != nil {
+		t.Fatal(err)
+	}
+	if err := e.db.QueryRowContext(ctx, `SELECT posting_id, kind, payment_id FROM ledger_postings
+		WHERE kind LIKE 'reversal:%' AND kind NOT LIKE 'reversal:cancel-%' ORDER BY posting_id LIMIT 1`).Scan(&refundPosting, &refundKind, &refundPayment); err != nil {
+		t.Fatal(err)
+	}
+	names := func(what, inv, detail string) {
+		t.Helper()
+		vs, err := app.VerifyLedger(ctx, e.db)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, v := range vs {
+			if v.Invariant == inv && strings.Contains(v.Detail, detail) {
+				return
+			}
+		}
+		t.Fatalf("%s: no %s violation naming %q in %v", what, inv, detail, vs)
+	}
+	sqlstoretest.MustExec(t, e.db, `UPDATE ledger_entries SET minor_units = minor_units + 1 WHERE posting_id = $1 AND seq = 0`, paymentPosting)
+	names("a corrupted entry", app.InvLedger, "posting "+paymentPosting+" does not balance")
+	sqlstoretest.MustExec(t, e.db, `UPDATE ledger_entries SET minor_units = minor_units - 1 WHERE posting_id = $1 AND seq = 0`, paymentPosting)
+
+	sqlstoretest.MustExec(t, e.db, `INSERT INTO ledger_postings (posting_id, payment_id, kind, create_time, partner_id, network_id)
+		SELECT 'twice', payment_id, kind || '-again', create_time, partner_id, network_id FROM ledger_postings WHERE posting_id = $1`, refundPosting)
+	sqlstoretest.MustExec(t, e.db, `INSERT INTO ledger_entries (posting_id, seq, account, side, currency, minor_units)
+		SELECT 'twice', seq, account, side, currency, minor_units FROM ledger_entries WHERE posting_id = $1`, refundPosting)
+	names("a refund counted twice", app.InvPosting, "unexpected posting "+refundKind+"-again of payment "+refundPayment)
+	names("a refund counted twice", app.InvMoney, "account partner_receivable:")
+	sqlstoretest.MustExec(t, e.db, `DELETE FROM ledger_entries WHERE posting_id = 'twice'`)
+	sqlstoretest.MustExec(t, e.db, `DELETE FROM ledger_postings WHERE posting_id = 'twice'`)
+
+	sqlstoretest.MustExec(t, e.db, `DELETE FROM settlement_cycle_postings WHERE posting_id = $1`, refundPosting)
+	sqlstoretest.MustExec(t, e.db, `DELETE FROM ledger_entries WHERE posting_id = $1`, refundPosting)
+	sqlstoretest.MustExec(t, e.db, `DELETE FROM ledger_postings WHERE posting_id = $1`, refundPosting)
+	names("a missing posting", app.InvPosting, "missing posting "+refundKind+" of payment "+refundPayment)
 }

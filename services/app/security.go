@@ -59,16 +59,17 @@ var (
 	}
 	riskPolicy       = authn.Policy{"/unigate.risk.v1.RiskService/": acquirerOnly}
 	settlementPolicy = authn.Policy{
-		"/unigate.settlement.v1.SettlementService/":                    acquirerOnly,
-		"/unigate.settlement.v1.SettlementService/CloseCycle":          {Kinds: []authn.Kind{authn.Operator}, MinRole: authn.OperatorRole},
-		"/unigate.settlement.v1.SettlementService/ListStatements":      viewer,
-		"/unigate.settlement.v1.SettlementService/StreamStatementFile": viewer,
-		"/unigate.settlement.v1.SettlementService/ListCycles":          viewer,
-		"/unigate.settlement.v1.SettlementService/ListPostings":        viewer,
-		"/unigate.settlement.v1.SettlementService/GetTrialBalance":     viewer,
-		"/unigate.settlement.v1.SettlementService/Reconcile":           {Kinds: []authn.Kind{authn.Operator}, MinRole: authn.OperatorRole},
-		"/unigate.settlement.v1.SettlementService/ResolveBreak":        {Kinds: []authn.Kind{authn.Operator}, MinRole: authn.OperatorRole},
-		"/unigate.settlement.v1.SettlementService/ListBreaks":          viewer,
+		"/unigate.settlement.v1.SettlementService/":                      acquirerOnly,
+		"/unigate.settlement.v1.SettlementService/CloseCycle":            {Kinds: []authn.Kind{authn.Operator}, MinRole: authn.OperatorRole},
+		"/unigate.settlement.v1.SettlementService/ListStatements":        viewer,
+		"/unigate.settlement.v1.SettlementService/StreamStatementFile":   viewer,
+		"/unigate.settlement.v1.SettlementService/ListCycles":            viewer,
+		"/unigate.settlement.v1.SettlementService/ListPostings":          viewer,
+		"/unigate.settlement.v1.SettlementService/GetTrialBalance":       viewer,
+		"/unigate.settlement.v1.SettlementService/Reconcile":             {Kinds: []authn.Kind{authn.Operator}, MinRole: authn.OperatorRole},
+		"/unigate.settlement.v1.SettlementService/ResolveBreak":          {Kinds: []authn.Kind{authn.Operator}, MinRole: authn.OperatorRole},
+		"/unigate.settlement.v1.SettlementService/ListBreaks":            viewer,
+		"/unigate.settlement.v1.SettlementService/ListNetworkStatements": viewer,
 	}
 	// The simulators stand for outside parties: Unigate's services call
 	// their network and wallet APIs; operators (and the demo) drive the

@@ -15,7 +15,8 @@ import (
 // BenchmarkCloseCycle closes a cycle over N payments' postings on
 // PostgreSQL (UNIGATE_BENCH_POSTINGS, 100,000 by default; the issue's
 // target is 1,000,000 in under 30 s), then streams the biggest
-// statement's file. The postings are seeded with one INSERT … SELECT
+// statement's file. Every partner and the network are charged a fee.
+// The postings are seeded with one INSERT … SELECT
 // each (five entries per payment, as a payment posts, across 50
 // partners), which is not what is measured. A one-row insert's time in
 // the same run is the baseline.
@@ -35,8 +36,9 @@ func BenchmarkCloseCycle(b *testing.B) {
 	}
 	t0 := time.Date(2026, 12, 1, 0, 0, 0, 0, time.UTC)
 	seed := time.Now()
-	sqlstoretest.MustExec(b, db, `INSERT INTO ledger_postings (posting_id, payment_id, kind, create_time)
-		SELECT 'post-' || i, 'pay-' || i, 'payment', $1::timestamptz + i * interval '1 millisecond' FROM generate_series(1, $2::int) i`, t0, n)
+	sqlstoretest.MustExec(b, db, `INSERT INTO ledger_postings (posting_id, payment_id, kind, create_time, partner_id, network_id)
+		SELECT 'post-' || i, 'pay-' || i, 'payment', $1::timestamptz + i * interval '1 millisecond', 'p' || (i % 50), 'cnsim'
+		FROM generate_series(1, $2::int) i`, t0, n)
 	sqlstoretest.MustExec(b, db, `INSERT INTO ledger_entries (posting_id, seq, account, side, currency, minor_units)
 		SELECT 'post-' || i, s.seq, CASE s.seq WHEN 1 THEN 'partner_receivable:p' || (i % 50) WHEN 2 THEN 'fx_revenue'
 			WHEN 3 THEN 'fx_position:USD' WHEN 4 THEN 'fx_position:CNY' ELSE 'merchant_payable:cnsim' END,
@@ -56,6 +58,12 @@ func BenchmarkCloseCycle(b *testing.B) {
 	perInsert := time.Since(start) / baseline
 
 	svc := NewService(NewSQLStore(db), func() time.Time { return t0.Add(48 * time.Hour) })
+	// Every partner and the network pay a tiered fee: 51 fee postings.
+	fees := []FeeTier{{FromMinor: 0, Bps: 50, FixedMinor: 1}, {FromMinor: 10_000_000, Bps: 30}}
+	svc.SetFees(fixedFees{partners: map[string][]FeeTier{}, networks: map[string][]FeeTier{"cnsim": fees}})
+	for i := range 50 {
+		svc.fees.(fixedFees).partners["p"+strconv.Itoa(i)] = fees
+	}
 	b.ResetTimer()
 	for range b.N {
 		start := time.Now()
@@ -64,7 +72,7 @@ func BenchmarkCloseCycle(b *testing.B) {
 			b.Fatal(err)
 		}
 		closed := time.Since(start)
-		if c.Postings != int64(n) || len(sts) != 50 {
+		if c.Postings != int64(n)+51 || len(sts) != 50 {
 			b.Fatalf("cycle %+v with %d statements; want %d postings, 50 statements", c, len(sts), n)
 		}
 		start = time.Now()

@@ -49,6 +49,17 @@ type Statement struct {
 	// Gross is the cycle's payments less its cancels; Fee what the
 	// partner's agreement charged on it (included in NetReceivable).
 	Gross, Fee int64
+	// NetworkID is set when this is a network statement seen as a
+	// statement (Service.Statement, files, reconciliation): NetReceivable
+	// then holds its NetPayable, and PartnerID is empty.
+	NetworkID string
+}
+
+// AsStatement is the network statement as files and reconciliation see
+// a statement.
+func (n NetworkStatement) AsStatement() Statement {
+	return Statement{ID: n.ID, CycleID: n.CycleID, NetworkID: n.NetworkID, NetReceivable: n.NetPayable,
+		Postings: n.Postings, Cutoff: n.Cutoff, Gross: n.Gross, Fee: n.Fee}
 }
 
 // CycleID names the cycle of a partner ("" for every partner) closing at
@@ -96,6 +107,10 @@ type CycleStore interface {
 	CloseCycle(ctx context.Context, partner string, cutoff, now time.Time, fence *Fence, fees Fees) (Cycle, []Statement, error)
 	// NetworkStatements returns a cycle's network statements.
 	NetworkStatements(ctx context.Context, cycleID string) ([]NetworkStatement, error)
+	// ListNetworkStatements returns up to limit network statements, of one
+	// network when networkID is set, with a cutoff before before (all when
+	// zero), newest first.
+	ListNetworkStatements(ctx context.Context, networkID string, before time.Time, limit int) ([]NetworkStatement, error)
 	// LatestCutoff returns the newest cutoff of the closed cycles that took
 	// or could take the partner's postings (its own and those of every
 	// partner), or zero.
@@ -141,6 +156,11 @@ func (s *Service) ClosePartnerCycle(ctx context.Context, partner string, cutoff 
 // NetworkStatements returns a cycle's network statements.
 func (s *Service) NetworkStatements(ctx context.Context, cycleID string) ([]NetworkStatement, error) {
 	return s.store.NetworkStatements(ctx, cycleID)
+}
+
+// ListNetworkStatements returns network statements, newest first.
+func (s *Service) ListNetworkStatements(ctx context.Context, networkID string, before time.Time, limit int) ([]NetworkStatement, error) {
+	return s.store.ListNetworkStatements(ctx, networkID, before, limit)
 }
 
 // ListStatements returns statements after a sequence.

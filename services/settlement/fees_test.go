@@ -60,7 +60,7 @@ func TestCycleFees(t *testing.T) {
 		clk := &clock{t: time.Date(2026, 12, 2, 9, 0, 0, 0, time.UTC)}
 		svc := testLedger(t, db, clk)
 		svc.SetFees(fixedFees{
-			partners: map[string][]FeeTier{"hipay": {{FromMinor: 0, Bps: 100, FixedMinor: 3}, {FromMinor: 1_000_000, Bps: 50}}},
+			partners: map[string][]FeeTier{"hipay": {{FromMinor: 0, Bps: 100, FixedMinor: 3}, {FromMinor: 50_000, Bps: 50}}},
 			networks: map[string][]FeeTier{"cnsim": {{FromMinor: 0, Bps: 1000}}},
 		})
 		usd := payment("p-usd", 40_000, "")
@@ -76,11 +76,12 @@ func TestCycleFees(t *testing.T) {
 		if err != nil || len(sts) != 2 {
 			t.Fatalf("close: %+v %+v %v", c, sts, err)
 		}
-		// MNT: payments 400.00 + 200.00 (+ 80.00 cancelled), gross 600.00:
-		// 1% is 6.00, plus 2 × 0.03. USD: 12.50 at 1% is 0.125, rounded
-		// half up to 0.13, plus 0.03.
+		// MNT: payments 400.00 + 200.00 (+ 80.00 cancelled), gross 600.00,
+		// reaches the second tier: 0.5% is 3.00, no fixed part. USD: 12.50
+		// in the first tier at 1% is 0.125, rounded half up to 0.13, plus
+		// 0.03 for its one payment.
 		want := map[string]struct{ gross, fee, net, postings int64 }{
-			"MNT": {60_000, 600 + 6, 40_000 + 20_000 - 4_000 + 606, 6},
+			"MNT": {60_000, 300, 40_000 + 20_000 - 4_000 + 300, 6},
 			"USD": {1_250, 13 + 3, 1_250 + 16, 2},
 		}
 		for _, st := range sts {
@@ -112,7 +113,7 @@ func TestCycleFees(t *testing.T) {
 		if _, err := svc.WriteStatementFile(ctx, mnt, &file); err != nil {
 			t.Fatal(err)
 		}
-		if !strings.Contains(file.String(), "\nD,FEE,"+c.ID+",,") || !strings.Contains(file.String(), ",MNT,6.06,,,\n") ||
+		if !strings.Contains(file.String(), "\nD,FEE,"+c.ID+",,") || !strings.Contains(file.String(), ",MNT,3.00,,,\n") ||
 			!strings.Contains(file.String(), "\nT,payments=3 refunds=1 cancels=1 fees=1,rows=6,") {
 			t.Fatalf("statement file:\n%s", file.String())
 		}
@@ -121,10 +122,36 @@ func TestCycleFees(t *testing.T) {
 			t.Fatalf("reconcile the file with its fee: %+v %+v %v", run, breaks, err)
 		}
 
+		// The network statement's file: what Unigate owes cnsim per row,
+		// less its fee; it reconciles against itself, and a network's
+		// file that disagrees breaks.
+		nst, err := svc.Statement(ctx, nets[0].ID)
+		if err != nil || nst.NetworkID != "cnsim" || nst.NetReceivable.Minor != 215 {
+			t.Fatalf("the network statement as a statement: %+v %v", nst, err)
+		}
+		var nfile bytes.Buffer
+		if _, err := svc.WriteStatementFile(ctx, nst, &nfile); err != nil {
+			t.Fatal(err)
+		}
+		if StatementFileName(nst) != "unigate-network-statement_cnsim_CNY_"+c.ID+".csv" ||
+			!strings.HasPrefix(nfile.String(), "record,type,payment_id,reversal_id,posted_at,partner_id,currency,amount\n") ||
+			!strings.Contains(nfile.String(), ",hipay,CNY,1.00\n") || !strings.Contains(nfile.String(), ",CNY,-0.25\n") ||
+			!strings.Contains(nfile.String(), "\nT,payments=4 refunds=1 cancels=1 fees=1,rows=7,,,,CNY,2.15\n") {
+			t.Fatalf("network statement file %s:\n%s", StatementFileName(nst), nfile.String())
+		}
+		if run, breaks, _, err := svc.Reconcile(ctx, nst.ID, "cnsim-own.csv", nfile.Bytes()); err != nil || run.Matched != 7 || len(breaks) != 0 {
+			t.Fatalf("reconcile the network file: %+v %+v %v", run, breaks, err)
+		}
+		theirs := strings.Replace(nfile.String(), ",hipay,CNY,1.00\n", ",hipay,CNY,1.10\n", 1)
+		if run, breaks, _, err := svc.Reconcile(ctx, nst.ID, "cnsim.csv", []byte(theirs)); err != nil || run.Mismatched != 1 ||
+			len(breaks) != 1 || breaks[0].Kind != BreakAmount || breaks[0].Detail != "amount: Unigate 1.00 CNY, counterparty 1.10 CNY" {
+			t.Fatalf("reconcile the network's own view: %+v %+v %v", run, breaks, err)
+		}
+
 		// A fee tampered with in the database is named.
 		sqlstoretest.MustExec(t, db, `UPDATE settlement_statements SET fee_minor = fee_minor + 1 WHERE statement_id = $1`, mnt.ID)
 		vs, err := svc.CheckInvariants(ctx)
-		if err != nil || !strings.Contains(strings.Join(vs, "\n"), "statement "+mnt.ID+" charged a fee of 607 but its fee posting credits 606") {
+		if err != nil || !strings.Contains(strings.Join(vs, "\n"), "statement "+mnt.ID+" charged a fee of 301 but its fee posting credits 300") {
 			t.Fatalf("a tampered fee: %v %v", vs, err)
 		}
 	})

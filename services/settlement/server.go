@@ -194,10 +194,7 @@ func (s *Server) CloseCycle(ctx context.Context, req *settlementv1.CloseCycleReq
 		resp.Statements = append(resp.Statements, statementToProto(st))
 	}
 	for _, n := range nets {
-		resp.NetworkStatements = append(resp.NetworkStatements, &settlementv1.NetworkStatement{StatementId: n.ID, CycleId: n.CycleID,
-			NetworkId: n.NetworkID, NetPayable: moneypb.ToProto(n.NetPayable), Postings: n.Postings, Cutoff: timestamppb.New(n.Cutoff),
-			Gross: &commonv1.Money{Currency: n.NetPayable.Currency, MinorUnits: n.Gross},
-			Fee:   &commonv1.Money{Currency: n.NetPayable.Currency, MinorUnits: n.Fee}})
+		resp.NetworkStatements = append(resp.NetworkStatements, networkStatementToProto(n))
 	}
 	return resp, nil
 }
@@ -303,12 +300,9 @@ func (s *Server) ListCycles(ctx context.Context, req *settlementv1.ListCyclesReq
 	if err != nil {
 		return nil, err
 	}
-	var before time.Time
-	if req.GetBefore() != nil {
-		if err := req.GetBefore().CheckValid(); err != nil {
-			return nil, rpcerr.Field(rpcerr.InvalidArgument, "before", "%v", err)
-		}
-		before = req.GetBefore().AsTime()
+	before, err := optionalTime(req.GetBefore(), "before")
+	if err != nil {
+		return nil, err
 	}
 	cs, err := s.svc.ListCycles(ctx, before, limit)
 	if err != nil {
@@ -424,4 +418,43 @@ func validPartnerID(id string) bool {
 		}
 	}
 	return true
+}
+
+func networkStatementToProto(n NetworkStatement) *settlementv1.NetworkStatement {
+	return &settlementv1.NetworkStatement{StatementId: n.ID, CycleId: n.CycleID,
+		NetworkId: n.NetworkID, NetPayable: moneypb.ToProto(n.NetPayable), Postings: n.Postings, Cutoff: timestamppb.New(n.Cutoff),
+		Gross: &commonv1.Money{Currency: n.NetPayable.Currency, MinorUnits: n.Gross},
+		Fee:   &commonv1.Money{Currency: n.NetPayable.Currency, MinorUnits: n.Fee}}
+}
+
+// ListNetworkStatements implements settlementv1.SettlementServiceServer.
+func (s *Server) ListNetworkStatements(ctx context.Context, req *settlementv1.ListNetworkStatementsRequest) (*settlementv1.ListNetworkStatementsResponse, error) {
+	limit, err := pageLimit(req.GetLimit())
+	if err != nil {
+		return nil, err
+	}
+	before, err := optionalTime(req.GetBefore(), "before")
+	if err != nil {
+		return nil, err
+	}
+	ns, err := s.svc.ListNetworkStatements(ctx, req.GetNetworkId(), before, limit)
+	if err != nil {
+		return nil, err
+	}
+	resp := &settlementv1.ListNetworkStatementsResponse{}
+	for _, n := range ns {
+		resp.NetworkStatements = append(resp.NetworkStatements, networkStatementToProto(n))
+	}
+	return resp, nil
+}
+
+// optionalTime is a request's optional timestamp: zero when unset.
+func optionalTime(ts *timestamppb.Timestamp, field string) (time.Time, error) {
+	if ts == nil {
+		return time.Time{}, nil
+	}
+	if err := ts.CheckValid(); err != nil {
+		return time.Time{}, rpcerr.Field(rpcerr.InvalidArgument, field, "%v", err)
+	}
+	return ts.AsTime(), nil
 }

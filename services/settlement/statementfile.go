@@ -22,11 +22,15 @@ var ErrStatementNotFound = rpcerr.New(rpcerr.StatementNotFound, "statement not f
 // cancel posted in the statement's cycle, on the partner's receivable in
 // the statement's currency.
 type StatementRow struct {
-	PostingID  string
-	PaymentID  string
-	Kind       string // the posting's kind: "payment", "reversal:<id>", "fee:<statement id>"
-	PostTime   time.Time
-	Settlement money.Amount // debit-positive: a refund or cancel is negative
+	PostingID string
+	PaymentID string
+	Kind      string // the posting's kind: "payment", "reversal:<id>", "fee:<statement id>"
+	PostTime  time.Time
+	PartnerID string
+	// Settlement is the row's amount on the statement's account: on a
+	// partner's receivable debit-positive, on a network's payable
+	// credit-positive; a refund or cancel is negative.
+	Settlement money.Amount
 	Merchant   money.Amount // what the merchant was paid (negative: given back)
 	FXRevenue  money.Amount // in the settlement currency (negative: reversed)
 }
@@ -53,15 +57,22 @@ func (r StatementRow) ReversalID() string {
 	return ""
 }
 
-// StatementFileName is a statement's file name: stable, one per partner,
-// settlement currency and cycle.
+// StatementFileName is a statement's file name: stable, one per partner
+// (or network), settlement currency and cycle.
 func StatementFileName(st Statement) string {
+	if st.NetworkID != "" {
+		return fmt.Sprintf("unigate-network-statement_%s_%s_%s.csv", st.NetworkID, st.NetReceivable.Currency, st.CycleID)
+	}
 	return fmt.Sprintf("unigate-statement_%s_%s_%s.csv", st.PartnerID, st.NetReceivable.Currency, st.CycleID)
 }
 
-// statementColumns is the file's header row.
-var statementColumns = []string{"record", "type", "payment_id", "reversal_id", "posted_at",
-	"settlement_currency", "settlement_amount", "merchant_currency", "merchant_amount", "fx_revenue"}
+// statementColumns is a partner statement file's header row;
+// networkColumns a network statement file's.
+var (
+	statementColumns = []string{"record", "type", "payment_id", "reversal_id", "posted_at",
+		"settlement_currency", "settlement_amount", "merchant_currency", "merchant_amount", "fx_revenue"}
+	networkColumns = []string{"record", "type", "payment_id", "reversal_id", "posted_at", "partner_id", "currency", "amount"}
+)
 
 // Statement returns a statement.
 func (s *Service) Statement(ctx context.Context, id string) (Statement, error) {
@@ -84,7 +95,11 @@ func (s *Service) Statement(ctx context.Context, id string) (Statement, error) {
 func (s *Service) WriteStatementFile(ctx context.Context, st Statement, w io.Writer) (string, error) {
 	h := sha256.New()
 	cw := csv.NewWriter(io.MultiWriter(w, h))
-	if err := cw.Write(statementColumns); err != nil {
+	columns := statementColumns
+	if st.NetworkID != "" {
+		columns = networkColumns
+	}
+	if err := cw.Write(columns); err != nil {
 		return "", err
 	}
 	var (
@@ -95,13 +110,15 @@ func (s *Service) WriteStatementFile(ctx context.Context, st Statement, w io.Wri
 		n++
 		net += r.Settlement.Minor
 		counts[r.Type()]++
+		head := []string{"D", r.Type(), r.PaymentID, r.ReversalID(), r.PostTime.UTC().Format("2006-01-02T15:04:05.000000Z")}
+		if st.NetworkID != "" {
+			return cw.Write(append(head, r.PartnerID, r.Settlement.Currency, r.Settlement.Major()))
+		}
 		merchant, fx := []string{r.Merchant.Currency, r.Merchant.Major()}, r.FXRevenue.Major()
 		if r.Type() == "FEE" { // no merchant leg, no FX
 			merchant, fx = []string{"", ""}, ""
 		}
-		return cw.Write([]string{"D", r.Type(), r.PaymentID, r.ReversalID(),
-			r.PostTime.UTC().Format("2006-01-02T15:04:05.000000Z"),
-			r.Settlement.Currency, r.Settlement.Major(), merchant[0], merchant[1], fx})
+		return cw.Write(append(head, r.Settlement.Currency, r.Settlement.Major(), merchant[0], merchant[1], fx))
 	})
 	if err != nil {
 		return "", err
@@ -111,7 +128,12 @@ func (s *Service) WriteStatementFile(ctx context.Context, st Statement, w io.Wri
 			st.ID, n, net, st.Postings, st.NetReceivable.Minor)
 	}
 	trailer := []string{"T", fmt.Sprintf("payments=%d refunds=%d cancels=%d fees=%d", counts["PAYMENT"], counts["REFUND"], counts["CANCEL"], counts["FEE"]),
-		"rows=" + strconv.FormatInt(n, 10), "", "", st.NetReceivable.Currency, st.NetReceivable.Major(), "", "", ""}
+		"rows=" + strconv.FormatInt(n, 10), "", ""}
+	if st.NetworkID != "" {
+		trailer = append(trailer, "", st.NetReceivable.Currency, st.NetReceivable.Major())
+	} else {
+		trailer = append(trailer, st.NetReceivable.Currency, st.NetReceivable.Major(), "", "", "")
+	}
 	if err := cw.Write(trailer); err != nil {
 		return "", err
 	}

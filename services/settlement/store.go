@@ -422,8 +422,21 @@ func postFee(ctx context.Context, tx *sqlstore.Tx, cycleID, statementID, account
 
 // NetworkStatements implements CycleStore.
 func (s *SQLStore) NetworkStatements(ctx context.Context, cycleID string) ([]NetworkStatement, error) {
-	rows, err := s.db.QueryContext(ctx, `SELECT statement_id, cycle_id, network_id, currency, net_minor, postings, cutoff,
-		gross_minor, fee_minor FROM settlement_network_statements WHERE cycle_id = $1 ORDER BY network_id, currency`, cycleID)
+	return networkStatements(ctx, s.db, `cycle_id = $1 ORDER BY network_id, currency`, cycleID)
+}
+
+// ListNetworkStatements implements CycleStore.
+func (s *SQLStore) ListNetworkStatements(ctx context.Context, networkID string, before time.Time, limit int) ([]NetworkStatement, error) {
+	if before.IsZero() {
+		before = time.Date(9999, 1, 1, 0, 0, 0, 0, time.UTC)
+	}
+	return networkStatements(ctx, s.db, `($1 = '' OR network_id = $1) AND cutoff < $2
+		ORDER BY cutoff DESC, statement_id LIMIT $3`, networkID, before.UTC(), limit)
+}
+
+func networkStatements(ctx context.Context, q sqlstore.Querier, where string, args ...any) ([]NetworkStatement, error) {
+	rows, err := q.QueryContext(ctx, `SELECT statement_id, cycle_id, network_id, currency, net_minor, postings, cutoff,
+		gross_minor, fee_minor FROM settlement_network_statements WHERE `+where, args...)
 	if err != nil {
 		return nil, fmt.Errorf("settlement: network statements: %w", err)
 	}
@@ -601,34 +614,45 @@ func (s *SQLStore) Statement(ctx context.Context, id string) (Statement, error) 
 	if err != nil {
 		return Statement{}, err
 	}
-	if len(sts) == 0 {
+	if len(sts) > 0 {
+		return sts[0], nil
+	}
+	nets, err := networkStatements(ctx, s.db, `statement_id = $1`, id)
+	if err != nil {
+		return Statement{}, err
+	}
+	if len(nets) == 0 {
 		return Statement{}, ErrStatementNotFound
 	}
-	return sts[0], nil
+	return nets[0].AsStatement(), nil
 }
 
 // StatementRows implements CycleStore: one query over the cycle's member
-// postings that touch the partner's receivable in the statement's
-// currency, read row by row.
+// postings of the statement's partner (or network) that touch its
+// receivable (payable) in the statement's currency, read row by row.
 func (s *SQLStore) StatementRows(ctx context.Context, st Statement, fn func(StatementRow) error) error {
-	receivable := "partner_receivable:" + st.PartnerID
-	rows, err := s.db.QueryContext(ctx, `SELECT p.posting_id, p.payment_id, p.kind, p.create_time,
-		CAST(SUM(CASE WHEN e.account = $2 AND e.currency = $3 THEN (CASE WHEN e.side = 'D' THEN e.minor_units ELSE -e.minor_units END) ELSE 0 END) AS INT8),
+	account, side, party, by := partnerReceivable(st.PartnerID), "D", st.PartnerID, "p.partner_id"
+	if st.NetworkID != "" {
+		account, side, party, by = merchantPayable(st.NetworkID), "C", st.NetworkID, "p.network_id"
+	}
+	rows, err := s.db.QueryContext(ctx, `SELECT p.posting_id, p.payment_id, p.kind, p.create_time, p.partner_id,
+		CAST(SUM(CASE WHEN e.account = $2 AND e.currency = $3 THEN (CASE WHEN e.side = $4 THEN e.minor_units ELSE -e.minor_units END) ELSE 0 END) AS INT8),
 		COALESCE(MAX(CASE WHEN e.account LIKE 'merchant_payable:%' THEN e.currency END), ''),
 		CAST(SUM(CASE WHEN e.account LIKE 'merchant_payable:%' THEN (CASE WHEN e.side = 'C' THEN e.minor_units ELSE -e.minor_units END) ELSE 0 END) AS INT8),
 		CAST(SUM(CASE WHEN e.account = 'fx_revenue' AND e.currency = $3 THEN (CASE WHEN e.side = 'C' THEN e.minor_units ELSE -e.minor_units END) ELSE 0 END) AS INT8)
 		FROM settlement_cycle_postings m JOIN ledger_postings p ON p.posting_id = m.posting_id
 		JOIN ledger_entries e ON e.posting_id = p.posting_id
-		WHERE m.cycle_id = $1 AND EXISTS (SELECT 1 FROM ledger_entries r WHERE r.posting_id = p.posting_id AND r.account = $2 AND r.currency = $3)
-		GROUP BY p.posting_id, p.payment_id, p.kind, p.create_time
-		ORDER BY p.create_time, p.posting_id`, st.CycleID, receivable, st.NetReceivable.Currency)
+		WHERE m.cycle_id = $1 AND `+by+` = $5
+		GROUP BY p.posting_id, p.payment_id, p.kind, p.create_time, p.partner_id
+		HAVING SUM(CASE WHEN e.account = $2 AND e.currency = $3 THEN 1 ELSE 0 END) > 0
+		ORDER BY p.create_time, p.posting_id`, st.CycleID, account, st.NetReceivable.Currency, side, party)
 	if err != nil {
 		return fmt.Errorf("settlement: statement rows: %w", err)
 	}
 	defer rows.Close()
 	for rows.Next() {
 		r := StatementRow{Settlement: money.Amount{Currency: st.NetReceivable.Currency}, FXRevenue: money.Amount{Currency: st.NetReceivable.Currency}}
-		if err := rows.Scan(&r.PostingID, &r.PaymentID, &r.Kind, &r.PostTime, &r.Settlement.Minor, &r.Merchant.Currency,
+		if err := rows.Scan(&r.PostingID, &r.PaymentID, &r.Kind, &r.PostTime, &r.PartnerID, &r.Settlement.Minor, &r.Merchant.Currency,
 			&r.Merchant.Minor, &r.FXRevenue.Minor); err != nil {
 			return err
 		}

@@ -316,6 +316,20 @@ func TestOperatorCommands(t *testing.T) {
 	if out, err := ctl("operator", "settlement", "close"); err != nil || !strings.Contains(out, "STATEMENT") {
 		t.Errorf("settlement close: %v %q", err, out)
 	}
+	// What Unigate owes the network for that cycle, and its file.
+	out, err = ctl("viewer", "settlement", "network-statements", "--network", "cnsim", "-o", "json")
+	var nets struct {
+		NetworkStatements []struct{ StatementId, NetworkId string }
+	}
+	if err != nil || json.Unmarshal([]byte(out), &nets) != nil || len(nets.NetworkStatements) == 0 || nets.NetworkStatements[0].NetworkId != "cnsim" {
+		t.Fatalf("settlement network-statements: %v %q", err, out)
+	}
+	if out, err := ctl("viewer", "settlement", "statement", nets.NetworkStatements[len(nets.NetworkStatements)-1].StatementId, "--dir", fileDir); err != nil ||
+		!strings.Contains(out, "unigate-network-statement_cnsim_CNY_") {
+		t.Errorf("a network statement's file: %v %q", err, out)
+	} else if body, err := os.ReadFile(strings.Split(strings.TrimSpace(out), "\n")[0]); err != nil || !strings.Contains(string(body), paid.GetPaymentId()+",,") {
+		t.Errorf("the network statement file: %v\n%s", err, body)
+	}
 
 	// A fee agreement and a cutoff set through the routing table reach
 	// the settlement service: hipay's next cycle charges 1% plus 0.05 per

@@ -61,8 +61,10 @@ commands:
   settlement close [--cutoff RFC3339] [--partner ID] [-o json]   close the cycle of a partner, or of every partner,
                                                at a cutoff (default now); its statements and network statements
   settlement statement [--after SEQUENCE] [-o json]   settlement statements in order
-  settlement statement STATEMENT_ID [--dir DIR]   the statement's CSV file (one row per payment, refund and cancel, a
-                                               trailer with counts and the total) and NAME.sha256 beside it
+  settlement statement STATEMENT_ID [--dir DIR]   the statement's (or network statement's) CSV file (one row per
+                                               payment, refund, cancel and fee, a trailer with counts and the total)
+                                               and NAME.sha256 beside it
+  settlement network-statements [--network ID] [--limit 20] [-o json]   what Unigate owes each network, per cycle
   settlement reconcile STATEMENT_ID FILE [-o json]   compare a counterparty's file with the statement: matched,
                                                mismatched and missing rows; a bad file names each bad row
   settlement breaks [--statement ID] [--all] [-o json]   reconciliation breaks, open ones unless --all

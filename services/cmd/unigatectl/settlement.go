@@ -34,6 +34,8 @@ func settlementCmd(ctx context.Context, g globals, sub string, args []string, ou
 			return settlementStatements(ctx, g, args, out)
 		}
 		return statementFile(ctx, g, args, out)
+	case "network-statements":
+		return settlementNetworkStatements(ctx, g, args, out)
 	case "reconcile":
 		return settlementReconcile(ctx, g, args, out)
 	case "breaks":
@@ -41,7 +43,7 @@ func settlementCmd(ctx context.Context, g globals, sub string, args []string, ou
 	case "resolve":
 		return settlementResolve(ctx, g, args, out)
 	}
-	return fmt.Errorf("unknown command \"settlement %s\": want cycles, close, statement, reconcile, breaks or resolve", sub)
+	return fmt.Errorf("unknown command \"settlement %s\": want cycles, close, statement, network-statements, reconcile, breaks or resolve", sub)
 }
 
 // reorderedPositional returns the positional arguments of args.
@@ -102,13 +104,45 @@ func settlementClose(ctx context.Context, g globals, args []string, out io.Write
 	if err := statementTable(out, resp.GetStatements()); err != nil {
 		return err
 	}
+	return networkStatementTable(out, resp.GetNetworkStatements())
+}
+
+func networkStatementTable(out io.Writer, ns []*settlementv1.NetworkStatement) error {
 	tw := tabwriter.NewWriter(out, 0, 4, 2, ' ', 0)
 	fmt.Fprintln(tw, "NETWORK STATEMENT\tNETWORK\tGROSS\tFEE\tOWED\tPOSTINGS")
-	for _, n := range resp.GetNetworkStatements() {
+	for _, n := range ns {
 		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%d\n", n.GetStatementId(), n.GetNetworkId(), major(n.GetGross()), major(n.GetFee()),
 			major(n.GetNetPayable()), n.GetPostings())
 	}
 	return tw.Flush()
+}
+
+// settlementNetworkStatements lists network statements, newest first.
+func settlementNetworkStatements(ctx context.Context, g globals, args []string, out io.Writer) error {
+	fs := flag.NewFlagSet("settlement network-statements", flag.ContinueOnError)
+	o := outputFlag(fs)
+	network := fs.String("network", "", "only this network's")
+	limit := fs.Int("limit", 20, "at most this many")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if err := checkOutput(*o); err != nil {
+		return err
+	}
+	conn, err := g.dial(g.settlement)
+	if err != nil {
+		return err
+	}
+	defer conn.Close()
+	resp, err := settlementv1.NewSettlementServiceClient(conn).ListNetworkStatements(ctx, &settlementv1.ListNetworkStatementsRequest{
+		NetworkId: *network, Limit: int32(*limit)})
+	if err != nil {
+		return err
+	}
+	if *o == "json" {
+		return printProto(out, resp)
+	}
+	return networkStatementTable(out, resp.GetNetworkStatements())
 }
 
 func statementTable(out io.Writer, sts []*settlementv1.Statement) error {

@@ -2,10 +2,11 @@
 -- The same file (by SHA-256) is the same run. A run's breaks are kept as
 -- found (recon_run_breaks, never updated); recon_breaks holds each
 -- movement's break across runs, open until a later run no longer finds it
--- or an operator resolves it with a reason.
+-- or an operator resolves it with a reason. statement_id names a partner's
+-- statement or a network statement (settlement_network_statements).
 CREATE TABLE recon_runs (
 	run_id TEXT PRIMARY KEY,
-	statement_id TEXT NOT NULL REFERENCES settlement_statements (statement_id),
+	statement_id TEXT NOT NULL,
 	file_name TEXT NOT NULL,
 	sha256 TEXT NOT NULL CHECK (sha256 <> ''),
 	row_count INT8 NOT NULL,
@@ -30,7 +31,7 @@ CREATE TABLE recon_run_breaks (
 );
 CREATE TABLE recon_breaks (
 	break_id TEXT PRIMARY KEY,
-	statement_id TEXT NOT NULL REFERENCES settlement_statements (statement_id),
+	statement_id TEXT NOT NULL,
 	payment_id TEXT NOT NULL,
 	reversal_id TEXT NOT NULL,
 	kind TEXT NOT NULL,

@@ -2391,6 +2391,116 @@ func (x *ResolveBreakResponse) GetBreak() *Break {
 	return nil
 }
 
+// ListNetworkStatementsRequest pages through network statements, newest
+// first.
+type ListNetworkStatementsRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Only this network's; every network's when empty.
+	NetworkId string `protobuf:"bytes,1,opt,name=network_id,json=networkId,proto3" json:"network_id,omitempty"`
+	// Only statements whose cutoff is before this one; all when unset.
+	Before *timestamppb.Timestamp `protobuf:"bytes,2,opt,name=before,proto3" json:"before,omitempty"`
+	// At most this many (100 when 0; at most 1000).
+	Limit         int32 `protobuf:"varint,3,opt,name=limit,proto3" json:"limit,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ListNetworkStatementsRequest) Reset() {
+	*x = ListNetworkStatementsRequest{}
+	mi := &file_unigate_settlement_v1_settlement_proto_msgTypes[35]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ListNetworkStatementsRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ListNetworkStatementsRequest) ProtoMessage() {}
+
+func (x *ListNetworkStatementsRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_unigate_settlement_v1_settlement_proto_msgTypes[35]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ListNetworkStatementsRequest.ProtoReflect.Descriptor instead.
+func (*ListNetworkStatementsRequest) Descriptor() ([]byte, []int) {
+	return file_unigate_settlement_v1_settlement_proto_rawDescGZIP(), []int{35}
+}
+
+func (x *ListNetworkStatementsRequest) GetNetworkId() string {
+	if x != nil {
+		return x.NetworkId
+	}
+	return ""
+}
+
+func (x *ListNetworkStatementsRequest) GetBefore() *timestamppb.Timestamp {
+	if x != nil {
+		return x.Before
+	}
+	return nil
+}
+
+func (x *ListNetworkStatementsRequest) GetLimit() int32 {
+	if x != nil {
+		return x.Limit
+	}
+	return 0
+}
+
+// ListNetworkStatementsResponse carries the network statements.
+type ListNetworkStatementsResponse struct {
+	state             protoimpl.MessageState `protogen:"open.v1"`
+	NetworkStatements []*NetworkStatement    `protobuf:"bytes,1,rep,name=network_statements,json=networkStatements,proto3" json:"network_statements,omitempty"`
+	unknownFields     protoimpl.UnknownFields
+	sizeCache         protoimpl.SizeCache
+}
+
+func (x *ListNetworkStatementsResponse) Reset() {
+	*x = ListNetworkStatementsResponse{}
+	mi := &file_unigate_settlement_v1_settlement_proto_msgTypes[36]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ListNetworkStatementsResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ListNetworkStatementsResponse) ProtoMessage() {}
+
+func (x *ListNetworkStatementsResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_unigate_settlement_v1_settlement_proto_msgTypes[36]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ListNetworkStatementsResponse.ProtoReflect.Descriptor instead.
+func (*ListNetworkStatementsResponse) Descriptor() ([]byte, []int) {
+	return file_unigate_settlement_v1_settlement_proto_rawDescGZIP(), []int{36}
+}
+
+func (x *ListNetworkStatementsResponse) GetNetworkStatements() []*NetworkStatement {
+	if x != nil {
+		return x.NetworkStatements
+	}
+	return nil
+}
+
 var File_unigate_settlement_v1_settlement_proto protoreflect.FileDescriptor
 
 const file_unigate_settlement_v1_settlement_proto_rawDesc = "" +
@@ -2578,7 +2688,14 @@ const file_unigate_settlement_v1_settlement_proto_rawDesc = "" +
 	"\bbreak_id\x18\x01 \x01(\tR\abreakId\x12\x16\n" +
 	"\x06reason\x18\x02 \x01(\tR\x06reason\"J\n" +
 	"\x14ResolveBreakResponse\x122\n" +
-	"\x05break\x18\x01 \x01(\v2\x1c.unigate.settlement.v1.BreakR\x05break*=\n" +
+	"\x05break\x18\x01 \x01(\v2\x1c.unigate.settlement.v1.BreakR\x05break\"\x87\x01\n" +
+	"\x1cListNetworkStatementsRequest\x12\x1d\n" +
+	"\n" +
+	"network_id\x18\x01 \x01(\tR\tnetworkId\x122\n" +
+	"\x06before\x18\x02 \x01(\v2\x1a.google.protobuf.TimestampR\x06before\x12\x14\n" +
+	"\x05limit\x18\x03 \x01(\x05R\x05limit\"w\n" +
+	"\x1dListNetworkStatementsResponse\x12V\n" +
+	"\x12network_statements\x18\x01 \x03(\v2'.unigate.settlement.v1.NetworkStatementR\x11networkStatements*=\n" +
 	"\x04Side\x12\x14\n" +
 	"\x10SIDE_UNSPECIFIED\x10\x00\x12\x0e\n" +
 	"\n" +
@@ -2590,7 +2707,7 @@ const file_unigate_settlement_v1_settlement_proto_rawDesc = "" +
 	"\x1cBREAK_KIND_CURRENCY_MISMATCH\x10\x02\x12\x1d\n" +
 	"\x19BREAK_KIND_STATE_MISMATCH\x10\x03\x12!\n" +
 	"\x1dBREAK_KIND_MISSING_IN_UNIGATE\x10\x04\x12&\n" +
-	"\"BREAK_KIND_MISSING_AT_COUNTERPARTY\x10\x052\x8b\v\n" +
+	"\"BREAK_KIND_MISSING_AT_COUNTERPARTY\x10\x052\x90\f\n" +
 	"\x11SettlementService\x12d\n" +
 	"\vPostPayment\x12).unigate.settlement.v1.PostPaymentRequest\x1a*.unigate.settlement.v1.PostPaymentResponse\x12g\n" +
 	"\fPostPayments\x12*.unigate.settlement.v1.PostPaymentsRequest\x1a+.unigate.settlement.v1.PostPaymentsResponse\x12g\n" +
@@ -2600,7 +2717,8 @@ const file_unigate_settlement_v1_settlement_proto_rawDesc = "" +
 	"CloseCycle\x12(.unigate.settlement.v1.CloseCycleRequest\x1a).unigate.settlement.v1.CloseCycleResponse\x12m\n" +
 	"\x0eListStatements\x12,.unigate.settlement.v1.ListStatementsRequest\x1a-.unigate.settlement.v1.ListStatementsResponse\x12a\n" +
 	"\n" +
-	"ListCycles\x12(.unigate.settlement.v1.ListCyclesRequest\x1a).unigate.settlement.v1.ListCyclesResponse\x12~\n" +
+	"ListCycles\x12(.unigate.settlement.v1.ListCyclesRequest\x1a).unigate.settlement.v1.ListCyclesResponse\x12\x82\x01\n" +
+	"\x15ListNetworkStatements\x123.unigate.settlement.v1.ListNetworkStatementsRequest\x1a4.unigate.settlement.v1.ListNetworkStatementsResponse\x12~\n" +
 	"\x13StreamStatementFile\x121.unigate.settlement.v1.StreamStatementFileRequest\x1a2.unigate.settlement.v1.StreamStatementFileResponse0\x01\x12\x7f\n" +
 	"\x14GetPaymentSettlement\x122.unigate.settlement.v1.GetPaymentSettlementRequest\x1a3.unigate.settlement.v1.GetPaymentSettlementResponse\x12j\n" +
 	"\rHoldForCancel\x12+.unigate.settlement.v1.HoldForCancelRequest\x1a,.unigate.settlement.v1.HoldForCancelResponse\x12^\n" +
@@ -2623,119 +2741,125 @@ func file_unigate_settlement_v1_settlement_proto_rawDescGZIP() []byte {
 }
 
 var file_unigate_settlement_v1_settlement_proto_enumTypes = make([]protoimpl.EnumInfo, 2)
-var file_unigate_settlement_v1_settlement_proto_msgTypes = make([]protoimpl.MessageInfo, 35)
+var file_unigate_settlement_v1_settlement_proto_msgTypes = make([]protoimpl.MessageInfo, 37)
 var file_unigate_settlement_v1_settlement_proto_goTypes = []any{
-	(Side)(0),                            // 0: unigate.settlement.v1.Side
-	(BreakKind)(0),                       // 1: unigate.settlement.v1.BreakKind
-	(*Cycle)(nil),                        // 2: unigate.settlement.v1.Cycle
-	(*NetworkStatement)(nil),             // 3: unigate.settlement.v1.NetworkStatement
-	(*Statement)(nil),                    // 4: unigate.settlement.v1.Statement
-	(*CloseCycleRequest)(nil),            // 5: unigate.settlement.v1.CloseCycleRequest
-	(*CloseCycleResponse)(nil),           // 6: unigate.settlement.v1.CloseCycleResponse
-	(*ListStatementsRequest)(nil),        // 7: unigate.settlement.v1.ListStatementsRequest
-	(*ListStatementsResponse)(nil),       // 8: unigate.settlement.v1.ListStatementsResponse
-	(*GetPaymentSettlementRequest)(nil),  // 9: unigate.settlement.v1.GetPaymentSettlementRequest
-	(*GetPaymentSettlementResponse)(nil), // 10: unigate.settlement.v1.GetPaymentSettlementResponse
-	(*HoldForCancelRequest)(nil),         // 11: unigate.settlement.v1.HoldForCancelRequest
-	(*HoldForCancelResponse)(nil),        // 12: unigate.settlement.v1.HoldForCancelResponse
-	(*Entry)(nil),                        // 13: unigate.settlement.v1.Entry
-	(*Posting)(nil),                      // 14: unigate.settlement.v1.Posting
-	(*PostPaymentRequest)(nil),           // 15: unigate.settlement.v1.PostPaymentRequest
-	(*PostPaymentResponse)(nil),          // 16: unigate.settlement.v1.PostPaymentResponse
-	(*PostPaymentsRequest)(nil),          // 17: unigate.settlement.v1.PostPaymentsRequest
-	(*PostPaymentsResponse)(nil),         // 18: unigate.settlement.v1.PostPaymentsResponse
-	(*ListPostingsRequest)(nil),          // 19: unigate.settlement.v1.ListPostingsRequest
-	(*ListPostingsResponse)(nil),         // 20: unigate.settlement.v1.ListPostingsResponse
-	(*GetTrialBalanceRequest)(nil),       // 21: unigate.settlement.v1.GetTrialBalanceRequest
-	(*AccountBalance)(nil),               // 22: unigate.settlement.v1.AccountBalance
-	(*CurrencyTotal)(nil),                // 23: unigate.settlement.v1.CurrencyTotal
-	(*GetTrialBalanceResponse)(nil),      // 24: unigate.settlement.v1.GetTrialBalanceResponse
-	(*StreamStatementFileRequest)(nil),   // 25: unigate.settlement.v1.StreamStatementFileRequest
-	(*StreamStatementFileResponse)(nil),  // 26: unigate.settlement.v1.StreamStatementFileResponse
-	(*ListCyclesRequest)(nil),            // 27: unigate.settlement.v1.ListCyclesRequest
-	(*ListCyclesResponse)(nil),           // 28: unigate.settlement.v1.ListCyclesResponse
-	(*ReconcileRequest)(nil),             // 29: unigate.settlement.v1.ReconcileRequest
-	(*Break)(nil),                        // 30: unigate.settlement.v1.Break
-	(*ReconcileRun)(nil),                 // 31: unigate.settlement.v1.ReconcileRun
-	(*ReconcileResponse)(nil),            // 32: unigate.settlement.v1.ReconcileResponse
-	(*ListBreaksRequest)(nil),            // 33: unigate.settlement.v1.ListBreaksRequest
-	(*ListBreaksResponse)(nil),           // 34: unigate.settlement.v1.ListBreaksResponse
-	(*ResolveBreakRequest)(nil),          // 35: unigate.settlement.v1.ResolveBreakRequest
-	(*ResolveBreakResponse)(nil),         // 36: unigate.settlement.v1.ResolveBreakResponse
-	(*timestamppb.Timestamp)(nil),        // 37: google.protobuf.Timestamp
-	(*v1.Money)(nil),                     // 38: unigate.common.v1.Money
+	(Side)(0),                             // 0: unigate.settlement.v1.Side
+	(BreakKind)(0),                        // 1: unigate.settlement.v1.BreakKind
+	(*Cycle)(nil),                         // 2: unigate.settlement.v1.Cycle
+	(*NetworkStatement)(nil),              // 3: unigate.settlement.v1.NetworkStatement
+	(*Statement)(nil),                     // 4: unigate.settlement.v1.Statement
+	(*CloseCycleRequest)(nil),             // 5: unigate.settlement.v1.CloseCycleRequest
+	(*CloseCycleResponse)(nil),            // 6: unigate.settlement.v1.CloseCycleResponse
+	(*ListStatementsRequest)(nil),         // 7: unigate.settlement.v1.ListStatementsRequest
+	(*ListStatementsResponse)(nil),        // 8: unigate.settlement.v1.ListStatementsResponse
+	(*GetPaymentSettlementRequest)(nil),   // 9: unigate.settlement.v1.GetPaymentSettlementRequest
+	(*GetPaymentSettlementResponse)(nil),  // 10: unigate.settlement.v1.GetPaymentSettlementResponse
+	(*HoldForCancelRequest)(nil),          // 11: unigate.settlement.v1.HoldForCancelRequest
+	(*HoldForCancelResponse)(nil),         // 12: unigate.settlement.v1.HoldForCancelResponse
+	(*Entry)(nil),                         // 13: unigate.settlement.v1.Entry
+	(*Posting)(nil),                       // 14: unigate.settlement.v1.Posting
+	(*PostPaymentRequest)(nil),            // 15: unigate.settlement.v1.PostPaymentRequest
+	(*PostPaymentResponse)(nil),           // 16: unigate.settlement.v1.PostPaymentResponse
+	(*PostPaymentsRequest)(nil),           // 17: unigate.settlement.v1.PostPaymentsRequest
+	(*PostPaymentsResponse)(nil),          // 18: unigate.settlement.v1.PostPaymentsResponse
+	(*ListPostingsRequest)(nil),           // 19: unigate.settlement.v1.ListPostingsRequest
+	(*ListPostingsResponse)(nil),          // 20: unigate.settlement.v1.ListPostingsResponse
+	(*GetTrialBalanceRequest)(nil),        // 21: unigate.settlement.v1.GetTrialBalanceRequest
+	(*AccountBalance)(nil),                // 22: unigate.settlement.v1.AccountBalance
+	(*CurrencyTotal)(nil),                 // 23: unigate.settlement.v1.CurrencyTotal
+	(*GetTrialBalanceResponse)(nil),       // 24: unigate.settlement.v1.GetTrialBalanceResponse
+	(*StreamStatementFileRequest)(nil),    // 25: unigate.settlement.v1.StreamStatementFileRequest
+	(*StreamStatementFileResponse)(nil),   // 26: unigate.settlement.v1.StreamStatementFileResponse
+	(*ListCyclesRequest)(nil),             // 27: unigate.settlement.v1.ListCyclesRequest
+	(*ListCyclesResponse)(nil),            // 28: unigate.settlement.v1.ListCyclesResponse
+	(*ReconcileRequest)(nil),              // 29: unigate.settlement.v1.ReconcileRequest
+	(*Break)(nil),                         // 30: unigate.settlement.v1.Break
+	(*ReconcileRun)(nil),                  // 31: unigate.settlement.v1.ReconcileRun
+	(*ReconcileResponse)(nil),             // 32: unigate.settlement.v1.ReconcileResponse
+	(*ListBreaksRequest)(nil),             // 33: unigate.settlement.v1.ListBreaksRequest
+	(*ListBreaksResponse)(nil),            // 34: unigate.settlement.v1.ListBreaksResponse
+	(*ResolveBreakRequest)(nil),           // 35: unigate.settlement.v1.ResolveBreakRequest
+	(*ResolveBreakResponse)(nil),          // 36: unigate.settlement.v1.ResolveBreakResponse
+	(*ListNetworkStatementsRequest)(nil),  // 37: unigate.settlement.v1.ListNetworkStatementsRequest
+	(*ListNetworkStatementsResponse)(nil), // 38: unigate.settlement.v1.ListNetworkStatementsResponse
+	(*timestamppb.Timestamp)(nil),         // 39: google.protobuf.Timestamp
+	(*v1.Money)(nil),                      // 40: unigate.common.v1.Money
 }
 var file_unigate_settlement_v1_settlement_proto_depIdxs = []int32{
-	37, // 0: unigate.settlement.v1.Cycle.cutoff:type_name -> google.protobuf.Timestamp
-	37, // 1: unigate.settlement.v1.Cycle.close_time:type_name -> google.protobuf.Timestamp
-	38, // 2: unigate.settlement.v1.NetworkStatement.net_payable:type_name -> unigate.common.v1.Money
-	37, // 3: unigate.settlement.v1.NetworkStatement.cutoff:type_name -> google.protobuf.Timestamp
-	38, // 4: unigate.settlement.v1.NetworkStatement.gross:type_name -> unigate.common.v1.Money
-	38, // 5: unigate.settlement.v1.NetworkStatement.fee:type_name -> unigate.common.v1.Money
-	38, // 6: unigate.settlement.v1.Statement.net_receivable:type_name -> unigate.common.v1.Money
-	37, // 7: unigate.settlement.v1.Statement.cutoff:type_name -> google.protobuf.Timestamp
-	38, // 8: unigate.settlement.v1.Statement.gross:type_name -> unigate.common.v1.Money
-	38, // 9: unigate.settlement.v1.Statement.fee:type_name -> unigate.common.v1.Money
-	37, // 10: unigate.settlement.v1.CloseCycleRequest.cutoff:type_name -> google.protobuf.Timestamp
+	39, // 0: unigate.settlement.v1.Cycle.cutoff:type_name -> google.protobuf.Timestamp
+	39, // 1: unigate.settlement.v1.Cycle.close_time:type_name -> google.protobuf.Timestamp
+	40, // 2: unigate.settlement.v1.NetworkStatement.net_payable:type_name -> unigate.common.v1.Money
+	39, // 3: unigate.settlement.v1.NetworkStatement.cutoff:type_name -> google.protobuf.Timestamp
+	40, // 4: unigate.settlement.v1.NetworkStatement.gross:type_name -> unigate.common.v1.Money
+	40, // 5: unigate.settlement.v1.NetworkStatement.fee:type_name -> unigate.common.v1.Money
+	40, // 6: unigate.settlement.v1.Statement.net_receivable:type_name -> unigate.common.v1.Money
+	39, // 7: unigate.settlement.v1.Statement.cutoff:type_name -> google.protobuf.Timestamp
+	40, // 8: unigate.settlement.v1.Statement.gross:type_name -> unigate.common.v1.Money
+	40, // 9: unigate.settlement.v1.Statement.fee:type_name -> unigate.common.v1.Money
+	39, // 10: unigate.settlement.v1.CloseCycleRequest.cutoff:type_name -> google.protobuf.Timestamp
 	2,  // 11: unigate.settlement.v1.CloseCycleResponse.cycle:type_name -> unigate.settlement.v1.Cycle
 	4,  // 12: unigate.settlement.v1.CloseCycleResponse.statements:type_name -> unigate.settlement.v1.Statement
 	3,  // 13: unigate.settlement.v1.CloseCycleResponse.network_statements:type_name -> unigate.settlement.v1.NetworkStatement
 	4,  // 14: unigate.settlement.v1.ListStatementsResponse.statements:type_name -> unigate.settlement.v1.Statement
 	0,  // 15: unigate.settlement.v1.Entry.side:type_name -> unigate.settlement.v1.Side
-	38, // 16: unigate.settlement.v1.Entry.amount:type_name -> unigate.common.v1.Money
+	40, // 16: unigate.settlement.v1.Entry.amount:type_name -> unigate.common.v1.Money
 	13, // 17: unigate.settlement.v1.Posting.entries:type_name -> unigate.settlement.v1.Entry
-	37, // 18: unigate.settlement.v1.Posting.create_time:type_name -> google.protobuf.Timestamp
-	38, // 19: unigate.settlement.v1.PostPaymentRequest.wallet_amount:type_name -> unigate.common.v1.Money
-	38, // 20: unigate.settlement.v1.PostPaymentRequest.cost_amount:type_name -> unigate.common.v1.Money
-	38, // 21: unigate.settlement.v1.PostPaymentRequest.merchant_amount:type_name -> unigate.common.v1.Money
-	38, // 22: unigate.settlement.v1.PostPaymentRequest.settlement_amount:type_name -> unigate.common.v1.Money
+	39, // 18: unigate.settlement.v1.Posting.create_time:type_name -> google.protobuf.Timestamp
+	40, // 19: unigate.settlement.v1.PostPaymentRequest.wallet_amount:type_name -> unigate.common.v1.Money
+	40, // 20: unigate.settlement.v1.PostPaymentRequest.cost_amount:type_name -> unigate.common.v1.Money
+	40, // 21: unigate.settlement.v1.PostPaymentRequest.merchant_amount:type_name -> unigate.common.v1.Money
+	40, // 22: unigate.settlement.v1.PostPaymentRequest.settlement_amount:type_name -> unigate.common.v1.Money
 	14, // 23: unigate.settlement.v1.PostPaymentResponse.posting:type_name -> unigate.settlement.v1.Posting
 	15, // 24: unigate.settlement.v1.PostPaymentsRequest.payments:type_name -> unigate.settlement.v1.PostPaymentRequest
 	14, // 25: unigate.settlement.v1.PostPaymentsResponse.postings:type_name -> unigate.settlement.v1.Posting
 	14, // 26: unigate.settlement.v1.ListPostingsResponse.postings:type_name -> unigate.settlement.v1.Posting
 	22, // 27: unigate.settlement.v1.GetTrialBalanceResponse.accounts:type_name -> unigate.settlement.v1.AccountBalance
 	23, // 28: unigate.settlement.v1.GetTrialBalanceResponse.currencies:type_name -> unigate.settlement.v1.CurrencyTotal
-	37, // 29: unigate.settlement.v1.ListCyclesRequest.before:type_name -> google.protobuf.Timestamp
+	39, // 29: unigate.settlement.v1.ListCyclesRequest.before:type_name -> google.protobuf.Timestamp
 	2,  // 30: unigate.settlement.v1.ListCyclesResponse.cycles:type_name -> unigate.settlement.v1.Cycle
 	1,  // 31: unigate.settlement.v1.Break.kind:type_name -> unigate.settlement.v1.BreakKind
-	37, // 32: unigate.settlement.v1.Break.create_time:type_name -> google.protobuf.Timestamp
-	37, // 33: unigate.settlement.v1.Break.resolve_time:type_name -> google.protobuf.Timestamp
-	37, // 34: unigate.settlement.v1.ReconcileRun.create_time:type_name -> google.protobuf.Timestamp
+	39, // 32: unigate.settlement.v1.Break.create_time:type_name -> google.protobuf.Timestamp
+	39, // 33: unigate.settlement.v1.Break.resolve_time:type_name -> google.protobuf.Timestamp
+	39, // 34: unigate.settlement.v1.ReconcileRun.create_time:type_name -> google.protobuf.Timestamp
 	31, // 35: unigate.settlement.v1.ReconcileResponse.run:type_name -> unigate.settlement.v1.ReconcileRun
 	30, // 36: unigate.settlement.v1.ReconcileResponse.breaks:type_name -> unigate.settlement.v1.Break
 	30, // 37: unigate.settlement.v1.ListBreaksResponse.breaks:type_name -> unigate.settlement.v1.Break
 	30, // 38: unigate.settlement.v1.ResolveBreakResponse.break:type_name -> unigate.settlement.v1.Break
-	15, // 39: unigate.settlement.v1.SettlementService.PostPayment:input_type -> unigate.settlement.v1.PostPaymentRequest
-	17, // 40: unigate.settlement.v1.SettlementService.PostPayments:input_type -> unigate.settlement.v1.PostPaymentsRequest
-	19, // 41: unigate.settlement.v1.SettlementService.ListPostings:input_type -> unigate.settlement.v1.ListPostingsRequest
-	21, // 42: unigate.settlement.v1.SettlementService.GetTrialBalance:input_type -> unigate.settlement.v1.GetTrialBalanceRequest
-	5,  // 43: unigate.settlement.v1.SettlementService.CloseCycle:input_type -> unigate.settlement.v1.CloseCycleRequest
-	7,  // 44: unigate.settlement.v1.SettlementService.ListStatements:input_type -> unigate.settlement.v1.ListStatementsRequest
-	27, // 45: unigate.settlement.v1.SettlementService.ListCycles:input_type -> unigate.settlement.v1.ListCyclesRequest
-	25, // 46: unigate.settlement.v1.SettlementService.StreamStatementFile:input_type -> unigate.settlement.v1.StreamStatementFileRequest
-	9,  // 47: unigate.settlement.v1.SettlementService.GetPaymentSettlement:input_type -> unigate.settlement.v1.GetPaymentSettlementRequest
-	11, // 48: unigate.settlement.v1.SettlementService.HoldForCancel:input_type -> unigate.settlement.v1.HoldForCancelRequest
-	29, // 49: unigate.settlement.v1.SettlementService.Reconcile:input_type -> unigate.settlement.v1.ReconcileRequest
-	33, // 50: unigate.settlement.v1.SettlementService.ListBreaks:input_type -> unigate.settlement.v1.ListBreaksRequest
-	35, // 51: unigate.settlement.v1.SettlementService.ResolveBreak:input_type -> unigate.settlement.v1.ResolveBreakRequest
-	16, // 52: unigate.settlement.v1.SettlementService.PostPayment:output_type -> unigate.settlement.v1.PostPaymentResponse
-	18, // 53: unigate.settlement.v1.SettlementService.PostPayments:output_type -> unigate.settlement.v1.PostPaymentsResponse
-	20, // 54: unigate.settlement.v1.SettlementService.ListPostings:output_type -> unigate.settlement.v1.ListPostingsResponse
-	24, // 55: unigate.settlement.v1.SettlementService.GetTrialBalance:output_type -> unigate.settlement.v1.GetTrialBalanceResponse
-	6,  // 56: unigate.settlement.v1.SettlementService.CloseCycle:output_type -> unigate.settlement.v1.CloseCycleResponse
-	8,  // 57: unigate.settlement.v1.SettlementService.ListStatements:output_type -> unigate.settlement.v1.ListStatementsResponse
-	28, // 58: unigate.settlement.v1.SettlementService.ListCycles:output_type -> unigate.settlement.v1.ListCyclesResponse
-	26, // 59: unigate.settlement.v1.SettlementService.StreamStatementFile:output_type -> unigate.settlement.v1.StreamStatementFileResponse
-	10, // 60: unigate.settlement.v1.SettlementService.GetPaymentSettlement:output_type -> unigate.settlement.v1.GetPaymentSettlementResponse
-	12, // 61: unigate.settlement.v1.SettlementService.HoldForCancel:output_type -> unigate.settlement.v1.HoldForCancelResponse
-	32, // 62: unigate.settlement.v1.SettlementService.Reconcile:output_type -> unigate.settlement.v1.ReconcileResponse
-	34, // 63: unigate.settlement.v1.SettlementService.ListBreaks:output_type -> unigate.settlement.v1.ListBreaksResponse
-	36, // 64: unigate.settlement.v1.SettlementService.ResolveBreak:output_type -> unigate.settlement.v1.ResolveBreakResponse
-	52, // [52:65] is the sub-list for method output_type
-	39, // [39:52] is the sub-list for method input_type
-	39, // [39:39] is the sub-list for extension type_name
-	39, // [39:39] is the sub-list for extension extendee
-	0,  // [0:39] is the sub-list for field type_name
+	39, // 39: unigate.settlement.v1.ListNetworkStatementsRequest.before:type_name -> google.protobuf.Timestamp
+	3,  // 40: unigate.settlement.v1.ListNetworkStatementsResponse.network_statements:type_name -> unigate.settlement.v1.NetworkStatement
+	15, // 41: unigate.settlement.v1.SettlementService.PostPayment:input_type -> unigate.settlement.v1.PostPaymentRequest
+	17, // 42: unigate.settlement.v1.SettlementService.PostPayments:input_type -> unigate.settlement.v1.PostPaymentsRequest
+	19, // 43: unigate.settlement.v1.SettlementService.ListPostings:input_type -> unigate.settlement.v1.ListPostingsRequest
+	21, // 44: unigate.settlement.v1.SettlementService.GetTrialBalance:input_type -> unigate.settlement.v1.GetTrialBalanceRequest
+	5,  // 45: unigate.settlement.v1.SettlementService.CloseCycle:input_type -> unigate.settlement.v1.CloseCycleRequest
+	7,  // 46: unigate.settlement.v1.SettlementService.ListStatements:input_type -> unigate.settlement.v1.ListStatementsRequest
+	27, // 47: unigate.settlement.v1.SettlementService.ListCycles:input_type -> unigate.settlement.v1.ListCyclesRequest
+	37, // 48: unigate.settlement.v1.SettlementService.ListNetworkStatements:input_type -> unigate.settlement.v1.ListNetworkStatementsRequest
+	25, // 49: unigate.settlement.v1.SettlementService.StreamStatementFile:input_type -> unigate.settlement.v1.StreamStatementFileRequest
+	9,  // 50: unigate.settlement.v1.SettlementService.GetPaymentSettlement:input_type -> unigate.settlement.v1.GetPaymentSettlementRequest
+	11, // 51: unigate.settlement.v1.SettlementService.HoldForCancel:input_type -> unigate.settlement.v1.HoldForCancelRequest
+	29, // 52: unigate.settlement.v1.SettlementService.Reconcile:input_type -> unigate.settlement.v1.ReconcileRequest
+	33, // 53: unigate.settlement.v1.SettlementService.ListBreaks:input_type -> unigate.settlement.v1.ListBreaksRequest
+	35, // 54: unigate.settlement.v1.SettlementService.ResolveBreak:input_type -> unigate.settlement.v1.ResolveBreakRequest
+	16, // 55: unigate.settlement.v1.SettlementService.PostPayment:output_type -> unigate.settlement.v1.PostPaymentResponse
+	18, // 56: unigate.settlement.v1.SettlementService.PostPayments:output_type -> unigate.settlement.v1.PostPaymentsResponse
+	20, // 57: unigate.settlement.v1.SettlementService.ListPostings:output_type -> unigate.settlement.v1.ListPostingsResponse
+	24, // 58: unigate.settlement.v1.SettlementService.GetTrialBalance:output_type -> unigate.settlement.v1.GetTrialBalanceResponse
+	6,  // 59: unigate.settlement.v1.SettlementService.CloseCycle:output_type -> unigate.settlement.v1.CloseCycleResponse
+	8,  // 60: unigate.settlement.v1.SettlementService.ListStatements:output_type -> unigate.settlement.v1.ListStatementsResponse
+	28, // 61: unigate.settlement.v1.SettlementService.ListCycles:output_type -> unigate.settlement.v1.ListCyclesResponse
+	38, // 62: unigate.settlement.v1.SettlementService.ListNetworkStatements:output_type -> unigate.settlement.v1.ListNetworkStatementsResponse
+	26, // 63: unigate.settlement.v1.SettlementService.StreamStatementFile:output_type -> unigate.settlement.v1.StreamStatementFileResponse
+	10, // 64: unigate.settlement.v1.SettlementService.GetPaymentSettlement:output_type -> unigate.settlement.v1.GetPaymentSettlementResponse
+	12, // 65: unigate.settlement.v1.SettlementService.HoldForCancel:output_type -> unigate.settlement.v1.HoldForCancelResponse
+	32, // 66: unigate.settlement.v1.SettlementService.Reconcile:output_type -> unigate.settlement.v1.ReconcileResponse
+	34, // 67: unigate.settlement.v1.SettlementService.ListBreaks:output_type -> unigate.settlement.v1.ListBreaksResponse
+	36, // 68: unigate.settlement.v1.SettlementService.ResolveBreak:output_type -> unigate.settlement.v1.ResolveBreakResponse
+	55, // [55:69] is the sub-list for method output_type
+	41, // [41:55] is the sub-list for method input_type
+	41, // [41:41] is the sub-list for extension type_name
+	41, // [41:41] is the sub-list for extension extendee
+	0,  // [0:41] is the sub-list for field type_name
 }
 
 func init() { file_unigate_settlement_v1_settlement_proto_init() }
@@ -2749,7 +2873,7 @@ func file_unigate_settlement_v1_settlement_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_unigate_settlement_v1_settlement_proto_rawDesc), len(file_unigate_settlement_v1_settlement_proto_rawDesc)),
 			NumEnums:      2,
-			NumMessages:   35,
+			NumMessages:   37,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

@@ -22,19 +22,20 @@ import (
 const _ = grpc.SupportPackageIsVersion9
 
 const (
-	SettlementService_PostPayment_FullMethodName          = "/unigate.settlement.v1.SettlementService/PostPayment"
-	SettlementService_PostPayments_FullMethodName         = "/unigate.settlement.v1.SettlementService/PostPayments"
-	SettlementService_ListPostings_FullMethodName         = "/unigate.settlement.v1.SettlementService/ListPostings"
-	SettlementService_GetTrialBalance_FullMethodName      = "/unigate.settlement.v1.SettlementService/GetTrialBalance"
-	SettlementService_CloseCycle_FullMethodName           = "/unigate.settlement.v1.SettlementService/CloseCycle"
-	SettlementService_ListStatements_FullMethodName       = "/unigate.settlement.v1.SettlementService/ListStatements"
-	SettlementService_ListCycles_FullMethodName           = "/unigate.settlement.v1.SettlementService/ListCycles"
-	SettlementService_StreamStatementFile_FullMethodName  = "/unigate.settlement.v1.SettlementService/StreamStatementFile"
-	SettlementService_GetPaymentSettlement_FullMethodName = "/unigate.settlement.v1.SettlementService/GetPaymentSettlement"
-	SettlementService_HoldForCancel_FullMethodName        = "/unigate.settlement.v1.SettlementService/HoldForCancel"
-	SettlementService_Reconcile_FullMethodName            = "/unigate.settlement.v1.SettlementService/Reconcile"
-	SettlementService_ListBreaks_FullMethodName           = "/unigate.settlement.v1.SettlementService/ListBreaks"
-	SettlementService_ResolveBreak_FullMethodName         = "/unigate.settlement.v1.SettlementService/ResolveBreak"
+	SettlementService_PostPayment_FullMethodName           = "/unigate.settlement.v1.SettlementService/PostPayment"
+	SettlementService_PostPayments_FullMethodName          = "/unigate.settlement.v1.SettlementService/PostPayments"
+	SettlementService_ListPostings_FullMethodName          = "/unigate.settlement.v1.SettlementService/ListPostings"
+	SettlementService_GetTrialBalance_FullMethodName       = "/unigate.settlement.v1.SettlementService/GetTrialBalance"
+	SettlementService_CloseCycle_FullMethodName            = "/unigate.settlement.v1.SettlementService/CloseCycle"
+	SettlementService_ListStatements_FullMethodName        = "/unigate.settlement.v1.SettlementService/ListStatements"
+	SettlementService_ListCycles_FullMethodName            = "/unigate.settlement.v1.SettlementService/ListCycles"
+	SettlementService_ListNetworkStatements_FullMethodName = "/unigate.settlement.v1.SettlementService/ListNetworkStatements"
+	SettlementService_StreamStatementFile_FullMethodName   = "/unigate.settlement.v1.SettlementService/StreamStatementFile"
+	SettlementService_GetPaymentSettlement_FullMethodName  = "/unigate.settlement.v1.SettlementService/GetPaymentSettlement"
+	SettlementService_HoldForCancel_FullMethodName         = "/unigate.settlement.v1.SettlementService/HoldForCancel"
+	SettlementService_Reconcile_FullMethodName             = "/unigate.settlement.v1.SettlementService/Reconcile"
+	SettlementService_ListBreaks_FullMethodName            = "/unigate.settlement.v1.SettlementService/ListBreaks"
+	SettlementService_ResolveBreak_FullMethodName          = "/unigate.settlement.v1.SettlementService/ResolveBreak"
 )
 
 // SettlementServiceClient is the client API for SettlementService service.
@@ -76,7 +77,11 @@ type SettlementServiceClient interface {
 	ListStatements(ctx context.Context, in *ListStatementsRequest, opts ...grpc.CallOption) (*ListStatementsResponse, error)
 	// ListCycles returns closed cycles, newest first.
 	ListCycles(ctx context.Context, in *ListCyclesRequest, opts ...grpc.CallOption) (*ListCyclesResponse, error)
-	// StreamStatementFile streams a statement as its CSV file (docs/settlement.md:
+	// ListNetworkStatements returns network statements, newest first. Their
+	// files stream with StreamStatementFile, and Reconcile takes them too.
+	ListNetworkStatements(ctx context.Context, in *ListNetworkStatementsRequest, opts ...grpc.CallOption) (*ListNetworkStatementsResponse, error)
+	// StreamStatementFile streams a statement, or a network statement, as its
+	// CSV file (docs/settlement.md:
 	// a header, one row per payment, refund and cancel of the cycle, a
 	// trailer with counts and the total), in chunks, read from the database
 	// as it is sent; the last chunk carries the file's SHA-256.
@@ -182,6 +187,16 @@ func (c *settlementServiceClient) ListCycles(ctx context.Context, in *ListCycles
 	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
 	out := new(ListCyclesResponse)
 	err := c.cc.Invoke(ctx, SettlementService_ListCycles_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *settlementServiceClient) ListNetworkStatements(ctx context.Context, in *ListNetworkStatementsRequest, opts ...grpc.CallOption) (*ListNetworkStatementsResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(ListNetworkStatementsResponse)
+	err := c.cc.Invoke(ctx, SettlementService_ListNetworkStatements_FullMethodName, in, out, cOpts...)
 	if err != nil {
 		return nil, err
 	}
@@ -296,7 +311,11 @@ type SettlementServiceServer interface {
 	ListStatements(context.Context, *ListStatementsRequest) (*ListStatementsResponse, error)
 	// ListCycles returns closed cycles, newest first.
 	ListCycles(context.Context, *ListCyclesRequest) (*ListCyclesResponse, error)
-	// StreamStatementFile streams a statement as its CSV file (docs/settlement.md:
+	// ListNetworkStatements returns network statements, newest first. Their
+	// files stream with StreamStatementFile, and Reconcile takes them too.
+	ListNetworkStatements(context.Context, *ListNetworkStatementsRequest) (*ListNetworkStatementsResponse, error)
+	// StreamStatementFile streams a statement, or a network statement, as its
+	// CSV file (docs/settlement.md:
 	// a header, one row per payment, refund and cancel of the cycle, a
 	// trailer with counts and the total), in chunks, read from the database
 	// as it is sent; the last chunk carries the file's SHA-256.
@@ -358,6 +377,9 @@ func (UnimplementedSettlementServiceServer) ListStatements(context.Context, *Lis
 }
 func (UnimplementedSettlementServiceServer) ListCycles(context.Context, *ListCyclesRequest) (*ListCyclesResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method ListCycles not implemented")
+}
+func (UnimplementedSettlementServiceServer) ListNetworkStatements(context.Context, *ListNetworkStatementsRequest) (*ListNetworkStatementsResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method ListNetworkStatements not implemented")
 }
 func (UnimplementedSettlementServiceServer) StreamStatementFile(*StreamStatementFileRequest, grpc.ServerStreamingServer[StreamStatementFileResponse]) error {
 	return status.Error(codes.Unimplemented, "method StreamStatementFile not implemented")
@@ -524,6 +546,24 @@ func _SettlementService_ListCycles_Handler(srv interface{}, ctx context.Context,
 	return interceptor(ctx, in, info, handler)
 }
 
+func _SettlementService_ListNetworkStatements_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(ListNetworkStatementsRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(SettlementServiceServer).ListNetworkStatements(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: SettlementService_ListNetworkStatements_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(SettlementServiceServer).ListNetworkStatements(ctx, req.(*ListNetworkStatementsRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 func _SettlementService_StreamStatementFile_Handler(srv interface{}, stream grpc.ServerStream) error {
 	m := new(StreamStatementFileRequest)
 	if err := stream.RecvMsg(m); err != nil {
@@ -659,6 +699,10 @@ var SettlementService_ServiceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "ListCycles",
 			Handler:    _SettlementService_ListCycles_Handler,
+		},
+		{
+			MethodName: "ListNetworkStatements",
+			Handler:    _SettlementService_ListNetworkStatements_Handler,
 		},
 		{
 			MethodName: "GetPaymentSettlement",
