@@ -21,6 +21,7 @@ import (
 	"github.com/unigate/unigate/pkg/etcdx"
 	"github.com/unigate/unigate/pkg/grpcx"
 	"github.com/unigate/unigate/pkg/pki"
+	"github.com/unigate/unigate/pkg/quota"
 	"github.com/unigate/unigate/services/acquirer"
 	"github.com/unigate/unigate/services/fx"
 	"github.com/unigate/unigate/services/fx/feed"
@@ -67,6 +68,9 @@ type StackConfig struct {
 	Lifecycle acquirer.Config
 	// CycleInterval closes settlement cycles automatically (none when zero).
 	CycleInterval time.Duration
+	// Limits are the acquirer's quotas per partner and network
+	// (DefaultLimits when zero).
+	Limits quota.Limits
 	// Insecure runs every server in plaintext, callers naming themselves
 	// in metadata: for local experiments only. Otherwise a development PKI
 	// in DataDir/pki gives every server mutual TLS.
@@ -284,7 +288,7 @@ func StartStack(ctx context.Context, cfg StackConfig) (_ *Stack, err error) {
 	}
 	s.start = start
 	s.acquirer = AcquirerConfig{Router: s.Addrs["router"], FX: s.Addrs["fx"], Risk: s.Addrs["risk"],
-		Settlement: s.Addrs["settlement"], PosterInterval: time.Second, Etcd: etcd, Lifecycle: cfg.Lifecycle}
+		Settlement: s.Addrs["settlement"], PosterInterval: time.Second, Etcd: etcd, Lifecycle: cfg.Lifecycle, Limits: cfg.Limits}
 	s.wrap = cfg.WrapAcquirerStore
 	if _, err := s.StartAcquirer("acquirer", 0); err != nil {
 		return nil, err

@@ -143,7 +143,7 @@ func runService(ctx context.Context, name string, args []string) error {
 		"a rate further than this from the median of a pair's fresh providers is rejected (fx)")
 	markup := fs.Int("default-markup-bps", envInt("UNIGATE_DEFAULT_MARKUP_BPS", fxDefaults.DefaultMarkupBps), "FX markup of a partner without markup tiers (fx)")
 	reference := fs.String("reference-currency", env("UNIGATE_REFERENCE_CURRENCY", fxDefaults.Book.Reference), "currency a cross rate goes through (fx)")
-	cycle := fs.Duration("cycle", 24*time.Hour, "settlement cycle length; a cycle closes at every multiple of it, UTC (settlement; 0: only on request)")
+	cycle := fs.Duration("cycle", 24*time.Hour, "settlement: the cycle of each partner without a daily cutoff of its own closes at every multiple of it, UTC (0: only on request)")
 	callTimeout := fs.Duration("call-timeout", grpcx.DefaultCallTimeout, "deadline of each outbound call")
 	logLevel := fs.String("log-level", env("UNIGATE_LOG_LEVEL", "info"), "debug, info, warn or error")
 	pkiDir := fs.String("pki", env("UNIGATE_PKI", ""), "PKI directory (ca/*.crt, service/NAME.crt|key; see unigatectl certs dev): mutual TLS on every call; empty: plaintext, for local experiments only")
