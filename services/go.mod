@@ -27,6 +27,7 @@ require (
 )
 
 require (
+	cel.dev/cel-go v0.33.3 // indirect
 	github.com/beorn7/perks v1.0.1 // indirect
 	github.com/bojanz/currency v1.4.2 // indirect
 	github.com/cenkalti/backoff/v5 v5.0.3 // indirect

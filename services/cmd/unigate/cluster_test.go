@@ -184,11 +184,14 @@ func waitFor(t *testing.T, d time.Duration, what string, ok func() bool) {
 	}
 }
 
-// freeBasePort finds a base port whose whole range (base+0..31) is free.
+// freeBasePort finds a base port whose whole range (base+0..31) is free,
+// below the kernel's ephemeral range (32768 up, Linux's default), so that
+// no other test's listener on port 0 or outgoing connection takes one of
+// them between the cluster's stop and the check that its ports are free.
 func freeBasePort(t *testing.T) int {
 	t.Helper()
 	for range 50 {
-		base := 20000 + clusterPorts*rand.IntN(1000)
+		base := 20000 + clusterPorts*rand.IntN((32768-20000)/clusterPorts-1)
 		var ls []net.Listener
 		for p := base; p < base+clusterPorts; p++ {
 			l, err := net.Listen("tcp", net.JoinHostPort("127.0.0.1", strconv.Itoa(p)))
