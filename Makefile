@@ -5,7 +5,7 @@ BIN   := $(CURDIR)/bin
 TOOLS := $(CURDIR)/.bin
 MODULES := proto pkg sdk services deploy
 
-.PHONY: all build run demo cluster cluster-stop failover-test chaos test test-short bench generate check-generated lint tools clean
+.PHONY: train-risk all build run demo cluster cluster-stop failover-test chaos test test-short bench generate check-generated lint tools clean
 
 all: build
 
@@ -60,6 +60,11 @@ test:
 bench:
 	cd pkg && $(GO) test -run '^$$' -bench . -benchmem ./emvqr/ ./emvcpm/ ./walletcode/ ./paycode/
 	cd services && $(GO) test -run '^$$' -bench . -benchmem -benchtime 3s ./app/
+
+## train-risk: simulate payments, train the risk model with XGBoost (Debian's python3-xgboost) and rewrite
+## services/risk/model/testdata (docs/risk-model.md); make run and make test need no Python
+train-risk:
+	services/risk/model/train.sh
 
 ## tools: buf and the protoc plugins, at the versions pinned in tools/
 tools: $(TOOLS)/buf $(TOOLS)/protoc-gen-go $(TOOLS)/protoc-gen-go-grpc
