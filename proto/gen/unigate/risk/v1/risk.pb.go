@@ -314,6 +314,168 @@ func (*ReleaseResponse) Descriptor() ([]byte, []int) {
 	return file_unigate_risk_v1_risk_proto_rawDescGZIP(), []int{3}
 }
 
+// VelocityEvent is one decision's amount for the velocity keys it counts
+// under (its user, device, merchant and partner, with the currency for
+// sums).
+type VelocityEvent struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Keys          []string               `protobuf:"bytes,1,rep,name=keys,proto3" json:"keys,omitempty"`
+	UnixSeconds   int64                  `protobuf:"varint,2,opt,name=unix_seconds,json=unixSeconds,proto3" json:"unix_seconds,omitempty"`
+	Amount        int64                  `protobuf:"varint,3,opt,name=amount,proto3" json:"amount,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *VelocityEvent) Reset() {
+	*x = VelocityEvent{}
+	mi := &file_unigate_risk_v1_risk_proto_msgTypes[4]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *VelocityEvent) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*VelocityEvent) ProtoMessage() {}
+
+func (x *VelocityEvent) ProtoReflect() protoreflect.Message {
+	mi := &file_unigate_risk_v1_risk_proto_msgTypes[4]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use VelocityEvent.ProtoReflect.Descriptor instead.
+func (*VelocityEvent) Descriptor() ([]byte, []int) {
+	return file_unigate_risk_v1_risk_proto_rawDescGZIP(), []int{4}
+}
+
+func (x *VelocityEvent) GetKeys() []string {
+	if x != nil {
+		return x.Keys
+	}
+	return nil
+}
+
+func (x *VelocityEvent) GetUnixSeconds() int64 {
+	if x != nil {
+		return x.UnixSeconds
+	}
+	return 0
+}
+
+func (x *VelocityEvent) GetAmount() int64 {
+	if x != nil {
+		return x.Amount
+	}
+	return 0
+}
+
+// ShareEventsRequest is one batch from one replica.
+type ShareEventsRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The sending replica, for reports.
+	Replica       string           `protobuf:"bytes,1,opt,name=replica,proto3" json:"replica,omitempty"`
+	Events        []*VelocityEvent `protobuf:"bytes,2,rep,name=events,proto3" json:"events,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ShareEventsRequest) Reset() {
+	*x = ShareEventsRequest{}
+	mi := &file_unigate_risk_v1_risk_proto_msgTypes[5]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ShareEventsRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ShareEventsRequest) ProtoMessage() {}
+
+func (x *ShareEventsRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_unigate_risk_v1_risk_proto_msgTypes[5]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ShareEventsRequest.ProtoReflect.Descriptor instead.
+func (*ShareEventsRequest) Descriptor() ([]byte, []int) {
+	return file_unigate_risk_v1_risk_proto_rawDescGZIP(), []int{5}
+}
+
+func (x *ShareEventsRequest) GetReplica() string {
+	if x != nil {
+		return x.Replica
+	}
+	return ""
+}
+
+func (x *ShareEventsRequest) GetEvents() []*VelocityEvent {
+	if x != nil {
+		return x.Events
+	}
+	return nil
+}
+
+// ShareEventsResponse ends a stream: how many events were counted.
+type ShareEventsResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Events        int64                  `protobuf:"varint,1,opt,name=events,proto3" json:"events,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ShareEventsResponse) Reset() {
+	*x = ShareEventsResponse{}
+	mi := &file_unigate_risk_v1_risk_proto_msgTypes[6]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ShareEventsResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ShareEventsResponse) ProtoMessage() {}
+
+func (x *ShareEventsResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_unigate_risk_v1_risk_proto_msgTypes[6]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ShareEventsResponse.ProtoReflect.Descriptor instead.
+func (*ShareEventsResponse) Descriptor() ([]byte, []int) {
+	return file_unigate_risk_v1_risk_proto_rawDescGZIP(), []int{6}
+}
+
+func (x *ShareEventsResponse) GetEvents() int64 {
+	if x != nil {
+		return x.Events
+	}
+	return 0
+}
+
 var File_unigate_risk_v1_risk_proto protoreflect.FileDescriptor
 
 const file_unigate_risk_v1_risk_proto_rawDesc = "" +
@@ -336,14 +498,25 @@ const file_unigate_risk_v1_risk_proto_rawDesc = "" +
 	"\x0eReleaseRequest\x12\x1d\n" +
 	"\n" +
 	"payment_id\x18\x01 \x01(\tR\tpaymentId\"\x11\n" +
-	"\x0fReleaseResponse*P\n" +
+	"\x0fReleaseResponse\"^\n" +
+	"\rVelocityEvent\x12\x12\n" +
+	"\x04keys\x18\x01 \x03(\tR\x04keys\x12!\n" +
+	"\funix_seconds\x18\x02 \x01(\x03R\vunixSeconds\x12\x16\n" +
+	"\x06amount\x18\x03 \x01(\x03R\x06amount\"f\n" +
+	"\x12ShareEventsRequest\x12\x18\n" +
+	"\areplica\x18\x01 \x01(\tR\areplica\x126\n" +
+	"\x06events\x18\x02 \x03(\v2\x1e.unigate.risk.v1.VelocityEventR\x06events\"-\n" +
+	"\x13ShareEventsResponse\x12\x16\n" +
+	"\x06events\x18\x01 \x01(\x03R\x06events*P\n" +
 	"\bDecision\x12\x18\n" +
 	"\x14DECISION_UNSPECIFIED\x10\x00\x12\x14\n" +
 	"\x10DECISION_APPROVE\x10\x01\x12\x14\n" +
 	"\x10DECISION_DECLINE\x10\x022\xac\x01\n" +
 	"\vRiskService\x12O\n" +
 	"\bEvaluate\x12 .unigate.risk.v1.EvaluateRequest\x1a!.unigate.risk.v1.EvaluateResponse\x12L\n" +
-	"\aRelease\x12\x1f.unigate.risk.v1.ReleaseRequest\x1a .unigate.risk.v1.ReleaseResponseB\xbb\x01\n" +
+	"\aRelease\x12\x1f.unigate.risk.v1.ReleaseRequest\x1a .unigate.risk.v1.ReleaseResponse2m\n" +
+	"\x0fRiskPeerService\x12Z\n" +
+	"\vShareEvents\x12#.unigate.risk.v1.ShareEventsRequest\x1a$.unigate.risk.v1.ShareEventsResponse(\x01B\xbb\x01\n" +
 	"\x13com.unigate.risk.v1B\tRiskProtoP\x01Z;github.com/unigate/unigate/proto/gen/unigate/risk/v1;riskv1\xa2\x02\x03URX\xaa\x02\x0fUnigate.Risk.V1\xca\x02\x0fUnigate\\Risk\\V1\xe2\x02\x1bUnigate\\Risk\\V1\\GPBMetadata\xea\x02\x11Unigate::Risk::V1b\x06proto3"
 
 var (
@@ -359,30 +532,36 @@ func file_unigate_risk_v1_risk_proto_rawDescGZIP() []byte {
 }
 
 var file_unigate_risk_v1_risk_proto_enumTypes = make([]protoimpl.EnumInfo, 1)
-var file_unigate_risk_v1_risk_proto_msgTypes = make([]protoimpl.MessageInfo, 4)
+var file_unigate_risk_v1_risk_proto_msgTypes = make([]protoimpl.MessageInfo, 7)
 var file_unigate_risk_v1_risk_proto_goTypes = []any{
-	(Decision)(0),            // 0: unigate.risk.v1.Decision
-	(*EvaluateRequest)(nil),  // 1: unigate.risk.v1.EvaluateRequest
-	(*EvaluateResponse)(nil), // 2: unigate.risk.v1.EvaluateResponse
-	(*ReleaseRequest)(nil),   // 3: unigate.risk.v1.ReleaseRequest
-	(*ReleaseResponse)(nil),  // 4: unigate.risk.v1.ReleaseResponse
-	(*v1.Merchant)(nil),      // 5: unigate.common.v1.Merchant
-	(*v1.Money)(nil),         // 6: unigate.common.v1.Money
+	(Decision)(0),               // 0: unigate.risk.v1.Decision
+	(*EvaluateRequest)(nil),     // 1: unigate.risk.v1.EvaluateRequest
+	(*EvaluateResponse)(nil),    // 2: unigate.risk.v1.EvaluateResponse
+	(*ReleaseRequest)(nil),      // 3: unigate.risk.v1.ReleaseRequest
+	(*ReleaseResponse)(nil),     // 4: unigate.risk.v1.ReleaseResponse
+	(*VelocityEvent)(nil),       // 5: unigate.risk.v1.VelocityEvent
+	(*ShareEventsRequest)(nil),  // 6: unigate.risk.v1.ShareEventsRequest
+	(*ShareEventsResponse)(nil), // 7: unigate.risk.v1.ShareEventsResponse
+	(*v1.Merchant)(nil),         // 8: unigate.common.v1.Merchant
+	(*v1.Money)(nil),            // 9: unigate.common.v1.Money
 }
 var file_unigate_risk_v1_risk_proto_depIdxs = []int32{
-	5, // 0: unigate.risk.v1.EvaluateRequest.merchant:type_name -> unigate.common.v1.Merchant
-	6, // 1: unigate.risk.v1.EvaluateRequest.merchant_amount:type_name -> unigate.common.v1.Money
-	6, // 2: unigate.risk.v1.EvaluateRequest.wallet_amount:type_name -> unigate.common.v1.Money
+	8, // 0: unigate.risk.v1.EvaluateRequest.merchant:type_name -> unigate.common.v1.Merchant
+	9, // 1: unigate.risk.v1.EvaluateRequest.merchant_amount:type_name -> unigate.common.v1.Money
+	9, // 2: unigate.risk.v1.EvaluateRequest.wallet_amount:type_name -> unigate.common.v1.Money
 	0, // 3: unigate.risk.v1.EvaluateResponse.decision:type_name -> unigate.risk.v1.Decision
-	1, // 4: unigate.risk.v1.RiskService.Evaluate:input_type -> unigate.risk.v1.EvaluateRequest
-	3, // 5: unigate.risk.v1.RiskService.Release:input_type -> unigate.risk.v1.ReleaseRequest
-	2, // 6: unigate.risk.v1.RiskService.Evaluate:output_type -> unigate.risk.v1.EvaluateResponse
-	4, // 7: unigate.risk.v1.RiskService.Release:output_type -> unigate.risk.v1.ReleaseResponse
-	6, // [6:8] is the sub-list for method output_type
-	4, // [4:6] is the sub-list for method input_type
-	4, // [4:4] is the sub-list for extension type_name
-	4, // [4:4] is the sub-list for extension extendee
-	0, // [0:4] is the sub-list for field type_name
+	5, // 4: unigate.risk.v1.ShareEventsRequest.events:type_name -> unigate.risk.v1.VelocityEvent
+	1, // 5: unigate.risk.v1.RiskService.Evaluate:input_type -> unigate.risk.v1.EvaluateRequest
+	3, // 6: unigate.risk.v1.RiskService.Release:input_type -> unigate.risk.v1.ReleaseRequest
+	6, // 7: unigate.risk.v1.RiskPeerService.ShareEvents:input_type -> unigate.risk.v1.ShareEventsRequest
+	2, // 8: unigate.risk.v1.RiskService.Evaluate:output_type -> unigate.risk.v1.EvaluateResponse
+	4, // 9: unigate.risk.v1.RiskService.Release:output_type -> unigate.risk.v1.ReleaseResponse
+	7, // 10: unigate.risk.v1.RiskPeerService.ShareEvents:output_type -> unigate.risk.v1.ShareEventsResponse
+	8, // [8:11] is the sub-list for method output_type
+	5, // [5:8] is the sub-list for method input_type
+	5, // [5:5] is the sub-list for extension type_name
+	5, // [5:5] is the sub-list for extension extendee
+	0, // [0:5] is the sub-list for field type_name
 }
 
 func init() { file_unigate_risk_v1_risk_proto_init() }
@@ -396,9 +575,9 @@ func file_unigate_risk_v1_risk_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_unigate_risk_v1_risk_proto_rawDesc), len(file_unigate_risk_v1_risk_proto_rawDesc)),
 			NumEnums:      1,
-			NumMessages:   4,
+			NumMessages:   7,
 			NumExtensions: 0,
-			NumServices:   1,
+			NumServices:   2,
 		},
 		GoTypes:           file_unigate_risk_v1_risk_proto_goTypes,
 		DependencyIndexes: file_unigate_risk_v1_risk_proto_depIdxs,

@@ -178,3 +178,110 @@ var RiskService_ServiceDesc = grpc.ServiceDesc{
 	Streams:  []grpc.StreamDesc{},
 	Metadata: "unigate/risk/v1/risk.proto",
 }
+
+const (
+	RiskPeerService_ShareEvents_FullMethodName = "/unigate.risk.v1.RiskPeerService/ShareEvents"
+)
+
+// RiskPeerServiceClient is the client API for RiskPeerService service.
+//
+// For semantics around ctx use and closing/ending streaming RPCs, please refer to https://pkg.go.dev/google.golang.org/grpc/?tab=doc#ClientConn.NewStream.
+//
+// RiskPeerService runs between the risk service's replicas: each streams
+// the velocity events of its own decisions to every other, so that each
+// counts every replica's payments (docs/adr/0014).
+type RiskPeerServiceClient interface {
+	// ShareEvents receives a peer's events, in batches, for as long as the
+	// peer keeps the stream open; the events are counted as they arrive.
+	ShareEvents(ctx context.Context, opts ...grpc.CallOption) (grpc.ClientStreamingClient[ShareEventsRequest, ShareEventsResponse], error)
+}
+
+type riskPeerServiceClient struct {
+	cc grpc.ClientConnInterface
+}
+
+func NewRiskPeerServiceClient(cc grpc.ClientConnInterface) RiskPeerServiceClient {
+	return &riskPeerServiceClient{cc}
+}
+
+func (c *riskPeerServiceClient) ShareEvents(ctx context.Context, opts ...grpc.CallOption) (grpc.ClientStreamingClient[ShareEventsRequest, ShareEventsResponse], error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	stream, err := c.cc.NewStream(ctx, &RiskPeerService_ServiceDesc.Streams[0], RiskPeerService_ShareEvents_FullMethodName, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	x := &grpc.GenericClientStream[ShareEventsRequest, ShareEventsResponse]{ClientStream: stream}
+	return x, nil
+}
+
+// This type alias is provided for backwards compatibility with existing code that references the prior non-generic stream type by name.
+type RiskPeerService_ShareEventsClient = grpc.ClientStreamingClient[ShareEventsRequest, ShareEventsResponse]
+
+// RiskPeerServiceServer is the server API for RiskPeerService service.
+// All implementations must embed UnimplementedRiskPeerServiceServer
+// for forward compatibility.
+//
+// RiskPeerService runs between the risk service's replicas: each streams
+// the velocity events of its own decisions to every other, so that each
+// counts every replica's payments (docs/adr/0014).
+type RiskPeerServiceServer interface {
+	// ShareEvents receives a peer's events, in batches, for as long as the
+	// peer keeps the stream open; the events are counted as they arrive.
+	ShareEvents(grpc.ClientStreamingServer[ShareEventsRequest, ShareEventsResponse]) error
+	mustEmbedUnimplementedRiskPeerServiceServer()
+}
+
+// UnimplementedRiskPeerServiceServer must be embedded to have
+// forward compatible implementations.
+//
+// NOTE: this should be embedded by value instead of pointer to avoid a nil
+// pointer dereference when methods are called.
+type UnimplementedRiskPeerServiceServer struct{}
+
+func (UnimplementedRiskPeerServiceServer) ShareEvents(grpc.ClientStreamingServer[ShareEventsRequest, ShareEventsResponse]) error {
+	return status.Error(codes.Unimplemented, "method ShareEvents not implemented")
+}
+func (UnimplementedRiskPeerServiceServer) mustEmbedUnimplementedRiskPeerServiceServer() {}
+func (UnimplementedRiskPeerServiceServer) testEmbeddedByValue()                         {}
+
+// UnsafeRiskPeerServiceServer may be embedded to opt out of forward compatibility for this service.
+// Use of this interface is not recommended, as added methods to RiskPeerServiceServer will
+// result in compilation errors.
+type UnsafeRiskPeerServiceServer interface {
+	mustEmbedUnimplementedRiskPeerServiceServer()
+}
+
+func RegisterRiskPeerServiceServer(s grpc.ServiceRegistrar, srv RiskPeerServiceServer) {
+	// If the following call panics, it indicates UnimplementedRiskPeerServiceServer was
+	// embedded by pointer and is nil.  This will cause panics if an
+	// unimplemented method is ever invoked, so we test this at initialization
+	// time to prevent it from happening at runtime later due to I/O.
+	if t, ok := srv.(interface{ testEmbeddedByValue() }); ok {
+		t.testEmbeddedByValue()
+	}
+	s.RegisterService(&RiskPeerService_ServiceDesc, srv)
+}
+
+func _RiskPeerService_ShareEvents_Handler(srv interface{}, stream grpc.ServerStream) error {
+	return srv.(RiskPeerServiceServer).ShareEvents(&grpc.GenericServerStream[ShareEventsRequest, ShareEventsResponse]{ServerStream: stream})
+}
+
+// This type alias is provided for backwards compatibility with existing code that references the prior non-generic stream type by name.
+type RiskPeerService_ShareEventsServer = grpc.ClientStreamingServer[ShareEventsRequest, ShareEventsResponse]
+
+// RiskPeerService_ServiceDesc is the grpc.ServiceDesc for RiskPeerService service.
+// It's only intended for direct use with grpc.RegisterService,
+// and not to be introspected or modified (even as a copy)
+var RiskPeerService_ServiceDesc = grpc.ServiceDesc{
+	ServiceName: "unigate.risk.v1.RiskPeerService",
+	HandlerType: (*RiskPeerServiceServer)(nil),
+	Methods:     []grpc.MethodDesc{},
+	Streams: []grpc.StreamDesc{
+		{
+			StreamName:    "ShareEvents",
+			Handler:       _RiskPeerService_ShareEvents_Handler,
+			ClientStreams: true,
+		},
+	},
+	Metadata: "unigate/risk/v1/risk.proto",
+}
