@@ -79,6 +79,8 @@ commands:
   leaders                                      every election: its leader, term and standbys
   certs dev [--dir DIR] [--partners ID,…] [--networks ID,…]   a development PKI: CAs and certificates
                                                for the services, the demo partners and network, operators
+  risk rules check FILE [-o json]              compile a risk rule file as the risk service would; names every
+                                               problem and exits 1 if the set would be refused (docs/risk.md)
   qr decode [--ranges P:PARTNER:LEN,...] PAYLOAD   classify and decode any payment code; one JSON object
   qr encode [flags] | qr encode --json FILE|-      build an EMVCo merchant-presented payload
 
@@ -172,6 +174,11 @@ func run(ctx context.Context, args []string, out io.Writer) (int, error) {
 		err = etcdBootstrap(ctx, g, rest[2:], out)
 	case "certs dev":
 		err = certsDev(rest[2:], out)
+	case "risk rules":
+		if len(rest) < 3 || rest[2] != "check" {
+			return 2, errors.New("usage: risk rules check FILE [-o json]")
+		}
+		err = riskRulesCheck(rest[3:], out)
 	case "qr decode":
 		err = qrDecode(rest[2:], out)
 	case "qr encode":

@@ -3,6 +3,8 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 )
@@ -54,5 +56,39 @@ func TestQR(t *testing.T) {
 	out, code, err = ctl(t, "qr", "decode", "--ranges", "2899:hipay:18", "289912345678901234")
 	if err != nil || code != 0 || !strings.Contains(out, `"partner_id":"hipay"`) || strings.Contains(out, "289912345678901234") {
 		t.Fatalf("wallet code: %d %v %s", code, err, out)
+	}
+}
+
+// TestRiskRulesCheck: a good rule file compiles and is listed; a bad one
+// names each problem and fails, as the risk service would refuse it.
+func TestRiskRulesCheck(t *testing.T) {
+	dir := t.TempDir()
+	good := filepath.Join(dir, "rules.json")
+	if err := os.WriteFile(good, []byte(`{"version": 7, "rules": [
+		{"id": "burst.user", "version": 3, "expr": "user_count_1m >= 5 && amount < 1000", "action": "decline", "mode": "enforce"},
+		{"id": "night.mcc", "version": 1, "expr": "hour < 5 && mcc == '7995'", "action": "review", "mode": "shadow"}]}`), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	out, code, err := ctl(t, "risk", "rules", "check", good)
+	if err != nil || code != 0 || !strings.Contains(out, "set version 7: 2 rules compile") || !strings.Contains(out, "night.mcc") {
+		t.Fatalf("a good file: %d %v\n%s", code, err, out)
+	}
+	bad := filepath.Join(dir, "bad.json")
+	if err := os.WriteFile(bad, []byte(`{"version": 8, "rules": [
+		{"id": "unknown", "version": 1, "expr": "card_bin == '4111'", "action": "decline", "mode": "enforce"},
+		{"id": "shape", "version": 1, "expr": "amount", "action": "decline", "mode": "enforce"}]}`), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	_, code, err = ctl(t, "risk", "rules", "check", bad)
+	if code != 1 || err == nil || !strings.Contains(err.Error(), "undeclared reference to 'card_bin'") ||
+		!strings.Contains(err.Error(), `rule "shape": is int, not a boolean`) {
+		t.Fatalf("a bad file: %d %v", code, err)
+	}
+	typo := filepath.Join(dir, "typo.json")
+	if err := os.WriteFile(typo, []byte(`{"version": 9, "rulez": []}`), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if _, code, err = ctl(t, "risk", "rules", "check", typo); code != 1 || err == nil || !strings.Contains(err.Error(), `unknown field "rulez"`) {
+		t.Fatalf("a misspelt field: %d %v", code, err)
 	}
 }
