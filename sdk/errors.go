@@ -275,6 +275,8 @@ var (
 	ErrCutoffOutOfOrder          = &Error{Code: codes.FailedPrecondition, Reason: "CUTOFF_OUT_OF_ORDER"}
 	ErrReconciliationFileInvalid = &Error{Code: codes.InvalidArgument, Reason: "RECONCILIATION_FILE_INVALID"}
 	ErrBreakNotFound             = &Error{Code: codes.NotFound, Reason: "BREAK_NOT_FOUND"}
+	ErrCaseNotFound              = &Error{Code: codes.NotFound, Reason: "CASE_NOT_FOUND"}
+	ErrCaseResolved              = &Error{Code: codes.FailedPrecondition, Reason: "CASE_RESOLVED"}
 	ErrRefundExceedsRemaining    = &Error{Code: codes.FailedPrecondition, Reason: "REFUND_EXCEEDS_REMAINING"}
 	ErrPaymentNotRefundable      = &Error{Code: codes.FailedPrecondition, Reason: "PAYMENT_NOT_REFUNDABLE"}
 	ErrCancelWindowClosed        = &Error{Code: codes.FailedPrecondition, Reason: "CANCEL_WINDOW_CLOSED"}
@@ -301,7 +303,7 @@ var sentinels = []*Error{
 	ErrMerchantNotFound, ErrPartnerNotFound, ErrPartnerDisabled, ErrUnauthenticated, ErrPermissionDenied,
 	ErrSignatureInvalid, ErrRequestExpired, ErrRequestReplayed, ErrRateNotAvailable,
 	ErrQuoteNotFound, ErrQuoteExpired, ErrQuoteAlreadyUsed, ErrQuoteMismatch, ErrAmountMismatch,
-	ErrPaymentNotFound, ErrRefundNotFound, ErrStatementNotFound, ErrCutoffOutOfOrder, ErrReconciliationFileInvalid, ErrBreakNotFound, ErrRefundExceedsRemaining, ErrPaymentNotRefundable,
+	ErrPaymentNotFound, ErrRefundNotFound, ErrStatementNotFound, ErrCutoffOutOfOrder, ErrReconciliationFileInvalid, ErrBreakNotFound, ErrCaseNotFound, ErrCaseResolved, ErrRefundExceedsRemaining, ErrPaymentNotRefundable,
 	ErrCancelWindowClosed, ErrCancelNotAllowed, ErrUnknownCodeRange, ErrRepeatRequestInconsistent, ErrQuotaExceeded,
 	ErrRiskDeclined, ErrRiskLimitExceeded, ErrRiskBlocked, ErrPaymentTimedOut, ErrWalletDeclined,
 	ErrMerchantCreditFailed, ErrUnbalancedPosting, ErrPostingConflict, ErrDownstreamUnavailable,

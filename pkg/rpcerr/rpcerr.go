@@ -62,6 +62,8 @@ const (
 	CutoffOutOfOrder          Reason = "CUTOFF_OUT_OF_ORDER"
 	ReconciliationFileInvalid Reason = "RECONCILIATION_FILE_INVALID"
 	BreakNotFound             Reason = "BREAK_NOT_FOUND"
+	CaseNotFound              Reason = "CASE_NOT_FOUND"
+	CaseResolved              Reason = "CASE_RESOLVED"
 	CancelNotAllowed          Reason = "CANCEL_NOT_ALLOWED"
 	UnknownCodeRange          Reason = "UNKNOWN_CODE_RANGE"
 	PaymentTimedOut           Reason = "PAYMENT_TIMED_OUT"
@@ -107,6 +109,8 @@ var table = map[Reason]entry{
 	CutoffOutOfOrder:          {code: codes.FailedPrecondition},
 	ReconciliationFileInvalid: {code: codes.InvalidArgument},
 	BreakNotFound:             {code: codes.NotFound},
+	CaseNotFound:              {code: codes.NotFound},
+	CaseResolved:              {code: codes.FailedPrecondition},
 	QuoteAlreadyUsed:          {code: codes.FailedPrecondition},
 	QuoteMismatch:             {code: codes.FailedPrecondition},
 	AmountMismatch:            {code: codes.InvalidArgument},
