@@ -32,6 +32,7 @@ func TestCases(t *testing.T) {
 		if err != nil || again.ID != c.ID || len(again.Reasons) != 2 {
 			t.Fatalf("open again: %+v %v", again, err)
 		}
+		now = now.Add(time.Second) // the queue is oldest first
 		legit, err := q.Open(ctx, Case{PaymentID: "p2", PartnerID: "hipay", UserRef: "u2", Reasons: []string{"burst.user"}, ScoreBP: 100})
 		if err != nil {
 			t.Fatal(err)
