@@ -29,9 +29,9 @@ func certDNSNames(service string) []string {
 	return names
 }
 
-// replicas: the replicas of a service that elects reach each other,
-// those of one that does not do not, and UNIGATE_ADVERTISE, wherever it
-// is set, is the pod's own address.
+// replicas: the replicas of a service that elects or has peers reach
+// each other, those of any other do not, and UNIGATE_ADVERTISE, wherever
+// it is set, is the pod's own address.
 func (c *checker) replicas(obj string, s ServiceSpec, ct *corev1.Container) {
 	c.advertise(obj, s, ct)
 	self, ok := c.m.Pod(s.Name)
@@ -42,8 +42,10 @@ func (c *checker) replicas(obj string, s ServiceSpec, ct *corev1.Container) {
 	switch {
 	case s.Elects && !got:
 		c.errorf(obj, "its pods cannot reach each other on %d: standbys cannot follow the elected leader, and a crashed leader is replaced only when its lease expires", s.Port)
-	case !s.Elects && got:
-		c.errorf(obj, "its pods may reach each other on %d, but it runs no elections", s.Port)
+	case s.Peers && !got:
+		c.errorf(obj, "its pods cannot reach each other on %d: its replicas cannot call their peers", s.Port)
+	case !s.Elects && !s.Peers && got:
+		c.errorf(obj, "its pods may reach each other on %d, but it runs no elections and has no peers", s.Port)
 	}
 }
 
@@ -51,14 +53,17 @@ func (c *checker) replicas(obj string, s ServiceSpec, ct *corev1.Container) {
 // one at (app.Common.Advertise), is $(POD_IP):PORT — the pod's own IP
 // from the downward API and the gRPC port — as the listen address names
 // no pod (0.0.0.0). Kubernetes expands $(POD_IP) only if POD_IP is
-// defined before it. A service that elects must set it.
+// defined before it. A service that elects or has peers must set it.
 func (c *checker) advertise(obj string, s ServiceSpec, ct *corev1.Container) {
 	const name = "UNIGATE_ADVERTISE"
 	want := fmt.Sprintf("$(POD_IP):%d, with POD_IP from the downward API (fieldRef status.podIP) defined before it", s.Port)
 	i := slices.IndexFunc(ct.Env, func(e corev1.EnvVar) bool { return e.Name == name })
 	if i < 0 {
-		if s.Elects {
+		switch {
+		case s.Elects:
 			c.containerf(obj, ct, "does not set %s: listening on an unspecified address, it advertises none, so its standbys cannot follow the elected leader and a crashed leader is replaced only when its lease expires; set it to %s", name, want)
+		case s.Peers:
+			c.containerf(obj, ct, "does not set %s: listening on an unspecified address, it registers no address in etcd, so its peers cannot call it; set it to %s", name, want)
 		}
 		return
 	}

@@ -48,8 +48,11 @@ var spec = deploy.Spec{
 			// prices with the partners' FX terms of the table it caches.
 			Elects: true, RoutingCache: true},
 		{Name: "risk", Port: 7003, Replicas: 3, Autoscaled: true, Callers: []string{"acquirer"},
-			Env:      []string{"UNIGATE_DSN", "UNIGATE_PKI", "UNIGATE_LOG_LEVEL", "OTEL_EXPORTER_OTLP_ENDPOINT"},
-			PKIFiles: servicePKI("risk")},
+			Env:      []string{"UNIGATE_DSN", "UNIGATE_ETCD", "UNIGATE_PKI", "UNIGATE_LOG_LEVEL", "OTEL_EXPORTER_OTLP_ENDPOINT"},
+			PKIFiles: servicePKI("risk"),
+			// Its replicas register in etcd and stream their velocity
+			// events to each other (app.RunRisk).
+			Peers: true},
 		{Name: "settlement", Port: 7004, Replicas: 2, Autoscaled: false, Callers: []string{"acquirer"},
 			Env:      []string{"UNIGATE_DSN", "UNIGATE_ETCD", "UNIGATE_PKI", "UNIGATE_LOG_LEVEL", "OTEL_EXPORTER_OTLP_ENDPOINT"},
 			PKIFiles: servicePKI("settlement"),
@@ -249,10 +252,10 @@ func TestReplicas(t *testing.T) {
 			}
 			e := env(t, s.Name)
 			adv, ok := e["UNIGATE_ADVERTISE"]
-			if ok != s.Elects {
-				t.Errorf("UNIGATE_ADVERTISE set: %v, want %v (it runs elections: %v)", ok, s.Elects, s.Elects)
+			if want := s.Elects || s.Peers; ok != want {
+				t.Errorf("UNIGATE_ADVERTISE set: %v, want %v (it runs elections: %v, has peers: %v)", ok, want, s.Elects, s.Peers)
 			}
-			if s.Elects && adv.Value != "$(POD_IP):"+itoa(s.Port) {
+			if ok && adv.Value != "$(POD_IP):"+itoa(s.Port) {
 				t.Errorf("UNIGATE_ADVERTISE = %q, want $(POD_IP):%d", adv.Value, s.Port)
 			}
 			cache, ok := e["UNIGATE_ROUTING_CACHE"]
@@ -416,15 +419,15 @@ func TestNetworkPolicies(t *testing.T) {
 		{"settlement", "outside", 4317, tcp, true},
 		{"etcd", "outside", 4317, tcp, false},
 		{"etcd", "outside", 443, tcp, false},
-		// Replicas that elect follow the leader's process on its pod IP;
-		// the others do not talk to each other.
+		// Replicas that elect follow the leader's process on its pod IP,
+		// risk's stream to each other; the others do not talk to each other.
 		{"acquirer", "acquirer", 7000, tcp, true},
 		{"settlement", "settlement", 7004, tcp, true},
 		{"fx", "fx", 7002, tcp, true},
 		{"settlement", "acquirer", 7000, tcp, false},
 		{"acquirer", "settlement", 7004, tcp, true},
 		{"router", "router", 7001, tcp, false},
-		{"risk", "risk", 7003, tcp, false},
+		{"risk", "risk", 7003, tcp, true},
 	}
 	endpoint := func(t *testing.T, name string) deploy.Endpoint {
 		switch name {
@@ -1166,6 +1169,12 @@ func TestValidateCatches(t *testing.T) {
 			r := &m.NetworkPolicy("router-ingress").Spec.Ingress[0]
 			r.From = append(r.From, networkingv1.NetworkPolicyPeer{PodSelector: &metav1.LabelSelector{MatchLabels: map[string]string{"app.kubernetes.io/name": "router"}}})
 		}, "Deployment router", "its pods may reach each other on 7001, but it runs no elections"},
+		{"risk replicas cut off from each other", func(m *deploy.Manifests) { removeNP(m, "risk-egress") },
+			"Deployment risk", "its pods cannot reach each other on 7003: its replicas cannot call their peers"},
+		{"risk's address not advertised", func(m *deploy.Manifests) { dropEnv(container(m, "risk"), "UNIGATE_ADVERTISE") },
+			"Deployment risk", "does not set UNIGATE_ADVERTISE: listening on an unspecified address, it registers no address in etcd"},
+		{"risk without etcd", func(m *deploy.Manifests) { dropEnv(container(m, "risk"), "UNIGATE_ETCD") },
+			"Deployment risk", "does not set UNIGATE_ETCD: it finds its peers through etcd"},
 
 		// Replicas and failover: the routing table kept on a writable volume.
 		{"no routing cache", func(m *deploy.Manifests) { dropEnv(container(m, "router"), "UNIGATE_ROUTING_CACHE") },

@@ -457,9 +457,9 @@ func (c *checker) meshService(mesh *Mesh, s ServiceSpec) {
 	}
 }
 
-// meshReplicas: the pods of a service that elects may connect to each
-// other by their own IPs (UNIGATE_ADVERTISE), those of one that does not
-// may not. A sidecar gives a connection to a pod IP mutual TLS only if a
+// meshReplicas: the pods of a service that elects or has peers may
+// connect to each other by their own IPs (UNIGATE_ADVERTISE), those of
+// any other may not. A sidecar gives a connection to a pod IP mutual TLS only if a
 // headless Service selects the pod on that port (it then has a listener
 // per pod); otherwise the connection leaves in plaintext and STRICT
 // mutual TLS refuses it.
@@ -469,11 +469,18 @@ func (c *checker) meshReplicas(mesh *Mesh, obj string, s ServiceSpec, self workl
 	switch {
 	case s.Elects && !got:
 		c.errorf(obj, "mesh: its own pods (%s) may not connect to each other on %d: standbys cannot follow the elected leader", id.name(c.spec.Mesh.TrustDomain), s.Port)
-	case !s.Elects && got:
-		c.errorf(obj, "mesh: its own pods may connect to each other on %d, but it runs no elections", s.Port)
+	case s.Peers && !got:
+		c.errorf(obj, "mesh: its own pods (%s) may not connect to each other on %d: its replicas cannot call their peers", id.name(c.spec.Mesh.TrustDomain), s.Port)
+	case !s.Elects && !s.Peers && got:
+		c.errorf(obj, "mesh: its own pods may connect to each other on %d, but it runs no elections and has no peers", s.Port)
 	}
-	if s.Elects && len(c.headlessFor(self, s.Port)) == 0 {
-		c.errorf(obj, "mesh: no headless Service selects its pods on %d: the sidecars would send the standbys' connections to the leader's pod IP in plaintext, which STRICT mutual TLS refuses", s.Port)
+	if len(c.headlessFor(self, s.Port)) == 0 {
+		switch {
+		case s.Elects:
+			c.errorf(obj, "mesh: no headless Service selects its pods on %d: the sidecars would send the standbys' connections to the leader's pod IP in plaintext, which STRICT mutual TLS refuses", s.Port)
+		case s.Peers:
+			c.errorf(obj, "mesh: no headless Service selects its pods on %d: the sidecars would send the replicas' connections to their peers' pod IPs in plaintext, which STRICT mutual TLS refuses", s.Port)
+		}
 	}
 }
 

@@ -88,7 +88,8 @@ func TestMeshAllows(t *testing.T) {
 		{sa("settlement"), "acquirer", 7000, false},
 		{sa("fx"), "acquirer", 7000, false},
 		{sa("router"), "router", 7001, false},
-		{sa("risk"), "risk", 7003, false},
+		// Risk's replicas stream velocity to each other.
+		{sa("risk"), "risk", 7003, true},
 	}
 	for _, tt := range tests {
 		t.Run(tt.from.Namespace+"/"+tt.from.ServiceAccount+"→"+tt.to+":"+itoa(tt.port), func(t *testing.T) {
@@ -201,10 +202,16 @@ func TestMeshCatches(t *testing.T) {
 		{"no headless Service for fx's pod IPs", func(m *deploy.Manifests, _ *deploy.Mesh) {
 			m.Service("fx-headless").Spec.ClusterIP = ""
 		}, "Deployment fx", "mesh: no headless Service selects its pods on 7002"},
-		{"risk replicas open to each other", func(_ *deploy.Manifests, mesh *deploy.Mesh) {
-			src := &mesh.AuthorizationPolicy("risk").Spec.Rules[0].From[0].Source
-			src.Principals = append(src.Principals, "cluster.local/ns/unigate/sa/risk")
-		}, "Deployment risk", "mesh: its own pods may connect to each other on 7003, but it runs no elections"},
+		{"router replicas open to each other", func(_ *deploy.Manifests, mesh *deploy.Mesh) {
+			src := &mesh.AuthorizationPolicy("router").Spec.Rules[0].From[0].Source
+			src.Principals = append(src.Principals, "cluster.local/ns/unigate/sa/router")
+		}, "Deployment router", "mesh: its own pods may connect to each other on 7001, but it runs no elections"},
+		{"risk replicas refused by the mesh", func(_ *deploy.Manifests, mesh *deploy.Mesh) {
+			mesh.AuthorizationPolicy("risk").Spec.Rules[0].From[0].Source.Principals = []string{"cluster.local/ns/unigate/sa/acquirer"}
+		}, "Deployment risk", "mesh: its own pods (cluster.local/ns/unigate/sa/risk) may not connect to each other on 7003: its replicas cannot call their peers"},
+		{"no headless Service for risk's pod IPs", func(m *deploy.Manifests, _ *deploy.Mesh) {
+			m.Service("risk-headless").Spec.ClusterIP = ""
+		}, "Deployment risk", "mesh: no headless Service selects its pods on 7003: the sidecars would send the replicas' connections to their peers' pod IPs in plaintext"},
 		{"no headless Service for the acquirer's pod IPs", func(m *deploy.Manifests, _ *deploy.Mesh) {
 			m.Services = slices.DeleteFunc(m.Services, func(o *corev1.Service) bool { return o.Name == "acquirer-headless" })
 		}, "Deployment acquirer", "mesh: no headless Service selects its pods on 7000: the sidecars would send the standbys' connections to the leader's pod IP in plaintext"},

@@ -173,13 +173,17 @@ func (c *checker) workloadNamed(kind, name string) (workload, bool) {
 	return workload{}, false
 }
 
-// needsEtcd: a service that elects (its elections are in etcd) or keeps
-// the routing table (read from etcd) sets UNIGATE_ETCD; its default,
+// needsEtcd: a service that elects (its elections are in etcd), finds its
+// peers (registered in etcd) or keeps the routing table (read from etcd)
+// sets UNIGATE_ETCD; its default,
 // http://127.0.0.1:2379, is no etcd of the cluster.
 func (c *checker) needsEtcd(obj string, s ServiceSpec, ct *corev1.Container) {
 	var why []string
 	if s.Elects {
 		why = append(why, "campaigns in elections")
+	}
+	if s.Peers {
+		why = append(why, "finds its peers")
 	}
 	if s.RoutingCache {
 		why = append(why, "reads the routing table")

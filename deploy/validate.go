@@ -74,8 +74,14 @@ type ServiceSpec struct {
 	// each campaigns in etcd (UNIGATE_ETCD), advertises its pod's own IP
 	// and gRPC port (UNIGATE_ADVERTISE), and its pods may connect to each
 	// other on Port, so that standbys follow the leader's process. Pods of
-	// a service that does not elect may not connect to each other.
+	// a service that neither elects nor has Peers may not connect to each
+	// other.
 	Elects bool
+	// Peers says whether its replicas find each other in etcd and call
+	// each other (risk's velocity streams, app.RunRisk): each registers
+	// its pod's own IP and gRPC port (UNIGATE_ADVERTISE) in etcd
+	// (UNIGATE_ETCD), and its pods may connect to each other on Port.
+	Peers bool
 	// RoutingCache says whether it keeps the routing table it reads from
 	// etcd (UNIGATE_ETCD) in a file (UNIGATE_ROUTING_CACHE), to start on
 	// it while etcd is unreachable: the file must be on a volume the

@@ -277,6 +277,8 @@ var (
 	ErrBreakNotFound             = &Error{Code: codes.NotFound, Reason: "BREAK_NOT_FOUND"}
 	ErrCaseNotFound              = &Error{Code: codes.NotFound, Reason: "CASE_NOT_FOUND"}
 	ErrCaseResolved              = &Error{Code: codes.FailedPrecondition, Reason: "CASE_RESOLVED"}
+	ErrRiskRulesInvalid          = &Error{Code: codes.InvalidArgument, Reason: "RISK_RULES_INVALID"}
+	ErrRiskDecisionNotFound      = &Error{Code: codes.NotFound, Reason: "RISK_DECISION_NOT_FOUND"}
 	ErrRefundExceedsRemaining    = &Error{Code: codes.FailedPrecondition, Reason: "REFUND_EXCEEDS_REMAINING"}
 	ErrPaymentNotRefundable      = &Error{Code: codes.FailedPrecondition, Reason: "PAYMENT_NOT_REFUNDABLE"}
 	ErrCancelWindowClosed        = &Error{Code: codes.FailedPrecondition, Reason: "CANCEL_WINDOW_CLOSED"}
@@ -303,7 +305,7 @@ var sentinels = []*Error{
 	ErrMerchantNotFound, ErrPartnerNotFound, ErrPartnerDisabled, ErrUnauthenticated, ErrPermissionDenied,
 	ErrSignatureInvalid, ErrRequestExpired, ErrRequestReplayed, ErrRateNotAvailable,
 	ErrQuoteNotFound, ErrQuoteExpired, ErrQuoteAlreadyUsed, ErrQuoteMismatch, ErrAmountMismatch,
-	ErrPaymentNotFound, ErrRefundNotFound, ErrStatementNotFound, ErrCutoffOutOfOrder, ErrReconciliationFileInvalid, ErrBreakNotFound, ErrCaseNotFound, ErrCaseResolved, ErrRefundExceedsRemaining, ErrPaymentNotRefundable,
+	ErrPaymentNotFound, ErrRefundNotFound, ErrStatementNotFound, ErrCutoffOutOfOrder, ErrReconciliationFileInvalid, ErrBreakNotFound, ErrCaseNotFound, ErrCaseResolved, ErrRiskRulesInvalid, ErrRiskDecisionNotFound, ErrRefundExceedsRemaining, ErrPaymentNotRefundable,
 	ErrCancelWindowClosed, ErrCancelNotAllowed, ErrUnknownCodeRange, ErrRepeatRequestInconsistent, ErrQuotaExceeded,
 	ErrRiskDeclined, ErrRiskLimitExceeded, ErrRiskBlocked, ErrPaymentTimedOut, ErrWalletDeclined,
 	ErrMerchantCreditFailed, ErrUnbalancedPosting, ErrPostingConflict, ErrDownstreamUnavailable,

@@ -65,7 +65,8 @@ type MemoryWalletConfig struct {
 //     debited and the answer is S. Repeating it returns the same answer
 //     without debiting again; repeating the payment_id with another code
 //     or amount is refused with REPEAT_REQUEST_INCONSISTENT (ALREADY_EXISTS).
-//   - InquireAuthorization returns the recorded answer, or NOT_FOUND
+//   - InquireAuthorization returns the recorded answer, naming the user
+//     (user_ref) of a successful one as Authorize did, or NOT_FOUND
 //     (reason PAYMENT_NOT_FOUND) when the Authorize never arrived.
 //   - CancelAuthorization credits back what the debit has not already
 //     refunded and answers S; afterwards the authorization reads F
@@ -364,8 +365,15 @@ func (w *MemoryWallet) InquireAuthorization(_ context.Context, req *partnerv1.In
 			Message: "no authorization arrived for payment_id " + req.GetPaymentId()}
 	}
 	result, reason, message := d.outcome()
-	return &partnerv1.InquireAuthorizationResponse{Result: result, PartnerReference: d.reference,
-		FailureReason: reason, FailureMessage: message}, nil
+	resp := &partnerv1.InquireAuthorizationResponse{Result: result, PartnerReference: d.reference,
+		FailureReason: reason, FailureMessage: message}
+	if result == commonv1.Result_RESULT_SUCCESS {
+		// Name the user as Authorize did: when Authorize's answer was lost,
+		// Unigate learns from the inquiry whose limits the payment counts
+		// against.
+		resp.UserRef = d.user
+	}
+	return resp, nil
 }
 
 // CancelAuthorization implements WalletPartner.

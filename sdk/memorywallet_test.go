@@ -142,8 +142,8 @@ func TestMemoryWallet(t *testing.T) {
 			}
 			e.wantBalance(t, "u-1", 70_000)
 			inq, err := e.inquire(t, "pay-1")
-			if err != nil || inq.GetResult() != S || inq.GetPartnerReference() != first.GetPartnerReference() {
-				t.Errorf("inquiry = %v, %v; want S", inq, err)
+			if err != nil || inq.GetResult() != S || inq.GetPartnerReference() != first.GetPartnerReference() || inq.GetUserRef() != "u-1" {
+				t.Errorf("inquiry = %v, %v; want S naming u-1", inq, err)
 			}
 		}},
 		{"the same payment_id with another amount is refused", func(t *testing.T, e walletEnv) {
@@ -160,6 +160,9 @@ func TestMemoryWallet(t *testing.T) {
 			resp := e.authorize(t, "pay-1", code, 30_000)
 			wantAuth(t, resp, F, "INSUFFICIENT_FUNDS")
 			e.wantBalance(t, "u-1", 10_000)
+			if inq, err := e.inquire(t, "pay-1"); err != nil || inq.GetResult() != F || inq.GetUserRef() != "" {
+				t.Errorf("inquiry = %v, %v; want F naming nobody", inq, err)
+			}
 			// Repeating the payment answers the same F even after a top-up.
 			e.w.SetBalance("u-1", 50_000)
 			wantAuth(t, e.authorize(t, "pay-1", code, 30_000), F, "INSUFFICIENT_FUNDS")
@@ -200,6 +203,9 @@ func TestMemoryWallet(t *testing.T) {
 				t.Fatal(err)
 			}
 			wantAuth(t, inq, F, "CANCELLED")
+			if inq.GetUserRef() != "" {
+				t.Errorf("inquiry of a cancelled authorization names %q, want nobody", inq.GetUserRef())
+			}
 			wantAuth(t, e.authorize(t, "pay-1", code, 30_000), F, "CANCELLED")
 			e.wantBalance(t, "u-1", 100_000)
 		}},
@@ -285,11 +291,15 @@ func TestMemoryWallet(t *testing.T) {
 				cancel()
 				wantStatus(t, err, codes.DeadlineExceeded, "DEADLINE_EXCEEDED")
 			}
+			// The inquiry names the user the lost answer would have named.
 			inq, err := e.inquire(t, "pay-1")
 			if err != nil {
 				t.Fatal(err)
 			}
 			wantAuth(t, inq, S, "")
+			if inq.GetUserRef() != "u-1" {
+				t.Errorf("inquiry names %q, want u-1", inq.GetUserRef())
+			}
 			wantAuth(t, e.authorize(t, "pay-1", code, 30_000), S, "")
 			e.wantBalance(t, "u-1", 70_000)
 		}},
@@ -302,6 +312,9 @@ func TestMemoryWallet(t *testing.T) {
 				t.Fatal(err)
 			}
 			wantAuth(t, inq, S, "")
+			if inq.GetUserRef() != "u-1" {
+				t.Errorf("inquiry names %q, want u-1", inq.GetUserRef())
+			}
 			e.wantBalance(t, "u-1", 70_000)
 		}},
 		{"health service says SERVING", func(t *testing.T, e walletEnv) {

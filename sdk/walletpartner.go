@@ -32,7 +32,10 @@ type WalletPartner interface {
 	// returns the user's pseudonymous user_ref.
 	Authorize(context.Context, *partnerv1.AuthorizeRequest) (*partnerv1.AuthorizeResponse, error)
 	// InquireAuthorization returns the outcome of an earlier Authorize, or
-	// a NOT_FOUND status if it never arrived.
+	// a NOT_FOUND status if it never arrived. For S it returns the same
+	// user_ref Authorize did: when Authorize's answer was lost, the
+	// inquiry is how Unigate learns the user whose limits apply, and a
+	// payment whose user is over them is cancelled (CancelAuthorization).
 	InquireAuthorization(context.Context, *partnerv1.InquireAuthorizationRequest) (*partnerv1.InquireAuthorizationResponse, error)
 	// CancelAuthorization makes sure the user ends up not debited for the
 	// payment: it reverses a debit, and makes an Authorize that arrives

@@ -64,6 +64,8 @@ const (
 	BreakNotFound             Reason = "BREAK_NOT_FOUND"
 	CaseNotFound              Reason = "CASE_NOT_FOUND"
 	CaseResolved              Reason = "CASE_RESOLVED"
+	RiskRulesInvalid          Reason = "RISK_RULES_INVALID"
+	RiskDecisionNotFound      Reason = "RISK_DECISION_NOT_FOUND"
 	CancelNotAllowed          Reason = "CANCEL_NOT_ALLOWED"
 	UnknownCodeRange          Reason = "UNKNOWN_CODE_RANGE"
 	PaymentTimedOut           Reason = "PAYMENT_TIMED_OUT"
@@ -111,6 +113,8 @@ var table = map[Reason]entry{
 	BreakNotFound:             {code: codes.NotFound},
 	CaseNotFound:              {code: codes.NotFound},
 	CaseResolved:              {code: codes.FailedPrecondition},
+	RiskRulesInvalid:          {code: codes.InvalidArgument},
+	RiskDecisionNotFound:      {code: codes.NotFound},
 	QuoteAlreadyUsed:          {code: codes.FailedPrecondition},
 	QuoteMismatch:             {code: codes.FailedPrecondition},
 	AmountMismatch:            {code: codes.InvalidArgument},

@@ -60,7 +60,8 @@ func (s *Service) Cancel(ctx context.Context, p Payment) (Result, Payment, error
 // out of settlement by the ledger — if it was settled already, the cancel
 // is withdrawn. Then the merchant network reverses the credit (MPM) or the
 // partner cancels the authorization (CPM). On S the payment is CANCELLED
-// (FAILED with PAYMENT_TIMED_OUT when the resolver gave up on it) and, if
+// (FAILED, with its reason, when the acquirer gave it up itself: the
+// resolver timed it out, or risk refused its named user) and, if
 // money had moved, owes the ledger the payment and its reversal. Otherwise
 // the resolver tries again.
 func (s *Service) reverse(ctx context.Context, p Payment, f *Fence) (Payment, error) {

@@ -84,6 +84,11 @@ type Payment struct {
 	Attempts        int64      // resolver attempts so far
 	NextAttempt     *time.Time // when the resolver looks next; nil: nothing left to do
 	PostingError    string     // why the ledger refused this row's postings (poisoned); "" normally
+	// DeviceRef is the partner's pseudonymous id of the device the user
+	// paid from (MPM, optional; "" when not sent). It goes to risk with
+	// the payment and is kept on the row; it is not part of the request
+	// hash (see PayInput.hash).
+	DeviceRef string
 }
 
 // downstream is the endpoint the resolver calls for p: the merchant
@@ -170,6 +175,10 @@ var (
 	ErrRefundTooSmall   = rpcerr.Field(rpcerr.InvalidAmount, "amount", "the refund is worth less than one minor unit of the wallet's currency at the payment's rate")
 	ErrCancelWindow     = rpcerr.New(rpcerr.CancelWindowClosed, "the cancel window has closed")
 	ErrCancelNotAllowed = rpcerr.New(rpcerr.CancelNotAllowed, "the payment cannot be cancelled")
+	// ErrNameUserUnsupported: the risk service does not implement
+	// NameUser (one deployed before it existed). A plain error, matched
+	// with errors.Is.
+	ErrNameUserUnsupported = errors.New("acquirer: the risk service cannot name users")
 	// ErrFenced is a plain error, not an rpcerr one: errors.Is must match it
 	// alone, never any other INTERNAL error (the edge still masks it).
 	ErrFenced = errors.New("acquirer: leadership lost: write fenced off")

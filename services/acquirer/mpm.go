@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"regexp"
 
 	"github.com/unigate/unigate/pkg/money"
 	"github.com/unigate/unigate/pkg/paycode"
@@ -19,6 +20,21 @@ type PayInput struct {
 	Amount  *money.Amount
 	QuoteID string
 	UserRef string
+	// DeviceRef is optional: the partner's pseudonymous id of the user's
+	// device, for risk.
+	DeviceRef string
+}
+
+// devicePattern is what a device reference may be: like a key, but
+// optional.
+var devicePattern = regexp.MustCompile(`^[A-Za-z0-9._:-]{0,64}$`)
+
+// ValidateDeviceRef checks an optional device reference.
+func ValidateDeviceRef(field, v string) error {
+	if !devicePattern.MatchString(v) {
+		return rpcerr.Field(rpcerr.InvalidArgument, field, "must be at most 64 characters of [A-Za-z0-9._:-]")
+	}
+	return nil
 }
 
 func (in PayInput) validate() error {
@@ -32,6 +48,9 @@ func (in PayInput) validate() error {
 		return err
 	}
 	if err := CheckText("user_ref", in.UserRef, MaxUserRef, true); err != nil {
+		return err
+	}
+	if err := ValidateDeviceRef("device_ref", in.DeviceRef); err != nil {
 		return err
 	}
 	if in.Amount == nil {
@@ -51,6 +70,13 @@ func checkCode(code string) error {
 	return nil
 }
 
+// hash is the request's fingerprint. DeviceRef is left out on purpose: it
+// says where the user paid from, not what is paid — a retry of the same
+// payment from another device (the app reinstalled, the user switched
+// phones while the answer was lost) is the same payment and gets the
+// stored one back, unchanged (the row keeps the first request's device;
+// a repeat writes nothing). Leaving it out also keeps the hashes of
+// payments stored before device references existed.
 func (in PayInput) hash() string {
 	return fingerprint(in.PartnerID, in.PartnerPaymentID, in.Code, in.Amount.Currency,
 		fmt.Sprint(in.Amount.Minor), in.QuoteID, in.UserRef)
@@ -175,7 +201,7 @@ func (s *Service) Pay(ctx context.Context, in PayInput) (Payment, error) {
 	next := now.Add(s.cfg.ProcessBound)
 	p := Payment{
 		ID: id, PartnerID: in.PartnerID, PartnerPaymentID: in.PartnerPaymentID, RequestHash: hash,
-		Mode: MPM, Status: Processing, UserRef: in.UserRef, Merchant: res.Merchant,
+		Mode: MPM, Status: Processing, UserRef: in.UserRef, DeviceRef: in.DeviceRef, Merchant: res.Merchant,
 		MerchantAmount: a, WalletAmount: q.Wallet, SettlementAmount: q.Settlement, CostAmount: q.Cost,
 		QuoteID: q.ID, Rate: q.Rate, CreateTime: now, UpdateTime: now, NextAttempt: &next,
 		NetworkEndpoint: res.NetworkEndpoint, PartnerEndpoint: res.Partner.Endpoint,
@@ -196,7 +222,8 @@ func (s *Service) Pay(ctx context.Context, in PayInput) (Payment, error) {
 }
 
 // evaluate runs risk; ok=false means the payment ended F (or is left to
-// the resolver).
+// the resolver). A review proceeds exactly as an approval: risk opens the
+// analyst's case on its side.
 func (s *Service) evaluate(ctx context.Context, p Payment) (Payment, bool, error) {
 	dec, err := s.d.Risk.Evaluate(ctx, p)
 	if err != nil {
@@ -204,15 +231,24 @@ func (s *Service) evaluate(ctx context.Context, p Payment) (Payment, bool, error
 		done, err := s.fail(ctx, p, rpcerr.ReasonOf(err), "risk check unavailable", nil)
 		return done, false, err
 	}
-	if !dec.Approved {
-		reason := dec.Reason
-		if reason == "" {
-			reason = rpcerr.RiskDeclined
-		}
-		done, err := s.fail(ctx, p, reason, dec.Message, nil)
+	if !dec.Verdict.Proceeds() {
+		done, err := s.fail(ctx, p, declineReason(dec), dec.Message, nil)
 		return done, false, err
 	}
+	if dec.Verdict == Review {
+		s.stats.reviews.Add(1)
+		s.log.InfoContext(ctx, "risk review: the payment proceeds, a case is open", "payment_id", p.ID,
+			"rule_id", dec.RuleID, "score_bp", dec.ScoreBP)
+	}
 	return p, true, nil
+}
+
+// declineReason is a decline's stable reason.
+func declineReason(dec Decision) rpcerr.Reason {
+	if dec.Reason == "" {
+		return rpcerr.RiskDeclined
+	}
+	return dec.Reason
 }
 
 // processMPM runs risk and the merchant credit for a recorded payment.
@@ -232,6 +268,9 @@ func (s *Service) processMPM(ctx context.Context, p Payment) (Payment, error) {
 func (s *Service) finish(ctx context.Context, p Payment, out Outcome, f *Fence) (Payment, error) {
 	switch out.Result {
 	case Success:
+		if p.Mode == CPM {
+			return s.authorized(ctx, p, out, f)
+		}
 		return s.succeed(ctx, p, out, f)
 	case Failure:
 		reason, who := rpcerr.MerchantCreditFailed, "merchant network"

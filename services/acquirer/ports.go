@@ -37,8 +37,19 @@ type Store interface {
 	// MarkCredited: PROCESSING with a cancel → credited (the money moved
 	// after all; the reversal must take it back and the ledger post both).
 	MarkCredited(ctx context.Context, id, reference string, at time.Time, f *Fence) (Payment, bool, error)
-	// MarkFailed: PROCESSING without a cancel → FAILED, unscheduled, with a
-	// PAYMENT_FAILED event.
+	// MarkAuthorized: PROCESSING without a cancel → credited, with the
+	// partner's reference and the user its authorization named; still
+	// PROCESSING and scheduled: a CPM payment whose user risk has yet to
+	// name (the resolver names them if the request path does not).
+	MarkAuthorized(ctx context.Context, id, reference, userRef string, at time.Time, f *Fence) (Payment, bool, error)
+	// RefuseAuthorized: PROCESSING without a cancel, whose money moved but
+	// must not stand (risk declined the named user) → credited, cancel
+	// requested with reason and message, scheduled at next; a confirmed
+	// reversal makes it FAILED with that reason.
+	RefuseAuthorized(ctx context.Context, id, reference, userRef string, reason rpcerr.Reason, message string, next, at time.Time, f *Fence) (Payment, bool, error)
+	// MarkFailed: PROCESSING, not credited, without a cancel → FAILED,
+	// unscheduled, with a PAYMENT_FAILED event. (Money that moved is
+	// never just marked failed: it is reversed first.)
 	MarkFailed(ctx context.Context, id string, reason rpcerr.Reason, message string, at time.Time, f *Fence) (Payment, bool, error)
 	// Reschedule sets the next resolver attempt and counts one attempt, for
 	// a PROCESSING payment or a SUCCEEDED one whose cancel is pending.
@@ -52,7 +63,8 @@ type Store interface {
 	// it FAILED), scheduled at next.
 	TimeOut(ctx context.Context, id, message string, next, at time.Time, f *Fence) (Payment, bool, error)
 	// MarkReversed: a cancel-requested PROCESSING or SUCCEEDED payment whose
-	// reversal was confirmed → CANCELLED (FAILED if it timed out),
+	// reversal was confirmed → CANCELLED (FAILED if the acquirer itself
+	// gave it up: timed out, or refused by risk — it has a failure reason),
 	// unscheduled, owing its postings if money had moved, with its event.
 	MarkReversed(ctx context.Context, id string, at time.Time, f *Fence) (Payment, bool, error)
 	// RefuseCancel: a SUCCEEDED payment's pending cancel is withdrawn (the
@@ -212,16 +224,56 @@ type FX interface {
 	LockQuote(ctx context.Context, quoteID, paymentID, partnerID string, merchant money.Amount) (Quote, error)
 }
 
+// Verdict is what a risk decision lets the payment do.
+type Verdict int
+
+// Verdicts. The zero value declines: a decision that says nothing lets
+// nothing through.
+const (
+	// Decline: the payment must not move money (or must give it back).
+	Decline Verdict = iota
+	// Approve: the payment proceeds.
+	Approve
+	// Review: the payment proceeds exactly as if approved, and risk opens
+	// a case for an analyst.
+	Review
+)
+
+func (v Verdict) String() string {
+	switch v {
+	case Approve:
+		return "approve"
+	case Review:
+		return "review"
+	}
+	return "decline"
+}
+
+// Proceeds reports whether the payment may go on: approved or in review.
+func (v Verdict) Proceeds() bool { return v == Approve || v == Review }
+
 // Decision is a risk decision.
 type Decision struct {
-	Approved bool
-	Reason   rpcerr.Reason
-	Message  string
+	Verdict Verdict
+	// Reason is a decline's stable reason (RISK_DECLINED when empty).
+	Reason  rpcerr.Reason
+	RuleID  string
+	Message string
+	// ScoreBP is the model's fraud probability in basis points; for logs.
+	ScoreBP int
 }
 
 // Risk is the risk service as the acquirer uses it.
 type Risk interface {
+	// Evaluate decides on a recorded payment before it moves money; the
+	// same payment evaluated again gets the first decision.
 	Evaluate(ctx context.Context, p Payment) (Decision, error)
+	// NameUser tells risk which user paid an authorized CPM payment: the
+	// amount moves to that user's limits, and a Decline means they would
+	// be exceeded (the authorization must be given back). Naming the same
+	// user again returns the same decision. ErrNameUserUnsupported when
+	// the risk service predates naming.
+	NameUser(ctx context.Context, paymentID, userRef string) (Decision, error)
 	// Release gives back what a payment that moved no money reserved.
 	Release(ctx context.Context, paymentID string) error
 }

@@ -146,8 +146,9 @@ func (r *resolver) dispatch(ctx context.Context) error {
 }
 
 // resolve takes one step for a payment the resolver owns: a payment in U
-// is inquired; a payment whose cancel was accepted (or whose window ran
-// out) is reversed; anything else has nothing left to do.
+// is inquired; a CPM payment authorized but whose user risk has not yet
+// named is named; a payment whose cancel was accepted (or whose window
+// ran out) is reversed; anything else has nothing left to do.
 func (s *Service) resolve(ctx context.Context, p Payment, f *Fence) (Payment, error) {
 	switch {
 	case p.CancelRequested && !p.Status.Final():
@@ -155,6 +156,10 @@ func (s *Service) resolve(ctx context.Context, p Payment, f *Fence) (Payment, er
 	case p.Status != Processing:
 		cur, _, err := s.d.Store.Unschedule(ctx, p.ID, s.at(), f)
 		return cur, err
+	case p.Mode == CPM && p.Credited:
+		// The authorization succeeded and was recorded with its user, and
+		// then the request path died or risk did not answer: ask risk now.
+		return s.name(ctx, p, f)
 	}
 	var (
 		out Outcome
@@ -171,18 +176,29 @@ func (s *Service) resolve(ctx context.Context, p Payment, f *Fence) (Payment, er
 	// A request the downstream never received, past the request path's
 	// bound, will not arrive: reverse now (which also refuses a straggler)
 	// rather than wait out the schedule.
-	lost := err == nil && out.NotReceived && !s.now().Before(p.CreateTime.Add(s.cfg.ProcessBound))
-	if lost || int(p.Attempts) >= len(s.cfg.Schedule) {
-		msg := "outcome unknown for the whole resolution window; reversed"
-		if lost {
-			msg = "the downstream never received the request; reversed"
-		}
-		cur, applied, err := s.d.Store.TimeOut(ctx, p.ID, msg, s.now().Add(s.cfg.ReverseRetry), s.at(), f)
-		if err != nil || !applied {
-			return cur, err
-		}
-		return s.reverse(ctx, cur, f)
+	if err == nil && out.NotReceived && !s.now().Before(p.CreateTime.Add(s.cfg.ProcessBound)) {
+		return s.giveUp(ctx, p, f, "the downstream never received the request; reversed")
+	}
+	return s.later(ctx, p, f, "outcome unknown for the whole resolution window; reversed")
+}
+
+// later takes the resolver's next step for a payment still in U: the
+// next attempt on the schedule or, once the schedule is used up, giving
+// the payment up (with msg).
+func (s *Service) later(ctx context.Context, p Payment, f *Fence, msg string) (Payment, error) {
+	if int(p.Attempts) >= len(s.cfg.Schedule) {
+		return s.giveUp(ctx, p, f, msg)
 	}
 	cur, _, err := s.d.Store.Reschedule(ctx, p.ID, s.now().Add(s.cfg.Schedule[p.Attempts]), s.at(), f)
 	return cur, err
+}
+
+// giveUp times a payment out and reverses it: a confirmed reversal makes
+// it FAILED with PAYMENT_TIMED_OUT.
+func (s *Service) giveUp(ctx context.Context, p Payment, f *Fence, msg string) (Payment, error) {
+	cur, applied, err := s.d.Store.TimeOut(ctx, p.ID, msg, s.now().Add(s.cfg.ReverseRetry), s.at(), f)
+	if err != nil || !applied {
+		return cur, err
+	}
+	return s.reverse(ctx, cur, f)
 }

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"log/slog"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/unigate/unigate/pkg/paycode"
@@ -22,6 +23,28 @@ type Service struct {
 	mu       sync.Mutex
 	inflight sync.WaitGroup // request-path work past its row's insert
 	draining bool
+
+	stats struct{ reviews, unnamed, deferred atomic.Int64 }
+}
+
+// Stats are counts of risk outcomes an operator watches, since the
+// service started.
+type Stats struct {
+	// Reviews: payments risk let through for an analyst's review.
+	Reviews int64
+	// UnnamedUsers: CPM payments that succeeded without risk moving them to
+	// their user's limits — the partner named no user (in Authorize's
+	// answer, or in the inquiry's when that answer was lost), or risk
+	// cannot name users.
+	UnnamedUsers int64
+	// NamingDeferred: NameUser calls that got no answer; the payment stayed
+	// U and the resolver asked again.
+	NamingDeferred int64
+}
+
+// Stats returns the counts so far.
+func (s *Service) Stats() Stats {
+	return Stats{Reviews: s.stats.reviews.Load(), UnnamedUsers: s.stats.unnamed.Load(), NamingDeferred: s.stats.deferred.Load()}
 }
 
 // NewService returns a Service; cfg must be valid.
@@ -83,15 +106,21 @@ func (s *Service) succeed(ctx context.Context, p Payment, out Outcome, f *Fence)
 		s.kickPoster()
 		return done, nil
 	}
-	if done.Status == Processing && done.CancelRequested {
-		// The cancel won the race: the money moved, so take it back.
-		cur, _, err := s.d.Store.MarkCredited(ctx, p.ID, ref, s.at(), f)
+	return s.overtaken(ctx, done, ref, f)
+}
+
+// overtaken handles money that moved for a payment that changed under us
+// (cur as it now stands): if a cancel was accepted meanwhile, the cancel
+// wins and the money is taken back; otherwise cur is already past this.
+func (s *Service) overtaken(ctx context.Context, cur Payment, ref string, f *Fence) (Payment, error) {
+	if cur.Status == Processing && cur.CancelRequested {
+		credited, _, err := s.d.Store.MarkCredited(ctx, cur.ID, ref, s.at(), f)
 		if err != nil {
-			return s.keep(ctx, done, "recording a late credit", err)
+			return s.keep(ctx, cur, "recording a late credit", err)
 		}
-		return s.reverse(ctx, cur, f)
+		return s.reverse(ctx, credited, f)
 	}
-	return done, nil
+	return cur, nil
 }
 
 // fail records that no money moved.

@@ -10,6 +10,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"net"
 	"os"
@@ -21,6 +22,7 @@ import (
 	clientv3 "go.etcd.io/etcd/client/v3"
 	"golang.org/x/sync/errgroup"
 	"google.golang.org/grpc"
+	"google.golang.org/grpc/credentials/insecure"
 
 	acquiringv1 "github.com/unigate/unigate/proto/gen/unigate/acquiring/v1"
 	fxv1 "github.com/unigate/unigate/proto/gen/unigate/fx/v1"
@@ -46,6 +48,8 @@ import (
 	"github.com/unigate/unigate/services/fx/feed"
 	"github.com/unigate/unigate/services/merchantsim"
 	"github.com/unigate/unigate/services/risk"
+	"github.com/unigate/unigate/services/risk/model"
+	"github.com/unigate/unigate/services/risk/rules"
 	"github.com/unigate/unigate/services/router"
 	"github.com/unigate/unigate/services/settlement"
 )
@@ -274,7 +278,23 @@ func (r routingTerms) Terms(partnerID string) (fx.Terms, error) {
 // RiskConfig configures the risk service.
 type RiskConfig struct {
 	Common
-	Risk risk.Config
+	// Seed, if set, is written as the policy when none was ever
+	// configured (the demo's); otherwise the policy is what operators put
+	// through the risk API.
+	Seed *risk.Policy
+	// Etcd, if set, is where the replicas find each other to share
+	// velocity (ADR 0014, "Membership"): each registers its address
+	// (Advertise, or the listening address) under RiskPeersPrefix and
+	// streams to every other one registered.
+	Etcd []string
+	// Peers, if set, are the other risk replicas' addresses, used instead
+	// of the membership in Etcd (a fixed set: tests, an override).
+	Peers []string
+	// ModelFile, if set, is the model loaded at start instead of the
+	// committed one.
+	ModelFile string
+	// PolicyPoll is how often the policy version is checked (default 1s).
+	PolicyPoll time.Duration
 }
 
 // RunRisk runs the risk service until ctx ends.
@@ -282,21 +302,110 @@ func RunRisk(ctx context.Context, cfg RiskConfig) error {
 	if err := cfg.Common.validate(true); err != nil {
 		return fmt.Errorf("risk: %w", err)
 	}
-	if err := cfg.Risk.Validate(); err != nil {
-		return err
-	}
-	// Risk decides in one serializable statement per payment.
-	db, err := openDB(ctx, cfg.Common, risk.Migrations, sqlstore.SerializableStatements())
+	// Risk decides in one statement per payment that touches only the
+	// payment's and its user's rows (conditional upserts): read committed
+	// suffices, and spares the predicate locks of serializable scans.
+	db, err := openDB(ctx, cfg.Common, risk.Migrations)
 	if err != nil {
 		return err
 	}
 	defer db.Close()
+	policy := risk.NewPolicyStore(db, nil)
+	if cfg.Seed != nil {
+		if err := policy.Seed(ctx, *cfg.Seed, "demo"); err != nil {
+			return err
+		}
+	}
+	opts := risk.Options{Replica: candidateID()}
+	if cfg.ModelFile != "" {
+		m, err := model.LoadFile(cfg.ModelFile)
+		if err != nil {
+			return fmt.Errorf("risk: %w", err)
+		}
+		opts.Model = model.NewHolder(m, cfg.ModelFile)
+	}
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	// Decisions are group-committed: concurrent payments share statements.
+	svc, err := risk.NewService(risk.NewBatchingStore(ctx, db, 4, 128), opts)
+	if err != nil {
+		return err
+	}
+	// Start on the policy in force: a replica never decides on none.
+	p, err := policy.Load(ctx)
+	if err != nil {
+		return err
+	}
+	if err := svc.SetPolicy(p); err != nil {
+		cfg.Log.Error("risk: rules refused", "err", err)
+	}
+	poll := cfg.PolicyPoll
+	if poll <= 0 {
+		poll = time.Second
+	}
+	cases := risk.NewCases(db, nil)
+	alerts, err := risk.NewAlerter(db, cases, risk.DefaultAlerts, nil)
+	if err != nil {
+		return err
+	}
+	go svc.WatchPolicy(ctx, policy, poll, func(err error) { cfg.Log.Warn("risk: policy not read", "err", err) })
+	go risk.OpenReviewCases(ctx, db, cases, poll, func(err error) { cfg.Log.Warn("risk: review cases not opened", "err", err) })
+	go alerts.Run(ctx, time.Minute, func(err error) { cfg.Log.Warn("risk: alerts not run", "err", err) })
 	srv, err := newServer(cfg.Common, "risk", riskPolicy)
 	if err != nil {
 		return err
 	}
-	riskv1.RegisterRiskServiceServer(srv, risk.NewServer(risk.NewService(cfg.Risk, risk.NewSQLStore(db), nil)))
-	return serve(ctx, cfg.Common, srv)
+	riskv1.RegisterRiskServiceServer(srv, risk.NewServer(svc))
+	riskv1.RegisterRiskPeerServiceServer(srv, svc.Sharer())
+	riskv1.RegisterRiskAdminServiceServer(srv, risk.NewAdminServer(db, policy, cases))
+	lis, advertise, err := cfg.listenAdvertised()
+	if err != nil {
+		return err
+	}
+	defer lis.Close()
+	// The peers to share velocity with: the fixed list if given, else the
+	// replicas registered in etcd.
+	var peers func() []string
+	switch {
+	case len(cfg.Peers) > 0:
+		peers = func() []string { return cfg.Peers }
+	case len(cfg.Etcd) > 0:
+		cli, err := cfg.connectEtcd("risk", cfg.Etcd)
+		if err != nil {
+			return err
+		}
+		defer cli.Close()
+		if advertise == "" {
+			cfg.Log.Warn("risk: no address to advertise (listening on an unspecified host without --advertise): the other replicas will not share velocity with this one")
+		}
+		members := newPeerMembership(cli, RiskPeersPrefix, candidateID(), advertise, riskPeersTTL, cfg.Log)
+		left := make(chan struct{})
+		go func() { defer close(left); _ = members.Run(ctx) }()
+		// Leave (revoke the lease) before the client closes.
+		defer func() { cancel(); <-left }()
+		peers = members.Peers
+	}
+	if peers != nil {
+		// Replicas are dialled at their advertised addresses (pod IPs),
+		// which their certificates need not name: peerDialOptions checks
+		// the chain and that the peer is risk.
+		toPeers, err := cfg.peerDialOptions("risk")
+		if err != nil {
+			return err
+		}
+		toPeers = append([]grpc.DialOption{grpc.WithTransportCredentials(insecure.NewCredentials())}, toPeers...)
+		go func() {
+			_ = svc.Sharer().Run(ctx, 5*time.Millisecond, peers,
+				func(ctx context.Context, addr string) (riskv1.RiskPeerServiceClient, io.Closer, error) {
+					conn, err := grpc.NewClient("passthrough:///"+addr, toPeers...)
+					if err != nil {
+						return nil, nil, err
+					}
+					return riskv1.NewRiskPeerServiceClient(conn), conn, nil
+				})
+		}()
+	}
+	return serveOn(ctx, cfg.Common, srv, lis, GracePeriod)
 }
 
 // SettlementConfig configures the settlement service.
@@ -688,14 +797,24 @@ func ParseStaticRates(s string) ([]feed.StaticRate, error) {
 	return out, nil
 }
 
-// DefaultRisk is the demo's risk configuration: CNY limits of 50,000 per
-// payment, 20,000 per user payment and 50,000 per user per day.
-func DefaultRisk() risk.Config {
-	cny := func(major int64) money.Amount { return money.Amount{Currency: "CNY", Minor: major * 100} }
-	return risk.Config{
-		Default:      risk.Limits{PerPayment: cny(50000), PerUserPayment: cny(20000), PerUserDaily: cny(50000)},
-		BlockedUsers: []string{"hipay/blocked-user"},
-		BlockedMCCs:  []string{"7995"}, // gambling
+// DemoRisk is the demo's risk policy, seeded when none was configured:
+// CNY limits of 50,000 per payment, 20,000 per user payment, 50,000 per
+// user per day and 200,000 per month; a blocked user and gambling
+// merchants blocked; two rules, one in shadow.
+func DemoRisk() risk.Policy {
+	return risk.Policy{
+		Rules: risk.RuleSet{Version: 1, Rules: []rules.Rule{
+			{ID: "probe.user", Expr: "user_count_1m > 10 && amount <= 500", Action: rules.Decline, Mode: rules.Enforce,
+				Description: "a burst of small probes: more than ten payments of one user in a minute, this one of 5.00 or less"},
+			{ID: "new-device.high", Expr: "new_device && amount >= 500000", Action: rules.Review, Mode: rules.Shadow,
+				Description: "a new device paying 5,000 or more (shadow: measuring before enforcing)"},
+		}},
+		Lists: []risk.ListEntry{
+			{List: risk.ListBlock, Kind: risk.KindUser, Value: "hipay/blocked-user", Note: "demo"},
+			{List: risk.ListBlock, Kind: risk.KindMCC, Value: "7995", Note: "gambling"},
+		},
+		Limits: []risk.PartnerLimits{{PartnerID: "*", Currency: "CNY", PerPayment: 5000000, UserPerPayment: 2000000,
+			UserDaily: 5000000, UserMonthly: 20000000}},
 	}
 }
 

@@ -41,6 +41,9 @@ var (
 	// service calls them.
 	acquirerOnly = authn.Rule{Kinds: []authn.Kind{authn.Service}, Services: []string{"acquirer"}}
 
+	// operatorRole: operators who change things.
+	operatorRole = authn.Rule{Kinds: []authn.Kind{authn.Operator}, MinRole: authn.OperatorRole}
+
 	acquirerPolicy = authn.Policy{
 		"/unigate.partner.v1.PartnerService/":              {Kinds: []authn.Kind{authn.Partner}},
 		"/unigate.partner.v1.PartnerService/GetPayment":    {Kinds: []authn.Kind{authn.Partner, authn.Operator}, MinRole: authn.Viewer},
@@ -57,7 +60,20 @@ var (
 		"/unigate.fx.v1.FxService/RateHistory":  viewer,
 		"/unigate.fx.v1.FxService/PreviewQuote": viewer,
 	}
-	riskPolicy       = authn.Policy{"/unigate.risk.v1.RiskService/": acquirerOnly}
+	riskPolicy = authn.Policy{
+		"/unigate.risk.v1.RiskService/": acquirerOnly,
+		// The replicas' velocity streams: risk only.
+		"/unigate.risk.v1.RiskPeerService/": {Kinds: []authn.Kind{authn.Service}, Services: []string{"risk"}},
+		// Analysts and operators: anyone may read; changing the policy or
+		// working a case takes the operator role.
+		"/unigate.risk.v1.RiskAdminService/":                viewer,
+		"/unigate.risk.v1.RiskAdminService/PutRules":        operatorRole,
+		"/unigate.risk.v1.RiskAdminService/PutListEntry":    operatorRole,
+		"/unigate.risk.v1.RiskAdminService/DeleteListEntry": operatorRole,
+		"/unigate.risk.v1.RiskAdminService/PutLimits":       operatorRole,
+		"/unigate.risk.v1.RiskAdminService/AssignCase":      operatorRole,
+		"/unigate.risk.v1.RiskAdminService/ResolveCase":     operatorRole,
+	}
 	settlementPolicy = authn.Policy{
 		"/unigate.settlement.v1.SettlementService/":                      acquirerOnly,
 		"/unigate.settlement.v1.SettlementService/CloseCycle":            {Kinds: []authn.Kind{authn.Operator}, MinRole: authn.OperatorRole},
@@ -372,7 +388,8 @@ func applyPartnerLimits(ctx context.Context, routes *router.Watcher, l *quota.Li
 // Etcd's access control. Every service campaigns in elections and reads
 // the routing table; only the router writes the table (and, in the same
 // etcd transaction, the audit entry of the change); the acquirer moves
-// those entries into the audit log; operators read.
+// those entries into the audit log; risk registers its replicas (their
+// membership, RiskPrefix); operators read.
 const (
 	etcdServiceRole = "unigate-service"
 	etcdRoutingRole = "unigate-routing-writer"
@@ -380,6 +397,8 @@ const (
 	etcdReaderRole  = "unigate-reader"
 	// etcdFXRole publishes and watches the rates (the FX service only).
 	etcdFXRole = "unigate-fx-rates"
+	// etcdRiskRole registers and follows the risk replicas (risk only).
+	etcdRiskRole = "unigate-risk-peers"
 	// EtcdAdmin is the service identity that bootstraps etcd's access
 	// control (it holds etcd's root role).
 	EtcdAdmin = "etcd-admin"
@@ -396,14 +415,15 @@ func EtcdAccess(operators ...string) etcdx.Access {
 			{Name: etcdServiceRole, Read: []string{router.Prefix}, ReadWrite: []string{election.Prefix}},
 			{Name: etcdRoutingRole, ReadWrite: []string{router.Prefix, router.AuditPrefix}},
 			{Name: etcdAuditRole, ReadWrite: []string{router.AuditPrefix}},
-			{Name: etcdReaderRole, Read: []string{router.Prefix, election.Prefix, fx.Prefix}},
+			{Name: etcdReaderRole, Read: []string{router.Prefix, election.Prefix, fx.Prefix, RiskPrefix}},
 			{Name: etcdFXRole, ReadWrite: []string{fx.Prefix}},
+			{Name: etcdRiskRole, ReadWrite: []string{RiskPrefix}},
 		},
 		Users: map[string][]string{
 			svc("acquirer"):   {etcdServiceRole, etcdAuditRole},
 			svc("router"):     {etcdServiceRole, etcdRoutingRole},
 			svc("fx"):         {etcdServiceRole, etcdFXRole},
-			svc("risk"):       {etcdServiceRole},
+			svc("risk"):       {etcdServiceRole, etcdRiskRole},
 			svc("settlement"): {etcdServiceRole},
 		},
 		Admins: []string{svc(EtcdAdmin)},

@@ -277,7 +277,8 @@ func StartStack(ctx context.Context, cfg StackConfig) (_ *Stack, err error) {
 		return nil, err
 	}
 	if _, err := start("risk", 3, func(sctx context.Context, c Common) error {
-		return RunRisk(sctx, RiskConfig{Common: c, Risk: DefaultRisk()})
+		demo := DemoRisk()
+		return RunRisk(sctx, RiskConfig{Common: c, Seed: &demo})
 	}); err != nil {
 		return nil, err
 	}

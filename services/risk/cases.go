@@ -16,13 +16,11 @@ import (
 
 // Case states and labels.
 const (
-	CaseOpen       = "OPEN"
-	CaseAssigned   = "ASSIGNED"
-	CaseResolved   = "RESOLVED"
-	LabelFraud     = "FRAUD"
-	LabelLegit     = "LEGITIMATE"
-	blockKindUser  = "user"
-	blockKindDevic = "device"
+	CaseOpen     = "OPEN"
+	CaseAssigned = "ASSIGNED"
+	CaseResolved = "RESOLVED"
+	LabelFraud   = "FRAUD"
+	LabelLegit   = "LEGITIMATE"
 )
 
 // Case is a payment an analyst reviews.
@@ -36,6 +34,7 @@ type Case struct {
 
 // CaseEvent is one step of a case's history.
 type CaseEvent struct {
+	Seq                   int64 // 1, 2, … in the case
 	Time                  time.Time
 	Actor, Action, Detail string
 }
@@ -120,6 +119,18 @@ func addEvent(ctx context.Context, tx *sqlstore.Tx, caseID string, at time.Time,
 	return err
 }
 
+// Get returns a case (CASE_NOT_FOUND if there is none).
+func (q *Cases) Get(ctx context.Context, id string) (Case, error) {
+	c, err := scanCase(q.db.QueryRowContext(ctx, `SELECT `+caseColumns+` FROM risk_cases WHERE case_id = $1`, id))
+	if errors.Is(err, sql.ErrNoRows) {
+		return Case{}, ErrCaseNotFound
+	}
+	if err != nil {
+		return Case{}, fmt.Errorf("risk: get case: %w", err)
+	}
+	return c, nil
+}
+
 // List returns cases in a state ("" for all), of an assignee ("" for any),
 // oldest first.
 func (q *Cases) List(ctx context.Context, state, assignee string, limit int) ([]Case, error) {
@@ -176,7 +187,7 @@ func (q *Cases) change(ctx context.Context, id, actor, action, detail string, fn
 // Assign gives an unresolved case to an analyst (again, to another).
 func (q *Cases) Assign(ctx context.Context, id, analyst, actor string) (Case, error) {
 	if analyst == "" {
-		return Case{}, rpcerr.Field(rpcerr.InvalidArgument, "analyst", "is required")
+		return Case{}, rpcerr.Field(rpcerr.InvalidArgument, "assignee", "is required")
 	}
 	return q.change(ctx, id, actor, "assign", analyst, func(_ context.Context, _ *sqlstore.Tx, c *Case) error {
 		c.State, c.Assignee = CaseAssigned, analyst
@@ -185,8 +196,10 @@ func (q *Cases) Assign(ctx context.Context, id, analyst, actor string) (Case, er
 }
 
 // Resolve closes a case with a label and a note. A confirmed fraud with
-// block set also blocks the case's user and device (those it names), in
-// the same transaction.
+// block set also puts the case's user and device (those it names, as
+// "partner/ref") on the block list, with a note naming the case, in the
+// same transaction: the policy version moves with a policy event, so
+// every replica blocks them as soon as it next polls.
 func (q *Cases) Resolve(ctx context.Context, id, label, note, actor string, block bool) (Case, error) {
 	if label != LabelFraud && label != LabelLegit {
 		return Case{}, rpcerr.Field(rpcerr.InvalidArgument, "label", "want FRAUD or LEGITIMATE")
@@ -202,24 +215,30 @@ func (q *Cases) Resolve(ctx context.Context, id, label, note, actor string, bloc
 		if !block {
 			return nil
 		}
-		for _, b := range []struct{ kind, value string }{
-			{blockKindUser, c.PartnerID + "/" + c.UserRef}, {blockKindDevic, c.PartnerID + "/" + c.DeviceRef},
-		} {
-			if strings.HasSuffix(b.value, "/") {
+		now := policyTime(q.now())
+		var blocked []string
+		for _, b := range []struct{ kind, ref string }{{KindUser, c.UserRef}, {KindDevice, c.DeviceRef}} {
+			if c.PartnerID == "" || b.ref == "" {
 				continue // the case names none
 			}
-			if _, err := tx.ExecContext(ctx, `INSERT INTO risk_blocks (kind, value, case_id, create_time) VALUES ($1, $2, $3, $4)
-				ON CONFLICT (kind, value) DO NOTHING`, b.kind, b.value, c.ID, q.now().UTC().Truncate(time.Microsecond)); err != nil {
+			e := ListEntry{List: ListBlock, Kind: b.kind, Value: c.PartnerID + "/" + b.ref,
+				Note: "confirmed fraud, case " + c.ID, Actor: actor, UpdateTime: now}
+			if err := putEntryTx(ctx, tx, e); err != nil {
 				return err
 			}
+			blocked = append(blocked, e.Kind+" "+e.Value)
 		}
-		return nil
+		if len(blocked) == 0 {
+			return nil
+		}
+		_, err := bumpPolicy(ctx, tx, now, actor, "case.block", "case "+c.ID+": "+strings.Join(blocked, ", "))
+		return err
 	})
 }
 
 // Events returns a case's history, oldest first.
 func (q *Cases) Events(ctx context.Context, id string) ([]CaseEvent, error) {
-	rows, err := q.db.QueryContext(ctx, `SELECT event_time, actor, action, detail FROM risk_case_events
+	rows, err := q.db.QueryContext(ctx, `SELECT seq, event_time, actor, action, detail FROM risk_case_events
 		WHERE case_id = $1 ORDER BY seq`, id)
 	if err != nil {
 		return nil, fmt.Errorf("risk: case events: %w", err)
@@ -228,23 +247,13 @@ func (q *Cases) Events(ctx context.Context, id string) ([]CaseEvent, error) {
 	var out []CaseEvent
 	for rows.Next() {
 		var e CaseEvent
-		if err := rows.Scan(&e.Time, &e.Actor, &e.Action, &e.Detail); err != nil {
+		if err := rows.Scan(&e.Seq, &e.Time, &e.Actor, &e.Action, &e.Detail); err != nil {
 			return nil, err
 		}
 		e.Time = e.Time.UTC()
 		out = append(out, e)
 	}
 	return out, rows.Err()
-}
-
-// Blocked reports whether a user or device ("<partner>/<ref>") is blocked
-// by a confirmed fraud.
-func (q *Cases) Blocked(ctx context.Context, kind, value string) (bool, error) {
-	var n int
-	if err := q.db.QueryRowContext(ctx, `SELECT count(*) FROM risk_blocks WHERE kind = $1 AND value = $2`, kind, value).Scan(&n); err != nil {
-		return false, fmt.Errorf("risk: blocked: %w", err)
-	}
-	return n > 0, nil
 }
 
 // Labels returns the resolved cases' labels, for the next training set:

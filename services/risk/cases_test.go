@@ -13,7 +13,8 @@ import (
 
 // TestCases: a payment opens one case however often asked; analysts
 // assign and resolve it with a label and a note; a resolved case is final;
-// a confirmed fraud blocks the user and the device; the labels are there
+// a confirmed fraud puts the user and the device on the block list and
+// moves the policy version; the labels are there
 // for the next training set; every step is in the case's history.
 func TestCases(t *testing.T) {
 	sqlstoretest.Run(t, func(t *testing.T, db *sqlstore.DB) {
@@ -68,16 +69,36 @@ func TestCases(t *testing.T) {
 		if _, err := q.Assign(ctx, "nope", "analyst:mei", "operator:lead"); rpcerr.ReasonOf(err) != rpcerr.CaseNotFound {
 			t.Fatalf("an unknown case: %v", err)
 		}
-		for _, b := range []struct {
-			kind, value string
-			want        bool
-		}{{"user", "hipay/u1", true}, {"device", "hipay/d1", true}, {"user", "hipay/u2", false}} {
-			if got, err := q.Blocked(ctx, b.kind, b.value); err != nil || got != b.want {
-				t.Errorf("blocked %s %s = %v %v, want %v", b.kind, b.value, got, err, b.want)
-			}
+		// The fraud's user and device are on the block list, named by the
+		// case, and the policy moved so that every replica picks them up.
+		ps := NewPolicyStore(db, func() time.Time { return now })
+		blocks, err := ps.ListEntries(ctx, ListBlock, "")
+		var got []string
+		for _, e := range blocks {
+			got = append(got, e.Kind+" "+e.Value+" "+e.Actor+" "+e.Note)
+		}
+		if err != nil || strings.Join(got, "; ") != "device hipay/d1 analyst:mei confirmed fraud, case "+c.ID+
+			"; user hipay/u1 analyst:mei confirmed fraud, case "+c.ID || !blocks[0].UpdateTime.Equal(now) {
+			t.Fatalf("blocks: %v\n%s", err, strings.Join(got, "\n"))
+		}
+		if v, err := ps.Version(ctx); err != nil || v != 1 {
+			t.Fatalf("policy version after the block: %d %v, want 1", v, err)
+		}
+		if evs, err := ps.Events(ctx, 0, 10); err != nil || len(evs) != 1 || evs[0].Action != "case.block" || evs[0].Actor != "analyst:mei" ||
+			!strings.Contains(evs[0].Detail, "user hipay/u1, device hipay/d1") {
+			t.Fatalf("policy events: %+v %v", evs, err)
+		}
+		if got, err := q.Get(ctx, c.ID); err != nil || got.State != CaseResolved || got.Resolution != "card tester, new phone" {
+			t.Fatalf("get: %+v %v", got, err)
+		}
+		if _, err := q.Get(ctx, "nope"); rpcerr.ReasonOf(err) != rpcerr.CaseNotFound {
+			t.Fatalf("get an unknown case: %v", err)
 		}
 		if _, err := q.Resolve(ctx, legit.ID, LabelLegit, "a regular, paying for lunch", "analyst:mei", false); err != nil {
 			t.Fatal(err)
+		}
+		if v, err := ps.Version(ctx); err != nil || v != 1 {
+			t.Fatalf("a resolution without a block moved the policy: %d %v", v, err)
 		}
 		labels, err := q.Labels(ctx, time.Time{})
 		if err != nil || labels["p1"] != LabelFraud || labels["p2"] != LabelLegit || len(labels) != 2 {
@@ -89,7 +110,7 @@ func TestCases(t *testing.T) {
 			steps = append(steps, e.Actor+" "+e.Action)
 		}
 		if err != nil || strings.Join(steps, "; ") != "service:risk open; operator:lead assign; analyst:mei resolve" ||
-			evs[2].Detail != "FRAUD: card tester, new phone" {
+			evs[2].Detail != "FRAUD: card tester, new phone" || evs[2].Seq != 3 {
 			t.Fatalf("history: %v %+v", err, evs)
 		}
 	})

@@ -1,194 +1,507 @@
-// Package risk is Unigate's risk service. For now it runs the
-// pre-transaction checks: a block list (users, merchants, merchant
-// categories), a per-payment limit per partner, a per-payment limit per
-// user and a daily cumulative limit per user. A decision is recorded per
-// payment, so evaluating a payment again returns the first decision, and
-// the amount an approved payment reserves against the daily limit is given
-// back by Release when the payment fails.
+// Package risk is Unigate's risk service. It decides every payment before
+// money moves — approve, review (the payment proceeds and an analyst gets
+// a case) or decline — with a score and the reasons, in a few hundred
+// microseconds of its own work plus one database statement:
+//
+//   - the policy (lists, partner and merchant standing, limits, rules),
+//     changed through the risk API and re-read by every replica within a
+//     second (PolicyStore, WatchPolicy);
+//   - velocity windows per user, device, merchant and partner, and the
+//     behaviour profiles of the model's features, kept in memory and
+//     shared between replicas by streaming every counted decision to the
+//     peers (velocity.Sharer, ADR 0014);
+//   - the rules (CEL, versioned, shadow mode) and the gradient-boosted
+//     model (model.Holder, swappable at run time);
+//   - the user's daily and monthly limits, exact across replicas: the
+//     decision, with its score and reasons for audit, is written in the
+//     same serializable statement that reads the user's usage.
+//
+// Evaluating a payment again returns the first decision; what an approved
+// payment reserves against the limits is given back by Release when the
+// payment fails.
 package risk
 
 import (
 	"context"
 	"fmt"
+	"math"
+	"strings"
+	"sync/atomic"
 	"time"
+
+	riskv1 "github.com/unigate/unigate/proto/gen/unigate/risk/v1"
 
 	"github.com/unigate/unigate/pkg/money"
 	"github.com/unigate/unigate/pkg/rpcerr"
+	"github.com/unigate/unigate/services/risk/model"
+	"github.com/unigate/unigate/services/risk/rules"
+	"github.com/unigate/unigate/services/risk/velocity"
 )
 
-// Limits are amount limits in one currency (the merchant currency they
-// apply to). A zero Minor means "no limit" for that check.
-type Limits struct {
-	PerPayment     money.Amount
-	PerUserPayment money.Amount
-	PerUserDaily   money.Amount
-}
+// Outcomes of a decision.
+const (
+	Approve = "APPROVE"
+	Review  = "REVIEW"
+	Decline = "DECLINE"
+)
 
-// Config configures the checks.
-type Config struct {
-	// Default applies to partners without their own limits.
-	Default  Limits
-	Partners map[string]Limits
-	// BlockedUsers holds "partner/user_ref"; BlockedMerchants
-	// "network/merchant_id"; BlockedMCCs four-digit codes.
-	BlockedUsers     []string
-	BlockedMerchants []string
-	BlockedMCCs      []string
-	// Day is the time zone whose calendar day the daily limit counts.
-	Day *time.Location
-}
+// Modes of a payment.
+const (
+	ModeMPM = "MPM"
+	ModeCPM = "CPM"
+)
 
-// Validate checks the configuration.
-func (c Config) Validate() error {
-	check := func(who string, l Limits) error {
-		cur := ""
-		for _, a := range []money.Amount{l.PerPayment, l.PerUserPayment, l.PerUserDaily} {
-			if a.Minor == 0 {
-				continue
-			}
-			if _, err := money.New(a.Currency, a.Minor); err != nil {
-				return fmt.Errorf("risk: limits of %s: %w", who, err)
-			}
-			if cur != "" && a.Currency != cur {
-				return fmt.Errorf("risk: limits of %s mix %s and %s", who, cur, a.Currency)
-			}
-			cur = a.Currency
-		}
-		return nil
-	}
-	if err := check("default", c.Default); err != nil {
-		return err
-	}
-	for p, l := range c.Partners {
-		if err := check(p, l); err != nil {
-			return err
-		}
-	}
-	return nil
+// ErrDecisionNotFound: risk has no decision for the payment.
+var ErrDecisionNotFound = rpcerr.New(rpcerr.RiskDecisionNotFound, "no risk decision for this payment")
+
+// Reason is one reason behind a decision: a rule that matched (shadow
+// ones too, marked) or one of the model's top features.
+type Reason struct {
+	RuleID string `json:"rule_id"`
+	Action string `json:"action,omitempty"`
+	Shadow bool   `json:"shadow,omitempty"`
+	Detail string `json:"detail,omitempty"`
 }
 
 // Decision is an evaluation's outcome.
 type Decision struct {
-	Approve bool
+	Outcome string        // Approve, Review or Decline
 	Reason  rpcerr.Reason // for a decline
-	RuleID  string
+	RuleID  string        // the rule that decided a decline or a review
 	Message string
+	ScoreBP int64 // the model's fraud probability in basis points
+	Reasons []Reason
+	// What decided it.
+	RulesVersion int64
+	ModelVersion string
 }
+
+// Proceeds reports whether the payment may go on (approved or in review).
+func (d Decision) Proceeds() bool { return d.Outcome == Approve || d.Outcome == Review }
 
 // Payment is what the checks look at.
 type Payment struct {
 	PaymentID      string
 	PartnerID      string
 	UserRef        string
+	DeviceRef      string
+	Mode           string // ModeMPM or ModeCPM
 	NetworkID      string
 	MerchantID     string
 	MCC            string
+	City           string
 	MerchantAmount money.Amount
 }
 
-// Reservation is an evaluated payment as the store keeps it.
-type Reservation struct {
-	Payment  Payment
-	Day      string
-	Decision Decision
-}
+func (p Payment) merchant() string { return p.NetworkID + "/" + p.MerchantID }
 
-// Store keeps decisions and daily usage. Implemented by *SQLStore.
+// named reports whether the payment names its user: a consumer-presented
+// payment's user is known only once the partner's authorization names it
+// (NameUser); until then its user_ref stands for the one-time code.
+func (p Payment) named() bool { return p.UserRef != "" && !strings.HasPrefix(p.UserRef, "code:") }
+
+// Store keeps decisions and the users' usage. Implemented by *SQLStore.
 type Store interface {
-	// Decide records the payment's decision and returns it: pre if pre is
-	// a decline; otherwise an approval, unless the user's approved,
-	// unreleased usage for day in the payment's currency plus this payment
-	// would exceed dailyLimit (0: no daily limit), which declines it with
-	// rule limit.user.daily. Usage is read and the decision written
-	// atomically (SERIALIZABLE). If the payment was evaluated before, it
-	// returns the recorded decision.
-	Decide(ctx context.Context, p Payment, day string, pre Decision, dailyLimit int64) (Decision, error)
+	// Decide records the payment's decision and returns it, with
+	// fresh=true if this call made it: pre, unless pre lets the payment
+	// proceed and the user's approved, unreleased usage of the day or the
+	// month in the payment's currency plus this payment would pass lim,
+	// which declines it (limit.user.daily, limit.user.monthly). Usage is
+	// read and the decision written atomically (SERIALIZABLE). If the
+	// payment was evaluated before, it returns the recorded decision.
+	Decide(ctx context.Context, p Payment, day string, pre Decision, lim UserLimits) (d Decision, fresh bool, err error)
 	// Release marks a payment's reservation released; unknown or already
 	// released payments are a no-op.
 	Release(ctx context.Context, paymentID string) error
+	// NameUser moves a payment to its user, re-checking the user's limits
+	// (see RiskService.NameUser); moved reports whether the payment now
+	// counts for the user. lim gives a partner's user limits, its
+	// per-payment user limit, and whether the user is blocked.
+	NameUser(ctx context.Context, paymentID, user string, lim func(partner, user string) (UserLimits, int64, bool)) (d Decision, p Payment, moved bool, err error)
+}
+
+// Options configures a Service.
+type Options struct {
+	// Day is the time zone whose calendar days and months the user limits
+	// count (default UTC+8).
+	Day *time.Location
+	Now func() time.Time
+	// Model scores payments (default: the committed model).
+	Model *model.Holder
+	// ReviewScore and DeclineScore are the model scores from which a
+	// payment is reviewed or declined (defaults model.DefaultThreshold and
+	// 0.97); the rules see the score too.
+	ReviewScore, DeclineScore float64
+	// Replica names this replica to its peers.
+	Replica string
 }
 
 // Service is the risk domain.
 type Service struct {
-	cfg                    Config
-	store                  Store
-	now                    func() time.Time
-	users, merchants, mccs map[string]bool
+	store    Store
+	opts     Options
+	policy   atomic.Pointer[compiledPolicy]
+	rules    *rules.Engine
+	model    *model.Holder
+	counter  *velocity.Counter
+	sharer   *velocity.Sharer
+	profiles *profiles
+	// ruleErrors counts rule evaluations that failed (treated as not
+	// matched).
+	ruleErrors atomic.Int64
 }
 
-// NewService returns a Service; cfg must be valid.
-func NewService(cfg Config, store Store, now func() time.Time) *Service {
-	set := func(xs []string) map[string]bool {
-		m := make(map[string]bool, len(xs))
-		for _, x := range xs {
-			m[x] = true
+// NewService returns a Service with an empty policy (SetPolicy or
+// WatchPolicy give it one).
+func NewService(store Store, opts Options) (*Service, error) {
+	if opts.Now == nil {
+		opts.Now = time.Now
+	}
+	if opts.Day == nil {
+		opts.Day = time.FixedZone("UTC+8", 8*3600)
+	}
+	if opts.Model == nil {
+		m, err := model.Default()
+		if err != nil {
+			return nil, fmt.Errorf("risk: the committed model: %w", err)
 		}
-		return m
+		opts.Model = model.NewHolder(m, "committed model "+m.Version())
 	}
-	if now == nil {
-		now = time.Now
+	if opts.ReviewScore == 0 {
+		opts.ReviewScore = model.DefaultThreshold
 	}
-	if cfg.Day == nil {
-		cfg.Day = time.FixedZone("UTC+8", 8*3600)
+	if opts.DeclineScore == 0 {
+		opts.DeclineScore = 0.97
 	}
-	return &Service{cfg: cfg, store: store, now: now,
-		users: set(cfg.BlockedUsers), merchants: set(cfg.BlockedMerchants), mccs: set(cfg.BlockedMCCs)}
+	if opts.Replica == "" {
+		opts.Replica = "risk"
+	}
+	c := velocity.New()
+	s := &Service{store: store, opts: opts, rules: rules.NewEngine(), model: opts.Model, counter: c,
+		sharer: velocity.NewSharer(c, opts.Replica, opts.Now), profiles: newProfiles(c)}
+	s.sharer.Observe = func(e *riskv1.VelocityEvent) { s.profiles.observe(e, s.opts.Now()) }
+	s.policy.Store(&compiledPolicy{lists: map[string]bool{}, limits: map[string]PartnerLimits{}})
+	return s, nil
+}
+
+// Sharer is the replica's velocity sharer: serve it as RiskPeerService and
+// run it towards the peers.
+func (s *Service) Sharer() *velocity.Sharer { return s.sharer }
+
+// Model is the model in force.
+func (s *Service) Model() *model.Holder { return s.model }
+
+// Rules is the rule set in force.
+func (s *Service) Rules() *rules.Engine { return s.rules }
+
+// compiledPolicy is a policy ready for lookups.
+type compiledPolicy struct {
+	version int64
+	lists   map[string]bool // list + "|" + kind + "|" + value
+	limits  map[string]PartnerLimits
+}
+
+func listKey(list, kind, value string) string { return list + "|" + kind + "|" + value }
+
+func (c *compiledPolicy) on(list, kind, value string) bool {
+	return value != "" && c.lists[listKey(list, kind, value)]
+}
+
+func (c *compiledPolicy) limitsOf(partner string) PartnerLimits {
+	if l, ok := c.limits[partner]; ok {
+		return l
+	}
+	return c.limits["*"]
+}
+
+// SetPolicy puts a policy in force. Its rules were compiled when they were
+// stored; a set that no longer compiles (a feature removed since) is
+// refused with the error, the rules in force stay and the lists and
+// limits still apply.
+func (s *Service) SetPolicy(p Policy) error {
+	c := &compiledPolicy{version: p.Version, lists: make(map[string]bool, len(p.Lists)), limits: make(map[string]PartnerLimits, len(p.Limits))}
+	for _, e := range p.Lists {
+		c.lists[listKey(e.List, e.Kind, e.Value)] = true
+	}
+	for _, l := range p.Limits {
+		c.limits[l.PartnerID] = l
+	}
+	s.policy.Store(c)
+	if p.Rules.Version > s.rules.Current().Version {
+		rs := make([]rules.Rule, len(p.Rules.Rules))
+		for i, r := range p.Rules.Rules {
+			r.Version = p.Rules.Version
+			rs[i] = r
+		}
+		if err := s.rules.Load(p.Rules.Version, rs); err != nil {
+			return fmt.Errorf("risk: rule set %d refused, %d stays in force: %w", p.Rules.Version, s.rules.Current().Version, err)
+		}
+	}
+	return nil
+}
+
+// PolicyVersion is the version of the policy in force.
+func (s *Service) PolicyVersion() int64 { return s.policy.Load().version }
+
+// PolicySource is where WatchPolicy reads the policy: *PolicyStore.
+type PolicySource interface {
+	Version(ctx context.Context) (int64, error)
+	Load(ctx context.Context) (Policy, error)
+}
+
+// WatchPolicy loads the policy and then polls its version every interval,
+// loading it again whenever it moved, until ctx ends. A failed read is
+// retried at the next tick; the policy in force stays meanwhile.
+func (s *Service) WatchPolicy(ctx context.Context, src PolicySource, interval time.Duration, report func(error)) {
+	t := time.NewTicker(interval)
+	defer t.Stop()
+	for {
+		v, err := src.Version(ctx)
+		if err == nil && v != s.PolicyVersion() {
+			var p Policy
+			if p, err = src.Load(ctx); err == nil {
+				err = s.SetPolicy(p)
+			}
+		}
+		if err != nil && report != nil && ctx.Err() == nil {
+			report(err)
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+	}
 }
 
 func decline(reason rpcerr.Reason, rule, format string, args ...any) Decision {
-	return Decision{Reason: reason, RuleID: rule, Message: fmt.Sprintf(format, args...)}
+	msg := fmt.Sprintf(format, args...)
+	return Decision{Outcome: Decline, Reason: reason, RuleID: rule, Message: msg,
+		Reasons: []Reason{{RuleID: rule, Action: rules.Decline, Detail: msg}}}
+}
+
+func dailyDecline(cur string, limit int64) Decision {
+	return decline(rpcerr.RiskLimitExceeded, "limit.user.daily", "the user's total today would exceed the daily limit of %s",
+		money.Amount{Currency: cur, Minor: limit})
+}
+
+func monthlyDecline(cur string, limit int64) Decision {
+	return decline(rpcerr.RiskLimitExceeded, "limit.user.monthly", "the user's total this month would exceed the monthly limit of %s",
+		money.Amount{Currency: cur, Minor: limit})
+}
+
+// Velocity keys: counts per user, device, merchant and partner; sums per
+// currency.
+func velocityKeys(p Payment) (user, userSum, device, merchant, partner, partnerSum string) {
+	cur := p.MerchantAmount.Currency
+	if p.named() {
+		user = "u:" + p.PartnerID + "/" + p.UserRef
+		userSum = "us:" + p.PartnerID + "/" + p.UserRef + ":" + cur
+	}
+	if p.DeviceRef != "" {
+		device = "d:" + p.PartnerID + "/" + p.DeviceRef
+	}
+	return user, userSum, device, "m:" + p.merchant() + ":" + cur, "p:" + p.PartnerID, "ps:" + p.PartnerID + ":" + cur
 }
 
 // Evaluate decides whether p may proceed.
 func (s *Service) Evaluate(ctx context.Context, p Payment) (Decision, error) {
-	limits, ok := s.cfg.Partners[p.PartnerID]
-	if !ok {
-		limits = s.cfg.Default
+	now := s.opts.Now()
+	pol := s.policy.Load()
+	lim := pol.limitsOf(p.PartnerID)
+	d := s.decide(p, now, pol, lim)
+	day := now.In(s.opts.Day).Format(time.DateOnly)
+	user := UserLimits{}
+	if p.named() && lim.Currency == p.MerchantAmount.Currency {
+		user = UserLimits{Daily: lim.UserDaily, Monthly: lim.UserMonthly}
 	}
-	day := s.now().In(s.cfg.Day).Format(time.DateOnly)
-	return s.store.Decide(ctx, p, day, s.static(p, limits), limits.PerUserDaily.Minor)
+	out, fresh, err := s.store.Decide(ctx, p, day, d, user)
+	if err != nil {
+		return Decision{}, err
+	}
+	if fresh && out.Proceeds() {
+		s.count(p, now)
+	}
+	return out, nil
 }
 
-// static runs the checks that need no stored state: block lists, the
-// per-payment limits, and that the daily limit (if any) is in the
-// payment's currency.
-func (s *Service) static(p Payment, limits Limits) Decision {
-	switch {
-	case s.users[p.PartnerID+"/"+p.UserRef]:
-		return decline(rpcerr.RiskBlocked, "block.user", "user is blocked")
-	case s.merchants[p.NetworkID+"/"+p.MerchantID]:
-		return decline(rpcerr.RiskBlocked, "block.merchant", "merchant is blocked")
-	case s.mccs[p.MCC]:
-		return decline(rpcerr.RiskBlocked, "block.mcc", "merchant category %s is blocked", p.MCC)
+// count puts a payment that proceeds into the velocity windows and the
+// profiles, here and (streamed) at every peer.
+func (s *Service) count(p Payment, now time.Time) {
+	u, us, d, m, pa, ps := velocityKeys(p)
+	keys := make([]string, 0, 6)
+	for _, k := range []string{u, us, d, m, pa, ps} {
+		if k != "" {
+			keys = append(keys, k)
+		}
 	}
-	m := p.MerchantAmount
+	e := &riskv1.VelocityEvent{Keys: keys, UnixSeconds: now.Unix(), Amount: p.MerchantAmount.Minor, Merchant: p.merchant()}
+	if p.named() {
+		e.User = p.PartnerID + "/" + p.UserRef
+		if p.DeviceRef != "" {
+			e.Device = p.PartnerID + "/" + p.DeviceRef
+		}
+	}
+	if pl, ok := placeOf(p.City); ok {
+		e.HasPlace, e.LatE4, e.LonE4 = true, int32(math.Round(pl.lat*1e4)), int32(math.Round(pl.lon*1e4))
+	}
+	s.sharer.RecordEvent(e, now)
+	s.profiles.observe(e, now)
+}
+
+// decide runs every check that needs no stored state, in order: standing
+// and block lists, per-payment limits, the merchant's and the partner's
+// daily totals, then (unless the user, device or merchant is on the allow
+// list) the model and the rules.
+func (s *Service) decide(p Payment, now time.Time, pol *compiledPolicy, lim PartnerLimits) Decision {
+	user, device := p.PartnerID+"/"+p.UserRef, ""
+	if p.DeviceRef != "" {
+		device = p.PartnerID + "/" + p.DeviceRef
+	}
+	switch {
+	case pol.on(ListSuspend, KindPartner, p.PartnerID) || pol.on(ListBlock, KindPartner, p.PartnerID):
+		return decline(rpcerr.RiskBlocked, "standing.partner", "the partner is suspended")
+	case pol.on(ListSuspend, KindMerchant, p.merchant()):
+		return decline(rpcerr.RiskBlocked, "standing.merchant", "the merchant is suspended")
+	case pol.on(ListBlock, KindMerchant, p.merchant()):
+		return decline(rpcerr.RiskBlocked, "block.merchant", "merchant is blocked")
+	case pol.on(ListBlock, KindMCC, p.MCC):
+		return decline(rpcerr.RiskBlocked, "block.mcc", "merchant category %s is blocked", p.MCC)
+	case p.named() && pol.on(ListBlock, KindUser, user):
+		return decline(rpcerr.RiskBlocked, "block.user", "user is blocked")
+	case pol.on(ListBlock, KindDevice, device):
+		return decline(rpcerr.RiskBlocked, "block.device", "device is blocked")
+	}
+	a := p.MerchantAmount
+	if lim.Currency != "" && lim.Currency != a.Currency {
+		return decline(rpcerr.RiskLimitExceeded, "limit.currency", "no limits are configured for %s", a.Currency)
+	}
+	uk, usk, dk, mk, pk, psk := velocityKeys(p)
+	get := func(k string) velocity.Stats {
+		if k == "" {
+			return velocity.Stats{}
+		}
+		return s.counter.Get(k, now)
+	}
+	merch, partnerSum := get(mk), get(psk)
 	for _, l := range []struct {
 		rule  string
-		limit money.Amount
+		limit int64
+		total int64
+		what  string
 	}{
-		{"limit.partner.per_payment", limits.PerPayment},
-		{"limit.user.per_payment", limits.PerUserPayment},
-		{"limit.user.daily", limits.PerUserDaily},
+		{"limit.partner.per_payment", lim.PerPayment, a.Minor, "%s exceeds the limit of %s"},
+		{"limit.user.per_payment", lim.UserPerPayment, a.Minor, "%s exceeds the limit of %s"},
+		{"limit.merchant.daily", lim.MerchantDaily, merch.Sum24h + a.Minor, "the merchant's last 24 hours with %s would exceed its limit of %s"},
+		{"limit.partner.daily", lim.PartnerDaily, partnerSum.Sum24h + a.Minor, "the partner's last 24 hours with %s would exceed its limit of %s"},
 	} {
-		if l.limit.Minor == 0 {
-			continue
-		}
-		if l.limit.Currency != m.Currency {
-			return decline(rpcerr.RiskLimitExceeded, l.rule, "no limit is configured for %s", m.Currency)
-		}
-		if m.Minor > l.limit.Minor {
-			return decline(rpcerr.RiskLimitExceeded, l.rule, "%s exceeds the limit of %s", m, l.limit)
+		if l.limit > 0 && l.total > l.limit {
+			if l.rule == "limit.user.per_payment" && !p.named() {
+				continue // checked when the partner names the user
+			}
+			return decline(rpcerr.RiskLimitExceeded, l.rule, l.what, a, money.Amount{Currency: a.Currency, Minor: l.limit})
 		}
 	}
-	return Decision{Approve: true}
-}
+	d := Decision{Outcome: Approve}
+	set := s.rules.Current()
+	d.RulesVersion = set.Version
+	if pol.on(ListAllow, KindUser, user) && p.named() || pol.on(ListAllow, KindDevice, device) || pol.on(ListAllow, KindMerchant, p.merchant()) {
+		d.Reasons = []Reason{{RuleID: "allow", Detail: "on the allow list: rules and model skipped"}}
+		return d
+	}
 
-// dailyDecline is the decision when the daily limit is exceeded.
-func dailyDecline(limit money.Amount) Decision {
-	return decline(rpcerr.RiskLimitExceeded, "limit.user.daily", "the user's total today would exceed the daily limit of %s", limit)
+	// The model.
+	us, usum, dev := get(uk), get(usk), get(dk)
+	var st userState
+	if p.named() {
+		st = s.profiles.read(p.PartnerID+"/"+p.UserRef, device, p.merchant(), now.Unix())
+	} else {
+		st.newToMerch = true
+	}
+	pl, hasPlace := placeOf(p.City)
+	f := modelFeatures(p, now, us, usum, merch, get(merchantUsersKey(p.merchant())), st, pl, hasPlace, s.opts.Day)
+	m, _ := s.model.Current()
+	score := m.Score(f)
+	d.ScoreBP = int64(math.Round(score * 10000))
+	d.ModelVersion = m.Version()
+
+	// The rules, over the documented features and the score.
+	in := rules.Input{
+		Amount: a.Minor, Currency: a.Currency, Partner: p.PartnerID, Device: p.DeviceRef,
+		Network: p.NetworkID, Merchant: p.MerchantID, MCC: p.MCC, Mode: p.Mode,
+		Hour: int64(now.In(s.opts.Day).Hour()), NewDevice: f[model.NewDevice] == 1,
+		UserCount1m: us.Count1m + 1, UserCount1h: us.Count1h + 1, UserCount24h: us.Count24h + 1,
+		UserSum24h: usum.Sum24h + a.Minor, DeviceCount1h: dev.Count1h + 1,
+		MerchantCount1h: merch.Count1h + 1, MerchantSum24h: merch.Sum24h + a.Minor,
+		PartnerCount1m: get(pk).Count1m + 1, ModelScore: score,
+	}
+	if p.named() {
+		in.User = p.UserRef
+	} else {
+		in.UserCount1m, in.UserCount1h, in.UserCount24h, in.UserSum24h = 0, 0, 0, 0
+	}
+	if p.DeviceRef == "" {
+		in.DeviceCount1h = 0
+	}
+	hits, errs := set.Eval(&in)
+	s.ruleErrors.Add(int64(len(errs)))
+	var declineBy, reviewBy string
+	for _, h := range hits {
+		d.Reasons = append(d.Reasons, Reason{RuleID: h.RuleID, Action: h.Action, Shadow: h.Shadow})
+		if h.Shadow {
+			continue
+		}
+		if h.Action == rules.Decline && declineBy == "" {
+			declineBy = h.RuleID
+		}
+		if h.Action == rules.Review && reviewBy == "" {
+			reviewBy = h.RuleID
+		}
+	}
+	if score >= s.opts.ReviewScore {
+		for _, c := range m.TopFeatures(f, 3) {
+			d.Reasons = append(d.Reasons, Reason{RuleID: "model", Detail: fmt.Sprintf("%s %+.2f", c.Name, c.LogOdds)})
+		}
+	}
+	switch {
+	case declineBy != "":
+		d.Outcome, d.Reason, d.RuleID, d.Message = Decline, rpcerr.RiskDeclined, declineBy, "declined by rule "+declineBy
+	case score >= s.opts.DeclineScore:
+		d.Outcome, d.Reason, d.RuleID = Decline, rpcerr.RiskDeclined, "model.score"
+		d.Message = fmt.Sprintf("the model scores the payment %.4f, at or above %.2f", score, s.opts.DeclineScore)
+	case reviewBy != "":
+		d.Outcome, d.RuleID, d.Message = Review, reviewBy, "review asked by rule "+reviewBy
+	case score >= s.opts.ReviewScore:
+		d.Outcome, d.RuleID = Review, "model.score"
+		d.Message = fmt.Sprintf("the model scores the payment %.4f, at or above %.2f", score, s.opts.ReviewScore)
+	}
+	return d
 }
 
 // Release gives back what an approved payment reserved.
 func (s *Service) Release(ctx context.Context, paymentID string) error {
 	return s.store.Release(ctx, paymentID)
+}
+
+// NameUser moves a consumer-presented payment to the user its partner
+// named, re-checking the user's limits: block list, per-payment and the
+// stored daily and monthly totals.
+func (s *Service) NameUser(ctx context.Context, paymentID, user string) (Decision, error) {
+	pol := s.policy.Load()
+	d, p, moved, err := s.store.NameUser(ctx, paymentID, user, func(partner, user string) (UserLimits, int64, bool) {
+		l := pol.limitsOf(partner)
+		return UserLimits{Daily: l.UserDaily, Monthly: l.UserMonthly}, l.UserPerPayment, pol.on(ListBlock, KindUser, partner+"/"+user)
+	})
+	if err != nil {
+		return Decision{}, err
+	}
+	if moved {
+		now := s.opts.Now()
+		u, us, _, _, _, _ := velocityKeys(p)
+		e := &riskv1.VelocityEvent{Keys: []string{u, us}, UnixSeconds: now.Unix(), Amount: p.MerchantAmount.Minor,
+			User: p.PartnerID + "/" + p.UserRef}
+		s.sharer.RecordEvent(e, now)
+		s.profiles.observe(e, now)
+	}
+	return d, nil
 }

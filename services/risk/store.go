@@ -4,8 +4,10 @@ import (
 	"context"
 	"database/sql"
 	"embed"
+	"encoding/json"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/unigate/unigate/pkg/money"
@@ -20,126 +22,412 @@ var migrationsFS embed.FS
 var Migrations = sqlstore.Migrations{Component: "risk", FS: migrationsFS, Dir: "migrations"}
 
 // SQLStore keeps decisions in SQL.
-type SQLStore struct{ db *sqlstore.DB }
+type SQLStore struct {
+	db *sqlstore.DB
+	// queue, if set, takes decisions to the group-commit workers
+	// (NewBatchingStore) until stopped closes.
+	queue   chan *decideReq
+	stopped <-chan struct{}
+}
 
 var _ Store = (*SQLStore)(nil)
 
 // NewSQLStore returns a store on db; run Migrations first.
 func NewSQLStore(db *sqlstore.DB) *SQLStore { return &SQLStore{db: db} }
 
-// Decide implements Store. Where single statements are serializable
-// (PostgreSQL opened with sqlstore.SerializableStatements, CockroachDB) it
-// is one statement — the earlier decision, today's usage and the insert in
-// one round trip — retried on serialization failures; elsewhere (SQLite) a
-// transaction of two statements.
-func (s *SQLStore) Decide(ctx context.Context, p Payment, day string, pre Decision, dailyLimit int64) (Decision, error) {
-	limit := money.Amount{Currency: p.MerchantAmount.Currency, Minor: dailyLimit}
-	daily := dailyDecline(limit)
-	var (
-		out Decision
-		err error
-	)
-	if s.db.Dialect() != sqlstore.SQLite && s.db.SerializableStatements() {
-		err = s.db.Retry(ctx, func(ctx context.Context) error {
-			var found bool
-			out, found, err = s.decideOnce(ctx, p, day, pre, daily, dailyLimit)
-			if err == nil && !found {
-				// A concurrent evaluation of the same payment won the insert
-				// after our snapshot: read it on the next attempt.
-				return retryable{}
-			}
-			return err
-		})
-	} else {
-		err = s.db.InTx(ctx, func(ctx context.Context, tx *sqlstore.Tx) error {
-			var (
-				approved              *bool
-				reason, rule, message *string
-				used                  int64
-			)
-			err := tx.QueryRowContext(ctx, `SELECT d.approved, d.reason, d.rule_id, d.message,
-				(SELECT CAST(COALESCE(SUM(minor_units), 0) AS INT8) FROM risk_decisions
-				 WHERE partner_id = $2 AND user_ref = $3 AND day = $4 AND currency = $5 AND approved AND NOT released)
-				FROM (SELECT 1 AS one) x LEFT JOIN risk_decisions d ON d.payment_id = $1`,
-				p.PaymentID, p.PartnerID, p.UserRef, day, p.MerchantAmount.Currency).Scan(&approved, &reason, &rule, &message, &used)
-			if err != nil {
-				return err
-			}
-			if approved != nil {
-				out = Decision{Approve: *approved, Reason: rpcerr.Reason(*reason), RuleID: *rule, Message: *message}
-				return nil
-			}
-			out = pre
-			if pre.Approve && dailyLimit > 0 && used+p.MerchantAmount.Minor > dailyLimit {
-				out = daily
-			}
-			_, err = tx.ExecContext(ctx, `INSERT INTO risk_decisions (payment_id, partner_id, user_ref, day, currency,
-				minor_units, approved, reason, rule_id, message, released, create_time)
-				VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, FALSE, $11)`,
-				p.PaymentID, p.PartnerID, p.UserRef, day, p.MerchantAmount.Currency, p.MerchantAmount.Minor,
-				out.Approve, string(out.Reason), out.RuleID, out.Message, time.Now().UTC())
-			return err
-		})
+// UserLimits are the exact, stored limits Decide checks: a user's approved
+// and unreleased total of the day and of the month, in the payment's
+// currency, minor units; 0 is no limit.
+type UserLimits struct{ Daily, Monthly int64 }
+
+func (l UserLimits) any() bool { return l.Daily > 0 || l.Monthly > 0 }
+
+// usageUpsert adds $6 to a user's day ($4) and month ($5) in risk_usage
+// if neither limit ($7 daily, $8 monthly; 0 none) would be passed, and
+// returns a row only if it did. A day or month newer than the row's
+// starts it afresh; an older one (a replica whose clock lags at midnight)
+// counts in the newer.
+const usageUpsert = `INSERT INTO risk_usage AS u (partner_id, user_ref, currency, day, day_used, month, month_used, day_limit, month_limit)
+	SELECT $1, $2, $3, $4, CAST($6 AS INT8), $5, CAST($6 AS INT8), CAST($7 AS INT8), CAST($8 AS INT8)
+	WHERE (CAST($7 AS INT8) = 0 OR CAST($6 AS INT8) <= CAST($7 AS INT8)) AND (CAST($8 AS INT8) = 0 OR CAST($6 AS INT8) <= CAST($8 AS INT8))
+	` + usageOnConflict + `
+	RETURNING 1`
+
+// usageOnConflict moves an existing usage row: a newer day or month
+// starts afresh; the row moves only if neither limit of the inserted row
+// (EXCLUDED.day_limit, month_limit; 0 none) would be passed.
+const usageOnConflict = `ON CONFLICT (partner_id, user_ref, currency) DO UPDATE SET
+		day_used = CASE WHEN EXCLUDED.day > u.day THEN 0 ELSE u.day_used END + EXCLUDED.day_used,
+		day = CASE WHEN EXCLUDED.day > u.day THEN EXCLUDED.day ELSE u.day END,
+		month_used = CASE WHEN EXCLUDED.month > u.month THEN 0 ELSE u.month_used END + EXCLUDED.month_used,
+		month = CASE WHEN EXCLUDED.month > u.month THEN EXCLUDED.month ELSE u.month END,
+		day_limit = EXCLUDED.day_limit, month_limit = EXCLUDED.month_limit
+	WHERE (EXCLUDED.day_limit = 0 OR CASE WHEN EXCLUDED.day > u.day THEN 0 ELSE u.day_used END + EXCLUDED.day_used <= EXCLUDED.day_limit)
+		AND (EXCLUDED.month_limit = 0 OR CASE WHEN EXCLUDED.month > u.month THEN 0 ELSE u.month_used END + EXCLUDED.month_used <= EXCLUDED.month_limit)`
+
+// usageGiveBack takes a payment's amount ($4, of day $5 and month $6)
+// back from its user's usage, where the day and month are still current.
+const usageGiveBack = `UPDATE risk_usage SET
+		day_used = day_used - CASE WHEN day = $5 THEN CAST($4 AS INT8) ELSE 0 END,
+		month_used = month_used - CASE WHEN month = $6 THEN CAST($4 AS INT8) ELSE 0 END
+	WHERE partner_id = $1 AND user_ref = $2 AND currency = $3`
+
+// overWhich tells which limit a refused usageUpsert passed: the daily one
+// or else the monthly one.
+func overWhich(ctx context.Context, q sqlstore.Querier, p Payment, day string, lim UserLimits) (Decision, error) {
+	a := p.MerchantAmount
+	if lim.Daily > 0 {
+		var used int64
+		err := q.QueryRowContext(ctx, `SELECT CASE WHEN day = $4 THEN day_used ELSE 0 END FROM risk_usage
+			WHERE partner_id = $1 AND user_ref = $2 AND currency = $3`, p.PartnerID, p.UserRef, a.Currency, day).Scan(&used)
+		if err != nil && !errors.Is(err, sql.ErrNoRows) {
+			return Decision{}, err
+		}
+		if used+a.Minor > lim.Daily {
+			return dailyDecline(a.Currency, lim.Daily), nil
+		}
 	}
-	if err != nil {
-		return Decision{}, fmt.Errorf("risk: decide: %w", err)
-	}
-	return out, nil
+	return monthlyDecline(a.Currency, lim.Monthly), nil
 }
 
-// retryable asks sqlstore.Retry for another attempt.
-type retryable struct{}
+// withLimit turns pre into the decline d of a limit, keeping its score
+// and reasons.
+func withLimit(pre, d Decision) Decision {
+	out := pre
+	out.Outcome, out.Reason, out.RuleID, out.Message = Decline, d.Reason, d.RuleID, d.Message
+	out.Reasons = append(append([]Reason(nil), pre.Reasons...), Reason{RuleID: d.RuleID, Action: "decline", Detail: d.Message})
+	return out
+}
 
-func (retryable) Error() string    { return "risk: decision raced; retrying" }
-func (retryable) SQLState() string { return "40001" }
+// Decide implements Store. On PostgreSQL and CockroachDB it is one
+// statement: the earlier decision, the user's usage row conditionally
+// moved and the decision inserted, in one round trip, touching only the
+// payment's and its user's rows. SQLite runs the same steps in a
+// transaction.
+func (s *SQLStore) Decide(ctx context.Context, p Payment, day string, pre Decision, lim UserLimits) (Decision, bool, error) {
+	count := pre.Proceeds() && lim.any()
+	if s.db.Dialect() == sqlstore.SQLite {
+		var (
+			out   Decision
+			fresh bool
+		)
+		err := s.db.InTx(ctx, func(ctx context.Context, tx *sqlstore.Tx) error {
+			prior, err := s.get(ctx, tx, p.PaymentID)
+			if err == nil {
+				out = prior
+				return nil
+			}
+			if !errors.Is(err, sql.ErrNoRows) {
+				return err
+			}
+			out, fresh = pre, true
+			if count {
+				ok, err := upsertUsage(ctx, tx, p, day, lim)
+				if err != nil {
+					return err
+				}
+				if !ok {
+					d, err := overWhich(ctx, tx, p, day, lim)
+					if err != nil {
+						return err
+					}
+					out, count = withLimit(pre, d), false
+				}
+			}
+			return s.insert(ctx, tx, p, day, out, count)
+		})
+		if err != nil {
+			return Decision{}, false, fmt.Errorf("risk: decide: %w", err)
+		}
+		return out, fresh, nil
+	}
+	r := &decideReq{p: p, day: day, pre: pre, lim: lim, count: count}
+	a := p.MerchantAmount
+	for k, d := range []Decision{pre, withLimit(pre, dailyDecline(a.Currency, lim.Daily)), withLimit(pre, monthlyDecline(a.Currency, lim.Monthly))} {
+		js, err := marshalReasons(d.Reasons)
+		if err != nil {
+			return Decision{}, false, err
+		}
+		r.js[k] = js
+	}
+	if s.queue != nil {
+		return s.enqueue(ctx, r)
+	}
+	return s.decideAlone(ctx, r)
+}
+
+// decideAlone writes one decision in its own statement (decideOnce).
+func (s *SQLStore) decideAlone(ctx context.Context, r *decideReq) (Decision, bool, error) {
+	p := r.p
+	for attempt := 0; ; attempt++ {
+		var (
+			d                     Decision
+			fresh, found, counted bool
+		)
+		err := s.db.Retry(ctx, func(ctx context.Context) (err error) {
+			d, fresh, found, counted, err = s.decideOnce(ctx, p, r.day, r.pre, r.js, r.lim, r.count)
+			return err
+		})
+		if err != nil {
+			return Decision{}, false, fmt.Errorf("risk: decide: %w", err)
+		}
+		if found {
+			return d, fresh, nil
+		}
+		// A concurrent evaluation of the same payment inserted it first:
+		// give back what this one counted, and read that decision.
+		if counted {
+			if _, err := s.db.ExecContext(ctx, usageGiveBack, p.PartnerID, p.UserRef, p.MerchantAmount.Currency,
+				p.MerchantAmount.Minor, r.day, r.day[:7]); err != nil {
+				return Decision{}, false, fmt.Errorf("risk: decide: give back a raced count: %w", err)
+			}
+		}
+		if attempt == 3 {
+			return Decision{}, false, fmt.Errorf("risk: decide: payment %s raced %d times", p.PaymentID, attempt+1)
+		}
+	}
+}
+
+// upsertUsage runs usageUpsert for p.
+func upsertUsage(ctx context.Context, q sqlstore.Querier, p Payment, day string, lim UserLimits) (bool, error) {
+	var one int
+	err := q.QueryRowContext(ctx, usageUpsert, p.PartnerID, p.UserRef, p.MerchantAmount.Currency, day, day[:7],
+		p.MerchantAmount.Minor, lim.Daily, lim.Monthly).Scan(&one)
+	if errors.Is(err, sql.ErrNoRows) {
+		return false, nil
+	}
+	return err == nil, err
+}
+
+// insert writes a new decision row.
+func (s *SQLStore) insert(ctx context.Context, q sqlstore.Querier, p Payment, day string, d Decision, counted bool) error {
+	reasons, err := marshalReasons(d.Reasons)
+	if err != nil {
+		return err
+	}
+	_, err = q.ExecContext(ctx, `INSERT INTO risk_decisions (payment_id, partner_id, user_ref, day, currency,
+		minor_units, approved, reason, rule_id, message, released, create_time,
+		outcome, score_bp, reasons, device_ref, merchant, mode, rules_version, model_version, counted)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, FALSE, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20)`,
+		p.PaymentID, p.PartnerID, p.UserRef, day, p.MerchantAmount.Currency, p.MerchantAmount.Minor,
+		d.Proceeds(), string(d.Reason), d.RuleID, d.Message, time.Now().UTC(),
+		d.Outcome, d.ScoreBP, reasons, p.DeviceRef, p.merchant(), p.Mode, d.RulesVersion, d.ModelVersion, counted)
+	return err
+}
+
+func marshalReasons(rs []Reason) (string, error) {
+	if len(rs) == 0 {
+		return "[]", nil
+	}
+	b, err := json.Marshal(rs)
+	return string(b), err
+}
+
+const decisionColumns = `outcome, reason, rule_id, message, score_bp, reasons, rules_version, model_version`
+
+// scanDecision reads decisionColumns, then extra.
+func scanDecision(row interface{ Scan(...any) error }, extra ...any) (Decision, error) {
+	var (
+		d            Decision
+		why, reasons string
+	)
+	dest := append([]any{&d.Outcome, &why, &d.RuleID, &d.Message, &d.ScoreBP, &reasons, &d.RulesVersion, &d.ModelVersion}, extra...)
+	if err := row.Scan(dest...); err != nil {
+		return Decision{}, err
+	}
+	d.Reason = rpcerr.Reason(why)
+	if err := json.Unmarshal([]byte(reasons), &d.Reasons); err != nil {
+		return Decision{}, fmt.Errorf("risk: decision reasons: %w", err)
+	}
+	return d, nil
+}
+
+// scanDecisionAfter reads first, then decisionColumns, then extra.
+func scanDecisionAfter(row interface{ Scan(...any) error }, first any, extra ...any) (Decision, error) {
+	var (
+		d            Decision
+		why, reasons string
+	)
+	dest := append([]any{first, &d.Outcome, &why, &d.RuleID, &d.Message, &d.ScoreBP, &reasons, &d.RulesVersion, &d.ModelVersion}, extra...)
+	if err := row.Scan(dest...); err != nil {
+		return Decision{}, err
+	}
+	d.Reason = rpcerr.Reason(why)
+	if err := json.Unmarshal([]byte(reasons), &d.Reasons); err != nil {
+		return Decision{}, fmt.Errorf("risk: decision reasons: %w", err)
+	}
+	return d, nil
+}
+
+// prefixed qualifies a column list with a table alias.
+func prefixed(alias, columns string) string {
+	cols := strings.Split(columns, ",")
+	for i, c := range cols {
+		cols[i] = alias + "." + strings.TrimSpace(c)
+	}
+	return strings.Join(cols, ", ")
+}
+
+// get reads a stored decision.
+func (s *SQLStore) get(ctx context.Context, q sqlstore.Querier, paymentID string) (Decision, error) {
+	return scanDecision(q.QueryRowContext(ctx, `SELECT `+decisionColumns+` FROM risk_decisions WHERE payment_id = $1`, paymentID))
+}
 
 // decideOnce is Decide's single statement. found=false when neither an
 // earlier decision nor our insert came back (a concurrent insert of the
-// same payment).
-func (s *SQLStore) decideOnce(ctx context.Context, p Payment, day string, pre, daily Decision, dailyLimit int64) (Decision, bool, error) {
-	var (
-		d      Decision
-		reason string
-	)
-	err := s.db.QueryRowContext(ctx, `WITH prior AS (
-			SELECT approved, reason, rule_id, message FROM risk_decisions WHERE payment_id = $1
-		), used AS (
-			SELECT CAST(COALESCE(SUM(minor_units), 0) AS INT8) AS u FROM risk_decisions
-			WHERE partner_id = $2 AND user_ref = $3 AND day = $4 AND currency = $5 AND approved AND NOT released
+// same payment), counted then says whether this attempt counted usage;
+// fresh=true when our insert made the decision.
+func (s *SQLStore) decideOnce(ctx context.Context, p Payment, day string, pre Decision, js [3]string, lim UserLimits, count bool) (d Decision, fresh, found, counted bool, err error) {
+	a := p.MerchantAmount
+	daily, monthly := withLimit(pre, dailyDecline(a.Currency, lim.Daily)), withLimit(pre, monthlyDecline(a.Currency, lim.Monthly))
+	row := s.db.QueryRowContext(ctx, `WITH prior AS (
+			SELECT `+decisionColumns+` FROM risk_decisions WHERE payment_id = $1
+		), cur AS (
+			SELECT CASE WHEN day = $4 THEN day_used ELSE 0 END AS day_used,
+				CASE WHEN month = $6 THEN month_used ELSE 0 END AS month_used FROM risk_usage
+			WHERE partner_id = $2 AND user_ref = $3 AND currency = $5
+		), usage AS (
+			INSERT INTO risk_usage AS u (partner_id, user_ref, currency, day, day_used, month, month_used, day_limit, month_limit)
+			SELECT $2, $3, $5, $4, CAST($7 AS INT8), $6, CAST($7 AS INT8), CAST($9 AS INT8), CAST($10 AS INT8)
+			WHERE $8 AND NOT EXISTS (SELECT 1 FROM prior) AND (CAST($9 AS INT8) = 0 OR CAST($7 AS INT8) <= CAST($9 AS INT8)) AND (CAST($10 AS INT8) = 0 OR CAST($7 AS INT8) <= CAST($10 AS INT8))
+			`+usageOnConflict+`
+			RETURNING 1 AS ok
 		), verdict AS (
-			SELECT ($7 AND ($8 = 0 OR u + $6 <= $8)) AS ok FROM used
+			SELECT CASE WHEN NOT $8 OR EXISTS (SELECT 1 FROM usage) THEN 0
+				WHEN CAST($9 AS INT8) > 0 AND NOT EXISTS (SELECT 1 FROM cur WHERE day_used + CAST($7 AS INT8) <= CAST($9 AS INT8)
+					AND CAST($10 AS INT8) > 0 AND month_used + CAST($7 AS INT8) > CAST($10 AS INT8)) THEN 1
+				ELSE 2 END AS v,
+				EXISTS (SELECT 1 FROM usage) AS counted
 		), ins AS (
 			INSERT INTO risk_decisions (payment_id, partner_id, user_ref, day, currency, minor_units,
-				approved, reason, rule_id, message, released, create_time)
-			SELECT $1, $2, $3, $4, $5, $6, v.ok,
-				CASE WHEN v.ok THEN '' WHEN NOT $7 THEN $9 ELSE $12 END,
-				CASE WHEN v.ok THEN '' WHEN NOT $7 THEN $10 ELSE $13 END,
-				CASE WHEN v.ok THEN '' WHEN NOT $7 THEN $11 ELSE $14 END,
-				FALSE, $15
+				approved, reason, rule_id, message, released, create_time,
+				outcome, score_bp, reasons, device_ref, merchant, mode, rules_version, model_version, counted)
+			SELECT $1, $2, $3, $4, $5, CAST($7 AS INT8),
+				v.v = 0 AND $11 <> 'DECLINE',
+				CASE v.v WHEN 0 THEN $12 WHEN 1 THEN $13 ELSE $14 END,
+				CASE v.v WHEN 0 THEN $15 WHEN 1 THEN $16 ELSE $17 END,
+				CASE v.v WHEN 0 THEN $18 WHEN 1 THEN $19 ELSE $20 END,
+				FALSE, $21,
+				CASE v.v WHEN 0 THEN $11 ELSE 'DECLINE' END,
+				$22,
+				CASE v.v WHEN 0 THEN $23 WHEN 1 THEN $24 ELSE $25 END,
+				$26, $27, $28, $29, $30, v.counted
 			FROM verdict v WHERE NOT EXISTS (SELECT 1 FROM prior)
 			ON CONFLICT (payment_id) DO NOTHING
-			RETURNING approved, reason, rule_id, message
+			RETURNING `+decisionColumns+`
 		)
-		SELECT approved, reason, rule_id, message FROM ins
-		UNION ALL SELECT approved, reason, rule_id, message FROM prior`,
-		p.PaymentID, p.PartnerID, p.UserRef, day, p.MerchantAmount.Currency, p.MerchantAmount.Minor,
-		pre.Approve, dailyLimit, string(pre.Reason), pre.RuleID, pre.Message,
-		string(daily.Reason), daily.RuleID, daily.Message, time.Now().UTC()).
-		Scan(&d.Approve, &reason, &d.RuleID, &d.Message)
-	if errors.Is(err, sql.ErrNoRows) {
-		return Decision{}, false, nil
-	}
+		SELECT `+decisionColumns+`, TRUE, TRUE, FALSE FROM ins
+		UNION ALL SELECT `+decisionColumns+`, FALSE, TRUE, FALSE FROM prior
+		UNION ALL SELECT '', '', '', '', 0, '[]', 0, '', FALSE, FALSE, counted FROM verdict
+			WHERE NOT EXISTS (SELECT 1 FROM ins) AND NOT EXISTS (SELECT 1 FROM prior)`,
+		p.PaymentID, p.PartnerID, p.UserRef, day, a.Currency, day[:7], a.Minor,
+		count, lim.Daily, lim.Monthly,
+		pre.Outcome, string(pre.Reason), string(daily.Reason), string(monthly.Reason),
+		pre.RuleID, daily.RuleID, monthly.RuleID,
+		pre.Message, daily.Message, monthly.Message,
+		time.Now().UTC(), pre.ScoreBP,
+		js[0], js[1], js[2],
+		p.DeviceRef, p.merchant(), p.Mode, pre.RulesVersion, pre.ModelVersion)
+	d, err = scanDecision(row, &fresh, &found, &counted)
 	if err != nil {
-		return Decision{}, false, err
+		return Decision{}, false, false, false, err
 	}
-	d.Reason = rpcerr.Reason(reason)
-	return d, true, nil
+	if !found {
+		return Decision{}, false, false, counted, nil
+	}
+	return d, fresh, true, false, nil
 }
 
-// Release implements Store.
+// Release implements Store: the decision is marked released and, if it
+// counted, its amount given back to the user's day and month — once.
 func (s *SQLStore) Release(ctx context.Context, paymentID string) error {
-	if _, err := s.db.ExecContext(ctx, `UPDATE risk_decisions SET released = TRUE WHERE payment_id = $1`, paymentID); err != nil {
+	err := s.db.InTx(ctx, func(ctx context.Context, tx *sqlstore.Tx) error {
+		var (
+			p       Payment
+			day     string
+			counted bool
+		)
+		err := tx.QueryRowContext(ctx, `UPDATE risk_decisions SET released = TRUE WHERE payment_id = $1 AND NOT released
+			RETURNING partner_id, user_ref, currency, minor_units, day, counted`, paymentID).
+			Scan(&p.PartnerID, &p.UserRef, &p.MerchantAmount.Currency, &p.MerchantAmount.Minor, &day, &counted)
+		if errors.Is(err, sql.ErrNoRows) {
+			return nil // unknown or released already
+		}
+		if err != nil || !counted {
+			return err
+		}
+		_, err = tx.ExecContext(ctx, usageGiveBack, p.PartnerID, p.UserRef, p.MerchantAmount.Currency, p.MerchantAmount.Minor, day, day[:7])
+		return err
+	})
+	if err != nil {
 		return fmt.Errorf("risk: release: %w", err)
 	}
 	return nil
+}
+
+// NameUser implements Store: in one serializable transaction, the
+// payment's row moves to user, counted in the user's usage if within
+// their limits, or else declined (released, so it counts for nobody).
+// Naming the same user again returns the decision as it is.
+func (s *SQLStore) NameUser(ctx context.Context, paymentID, user string, lim func(partner, user string) (UserLimits, int64, bool)) (Decision, Payment, bool, error) {
+	var (
+		out   Decision
+		p     Payment
+		moved bool
+	)
+	err := s.db.InTx(ctx, func(ctx context.Context, tx *sqlstore.Tx) error {
+		var (
+			day, prevUser, merchant string
+			released, counted       bool
+		)
+		d, err := scanDecision(tx.QueryRowContext(ctx, `SELECT `+decisionColumns+`, partner_id, user_ref, day, currency, minor_units, released,
+			device_ref, merchant, mode, counted FROM risk_decisions WHERE payment_id = $1`, paymentID),
+			&p.PartnerID, &prevUser, &day, &p.MerchantAmount.Currency, &p.MerchantAmount.Minor, &released, &p.DeviceRef, &merchant, &p.Mode, &counted)
+		if errors.Is(err, sql.ErrNoRows) {
+			return ErrDecisionNotFound
+		}
+		if err != nil {
+			return err
+		}
+		p.PaymentID, p.UserRef, moved = paymentID, user, false
+		p.NetworkID, p.MerchantID, _ = strings.Cut(merchant, "/")
+		if prevUser == user || !d.Proceeds() || released {
+			out = d
+			return nil
+		}
+		lims, perPayment, blocked := lim(p.PartnerID, user)
+		out, counted = d, false
+		switch {
+		case blocked:
+			out = withLimit(d, decline(rpcerr.RiskBlocked, "block.user", "user is blocked"))
+		case perPayment > 0 && p.MerchantAmount.Minor > perPayment:
+			out = withLimit(d, decline(rpcerr.RiskLimitExceeded, "limit.user.per_payment", "%s exceeds the limit of %s",
+				p.MerchantAmount, money.Amount{Currency: p.MerchantAmount.Currency, Minor: perPayment}))
+		case lims.any():
+			ok, err := upsertUsage(ctx, tx, p, day, lims)
+			if err != nil {
+				return err
+			}
+			if counted = ok; !ok {
+				over, err := overWhich(ctx, tx, p, day, lims)
+				if err != nil {
+					return err
+				}
+				out = withLimit(d, over)
+			}
+		}
+		reasons, err := marshalReasons(out.Reasons)
+		if err != nil {
+			return err
+		}
+		moved = out.Proceeds()
+		_, err = tx.ExecContext(ctx, `UPDATE risk_decisions SET user_ref = $2, outcome = $3, approved = $4, reason = $5,
+			rule_id = $6, message = $7, reasons = $8, counted = $9 WHERE payment_id = $1`,
+			paymentID, user, out.Outcome, out.Proceeds(), string(out.Reason), out.RuleID, out.Message, reasons, counted)
+		return err
+	})
+	if err != nil {
+		return Decision{}, Payment{}, false, fmt.Errorf("risk: name user: %w", err)
+	}
+	return out, p, moved, nil
 }

@@ -81,7 +81,9 @@ func (ws *Wallets) Authorize(ctx context.Context, req *partnerv1.AuthorizeReques
 	return w.Authorize(ctx, req)
 }
 
-// InquireAuthorization implements unigate.WalletPartner.
+// InquireAuthorization implements unigate.WalletPartner: the answer of
+// the wallet that knows the payment, naming the user of a successful
+// authorization (user_ref) as its Authorize did.
 func (ws *Wallets) InquireAuthorization(ctx context.Context, req *partnerv1.InquireAuthorizationRequest) (*partnerv1.InquireAuthorizationResponse, error) {
 	for _, w := range ws.all() {
 		resp, err := w.InquireAuthorization(ctx, req)

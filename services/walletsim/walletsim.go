@@ -72,7 +72,7 @@ func (w *Wallet) ScanAndPay(ctx context.Context, code string, amount *commonv1.M
 		return dec, nil, nil, fmt.Errorf("quote: %w", err)
 	}
 	pay, err := w.SDK.Pay(ctx, &partnerv1.PayRequest{PartnerPaymentId: key, Code: code,
-		Amount: q.GetQuote().GetMerchantAmount(), QuoteId: q.GetQuote().GetQuoteId(), UserRef: userRef})
+		Amount: q.GetQuote().GetMerchantAmount(), QuoteId: q.GetQuote().GetQuoteId(), UserRef: userRef, DeviceRef: DeviceRef(userRef)})
 	if err != nil {
 		return dec, q.GetQuote(), nil, fmt.Errorf("pay: %w", err)
 	}
@@ -82,6 +82,14 @@ func (w *Wallet) ScanAndPay(ctx context.Context, code string, amount *commonv1.M
 		}
 	}
 	return dec, q.GetQuote(), pay.GetPayment(), nil
+}
+
+// DeviceRef is the simulated wallet's pseudonymous reference of a user's
+// phone, as a wallet would send it: derived (never a hardware id in
+// clear), stable per user, within [A-Za-z0-9._:-]{0,64}.
+func DeviceRef(userRef string) string {
+	sum := sha256.Sum256([]byte("device:" + userRef))
+	return "dev:" + hex.EncodeToString(sum[:8])
 }
 
 // Demo is the scripted demo of `make run` and `make demo`.
@@ -157,13 +165,13 @@ func (d *Demo) Run(ctx context.Context) error {
 	}
 	d.printf("   repeat pay: same payment %s, %s — nothing paid twice\n", again.GetPayment().GetPaymentId(), again.GetPayment().GetResult())
 
-	d.printf("\n== 3. A dynamic code with the amount in it, at %s\n", market.GetMerchant().GetName())
+	d.printf("\n== 3. A dynamic code with the amount in it, at %s (%s), paid by a traveller there\n", market.GetMerchant().GetName(), market.GetMerchant().GetCity())
 	dyn, err := d.Simulator.CreateDynamicCode(ctx, &simulatorv1.CreateDynamicCodeRequest{MerchantId: market.GetMerchant().GetMerchantId(),
 		Amount: &commonv1.Money{Currency: "CNY", MinorUnits: 239900}})
 	if err != nil {
 		return fmt.Errorf("dynamic code: %w", err)
 	}
-	dec, q, p, err = w.ScanAndPay(ctx, dyn.GetCode(), nil, "demo-"+run+"-2", "u-demo-1")
+	dec, q, p, err = w.ScanAndPay(ctx, dyn.GetCode(), nil, "demo-"+run+"-2", "u-demo-3")
 	if err != nil {
 		return err
 	}
@@ -171,6 +179,29 @@ func (d *Demo) Run(ctx context.Context) error {
 	paid = append(paid, p.GetPaymentId())
 	if p.GetResult() != commonv1.Result_RESULT_SUCCESS {
 		return fmt.Errorf("payment 2 answered %s (%s), want S", p.GetResult(), p.GetFailureReason())
+	}
+	// The first traveller paid in Erenhot a moment ago: the same wallet
+	// paying in Shenzhen now would have flown 1,900 km in minutes.
+	risky, err := d.Simulator.CreateDynamicCode(ctx, &simulatorv1.CreateDynamicCodeRequest{MerchantId: market.GetMerchant().GetMerchantId(),
+		Amount: &commonv1.Money{Currency: "CNY", MinorUnits: 239900}})
+	if err != nil {
+		return fmt.Errorf("dynamic code: %w", err)
+	}
+	_, _, p, err = w.ScanAndPay(ctx, risky.GetCode(), nil, "demo-"+run+"-2b", "u-demo-1")
+	if err != nil {
+		return err
+	}
+	switch p.GetResult() {
+	case commonv1.Result_RESULT_FAILURE:
+		d.printf("   the Erenhot traveller's wallet pays there too, minutes later: %s (%s): %s\n", p.GetResult(), p.GetFailureReason(), p.GetFailureMessage())
+		if p.GetFailureReason() != string(rpcerr.RiskDeclined) {
+			return fmt.Errorf("the impossible journey failed with %s, want %s", p.GetFailureReason(), rpcerr.RiskDeclined)
+		}
+	case commonv1.Result_RESULT_SUCCESS:
+		d.printf("   the Erenhot traveller's wallet pays there too, minutes later: %s, in review: an analyst's case is open\n", p.GetResult())
+		paid = append(paid, p.GetPaymentId())
+	default:
+		return fmt.Errorf("the impossible journey answered %s", p.GetResult())
 	}
 
 	d.printf("\n== 4. Bad input is refused with a stable reason and writes nothing\n")
@@ -286,9 +317,12 @@ func (d *Demo) lifecycle(ctx context.Context, shop, market *simulatorv1.Simulate
 	}
 
 	d.printf("\n== 7. A wallet user pays, then the wallet cancels\n")
-	_, _, p, err := w.ScanAndPay(ctx, market.GetStaticCode(), &commonv1.Money{Currency: "CNY", MinorUnits: 1500}, "demo-"+run+"-cancel", "u-demo-1")
+	_, _, p, err := w.ScanAndPay(ctx, market.GetStaticCode(), &commonv1.Money{Currency: "CNY", MinorUnits: 1500}, "demo-"+run+"-cancel", "u-demo-3")
 	if err != nil {
 		return nil, err
+	}
+	if p.GetResult() != commonv1.Result_RESULT_SUCCESS {
+		return nil, fmt.Errorf("the payment to cancel answered %s (%s: %s), want S", p.GetResult(), p.GetFailureReason(), p.GetFailureMessage())
 	}
 	c, err := w.SDK.CancelPayment(ctx, p.GetPaymentId())
 	if err != nil {
@@ -314,7 +348,7 @@ func (d *Demo) lifecycle(ctx context.Context, shop, market *simulatorv1.Simulate
 		return posted, nil
 	}
 	d.printf("\n== 8. %s's network credits but answers too late: U, then the resolver finds out\n", slow.GetMerchant().GetName())
-	_, _, u, err := w.ScanAndPay(ctx, slow.GetStaticCode(), &commonv1.Money{Currency: "CNY", MinorUnits: 2600}, "demo-"+run+"-slow", "u-demo-1")
+	_, _, u, err := w.ScanAndPay(ctx, slow.GetStaticCode(), &commonv1.Money{Currency: "CNY", MinorUnits: 2600}, "demo-"+run+"-slow", "u-demo-3")
 	if err != nil {
 		return nil, err
 	}

@@ -199,14 +199,59 @@ func (f fxClient) LockQuote(ctx context.Context, quoteID, paymentID, partnerID s
 type riskClient struct{ c riskv1.RiskServiceClient }
 
 func (r riskClient) Evaluate(ctx context.Context, p acquirer.Payment) (acquirer.Decision, error) {
+	mode := riskv1.PaymentMode_PAYMENT_MODE_MPM
+	if p.Mode == acquirer.CPM {
+		mode = riskv1.PaymentMode_PAYMENT_MODE_CPM
+	}
 	dec, err := r.c.Evaluate(ctx, &riskv1.EvaluateRequest{PaymentId: p.ID, PartnerId: p.PartnerID, UserRef: p.UserRef,
 		Merchant: merchantToProto(p.Merchant), MerchantAmount: moneypb.ToProto(p.MerchantAmount),
-		WalletAmount: moneypb.ToProto(p.WalletAmount)})
+		WalletAmount: moneypb.ToProto(p.WalletAmount), DeviceRef: p.DeviceRef, Mode: mode})
 	if err != nil {
 		return acquirer.Decision{}, fromStatus(err)
 	}
-	return acquirer.Decision{Approved: dec.GetDecision() == riskv1.Decision_DECISION_APPROVE,
-		Reason: rpcerr.Reason(dec.GetReason()), Message: dec.GetMessage()}, nil
+	return decisionOf(dec)
+}
+
+// NameUser implements acquirer.Risk. A risk service that does not know
+// the method (UNIMPLEMENTED: deployed before it) is reported as
+// acquirer.ErrNameUserUnsupported.
+func (r riskClient) NameUser(ctx context.Context, paymentID, userRef string) (acquirer.Decision, error) {
+	dec, err := r.c.NameUser(ctx, &riskv1.NameUserRequest{PaymentId: paymentID, UserRef: userRef})
+	if status.Code(err) == codes.Unimplemented {
+		return acquirer.Decision{}, acquirer.ErrNameUserUnsupported
+	}
+	if err != nil {
+		return acquirer.Decision{}, fromStatus(err)
+	}
+	return decisionOf(dec)
+}
+
+// decisionOf reads a risk decision. A decision the acquirer does not know
+// (unset, or newer than it) is an error, not a decline or an approval:
+// the caller treats it like an unreachable risk service.
+// riskDecision is what EvaluateResponse and NameUserResponse share.
+type riskDecision interface {
+	GetDecision() riskv1.Decision
+	GetReason() string
+	GetRuleId() string
+	GetMessage() string
+	GetScoreBp() int32
+}
+
+func decisionOf(dec riskDecision) (acquirer.Decision, error) {
+	out := acquirer.Decision{Reason: rpcerr.Reason(dec.GetReason()), RuleID: dec.GetRuleId(), Message: dec.GetMessage(),
+		ScoreBP: int(dec.GetScoreBp())}
+	switch dec.GetDecision() {
+	case riskv1.Decision_DECISION_APPROVE:
+		out.Verdict = acquirer.Approve
+	case riskv1.Decision_DECISION_REVIEW:
+		out.Verdict = acquirer.Review
+	case riskv1.Decision_DECISION_DECLINE:
+		out.Verdict = acquirer.Decline
+	default:
+		return acquirer.Decision{}, rpcerr.New(rpcerr.Internal, "risk answered an unknown decision %s", dec.GetDecision())
+	}
+	return out, nil
 }
 
 func (r riskClient) Release(ctx context.Context, paymentID string) error {
@@ -360,7 +405,9 @@ func (w wallets) InquireAuthorization(ctx context.Context, endpoint, paymentID s
 	if out, err, done := notReceived(err); done || err != nil {
 		return out, err
 	}
-	return acquirer.Outcome{Result: resultOf(resp.GetResult()), Reference: resp.GetPartnerReference(),
+	// user_ref names the user of a successful authorization, as Authorize
+	// would have: the domain names them to risk as it does after Authorize.
+	return acquirer.Outcome{Result: resultOf(resp.GetResult()), Reference: resp.GetPartnerReference(), UserRef: resp.GetUserRef(),
 		FailureReason: resp.GetFailureReason(), FailureMessage: resp.GetFailureMessage()}, nil
 }
 

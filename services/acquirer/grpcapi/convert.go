@@ -53,8 +53,9 @@ func PaymentToProto(p acquirer.Payment) *partnerv1.Payment {
 		CreateTime: timestamppb.New(p.CreateTime), UpdateTime: timestamppb.New(p.UpdateTime),
 		MerchantOrderId: p.MerchantOrderID, CancelRequested: p.CancelRequested,
 	}
-	if p.Status == acquirer.Processing && p.FailureReason == rpcerr.PaymentTimedOut {
-		// Being reversed after the window: not a failure until the reversal is confirmed.
+	if p.Status == acquirer.Processing && p.FailureReason != "" {
+		// Being reversed (timed out, or refused by risk after the money
+		// moved): not a failure until the reversal is confirmed.
 		out.FailureReason, out.FailureMessage = "", ""
 	}
 	if p.RefundedMinor > 0 {

@@ -128,13 +128,20 @@ func (f *fakeFX) calls() []acquirer.QuoteRequest {
 type approveAll struct{}
 
 func (approveAll) Evaluate(context.Context, acquirer.Payment) (acquirer.Decision, error) {
-	return acquirer.Decision{Approved: true}, nil
+	return acquirer.Decision{Verdict: acquirer.Approve}, nil
+}
+
+func (approveAll) NameUser(context.Context, string, string) (acquirer.Decision, error) {
+	return acquirer.Decision{Verdict: acquirer.Approve}, nil
 }
 
 func (approveAll) Release(context.Context, string) error { return nil }
 
-// succeeding networks and wallets answer S to everything.
+// succeeding networks and wallets answer S to everything; a wallet's
+// authorization (answered or inquired) names succeedingUser.
 type succeeding struct{}
+
+const succeedingUser = "wu-succeeding"
 
 func (succeeding) Credit(_ context.Context, _ string, p acquirer.Payment) (acquirer.Outcome, error) {
 	return acquirer.Outcome{Result: acquirer.Success, Reference: "net-" + p.ID[:8]}, nil
@@ -149,11 +156,11 @@ func (succeeding) ReverseCredit(context.Context, string, string) (acquirer.Outco
 }
 
 func (succeeding) Authorize(context.Context, string, acquirer.Payment, string) (acquirer.Outcome, error) {
-	return acquirer.Outcome{Result: acquirer.Success}, nil
+	return acquirer.Outcome{Result: acquirer.Success, UserRef: succeedingUser}, nil
 }
 
 func (succeeding) InquireAuthorization(context.Context, string, string) (acquirer.Outcome, error) {
-	return acquirer.Outcome{Result: acquirer.Success}, nil
+	return acquirer.Outcome{Result: acquirer.Success, UserRef: succeedingUser}, nil
 }
 
 func (succeeding) CancelAuthorization(context.Context, string, string) (acquirer.Outcome, error) {

@@ -112,7 +112,7 @@ func (s *PartnerServer) Pay(ctx context.Context, req *partnerv1.PayRequest) (*pa
 		return nil, err
 	}
 	p, err := s.svc.Pay(ctx, acquirer.PayInput{PartnerID: pid, PartnerPaymentID: req.GetPartnerPaymentId(), Code: req.GetCode(),
-		Amount: a, QuoteID: req.GetQuoteId(), UserRef: req.GetUserRef()})
+		Amount: a, QuoteID: req.GetQuoteId(), UserRef: req.GetUserRef(), DeviceRef: req.GetDeviceRef()})
 	if err != nil {
 		return nil, err
 	}

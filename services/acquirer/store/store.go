@@ -45,7 +45,7 @@ const paymentColumns = `payment_id, partner_id, partner_payment_id, request_hash
 	merchant_currency, merchant_minor, wallet_currency, wallet_minor, cost_minor, quote_id, rate,
 	network_reference, failure_reason, failure_message, ledger_posted, create_time, update_time,
 	merchant_order_id, network_endpoint, partner_endpoint, credited, refunded_minor, cancel_requested,
-	attempts, next_attempt_time, posting_error, settlement_currency, settlement_minor`
+	attempts, next_attempt_time, posting_error, settlement_currency, settlement_minor, device_ref`
 
 // settled is the SQL of the settlement minor units of the payment or
 // refund row named alias ("p", "r", or "" for the only table): those it
@@ -82,7 +82,7 @@ func (s *SQLStore) InsertPayment(ctx context.Context, p Payment) (Payment, bool,
 	}
 	insert := `INSERT INTO acq_payments (` + paymentColumns + `) VALUES
 		($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20,
-		 $21, $22, $23, $24, $25, $26, $27, $28, $29, $30, $31, $32, $33, $34, $35, $36, $37)
+		 $21, $22, $23, $24, $25, $26, $27, $28, $29, $30, $31, $32, $33, $34, $35, $36, $37, $38)
 		ON CONFLICT DO NOTHING`
 	vs := []any{p.ID, p.PartnerID, p.PartnerPaymentID, p.RequestHash, string(p.Mode), string(p.Status), p.UserRef,
 		m.NetworkID, m.ID, m.Name, m.City, m.MCC, m.Country,
@@ -90,12 +90,12 @@ func (s *SQLStore) InsertPayment(ctx context.Context, p Payment) (Payment, bool,
 		p.QuoteID, p.Rate, p.NetworkReference, string(p.FailureReason), p.FailureMessage, p.LedgerPosted,
 		p.CreateTime.UTC(), p.UpdateTime.UTC(), p.MerchantOrderID, p.NetworkEndpoint, p.PartnerEndpoint,
 		p.Credited, p.RefundedMinor, p.CancelRequested, p.Attempts, utcPtr(p.NextAttempt), p.PostingError,
-		p.SettlementAmount.Currency, p.SettlementAmount.Minor}
+		p.SettlementAmount.Currency, p.SettlementAmount.Minor, p.DeviceRef}
 	var inserted bool
 	if s.db.Dialect() != sqlstore.SQLite {
 		query := `WITH p AS (` + insert + ` RETURNING payment_id), a AS (
 			INSERT INTO audit_log (` + auditColumns + `)
-			SELECT $38, $39, $40, $41, payment_id, $42, NULL, $43, $44, NULL, '', '' FROM p)
+			SELECT $39, $40, $41, $42, payment_id, $43, NULL, $44, $45, NULL, '', '' FROM p)
 			SELECT count(*) FROM p`
 		vs = append(vs, e.ID, e.Time, e.Actor, e.Action, e.Outcome, string(e.After), e.TraceID)
 		err = s.db.Retry(ctx, func(ctx context.Context) error {
@@ -215,9 +215,25 @@ var (
 		set:   `credited = TRUE, network_reference = $ref`,
 		where: `status = 'PROCESSING' AND cancel_requested`,
 	}
+	// markAuthorized records a CPM authorization whose user risk has yet
+	// to name: the money moved, the payment stays PROCESSING and scheduled.
+	markAuthorized = transition{
+		set:   `credited = TRUE, network_reference = $ref, user_ref = CASE WHEN $user = '' THEN user_ref ELSE $user END`,
+		where: `status = 'PROCESSING' AND NOT cancel_requested`,
+	}
+	// refuseAuthorized gives up an authorization risk refused: the cancel
+	// is requested by the acquirer itself, with the reason, so that the
+	// confirmed reversal makes the payment FAILED (see markReversed).
+	refuseAuthorized = transition{
+		set: `credited = TRUE, network_reference = CASE WHEN $ref = '' THEN network_reference ELSE $ref END,
+			user_ref = CASE WHEN $user = '' THEN user_ref ELSE $user END,
+			cancel_requested = TRUE, failure_reason = $reason, failure_message = $message, next_attempt_time = $next`,
+		where: `status = 'PROCESSING' AND NOT cancel_requested`,
+	}
+	// markFailed never applies to money that moved: that is reversed.
 	markFailed = transition{
 		set:   `status = 'FAILED', failure_reason = $reason, failure_message = $message, next_attempt_time = NULL`,
-		where: `status = 'PROCESSING' AND NOT cancel_requested`,
+		where: `status = 'PROCESSING' AND NOT cancel_requested AND NOT credited`,
 		event: `'` + acquirer.EventPaymentFailed + `'`,
 	}
 	reschedule = transition{
@@ -237,8 +253,11 @@ var (
 			next_attempt_time = $next`,
 		where: `status = 'PROCESSING' AND NOT cancel_requested`,
 	}
+	// A reversal the acquirer asked for itself (timed out, refused by
+	// risk) carries a failure reason and ends FAILED; a caller's cancel
+	// has none and ends CANCELLED.
 	markReversed = transition{
-		set: `status = CASE WHEN failure_reason = '` + string(rpcerr.PaymentTimedOut) + `' THEN 'FAILED' ELSE 'CANCELLED' END,
+		set: `status = CASE WHEN failure_reason <> '' THEN 'FAILED' ELSE 'CANCELLED' END,
 			next_attempt_time = NULL, ledger_posted = FALSE`,
 		where: inFlight + ` AND cancel_requested`,
 		event: `CASE WHEN status = 'FAILED' THEN '` + acquirer.EventPaymentFailed + `' ELSE '` + acquirer.EventPaymentCancelled + `' END`,
@@ -261,6 +280,17 @@ func (s *SQLStore) MarkSucceeded(ctx context.Context, id, ref, userRef string, a
 // MarkCredited implements acquirer.Store.
 func (s *SQLStore) MarkCredited(ctx context.Context, id, ref string, at time.Time, f *Fence) (Payment, bool, error) {
 	return s.apply(ctx, markCredited, id, at, f, map[string]any{"ref": ref})
+}
+
+// MarkAuthorized implements acquirer.Store.
+func (s *SQLStore) MarkAuthorized(ctx context.Context, id, ref, userRef string, at time.Time, f *Fence) (Payment, bool, error) {
+	return s.apply(ctx, markAuthorized, id, at, f, map[string]any{"ref": ref, "user": userRef})
+}
+
+// RefuseAuthorized implements acquirer.Store.
+func (s *SQLStore) RefuseAuthorized(ctx context.Context, id, ref, userRef string, reason rpcerr.Reason, message string, next, at time.Time, f *Fence) (Payment, bool, error) {
+	return s.apply(ctx, refuseAuthorized, id, at, f, map[string]any{"ref": ref, "user": userRef, "reason": string(reason),
+		"message": message, "next": next.UTC()})
 }
 
 // MarkFailed implements acquirer.Store.
@@ -510,7 +540,7 @@ func (ps *paymentScan) dests(p *Payment) []any {
 		&p.MerchantAmount.Currency, &p.MerchantAmount.Minor, &p.WalletAmount.Currency, &p.WalletAmount.Minor, &p.CostAmount.Minor,
 		&p.QuoteID, &p.Rate, &p.NetworkReference, &ps.reason, &p.FailureMessage, &p.LedgerPosted, &p.CreateTime, &p.UpdateTime,
 		&p.MerchantOrderID, &p.NetworkEndpoint, &p.PartnerEndpoint, &p.Credited, &p.RefundedMinor, &p.CancelRequested,
-		&p.Attempts, &ps.next, &p.PostingError, &p.SettlementAmount.Currency, &p.SettlementAmount.Minor}
+		&p.Attempts, &ps.next, &p.PostingError, &p.SettlementAmount.Currency, &p.SettlementAmount.Minor, &p.DeviceRef}
 }
 
 func (ps *paymentScan) finish(p *Payment) {

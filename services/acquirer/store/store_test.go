@@ -100,6 +100,15 @@ var states = []state{
 	{"processing+timed out", func(p *acquirer.Payment) {
 		p.CancelRequested, p.FailureReason, p.FailureMessage = true, rpcerr.PaymentTimedOut, "outcome unknown"
 	}},
+	// A CPM authorization recorded, its user not yet named to risk.
+	{"processing+authorized", func(p *acquirer.Payment) {
+		p.Credited, p.NetworkReference, p.UserRef = true, "auth-ref-0", "user-7"
+	}},
+	// An authorization risk refused, being given back.
+	{"processing+refused", func(p *acquirer.Payment) {
+		p.Credited, p.NetworkReference, p.UserRef = true, "auth-ref-0", "user-7"
+		p.CancelRequested, p.FailureReason, p.FailureMessage = true, rpcerr.RiskLimitExceeded, "over the daily limit"
+	}},
 	{"succeeded", succeeded},
 	{"succeeded+cancel", func(p *acquirer.Payment) {
 		succeeded(p)
@@ -286,6 +295,9 @@ func TestInsertPayment(t *testing.T) {
 				t.Run(st.name, func(t *testing.T) {
 					p := paymentIn(fmt.Sprintf("pay-state-%d", i), st.name, at(time.Duration(i)*time.Second))
 					p.UserRef, p.NetworkReference, p.FailureMessage = "user-ü", "ref-"+st.name, p.FailureMessage+" ✓"
+					if i%2 == 0 {
+						p.DeviceRef = fmt.Sprintf("dev:%d.A-z_9", i)
+					}
 					got, inserted, err := x.s.InsertPayment(x.ctx, p)
 					if err != nil || !inserted {
 						t.Fatalf("InsertPayment = inserted %v, %v", inserted, err)
@@ -451,6 +463,21 @@ type transitionCase struct {
 	event func(p acquirer.Payment) string
 }
 
+// refused is RefuseAuthorized's change, leaving the reference and user as
+// they are where ref or user is "".
+func refused(ref, user string) func(p *acquirer.Payment) {
+	return func(p *acquirer.Payment) {
+		p.Credited, p.CancelRequested, p.NextAttempt = true, true, ptr(next)
+		p.FailureReason, p.FailureMessage = rpcerr.RiskLimitExceeded, "over the monthly limit"
+		if ref != "" {
+			p.NetworkReference = ref
+		}
+		if user != "" {
+			p.UserRef = user
+		}
+	}
+}
+
 func eventType(typ string) func(acquirer.Payment) string {
 	return func(acquirer.Payment) string { return typ }
 }
@@ -462,9 +489,14 @@ var transitions = []transitionCase{
 			return x.s.MarkSucceeded(x.ctx, id, "net-ref-1", "", when, f)
 		},
 		fenced: true,
-		applies: []change{{"processing", func(p *acquirer.Payment) {
-			p.Status, p.NetworkReference, p.Credited, p.NextAttempt, p.LedgerPosted = acquirer.Succeeded, "net-ref-1", true, nil, false
-		}}},
+		applies: []change{
+			{"processing", func(p *acquirer.Payment) {
+				p.Status, p.NetworkReference, p.Credited, p.NextAttempt, p.LedgerPosted = acquirer.Succeeded, "net-ref-1", true, nil, false
+			}},
+			{"processing+authorized", func(p *acquirer.Payment) {
+				p.Status, p.NetworkReference, p.Credited, p.NextAttempt, p.LedgerPosted = acquirer.Succeeded, "net-ref-1", true, nil, false
+			}},
+		},
 		event: eventType(acquirer.EventPaymentSucceeded),
 	},
 	{
@@ -473,9 +505,14 @@ var transitions = []transitionCase{
 			return x.s.MarkSucceeded(x.ctx, id, "net-ref-1", "user-9", when, f)
 		},
 		fenced: true,
-		applies: []change{{"processing", func(p *acquirer.Payment) {
-			p.Status, p.NetworkReference, p.UserRef, p.Credited, p.NextAttempt = acquirer.Succeeded, "net-ref-1", "user-9", true, nil
-		}}},
+		applies: []change{
+			{"processing", func(p *acquirer.Payment) {
+				p.Status, p.NetworkReference, p.UserRef, p.Credited, p.NextAttempt = acquirer.Succeeded, "net-ref-1", "user-9", true, nil
+			}},
+			{"processing+authorized", func(p *acquirer.Payment) {
+				p.Status, p.NetworkReference, p.UserRef, p.Credited, p.NextAttempt = acquirer.Succeeded, "net-ref-1", "user-9", true, nil
+			}},
+		},
 		event: eventType(acquirer.EventPaymentSucceeded),
 	},
 	{
@@ -487,6 +524,40 @@ var transitions = []transitionCase{
 		applies: []change{
 			{"processing+cancel", func(p *acquirer.Payment) { p.Credited, p.NetworkReference = true, "net-ref-1" }},
 			{"processing+timed out", func(p *acquirer.Payment) { p.Credited, p.NetworkReference = true, "net-ref-1" }},
+			{"processing+refused", func(p *acquirer.Payment) { p.Credited, p.NetworkReference = true, "net-ref-1" }},
+		},
+	},
+	{
+		name: "MarkAuthorized",
+		run: func(x suite, id string, f *acquirer.Fence) (acquirer.Payment, bool, error) {
+			return x.s.MarkAuthorized(x.ctx, id, "auth-ref-1", "user-9", when, f)
+		},
+		fenced: true,
+		applies: []change{
+			{"processing", func(p *acquirer.Payment) { p.Credited, p.NetworkReference, p.UserRef = true, "auth-ref-1", "user-9" }},
+			{"processing+authorized", func(p *acquirer.Payment) { p.Credited, p.NetworkReference, p.UserRef = true, "auth-ref-1", "user-9" }},
+		},
+	},
+	{
+		name: "RefuseAuthorized",
+		run: func(x suite, id string, f *acquirer.Fence) (acquirer.Payment, bool, error) {
+			return x.s.RefuseAuthorized(x.ctx, id, "auth-ref-1", "user-9", rpcerr.RiskLimitExceeded, "over the monthly limit", next, when, f)
+		},
+		fenced: true,
+		applies: []change{
+			{"processing", refused("auth-ref-1", "user-9")},
+			{"processing+authorized", refused("auth-ref-1", "user-9")},
+		},
+	},
+	{
+		name: "RefuseAuthorized keeping the reference and user",
+		run: func(x suite, id string, f *acquirer.Fence) (acquirer.Payment, bool, error) {
+			return x.s.RefuseAuthorized(x.ctx, id, "", "", rpcerr.RiskLimitExceeded, "over the monthly limit", next, when, f)
+		},
+		fenced: true,
+		applies: []change{
+			{"processing", refused("", "user-1")},
+			{"processing+authorized", refused("auth-ref-0", "user-7")},
 		},
 	},
 	{
@@ -510,6 +581,8 @@ var transitions = []transitionCase{
 			{"processing", func(p *acquirer.Payment) { p.NextAttempt, p.Attempts = ptr(next), 3 }},
 			{"processing+cancel", func(p *acquirer.Payment) { p.NextAttempt, p.Attempts = ptr(next), 3 }},
 			{"processing+timed out", func(p *acquirer.Payment) { p.NextAttempt, p.Attempts = ptr(next), 3 }},
+			{"processing+authorized", func(p *acquirer.Payment) { p.NextAttempt, p.Attempts = ptr(next), 3 }},
+			{"processing+refused", func(p *acquirer.Payment) { p.NextAttempt, p.Attempts = ptr(next), 3 }},
 			{"succeeded+cancel", func(p *acquirer.Payment) { p.NextAttempt, p.Attempts = ptr(next), 3 }},
 		},
 	},
@@ -520,6 +593,7 @@ var transitions = []transitionCase{
 		},
 		applies: []change{
 			{"processing", func(p *acquirer.Payment) { p.CancelRequested, p.NextAttempt = true, ptr(next) }},
+			{"processing+authorized", func(p *acquirer.Payment) { p.CancelRequested, p.NextAttempt = true, ptr(next) }},
 			{"succeeded", func(p *acquirer.Payment) { p.CancelRequested, p.NextAttempt = true, ptr(next) }},
 		},
 	},
@@ -529,9 +603,14 @@ var transitions = []transitionCase{
 			return x.s.TimeOut(x.ctx, id, "gave up", next, when, f)
 		},
 		fenced: true,
-		applies: []change{{"processing", func(p *acquirer.Payment) {
-			p.CancelRequested, p.FailureReason, p.FailureMessage, p.NextAttempt = true, rpcerr.PaymentTimedOut, "gave up", ptr(next)
-		}}},
+		applies: []change{
+			{"processing", func(p *acquirer.Payment) {
+				p.CancelRequested, p.FailureReason, p.FailureMessage, p.NextAttempt = true, rpcerr.PaymentTimedOut, "gave up", ptr(next)
+			}},
+			{"processing+authorized", func(p *acquirer.Payment) {
+				p.CancelRequested, p.FailureReason, p.FailureMessage, p.NextAttempt = true, rpcerr.PaymentTimedOut, "gave up", ptr(next)
+			}},
+		},
 	},
 	{
 		name: "MarkReversed",
@@ -542,10 +621,11 @@ var transitions = []transitionCase{
 		applies: []change{
 			{"processing+cancel", func(p *acquirer.Payment) { p.Status, p.NextAttempt, p.LedgerPosted = acquirer.Cancelled, nil, false }},
 			{"processing+timed out", func(p *acquirer.Payment) { p.Status, p.NextAttempt, p.LedgerPosted = acquirer.Failed, nil, false }},
+			{"processing+refused", func(p *acquirer.Payment) { p.Status, p.NextAttempt, p.LedgerPosted = acquirer.Failed, nil, false }},
 			{"succeeded+cancel", func(p *acquirer.Payment) { p.Status, p.NextAttempt, p.LedgerPosted = acquirer.Cancelled, nil, false }},
 		},
 		event: func(p acquirer.Payment) string {
-			if p.FailureReason == rpcerr.PaymentTimedOut {
+			if p.FailureReason != "" {
 				return acquirer.EventPaymentFailed
 			}
 			return acquirer.EventPaymentCancelled

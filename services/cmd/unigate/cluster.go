@@ -215,6 +215,9 @@ func (p clusterPlan) children(cfg clusterConfig) ([]childSpec, []wave) {
 				more = []string{"--cycle", cfg.Cycle.String()}
 			case "fx":
 				more = []string{"--providers", strings.Join(providers, ",")}
+			case "risk":
+				// The replicas find each other in etcd to share velocity.
+				more = []string{"--demo-policy"}
 			}
 			service(&w, svc, i, more...)
 		}

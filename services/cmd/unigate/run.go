@@ -128,10 +128,15 @@ func runService(ctx context.Context, name string, args []string) error {
 	fs := flag.NewFlagSet(name, flag.ContinueOnError)
 	listen := fs.String("listen", env("UNIGATE_LISTEN", "127.0.0.1:0"), "gRPC listen address")
 	dsn := fs.String("dsn", env("UNIGATE_DSN", ""), "SQL back end: postgres://… or sqlite:///path")
-	etcd := fs.String("etcd", env("UNIGATE_ETCD", "http://127.0.0.1:2379"), "etcd endpoints, comma-separated (router, acquirer, fx, settlement)")
+	etcd := fs.String("etcd", env("UNIGATE_ETCD", "http://127.0.0.1:2379"), "etcd endpoints, comma-separated (router, acquirer, fx, settlement; risk: where its replicas find each other)")
 	router := fs.String("router", env("UNIGATE_ROUTER", ""), "router target (acquirer)")
 	fxT := fs.String("fx", env("UNIGATE_FX", ""), "fx target (acquirer)")
 	riskT := fs.String("risk", env("UNIGATE_RISK", ""), "risk target (acquirer)")
+	riskPeers := fs.String("peers", env("UNIGATE_RISK_PEERS", ""),
+		"comma-separated addresses of the other risk replicas, to share velocity with, instead of those registered in etcd (risk)")
+	riskModel := fs.String("model", env("UNIGATE_RISK_MODEL", ""), "risk model file to load instead of the committed one (risk)")
+	demoPolicy := fs.Bool("demo-policy", env("UNIGATE_DEMO_POLICY", "") == "true",
+		"seed the demo's risk policy when none was ever configured (risk; the demo cluster)")
 	settlementT := fs.String("settlement", env("UNIGATE_SETTLEMENT", ""), "settlement target (acquirer)")
 	rates := fs.String("rates", env("UNIGATE_RATES", ""), "rates of a static provider BASE/QUOTE=MID[:SPREAD_BPS],… (fx; default: the demo rates)")
 	providers := fs.String("providers", env("UNIGATE_FX_PROVIDERS", "static=static"),
@@ -185,7 +190,15 @@ func runService(ctx context.Context, name string, args []string) error {
 			Book: fx.BookConfig{Staleness: *staleness, OutlierBandBps: *outlier, Reference: *reference}}
 		return app.RunFX(ctx, app.FXConfig{Common: c, FX: cfg, Etcd: strings.Split(*etcd, ","), Providers: ps, StaticRates: r})
 	case "risk":
-		return app.RunRisk(ctx, app.RiskConfig{Common: c, Risk: app.DefaultRisk()})
+		rc := app.RiskConfig{Common: c, ModelFile: *riskModel, Etcd: strings.Split(*etcd, ",")}
+		if *riskPeers != "" {
+			rc.Peers = strings.Split(*riskPeers, ",")
+		}
+		if *demoPolicy {
+			demo := app.DemoRisk()
+			rc.Seed = &demo
+		}
+		return app.RunRisk(ctx, rc)
 	case "settlement":
 		return app.RunSettlement(ctx, app.SettlementConfig{Common: c, CycleInterval: *cycle, Etcd: strings.Split(*etcd, ",")})
 	case "walletsim":

@@ -81,6 +81,26 @@ commands:
                                                for the services, the demo partners and network, operators
   risk rules check FILE [-o json]              compile a risk rule file as the risk service would; names every
                                                problem and exits 1 if the set would be refused (docs/risk.md)
+  risk rules get [-o json]                     the rule set in force
+  risk rules put FILE [-o json]                put a rule file in force on every replica (operators); a refused set
+                                               names every problem and the set in force stays
+  risk lists [--list L] [--kind K] [-o json]   block, allow and suspend list entries
+  risk lists put LIST KIND VALUE [--note TEXT]   add a value to a list (or replace its note); KIND user|device
+                                               (PARTNER/REF), merchant (NETWORK/ID), mcc (four digits), partner
+  risk lists delete LIST KIND VALUE            remove a value from a list
+  risk limits [-o json]                        every partner's limits ("*": the default), in major units
+  risk limits put PARTNER --currency C [--per-payment N] [--user-per-payment N] [--user-daily N]
+                  [--user-monthly N] [--merchant-daily N] [--partner-daily N] [-o json]
+                                               set a partner's (or "*") limits in minor units, 0 none; limits not
+                                               given keep their value when the currency stays
+  risk decisions [--partner ID] [--user REF] [--decision approve|review|decline] [--limit 50]
+                 [--before RFC3339] [-o json]  decisions, newest first
+  risk decisions get PAYMENT_ID [-o json]      one payment's decision with every reason
+  risk cases [--state S] [--assignee A] [--limit 50] [-o json]   review cases, oldest first
+  risk cases get CASE_ID [-o json]             a case with its history
+  risk cases assign CASE_ID ANALYST            give a case to an analyst (operators)
+  risk cases resolve CASE_ID --label FRAUD|LEGITIMATE --note TEXT [--block]   label a case, final (operators);
+                                               --block puts a fraud's user and device on the block list
   qr decode [--ranges P:PARTNER:LEN,...] PAYLOAD   classify and decode any payment code; one JSON object
   qr encode [flags] | qr encode --json FILE|-      build an EMVCo merchant-presented payload
 
@@ -88,6 +108,7 @@ global flags (or environment):
   --acquirer   UNIGATE_ACQUIRER   (127.0.0.1:7000)
   --router     UNIGATE_ROUTER     (127.0.0.1:7001)
   --fx         UNIGATE_FX         (127.0.0.1:7002)
+  --risk       UNIGATE_RISK       (127.0.0.1:7003)
   --settlement UNIGATE_SETTLEMENT (127.0.0.1:7004)
   --etcd       UNIGATE_ETCD       (http://127.0.0.1:7006)
   --pki        UNIGATE_PKI        PKI directory (mutual TLS as an operator; empty: plaintext)
@@ -95,7 +116,8 @@ global flags (or environment):
 `
 
 type globals struct {
-	acquirer, router, fx, settlement, etcd string
+	acquirer, router, fx, risk, settlement string
+	etcd                                   string
 	pki, operator                          string
 	timeout                                time.Duration
 }
@@ -115,6 +137,7 @@ func run(ctx context.Context, args []string, out io.Writer) (int, error) {
 	fs.StringVar(&g.acquirer, "acquirer", env("UNIGATE_ACQUIRER", "127.0.0.1:7000"), "acquirer address")
 	fs.StringVar(&g.router, "router", env("UNIGATE_ROUTER", "127.0.0.1:7001"), "router address")
 	fs.StringVar(&g.fx, "fx", env("UNIGATE_FX", "127.0.0.1:7002"), "fx address")
+	fs.StringVar(&g.risk, "risk", env("UNIGATE_RISK", "127.0.0.1:7003"), "risk address")
 	fs.StringVar(&g.settlement, "settlement", env("UNIGATE_SETTLEMENT", "127.0.0.1:7004"), "settlement address")
 	fs.StringVar(&g.etcd, "etcd", env("UNIGATE_ETCD", "http://127.0.0.1:7006"), "etcd endpoints, comma-separated")
 	fs.DurationVar(&g.timeout, "timeout", 10*time.Second, "deadline of the command")
@@ -174,11 +197,12 @@ func run(ctx context.Context, args []string, out io.Writer) (int, error) {
 		err = etcdBootstrap(ctx, g, rest[2:], out)
 	case "certs dev":
 		err = certsDev(rest[2:], out)
-	case "risk rules":
-		if len(rest) < 3 || rest[2] != "check" {
-			return 2, errors.New("usage: risk rules check FILE [-o json]")
+	case "risk " + rest[1]:
+		err = riskCmd(ctx, g, rest[1], rest[2:], out)
+		var usage usageError
+		if errors.As(err, &usage) {
+			return 2, err
 		}
-		err = riskRulesCheck(rest[3:], out)
 	case "qr decode":
 		err = qrDecode(rest[2:], out)
 	case "qr encode":

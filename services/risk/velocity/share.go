@@ -35,6 +35,11 @@ type Sharer struct {
 	pending []*riskv1.VelocityEvent
 
 	received, dropped atomic.Int64
+
+	// Observe, when set (before Run or ShareEvents start), sees every
+	// peer event once it is counted: the risk service keeps its
+	// behaviour profiles from them.
+	Observe func(e *riskv1.VelocityEvent)
 }
 
 // NewSharer returns a sharer counting into c, named replica to its peers.
@@ -58,6 +63,19 @@ func (s *Sharer) Record(keys []string, amount int64, now time.Time) []Stats {
 	return out
 }
 
+// RecordEvent counts e under its keys at its time and queues it for the
+// peers: Record for a caller that read the windows beforehand (Get) and
+// decided whether the payment counts.
+func (s *Sharer) RecordEvent(e *riskv1.VelocityEvent, now time.Time) {
+	at := time.Unix(e.GetUnixSeconds(), 0)
+	for _, k := range e.GetKeys() {
+		s.c.Add(k, at, e.GetAmount(), now)
+	}
+	s.mu.Lock()
+	s.pending = append(s.pending, e)
+	s.mu.Unlock()
+}
+
 // ShareEvents implements riskv1.RiskPeerServiceServer: a peer's events are
 // counted as they arrive.
 func (s *Sharer) ShareEvents(stream riskv1.RiskPeerService_ShareEventsServer) error {
@@ -76,6 +94,9 @@ func (s *Sharer) ShareEvents(stream riskv1.RiskPeerService_ShareEventsServer) er
 			for _, k := range e.GetKeys() {
 				s.c.Add(k, at, e.GetAmount(), now)
 			}
+			if s.Observe != nil {
+				s.Observe(e)
+			}
 			n++
 		}
 		s.received.Add(int64(len(req.GetEvents())))
@@ -89,12 +110,14 @@ func (s *Sharer) Received() int64 { return s.received.Load() }
 // Dropped returns how many events were dropped for unreachable peers.
 func (s *Sharer) Dropped() int64 { return s.dropped.Load() }
 
-// Dialer opens a client of a peer's RiskPeerService at addr.
-type Dialer func(ctx context.Context, addr string) (riskv1.RiskPeerServiceClient, error)
+// Dialer opens a client of a peer's RiskPeerService at addr, and what
+// closes its connection once the peer is forgotten (nil: nothing).
+type Dialer func(ctx context.Context, addr string) (riskv1.RiskPeerServiceClient, io.Closer, error)
 
 // peer is one peer's stream and what it has yet to receive.
 type peer struct {
 	client riskv1.RiskPeerServiceClient
+	conn   io.Closer
 	stream riskv1.RiskPeerService_ShareEventsClient
 	outbox []*riskv1.VelocityEvent
 }
@@ -110,9 +133,7 @@ func (s *Sharer) Run(ctx context.Context, interval time.Duration, peers func() [
 	defer t.Stop()
 	defer func() {
 		for _, p := range ps {
-			if p.stream != nil {
-				_, _ = p.stream.CloseAndRecv()
-			}
+			p.close()
 		}
 	}()
 	for {
@@ -142,12 +163,20 @@ func (s *Sharer) Run(ctx context.Context, interval time.Duration, peers func() [
 		}
 		for addr, p := range ps {
 			if !listed[addr] {
-				if p.stream != nil {
-					_, _ = p.stream.CloseAndRecv()
-				}
+				p.close()
 				delete(ps, addr)
 			}
 		}
+	}
+}
+
+// close ends a forgotten peer's stream and connection.
+func (p *peer) close() {
+	if p.stream != nil {
+		_, _ = p.stream.CloseAndRecv()
+	}
+	if p.conn != nil {
+		_ = p.conn.Close()
 	}
 }
 
@@ -160,11 +189,11 @@ func (s *Sharer) send(ctx context.Context, addr string, p *peer, dial Dialer) {
 	}
 	if p.stream == nil {
 		if p.client == nil {
-			c, err := dial(ctx, addr)
+			c, conn, err := dial(ctx, addr)
 			if err != nil {
 				return
 			}
-			p.client = c
+			p.client, p.conn = c, conn
 		}
 		st, err := p.client.ShareEvents(ctx)
 		if err != nil {

@@ -2,6 +2,7 @@ package velocity
 
 import (
 	"context"
+	"io"
 	"net"
 	"sync"
 	"testing"
@@ -37,13 +38,12 @@ func startReplica(t *testing.T, name string, lis net.Listener) *replica {
 	return r
 }
 
-func dialPeer(ctx context.Context, addr string) (riskv1.RiskPeerServiceClient, error) {
+func dialPeer(ctx context.Context, addr string) (riskv1.RiskPeerServiceClient, io.Closer, error) {
 	conn, err := grpc.NewClient(addr, grpc.WithTransportCredentials(insecure.NewCredentials()))
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
-	go func() { <-ctx.Done(); conn.Close() }()
-	return riskv1.NewRiskPeerServiceClient(conn), nil
+	return riskv1.NewRiskPeerServiceClient(conn), conn, nil
 }
 
 func waitFor(t *testing.T, what string, cond func() bool) {

@@ -1,7 +1,8 @@
 -- Review cases: a payment decided "review" (or raised by an alert after
 -- the fact) opens one case; analysts assign and resolve it with a label.
 -- A case's history is its events, never updated. A confirmed fraud may
--- block the user and the device (risk_blocks).
+-- block the user and the device: entries on the block list
+-- (risk_list_entries, 0003), written in the resolution's transaction.
 CREATE TABLE risk_cases (
 	case_id TEXT PRIMARY KEY,
 	payment_id TEXT NOT NULL UNIQUE,
@@ -29,11 +30,4 @@ CREATE TABLE risk_case_events (
 	action TEXT NOT NULL,
 	detail TEXT NOT NULL,
 	PRIMARY KEY (case_id, seq)
-);
-CREATE TABLE risk_blocks (
-	kind TEXT NOT NULL CHECK (kind IN ('user', 'device')),
-	value TEXT NOT NULL CHECK (value <> ''),
-	case_id TEXT NOT NULL,
-	create_time TIMESTAMPTZ NOT NULL,
-	PRIMARY KEY (kind, value)
 );

@@ -635,7 +635,11 @@ type PayRequest struct {
 	QuoteId string    `protobuf:"bytes,4,opt,name=quote_id,json=quoteId,proto3" json:"quote_id,omitempty"`
 	// A pseudonymous id of the paying user at the partner (never a name,
 	// phone number or card number); used for per-user limits.
-	UserRef       string `protobuf:"bytes,5,opt,name=user_ref,json=userRef,proto3" json:"user_ref,omitempty"`
+	UserRef string `protobuf:"bytes,5,opt,name=user_ref,json=userRef,proto3" json:"user_ref,omitempty"`
+	// Optional: a pseudonymous id of the device the user paid from (never
+	// a hardware identifier in clear), for risk checks: a new device paying
+	// a large amount, a blocked device.
+	DeviceRef     string `protobuf:"bytes,6,opt,name=device_ref,json=deviceRef,proto3" json:"device_ref,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -701,6 +705,13 @@ func (x *PayRequest) GetQuoteId() string {
 func (x *PayRequest) GetUserRef() string {
 	if x != nil {
 		return x.UserRef
+	}
+	return ""
+}
+
+func (x *PayRequest) GetDeviceRef() string {
+	if x != nil {
+		return x.DeviceRef
 	}
 	return ""
 }
@@ -1849,8 +1860,11 @@ type InquireAuthorizationResponse struct {
 	PartnerReference string                 `protobuf:"bytes,2,opt,name=partner_reference,json=partnerReference,proto3" json:"partner_reference,omitempty"`
 	FailureReason    string                 `protobuf:"bytes,3,opt,name=failure_reason,json=failureReason,proto3" json:"failure_reason,omitempty"`
 	FailureMessage   string                 `protobuf:"bytes,4,opt,name=failure_message,json=failureMessage,proto3" json:"failure_message,omitempty"`
-	unknownFields    protoimpl.UnknownFields
-	sizeCache        protoimpl.SizeCache
+	// For S: the pseudonymous user the code belonged to, as Authorize
+	// would have named them, for limits.
+	UserRef       string `protobuf:"bytes,5,opt,name=user_ref,json=userRef,proto3" json:"user_ref,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
 }
 
 func (x *InquireAuthorizationResponse) Reset() {
@@ -1907,6 +1921,13 @@ func (x *InquireAuthorizationResponse) GetFailureReason() string {
 func (x *InquireAuthorizationResponse) GetFailureMessage() string {
 	if x != nil {
 		return x.FailureMessage
+	}
+	return ""
+}
+
+func (x *InquireAuthorizationResponse) GetUserRef() string {
+	if x != nil {
+		return x.UserRef
 	}
 	return ""
 }
@@ -2158,14 +2179,16 @@ const file_unigate_partner_v1_partner_proto_rawDesc = "" +
 	"\vcreate_time\x18\t \x01(\v2\x1a.google.protobuf.TimestampR\n" +
 	"createTime\x12.\n" +
 	"\x04legs\x18\n" +
-	" \x03(\v2\x1a.unigate.common.v1.RateLegR\x04legs\"\xb6\x01\n" +
+	" \x03(\v2\x1a.unigate.common.v1.RateLegR\x04legs\"\xd5\x01\n" +
 	"\n" +
 	"PayRequest\x12,\n" +
 	"\x12partner_payment_id\x18\x01 \x01(\tR\x10partnerPaymentId\x12\x12\n" +
 	"\x04code\x18\x02 \x01(\tR\x04code\x120\n" +
 	"\x06amount\x18\x03 \x01(\v2\x18.unigate.common.v1.MoneyR\x06amount\x12\x19\n" +
 	"\bquote_id\x18\x04 \x01(\tR\aquoteId\x12\x19\n" +
-	"\buser_ref\x18\x05 \x01(\tR\auserRef\"D\n" +
+	"\buser_ref\x18\x05 \x01(\tR\auserRef\x12\x1d\n" +
+	"\n" +
+	"device_ref\x18\x06 \x01(\tR\tdeviceRef\"D\n" +
 	"\vPayResponse\x125\n" +
 	"\apayment\x18\x01 \x01(\v2\x1b.unigate.partner.v1.PaymentR\apayment\"j\n" +
 	"\x11GetPaymentRequest\x12\x1f\n" +
@@ -2263,12 +2286,13 @@ const file_unigate_partner_v1_partner_proto_rawDesc = "" +
 	"\buser_ref\x18\x05 \x01(\tR\auserRef\"<\n" +
 	"\x1bInquireAuthorizationRequest\x12\x1d\n" +
 	"\n" +
-	"payment_id\x18\x01 \x01(\tR\tpaymentId\"\xce\x01\n" +
+	"payment_id\x18\x01 \x01(\tR\tpaymentId\"\xe9\x01\n" +
 	"\x1cInquireAuthorizationResponse\x121\n" +
 	"\x06result\x18\x01 \x01(\x0e2\x19.unigate.common.v1.ResultR\x06result\x12+\n" +
 	"\x11partner_reference\x18\x02 \x01(\tR\x10partnerReference\x12%\n" +
 	"\x0efailure_reason\x18\x03 \x01(\tR\rfailureReason\x12'\n" +
-	"\x0ffailure_message\x18\x04 \x01(\tR\x0efailureMessage\";\n" +
+	"\x0ffailure_message\x18\x04 \x01(\tR\x0efailureMessage\x12\x19\n" +
+	"\buser_ref\x18\x05 \x01(\tR\auserRef\";\n" +
 	"\x1aCancelAuthorizationRequest\x12\x1d\n" +
 	"\n" +
 	"payment_id\x18\x01 \x01(\tR\tpaymentId\"P\n" +

@@ -13,6 +13,7 @@ import (
 	v1 "github.com/unigate/unigate/proto/gen/unigate/common/v1"
 	protoreflect "google.golang.org/protobuf/reflect/protoreflect"
 	protoimpl "google.golang.org/protobuf/runtime/protoimpl"
+	timestamppb "google.golang.org/protobuf/types/known/timestamppb"
 	reflect "reflect"
 	sync "sync"
 	unsafe "unsafe"
@@ -32,6 +33,8 @@ const (
 	Decision_DECISION_UNSPECIFIED Decision = 0
 	Decision_DECISION_APPROVE     Decision = 1
 	Decision_DECISION_DECLINE     Decision = 2
+	// The payment proceeds, and a case opens for an analyst.
+	Decision_DECISION_REVIEW Decision = 3
 )
 
 // Enum value maps for Decision.
@@ -40,11 +43,13 @@ var (
 		0: "DECISION_UNSPECIFIED",
 		1: "DECISION_APPROVE",
 		2: "DECISION_DECLINE",
+		3: "DECISION_REVIEW",
 	}
 	Decision_value = map[string]int32{
 		"DECISION_UNSPECIFIED": 0,
 		"DECISION_APPROVE":     1,
 		"DECISION_DECLINE":     2,
+		"DECISION_REVIEW":      3,
 	}
 )
 
@@ -75,6 +80,58 @@ func (Decision) EnumDescriptor() ([]byte, []int) {
 	return file_unigate_risk_v1_risk_proto_rawDescGZIP(), []int{0}
 }
 
+// PaymentMode is who presented the code.
+type PaymentMode int32
+
+const (
+	PaymentMode_PAYMENT_MODE_UNSPECIFIED PaymentMode = 0
+	// The wallet scanned the merchant's code.
+	PaymentMode_PAYMENT_MODE_MPM PaymentMode = 1
+	// The merchant scanned the code the wallet showed.
+	PaymentMode_PAYMENT_MODE_CPM PaymentMode = 2
+)
+
+// Enum value maps for PaymentMode.
+var (
+	PaymentMode_name = map[int32]string{
+		0: "PAYMENT_MODE_UNSPECIFIED",
+		1: "PAYMENT_MODE_MPM",
+		2: "PAYMENT_MODE_CPM",
+	}
+	PaymentMode_value = map[string]int32{
+		"PAYMENT_MODE_UNSPECIFIED": 0,
+		"PAYMENT_MODE_MPM":         1,
+		"PAYMENT_MODE_CPM":         2,
+	}
+)
+
+func (x PaymentMode) Enum() *PaymentMode {
+	p := new(PaymentMode)
+	*p = x
+	return p
+}
+
+func (x PaymentMode) String() string {
+	return protoimpl.X.EnumStringOf(x.Descriptor(), protoreflect.EnumNumber(x))
+}
+
+func (PaymentMode) Descriptor() protoreflect.EnumDescriptor {
+	return file_unigate_risk_v1_risk_proto_enumTypes[1].Descriptor()
+}
+
+func (PaymentMode) Type() protoreflect.EnumType {
+	return &file_unigate_risk_v1_risk_proto_enumTypes[1]
+}
+
+func (x PaymentMode) Number() protoreflect.EnumNumber {
+	return protoreflect.EnumNumber(x)
+}
+
+// Deprecated: Use PaymentMode.Descriptor instead.
+func (PaymentMode) EnumDescriptor() ([]byte, []int) {
+	return file_unigate_risk_v1_risk_proto_rawDescGZIP(), []int{1}
+}
+
 // EvaluateRequest describes a payment about to be made.
 type EvaluateRequest struct {
 	state     protoimpl.MessageState `protogen:"open.v1"`
@@ -85,8 +142,12 @@ type EvaluateRequest struct {
 	Merchant       *v1.Merchant `protobuf:"bytes,4,opt,name=merchant,proto3" json:"merchant,omitempty"`
 	MerchantAmount *v1.Money    `protobuf:"bytes,5,opt,name=merchant_amount,json=merchantAmount,proto3" json:"merchant_amount,omitempty"`
 	WalletAmount   *v1.Money    `protobuf:"bytes,6,opt,name=wallet_amount,json=walletAmount,proto3" json:"wallet_amount,omitempty"`
-	unknownFields  protoimpl.UnknownFields
-	sizeCache      protoimpl.SizeCache
+	// The partner's pseudonymous reference of the user's device, when the
+	// partner sent one.
+	DeviceRef     string      `protobuf:"bytes,7,opt,name=device_ref,json=deviceRef,proto3" json:"device_ref,omitempty"`
+	Mode          PaymentMode `protobuf:"varint,8,opt,name=mode,proto3,enum=unigate.risk.v1.PaymentMode" json:"mode,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
 }
 
 func (x *EvaluateRequest) Reset() {
@@ -161,15 +222,37 @@ func (x *EvaluateRequest) GetWalletAmount() *v1.Money {
 	return nil
 }
 
+func (x *EvaluateRequest) GetDeviceRef() string {
+	if x != nil {
+		return x.DeviceRef
+	}
+	return ""
+}
+
+func (x *EvaluateRequest) GetMode() PaymentMode {
+	if x != nil {
+		return x.Mode
+	}
+	return PaymentMode_PAYMENT_MODE_UNSPECIFIED
+}
+
 // EvaluateResponse carries the decision.
 type EvaluateResponse struct {
 	state    protoimpl.MessageState `protogen:"open.v1"`
 	Decision Decision               `protobuf:"varint,1,opt,name=decision,proto3,enum=unigate.risk.v1.Decision" json:"decision,omitempty"`
 	// For a decline: a stable reason such as RISK_LIMIT_EXCEEDED or
 	// RISK_BLOCKED, and the id of the rule that declined.
-	Reason        string `protobuf:"bytes,2,opt,name=reason,proto3" json:"reason,omitempty"`
-	RuleId        string `protobuf:"bytes,3,opt,name=rule_id,json=ruleId,proto3" json:"rule_id,omitempty"`
-	Message       string `protobuf:"bytes,4,opt,name=message,proto3" json:"message,omitempty"`
+	Reason  string `protobuf:"bytes,2,opt,name=reason,proto3" json:"reason,omitempty"`
+	RuleId  string `protobuf:"bytes,3,opt,name=rule_id,json=ruleId,proto3" json:"rule_id,omitempty"`
+	Message string `protobuf:"bytes,4,opt,name=message,proto3" json:"message,omitempty"`
+	// The model's fraud probability in basis points, 0..10000.
+	ScoreBp int32 `protobuf:"varint,5,opt,name=score_bp,json=scoreBp,proto3" json:"score_bp,omitempty"`
+	// Why: every rule that matched (shadow rules too, marked) and the
+	// model's top features.
+	Reasons []*DecisionReason `protobuf:"bytes,6,rep,name=reasons,proto3" json:"reasons,omitempty"`
+	// The rule set and the model the decision was made with.
+	RulesVersion  int64  `protobuf:"varint,7,opt,name=rules_version,json=rulesVersion,proto3" json:"rules_version,omitempty"`
+	ModelVersion  string `protobuf:"bytes,8,opt,name=model_version,json=modelVersion,proto3" json:"model_version,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -232,6 +315,264 @@ func (x *EvaluateResponse) GetMessage() string {
 	return ""
 }
 
+func (x *EvaluateResponse) GetScoreBp() int32 {
+	if x != nil {
+		return x.ScoreBp
+	}
+	return 0
+}
+
+func (x *EvaluateResponse) GetReasons() []*DecisionReason {
+	if x != nil {
+		return x.Reasons
+	}
+	return nil
+}
+
+func (x *EvaluateResponse) GetRulesVersion() int64 {
+	if x != nil {
+		return x.RulesVersion
+	}
+	return 0
+}
+
+func (x *EvaluateResponse) GetModelVersion() string {
+	if x != nil {
+		return x.ModelVersion
+	}
+	return ""
+}
+
+// DecisionReason is one reason behind a decision.
+type DecisionReason struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// A rule's id ("burst.user", "limit.user.daily", "block.device"), or
+	// "model" for a model feature.
+	RuleId string `protobuf:"bytes,1,opt,name=rule_id,json=ruleId,proto3" json:"rule_id,omitempty"`
+	// What it asked for: "decline", "review", or "" for a model feature.
+	Action string `protobuf:"bytes,2,opt,name=action,proto3" json:"action,omitempty"`
+	// A shadow rule: recorded, never acted on.
+	Shadow bool `protobuf:"varint,3,opt,name=shadow,proto3" json:"shadow,omitempty"`
+	// For a model feature, its name and contribution ("speed_kmh +2.31");
+	// for a rule, its message.
+	Detail        string `protobuf:"bytes,4,opt,name=detail,proto3" json:"detail,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *DecisionReason) Reset() {
+	*x = DecisionReason{}
+	mi := &file_unigate_risk_v1_risk_proto_msgTypes[2]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *DecisionReason) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*DecisionReason) ProtoMessage() {}
+
+func (x *DecisionReason) ProtoReflect() protoreflect.Message {
+	mi := &file_unigate_risk_v1_risk_proto_msgTypes[2]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use DecisionReason.ProtoReflect.Descriptor instead.
+func (*DecisionReason) Descriptor() ([]byte, []int) {
+	return file_unigate_risk_v1_risk_proto_rawDescGZIP(), []int{2}
+}
+
+func (x *DecisionReason) GetRuleId() string {
+	if x != nil {
+		return x.RuleId
+	}
+	return ""
+}
+
+func (x *DecisionReason) GetAction() string {
+	if x != nil {
+		return x.Action
+	}
+	return ""
+}
+
+func (x *DecisionReason) GetShadow() bool {
+	if x != nil {
+		return x.Shadow
+	}
+	return false
+}
+
+func (x *DecisionReason) GetDetail() string {
+	if x != nil {
+		return x.Detail
+	}
+	return ""
+}
+
+// NameUserRequest names the user of a consumer-presented payment.
+type NameUserRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	PaymentId     string                 `protobuf:"bytes,1,opt,name=payment_id,json=paymentId,proto3" json:"payment_id,omitempty"`
+	UserRef       string                 `protobuf:"bytes,2,opt,name=user_ref,json=userRef,proto3" json:"user_ref,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *NameUserRequest) Reset() {
+	*x = NameUserRequest{}
+	mi := &file_unigate_risk_v1_risk_proto_msgTypes[3]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *NameUserRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*NameUserRequest) ProtoMessage() {}
+
+func (x *NameUserRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_unigate_risk_v1_risk_proto_msgTypes[3]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use NameUserRequest.ProtoReflect.Descriptor instead.
+func (*NameUserRequest) Descriptor() ([]byte, []int) {
+	return file_unigate_risk_v1_risk_proto_rawDescGZIP(), []int{3}
+}
+
+func (x *NameUserRequest) GetPaymentId() string {
+	if x != nil {
+		return x.PaymentId
+	}
+	return ""
+}
+
+func (x *NameUserRequest) GetUserRef() string {
+	if x != nil {
+		return x.UserRef
+	}
+	return ""
+}
+
+// NameUserResponse is the payment's decision once its user is named, with
+// EvaluateResponse's fields.
+type NameUserResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Decision      Decision               `protobuf:"varint,1,opt,name=decision,proto3,enum=unigate.risk.v1.Decision" json:"decision,omitempty"`
+	Reason        string                 `protobuf:"bytes,2,opt,name=reason,proto3" json:"reason,omitempty"`
+	RuleId        string                 `protobuf:"bytes,3,opt,name=rule_id,json=ruleId,proto3" json:"rule_id,omitempty"`
+	Message       string                 `protobuf:"bytes,4,opt,name=message,proto3" json:"message,omitempty"`
+	ScoreBp       int32                  `protobuf:"varint,5,opt,name=score_bp,json=scoreBp,proto3" json:"score_bp,omitempty"`
+	Reasons       []*DecisionReason      `protobuf:"bytes,6,rep,name=reasons,proto3" json:"reasons,omitempty"`
+	RulesVersion  int64                  `protobuf:"varint,7,opt,name=rules_version,json=rulesVersion,proto3" json:"rules_version,omitempty"`
+	ModelVersion  string                 `protobuf:"bytes,8,opt,name=model_version,json=modelVersion,proto3" json:"model_version,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *NameUserResponse) Reset() {
+	*x = NameUserResponse{}
+	mi := &file_unigate_risk_v1_risk_proto_msgTypes[4]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *NameUserResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*NameUserResponse) ProtoMessage() {}
+
+func (x *NameUserResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_unigate_risk_v1_risk_proto_msgTypes[4]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use NameUserResponse.ProtoReflect.Descriptor instead.
+func (*NameUserResponse) Descriptor() ([]byte, []int) {
+	return file_unigate_risk_v1_risk_proto_rawDescGZIP(), []int{4}
+}
+
+func (x *NameUserResponse) GetDecision() Decision {
+	if x != nil {
+		return x.Decision
+	}
+	return Decision_DECISION_UNSPECIFIED
+}
+
+func (x *NameUserResponse) GetReason() string {
+	if x != nil {
+		return x.Reason
+	}
+	return ""
+}
+
+func (x *NameUserResponse) GetRuleId() string {
+	if x != nil {
+		return x.RuleId
+	}
+	return ""
+}
+
+func (x *NameUserResponse) GetMessage() string {
+	if x != nil {
+		return x.Message
+	}
+	return ""
+}
+
+func (x *NameUserResponse) GetScoreBp() int32 {
+	if x != nil {
+		return x.ScoreBp
+	}
+	return 0
+}
+
+func (x *NameUserResponse) GetReasons() []*DecisionReason {
+	if x != nil {
+		return x.Reasons
+	}
+	return nil
+}
+
+func (x *NameUserResponse) GetRulesVersion() int64 {
+	if x != nil {
+		return x.RulesVersion
+	}
+	return 0
+}
+
+func (x *NameUserResponse) GetModelVersion() string {
+	if x != nil {
+		return x.ModelVersion
+	}
+	return ""
+}
+
 // ReleaseRequest names the payment whose reservation to give back.
 type ReleaseRequest struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
@@ -242,7 +583,7 @@ type ReleaseRequest struct {
 
 func (x *ReleaseRequest) Reset() {
 	*x = ReleaseRequest{}
-	mi := &file_unigate_risk_v1_risk_proto_msgTypes[2]
+	mi := &file_unigate_risk_v1_risk_proto_msgTypes[5]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -254,7 +595,7 @@ func (x *ReleaseRequest) String() string {
 func (*ReleaseRequest) ProtoMessage() {}
 
 func (x *ReleaseRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_unigate_risk_v1_risk_proto_msgTypes[2]
+	mi := &file_unigate_risk_v1_risk_proto_msgTypes[5]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -267,7 +608,7 @@ func (x *ReleaseRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ReleaseRequest.ProtoReflect.Descriptor instead.
 func (*ReleaseRequest) Descriptor() ([]byte, []int) {
-	return file_unigate_risk_v1_risk_proto_rawDescGZIP(), []int{2}
+	return file_unigate_risk_v1_risk_proto_rawDescGZIP(), []int{5}
 }
 
 func (x *ReleaseRequest) GetPaymentId() string {
@@ -286,7 +627,7 @@ type ReleaseResponse struct {
 
 func (x *ReleaseResponse) Reset() {
 	*x = ReleaseResponse{}
-	mi := &file_unigate_risk_v1_risk_proto_msgTypes[3]
+	mi := &file_unigate_risk_v1_risk_proto_msgTypes[6]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -298,7 +639,7 @@ func (x *ReleaseResponse) String() string {
 func (*ReleaseResponse) ProtoMessage() {}
 
 func (x *ReleaseResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_unigate_risk_v1_risk_proto_msgTypes[3]
+	mi := &file_unigate_risk_v1_risk_proto_msgTypes[6]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -311,24 +652,34 @@ func (x *ReleaseResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ReleaseResponse.ProtoReflect.Descriptor instead.
 func (*ReleaseResponse) Descriptor() ([]byte, []int) {
-	return file_unigate_risk_v1_risk_proto_rawDescGZIP(), []int{3}
+	return file_unigate_risk_v1_risk_proto_rawDescGZIP(), []int{6}
 }
 
 // VelocityEvent is one decision's amount for the velocity keys it counts
 // under (its user, device, merchant and partner, with the currency for
 // sums).
 type VelocityEvent struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	Keys          []string               `protobuf:"bytes,1,rep,name=keys,proto3" json:"keys,omitempty"`
-	UnixSeconds   int64                  `protobuf:"varint,2,opt,name=unix_seconds,json=unixSeconds,proto3" json:"unix_seconds,omitempty"`
-	Amount        int64                  `protobuf:"varint,3,opt,name=amount,proto3" json:"amount,omitempty"`
+	state       protoimpl.MessageState `protogen:"open.v1"`
+	Keys        []string               `protobuf:"bytes,1,rep,name=keys,proto3" json:"keys,omitempty"`
+	UnixSeconds int64                  `protobuf:"varint,2,opt,name=unix_seconds,json=unixSeconds,proto3" json:"unix_seconds,omitempty"`
+	Amount      int64                  `protobuf:"varint,3,opt,name=amount,proto3" json:"amount,omitempty"`
+	// What the model's behaviour features remember of the payment: its user
+	// ("partner/user_ref"), device ("partner/device_ref", "" if none),
+	// merchant ("network/merchant_id") and where the merchant is (degrees
+	// times 10,000; has_place false when its city is not known).
+	User          string `protobuf:"bytes,4,opt,name=user,proto3" json:"user,omitempty"`
+	Device        string `protobuf:"bytes,5,opt,name=device,proto3" json:"device,omitempty"`
+	Merchant      string `protobuf:"bytes,6,opt,name=merchant,proto3" json:"merchant,omitempty"`
+	HasPlace      bool   `protobuf:"varint,7,opt,name=has_place,json=hasPlace,proto3" json:"has_place,omitempty"`
+	LatE4         int32  `protobuf:"varint,8,opt,name=lat_e4,json=latE4,proto3" json:"lat_e4,omitempty"`
+	LonE4         int32  `protobuf:"varint,9,opt,name=lon_e4,json=lonE4,proto3" json:"lon_e4,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
 
 func (x *VelocityEvent) Reset() {
 	*x = VelocityEvent{}
-	mi := &file_unigate_risk_v1_risk_proto_msgTypes[4]
+	mi := &file_unigate_risk_v1_risk_proto_msgTypes[7]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -340,7 +691,7 @@ func (x *VelocityEvent) String() string {
 func (*VelocityEvent) ProtoMessage() {}
 
 func (x *VelocityEvent) ProtoReflect() protoreflect.Message {
-	mi := &file_unigate_risk_v1_risk_proto_msgTypes[4]
+	mi := &file_unigate_risk_v1_risk_proto_msgTypes[7]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -353,7 +704,7 @@ func (x *VelocityEvent) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use VelocityEvent.ProtoReflect.Descriptor instead.
 func (*VelocityEvent) Descriptor() ([]byte, []int) {
-	return file_unigate_risk_v1_risk_proto_rawDescGZIP(), []int{4}
+	return file_unigate_risk_v1_risk_proto_rawDescGZIP(), []int{7}
 }
 
 func (x *VelocityEvent) GetKeys() []string {
@@ -377,6 +728,48 @@ func (x *VelocityEvent) GetAmount() int64 {
 	return 0
 }
 
+func (x *VelocityEvent) GetUser() string {
+	if x != nil {
+		return x.User
+	}
+	return ""
+}
+
+func (x *VelocityEvent) GetDevice() string {
+	if x != nil {
+		return x.Device
+	}
+	return ""
+}
+
+func (x *VelocityEvent) GetMerchant() string {
+	if x != nil {
+		return x.Merchant
+	}
+	return ""
+}
+
+func (x *VelocityEvent) GetHasPlace() bool {
+	if x != nil {
+		return x.HasPlace
+	}
+	return false
+}
+
+func (x *VelocityEvent) GetLatE4() int32 {
+	if x != nil {
+		return x.LatE4
+	}
+	return 0
+}
+
+func (x *VelocityEvent) GetLonE4() int32 {
+	if x != nil {
+		return x.LonE4
+	}
+	return 0
+}
+
 // ShareEventsRequest is one batch from one replica.
 type ShareEventsRequest struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
@@ -389,7 +782,7 @@ type ShareEventsRequest struct {
 
 func (x *ShareEventsRequest) Reset() {
 	*x = ShareEventsRequest{}
-	mi := &file_unigate_risk_v1_risk_proto_msgTypes[5]
+	mi := &file_unigate_risk_v1_risk_proto_msgTypes[8]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -401,7 +794,7 @@ func (x *ShareEventsRequest) String() string {
 func (*ShareEventsRequest) ProtoMessage() {}
 
 func (x *ShareEventsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_unigate_risk_v1_risk_proto_msgTypes[5]
+	mi := &file_unigate_risk_v1_risk_proto_msgTypes[8]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -414,7 +807,7 @@ func (x *ShareEventsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ShareEventsRequest.ProtoReflect.Descriptor instead.
 func (*ShareEventsRequest) Descriptor() ([]byte, []int) {
-	return file_unigate_risk_v1_risk_proto_rawDescGZIP(), []int{5}
+	return file_unigate_risk_v1_risk_proto_rawDescGZIP(), []int{8}
 }
 
 func (x *ShareEventsRequest) GetReplica() string {
@@ -441,7 +834,7 @@ type ShareEventsResponse struct {
 
 func (x *ShareEventsResponse) Reset() {
 	*x = ShareEventsResponse{}
-	mi := &file_unigate_risk_v1_risk_proto_msgTypes[6]
+	mi := &file_unigate_risk_v1_risk_proto_msgTypes[9]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -453,7 +846,7 @@ func (x *ShareEventsResponse) String() string {
 func (*ShareEventsResponse) ProtoMessage() {}
 
 func (x *ShareEventsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_unigate_risk_v1_risk_proto_msgTypes[6]
+	mi := &file_unigate_risk_v1_risk_proto_msgTypes[9]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -466,7 +859,7 @@ func (x *ShareEventsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ShareEventsResponse.ProtoReflect.Descriptor instead.
 func (*ShareEventsResponse) Descriptor() ([]byte, []int) {
-	return file_unigate_risk_v1_risk_proto_rawDescGZIP(), []int{6}
+	return file_unigate_risk_v1_risk_proto_rawDescGZIP(), []int{9}
 }
 
 func (x *ShareEventsResponse) GetEvents() int64 {
@@ -476,11 +869,2019 @@ func (x *ShareEventsResponse) GetEvents() int64 {
 	return 0
 }
 
+// Rule is one rule: a CEL expression over the documented payment
+// features (docs/risk.md).
+type Rule struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	Id    string                 `protobuf:"bytes,1,opt,name=id,proto3" json:"id,omitempty"`
+	Expr  string                 `protobuf:"bytes,2,opt,name=expr,proto3" json:"expr,omitempty"`
+	// "decline" or "review".
+	Action string `protobuf:"bytes,3,opt,name=action,proto3" json:"action,omitempty"`
+	// "enforce" or "shadow" (evaluated and recorded, never acted on).
+	Mode          string `protobuf:"bytes,4,opt,name=mode,proto3" json:"mode,omitempty"`
+	Description   string `protobuf:"bytes,5,opt,name=description,proto3" json:"description,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *Rule) Reset() {
+	*x = Rule{}
+	mi := &file_unigate_risk_v1_risk_proto_msgTypes[10]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *Rule) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*Rule) ProtoMessage() {}
+
+func (x *Rule) ProtoReflect() protoreflect.Message {
+	mi := &file_unigate_risk_v1_risk_proto_msgTypes[10]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use Rule.ProtoReflect.Descriptor instead.
+func (*Rule) Descriptor() ([]byte, []int) {
+	return file_unigate_risk_v1_risk_proto_rawDescGZIP(), []int{10}
+}
+
+func (x *Rule) GetId() string {
+	if x != nil {
+		return x.Id
+	}
+	return ""
+}
+
+func (x *Rule) GetExpr() string {
+	if x != nil {
+		return x.Expr
+	}
+	return ""
+}
+
+func (x *Rule) GetAction() string {
+	if x != nil {
+		return x.Action
+	}
+	return ""
+}
+
+func (x *Rule) GetMode() string {
+	if x != nil {
+		return x.Mode
+	}
+	return ""
+}
+
+func (x *Rule) GetDescription() string {
+	if x != nil {
+		return x.Description
+	}
+	return ""
+}
+
+// RuleSet is a versioned set of rules.
+type RuleSet struct {
+	state   protoimpl.MessageState `protogen:"open.v1"`
+	Version int64                  `protobuf:"varint,1,opt,name=version,proto3" json:"version,omitempty"`
+	Rules   []*Rule                `protobuf:"bytes,2,rep,name=rules,proto3" json:"rules,omitempty"`
+	// Who put it in force, and when.
+	Actor         string                 `protobuf:"bytes,3,opt,name=actor,proto3" json:"actor,omitempty"`
+	UpdateTime    *timestamppb.Timestamp `protobuf:"bytes,4,opt,name=update_time,json=updateTime,proto3" json:"update_time,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *RuleSet) Reset() {
+	*x = RuleSet{}
+	mi := &file_unigate_risk_v1_risk_proto_msgTypes[11]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *RuleSet) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*RuleSet) ProtoMessage() {}
+
+func (x *RuleSet) ProtoReflect() protoreflect.Message {
+	mi := &file_unigate_risk_v1_risk_proto_msgTypes[11]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use RuleSet.ProtoReflect.Descriptor instead.
+func (*RuleSet) Descriptor() ([]byte, []int) {
+	return file_unigate_risk_v1_risk_proto_rawDescGZIP(), []int{11}
+}
+
+func (x *RuleSet) GetVersion() int64 {
+	if x != nil {
+		return x.Version
+	}
+	return 0
+}
+
+func (x *RuleSet) GetRules() []*Rule {
+	if x != nil {
+		return x.Rules
+	}
+	return nil
+}
+
+func (x *RuleSet) GetActor() string {
+	if x != nil {
+		return x.Actor
+	}
+	return ""
+}
+
+func (x *RuleSet) GetUpdateTime() *timestamppb.Timestamp {
+	if x != nil {
+		return x.UpdateTime
+	}
+	return nil
+}
+
+type PutRulesRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	RuleSet       *RuleSet               `protobuf:"bytes,1,opt,name=rule_set,json=ruleSet,proto3" json:"rule_set,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *PutRulesRequest) Reset() {
+	*x = PutRulesRequest{}
+	mi := &file_unigate_risk_v1_risk_proto_msgTypes[12]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *PutRulesRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*PutRulesRequest) ProtoMessage() {}
+
+func (x *PutRulesRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_unigate_risk_v1_risk_proto_msgTypes[12]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use PutRulesRequest.ProtoReflect.Descriptor instead.
+func (*PutRulesRequest) Descriptor() ([]byte, []int) {
+	return file_unigate_risk_v1_risk_proto_rawDescGZIP(), []int{12}
+}
+
+func (x *PutRulesRequest) GetRuleSet() *RuleSet {
+	if x != nil {
+		return x.RuleSet
+	}
+	return nil
+}
+
+// PutRulesResponse is the set now in force.
+type PutRulesResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	RuleSet       *RuleSet               `protobuf:"bytes,1,opt,name=rule_set,json=ruleSet,proto3" json:"rule_set,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *PutRulesResponse) Reset() {
+	*x = PutRulesResponse{}
+	mi := &file_unigate_risk_v1_risk_proto_msgTypes[13]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *PutRulesResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*PutRulesResponse) ProtoMessage() {}
+
+func (x *PutRulesResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_unigate_risk_v1_risk_proto_msgTypes[13]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use PutRulesResponse.ProtoReflect.Descriptor instead.
+func (*PutRulesResponse) Descriptor() ([]byte, []int) {
+	return file_unigate_risk_v1_risk_proto_rawDescGZIP(), []int{13}
+}
+
+func (x *PutRulesResponse) GetRuleSet() *RuleSet {
+	if x != nil {
+		return x.RuleSet
+	}
+	return nil
+}
+
+type GetRulesRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *GetRulesRequest) Reset() {
+	*x = GetRulesRequest{}
+	mi := &file_unigate_risk_v1_risk_proto_msgTypes[14]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *GetRulesRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*GetRulesRequest) ProtoMessage() {}
+
+func (x *GetRulesRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_unigate_risk_v1_risk_proto_msgTypes[14]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use GetRulesRequest.ProtoReflect.Descriptor instead.
+func (*GetRulesRequest) Descriptor() ([]byte, []int) {
+	return file_unigate_risk_v1_risk_proto_rawDescGZIP(), []int{14}
+}
+
+// GetRulesResponse is the set in force.
+type GetRulesResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	RuleSet       *RuleSet               `protobuf:"bytes,1,opt,name=rule_set,json=ruleSet,proto3" json:"rule_set,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *GetRulesResponse) Reset() {
+	*x = GetRulesResponse{}
+	mi := &file_unigate_risk_v1_risk_proto_msgTypes[15]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *GetRulesResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*GetRulesResponse) ProtoMessage() {}
+
+func (x *GetRulesResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_unigate_risk_v1_risk_proto_msgTypes[15]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use GetRulesResponse.ProtoReflect.Descriptor instead.
+func (*GetRulesResponse) Descriptor() ([]byte, []int) {
+	return file_unigate_risk_v1_risk_proto_rawDescGZIP(), []int{15}
+}
+
+func (x *GetRulesResponse) GetRuleSet() *RuleSet {
+	if x != nil {
+		return x.RuleSet
+	}
+	return nil
+}
+
+// ListEntry is one value on a list.
+type ListEntry struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// "block" (declined), "allow" (skips rules and the model; limits and
+	// blocks still apply) or "suspend" (partners and merchants: declined
+	// while suspended).
+	List string `protobuf:"bytes,1,opt,name=list,proto3" json:"list,omitempty"`
+	// "user" (partner/user_ref), "device" (partner/device_ref), "merchant"
+	// (network/merchant_id), "mcc" (four digits) or "partner" (its id).
+	Kind          string                 `protobuf:"bytes,2,opt,name=kind,proto3" json:"kind,omitempty"`
+	Value         string                 `protobuf:"bytes,3,opt,name=value,proto3" json:"value,omitempty"`
+	Note          string                 `protobuf:"bytes,4,opt,name=note,proto3" json:"note,omitempty"`
+	Actor         string                 `protobuf:"bytes,5,opt,name=actor,proto3" json:"actor,omitempty"`
+	UpdateTime    *timestamppb.Timestamp `protobuf:"bytes,6,opt,name=update_time,json=updateTime,proto3" json:"update_time,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ListEntry) Reset() {
+	*x = ListEntry{}
+	mi := &file_unigate_risk_v1_risk_proto_msgTypes[16]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ListEntry) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ListEntry) ProtoMessage() {}
+
+func (x *ListEntry) ProtoReflect() protoreflect.Message {
+	mi := &file_unigate_risk_v1_risk_proto_msgTypes[16]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ListEntry.ProtoReflect.Descriptor instead.
+func (*ListEntry) Descriptor() ([]byte, []int) {
+	return file_unigate_risk_v1_risk_proto_rawDescGZIP(), []int{16}
+}
+
+func (x *ListEntry) GetList() string {
+	if x != nil {
+		return x.List
+	}
+	return ""
+}
+
+func (x *ListEntry) GetKind() string {
+	if x != nil {
+		return x.Kind
+	}
+	return ""
+}
+
+func (x *ListEntry) GetValue() string {
+	if x != nil {
+		return x.Value
+	}
+	return ""
+}
+
+func (x *ListEntry) GetNote() string {
+	if x != nil {
+		return x.Note
+	}
+	return ""
+}
+
+func (x *ListEntry) GetActor() string {
+	if x != nil {
+		return x.Actor
+	}
+	return ""
+}
+
+func (x *ListEntry) GetUpdateTime() *timestamppb.Timestamp {
+	if x != nil {
+		return x.UpdateTime
+	}
+	return nil
+}
+
+type PutListEntryRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Entry         *ListEntry             `protobuf:"bytes,1,opt,name=entry,proto3" json:"entry,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *PutListEntryRequest) Reset() {
+	*x = PutListEntryRequest{}
+	mi := &file_unigate_risk_v1_risk_proto_msgTypes[17]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *PutListEntryRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*PutListEntryRequest) ProtoMessage() {}
+
+func (x *PutListEntryRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_unigate_risk_v1_risk_proto_msgTypes[17]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use PutListEntryRequest.ProtoReflect.Descriptor instead.
+func (*PutListEntryRequest) Descriptor() ([]byte, []int) {
+	return file_unigate_risk_v1_risk_proto_rawDescGZIP(), []int{17}
+}
+
+func (x *PutListEntryRequest) GetEntry() *ListEntry {
+	if x != nil {
+		return x.Entry
+	}
+	return nil
+}
+
+// PutListEntryResponse is the entry as stored.
+type PutListEntryResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Entry         *ListEntry             `protobuf:"bytes,1,opt,name=entry,proto3" json:"entry,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *PutListEntryResponse) Reset() {
+	*x = PutListEntryResponse{}
+	mi := &file_unigate_risk_v1_risk_proto_msgTypes[18]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *PutListEntryResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*PutListEntryResponse) ProtoMessage() {}
+
+func (x *PutListEntryResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_unigate_risk_v1_risk_proto_msgTypes[18]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use PutListEntryResponse.ProtoReflect.Descriptor instead.
+func (*PutListEntryResponse) Descriptor() ([]byte, []int) {
+	return file_unigate_risk_v1_risk_proto_rawDescGZIP(), []int{18}
+}
+
+func (x *PutListEntryResponse) GetEntry() *ListEntry {
+	if x != nil {
+		return x.Entry
+	}
+	return nil
+}
+
+type DeleteListEntryRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	List          string                 `protobuf:"bytes,1,opt,name=list,proto3" json:"list,omitempty"`
+	Kind          string                 `protobuf:"bytes,2,opt,name=kind,proto3" json:"kind,omitempty"`
+	Value         string                 `protobuf:"bytes,3,opt,name=value,proto3" json:"value,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *DeleteListEntryRequest) Reset() {
+	*x = DeleteListEntryRequest{}
+	mi := &file_unigate_risk_v1_risk_proto_msgTypes[19]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *DeleteListEntryRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*DeleteListEntryRequest) ProtoMessage() {}
+
+func (x *DeleteListEntryRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_unigate_risk_v1_risk_proto_msgTypes[19]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use DeleteListEntryRequest.ProtoReflect.Descriptor instead.
+func (*DeleteListEntryRequest) Descriptor() ([]byte, []int) {
+	return file_unigate_risk_v1_risk_proto_rawDescGZIP(), []int{19}
+}
+
+func (x *DeleteListEntryRequest) GetList() string {
+	if x != nil {
+		return x.List
+	}
+	return ""
+}
+
+func (x *DeleteListEntryRequest) GetKind() string {
+	if x != nil {
+		return x.Kind
+	}
+	return ""
+}
+
+func (x *DeleteListEntryRequest) GetValue() string {
+	if x != nil {
+		return x.Value
+	}
+	return ""
+}
+
+type DeleteListEntryResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *DeleteListEntryResponse) Reset() {
+	*x = DeleteListEntryResponse{}
+	mi := &file_unigate_risk_v1_risk_proto_msgTypes[20]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *DeleteListEntryResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*DeleteListEntryResponse) ProtoMessage() {}
+
+func (x *DeleteListEntryResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_unigate_risk_v1_risk_proto_msgTypes[20]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use DeleteListEntryResponse.ProtoReflect.Descriptor instead.
+func (*DeleteListEntryResponse) Descriptor() ([]byte, []int) {
+	return file_unigate_risk_v1_risk_proto_rawDescGZIP(), []int{20}
+}
+
+type ListListEntriesRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	List          string                 `protobuf:"bytes,1,opt,name=list,proto3" json:"list,omitempty"`
+	Kind          string                 `protobuf:"bytes,2,opt,name=kind,proto3" json:"kind,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ListListEntriesRequest) Reset() {
+	*x = ListListEntriesRequest{}
+	mi := &file_unigate_risk_v1_risk_proto_msgTypes[21]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ListListEntriesRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ListListEntriesRequest) ProtoMessage() {}
+
+func (x *ListListEntriesRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_unigate_risk_v1_risk_proto_msgTypes[21]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ListListEntriesRequest.ProtoReflect.Descriptor instead.
+func (*ListListEntriesRequest) Descriptor() ([]byte, []int) {
+	return file_unigate_risk_v1_risk_proto_rawDescGZIP(), []int{21}
+}
+
+func (x *ListListEntriesRequest) GetList() string {
+	if x != nil {
+		return x.List
+	}
+	return ""
+}
+
+func (x *ListListEntriesRequest) GetKind() string {
+	if x != nil {
+		return x.Kind
+	}
+	return ""
+}
+
+type ListListEntriesResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Entries       []*ListEntry           `protobuf:"bytes,1,rep,name=entries,proto3" json:"entries,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ListListEntriesResponse) Reset() {
+	*x = ListListEntriesResponse{}
+	mi := &file_unigate_risk_v1_risk_proto_msgTypes[22]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ListListEntriesResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ListListEntriesResponse) ProtoMessage() {}
+
+func (x *ListListEntriesResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_unigate_risk_v1_risk_proto_msgTypes[22]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ListListEntriesResponse.ProtoReflect.Descriptor instead.
+func (*ListListEntriesResponse) Descriptor() ([]byte, []int) {
+	return file_unigate_risk_v1_risk_proto_rawDescGZIP(), []int{22}
+}
+
+func (x *ListListEntriesResponse) GetEntries() []*ListEntry {
+	if x != nil {
+		return x.Entries
+	}
+	return nil
+}
+
+// Limits are one partner's amount limits in one currency, minor units;
+// 0 is no limit. Per payment and per user are exact across replicas; the
+// merchant's and the partner's daily limits are over the last 24 hours,
+// counted in memory and shared between replicas (ADR 0016).
+type Limits struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// A partner's id, or "*" for every partner without its own.
+	PartnerId      string                 `protobuf:"bytes,1,opt,name=partner_id,json=partnerId,proto3" json:"partner_id,omitempty"`
+	Currency       string                 `protobuf:"bytes,2,opt,name=currency,proto3" json:"currency,omitempty"`
+	PerPayment     int64                  `protobuf:"varint,3,opt,name=per_payment,json=perPayment,proto3" json:"per_payment,omitempty"`
+	UserPerPayment int64                  `protobuf:"varint,4,opt,name=user_per_payment,json=userPerPayment,proto3" json:"user_per_payment,omitempty"`
+	UserDaily      int64                  `protobuf:"varint,5,opt,name=user_daily,json=userDaily,proto3" json:"user_daily,omitempty"`
+	UserMonthly    int64                  `protobuf:"varint,6,opt,name=user_monthly,json=userMonthly,proto3" json:"user_monthly,omitempty"`
+	MerchantDaily  int64                  `protobuf:"varint,7,opt,name=merchant_daily,json=merchantDaily,proto3" json:"merchant_daily,omitempty"`
+	PartnerDaily   int64                  `protobuf:"varint,8,opt,name=partner_daily,json=partnerDaily,proto3" json:"partner_daily,omitempty"`
+	Actor          string                 `protobuf:"bytes,9,opt,name=actor,proto3" json:"actor,omitempty"`
+	UpdateTime     *timestamppb.Timestamp `protobuf:"bytes,10,opt,name=update_time,json=updateTime,proto3" json:"update_time,omitempty"`
+	unknownFields  protoimpl.UnknownFields
+	sizeCache      protoimpl.SizeCache
+}
+
+func (x *Limits) Reset() {
+	*x = Limits{}
+	mi := &file_unigate_risk_v1_risk_proto_msgTypes[23]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *Limits) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*Limits) ProtoMessage() {}
+
+func (x *Limits) ProtoReflect() protoreflect.Message {
+	mi := &file_unigate_risk_v1_risk_proto_msgTypes[23]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use Limits.ProtoReflect.Descriptor instead.
+func (*Limits) Descriptor() ([]byte, []int) {
+	return file_unigate_risk_v1_risk_proto_rawDescGZIP(), []int{23}
+}
+
+func (x *Limits) GetPartnerId() string {
+	if x != nil {
+		return x.PartnerId
+	}
+	return ""
+}
+
+func (x *Limits) GetCurrency() string {
+	if x != nil {
+		return x.Currency
+	}
+	return ""
+}
+
+func (x *Limits) GetPerPayment() int64 {
+	if x != nil {
+		return x.PerPayment
+	}
+	return 0
+}
+
+func (x *Limits) GetUserPerPayment() int64 {
+	if x != nil {
+		return x.UserPerPayment
+	}
+	return 0
+}
+
+func (x *Limits) GetUserDaily() int64 {
+	if x != nil {
+		return x.UserDaily
+	}
+	return 0
+}
+
+func (x *Limits) GetUserMonthly() int64 {
+	if x != nil {
+		return x.UserMonthly
+	}
+	return 0
+}
+
+func (x *Limits) GetMerchantDaily() int64 {
+	if x != nil {
+		return x.MerchantDaily
+	}
+	return 0
+}
+
+func (x *Limits) GetPartnerDaily() int64 {
+	if x != nil {
+		return x.PartnerDaily
+	}
+	return 0
+}
+
+func (x *Limits) GetActor() string {
+	if x != nil {
+		return x.Actor
+	}
+	return ""
+}
+
+func (x *Limits) GetUpdateTime() *timestamppb.Timestamp {
+	if x != nil {
+		return x.UpdateTime
+	}
+	return nil
+}
+
+type PutLimitsRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Limits        *Limits                `protobuf:"bytes,1,opt,name=limits,proto3" json:"limits,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *PutLimitsRequest) Reset() {
+	*x = PutLimitsRequest{}
+	mi := &file_unigate_risk_v1_risk_proto_msgTypes[24]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *PutLimitsRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*PutLimitsRequest) ProtoMessage() {}
+
+func (x *PutLimitsRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_unigate_risk_v1_risk_proto_msgTypes[24]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use PutLimitsRequest.ProtoReflect.Descriptor instead.
+func (*PutLimitsRequest) Descriptor() ([]byte, []int) {
+	return file_unigate_risk_v1_risk_proto_rawDescGZIP(), []int{24}
+}
+
+func (x *PutLimitsRequest) GetLimits() *Limits {
+	if x != nil {
+		return x.Limits
+	}
+	return nil
+}
+
+// PutLimitsResponse is the limits as stored.
+type PutLimitsResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Limits        *Limits                `protobuf:"bytes,1,opt,name=limits,proto3" json:"limits,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *PutLimitsResponse) Reset() {
+	*x = PutLimitsResponse{}
+	mi := &file_unigate_risk_v1_risk_proto_msgTypes[25]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *PutLimitsResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*PutLimitsResponse) ProtoMessage() {}
+
+func (x *PutLimitsResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_unigate_risk_v1_risk_proto_msgTypes[25]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use PutLimitsResponse.ProtoReflect.Descriptor instead.
+func (*PutLimitsResponse) Descriptor() ([]byte, []int) {
+	return file_unigate_risk_v1_risk_proto_rawDescGZIP(), []int{25}
+}
+
+func (x *PutLimitsResponse) GetLimits() *Limits {
+	if x != nil {
+		return x.Limits
+	}
+	return nil
+}
+
+type ListLimitsRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ListLimitsRequest) Reset() {
+	*x = ListLimitsRequest{}
+	mi := &file_unigate_risk_v1_risk_proto_msgTypes[26]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ListLimitsRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ListLimitsRequest) ProtoMessage() {}
+
+func (x *ListLimitsRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_unigate_risk_v1_risk_proto_msgTypes[26]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ListLimitsRequest.ProtoReflect.Descriptor instead.
+func (*ListLimitsRequest) Descriptor() ([]byte, []int) {
+	return file_unigate_risk_v1_risk_proto_rawDescGZIP(), []int{26}
+}
+
+type ListLimitsResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Limits        []*Limits              `protobuf:"bytes,1,rep,name=limits,proto3" json:"limits,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ListLimitsResponse) Reset() {
+	*x = ListLimitsResponse{}
+	mi := &file_unigate_risk_v1_risk_proto_msgTypes[27]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ListLimitsResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ListLimitsResponse) ProtoMessage() {}
+
+func (x *ListLimitsResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_unigate_risk_v1_risk_proto_msgTypes[27]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ListLimitsResponse.ProtoReflect.Descriptor instead.
+func (*ListLimitsResponse) Descriptor() ([]byte, []int) {
+	return file_unigate_risk_v1_risk_proto_rawDescGZIP(), []int{27}
+}
+
+func (x *ListLimitsResponse) GetLimits() []*Limits {
+	if x != nil {
+		return x.Limits
+	}
+	return nil
+}
+
+// DecisionRecord is a decision as stored for audit.
+type DecisionRecord struct {
+	state          protoimpl.MessageState `protogen:"open.v1"`
+	PaymentId      string                 `protobuf:"bytes,1,opt,name=payment_id,json=paymentId,proto3" json:"payment_id,omitempty"`
+	PartnerId      string                 `protobuf:"bytes,2,opt,name=partner_id,json=partnerId,proto3" json:"partner_id,omitempty"`
+	UserRef        string                 `protobuf:"bytes,3,opt,name=user_ref,json=userRef,proto3" json:"user_ref,omitempty"`
+	DeviceRef      string                 `protobuf:"bytes,4,opt,name=device_ref,json=deviceRef,proto3" json:"device_ref,omitempty"`
+	Merchant       string                 `protobuf:"bytes,5,opt,name=merchant,proto3" json:"merchant,omitempty"`
+	MerchantAmount *v1.Money              `protobuf:"bytes,6,opt,name=merchant_amount,json=merchantAmount,proto3" json:"merchant_amount,omitempty"`
+	Decision       Decision               `protobuf:"varint,7,opt,name=decision,proto3,enum=unigate.risk.v1.Decision" json:"decision,omitempty"`
+	Reason         string                 `protobuf:"bytes,8,opt,name=reason,proto3" json:"reason,omitempty"`
+	RuleId         string                 `protobuf:"bytes,9,opt,name=rule_id,json=ruleId,proto3" json:"rule_id,omitempty"`
+	Message        string                 `protobuf:"bytes,10,opt,name=message,proto3" json:"message,omitempty"`
+	ScoreBp        int32                  `protobuf:"varint,11,opt,name=score_bp,json=scoreBp,proto3" json:"score_bp,omitempty"`
+	Reasons        []*DecisionReason      `protobuf:"bytes,12,rep,name=reasons,proto3" json:"reasons,omitempty"`
+	RulesVersion   int64                  `protobuf:"varint,13,opt,name=rules_version,json=rulesVersion,proto3" json:"rules_version,omitempty"`
+	ModelVersion   string                 `protobuf:"bytes,14,opt,name=model_version,json=modelVersion,proto3" json:"model_version,omitempty"`
+	Released       bool                   `protobuf:"varint,15,opt,name=released,proto3" json:"released,omitempty"`
+	CreateTime     *timestamppb.Timestamp `protobuf:"bytes,16,opt,name=create_time,json=createTime,proto3" json:"create_time,omitempty"`
+	Mode           PaymentMode            `protobuf:"varint,17,opt,name=mode,proto3,enum=unigate.risk.v1.PaymentMode" json:"mode,omitempty"`
+	unknownFields  protoimpl.UnknownFields
+	sizeCache      protoimpl.SizeCache
+}
+
+func (x *DecisionRecord) Reset() {
+	*x = DecisionRecord{}
+	mi := &file_unigate_risk_v1_risk_proto_msgTypes[28]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *DecisionRecord) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*DecisionRecord) ProtoMessage() {}
+
+func (x *DecisionRecord) ProtoReflect() protoreflect.Message {
+	mi := &file_unigate_risk_v1_risk_proto_msgTypes[28]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use DecisionRecord.ProtoReflect.Descriptor instead.
+func (*DecisionRecord) Descriptor() ([]byte, []int) {
+	return file_unigate_risk_v1_risk_proto_rawDescGZIP(), []int{28}
+}
+
+func (x *DecisionRecord) GetPaymentId() string {
+	if x != nil {
+		return x.PaymentId
+	}
+	return ""
+}
+
+func (x *DecisionRecord) GetPartnerId() string {
+	if x != nil {
+		return x.PartnerId
+	}
+	return ""
+}
+
+func (x *DecisionRecord) GetUserRef() string {
+	if x != nil {
+		return x.UserRef
+	}
+	return ""
+}
+
+func (x *DecisionRecord) GetDeviceRef() string {
+	if x != nil {
+		return x.DeviceRef
+	}
+	return ""
+}
+
+func (x *DecisionRecord) GetMerchant() string {
+	if x != nil {
+		return x.Merchant
+	}
+	return ""
+}
+
+func (x *DecisionRecord) GetMerchantAmount() *v1.Money {
+	if x != nil {
+		return x.MerchantAmount
+	}
+	return nil
+}
+
+func (x *DecisionRecord) GetDecision() Decision {
+	if x != nil {
+		return x.Decision
+	}
+	return Decision_DECISION_UNSPECIFIED
+}
+
+func (x *DecisionRecord) GetReason() string {
+	if x != nil {
+		return x.Reason
+	}
+	return ""
+}
+
+func (x *DecisionRecord) GetRuleId() string {
+	if x != nil {
+		return x.RuleId
+	}
+	return ""
+}
+
+func (x *DecisionRecord) GetMessage() string {
+	if x != nil {
+		return x.Message
+	}
+	return ""
+}
+
+func (x *DecisionRecord) GetScoreBp() int32 {
+	if x != nil {
+		return x.ScoreBp
+	}
+	return 0
+}
+
+func (x *DecisionRecord) GetReasons() []*DecisionReason {
+	if x != nil {
+		return x.Reasons
+	}
+	return nil
+}
+
+func (x *DecisionRecord) GetRulesVersion() int64 {
+	if x != nil {
+		return x.RulesVersion
+	}
+	return 0
+}
+
+func (x *DecisionRecord) GetModelVersion() string {
+	if x != nil {
+		return x.ModelVersion
+	}
+	return ""
+}
+
+func (x *DecisionRecord) GetReleased() bool {
+	if x != nil {
+		return x.Released
+	}
+	return false
+}
+
+func (x *DecisionRecord) GetCreateTime() *timestamppb.Timestamp {
+	if x != nil {
+		return x.CreateTime
+	}
+	return nil
+}
+
+func (x *DecisionRecord) GetMode() PaymentMode {
+	if x != nil {
+		return x.Mode
+	}
+	return PaymentMode_PAYMENT_MODE_UNSPECIFIED
+}
+
+type GetDecisionRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	PaymentId     string                 `protobuf:"bytes,1,opt,name=payment_id,json=paymentId,proto3" json:"payment_id,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *GetDecisionRequest) Reset() {
+	*x = GetDecisionRequest{}
+	mi := &file_unigate_risk_v1_risk_proto_msgTypes[29]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *GetDecisionRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*GetDecisionRequest) ProtoMessage() {}
+
+func (x *GetDecisionRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_unigate_risk_v1_risk_proto_msgTypes[29]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use GetDecisionRequest.ProtoReflect.Descriptor instead.
+func (*GetDecisionRequest) Descriptor() ([]byte, []int) {
+	return file_unigate_risk_v1_risk_proto_rawDescGZIP(), []int{29}
+}
+
+func (x *GetDecisionRequest) GetPaymentId() string {
+	if x != nil {
+		return x.PaymentId
+	}
+	return ""
+}
+
+type GetDecisionResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Decision      *DecisionRecord        `protobuf:"bytes,1,opt,name=decision,proto3" json:"decision,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *GetDecisionResponse) Reset() {
+	*x = GetDecisionResponse{}
+	mi := &file_unigate_risk_v1_risk_proto_msgTypes[30]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *GetDecisionResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*GetDecisionResponse) ProtoMessage() {}
+
+func (x *GetDecisionResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_unigate_risk_v1_risk_proto_msgTypes[30]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use GetDecisionResponse.ProtoReflect.Descriptor instead.
+func (*GetDecisionResponse) Descriptor() ([]byte, []int) {
+	return file_unigate_risk_v1_risk_proto_rawDescGZIP(), []int{30}
+}
+
+func (x *GetDecisionResponse) GetDecision() *DecisionRecord {
+	if x != nil {
+		return x.Decision
+	}
+	return nil
+}
+
+type ListDecisionsRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Filters, each optional.
+	PartnerId string   `protobuf:"bytes,1,opt,name=partner_id,json=partnerId,proto3" json:"partner_id,omitempty"`
+	UserRef   string   `protobuf:"bytes,2,opt,name=user_ref,json=userRef,proto3" json:"user_ref,omitempty"`
+	Decision  Decision `protobuf:"varint,3,opt,name=decision,proto3,enum=unigate.risk.v1.Decision" json:"decision,omitempty"`
+	// At most this many (default 50, at most 1000).
+	PageSize int32 `protobuf:"varint,4,opt,name=page_size,json=pageSize,proto3" json:"page_size,omitempty"`
+	// Only decisions made before this time (for the next page: the last
+	// one's create_time).
+	Before        *timestamppb.Timestamp `protobuf:"bytes,5,opt,name=before,proto3" json:"before,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ListDecisionsRequest) Reset() {
+	*x = ListDecisionsRequest{}
+	mi := &file_unigate_risk_v1_risk_proto_msgTypes[31]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ListDecisionsRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ListDecisionsRequest) ProtoMessage() {}
+
+func (x *ListDecisionsRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_unigate_risk_v1_risk_proto_msgTypes[31]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ListDecisionsRequest.ProtoReflect.Descriptor instead.
+func (*ListDecisionsRequest) Descriptor() ([]byte, []int) {
+	return file_unigate_risk_v1_risk_proto_rawDescGZIP(), []int{31}
+}
+
+func (x *ListDecisionsRequest) GetPartnerId() string {
+	if x != nil {
+		return x.PartnerId
+	}
+	return ""
+}
+
+func (x *ListDecisionsRequest) GetUserRef() string {
+	if x != nil {
+		return x.UserRef
+	}
+	return ""
+}
+
+func (x *ListDecisionsRequest) GetDecision() Decision {
+	if x != nil {
+		return x.Decision
+	}
+	return Decision_DECISION_UNSPECIFIED
+}
+
+func (x *ListDecisionsRequest) GetPageSize() int32 {
+	if x != nil {
+		return x.PageSize
+	}
+	return 0
+}
+
+func (x *ListDecisionsRequest) GetBefore() *timestamppb.Timestamp {
+	if x != nil {
+		return x.Before
+	}
+	return nil
+}
+
+type ListDecisionsResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Decisions     []*DecisionRecord      `protobuf:"bytes,1,rep,name=decisions,proto3" json:"decisions,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ListDecisionsResponse) Reset() {
+	*x = ListDecisionsResponse{}
+	mi := &file_unigate_risk_v1_risk_proto_msgTypes[32]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ListDecisionsResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ListDecisionsResponse) ProtoMessage() {}
+
+func (x *ListDecisionsResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_unigate_risk_v1_risk_proto_msgTypes[32]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ListDecisionsResponse.ProtoReflect.Descriptor instead.
+func (*ListDecisionsResponse) Descriptor() ([]byte, []int) {
+	return file_unigate_risk_v1_risk_proto_rawDescGZIP(), []int{32}
+}
+
+func (x *ListDecisionsResponse) GetDecisions() []*DecisionRecord {
+	if x != nil {
+		return x.Decisions
+	}
+	return nil
+}
+
+// Case is a review case.
+type Case struct {
+	state     protoimpl.MessageState `protogen:"open.v1"`
+	CaseId    string                 `protobuf:"bytes,1,opt,name=case_id,json=caseId,proto3" json:"case_id,omitempty"`
+	PaymentId string                 `protobuf:"bytes,2,opt,name=payment_id,json=paymentId,proto3" json:"payment_id,omitempty"`
+	PartnerId string                 `protobuf:"bytes,3,opt,name=partner_id,json=partnerId,proto3" json:"partner_id,omitempty"`
+	UserRef   string                 `protobuf:"bytes,4,opt,name=user_ref,json=userRef,proto3" json:"user_ref,omitempty"`
+	DeviceRef string                 `protobuf:"bytes,5,opt,name=device_ref,json=deviceRef,proto3" json:"device_ref,omitempty"`
+	Merchant  string                 `protobuf:"bytes,6,opt,name=merchant,proto3" json:"merchant,omitempty"`
+	Reasons   []string               `protobuf:"bytes,7,rep,name=reasons,proto3" json:"reasons,omitempty"`
+	ScoreBp   int32                  `protobuf:"varint,8,opt,name=score_bp,json=scoreBp,proto3" json:"score_bp,omitempty"`
+	// OPEN, ASSIGNED or RESOLVED.
+	State    string `protobuf:"bytes,9,opt,name=state,proto3" json:"state,omitempty"`
+	Assignee string `protobuf:"bytes,10,opt,name=assignee,proto3" json:"assignee,omitempty"`
+	// FRAUD or LEGITIMATE once resolved.
+	Label      string                 `protobuf:"bytes,11,opt,name=label,proto3" json:"label,omitempty"`
+	Resolution string                 `protobuf:"bytes,12,opt,name=resolution,proto3" json:"resolution,omitempty"`
+	CreateTime *timestamppb.Timestamp `protobuf:"bytes,13,opt,name=create_time,json=createTime,proto3" json:"create_time,omitempty"`
+	UpdateTime *timestamppb.Timestamp `protobuf:"bytes,14,opt,name=update_time,json=updateTime,proto3" json:"update_time,omitempty"`
+	// GetCase only: the case's history, oldest first.
+	Events        []*CaseEvent `protobuf:"bytes,15,rep,name=events,proto3" json:"events,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *Case) Reset() {
+	*x = Case{}
+	mi := &file_unigate_risk_v1_risk_proto_msgTypes[33]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *Case) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*Case) ProtoMessage() {}
+
+func (x *Case) ProtoReflect() protoreflect.Message {
+	mi := &file_unigate_risk_v1_risk_proto_msgTypes[33]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use Case.ProtoReflect.Descriptor instead.
+func (*Case) Descriptor() ([]byte, []int) {
+	return file_unigate_risk_v1_risk_proto_rawDescGZIP(), []int{33}
+}
+
+func (x *Case) GetCaseId() string {
+	if x != nil {
+		return x.CaseId
+	}
+	return ""
+}
+
+func (x *Case) GetPaymentId() string {
+	if x != nil {
+		return x.PaymentId
+	}
+	return ""
+}
+
+func (x *Case) GetPartnerId() string {
+	if x != nil {
+		return x.PartnerId
+	}
+	return ""
+}
+
+func (x *Case) GetUserRef() string {
+	if x != nil {
+		return x.UserRef
+	}
+	return ""
+}
+
+func (x *Case) GetDeviceRef() string {
+	if x != nil {
+		return x.DeviceRef
+	}
+	return ""
+}
+
+func (x *Case) GetMerchant() string {
+	if x != nil {
+		return x.Merchant
+	}
+	return ""
+}
+
+func (x *Case) GetReasons() []string {
+	if x != nil {
+		return x.Reasons
+	}
+	return nil
+}
+
+func (x *Case) GetScoreBp() int32 {
+	if x != nil {
+		return x.ScoreBp
+	}
+	return 0
+}
+
+func (x *Case) GetState() string {
+	if x != nil {
+		return x.State
+	}
+	return ""
+}
+
+func (x *Case) GetAssignee() string {
+	if x != nil {
+		return x.Assignee
+	}
+	return ""
+}
+
+func (x *Case) GetLabel() string {
+	if x != nil {
+		return x.Label
+	}
+	return ""
+}
+
+func (x *Case) GetResolution() string {
+	if x != nil {
+		return x.Resolution
+	}
+	return ""
+}
+
+func (x *Case) GetCreateTime() *timestamppb.Timestamp {
+	if x != nil {
+		return x.CreateTime
+	}
+	return nil
+}
+
+func (x *Case) GetUpdateTime() *timestamppb.Timestamp {
+	if x != nil {
+		return x.UpdateTime
+	}
+	return nil
+}
+
+func (x *Case) GetEvents() []*CaseEvent {
+	if x != nil {
+		return x.Events
+	}
+	return nil
+}
+
+// CaseEvent is one step of a case's history.
+type CaseEvent struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Seq           int64                  `protobuf:"varint,1,opt,name=seq,proto3" json:"seq,omitempty"`
+	EventTime     *timestamppb.Timestamp `protobuf:"bytes,2,opt,name=event_time,json=eventTime,proto3" json:"event_time,omitempty"`
+	Actor         string                 `protobuf:"bytes,3,opt,name=actor,proto3" json:"actor,omitempty"`
+	Action        string                 `protobuf:"bytes,4,opt,name=action,proto3" json:"action,omitempty"`
+	Detail        string                 `protobuf:"bytes,5,opt,name=detail,proto3" json:"detail,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *CaseEvent) Reset() {
+	*x = CaseEvent{}
+	mi := &file_unigate_risk_v1_risk_proto_msgTypes[34]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *CaseEvent) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*CaseEvent) ProtoMessage() {}
+
+func (x *CaseEvent) ProtoReflect() protoreflect.Message {
+	mi := &file_unigate_risk_v1_risk_proto_msgTypes[34]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use CaseEvent.ProtoReflect.Descriptor instead.
+func (*CaseEvent) Descriptor() ([]byte, []int) {
+	return file_unigate_risk_v1_risk_proto_rawDescGZIP(), []int{34}
+}
+
+func (x *CaseEvent) GetSeq() int64 {
+	if x != nil {
+		return x.Seq
+	}
+	return 0
+}
+
+func (x *CaseEvent) GetEventTime() *timestamppb.Timestamp {
+	if x != nil {
+		return x.EventTime
+	}
+	return nil
+}
+
+func (x *CaseEvent) GetActor() string {
+	if x != nil {
+		return x.Actor
+	}
+	return ""
+}
+
+func (x *CaseEvent) GetAction() string {
+	if x != nil {
+		return x.Action
+	}
+	return ""
+}
+
+func (x *CaseEvent) GetDetail() string {
+	if x != nil {
+		return x.Detail
+	}
+	return ""
+}
+
+type ListCasesRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// OPEN, ASSIGNED, RESOLVED, or "" for all.
+	State    string `protobuf:"bytes,1,opt,name=state,proto3" json:"state,omitempty"`
+	Assignee string `protobuf:"bytes,2,opt,name=assignee,proto3" json:"assignee,omitempty"`
+	// At most this many (default 50, at most 1000).
+	PageSize      int32 `protobuf:"varint,3,opt,name=page_size,json=pageSize,proto3" json:"page_size,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ListCasesRequest) Reset() {
+	*x = ListCasesRequest{}
+	mi := &file_unigate_risk_v1_risk_proto_msgTypes[35]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ListCasesRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ListCasesRequest) ProtoMessage() {}
+
+func (x *ListCasesRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_unigate_risk_v1_risk_proto_msgTypes[35]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ListCasesRequest.ProtoReflect.Descriptor instead.
+func (*ListCasesRequest) Descriptor() ([]byte, []int) {
+	return file_unigate_risk_v1_risk_proto_rawDescGZIP(), []int{35}
+}
+
+func (x *ListCasesRequest) GetState() string {
+	if x != nil {
+		return x.State
+	}
+	return ""
+}
+
+func (x *ListCasesRequest) GetAssignee() string {
+	if x != nil {
+		return x.Assignee
+	}
+	return ""
+}
+
+func (x *ListCasesRequest) GetPageSize() int32 {
+	if x != nil {
+		return x.PageSize
+	}
+	return 0
+}
+
+type ListCasesResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Cases         []*Case                `protobuf:"bytes,1,rep,name=cases,proto3" json:"cases,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ListCasesResponse) Reset() {
+	*x = ListCasesResponse{}
+	mi := &file_unigate_risk_v1_risk_proto_msgTypes[36]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ListCasesResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ListCasesResponse) ProtoMessage() {}
+
+func (x *ListCasesResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_unigate_risk_v1_risk_proto_msgTypes[36]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ListCasesResponse.ProtoReflect.Descriptor instead.
+func (*ListCasesResponse) Descriptor() ([]byte, []int) {
+	return file_unigate_risk_v1_risk_proto_rawDescGZIP(), []int{36}
+}
+
+func (x *ListCasesResponse) GetCases() []*Case {
+	if x != nil {
+		return x.Cases
+	}
+	return nil
+}
+
+type GetCaseRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	CaseId        string                 `protobuf:"bytes,1,opt,name=case_id,json=caseId,proto3" json:"case_id,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *GetCaseRequest) Reset() {
+	*x = GetCaseRequest{}
+	mi := &file_unigate_risk_v1_risk_proto_msgTypes[37]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *GetCaseRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*GetCaseRequest) ProtoMessage() {}
+
+func (x *GetCaseRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_unigate_risk_v1_risk_proto_msgTypes[37]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use GetCaseRequest.ProtoReflect.Descriptor instead.
+func (*GetCaseRequest) Descriptor() ([]byte, []int) {
+	return file_unigate_risk_v1_risk_proto_rawDescGZIP(), []int{37}
+}
+
+func (x *GetCaseRequest) GetCaseId() string {
+	if x != nil {
+		return x.CaseId
+	}
+	return ""
+}
+
+// GetCaseResponse is the case with its history.
+type GetCaseResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	ReviewCase    *Case                  `protobuf:"bytes,1,opt,name=review_case,json=reviewCase,proto3" json:"review_case,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *GetCaseResponse) Reset() {
+	*x = GetCaseResponse{}
+	mi := &file_unigate_risk_v1_risk_proto_msgTypes[38]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *GetCaseResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*GetCaseResponse) ProtoMessage() {}
+
+func (x *GetCaseResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_unigate_risk_v1_risk_proto_msgTypes[38]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use GetCaseResponse.ProtoReflect.Descriptor instead.
+func (*GetCaseResponse) Descriptor() ([]byte, []int) {
+	return file_unigate_risk_v1_risk_proto_rawDescGZIP(), []int{38}
+}
+
+func (x *GetCaseResponse) GetReviewCase() *Case {
+	if x != nil {
+		return x.ReviewCase
+	}
+	return nil
+}
+
+type AssignCaseRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	CaseId        string                 `protobuf:"bytes,1,opt,name=case_id,json=caseId,proto3" json:"case_id,omitempty"`
+	Assignee      string                 `protobuf:"bytes,2,opt,name=assignee,proto3" json:"assignee,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *AssignCaseRequest) Reset() {
+	*x = AssignCaseRequest{}
+	mi := &file_unigate_risk_v1_risk_proto_msgTypes[39]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *AssignCaseRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*AssignCaseRequest) ProtoMessage() {}
+
+func (x *AssignCaseRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_unigate_risk_v1_risk_proto_msgTypes[39]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use AssignCaseRequest.ProtoReflect.Descriptor instead.
+func (*AssignCaseRequest) Descriptor() ([]byte, []int) {
+	return file_unigate_risk_v1_risk_proto_rawDescGZIP(), []int{39}
+}
+
+func (x *AssignCaseRequest) GetCaseId() string {
+	if x != nil {
+		return x.CaseId
+	}
+	return ""
+}
+
+func (x *AssignCaseRequest) GetAssignee() string {
+	if x != nil {
+		return x.Assignee
+	}
+	return ""
+}
+
+type AssignCaseResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	ReviewCase    *Case                  `protobuf:"bytes,1,opt,name=review_case,json=reviewCase,proto3" json:"review_case,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *AssignCaseResponse) Reset() {
+	*x = AssignCaseResponse{}
+	mi := &file_unigate_risk_v1_risk_proto_msgTypes[40]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *AssignCaseResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*AssignCaseResponse) ProtoMessage() {}
+
+func (x *AssignCaseResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_unigate_risk_v1_risk_proto_msgTypes[40]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use AssignCaseResponse.ProtoReflect.Descriptor instead.
+func (*AssignCaseResponse) Descriptor() ([]byte, []int) {
+	return file_unigate_risk_v1_risk_proto_rawDescGZIP(), []int{40}
+}
+
+func (x *AssignCaseResponse) GetReviewCase() *Case {
+	if x != nil {
+		return x.ReviewCase
+	}
+	return nil
+}
+
+type ResolveCaseRequest struct {
+	state  protoimpl.MessageState `protogen:"open.v1"`
+	CaseId string                 `protobuf:"bytes,1,opt,name=case_id,json=caseId,proto3" json:"case_id,omitempty"`
+	// FRAUD or LEGITIMATE.
+	Label string `protobuf:"bytes,2,opt,name=label,proto3" json:"label,omitempty"`
+	Note  string `protobuf:"bytes,3,opt,name=note,proto3" json:"note,omitempty"`
+	// Block the case's user and device (FRAUD only).
+	Block         bool `protobuf:"varint,4,opt,name=block,proto3" json:"block,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ResolveCaseRequest) Reset() {
+	*x = ResolveCaseRequest{}
+	mi := &file_unigate_risk_v1_risk_proto_msgTypes[41]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ResolveCaseRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ResolveCaseRequest) ProtoMessage() {}
+
+func (x *ResolveCaseRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_unigate_risk_v1_risk_proto_msgTypes[41]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ResolveCaseRequest.ProtoReflect.Descriptor instead.
+func (*ResolveCaseRequest) Descriptor() ([]byte, []int) {
+	return file_unigate_risk_v1_risk_proto_rawDescGZIP(), []int{41}
+}
+
+func (x *ResolveCaseRequest) GetCaseId() string {
+	if x != nil {
+		return x.CaseId
+	}
+	return ""
+}
+
+func (x *ResolveCaseRequest) GetLabel() string {
+	if x != nil {
+		return x.Label
+	}
+	return ""
+}
+
+func (x *ResolveCaseRequest) GetNote() string {
+	if x != nil {
+		return x.Note
+	}
+	return ""
+}
+
+func (x *ResolveCaseRequest) GetBlock() bool {
+	if x != nil {
+		return x.Block
+	}
+	return false
+}
+
+type ResolveCaseResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	ReviewCase    *Case                  `protobuf:"bytes,1,opt,name=review_case,json=reviewCase,proto3" json:"review_case,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ResolveCaseResponse) Reset() {
+	*x = ResolveCaseResponse{}
+	mi := &file_unigate_risk_v1_risk_proto_msgTypes[42]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ResolveCaseResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ResolveCaseResponse) ProtoMessage() {}
+
+func (x *ResolveCaseResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_unigate_risk_v1_risk_proto_msgTypes[42]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ResolveCaseResponse.ProtoReflect.Descriptor instead.
+func (*ResolveCaseResponse) Descriptor() ([]byte, []int) {
+	return file_unigate_risk_v1_risk_proto_rawDescGZIP(), []int{42}
+}
+
+func (x *ResolveCaseResponse) GetReviewCase() *Case {
+	if x != nil {
+		return x.ReviewCase
+	}
+	return nil
+}
+
 var File_unigate_risk_v1_risk_proto protoreflect.FileDescriptor
 
 const file_unigate_risk_v1_risk_proto_rawDesc = "" +
 	"\n" +
-	"\x1aunigate/risk/v1/risk.proto\x12\x0funigate.risk.v1\x1a\x1eunigate/common/v1/common.proto\"\xa5\x02\n" +
+	"\x1aunigate/risk/v1/risk.proto\x12\x0funigate.risk.v1\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x1eunigate/common/v1/common.proto\"\xf6\x02\n" +
 	"\x0fEvaluateRequest\x12\x1d\n" +
 	"\n" +
 	"payment_id\x18\x01 \x01(\tR\tpaymentId\x12\x1d\n" +
@@ -489,34 +2890,244 @@ const file_unigate_risk_v1_risk_proto_rawDesc = "" +
 	"\buser_ref\x18\x03 \x01(\tR\auserRef\x127\n" +
 	"\bmerchant\x18\x04 \x01(\v2\x1b.unigate.common.v1.MerchantR\bmerchant\x12A\n" +
 	"\x0fmerchant_amount\x18\x05 \x01(\v2\x18.unigate.common.v1.MoneyR\x0emerchantAmount\x12=\n" +
-	"\rwallet_amount\x18\x06 \x01(\v2\x18.unigate.common.v1.MoneyR\fwalletAmount\"\x94\x01\n" +
+	"\rwallet_amount\x18\x06 \x01(\v2\x18.unigate.common.v1.MoneyR\fwalletAmount\x12\x1d\n" +
+	"\n" +
+	"device_ref\x18\a \x01(\tR\tdeviceRef\x120\n" +
+	"\x04mode\x18\b \x01(\x0e2\x1c.unigate.risk.v1.PaymentModeR\x04mode\"\xb4\x02\n" +
 	"\x10EvaluateResponse\x125\n" +
 	"\bdecision\x18\x01 \x01(\x0e2\x19.unigate.risk.v1.DecisionR\bdecision\x12\x16\n" +
 	"\x06reason\x18\x02 \x01(\tR\x06reason\x12\x17\n" +
 	"\arule_id\x18\x03 \x01(\tR\x06ruleId\x12\x18\n" +
-	"\amessage\x18\x04 \x01(\tR\amessage\"/\n" +
+	"\amessage\x18\x04 \x01(\tR\amessage\x12\x19\n" +
+	"\bscore_bp\x18\x05 \x01(\x05R\ascoreBp\x129\n" +
+	"\areasons\x18\x06 \x03(\v2\x1f.unigate.risk.v1.DecisionReasonR\areasons\x12#\n" +
+	"\rrules_version\x18\a \x01(\x03R\frulesVersion\x12#\n" +
+	"\rmodel_version\x18\b \x01(\tR\fmodelVersion\"q\n" +
+	"\x0eDecisionReason\x12\x17\n" +
+	"\arule_id\x18\x01 \x01(\tR\x06ruleId\x12\x16\n" +
+	"\x06action\x18\x02 \x01(\tR\x06action\x12\x16\n" +
+	"\x06shadow\x18\x03 \x01(\bR\x06shadow\x12\x16\n" +
+	"\x06detail\x18\x04 \x01(\tR\x06detail\"K\n" +
+	"\x0fNameUserRequest\x12\x1d\n" +
+	"\n" +
+	"payment_id\x18\x01 \x01(\tR\tpaymentId\x12\x19\n" +
+	"\buser_ref\x18\x02 \x01(\tR\auserRef\"\xb4\x02\n" +
+	"\x10NameUserResponse\x125\n" +
+	"\bdecision\x18\x01 \x01(\x0e2\x19.unigate.risk.v1.DecisionR\bdecision\x12\x16\n" +
+	"\x06reason\x18\x02 \x01(\tR\x06reason\x12\x17\n" +
+	"\arule_id\x18\x03 \x01(\tR\x06ruleId\x12\x18\n" +
+	"\amessage\x18\x04 \x01(\tR\amessage\x12\x19\n" +
+	"\bscore_bp\x18\x05 \x01(\x05R\ascoreBp\x129\n" +
+	"\areasons\x18\x06 \x03(\v2\x1f.unigate.risk.v1.DecisionReasonR\areasons\x12#\n" +
+	"\rrules_version\x18\a \x01(\x03R\frulesVersion\x12#\n" +
+	"\rmodel_version\x18\b \x01(\tR\fmodelVersion\"/\n" +
 	"\x0eReleaseRequest\x12\x1d\n" +
 	"\n" +
 	"payment_id\x18\x01 \x01(\tR\tpaymentId\"\x11\n" +
-	"\x0fReleaseResponse\"^\n" +
+	"\x0fReleaseResponse\"\xf1\x01\n" +
 	"\rVelocityEvent\x12\x12\n" +
 	"\x04keys\x18\x01 \x03(\tR\x04keys\x12!\n" +
 	"\funix_seconds\x18\x02 \x01(\x03R\vunixSeconds\x12\x16\n" +
-	"\x06amount\x18\x03 \x01(\x03R\x06amount\"f\n" +
+	"\x06amount\x18\x03 \x01(\x03R\x06amount\x12\x12\n" +
+	"\x04user\x18\x04 \x01(\tR\x04user\x12\x16\n" +
+	"\x06device\x18\x05 \x01(\tR\x06device\x12\x1a\n" +
+	"\bmerchant\x18\x06 \x01(\tR\bmerchant\x12\x1b\n" +
+	"\thas_place\x18\a \x01(\bR\bhasPlace\x12\x15\n" +
+	"\x06lat_e4\x18\b \x01(\x05R\x05latE4\x12\x15\n" +
+	"\x06lon_e4\x18\t \x01(\x05R\x05lonE4\"f\n" +
 	"\x12ShareEventsRequest\x12\x18\n" +
 	"\areplica\x18\x01 \x01(\tR\areplica\x126\n" +
 	"\x06events\x18\x02 \x03(\v2\x1e.unigate.risk.v1.VelocityEventR\x06events\"-\n" +
 	"\x13ShareEventsResponse\x12\x16\n" +
-	"\x06events\x18\x01 \x01(\x03R\x06events*P\n" +
+	"\x06events\x18\x01 \x01(\x03R\x06events\"x\n" +
+	"\x04Rule\x12\x0e\n" +
+	"\x02id\x18\x01 \x01(\tR\x02id\x12\x12\n" +
+	"\x04expr\x18\x02 \x01(\tR\x04expr\x12\x16\n" +
+	"\x06action\x18\x03 \x01(\tR\x06action\x12\x12\n" +
+	"\x04mode\x18\x04 \x01(\tR\x04mode\x12 \n" +
+	"\vdescription\x18\x05 \x01(\tR\vdescription\"\xa3\x01\n" +
+	"\aRuleSet\x12\x18\n" +
+	"\aversion\x18\x01 \x01(\x03R\aversion\x12+\n" +
+	"\x05rules\x18\x02 \x03(\v2\x15.unigate.risk.v1.RuleR\x05rules\x12\x14\n" +
+	"\x05actor\x18\x03 \x01(\tR\x05actor\x12;\n" +
+	"\vupdate_time\x18\x04 \x01(\v2\x1a.google.protobuf.TimestampR\n" +
+	"updateTime\"F\n" +
+	"\x0fPutRulesRequest\x123\n" +
+	"\brule_set\x18\x01 \x01(\v2\x18.unigate.risk.v1.RuleSetR\aruleSet\"G\n" +
+	"\x10PutRulesResponse\x123\n" +
+	"\brule_set\x18\x01 \x01(\v2\x18.unigate.risk.v1.RuleSetR\aruleSet\"\x11\n" +
+	"\x0fGetRulesRequest\"G\n" +
+	"\x10GetRulesResponse\x123\n" +
+	"\brule_set\x18\x01 \x01(\v2\x18.unigate.risk.v1.RuleSetR\aruleSet\"\xb0\x01\n" +
+	"\tListEntry\x12\x12\n" +
+	"\x04list\x18\x01 \x01(\tR\x04list\x12\x12\n" +
+	"\x04kind\x18\x02 \x01(\tR\x04kind\x12\x14\n" +
+	"\x05value\x18\x03 \x01(\tR\x05value\x12\x12\n" +
+	"\x04note\x18\x04 \x01(\tR\x04note\x12\x14\n" +
+	"\x05actor\x18\x05 \x01(\tR\x05actor\x12;\n" +
+	"\vupdate_time\x18\x06 \x01(\v2\x1a.google.protobuf.TimestampR\n" +
+	"updateTime\"G\n" +
+	"\x13PutListEntryRequest\x120\n" +
+	"\x05entry\x18\x01 \x01(\v2\x1a.unigate.risk.v1.ListEntryR\x05entry\"H\n" +
+	"\x14PutListEntryResponse\x120\n" +
+	"\x05entry\x18\x01 \x01(\v2\x1a.unigate.risk.v1.ListEntryR\x05entry\"V\n" +
+	"\x16DeleteListEntryRequest\x12\x12\n" +
+	"\x04list\x18\x01 \x01(\tR\x04list\x12\x12\n" +
+	"\x04kind\x18\x02 \x01(\tR\x04kind\x12\x14\n" +
+	"\x05value\x18\x03 \x01(\tR\x05value\"\x19\n" +
+	"\x17DeleteListEntryResponse\"@\n" +
+	"\x16ListListEntriesRequest\x12\x12\n" +
+	"\x04list\x18\x01 \x01(\tR\x04list\x12\x12\n" +
+	"\x04kind\x18\x02 \x01(\tR\x04kind\"O\n" +
+	"\x17ListListEntriesResponse\x124\n" +
+	"\aentries\x18\x01 \x03(\v2\x1a.unigate.risk.v1.ListEntryR\aentries\"\xef\x02\n" +
+	"\x06Limits\x12\x1d\n" +
+	"\n" +
+	"partner_id\x18\x01 \x01(\tR\tpartnerId\x12\x1a\n" +
+	"\bcurrency\x18\x02 \x01(\tR\bcurrency\x12\x1f\n" +
+	"\vper_payment\x18\x03 \x01(\x03R\n" +
+	"perPayment\x12(\n" +
+	"\x10user_per_payment\x18\x04 \x01(\x03R\x0euserPerPayment\x12\x1d\n" +
+	"\n" +
+	"user_daily\x18\x05 \x01(\x03R\tuserDaily\x12!\n" +
+	"\fuser_monthly\x18\x06 \x01(\x03R\vuserMonthly\x12%\n" +
+	"\x0emerchant_daily\x18\a \x01(\x03R\rmerchantDaily\x12#\n" +
+	"\rpartner_daily\x18\b \x01(\x03R\fpartnerDaily\x12\x14\n" +
+	"\x05actor\x18\t \x01(\tR\x05actor\x12;\n" +
+	"\vupdate_time\x18\n" +
+	" \x01(\v2\x1a.google.protobuf.TimestampR\n" +
+	"updateTime\"C\n" +
+	"\x10PutLimitsRequest\x12/\n" +
+	"\x06limits\x18\x01 \x01(\v2\x17.unigate.risk.v1.LimitsR\x06limits\"D\n" +
+	"\x11PutLimitsResponse\x12/\n" +
+	"\x06limits\x18\x01 \x01(\v2\x17.unigate.risk.v1.LimitsR\x06limits\"\x13\n" +
+	"\x11ListLimitsRequest\"E\n" +
+	"\x12ListLimitsResponse\x12/\n" +
+	"\x06limits\x18\x01 \x03(\v2\x17.unigate.risk.v1.LimitsR\x06limits\"\x94\x05\n" +
+	"\x0eDecisionRecord\x12\x1d\n" +
+	"\n" +
+	"payment_id\x18\x01 \x01(\tR\tpaymentId\x12\x1d\n" +
+	"\n" +
+	"partner_id\x18\x02 \x01(\tR\tpartnerId\x12\x19\n" +
+	"\buser_ref\x18\x03 \x01(\tR\auserRef\x12\x1d\n" +
+	"\n" +
+	"device_ref\x18\x04 \x01(\tR\tdeviceRef\x12\x1a\n" +
+	"\bmerchant\x18\x05 \x01(\tR\bmerchant\x12A\n" +
+	"\x0fmerchant_amount\x18\x06 \x01(\v2\x18.unigate.common.v1.MoneyR\x0emerchantAmount\x125\n" +
+	"\bdecision\x18\a \x01(\x0e2\x19.unigate.risk.v1.DecisionR\bdecision\x12\x16\n" +
+	"\x06reason\x18\b \x01(\tR\x06reason\x12\x17\n" +
+	"\arule_id\x18\t \x01(\tR\x06ruleId\x12\x18\n" +
+	"\amessage\x18\n" +
+	" \x01(\tR\amessage\x12\x19\n" +
+	"\bscore_bp\x18\v \x01(\x05R\ascoreBp\x129\n" +
+	"\areasons\x18\f \x03(\v2\x1f.unigate.risk.v1.DecisionReasonR\areasons\x12#\n" +
+	"\rrules_version\x18\r \x01(\x03R\frulesVersion\x12#\n" +
+	"\rmodel_version\x18\x0e \x01(\tR\fmodelVersion\x12\x1a\n" +
+	"\breleased\x18\x0f \x01(\bR\breleased\x12;\n" +
+	"\vcreate_time\x18\x10 \x01(\v2\x1a.google.protobuf.TimestampR\n" +
+	"createTime\x120\n" +
+	"\x04mode\x18\x11 \x01(\x0e2\x1c.unigate.risk.v1.PaymentModeR\x04mode\"3\n" +
+	"\x12GetDecisionRequest\x12\x1d\n" +
+	"\n" +
+	"payment_id\x18\x01 \x01(\tR\tpaymentId\"R\n" +
+	"\x13GetDecisionResponse\x12;\n" +
+	"\bdecision\x18\x01 \x01(\v2\x1f.unigate.risk.v1.DecisionRecordR\bdecision\"\xd8\x01\n" +
+	"\x14ListDecisionsRequest\x12\x1d\n" +
+	"\n" +
+	"partner_id\x18\x01 \x01(\tR\tpartnerId\x12\x19\n" +
+	"\buser_ref\x18\x02 \x01(\tR\auserRef\x125\n" +
+	"\bdecision\x18\x03 \x01(\x0e2\x19.unigate.risk.v1.DecisionR\bdecision\x12\x1b\n" +
+	"\tpage_size\x18\x04 \x01(\x05R\bpageSize\x122\n" +
+	"\x06before\x18\x05 \x01(\v2\x1a.google.protobuf.TimestampR\x06before\"V\n" +
+	"\x15ListDecisionsResponse\x12=\n" +
+	"\tdecisions\x18\x01 \x03(\v2\x1f.unigate.risk.v1.DecisionRecordR\tdecisions\"\xfe\x03\n" +
+	"\x04Case\x12\x17\n" +
+	"\acase_id\x18\x01 \x01(\tR\x06caseId\x12\x1d\n" +
+	"\n" +
+	"payment_id\x18\x02 \x01(\tR\tpaymentId\x12\x1d\n" +
+	"\n" +
+	"partner_id\x18\x03 \x01(\tR\tpartnerId\x12\x19\n" +
+	"\buser_ref\x18\x04 \x01(\tR\auserRef\x12\x1d\n" +
+	"\n" +
+	"device_ref\x18\x05 \x01(\tR\tdeviceRef\x12\x1a\n" +
+	"\bmerchant\x18\x06 \x01(\tR\bmerchant\x12\x18\n" +
+	"\areasons\x18\a \x03(\tR\areasons\x12\x19\n" +
+	"\bscore_bp\x18\b \x01(\x05R\ascoreBp\x12\x14\n" +
+	"\x05state\x18\t \x01(\tR\x05state\x12\x1a\n" +
+	"\bassignee\x18\n" +
+	" \x01(\tR\bassignee\x12\x14\n" +
+	"\x05label\x18\v \x01(\tR\x05label\x12\x1e\n" +
+	"\n" +
+	"resolution\x18\f \x01(\tR\n" +
+	"resolution\x12;\n" +
+	"\vcreate_time\x18\r \x01(\v2\x1a.google.protobuf.TimestampR\n" +
+	"createTime\x12;\n" +
+	"\vupdate_time\x18\x0e \x01(\v2\x1a.google.protobuf.TimestampR\n" +
+	"updateTime\x122\n" +
+	"\x06events\x18\x0f \x03(\v2\x1a.unigate.risk.v1.CaseEventR\x06events\"\x9e\x01\n" +
+	"\tCaseEvent\x12\x10\n" +
+	"\x03seq\x18\x01 \x01(\x03R\x03seq\x129\n" +
+	"\n" +
+	"event_time\x18\x02 \x01(\v2\x1a.google.protobuf.TimestampR\teventTime\x12\x14\n" +
+	"\x05actor\x18\x03 \x01(\tR\x05actor\x12\x16\n" +
+	"\x06action\x18\x04 \x01(\tR\x06action\x12\x16\n" +
+	"\x06detail\x18\x05 \x01(\tR\x06detail\"a\n" +
+	"\x10ListCasesRequest\x12\x14\n" +
+	"\x05state\x18\x01 \x01(\tR\x05state\x12\x1a\n" +
+	"\bassignee\x18\x02 \x01(\tR\bassignee\x12\x1b\n" +
+	"\tpage_size\x18\x03 \x01(\x05R\bpageSize\"@\n" +
+	"\x11ListCasesResponse\x12+\n" +
+	"\x05cases\x18\x01 \x03(\v2\x15.unigate.risk.v1.CaseR\x05cases\")\n" +
+	"\x0eGetCaseRequest\x12\x17\n" +
+	"\acase_id\x18\x01 \x01(\tR\x06caseId\"I\n" +
+	"\x0fGetCaseResponse\x126\n" +
+	"\vreview_case\x18\x01 \x01(\v2\x15.unigate.risk.v1.CaseR\n" +
+	"reviewCase\"H\n" +
+	"\x11AssignCaseRequest\x12\x17\n" +
+	"\acase_id\x18\x01 \x01(\tR\x06caseId\x12\x1a\n" +
+	"\bassignee\x18\x02 \x01(\tR\bassignee\"L\n" +
+	"\x12AssignCaseResponse\x126\n" +
+	"\vreview_case\x18\x01 \x01(\v2\x15.unigate.risk.v1.CaseR\n" +
+	"reviewCase\"m\n" +
+	"\x12ResolveCaseRequest\x12\x17\n" +
+	"\acase_id\x18\x01 \x01(\tR\x06caseId\x12\x14\n" +
+	"\x05label\x18\x02 \x01(\tR\x05label\x12\x12\n" +
+	"\x04note\x18\x03 \x01(\tR\x04note\x12\x14\n" +
+	"\x05block\x18\x04 \x01(\bR\x05block\"M\n" +
+	"\x13ResolveCaseResponse\x126\n" +
+	"\vreview_case\x18\x01 \x01(\v2\x15.unigate.risk.v1.CaseR\n" +
+	"reviewCase*e\n" +
 	"\bDecision\x12\x18\n" +
 	"\x14DECISION_UNSPECIFIED\x10\x00\x12\x14\n" +
 	"\x10DECISION_APPROVE\x10\x01\x12\x14\n" +
-	"\x10DECISION_DECLINE\x10\x022\xac\x01\n" +
+	"\x10DECISION_DECLINE\x10\x02\x12\x13\n" +
+	"\x0fDECISION_REVIEW\x10\x03*W\n" +
+	"\vPaymentMode\x12\x1c\n" +
+	"\x18PAYMENT_MODE_UNSPECIFIED\x10\x00\x12\x14\n" +
+	"\x10PAYMENT_MODE_MPM\x10\x01\x12\x14\n" +
+	"\x10PAYMENT_MODE_CPM\x10\x022\xfd\x01\n" +
 	"\vRiskService\x12O\n" +
 	"\bEvaluate\x12 .unigate.risk.v1.EvaluateRequest\x1a!.unigate.risk.v1.EvaluateResponse\x12L\n" +
-	"\aRelease\x12\x1f.unigate.risk.v1.ReleaseRequest\x1a .unigate.risk.v1.ReleaseResponse2m\n" +
+	"\aRelease\x12\x1f.unigate.risk.v1.ReleaseRequest\x1a .unigate.risk.v1.ReleaseResponse\x12O\n" +
+	"\bNameUser\x12 .unigate.risk.v1.NameUserRequest\x1a!.unigate.risk.v1.NameUserResponse2m\n" +
 	"\x0fRiskPeerService\x12Z\n" +
-	"\vShareEvents\x12#.unigate.risk.v1.ShareEventsRequest\x1a$.unigate.risk.v1.ShareEventsResponse(\x01B\xbb\x01\n" +
+	"\vShareEvents\x12#.unigate.risk.v1.ShareEventsRequest\x1a$.unigate.risk.v1.ShareEventsResponse(\x012\x95\t\n" +
+	"\x10RiskAdminService\x12O\n" +
+	"\bPutRules\x12 .unigate.risk.v1.PutRulesRequest\x1a!.unigate.risk.v1.PutRulesResponse\x12O\n" +
+	"\bGetRules\x12 .unigate.risk.v1.GetRulesRequest\x1a!.unigate.risk.v1.GetRulesResponse\x12[\n" +
+	"\fPutListEntry\x12$.unigate.risk.v1.PutListEntryRequest\x1a%.unigate.risk.v1.PutListEntryResponse\x12d\n" +
+	"\x0fDeleteListEntry\x12'.unigate.risk.v1.DeleteListEntryRequest\x1a(.unigate.risk.v1.DeleteListEntryResponse\x12d\n" +
+	"\x0fListListEntries\x12'.unigate.risk.v1.ListListEntriesRequest\x1a(.unigate.risk.v1.ListListEntriesResponse\x12R\n" +
+	"\tPutLimits\x12!.unigate.risk.v1.PutLimitsRequest\x1a\".unigate.risk.v1.PutLimitsResponse\x12U\n" +
+	"\n" +
+	"ListLimits\x12\".unigate.risk.v1.ListLimitsRequest\x1a#.unigate.risk.v1.ListLimitsResponse\x12X\n" +
+	"\vGetDecision\x12#.unigate.risk.v1.GetDecisionRequest\x1a$.unigate.risk.v1.GetDecisionResponse\x12^\n" +
+	"\rListDecisions\x12%.unigate.risk.v1.ListDecisionsRequest\x1a&.unigate.risk.v1.ListDecisionsResponse\x12R\n" +
+	"\tListCases\x12!.unigate.risk.v1.ListCasesRequest\x1a\".unigate.risk.v1.ListCasesResponse\x12L\n" +
+	"\aGetCase\x12\x1f.unigate.risk.v1.GetCaseRequest\x1a .unigate.risk.v1.GetCaseResponse\x12U\n" +
+	"\n" +
+	"AssignCase\x12\".unigate.risk.v1.AssignCaseRequest\x1a#.unigate.risk.v1.AssignCaseResponse\x12X\n" +
+	"\vResolveCase\x12#.unigate.risk.v1.ResolveCaseRequest\x1a$.unigate.risk.v1.ResolveCaseResponseB\xbb\x01\n" +
 	"\x13com.unigate.risk.v1B\tRiskProtoP\x01Z;github.com/unigate/unigate/proto/gen/unigate/risk/v1;riskv1\xa2\x02\x03URX\xaa\x02\x0fUnigate.Risk.V1\xca\x02\x0fUnigate\\Risk\\V1\xe2\x02\x1bUnigate\\Risk\\V1\\GPBMetadata\xea\x02\x11Unigate::Risk::V1b\x06proto3"
 
 var (
@@ -531,37 +3142,137 @@ func file_unigate_risk_v1_risk_proto_rawDescGZIP() []byte {
 	return file_unigate_risk_v1_risk_proto_rawDescData
 }
 
-var file_unigate_risk_v1_risk_proto_enumTypes = make([]protoimpl.EnumInfo, 1)
-var file_unigate_risk_v1_risk_proto_msgTypes = make([]protoimpl.MessageInfo, 7)
+var file_unigate_risk_v1_risk_proto_enumTypes = make([]protoimpl.EnumInfo, 2)
+var file_unigate_risk_v1_risk_proto_msgTypes = make([]protoimpl.MessageInfo, 43)
 var file_unigate_risk_v1_risk_proto_goTypes = []any{
-	(Decision)(0),               // 0: unigate.risk.v1.Decision
-	(*EvaluateRequest)(nil),     // 1: unigate.risk.v1.EvaluateRequest
-	(*EvaluateResponse)(nil),    // 2: unigate.risk.v1.EvaluateResponse
-	(*ReleaseRequest)(nil),      // 3: unigate.risk.v1.ReleaseRequest
-	(*ReleaseResponse)(nil),     // 4: unigate.risk.v1.ReleaseResponse
-	(*VelocityEvent)(nil),       // 5: unigate.risk.v1.VelocityEvent
-	(*ShareEventsRequest)(nil),  // 6: unigate.risk.v1.ShareEventsRequest
-	(*ShareEventsResponse)(nil), // 7: unigate.risk.v1.ShareEventsResponse
-	(*v1.Merchant)(nil),         // 8: unigate.common.v1.Merchant
-	(*v1.Money)(nil),            // 9: unigate.common.v1.Money
+	(Decision)(0),                   // 0: unigate.risk.v1.Decision
+	(PaymentMode)(0),                // 1: unigate.risk.v1.PaymentMode
+	(*EvaluateRequest)(nil),         // 2: unigate.risk.v1.EvaluateRequest
+	(*EvaluateResponse)(nil),        // 3: unigate.risk.v1.EvaluateResponse
+	(*DecisionReason)(nil),          // 4: unigate.risk.v1.DecisionReason
+	(*NameUserRequest)(nil),         // 5: unigate.risk.v1.NameUserRequest
+	(*NameUserResponse)(nil),        // 6: unigate.risk.v1.NameUserResponse
+	(*ReleaseRequest)(nil),          // 7: unigate.risk.v1.ReleaseRequest
+	(*ReleaseResponse)(nil),         // 8: unigate.risk.v1.ReleaseResponse
+	(*VelocityEvent)(nil),           // 9: unigate.risk.v1.VelocityEvent
+	(*ShareEventsRequest)(nil),      // 10: unigate.risk.v1.ShareEventsRequest
+	(*ShareEventsResponse)(nil),     // 11: unigate.risk.v1.ShareEventsResponse
+	(*Rule)(nil),                    // 12: unigate.risk.v1.Rule
+	(*RuleSet)(nil),                 // 13: unigate.risk.v1.RuleSet
+	(*PutRulesRequest)(nil),         // 14: unigate.risk.v1.PutRulesRequest
+	(*PutRulesResponse)(nil),        // 15: unigate.risk.v1.PutRulesResponse
+	(*GetRulesRequest)(nil),         // 16: unigate.risk.v1.GetRulesRequest
+	(*GetRulesResponse)(nil),        // 17: unigate.risk.v1.GetRulesResponse
+	(*ListEntry)(nil),               // 18: unigate.risk.v1.ListEntry
+	(*PutListEntryRequest)(nil),     // 19: unigate.risk.v1.PutListEntryRequest
+	(*PutListEntryResponse)(nil),    // 20: unigate.risk.v1.PutListEntryResponse
+	(*DeleteListEntryRequest)(nil),  // 21: unigate.risk.v1.DeleteListEntryRequest
+	(*DeleteListEntryResponse)(nil), // 22: unigate.risk.v1.DeleteListEntryResponse
+	(*ListListEntriesRequest)(nil),  // 23: unigate.risk.v1.ListListEntriesRequest
+	(*ListListEntriesResponse)(nil), // 24: unigate.risk.v1.ListListEntriesResponse
+	(*Limits)(nil),                  // 25: unigate.risk.v1.Limits
+	(*PutLimitsRequest)(nil),        // 26: unigate.risk.v1.PutLimitsRequest
+	(*PutLimitsResponse)(nil),       // 27: unigate.risk.v1.PutLimitsResponse
+	(*ListLimitsRequest)(nil),       // 28: unigate.risk.v1.ListLimitsRequest
+	(*ListLimitsResponse)(nil),      // 29: unigate.risk.v1.ListLimitsResponse
+	(*DecisionRecord)(nil),          // 30: unigate.risk.v1.DecisionRecord
+	(*GetDecisionRequest)(nil),      // 31: unigate.risk.v1.GetDecisionRequest
+	(*GetDecisionResponse)(nil),     // 32: unigate.risk.v1.GetDecisionResponse
+	(*ListDecisionsRequest)(nil),    // 33: unigate.risk.v1.ListDecisionsRequest
+	(*ListDecisionsResponse)(nil),   // 34: unigate.risk.v1.ListDecisionsResponse
+	(*Case)(nil),                    // 35: unigate.risk.v1.Case
+	(*CaseEvent)(nil),               // 36: unigate.risk.v1.CaseEvent
+	(*ListCasesRequest)(nil),        // 37: unigate.risk.v1.ListCasesRequest
+	(*ListCasesResponse)(nil),       // 38: unigate.risk.v1.ListCasesResponse
+	(*GetCaseRequest)(nil),          // 39: unigate.risk.v1.GetCaseRequest
+	(*GetCaseResponse)(nil),         // 40: unigate.risk.v1.GetCaseResponse
+	(*AssignCaseRequest)(nil),       // 41: unigate.risk.v1.AssignCaseRequest
+	(*AssignCaseResponse)(nil),      // 42: unigate.risk.v1.AssignCaseResponse
+	(*ResolveCaseRequest)(nil),      // 43: unigate.risk.v1.ResolveCaseRequest
+	(*ResolveCaseResponse)(nil),     // 44: unigate.risk.v1.ResolveCaseResponse
+	(*v1.Merchant)(nil),             // 45: unigate.common.v1.Merchant
+	(*v1.Money)(nil),                // 46: unigate.common.v1.Money
+	(*timestamppb.Timestamp)(nil),   // 47: google.protobuf.Timestamp
 }
 var file_unigate_risk_v1_risk_proto_depIdxs = []int32{
-	8, // 0: unigate.risk.v1.EvaluateRequest.merchant:type_name -> unigate.common.v1.Merchant
-	9, // 1: unigate.risk.v1.EvaluateRequest.merchant_amount:type_name -> unigate.common.v1.Money
-	9, // 2: unigate.risk.v1.EvaluateRequest.wallet_amount:type_name -> unigate.common.v1.Money
-	0, // 3: unigate.risk.v1.EvaluateResponse.decision:type_name -> unigate.risk.v1.Decision
-	5, // 4: unigate.risk.v1.ShareEventsRequest.events:type_name -> unigate.risk.v1.VelocityEvent
-	1, // 5: unigate.risk.v1.RiskService.Evaluate:input_type -> unigate.risk.v1.EvaluateRequest
-	3, // 6: unigate.risk.v1.RiskService.Release:input_type -> unigate.risk.v1.ReleaseRequest
-	6, // 7: unigate.risk.v1.RiskPeerService.ShareEvents:input_type -> unigate.risk.v1.ShareEventsRequest
-	2, // 8: unigate.risk.v1.RiskService.Evaluate:output_type -> unigate.risk.v1.EvaluateResponse
-	4, // 9: unigate.risk.v1.RiskService.Release:output_type -> unigate.risk.v1.ReleaseResponse
-	7, // 10: unigate.risk.v1.RiskPeerService.ShareEvents:output_type -> unigate.risk.v1.ShareEventsResponse
-	8, // [8:11] is the sub-list for method output_type
-	5, // [5:8] is the sub-list for method input_type
-	5, // [5:5] is the sub-list for extension type_name
-	5, // [5:5] is the sub-list for extension extendee
-	0, // [0:5] is the sub-list for field type_name
+	45, // 0: unigate.risk.v1.EvaluateRequest.merchant:type_name -> unigate.common.v1.Merchant
+	46, // 1: unigate.risk.v1.EvaluateRequest.merchant_amount:type_name -> unigate.common.v1.Money
+	46, // 2: unigate.risk.v1.EvaluateRequest.wallet_amount:type_name -> unigate.common.v1.Money
+	1,  // 3: unigate.risk.v1.EvaluateRequest.mode:type_name -> unigate.risk.v1.PaymentMode
+	0,  // 4: unigate.risk.v1.EvaluateResponse.decision:type_name -> unigate.risk.v1.Decision
+	4,  // 5: unigate.risk.v1.EvaluateResponse.reasons:type_name -> unigate.risk.v1.DecisionReason
+	0,  // 6: unigate.risk.v1.NameUserResponse.decision:type_name -> unigate.risk.v1.Decision
+	4,  // 7: unigate.risk.v1.NameUserResponse.reasons:type_name -> unigate.risk.v1.DecisionReason
+	9,  // 8: unigate.risk.v1.ShareEventsRequest.events:type_name -> unigate.risk.v1.VelocityEvent
+	12, // 9: unigate.risk.v1.RuleSet.rules:type_name -> unigate.risk.v1.Rule
+	47, // 10: unigate.risk.v1.RuleSet.update_time:type_name -> google.protobuf.Timestamp
+	13, // 11: unigate.risk.v1.PutRulesRequest.rule_set:type_name -> unigate.risk.v1.RuleSet
+	13, // 12: unigate.risk.v1.PutRulesResponse.rule_set:type_name -> unigate.risk.v1.RuleSet
+	13, // 13: unigate.risk.v1.GetRulesResponse.rule_set:type_name -> unigate.risk.v1.RuleSet
+	47, // 14: unigate.risk.v1.ListEntry.update_time:type_name -> google.protobuf.Timestamp
+	18, // 15: unigate.risk.v1.PutListEntryRequest.entry:type_name -> unigate.risk.v1.ListEntry
+	18, // 16: unigate.risk.v1.PutListEntryResponse.entry:type_name -> unigate.risk.v1.ListEntry
+	18, // 17: unigate.risk.v1.ListListEntriesResponse.entries:type_name -> unigate.risk.v1.ListEntry
+	47, // 18: unigate.risk.v1.Limits.update_time:type_name -> google.protobuf.Timestamp
+	25, // 19: unigate.risk.v1.PutLimitsRequest.limits:type_name -> unigate.risk.v1.Limits
+	25, // 20: unigate.risk.v1.PutLimitsResponse.limits:type_name -> unigate.risk.v1.Limits
+	25, // 21: unigate.risk.v1.ListLimitsResponse.limits:type_name -> unigate.risk.v1.Limits
+	46, // 22: unigate.risk.v1.DecisionRecord.merchant_amount:type_name -> unigate.common.v1.Money
+	0,  // 23: unigate.risk.v1.DecisionRecord.decision:type_name -> unigate.risk.v1.Decision
+	4,  // 24: unigate.risk.v1.DecisionRecord.reasons:type_name -> unigate.risk.v1.DecisionReason
+	47, // 25: unigate.risk.v1.DecisionRecord.create_time:type_name -> google.protobuf.Timestamp
+	1,  // 26: unigate.risk.v1.DecisionRecord.mode:type_name -> unigate.risk.v1.PaymentMode
+	30, // 27: unigate.risk.v1.GetDecisionResponse.decision:type_name -> unigate.risk.v1.DecisionRecord
+	0,  // 28: unigate.risk.v1.ListDecisionsRequest.decision:type_name -> unigate.risk.v1.Decision
+	47, // 29: unigate.risk.v1.ListDecisionsRequest.before:type_name -> google.protobuf.Timestamp
+	30, // 30: unigate.risk.v1.ListDecisionsResponse.decisions:type_name -> unigate.risk.v1.DecisionRecord
+	47, // 31: unigate.risk.v1.Case.create_time:type_name -> google.protobuf.Timestamp
+	47, // 32: unigate.risk.v1.Case.update_time:type_name -> google.protobuf.Timestamp
+	36, // 33: unigate.risk.v1.Case.events:type_name -> unigate.risk.v1.CaseEvent
+	47, // 34: unigate.risk.v1.CaseEvent.event_time:type_name -> google.protobuf.Timestamp
+	35, // 35: unigate.risk.v1.ListCasesResponse.cases:type_name -> unigate.risk.v1.Case
+	35, // 36: unigate.risk.v1.GetCaseResponse.review_case:type_name -> unigate.risk.v1.Case
+	35, // 37: unigate.risk.v1.AssignCaseResponse.review_case:type_name -> unigate.risk.v1.Case
+	35, // 38: unigate.risk.v1.ResolveCaseResponse.review_case:type_name -> unigate.risk.v1.Case
+	2,  // 39: unigate.risk.v1.RiskService.Evaluate:input_type -> unigate.risk.v1.EvaluateRequest
+	7,  // 40: unigate.risk.v1.RiskService.Release:input_type -> unigate.risk.v1.ReleaseRequest
+	5,  // 41: unigate.risk.v1.RiskService.NameUser:input_type -> unigate.risk.v1.NameUserRequest
+	10, // 42: unigate.risk.v1.RiskPeerService.ShareEvents:input_type -> unigate.risk.v1.ShareEventsRequest
+	14, // 43: unigate.risk.v1.RiskAdminService.PutRules:input_type -> unigate.risk.v1.PutRulesRequest
+	16, // 44: unigate.risk.v1.RiskAdminService.GetRules:input_type -> unigate.risk.v1.GetRulesRequest
+	19, // 45: unigate.risk.v1.RiskAdminService.PutListEntry:input_type -> unigate.risk.v1.PutListEntryRequest
+	21, // 46: unigate.risk.v1.RiskAdminService.DeleteListEntry:input_type -> unigate.risk.v1.DeleteListEntryRequest
+	23, // 47: unigate.risk.v1.RiskAdminService.ListListEntries:input_type -> unigate.risk.v1.ListListEntriesRequest
+	26, // 48: unigate.risk.v1.RiskAdminService.PutLimits:input_type -> unigate.risk.v1.PutLimitsRequest
+	28, // 49: unigate.risk.v1.RiskAdminService.ListLimits:input_type -> unigate.risk.v1.ListLimitsRequest
+	31, // 50: unigate.risk.v1.RiskAdminService.GetDecision:input_type -> unigate.risk.v1.GetDecisionRequest
+	33, // 51: unigate.risk.v1.RiskAdminService.ListDecisions:input_type -> unigate.risk.v1.ListDecisionsRequest
+	37, // 52: unigate.risk.v1.RiskAdminService.ListCases:input_type -> unigate.risk.v1.ListCasesRequest
+	39, // 53: unigate.risk.v1.RiskAdminService.GetCase:input_type -> unigate.risk.v1.GetCaseRequest
+	41, // 54: unigate.risk.v1.RiskAdminService.AssignCase:input_type -> unigate.risk.v1.AssignCaseRequest
+	43, // 55: unigate.risk.v1.RiskAdminService.ResolveCase:input_type -> unigate.risk.v1.ResolveCaseRequest
+	3,  // 56: unigate.risk.v1.RiskService.Evaluate:output_type -> unigate.risk.v1.EvaluateResponse
+	8,  // 57: unigate.risk.v1.RiskService.Release:output_type -> unigate.risk.v1.ReleaseResponse
+	6,  // 58: unigate.risk.v1.RiskService.NameUser:output_type -> unigate.risk.v1.NameUserResponse
+	11, // 59: unigate.risk.v1.RiskPeerService.ShareEvents:output_type -> unigate.risk.v1.ShareEventsResponse
+	15, // 60: unigate.risk.v1.RiskAdminService.PutRules:output_type -> unigate.risk.v1.PutRulesResponse
+	17, // 61: unigate.risk.v1.RiskAdminService.GetRules:output_type -> unigate.risk.v1.GetRulesResponse
+	20, // 62: unigate.risk.v1.RiskAdminService.PutListEntry:output_type -> unigate.risk.v1.PutListEntryResponse
+	22, // 63: unigate.risk.v1.RiskAdminService.DeleteListEntry:output_type -> unigate.risk.v1.DeleteListEntryResponse
+	24, // 64: unigate.risk.v1.RiskAdminService.ListListEntries:output_type -> unigate.risk.v1.ListListEntriesResponse
+	27, // 65: unigate.risk.v1.RiskAdminService.PutLimits:output_type -> unigate.risk.v1.PutLimitsResponse
+	29, // 66: unigate.risk.v1.RiskAdminService.ListLimits:output_type -> unigate.risk.v1.ListLimitsResponse
+	32, // 67: unigate.risk.v1.RiskAdminService.GetDecision:output_type -> unigate.risk.v1.GetDecisionResponse
+	34, // 68: unigate.risk.v1.RiskAdminService.ListDecisions:output_type -> unigate.risk.v1.ListDecisionsResponse
+	38, // 69: unigate.risk.v1.RiskAdminService.ListCases:output_type -> unigate.risk.v1.ListCasesResponse
+	40, // 70: unigate.risk.v1.RiskAdminService.GetCase:output_type -> unigate.risk.v1.GetCaseResponse
+	42, // 71: unigate.risk.v1.RiskAdminService.AssignCase:output_type -> unigate.risk.v1.AssignCaseResponse
+	44, // 72: unigate.risk.v1.RiskAdminService.ResolveCase:output_type -> unigate.risk.v1.ResolveCaseResponse
+	56, // [56:73] is the sub-list for method output_type
+	39, // [39:56] is the sub-list for method input_type
+	39, // [39:39] is the sub-list for extension type_name
+	39, // [39:39] is the sub-list for extension extendee
+	0,  // [0:39] is the sub-list for field type_name
 }
 
 func init() { file_unigate_risk_v1_risk_proto_init() }
@@ -574,10 +3285,10 @@ func file_unigate_risk_v1_risk_proto_init() {
 		File: protoimpl.DescBuilder{
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_unigate_risk_v1_risk_proto_rawDesc), len(file_unigate_risk_v1_risk_proto_rawDesc)),
-			NumEnums:      1,
-			NumMessages:   7,
+			NumEnums:      2,
+			NumMessages:   43,
 			NumExtensions: 0,
-			NumServices:   2,
+			NumServices:   3,
 		},
 		GoTypes:           file_unigate_risk_v1_risk_proto_goTypes,
 		DependencyIndexes: file_unigate_risk_v1_risk_proto_depIdxs,

@@ -24,6 +24,7 @@ const _ = grpc.SupportPackageIsVersion9
 const (
 	RiskService_Evaluate_FullMethodName = "/unigate.risk.v1.RiskService/Evaluate"
 	RiskService_Release_FullMethodName  = "/unigate.risk.v1.RiskService/Release"
+	RiskService_NameUser_FullMethodName = "/unigate.risk.v1.RiskService/NameUser"
 )
 
 // RiskServiceClient is the client API for RiskService service.
@@ -41,6 +42,12 @@ type RiskServiceClient interface {
 	// after it was approved. Releasing twice, or a payment never evaluated,
 	// is a no-op.
 	Release(ctx context.Context, in *ReleaseRequest, opts ...grpc.CallOption) (*ReleaseResponse, error)
+	// NameUser tells risk who paid a consumer-presented payment, once the
+	// partner's authorization names the user: the payment's amount moves to
+	// the user's limits. If that would exceed them the decision becomes a
+	// decline (returned), and the acquirer gives the authorization back.
+	// Naming the same user again returns the same decision.
+	NameUser(ctx context.Context, in *NameUserRequest, opts ...grpc.CallOption) (*NameUserResponse, error)
 }
 
 type riskServiceClient struct {
@@ -71,6 +78,16 @@ func (c *riskServiceClient) Release(ctx context.Context, in *ReleaseRequest, opt
 	return out, nil
 }
 
+func (c *riskServiceClient) NameUser(ctx context.Context, in *NameUserRequest, opts ...grpc.CallOption) (*NameUserResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(NameUserResponse)
+	err := c.cc.Invoke(ctx, RiskService_NameUser_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 // RiskServiceServer is the server API for RiskService service.
 // All implementations must embed UnimplementedRiskServiceServer
 // for forward compatibility.
@@ -86,6 +103,12 @@ type RiskServiceServer interface {
 	// after it was approved. Releasing twice, or a payment never evaluated,
 	// is a no-op.
 	Release(context.Context, *ReleaseRequest) (*ReleaseResponse, error)
+	// NameUser tells risk who paid a consumer-presented payment, once the
+	// partner's authorization names the user: the payment's amount moves to
+	// the user's limits. If that would exceed them the decision becomes a
+	// decline (returned), and the acquirer gives the authorization back.
+	// Naming the same user again returns the same decision.
+	NameUser(context.Context, *NameUserRequest) (*NameUserResponse, error)
 	mustEmbedUnimplementedRiskServiceServer()
 }
 
@@ -101,6 +124,9 @@ func (UnimplementedRiskServiceServer) Evaluate(context.Context, *EvaluateRequest
 }
 func (UnimplementedRiskServiceServer) Release(context.Context, *ReleaseRequest) (*ReleaseResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method Release not implemented")
+}
+func (UnimplementedRiskServiceServer) NameUser(context.Context, *NameUserRequest) (*NameUserResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method NameUser not implemented")
 }
 func (UnimplementedRiskServiceServer) mustEmbedUnimplementedRiskServiceServer() {}
 func (UnimplementedRiskServiceServer) testEmbeddedByValue()                     {}
@@ -159,6 +185,24 @@ func _RiskService_Release_Handler(srv interface{}, ctx context.Context, dec func
 	return interceptor(ctx, in, info, handler)
 }
 
+func _RiskService_NameUser_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(NameUserRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(RiskServiceServer).NameUser(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: RiskService_NameUser_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(RiskServiceServer).NameUser(ctx, req.(*NameUserRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 // RiskService_ServiceDesc is the grpc.ServiceDesc for RiskService service.
 // It's only intended for direct use with grpc.RegisterService,
 // and not to be introspected or modified (even as a copy)
@@ -173,6 +217,10 @@ var RiskService_ServiceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "Release",
 			Handler:    _RiskService_Release_Handler,
+		},
+		{
+			MethodName: "NameUser",
+			Handler:    _RiskService_NameUser_Handler,
 		},
 	},
 	Streams:  []grpc.StreamDesc{},
@@ -283,5 +331,611 @@ var RiskPeerService_ServiceDesc = grpc.ServiceDesc{
 			ClientStreams: true,
 		},
 	},
+	Metadata: "unigate/risk/v1/risk.proto",
+}
+
+const (
+	RiskAdminService_PutRules_FullMethodName        = "/unigate.risk.v1.RiskAdminService/PutRules"
+	RiskAdminService_GetRules_FullMethodName        = "/unigate.risk.v1.RiskAdminService/GetRules"
+	RiskAdminService_PutListEntry_FullMethodName    = "/unigate.risk.v1.RiskAdminService/PutListEntry"
+	RiskAdminService_DeleteListEntry_FullMethodName = "/unigate.risk.v1.RiskAdminService/DeleteListEntry"
+	RiskAdminService_ListListEntries_FullMethodName = "/unigate.risk.v1.RiskAdminService/ListListEntries"
+	RiskAdminService_PutLimits_FullMethodName       = "/unigate.risk.v1.RiskAdminService/PutLimits"
+	RiskAdminService_ListLimits_FullMethodName      = "/unigate.risk.v1.RiskAdminService/ListLimits"
+	RiskAdminService_GetDecision_FullMethodName     = "/unigate.risk.v1.RiskAdminService/GetDecision"
+	RiskAdminService_ListDecisions_FullMethodName   = "/unigate.risk.v1.RiskAdminService/ListDecisions"
+	RiskAdminService_ListCases_FullMethodName       = "/unigate.risk.v1.RiskAdminService/ListCases"
+	RiskAdminService_GetCase_FullMethodName         = "/unigate.risk.v1.RiskAdminService/GetCase"
+	RiskAdminService_AssignCase_FullMethodName      = "/unigate.risk.v1.RiskAdminService/AssignCase"
+	RiskAdminService_ResolveCase_FullMethodName     = "/unigate.risk.v1.RiskAdminService/ResolveCase"
+)
+
+// RiskAdminServiceClient is the client API for RiskAdminService service.
+//
+// For semantics around ctx use and closing/ending streaming RPCs, please refer to https://pkg.go.dev/google.golang.org/grpc/?tab=doc#ClientConn.NewStream.
+//
+// RiskAdminService is the risk service's operator and analyst API
+// (unigatectl risk): rules, lists and limits, put in force on every
+// replica within a second without a restart; decisions for audit; the
+// review case queue.
+type RiskAdminServiceClient interface {
+	// PutRules compiles a rule set and puts it in force. Its version must be
+	// above the one in force; a set with a rule that does not compile, is
+	// not a boolean or names an unknown feature is refused
+	// (RISK_RULES_INVALID, every problem a field violation) and the set in
+	// force stays.
+	PutRules(ctx context.Context, in *PutRulesRequest, opts ...grpc.CallOption) (*PutRulesResponse, error)
+	// GetRules returns the set in force (version 0 and no rules if none).
+	GetRules(ctx context.Context, in *GetRulesRequest, opts ...grpc.CallOption) (*GetRulesResponse, error)
+	// PutListEntry adds a value to a list, or replaces its note.
+	PutListEntry(ctx context.Context, in *PutListEntryRequest, opts ...grpc.CallOption) (*PutListEntryResponse, error)
+	// DeleteListEntry removes a value from a list; removing a value not in
+	// it is a no-op.
+	DeleteListEntry(ctx context.Context, in *DeleteListEntryRequest, opts ...grpc.CallOption) (*DeleteListEntryResponse, error)
+	// ListListEntries returns list entries, optionally of one list or kind.
+	ListListEntries(ctx context.Context, in *ListListEntriesRequest, opts ...grpc.CallOption) (*ListListEntriesResponse, error)
+	// PutLimits sets a partner's limits ("*": every partner without its own).
+	PutLimits(ctx context.Context, in *PutLimitsRequest, opts ...grpc.CallOption) (*PutLimitsResponse, error)
+	// ListLimits returns every partner's limits.
+	ListLimits(ctx context.Context, in *ListLimitsRequest, opts ...grpc.CallOption) (*ListLimitsResponse, error)
+	// GetDecision returns one payment's decision (RISK_DECISION_NOT_FOUND).
+	GetDecision(ctx context.Context, in *GetDecisionRequest, opts ...grpc.CallOption) (*GetDecisionResponse, error)
+	// ListDecisions returns decisions, newest first.
+	ListDecisions(ctx context.Context, in *ListDecisionsRequest, opts ...grpc.CallOption) (*ListDecisionsResponse, error)
+	// ListCases returns review cases, oldest first.
+	ListCases(ctx context.Context, in *ListCasesRequest, opts ...grpc.CallOption) (*ListCasesResponse, error)
+	// GetCase returns a case with its history (CASE_NOT_FOUND).
+	GetCase(ctx context.Context, in *GetCaseRequest, opts ...grpc.CallOption) (*GetCaseResponse, error)
+	// AssignCase gives a case to an analyst (CASE_RESOLVED once resolved).
+	AssignCase(ctx context.Context, in *AssignCaseRequest, opts ...grpc.CallOption) (*AssignCaseResponse, error)
+	// ResolveCase labels a case FRAUD or LEGITIMATE; a fraud resolved with
+	// block adds the case's user and device to the block list. Final.
+	ResolveCase(ctx context.Context, in *ResolveCaseRequest, opts ...grpc.CallOption) (*ResolveCaseResponse, error)
+}
+
+type riskAdminServiceClient struct {
+	cc grpc.ClientConnInterface
+}
+
+func NewRiskAdminServiceClient(cc grpc.ClientConnInterface) RiskAdminServiceClient {
+	return &riskAdminServiceClient{cc}
+}
+
+func (c *riskAdminServiceClient) PutRules(ctx context.Context, in *PutRulesRequest, opts ...grpc.CallOption) (*PutRulesResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(PutRulesResponse)
+	err := c.cc.Invoke(ctx, RiskAdminService_PutRules_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *riskAdminServiceClient) GetRules(ctx context.Context, in *GetRulesRequest, opts ...grpc.CallOption) (*GetRulesResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(GetRulesResponse)
+	err := c.cc.Invoke(ctx, RiskAdminService_GetRules_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *riskAdminServiceClient) PutListEntry(ctx context.Context, in *PutListEntryRequest, opts ...grpc.CallOption) (*PutListEntryResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(PutListEntryResponse)
+	err := c.cc.Invoke(ctx, RiskAdminService_PutListEntry_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *riskAdminServiceClient) DeleteListEntry(ctx context.Context, in *DeleteListEntryRequest, opts ...grpc.CallOption) (*DeleteListEntryResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(DeleteListEntryResponse)
+	err := c.cc.Invoke(ctx, RiskAdminService_DeleteListEntry_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *riskAdminServiceClient) ListListEntries(ctx context.Context, in *ListListEntriesRequest, opts ...grpc.CallOption) (*ListListEntriesResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(ListListEntriesResponse)
+	err := c.cc.Invoke(ctx, RiskAdminService_ListListEntries_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *riskAdminServiceClient) PutLimits(ctx context.Context, in *PutLimitsRequest, opts ...grpc.CallOption) (*PutLimitsResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(PutLimitsResponse)
+	err := c.cc.Invoke(ctx, RiskAdminService_PutLimits_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *riskAdminServiceClient) ListLimits(ctx context.Context, in *ListLimitsRequest, opts ...grpc.CallOption) (*ListLimitsResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(ListLimitsResponse)
+	err := c.cc.Invoke(ctx, RiskAdminService_ListLimits_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *riskAdminServiceClient) GetDecision(ctx context.Context, in *GetDecisionRequest, opts ...grpc.CallOption) (*GetDecisionResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(GetDecisionResponse)
+	err := c.cc.Invoke(ctx, RiskAdminService_GetDecision_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *riskAdminServiceClient) ListDecisions(ctx context.Context, in *ListDecisionsRequest, opts ...grpc.CallOption) (*ListDecisionsResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(ListDecisionsResponse)
+	err := c.cc.Invoke(ctx, RiskAdminService_ListDecisions_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *riskAdminServiceClient) ListCases(ctx context.Context, in *ListCasesRequest, opts ...grpc.CallOption) (*ListCasesResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(ListCasesResponse)
+	err := c.cc.Invoke(ctx, RiskAdminService_ListCases_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *riskAdminServiceClient) GetCase(ctx context.Context, in *GetCaseRequest, opts ...grpc.CallOption) (*GetCaseResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(GetCaseResponse)
+	err := c.cc.Invoke(ctx, RiskAdminService_GetCase_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *riskAdminServiceClient) AssignCase(ctx context.Context, in *AssignCaseRequest, opts ...grpc.CallOption) (*AssignCaseResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(AssignCaseResponse)
+	err := c.cc.Invoke(ctx, RiskAdminService_AssignCase_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *riskAdminServiceClient) ResolveCase(ctx context.Context, in *ResolveCaseRequest, opts ...grpc.CallOption) (*ResolveCaseResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(ResolveCaseResponse)
+	err := c.cc.Invoke(ctx, RiskAdminService_ResolveCase_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+// RiskAdminServiceServer is the server API for RiskAdminService service.
+// All implementations must embed UnimplementedRiskAdminServiceServer
+// for forward compatibility.
+//
+// RiskAdminService is the risk service's operator and analyst API
+// (unigatectl risk): rules, lists and limits, put in force on every
+// replica within a second without a restart; decisions for audit; the
+// review case queue.
+type RiskAdminServiceServer interface {
+	// PutRules compiles a rule set and puts it in force. Its version must be
+	// above the one in force; a set with a rule that does not compile, is
+	// not a boolean or names an unknown feature is refused
+	// (RISK_RULES_INVALID, every problem a field violation) and the set in
+	// force stays.
+	PutRules(context.Context, *PutRulesRequest) (*PutRulesResponse, error)
+	// GetRules returns the set in force (version 0 and no rules if none).
+	GetRules(context.Context, *GetRulesRequest) (*GetRulesResponse, error)
+	// PutListEntry adds a value to a list, or replaces its note.
+	PutListEntry(context.Context, *PutListEntryRequest) (*PutListEntryResponse, error)
+	// DeleteListEntry removes a value from a list; removing a value not in
+	// it is a no-op.
+	DeleteListEntry(context.Context, *DeleteListEntryRequest) (*DeleteListEntryResponse, error)
+	// ListListEntries returns list entries, optionally of one list or kind.
+	ListListEntries(context.Context, *ListListEntriesRequest) (*ListListEntriesResponse, error)
+	// PutLimits sets a partner's limits ("*": every partner without its own).
+	PutLimits(context.Context, *PutLimitsRequest) (*PutLimitsResponse, error)
+	// ListLimits returns every partner's limits.
+	ListLimits(context.Context, *ListLimitsRequest) (*ListLimitsResponse, error)
+	// GetDecision returns one payment's decision (RISK_DECISION_NOT_FOUND).
+	GetDecision(context.Context, *GetDecisionRequest) (*GetDecisionResponse, error)
+	// ListDecisions returns decisions, newest first.
+	ListDecisions(context.Context, *ListDecisionsRequest) (*ListDecisionsResponse, error)
+	// ListCases returns review cases, oldest first.
+	ListCases(context.Context, *ListCasesRequest) (*ListCasesResponse, error)
+	// GetCase returns a case with its history (CASE_NOT_FOUND).
+	GetCase(context.Context, *GetCaseRequest) (*GetCaseResponse, error)
+	// AssignCase gives a case to an analyst (CASE_RESOLVED once resolved).
+	AssignCase(context.Context, *AssignCaseRequest) (*AssignCaseResponse, error)
+	// ResolveCase labels a case FRAUD or LEGITIMATE; a fraud resolved with
+	// block adds the case's user and device to the block list. Final.
+	ResolveCase(context.Context, *ResolveCaseRequest) (*ResolveCaseResponse, error)
+	mustEmbedUnimplementedRiskAdminServiceServer()
+}
+
+// UnimplementedRiskAdminServiceServer must be embedded to have
+// forward compatible implementations.
+//
+// NOTE: this should be embedded by value instead of pointer to avoid a nil
+// pointer dereference when methods are called.
+type UnimplementedRiskAdminServiceServer struct{}
+
+func (UnimplementedRiskAdminServiceServer) PutRules(context.Context, *PutRulesRequest) (*PutRulesResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method PutRules not implemented")
+}
+func (UnimplementedRiskAdminServiceServer) GetRules(context.Context, *GetRulesRequest) (*GetRulesResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method GetRules not implemented")
+}
+func (UnimplementedRiskAdminServiceServer) PutListEntry(context.Context, *PutListEntryRequest) (*PutListEntryResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method PutListEntry not implemented")
+}
+func (UnimplementedRiskAdminServiceServer) DeleteListEntry(context.Context, *DeleteListEntryRequest) (*DeleteListEntryResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method DeleteListEntry not implemented")
+}
+func (UnimplementedRiskAdminServiceServer) ListListEntries(context.Context, *ListListEntriesRequest) (*ListListEntriesResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method ListListEntries not implemented")
+}
+func (UnimplementedRiskAdminServiceServer) PutLimits(context.Context, *PutLimitsRequest) (*PutLimitsResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method PutLimits not implemented")
+}
+func (UnimplementedRiskAdminServiceServer) ListLimits(context.Context, *ListLimitsRequest) (*ListLimitsResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method ListLimits not implemented")
+}
+func (UnimplementedRiskAdminServiceServer) GetDecision(context.Context, *GetDecisionRequest) (*GetDecisionResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method GetDecision not implemented")
+}
+func (UnimplementedRiskAdminServiceServer) ListDecisions(context.Context, *ListDecisionsRequest) (*ListDecisionsResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method ListDecisions not implemented")
+}
+func (UnimplementedRiskAdminServiceServer) ListCases(context.Context, *ListCasesRequest) (*ListCasesResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method ListCases not implemented")
+}
+func (UnimplementedRiskAdminServiceServer) GetCase(context.Context, *GetCaseRequest) (*GetCaseResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method GetCase not implemented")
+}
+func (UnimplementedRiskAdminServiceServer) AssignCase(context.Context, *AssignCaseRequest) (*AssignCaseResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method AssignCase not implemented")
+}
+func (UnimplementedRiskAdminServiceServer) ResolveCase(context.Context, *ResolveCaseRequest) (*ResolveCaseResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method ResolveCase not implemented")
+}
+func (UnimplementedRiskAdminServiceServer) mustEmbedUnimplementedRiskAdminServiceServer() {}
+func (UnimplementedRiskAdminServiceServer) testEmbeddedByValue()                          {}
+
+// UnsafeRiskAdminServiceServer may be embedded to opt out of forward compatibility for this service.
+// Use of this interface is not recommended, as added methods to RiskAdminServiceServer will
+// result in compilation errors.
+type UnsafeRiskAdminServiceServer interface {
+	mustEmbedUnimplementedRiskAdminServiceServer()
+}
+
+func RegisterRiskAdminServiceServer(s grpc.ServiceRegistrar, srv RiskAdminServiceServer) {
+	// If the following call panics, it indicates UnimplementedRiskAdminServiceServer was
+	// embedded by pointer and is nil.  This will cause panics if an
+	// unimplemented method is ever invoked, so we test this at initialization
+	// time to prevent it from happening at runtime later due to I/O.
+	if t, ok := srv.(interface{ testEmbeddedByValue() }); ok {
+		t.testEmbeddedByValue()
+	}
+	s.RegisterService(&RiskAdminService_ServiceDesc, srv)
+}
+
+func _RiskAdminService_PutRules_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(PutRulesRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(RiskAdminServiceServer).PutRules(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: RiskAdminService_PutRules_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(RiskAdminServiceServer).PutRules(ctx, req.(*PutRulesRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _RiskAdminService_GetRules_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(GetRulesRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(RiskAdminServiceServer).GetRules(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: RiskAdminService_GetRules_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(RiskAdminServiceServer).GetRules(ctx, req.(*GetRulesRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _RiskAdminService_PutListEntry_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(PutListEntryRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(RiskAdminServiceServer).PutListEntry(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: RiskAdminService_PutListEntry_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(RiskAdminServiceServer).PutListEntry(ctx, req.(*PutListEntryRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _RiskAdminService_DeleteListEntry_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(DeleteListEntryRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(RiskAdminServiceServer).DeleteListEntry(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: RiskAdminService_DeleteListEntry_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(RiskAdminServiceServer).DeleteListEntry(ctx, req.(*DeleteListEntryRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _RiskAdminService_ListListEntries_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(ListListEntriesRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(RiskAdminServiceServer).ListListEntries(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: RiskAdminService_ListListEntries_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(RiskAdminServiceServer).ListListEntries(ctx, req.(*ListListEntriesRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _RiskAdminService_PutLimits_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(PutLimitsRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(RiskAdminServiceServer).PutLimits(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: RiskAdminService_PutLimits_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(RiskAdminServiceServer).PutLimits(ctx, req.(*PutLimitsRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _RiskAdminService_ListLimits_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(ListLimitsRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(RiskAdminServiceServer).ListLimits(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: RiskAdminService_ListLimits_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(RiskAdminServiceServer).ListLimits(ctx, req.(*ListLimitsRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _RiskAdminService_GetDecision_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(GetDecisionRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(RiskAdminServiceServer).GetDecision(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: RiskAdminService_GetDecision_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(RiskAdminServiceServer).GetDecision(ctx, req.(*GetDecisionRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _RiskAdminService_ListDecisions_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(ListDecisionsRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(RiskAdminServiceServer).ListDecisions(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: RiskAdminService_ListDecisions_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(RiskAdminServiceServer).ListDecisions(ctx, req.(*ListDecisionsRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _RiskAdminService_ListCases_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(ListCasesRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(RiskAdminServiceServer).ListCases(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: RiskAdminService_ListCases_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(RiskAdminServiceServer).ListCases(ctx, req.(*ListCasesRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _RiskAdminService_GetCase_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(GetCaseRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(RiskAdminServiceServer).GetCase(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: RiskAdminService_GetCase_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(RiskAdminServiceServer).GetCase(ctx, req.(*GetCaseRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _RiskAdminService_AssignCase_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(AssignCaseRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(RiskAdminServiceServer).AssignCase(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: RiskAdminService_AssignCase_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(RiskAdminServiceServer).AssignCase(ctx, req.(*AssignCaseRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _RiskAdminService_ResolveCase_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(ResolveCaseRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(RiskAdminServiceServer).ResolveCase(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: RiskAdminService_ResolveCase_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(RiskAdminServiceServer).ResolveCase(ctx, req.(*ResolveCaseRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+// RiskAdminService_ServiceDesc is the grpc.ServiceDesc for RiskAdminService service.
+// It's only intended for direct use with grpc.RegisterService,
+// and not to be introspected or modified (even as a copy)
+var RiskAdminService_ServiceDesc = grpc.ServiceDesc{
+	ServiceName: "unigate.risk.v1.RiskAdminService",
+	HandlerType: (*RiskAdminServiceServer)(nil),
+	Methods: []grpc.MethodDesc{
+		{
+			MethodName: "PutRules",
+			Handler:    _RiskAdminService_PutRules_Handler,
+		},
+		{
+			MethodName: "GetRules",
+			Handler:    _RiskAdminService_GetRules_Handler,
+		},
+		{
+			MethodName: "PutListEntry",
+			Handler:    _RiskAdminService_PutListEntry_Handler,
+		},
+		{
+			MethodName: "DeleteListEntry",
+			Handler:    _RiskAdminService_DeleteListEntry_Handler,
+		},
+		{
+			MethodName: "ListListEntries",
+			Handler:    _RiskAdminService_ListListEntries_Handler,
+		},
+		{
+			MethodName: "PutLimits",
+			Handler:    _RiskAdminService_PutLimits_Handler,
+		},
+		{
+			MethodName: "ListLimits",
+			Handler:    _RiskAdminService_ListLimits_Handler,
+		},
+		{
+			MethodName: "GetDecision",
+			Handler:    _RiskAdminService_GetDecision_Handler,
+		},
+		{
+			MethodName: "ListDecisions",
+			Handler:    _RiskAdminService_ListDecisions_Handler,
+		},
+		{
+			MethodName: "ListCases",
+			Handler:    _RiskAdminService_ListCases_Handler,
+		},
+		{
+			MethodName: "GetCase",
+			Handler:    _RiskAdminService_GetCase_Handler,
+		},
+		{
+			MethodName: "AssignCase",
+			Handler:    _RiskAdminService_AssignCase_Handler,
+		},
+		{
+			MethodName: "ResolveCase",
+			Handler:    _RiskAdminService_ResolveCase_Handler,
+		},
+	},
+	Streams:  []grpc.StreamDesc{},
 	Metadata: "unigate/risk/v1/risk.proto",
 }
