@@ -279,6 +279,7 @@ var (
 	ErrCaseResolved              = &Error{Code: codes.FailedPrecondition, Reason: "CASE_RESOLVED"}
 	ErrRiskRulesInvalid          = &Error{Code: codes.InvalidArgument, Reason: "RISK_RULES_INVALID"}
 	ErrRiskDecisionNotFound      = &Error{Code: codes.NotFound, Reason: "RISK_DECISION_NOT_FOUND"}
+	ErrRiskModelInvalid          = &Error{Code: codes.InvalidArgument, Reason: "RISK_MODEL_INVALID"}
 	ErrRefundExceedsRemaining    = &Error{Code: codes.FailedPrecondition, Reason: "REFUND_EXCEEDS_REMAINING"}
 	ErrPaymentNotRefundable      = &Error{Code: codes.FailedPrecondition, Reason: "PAYMENT_NOT_REFUNDABLE"}
 	ErrCancelWindowClosed        = &Error{Code: codes.FailedPrecondition, Reason: "CANCEL_WINDOW_CLOSED"}
@@ -305,7 +306,7 @@ var sentinels = []*Error{
 	ErrMerchantNotFound, ErrPartnerNotFound, ErrPartnerDisabled, ErrUnauthenticated, ErrPermissionDenied,
 	ErrSignatureInvalid, ErrRequestExpired, ErrRequestReplayed, ErrRateNotAvailable,
 	ErrQuoteNotFound, ErrQuoteExpired, ErrQuoteAlreadyUsed, ErrQuoteMismatch, ErrAmountMismatch,
-	ErrPaymentNotFound, ErrRefundNotFound, ErrStatementNotFound, ErrCutoffOutOfOrder, ErrReconciliationFileInvalid, ErrBreakNotFound, ErrCaseNotFound, ErrCaseResolved, ErrRiskRulesInvalid, ErrRiskDecisionNotFound, ErrRefundExceedsRemaining, ErrPaymentNotRefundable,
+	ErrPaymentNotFound, ErrRefundNotFound, ErrStatementNotFound, ErrCutoffOutOfOrder, ErrReconciliationFileInvalid, ErrBreakNotFound, ErrCaseNotFound, ErrCaseResolved, ErrRiskRulesInvalid, ErrRiskDecisionNotFound, ErrRiskModelInvalid, ErrRefundExceedsRemaining, ErrPaymentNotRefundable,
 	ErrCancelWindowClosed, ErrCancelNotAllowed, ErrUnknownCodeRange, ErrRepeatRequestInconsistent, ErrQuotaExceeded,
 	ErrRiskDeclined, ErrRiskLimitExceeded, ErrRiskBlocked, ErrPaymentTimedOut, ErrWalletDeclined,
 	ErrMerchantCreditFailed, ErrUnbalancedPosting, ErrPostingConflict, ErrDownstreamUnavailable,

@@ -66,6 +66,7 @@ const (
 	CaseResolved              Reason = "CASE_RESOLVED"
 	RiskRulesInvalid          Reason = "RISK_RULES_INVALID"
 	RiskDecisionNotFound      Reason = "RISK_DECISION_NOT_FOUND"
+	RiskModelInvalid          Reason = "RISK_MODEL_INVALID"
 	CancelNotAllowed          Reason = "CANCEL_NOT_ALLOWED"
 	UnknownCodeRange          Reason = "UNKNOWN_CODE_RANGE"
 	PaymentTimedOut           Reason = "PAYMENT_TIMED_OUT"
@@ -115,6 +116,7 @@ var table = map[Reason]entry{
 	CaseResolved:              {code: codes.FailedPrecondition},
 	RiskRulesInvalid:          {code: codes.InvalidArgument},
 	RiskDecisionNotFound:      {code: codes.NotFound},
+	RiskModelInvalid:          {code: codes.InvalidArgument},
 	QuoteAlreadyUsed:          {code: codes.FailedPrecondition},
 	QuoteMismatch:             {code: codes.FailedPrecondition},
 	AmountMismatch:            {code: codes.InvalidArgument},

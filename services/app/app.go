@@ -339,6 +339,17 @@ func RunRisk(ctx context.Context, cfg RiskConfig) error {
 	if err := svc.SetPolicy(p); err != nil {
 		cfg.Log.Error("risk: rules refused", "err", err)
 	}
+	if err := svc.UseModel(ctx, policy, p.ModelID); err != nil {
+		cfg.Log.Error("risk: the stored model refused; the committed one is in force", "err", err)
+	}
+	// Start on the day's windows and the month's totals, not on nothing.
+	replayed, err := svc.Rebuild(ctx, db)
+	if err != nil {
+		return err
+	}
+	if replayed == risk.RebuildLimit {
+		cfg.Log.Warn("risk: the day's windows were rebuilt from the newest payments only", "payments", replayed)
+	}
 	poll := cfg.PolicyPoll
 	if poll <= 0 {
 		poll = time.Second
@@ -351,6 +362,7 @@ func RunRisk(ctx context.Context, cfg RiskConfig) error {
 	go svc.WatchPolicy(ctx, policy, poll, func(err error) { cfg.Log.Warn("risk: policy not read", "err", err) })
 	go risk.OpenReviewCases(ctx, db, cases, poll, func(err error) { cfg.Log.Warn("risk: review cases not opened", "err", err) })
 	go alerts.Run(ctx, time.Minute, func(err error) { cfg.Log.Warn("risk: alerts not run", "err", err) })
+	go svc.Maintain(ctx, time.Minute)
 	srv, err := newServer(cfg.Common, "risk", riskPolicy)
 	if err != nil {
 		return err

@@ -71,6 +71,7 @@ var (
 		"/unigate.risk.v1.RiskAdminService/PutListEntry":    operatorRole,
 		"/unigate.risk.v1.RiskAdminService/DeleteListEntry": operatorRole,
 		"/unigate.risk.v1.RiskAdminService/PutLimits":       operatorRole,
+		"/unigate.risk.v1.RiskAdminService/PutModel":        operatorRole,
 		"/unigate.risk.v1.RiskAdminService/AssignCase":      operatorRole,
 		"/unigate.risk.v1.RiskAdminService/ResolveCase":     operatorRole,
 	}

@@ -16,11 +16,13 @@ import (
 	"github.com/unigate/unigate/pkg/authn"
 	"github.com/unigate/unigate/pkg/rpcerr"
 	"github.com/unigate/unigate/pkg/sqlstore"
+	"github.com/unigate/unigate/services/risk/model"
 	"github.com/unigate/unigate/services/risk/rules"
 )
 
 // AdminServer is the risk service's operator and analyst API
-// (RiskAdminService): rules, lists, limits, decisions and cases.
+// (RiskAdminService): rules, lists, limits, the model, decisions and
+// cases.
 type AdminServer struct {
 	riskv1.UnimplementedRiskAdminServiceServer
 	db     *sqlstore.DB
@@ -150,7 +152,7 @@ func (s *AdminServer) ListListEntries(ctx context.Context, req *riskv1.ListListE
 func adminLimits(l PartnerLimits) *riskv1.Limits {
 	return &riskv1.Limits{PartnerId: l.PartnerID, Currency: l.Currency, PerPayment: l.PerPayment, UserPerPayment: l.UserPerPayment,
 		UserDaily: l.UserDaily, UserMonthly: l.UserMonthly, MerchantDaily: l.MerchantDaily, PartnerDaily: l.PartnerDaily,
-		Actor: l.Actor, UpdateTime: adminTime(l.UpdateTime)}
+		MerchantMonthly: l.MerchantMonthly, PartnerMonthly: l.PartnerMonthly, Actor: l.Actor, UpdateTime: adminTime(l.UpdateTime)}
 }
 
 // putLimits is PutLimits, unwrapped.
@@ -162,7 +164,7 @@ func (s *AdminServer) putLimits(ctx context.Context, req *riskv1.PutLimitsReques
 	l, err := s.policy.PutLimits(ctx, PartnerLimits{PartnerID: in.GetPartnerId(), Currency: in.GetCurrency(),
 		PerPayment: in.GetPerPayment(), UserPerPayment: in.GetUserPerPayment(), UserDaily: in.GetUserDaily(),
 		UserMonthly: in.GetUserMonthly(), MerchantDaily: in.GetMerchantDaily(), PartnerDaily: in.GetPartnerDaily(),
-		Actor: adminActor(ctx)})
+		MerchantMonthly: in.GetMerchantMonthly(), PartnerMonthly: in.GetPartnerMonthly(), Actor: adminActor(ctx)})
 	if err != nil {
 		return nil, err
 	}
@@ -180,6 +182,44 @@ func (s *AdminServer) ListLimits(ctx context.Context, _ *riskv1.ListLimitsReques
 		resp.Limits = append(resp.Limits, adminLimits(l))
 	}
 	return resp, nil
+}
+
+// --- models ---
+
+// committedModelNote is GetModel's note on the model committed with the
+// code, in force until a model is put.
+const committedModelNote = "committed with the code"
+
+func adminModel(m StoredModel) *riskv1.ModelInfo {
+	return &riskv1.ModelInfo{ModelId: m.ID, XgboostVersion: m.XGBoostVersion, Trees: int32(m.Trees), SizeBytes: m.SizeBytes,
+		Note: m.Note, Actor: m.Actor, UpdateTime: adminTime(m.UpdateTime)}
+}
+
+// putModel is PutModel, unwrapped.
+func (s *AdminServer) putModel(ctx context.Context, req *riskv1.PutModelRequest) (*riskv1.ModelInfo, error) {
+	m, err := s.policy.PutModel(ctx, req.GetModel(), req.GetNote(), adminActor(ctx))
+	if err != nil {
+		return nil, err
+	}
+	return adminModel(m), nil
+}
+
+// getModel is GetModel, unwrapped: the newest stored model, or the
+// committed one if none was ever put (no actor or time).
+func (s *AdminServer) getModel(ctx context.Context, _ *riskv1.GetModelRequest) (*riskv1.ModelInfo, error) {
+	m, found, err := s.policy.ModelInfo(ctx)
+	if err != nil {
+		return nil, err
+	}
+	if found {
+		return adminModel(m), nil
+	}
+	d, err := model.Default()
+	if err != nil {
+		return nil, fmt.Errorf("risk: the committed model: %w", err)
+	}
+	return adminModel(StoredModel{ID: d.ID(), XGBoostVersion: d.Version(), Trees: d.Trees(), SizeBytes: int64(model.DefaultSize),
+		Note: committedModelNote}), nil
 }
 
 // --- decisions ---
@@ -445,4 +485,22 @@ func (s *AdminServer) ResolveCase(ctx context.Context, req *riskv1.ResolveCaseRe
 		return nil, err
 	}
 	return &riskv1.ResolveCaseResponse{ReviewCase: out}, nil
+}
+
+// PutModel implements riskv1.RiskAdminServiceServer.
+func (s *AdminServer) PutModel(ctx context.Context, req *riskv1.PutModelRequest) (*riskv1.PutModelResponse, error) {
+	out, err := s.putModel(ctx, req)
+	if err != nil {
+		return nil, err
+	}
+	return &riskv1.PutModelResponse{Model: out}, nil
+}
+
+// GetModel implements riskv1.RiskAdminServiceServer.
+func (s *AdminServer) GetModel(ctx context.Context, req *riskv1.GetModelRequest) (*riskv1.GetModelResponse, error) {
+	out, err := s.getModel(ctx, req)
+	if err != nil {
+		return nil, err
+	}
+	return &riskv1.GetModelResponse{Model: out}, nil
 }

@@ -1,6 +1,7 @@
 package risk
 
 import (
+	"bytes"
 	"context"
 	"net"
 	"strings"
@@ -11,6 +12,7 @@ import (
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/credentials/insecure"
 	"google.golang.org/grpc/status"
+	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/types/known/timestamppb"
 
 	riskv1 "github.com/unigate/unigate/proto/gen/unigate/risk/v1"
@@ -19,6 +21,7 @@ import (
 	"github.com/unigate/unigate/pkg/rpcerr"
 	"github.com/unigate/unigate/pkg/sqlstore"
 	"github.com/unigate/unigate/pkg/sqlstore/sqlstoretest"
+	"github.com/unigate/unigate/services/risk/model"
 )
 
 // adminClient serves an AdminServer on a loopback gRPC server, as the
@@ -147,22 +150,84 @@ func TestAdminPolicy(t *testing.T) {
 		wantField(t, "list an unknown kind", err, rpcerr.InvalidArgument, "kind")
 
 		// Limits.
-		l, err := c.PutLimits(ctx, &riskv1.PutLimitsRequest{Limits: &riskv1.Limits{PartnerId: "*", Currency: "CNY", PerPayment: 5_000_000, UserDaily: 2_000_000}})
-		if err != nil || l.GetActor() != "operator:lead" || l.GetPerPayment() != 5_000_000 {
+		l, err := c.PutLimits(ctx, &riskv1.PutLimitsRequest{Limits: &riskv1.Limits{PartnerId: "*", Currency: "CNY", PerPayment: 5_000_000, UserDaily: 2_000_000,
+			MerchantMonthly: 80_000_000, PartnerMonthly: 800_000_000}})
+		if err != nil || l.GetActor() != "operator:lead" || l.GetPerPayment() != 5_000_000 || l.GetMerchantMonthly() != 80_000_000 ||
+			l.GetPartnerMonthly() != 800_000_000 {
 			t.Fatalf("put limits: %v %v", l, err)
 		}
 		_, err = c.PutLimits(ctx, &riskv1.PutLimitsRequest{Limits: &riskv1.Limits{PartnerId: "hipay", Currency: "ABC"}})
 		wantField(t, "limits in no currency", err, rpcerr.UnsupportedCurrency, "limits.currency")
 		_, err = c.PutLimits(ctx, &riskv1.PutLimitsRequest{Limits: &riskv1.Limits{PartnerId: "hipay", Currency: "MNT", MerchantDaily: -1}})
 		wantField(t, "a negative limit", err, rpcerr.InvalidAmount, "limits.merchant_daily")
+		_, err = c.PutLimits(ctx, &riskv1.PutLimitsRequest{Limits: &riskv1.Limits{PartnerId: "hipay", Currency: "MNT", PartnerMonthly: -1}})
+		wantField(t, "a negative monthly limit", err, rpcerr.InvalidAmount, "limits.partner_monthly")
 		_, err = c.PutLimits(ctx, &riskv1.PutLimitsRequest{})
 		wantField(t, "no limits", err, rpcerr.InvalidArgument, "limits")
-		if all, err := c.ListLimits(ctx, &riskv1.ListLimitsRequest{}); err != nil || len(all.GetLimits()) != 1 || all.GetLimits()[0].GetUserDaily() != 2_000_000 {
+		if all, err := c.ListLimits(ctx, &riskv1.ListLimitsRequest{}); err != nil || len(all.GetLimits()) != 1 || all.GetLimits()[0].GetUserDaily() != 2_000_000 ||
+			all.GetLimits()[0].GetMerchantMonthly() != 80_000_000 || all.GetLimits()[0].GetPartnerMonthly() != 800_000_000 {
 			t.Fatalf("limits: %v %v", all, err)
 		}
 		// Two rule sets, two entries, one delete, one limit: six versions.
 		if v, err := ps.Version(ctx); err != nil || v != 6 {
 			t.Fatalf("policy version: %d %v, want 6", v, err)
+		}
+	})
+}
+
+// TestAdminModel: the model through the API on a real gRPC connection:
+// the committed one described until a model is put; a file that does not
+// load refused with RISK_MODEL_INVALID and nothing stored; a good one
+// stored whole, described, named by the policy, the caller its actor.
+func TestAdminModel(t *testing.T) {
+	sqlstoretest.Run(t, func(t *testing.T, db *sqlstore.DB) {
+		ctx := context.Background()
+		migrated(t, db)
+		now := time.Date(2026, 12, 3, 9, 0, 0, 0, time.UTC)
+		clock := func() time.Time { return now }
+		ps := NewPolicyStore(db, clock)
+		c := adminClient(t, NewAdminServer(db, ps, NewCases(db, clock)))
+
+		committed, err := model.Default()
+		if err != nil {
+			t.Fatal(err)
+		}
+		m, err := c.GetModel(ctx, &riskv1.GetModelRequest{})
+		if err != nil || m.GetModelId() != committed.ID() || m.GetNote() != "committed with the code" || int(m.GetTrees()) != committed.Trees() ||
+			m.GetXgboostVersion() != committed.Version() || m.GetActor() != "" || m.GetUpdateTime() != nil {
+			t.Fatalf("the committed model: %v %v", m, err)
+		}
+
+		good := modelFile(t)
+		_, err = c.PutModel(ctx, &riskv1.PutModelRequest{Model: good[:len(good)-100], Note: "cut short"})
+		wantField(t, "a truncated model", err, rpcerr.RiskModelInvalid, "model")
+		if err == nil || !strings.Contains(err.Error(), "not XGBoost JSON") {
+			t.Errorf("a truncated model's error does not carry the loader's: %v", err)
+		}
+		_, err = c.PutModel(ctx, &riskv1.PutModelRequest{})
+		wantField(t, "no model", err, rpcerr.RiskModelInvalid, "model")
+		if v, err := ps.Version(ctx); err != nil || v != 0 {
+			t.Fatalf("refused models moved the version: %d %v", v, err)
+		}
+		if m, err := c.GetModel(ctx, &riskv1.GetModelRequest{}); err != nil || m.GetModelId() != committed.ID() {
+			t.Fatalf("the model after refusals: %v %v", m, err)
+		}
+
+		// The same bytes as the committed model: the same id.
+		now = now.Add(time.Minute)
+		put, err := c.PutModel(ctx, &riskv1.PutModelRequest{Model: good, Note: "model-v1"})
+		if err != nil || put.GetModelId() != committed.ID() || put.GetNote() != "model-v1" || put.GetActor() != "operator:lead" ||
+			put.GetSizeBytes() != int64(len(good)) || int(put.GetTrees()) != committed.Trees() || !put.GetUpdateTime().AsTime().Equal(now) {
+			t.Fatalf("put the model: %v %v", put, err)
+		}
+		if got, err := c.GetModel(ctx, &riskv1.GetModelRequest{}); err != nil || !proto.Equal(got, put) {
+			t.Fatalf("get the model: %v %v, want %v", got, err, put)
+		}
+		if p, err := ps.Load(ctx); err != nil || p.Version != 1 || p.ModelID != put.GetModelId() {
+			t.Fatalf("the policy: version %d, model %q, %v", p.Version, p.ModelID, err)
+		}
+		if body, err := ps.ModelBytes(ctx, put.GetModelId()); err != nil || !bytes.Equal(body, good) {
+			t.Fatalf("the stored bytes: %d bytes, %v", len(body), err)
 		}
 	})
 }
@@ -364,10 +429,12 @@ func TestAdminNilRequests(t *testing.T) {
 		"GetCase":         func() error { _, err := s.GetCase(ctx, nil); return err },
 		"AssignCase":      func() error { _, err := s.AssignCase(ctx, nil); return err },
 		"ResolveCase":     func() error { _, err := s.ResolveCase(ctx, nil); return err },
+		"PutModel":        func() error { _, err := s.PutModel(ctx, nil); return err },
+		"GetModel":        func() error { _, err := s.GetModel(ctx, nil); return err },
 	} {
 		err := call()
 		switch name {
-		case "GetRules", "ListListEntries", "ListLimits", "ListDecisions", "ListCases":
+		case "GetRules", "ListListEntries", "ListLimits", "ListDecisions", "ListCases", "GetModel":
 			if err != nil {
 				t.Errorf("%s(nil): %v", name, err)
 			}

@@ -72,3 +72,13 @@ func (a AdminClient) ResolveCase(ctx context.Context, req *riskv1.ResolveCaseReq
 	r, err := a.C.ResolveCase(ctx, req, opts...)
 	return r.GetReviewCase(), err
 }
+
+func (a AdminClient) PutModel(ctx context.Context, req *riskv1.PutModelRequest, opts ...grpc.CallOption) (*riskv1.ModelInfo, error) {
+	r, err := a.C.PutModel(ctx, req, opts...)
+	return r.GetModel(), err
+}
+
+func (a AdminClient) GetModel(ctx context.Context, req *riskv1.GetModelRequest, opts ...grpc.CallOption) (*riskv1.ModelInfo, error) {
+	r, err := a.C.GetModel(ctx, req, opts...)
+	return r.GetModel(), err
+}

@@ -258,3 +258,41 @@ func modelFeatures(p Payment, at time.Time, user, userSum velocity.Stats, mercha
 	f[model.MCCRisk] = float64(model.MCCClass(p.MCC))
 	return f
 }
+
+// monthTotals are the merchants' and partners' totals of each calendar
+// month (in the day zone), kept like the windows: from this replica's
+// decisions, its peers' events and, at start, the stored decisions.
+type monthTotals struct {
+	mu sync.Mutex
+	m  map[string]int64 // key + "|" + YYYY-MM -> minor units
+}
+
+func (t *monthTotals) add(key, month string, amount int64) {
+	t.mu.Lock()
+	if t.m == nil {
+		t.m = map[string]int64{}
+	}
+	t.m[key+"|"+month] += amount
+	t.mu.Unlock()
+}
+
+func (t *monthTotals) get(key, month string) int64 {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	return t.m[key+"|"+month]
+}
+
+// sweep forgets months before keep.
+func (t *monthTotals) sweep(keep string) {
+	t.mu.Lock()
+	for k := range t.m {
+		if k[len(k)-7:] < keep {
+			delete(t.m, k)
+		}
+	}
+	t.mu.Unlock()
+}
+
+// Month total keys: a merchant's and a partner's, per currency.
+func merchantMonthKey(merchant, cur string) string { return "mm:" + merchant + ":" + cur }
+func partnerMonthKey(partner, cur string) string   { return "pm:" + partner + ":" + cur }

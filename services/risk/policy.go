@@ -1,6 +1,7 @@
 package risk
 
 import (
+	"bytes"
 	"context"
 	"database/sql"
 	"encoding/json"
@@ -16,6 +17,7 @@ import (
 	"github.com/unigate/unigate/pkg/money"
 	"github.com/unigate/unigate/pkg/rpcerr"
 	"github.com/unigate/unigate/pkg/sqlstore"
+	"github.com/unigate/unigate/services/risk/model"
 	"github.com/unigate/unigate/services/risk/rules"
 )
 
@@ -41,12 +43,13 @@ type ListEntry struct {
 // PartnerLimits are one partner's limits ("*": every partner without its
 // own), in minor units of Currency; 0 is no limit.
 type PartnerLimits struct {
-	PartnerID, Currency         string
-	PerPayment, UserPerPayment  int64
-	UserDaily, UserMonthly      int64
-	MerchantDaily, PartnerDaily int64
-	Actor                       string
-	UpdateTime                  time.Time
+	PartnerID, Currency             string
+	PerPayment, UserPerPayment      int64
+	UserDaily, UserMonthly          int64
+	MerchantDaily, PartnerDaily     int64
+	MerchantMonthly, PartnerMonthly int64
+	Actor                           string
+	UpdateTime                      time.Time
 }
 
 // RuleSet is a versioned rule set as stored.
@@ -63,6 +66,10 @@ type Policy struct {
 	Rules   RuleSet
 	Lists   []ListEntry
 	Limits  []PartnerLimits
+	// ModelID is the model put in force through the API (Model.ID), ""
+	// for the committed one; its bytes are read only when it changes
+	// (PolicyStore.ModelBytes).
+	ModelID string
 }
 
 // PolicyStore keeps the policy in SQL (run Migrations first). Every change
@@ -129,7 +136,13 @@ func (s *PolicyStore) Load(ctx context.Context) (Policy, error) {
 		if p.Lists, err = listEntriesIn(ctx, tx, "", ""); err != nil {
 			return err
 		}
-		p.Limits, err = limitsIn(ctx, tx)
+		if p.Limits, err = limitsIn(ctx, tx); err != nil {
+			return err
+		}
+		m, found, err := newestModelIn(ctx, tx)
+		if found {
+			p.ModelID = m.ID
+		}
 		return err
 	})
 	if err != nil {
@@ -500,6 +513,7 @@ func validLimits(l PartnerLimits) error {
 	}{
 		{"per_payment", l.PerPayment}, {"user_per_payment", l.UserPerPayment}, {"user_daily", l.UserDaily},
 		{"user_monthly", l.UserMonthly}, {"merchant_daily", l.MerchantDaily}, {"partner_daily", l.PartnerDaily},
+		{"merchant_monthly", l.MerchantMonthly}, {"partner_monthly", l.PartnerMonthly},
 	} {
 		if f.v < 0 || f.v > money.MaxMinorUnits {
 			return rpcerr.Field(rpcerr.InvalidAmount, "limits."+f.name, "%d: want 0 (no limit) to %d minor units", f.v, int64(money.MaxMinorUnits))
@@ -520,8 +534,9 @@ func (s *PolicyStore) PutLimits(ctx context.Context, l PartnerLimits) (PartnerLi
 			return err
 		}
 		_, err := bumpPolicy(ctx, tx, l.UpdateTime, l.Actor, "limits.put", fmt.Sprintf("%s in %s: per payment %d, user per payment %d, "+
-			"user daily %d, user monthly %d, merchant daily %d, partner daily %d", l.PartnerID, l.Currency, l.PerPayment,
-			l.UserPerPayment, l.UserDaily, l.UserMonthly, l.MerchantDaily, l.PartnerDaily))
+			"user daily %d, user monthly %d, merchant daily %d, partner daily %d, merchant monthly %d, partner monthly %d",
+			l.PartnerID, l.Currency, l.PerPayment, l.UserPerPayment, l.UserDaily, l.UserMonthly, l.MerchantDaily, l.PartnerDaily,
+			l.MerchantMonthly, l.PartnerMonthly))
 		return err
 	})
 	if err != nil {
@@ -532,14 +547,15 @@ func (s *PolicyStore) PutLimits(ctx context.Context, l PartnerLimits) (PartnerLi
 
 func putLimitsTx(ctx context.Context, tx *sqlstore.Tx, l PartnerLimits) error {
 	_, err := tx.ExecContext(ctx, `INSERT INTO risk_limits (partner_id, currency, per_payment, user_per_payment, user_daily,
-			user_monthly, merchant_daily, partner_daily, actor, update_time)
-		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)
+			user_monthly, merchant_daily, partner_daily, merchant_monthly, partner_monthly, actor, update_time)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)
 		ON CONFLICT (partner_id) DO UPDATE SET currency = excluded.currency, per_payment = excluded.per_payment,
 			user_per_payment = excluded.user_per_payment, user_daily = excluded.user_daily, user_monthly = excluded.user_monthly,
-			merchant_daily = excluded.merchant_daily, partner_daily = excluded.partner_daily, actor = excluded.actor,
+			merchant_daily = excluded.merchant_daily, partner_daily = excluded.partner_daily,
+			merchant_monthly = excluded.merchant_monthly, partner_monthly = excluded.partner_monthly, actor = excluded.actor,
 			update_time = excluded.update_time`,
 		l.PartnerID, l.Currency, l.PerPayment, l.UserPerPayment, l.UserDaily, l.UserMonthly, l.MerchantDaily, l.PartnerDaily,
-		l.Actor, l.UpdateTime)
+		l.MerchantMonthly, l.PartnerMonthly, l.Actor, l.UpdateTime)
 	return err
 }
 
@@ -554,7 +570,7 @@ func (s *PolicyStore) Limits(ctx context.Context) ([]PartnerLimits, error) {
 
 func limitsIn(ctx context.Context, q sqlstore.Querier) ([]PartnerLimits, error) {
 	rows, err := q.QueryContext(ctx, `SELECT partner_id, currency, per_payment, user_per_payment, user_daily, user_monthly,
-		merchant_daily, partner_daily, actor, update_time FROM risk_limits ORDER BY partner_id`)
+		merchant_daily, partner_daily, merchant_monthly, partner_monthly, actor, update_time FROM risk_limits ORDER BY partner_id`)
 	if err != nil {
 		return nil, err
 	}
@@ -563,13 +579,119 @@ func limitsIn(ctx context.Context, q sqlstore.Querier) ([]PartnerLimits, error) 
 	for rows.Next() {
 		var l PartnerLimits
 		if err := rows.Scan(&l.PartnerID, &l.Currency, &l.PerPayment, &l.UserPerPayment, &l.UserDaily, &l.UserMonthly,
-			&l.MerchantDaily, &l.PartnerDaily, &l.Actor, &l.UpdateTime); err != nil {
+			&l.MerchantDaily, &l.PartnerDaily, &l.MerchantMonthly, &l.PartnerMonthly, &l.Actor, &l.UpdateTime); err != nil {
 			return nil, err
 		}
 		l.UpdateTime = l.UpdateTime.UTC()
 		out = append(out, l)
 	}
 	return out, rows.Err()
+}
+
+// --- models ---
+
+// StoredModel describes a model put in force through the API (its file
+// is read with ModelBytes).
+type StoredModel struct {
+	// ID is the model's Model.ID ("sha256:" and 12 hex digits).
+	ID string
+	// XGBoostVersion saved it; Trees is its number of trees.
+	XGBoostVersion string
+	Trees          int
+	SizeBytes      int64
+	Note, Actor    string
+	// Seq is the policy version that stored it (the newest is in force).
+	Seq        int64
+	UpdateTime time.Time
+}
+
+// maxModelNote bounds a model's note.
+const maxModelNote = 1000
+
+// ErrModelNotStored is returned by ModelBytes for an id never stored.
+var ErrModelNotStored = errors.New("risk: no such model stored")
+
+// PutModel stores a model file (XGBoost 1.x JSON) and puts it in force:
+// replicas load it when they see Policy.ModelID change. The file is
+// loaded first; one that does not load is refused with
+// RISK_MODEL_INVALID on the field "model", carrying the loader's
+// message, and nothing is written. Putting a stored model again (the
+// same id) makes it the newest again, with the new note, actor and time:
+// how an earlier model is put back in force. Either way the policy
+// version moves, with a "model.put" event.
+func (s *PolicyStore) PutModel(ctx context.Context, body []byte, note, actor string) (StoredModel, error) {
+	if len(body) == 0 {
+		return StoredModel{}, rpcerr.Field(rpcerr.RiskModelInvalid, "model", "is empty: want an XGBoost 1.x JSON model file")
+	}
+	if len(note) > maxModelNote {
+		return StoredModel{}, rpcerr.Field(rpcerr.InvalidArgument, "note", "is longer than %d bytes", maxModelNote)
+	}
+	m, err := model.Load(bytes.NewReader(body))
+	if errors.Is(err, model.ErrInvalidModel) {
+		return StoredModel{}, rpcerr.Field(rpcerr.RiskModelInvalid, "model", "the model was refused and the model in force stays: %v", err)
+	}
+	if err != nil {
+		return StoredModel{}, fmt.Errorf("risk: put model: %w", err)
+	}
+	out := StoredModel{ID: m.ID(), XGBoostVersion: m.Version(), Trees: m.Trees(), SizeBytes: int64(len(body)),
+		Note: note, Actor: actor, UpdateTime: policyTime(s.now())}
+	err = s.db.InTx(ctx, func(ctx context.Context, tx *sqlstore.Tx) error {
+		v, err := bumpPolicy(ctx, tx, out.UpdateTime, actor, "model.put", out.ID+listNoteDetail(note))
+		if err != nil {
+			return err
+		}
+		out.Seq = v
+		_, err = tx.ExecContext(ctx, `INSERT INTO risk_models (seq, model_id, body, xgboost_version, trees, size_bytes, note, actor, create_time)
+			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)
+			ON CONFLICT (model_id) DO UPDATE SET seq = excluded.seq, body = excluded.body, xgboost_version = excluded.xgboost_version,
+				trees = excluded.trees, size_bytes = excluded.size_bytes, note = excluded.note, actor = excluded.actor,
+				create_time = excluded.create_time`,
+			out.Seq, out.ID, body, out.XGBoostVersion, out.Trees, out.SizeBytes, out.Note, out.Actor, out.UpdateTime)
+		return err
+	})
+	if err != nil {
+		return StoredModel{}, fmt.Errorf("risk: put model: %w", err)
+	}
+	return out, nil
+}
+
+// ModelInfo describes the newest stored model, the one in force; found
+// is false if no model was ever stored (the committed one is in force).
+func (s *PolicyStore) ModelInfo(ctx context.Context) (newest StoredModel, found bool, err error) {
+	newest, found, err = newestModelIn(ctx, s.db)
+	if err != nil {
+		return StoredModel{}, false, fmt.Errorf("risk: model info: %w", err)
+	}
+	return newest, found, nil
+}
+
+func newestModelIn(ctx context.Context, q sqlstore.Querier) (StoredModel, bool, error) {
+	var m StoredModel
+	err := q.QueryRowContext(ctx, `SELECT seq, model_id, xgboost_version, trees, size_bytes, note, actor, create_time
+		FROM risk_models ORDER BY seq DESC LIMIT 1`).
+		Scan(&m.Seq, &m.ID, &m.XGBoostVersion, &m.Trees, &m.SizeBytes, &m.Note, &m.Actor, &m.UpdateTime)
+	if errors.Is(err, sql.ErrNoRows) {
+		return StoredModel{}, false, nil
+	}
+	if err != nil {
+		return StoredModel{}, false, err
+	}
+	m.UpdateTime = m.UpdateTime.UTC()
+	return m, true, nil
+}
+
+// ModelBytes returns a stored model's file, as it was put; an id never
+// stored is an error wrapping ErrModelNotStored.
+func (s *PolicyStore) ModelBytes(ctx context.Context, id string) ([]byte, error) {
+	var body []byte
+	err := s.db.QueryRowContext(ctx, `SELECT body FROM risk_models WHERE model_id = $1`, id).Scan(&body)
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, fmt.Errorf("%w: %q", ErrModelNotStored, id)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("risk: model %q: %w", id, err)
+	}
+	return body, nil
 }
 
 // --- seed ---

@@ -1,9 +1,12 @@
 package risk
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
+	"os"
+	"path/filepath"
 	"sort"
 	"strings"
 	"sync"
@@ -13,9 +16,11 @@ import (
 	"google.golang.org/genproto/googleapis/rpc/errdetails"
 	"google.golang.org/grpc/status"
 
+	"github.com/unigate/unigate/pkg/money"
 	"github.com/unigate/unigate/pkg/rpcerr"
 	"github.com/unigate/unigate/pkg/sqlstore"
 	"github.com/unigate/unigate/pkg/sqlstore/sqlstoretest"
+	"github.com/unigate/unigate/services/risk/model"
 	"github.com/unigate/unigate/services/risk/rules"
 )
 
@@ -254,9 +259,23 @@ func TestPolicyLimits(t *testing.T) {
 		if _, err := ps.PutLimits(ctx, PartnerLimits{PartnerID: AllLimits, Currency: "CNY", PerPayment: 5_000_000, UserDaily: 5_000_000, Actor: "operator:lead"}); err != nil {
 			t.Fatal(err)
 		}
-		if _, err := ps.PutLimits(ctx, PartnerLimits{PartnerID: "hipay", Currency: "MNT", PerPayment: 1, UserPerPayment: 2, UserDaily: 3,
-			UserMonthly: 4, MerchantDaily: 5, PartnerDaily: 6, Actor: "operator:lead"}); err != nil {
-			t.Fatal(err)
+		got, err := ps.PutLimits(ctx, PartnerLimits{PartnerID: "hipay", Currency: "MNT", PerPayment: 1, UserPerPayment: 2, UserDaily: 3,
+			UserMonthly: 4, MerchantDaily: 5, PartnerDaily: 6, MerchantMonthly: 7, PartnerMonthly: 8, Actor: "operator:lead"})
+		if err != nil || got.MerchantMonthly != 7 || got.PartnerMonthly != 8 {
+			t.Fatalf("put hipay's limits: %+v %v", got, err)
+		}
+		want := PartnerLimits{PartnerID: "hipay", Currency: "MNT", PerPayment: 1, UserPerPayment: 2, UserDaily: 3, UserMonthly: 4,
+			MerchantDaily: 5, PartnerDaily: 6, MerchantMonthly: 7, PartnerMonthly: 8, Actor: "operator:lead", UpdateTime: now}
+		ls, err := ps.Limits(ctx)
+		if err != nil || len(ls) != 2 {
+			t.Fatalf("limits: %+v %v", ls, err)
+		}
+		if l := ls[1]; !l.UpdateTime.Equal(now) || func() bool { l.UpdateTime = now; return l != want }() {
+			t.Fatalf("every limit read back: %+v, want %+v", ls[1], want)
+		}
+		if evs, err := ps.Events(ctx, 1, 1); err != nil || len(evs) != 1 || !strings.HasSuffix(evs[0].Detail,
+			"merchant daily 5, partner daily 6, merchant monthly 7, partner monthly 8") {
+			t.Fatalf("the limits event: %+v %v", evs, err)
 		}
 		for _, tc := range []struct {
 			l      PartnerLimits
@@ -269,6 +288,8 @@ func TestPolicyLimits(t *testing.T) {
 			{PartnerLimits{PartnerID: "hipay", Currency: "cny"}, rpcerr.UnsupportedCurrency, "limits.currency"},
 			{PartnerLimits{PartnerID: "hipay", Currency: "CNY", UserMonthly: -1}, rpcerr.InvalidAmount, "limits.user_monthly"},
 			{PartnerLimits{PartnerID: "hipay", Currency: "CNY", PartnerDaily: -5}, rpcerr.InvalidAmount, "limits.partner_daily"},
+			{PartnerLimits{PartnerID: "hipay", Currency: "CNY", MerchantMonthly: -1}, rpcerr.InvalidAmount, "limits.merchant_monthly"},
+			{PartnerLimits{PartnerID: "hipay", Currency: "CNY", PartnerMonthly: money.MaxMinorUnits + 1}, rpcerr.InvalidAmount, "limits.partner_monthly"},
 		} {
 			_, err := ps.PutLimits(ctx, tc.l)
 			if rpcerr.ReasonOf(err) != tc.reason || fieldOf(err) != tc.field || rpcerr.ReasonOf(err).Code() != rpcerr.InvalidArgument.Code() {
@@ -279,9 +300,10 @@ func TestPolicyLimits(t *testing.T) {
 		if _, err := ps.PutLimits(ctx, PartnerLimits{PartnerID: "hipay", Currency: "MNT", UserDaily: 10_000_000, Actor: "operator:mei"}); err != nil {
 			t.Fatal(err)
 		}
-		ls, err := ps.Limits(ctx)
+		ls, err = ps.Limits(ctx)
 		if err != nil || len(ls) != 2 || ls[0].PartnerID != "*" || ls[0].PerPayment != 5_000_000 || ls[1].PartnerID != "hipay" ||
-			ls[1].PerPayment != 0 || ls[1].UserDaily != 10_000_000 || ls[1].Actor != "operator:mei" || !ls[1].UpdateTime.Equal(now) {
+			ls[1].PerPayment != 0 || ls[1].UserDaily != 10_000_000 || ls[1].MerchantMonthly != 0 || ls[1].PartnerMonthly != 0 ||
+			ls[1].Actor != "operator:mei" || !ls[1].UpdateTime.Equal(now) {
 			t.Fatalf("limits: %+v %v", ls, err)
 		}
 		if v, err := ps.Version(ctx); err != nil || v != 3 {
@@ -306,7 +328,7 @@ func TestPolicyLoadAndSeed(t *testing.T) {
 		demo := Policy{
 			Rules:  RuleSet{Version: 1, Rules: goodRules},
 			Lists:  []ListEntry{{List: ListBlock, Kind: KindMCC, Value: "7995", Note: "gambling"}},
-			Limits: []PartnerLimits{{PartnerID: AllLimits, Currency: "CNY", PerPayment: 5_000_000}},
+			Limits: []PartnerLimits{{PartnerID: AllLimits, Currency: "CNY", PerPayment: 5_000_000, MerchantMonthly: 90_000_000, PartnerMonthly: 900_000_000}},
 		}
 		bad := demo
 		bad.Lists = []ListEntry{{List: ListBlock, Kind: KindMCC, Value: "79"}}
@@ -324,7 +346,8 @@ func TestPolicyLoadAndSeed(t *testing.T) {
 		}
 		p, err = ps.Load(ctx)
 		if err != nil || p.Version != 1 || p.Rules.Version != 1 || len(p.Rules.Rules) != 2 || len(p.Lists) != 1 || p.Lists[0].Actor != "service:risk" ||
-			len(p.Limits) != 1 || p.Limits[0].PerPayment != 5_000_000 {
+			len(p.Limits) != 1 || p.Limits[0].PerPayment != 5_000_000 || p.Limits[0].MerchantMonthly != 90_000_000 ||
+			p.Limits[0].PartnerMonthly != 900_000_000 || p.ModelID != "" {
 			t.Fatalf("the seeded policy: %+v %v", p, err)
 		}
 
@@ -362,6 +385,122 @@ func TestPolicyLoadAndSeed(t *testing.T) {
 		sort.Strings(details)
 		if err != nil || len(evs) != 1+n || evs[0].Action != "seed" || details[0] != "block user hipay/u0" {
 			t.Fatalf("events: %+v %v", evs, err)
+		}
+	})
+}
+
+// modelFile reads the committed model's file.
+func modelFile(t *testing.T) []byte {
+	t.Helper()
+	body, err := os.ReadFile(filepath.Join("model", "testdata", "model-v1.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return body
+}
+
+// TestPolicyModels: a file that does not load (truncated, garbage, of
+// another schema, empty) is refused with RISK_MODEL_INVALID carrying the
+// loader's message, and nothing is written; a good one is stored whole,
+// moves the version with an event, and Load names it; the newest is in
+// force, and putting an earlier one again makes it the newest again.
+func TestPolicyModels(t *testing.T) {
+	sqlstoretest.Run(t, func(t *testing.T, db *sqlstore.DB) {
+		ctx := context.Background()
+		migrated(t, db)
+		now := time.Date(2026, 12, 3, 9, 0, 0, 0, time.UTC)
+		ps := NewPolicyStore(db, func() time.Time { return now })
+		good := modelFile(t)
+		m, err := model.Load(bytes.NewReader(good))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, found, err := ps.ModelInfo(ctx); err != nil || found {
+			t.Fatalf("a model before any was put: %v %v", found, err)
+		}
+
+		for name, tc := range map[string]struct {
+			body []byte
+			says string
+		}{
+			"truncated":      {good[:len(good)/2], "not XGBoost JSON"},
+			"garbage":        {[]byte("\x00\x01binf garbage"), "not XGBoost JSON"},
+			"another schema": {[]byte(`{"version": [2, 0, 0], "learner": {}}`), "want a model saved by XGBoost 1.x"},
+			"empty":          {nil, "is empty"},
+		} {
+			_, err := ps.PutModel(ctx, tc.body, "bad", "operator:lead")
+			if rpcerr.ReasonOf(err) != rpcerr.RiskModelInvalid || rpcerr.ReasonOf(err).Code() != rpcerr.InvalidArgument.Code() ||
+				fieldOf(err) != "model" || !strings.Contains(err.Error(), tc.says) {
+				t.Errorf("put a %s model: %v, want RISK_MODEL_INVALID on model saying %q", name, err, tc.says)
+			}
+		}
+		if _, err := ps.PutModel(ctx, good, strings.Repeat("x", 1001), "operator:lead"); rpcerr.ReasonOf(err) != rpcerr.InvalidArgument ||
+			fieldOf(err) != "note" {
+			t.Errorf("a note too long: %v", err)
+		}
+		var n int
+		if err := db.QueryRowContext(ctx, `SELECT count(*) FROM risk_models`).Scan(&n); err != nil || n != 0 {
+			t.Fatalf("refused models stored: %d %v", n, err)
+		}
+		if p, err := ps.Load(ctx); err != nil || p.Version != 0 || p.ModelID != "" {
+			t.Fatalf("the policy after refusals: version %d, model %q, %v", p.Version, p.ModelID, err)
+		}
+
+		got, err := ps.PutModel(ctx, good, "trained on sim seed 1", "operator:lead")
+		want := StoredModel{ID: m.ID(), XGBoostVersion: m.Version(), Trees: m.Trees(), SizeBytes: int64(len(good)),
+			Note: "trained on sim seed 1", Actor: "operator:lead", Seq: 1, UpdateTime: now}
+		if err != nil || got != want || !strings.HasPrefix(got.ID, "sha256:") || got.Trees < 1 || !strings.HasPrefix(got.XGBoostVersion, "1.") {
+			t.Fatalf("put the model: %+v %v, want %+v", got, err, want)
+		}
+		info, found, err := ps.ModelInfo(ctx)
+		if err != nil || !found || !info.UpdateTime.Equal(now) || func() bool { info.UpdateTime = now; return info != want }() {
+			t.Fatalf("model info: %+v %v %v, want %+v", info, found, err, want)
+		}
+		p, err := ps.Load(ctx)
+		if err != nil || p.Version != 1 || p.ModelID != m.ID() {
+			t.Fatalf("the policy names the model: version %d, model %q, %v", p.Version, p.ModelID, err)
+		}
+		if body, err := ps.ModelBytes(ctx, m.ID()); err != nil || !bytes.Equal(body, good) {
+			t.Fatalf("the model's bytes: %d bytes, %v", len(body), err)
+		}
+		if _, err := ps.ModelBytes(ctx, "sha256:000000000000"); !errors.Is(err, ErrModelNotStored) {
+			t.Fatalf("the bytes of a model never stored: %v", err)
+		}
+		evs, err := ps.Events(ctx, 0, 10)
+		if err != nil || len(evs) != 1 || evs[0].Action != "model.put" || evs[0].Detail != m.ID()+": trained on sim seed 1" ||
+			evs[0].Actor != "operator:lead" {
+			t.Fatalf("events: %+v %v", evs, err)
+		}
+
+		// Another file (the same trees, other bytes: another id) is the
+		// newest; the first put again is the newest again, with its new
+		// note, and stays one row.
+		now = now.Add(time.Hour)
+		other := append(append([]byte{}, good...), '\n')
+		m2, err := ps.PutModel(ctx, other, "", "operator:mei")
+		if err != nil || m2.ID == m.ID() || m2.Seq != 2 {
+			t.Fatalf("put another model: %+v %v", m2, err)
+		}
+		if p, err := ps.Load(ctx); err != nil || p.Version != 2 || p.ModelID != m2.ID {
+			t.Fatalf("the policy after another model: version %d, model %q, %v", p.Version, p.ModelID, err)
+		}
+		if body, err := ps.ModelBytes(ctx, m.ID()); err != nil || !bytes.Equal(body, good) {
+			t.Fatalf("the first model's bytes after another: %d bytes, %v", len(body), err)
+		}
+		now = now.Add(time.Hour)
+		back, err := ps.PutModel(ctx, good, "rolled back", "operator:lead")
+		if err != nil || back.ID != m.ID() || back.Seq != 3 || back.Note != "rolled back" {
+			t.Fatalf("put the first model again: %+v %v", back, err)
+		}
+		if p, err := ps.Load(ctx); err != nil || p.Version != 3 || p.ModelID != m.ID() {
+			t.Fatalf("the policy after putting the first again: version %d, model %q, %v", p.Version, p.ModelID, err)
+		}
+		if info, _, err := ps.ModelInfo(ctx); err != nil || info.ID != m.ID() || info.Note != "rolled back" || info.Seq != 3 ||
+			!info.UpdateTime.Equal(now) {
+			t.Fatalf("model info after putting the first again: %+v %v", info, err)
+		}
+		if err := db.QueryRowContext(ctx, `SELECT count(*) FROM risk_models`).Scan(&n); err != nil || n != 2 {
+			t.Fatalf("stored models: %d %v", n, err)
 		}
 	})
 }

@@ -145,7 +145,7 @@ func TestSwapsUnderLoad(t *testing.T) {
 				for i := 0; !stop.Load(); i++ {
 					d, err := svc.Evaluate(ctx, Payment{PaymentID: fmt.Sprintf("swap-%d-%d", g, i), PartnerID: "hipay",
 						UserRef: fmt.Sprintf("u-%d-%d", g, i), NetworkID: "unionpay", MerchantID: "m1", MCC: "5812", MerchantAmount: cny(1000)})
-					if err != nil || d.ModelVersion != m.Version() {
+					if err != nil || d.ModelVersion != m.ID() {
 						failed.Add(1)
 						t.Errorf("decision failed during swaps: %+v %v", d, err)
 						return
@@ -187,5 +187,60 @@ func TestSwapsUnderLoad(t *testing.T) {
 			t.Fatalf("%d decisions, %d failed", done.Load(), failed.Load())
 		}
 		t.Logf("%d decisions during 20 rule and 40 model swaps", done.Load())
+	})
+}
+
+// TestModelPutInForce: a model put through the policy store is in force
+// on a replica watching the policy within its poll, and decisions record
+// it; a replica started later loads it too.
+func TestModelPutInForce(t *testing.T) {
+	sqlstoretest.Run(t, func(t *testing.T, db *sqlstore.DB) {
+		ctx, cancel := context.WithCancel(context.Background())
+		defer cancel()
+		if err := db.Migrate(ctx, Migrations); err != nil {
+			t.Fatal(err)
+		}
+		policy := NewPolicyStore(db, nil)
+		clk := &clock{t: time.Now()}
+		svc := newTestService(t, db, clk, Policy{})
+		go svc.WatchPolicy(ctx, policy, 5*time.Millisecond, nil)
+		raw, err := os.ReadFile("model/testdata/model-v1.json")
+		if err != nil {
+			t.Fatal(err)
+		}
+		// The same trees in another file: another id.
+		stored, err := policy.PutModel(ctx, append(raw, []byte("\n\n")...), "retrained", "operator:test")
+		if err != nil {
+			t.Fatal(err)
+		}
+		committed, _ := svc.Model().Current()
+		if stored.ID == committed.ID() {
+			t.Fatalf("the stored model has the committed one's id %s", stored.ID)
+		}
+		n := 0
+		decide := func(s *Service) Decision {
+			n++
+			d, err := s.Evaluate(ctx, Payment{PaymentID: fmt.Sprintf("mp-%d", n), PartnerID: "hipay", UserRef: fmt.Sprintf("u-%d", n),
+				NetworkID: "unionpay", MerchantID: "m1", MCC: "5812", MerchantAmount: cny(1000)})
+			if err != nil {
+				t.Fatal(err)
+			}
+			return d
+		}
+		deadline := time.Now().Add(5 * time.Second)
+		for decide(svc).ModelVersion != stored.ID {
+			if time.Now().After(deadline) {
+				t.Fatal("the stored model never came in force")
+			}
+			time.Sleep(5 * time.Millisecond)
+		}
+		later := newTestService(t, db, clk, Policy{})
+		p, err := policy.Load(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := later.UseModel(ctx, policy, p.ModelID); err != nil || decide(later).ModelVersion != stored.ID {
+			t.Fatalf("a replica started later: %v", err)
+		}
 	})
 }

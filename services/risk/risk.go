@@ -22,10 +22,13 @@
 package risk
 
 import (
+	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"math"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -91,6 +94,17 @@ type Payment struct {
 	MCC            string
 	City           string
 	MerchantAmount money.Amount
+	// At is when it is decided (the service's clock); the store stamps
+	// the decision with it.
+	At time.Time
+}
+
+// at is when p is decided.
+func (p Payment) at() time.Time {
+	if p.At.IsZero() {
+		return time.Now().UTC()
+	}
+	return p.At.UTC()
 }
 
 func (p Payment) merchant() string { return p.NetworkID + "/" + p.MerchantID }
@@ -146,6 +160,11 @@ type Service struct {
 	counter  *velocity.Counter
 	sharer   *velocity.Sharer
 	profiles *profiles
+	months   monthTotals
+	// modelID is the stored model in force ("" for the one given at start).
+	modelMu sync.Mutex
+	modelID string
+	refused string // a stored model that did not load: not tried again
 	// ruleErrors counts rule evaluations that failed (treated as not
 	// matched).
 	ruleErrors atomic.Int64
@@ -165,7 +184,7 @@ func NewService(store Store, opts Options) (*Service, error) {
 		if err != nil {
 			return nil, fmt.Errorf("risk: the committed model: %w", err)
 		}
-		opts.Model = model.NewHolder(m, "committed model "+m.Version())
+		opts.Model = model.NewHolder(m, "committed model "+m.ID())
 	}
 	if opts.ReviewScore == 0 {
 		opts.ReviewScore = model.DefaultThreshold
@@ -179,7 +198,7 @@ func NewService(store Store, opts Options) (*Service, error) {
 	c := velocity.New()
 	s := &Service{store: store, opts: opts, rules: rules.NewEngine(), model: opts.Model, counter: c,
 		sharer: velocity.NewSharer(c, opts.Replica, opts.Now), profiles: newProfiles(c)}
-	s.sharer.Observe = func(e *riskv1.VelocityEvent) { s.profiles.observe(e, s.opts.Now()) }
+	s.sharer.Observe = func(e *riskv1.VelocityEvent) { s.observe(e, s.opts.Now()) }
 	s.policy.Store(&compiledPolicy{lists: map[string]bool{}, limits: map[string]PartnerLimits{}})
 	return s, nil
 }
@@ -249,19 +268,56 @@ type PolicySource interface {
 	Load(ctx context.Context) (Policy, error)
 }
 
+// ModelSource gives a stored model's file: *PolicyStore.
+type ModelSource interface {
+	ModelBytes(ctx context.Context, id string) ([]byte, error)
+}
+
+// UseModel puts the stored model id in force, unless it already is. A
+// model that does not load is refused with the error (it was loaded when
+// it was stored: a corrupted row, or a model format this build no longer
+// reads) and the model in force stays.
+func (s *Service) UseModel(ctx context.Context, src ModelSource, id string) error {
+	s.modelMu.Lock()
+	defer s.modelMu.Unlock()
+	if id == "" || id == s.modelID || id == s.refused {
+		return nil
+	}
+	body, err := src.ModelBytes(ctx, id)
+	if err != nil {
+		return fmt.Errorf("risk: model %s: %w", id, err)
+	}
+	m, err := model.Load(bytes.NewReader(body))
+	if err != nil {
+		s.refused = id
+		return fmt.Errorf("risk: model %s refused, the model in force stays: %w", id, err)
+	}
+	s.model.Swap(m, "stored model "+id)
+	s.modelID = id
+	return nil
+}
+
 // WatchPolicy loads the policy and then polls its version every interval,
-// loading it again whenever it moved, until ctx ends. A failed read is
-// retried at the next tick; the policy in force stays meanwhile.
+// loading it again whenever it moved, until ctx ends; a policy naming
+// another stored model puts it in force (src being a ModelSource too). A
+// failed read is retried at the next tick; the policy in force stays
+// meanwhile.
 func (s *Service) WatchPolicy(ctx context.Context, src PolicySource, interval time.Duration, report func(error)) {
 	t := time.NewTicker(interval)
 	defer t.Stop()
+	ms, models := src.(ModelSource)
+	wantModel := ""
 	for {
 		v, err := src.Version(ctx)
 		if err == nil && v != s.PolicyVersion() {
 			var p Policy
 			if p, err = src.Load(ctx); err == nil {
-				err = s.SetPolicy(p)
+				err, wantModel = s.SetPolicy(p), p.ModelID
 			}
+		}
+		if models {
+			// Retried every tick until it is in force.
+			err = errors.Join(err, s.UseModel(ctx, ms, wantModel))
 		}
 		if err != nil && report != nil && ctx.Err() == nil {
 			report(err)
@@ -307,6 +363,7 @@ func velocityKeys(p Payment) (user, userSum, device, merchant, partner, partnerS
 // Evaluate decides whether p may proceed.
 func (s *Service) Evaluate(ctx context.Context, p Payment) (Decision, error) {
 	now := s.opts.Now()
+	p.At = now
 	pol := s.policy.Load()
 	lim := pol.limitsOf(p.PartnerID)
 	d := s.decide(p, now, pol, lim)
@@ -328,25 +385,40 @@ func (s *Service) Evaluate(ctx context.Context, p Payment) (Decision, error) {
 // count puts a payment that proceeds into the velocity windows and the
 // profiles, here and (streamed) at every peer.
 func (s *Service) count(p Payment, now time.Time) {
-	u, us, d, m, pa, ps := velocityKeys(p)
-	keys := make([]string, 0, 6)
-	for _, k := range []string{u, us, d, m, pa, ps} {
-		if k != "" {
-			keys = append(keys, k)
-		}
-	}
-	e := &riskv1.VelocityEvent{Keys: keys, UnixSeconds: now.Unix(), Amount: p.MerchantAmount.Minor, Merchant: p.merchant()}
-	if p.named() {
-		e.User = p.PartnerID + "/" + p.UserRef
-		if p.DeviceRef != "" {
-			e.Device = p.PartnerID + "/" + p.DeviceRef
-		}
-	}
-	if pl, ok := placeOf(p.City); ok {
-		e.HasPlace, e.LatE4, e.LonE4 = true, int32(math.Round(pl.lat*1e4)), int32(math.Round(pl.lon*1e4))
-	}
+	e := s.event(p, now)
 	s.sharer.RecordEvent(e, now)
+	s.observe(e, now)
+}
+
+// observe remembers a counted payment beyond the windows: the profiles and
+// the month totals.
+func (s *Service) observe(e *riskv1.VelocityEvent, now time.Time) {
 	s.profiles.observe(e, now)
+	if e.GetPartner() != "" && e.GetCurrency() != "" {
+		month := time.Unix(e.GetUnixSeconds(), 0).In(s.opts.Day).Format("2006-01")
+		s.months.add(partnerMonthKey(e.GetPartner(), e.GetCurrency()), month, e.GetAmount())
+		if e.GetMerchant() != "" {
+			s.months.add(merchantMonthKey(e.GetMerchant(), e.GetCurrency()), month, e.GetAmount())
+		}
+	}
+}
+
+// Maintain sweeps what the windows, profiles and month totals no longer
+// need, every interval until ctx ends.
+func (s *Service) Maintain(ctx context.Context, interval time.Duration) {
+	t := time.NewTicker(interval)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		now := s.opts.Now()
+		s.counter.Sweep(now)
+		s.profiles.sweep(now)
+		s.months.sweep(now.In(s.opts.Day).AddDate(0, -1, 0).Format("2006-01"))
+	}
 }
 
 // decide runs every check that needs no stored state, in order: standing
@@ -384,6 +456,7 @@ func (s *Service) decide(p Payment, now time.Time, pol *compiledPolicy, lim Part
 		return s.counter.Get(k, now)
 	}
 	merch, partnerSum := get(mk), get(psk)
+	month := now.In(s.opts.Day).Format("2006-01")
 	for _, l := range []struct {
 		rule  string
 		limit int64
@@ -394,6 +467,10 @@ func (s *Service) decide(p Payment, now time.Time, pol *compiledPolicy, lim Part
 		{"limit.user.per_payment", lim.UserPerPayment, a.Minor, "%s exceeds the limit of %s"},
 		{"limit.merchant.daily", lim.MerchantDaily, merch.Sum24h + a.Minor, "the merchant's last 24 hours with %s would exceed its limit of %s"},
 		{"limit.partner.daily", lim.PartnerDaily, partnerSum.Sum24h + a.Minor, "the partner's last 24 hours with %s would exceed its limit of %s"},
+		{"limit.merchant.monthly", lim.MerchantMonthly, s.months.get(merchantMonthKey(p.merchant(), a.Currency), month) + a.Minor,
+			"the merchant's month with %s would exceed its limit of %s"},
+		{"limit.partner.monthly", lim.PartnerMonthly, s.months.get(partnerMonthKey(p.PartnerID, a.Currency), month) + a.Minor,
+			"the partner's month with %s would exceed its limit of %s"},
 	} {
 		if l.limit > 0 && l.total > l.limit {
 			if l.rule == "limit.user.per_payment" && !p.named() {
@@ -423,7 +500,7 @@ func (s *Service) decide(p Payment, now time.Time, pol *compiledPolicy, lim Part
 	m, _ := s.model.Current()
 	score := m.Score(f)
 	d.ScoreBP = int64(math.Round(score * 10000))
-	d.ModelVersion = m.Version()
+	d.ModelVersion = m.ID()
 
 	// The rules, over the documented features and the score.
 	in := rules.Input{
@@ -501,7 +578,7 @@ func (s *Service) NameUser(ctx context.Context, paymentID, user string) (Decisio
 		e := &riskv1.VelocityEvent{Keys: []string{u, us}, UnixSeconds: now.Unix(), Amount: p.MerchantAmount.Minor,
 			User: p.PartnerID + "/" + p.UserRef}
 		s.sharer.RecordEvent(e, now)
-		s.profiles.observe(e, now)
+		s.observe(e, now)
 	}
 	return d, nil
 }

@@ -8,7 +8,6 @@ import (
 	"errors"
 	"fmt"
 	"strings"
-	"time"
 
 	"github.com/unigate/unigate/pkg/money"
 	"github.com/unigate/unigate/pkg/rpcerr"
@@ -207,11 +206,11 @@ func (s *SQLStore) insert(ctx context.Context, q sqlstore.Querier, p Payment, da
 	}
 	_, err = q.ExecContext(ctx, `INSERT INTO risk_decisions (payment_id, partner_id, user_ref, day, currency,
 		minor_units, approved, reason, rule_id, message, released, create_time,
-		outcome, score_bp, reasons, device_ref, merchant, mode, rules_version, model_version, counted)
-		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, FALSE, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20)`,
+		outcome, score_bp, reasons, device_ref, merchant, mode, rules_version, model_version, counted, city)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, FALSE, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21)`,
 		p.PaymentID, p.PartnerID, p.UserRef, day, p.MerchantAmount.Currency, p.MerchantAmount.Minor,
-		d.Proceeds(), string(d.Reason), d.RuleID, d.Message, time.Now().UTC(),
-		d.Outcome, d.ScoreBP, reasons, p.DeviceRef, p.merchant(), p.Mode, d.RulesVersion, d.ModelVersion, counted)
+		d.Proceeds(), string(d.Reason), d.RuleID, d.Message, p.at(),
+		d.Outcome, d.ScoreBP, reasons, p.DeviceRef, p.merchant(), p.Mode, d.RulesVersion, d.ModelVersion, counted, p.City)
 	return err
 }
 
@@ -301,7 +300,7 @@ func (s *SQLStore) decideOnce(ctx context.Context, p Payment, day string, pre De
 		), ins AS (
 			INSERT INTO risk_decisions (payment_id, partner_id, user_ref, day, currency, minor_units,
 				approved, reason, rule_id, message, released, create_time,
-				outcome, score_bp, reasons, device_ref, merchant, mode, rules_version, model_version, counted)
+				outcome, score_bp, reasons, device_ref, merchant, mode, rules_version, model_version, counted, city)
 			SELECT $1, $2, $3, $4, $5, CAST($7 AS INT8),
 				v.v = 0 AND $11 <> 'DECLINE',
 				CASE v.v WHEN 0 THEN $12 WHEN 1 THEN $13 ELSE $14 END,
@@ -311,7 +310,7 @@ func (s *SQLStore) decideOnce(ctx context.Context, p Payment, day string, pre De
 				CASE v.v WHEN 0 THEN $11 ELSE 'DECLINE' END,
 				$22,
 				CASE v.v WHEN 0 THEN $23 WHEN 1 THEN $24 ELSE $25 END,
-				$26, $27, $28, $29, $30, v.counted
+				$26, $27, $28, $29, $30, v.counted, $31
 			FROM verdict v WHERE NOT EXISTS (SELECT 1 FROM prior)
 			ON CONFLICT (payment_id) DO NOTHING
 			RETURNING `+decisionColumns+`
@@ -325,9 +324,9 @@ func (s *SQLStore) decideOnce(ctx context.Context, p Payment, day string, pre De
 		pre.Outcome, string(pre.Reason), string(daily.Reason), string(monthly.Reason),
 		pre.RuleID, daily.RuleID, monthly.RuleID,
 		pre.Message, daily.Message, monthly.Message,
-		time.Now().UTC(), pre.ScoreBP,
+		p.at(), pre.ScoreBP,
 		js[0], js[1], js[2],
-		p.DeviceRef, p.merchant(), p.Mode, pre.RulesVersion, pre.ModelVersion)
+		p.DeviceRef, p.merchant(), p.Mode, pre.RulesVersion, pre.ModelVersion, p.City)
 	d, err = scanDecision(row, &fresh, &found, &counted)
 	if err != nil {
 		return Decision{}, false, false, false, err

@@ -33,7 +33,7 @@ type usageError struct{ msg string }
 
 func (e usageError) Error() string { return e.msg }
 
-// riskCmd runs `risk rules|lists|limits|decisions|cases …`.
+// riskCmd runs `risk rules|lists|limits|model|decisions|cases …`.
 func riskCmd(ctx context.Context, g globals, noun string, args []string, out io.Writer) error {
 	sub := ""
 	if len(args) > 0 && !strings.HasPrefix(args[0], "-") {
@@ -60,6 +60,10 @@ func riskCmd(ctx context.Context, g globals, noun string, args []string, out io.
 		return riskLimits(ctx, g, rest, out)
 	case "limits put":
 		return riskLimitsPut(ctx, g, rest, out)
+	case "model ":
+		return riskModel(ctx, g, rest, out)
+	case "model put":
+		return riskModelPut(ctx, g, rest, out)
 	case "decisions ":
 		return riskDecisions(ctx, g, rest, out)
 	case "decisions get":
@@ -74,7 +78,7 @@ func riskCmd(ctx context.Context, g globals, noun string, args []string, out io.
 		return riskCaseResolve(ctx, g, rest, out)
 	}
 	return usageError{fmt.Sprintf("unknown command \"risk %s\": want rules get|put|check, lists [put|delete], "+
-		"limits [put], decisions [get], cases [get|assign|resolve]", strings.TrimSpace(noun+" "+sub))}
+		"limits [put], model [put], decisions [get], cases [get|assign|resolve]", strings.TrimSpace(noun+" "+sub))}
 }
 
 // parseRiskFlags parses args, flags before or after the positional
@@ -354,12 +358,14 @@ func fmtLimit(cur string, minor int64) string {
 
 func limitsTable(out io.Writer, ls []*riskv1.Limits) error {
 	tw := tabwriter.NewWriter(out, 0, 4, 2, ' ', 0)
-	fmt.Fprintln(tw, "PARTNER\tCURRENCY\tPER PAYMENT\tUSER PER PAYMENT\tUSER DAILY\tUSER MONTHLY\tMERCHANT DAILY\tPARTNER DAILY\tBY\tUPDATED")
+	fmt.Fprintln(tw, "PARTNER\tCURRENCY\tPER PAYMENT\tUSER PER PAYMENT\tUSER DAILY\tUSER MONTHLY\tMERCHANT DAILY\tMERCHANT MONTHLY\t"+
+		"PARTNER DAILY\tPARTNER MONTHLY\tBY\tUPDATED")
 	for _, l := range ls {
 		c := l.GetCurrency()
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", l.GetPartnerId(), c, fmtLimit(c, l.GetPerPayment()),
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", l.GetPartnerId(), c, fmtLimit(c, l.GetPerPayment()),
 			fmtLimit(c, l.GetUserPerPayment()), fmtLimit(c, l.GetUserDaily()), fmtLimit(c, l.GetUserMonthly()), fmtLimit(c, l.GetMerchantDaily()),
-			fmtLimit(c, l.GetPartnerDaily()), l.GetActor(), when(l.GetUpdateTime()))
+			fmtLimit(c, l.GetMerchantMonthly()), fmtLimit(c, l.GetPartnerDaily()), fmtLimit(c, l.GetPartnerMonthly()), l.GetActor(),
+			when(l.GetUpdateTime()))
 	}
 	return tw.Flush()
 }
@@ -398,13 +404,14 @@ func riskLimitsPut(ctx context.Context, g globals, args []string, out io.Writer)
 	fields := map[string]*int64{
 		"per-payment": &l.PerPayment, "user-per-payment": &l.UserPerPayment, "user-daily": &l.UserDaily,
 		"user-monthly": &l.UserMonthly, "merchant-daily": &l.MerchantDaily, "partner-daily": &l.PartnerDaily,
+		"merchant-monthly": &l.MerchantMonthly, "partner-monthly": &l.PartnerMonthly,
 	}
 	given := map[string]*int64{}
 	for name := range fields {
 		given[name] = fs.Int64(name, 0, "limit in minor units (0: none)")
 	}
 	use := "risk limits put PARTNER --currency C [--per-payment N] [--user-per-payment N] [--user-daily N] " +
-		"[--user-monthly N] [--merchant-daily N] [--partner-daily N] [-o json]"
+		"[--user-monthly N] [--merchant-daily N] [--merchant-monthly N] [--partner-daily N] [--partner-monthly N] [-o json]"
 	if err := parseRiskFlags(fs, args, o, 1, use); err != nil {
 		return err
 	}
@@ -424,6 +431,7 @@ func riskLimitsPut(ctx context.Context, g globals, args []string, out io.Writer)
 		if x.GetPartnerId() == fs.Arg(0) && x.GetCurrency() == *currency {
 			l.PerPayment, l.UserPerPayment, l.UserDaily = x.GetPerPayment(), x.GetUserPerPayment(), x.GetUserDaily()
 			l.UserMonthly, l.MerchantDaily, l.PartnerDaily = x.GetUserMonthly(), x.GetMerchantDaily(), x.GetPartnerDaily()
+			l.MerchantMonthly, l.PartnerMonthly = x.GetMerchantMonthly(), x.GetPartnerMonthly()
 		}
 	}
 	fs.Visit(func(f *flag.Flag) {
@@ -440,6 +448,82 @@ func riskLimitsPut(ctx context.Context, g globals, args []string, out io.Writer)
 		return printProto(out, resp)
 	}
 	return limitsTable(out, []*riskv1.Limits{resp})
+}
+
+// --- model ---
+
+// maxModelFile is the largest model file `risk model put` sends: what one
+// gRPC message carries by default.
+const maxModelFile = 4 << 20
+
+func modelTable(out io.Writer, m *riskv1.ModelInfo) error {
+	tw := tabwriter.NewWriter(out, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "MODEL\tXGBOOST\tTREES\tBYTES\tNOTE\tBY\tUPDATED")
+	size := "-"
+	if m.GetSizeBytes() > 0 {
+		size = fmt.Sprint(m.GetSizeBytes())
+	}
+	fmt.Fprintf(tw, "%s\t%s\t%d\t%s\t%s\t%s\t%s\n", m.GetModelId(), orDash(m.GetXgboostVersion()), m.GetTrees(), size,
+		orDash(m.GetNote()), orDash(m.GetActor()), when(m.GetUpdateTime()))
+	return tw.Flush()
+}
+
+// riskModel describes the model in force: the newest put, or the one
+// committed with the code.
+func riskModel(ctx context.Context, g globals, args []string, out io.Writer) error {
+	fs := flag.NewFlagSet("risk model", flag.ContinueOnError)
+	o := outputFlag(fs)
+	if err := parseRiskFlags(fs, args, o, 0, "risk model [-o json]"); err != nil {
+		return err
+	}
+	c, done, err := g.riskAdmin()
+	if err != nil {
+		return err
+	}
+	defer done()
+	m, err := c.GetModel(ctx, &riskv1.GetModelRequest{})
+	if err != nil {
+		return err
+	}
+	if *o == "json" {
+		return printProto(out, m)
+	}
+	return modelTable(out, m)
+}
+
+// riskModelPut stores a model file (XGBoost 1.x JSON, as make train-risk
+// writes it) and puts it in force on every replica. A file that does not
+// load is refused (RISK_MODEL_INVALID) and the model in force stays.
+func riskModelPut(ctx context.Context, g globals, args []string, out io.Writer) error {
+	fs := flag.NewFlagSet("risk model put", flag.ContinueOnError)
+	o := outputFlag(fs)
+	note := fs.String("note", "", "what it is: the training run, the data")
+	if err := parseRiskFlags(fs, args, o, 1, "risk model put FILE [--note TEXT] [-o json]"); err != nil {
+		return err
+	}
+	body, err := os.ReadFile(fs.Arg(0))
+	if err != nil {
+		return err
+	}
+	if len(body) > maxModelFile {
+		return fmt.Errorf("%s is %d bytes: the risk API takes a model file of at most %d", fs.Arg(0), len(body), maxModelFile)
+	}
+	c, done, err := g.riskAdmin()
+	if err != nil {
+		return err
+	}
+	defer done()
+	m, err := c.PutModel(ctx, &riskv1.PutModelRequest{Model: body, Note: *note})
+	if err != nil {
+		return err
+	}
+	if *o == "json" {
+		return printProto(out, m)
+	}
+	if _, err := fmt.Fprintf(out, "model %s in force on every replica within a second\n", m.GetModelId()); err != nil {
+		return err
+	}
+	return modelTable(out, m)
 }
 
 // --- decisions ---

@@ -32,8 +32,12 @@ import (
 	"github.com/unigate/unigate/pkg/sqlstore/sqlstoretest"
 	"github.com/unigate/unigate/services/app"
 	"github.com/unigate/unigate/services/risk"
+	"github.com/unigate/unigate/services/risk/model"
 	"github.com/unigate/unigate/services/walletsim"
 )
+
+// modelV1 is the committed model's file.
+var modelV1 = filepath.Join("..", "..", "risk", "model", "testdata", "model-v1.json")
 
 // riskServer serves the risk admin API over db on a loopback port in
 // plaintext, errors mapped as the services map them and the caller
@@ -159,15 +163,24 @@ func TestRiskCommands(t *testing.T) {
 		!strings.Contains(out, "100000.00") {
 		t.Errorf("limits put: %q", out)
 	}
+	if out := must("limits", "put", "hipay", "--currency", "MNT", "--merchant-monthly", "300000000", "--partner-monthly", "4000000000"); !strings.Contains(out, "3000000.00") ||
+		!strings.Contains(out, "40000000.00") || !strings.Contains(out, "MERCHANT MONTHLY") || !strings.Contains(out, "PARTNER MONTHLY") {
+		t.Errorf("limits put --merchant-monthly --partner-monthly: %q", out)
+	}
 	must("limits", "put", "hipay", "--currency", "MNT", "--user-daily", "20000000")
 	must("limits", "put", "*", "--currency", "CNY", "--user-monthly", "1")
 	var limits struct {
-		Limits []struct{ PartnerId, Currency, PerPayment, UserDaily, UserMonthly string }
+		Limits []struct{ PartnerId, Currency, PerPayment, UserDaily, UserMonthly, MerchantMonthly, PartnerMonthly string }
 	}
 	if out := must("limits", "-o", "json"); json.Unmarshal([]byte(out), &limits) != nil || len(limits.Limits) != 2 ||
-		limits.Limits[0].PartnerId != "*" || limits.Limits[0].UserMonthly != "1" || limits.Limits[1].PerPayment != "5000000" ||
-		limits.Limits[1].UserDaily != "20000000" {
+		limits.Limits[0].PartnerId != "*" || limits.Limits[0].UserMonthly != "1" || limits.Limits[0].MerchantMonthly != "" ||
+		limits.Limits[1].PerPayment != "5000000" || limits.Limits[1].UserDaily != "20000000" ||
+		limits.Limits[1].MerchantMonthly != "300000000" || limits.Limits[1].PartnerMonthly != "4000000000" {
 		t.Errorf("limits -o json: %+v\n%s", limits, out)
+	}
+	if _, code, err := rctl("limits", "put", "hipay", "--currency", "MNT", "--partner-monthly", "-1"); code != 1 ||
+		!strings.Contains(err.Error(), "limits.partner_monthly") {
+		t.Errorf("a negative monthly limit: %d %v", code, err)
 	}
 	if _, code, err := rctl("limits", "put", "hipay", "--currency", "XXY"); code != 1 || !strings.Contains(err.Error(), "limits.currency") {
 		t.Errorf("limits in no currency: %d %v", code, err)
@@ -177,6 +190,49 @@ func TestRiskCommands(t *testing.T) {
 	}
 	if out := must("limits"); !strings.Contains(out, "PER PAYMENT") || !strings.Contains(out, "200000.00") {
 		t.Errorf("limits: %q", out)
+	}
+
+	// The model: the committed one until one is put; a file that does not
+	// load is refused and the model in force stays.
+	committed, err := model.Default()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if out := must("model"); !strings.Contains(out, committed.ID()) || !strings.Contains(out, "committed with the code") ||
+		!strings.Contains(out, "MODEL") {
+		t.Errorf("model, none put: %q", out)
+	}
+	body, err := os.ReadFile(modelV1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	truncated := writeFile(t, "truncated.json", string(body[:len(body)/3]))
+	if _, code, err := rctl("model", "put", truncated); code != 1 || status.Code(err) != codes.InvalidArgument ||
+		rpcerr.ReasonOf(err) != rpcerr.RiskModelInvalid || !strings.Contains(err.Error(), "not XGBoost JSON") {
+		t.Errorf("model put of a truncated file: %d %v", code, err)
+	}
+	if out := must("model", "-o", "json"); !strings.Contains(out, committed.ID()) {
+		t.Errorf("model after a refusal: %q", out)
+	}
+	other := writeFile(t, "model-v2.json", string(body)+"\n")
+	otherModel, err := model.LoadFile(other)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if out := must("model", "put", other, "--note", "retrained"); !strings.Contains(out, "model "+otherModel.ID()+" in force") ||
+		!strings.Contains(out, "retrained") || !strings.Contains(out, "operator:cli") || !strings.Contains(out, strconv.Itoa(len(body)+1)) {
+		t.Errorf("model put: %q", out)
+	}
+	var mi struct{ ModelId, XgboostVersion, SizeBytes, Note, Actor string }
+	if out := must("model", "-o", "json"); json.Unmarshal([]byte(out), &mi) != nil || mi.ModelId != otherModel.ID() ||
+		mi.SizeBytes != strconv.Itoa(len(body)+1) || mi.Note != "retrained" || mi.Actor != "operator:cli" || mi.XgboostVersion != otherModel.Version() {
+		t.Errorf("model -o json: %+v\n%s", mi, out)
+	}
+	if _, code, err := rctl("model", "put"); code != 1 || !strings.Contains(err.Error(), "usage: risk model put FILE") {
+		t.Errorf("model put without a file: %d %v", code, err)
+	}
+	if _, code, err := rctl("model", "put", filepath.Join(t.TempDir(), "missing.json")); code != 1 || err == nil {
+		t.Errorf("model put of a missing file: %d %v", code, err)
 	}
 
 	// Decisions, as the risk service stores them.
@@ -321,9 +377,27 @@ func TestRiskOperatorCommands(t *testing.T) {
 	if _, err := ctlAs("viewer", "limits", "put", "zalopay", "--currency", "CNY", "--per-payment", "100"); status.Code(err) != codes.PermissionDenied {
 		t.Fatalf("a viewer changes limits: %v", err)
 	}
-	if out, err := ctlAs("operator", "limits", "put", "zalopay", "--currency", "CNY", "--per-payment", "9000000"); err != nil ||
-		!strings.Contains(out, "90000.00") {
+	if out, err := ctlAs("operator", "limits", "put", "zalopay", "--currency", "CNY", "--per-payment", "9000000", "--partner-monthly", "70000000"); err != nil ||
+		!strings.Contains(out, "90000.00") || !strings.Contains(out, "700000.00") {
 		t.Fatalf("limits put: %v\n%s", err, out)
+	}
+
+	// The model: a viewer may not put one, an operator may; it reads back.
+	m, err := model.LoadFile(modelV1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := ctlAs("viewer", "model", "put", modelV1); status.Code(err) != codes.PermissionDenied {
+		t.Fatalf("a viewer puts a model: %v", err)
+	}
+	if out, err := ctlAs("operator", "model", "put", modelV1, "--note", "model-v1 again"); err != nil || !strings.Contains(out, m.ID()) ||
+		!strings.Contains(out, "operator:operator") {
+		t.Fatalf("an operator puts a model: %v\n%s", err, out)
+	}
+	var mi struct{ ModelId, Note, Actor string }
+	if out, err := ctlAs("viewer", "model", "-o", "json"); err != nil || json.Unmarshal([]byte(out), &mi) != nil || mi.ModelId != m.ID() ||
+		mi.Note != "model-v1 again" || mi.Actor != "operator:operator" {
+		t.Fatalf("model -o json: %v %+v\n%s", err, mi, out)
 	}
 
 	// A payment, and its decision.

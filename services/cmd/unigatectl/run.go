@@ -90,7 +90,8 @@ commands:
   risk lists delete LIST KIND VALUE            remove a value from a list
   risk limits [-o json]                        every partner's limits ("*": the default), in major units
   risk limits put PARTNER --currency C [--per-payment N] [--user-per-payment N] [--user-daily N]
-                  [--user-monthly N] [--merchant-daily N] [--partner-daily N] [-o json]
+                  [--user-monthly N] [--merchant-daily N] [--partner-daily N] [--merchant-monthly N]
+                  [--partner-monthly N] [-o json]
                                                set a partner's (or "*") limits in minor units, 0 none; limits not
                                                given keep their value when the currency stays
   risk decisions [--partner ID] [--user REF] [--decision approve|review|decline] [--limit 50]
@@ -101,6 +102,9 @@ commands:
   risk cases assign CASE_ID ANALYST            give a case to an analyst (operators)
   risk cases resolve CASE_ID --label FRAUD|LEGITIMATE --note TEXT [--block]   label a case, final (operators);
                                                --block puts a fraud's user and device on the block list
+  risk model [-o json]                         the model in force: id, XGBoost version, trees, who put it
+  risk model put FILE [--note TEXT] [-o json]  put a model (make train-risk's JSON) in force on every replica
+                                               within a second (operators); a file that does not load is refused
   qr decode [--ranges P:PARTNER:LEN,...] PAYLOAD   classify and decode any payment code; one JSON object
   qr encode [flags] | qr encode --json FILE|-      build an EMVCo merchant-presented payload
 

@@ -12,6 +12,9 @@ import (
 //go:embed testdata/model-v1.json
 var defaultModel []byte
 
+// DefaultSize is the committed model file's size in bytes.
+var DefaultSize = len(defaultModel)
+
 // DefaultThreshold is the score the committed model was evaluated at
 // (testdata/eval.json: the maximum F1 on the validation split).
 const DefaultThreshold = 0.79

@@ -40,3 +40,6 @@ func (h *Holder) SwapFile(path string) error {
 	h.cur.Store(&held{m, path})
 	return nil
 }
+
+// Swap puts m, loaded from source, in force.
+func (h *Holder) Swap(m *Model, source string) { h.cur.Store(&held{m, source}) }

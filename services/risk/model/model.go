@@ -1,6 +1,8 @@
 package model
 
 import (
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -30,6 +32,7 @@ type Model struct {
 	roots      []int32
 	baseMargin float32
 	version    string
+	id         string
 }
 
 type node struct {
@@ -81,7 +84,13 @@ func Load(r io.Reader) (*Model, error) {
 		}
 		return nil, invalid("not XGBoost's JSON model schema: %v", err)
 	}
-	return f.build()
+	m, err := f.build()
+	if err != nil {
+		return nil, err
+	}
+	sum := sha256.Sum256(data)
+	m.id = "sha256:" + hex.EncodeToString(sum[:6])
+	return m, nil
 }
 
 func invalid(format string, args ...any) error {
@@ -285,6 +294,10 @@ func (m *Model) Trees() int { return len(m.roots) }
 
 // Version returns the version of XGBoost that saved the model.
 func (m *Model) Version() string { return m.version }
+
+// ID names the model by its file's content: "sha256:" and the first 12
+// hex digits of the file's SHA-256. Decisions record it.
+func (m *Model) ID() string { return m.id }
 
 // features32 converts a feature vector to float32, as XGBoost does before
 // comparing it with a split condition. It panics when features does not

@@ -10,6 +10,8 @@ ALTER TABLE risk_decisions ADD COLUMN device_ref TEXT NOT NULL DEFAULT '';
 ALTER TABLE risk_decisions ADD COLUMN merchant TEXT NOT NULL DEFAULT '';
 -- MPM or CPM
 ALTER TABLE risk_decisions ADD COLUMN mode TEXT NOT NULL DEFAULT '';
+-- The merchant's city, for the travel features a restarted replica rebuilds.
+ALTER TABLE risk_decisions ADD COLUMN city TEXT NOT NULL DEFAULT '';
 ALTER TABLE risk_decisions ADD COLUMN rules_version INT8 NOT NULL DEFAULT 0;
 ALTER TABLE risk_decisions ADD COLUMN model_version TEXT NOT NULL DEFAULT '';
 -- Whether the payment counts in risk_usage (approved, with user limits,
@@ -51,6 +53,10 @@ CREATE TABLE risk_limits (
 	user_monthly INT8 NOT NULL CHECK (user_monthly >= 0),
 	merchant_daily INT8 NOT NULL CHECK (merchant_daily >= 0),
 	partner_daily INT8 NOT NULL CHECK (partner_daily >= 0),
+	-- The merchant's and the partner's calendar month, in the risk
+	-- service's day zone.
+	merchant_monthly INT8 NOT NULL CHECK (merchant_monthly >= 0),
+	partner_monthly INT8 NOT NULL CHECK (partner_monthly >= 0),
 	actor TEXT NOT NULL,
 	update_time TIMESTAMP NOT NULL
 );

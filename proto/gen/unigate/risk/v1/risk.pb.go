@@ -667,12 +667,15 @@ type VelocityEvent struct {
 	// ("partner/user_ref"), device ("partner/device_ref", "" if none),
 	// merchant ("network/merchant_id") and where the merchant is (degrees
 	// times 10,000; has_place false when its city is not known).
-	User          string `protobuf:"bytes,4,opt,name=user,proto3" json:"user,omitempty"`
-	Device        string `protobuf:"bytes,5,opt,name=device,proto3" json:"device,omitempty"`
-	Merchant      string `protobuf:"bytes,6,opt,name=merchant,proto3" json:"merchant,omitempty"`
-	HasPlace      bool   `protobuf:"varint,7,opt,name=has_place,json=hasPlace,proto3" json:"has_place,omitempty"`
-	LatE4         int32  `protobuf:"varint,8,opt,name=lat_e4,json=latE4,proto3" json:"lat_e4,omitempty"`
-	LonE4         int32  `protobuf:"varint,9,opt,name=lon_e4,json=lonE4,proto3" json:"lon_e4,omitempty"`
+	User     string `protobuf:"bytes,4,opt,name=user,proto3" json:"user,omitempty"`
+	Device   string `protobuf:"bytes,5,opt,name=device,proto3" json:"device,omitempty"`
+	Merchant string `protobuf:"bytes,6,opt,name=merchant,proto3" json:"merchant,omitempty"`
+	HasPlace bool   `protobuf:"varint,7,opt,name=has_place,json=hasPlace,proto3" json:"has_place,omitempty"`
+	LatE4    int32  `protobuf:"varint,8,opt,name=lat_e4,json=latE4,proto3" json:"lat_e4,omitempty"`
+	LonE4    int32  `protobuf:"varint,9,opt,name=lon_e4,json=lonE4,proto3" json:"lon_e4,omitempty"`
+	// The payment's partner and merchant currency, for the monthly totals.
+	Partner       string `protobuf:"bytes,10,opt,name=partner,proto3" json:"partner,omitempty"`
+	Currency      string `protobuf:"bytes,11,opt,name=currency,proto3" json:"currency,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -768,6 +771,20 @@ func (x *VelocityEvent) GetLonE4() int32 {
 		return x.LonE4
 	}
 	return 0
+}
+
+func (x *VelocityEvent) GetPartner() string {
+	if x != nil {
+		return x.Partner
+	}
+	return ""
+}
+
+func (x *VelocityEvent) GetCurrency() string {
+	if x != nil {
+		return x.Currency
+	}
+	return ""
 }
 
 // ShareEventsRequest is one batch from one replica.
@@ -1577,8 +1594,12 @@ type Limits struct {
 	PartnerDaily   int64                  `protobuf:"varint,8,opt,name=partner_daily,json=partnerDaily,proto3" json:"partner_daily,omitempty"`
 	Actor          string                 `protobuf:"bytes,9,opt,name=actor,proto3" json:"actor,omitempty"`
 	UpdateTime     *timestamppb.Timestamp `protobuf:"bytes,10,opt,name=update_time,json=updateTime,proto3" json:"update_time,omitempty"`
-	unknownFields  protoimpl.UnknownFields
-	sizeCache      protoimpl.SizeCache
+	// The merchant's and the partner's calendar month (in the risk
+	// service's day zone), counted like their daily limits.
+	MerchantMonthly int64 `protobuf:"varint,11,opt,name=merchant_monthly,json=merchantMonthly,proto3" json:"merchant_monthly,omitempty"`
+	PartnerMonthly  int64 `protobuf:"varint,12,opt,name=partner_monthly,json=partnerMonthly,proto3" json:"partner_monthly,omitempty"`
+	unknownFields   protoimpl.UnknownFields
+	sizeCache       protoimpl.SizeCache
 }
 
 func (x *Limits) Reset() {
@@ -1679,6 +1700,20 @@ func (x *Limits) GetUpdateTime() *timestamppb.Timestamp {
 		return x.UpdateTime
 	}
 	return nil
+}
+
+func (x *Limits) GetMerchantMonthly() int64 {
+	if x != nil {
+		return x.MerchantMonthly
+	}
+	return 0
+}
+
+func (x *Limits) GetPartnerMonthly() int64 {
+	if x != nil {
+		return x.PartnerMonthly
+	}
+	return 0
 }
 
 type PutLimitsRequest struct {
@@ -2877,6 +2912,280 @@ func (x *ResolveCaseResponse) GetReviewCase() *Case {
 	return nil
 }
 
+// ModelInfo describes a model.
+type ModelInfo struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// "sha256:" and the first 12 hex digits of the file's SHA-256, as
+	// decisions record it.
+	ModelId string `protobuf:"bytes,1,opt,name=model_id,json=modelId,proto3" json:"model_id,omitempty"`
+	// The XGBoost version that saved it, and its number of trees.
+	XgboostVersion string                 `protobuf:"bytes,2,opt,name=xgboost_version,json=xgboostVersion,proto3" json:"xgboost_version,omitempty"`
+	Trees          int32                  `protobuf:"varint,3,opt,name=trees,proto3" json:"trees,omitempty"`
+	SizeBytes      int64                  `protobuf:"varint,4,opt,name=size_bytes,json=sizeBytes,proto3" json:"size_bytes,omitempty"`
+	Note           string                 `protobuf:"bytes,5,opt,name=note,proto3" json:"note,omitempty"`
+	Actor          string                 `protobuf:"bytes,6,opt,name=actor,proto3" json:"actor,omitempty"`
+	UpdateTime     *timestamppb.Timestamp `protobuf:"bytes,7,opt,name=update_time,json=updateTime,proto3" json:"update_time,omitempty"`
+	unknownFields  protoimpl.UnknownFields
+	sizeCache      protoimpl.SizeCache
+}
+
+func (x *ModelInfo) Reset() {
+	*x = ModelInfo{}
+	mi := &file_unigate_risk_v1_risk_proto_msgTypes[43]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ModelInfo) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ModelInfo) ProtoMessage() {}
+
+func (x *ModelInfo) ProtoReflect() protoreflect.Message {
+	mi := &file_unigate_risk_v1_risk_proto_msgTypes[43]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ModelInfo.ProtoReflect.Descriptor instead.
+func (*ModelInfo) Descriptor() ([]byte, []int) {
+	return file_unigate_risk_v1_risk_proto_rawDescGZIP(), []int{43}
+}
+
+func (x *ModelInfo) GetModelId() string {
+	if x != nil {
+		return x.ModelId
+	}
+	return ""
+}
+
+func (x *ModelInfo) GetXgboostVersion() string {
+	if x != nil {
+		return x.XgboostVersion
+	}
+	return ""
+}
+
+func (x *ModelInfo) GetTrees() int32 {
+	if x != nil {
+		return x.Trees
+	}
+	return 0
+}
+
+func (x *ModelInfo) GetSizeBytes() int64 {
+	if x != nil {
+		return x.SizeBytes
+	}
+	return 0
+}
+
+func (x *ModelInfo) GetNote() string {
+	if x != nil {
+		return x.Note
+	}
+	return ""
+}
+
+func (x *ModelInfo) GetActor() string {
+	if x != nil {
+		return x.Actor
+	}
+	return ""
+}
+
+func (x *ModelInfo) GetUpdateTime() *timestamppb.Timestamp {
+	if x != nil {
+		return x.UpdateTime
+	}
+	return nil
+}
+
+type PutModelRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The model file (at most what one gRPC message carries, 4 MiB).
+	Model []byte `protobuf:"bytes,1,opt,name=model,proto3" json:"model,omitempty"`
+	// What it is: the training run, the data.
+	Note          string `protobuf:"bytes,2,opt,name=note,proto3" json:"note,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *PutModelRequest) Reset() {
+	*x = PutModelRequest{}
+	mi := &file_unigate_risk_v1_risk_proto_msgTypes[44]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *PutModelRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*PutModelRequest) ProtoMessage() {}
+
+func (x *PutModelRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_unigate_risk_v1_risk_proto_msgTypes[44]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use PutModelRequest.ProtoReflect.Descriptor instead.
+func (*PutModelRequest) Descriptor() ([]byte, []int) {
+	return file_unigate_risk_v1_risk_proto_rawDescGZIP(), []int{44}
+}
+
+func (x *PutModelRequest) GetModel() []byte {
+	if x != nil {
+		return x.Model
+	}
+	return nil
+}
+
+func (x *PutModelRequest) GetNote() string {
+	if x != nil {
+		return x.Note
+	}
+	return ""
+}
+
+type PutModelResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Model         *ModelInfo             `protobuf:"bytes,1,opt,name=model,proto3" json:"model,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *PutModelResponse) Reset() {
+	*x = PutModelResponse{}
+	mi := &file_unigate_risk_v1_risk_proto_msgTypes[45]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *PutModelResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*PutModelResponse) ProtoMessage() {}
+
+func (x *PutModelResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_unigate_risk_v1_risk_proto_msgTypes[45]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use PutModelResponse.ProtoReflect.Descriptor instead.
+func (*PutModelResponse) Descriptor() ([]byte, []int) {
+	return file_unigate_risk_v1_risk_proto_rawDescGZIP(), []int{45}
+}
+
+func (x *PutModelResponse) GetModel() *ModelInfo {
+	if x != nil {
+		return x.Model
+	}
+	return nil
+}
+
+type GetModelRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *GetModelRequest) Reset() {
+	*x = GetModelRequest{}
+	mi := &file_unigate_risk_v1_risk_proto_msgTypes[46]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *GetModelRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*GetModelRequest) ProtoMessage() {}
+
+func (x *GetModelRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_unigate_risk_v1_risk_proto_msgTypes[46]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use GetModelRequest.ProtoReflect.Descriptor instead.
+func (*GetModelRequest) Descriptor() ([]byte, []int) {
+	return file_unigate_risk_v1_risk_proto_rawDescGZIP(), []int{46}
+}
+
+type GetModelResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Model         *ModelInfo             `protobuf:"bytes,1,opt,name=model,proto3" json:"model,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *GetModelResponse) Reset() {
+	*x = GetModelResponse{}
+	mi := &file_unigate_risk_v1_risk_proto_msgTypes[47]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *GetModelResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*GetModelResponse) ProtoMessage() {}
+
+func (x *GetModelResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_unigate_risk_v1_risk_proto_msgTypes[47]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use GetModelResponse.ProtoReflect.Descriptor instead.
+func (*GetModelResponse) Descriptor() ([]byte, []int) {
+	return file_unigate_risk_v1_risk_proto_rawDescGZIP(), []int{47}
+}
+
+func (x *GetModelResponse) GetModel() *ModelInfo {
+	if x != nil {
+		return x.Model
+	}
+	return nil
+}
+
 var File_unigate_risk_v1_risk_proto protoreflect.FileDescriptor
 
 const file_unigate_risk_v1_risk_proto_rawDesc = "" +
@@ -2924,7 +3233,7 @@ const file_unigate_risk_v1_risk_proto_rawDesc = "" +
 	"\x0eReleaseRequest\x12\x1d\n" +
 	"\n" +
 	"payment_id\x18\x01 \x01(\tR\tpaymentId\"\x11\n" +
-	"\x0fReleaseResponse\"\xf1\x01\n" +
+	"\x0fReleaseResponse\"\xa7\x02\n" +
 	"\rVelocityEvent\x12\x12\n" +
 	"\x04keys\x18\x01 \x03(\tR\x04keys\x12!\n" +
 	"\funix_seconds\x18\x02 \x01(\x03R\vunixSeconds\x12\x16\n" +
@@ -2934,7 +3243,10 @@ const file_unigate_risk_v1_risk_proto_rawDesc = "" +
 	"\bmerchant\x18\x06 \x01(\tR\bmerchant\x12\x1b\n" +
 	"\thas_place\x18\a \x01(\bR\bhasPlace\x12\x15\n" +
 	"\x06lat_e4\x18\b \x01(\x05R\x05latE4\x12\x15\n" +
-	"\x06lon_e4\x18\t \x01(\x05R\x05lonE4\"f\n" +
+	"\x06lon_e4\x18\t \x01(\x05R\x05lonE4\x12\x18\n" +
+	"\apartner\x18\n" +
+	" \x01(\tR\apartner\x12\x1a\n" +
+	"\bcurrency\x18\v \x01(\tR\bcurrency\"f\n" +
 	"\x12ShareEventsRequest\x12\x18\n" +
 	"\areplica\x18\x01 \x01(\tR\areplica\x126\n" +
 	"\x06events\x18\x02 \x03(\v2\x1e.unigate.risk.v1.VelocityEventR\x06events\"-\n" +
@@ -2980,7 +3292,7 @@ const file_unigate_risk_v1_risk_proto_rawDesc = "" +
 	"\x04list\x18\x01 \x01(\tR\x04list\x12\x12\n" +
 	"\x04kind\x18\x02 \x01(\tR\x04kind\"O\n" +
 	"\x17ListListEntriesResponse\x124\n" +
-	"\aentries\x18\x01 \x03(\v2\x1a.unigate.risk.v1.ListEntryR\aentries\"\xef\x02\n" +
+	"\aentries\x18\x01 \x03(\v2\x1a.unigate.risk.v1.ListEntryR\aentries\"\xc3\x03\n" +
 	"\x06Limits\x12\x1d\n" +
 	"\n" +
 	"partner_id\x18\x01 \x01(\tR\tpartnerId\x12\x1a\n" +
@@ -2996,7 +3308,9 @@ const file_unigate_risk_v1_risk_proto_rawDesc = "" +
 	"\x05actor\x18\t \x01(\tR\x05actor\x12;\n" +
 	"\vupdate_time\x18\n" +
 	" \x01(\v2\x1a.google.protobuf.TimestampR\n" +
-	"updateTime\"C\n" +
+	"updateTime\x12)\n" +
+	"\x10merchant_monthly\x18\v \x01(\x03R\x0fmerchantMonthly\x12'\n" +
+	"\x0fpartner_monthly\x18\f \x01(\x03R\x0epartnerMonthly\"C\n" +
 	"\x10PutLimitsRequest\x12/\n" +
 	"\x06limits\x18\x01 \x01(\v2\x17.unigate.risk.v1.LimitsR\x06limits\"D\n" +
 	"\x11PutLimitsResponse\x12/\n" +
@@ -3096,7 +3410,25 @@ const file_unigate_risk_v1_risk_proto_rawDesc = "" +
 	"\x05block\x18\x04 \x01(\bR\x05block\"M\n" +
 	"\x13ResolveCaseResponse\x126\n" +
 	"\vreview_case\x18\x01 \x01(\v2\x15.unigate.risk.v1.CaseR\n" +
-	"reviewCase*e\n" +
+	"reviewCase\"\xeb\x01\n" +
+	"\tModelInfo\x12\x19\n" +
+	"\bmodel_id\x18\x01 \x01(\tR\amodelId\x12'\n" +
+	"\x0fxgboost_version\x18\x02 \x01(\tR\x0exgboostVersion\x12\x14\n" +
+	"\x05trees\x18\x03 \x01(\x05R\x05trees\x12\x1d\n" +
+	"\n" +
+	"size_bytes\x18\x04 \x01(\x03R\tsizeBytes\x12\x12\n" +
+	"\x04note\x18\x05 \x01(\tR\x04note\x12\x14\n" +
+	"\x05actor\x18\x06 \x01(\tR\x05actor\x12;\n" +
+	"\vupdate_time\x18\a \x01(\v2\x1a.google.protobuf.TimestampR\n" +
+	"updateTime\";\n" +
+	"\x0fPutModelRequest\x12\x14\n" +
+	"\x05model\x18\x01 \x01(\fR\x05model\x12\x12\n" +
+	"\x04note\x18\x02 \x01(\tR\x04note\"D\n" +
+	"\x10PutModelResponse\x120\n" +
+	"\x05model\x18\x01 \x01(\v2\x1a.unigate.risk.v1.ModelInfoR\x05model\"\x11\n" +
+	"\x0fGetModelRequest\"D\n" +
+	"\x10GetModelResponse\x120\n" +
+	"\x05model\x18\x01 \x01(\v2\x1a.unigate.risk.v1.ModelInfoR\x05model*e\n" +
 	"\bDecision\x12\x18\n" +
 	"\x14DECISION_UNSPECIFIED\x10\x00\x12\x14\n" +
 	"\x10DECISION_APPROVE\x10\x01\x12\x14\n" +
@@ -3111,7 +3443,8 @@ const file_unigate_risk_v1_risk_proto_rawDesc = "" +
 	"\aRelease\x12\x1f.unigate.risk.v1.ReleaseRequest\x1a .unigate.risk.v1.ReleaseResponse\x12O\n" +
 	"\bNameUser\x12 .unigate.risk.v1.NameUserRequest\x1a!.unigate.risk.v1.NameUserResponse2m\n" +
 	"\x0fRiskPeerService\x12Z\n" +
-	"\vShareEvents\x12#.unigate.risk.v1.ShareEventsRequest\x1a$.unigate.risk.v1.ShareEventsResponse(\x012\x95\t\n" +
+	"\vShareEvents\x12#.unigate.risk.v1.ShareEventsRequest\x1a$.unigate.risk.v1.ShareEventsResponse(\x012\xb7\n" +
+	"\n" +
 	"\x10RiskAdminService\x12O\n" +
 	"\bPutRules\x12 .unigate.risk.v1.PutRulesRequest\x1a!.unigate.risk.v1.PutRulesResponse\x12O\n" +
 	"\bGetRules\x12 .unigate.risk.v1.GetRulesRequest\x1a!.unigate.risk.v1.GetRulesResponse\x12[\n" +
@@ -3127,7 +3460,9 @@ const file_unigate_risk_v1_risk_proto_rawDesc = "" +
 	"\aGetCase\x12\x1f.unigate.risk.v1.GetCaseRequest\x1a .unigate.risk.v1.GetCaseResponse\x12U\n" +
 	"\n" +
 	"AssignCase\x12\".unigate.risk.v1.AssignCaseRequest\x1a#.unigate.risk.v1.AssignCaseResponse\x12X\n" +
-	"\vResolveCase\x12#.unigate.risk.v1.ResolveCaseRequest\x1a$.unigate.risk.v1.ResolveCaseResponseB\xbb\x01\n" +
+	"\vResolveCase\x12#.unigate.risk.v1.ResolveCaseRequest\x1a$.unigate.risk.v1.ResolveCaseResponse\x12O\n" +
+	"\bPutModel\x12 .unigate.risk.v1.PutModelRequest\x1a!.unigate.risk.v1.PutModelResponse\x12O\n" +
+	"\bGetModel\x12 .unigate.risk.v1.GetModelRequest\x1a!.unigate.risk.v1.GetModelResponseB\xbb\x01\n" +
 	"\x13com.unigate.risk.v1B\tRiskProtoP\x01Z;github.com/unigate/unigate/proto/gen/unigate/risk/v1;riskv1\xa2\x02\x03URX\xaa\x02\x0fUnigate.Risk.V1\xca\x02\x0fUnigate\\Risk\\V1\xe2\x02\x1bUnigate\\Risk\\V1\\GPBMetadata\xea\x02\x11Unigate::Risk::V1b\x06proto3"
 
 var (
@@ -3143,7 +3478,7 @@ func file_unigate_risk_v1_risk_proto_rawDescGZIP() []byte {
 }
 
 var file_unigate_risk_v1_risk_proto_enumTypes = make([]protoimpl.EnumInfo, 2)
-var file_unigate_risk_v1_risk_proto_msgTypes = make([]protoimpl.MessageInfo, 43)
+var file_unigate_risk_v1_risk_proto_msgTypes = make([]protoimpl.MessageInfo, 48)
 var file_unigate_risk_v1_risk_proto_goTypes = []any{
 	(Decision)(0),                   // 0: unigate.risk.v1.Decision
 	(PaymentMode)(0),                // 1: unigate.risk.v1.PaymentMode
@@ -3190,14 +3525,19 @@ var file_unigate_risk_v1_risk_proto_goTypes = []any{
 	(*AssignCaseResponse)(nil),      // 42: unigate.risk.v1.AssignCaseResponse
 	(*ResolveCaseRequest)(nil),      // 43: unigate.risk.v1.ResolveCaseRequest
 	(*ResolveCaseResponse)(nil),     // 44: unigate.risk.v1.ResolveCaseResponse
-	(*v1.Merchant)(nil),             // 45: unigate.common.v1.Merchant
-	(*v1.Money)(nil),                // 46: unigate.common.v1.Money
-	(*timestamppb.Timestamp)(nil),   // 47: google.protobuf.Timestamp
+	(*ModelInfo)(nil),               // 45: unigate.risk.v1.ModelInfo
+	(*PutModelRequest)(nil),         // 46: unigate.risk.v1.PutModelRequest
+	(*PutModelResponse)(nil),        // 47: unigate.risk.v1.PutModelResponse
+	(*GetModelRequest)(nil),         // 48: unigate.risk.v1.GetModelRequest
+	(*GetModelResponse)(nil),        // 49: unigate.risk.v1.GetModelResponse
+	(*v1.Merchant)(nil),             // 50: unigate.common.v1.Merchant
+	(*v1.Money)(nil),                // 51: unigate.common.v1.Money
+	(*timestamppb.Timestamp)(nil),   // 52: google.protobuf.Timestamp
 }
 var file_unigate_risk_v1_risk_proto_depIdxs = []int32{
-	45, // 0: unigate.risk.v1.EvaluateRequest.merchant:type_name -> unigate.common.v1.Merchant
-	46, // 1: unigate.risk.v1.EvaluateRequest.merchant_amount:type_name -> unigate.common.v1.Money
-	46, // 2: unigate.risk.v1.EvaluateRequest.wallet_amount:type_name -> unigate.common.v1.Money
+	50, // 0: unigate.risk.v1.EvaluateRequest.merchant:type_name -> unigate.common.v1.Merchant
+	51, // 1: unigate.risk.v1.EvaluateRequest.merchant_amount:type_name -> unigate.common.v1.Money
+	51, // 2: unigate.risk.v1.EvaluateRequest.wallet_amount:type_name -> unigate.common.v1.Money
 	1,  // 3: unigate.risk.v1.EvaluateRequest.mode:type_name -> unigate.risk.v1.PaymentMode
 	0,  // 4: unigate.risk.v1.EvaluateResponse.decision:type_name -> unigate.risk.v1.Decision
 	4,  // 5: unigate.risk.v1.EvaluateResponse.reasons:type_name -> unigate.risk.v1.DecisionReason
@@ -3205,74 +3545,81 @@ var file_unigate_risk_v1_risk_proto_depIdxs = []int32{
 	4,  // 7: unigate.risk.v1.NameUserResponse.reasons:type_name -> unigate.risk.v1.DecisionReason
 	9,  // 8: unigate.risk.v1.ShareEventsRequest.events:type_name -> unigate.risk.v1.VelocityEvent
 	12, // 9: unigate.risk.v1.RuleSet.rules:type_name -> unigate.risk.v1.Rule
-	47, // 10: unigate.risk.v1.RuleSet.update_time:type_name -> google.protobuf.Timestamp
+	52, // 10: unigate.risk.v1.RuleSet.update_time:type_name -> google.protobuf.Timestamp
 	13, // 11: unigate.risk.v1.PutRulesRequest.rule_set:type_name -> unigate.risk.v1.RuleSet
 	13, // 12: unigate.risk.v1.PutRulesResponse.rule_set:type_name -> unigate.risk.v1.RuleSet
 	13, // 13: unigate.risk.v1.GetRulesResponse.rule_set:type_name -> unigate.risk.v1.RuleSet
-	47, // 14: unigate.risk.v1.ListEntry.update_time:type_name -> google.protobuf.Timestamp
+	52, // 14: unigate.risk.v1.ListEntry.update_time:type_name -> google.protobuf.Timestamp
 	18, // 15: unigate.risk.v1.PutListEntryRequest.entry:type_name -> unigate.risk.v1.ListEntry
 	18, // 16: unigate.risk.v1.PutListEntryResponse.entry:type_name -> unigate.risk.v1.ListEntry
 	18, // 17: unigate.risk.v1.ListListEntriesResponse.entries:type_name -> unigate.risk.v1.ListEntry
-	47, // 18: unigate.risk.v1.Limits.update_time:type_name -> google.protobuf.Timestamp
+	52, // 18: unigate.risk.v1.Limits.update_time:type_name -> google.protobuf.Timestamp
 	25, // 19: unigate.risk.v1.PutLimitsRequest.limits:type_name -> unigate.risk.v1.Limits
 	25, // 20: unigate.risk.v1.PutLimitsResponse.limits:type_name -> unigate.risk.v1.Limits
 	25, // 21: unigate.risk.v1.ListLimitsResponse.limits:type_name -> unigate.risk.v1.Limits
-	46, // 22: unigate.risk.v1.DecisionRecord.merchant_amount:type_name -> unigate.common.v1.Money
+	51, // 22: unigate.risk.v1.DecisionRecord.merchant_amount:type_name -> unigate.common.v1.Money
 	0,  // 23: unigate.risk.v1.DecisionRecord.decision:type_name -> unigate.risk.v1.Decision
 	4,  // 24: unigate.risk.v1.DecisionRecord.reasons:type_name -> unigate.risk.v1.DecisionReason
-	47, // 25: unigate.risk.v1.DecisionRecord.create_time:type_name -> google.protobuf.Timestamp
+	52, // 25: unigate.risk.v1.DecisionRecord.create_time:type_name -> google.protobuf.Timestamp
 	1,  // 26: unigate.risk.v1.DecisionRecord.mode:type_name -> unigate.risk.v1.PaymentMode
 	30, // 27: unigate.risk.v1.GetDecisionResponse.decision:type_name -> unigate.risk.v1.DecisionRecord
 	0,  // 28: unigate.risk.v1.ListDecisionsRequest.decision:type_name -> unigate.risk.v1.Decision
-	47, // 29: unigate.risk.v1.ListDecisionsRequest.before:type_name -> google.protobuf.Timestamp
+	52, // 29: unigate.risk.v1.ListDecisionsRequest.before:type_name -> google.protobuf.Timestamp
 	30, // 30: unigate.risk.v1.ListDecisionsResponse.decisions:type_name -> unigate.risk.v1.DecisionRecord
-	47, // 31: unigate.risk.v1.Case.create_time:type_name -> google.protobuf.Timestamp
-	47, // 32: unigate.risk.v1.Case.update_time:type_name -> google.protobuf.Timestamp
+	52, // 31: unigate.risk.v1.Case.create_time:type_name -> google.protobuf.Timestamp
+	52, // 32: unigate.risk.v1.Case.update_time:type_name -> google.protobuf.Timestamp
 	36, // 33: unigate.risk.v1.Case.events:type_name -> unigate.risk.v1.CaseEvent
-	47, // 34: unigate.risk.v1.CaseEvent.event_time:type_name -> google.protobuf.Timestamp
+	52, // 34: unigate.risk.v1.CaseEvent.event_time:type_name -> google.protobuf.Timestamp
 	35, // 35: unigate.risk.v1.ListCasesResponse.cases:type_name -> unigate.risk.v1.Case
 	35, // 36: unigate.risk.v1.GetCaseResponse.review_case:type_name -> unigate.risk.v1.Case
 	35, // 37: unigate.risk.v1.AssignCaseResponse.review_case:type_name -> unigate.risk.v1.Case
 	35, // 38: unigate.risk.v1.ResolveCaseResponse.review_case:type_name -> unigate.risk.v1.Case
-	2,  // 39: unigate.risk.v1.RiskService.Evaluate:input_type -> unigate.risk.v1.EvaluateRequest
-	7,  // 40: unigate.risk.v1.RiskService.Release:input_type -> unigate.risk.v1.ReleaseRequest
-	5,  // 41: unigate.risk.v1.RiskService.NameUser:input_type -> unigate.risk.v1.NameUserRequest
-	10, // 42: unigate.risk.v1.RiskPeerService.ShareEvents:input_type -> unigate.risk.v1.ShareEventsRequest
-	14, // 43: unigate.risk.v1.RiskAdminService.PutRules:input_type -> unigate.risk.v1.PutRulesRequest
-	16, // 44: unigate.risk.v1.RiskAdminService.GetRules:input_type -> unigate.risk.v1.GetRulesRequest
-	19, // 45: unigate.risk.v1.RiskAdminService.PutListEntry:input_type -> unigate.risk.v1.PutListEntryRequest
-	21, // 46: unigate.risk.v1.RiskAdminService.DeleteListEntry:input_type -> unigate.risk.v1.DeleteListEntryRequest
-	23, // 47: unigate.risk.v1.RiskAdminService.ListListEntries:input_type -> unigate.risk.v1.ListListEntriesRequest
-	26, // 48: unigate.risk.v1.RiskAdminService.PutLimits:input_type -> unigate.risk.v1.PutLimitsRequest
-	28, // 49: unigate.risk.v1.RiskAdminService.ListLimits:input_type -> unigate.risk.v1.ListLimitsRequest
-	31, // 50: unigate.risk.v1.RiskAdminService.GetDecision:input_type -> unigate.risk.v1.GetDecisionRequest
-	33, // 51: unigate.risk.v1.RiskAdminService.ListDecisions:input_type -> unigate.risk.v1.ListDecisionsRequest
-	37, // 52: unigate.risk.v1.RiskAdminService.ListCases:input_type -> unigate.risk.v1.ListCasesRequest
-	39, // 53: unigate.risk.v1.RiskAdminService.GetCase:input_type -> unigate.risk.v1.GetCaseRequest
-	41, // 54: unigate.risk.v1.RiskAdminService.AssignCase:input_type -> unigate.risk.v1.AssignCaseRequest
-	43, // 55: unigate.risk.v1.RiskAdminService.ResolveCase:input_type -> unigate.risk.v1.ResolveCaseRequest
-	3,  // 56: unigate.risk.v1.RiskService.Evaluate:output_type -> unigate.risk.v1.EvaluateResponse
-	8,  // 57: unigate.risk.v1.RiskService.Release:output_type -> unigate.risk.v1.ReleaseResponse
-	6,  // 58: unigate.risk.v1.RiskService.NameUser:output_type -> unigate.risk.v1.NameUserResponse
-	11, // 59: unigate.risk.v1.RiskPeerService.ShareEvents:output_type -> unigate.risk.v1.ShareEventsResponse
-	15, // 60: unigate.risk.v1.RiskAdminService.PutRules:output_type -> unigate.risk.v1.PutRulesResponse
-	17, // 61: unigate.risk.v1.RiskAdminService.GetRules:output_type -> unigate.risk.v1.GetRulesResponse
-	20, // 62: unigate.risk.v1.RiskAdminService.PutListEntry:output_type -> unigate.risk.v1.PutListEntryResponse
-	22, // 63: unigate.risk.v1.RiskAdminService.DeleteListEntry:output_type -> unigate.risk.v1.DeleteListEntryResponse
-	24, // 64: unigate.risk.v1.RiskAdminService.ListListEntries:output_type -> unigate.risk.v1.ListListEntriesResponse
-	27, // 65: unigate.risk.v1.RiskAdminService.PutLimits:output_type -> unigate.risk.v1.PutLimitsResponse
-	29, // 66: unigate.risk.v1.RiskAdminService.ListLimits:output_type -> unigate.risk.v1.ListLimitsResponse
-	32, // 67: unigate.risk.v1.RiskAdminService.GetDecision:output_type -> unigate.risk.v1.GetDecisionResponse
-	34, // 68: unigate.risk.v1.RiskAdminService.ListDecisions:output_type -> unigate.risk.v1.ListDecisionsResponse
-	38, // 69: unigate.risk.v1.RiskAdminService.ListCases:output_type -> unigate.risk.v1.ListCasesResponse
-	40, // 70: unigate.risk.v1.RiskAdminService.GetCase:output_type -> unigate.risk.v1.GetCaseResponse
-	42, // 71: unigate.risk.v1.RiskAdminService.AssignCase:output_type -> unigate.risk.v1.AssignCaseResponse
-	44, // 72: unigate.risk.v1.RiskAdminService.ResolveCase:output_type -> unigate.risk.v1.ResolveCaseResponse
-	56, // [56:73] is the sub-list for method output_type
-	39, // [39:56] is the sub-list for method input_type
-	39, // [39:39] is the sub-list for extension type_name
-	39, // [39:39] is the sub-list for extension extendee
-	0,  // [0:39] is the sub-list for field type_name
+	52, // 39: unigate.risk.v1.ModelInfo.update_time:type_name -> google.protobuf.Timestamp
+	45, // 40: unigate.risk.v1.PutModelResponse.model:type_name -> unigate.risk.v1.ModelInfo
+	45, // 41: unigate.risk.v1.GetModelResponse.model:type_name -> unigate.risk.v1.ModelInfo
+	2,  // 42: unigate.risk.v1.RiskService.Evaluate:input_type -> unigate.risk.v1.EvaluateRequest
+	7,  // 43: unigate.risk.v1.RiskService.Release:input_type -> unigate.risk.v1.ReleaseRequest
+	5,  // 44: unigate.risk.v1.RiskService.NameUser:input_type -> unigate.risk.v1.NameUserRequest
+	10, // 45: unigate.risk.v1.RiskPeerService.ShareEvents:input_type -> unigate.risk.v1.ShareEventsRequest
+	14, // 46: unigate.risk.v1.RiskAdminService.PutRules:input_type -> unigate.risk.v1.PutRulesRequest
+	16, // 47: unigate.risk.v1.RiskAdminService.GetRules:input_type -> unigate.risk.v1.GetRulesRequest
+	19, // 48: unigate.risk.v1.RiskAdminService.PutListEntry:input_type -> unigate.risk.v1.PutListEntryRequest
+	21, // 49: unigate.risk.v1.RiskAdminService.DeleteListEntry:input_type -> unigate.risk.v1.DeleteListEntryRequest
+	23, // 50: unigate.risk.v1.RiskAdminService.ListListEntries:input_type -> unigate.risk.v1.ListListEntriesRequest
+	26, // 51: unigate.risk.v1.RiskAdminService.PutLimits:input_type -> unigate.risk.v1.PutLimitsRequest
+	28, // 52: unigate.risk.v1.RiskAdminService.ListLimits:input_type -> unigate.risk.v1.ListLimitsRequest
+	31, // 53: unigate.risk.v1.RiskAdminService.GetDecision:input_type -> unigate.risk.v1.GetDecisionRequest
+	33, // 54: unigate.risk.v1.RiskAdminService.ListDecisions:input_type -> unigate.risk.v1.ListDecisionsRequest
+	37, // 55: unigate.risk.v1.RiskAdminService.ListCases:input_type -> unigate.risk.v1.ListCasesRequest
+	39, // 56: unigate.risk.v1.RiskAdminService.GetCase:input_type -> unigate.risk.v1.GetCaseRequest
+	41, // 57: unigate.risk.v1.RiskAdminService.AssignCase:input_type -> unigate.risk.v1.AssignCaseRequest
+	43, // 58: unigate.risk.v1.RiskAdminService.ResolveCase:input_type -> unigate.risk.v1.ResolveCaseRequest
+	46, // 59: unigate.risk.v1.RiskAdminService.PutModel:input_type -> unigate.risk.v1.PutModelRequest
+	48, // 60: unigate.risk.v1.RiskAdminService.GetModel:input_type -> unigate.risk.v1.GetModelRequest
+	3,  // 61: unigate.risk.v1.RiskService.Evaluate:output_type -> unigate.risk.v1.EvaluateResponse
+	8,  // 62: unigate.risk.v1.RiskService.Release:output_type -> unigate.risk.v1.ReleaseResponse
+	6,  // 63: unigate.risk.v1.RiskService.NameUser:output_type -> unigate.risk.v1.NameUserResponse
+	11, // 64: unigate.risk.v1.RiskPeerService.ShareEvents:output_type -> unigate.risk.v1.ShareEventsResponse
+	15, // 65: unigate.risk.v1.RiskAdminService.PutRules:output_type -> unigate.risk.v1.PutRulesResponse
+	17, // 66: unigate.risk.v1.RiskAdminService.GetRules:output_type -> unigate.risk.v1.GetRulesResponse
+	20, // 67: unigate.risk.v1.RiskAdminService.PutListEntry:output_type -> unigate.risk.v1.PutListEntryResponse
+	22, // 68: unigate.risk.v1.RiskAdminService.DeleteListEntry:output_type -> unigate.risk.v1.DeleteListEntryResponse
+	24, // 69: unigate.risk.v1.RiskAdminService.ListListEntries:output_type -> unigate.risk.v1.ListListEntriesResponse
+	27, // 70: unigate.risk.v1.RiskAdminService.PutLimits:output_type -> unigate.risk.v1.PutLimitsResponse
+	29, // 71: unigate.risk.v1.RiskAdminService.ListLimits:output_type -> unigate.risk.v1.ListLimitsResponse
+	32, // 72: unigate.risk.v1.RiskAdminService.GetDecision:output_type -> unigate.risk.v1.GetDecisionResponse
+	34, // 73: unigate.risk.v1.RiskAdminService.ListDecisions:output_type -> unigate.risk.v1.ListDecisionsResponse
+	38, // 74: unigate.risk.v1.RiskAdminService.ListCases:output_type -> unigate.risk.v1.ListCasesResponse
+	40, // 75: unigate.risk.v1.RiskAdminService.GetCase:output_type -> unigate.risk.v1.GetCaseResponse
+	42, // 76: unigate.risk.v1.RiskAdminService.AssignCase:output_type -> unigate.risk.v1.AssignCaseResponse
+	44, // 77: unigate.risk.v1.RiskAdminService.ResolveCase:output_type -> unigate.risk.v1.ResolveCaseResponse
+	47, // 78: unigate.risk.v1.RiskAdminService.PutModel:output_type -> unigate.risk.v1.PutModelResponse
+	49, // 79: unigate.risk.v1.RiskAdminService.GetModel:output_type -> unigate.risk.v1.GetModelResponse
+	61, // [61:80] is the sub-list for method output_type
+	42, // [42:61] is the sub-list for method input_type
+	42, // [42:42] is the sub-list for extension type_name
+	42, // [42:42] is the sub-list for extension extendee
+	0,  // [0:42] is the sub-list for field type_name
 }
 
 func init() { file_unigate_risk_v1_risk_proto_init() }
@@ -3286,7 +3633,7 @@ func file_unigate_risk_v1_risk_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_unigate_risk_v1_risk_proto_rawDesc), len(file_unigate_risk_v1_risk_proto_rawDesc)),
 			NumEnums:      2,
-			NumMessages:   43,
+			NumMessages:   48,
 			NumExtensions: 0,
 			NumServices:   3,
 		},

@@ -348,6 +348,8 @@ const (
 	RiskAdminService_GetCase_FullMethodName         = "/unigate.risk.v1.RiskAdminService/GetCase"
 	RiskAdminService_AssignCase_FullMethodName      = "/unigate.risk.v1.RiskAdminService/AssignCase"
 	RiskAdminService_ResolveCase_FullMethodName     = "/unigate.risk.v1.RiskAdminService/ResolveCase"
+	RiskAdminService_PutModel_FullMethodName        = "/unigate.risk.v1.RiskAdminService/PutModel"
+	RiskAdminService_GetModel_FullMethodName        = "/unigate.risk.v1.RiskAdminService/GetModel"
 )
 
 // RiskAdminServiceClient is the client API for RiskAdminService service.
@@ -391,6 +393,14 @@ type RiskAdminServiceClient interface {
 	// ResolveCase labels a case FRAUD or LEGITIMATE; a fraud resolved with
 	// block adds the case's user and device to the block list. Final.
 	ResolveCase(ctx context.Context, in *ResolveCaseRequest, opts ...grpc.CallOption) (*ResolveCaseResponse, error)
+	// PutModel stores a model (XGBoost 1.x JSON, as make train-risk writes
+	// it) and puts it in force on every replica within a second. A file that
+	// does not load is refused (RISK_MODEL_INVALID) and the model in force
+	// stays.
+	PutModel(ctx context.Context, in *PutModelRequest, opts ...grpc.CallOption) (*PutModelResponse, error)
+	// GetModel describes the model in force (the committed one until a
+	// model is put).
+	GetModel(ctx context.Context, in *GetModelRequest, opts ...grpc.CallOption) (*GetModelResponse, error)
 }
 
 type riskAdminServiceClient struct {
@@ -531,6 +541,26 @@ func (c *riskAdminServiceClient) ResolveCase(ctx context.Context, in *ResolveCas
 	return out, nil
 }
 
+func (c *riskAdminServiceClient) PutModel(ctx context.Context, in *PutModelRequest, opts ...grpc.CallOption) (*PutModelResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(PutModelResponse)
+	err := c.cc.Invoke(ctx, RiskAdminService_PutModel_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *riskAdminServiceClient) GetModel(ctx context.Context, in *GetModelRequest, opts ...grpc.CallOption) (*GetModelResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(GetModelResponse)
+	err := c.cc.Invoke(ctx, RiskAdminService_GetModel_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 // RiskAdminServiceServer is the server API for RiskAdminService service.
 // All implementations must embed UnimplementedRiskAdminServiceServer
 // for forward compatibility.
@@ -572,6 +602,14 @@ type RiskAdminServiceServer interface {
 	// ResolveCase labels a case FRAUD or LEGITIMATE; a fraud resolved with
 	// block adds the case's user and device to the block list. Final.
 	ResolveCase(context.Context, *ResolveCaseRequest) (*ResolveCaseResponse, error)
+	// PutModel stores a model (XGBoost 1.x JSON, as make train-risk writes
+	// it) and puts it in force on every replica within a second. A file that
+	// does not load is refused (RISK_MODEL_INVALID) and the model in force
+	// stays.
+	PutModel(context.Context, *PutModelRequest) (*PutModelResponse, error)
+	// GetModel describes the model in force (the committed one until a
+	// model is put).
+	GetModel(context.Context, *GetModelRequest) (*GetModelResponse, error)
 	mustEmbedUnimplementedRiskAdminServiceServer()
 }
 
@@ -620,6 +658,12 @@ func (UnimplementedRiskAdminServiceServer) AssignCase(context.Context, *AssignCa
 }
 func (UnimplementedRiskAdminServiceServer) ResolveCase(context.Context, *ResolveCaseRequest) (*ResolveCaseResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method ResolveCase not implemented")
+}
+func (UnimplementedRiskAdminServiceServer) PutModel(context.Context, *PutModelRequest) (*PutModelResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method PutModel not implemented")
+}
+func (UnimplementedRiskAdminServiceServer) GetModel(context.Context, *GetModelRequest) (*GetModelResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method GetModel not implemented")
 }
 func (UnimplementedRiskAdminServiceServer) mustEmbedUnimplementedRiskAdminServiceServer() {}
 func (UnimplementedRiskAdminServiceServer) testEmbeddedByValue()                          {}
@@ -876,6 +920,42 @@ func _RiskAdminService_ResolveCase_Handler(srv interface{}, ctx context.Context,
 	return interceptor(ctx, in, info, handler)
 }
 
+func _RiskAdminService_PutModel_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(PutModelRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(RiskAdminServiceServer).PutModel(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: RiskAdminService_PutModel_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(RiskAdminServiceServer).PutModel(ctx, req.(*PutModelRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _RiskAdminService_GetModel_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(GetModelRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(RiskAdminServiceServer).GetModel(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: RiskAdminService_GetModel_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(RiskAdminServiceServer).GetModel(ctx, req.(*GetModelRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 // RiskAdminService_ServiceDesc is the grpc.ServiceDesc for RiskAdminService service.
 // It's only intended for direct use with grpc.RegisterService,
 // and not to be introspected or modified (even as a copy)
@@ -934,6 +1014,14 @@ var RiskAdminService_ServiceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "ResolveCase",
 			Handler:    _RiskAdminService_ResolveCase_Handler,
+		},
+		{
+			MethodName: "PutModel",
+			Handler:    _RiskAdminService_PutModel_Handler,
+		},
+		{
+			MethodName: "GetModel",
+			Handler:    _RiskAdminService_GetModel_Handler,
 		},
 	},
 	Streams:  []grpc.StreamDesc{},
