@@ -62,9 +62,10 @@ bench:
 	cd services && $(GO) test -run '^$$' -bench . -benchmem -benchtime 3s ./app/
 
 ## train-risk: simulate payments, train the risk model with XGBoost (Debian's python3-xgboost) and rewrite
-## services/risk/model/testdata (docs/risk-model.md); make run and make test need no Python
+## services/risk/model/testdata (docs/risk-model.md); make run and make test need no Python;
+## LABELS=FILE (unigatectl risk labels > FILE) adds analysts' labelled payments to the training split
 train-risk:
-	services/risk/model/train.sh
+	LABELS="$(LABELS)" services/risk/model/train.sh
 
 ## tools: buf and the protoc plugins, at the versions pinned in tools/
 tools: $(TOOLS)/buf $(TOOLS)/protoc-gen-go $(TOOLS)/protoc-gen-go-grpc

@@ -504,3 +504,23 @@ func (s *AdminServer) GetModel(ctx context.Context, req *riskv1.GetModelRequest)
 	}
 	return &riskv1.GetModelResponse{Model: out}, nil
 }
+
+// ExportLabels implements riskv1.RiskAdminServiceServer.
+func (s *AdminServer) ExportLabels(ctx context.Context, req *riskv1.ExportLabelsRequest) (*riskv1.ExportLabelsResponse, error) {
+	var since time.Time
+	if req.GetSince() != nil {
+		if err := req.GetSince().CheckValid(); err != nil {
+			return nil, rpcerr.Field(rpcerr.InvalidArgument, "since", "is not a valid timestamp")
+		}
+		since = req.GetSince().AsTime()
+	}
+	ls, err := LabelledPayments(ctx, s.db, since)
+	if err != nil {
+		return nil, err
+	}
+	out := &riskv1.ExportLabelsResponse{FeatureNames: model.FeatureNames[:]}
+	for _, l := range ls {
+		out.Payments = append(out.Payments, &riskv1.LabelledPayment{PaymentId: l.PaymentID, Fraud: l.Fraud, Features: l.Features})
+	}
+	return out, nil
+}

@@ -82,3 +82,7 @@ func (a AdminClient) GetModel(ctx context.Context, req *riskv1.GetModelRequest, 
 	r, err := a.C.GetModel(ctx, req, opts...)
 	return r.GetModel(), err
 }
+
+func (a AdminClient) ExportLabels(ctx context.Context, req *riskv1.ExportLabelsRequest, opts ...grpc.CallOption) (*riskv1.ExportLabelsResponse, error) {
+	return a.C.ExportLabels(ctx, req, opts...)
+}

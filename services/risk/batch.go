@@ -189,7 +189,7 @@ func (s *SQLStore) decideMany(ctx context.Context, batch []*decideReq) (map[stri
 		outcomes, devices, merchants, modes, models    = make([]string, n), make([]string, n), make([]string, n), make([]string, n), make([]string, n)
 		amounts, dailies, monthlies, scores, rulesVers = make([]int64, n), make([]int64, n), make([]int64, n), make([]int64, n), make([]int64, n)
 		counts                                         = make([]bool, n)
-		cities                                         = make([]string, n)
+		cities, features                               = make([]string, n), make([]string, n)
 		reason, rule, message, reasons                 [3][]string
 	)
 	for k := range 3 {
@@ -200,7 +200,7 @@ func (s *SQLStore) decideMany(ctx context.Context, batch []*decideReq) (map[stri
 		p, a := r.p, r.p.MerchantAmount
 		ids[i], partners[i], users[i], days[i], curs[i], months[i] = p.PaymentID, p.PartnerID, p.UserRef, r.day, a.Currency, r.day[:7]
 		outcomes[i], devices[i], merchants[i], modes[i], models[i] = r.pre.Outcome, p.DeviceRef, p.merchant(), p.Mode, r.pre.ModelVersion
-		cities[i], times[i] = p.City, p.at()
+		cities[i], times[i], features[i] = p.City, p.at(), joinFeatures(r.pre.Features)
 		amounts[i], dailies[i], monthlies[i], scores[i], rulesVers[i] = a.Minor, r.lim.Daily, r.lim.Monthly, r.pre.ScoreBP, r.pre.RulesVersion
 		counts[i] = r.count
 		daily, monthly := withLimit(r.pre, dailyDecline(a.Currency, r.lim.Daily)), withLimit(r.pre, monthlyDecline(a.Currency, r.lim.Monthly))
@@ -215,10 +215,10 @@ func (s *SQLStore) decideMany(ctx context.Context, batch []*decideReq) (map[stri
 				CAST($15 AS TEXT[]), CAST($16 AS TEXT[]), CAST($17 AS TEXT[]), CAST($18 AS TEXT[]), CAST($19 AS TEXT[]),
 				CAST($20 AS TEXT[]), CAST($21 AS INT8[]), CAST($22 AS TEXT[]), CAST($23 AS TEXT[]), CAST($24 AS TEXT[]),
 				CAST($25 AS TEXT[]), CAST($26 AS TEXT[]), CAST($27 AS TEXT[]), CAST($28 AS INT8[]), CAST($29 AS TEXT[]),
-				CAST($31 AS TEXT[]), CAST($30 AS TIMESTAMPTZ[]))
+				CAST($31 AS TEXT[]), CAST($30 AS TIMESTAMPTZ[]), CAST($32 AS TEXT[]))
 			AS t(payment_id, partner_id, user_ref, day, currency, month, amount, count, daily, monthly, pre,
 				reason0, reason1, reason2, rule0, rule1, rule2, message0, message1, message2, score_bp,
-				reasons0, reasons1, reasons2, device_ref, merchant, mode, rules_version, model_version, city, create_time)
+				reasons0, reasons1, reasons2, device_ref, merchant, mode, rules_version, model_version, city, create_time, features)
 		), prior AS (
 			SELECT d.payment_id, `+prefixed("d", decisionColumns)+` FROM risk_decisions d JOIN input i ON d.payment_id = i.payment_id
 		), cur AS (
@@ -242,7 +242,7 @@ func (s *SQLStore) decideMany(ctx context.Context, batch []*decideReq) (map[stri
 		), ins AS (
 			INSERT INTO risk_decisions (payment_id, partner_id, user_ref, day, currency, minor_units,
 				approved, reason, rule_id, message, released, create_time,
-				outcome, score_bp, reasons, device_ref, merchant, mode, rules_version, model_version, counted, city)
+				outcome, score_bp, reasons, device_ref, merchant, mode, rules_version, model_version, counted, city, features)
 			SELECT v.payment_id, v.partner_id, v.user_ref, v.day, v.currency, v.amount,
 				v.v = 0 AND v.pre <> 'DECLINE',
 				CASE v.v WHEN 0 THEN v.reason0 WHEN 1 THEN v.reason1 ELSE v.reason2 END,
@@ -252,7 +252,7 @@ func (s *SQLStore) decideMany(ctx context.Context, batch []*decideReq) (map[stri
 				CASE v.v WHEN 0 THEN v.pre ELSE 'DECLINE' END,
 				v.score_bp,
 				CASE v.v WHEN 0 THEN v.reasons0 WHEN 1 THEN v.reasons1 ELSE v.reasons2 END,
-				v.device_ref, v.merchant, v.mode, v.rules_version, v.model_version, v.counted, v.city
+				v.device_ref, v.merchant, v.mode, v.rules_version, v.model_version, v.counted, v.city, v.features
 			FROM verdict v WHERE NOT EXISTS (SELECT 1 FROM prior p WHERE p.payment_id = v.payment_id)
 			ON CONFLICT (payment_id) DO NOTHING
 			RETURNING payment_id, `+decisionColumns+`
@@ -264,7 +264,7 @@ func (s *SQLStore) decideMany(ctx context.Context, batch []*decideReq) (map[stri
 				AND NOT EXISTS (SELECT 1 FROM prior p WHERE p.payment_id = v.payment_id)`,
 		ids, partners, users, days, curs, months, amounts, counts, dailies, monthlies, outcomes,
 		reason[0], reason[1], reason[2], rule[0], rule[1], rule[2], message[0], message[1], message[2], scores,
-		reasons[0], reasons[1], reasons[2], devices, merchants, modes, rulesVers, models, times, cities)
+		reasons[0], reasons[1], reasons[2], devices, merchants, modes, rulesVers, models, times, cities, features)
 	if err != nil {
 		return nil, err
 	}

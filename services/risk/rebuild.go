@@ -79,14 +79,7 @@ func (s *Service) Rebuild(ctx context.Context, db *sqlstore.DB) (int, error) {
 
 // event is what a counted payment streams to the peers.
 func (s *Service) event(p Payment, at time.Time) *riskv1.VelocityEvent {
-	u, us, d, m, pa, ps := velocityKeys(p)
-	keys := make([]string, 0, 6)
-	for _, k := range []string{u, us, d, m, pa, ps} {
-		if k != "" {
-			keys = append(keys, k)
-		}
-	}
-	e := &riskv1.VelocityEvent{Keys: keys, UnixSeconds: at.Unix(), Amount: p.MerchantAmount.Minor, Merchant: p.merchant(),
+	e := &riskv1.VelocityEvent{Keys: velocityKeys(p).all(), UnixSeconds: at.Unix(), Amount: p.MerchantAmount.Minor, Merchant: p.merchant(),
 		Partner: p.PartnerID, Currency: p.MerchantAmount.Currency}
 	if p.named() {
 		e.User = p.PartnerID + "/" + p.UserRef

@@ -77,6 +77,8 @@ type Decision struct {
 	// What decided it.
 	RulesVersion int64
 	ModelVersion string
+	// Features are the model's inputs (stored for training, not returned).
+	Features []float64 `json:"-"`
 }
 
 // Proceeds reports whether the payment may go on (approved or in review).
@@ -346,18 +348,37 @@ func monthlyDecline(cur string, limit int64) Decision {
 		money.Amount{Currency: cur, Minor: limit})
 }
 
-// Velocity keys: counts per user, device, merchant and partner; sums per
-// currency.
-func velocityKeys(p Payment) (user, userSum, device, merchant, partner, partnerSum string) {
+// vkeys are a payment's velocity keys: counts per user, device, merchant
+// and partner across currencies ("" for a user or device not named), sums
+// per currency (the merchant's key is per currency: one merchant, one
+// currency).
+type vkeys struct {
+	user, userSum, device, deviceSum, merchant, partner, partnerSum string
+}
+
+func velocityKeys(p Payment) vkeys {
 	cur := p.MerchantAmount.Currency
+	k := vkeys{merchant: "m:" + p.merchant() + ":" + cur, partner: "p:" + p.PartnerID, partnerSum: "ps:" + p.PartnerID + ":" + cur}
 	if p.named() {
-		user = "u:" + p.PartnerID + "/" + p.UserRef
-		userSum = "us:" + p.PartnerID + "/" + p.UserRef + ":" + cur
+		k.user = "u:" + p.PartnerID + "/" + p.UserRef
+		k.userSum = "us:" + p.PartnerID + "/" + p.UserRef + ":" + cur
 	}
 	if p.DeviceRef != "" {
-		device = "d:" + p.PartnerID + "/" + p.DeviceRef
+		k.device = "d:" + p.PartnerID + "/" + p.DeviceRef
+		k.deviceSum = "ds:" + p.PartnerID + "/" + p.DeviceRef + ":" + cur
 	}
-	return user, userSum, device, "m:" + p.merchant() + ":" + cur, "p:" + p.PartnerID, "ps:" + p.PartnerID + ":" + cur
+	return k
+}
+
+// all lists the keys a counted payment is added under.
+func (k vkeys) all() []string {
+	out := make([]string, 0, 7)
+	for _, key := range []string{k.user, k.userSum, k.device, k.deviceSum, k.merchant, k.partner, k.partnerSum} {
+		if key != "" {
+			out = append(out, key)
+		}
+	}
+	return out
 }
 
 // Evaluate decides whether p may proceed.
@@ -448,14 +469,14 @@ func (s *Service) decide(p Payment, now time.Time, pol *compiledPolicy, lim Part
 	if lim.Currency != "" && lim.Currency != a.Currency {
 		return decline(rpcerr.RiskLimitExceeded, "limit.currency", "no limits are configured for %s", a.Currency)
 	}
-	uk, usk, dk, mk, pk, psk := velocityKeys(p)
+	keys := velocityKeys(p)
 	get := func(k string) velocity.Stats {
 		if k == "" {
 			return velocity.Stats{}
 		}
 		return s.counter.Get(k, now)
 	}
-	merch, partnerSum := get(mk), get(psk)
+	merch, partnerSum := get(keys.merchant), get(keys.partnerSum)
 	month := now.In(s.opts.Day).Format("2006-01")
 	for _, l := range []struct {
 		rule  string
@@ -488,7 +509,7 @@ func (s *Service) decide(p Payment, now time.Time, pol *compiledPolicy, lim Part
 	}
 
 	// The model.
-	us, usum, dev := get(uk), get(usk), get(dk)
+	us, usum, dev, devSum, part := get(keys.user), get(keys.userSum), get(keys.device), get(keys.deviceSum), get(keys.partner)
 	var st userState
 	if p.named() {
 		st = s.profiles.read(p.PartnerID+"/"+p.UserRef, device, p.merchant(), now.Unix())
@@ -500,26 +521,23 @@ func (s *Service) decide(p Payment, now time.Time, pol *compiledPolicy, lim Part
 	m, _ := s.model.Current()
 	score := m.Score(f)
 	d.ScoreBP = int64(math.Round(score * 10000))
-	d.ModelVersion = m.ID()
+	d.ModelVersion, d.Features = m.ID(), f
 
 	// The rules, over the documented features and the score.
 	in := rules.Input{
 		Amount: a.Minor, Currency: a.Currency, Partner: p.PartnerID, Device: p.DeviceRef,
 		Network: p.NetworkID, Merchant: p.MerchantID, MCC: p.MCC, Mode: p.Mode,
-		Hour: int64(now.In(s.opts.Day).Hour()), NewDevice: f[model.NewDevice] == 1,
-		UserCount1m: us.Count1m + 1, UserCount1h: us.Count1h + 1, UserCount24h: us.Count24h + 1,
-		UserSum24h: usum.Sum24h + a.Minor, DeviceCount1h: dev.Count1h + 1,
-		MerchantCount1h: merch.Count1h + 1, MerchantSum24h: merch.Sum24h + a.Minor,
-		PartnerCount1m: get(pk).Count1m + 1, ModelScore: score,
+		Hour: int64(now.In(s.opts.Day).Hour()), NewDevice: f[model.NewDevice] == 1, ModelScore: score,
 	}
 	if p.named() {
 		in.User = p.UserRef
-	} else {
-		in.UserCount1m, in.UserCount1h, in.UserCount24h, in.UserSum24h = 0, 0, 0, 0
+		velocityInput(&in, rules.VUser, us, usum, a.Minor)
 	}
-	if p.DeviceRef == "" {
-		in.DeviceCount1h = 0
+	if p.DeviceRef != "" {
+		velocityInput(&in, rules.VDevice, dev, devSum, a.Minor)
 	}
+	velocityInput(&in, rules.VMerchant, merch, merch, a.Minor)
+	velocityInput(&in, rules.VPartner, part, partnerSum, a.Minor)
 	hits, errs := set.Eval(&in)
 	s.ruleErrors.Add(int64(len(errs)))
 	var declineBy, reviewBy string
@@ -555,6 +573,14 @@ func (s *Service) decide(p Payment, now time.Time, pol *compiledPolicy, lim Part
 	return d
 }
 
+// velocityInput fills a subject's windows for the rules, this payment
+// included: counts from counts, sums from sums (the currency's key).
+func velocityInput(in *rules.Input, subject int, counts, sums velocity.Stats, amount int64) {
+	v := &in.Velocity[subject]
+	v[rules.VCount] = [3]int64{counts.Count1m + 1, counts.Count1h + 1, counts.Count24h + 1}
+	v[rules.VSum] = [3]int64{sums.Sum1m + amount, sums.Sum1h + amount, sums.Sum24h + amount}
+}
+
 // Release gives back what an approved payment reserved.
 func (s *Service) Release(ctx context.Context, paymentID string) error {
 	return s.store.Release(ctx, paymentID)
@@ -574,8 +600,8 @@ func (s *Service) NameUser(ctx context.Context, paymentID, user string) (Decisio
 	}
 	if moved {
 		now := s.opts.Now()
-		u, us, _, _, _, _ := velocityKeys(p)
-		e := &riskv1.VelocityEvent{Keys: []string{u, us}, UnixSeconds: now.Unix(), Amount: p.MerchantAmount.Minor,
+		k := velocityKeys(p)
+		e := &riskv1.VelocityEvent{Keys: []string{k.user, k.userSum}, UnixSeconds: now.Unix(), Amount: p.MerchantAmount.Minor,
 			User: p.PartnerID + "/" + p.UserRef}
 		s.sharer.RecordEvent(e, now)
 		s.observe(e, now)

@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"strconv"
 	"strings"
 
 	"github.com/unigate/unigate/pkg/money"
@@ -206,11 +207,11 @@ func (s *SQLStore) insert(ctx context.Context, q sqlstore.Querier, p Payment, da
 	}
 	_, err = q.ExecContext(ctx, `INSERT INTO risk_decisions (payment_id, partner_id, user_ref, day, currency,
 		minor_units, approved, reason, rule_id, message, released, create_time,
-		outcome, score_bp, reasons, device_ref, merchant, mode, rules_version, model_version, counted, city)
-		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, FALSE, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21)`,
+		outcome, score_bp, reasons, device_ref, merchant, mode, rules_version, model_version, counted, city, features)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, FALSE, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22)`,
 		p.PaymentID, p.PartnerID, p.UserRef, day, p.MerchantAmount.Currency, p.MerchantAmount.Minor,
 		d.Proceeds(), string(d.Reason), d.RuleID, d.Message, p.at(),
-		d.Outcome, d.ScoreBP, reasons, p.DeviceRef, p.merchant(), p.Mode, d.RulesVersion, d.ModelVersion, counted, p.City)
+		d.Outcome, d.ScoreBP, reasons, p.DeviceRef, p.merchant(), p.Mode, d.RulesVersion, d.ModelVersion, counted, p.City, joinFeatures(d.Features))
 	return err
 }
 
@@ -300,7 +301,7 @@ func (s *SQLStore) decideOnce(ctx context.Context, p Payment, day string, pre De
 		), ins AS (
 			INSERT INTO risk_decisions (payment_id, partner_id, user_ref, day, currency, minor_units,
 				approved, reason, rule_id, message, released, create_time,
-				outcome, score_bp, reasons, device_ref, merchant, mode, rules_version, model_version, counted, city)
+				outcome, score_bp, reasons, device_ref, merchant, mode, rules_version, model_version, counted, city, features)
 			SELECT $1, $2, $3, $4, $5, CAST($7 AS INT8),
 				v.v = 0 AND $11 <> 'DECLINE',
 				CASE v.v WHEN 0 THEN $12 WHEN 1 THEN $13 ELSE $14 END,
@@ -310,7 +311,7 @@ func (s *SQLStore) decideOnce(ctx context.Context, p Payment, day string, pre De
 				CASE v.v WHEN 0 THEN $11 ELSE 'DECLINE' END,
 				$22,
 				CASE v.v WHEN 0 THEN $23 WHEN 1 THEN $24 ELSE $25 END,
-				$26, $27, $28, $29, $30, v.counted, $31
+				$26, $27, $28, $29, $30, v.counted, $31, $32
 			FROM verdict v WHERE NOT EXISTS (SELECT 1 FROM prior)
 			ON CONFLICT (payment_id) DO NOTHING
 			RETURNING `+decisionColumns+`
@@ -326,7 +327,7 @@ func (s *SQLStore) decideOnce(ctx context.Context, p Payment, day string, pre De
 		pre.Message, daily.Message, monthly.Message,
 		p.at(), pre.ScoreBP,
 		js[0], js[1], js[2],
-		p.DeviceRef, p.merchant(), p.Mode, pre.RulesVersion, pre.ModelVersion, p.City)
+		p.DeviceRef, p.merchant(), p.Mode, pre.RulesVersion, pre.ModelVersion, p.City, joinFeatures(pre.Features))
 	d, err = scanDecision(row, &fresh, &found, &counted)
 	if err != nil {
 		return Decision{}, false, false, false, err
@@ -429,4 +430,13 @@ func (s *SQLStore) NameUser(ctx context.Context, paymentID, user string, lim fun
 		return Decision{}, Payment{}, false, fmt.Errorf("risk: name user: %w", err)
 	}
 	return out, p, moved, nil
+}
+
+// joinFeatures renders a feature vector for the features column.
+func joinFeatures(f []float64) string {
+	parts := make([]string, len(f))
+	for i, v := range f {
+		parts[i] = strconv.FormatFloat(v, 'g', -1, 64)
+	}
+	return strings.Join(parts, ",")
 }

@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"strconv"
 	"strings"
 	"text/tabwriter"
 	"time"
@@ -76,9 +77,11 @@ func riskCmd(ctx context.Context, g globals, noun string, args []string, out io.
 		return riskCaseAssign(ctx, g, rest, out)
 	case "cases resolve":
 		return riskCaseResolve(ctx, g, rest, out)
+	case "labels ":
+		return riskLabels(ctx, g, rest, out)
 	}
 	return usageError{fmt.Sprintf("unknown command \"risk %s\": want rules get|put|check, lists [put|delete], "+
-		"limits [put], model [put], decisions [get], cases [get|assign|resolve]", strings.TrimSpace(noun+" "+sub))}
+		"limits [put], model [put], decisions [get], cases [get|assign|resolve], labels", strings.TrimSpace(noun+" "+sub))}
 }
 
 // parseRiskFlags parses args, flags before or after the positional
@@ -524,6 +527,54 @@ func riskModelPut(ctx context.Context, g globals, args []string, out io.Writer) 
 		return err
 	}
 	return modelTable(out, m)
+}
+
+// riskLabels writes the payments of resolved cases, labelled, as a CSV in
+// the training simulation's format (label first, 1 for fraud, then the
+// model's features): make train-risk LABELS=FILE adds them to the
+// training set.
+func riskLabels(ctx context.Context, g globals, args []string, out io.Writer) error {
+	fs := flag.NewFlagSet("risk labels", flag.ContinueOnError)
+	o := outputFlag(fs)
+	since := fs.String("since", "", "only cases resolved at or after this time (RFC 3339)")
+	if err := parseRiskFlags(fs, args, o, 0, "risk labels [--since RFC3339] [-o json] > labels.csv"); err != nil {
+		return err
+	}
+	req := &riskv1.ExportLabelsRequest{}
+	if *since != "" {
+		t, err := time.Parse(time.RFC3339Nano, *since)
+		if err != nil {
+			return usageError{fmt.Sprintf("--since %q: want an RFC 3339 time", *since)}
+		}
+		req.Since = timestamppb.New(t)
+	}
+	c, done, err := g.riskAdmin()
+	if err != nil {
+		return err
+	}
+	defer done()
+	resp, err := c.ExportLabels(ctx, req)
+	if err != nil {
+		return err
+	}
+	if *o == "json" {
+		return printProto(out, resp)
+	}
+	var b strings.Builder
+	b.WriteString("label," + strings.Join(resp.GetFeatureNames(), ",") + "\n")
+	for _, p := range resp.GetPayments() {
+		label := "0"
+		if p.GetFraud() {
+			label = "1"
+		}
+		b.WriteString(label)
+		for _, f := range p.GetFeatures() {
+			b.WriteString("," + strconv.FormatFloat(f, 'g', -1, 64))
+		}
+		b.WriteString("\n")
+	}
+	_, err = io.WriteString(out, b.String())
+	return err
 }
 
 // --- decisions ---

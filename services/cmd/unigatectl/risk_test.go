@@ -297,6 +297,12 @@ func TestRiskCommands(t *testing.T) {
 		!strings.Contains(out, "blocked: user hipay/u1, device hipay/d1") {
 		t.Errorf("cases resolve --block: %q", out)
 	}
+	// The resolved case's payment is a training row, with the features it
+	// was scored with.
+	sqlstoretest.MustExec(t, db, `UPDATE risk_decisions SET features = '1,2,3,4,5,6,7,8,9,10,11,12,13,14,15,16.5' WHERE payment_id = 'pay-2'`)
+	if out := must("labels"); !strings.HasPrefix(out, "label,log_amount_usd,hour,") || !strings.Contains(out, "\n1,1,2,3,4,5,6,7,8,9,10,11,12,13,14,15,16.5\n") {
+		t.Errorf("labels: %q", out)
+	}
 	if out := must("lists", "--list", "block"); !strings.Contains(out, "hipay/u1") || !strings.Contains(out, "hipay/d1") || !strings.Contains(out, c.ID) {
 		t.Errorf("the block list after the fraud: %q", out)
 	}

@@ -102,6 +102,8 @@ commands:
   risk cases assign CASE_ID ANALYST            give a case to an analyst (operators)
   risk cases resolve CASE_ID --label FRAUD|LEGITIMATE --note TEXT [--block]   label a case, final (operators);
                                                --block puts a fraud's user and device on the block list
+  risk labels [--since RFC3339] [-o json]      resolved cases' payments, labelled, as training rows (CSV:
+                                               label, then the model's features; make train-risk LABELS=FILE)
   risk model [-o json]                         the model in force: id, XGBoost version, trees, who put it
   risk model put FILE [--note TEXT] [-o json]  put a model (make train-risk's JSON) in force on every replica
                                                within a second (operators); a file that does not load is refused

@@ -5,6 +5,7 @@
 # them with the Go tests. Deterministic: the same files every run.
 #
 #   services/risk/model/train.sh [DIR]    # DIR keeps train.csv and test.csv
+#   LABELS=labels.csv services/risk/model/train.sh   # adds analysts' labels
 #
 # Needs Go, and Python 3 with XGBoost 1.7 and scikit-learn (Debian:
 # apt-get install python3-xgboost python3-sklearn). PYTHON picks the
@@ -39,6 +40,18 @@ fi
 
 echo "== simulating the payments"
 (cd "$services" && go run ./risk/model/cmd/risksim -out "$work")
+
+if [[ -n "${LABELS:-}" ]]; then
+	# Resolved cases' payments (unigatectl risk labels > FILE): the same
+	# header, then rows added to the training split only, so the held-out
+	# evaluation stays the simulation's.
+	if [[ "$(head -1 "$LABELS")" != "$(head -1 "$work/train.csv")" ]]; then
+		echo "train.sh: $LABELS does not have train.csv's header (label and the model's features)" >&2
+		exit 1
+	fi
+	echo "== adding $(($(wc -l <"$LABELS") - 1)) labelled payments from $LABELS"
+	tail -n +2 "$LABELS" >>"$work/train.csv"
+fi
 
 echo "== training with $("$PYTHON" -c 'import xgboost; print("XGBoost", xgboost.__version__)')"
 "$PYTHON" "$here/train.py" --train "$work/train.csv" --test "$work/test.csv" --out "$work/out"

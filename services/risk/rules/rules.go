@@ -31,7 +31,7 @@ type Feature struct {
 // Amounts are integers in minor units of the payment's merchant currency;
 // counts and sums are over the windows named, across every risk replica,
 // and include the payment being decided.
-var Features = []Feature{
+var Features = append([]Feature{
 	{"amount", cel.IntType, "the payment's amount, minor units of its merchant currency"},
 	{"currency", cel.StringType, "the merchant currency, ISO 4217"},
 	{"partner", cel.StringType, "the wallet partner's id"},
@@ -43,28 +43,70 @@ var Features = []Feature{
 	{"mode", cel.StringType, `"MPM" (the wallet scanned the merchant's code) or "CPM" (the merchant scanned the user's)`},
 	{"hour", cel.IntType, "the hour of day, 0-23, in the risk service's day zone"},
 	{"new_device", cel.BoolType, "the device has not paid for this user before"},
-	{"user_count_1m", cel.IntType, "the user's payments in the last minute"},
-	{"user_count_1h", cel.IntType, "the user's payments in the last hour"},
-	{"user_count_24h", cel.IntType, "the user's payments in the last 24 hours"},
-	{"user_sum_24h", cel.IntType, "the user's amount in the last 24 hours, in this currency, minor units"},
-	{"device_count_1h", cel.IntType, "the device's payments in the last hour"},
-	{"merchant_count_1h", cel.IntType, "the merchant's payments in the last hour"},
-	{"merchant_sum_24h", cel.IntType, "the merchant's amount in the last 24 hours, in this currency, minor units"},
-	{"partner_count_1m", cel.IntType, "the partner's payments in the last minute"},
 	{"model_score", cel.DoubleType, "the model's fraud probability, 0 to 1"},
+}, velocityFeatures()...)
+
+// Velocity subjects, measures and windows: Input.Velocity[subject][measure][window].
+const (
+	VUser = iota
+	VDevice
+	VMerchant
+	VPartner
+)
+
+// Measures.
+const (
+	VCount = iota
+	VSum
+)
+
+// Windows.
+const (
+	W1m = iota
+	W1h
+	W24h
+)
+
+var (
+	velocitySubjects = [4]string{"user", "device", "merchant", "partner"}
+	velocityMeasures = [2]string{"count", "sum"}
+	velocityWindows  = [3]string{"1m", "1h", "24h"}
+	velocityIndex    = map[string][3]int{}
+)
+
+// velocityFeatures are user_count_1m … partner_sum_24h: each subject's
+// payments and amount (this currency) in each window.
+func velocityFeatures() []Feature {
+	var out []Feature
+	whose := [4]string{"the user's", "the device's", "the merchant's", "the partner's"}
+	span := [3]string{"minute", "hour", "24 hours"}
+	for s, subj := range velocitySubjects {
+		for m, meas := range velocityMeasures {
+			for w, win := range velocityWindows {
+				name := subj + "_" + meas + "_" + win
+				velocityIndex[name] = [3]int{s, m, w}
+				doc := fmt.Sprintf("%s payments in the last %s (0 when there is none)", whose[s], span[w])
+				if m == VSum {
+					doc = fmt.Sprintf("%s amount in the last %s, in this currency, minor units (0 when there is none)", whose[s], span[w])
+				}
+				out = append(out, Feature{name, cel.IntType, doc})
+			}
+		}
+	}
+	return out
 }
 
 // Input is one payment's features, named as in Features.
 type Input struct {
-	Amount                                     int64
-	Currency, Partner, User, Device            string
-	Network, Merchant, MCC, Mode               string
-	Hour                                       int64
-	NewDevice                                  bool
-	UserCount1m, UserCount1h, UserCount24h     int64
-	UserSum24h, DeviceCount1h, MerchantCount1h int64
-	MerchantSum24h, PartnerCount1m             int64
-	ModelScore                                 float64
+	Amount                          int64
+	Currency, Partner, User, Device string
+	Network, Merchant, MCC, Mode    string
+	Hour                            int64
+	NewDevice                       bool
+	// Velocity[subject][measure][window]: VUser…VPartner, VCount or VSum,
+	// W1m…W24h.
+	Velocity   [4][2][3]int64
+	ModelScore float64
 }
 
 // ResolveName implements interpreter.Activation without building a map
@@ -93,24 +135,11 @@ func (in *Input) ResolveName(name string) (any, bool) {
 		return in.Hour, true
 	case "new_device":
 		return in.NewDevice, true
-	case "user_count_1m":
-		return in.UserCount1m, true
-	case "user_count_1h":
-		return in.UserCount1h, true
-	case "user_count_24h":
-		return in.UserCount24h, true
-	case "user_sum_24h":
-		return in.UserSum24h, true
-	case "device_count_1h":
-		return in.DeviceCount1h, true
-	case "merchant_count_1h":
-		return in.MerchantCount1h, true
-	case "merchant_sum_24h":
-		return in.MerchantSum24h, true
-	case "partner_count_1m":
-		return in.PartnerCount1m, true
 	case "model_score":
 		return in.ModelScore, true
+	}
+	if i, ok := velocityIndex[name]; ok {
+		return in.Velocity[i[0]][i[1]][i[2]], true
 	}
 	return nil, false
 }

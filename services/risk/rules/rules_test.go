@@ -27,11 +27,11 @@ func TestEval(t *testing.T) {
 		in   Input
 		want []string
 	}{
-		{"ordinary", Input{Amount: 12_000, UserCount1m: 1, Hour: 14, MCC: "5812", Mode: "MPM"}, nil},
-		{"a burst of probes", Input{Amount: 100, UserCount1m: 6, Hour: 14}, []string{"burst.user"}},
+		{"ordinary", Input{Amount: 12_000, Velocity: userCount1m(1), Hour: 14, MCC: "5812", Mode: "MPM"}, nil},
+		{"a burst of probes", Input{Amount: 100, Velocity: userCount1m(6), Hour: 14}, []string{"burst.user"}},
 		{"a new device, a high amount", Input{Amount: 600_000, NewDevice: true, Hour: 14}, []string{"new-device.high"}},
 		{"a night gamble (shadow)", Input{Amount: 10_000, Hour: 3, MCC: "7995"}, []string{"night.mcc!shadow"}},
-		{"a high score and a busy CPM merchant", Input{Amount: 10_000, Hour: 12, ModelScore: 0.95, MerchantCount1h: 1001, Mode: "CPM"},
+		{"a high score and a busy CPM merchant", Input{Amount: 10_000, Hour: 12, ModelScore: 0.95, Velocity: merchantCount1h(1001), Mode: "CPM"},
 			[]string{"model.high", "merchant.velocity"}},
 	} {
 		hits, errs := s.Eval(&tc.in)
@@ -106,7 +106,7 @@ func TestSwapUnderLoad(t *testing.T) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			in := Input{Amount: 100, UserCount1m: 6}
+			in := Input{Amount: 100, Velocity: userCount1m(6)}
 			for !stop.Load() {
 				s := e.Current()
 				hits, errs := s.Eval(&in)
@@ -148,7 +148,7 @@ func BenchmarkEval(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	in := Input{Amount: 12_000, UserCount1m: 1, Hour: 14, MCC: "5812", Mode: "MPM", ModelScore: 0.1}
+	in := Input{Amount: 12_000, Velocity: userCount1m(1), Hour: 14, MCC: "5812", Mode: "MPM", ModelScore: 0.1}
 	b.ReportAllocs()
 	b.RunParallel(func(pb *testing.PB) {
 		local := in
@@ -158,4 +158,16 @@ func BenchmarkEval(b *testing.B) {
 			}
 		}
 	})
+}
+
+// userCount1m is a velocity block with the user's count of the minute.
+func userCount1m(n int64) (v [4][2][3]int64) {
+	v[VUser][VCount][W1m] = n
+	return v
+}
+
+// merchantCount1h is a velocity block with the merchant's count of the hour.
+func merchantCount1h(n int64) (v [4][2][3]int64) {
+	v[VMerchant][VCount][W1h] = n
+	return v
 }

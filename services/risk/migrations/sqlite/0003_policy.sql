@@ -12,6 +12,10 @@ ALTER TABLE risk_decisions ADD COLUMN merchant TEXT NOT NULL DEFAULT '';
 ALTER TABLE risk_decisions ADD COLUMN mode TEXT NOT NULL DEFAULT '';
 -- The merchant's city, for the travel features a restarted replica rebuilds.
 ALTER TABLE risk_decisions ADD COLUMN city TEXT NOT NULL DEFAULT '';
+-- The model's features as it scored the payment (comma-separated, in
+-- model.FeatureNames' order; '' when the model did not run): what a
+-- resolved case's label is trained on.
+ALTER TABLE risk_decisions ADD COLUMN features TEXT NOT NULL DEFAULT '';
 ALTER TABLE risk_decisions ADD COLUMN rules_version INT8 NOT NULL DEFAULT 0;
 ALTER TABLE risk_decisions ADD COLUMN model_version TEXT NOT NULL DEFAULT '';
 -- Whether the payment counts in risk_usage (approved, with user limits,

@@ -3186,6 +3186,168 @@ func (x *GetModelResponse) GetModel() *ModelInfo {
 	return nil
 }
 
+type ExportLabelsRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Cases resolved at or after this time (default: all).
+	Since         *timestamppb.Timestamp `protobuf:"bytes,1,opt,name=since,proto3" json:"since,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ExportLabelsRequest) Reset() {
+	*x = ExportLabelsRequest{}
+	mi := &file_unigate_risk_v1_risk_proto_msgTypes[48]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ExportLabelsRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ExportLabelsRequest) ProtoMessage() {}
+
+func (x *ExportLabelsRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_unigate_risk_v1_risk_proto_msgTypes[48]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ExportLabelsRequest.ProtoReflect.Descriptor instead.
+func (*ExportLabelsRequest) Descriptor() ([]byte, []int) {
+	return file_unigate_risk_v1_risk_proto_rawDescGZIP(), []int{48}
+}
+
+func (x *ExportLabelsRequest) GetSince() *timestamppb.Timestamp {
+	if x != nil {
+		return x.Since
+	}
+	return nil
+}
+
+// LabelledPayment is one resolved case's payment as a training row.
+type LabelledPayment struct {
+	state     protoimpl.MessageState `protogen:"open.v1"`
+	PaymentId string                 `protobuf:"bytes,1,opt,name=payment_id,json=paymentId,proto3" json:"payment_id,omitempty"`
+	// The analyst's label: true for FRAUD, false for LEGITIMATE.
+	Fraud bool `protobuf:"varint,2,opt,name=fraud,proto3" json:"fraud,omitempty"`
+	// The model's features when the payment was decided, in feature_names'
+	// order.
+	Features      []float64 `protobuf:"fixed64,3,rep,packed,name=features,proto3" json:"features,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *LabelledPayment) Reset() {
+	*x = LabelledPayment{}
+	mi := &file_unigate_risk_v1_risk_proto_msgTypes[49]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *LabelledPayment) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*LabelledPayment) ProtoMessage() {}
+
+func (x *LabelledPayment) ProtoReflect() protoreflect.Message {
+	mi := &file_unigate_risk_v1_risk_proto_msgTypes[49]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use LabelledPayment.ProtoReflect.Descriptor instead.
+func (*LabelledPayment) Descriptor() ([]byte, []int) {
+	return file_unigate_risk_v1_risk_proto_rawDescGZIP(), []int{49}
+}
+
+func (x *LabelledPayment) GetPaymentId() string {
+	if x != nil {
+		return x.PaymentId
+	}
+	return ""
+}
+
+func (x *LabelledPayment) GetFraud() bool {
+	if x != nil {
+		return x.Fraud
+	}
+	return false
+}
+
+func (x *LabelledPayment) GetFeatures() []float64 {
+	if x != nil {
+		return x.Features
+	}
+	return nil
+}
+
+type ExportLabelsResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The model's feature names, in the order of every row's features.
+	FeatureNames  []string           `protobuf:"bytes,1,rep,name=feature_names,json=featureNames,proto3" json:"feature_names,omitempty"`
+	Payments      []*LabelledPayment `protobuf:"bytes,2,rep,name=payments,proto3" json:"payments,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ExportLabelsResponse) Reset() {
+	*x = ExportLabelsResponse{}
+	mi := &file_unigate_risk_v1_risk_proto_msgTypes[50]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ExportLabelsResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ExportLabelsResponse) ProtoMessage() {}
+
+func (x *ExportLabelsResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_unigate_risk_v1_risk_proto_msgTypes[50]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ExportLabelsResponse.ProtoReflect.Descriptor instead.
+func (*ExportLabelsResponse) Descriptor() ([]byte, []int) {
+	return file_unigate_risk_v1_risk_proto_rawDescGZIP(), []int{50}
+}
+
+func (x *ExportLabelsResponse) GetFeatureNames() []string {
+	if x != nil {
+		return x.FeatureNames
+	}
+	return nil
+}
+
+func (x *ExportLabelsResponse) GetPayments() []*LabelledPayment {
+	if x != nil {
+		return x.Payments
+	}
+	return nil
+}
+
 var File_unigate_risk_v1_risk_proto protoreflect.FileDescriptor
 
 const file_unigate_risk_v1_risk_proto_rawDesc = "" +
@@ -3428,7 +3590,17 @@ const file_unigate_risk_v1_risk_proto_rawDesc = "" +
 	"\x05model\x18\x01 \x01(\v2\x1a.unigate.risk.v1.ModelInfoR\x05model\"\x11\n" +
 	"\x0fGetModelRequest\"D\n" +
 	"\x10GetModelResponse\x120\n" +
-	"\x05model\x18\x01 \x01(\v2\x1a.unigate.risk.v1.ModelInfoR\x05model*e\n" +
+	"\x05model\x18\x01 \x01(\v2\x1a.unigate.risk.v1.ModelInfoR\x05model\"G\n" +
+	"\x13ExportLabelsRequest\x120\n" +
+	"\x05since\x18\x01 \x01(\v2\x1a.google.protobuf.TimestampR\x05since\"b\n" +
+	"\x0fLabelledPayment\x12\x1d\n" +
+	"\n" +
+	"payment_id\x18\x01 \x01(\tR\tpaymentId\x12\x14\n" +
+	"\x05fraud\x18\x02 \x01(\bR\x05fraud\x12\x1a\n" +
+	"\bfeatures\x18\x03 \x03(\x01R\bfeatures\"y\n" +
+	"\x14ExportLabelsResponse\x12#\n" +
+	"\rfeature_names\x18\x01 \x03(\tR\ffeatureNames\x12<\n" +
+	"\bpayments\x18\x02 \x03(\v2 .unigate.risk.v1.LabelledPaymentR\bpayments*e\n" +
 	"\bDecision\x12\x18\n" +
 	"\x14DECISION_UNSPECIFIED\x10\x00\x12\x14\n" +
 	"\x10DECISION_APPROVE\x10\x01\x12\x14\n" +
@@ -3443,8 +3615,7 @@ const file_unigate_risk_v1_risk_proto_rawDesc = "" +
 	"\aRelease\x12\x1f.unigate.risk.v1.ReleaseRequest\x1a .unigate.risk.v1.ReleaseResponse\x12O\n" +
 	"\bNameUser\x12 .unigate.risk.v1.NameUserRequest\x1a!.unigate.risk.v1.NameUserResponse2m\n" +
 	"\x0fRiskPeerService\x12Z\n" +
-	"\vShareEvents\x12#.unigate.risk.v1.ShareEventsRequest\x1a$.unigate.risk.v1.ShareEventsResponse(\x012\xb7\n" +
-	"\n" +
+	"\vShareEvents\x12#.unigate.risk.v1.ShareEventsRequest\x1a$.unigate.risk.v1.ShareEventsResponse(\x012\x94\v\n" +
 	"\x10RiskAdminService\x12O\n" +
 	"\bPutRules\x12 .unigate.risk.v1.PutRulesRequest\x1a!.unigate.risk.v1.PutRulesResponse\x12O\n" +
 	"\bGetRules\x12 .unigate.risk.v1.GetRulesRequest\x1a!.unigate.risk.v1.GetRulesResponse\x12[\n" +
@@ -3462,7 +3633,8 @@ const file_unigate_risk_v1_risk_proto_rawDesc = "" +
 	"AssignCase\x12\".unigate.risk.v1.AssignCaseRequest\x1a#.unigate.risk.v1.AssignCaseResponse\x12X\n" +
 	"\vResolveCase\x12#.unigate.risk.v1.ResolveCaseRequest\x1a$.unigate.risk.v1.ResolveCaseResponse\x12O\n" +
 	"\bPutModel\x12 .unigate.risk.v1.PutModelRequest\x1a!.unigate.risk.v1.PutModelResponse\x12O\n" +
-	"\bGetModel\x12 .unigate.risk.v1.GetModelRequest\x1a!.unigate.risk.v1.GetModelResponseB\xbb\x01\n" +
+	"\bGetModel\x12 .unigate.risk.v1.GetModelRequest\x1a!.unigate.risk.v1.GetModelResponse\x12[\n" +
+	"\fExportLabels\x12$.unigate.risk.v1.ExportLabelsRequest\x1a%.unigate.risk.v1.ExportLabelsResponseB\xbb\x01\n" +
 	"\x13com.unigate.risk.v1B\tRiskProtoP\x01Z;github.com/unigate/unigate/proto/gen/unigate/risk/v1;riskv1\xa2\x02\x03URX\xaa\x02\x0fUnigate.Risk.V1\xca\x02\x0fUnigate\\Risk\\V1\xe2\x02\x1bUnigate\\Risk\\V1\\GPBMetadata\xea\x02\x11Unigate::Risk::V1b\x06proto3"
 
 var (
@@ -3478,7 +3650,7 @@ func file_unigate_risk_v1_risk_proto_rawDescGZIP() []byte {
 }
 
 var file_unigate_risk_v1_risk_proto_enumTypes = make([]protoimpl.EnumInfo, 2)
-var file_unigate_risk_v1_risk_proto_msgTypes = make([]protoimpl.MessageInfo, 48)
+var file_unigate_risk_v1_risk_proto_msgTypes = make([]protoimpl.MessageInfo, 51)
 var file_unigate_risk_v1_risk_proto_goTypes = []any{
 	(Decision)(0),                   // 0: unigate.risk.v1.Decision
 	(PaymentMode)(0),                // 1: unigate.risk.v1.PaymentMode
@@ -3530,14 +3702,17 @@ var file_unigate_risk_v1_risk_proto_goTypes = []any{
 	(*PutModelResponse)(nil),        // 47: unigate.risk.v1.PutModelResponse
 	(*GetModelRequest)(nil),         // 48: unigate.risk.v1.GetModelRequest
 	(*GetModelResponse)(nil),        // 49: unigate.risk.v1.GetModelResponse
-	(*v1.Merchant)(nil),             // 50: unigate.common.v1.Merchant
-	(*v1.Money)(nil),                // 51: unigate.common.v1.Money
-	(*timestamppb.Timestamp)(nil),   // 52: google.protobuf.Timestamp
+	(*ExportLabelsRequest)(nil),     // 50: unigate.risk.v1.ExportLabelsRequest
+	(*LabelledPayment)(nil),         // 51: unigate.risk.v1.LabelledPayment
+	(*ExportLabelsResponse)(nil),    // 52: unigate.risk.v1.ExportLabelsResponse
+	(*v1.Merchant)(nil),             // 53: unigate.common.v1.Merchant
+	(*v1.Money)(nil),                // 54: unigate.common.v1.Money
+	(*timestamppb.Timestamp)(nil),   // 55: google.protobuf.Timestamp
 }
 var file_unigate_risk_v1_risk_proto_depIdxs = []int32{
-	50, // 0: unigate.risk.v1.EvaluateRequest.merchant:type_name -> unigate.common.v1.Merchant
-	51, // 1: unigate.risk.v1.EvaluateRequest.merchant_amount:type_name -> unigate.common.v1.Money
-	51, // 2: unigate.risk.v1.EvaluateRequest.wallet_amount:type_name -> unigate.common.v1.Money
+	53, // 0: unigate.risk.v1.EvaluateRequest.merchant:type_name -> unigate.common.v1.Merchant
+	54, // 1: unigate.risk.v1.EvaluateRequest.merchant_amount:type_name -> unigate.common.v1.Money
+	54, // 2: unigate.risk.v1.EvaluateRequest.wallet_amount:type_name -> unigate.common.v1.Money
 	1,  // 3: unigate.risk.v1.EvaluateRequest.mode:type_name -> unigate.risk.v1.PaymentMode
 	0,  // 4: unigate.risk.v1.EvaluateResponse.decision:type_name -> unigate.risk.v1.Decision
 	4,  // 5: unigate.risk.v1.EvaluateResponse.reasons:type_name -> unigate.risk.v1.DecisionReason
@@ -3545,81 +3720,85 @@ var file_unigate_risk_v1_risk_proto_depIdxs = []int32{
 	4,  // 7: unigate.risk.v1.NameUserResponse.reasons:type_name -> unigate.risk.v1.DecisionReason
 	9,  // 8: unigate.risk.v1.ShareEventsRequest.events:type_name -> unigate.risk.v1.VelocityEvent
 	12, // 9: unigate.risk.v1.RuleSet.rules:type_name -> unigate.risk.v1.Rule
-	52, // 10: unigate.risk.v1.RuleSet.update_time:type_name -> google.protobuf.Timestamp
+	55, // 10: unigate.risk.v1.RuleSet.update_time:type_name -> google.protobuf.Timestamp
 	13, // 11: unigate.risk.v1.PutRulesRequest.rule_set:type_name -> unigate.risk.v1.RuleSet
 	13, // 12: unigate.risk.v1.PutRulesResponse.rule_set:type_name -> unigate.risk.v1.RuleSet
 	13, // 13: unigate.risk.v1.GetRulesResponse.rule_set:type_name -> unigate.risk.v1.RuleSet
-	52, // 14: unigate.risk.v1.ListEntry.update_time:type_name -> google.protobuf.Timestamp
+	55, // 14: unigate.risk.v1.ListEntry.update_time:type_name -> google.protobuf.Timestamp
 	18, // 15: unigate.risk.v1.PutListEntryRequest.entry:type_name -> unigate.risk.v1.ListEntry
 	18, // 16: unigate.risk.v1.PutListEntryResponse.entry:type_name -> unigate.risk.v1.ListEntry
 	18, // 17: unigate.risk.v1.ListListEntriesResponse.entries:type_name -> unigate.risk.v1.ListEntry
-	52, // 18: unigate.risk.v1.Limits.update_time:type_name -> google.protobuf.Timestamp
+	55, // 18: unigate.risk.v1.Limits.update_time:type_name -> google.protobuf.Timestamp
 	25, // 19: unigate.risk.v1.PutLimitsRequest.limits:type_name -> unigate.risk.v1.Limits
 	25, // 20: unigate.risk.v1.PutLimitsResponse.limits:type_name -> unigate.risk.v1.Limits
 	25, // 21: unigate.risk.v1.ListLimitsResponse.limits:type_name -> unigate.risk.v1.Limits
-	51, // 22: unigate.risk.v1.DecisionRecord.merchant_amount:type_name -> unigate.common.v1.Money
+	54, // 22: unigate.risk.v1.DecisionRecord.merchant_amount:type_name -> unigate.common.v1.Money
 	0,  // 23: unigate.risk.v1.DecisionRecord.decision:type_name -> unigate.risk.v1.Decision
 	4,  // 24: unigate.risk.v1.DecisionRecord.reasons:type_name -> unigate.risk.v1.DecisionReason
-	52, // 25: unigate.risk.v1.DecisionRecord.create_time:type_name -> google.protobuf.Timestamp
+	55, // 25: unigate.risk.v1.DecisionRecord.create_time:type_name -> google.protobuf.Timestamp
 	1,  // 26: unigate.risk.v1.DecisionRecord.mode:type_name -> unigate.risk.v1.PaymentMode
 	30, // 27: unigate.risk.v1.GetDecisionResponse.decision:type_name -> unigate.risk.v1.DecisionRecord
 	0,  // 28: unigate.risk.v1.ListDecisionsRequest.decision:type_name -> unigate.risk.v1.Decision
-	52, // 29: unigate.risk.v1.ListDecisionsRequest.before:type_name -> google.protobuf.Timestamp
+	55, // 29: unigate.risk.v1.ListDecisionsRequest.before:type_name -> google.protobuf.Timestamp
 	30, // 30: unigate.risk.v1.ListDecisionsResponse.decisions:type_name -> unigate.risk.v1.DecisionRecord
-	52, // 31: unigate.risk.v1.Case.create_time:type_name -> google.protobuf.Timestamp
-	52, // 32: unigate.risk.v1.Case.update_time:type_name -> google.protobuf.Timestamp
+	55, // 31: unigate.risk.v1.Case.create_time:type_name -> google.protobuf.Timestamp
+	55, // 32: unigate.risk.v1.Case.update_time:type_name -> google.protobuf.Timestamp
 	36, // 33: unigate.risk.v1.Case.events:type_name -> unigate.risk.v1.CaseEvent
-	52, // 34: unigate.risk.v1.CaseEvent.event_time:type_name -> google.protobuf.Timestamp
+	55, // 34: unigate.risk.v1.CaseEvent.event_time:type_name -> google.protobuf.Timestamp
 	35, // 35: unigate.risk.v1.ListCasesResponse.cases:type_name -> unigate.risk.v1.Case
 	35, // 36: unigate.risk.v1.GetCaseResponse.review_case:type_name -> unigate.risk.v1.Case
 	35, // 37: unigate.risk.v1.AssignCaseResponse.review_case:type_name -> unigate.risk.v1.Case
 	35, // 38: unigate.risk.v1.ResolveCaseResponse.review_case:type_name -> unigate.risk.v1.Case
-	52, // 39: unigate.risk.v1.ModelInfo.update_time:type_name -> google.protobuf.Timestamp
+	55, // 39: unigate.risk.v1.ModelInfo.update_time:type_name -> google.protobuf.Timestamp
 	45, // 40: unigate.risk.v1.PutModelResponse.model:type_name -> unigate.risk.v1.ModelInfo
 	45, // 41: unigate.risk.v1.GetModelResponse.model:type_name -> unigate.risk.v1.ModelInfo
-	2,  // 42: unigate.risk.v1.RiskService.Evaluate:input_type -> unigate.risk.v1.EvaluateRequest
-	7,  // 43: unigate.risk.v1.RiskService.Release:input_type -> unigate.risk.v1.ReleaseRequest
-	5,  // 44: unigate.risk.v1.RiskService.NameUser:input_type -> unigate.risk.v1.NameUserRequest
-	10, // 45: unigate.risk.v1.RiskPeerService.ShareEvents:input_type -> unigate.risk.v1.ShareEventsRequest
-	14, // 46: unigate.risk.v1.RiskAdminService.PutRules:input_type -> unigate.risk.v1.PutRulesRequest
-	16, // 47: unigate.risk.v1.RiskAdminService.GetRules:input_type -> unigate.risk.v1.GetRulesRequest
-	19, // 48: unigate.risk.v1.RiskAdminService.PutListEntry:input_type -> unigate.risk.v1.PutListEntryRequest
-	21, // 49: unigate.risk.v1.RiskAdminService.DeleteListEntry:input_type -> unigate.risk.v1.DeleteListEntryRequest
-	23, // 50: unigate.risk.v1.RiskAdminService.ListListEntries:input_type -> unigate.risk.v1.ListListEntriesRequest
-	26, // 51: unigate.risk.v1.RiskAdminService.PutLimits:input_type -> unigate.risk.v1.PutLimitsRequest
-	28, // 52: unigate.risk.v1.RiskAdminService.ListLimits:input_type -> unigate.risk.v1.ListLimitsRequest
-	31, // 53: unigate.risk.v1.RiskAdminService.GetDecision:input_type -> unigate.risk.v1.GetDecisionRequest
-	33, // 54: unigate.risk.v1.RiskAdminService.ListDecisions:input_type -> unigate.risk.v1.ListDecisionsRequest
-	37, // 55: unigate.risk.v1.RiskAdminService.ListCases:input_type -> unigate.risk.v1.ListCasesRequest
-	39, // 56: unigate.risk.v1.RiskAdminService.GetCase:input_type -> unigate.risk.v1.GetCaseRequest
-	41, // 57: unigate.risk.v1.RiskAdminService.AssignCase:input_type -> unigate.risk.v1.AssignCaseRequest
-	43, // 58: unigate.risk.v1.RiskAdminService.ResolveCase:input_type -> unigate.risk.v1.ResolveCaseRequest
-	46, // 59: unigate.risk.v1.RiskAdminService.PutModel:input_type -> unigate.risk.v1.PutModelRequest
-	48, // 60: unigate.risk.v1.RiskAdminService.GetModel:input_type -> unigate.risk.v1.GetModelRequest
-	3,  // 61: unigate.risk.v1.RiskService.Evaluate:output_type -> unigate.risk.v1.EvaluateResponse
-	8,  // 62: unigate.risk.v1.RiskService.Release:output_type -> unigate.risk.v1.ReleaseResponse
-	6,  // 63: unigate.risk.v1.RiskService.NameUser:output_type -> unigate.risk.v1.NameUserResponse
-	11, // 64: unigate.risk.v1.RiskPeerService.ShareEvents:output_type -> unigate.risk.v1.ShareEventsResponse
-	15, // 65: unigate.risk.v1.RiskAdminService.PutRules:output_type -> unigate.risk.v1.PutRulesResponse
-	17, // 66: unigate.risk.v1.RiskAdminService.GetRules:output_type -> unigate.risk.v1.GetRulesResponse
-	20, // 67: unigate.risk.v1.RiskAdminService.PutListEntry:output_type -> unigate.risk.v1.PutListEntryResponse
-	22, // 68: unigate.risk.v1.RiskAdminService.DeleteListEntry:output_type -> unigate.risk.v1.DeleteListEntryResponse
-	24, // 69: unigate.risk.v1.RiskAdminService.ListListEntries:output_type -> unigate.risk.v1.ListListEntriesResponse
-	27, // 70: unigate.risk.v1.RiskAdminService.PutLimits:output_type -> unigate.risk.v1.PutLimitsResponse
-	29, // 71: unigate.risk.v1.RiskAdminService.ListLimits:output_type -> unigate.risk.v1.ListLimitsResponse
-	32, // 72: unigate.risk.v1.RiskAdminService.GetDecision:output_type -> unigate.risk.v1.GetDecisionResponse
-	34, // 73: unigate.risk.v1.RiskAdminService.ListDecisions:output_type -> unigate.risk.v1.ListDecisionsResponse
-	38, // 74: unigate.risk.v1.RiskAdminService.ListCases:output_type -> unigate.risk.v1.ListCasesResponse
-	40, // 75: unigate.risk.v1.RiskAdminService.GetCase:output_type -> unigate.risk.v1.GetCaseResponse
-	42, // 76: unigate.risk.v1.RiskAdminService.AssignCase:output_type -> unigate.risk.v1.AssignCaseResponse
-	44, // 77: unigate.risk.v1.RiskAdminService.ResolveCase:output_type -> unigate.risk.v1.ResolveCaseResponse
-	47, // 78: unigate.risk.v1.RiskAdminService.PutModel:output_type -> unigate.risk.v1.PutModelResponse
-	49, // 79: unigate.risk.v1.RiskAdminService.GetModel:output_type -> unigate.risk.v1.GetModelResponse
-	61, // [61:80] is the sub-list for method output_type
-	42, // [42:61] is the sub-list for method input_type
-	42, // [42:42] is the sub-list for extension type_name
-	42, // [42:42] is the sub-list for extension extendee
-	0,  // [0:42] is the sub-list for field type_name
+	55, // 42: unigate.risk.v1.ExportLabelsRequest.since:type_name -> google.protobuf.Timestamp
+	51, // 43: unigate.risk.v1.ExportLabelsResponse.payments:type_name -> unigate.risk.v1.LabelledPayment
+	2,  // 44: unigate.risk.v1.RiskService.Evaluate:input_type -> unigate.risk.v1.EvaluateRequest
+	7,  // 45: unigate.risk.v1.RiskService.Release:input_type -> unigate.risk.v1.ReleaseRequest
+	5,  // 46: unigate.risk.v1.RiskService.NameUser:input_type -> unigate.risk.v1.NameUserRequest
+	10, // 47: unigate.risk.v1.RiskPeerService.ShareEvents:input_type -> unigate.risk.v1.ShareEventsRequest
+	14, // 48: unigate.risk.v1.RiskAdminService.PutRules:input_type -> unigate.risk.v1.PutRulesRequest
+	16, // 49: unigate.risk.v1.RiskAdminService.GetRules:input_type -> unigate.risk.v1.GetRulesRequest
+	19, // 50: unigate.risk.v1.RiskAdminService.PutListEntry:input_type -> unigate.risk.v1.PutListEntryRequest
+	21, // 51: unigate.risk.v1.RiskAdminService.DeleteListEntry:input_type -> unigate.risk.v1.DeleteListEntryRequest
+	23, // 52: unigate.risk.v1.RiskAdminService.ListListEntries:input_type -> unigate.risk.v1.ListListEntriesRequest
+	26, // 53: unigate.risk.v1.RiskAdminService.PutLimits:input_type -> unigate.risk.v1.PutLimitsRequest
+	28, // 54: unigate.risk.v1.RiskAdminService.ListLimits:input_type -> unigate.risk.v1.ListLimitsRequest
+	31, // 55: unigate.risk.v1.RiskAdminService.GetDecision:input_type -> unigate.risk.v1.GetDecisionRequest
+	33, // 56: unigate.risk.v1.RiskAdminService.ListDecisions:input_type -> unigate.risk.v1.ListDecisionsRequest
+	37, // 57: unigate.risk.v1.RiskAdminService.ListCases:input_type -> unigate.risk.v1.ListCasesRequest
+	39, // 58: unigate.risk.v1.RiskAdminService.GetCase:input_type -> unigate.risk.v1.GetCaseRequest
+	41, // 59: unigate.risk.v1.RiskAdminService.AssignCase:input_type -> unigate.risk.v1.AssignCaseRequest
+	43, // 60: unigate.risk.v1.RiskAdminService.ResolveCase:input_type -> unigate.risk.v1.ResolveCaseRequest
+	46, // 61: unigate.risk.v1.RiskAdminService.PutModel:input_type -> unigate.risk.v1.PutModelRequest
+	48, // 62: unigate.risk.v1.RiskAdminService.GetModel:input_type -> unigate.risk.v1.GetModelRequest
+	50, // 63: unigate.risk.v1.RiskAdminService.ExportLabels:input_type -> unigate.risk.v1.ExportLabelsRequest
+	3,  // 64: unigate.risk.v1.RiskService.Evaluate:output_type -> unigate.risk.v1.EvaluateResponse
+	8,  // 65: unigate.risk.v1.RiskService.Release:output_type -> unigate.risk.v1.ReleaseResponse
+	6,  // 66: unigate.risk.v1.RiskService.NameUser:output_type -> unigate.risk.v1.NameUserResponse
+	11, // 67: unigate.risk.v1.RiskPeerService.ShareEvents:output_type -> unigate.risk.v1.ShareEventsResponse
+	15, // 68: unigate.risk.v1.RiskAdminService.PutRules:output_type -> unigate.risk.v1.PutRulesResponse
+	17, // 69: unigate.risk.v1.RiskAdminService.GetRules:output_type -> unigate.risk.v1.GetRulesResponse
+	20, // 70: unigate.risk.v1.RiskAdminService.PutListEntry:output_type -> unigate.risk.v1.PutListEntryResponse
+	22, // 71: unigate.risk.v1.RiskAdminService.DeleteListEntry:output_type -> unigate.risk.v1.DeleteListEntryResponse
+	24, // 72: unigate.risk.v1.RiskAdminService.ListListEntries:output_type -> unigate.risk.v1.ListListEntriesResponse
+	27, // 73: unigate.risk.v1.RiskAdminService.PutLimits:output_type -> unigate.risk.v1.PutLimitsResponse
+	29, // 74: unigate.risk.v1.RiskAdminService.ListLimits:output_type -> unigate.risk.v1.ListLimitsResponse
+	32, // 75: unigate.risk.v1.RiskAdminService.GetDecision:output_type -> unigate.risk.v1.GetDecisionResponse
+	34, // 76: unigate.risk.v1.RiskAdminService.ListDecisions:output_type -> unigate.risk.v1.ListDecisionsResponse
+	38, // 77: unigate.risk.v1.RiskAdminService.ListCases:output_type -> unigate.risk.v1.ListCasesResponse
+	40, // 78: unigate.risk.v1.RiskAdminService.GetCase:output_type -> unigate.risk.v1.GetCaseResponse
+	42, // 79: unigate.risk.v1.RiskAdminService.AssignCase:output_type -> unigate.risk.v1.AssignCaseResponse
+	44, // 80: unigate.risk.v1.RiskAdminService.ResolveCase:output_type -> unigate.risk.v1.ResolveCaseResponse
+	47, // 81: unigate.risk.v1.RiskAdminService.PutModel:output_type -> unigate.risk.v1.PutModelResponse
+	49, // 82: unigate.risk.v1.RiskAdminService.GetModel:output_type -> unigate.risk.v1.GetModelResponse
+	52, // 83: unigate.risk.v1.RiskAdminService.ExportLabels:output_type -> unigate.risk.v1.ExportLabelsResponse
+	64, // [64:84] is the sub-list for method output_type
+	44, // [44:64] is the sub-list for method input_type
+	44, // [44:44] is the sub-list for extension type_name
+	44, // [44:44] is the sub-list for extension extendee
+	0,  // [0:44] is the sub-list for field type_name
 }
 
 func init() { file_unigate_risk_v1_risk_proto_init() }
@@ -3633,7 +3812,7 @@ func file_unigate_risk_v1_risk_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_unigate_risk_v1_risk_proto_rawDesc), len(file_unigate_risk_v1_risk_proto_rawDesc)),
 			NumEnums:      2,
-			NumMessages:   48,
+			NumMessages:   51,
 			NumExtensions: 0,
 			NumServices:   3,
 		},

@@ -350,6 +350,7 @@ const (
 	RiskAdminService_ResolveCase_FullMethodName     = "/unigate.risk.v1.RiskAdminService/ResolveCase"
 	RiskAdminService_PutModel_FullMethodName        = "/unigate.risk.v1.RiskAdminService/PutModel"
 	RiskAdminService_GetModel_FullMethodName        = "/unigate.risk.v1.RiskAdminService/GetModel"
+	RiskAdminService_ExportLabels_FullMethodName    = "/unigate.risk.v1.RiskAdminService/ExportLabels"
 )
 
 // RiskAdminServiceClient is the client API for RiskAdminService service.
@@ -401,6 +402,10 @@ type RiskAdminServiceClient interface {
 	// GetModel describes the model in force (the committed one until a
 	// model is put).
 	GetModel(ctx context.Context, in *GetModelRequest, opts ...grpc.CallOption) (*GetModelResponse, error)
+	// ExportLabels returns the payments of resolved cases with their label
+	// and the model features they were decided with: the labelled rows the
+	// next training set adds (make train-risk LABELS=FILE).
+	ExportLabels(ctx context.Context, in *ExportLabelsRequest, opts ...grpc.CallOption) (*ExportLabelsResponse, error)
 }
 
 type riskAdminServiceClient struct {
@@ -561,6 +566,16 @@ func (c *riskAdminServiceClient) GetModel(ctx context.Context, in *GetModelReque
 	return out, nil
 }
 
+func (c *riskAdminServiceClient) ExportLabels(ctx context.Context, in *ExportLabelsRequest, opts ...grpc.CallOption) (*ExportLabelsResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(ExportLabelsResponse)
+	err := c.cc.Invoke(ctx, RiskAdminService_ExportLabels_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 // RiskAdminServiceServer is the server API for RiskAdminService service.
 // All implementations must embed UnimplementedRiskAdminServiceServer
 // for forward compatibility.
@@ -610,6 +625,10 @@ type RiskAdminServiceServer interface {
 	// GetModel describes the model in force (the committed one until a
 	// model is put).
 	GetModel(context.Context, *GetModelRequest) (*GetModelResponse, error)
+	// ExportLabels returns the payments of resolved cases with their label
+	// and the model features they were decided with: the labelled rows the
+	// next training set adds (make train-risk LABELS=FILE).
+	ExportLabels(context.Context, *ExportLabelsRequest) (*ExportLabelsResponse, error)
 	mustEmbedUnimplementedRiskAdminServiceServer()
 }
 
@@ -664,6 +683,9 @@ func (UnimplementedRiskAdminServiceServer) PutModel(context.Context, *PutModelRe
 }
 func (UnimplementedRiskAdminServiceServer) GetModel(context.Context, *GetModelRequest) (*GetModelResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method GetModel not implemented")
+}
+func (UnimplementedRiskAdminServiceServer) ExportLabels(context.Context, *ExportLabelsRequest) (*ExportLabelsResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method ExportLabels not implemented")
 }
 func (UnimplementedRiskAdminServiceServer) mustEmbedUnimplementedRiskAdminServiceServer() {}
 func (UnimplementedRiskAdminServiceServer) testEmbeddedByValue()                          {}
@@ -956,6 +978,24 @@ func _RiskAdminService_GetModel_Handler(srv interface{}, ctx context.Context, de
 	return interceptor(ctx, in, info, handler)
 }
 
+func _RiskAdminService_ExportLabels_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(ExportLabelsRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(RiskAdminServiceServer).ExportLabels(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: RiskAdminService_ExportLabels_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(RiskAdminServiceServer).ExportLabels(ctx, req.(*ExportLabelsRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 // RiskAdminService_ServiceDesc is the grpc.ServiceDesc for RiskAdminService service.
 // It's only intended for direct use with grpc.RegisterService,
 // and not to be introspected or modified (even as a copy)
@@ -1022,6 +1062,10 @@ var RiskAdminService_ServiceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "GetModel",
 			Handler:    _RiskAdminService_GetModel_Handler,
+		},
+		{
+			MethodName: "ExportLabels",
+			Handler:    _RiskAdminService_ExportLabels_Handler,
 		},
 	},
 	Streams:  []grpc.StreamDesc{},
