@@ -10,6 +10,7 @@ import (
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/health"
 	healthpb "google.golang.org/grpc/health/grpc_health_v1"
+	"google.golang.org/grpc/keepalive"
 	"google.golang.org/grpc/status"
 
 	partnerv1 "github.com/unigate/unigate/proto/gen/unigate/partner/v1"
@@ -49,6 +50,15 @@ type WalletPartner interface {
 // after its context ends before it cuts them off.
 const ShutdownGrace = 10 * time.Second
 
+// UnigateKeepalive is the keepalive policy a partner's server must allow:
+// Unigate pings its connections every 10 seconds, also between calls, to
+// notice a dead one before a payment does. gRPC's default policy (no ping
+// more often than every 5 minutes, none without a call) answers such pings
+// with GOAWAY "too_many_pings" and drops the connection. ServeWalletPartner
+// applies it; a partner serving with its own grpc.Server adds
+// grpc.KeepaliveEnforcementPolicy(UnigateKeepalive).
+var UnigateKeepalive = keepalive.EnforcementPolicy{MinTime: 5 * time.Second, PermitWithoutStream: true}
+
 // RegisterWalletPartner registers impl as the WalletPartnerService on s
 // (a *grpc.Server), for partners that run their own server.
 func RegisterWalletPartner(s grpc.ServiceRegistrar, impl WalletPartner) {
@@ -63,7 +73,7 @@ func RegisterWalletPartner(s grpc.ServiceRegistrar, impl WalletPartner) {
 // if serving fails. opts are passed to grpc.NewServer (credentials,
 // interceptors, …). It closes lis.
 func ServeWalletPartner(ctx context.Context, lis net.Listener, impl WalletPartner, opts ...grpc.ServerOption) error {
-	s := grpc.NewServer(opts...)
+	s := grpc.NewServer(append([]grpc.ServerOption{grpc.KeepaliveEnforcementPolicy(UnigateKeepalive)}, opts...)...)
 	RegisterWalletPartner(s, impl)
 	hs := health.NewServer()
 	hs.SetServingStatus("", healthpb.HealthCheckResponse_SERVING)
