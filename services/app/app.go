@@ -295,12 +295,18 @@ type RiskConfig struct {
 	ModelFile string
 	// PolicyPoll is how often the policy version is checked (default 1s).
 	PolicyPoll time.Duration
+	// Candidate names this replica to its peers (default: host name and
+	// pid).
+	Candidate string
 }
 
 // RunRisk runs the risk service until ctx ends.
 func RunRisk(ctx context.Context, cfg RiskConfig) error {
 	if err := cfg.Common.validate(true); err != nil {
 		return fmt.Errorf("risk: %w", err)
+	}
+	if cfg.Candidate == "" {
+		cfg.Candidate = candidateID()
 	}
 	// Risk decides in one statement per payment that touches only the
 	// payment's and its user's rows (conditional upserts): read committed
@@ -316,7 +322,7 @@ func RunRisk(ctx context.Context, cfg RiskConfig) error {
 			return err
 		}
 	}
-	opts := risk.Options{Replica: candidateID()}
+	opts := risk.Options{Replica: cfg.Candidate}
 	if cfg.ModelFile != "" {
 		m, err := model.LoadFile(cfg.ModelFile)
 		if err != nil {
@@ -390,7 +396,7 @@ func RunRisk(ctx context.Context, cfg RiskConfig) error {
 		if advertise == "" {
 			cfg.Log.Warn("risk: no address to advertise (listening on an unspecified host without --advertise): the other replicas will not share velocity with this one")
 		}
-		members := newPeerMembership(cli, RiskPeersPrefix, candidateID(), advertise, riskPeersTTL, cfg.Log)
+		members := newPeerMembership(cli, RiskPeersPrefix, cfg.Candidate, advertise, riskPeersTTL, cfg.Log)
 		left := make(chan struct{})
 		go func() { defer close(left); _ = members.Run(ctx) }()
 		// Leave (revoke the lease) before the client closes.
