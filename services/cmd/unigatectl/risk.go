@@ -14,6 +14,7 @@ import (
 	"text/tabwriter"
 	"time"
 
+	"google.golang.org/protobuf/encoding/protojson"
 	"google.golang.org/protobuf/types/known/timestamppb"
 
 	riskv1 "github.com/unigate/unigate/proto/gen/unigate/risk/v1"
@@ -167,8 +168,20 @@ func readRuleFile(path string) (RuleFile, error) {
 	var f RuleFile
 	dec := json.NewDecoder(bytes.NewReader(body))
 	dec.DisallowUnknownFields()
-	if err := dec.Decode(&f); err != nil {
+	err = dec.Decode(&f)
+	if err == nil {
+		return f, nil
+	}
+	// What `risk rules get -o json` prints (the API's RuleSet: the version
+	// a string, who put it and when) is a rule file too.
+	var rs riskv1.RuleSet
+	if protojson.Unmarshal(body, &rs) != nil {
 		return RuleFile{}, fmt.Errorf("%s: %w", path, err)
+	}
+	f = RuleFile{Version: rs.GetVersion()}
+	for _, r := range rs.GetRules() {
+		f.Rules = append(f.Rules, rules.Rule{ID: r.GetId(), Expr: r.GetExpr(), Action: r.GetAction(), Mode: r.GetMode(),
+			Description: r.GetDescription()})
 	}
 	return f, nil
 }

@@ -10,6 +10,7 @@ import (
 	"net"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strconv"
 	"strings"
 	"testing"
@@ -129,6 +130,15 @@ func TestRiskCommands(t *testing.T) {
 	}
 	if out := must("rules", "check", good); !strings.Contains(out, "set version 7: 2 rules compile") {
 		t.Errorf("rules check: %q", out)
+	}
+	// What rules get -o json prints is a rule file: edited (a higher
+	// version), it is put back.
+	exported := must("rules", "get", "-o", "json")
+	if out := must("rules", "check", writeFile(t, "exported.json", exported)); !strings.Contains(out, "set version 7: 2 rules compile") {
+		t.Errorf("rules check of the exported set: %q", out)
+	}
+	if out := must("rules", "put", writeFile(t, "next.json", regexp.MustCompile(`"version":\s*"7"`).ReplaceAllString(exported, `"version": "8"`))); !strings.Contains(out, "rule set 8 in force: 2 rules") {
+		t.Errorf("rules put of the exported set, version 8: %q\n%s", out, exported)
 	}
 
 	// Lists.
