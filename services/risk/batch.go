@@ -3,7 +3,6 @@ package risk
 import (
 	"context"
 	"errors"
-	"fmt"
 	"time"
 
 	"github.com/unigate/unigate/pkg/sqlstore"
@@ -162,12 +161,9 @@ func (s *SQLStore) writeBatch(ctx context.Context, batch []*decideReq) {
 		default:
 			// Raced by a concurrent evaluation of the same payment: give
 			// back what was counted, and decide alone (which reads it).
-			if ok && row.counted {
-				if _, err := s.db.ExecContext(ctx, usageGiveBack, r.p.PartnerID, r.p.UserRef, r.p.MerchantAmount.Currency,
-					r.p.MerchantAmount.Minor, r.day, r.day[:7]); err != nil {
-					r.done <- decideRes{err: fmt.Errorf("risk: decide: give back a raced count: %w", err)}
-					continue
-				}
+			if err := s.giveBack(ctx, r, ok && row.counted); err != nil {
+				r.done <- decideRes{err: err}
+				continue
 			}
 			d, fresh, err := s.decideAlone(ctx, r)
 			r.done <- decideRes{d, fresh, err}
@@ -180,8 +176,12 @@ type batchRow struct {
 	fresh, found, counted bool
 }
 
-// decideMany is decideOnce for many payments: the same steps over the
-// unnested arrays of their parameters.
+// decideMany decides payments in one statement (PostgreSQL, CockroachDB):
+// for each, over the unnested arrays of their parameters, the earlier
+// decision, the user's usage row conditionally moved, and the decision
+// inserted, touching only the payments' and their users' rows. A payment
+// whose row neither came back nor was there (a concurrent insert of it)
+// is found=false, with counted saying whether its usage moved.
 func (s *SQLStore) decideMany(ctx context.Context, batch []*decideReq) (map[string]batchRow, error) {
 	n := len(batch)
 	var (

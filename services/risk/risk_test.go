@@ -369,3 +369,53 @@ func TestModelScore(t *testing.T) {
 		t.Logf("takeover-like payment: %s %d bp %+v", d.Outcome, d.ScoreBP, d.Reasons)
 	})
 }
+
+// TestEvaluateSamePaymentConcurrently: evaluations of one payment racing
+// each other return one decision, and the user's usage counts it once (a
+// loser that counted gives its count back), one by one and batched.
+func TestEvaluateSamePaymentConcurrently(t *testing.T) {
+	for _, batched := range []bool{false, true} {
+		t.Run(fmt.Sprintf("batched=%v", batched), func(t *testing.T) {
+			sqlstoretest.Run(t, func(t *testing.T, db *sqlstore.DB) {
+				ctx, cancel := context.WithCancel(context.Background())
+				defer cancel()
+				if err := db.Migrate(ctx, Migrations); err != nil {
+					t.Fatal(err)
+				}
+				store := NewSQLStore(db)
+				if batched {
+					store = NewBatchingStore(ctx, db, 4, 64)
+				}
+				svc := newTestServiceOn(t, store, &clock{t: time.Date(2026, 11, 26, 12, 0, 0, 0, time.UTC)}, testPolicy())
+				for round := range 20 {
+					var wg sync.WaitGroup
+					outcomes := make(chan string, 8)
+					for range 8 {
+						wg.Add(1)
+						go func() {
+							defer wg.Done()
+							d, err := svc.Evaluate(ctx, Payment{PaymentID: fmt.Sprintf("same-%d", round), PartnerID: "hipay", UserRef: "racer",
+								NetworkID: "unionpay", MerchantID: "m1", MCC: "5812", MerchantAmount: cny(1000)})
+							if err != nil {
+								t.Error(err)
+								return
+							}
+							outcomes <- d.Outcome
+						}()
+					}
+					wg.Wait()
+					close(outcomes)
+					for o := range outcomes {
+						if o != Approve {
+							t.Fatalf("round %d: %s", round, o)
+						}
+					}
+				}
+				var used int64
+				if err := db.QueryRowContext(ctx, `SELECT day_used FROM risk_usage WHERE partner_id = 'hipay' AND user_ref = 'racer'`).Scan(&used); err != nil || used != 20*1000 {
+					t.Fatalf("usage %d, want %d once per payment: %v", used, 20*1000, err)
+				}
+			})
+		})
+	}
+}

@@ -158,34 +158,42 @@ func (s *SQLStore) Decide(ctx context.Context, p Payment, day string, pre Decisi
 
 // decideAlone writes one decision in its own statement (decideOnce).
 func (s *SQLStore) decideAlone(ctx context.Context, r *decideReq) (Decision, bool, error) {
-	p := r.p
 	for attempt := 0; ; attempt++ {
-		var (
-			d                     Decision
-			fresh, found, counted bool
-		)
+		var rows map[string]batchRow
 		err := s.db.Retry(ctx, func(ctx context.Context) (err error) {
-			d, fresh, found, counted, err = s.decideOnce(ctx, p, r.day, r.pre, r.js, r.lim, r.count)
+			rows, err = s.decideMany(ctx, []*decideReq{r})
 			return err
 		})
 		if err != nil {
 			return Decision{}, false, fmt.Errorf("risk: decide: %w", err)
 		}
-		if found {
-			return d, fresh, nil
+		row := rows[r.p.PaymentID]
+		if row.found {
+			return row.d, row.fresh, nil
 		}
 		// A concurrent evaluation of the same payment inserted it first:
 		// give back what this one counted, and read that decision.
-		if counted {
-			if _, err := s.db.ExecContext(ctx, usageGiveBack, p.PartnerID, p.UserRef, p.MerchantAmount.Currency,
-				p.MerchantAmount.Minor, r.day, r.day[:7]); err != nil {
-				return Decision{}, false, fmt.Errorf("risk: decide: give back a raced count: %w", err)
-			}
+		if err := s.giveBack(ctx, r, row.counted); err != nil {
+			return Decision{}, false, err
 		}
 		if attempt == 3 {
-			return Decision{}, false, fmt.Errorf("risk: decide: payment %s raced %d times", p.PaymentID, attempt+1)
+			return Decision{}, false, fmt.Errorf("risk: decide: payment %s raced %d times", r.p.PaymentID, attempt+1)
 		}
 	}
+}
+
+// giveBack takes back from its user's usage what a decision that lost
+// the race for its payment counted.
+func (s *SQLStore) giveBack(ctx context.Context, r *decideReq, counted bool) error {
+	if !counted {
+		return nil
+	}
+	p := r.p
+	if _, err := s.db.ExecContext(ctx, usageGiveBack, p.PartnerID, p.UserRef, p.MerchantAmount.Currency,
+		p.MerchantAmount.Minor, r.day, r.day[:7]); err != nil {
+		return fmt.Errorf("risk: decide: give back a raced count: %w", err)
+	}
+	return nil
 }
 
 // upsertUsage runs usageUpsert for p.
@@ -271,71 +279,6 @@ func prefixed(alias, columns string) string {
 // get reads a stored decision.
 func (s *SQLStore) get(ctx context.Context, q sqlstore.Querier, paymentID string) (Decision, error) {
 	return scanDecision(q.QueryRowContext(ctx, `SELECT `+decisionColumns+` FROM risk_decisions WHERE payment_id = $1`, paymentID))
-}
-
-// decideOnce is Decide's single statement. found=false when neither an
-// earlier decision nor our insert came back (a concurrent insert of the
-// same payment), counted then says whether this attempt counted usage;
-// fresh=true when our insert made the decision.
-func (s *SQLStore) decideOnce(ctx context.Context, p Payment, day string, pre Decision, js [3]string, lim UserLimits, count bool) (d Decision, fresh, found, counted bool, err error) {
-	a := p.MerchantAmount
-	daily, monthly := withLimit(pre, dailyDecline(a.Currency, lim.Daily)), withLimit(pre, monthlyDecline(a.Currency, lim.Monthly))
-	row := s.db.QueryRowContext(ctx, `WITH prior AS (
-			SELECT `+decisionColumns+` FROM risk_decisions WHERE payment_id = $1
-		), cur AS (
-			SELECT CASE WHEN day = $4 THEN day_used ELSE 0 END AS day_used,
-				CASE WHEN month = $6 THEN month_used ELSE 0 END AS month_used FROM risk_usage
-			WHERE partner_id = $2 AND user_ref = $3 AND currency = $5
-		), usage AS (
-			INSERT INTO risk_usage AS u (partner_id, user_ref, currency, day, day_used, month, month_used, day_limit, month_limit)
-			SELECT $2, $3, $5, $4, CAST($7 AS INT8), $6, CAST($7 AS INT8), CAST($9 AS INT8), CAST($10 AS INT8)
-			WHERE $8 AND NOT EXISTS (SELECT 1 FROM prior) AND (CAST($9 AS INT8) = 0 OR CAST($7 AS INT8) <= CAST($9 AS INT8)) AND (CAST($10 AS INT8) = 0 OR CAST($7 AS INT8) <= CAST($10 AS INT8))
-			`+usageOnConflict+`
-			RETURNING 1 AS ok
-		), verdict AS (
-			SELECT CASE WHEN NOT $8 OR EXISTS (SELECT 1 FROM usage) THEN 0
-				WHEN CAST($9 AS INT8) > 0 AND NOT EXISTS (SELECT 1 FROM cur WHERE day_used + CAST($7 AS INT8) <= CAST($9 AS INT8)
-					AND CAST($10 AS INT8) > 0 AND month_used + CAST($7 AS INT8) > CAST($10 AS INT8)) THEN 1
-				ELSE 2 END AS v,
-				EXISTS (SELECT 1 FROM usage) AS counted
-		), ins AS (
-			INSERT INTO risk_decisions (payment_id, partner_id, user_ref, day, currency, minor_units,
-				approved, reason, rule_id, message, released, create_time,
-				outcome, score_bp, reasons, device_ref, merchant, mode, rules_version, model_version, counted, city, features)
-			SELECT $1, $2, $3, $4, $5, CAST($7 AS INT8),
-				v.v = 0 AND $11 <> 'DECLINE',
-				CASE v.v WHEN 0 THEN $12 WHEN 1 THEN $13 ELSE $14 END,
-				CASE v.v WHEN 0 THEN $15 WHEN 1 THEN $16 ELSE $17 END,
-				CASE v.v WHEN 0 THEN $18 WHEN 1 THEN $19 ELSE $20 END,
-				FALSE, $21,
-				CASE v.v WHEN 0 THEN $11 ELSE 'DECLINE' END,
-				$22,
-				CASE v.v WHEN 0 THEN $23 WHEN 1 THEN $24 ELSE $25 END,
-				$26, $27, $28, $29, $30, v.counted, $31, $32
-			FROM verdict v WHERE NOT EXISTS (SELECT 1 FROM prior)
-			ON CONFLICT (payment_id) DO NOTHING
-			RETURNING `+decisionColumns+`
-		)
-		SELECT `+decisionColumns+`, TRUE, TRUE, FALSE FROM ins
-		UNION ALL SELECT `+decisionColumns+`, FALSE, TRUE, FALSE FROM prior
-		UNION ALL SELECT '', '', '', '', 0, '[]', 0, '', FALSE, FALSE, counted FROM verdict
-			WHERE NOT EXISTS (SELECT 1 FROM ins) AND NOT EXISTS (SELECT 1 FROM prior)`,
-		p.PaymentID, p.PartnerID, p.UserRef, day, a.Currency, day[:7], a.Minor,
-		count, lim.Daily, lim.Monthly,
-		pre.Outcome, string(pre.Reason), string(daily.Reason), string(monthly.Reason),
-		pre.RuleID, daily.RuleID, monthly.RuleID,
-		pre.Message, daily.Message, monthly.Message,
-		p.at(), pre.ScoreBP,
-		js[0], js[1], js[2],
-		p.DeviceRef, p.merchant(), p.Mode, pre.RulesVersion, pre.ModelVersion, p.City, joinFeatures(pre.Features))
-	d, err = scanDecision(row, &fresh, &found, &counted)
-	if err != nil {
-		return Decision{}, false, false, false, err
-	}
-	if !found {
-		return Decision{}, false, false, counted, nil
-	}
-	return d, fresh, true, false, nil
 }
 
 // Release implements Store: the decision is marked released and, if it
