@@ -5,7 +5,7 @@ BIN   := $(CURDIR)/bin
 TOOLS := $(CURDIR)/.bin
 MODULES := proto pkg sdk services deploy
 
-.PHONY: train-risk all build run demo cluster cluster-stop failover-test chaos test test-short bench generate check-generated lint tools clean
+.PHONY: jaeger train-risk all build run demo cluster cluster-stop failover-test chaos test test-short bench generate check-generated lint tools clean
 
 all: build
 
@@ -52,9 +52,10 @@ chaos: build
 	CHAOS_DURATION=$(CHAOS_DURATION) $(BIN)/unigate chaos --dir $(CHAOS_DIR) --dsn '$(CHAOS_DSN)' $(CHAOS_FLAGS); status=$$?; \
 	$(BIN)/unigate cluster --dir $(CHAOS_DIR) --stop; exit $$status
 
-## test: every module's tests; the database-backed ones need PostgreSQL (see README)
-test:
-	@set -e; for m in $(MODULES); do echo "== $$m"; (cd $$m && $(GO) test -count=1 ./...); done
+## test: every module's tests; the database-backed ones need PostgreSQL (see README); the trace test
+## (services/cmd/unigate) runs the Jaeger built here
+test: $(TOOLS)/jaeger
+	@set -e; for m in $(MODULES); do echo "== $$m"; (cd $$m && UNIGATE_JAEGER_BIN=$(TOOLS)/jaeger $(GO) test -count=1 ./...); done
 
 ## bench: the benchmarks in docs/BENCHMARKS.md
 bench:
@@ -66,6 +67,19 @@ bench:
 ## LABELS=FILE (unigatectl risk labels > FILE) adds analysts' labelled payments to the training split
 train-risk:
 	LABELS="$(LABELS)" services/risk/model/train.sh
+
+# Jaeger v2 (all in one, in-memory storage), built from the Go module proxy at the version pinned in
+# tools/jaeger; its ports are bound to loopback.
+JAEGER_OTLP  ?= 127.0.0.1:4317
+JAEGER_QUERY ?= 127.0.0.1:16686
+JAEGER_QUERY_GRPC ?= 127.0.0.1:16685
+## jaeger: a local Jaeger: OTLP/gRPC on JAEGER_OTLP, the query API on JAEGER_QUERY (docs/operations.md);
+## run services with OTEL_EXPORTER_OTLP_ENDPOINT=http://$(JAEGER_OTLP), read a payment with unigatectl trace
+jaeger: $(TOOLS)/jaeger
+	JAEGER_OTLP=$(JAEGER_OTLP) JAEGER_QUERY=$(JAEGER_QUERY) JAEGER_QUERY_GRPC=$(JAEGER_QUERY_GRPC) \
+	  $(TOOLS)/jaeger --config tools/jaeger/config.yaml
+$(TOOLS)/jaeger: tools/jaeger/go.mod
+	cd tools/jaeger && GOWORK=off GOBIN=$(TOOLS) $(GO) install tool
 
 ## tools: buf and the protoc plugins, at the versions pinned in tools/
 tools: $(TOOLS)/buf $(TOOLS)/protoc-gen-go $(TOOLS)/protoc-gen-go-grpc

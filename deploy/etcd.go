@@ -9,6 +9,8 @@ import (
 
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/api/resource"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 )
 
 // etcdEndpoints: an etcd client lists every member, each reachable, over
@@ -51,7 +53,7 @@ func replicas(s *appsv1.StatefulSet) int32 {
 
 // etcd checks the etcd StatefulSet against the spec: member count, raft
 // timing, how members find each other, where data lives, its TLS, and that
-// every other workload reaches its client port.
+// its clients (UNIGATE_ETCD), and no other workload, reach its client port.
 func (c *checker) etcd() {
 	e := c.spec.Etcd
 	obj := "StatefulSet " + e.Name
@@ -155,8 +157,15 @@ func (c *checker) etcd() {
 		c.errorf(obj, "has no container port named client")
 	} else {
 		for _, w := range c.m.workloads() {
-			if w.name != st.Name && !c.m.Reachable(w.endpoint(), self, client.ContainerPort, protocolOf(*client)) {
+			if w.name == st.Name {
+				continue
+			}
+			got, uses := c.m.Reachable(w.endpoint(), self, client.ContainerPort, protocolOf(*client)), c.usesEtcd(w)
+			switch {
+			case uses && !got:
 				c.errorf(obj, "%s cannot reach it on %d", w.object(), client.ContainerPort)
+			case !uses && got:
+				c.errorf(obj, "%s may reach it on %d, but sets no UNIGATE_ETCD", w.object(), client.ContainerPort)
 			}
 		}
 	}
@@ -224,3 +233,33 @@ func (c *checker) etcdTLS(obj string, w workload, ct *corev1.Container, flags ma
 		c.errorf(obj, "neither --peer-cert-allowed-cn nor --peer-cert-allowed-hostname is set: any certificate of the trusted CA, a service's too, could join the cluster as a peer")
 	}
 }
+
+// pods, and its claims ask for storage.
+// statefulSets: each is governed by a headless Service that selects its
+// pods, and its claims ask for storage.
+func (c *checker) statefulSets() {
+	for _, s := range c.m.StatefulSets {
+		obj := "StatefulSet " + s.Name
+		svc := c.m.Service(s.Spec.ServiceName)
+		switch {
+		case s.Spec.ServiceName == "":
+			c.errorf(obj, "serviceName is not set")
+		case svc == nil:
+			c.errorf(obj, "serviceName %q names no Service", s.Spec.ServiceName)
+		case svc.Spec.ClusterIP != corev1.ClusterIPNone:
+			c.errorf(obj, "Service %s is not headless (clusterIP: None)", svc.Name)
+		case !selects(&metav1.LabelSelector{MatchLabels: svc.Spec.Selector}, s.Spec.Template.Labels) || len(svc.Spec.Selector) == 0:
+			c.errorf(obj, "Service %s does not select its pods", svc.Name)
+		}
+		if len(s.Spec.VolumeClaimTemplates) == 0 {
+			c.errorf(obj, "has no volumeClaimTemplates")
+		}
+		for _, t := range s.Spec.VolumeClaimTemplates {
+			if q, ok := t.Spec.Resources.Requests[corev1.ResourceStorage]; !ok || q.Cmp(resource.MustParse("1Gi")) < 0 {
+				c.errorf(obj, "volume claim %s asks for less than 1Gi of storage", t.Name)
+			}
+		}
+	}
+}
+
+// networkPolicies: ingress is denied by default; every policy and every

@@ -9,6 +9,7 @@ import (
 
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/util/intstr"
 )
 
 // HeadlessSuffix ends the name of a service's headless Service
@@ -177,4 +178,96 @@ func (c *checker) headlessFor(w workload, port int32) []string {
 		}
 	}
 	return out
+}
+
+// topologySpread: a serving workload spreads its own pods across zones and
+// nodes; with HA, every workload that runs more than one pod spreads hard
+// (DoNotSchedule) across zones, so that losing a zone leaves the others'.
+func (c *checker) topologySpread(obj string, w workload) {
+	keys := map[string]bool{}
+	for _, tsc := range w.template.Spec.TopologySpreadConstraints {
+		keys[tsc.TopologyKey] = true
+		if p := selectorProblem(tsc.LabelSelector); p != "" {
+			c.errorf(obj, "topology spread over %s: %s", tsc.TopologyKey, p)
+		}
+		if !selects(tsc.LabelSelector, w.template.Labels) {
+			c.errorf(obj, "topology spread over %s does not select the workload's own pods", tsc.TopologyKey)
+		}
+		if tsc.MaxSkew < 1 {
+			c.errorf(obj, "topology spread over %s has maxSkew %d", tsc.TopologyKey, tsc.MaxSkew)
+		}
+		if tsc.TopologyKey == ZoneKey && c.spec.HA && c.replicaFloor(w) > 1 && tsc.WhenUnsatisfiable != corev1.DoNotSchedule {
+			c.errorf(obj, "topology spread over %s is %s, not DoNotSchedule: its pods may share a zone and go down with it", ZoneKey, tsc.WhenUnsatisfiable)
+		}
+	}
+	for _, k := range []string{ZoneKey, HostnameKey} {
+		if !keys[k] {
+			c.errorf(obj, "no topology spread constraint over %s", k)
+		}
+	}
+}
+
+// replicaFloor is the fewest replicas a workload runs with: its replicas,
+// or its HPA's minReplicas if lower.
+func (c *checker) replicaFloor(w workload) int32 {
+	floor := w.replicaCount()
+	if w.kind == "Deployment" {
+		for _, h := range c.m.HPAs {
+			if h.Spec.ScaleTargetRef.Kind == "Deployment" && h.Spec.ScaleTargetRef.Name == w.name && h.Spec.MinReplicas != nil && *h.Spec.MinReplicas < floor {
+				floor = *h.Spec.MinReplicas
+			}
+		}
+	}
+	return floor
+}
+
+// pdbs: each covers exactly one workload and lets one pod, but not all,
+// be evicted at the workload's fewest replicas.
+// pdbs: each covers exactly one workload and lets one pod, but not all,
+// be evicted at the workload's fewest replicas; a workload of one pod
+// cannot keep it through a drain without blocking the drain, so its
+// budget may let it go.
+func (c *checker) pdbs() {
+	for _, b := range c.m.PDBs {
+		obj := "PodDisruptionBudget " + b.Name
+		if p := selectorProblem(b.Spec.Selector); p != "" {
+			c.errorf(obj, "selector: %s", p)
+			continue
+		}
+		if emptySelector(b.Spec.Selector) {
+			c.errorf(obj, "has no selector")
+			continue
+		}
+		ws := c.m.selecting(b.Spec.Selector)
+		if len(ws) != 1 {
+			c.errorf(obj, "selects the pods of %d workloads (%s), not of one", len(ws), names(ws))
+			continue
+		}
+		w := ws[0]
+		floor := c.replicaFloor(w)
+		switch {
+		case (b.Spec.MinAvailable == nil) == (b.Spec.MaxUnavailable == nil):
+			c.errorf(obj, "sets neither or both of minAvailable and maxUnavailable")
+		case b.Spec.MinAvailable != nil:
+			n, err := intstr.GetScaledValueFromIntOrPercent(b.Spec.MinAvailable, int(floor), true)
+			switch {
+			case err != nil:
+				c.errorf(obj, "minAvailable: %v", err)
+			case n < 1 && floor > 1:
+				c.errorf(obj, "minAvailable %s lets every pod of %s be evicted", b.Spec.MinAvailable.String(), w.object())
+			case n >= int(floor):
+				c.errorf(obj, "minAvailable %s with %d replicas of %s blocks every eviction (node drains hang)", b.Spec.MinAvailable.String(), floor, w.object())
+			}
+		default:
+			n, err := intstr.GetScaledValueFromIntOrPercent(b.Spec.MaxUnavailable, int(floor), false)
+			switch {
+			case err != nil:
+				c.errorf(obj, "maxUnavailable: %v", err)
+			case n < 1:
+				c.errorf(obj, "maxUnavailable %s blocks every eviction of %s (node drains hang)", b.Spec.MaxUnavailable.String(), w.object())
+			case n >= int(floor) && floor > 1:
+				c.errorf(obj, "maxUnavailable %s with %d replicas lets every pod of %s be evicted", b.Spec.MaxUnavailable.String(), floor, w.object())
+			}
+		}
+	}
 }

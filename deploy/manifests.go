@@ -1,15 +1,3 @@
-// Package deploy holds Unigate's Kubernetes manifests (k8s/) and checks them
-// offline: every document is decoded strictly into its k8s.io/api type
-// (Load), then the objects are checked against each other and against what
-// the switch needs (Validate): selectors, ports, probes, security context,
-// certificate mounts, disruption budgets, autoscalers, configuration
-// references, etcd's TLS, what failover needs (the address each replica
-// advertises, the routing cache on a writable volume, targets that name a
-// headless Service), fx's rate providers and settings, and which pod may
-// reach which through the NetworkPolicies. The Istio objects of k8s/mesh/ are decoded into the
-// subset of Istio's types they use (LoadMesh) and checked against the
-// manifests (ValidateMesh): who may connect to whom by mesh identity, and
-// the gateway's TLS passthrough to the acquirer.
 package deploy
 
 import (
@@ -18,10 +6,9 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"io/fs"
-	"path"
 	"slices"
 	"sort"
+	"strings"
 
 	appsv1 "k8s.io/api/apps/v1"
 	autoscalingv2 "k8s.io/api/autoscaling/v2"
@@ -30,43 +17,19 @@ import (
 	networkingv1 "k8s.io/api/networking/v1"
 	policyv1 "k8s.io/api/policy/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	utilyaml "k8s.io/apimachinery/pkg/util/yaml"
 	kjson "sigs.k8s.io/json"
+	"sigs.k8s.io/kustomize/api/krusty"
+	"sigs.k8s.io/kustomize/kyaml/filesys"
 	"sigs.k8s.io/yaml"
 )
 
-// KustomizationFile is the name kustomize looks for in a directory.
-const KustomizationFile = "kustomization.yaml"
-
-// Kustomization is the part of kustomize's Kustomization that k8s/ uses,
-// plus images (what `kustomize edit set image` writes); any other field is
-// rejected, so that adding one means adding it here.
-type Kustomization struct {
-	APIVersion string   `json:"apiVersion"`
-	Kind       string   `json:"kind"`
-	Namespace  string   `json:"namespace,omitempty"`
-	Resources  []string `json:"resources"`
-	Images     []Image  `json:"images,omitempty"`
-}
-
-// Image is one kustomize image override.
-type Image struct {
-	Name    string `json:"name"`
-	NewName string `json:"newName,omitempty"`
-	NewTag  string `json:"newTag,omitempty"`
-	Digest  string `json:"digest,omitempty"`
-}
-
-// File is one manifest file and the kinds of the documents in it.
-type File struct {
-	Name  string
-	Kinds []string
-}
-
-// Manifests are the objects of a directory of manifests, by kind.
+// Manifests are the objects an overlay renders to, by kind, and the
+// Secrets the operator supplies (their placeholders, decoded alongside).
 type Manifests struct {
-	Kustomization *Kustomization
-	Files         []File
+	// Overlay is the directory rendered.
+	Overlay string
 
 	Namespaces      []*corev1.Namespace
 	ServiceAccounts []*corev1.ServiceAccount
@@ -79,50 +42,53 @@ type Manifests struct {
 	PDBs            []*policyv1.PodDisruptionBudget
 	HPAs            []*autoscalingv2.HorizontalPodAutoscaler
 	NetworkPolicies []*networkingv1.NetworkPolicy
+	CrdbClusters    []*CrdbCluster
+	// Mesh holds the Istio objects, if the overlay has any.
+	Mesh *Mesh
 }
 
-// Load decodes kustomization.yaml (if present) and every other *.yaml or
-// *.yml file at the top of fsys; subdirectories (mesh/) are not read. It
-// reports every file's errors, not only the first.
-func Load(fsys fs.FS) (*Manifests, error) {
-	m := &Manifests{}
-	k, err := loadDir(fsys, m.Decode)
-	m.Kustomization = k
-	return m, err
-}
-
-// loadDir decodes the kustomization at the top of fsys and hands every
-// other *.yaml or *.yml file there to decode.
-func loadDir(fsys fs.FS, decode func(file string, data []byte) error) (*Kustomization, error) {
-	entries, err := fs.ReadDir(fsys, ".")
+// Load renders the kustomization in the directory overlay of fsys with
+// kustomize (krusty, as `kubectl kustomize` does), decodes every object it
+// renders strictly into its type, then decodes the files supplied: the
+// placeholders of what the operator creates out of band (the Secrets),
+// which the rendered objects refer to. It reports every error, not only
+// the first.
+func Load(fsys filesys.FileSystem, overlay string, supplied ...string) (*Manifests, error) {
+	out, err := Build(fsys, overlay)
 	if err != nil {
 		return nil, err
 	}
-	var (
-		k    *Kustomization
-		errs []error
-	)
-	for _, e := range entries {
-		name := e.Name()
-		if e.IsDir() || (path.Ext(name) != ".yaml" && path.Ext(name) != ".yml") {
-			continue
-		}
-		data, err := fs.ReadFile(fsys, name)
+	m := &Manifests{Overlay: overlay, Mesh: &Mesh{}}
+	errs := []error{m.Decode(overlay, out)}
+	for _, f := range supplied {
+		data, err := fsys.ReadFile(f)
 		if err != nil {
 			errs = append(errs, err)
 			continue
 		}
-		if name == KustomizationFile {
-			if k, err = DecodeStrict[Kustomization](data); err != nil {
-				errs = append(errs, fmt.Errorf("%s: %w", name, err))
-			}
-			continue
-		}
-		if err := decode(name, data); err != nil {
-			errs = append(errs, err)
-		}
+		errs = append(errs, m.Decode(f, data))
 	}
-	return k, errors.Join(errs...)
+	return m, errors.Join(errs...)
+}
+
+// Build renders the kustomization in the directory overlay of fsys, as
+// `kubectl kustomize` does, into one multi-document YAML stream.
+func Build(fsys filesys.FileSystem, overlay string) ([]byte, error) {
+	k := krusty.MakeKustomizer(krusty.MakeDefaultOptions())
+	res, err := k.Run(fsys, overlay)
+	if err != nil {
+		return nil, fmt.Errorf("kustomize %s: %w", overlay, err)
+	}
+	out, err := res.AsYaml()
+	if err != nil {
+		return nil, fmt.Errorf("kustomize %s: %w", overlay, err)
+	}
+	return out, nil
+}
+
+// Render is Load from the disk.
+func Render(overlay string, supplied ...string) (*Manifests, error) {
+	return Load(filesys.MakeFsOnDisk(), overlay, supplied...)
 }
 
 // Decode adds the objects of one multi-document YAML file to m. Documents
@@ -130,16 +96,18 @@ func loadDir(fsys fs.FS, decode func(file string, data []byte) error) (*Kustomiz
 // does not know, or under another apiVersion than the one k8s/ uses, is an
 // error: a typo there would otherwise go unchecked.
 func (m *Manifests) Decode(file string, data []byte) error {
-	f, err := decodeFile(file, data, m.decodeDocument)
-	m.Files = append(m.Files, f)
+	if m.Mesh == nil {
+		m.Mesh = &Mesh{}
+	}
+	_, err := decodeFile(file, data, m.decodeDocument)
 	return err
 }
 
 // decodeFile hands each document of a multi-document YAML file that is
-// not empty to decode, with its type, and lists the kinds decoded.
-func decodeFile(file string, data []byte, decode func(doc []byte, tm metav1.TypeMeta) error) (File, error) {
+// not empty to decode, with its type, and returns how many it decoded.
+func decodeFile(file string, data []byte, decode func(doc []byte, tm metav1.TypeMeta) error) (int, error) {
 	r := utilyaml.NewYAMLReader(bufio.NewReader(bytes.NewReader(data)))
-	f := File{Name: file}
+	n := 0
 	var errs []error
 	for i := 1; ; i++ {
 		doc, err := r.Read()
@@ -164,12 +132,13 @@ func decodeFile(file string, data []byte, decode func(doc []byte, tm metav1.Type
 			continue
 		}
 		if err := decode(doc, tm); err != nil {
-			errs = append(errs, fmt.Errorf("%s: document %d: %w", file, i, err))
+			name, _, _ := unstructured.NestedString(generic, "metadata", "name")
+			errs = append(errs, fmt.Errorf("%s: document %d (%s %s): %w", file, i, tm.Kind, name, err))
 			continue
 		}
-		f.Kinds = append(f.Kinds, tm.Kind)
+		n++
 	}
-	return f, errors.Join(errs...)
+	return n, errors.Join(errs...)
 }
 
 // decodeDocument decodes one document of type tm into m.
@@ -198,8 +167,10 @@ func (m *Manifests) decodeDocument(doc []byte, tm metav1.TypeMeta) error {
 		err = add(doc, &m.HPAs)
 	case "networking.k8s.io/v1 NetworkPolicy":
 		err = add(doc, &m.NetworkPolicies)
+	case "crdb.cockroachlabs.com/v1alpha1 CrdbCluster":
+		err = add(doc, &m.CrdbClusters)
 	default:
-		return fmt.Errorf("unsupported apiVersion %q kind %q", tm.APIVersion, tm.Kind)
+		return m.Mesh.decodeDocument(doc, tm)
 	}
 	if err != nil {
 		return fmt.Errorf("%s: %w", tm.Kind, err)
@@ -287,6 +258,12 @@ func (m *Manifests) all() []objectMeta {
 	for _, o := range m.NetworkPolicies {
 		out = append(out, objectMeta{"NetworkPolicy", &o.ObjectMeta})
 	}
+	for _, o := range m.CrdbClusters {
+		out = append(out, objectMeta{"CrdbCluster", &o.ObjectMeta})
+	}
+	if m.Mesh != nil {
+		out = append(out, m.Mesh.all()...)
+	}
 	return out
 }
 
@@ -315,14 +292,29 @@ func (m *Manifests) Job(name string) *batchv1.Job {
 	return find(m.Jobs, name, func(o *batchv1.Job) string { return o.Name })
 }
 
-// Service returns the Service called name, or nil.
+// Service returns the Service called name, or nil; that includes the
+// Services the CockroachDB operator makes of a CrdbCluster.
 func (m *Manifests) Service(name string) *corev1.Service {
-	return find(m.Services, name, func(o *corev1.Service) string { return o.Name })
+	if s := find(m.Services, name, func(o *corev1.Service) string { return o.Name }); s != nil {
+		return s
+	}
+	return find(m.crdbServices(), name, func(o *corev1.Service) string { return o.Name })
 }
 
 // ConfigMap returns the ConfigMap called name, or nil.
 func (m *Manifests) ConfigMap(name string) *corev1.ConfigMap {
 	return find(m.ConfigMaps, name, func(o *corev1.ConfigMap) string { return o.Name })
+}
+
+// Generated returns the ConfigMap a configMapGenerator called name made:
+// name, a dash and the hash of its content.
+func (m *Manifests) Generated(name string) *corev1.ConfigMap {
+	for _, cm := range m.ConfigMaps {
+		if h, ok := strings.CutPrefix(cm.Name, name+"-"); ok && h != "" && !strings.Contains(h, "-") {
+			return cm
+		}
+	}
+	return nil
 }
 
 // Secret returns the Secret called name, or nil.

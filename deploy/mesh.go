@@ -2,7 +2,6 @@ package deploy
 
 import (
 	"fmt"
-	"io/fs"
 	"slices"
 	"strconv"
 	"strings"
@@ -10,11 +9,6 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 )
-
-// MeshDir is the directory, under k8s/, of the Istio objects. They are
-// not in k8s/kustomization.yaml: their kinds exist only once Istio is
-// installed.
-const MeshDir = "mesh"
 
 // MeshSpec is what the mesh's policies must allow beyond the services'
 // callers: Spec.Services says who calls whom.
@@ -182,49 +176,43 @@ type PortSelector struct {
 	Number uint32 `json:"number"`
 }
 
-// Mesh is the Istio objects of a directory.
+// Mesh is the Istio objects of an overlay.
 type Mesh struct {
-	Kustomization         *Kustomization
-	Files                 []File
 	PeerAuthentications   []*PeerAuthentication
 	AuthorizationPolicies []*AuthorizationPolicy
 	Gateways              []*Gateway
 	VirtualServices       []*VirtualService
 }
 
-// LoadMesh decodes the kustomization and the Istio objects of fsys (the
-// mesh directory), strictly, as Load does.
-func LoadMesh(fsys fs.FS) (*Mesh, error) {
-	mesh := &Mesh{}
-	k, err := loadDir(fsys, mesh.Decode)
-	mesh.Kustomization = k
-	return mesh, err
-}
-
 // Decode adds the Istio objects of one multi-document YAML file to mesh.
 func (mesh *Mesh) Decode(file string, data []byte) error {
-	f, err := decodeFile(file, data, func(doc []byte, tm metav1.TypeMeta) error {
-		var err error
-		switch tm.APIVersion + " " + tm.Kind {
-		case "security.istio.io/v1 PeerAuthentication":
-			err = add(doc, &mesh.PeerAuthentications)
-		case "security.istio.io/v1 AuthorizationPolicy":
-			err = add(doc, &mesh.AuthorizationPolicies)
-		case "networking.istio.io/v1 Gateway":
-			err = add(doc, &mesh.Gateways)
-		case "networking.istio.io/v1 VirtualService":
-			err = add(doc, &mesh.VirtualServices)
-		default:
-			return fmt.Errorf("unsupported apiVersion %q kind %q", tm.APIVersion, tm.Kind)
-		}
-		if err != nil {
-			return fmt.Errorf("%s: %w", tm.Kind, err)
-		}
-		return nil
-	})
-	mesh.Files = append(mesh.Files, f)
+	_, err := decodeFile(file, data, mesh.decodeDocument)
 	return err
 }
+
+// decodeDocument decodes one Istio document of type tm into mesh.
+func (mesh *Mesh) decodeDocument(doc []byte, tm metav1.TypeMeta) error {
+	var err error
+	switch tm.APIVersion + " " + tm.Kind {
+	case "security.istio.io/v1 PeerAuthentication":
+		err = add(doc, &mesh.PeerAuthentications)
+	case "security.istio.io/v1 AuthorizationPolicy":
+		err = add(doc, &mesh.AuthorizationPolicies)
+	case "networking.istio.io/v1 Gateway":
+		err = add(doc, &mesh.Gateways)
+	case "networking.istio.io/v1 VirtualService":
+		err = add(doc, &mesh.VirtualServices)
+	default:
+		return fmt.Errorf("unsupported apiVersion %q kind %q", tm.APIVersion, tm.Kind)
+	}
+	if err != nil {
+		return fmt.Errorf("%s: %w", tm.Kind, err)
+	}
+	return nil
+}
+
+// Empty says whether there are no Istio objects.
+func (mesh *Mesh) Empty() bool { return len(mesh.all()) == 0 }
 
 func (mesh *Mesh) all() []objectMeta {
 	var out []objectMeta
@@ -311,27 +299,31 @@ func (s RuleSource) matches(trustDomain string, p Principal) bool {
 	return matches(s.Principals, p.name(trustDomain)) && matches(s.Namespaces, p.Namespace)
 }
 
-// ValidateMesh checks the Istio objects of mesh against the manifests and
-// spec: STRICT mutual TLS for the whole namespace, policies that deny by
-// default and then allow each service's callers (Spec.Services) and no
-// one else, etcd's clients and peers, and a gateway that passes the
-// partners' TLS through to a Public service.
-func (m *Manifests) ValidateMesh(mesh *Mesh, spec Spec) []Problem {
-	c := &checker{m: m, spec: spec}
+// mesh checks the Istio objects against the manifests and the spec:
+// STRICT mutual TLS for the whole namespace, policies that deny by default
+// and then allow each service's callers (Spec.Services) and no one else,
+// etcd's clients and peers, the traces to Jaeger, and a gateway that
+// passes the partners' TLS through to a Public service.
+func (c *checker) mesh() {
+	mesh, spec := c.m.Mesh, c.spec
+	if spec.Mesh == nil {
+		if !mesh.Empty() {
+			c.errorf("Namespace "+Namespace, "the overlay has Istio objects, but the spec expects no mesh")
+		}
+		return
+	}
 	if spec.Mesh.TrustDomain == "" || spec.Mesh.Gateway.Namespace == "" {
 		c.errorf("Namespace "+Namespace, "the spec names no mesh trust domain or ingress gateway to check the policies against")
-		return c.problems
+		return
 	}
-	c.metadata(mesh.all(), false)
-	c.kustomization(MeshDir+"/"+KustomizationFile, mesh.Kustomization, mesh.Files)
 	c.peerAuthentication(mesh)
 	c.authorizationPolicies(mesh)
 	for _, s := range spec.Services {
 		c.meshService(mesh, s)
 	}
 	c.meshEtcd(mesh)
+	c.meshTracing(mesh)
 	c.gateways(mesh)
-	return c.problems
 }
 
 // peerAuthentication: the whole namespace accepts mutual TLS only.
@@ -484,8 +476,8 @@ func (c *checker) meshReplicas(mesh *Mesh, obj string, s ServiceSpec, self workl
 	}
 }
 
-// meshEtcd: every workload may connect to etcd's client port; only etcd's
-// members to its peer port; nothing outside to either.
+// meshEtcd: every client of etcd (UNIGATE_ETCD) may connect to its client
+// port; only etcd's members to its peer port; the gateway to neither.
 func (c *checker) meshEtcd(mesh *Mesh) {
 	st := c.m.StatefulSet(c.spec.Etcd.Name)
 	if st == nil || len(st.Spec.Template.Spec.Containers) == 0 {
@@ -502,7 +494,7 @@ func (c *checker) meshEtcd(mesh *Mesh) {
 	}
 	for _, w := range c.m.workloads() {
 		member := w.name == st.Name
-		if client, ok := ports["client"]; ok && !member && !mesh.Allows(td, c.identity(w), self.Labels, client) {
+		if client, ok := ports["client"]; ok && !member && c.usesEtcd(w) && !mesh.Allows(td, c.identity(w), self.Labels, client) {
 			c.errorf(obj, "mesh: %s may not connect to it on %d", w.object(), client)
 		}
 		if peer, ok := ports["peer"]; ok && mesh.Allows(td, c.identity(w), self.Labels, peer) != member {
@@ -603,5 +595,28 @@ func (c *checker) destination(obj, where string, d Destination) {
 	}
 	if !public {
 		c.errorf(obj, "%s: destination %s is not a Public service's", where, d.Host)
+	}
+}
+
+// meshTracing: every workload that sends traces (OTEL_EXPORTER_OTLP_ENDPOINT)
+// to a Service here may connect to its pods' OTLP port.
+func (c *checker) meshTracing(mesh *Mesh) {
+	td := c.spec.Mesh.TrustDomain
+	for _, w := range c.m.workloads() {
+		for i := range w.template.Spec.Containers {
+			ct := &w.template.Spec.Containers[i]
+			v, ok := c.m.envValue(ct, "OTEL_EXPORTER_OTLP_ENDPOINT")
+			if !ok || v == "" {
+				continue
+			}
+			host, port, _, err := splitOTLPEndpoint(v)
+			dst, cp := c.serviceBackend(host, port)
+			if err != nil || cp == nil {
+				continue // reported by the targets' checks
+			}
+			if !mesh.Allows(td, c.identity(w), dst.template.Labels, cp.ContainerPort) {
+				c.errorf(w.object(), "mesh: may not send its traces to %s on %d", dst.object(), cp.ContainerPort)
+			}
+		}
 	}
 }

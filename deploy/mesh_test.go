@@ -1,7 +1,6 @@
 package deploy_test
 
 import (
-	"os"
 	"slices"
 	"strings"
 	"testing"
@@ -11,47 +10,22 @@ import (
 	"github.com/unigate/unigate/deploy"
 )
 
-// meshDir holds the Istio objects under test.
-const meshDir = dir + "/" + deploy.MeshDir
-
-func loadMesh(t *testing.T) (*deploy.Manifests, *deploy.Mesh) {
-	t.Helper()
-	mesh, err := deploy.LoadMesh(os.DirFS(meshDir))
-	if err != nil {
-		t.Fatalf("decoding the mesh objects: %v", err)
-	}
-	return load(t, os.DirFS(dir)), mesh
-}
-
-// TestMesh decodes the Istio objects strictly and validates them against
-// the manifests, one subtest per object.
+// TestMesh checks that prod carries the Istio objects and dev none; their
+// checks run with Validate (TestManifests).
 func TestMesh(t *testing.T) {
-	m, mesh := loadMesh(t)
-	if len(mesh.AuthorizationPolicies) == 0 || len(mesh.Gateways) == 0 {
-		t.Fatalf("loaded %d AuthorizationPolicies and %d Gateways: is %s/ empty?", len(mesh.AuthorizationPolicies), len(mesh.Gateways), meshDir)
+	m := load(t, "prod")
+	if len(m.Mesh.AuthorizationPolicies) == 0 || len(m.Mesh.Gateways) == 0 || len(m.Mesh.PeerAuthentications) == 0 {
+		t.Fatalf("prod has %d AuthorizationPolicies, %d Gateways, %d PeerAuthentications", len(m.Mesh.AuthorizationPolicies), len(m.Mesh.Gateways), len(m.Mesh.PeerAuthentications))
 	}
-	byObject := map[string][]string{}
-	for _, p := range m.ValidateMesh(mesh, spec) {
-		byObject[p.Object] = append(byObject[p.Object], p.Msg)
-	}
-	objects := append(mesh.Objects(), deploy.MeshDir+"/"+deploy.KustomizationFile)
-	for o := range byObject {
-		if !slices.Contains(objects, o) {
-			objects = append(objects, o)
-		}
-	}
-	for _, o := range objects {
-		t.Run(o, func(t *testing.T) {
-			for _, msg := range byObject[o] {
-				t.Error(msg)
-			}
-		})
+	if d := load(t, "dev"); !d.Mesh.Empty() {
+		t.Errorf("dev has Istio objects: %v", d.Objects())
 	}
 }
 
 // TestMeshAllows walks who may connect to whom by mesh identity.
 func TestMeshAllows(t *testing.T) {
-	m, mesh := loadMesh(t)
+	m := load(t, "prod")
+	mesh, spec := m.Mesh, specFor("prod")
 	sa := func(name string) deploy.Principal {
 		return deploy.Principal{Namespace: deploy.Namespace, ServiceAccount: name}
 	}
@@ -90,6 +64,13 @@ func TestMeshAllows(t *testing.T) {
 		{sa("router"), "router", 7001, false},
 		// Risk's replicas stream velocity to each other.
 		{sa("risk"), "risk", 7003, true},
+		// Traces to Jaeger from the services only.
+		{sa("fx"), "jaeger", 4317, true},
+		{sa("etcd-bootstrap"), "jaeger", 4317, false},
+		{deploy.Principal{Namespace: "monitoring", ServiceAccount: "grafana"}, "jaeger", 16686, true},
+		{deploy.Principal{Namespace: "monitoring", ServiceAccount: "prometheus"}, "fx", 9090, true},
+		{deploy.Principal{Namespace: "monitoring", ServiceAccount: "prometheus"}, "fx", 7002, false},
+		{deploy.Principal{Namespace: "default", ServiceAccount: "default"}, "fx", 9090, false},
 	}
 	for _, tt := range tests {
 		t.Run(tt.from.Namespace+"/"+tt.from.ServiceAccount+"→"+tt.to+":"+itoa(tt.port), func(t *testing.T) {
@@ -186,9 +167,12 @@ func TestMeshCatches(t *testing.T) {
 		}, "VirtualService acquirer-edge", "SNI host networks.unigate.example.com is served by none of its gateways"},
 		{"object in another namespace", func(_ *deploy.Manifests, mesh *deploy.Mesh) { mesh.Gateway("unigate-edge").Namespace = "istio-ingress" },
 			"Gateway unigate-edge", `metadata.namespace is "istio-ingress"`},
-		{"file left out of the kustomization", func(_ *deploy.Manifests, mesh *deploy.Mesh) {
-			mesh.Kustomization.Resources = slices.DeleteFunc(mesh.Kustomization.Resources, func(r string) bool { return r == "gateway.yaml" })
-		}, deploy.MeshDir + "/" + deploy.KustomizationFile, "does not list gateway.yaml"},
+		{"traces refused by the mesh", func(_ *deploy.Manifests, mesh *deploy.Mesh) {
+			src := &mesh.AuthorizationPolicy("jaeger").Spec.Rules[0].From[0].Source
+			src.Principals = slices.DeleteFunc(src.Principals, func(p string) bool { return strings.HasSuffix(p, "/sa/router") })
+		}, "Deployment router", "mesh: may not send its traces to Deployment jaeger on 4317"},
+		{"no mesh in prod", func(m *deploy.Manifests, _ *deploy.Mesh) { m.Mesh = &deploy.Mesh{} },
+			"Namespace unigate", "no PeerAuthentication requires STRICT mutual TLS for the whole namespace"},
 		{"acquirer standbys refused by the mesh", func(_ *deploy.Manifests, mesh *deploy.Mesh) {
 			ap := mesh.AuthorizationPolicy("acquirer")
 			ap.Spec.Rules = ap.Spec.Rules[:1]
@@ -224,9 +208,9 @@ func TestMeshCatches(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			m, mesh := loadMesh(t)
-			tt.break_(m, mesh)
-			wantProblem(t, m.ValidateMesh(mesh, spec), tt.object, tt.want)
+			m := load(t, "prod")
+			tt.break_(m, m.Mesh)
+			wantProblem(t, m.Validate(specFor("prod")), tt.object, tt.want)
 		})
 	}
 }

@@ -1,13 +1,16 @@
 package deploy
 
 import (
+	"fmt"
 	"slices"
+	"strings"
 
 	corev1 "k8s.io/api/core/v1"
 	networkingv1 "k8s.io/api/networking/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/apimachinery/pkg/util/intstr"
+	"k8s.io/apimachinery/pkg/util/validation"
 )
 
 // Endpoint is one end of a connection: a pod of a workload in the
@@ -210,4 +213,127 @@ func selects(sel *metav1.LabelSelector, l map[string]string) bool {
 		return false
 	}
 	return s.Matches(labels.Set(l))
+}
+
+// in-namespace peer selects existing pods; ports are ports those pods have.
+// networkPolicies: ingress and egress are denied by default; every policy
+// and every in-namespace peer selects existing pods; ports are ports those
+// pods have.
+func (c *checker) networkPolicies() {
+	for _, dir := range []networkingv1.PolicyType{networkingv1.PolicyTypeIngress, networkingv1.PolicyTypeEgress} {
+		deny := slices.ContainsFunc(c.m.NetworkPolicies, func(np *networkingv1.NetworkPolicy) bool {
+			rules := len(np.Spec.Ingress)
+			if dir == networkingv1.PolicyTypeEgress {
+				rules = len(np.Spec.Egress)
+			}
+			return emptySelector(&np.Spec.PodSelector) && slices.Contains(policyTypes(np), dir) && rules == 0
+		})
+		if !deny {
+			c.errorf("Namespace "+Namespace, "no NetworkPolicy denies %s by default", strings.ToLower(string(dir)))
+		}
+	}
+	for _, np := range c.m.NetworkPolicies {
+		obj := "NetworkPolicy " + np.Name
+		if len(np.Spec.PolicyTypes) == 0 {
+			c.errorf(obj, "policyTypes is not set")
+		}
+		if p := selectorProblem(&np.Spec.PodSelector); p != "" {
+			c.errorf(obj, "podSelector: %s", p)
+			continue
+		}
+		selected := c.m.selecting(&np.Spec.PodSelector)
+		if len(selected) == 0 {
+			c.errorf(obj, "podSelector %s selects no pods", metav1.FormatLabelSelector(&np.Spec.PodSelector))
+			continue
+		}
+		for i, r := range np.Spec.Ingress {
+			for _, p := range r.From {
+				c.peer(obj, fmt.Sprintf("ingress rule %d", i+1), p)
+				if p.IPBlock != nil {
+					c.ipBlock(obj, fmt.Sprintf("ingress rule %d", i+1), p.IPBlock)
+				}
+			}
+			c.policyPorts(obj, fmt.Sprintf("ingress rule %d", i+1), r.Ports, selected)
+		}
+		for i, r := range np.Spec.Egress {
+			var peers []workload
+			inside := len(r.To) > 0
+			for _, p := range r.To {
+				if p.IPBlock != nil {
+					c.ipBlock(obj, fmt.Sprintf("egress rule %d", i+1), p.IPBlock)
+				}
+				ws := c.peer(obj, fmt.Sprintf("egress rule %d", i+1), p)
+				peers = append(peers, ws...)
+				inside = inside && ws != nil
+			}
+			if inside {
+				c.policyPorts(obj, fmt.Sprintf("egress rule %d", i+1), r.Ports, peers)
+			}
+		}
+	}
+}
+
+// peer checks a peer that names pods of this namespace and returns them;
+// it returns nil for a peer outside the namespace.
+func (c *checker) peer(obj, where string, p networkingv1.NetworkPolicyPeer) []workload {
+	if p.IPBlock != nil || p.PodSelector == nil {
+		return nil
+	}
+	if p.NamespaceSelector != nil && !selects(p.NamespaceSelector, c.m.namespaceLabels()) {
+		return nil
+	}
+	ws := c.m.selecting(p.PodSelector)
+	if len(ws) == 0 {
+		c.errorf(obj, "%s: peer podSelector %s selects no pods", where, metav1.FormatLabelSelector(p.PodSelector))
+	}
+	return ws
+}
+
+// policyPorts checks that each port of a rule is a port of at least one of
+// the pods it leads to.
+func (c *checker) policyPorts(obj, where string, ports []networkingv1.NetworkPolicyPort, pods []workload) {
+	for _, p := range ports {
+		if p.Port == nil {
+			continue
+		}
+		proto := corev1.ProtocolTCP
+		if p.Protocol != nil {
+			proto = *p.Protocol
+		}
+		if p.Port.Type == intstr.Int {
+			for _, e := range validation.IsValidPortNum(int(p.Port.IntVal)) {
+				c.errorf(obj, "%s: port %d: %s", where, p.Port.IntVal, e)
+			}
+		}
+		found := false
+		for _, w := range pods {
+			for _, cp := range w.endpoint().Ports {
+				if protocolOf(cp) != proto {
+					continue
+				}
+				switch {
+				case p.Port.Type == intstr.String:
+					found = found || cp.Name == p.Port.StrVal
+				case p.EndPort != nil:
+					found = found || (cp.ContainerPort >= p.Port.IntVal && cp.ContainerPort <= *p.EndPort)
+				default:
+					found = found || cp.ContainerPort == p.Port.IntVal
+				}
+			}
+		}
+		if !found {
+			c.errorf(obj, "%s: port %s/%s is no container port of %s", where, p.Port.String(), proto, names(pods))
+		}
+	}
+}
+
+// outside: every workload reaches what it needs outside the namespace.
+func (c *checker) outside() {
+	for _, w := range c.m.workloads() {
+		for _, ps := range c.spec.OutsideEgress {
+			if !c.m.Reachable(w.endpoint(), Outside, ps.Port, ps.Protocol) {
+				c.errorf(w.object(), "cannot reach %s (%d/%s) outside the namespace", ps.What, ps.Port, ps.Protocol)
+			}
+		}
+	}
 }

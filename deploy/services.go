@@ -4,6 +4,8 @@ import (
 	"slices"
 	"strings"
 
+	"k8s.io/apimachinery/pkg/util/intstr"
+
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 )
@@ -34,7 +36,7 @@ func (c *checker) service(s ServiceSpec) {
 	}
 	argv := append(slices.Clone(ct.Command), ct.Args...)
 	if len(argv) < 2 || argv[0] != "unigate" || argv[1] != s.Name {
-		c.containerf(obj, ct, "runs %q, not unigate %s", argv, s.Name)
+		c.containerf(obj, ct, "runs %q, not unigate %s", argv[:min(2, len(argv))], s.Name)
 	}
 	if listen, ok := c.m.envValue(ct, "UNIGATE_LISTEN"); !ok {
 		c.containerf(obj, ct, "does not set UNIGATE_LISTEN")
@@ -194,4 +196,115 @@ func (c *checker) needsEtcd(obj string, s ServiceSpec, ct *corev1.Container) {
 	if v, ok := c.m.envValue(ct, "UNIGATE_ETCD"); !ok || strings.TrimSpace(v) == "" {
 		c.containerf(obj, ct, "does not set UNIGATE_ETCD: it %s through etcd, and the default (http://127.0.0.1:2379) is no etcd of the cluster", strings.Join(why, " and "))
 	}
+}
+
+// services: each selects the pods of exactly one workload, its ports land
+// on container ports, and some NetworkPolicy lets traffic reach them.
+func (c *checker) services() {
+	for _, s := range c.m.Services {
+		obj := "Service " + s.Name
+		if s.Spec.Type != "" && s.Spec.Type != corev1.ServiceTypeClusterIP {
+			c.errorf(obj, "type %s exposes it outside the cluster; traffic comes in through the mesh gateway", s.Spec.Type)
+		}
+		sel := &metav1.LabelSelector{MatchLabels: s.Spec.Selector}
+		if emptySelector(sel) {
+			c.errorf(obj, "has no selector")
+			continue
+		}
+		ws := c.m.selecting(sel)
+		switch len(ws) {
+		case 0:
+			c.errorf(obj, "selector %v selects no pods of any Deployment or StatefulSet", s.Spec.Selector)
+			continue
+		case 1:
+		default:
+			c.errorf(obj, "selector %v selects the pods of several workloads: %s", s.Spec.Selector, names(ws))
+			continue
+		}
+		w := ws[0]
+		if len(s.Spec.Ports) == 0 {
+			c.errorf(obj, "has no ports")
+		}
+		for _, sp := range s.Spec.Ports {
+			cp := c.targetPort(w, sp)
+			if cp == nil {
+				tp := targetPortOf(sp)
+				c.errorf(obj, "port %s: targetPort %s is not a %s container port of %s", sp.Name, tp.String(), protocolOfService(sp), w.object())
+				continue
+			}
+			if cp.Name == "grpc" {
+				// A server with UNIGATE_PKI speaks TLS itself: a mesh
+				// sidecar told "grpc" would parse its bytes as HTTP/2.
+				want := "grpc"
+				if c.mutualTLS(w, cp) {
+					want = "tls"
+				}
+				if !strings.HasPrefix(sp.Name, "grpc") || sp.AppProtocol == nil || *sp.AppProtocol != want {
+					c.errorf(obj, "port %s: a gRPC port must be named grpc and declare appProtocol %s", sp.Name, want)
+				}
+			}
+			if !c.reachableFromSomewhere(w.endpoint(), cp.ContainerPort, protocolOf(*cp)) {
+				c.errorf(obj, "port %s: no NetworkPolicy lets anything reach %s on %d", sp.Name, w.object(), cp.ContainerPort)
+			}
+		}
+	}
+}
+
+func targetPortOf(sp corev1.ServicePort) intstr.IntOrString {
+	if sp.TargetPort.Type == intstr.Int && sp.TargetPort.IntVal == 0 {
+		return intstr.FromInt32(sp.Port)
+	}
+	return sp.TargetPort
+}
+
+func protocolOfService(sp corev1.ServicePort) corev1.Protocol {
+	if sp.Protocol == "" {
+		return corev1.ProtocolTCP
+	}
+	return sp.Protocol
+}
+
+// mutualTLS says whether the container with port cp of w serves it with
+// mutual TLS (it sets UNIGATE_PKI).
+func (c *checker) mutualTLS(w workload, cp *corev1.ContainerPort) bool {
+	for i := range w.template.Spec.Containers {
+		ct := &w.template.Spec.Containers[i]
+		if slices.ContainsFunc(ct.Ports, func(p corev1.ContainerPort) bool { return p == *cp }) {
+			v, ok := c.m.envValue(ct, "UNIGATE_PKI")
+			return ok && v != ""
+		}
+	}
+	return false
+}
+
+// targetPort returns the container port a Service port sends to.
+func (c *checker) targetPort(w workload, sp corev1.ServicePort) *corev1.ContainerPort {
+	tp := targetPortOf(sp)
+	for i := range w.template.Spec.Containers {
+		ct := &w.template.Spec.Containers[i]
+		if cp := resolvePort(ct, tp); cp != nil && protocolOf(*cp) == protocolOfService(sp) {
+			return cp
+		}
+	}
+	return nil
+}
+
+func (c *checker) reachableFromSomewhere(dst Endpoint, port int32, proto corev1.Protocol) bool {
+	if c.m.Reachable(Outside, dst, port, proto) {
+		return true
+	}
+	for _, w := range c.m.workloads() {
+		if c.m.Reachable(w.endpoint(), dst, port, proto) {
+			return true
+		}
+	}
+	return false
+}
+
+// replicaFloor is the fewest replicas a workload runs with: its replicas,
+// or its HPA's minReplicas if lower.
+
+// selectorOf is a Service's selector as a label selector.
+func selectorOf(svc *corev1.Service) *metav1.LabelSelector {
+	return &metav1.LabelSelector{MatchLabels: svc.Spec.Selector}
 }

@@ -57,19 +57,35 @@ func (c *checker) targets(w workload) {
 			}
 		}
 		if v, ok := c.m.envValue(ct, "UNIGATE_DSN"); ok {
-			u, err := url.Parse(v)
-			if err != nil || (u.Scheme != "postgres" && u.Scheme != "postgresql") || u.Hostname() == "" {
+			host, port, u := dsnHost(v)
+			if u == nil {
 				c.containerf(obj, ct, "UNIGATE_DSN is not a postgres:// URL with a host")
-			} else {
-				port := int32(26257)
-				if u.Port() != "" {
-					n, _ := strconv.Atoi(u.Port())
-					port = int32(n)
-				}
-				c.reach(obj, p+"UNIGATE_DSN", src, u.Hostname(), port)
+				continue
+			}
+			c.reach(obj, p+"UNIGATE_DSN", src, host, port)
+			switch mode := u.Query().Get("sslmode"); {
+			case mode != "verify-full":
+				c.containerf(obj, ct, "UNIGATE_DSN: sslmode is %q, not verify-full: the database's certificate would not be checked", mode)
+			case u.Query().Get("sslrootcert") != "":
+				c.mountedFile(obj, w, ct, "UNIGATE_DSN sslrootcert", u.Query().Get("sslrootcert"))
 			}
 		}
 	}
+}
+
+// dsnHost returns the host and port of a postgres:// DSN (CockroachDB's
+// port by default), and the URL; a nil URL if it is none.
+func dsnHost(v string) (string, int32, *url.URL) {
+	u, err := url.Parse(v)
+	if err != nil || (u.Scheme != "postgres" && u.Scheme != "postgresql") || u.Hostname() == "" {
+		return "", 0, nil
+	}
+	port := int32(crdbSQLPort)
+	if u.Port() != "" {
+		n, _ := strconv.Atoi(u.Port())
+		port = int32(n)
+	}
+	return u.Hostname(), port, u
 }
 
 // splitOTLPEndpoint reads an OTLP/gRPC endpoint as package telemetry

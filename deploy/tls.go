@@ -37,13 +37,7 @@ type fileSource struct {
 // the container's user (through the pod's fsGroup) may read it.
 func (c *checker) mountedFile(obj string, w workload, ct *corev1.Container, what, file string) {
 	file = path.Clean(file)
-	var vm *corev1.VolumeMount
-	for i := range ct.VolumeMounts {
-		mp := path.Clean(ct.VolumeMounts[i].MountPath)
-		if (file == mp || strings.HasPrefix(file, mp+"/")) && (vm == nil || len(mp) > len(path.Clean(vm.MountPath))) {
-			vm = &ct.VolumeMounts[i]
-		}
-	}
+	vm := mountOf(ct, file)
 	if vm == nil {
 		c.containerf(obj, ct, "%s: %s is on no volume it mounts", what, file)
 		return
@@ -56,9 +50,40 @@ func (c *checker) mountedFile(obj string, w workload, ct *corev1.Container, what
 		rel = path.Join(vm.SubPath, rel)
 	}
 	pod := &w.template.Spec
-	var sources []fileSource
+	sources := volumeSources(w, vm.Name)
 	for _, v := range pod.Volumes {
-		if v.Name != vm.Name {
+		if v.Name == vm.Name && sources == nil {
+			c.containerf(obj, ct, "%s: %s is on volume %s, which no Secret fills", what, file, vm.Name)
+			return
+		}
+	}
+	if sources == nil {
+		return // reported as a mount of a missing volume
+	}
+	for _, s := range sources {
+		keys := c.m.keys(s.kind, s.name)
+		key, mode, ok := s.key(rel, keys)
+		if !ok {
+			continue
+		}
+		switch {
+		case keys == nil:
+			c.containerf(obj, ct, "%s: %s %q does not exist (supply its placeholder, as base/secret-pki.yaml)", what, s.kind, s.name)
+		case !keys[key]:
+			c.containerf(obj, ct, "%s: %s %q has no key %q", what, s.kind, s.name, key)
+		}
+		c.fileMode(obj, pod, ct, what, file, mode)
+		return
+	}
+	c.containerf(obj, ct, "%s: volume %s provides no file %s", what, vm.Name, rel)
+}
+
+// volumeSources returns the Secrets and ConfigMaps a pod's volume
+// projects files from; nil for a volume of another kind, or none.
+func volumeSources(w workload, volume string) []fileSource {
+	var sources []fileSource
+	for _, v := range w.template.Spec.Volumes {
+		if v.Name != volume {
 			continue
 		}
 		switch {
@@ -75,30 +100,9 @@ func (c *checker) mountedFile(obj string, w workload, ct *corev1.Container, what
 			}
 		case v.ConfigMap != nil:
 			sources = append(sources, fileSource{"ConfigMap", v.ConfigMap.Name, v.ConfigMap.Items, v.ConfigMap.DefaultMode})
-		default:
-			c.containerf(obj, ct, "%s: %s is on volume %s, which no Secret fills", what, file, vm.Name)
-			return
 		}
 	}
-	if sources == nil {
-		return // reported as a mount of a missing volume
-	}
-	for _, s := range sources {
-		keys := c.m.keys(s.kind, s.name)
-		key, mode, ok := s.key(rel, keys)
-		if !ok {
-			continue
-		}
-		switch {
-		case keys == nil:
-			c.containerf(obj, ct, "%s: %s %q does not exist (add a placeholder, as secret-pki.yaml does)", what, s.kind, s.name)
-		case !keys[key]:
-			c.containerf(obj, ct, "%s: %s %q has no key %q", what, s.kind, s.name, key)
-		}
-		c.fileMode(obj, pod, ct, what, file, mode)
-		return
-	}
-	c.containerf(obj, ct, "%s: volume %s provides no file %s", what, vm.Name, rel)
+	return sources
 }
 
 // key returns the key s projects to the file at rel and the file's mode.

@@ -100,6 +100,7 @@ func Run(ctx context.Context, cli *clientv3.Client, cfg Config, lead func(ctx co
 	if cfg.TTL <= 0 {
 		cfg.TTL = 1
 	}
+	standing(cfg.Name)
 	for ctx.Err() == nil {
 		if err := runSession(ctx, cli, cfg, lead); err != nil && ctx.Err() == nil {
 			cfg.Log.WarnContext(ctx, "election session ended", "election", cfg.Name, "err", err)
@@ -155,7 +156,9 @@ func runSession(ctx context.Context, cli *clientv3.Client, cfg Config, lead func
 	}
 	term := Term{Name: cfg.Name, Candidate: cfg.Candidate, Revision: e.Rev()}
 	cfg.Log.InfoContext(ctx, "elected", "election", cfg.Name, "candidate", cfg.Candidate, "revision", term.Revision)
+	endTerm := leading(cfg.Name)
 	err = lead(cctx, term)
+	endTerm()
 	stillLeader := true
 	select {
 	case <-s.Done():

@@ -1,7 +1,8 @@
 // Package grpcx builds Unigate's gRPC servers and client connections the
-// same way everywhere: OpenTelemetry stats handlers, one error-mapping
-// interceptor (rpcerr.ToStatus), panic recovery, health and reflection, a
-// graceful stop, and a deadline on every outbound call.
+// same way everywhere: OpenTelemetry stats handlers, Prometheus metrics
+// per call (rate, errors, duration) and a request log line, one
+// error-mapping interceptor (rpcerr.ToStatus), panic recovery, health and
+// reflection, a graceful stop, and a deadline on every outbound call.
 package grpcx
 
 import (
@@ -24,6 +25,7 @@ import (
 	"google.golang.org/grpc/keepalive"
 	"google.golang.org/grpc/reflection"
 
+	"github.com/unigate/unigate/pkg/paycode"
 	"github.com/unigate/unigate/pkg/rpcerr"
 )
 
@@ -43,8 +45,10 @@ func NewServer(log *slog.Logger, opts ...grpc.ServerOption) *Server {
 		grpc.StatsHandler(otelgrpc.NewServerHandler()),
 		grpc.KeepaliveParams(keepalive.ServerParameters{Time: serverPing, Timeout: pingTimeout}),
 		grpc.KeepaliveEnforcementPolicy(keepalive.EnforcementPolicy{MinTime: clientPing / 2, PermitWithoutStream: true}),
-		grpc.ChainUnaryInterceptor(s.unaryErrors),
-		grpc.ChainStreamInterceptor(s.streamErrors),
+		// Metrics and the request log see each call's final code: the
+		// error as rpcerr mapped it, a panic as INTERNAL.
+		grpc.ChainUnaryInterceptor(serverMetrics.UnaryServerInterceptor(), s.logUnary, s.unaryErrors),
+		grpc.ChainStreamInterceptor(serverMetrics.StreamServerInterceptor(), s.logStream, s.streamErrors),
 		// Reuse handler goroutines: their stacks have already grown, which
 		// a fresh goroutine per call pays for again (visible in profiles).
 		grpc.NumStreamWorkers(uint32(4 * runtime.GOMAXPROCS(0))),
@@ -86,8 +90,9 @@ func (s *Server) streamErrors(srv any, ss grpc.ServerStream, info *grpc.StreamSe
 func (s *Server) mapError(ctx context.Context, method string, err error) error {
 	st := rpcerr.ToStatus(err)
 	if st.Code() == codes.Internal {
-		// The caller sees only INTERNAL; the cause stays in our logs.
-		s.log.ErrorContext(ctx, "internal error", "method", method, "err", err.Error())
+		// The caller sees only INTERNAL; the cause stays in our logs, with
+		// any payment code a downstream echoed into it masked.
+		s.log.ErrorContext(ctx, "internal error", "method", method, "err", paycode.Redact(err.Error()))
 	}
 	return st.Err()
 }
@@ -138,7 +143,8 @@ func Dial(target string, callTimeout time.Duration, opts ...grpc.DialOption) (*g
 	base := []grpc.DialOption{
 		grpc.WithTransportCredentials(insecure.NewCredentials()),
 		grpc.WithStatsHandler(otelgrpc.NewClientHandler()),
-		grpc.WithChainUnaryInterceptor(deadline(callTimeout)),
+		grpc.WithChainUnaryInterceptor(clientMetrics.UnaryClientInterceptor(), deadline(callTimeout)),
+		grpc.WithChainStreamInterceptor(clientMetrics.StreamClientInterceptor()),
 		grpc.WithDefaultServiceConfig(serviceConfig),
 		grpc.WithKeepaliveParams(keepalive.ClientParameters{Time: clientPing, Timeout: pingTimeout, PermitWithoutStream: true}),
 	}

@@ -118,6 +118,7 @@ func openPostgres(ctx context.Context, dsn string, o options) (*DB, error) {
 	if o.serializable {
 		cfg.RuntimeParams["default_transaction_isolation"] = "serializable"
 	}
+	cfg.Tracer = queryTracer{}
 	db := stdlib.OpenDB(*cfg)
 	db.SetMaxOpenConns(32)
 	db.SetMaxIdleConns(32)

@@ -18,6 +18,10 @@
 //	                        https) when OTEL_EXPORTER_OTLP_INSECURE (or
 //	                        OTEL_EXPORTER_OTLP_TRACES_INSECURE) is "false"
 //
+// Sampling follows OTEL_TRACES_SAMPLER (parentbased_always_on by default),
+// except that health checks, reflection and client calls made outside any
+// request start no trace (quietSampler).
+//
 // The exporter reads the certificate, header, timeout and compression
 // variables itself (go.opentelemetry.io/otel/exporters/otlp/otlptrace/otlptracegrpc).
 // Logs are JSON (log/slog) and carry the trace and span id of the request
@@ -59,6 +63,7 @@ type Config struct {
 func Setup(ctx context.Context, cfg Config) (shutdown func(context.Context) error, err error) {
 	opts := []sdktrace.TracerProviderOption{
 		sdktrace.WithResource(resource.NewSchemaless(semconv.ServiceName(cfg.ServiceName))),
+		sdktrace.WithSampler(quietSampler{envSampler()}),
 	}
 	endpoint := cfg.OTLPEndpoint
 	if endpoint == "" {

@@ -5,6 +5,7 @@ import (
 	"fmt"
 
 	"github.com/unigate/unigate/pkg/rpcerr"
+	"github.com/unigate/unigate/pkg/telemetry"
 )
 
 // Cancel cancels a payment in full. It is allowed while the payment is in
@@ -15,6 +16,7 @@ import (
 // never moved), U while the reversal is in flight — the resolver owns the
 // cancel from the moment it is accepted and finishes it.
 func (s *Service) Cancel(ctx context.Context, p Payment) (Result, Payment, error) {
+	telemetry.Annotate(ctx, telemetry.PaymentIDKey.String(p.ID), telemetry.PartnerIDKey.String(p.PartnerID))
 	for range 3 { // re-evaluate if the payment changes under us
 		switch {
 		case p.Status.Final():
@@ -99,6 +101,9 @@ func (s *Service) reverse(ctx context.Context, p Payment, f *Fence) (Payment, er
 		return s.keep(ctx, p, "recording a reversal", err)
 	}
 	if applied {
+		if done.Status == Failed { // given up (timed out, refused by risk): F
+			counted(p, resultF)
+		}
 		s.release(ctx, p.ID)
 		s.kickPoster()
 	}

@@ -7,6 +7,7 @@ import (
 
 	"github.com/unigate/unigate/pkg/money"
 	"github.com/unigate/unigate/pkg/rpcerr"
+	"github.com/unigate/unigate/pkg/telemetry"
 )
 
 // SubmitInput is a CPM payment submitted by a merchant network.
@@ -48,6 +49,7 @@ func (s *Service) Submit(ctx context.Context, in SubmitInput) (Payment, error) {
 	}
 	a := *in.Amount
 	hash := fingerprint("cpm", in.NetworkID, in.OrderID, in.MerchantID, in.Code, a.Currency, fmt.Sprint(a.Minor))
+	telemetry.Annotate(ctx, telemetry.PaymentIDKey.String(OrderPaymentID(in.NetworkID, in.OrderID)))
 	if p, err := s.d.Store.PaymentByOrder(ctx, in.NetworkID, in.OrderID); err == nil {
 		return sameRequest(p, hash)
 	} else if rpcerr.ReasonOf(err) != rpcerr.PaymentNotFound {
@@ -58,6 +60,7 @@ func (s *Service) Submit(ctx context.Context, in SubmitInput) (Payment, error) {
 	if err != nil {
 		return Payment{}, err
 	}
+	telemetry.Annotate(ctx, telemetry.PartnerIDKey.String(partnerID))
 	partner, err := s.d.Router.Partner(ctx, partnerID)
 	if err != nil {
 		return Payment{}, err
@@ -98,6 +101,7 @@ func (s *Service) Submit(ctx context.Context, in SubmitInput) (Payment, error) {
 		Merchant: m, MerchantAmount: a, WalletAmount: q.Wallet, SettlementAmount: q.Settlement, CostAmount: q.Cost,
 		QuoteID: q.ID, Rate: q.Rate, CreateTime: now, UpdateTime: now, NextAttempt: &next,
 		MerchantOrderID: in.OrderID, NetworkEndpoint: networkEndpoint, PartnerEndpoint: partner.Endpoint,
+		TraceParent: telemetry.TraceParent(ctx),
 	}
 	stored, inserted, err := s.d.Store.InsertPayment(ctx, p)
 	if err != nil {

@@ -89,6 +89,10 @@ type Payment struct {
 	// the payment and is kept on the row; it is not part of the request
 	// hash (see PayInput.hash).
 	DeviceRef string
+	// TraceParent is the W3C traceparent of the request that created the
+	// payment ("" if it was not traced): the resolver and the poster, which
+	// finish its work later and elsewhere, continue that trace from it.
+	TraceParent string
 }
 
 // downstream is the endpoint the resolver calls for p: the merchant

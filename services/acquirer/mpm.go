@@ -9,6 +9,7 @@ import (
 	"github.com/unigate/unigate/pkg/money"
 	"github.com/unigate/unigate/pkg/paycode"
 	"github.com/unigate/unigate/pkg/rpcerr"
+	"github.com/unigate/unigate/pkg/telemetry"
 )
 
 // PayInput is an MPM payment request.
@@ -176,6 +177,8 @@ func (s *Service) Pay(ctx context.Context, in PayInput) (Payment, error) {
 		return Payment{}, err
 	}
 	hash := in.hash()
+	telemetry.Annotate(ctx, telemetry.PaymentIDKey.String(PaymentID(in.PartnerID, in.PartnerPaymentID)),
+		telemetry.PartnerIDKey.String(in.PartnerID))
 
 	if p, err := s.d.Store.PaymentByKey(ctx, in.PartnerID, in.PartnerPaymentID); err == nil {
 		return sameRequest(p, hash)
@@ -205,6 +208,7 @@ func (s *Service) Pay(ctx context.Context, in PayInput) (Payment, error) {
 		MerchantAmount: a, WalletAmount: q.Wallet, SettlementAmount: q.Settlement, CostAmount: q.Cost,
 		QuoteID: q.ID, Rate: q.Rate, CreateTime: now, UpdateTime: now, NextAttempt: &next,
 		NetworkEndpoint: res.NetworkEndpoint, PartnerEndpoint: res.Partner.Endpoint,
+		TraceParent: telemetry.TraceParent(ctx),
 	}
 	stored, inserted, err := s.d.Store.InsertPayment(ctx, p)
 	if err != nil {

@@ -5,7 +5,11 @@ import (
 	"errors"
 	"time"
 
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/codes"
+
 	"github.com/unigate/unigate/pkg/rpcerr"
+	"github.com/unigate/unigate/pkg/telemetry"
 )
 
 func (s *Service) kickPoster() {
@@ -42,6 +46,8 @@ type postItem struct {
 	payment  *Payment
 	refundID string
 	postings []LedgerPosting
+	// traceParent is the trace of the payment the row belongs to.
+	traceParent string
 }
 
 func (it postItem) id() string {
@@ -79,7 +85,7 @@ func (s *Service) PostPending(ctx context.Context) (int, error) {
 		items := make([]postItem, 0, len(ps)+len(rs))
 		for i := range ps {
 			p := &ps[i]
-			it := postItem{payment: p}
+			it := postItem{payment: p, traceParent: p.TraceParent}
 			switch {
 			case p.Status == Succeeded:
 				it.postings = []LedgerPosting{ledgerPosting(*p, "")}
@@ -89,7 +95,8 @@ func (s *Service) PostPending(ctx context.Context) (int, error) {
 			items = append(items, it)
 		}
 		for _, rp := range rs {
-			items = append(items, postItem{refundID: rp.Refund.ID, postings: []LedgerPosting{refundPosting(rp.Payment, rp.Refund)}})
+			items = append(items, postItem{refundID: rp.Refund.ID, postings: []LedgerPosting{refundPosting(rp.Payment, rp.Refund)},
+				traceParent: rp.Payment.TraceParent})
 		}
 		for len(items) > 0 {
 			n, count := 0, 0
@@ -97,7 +104,7 @@ func (s *Service) PostPending(ctx context.Context) (int, error) {
 				count += len(items[n].postings)
 				n++
 			}
-			marked, err := s.post(ctx, items[:n])
+			marked, err := s.postTraced(ctx, items[:n])
 			total += marked
 			if err != nil {
 				return total, err
@@ -108,6 +115,27 @@ func (s *Service) PostPending(ctx context.Context) (int, error) {
 			return total, nil
 		}
 	}
+}
+
+// postTraced is post within a span that continues the trace of the
+// batch's first payment and links those of the others, so that a
+// payment's trace shows its ledger posting (telemetry.StartBatch).
+func (s *Service) postTraced(ctx context.Context, items []postItem) (int, error) {
+	parents := make([]string, len(items))
+	for i, it := range items {
+		parents[i] = it.traceParent
+	}
+	ctx, span := telemetry.StartBatch(ctx, parents, "acquirer.post-ledger", attribute.Int("unigate.batch_size", len(items)))
+	defer span.End()
+	if len(items) == 1 {
+		span.SetAttributes(telemetry.PaymentIDKey.String(items[0].id()))
+	}
+	n, err := s.post(ctx, items)
+	if err != nil {
+		span.RecordError(err)
+		span.SetStatus(codes.Error, err.Error())
+	}
+	return n, err
 }
 
 // permanent reports whether the ledger refused a batch for what is in it

@@ -8,6 +8,7 @@ import (
 	"github.com/unigate/unigate/pkg/money"
 	"github.com/unigate/unigate/pkg/paycode"
 	"github.com/unigate/unigate/pkg/rpcerr"
+	"github.com/unigate/unigate/pkg/telemetry"
 )
 
 // RefundInput is a merchant network's refund request.
@@ -67,6 +68,7 @@ func (s *Service) Refund(ctx context.Context, in RefundInput) (Refund, error) {
 	if err := in.validate(); err != nil {
 		return Refund{}, err
 	}
+	telemetry.Annotate(ctx, telemetry.PaymentIDKey.String(in.PaymentID))
 	a := *in.Amount
 	hash := fingerprint("refund", in.NetworkID, in.RequestID, in.PaymentID, a.Currency, fmt.Sprint(a.Minor))
 	sameRefund := func(r Refund) (Refund, error) {

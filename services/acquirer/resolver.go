@@ -5,6 +5,11 @@ import (
 	"errors"
 	"sync"
 	"time"
+
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/codes"
+
+	"github.com/unigate/unigate/pkg/telemetry"
 )
 
 func isFenced(err error) bool { return errors.Is(err, ErrFenced) }
@@ -112,8 +117,12 @@ func (r *resolver) dispatch(ctx context.Context) error {
 		r.wg.Add(1)
 		go func() {
 			defer r.wg.Done()
+			ctx, span := telemetry.Resume(ctx, p.TraceParent, "acquirer.resolve", telemetry.PaymentIDKey.String(p.ID),
+				telemetry.PartnerIDKey.String(p.PartnerID), attribute.Int64("unigate.attempt", p.Attempts+1))
+			defer span.End()
 			_, err := s.resolve(ctx, p, r.fence)
 			if err != nil && ctx.Err() == nil {
+				span.SetStatus(codes.Error, err.Error())
 				s.log.WarnContext(ctx, "resolving payment", "payment_id", p.ID, "err", err)
 			}
 			r.finish(p.ID, ep, err)
@@ -135,8 +144,12 @@ func (r *resolver) dispatch(ctx context.Context) error {
 		r.wg.Add(1)
 		go func() {
 			defer r.wg.Done()
+			ctx, span := telemetry.Resume(ctx, p.TraceParent, "acquirer.resolve-refund", telemetry.PaymentIDKey.String(p.ID),
+				telemetry.RefundIDKey.String(rf.ID))
+			defer span.End()
 			_, err := s.creditUser(ctx, p, rf, r.fence)
 			if err != nil && ctx.Err() == nil {
+				span.SetStatus(codes.Error, err.Error())
 				s.log.WarnContext(ctx, "resolving refund", "refund_id", rf.ID, "err", err)
 			}
 			r.finish(rf.ID, ep, err)

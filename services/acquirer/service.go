@@ -103,6 +103,7 @@ func (s *Service) succeed(ctx context.Context, p Payment, out Outcome, f *Fence)
 		return s.keep(ctx, p, "recording success", err)
 	}
 	if applied {
+		counted(p, resultS)
 		s.kickPoster()
 		return done, nil
 	}
@@ -130,6 +131,7 @@ func (s *Service) fail(ctx context.Context, p Payment, reason rpcerr.Reason, msg
 		return s.keep(ctx, p, "recording failure", err)
 	}
 	if applied {
+		counted(p, resultF)
 		s.release(ctx, p.ID)
 	}
 	return done, nil
@@ -143,6 +145,7 @@ func (s *Service) unknown(ctx context.Context, p Payment, why error) (Payment, e
 	if err != nil {
 		return s.keep(ctx, p, "scheduling inquiry", err)
 	}
+	counted(p, resultU)
 	return done, nil
 }
 

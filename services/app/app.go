@@ -85,6 +85,14 @@ type Common struct {
 	// identity from its certificate. Empty means plaintext, for local
 	// experiments only.
 	PKI string
+	// MetricsListen, if set, is the HTTP address ("0.0.0.0:9090") serving
+	// Prometheus metrics at /metrics; empty serves none.
+	MetricsListen string
+	// HealthListen, if set, is a plaintext gRPC address serving only the
+	// standard health service (grpc.health.v1), mirroring this process's
+	// serving status, for Kubernetes' native gRPC probes, which cannot
+	// present a client certificate; empty serves none.
+	HealthListen string
 }
 
 func (c Common) validate(needDSN bool) error {
@@ -126,11 +134,17 @@ func serveGrace(ctx context.Context, c Common, srv *grpcx.Server, grace time.Dur
 
 // serveOn serves srv on an open listener.
 func serveOn(ctx context.Context, c Common, srv *grpcx.Server, lis net.Listener, grace time.Duration) error {
+	stopOps, err := startOps(c, srv)
+	if err != nil {
+		lis.Close()
+		return err
+	}
 	if c.Ready != nil {
 		c.Ready(lis.Addr().String())
 	}
 	c.Log.InfoContext(ctx, "serving", "addr", lis.Addr().String())
-	return srv.Serve(ctx, lis, grace)
+	err = srv.Serve(ctx, lis, grace)
+	return errors.Join(err, stopOps())
 }
 
 func openDB(ctx context.Context, c Common, m sqlstore.Migrations, opts ...sqlstore.Option) (*sqlstore.DB, error) {
@@ -142,6 +156,8 @@ func openDB(ctx context.Context, c Common, m sqlstore.Migrations, opts ...sqlsto
 		db.Close()
 		return nil, err
 	}
+	// Its pool in the metrics for as long as the service runs.
+	context.AfterFunc(ctx, db.Instrument(ctx, m.Component))
 	return db, nil
 }
 
@@ -457,6 +473,7 @@ func RunSettlement(ctx context.Context, cfg SettlementConfig) error {
 		return err
 	}
 	svc := settlement.NewService(settlement.NewSQLStore(db), nil)
+	defer settlement.ReportCutoffs(settlement.NewSQLStore(db))()
 	srv, err := newServer(cfg.Common, "settlement", settlementPolicy)
 	if err != nil {
 		return err
@@ -642,6 +659,7 @@ func RunAcquirer(ctx context.Context, cfg AcquirerConfig) error {
 	wallets := grpcx.NewPool(cfg.CallTimeout, toPartners...)
 	defer wallets.Close()
 	sqlSt := acqstore.New(db)
+	defer acquirer.ReportBacklog(sqlSt.Backlog)()
 	var st acquirer.Store = sqlSt
 	if cfg.WrapStore != nil {
 		st = cfg.WrapStore(st)
@@ -677,6 +695,7 @@ func RunAcquirer(ctx context.Context, cfg AcquirerConfig) error {
 	defer lis.Close()
 	partnerv1.RegisterPartnerServiceServer(srv, grpcapi.NewPartnerServer(svc))
 	acquiringv1.RegisterAcquiringServiceServer(srv, grpcapi.NewAcquiringServer(svc))
+	acquiringv1.RegisterOperatorServiceServer(srv, grpcapi.NewOperatorServer(sqlSt))
 	bound := cfg.Lifecycle.ProcessBound
 	g, gctx := errgroup.WithContext(ctx)
 	g.Go(func() error { return svc.RunPoster(gctx, cfg.PosterInterval) })

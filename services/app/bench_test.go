@@ -9,6 +9,8 @@ import (
 	"testing"
 	"time"
 
+	"go.opentelemetry.io/otel"
+	tracenoop "go.opentelemetry.io/otel/trace/noop"
 	"google.golang.org/grpc"
 	healthpb "google.golang.org/grpc/health/grpc_health_v1"
 
@@ -21,13 +23,25 @@ import (
 	"github.com/unigate/unigate/pkg/quota"
 	"github.com/unigate/unigate/pkg/sqlstore"
 	"github.com/unigate/unigate/pkg/sqlstore/sqlstoretest"
+	"github.com/unigate/unigate/pkg/telemetry"
 	"github.com/unigate/unigate/services/app"
 	"github.com/unigate/unigate/services/walletsim"
 )
 
-// benchStack starts a switch on PostgreSQL for benchmarks.
+// benchStack starts a switch on PostgreSQL for benchmarks, instrumented as
+// the services run it: OpenTelemetry's SDK tracing every request (spans
+// exported where OTEL_EXPORTER_OTLP_ENDPOINT says, dropped after they end
+// without it), Prometheus metrics, one log line per request.
 func benchStack(b *testing.B) (*app.Stack, *grpc.ClientConn, string) {
 	b.Helper()
+	shutdown, err := telemetry.Setup(context.Background(), telemetry.Config{ServiceName: "unigate-bench"})
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() {
+		_ = shutdown(context.Background())
+		otel.SetTracerProvider(tracenoop.NewTracerProvider())
+	})
 	dsn := sqlstoretest.PostgresDSN(b)
 	// Quotas well above what two cores can pay: the benchmark measures the
 	// payment, not the rate limit (which a fast machine reaches when the

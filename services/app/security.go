@@ -49,6 +49,8 @@ var (
 		"/unigate.partner.v1.PartnerService/GetPayment":    {Kinds: []authn.Kind{authn.Partner, authn.Operator}, MinRole: authn.Viewer},
 		"/unigate.acquiring.v1.AcquiringService/":          {Kinds: []authn.Kind{authn.Network}},
 		"/unigate.acquiring.v1.AcquiringService/GetRefund": {Kinds: []authn.Kind{authn.Network, authn.Operator}, MinRole: authn.Viewer},
+		// Operators' lookups (payments find|timeline, refunds get|list): read only.
+		"/unigate.acquiring.v1.OperatorService/": {Kinds: []authn.Kind{authn.Operator}, MinRole: authn.Viewer},
 	}
 	routerPolicy = authn.Policy{
 		"/unigate.router.v1.RouterService/":       {Kinds: []authn.Kind{authn.Service, authn.Operator}, MinRole: authn.Viewer, Services: []string{"acquirer"}},

@@ -351,6 +351,7 @@ func (s *Service) CreateQuote(ctx context.Context, req QuoteRequest) (Quote, err
 	if err := s.store.InsertQuote(ctx, q); err != nil {
 		return Quote{}, err
 	}
+	quoteCounts.Inc(req.PartnerID)
 	return q, nil
 }
 
@@ -361,7 +362,8 @@ func (s *Service) GetQuote(ctx context.Context, id string) (Quote, error) {
 
 // LockQuote consumes a quote for paymentID. Locking again for the same
 // payment returns the locked quote, so a retried payment succeeds.
-func (s *Service) LockQuote(ctx context.Context, id, paymentID, partnerID string, m money.Amount) (Quote, error) {
+func (s *Service) LockQuote(ctx context.Context, id, paymentID, partnerID string, m money.Amount) (_ Quote, err error) {
+	defer func() { countLock(err) }()
 	now := s.now().UTC()
 	q, ok, err := s.store.LockQuote(ctx, id, paymentID, partnerID, m, now)
 	if err != nil || ok {

@@ -397,6 +397,9 @@ func (s *Service) Evaluate(ctx context.Context, p Payment) (Decision, error) {
 	if err != nil {
 		return Decision{}, err
 	}
+	if fresh {
+		countDecision("evaluate", out)
+	}
 	if fresh && out.Proceeds() {
 		s.count(p, now)
 	}
@@ -598,6 +601,7 @@ func (s *Service) NameUser(ctx context.Context, paymentID, user string) (Decisio
 	if err != nil {
 		return Decision{}, err
 	}
+	countDecision("name_user", d)
 	if moved {
 		now := s.opts.Now()
 		k := velocityKeys(p)

@@ -150,7 +150,12 @@ func (s *Service) ClosePartnerCycle(ctx context.Context, partner string, cutoff 
 	if cutoff.After(s.now()) {
 		return Cycle{}, nil, rpcerr.Field(rpcerr.InvalidArgument, "cutoff", "%s is in the future", cutoff.Format(time.RFC3339Nano))
 	}
-	return s.store.CloseCycle(ctx, partner, cutoff, s.now(), fence, s.fees)
+	now := s.now()
+	c, sts, err := s.store.CloseCycle(ctx, partner, cutoff, now, fence, s.fees)
+	if err == nil {
+		countClose(c, now, fence)
+	}
+	return c, sts, err
 }
 
 // NetworkStatements returns a cycle's network statements.

@@ -45,7 +45,7 @@ const paymentColumns = `payment_id, partner_id, partner_payment_id, request_hash
 	merchant_currency, merchant_minor, wallet_currency, wallet_minor, cost_minor, quote_id, rate,
 	network_reference, failure_reason, failure_message, ledger_posted, create_time, update_time,
 	merchant_order_id, network_endpoint, partner_endpoint, credited, refunded_minor, cancel_requested,
-	attempts, next_attempt_time, posting_error, settlement_currency, settlement_minor, device_ref`
+	attempts, next_attempt_time, posting_error, settlement_currency, settlement_minor, device_ref, trace_parent`
 
 // settled is the SQL of the settlement minor units of the payment or
 // refund row named alias ("p", "r", or "" for the only table): those it
@@ -82,7 +82,7 @@ func (s *SQLStore) InsertPayment(ctx context.Context, p Payment) (Payment, bool,
 	}
 	insert := `INSERT INTO acq_payments (` + paymentColumns + `) VALUES
 		($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20,
-		 $21, $22, $23, $24, $25, $26, $27, $28, $29, $30, $31, $32, $33, $34, $35, $36, $37, $38)
+		 $21, $22, $23, $24, $25, $26, $27, $28, $29, $30, $31, $32, $33, $34, $35, $36, $37, $38, $39)
 		ON CONFLICT DO NOTHING`
 	vs := []any{p.ID, p.PartnerID, p.PartnerPaymentID, p.RequestHash, string(p.Mode), string(p.Status), p.UserRef,
 		m.NetworkID, m.ID, m.Name, m.City, m.MCC, m.Country,
@@ -90,12 +90,12 @@ func (s *SQLStore) InsertPayment(ctx context.Context, p Payment) (Payment, bool,
 		p.QuoteID, p.Rate, p.NetworkReference, string(p.FailureReason), p.FailureMessage, p.LedgerPosted,
 		p.CreateTime.UTC(), p.UpdateTime.UTC(), p.MerchantOrderID, p.NetworkEndpoint, p.PartnerEndpoint,
 		p.Credited, p.RefundedMinor, p.CancelRequested, p.Attempts, utcPtr(p.NextAttempt), p.PostingError,
-		p.SettlementAmount.Currency, p.SettlementAmount.Minor, p.DeviceRef}
+		p.SettlementAmount.Currency, p.SettlementAmount.Minor, p.DeviceRef, p.TraceParent}
 	var inserted bool
 	if s.db.Dialect() != sqlstore.SQLite {
 		query := `WITH p AS (` + insert + ` RETURNING payment_id), a AS (
 			INSERT INTO audit_log (` + auditColumns + `)
-			SELECT $39, $40, $41, $42, payment_id, $43, NULL, $44, $45, NULL, '', '' FROM p)
+			SELECT $40, $41, $42, $43, payment_id, $44, NULL, $45, $46, NULL, '', '' FROM p)
 			SELECT count(*) FROM p`
 		vs = append(vs, e.ID, e.Time, e.Actor, e.Action, e.Outcome, string(e.After), e.TraceID)
 		err = s.db.Retry(ctx, func(ctx context.Context) error {
@@ -540,7 +540,7 @@ func (ps *paymentScan) dests(p *Payment) []any {
 		&p.MerchantAmount.Currency, &p.MerchantAmount.Minor, &p.WalletAmount.Currency, &p.WalletAmount.Minor, &p.CostAmount.Minor,
 		&p.QuoteID, &p.Rate, &p.NetworkReference, &ps.reason, &p.FailureMessage, &p.LedgerPosted, &p.CreateTime, &p.UpdateTime,
 		&p.MerchantOrderID, &p.NetworkEndpoint, &p.PartnerEndpoint, &p.Credited, &p.RefundedMinor, &p.CancelRequested,
-		&p.Attempts, &ps.next, &p.PostingError, &p.SettlementAmount.Currency, &p.SettlementAmount.Minor, &p.DeviceRef}
+		&p.Attempts, &ps.next, &p.PostingError, &p.SettlementAmount.Currency, &p.SettlementAmount.Minor, &p.DeviceRef, &p.TraceParent}
 }
 
 func (ps *paymentScan) finish(p *Payment) {

@@ -82,8 +82,9 @@ const (
 	portMerchantSim = 30
 	portWalletSim   = 31
 	portFXSim       = 32 // the rate providers' simulator (gRPC)
-	// clusterPorts is the size of the plan's range, base+0..base+32.
-	clusterPorts = 33
+	portMetrics     = 40 // Prometheus metrics of acquirer-1, acquirer-2, …: base+40..49, in the services' order
+	// clusterPorts is the size of the plan's range, base+0..base+49.
+	clusterPorts = 50
 	etcdMembers  = 3
 	replicas     = 2
 )
@@ -110,7 +111,7 @@ func (p clusterPlan) ports() []int {
 		out = append(out, p.base+portEtcd+i, p.base+portEtcdPeer+i)
 	}
 	for i := range len(clusterServices) * replicas {
-		out = append(out, p.base+portAcquirer+i)
+		out = append(out, p.base+portAcquirer+i, p.base+portMetrics+i)
 	}
 	return append(out, p.base+portMerchantSim, p.base+portWalletSim, p.base+portFXSim)
 }
@@ -126,9 +127,18 @@ func (p clusterPlan) etcdEndpoints() []string {
 
 // serviceAddrs are a service's replicas' addresses.
 func (p clusterPlan) serviceAddrs(service string) []string {
+	return p.replicaAddrs(service, portAcquirer)
+}
+
+// metricsAddrs are where a service's replicas serve Prometheus metrics.
+func (p clusterPlan) metricsAddrs(service string) []string {
+	return p.replicaAddrs(service, portMetrics)
+}
+
+func (p clusterPlan) replicaAddrs(service string, first int) []string {
 	for i, s := range clusterServices {
 		if s == service {
-			return []string{p.addr(portAcquirer + replicas*i), p.addr(portAcquirer + replicas*i + 1)}
+			return []string{p.addr(first + replicas*i), p.addr(first + replicas*i + 1)}
 		}
 	}
 	panic("unknown service " + service)
@@ -201,7 +211,8 @@ func (p clusterPlan) children(cfg clusterConfig) ([]childSpec, []wave) {
 	service := func(w *wave, svc string, i int, more ...string) {
 		a := p.serviceAddrs(svc)[i]
 		add(w, childSpec{Name: fmt.Sprintf("%s-%d", svc, i+1), Command: svc, Addr: a,
-			Args:  append([]string{"--listen", a, "--etcd", etcd, "--pki", p.pki.Dir, "--log-level", cfg.LogLevel}, more...),
+			Args: append([]string{"--listen", a, "--etcd", etcd, "--pki", p.pki.Dir, "--log-level", cfg.LogLevel,
+				"--metrics-listen", p.metricsAddrs(svc)[i]}, more...),
 			ready: serving(p.pki, svc, a)})
 	}
 	// The first replica of each service migrates the database before the
@@ -376,7 +387,7 @@ func runCluster(ctx context.Context, args []string) error {
 	}
 	cfg := clusterConfig{}
 	fs.StringVar(&cfg.Dir, "dir", ".cluster", "the cluster's directory: PKI, logs, etcd data, cluster.json, control socket")
-	fs.IntVar(&cfg.BasePort, "base-port", 7100, "first port of the plan (etcd +0..2, peers +10..12, services +20..29, simulators +30, +31, rate providers +32)")
+	fs.IntVar(&cfg.BasePort, "base-port", 7100, "first port of the plan (etcd +0..2, peers +10..12, services +20..29, simulators +30, +31, rate providers +32, metrics +40..49)")
 	fs.StringVar(&cfg.DSN, "dsn", env("UNIGATE_DSN", DefaultClusterDSN), "PostgreSQL database of every service; created if missing")
 	fs.BoolVar(&cfg.Fresh, "fresh", true, "start on an empty database and etcd, and remove etcd's data on stop; false keeps both for the next start")
 	fs.DurationVar(&cfg.Cycle, "settlement-cycle", 0, "the settlement replicas' --cycle (0: cycles close only on request)")

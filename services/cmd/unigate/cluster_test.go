@@ -20,10 +20,11 @@ import (
 )
 
 // TestCluster builds unigate, runs `unigate cluster` on a fresh
-// PostgreSQL database and free ports, runs the demo against it, kills an
-// acquirer replica and has the supervisor restart it, then stops the
-// supervisor with SIGTERM: every child must be gone and every port of the
-// plan free again.
+// PostgreSQL database and free ports, exporting traces to a real Jaeger,
+// runs the demo against it, finds a payment's whole trace through Jaeger's
+// query API and draws it with `unigatectl trace`, kills an acquirer replica
+// and has the supervisor restart it, then stops the supervisor with
+// SIGTERM: every child must be gone and every port of the plan free again.
 func TestCluster(t *testing.T) {
 	if testing.Short() {
 		t.Skip("builds the binary and runs 17 processes")
@@ -36,10 +37,16 @@ func TestCluster(t *testing.T) {
 	if out, err := exec.CommandContext(ctx, "go", "build", "-o", bin, ".").CombinedOutput(); err != nil {
 		t.Fatalf("go build: %v\n%s", err, out)
 	}
+	ctl := filepath.Join(tmp, "unigatectl")
+	if out, err := exec.CommandContext(ctx, "go", "build", "-o", ctl, "../unigatectl").CombinedOutput(); err != nil {
+		t.Fatalf("go build unigatectl: %v\n%s", err, out)
+	}
+	jg := startJaeger(t)
 	dir := filepath.Join(tmp, "c")
 	base := freeBasePort(t)
 	sup := exec.Command(bin, "cluster", "--dir", dir, "--base-port", strconv.Itoa(base), "--fresh", "--dsn", dsn)
 	sup.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	sup.Env = append(os.Environ(), jg.Env()...)
 	var stderr bytes.Buffer
 	sup.Stderr = &stderr
 	stdout, err := sup.StdoutPipe()
@@ -107,6 +114,24 @@ func TestCluster(t *testing.T) {
 		"--merchantsim", addr("merchantsim"), "--settlement", addr("settlement-1"))
 	if out, err := demo.CombinedOutput(); err != nil || !bytes.Contains(out, []byte("Demo complete")) {
 		t.Fatalf("demo: %v\n%s", err, out)
+	}
+
+	// One trace holds a payment's whole path, through every service, and
+	// unigatectl draws it from the payment id alone.
+	tr := waitForPaymentTrace(t, ctx, jg)
+	paymentID := tr.tag("unigate.payment_id")
+	out, err := exec.CommandContext(ctx, ctl, "trace", "--jaeger", jg.Query, paymentID).CombinedOutput()
+	if err != nil {
+		t.Fatalf("unigatectl trace %s: %v\n%s", paymentID, err, out)
+	}
+	t.Logf("unigatectl trace %s:\n%s", paymentID, out)
+	if !bytes.Contains(out, []byte("trace "+tr.TraceID)) {
+		t.Errorf("unigatectl trace does not draw trace %s", tr.TraceID)
+	}
+	for _, svc := range payTraceServices {
+		if !bytes.Contains(out, []byte("\n"+strings.TrimPrefix(svc, "unigate-")+" ")) {
+			t.Errorf("unigatectl trace draws no span of %s", svc)
+		}
 	}
 
 	// A child killed from outside stays down, the others keep running,

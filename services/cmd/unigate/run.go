@@ -2,17 +2,13 @@ package main
 
 import (
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
 	"errors"
 	"flag"
 	"fmt"
 	"io"
 	"log/slog"
 	"os"
-	"path/filepath"
 	"sort"
-	"strconv"
 	"strings"
 	"time"
 
@@ -32,7 +28,6 @@ import (
 
 	"github.com/unigate/unigate/services/acquirer"
 	"github.com/unigate/unigate/services/app"
-	"github.com/unigate/unigate/services/fx"
 	"github.com/unigate/unigate/services/merchantsim"
 	"github.com/unigate/unigate/services/walletsim"
 )
@@ -99,23 +94,6 @@ func env(key, def string) string {
 	return def
 }
 
-// envDuration is env for a duration flag; a malformed value keeps def
-// (and the flag's parse of an explicit value reports its own errors).
-func envDuration(key string, def time.Duration) time.Duration {
-	if d, err := time.ParseDuration(os.Getenv(key)); err == nil {
-		return d
-	}
-	return def
-}
-
-// envInt is env for an integer flag.
-func envInt(key string, def int) int {
-	if n, err := strconv.Atoi(os.Getenv(key)); err == nil {
-		return n
-	}
-	return def
-}
-
 func logger(service, level string) *slog.Logger {
 	var l slog.Level
 	if err := l.UnmarshalText([]byte(level)); err != nil {
@@ -124,88 +102,16 @@ func logger(service, level string) *slog.Logger {
 	return telemetry.NewLogger(os.Stderr, l, service)
 }
 
-func runService(ctx context.Context, name string, args []string) error {
-	fs := flag.NewFlagSet(name, flag.ContinueOnError)
-	listen := fs.String("listen", env("UNIGATE_LISTEN", "127.0.0.1:0"), "gRPC listen address")
-	dsn := fs.String("dsn", env("UNIGATE_DSN", ""), "SQL back end: postgres://… or sqlite:///path")
-	etcd := fs.String("etcd", env("UNIGATE_ETCD", "http://127.0.0.1:2379"), "etcd endpoints, comma-separated (router, acquirer, fx, settlement; risk: where its replicas find each other)")
-	router := fs.String("router", env("UNIGATE_ROUTER", ""), "router target (acquirer)")
-	fxT := fs.String("fx", env("UNIGATE_FX", ""), "fx target (acquirer)")
-	riskT := fs.String("risk", env("UNIGATE_RISK", ""), "risk target (acquirer)")
-	riskPeers := fs.String("peers", env("UNIGATE_RISK_PEERS", ""),
-		"comma-separated addresses of the other risk replicas, to share velocity with, instead of those registered in etcd (risk)")
-	riskModel := fs.String("model", env("UNIGATE_RISK_MODEL", ""), "risk model file to load instead of the committed one (risk)")
-	demoPolicy := fs.Bool("demo-policy", env("UNIGATE_DEMO_POLICY", "") == "true",
-		"seed the demo's risk policy when none was ever configured (risk; the demo cluster)")
-	settlementT := fs.String("settlement", env("UNIGATE_SETTLEMENT", ""), "settlement target (acquirer)")
-	rates := fs.String("rates", env("UNIGATE_RATES", ""), "rates of a static provider BASE/QUOTE=MID[:SPREAD_BPS],… (fx; default: the demo rates)")
-	providers := fs.String("providers", env("UNIGATE_FX_PROVIDERS", "static=static"),
-		"rate providers NAME=URL,… with URL grpc://HOST:PORT (unigate fxsim), http(s)://… or file:///… (a JSON rate sheet), or static (fx)")
-	fxDefaults := fx.DefaultConfig()
-	quoteTTL := fs.Duration("quote-ttl", envDuration("UNIGATE_QUOTE_TTL", fxDefaults.QuoteTTL), "how long a quote holds (fx)")
-	staleness := fs.Duration("rate-staleness", envDuration("UNIGATE_RATE_STALENESS", fxDefaults.Book.Staleness), "age beyond which a provider's rate is never used (fx)")
-	outlier := fs.Int64("outlier-band-bps", int64(envInt("UNIGATE_OUTLIER_BAND_BPS", int(fxDefaults.Book.OutlierBandBps))),
-		"a rate further than this from the median of a pair's fresh providers is rejected (fx)")
-	markup := fs.Int("default-markup-bps", envInt("UNIGATE_DEFAULT_MARKUP_BPS", fxDefaults.DefaultMarkupBps), "FX markup of a partner without markup tiers (fx)")
-	reference := fs.String("reference-currency", env("UNIGATE_REFERENCE_CURRENCY", fxDefaults.Book.Reference), "currency a cross rate goes through (fx)")
-	cycle := fs.Duration("cycle", 24*time.Hour, "settlement: the cycle of each partner without a daily cutoff of its own closes at every multiple of it, UTC (0: only on request)")
-	callTimeout := fs.Duration("call-timeout", grpcx.DefaultCallTimeout, "deadline of each outbound call")
-	logLevel := fs.String("log-level", env("UNIGATE_LOG_LEVEL", "info"), "debug, info, warn or error")
-	pkiDir := fs.String("pki", env("UNIGATE_PKI", ""), "PKI directory (ca/*.crt, service/NAME.crt|key; see unigatectl certs dev): mutual TLS on every call; empty: plaintext, for local experiments only")
-	advertise := fs.String("advertise", env("UNIGATE_ADVERTISE", ""),
-		"host:port other replicas reach this one at (default: the listen address, unless its host is unspecified); standbys follow the leader there to replace it at once if it dies")
-	routingCache := fs.String("routing-cache", env("UNIGATE_ROUTING_CACHE", ""),
-		"file keeping the last routing table read (router, acquirer, fx), to start on it while etcd is unreachable; default: in the user's cache directory, per etcd cluster")
-	if err := fs.Parse(args); err != nil {
-		return err
-	}
-	if *routingCache == "" {
-		*routingCache = defaultRoutingCache(*etcd)
-	}
-	shutdown, err := telemetry.Setup(ctx, telemetry.Config{ServiceName: "unigate-" + name})
+// runWith runs a service with its loaded, valid settings: its traces
+// exported (telemetry.Setup) and its logs at its level.
+func runWith(ctx context.Context, s *settings) error {
+	shutdown, err := telemetry.Setup(ctx, telemetry.Config{ServiceName: "unigate-" + s.service})
 	if err != nil {
 		return err
 	}
 	defer shutdown(context.WithoutCancel(ctx))
-	c := app.Common{Listen: *listen, DSN: *dsn, CallTimeout: *callTimeout, Log: logger(name, *logLevel), PKI: *pkiDir,
-		RoutingCache: *routingCache, Advertise: *advertise}
-	switch name {
-	case "acquirer":
-		return app.RunAcquirer(ctx, app.AcquirerConfig{Common: c, Router: *router, FX: *fxT, Risk: *riskT, Settlement: *settlementT,
-			Etcd: strings.Split(*etcd, ",")})
-	case "router":
-		return app.RunRouter(ctx, app.RouterConfig{Common: c, Etcd: strings.Split(*etcd, ",")})
-	case "fx":
-		r := app.DefaultStaticRates()
-		if *rates != "" {
-			if r, err = app.ParseStaticRates(*rates); err != nil {
-				return err
-			}
-		}
-		ps, err := app.ParseProviders(*providers)
-		if err != nil {
-			return err
-		}
-		cfg := fx.Config{QuoteTTL: *quoteTTL, DefaultMarkupBps: *markup,
-			Book: fx.BookConfig{Staleness: *staleness, OutlierBandBps: *outlier, Reference: *reference}}
-		return app.RunFX(ctx, app.FXConfig{Common: c, FX: cfg, Etcd: strings.Split(*etcd, ","), Providers: ps, StaticRates: r})
-	case "risk":
-		rc := app.RiskConfig{Common: c, ModelFile: *riskModel, Etcd: strings.Split(*etcd, ",")}
-		if *riskPeers != "" {
-			rc.Peers = strings.Split(*riskPeers, ",")
-		}
-		if *demoPolicy {
-			demo := app.DemoRisk()
-			rc.Seed = &demo
-		}
-		return app.RunRisk(ctx, rc)
-	case "settlement":
-		return app.RunSettlement(ctx, app.SettlementConfig{Common: c, CycleInterval: *cycle, Etcd: strings.Split(*etcd, ",")})
-	case "walletsim":
-		return app.RunWalletSim(ctx, c)
-	default:
-		return app.RunMerchantSim(ctx, app.MerchantSimConfig{Common: c, Sim: merchantsim.DefaultConfig()})
-	}
+	s.common.Log = telemetry.NewLogger(os.Stderr, s.level, s.service)
+	return s.run(ctx)
 }
 
 func runDev(ctx context.Context, args []string) error {
@@ -369,17 +275,6 @@ func demoAgainst(ctx context.Context, out io.Writer, dial dialer, partner string
 }
 
 type grpcConn = grpc.ClientConn
-
-// defaultRoutingCache is the routing-table cache of the etcd cluster at
-// endpoints, in the user's cache directory ("" if there is none).
-func defaultRoutingCache(endpoints string) string {
-	dir, err := os.UserCacheDir()
-	if err != nil {
-		return ""
-	}
-	sum := sha256.Sum256([]byte(endpoints))
-	return filepath.Join(dir, "unigate", "routing-"+hex.EncodeToString(sum[:6])+".json")
-}
 
 // verifyBooks runs `unigatectl ledger verify` over the stack's databases
 // once the demo is done: the acquirer's and the ledger's tables in one

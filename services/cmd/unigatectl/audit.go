@@ -4,9 +4,11 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
-	"flag"
 	"fmt"
 	"io"
+	"text/tabwriter"
+
+	"github.com/spf13/cobra"
 
 	"github.com/unigate/unigate/pkg/audit"
 	"github.com/unigate/unigate/pkg/sqlstore"
@@ -15,38 +17,62 @@ import (
 // errAuditBroken fails `audit verify` (exit 1) once the break is printed.
 var errAuditBroken = errors.New("audit log verification failed")
 
-// auditCmd runs `audit verify` and `audit list` against the SQL back end
+// dsnFlag gives cmd --dsn, defaulting to UNIGATE_DSN.
+func dsnFlag(cmd *cobra.Command, what string) *string {
+	return cmd.Flags().String("dsn", env("UNIGATE_DSN", ""), what+": postgres://… or sqlite:///path (UNIGATE_DSN; required)")
+}
+
+// openDSN opens the SQL back end of --dsn, which is required.
+func openDSN(cmd *cobra.Command, dsn string) (*sqlstore.DB, error) {
+	if dsn == "" {
+		return nil, required(cmd, "dsn")
+	}
+	return sqlstore.Open(cmd.Context(), dsn)
+}
+
+// newAuditCmd is `audit verify|list`, run against the SQL back end
 // directly: the log is read, never written.
-//
-//	audit verify --dsn DSN                         "audit log intact: N entries", or exit 1
-//	audit list --dsn DSN [--after SEQ] [--limit N] linked entries as JSON lines
-func auditCmd(ctx context.Context, sub string, args []string, out io.Writer) error {
-	fs := flag.NewFlagSet("audit "+sub, flag.ContinueOnError)
-	dsn := fs.String("dsn", env("UNIGATE_DSN", ""), "SQL back end holding the audit log: postgres://… or sqlite:///path (or UNIGATE_DSN)")
-	after := fs.Int64("after", 0, "list: entries after this sequence")
-	limit := fs.Int("limit", 100, "list: at most this many entries")
-	if err := fs.Parse(args); err != nil {
-		return err
+func newAuditCmd() *cobra.Command {
+	verify := &cobra.Command{
+		Use:   "verify --dsn DSN",
+		Short: "recompute the audit log's hash chain",
+		Long: `Recompute the audit log's hash chain over the database and print
+"audit log intact: N entries", or the first broken entry and exit 1.`,
+		Example: "  unigatectl audit verify --dsn postgres://…",
+		Args:    noArgs,
 	}
-	listOnly := false
-	fs.Visit(func(f *flag.Flag) { listOnly = listOnly || f.Name == "after" || f.Name == "limit" })
-	switch {
-	case *dsn == "":
-		return errors.New("--dsn is required")
-	case fs.NArg() != 0:
-		return fmt.Errorf("audit %s: unexpected arguments %q", sub, fs.Args())
-	case sub == "verify" && listOnly:
-		return errors.New("audit verify: --after and --limit are for audit list")
+	vdsn := dsnFlag(verify, "SQL back end holding the audit log")
+	verify.RunE = func(cmd *cobra.Command, _ []string) error {
+		db, err := openDSN(cmd, *vdsn)
+		if err != nil {
+			return err
+		}
+		defer db.Close()
+		return auditVerify(cmd.Context(), db, cmd.OutOrStdout())
 	}
-	db, err := sqlstore.Open(ctx, *dsn)
-	if err != nil {
-		return err
+	list := &cobra.Command{
+		Use:   "list --dsn DSN [--after SEQ] [--limit N]",
+		Short: "the linked audit entries in order",
+		Long: `Print the audit log's linked entries in chain order, after a sequence: a
+table, or with -o json one JSON object per line (every field, hashes
+included), or a YAML list.`,
+		Example: "  unigatectl audit list --dsn postgres://… --after 100 --limit 20 -o json",
+		Args:    noArgs,
 	}
-	defer db.Close()
-	if sub == "verify" {
-		return auditVerify(ctx, db, out)
+	ldsn := dsnFlag(list, "SQL back end holding the audit log")
+	after := list.Flags().Int64("after", 0, "entries after this sequence")
+	limit := list.Flags().Int("limit", 100, "at most this many entries")
+	o := addOutput(list)
+	list.RunE = func(cmd *cobra.Command, _ []string) error {
+		db, err := openDSN(cmd, *ldsn)
+		if err != nil {
+			return err
+		}
+		defer db.Close()
+		return auditList(cmd.Context(), db, *after, *limit, o, cmd.OutOrStdout())
 	}
-	return auditList(ctx, db, *after, *limit, out)
+	return group("audit", "verify and read the audit log", `Verify the audit log's hash chain and read its entries, straight from the
+SQL back end that holds it (--dsn): the log is read, never written.`, verify, list)
 }
 
 func auditVerify(ctx context.Context, db *sqlstore.DB, out io.Writer) error {
@@ -64,16 +90,27 @@ func auditVerify(ctx context.Context, db *sqlstore.DB, out io.Writer) error {
 	return err
 }
 
-func auditList(ctx context.Context, db *sqlstore.DB, after int64, limit int, out io.Writer) error {
+func auditList(ctx context.Context, db *sqlstore.DB, after int64, limit int, o *output, out io.Writer) error {
 	entries, err := audit.List(ctx, db, after, limit)
 	if err != nil {
 		return err
 	}
-	enc := json.NewEncoder(out)
-	for _, e := range entries {
-		if err := enc.Encode(e); err != nil {
-			return err
+	switch o.v {
+	case "json":
+		enc := json.NewEncoder(out)
+		for _, e := range entries {
+			if err := enc.Encode(e); err != nil {
+				return err
+			}
 		}
+		return nil
+	case "yaml":
+		return o.printValue(out, entries, nil)
 	}
-	return nil
+	tw := tabwriter.NewWriter(out, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "SEQ\tTIME\tACTOR\tACTION\tSUBJECT\tOUTCOME\tTRACE")
+	for _, e := range entries {
+		fmt.Fprintf(tw, "%d\t%s\t%s\t%s\t%s\t%s\t%s\n", e.Seq, whenTime(e.Time), e.Actor, e.Action, e.Subject, e.Outcome, orDash(e.TraceID))
+	}
+	return tw.Flush()
 }

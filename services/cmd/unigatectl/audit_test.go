@@ -43,7 +43,7 @@ func TestAudit(t *testing.T) {
 				t.Fatalf("verify: %d %v %q", code, err, out)
 			}
 
-			out, code, err = ctl(t, "audit", "list", "--dsn", dsn, "--after", "1", "--limit", "3")
+			out, code, err = ctl(t, "audit", "list", "--dsn", dsn, "--after", "1", "--limit", "3", "-o", "json")
 			if code != 0 || err != nil {
 				t.Fatalf("list: %d %v", code, err)
 			}
@@ -69,20 +69,32 @@ func TestAudit(t *testing.T) {
 				t.Fatalf("verify after tampering: %d %v %q", code, err, out)
 			}
 
+			out, code, err = ctl(t, "audit", "list", "--dsn", dsn, "--limit", "2")
+			if code != 0 || err != nil || !strings.HasPrefix(out, "SEQ") || !strings.Contains(out, "routing.put_partner") ||
+				strings.Count(out, "\n") != 3 {
+				t.Fatalf("list as a table: %d %v %q", code, err, out)
+			}
+			out, code, err = ctl(t, "audit", "list", "--dsn", dsn, "--limit", "1", "-o", "yaml")
+			if code != 0 || err != nil || !strings.Contains(out, "action: routing.put_partner") {
+				t.Fatalf("list as YAML: %d %v %q", code, err, out)
+			}
+
+			// Usage errors exit 2.
 			for _, tc := range []struct {
 				name string
 				args []string
 				want string
 			}{
 				{"no dsn", []string{"audit", "verify"}, "--dsn is required"},
-				{"stray argument", []string{"audit", "list", "--dsn", dsn, "extra"}, "unexpected arguments"},
-				{"list flag on verify", []string{"audit", "verify", "--dsn", dsn, "--limit", "3"}, "are for audit list"},
+				{"stray argument", []string{"audit", "list", "--dsn", dsn, "extra"}, `unknown command "extra"`},
+				{"list flag on verify", []string{"audit", "verify", "--dsn", dsn, "--limit", "3"}, "unknown flag: --limit"},
+				{"bad output", []string{"audit", "list", "--dsn", dsn, "-o", "csv"}, "want table, json, yaml"},
 			} {
 				t.Run(tc.name, func(t *testing.T) {
 					t.Setenv("UNIGATE_DSN", "")
 					_, code, err := ctl(t, tc.args...)
-					if code != 1 || err == nil || !strings.Contains(err.Error(), tc.want) {
-						t.Fatalf("got %d %v, want 1 and an error with %q", code, err, tc.want)
+					if code != 2 || err == nil || !strings.Contains(err.Error(), tc.want) {
+						t.Fatalf("got %d %v, want 2 and an error with %q", code, err, tc.want)
 					}
 				})
 			}

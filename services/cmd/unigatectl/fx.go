@@ -2,8 +2,6 @@ package main
 
 import (
 	"context"
-	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"sort"
@@ -11,6 +9,7 @@ import (
 	"text/tabwriter"
 	"time"
 
+	"github.com/spf13/cobra"
 	"google.golang.org/protobuf/types/known/timestamppb"
 
 	commonv1 "github.com/unigate/unigate/proto/gen/unigate/common/v1"
@@ -21,41 +20,92 @@ import (
 	"github.com/unigate/unigate/pkg/moneypb"
 )
 
-// outputFlag registers -o table|json.
-func outputFlag(fs *flag.FlagSet) *string {
-	return fs.String("o", "table", "output: table or json")
+func newFxCmd(g *globals) *cobra.Command {
+	return group("fx", "exchange rates and quotes", `Read the FX service's rates (every provider's latest, its age and verdict,
+the chosen one), price a code for a partner without storing a quote, and
+read the rates received for a pair.`, newFxRatesCmd(g, "rates"), newFxQuoteCmd(g), newFxHistoryCmd(g))
 }
 
-func checkOutput(o string) error {
-	if o != "table" && o != "json" {
-		return fmt.Errorf("-o %q: want table or json", o)
+// newRatesCmd is fx rates under its own name.
+func newRatesCmd(g *globals) *cobra.Command {
+	cmd := newFxRatesCmd(g, "rates")
+	cmd.Short += " (fx rates)"
+	return cmd
+}
+
+func newFxRatesCmd(g *globals, use string) *cobra.Command {
+	cmd := &cobra.Command{
+		Use:   use + " [--pair USD/CNY]",
+		Short: "every provider's latest rate per pair, its age and verdict",
+		Long: `Print every provider's latest rate per currency pair with its age and the
+FX service's verdict (CHOSEN, STALE, OUTLIER, …), the staleness limit and
+outlier band, the ingestion leader, and the rejection counts per provider.`,
+		Example: "  unigatectl fx rates\n  unigatectl fx rates --pair USD/KWD -o json",
+		Args:    noArgs,
 	}
-	return nil
+	pair := cmd.Flags().String("pair", "", "only this pair (USD/CNY)")
+	o := addOutput(cmd)
+	cmd.RunE = func(cmd *cobra.Command, _ []string) error {
+		return fxRates(cmd.Context(), *g, *pair, o, cmd.OutOrStdout())
+	}
+	return cmd
+}
+
+func newFxQuoteCmd(g *globals) *cobra.Command {
+	cmd := &cobra.Command{
+		Use:   "quote --partner ID [--wallet] CODE AMOUNT",
+		Short: "price a code for a partner, storing nothing",
+		Long: `Price a payment code for a partner's user as a payment would be priced,
+without storing a quote: the router resolves the code to its merchant
+currency, the FX service prices it with the partner's markup and settlement
+currency. AMOUNT is in the merchant's currency, or in the wallet's with
+--wallet (what the user pays).`,
+		Example: `  unigatectl fx quote --partner hipay '000201…' 100.00
+  unigatectl fx quote --partner zalopay --wallet '000201…' 1000 -o json`,
+		Args: exactArgs(2),
+	}
+	partner := cmd.Flags().String("partner", "", "the partner whose user pays (its wallet currency, settlement currency and markup; required)")
+	wallet := cmd.Flags().Bool("wallet", false, "AMOUNT is what the user pays, in the wallet currency (the merchant amount is computed)")
+	o := addOutput(cmd)
+	cmd.RunE = func(cmd *cobra.Command, args []string) error {
+		if *partner == "" {
+			return required(cmd, "partner")
+		}
+		return fxQuote(cmd.Context(), *g, *partner, *wallet, args[0], args[1], o, cmd.OutOrStdout())
+	}
+	return cmd
+}
+
+func newFxHistoryCmd(g *globals) *cobra.Command {
+	cmd := &cobra.Command{
+		Use:     "history PAIR [--since 5m] [--limit 100]",
+		Short:   "the rates received for a pair, newest first",
+		Example: "  unigatectl fx history CNY/MNT --since 1h",
+		Args:    exactArgs(1),
+	}
+	since := cmd.Flags().Duration("since", 5*time.Minute, "how far back")
+	limit := cmd.Flags().Int("limit", 100, "at most this many rates")
+	o := addOutput(cmd)
+	cmd.RunE = func(cmd *cobra.Command, args []string) error {
+		return fxHistory(cmd.Context(), *g, args[0], *since, *limit, o, cmd.OutOrStdout())
+	}
+	return cmd
 }
 
 // fxRates prints every provider's latest rate per pair with its age and
 // verdict, the chosen provider, and the rejection counts.
-func fxRates(ctx context.Context, g globals, args []string, out io.Writer) error {
-	fs := flag.NewFlagSet("fx rates", flag.ContinueOnError)
-	o := outputFlag(fs)
-	pair := fs.String("pair", "", "only this pair (USD/CNY)")
-	if err := fs.Parse(args); err != nil {
-		return err
-	}
-	if err := checkOutput(*o); err != nil {
-		return err
-	}
+func fxRates(ctx context.Context, g globals, pair string, o *output, out io.Writer) error {
 	conn, err := g.dial(g.fx)
 	if err != nil {
 		return err
 	}
 	defer conn.Close()
-	resp, err := fxv1.NewFxServiceClient(conn).ListRates(ctx, &fxv1.ListRatesRequest{Pair: *pair})
+	resp, err := fxv1.NewFxServiceClient(conn).ListRates(ctx, &fxv1.ListRatesRequest{Pair: pair})
 	if err != nil {
 		return err
 	}
-	if *o == "json" {
-		return printProto(out, resp)
+	if !o.table() {
+		return printProtoAs(out, o.v, resp)
 	}
 	tw := tabwriter.NewWriter(out, 0, 4, 2, ' ', 0)
 	fmt.Fprintln(tw, "PAIR\tPROVIDER\tBID\tASK\tAGE\tVERDICT")
@@ -98,27 +148,13 @@ func orNone(s string) string {
 
 // fxQuote prices a code for a partner without storing a quote: the router
 // resolves the code to its merchant currency, the FX service prices it.
-func fxQuote(ctx context.Context, g globals, args []string, out io.Writer) error {
-	fs := flag.NewFlagSet("fx quote", flag.ContinueOnError)
-	o := outputFlag(fs)
-	partner := fs.String("partner", "", "the partner whose user pays (its wallet currency, settlement currency and markup)")
-	wallet := fs.Bool("wallet", false, "AMOUNT is what the user pays, in the wallet currency (the merchant amount is computed)")
-	if err := fs.Parse(reorder(args)); err != nil {
-		return err
-	}
-	if err := checkOutput(*o); err != nil {
-		return err
-	}
-	if *partner == "" || fs.NArg() != 2 {
-		return errors.New("usage: fx quote --partner ID [--wallet] CODE AMOUNT")
-	}
-	code, amount := fs.Arg(0), fs.Arg(1)
+func fxQuote(ctx context.Context, g globals, partner string, wallet bool, code, amount string, o *output, out io.Writer) error {
 	rconn, err := g.dial(g.router)
 	if err != nil {
 		return err
 	}
 	defer rconn.Close()
-	res, err := routerv1.NewRouterServiceClient(rconn).ResolveCode(ctx, &routerv1.ResolveCodeRequest{PartnerId: *partner, Code: code})
+	res, err := routerv1.NewRouterServiceClient(rconn).ResolveCode(ctx, &routerv1.ResolveCodeRequest{PartnerId: partner, Code: code})
 	if err != nil {
 		return err
 	}
@@ -126,8 +162,8 @@ func fxQuote(ctx context.Context, g globals, args []string, out io.Writer) error
 	if merchantCur == "" {
 		merchantCur = res.GetNetwork().GetCurrency()
 	}
-	req := &fxv1.CreateQuoteRequest{PartnerId: *partner, WalletCurrency: res.GetPartner().GetCurrency()}
-	if *wallet {
+	req := &fxv1.CreateQuoteRequest{PartnerId: partner, WalletCurrency: res.GetPartner().GetCurrency()}
+	if wallet {
 		w, err := money.ParseMajor(res.GetPartner().GetCurrency(), amount)
 		if err != nil {
 			return fmt.Errorf("AMOUNT: %w", err)
@@ -153,8 +189,8 @@ func fxQuote(ctx context.Context, g globals, args []string, out io.Writer) error
 		return err
 	}
 	q := resp.GetQuote()
-	if *o == "json" {
-		return printProto(out, q)
+	if !o.table() {
+		return printProtoAs(out, o.v, q)
 	}
 	major := func(m *commonv1.Money) string {
 		a := money.Amount{Currency: m.GetCurrency(), Minor: m.GetMinorUnits()}
@@ -185,32 +221,19 @@ func printLegs(w io.Writer, title string, legs []*commonv1.RateLeg) {
 }
 
 // fxHistory prints the rates received for a pair.
-func fxHistory(ctx context.Context, g globals, args []string, out io.Writer) error {
-	fs := flag.NewFlagSet("fx history", flag.ContinueOnError)
-	o := outputFlag(fs)
-	since := fs.Duration("since", 5*time.Minute, "how far back")
-	limit := fs.Int("limit", 100, "at most this many rates")
-	if err := fs.Parse(reorder(args)); err != nil {
-		return err
-	}
-	if err := checkOutput(*o); err != nil {
-		return err
-	}
-	if fs.NArg() != 1 {
-		return errors.New("usage: fx history PAIR [--since 5m] [--limit 100]")
-	}
+func fxHistory(ctx context.Context, g globals, pair string, since time.Duration, limit int, o *output, out io.Writer) error {
 	conn, err := g.dial(g.fx)
 	if err != nil {
 		return err
 	}
 	defer conn.Close()
-	resp, err := fxv1.NewFxServiceClient(conn).RateHistory(ctx, &fxv1.RateHistoryRequest{Pair: fs.Arg(0),
-		Since: timestamppb.New(time.Now().Add(-*since)), Limit: int32(*limit)})
+	resp, err := fxv1.NewFxServiceClient(conn).RateHistory(ctx, &fxv1.RateHistoryRequest{Pair: pair,
+		Since: timestamppb.New(time.Now().Add(-since)), Limit: int32(limit)})
 	if err != nil {
 		return err
 	}
-	if *o == "json" {
-		return printProto(out, resp)
+	if !o.table() {
+		return printProtoAs(out, o.v, resp)
 	}
 	tw := tabwriter.NewWriter(out, 0, 4, 2, ' ', 0)
 	fmt.Fprintln(tw, "RECEIVED\tPROVIDER\tBID\tASK\tSOURCE AGE\tREJECTED")
@@ -220,31 +243,4 @@ func fxHistory(ctx context.Context, g globals, args []string, out io.Writer) err
 			r.GetBid(), r.GetAsk(), (time.Duration(r.GetAgeMs()) * time.Millisecond).String(), orNone(h.GetRejected()))
 	}
 	return tw.Flush()
-}
-
-// reorder puts flags before positional arguments, so that
-// "fx quote CODE 12.50 --partner hipay" parses as the user meant.
-func reorder(args []string) []string {
-	var flags, pos []string
-	for i := 0; i < len(args); i++ {
-		a := args[i]
-		switch {
-		case a == "--":
-			pos = append(pos, args[i+1:]...)
-			i = len(args)
-		case strings.HasPrefix(a, "-") && len(a) > 1:
-			flags = append(flags, a)
-			if !strings.Contains(a, "=") && i+1 < len(args) && !isBoolFlag(a) {
-				flags = append(flags, args[i+1])
-				i++
-			}
-		default:
-			pos = append(pos, a)
-		}
-	}
-	return append(flags, pos...)
-}
-
-func isBoolFlag(a string) bool {
-	return strings.TrimLeft(a, "-") == "wallet"
 }

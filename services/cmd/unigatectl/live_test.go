@@ -75,7 +75,7 @@ func TestOperatorCommands(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	out, err := ctl("admin", "routes", "put-partner", "--id", "hipay", "--signing-key", "v2="+base64.StdEncoding.EncodeToString(pub))
+	out, err := ctl("admin", "routes", "put-partner", "--id", "hipay", "--signing-key", "v2="+base64.StdEncoding.EncodeToString(pub), "-o", "json")
 	if err != nil {
 		t.Fatalf("admin adds a key version: %v", err)
 	}
@@ -88,7 +88,7 @@ func TestOperatorCommands(t *testing.T) {
 	var keys int
 	deadline := time.Now().Add(10 * time.Second)
 	for ; time.Now().Before(deadline); time.Sleep(100 * time.Millisecond) {
-		table, err := ctl("viewer", "routes", "get")
+		table, err := ctl("viewer", "routes", "get", "-o", "json")
 		if err != nil {
 			t.Fatal(err)
 		}

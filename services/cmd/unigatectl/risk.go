@@ -2,10 +2,7 @@ package main
 
 import (
 	"bytes"
-	"context"
 	"encoding/json"
-	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"os"
@@ -14,6 +11,8 @@ import (
 	"text/tabwriter"
 	"time"
 
+	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
 	"google.golang.org/protobuf/encoding/protojson"
 	"google.golang.org/protobuf/types/known/timestamppb"
 
@@ -30,109 +29,34 @@ type RuleFile struct {
 	Rules   []rules.Rule `json:"rules"`
 }
 
-// usageError is a command line the command cannot run: exit status 2.
-type usageError struct{ msg string }
-
-func (e usageError) Error() string { return e.msg }
-
-// riskCmd runs `risk rules|lists|limits|model|decisions|cases …`.
-func riskCmd(ctx context.Context, g globals, noun string, args []string, out io.Writer) error {
-	sub := ""
-	if len(args) > 0 && !strings.HasPrefix(args[0], "-") {
-		sub = args[0]
-	}
-	rest := args
-	if sub != "" {
-		rest = args[1:]
-	}
-	switch noun + " " + sub {
-	case "rules check":
-		return riskRulesCheck(rest, out)
-	case "rules get":
-		return riskRulesGet(ctx, g, rest, out)
-	case "rules put":
-		return riskRulesPut(ctx, g, rest, out)
-	case "lists ":
-		return riskLists(ctx, g, rest, out)
-	case "lists put":
-		return riskListsPut(ctx, g, rest, out)
-	case "lists delete":
-		return riskListsDelete(ctx, g, rest, out)
-	case "limits ":
-		return riskLimits(ctx, g, rest, out)
-	case "limits put":
-		return riskLimitsPut(ctx, g, rest, out)
-	case "model ":
-		return riskModel(ctx, g, rest, out)
-	case "model put":
-		return riskModelPut(ctx, g, rest, out)
-	case "decisions ":
-		return riskDecisions(ctx, g, rest, out)
-	case "decisions get":
-		return riskDecisionGet(ctx, g, rest, out)
-	case "cases ":
-		return riskCases(ctx, g, rest, out)
-	case "cases get":
-		return riskCaseGet(ctx, g, rest, out)
-	case "cases assign":
-		return riskCaseAssign(ctx, g, rest, out)
-	case "cases resolve":
-		return riskCaseResolve(ctx, g, rest, out)
-	case "labels ":
-		return riskLabels(ctx, g, rest, out)
-	}
-	return usageError{fmt.Sprintf("unknown command \"risk %s\": want rules get|put|check, lists [put|delete], "+
-		"limits [put], model [put], decisions [get], cases [get|assign|resolve], labels", strings.TrimSpace(noun+" "+sub))}
+func newRiskCmd(g *globals) *cobra.Command {
+	lists := newRiskListsCmd(g)
+	lists.AddCommand(newRiskListsPutCmd(g), newRiskListsDeleteCmd(g))
+	limits := newRiskLimitsCmd(g)
+	limits.AddCommand(newRiskLimitsPutCmd(g))
+	model := newRiskModelCmd(g)
+	model.AddCommand(newRiskModelPutCmd(g))
+	decisions := newRiskDecisionsCmd(g)
+	decisions.AddCommand(newRiskDecisionGetCmd(g))
+	cases := newRiskCasesCmd(g)
+	cases.AddCommand(newRiskCaseGetCmd(g), newRiskCaseAssignCmd(g), newRiskCaseResolveCmd(g))
+	return group("risk", "risk rules, lists, limits, model, decisions and cases", `Manage the risk service through its admin API (--risk): the rule set, the
+block/allow/suspend lists, the limits and the model in force on every
+replica; read its decisions; work the analysts' review cases (docs/risk.md,
+docs/risk-operations.md). Reads are open to every operator; changes need
+the operator role.`, newRiskRulesCmd(g), lists, limits, model, decisions, cases, newRiskLabelsCmd(g))
 }
 
-// parseRiskFlags parses args, flags before or after the positional
-// arguments, and checks -o and the number of positional arguments.
-func parseRiskFlags(fs *flag.FlagSet, args []string, o *string, nargs int, use string) error {
-	fs.SetOutput(io.Discard)
-	if err := fs.Parse(reorderFlags(fs, args)); err != nil {
-		return fmt.Errorf("%w (usage: %s)", err, use)
-	}
-	if o != nil {
-		if err := checkOutput(*o); err != nil {
-			return err
-		}
-	}
-	if fs.NArg() != nargs {
-		return errors.New("usage: " + use)
-	}
-	return nil
+func newRiskRulesCmd(g *globals) *cobra.Command {
+	return group("rules", "the risk rule set: check, get, put", `Check a rule file locally, read the rule set in force, or put one in force on
+every risk replica (operators).`, newRiskRulesCheckCmd(g), newRiskRulesGetCmd(g), newRiskRulesPutCmd(g))
 }
 
-// reorderFlags puts flags before positional arguments, knowing from fs
-// which flags take no value.
-func reorderFlags(fs *flag.FlagSet, args []string) []string {
-	var flags, pos []string
-	for i := 0; i < len(args); i++ {
-		a := args[i]
-		switch {
-		case a == "--":
-			pos = append(pos, args[i+1:]...)
-			i = len(args)
-		case strings.HasPrefix(a, "-") && len(a) > 1:
-			flags = append(flags, a)
-			name := strings.TrimLeft(a, "-")
-			if strings.Contains(name, "=") {
-				continue
-			}
-			if f := fs.Lookup(name); f != nil {
-				if b, ok := f.Value.(interface{ IsBoolFlag() bool }); ok && b.IsBoolFlag() {
-					continue
-				}
-			}
-			if i+1 < len(args) {
-				flags = append(flags, args[i+1])
-				i++
-			}
-		default:
-			pos = append(pos, a)
-		}
-	}
-	return append(flags, pos...)
+// newRulesCmd is risk rules under its own name.
+func newRulesCmd(g *globals) *cobra.Command {
+	cmd := newRiskRulesCmd(g)
+	cmd.Short += " (risk rules)"
+	return cmd
 }
 
 func (g globals) riskAdmin() (risk.AdminClient, func(), error) {
@@ -189,32 +113,41 @@ func readRuleFile(path string) (RuleFile, error) {
 // riskRulesCheck compiles a rule file as the risk service would and prints
 // its rules, or every problem: it exits non-zero if the set would be
 // refused.
-func riskRulesCheck(args []string, out io.Writer) error {
-	fs := flag.NewFlagSet("risk rules check", flag.ContinueOnError)
-	o := outputFlag(fs)
-	if err := parseRiskFlags(fs, args, o, 1, "risk rules check FILE [-o json]"); err != nil {
-		return err
+func newRiskRulesCheckCmd(g *globals) *cobra.Command {
+	cmd := &cobra.Command{
+		Use:   "check FILE",
+		Short: "compile a rule file as the risk service would",
+		Long: `Compile a rule file (docs/risk.md) locally, as the risk service would, and
+list its rules; or name every problem and exit 1 if the set would be
+refused. What risk rules get -o json prints is a rule file too.`,
+		Example: `  unigatectl risk rules check rules.json`,
+		Args:    exactArgs(1),
 	}
-	f, err := readRuleFile(fs.Arg(0))
-	if err != nil {
-		return err
+	o := addOutput(cmd)
+	cmd.RunE = func(cmd *cobra.Command, args []string) error {
+		out := cmd.OutOrStdout()
+		f, err := readRuleFile(args[0])
+		if err != nil {
+			return err
+		}
+		set, err := rules.Compile(f.Version, f.Rules)
+		if err != nil {
+			return fmt.Errorf("%s: the risk service would refuse this set and keep the one in force:\n%w", args[0], err)
+		}
+		if !o.table() {
+			b, _ := json.MarshalIndent(map[string]any{"version": set.Version, "rules": set.Rules, "ok": true}, "", "  ")
+			_, err := fmt.Fprintln(out, string(b))
+			return err
+		}
+		tw := tabwriter.NewWriter(out, 0, 4, 2, ' ', 0)
+		fmt.Fprintf(tw, "set version %d: %d rules compile\n", set.Version, len(set.Rules))
+		fmt.Fprintln(tw, "RULE\tVERSION\tACTION\tMODE\tEXPRESSION")
+		for _, r := range set.Rules {
+			fmt.Fprintf(tw, "%s\t%d\t%s\t%s\t%s\n", r.ID, r.Version, r.Action, r.Mode, r.Expr)
+		}
+		return tw.Flush()
 	}
-	set, err := rules.Compile(f.Version, f.Rules)
-	if err != nil {
-		return fmt.Errorf("%s: the risk service would refuse this set and keep the one in force:\n%w", fs.Arg(0), err)
-	}
-	if *o == "json" {
-		b, _ := json.MarshalIndent(map[string]any{"version": set.Version, "rules": set.Rules, "ok": true}, "", "  ")
-		_, err := fmt.Fprintln(out, string(b))
-		return err
-	}
-	tw := tabwriter.NewWriter(out, 0, 4, 2, ' ', 0)
-	fmt.Fprintf(tw, "set version %d: %d rules compile\n", set.Version, len(set.Rules))
-	fmt.Fprintln(tw, "RULE\tVERSION\tACTION\tMODE\tEXPRESSION")
-	for _, r := range set.Rules {
-		fmt.Fprintf(tw, "%s\t%d\t%s\t%s\t%s\n", r.ID, r.Version, r.Action, r.Mode, r.Expr)
-	}
-	return tw.Flush()
+	return cmd
 }
 
 func ruleSetTable(out io.Writer, rs *riskv1.RuleSet) error {
@@ -232,57 +165,75 @@ func ruleSetTable(out io.Writer, rs *riskv1.RuleSet) error {
 }
 
 // riskRulesGet prints the rule set in force.
-func riskRulesGet(ctx context.Context, g globals, args []string, out io.Writer) error {
-	fs := flag.NewFlagSet("risk rules get", flag.ContinueOnError)
-	o := outputFlag(fs)
-	if err := parseRiskFlags(fs, args, o, 0, "risk rules get [-o json]"); err != nil {
-		return err
+func newRiskRulesGetCmd(g *globals) *cobra.Command {
+	cmd := &cobra.Command{
+		Use:   "get",
+		Short: "the rule set in force",
+		Long: `Print the rule set in force: its version, who put it and when, its rules.
+-o json prints it as a rule file that rules check and rules put take.`,
+		Example: `  unigatectl risk rules get
+  unigatectl risk rules get -o json > rules.json`,
+		Args: noArgs,
 	}
-	c, done, err := g.riskAdmin()
-	if err != nil {
-		return err
+	o := addOutput(cmd)
+	cmd.RunE = func(cmd *cobra.Command, args []string) error {
+		ctx, out := cmd.Context(), cmd.OutOrStdout()
+		c, done, err := g.riskAdmin()
+		if err != nil {
+			return err
+		}
+		defer done()
+		rs, err := c.GetRules(ctx, &riskv1.GetRulesRequest{})
+		if err != nil {
+			return err
+		}
+		if !o.table() {
+			return printProtoAs(out, o.v, rs)
+		}
+		return ruleSetTable(out, rs)
 	}
-	defer done()
-	rs, err := c.GetRules(ctx, &riskv1.GetRulesRequest{})
-	if err != nil {
-		return err
-	}
-	if *o == "json" {
-		return printProto(out, rs)
-	}
-	return ruleSetTable(out, rs)
+	return cmd
 }
 
 // riskRulesPut puts a rule file in force on every replica. A refused set
 // names every problem (rule_set.rules[N].FIELD) and the set in force
 // stays.
-func riskRulesPut(ctx context.Context, g globals, args []string, out io.Writer) error {
-	fs := flag.NewFlagSet("risk rules put", flag.ContinueOnError)
-	o := outputFlag(fs)
-	if err := parseRiskFlags(fs, args, o, 1, "risk rules put FILE [-o json]"); err != nil {
-		return err
+func newRiskRulesPutCmd(g *globals) *cobra.Command {
+	cmd := &cobra.Command{
+		Use:   "put FILE",
+		Short: "put a rule file in force on every replica (operators)",
+		Long: `Put a rule file in force on every risk replica within a second (operator
+role). A refused set names every problem (rule_set.rules[N].FIELD) and the
+set in force stays. The version must be above the one in force.`,
+		Example: `  unigatectl risk rules put rules.json`,
+		Args:    exactArgs(1),
 	}
-	f, err := readRuleFile(fs.Arg(0))
-	if err != nil {
-		return err
+	o := addOutput(cmd)
+	cmd.RunE = func(cmd *cobra.Command, args []string) error {
+		ctx, out := cmd.Context(), cmd.OutOrStdout()
+		f, err := readRuleFile(args[0])
+		if err != nil {
+			return err
+		}
+		req := &riskv1.PutRulesRequest{RuleSet: &riskv1.RuleSet{Version: f.Version}}
+		for _, r := range f.Rules {
+			req.RuleSet.Rules = append(req.RuleSet.Rules, &riskv1.Rule{Id: r.ID, Expr: r.Expr, Action: r.Action, Mode: r.Mode, Description: r.Description})
+		}
+		c, done, err := g.riskAdmin()
+		if err != nil {
+			return err
+		}
+		defer done()
+		rs, err := c.PutRules(ctx, req)
+		if err != nil {
+			return withRowErrors(err)
+		}
+		if !o.table() {
+			return printProtoAs(out, o.v, rs)
+		}
+		return ruleSetTable(out, rs)
 	}
-	req := &riskv1.PutRulesRequest{RuleSet: &riskv1.RuleSet{Version: f.Version}}
-	for _, r := range f.Rules {
-		req.RuleSet.Rules = append(req.RuleSet.Rules, &riskv1.Rule{Id: r.ID, Expr: r.Expr, Action: r.Action, Mode: r.Mode, Description: r.Description})
-	}
-	c, done, err := g.riskAdmin()
-	if err != nil {
-		return err
-	}
-	defer done()
-	rs, err := c.PutRules(ctx, req)
-	if err != nil {
-		return withRowErrors(err)
-	}
-	if *o == "json" {
-		return printProto(out, rs)
-	}
-	return ruleSetTable(out, rs)
+	return cmd
 }
 
 // --- lists ---
@@ -297,69 +248,96 @@ func listTable(out io.Writer, es []*riskv1.ListEntry) error {
 }
 
 // riskLists prints list entries, of one list or kind if asked.
-func riskLists(ctx context.Context, g globals, args []string, out io.Writer) error {
-	fs := flag.NewFlagSet("risk lists", flag.ContinueOnError)
-	o := outputFlag(fs)
+func newRiskListsCmd(g *globals) *cobra.Command {
+	cmd := &cobra.Command{
+		Use:   "lists [--list L] [--kind K]",
+		Short: "block, allow and suspend list entries",
+		Long: `Print the entries of the block, allow and suspend lists, of one list or
+kind if asked. put and delete change them (operator role).`,
+		Example: `  unigatectl risk lists --list block
+  unigatectl risk lists --kind mcc -o json`,
+		Args: noArgs,
+	}
+	fs := cmd.Flags()
+	o := addOutput(cmd)
 	list := fs.String("list", "", "only this list: block, allow or suspend")
 	kind := fs.String("kind", "", "only this kind: user, device, merchant, mcc or partner")
-	if err := parseRiskFlags(fs, args, o, 0, "risk lists [--list L] [--kind K] [-o json]"); err != nil {
-		return err
+	cmd.RunE = func(cmd *cobra.Command, args []string) error {
+		ctx, out := cmd.Context(), cmd.OutOrStdout()
+		c, done, err := g.riskAdmin()
+		if err != nil {
+			return err
+		}
+		defer done()
+		resp, err := c.ListListEntries(ctx, &riskv1.ListListEntriesRequest{List: *list, Kind: *kind})
+		if err != nil {
+			return err
+		}
+		if !o.table() {
+			return printProtoAs(out, o.v, resp)
+		}
+		return listTable(out, resp.GetEntries())
 	}
-	c, done, err := g.riskAdmin()
-	if err != nil {
-		return err
-	}
-	defer done()
-	resp, err := c.ListListEntries(ctx, &riskv1.ListListEntriesRequest{List: *list, Kind: *kind})
-	if err != nil {
-		return err
-	}
-	if *o == "json" {
-		return printProto(out, resp)
-	}
-	return listTable(out, resp.GetEntries())
+	return cmd
 }
 
 // riskListsPut adds a value to a list, or replaces its note.
-func riskListsPut(ctx context.Context, g globals, args []string, out io.Writer) error {
-	fs := flag.NewFlagSet("risk lists put", flag.ContinueOnError)
-	o := outputFlag(fs)
+func newRiskListsPutCmd(g *globals) *cobra.Command {
+	cmd := &cobra.Command{
+		Use:   "put LIST KIND VALUE [--note TEXT]",
+		Short: "add a value to a list, or replace its note (operators)",
+		Long: `Add a value to a list (block, allow or suspend), or replace its note. KIND
+is user or device (the value PARTNER/REF), merchant (NETWORK/ID), mcc (four
+digits) or partner.`,
+		Example: `  unigatectl risk lists put block device hipay/DEVICE_REF --note "stolen phone"
+  unigatectl risk lists put suspend partner zalopay --note "partner incident"`,
+		Args: exactArgs(3),
+	}
+	fs := cmd.Flags()
+	o := addOutput(cmd)
 	note := fs.String("note", "", "why (shown with the entry)")
-	if err := parseRiskFlags(fs, args, o, 3, "risk lists put LIST KIND VALUE [--note TEXT] [-o json]"); err != nil {
-		return err
+	cmd.RunE = func(cmd *cobra.Command, args []string) error {
+		ctx, out := cmd.Context(), cmd.OutOrStdout()
+		c, done, err := g.riskAdmin()
+		if err != nil {
+			return err
+		}
+		defer done()
+		e, err := c.PutListEntry(ctx, &riskv1.PutListEntryRequest{Entry: &riskv1.ListEntry{
+			List: args[0], Kind: args[1], Value: args[2], Note: *note}})
+		if err != nil {
+			return err
+		}
+		if !o.table() {
+			return printProtoAs(out, o.v, e)
+		}
+		return listTable(out, []*riskv1.ListEntry{e})
 	}
-	c, done, err := g.riskAdmin()
-	if err != nil {
-		return err
-	}
-	defer done()
-	e, err := c.PutListEntry(ctx, &riskv1.PutListEntryRequest{Entry: &riskv1.ListEntry{
-		List: fs.Arg(0), Kind: fs.Arg(1), Value: fs.Arg(2), Note: *note}})
-	if err != nil {
-		return err
-	}
-	if *o == "json" {
-		return printProto(out, e)
-	}
-	return listTable(out, []*riskv1.ListEntry{e})
+	return cmd
 }
 
 // riskListsDelete removes a value from a list.
-func riskListsDelete(ctx context.Context, g globals, args []string, out io.Writer) error {
-	fs := flag.NewFlagSet("risk lists delete", flag.ContinueOnError)
-	if err := parseRiskFlags(fs, args, nil, 3, "risk lists delete LIST KIND VALUE"); err != nil {
+func newRiskListsDeleteCmd(g *globals) *cobra.Command {
+	cmd := &cobra.Command{
+		Use:     "delete LIST KIND VALUE",
+		Short:   "remove a value from a list (operators)",
+		Example: `  unigatectl risk lists delete block device hipay/DEVICE_REF`,
+		Args:    exactArgs(3),
+	}
+	cmd.RunE = func(cmd *cobra.Command, args []string) error {
+		ctx, out := cmd.Context(), cmd.OutOrStdout()
+		c, done, err := g.riskAdmin()
+		if err != nil {
+			return err
+		}
+		defer done()
+		if _, err := c.DeleteListEntry(ctx, &riskv1.DeleteListEntryRequest{List: args[0], Kind: args[1], Value: args[2]}); err != nil {
+			return err
+		}
+		_, err = fmt.Fprintf(out, "%s %s %s is not on the list (any more)\n", args[1], args[2], args[0])
 		return err
 	}
-	c, done, err := g.riskAdmin()
-	if err != nil {
-		return err
-	}
-	defer done()
-	if _, err := c.DeleteListEntry(ctx, &riskv1.DeleteListEntryRequest{List: fs.Arg(0), Kind: fs.Arg(1), Value: fs.Arg(2)}); err != nil {
-		return err
-	}
-	_, err = fmt.Fprintf(out, "%s %s %s is not on the list (any more)\n", fs.Arg(1), fs.Arg(2), fs.Arg(0))
-	return err
+	return cmd
 }
 
 // --- limits ---
@@ -387,34 +365,52 @@ func limitsTable(out io.Writer, ls []*riskv1.Limits) error {
 }
 
 // riskLimits prints every partner's limits, in major units ("-": none).
-func riskLimits(ctx context.Context, g globals, args []string, out io.Writer) error {
-	fs := flag.NewFlagSet("risk limits", flag.ContinueOnError)
-	o := outputFlag(fs)
-	if err := parseRiskFlags(fs, args, o, 0, "risk limits [-o json]"); err != nil {
-		return err
+func newRiskLimitsCmd(g *globals) *cobra.Command {
+	cmd := &cobra.Command{
+		Use:   "limits",
+		Short: "every partner's limits, in major units",
+		Long: `Print every partner's limits ("*": the default for partners without their
+own), in major units of their currency; "-" is no limit.`,
+		Example: `  unigatectl risk limits`,
+		Args:    noArgs,
 	}
-	c, done, err := g.riskAdmin()
-	if err != nil {
-		return err
+	o := addOutput(cmd)
+	cmd.RunE = func(cmd *cobra.Command, args []string) error {
+		ctx, out := cmd.Context(), cmd.OutOrStdout()
+		c, done, err := g.riskAdmin()
+		if err != nil {
+			return err
+		}
+		defer done()
+		resp, err := c.ListLimits(ctx, &riskv1.ListLimitsRequest{})
+		if err != nil {
+			return err
+		}
+		if !o.table() {
+			return printProtoAs(out, o.v, resp)
+		}
+		return limitsTable(out, resp.GetLimits())
 	}
-	defer done()
-	resp, err := c.ListLimits(ctx, &riskv1.ListLimitsRequest{})
-	if err != nil {
-		return err
-	}
-	if *o == "json" {
-		return printProto(out, resp)
-	}
-	return limitsTable(out, resp.GetLimits())
+	return cmd
 }
 
 // riskLimitsPut sets a partner's limits ("*": every partner without its
 // own). The limits given are minor units; those not given keep their
 // value if the partner's limits are in the same currency, and are 0 (no
 // limit) otherwise.
-func riskLimitsPut(ctx context.Context, g globals, args []string, out io.Writer) error {
-	fs := flag.NewFlagSet("risk limits put", flag.ContinueOnError)
-	o := outputFlag(fs)
+func newRiskLimitsPutCmd(g *globals) *cobra.Command {
+	cmd := &cobra.Command{
+		Use:   "put PARTNER --currency C [--per-payment N] [--user-daily N] …",
+		Short: "set a partner's (or \"*\") limits (operators)",
+		Long: `Set a partner's (or "*": every partner without its own) limits, in minor
+units of --currency; 0 is no limit. Limits not given keep their value when
+the currency stays the same, and are 0 otherwise.`,
+		Example: `  unigatectl risk limits put '*' --currency CNY --per-payment 5000000 --user-daily 5000000
+  unigatectl risk limits put hipay --currency CNY --merchant-monthly 500000000`,
+		Args: exactArgs(1),
+	}
+	fs := cmd.Flags()
+	o := addOutput(cmd)
 	currency := fs.String("currency", "", "ISO 4217 currency of the limits (required)")
 	var l riskv1.Limits
 	fields := map[string]*int64{
@@ -426,44 +422,43 @@ func riskLimitsPut(ctx context.Context, g globals, args []string, out io.Writer)
 	for name := range fields {
 		given[name] = fs.Int64(name, 0, "limit in minor units (0: none)")
 	}
-	use := "risk limits put PARTNER --currency C [--per-payment N] [--user-per-payment N] [--user-daily N] " +
-		"[--user-monthly N] [--merchant-daily N] [--merchant-monthly N] [--partner-daily N] [--partner-monthly N] [-o json]"
-	if err := parseRiskFlags(fs, args, o, 1, use); err != nil {
-		return err
-	}
-	if *currency == "" {
-		return errors.New("--currency is required (usage: " + use + ")")
-	}
-	c, done, err := g.riskAdmin()
-	if err != nil {
-		return err
-	}
-	defer done()
-	cur, err := c.ListLimits(ctx, &riskv1.ListLimitsRequest{})
-	if err != nil {
-		return err
-	}
-	for _, x := range cur.GetLimits() {
-		if x.GetPartnerId() == fs.Arg(0) && x.GetCurrency() == *currency {
-			l.PerPayment, l.UserPerPayment, l.UserDaily = x.GetPerPayment(), x.GetUserPerPayment(), x.GetUserDaily()
-			l.UserMonthly, l.MerchantDaily, l.PartnerDaily = x.GetUserMonthly(), x.GetMerchantDaily(), x.GetPartnerDaily()
-			l.MerchantMonthly, l.PartnerMonthly = x.GetMerchantMonthly(), x.GetPartnerMonthly()
+	cmd.RunE = func(cmd *cobra.Command, args []string) error {
+		ctx, out := cmd.Context(), cmd.OutOrStdout()
+		if *currency == "" {
+			return required(cmd, "currency")
 		}
-	}
-	fs.Visit(func(f *flag.Flag) {
-		if p, ok := fields[f.Name]; ok {
-			*p = *given[f.Name]
+		c, done, err := g.riskAdmin()
+		if err != nil {
+			return err
 		}
-	})
-	l.PartnerId, l.Currency = fs.Arg(0), *currency
-	resp, err := c.PutLimits(ctx, &riskv1.PutLimitsRequest{Limits: &l})
-	if err != nil {
-		return err
+		defer done()
+		cur, err := c.ListLimits(ctx, &riskv1.ListLimitsRequest{})
+		if err != nil {
+			return err
+		}
+		for _, x := range cur.GetLimits() {
+			if x.GetPartnerId() == args[0] && x.GetCurrency() == *currency {
+				l.PerPayment, l.UserPerPayment, l.UserDaily = x.GetPerPayment(), x.GetUserPerPayment(), x.GetUserDaily()
+				l.UserMonthly, l.MerchantDaily, l.PartnerDaily = x.GetUserMonthly(), x.GetMerchantDaily(), x.GetPartnerDaily()
+				l.MerchantMonthly, l.PartnerMonthly = x.GetMerchantMonthly(), x.GetPartnerMonthly()
+			}
+		}
+		fs.Visit(func(f *pflag.Flag) {
+			if p, ok := fields[f.Name]; ok {
+				*p = *given[f.Name]
+			}
+		})
+		l.PartnerId, l.Currency = args[0], *currency
+		resp, err := c.PutLimits(ctx, &riskv1.PutLimitsRequest{Limits: &l})
+		if err != nil {
+			return err
+		}
+		if !o.table() {
+			return printProtoAs(out, o.v, resp)
+		}
+		return limitsTable(out, []*riskv1.Limits{resp})
 	}
-	if *o == "json" {
-		return printProto(out, resp)
-	}
-	return limitsTable(out, []*riskv1.Limits{resp})
+	return cmd
 }
 
 // --- model ---
@@ -486,108 +481,136 @@ func modelTable(out io.Writer, m *riskv1.ModelInfo) error {
 
 // riskModel describes the model in force: the newest put, or the one
 // committed with the code.
-func riskModel(ctx context.Context, g globals, args []string, out io.Writer) error {
-	fs := flag.NewFlagSet("risk model", flag.ContinueOnError)
-	o := outputFlag(fs)
-	if err := parseRiskFlags(fs, args, o, 0, "risk model [-o json]"); err != nil {
-		return err
+func newRiskModelCmd(g *globals) *cobra.Command {
+	cmd := &cobra.Command{
+		Use:   "model",
+		Short: "the model in force",
+		Long: `Print the model in force: its id, XGBoost version, trees, size, note, who put
+it and when (or the one committed with the code).`,
+		Example: `  unigatectl risk model`,
+		Args:    noArgs,
 	}
-	c, done, err := g.riskAdmin()
-	if err != nil {
-		return err
+	o := addOutput(cmd)
+	cmd.RunE = func(cmd *cobra.Command, args []string) error {
+		ctx, out := cmd.Context(), cmd.OutOrStdout()
+		c, done, err := g.riskAdmin()
+		if err != nil {
+			return err
+		}
+		defer done()
+		m, err := c.GetModel(ctx, &riskv1.GetModelRequest{})
+		if err != nil {
+			return err
+		}
+		if !o.table() {
+			return printProtoAs(out, o.v, m)
+		}
+		return modelTable(out, m)
 	}
-	defer done()
-	m, err := c.GetModel(ctx, &riskv1.GetModelRequest{})
-	if err != nil {
-		return err
-	}
-	if *o == "json" {
-		return printProto(out, m)
-	}
-	return modelTable(out, m)
+	return cmd
 }
 
 // riskModelPut stores a model file (XGBoost 1.x JSON, as make train-risk
 // writes it) and puts it in force on every replica. A file that does not
 // load is refused (RISK_MODEL_INVALID) and the model in force stays.
-func riskModelPut(ctx context.Context, g globals, args []string, out io.Writer) error {
-	fs := flag.NewFlagSet("risk model put", flag.ContinueOnError)
-	o := outputFlag(fs)
+func newRiskModelPutCmd(g *globals) *cobra.Command {
+	cmd := &cobra.Command{
+		Use:   "put FILE [--note TEXT]",
+		Short: "put a model in force on every replica (operators)",
+		Long: `Store a model file (XGBoost JSON, as make train-risk writes it) and put it in
+force on every replica within a second (operator role). A file that does
+not load is refused (RISK_MODEL_INVALID) and the model in force stays.`,
+		Example: `  unigatectl risk model put model.json --note "retrained with labels to 2026-12"`,
+		Args:    exactArgs(1),
+	}
+	fs := cmd.Flags()
+	o := addOutput(cmd)
 	note := fs.String("note", "", "what it is: the training run, the data")
-	if err := parseRiskFlags(fs, args, o, 1, "risk model put FILE [--note TEXT] [-o json]"); err != nil {
-		return err
+	cmd.RunE = func(cmd *cobra.Command, args []string) error {
+		ctx, out := cmd.Context(), cmd.OutOrStdout()
+		body, err := os.ReadFile(args[0])
+		if err != nil {
+			return err
+		}
+		if len(body) > maxModelFile {
+			return fmt.Errorf("%s is %d bytes: the risk API takes a model file of at most %d", args[0], len(body), maxModelFile)
+		}
+		c, done, err := g.riskAdmin()
+		if err != nil {
+			return err
+		}
+		defer done()
+		m, err := c.PutModel(ctx, &riskv1.PutModelRequest{Model: body, Note: *note})
+		if err != nil {
+			return err
+		}
+		if !o.table() {
+			return printProtoAs(out, o.v, m)
+		}
+		if _, err := fmt.Fprintf(out, "model %s in force on every replica within a second\n", m.GetModelId()); err != nil {
+			return err
+		}
+		return modelTable(out, m)
 	}
-	body, err := os.ReadFile(fs.Arg(0))
-	if err != nil {
-		return err
-	}
-	if len(body) > maxModelFile {
-		return fmt.Errorf("%s is %d bytes: the risk API takes a model file of at most %d", fs.Arg(0), len(body), maxModelFile)
-	}
-	c, done, err := g.riskAdmin()
-	if err != nil {
-		return err
-	}
-	defer done()
-	m, err := c.PutModel(ctx, &riskv1.PutModelRequest{Model: body, Note: *note})
-	if err != nil {
-		return err
-	}
-	if *o == "json" {
-		return printProto(out, m)
-	}
-	if _, err := fmt.Fprintf(out, "model %s in force on every replica within a second\n", m.GetModelId()); err != nil {
-		return err
-	}
-	return modelTable(out, m)
+	return cmd
 }
 
 // riskLabels writes the payments of resolved cases, labelled, as a CSV in
 // the training simulation's format (label first, 1 for fraud, then the
 // model's features): make train-risk LABELS=FILE adds them to the
 // training set.
-func riskLabels(ctx context.Context, g globals, args []string, out io.Writer) error {
-	fs := flag.NewFlagSet("risk labels", flag.ContinueOnError)
-	o := outputFlag(fs)
+func newRiskLabelsCmd(g *globals) *cobra.Command {
+	cmd := &cobra.Command{
+		Use:   "labels [--since RFC3339]",
+		Short: "resolved cases' payments, labelled, as training rows",
+		Long: `Write the payments of resolved cases as CSV training rows: the label (1
+fraud, 0 legitimate), then the model's features. make train-risk
+LABELS=FILE adds them to the training set.`,
+		Example: `  unigatectl risk labels --since 2026-12-01T00:00:00Z > labels.csv`,
+		Args:    noArgs,
+	}
+	fs := cmd.Flags()
+	o := addOutput(cmd)
 	since := fs.String("since", "", "only cases resolved at or after this time (RFC 3339)")
-	if err := parseRiskFlags(fs, args, o, 0, "risk labels [--since RFC3339] [-o json] > labels.csv"); err != nil {
-		return err
-	}
-	req := &riskv1.ExportLabelsRequest{}
-	if *since != "" {
-		t, err := time.Parse(time.RFC3339Nano, *since)
+	cmd.RunE = func(cmd *cobra.Command, args []string) error {
+		ctx, out := cmd.Context(), cmd.OutOrStdout()
+		req := &riskv1.ExportLabelsRequest{}
+		if *since != "" {
+			t, err := time.Parse(time.RFC3339Nano, *since)
+			if err != nil {
+				return usageError{fmt.Sprintf("--since %q: want an RFC 3339 time", *since)}
+			}
+			req.Since = timestamppb.New(t)
+		}
+		c, done, err := g.riskAdmin()
 		if err != nil {
-			return usageError{fmt.Sprintf("--since %q: want an RFC 3339 time", *since)}
+			return err
 		}
-		req.Since = timestamppb.New(t)
-	}
-	c, done, err := g.riskAdmin()
-	if err != nil {
+		defer done()
+		resp, err := c.ExportLabels(ctx, req)
+		if err != nil {
+			return err
+		}
+		if !o.table() {
+			return printProtoAs(out, o.v, resp)
+		}
+		var b strings.Builder
+		b.WriteString("label," + strings.Join(resp.GetFeatureNames(), ",") + "\n")
+		for _, p := range resp.GetPayments() {
+			label := "0"
+			if p.GetFraud() {
+				label = "1"
+			}
+			b.WriteString(label)
+			for _, f := range p.GetFeatures() {
+				b.WriteString("," + strconv.FormatFloat(f, 'g', -1, 64))
+			}
+			b.WriteString("\n")
+		}
+		_, err = io.WriteString(out, b.String())
 		return err
 	}
-	defer done()
-	resp, err := c.ExportLabels(ctx, req)
-	if err != nil {
-		return err
-	}
-	if *o == "json" {
-		return printProto(out, resp)
-	}
-	var b strings.Builder
-	b.WriteString("label," + strings.Join(resp.GetFeatureNames(), ",") + "\n")
-	for _, p := range resp.GetPayments() {
-		label := "0"
-		if p.GetFraud() {
-			label = "1"
-		}
-		b.WriteString(label)
-		for _, f := range p.GetFeatures() {
-			b.WriteString("," + strconv.FormatFloat(f, 'g', -1, 64))
-		}
-		b.WriteString("\n")
-	}
-	_, err = io.WriteString(out, b.String())
-	return err
+	return cmd
 }
 
 // --- decisions ---
@@ -620,93 +643,108 @@ func decisionTable(out io.Writer, ds []*riskv1.DecisionRecord) error {
 }
 
 // riskDecisions prints decisions, newest first.
-func riskDecisions(ctx context.Context, g globals, args []string, out io.Writer) error {
-	fs := flag.NewFlagSet("risk decisions", flag.ContinueOnError)
-	o := outputFlag(fs)
+func newRiskDecisionsCmd(g *globals) *cobra.Command {
+	cmd := &cobra.Command{
+		Use:   "decisions [--partner ID] [--user REF] [--decision D] [--limit 50] [--before RFC3339]",
+		Short: "risk decisions, newest first",
+		Long: `Print risk decisions, newest first, filtered by partner, user or outcome.
+The next page: --before the last one's time.`,
+		Example: `  unigatectl risk decisions --partner hipay --user USER_REF --limit 20`,
+		Args:    noArgs,
+	}
+	fs := cmd.Flags()
+	o := addOutput(cmd)
 	partner := fs.String("partner", "", "only this partner's")
 	user := fs.String("user", "", "only this user's (the partner's user_ref)")
 	decision := fs.String("decision", "", "only approve, review or decline")
 	limit := fs.Int("limit", 50, "at most this many (at most 1000)")
 	before := fs.String("before", "", "only decisions made before this time, RFC 3339 (the next page: the last one's time)")
-	if err := parseRiskFlags(fs, args, o, 0, "risk decisions [--partner ID] [--user REF] [--decision approve|review|decline] [--limit N] [--before RFC3339] [-o json]"); err != nil {
-		return err
-	}
-	req := &riskv1.ListDecisionsRequest{PartnerId: *partner, UserRef: *user, PageSize: int32(*limit)}
-	switch *decision {
-	case "":
-	case "approve", "review", "decline":
-		req.Decision = riskv1.Decision(riskv1.Decision_value["DECISION_"+strings.ToUpper(*decision)])
-	default:
-		return fmt.Errorf("--decision %q: want approve, review or decline", *decision)
-	}
-	if *limit < 1 || *limit > 1000 {
-		return fmt.Errorf("--limit %d: want 1 to 1000", *limit)
-	}
-	if *before != "" {
-		t, err := time.Parse(time.RFC3339Nano, *before)
-		if err != nil {
-			return fmt.Errorf("--before: %w", err)
+	cmd.RunE = func(cmd *cobra.Command, args []string) error {
+		ctx, out := cmd.Context(), cmd.OutOrStdout()
+		req := &riskv1.ListDecisionsRequest{PartnerId: *partner, UserRef: *user, PageSize: int32(*limit)}
+		switch *decision {
+		case "":
+		case "approve", "review", "decline":
+			req.Decision = riskv1.Decision(riskv1.Decision_value["DECISION_"+strings.ToUpper(*decision)])
+		default:
+			return fmt.Errorf("--decision %q: want approve, review or decline", *decision)
 		}
-		req.Before = timestamppb.New(t)
+		if *limit < 1 || *limit > 1000 {
+			return fmt.Errorf("--limit %d: want 1 to 1000", *limit)
+		}
+		if *before != "" {
+			t, err := time.Parse(time.RFC3339Nano, *before)
+			if err != nil {
+				return fmt.Errorf("--before: %w", err)
+			}
+			req.Before = timestamppb.New(t)
+		}
+		c, done, err := g.riskAdmin()
+		if err != nil {
+			return err
+		}
+		defer done()
+		resp, err := c.ListDecisions(ctx, req)
+		if err != nil {
+			return err
+		}
+		if !o.table() {
+			return printProtoAs(out, o.v, resp)
+		}
+		return decisionTable(out, resp.GetDecisions())
 	}
-	c, done, err := g.riskAdmin()
-	if err != nil {
-		return err
-	}
-	defer done()
-	resp, err := c.ListDecisions(ctx, req)
-	if err != nil {
-		return err
-	}
-	if *o == "json" {
-		return printProto(out, resp)
-	}
-	return decisionTable(out, resp.GetDecisions())
+	return cmd
 }
 
 // riskDecisionGet prints one payment's decision with every reason.
-func riskDecisionGet(ctx context.Context, g globals, args []string, out io.Writer) error {
-	fs := flag.NewFlagSet("risk decisions get", flag.ContinueOnError)
-	o := outputFlag(fs)
-	if err := parseRiskFlags(fs, args, o, 1, "risk decisions get PAYMENT_ID [-o json]"); err != nil {
-		return err
+func newRiskDecisionGetCmd(g *globals) *cobra.Command {
+	cmd := &cobra.Command{
+		Use:     "get PAYMENT_ID",
+		Short:   "one payment's decision with every reason",
+		Example: `  unigatectl risk decisions get PAYMENT_ID`,
+		Args:    exactArgs(1),
 	}
-	c, done, err := g.riskAdmin()
-	if err != nil {
-		return err
+	o := addOutput(cmd)
+	cmd.RunE = func(cmd *cobra.Command, args []string) error {
+		ctx, out := cmd.Context(), cmd.OutOrStdout()
+		c, done, err := g.riskAdmin()
+		if err != nil {
+			return err
+		}
+		defer done()
+		d, err := c.GetDecision(ctx, &riskv1.GetDecisionRequest{PaymentId: args[0]})
+		if err != nil {
+			return err
+		}
+		if !o.table() {
+			return printProtoAs(out, o.v, d)
+		}
+		tw := tabwriter.NewWriter(out, 0, 4, 2, ' ', 0)
+		mode := strings.TrimPrefix(d.GetMode().String(), "PAYMENT_MODE_")
+		for _, kv := range [][2]string{
+			{"payment", d.GetPaymentId()}, {"time", when(d.GetCreateTime())}, {"decision", decisionName(d.GetDecision())},
+			{"reason", orDash(d.GetReason())}, {"rule", orDash(d.GetRuleId())}, {"message", orDash(d.GetMessage())},
+			{"partner", d.GetPartnerId()}, {"user", orDash(d.GetUserRef())}, {"device", orDash(d.GetDeviceRef())},
+			{"merchant", orDash(d.GetMerchant())}, {"amount", major(d.GetMerchantAmount())},
+			{"mode", mode}, {"score", fmt.Sprintf("%.2f%%", float64(d.GetScoreBp())/100)},
+			{"rules version", fmt.Sprint(d.GetRulesVersion())}, {"model", orDash(d.GetModelVersion())}, {"released", fmt.Sprint(d.GetReleased())},
+		} {
+			fmt.Fprintf(tw, "%s:\t%s\n", kv[0], kv[1])
+		}
+		if err := tw.Flush(); err != nil {
+			return err
+		}
+		if len(d.GetReasons()) == 0 {
+			return nil
+		}
+		tw = tabwriter.NewWriter(out, 0, 4, 2, ' ', 0)
+		fmt.Fprintln(tw, "REASON\tACTION\tSHADOW\tDETAIL")
+		for _, r := range d.GetReasons() {
+			fmt.Fprintf(tw, "%s\t%s\t%v\t%s\n", r.GetRuleId(), orDash(r.GetAction()), r.GetShadow(), r.GetDetail())
+		}
+		return tw.Flush()
 	}
-	defer done()
-	d, err := c.GetDecision(ctx, &riskv1.GetDecisionRequest{PaymentId: fs.Arg(0)})
-	if err != nil {
-		return err
-	}
-	if *o == "json" {
-		return printProto(out, d)
-	}
-	tw := tabwriter.NewWriter(out, 0, 4, 2, ' ', 0)
-	mode := strings.TrimPrefix(d.GetMode().String(), "PAYMENT_MODE_")
-	for _, kv := range [][2]string{
-		{"payment", d.GetPaymentId()}, {"time", when(d.GetCreateTime())}, {"decision", decisionName(d.GetDecision())},
-		{"reason", orDash(d.GetReason())}, {"rule", orDash(d.GetRuleId())}, {"message", orDash(d.GetMessage())},
-		{"partner", d.GetPartnerId()}, {"user", orDash(d.GetUserRef())}, {"device", orDash(d.GetDeviceRef())},
-		{"merchant", orDash(d.GetMerchant())}, {"amount", major(d.GetMerchantAmount())},
-		{"mode", mode}, {"score", fmt.Sprintf("%.2f%%", float64(d.GetScoreBp())/100)},
-		{"rules version", fmt.Sprint(d.GetRulesVersion())}, {"model", orDash(d.GetModelVersion())}, {"released", fmt.Sprint(d.GetReleased())},
-	} {
-		fmt.Fprintf(tw, "%s:\t%s\n", kv[0], kv[1])
-	}
-	if err := tw.Flush(); err != nil {
-		return err
-	}
-	if len(d.GetReasons()) == 0 {
-		return nil
-	}
-	tw = tabwriter.NewWriter(out, 0, 4, 2, ' ', 0)
-	fmt.Fprintln(tw, "REASON\tACTION\tSHADOW\tDETAIL")
-	for _, r := range d.GetReasons() {
-		fmt.Fprintf(tw, "%s\t%s\t%v\t%s\n", r.GetRuleId(), orDash(r.GetAction()), r.GetShadow(), r.GetDetail())
-	}
-	return tw.Flush()
+	return cmd
 }
 
 // --- cases ---
@@ -739,111 +777,139 @@ func caseDetail(out io.Writer, c *riskv1.Case) error {
 }
 
 // riskCases prints review cases, oldest first.
-func riskCases(ctx context.Context, g globals, args []string, out io.Writer) error {
-	fs := flag.NewFlagSet("risk cases", flag.ContinueOnError)
-	o := outputFlag(fs)
+func newRiskCasesCmd(g *globals) *cobra.Command {
+	cmd := &cobra.Command{
+		Use:     "cases [--state S] [--assignee A] [--limit 50]",
+		Short:   "review cases, oldest first",
+		Example: `  unigatectl risk cases --state OPEN`,
+		Args:    noArgs,
+	}
+	fs := cmd.Flags()
+	o := addOutput(cmd)
 	state := fs.String("state", "", "only OPEN, ASSIGNED or RESOLVED cases")
 	assignee := fs.String("assignee", "", "only this analyst's")
 	limit := fs.Int("limit", 50, "at most this many (at most 1000)")
-	if err := parseRiskFlags(fs, args, o, 0, "risk cases [--state OPEN|ASSIGNED|RESOLVED] [--assignee A] [--limit N] [-o json]"); err != nil {
-		return err
+	cmd.RunE = func(cmd *cobra.Command, args []string) error {
+		ctx, out := cmd.Context(), cmd.OutOrStdout()
+		if *limit < 1 || *limit > 1000 {
+			return fmt.Errorf("--limit %d: want 1 to 1000", *limit)
+		}
+		c, done, err := g.riskAdmin()
+		if err != nil {
+			return err
+		}
+		defer done()
+		resp, err := c.ListCases(ctx, &riskv1.ListCasesRequest{State: strings.ToUpper(*state), Assignee: *assignee, PageSize: int32(*limit)})
+		if err != nil {
+			return err
+		}
+		if !o.table() {
+			return printProtoAs(out, o.v, resp)
+		}
+		return caseTable(out, resp.GetCases())
 	}
-	if *limit < 1 || *limit > 1000 {
-		return fmt.Errorf("--limit %d: want 1 to 1000", *limit)
-	}
-	c, done, err := g.riskAdmin()
-	if err != nil {
-		return err
-	}
-	defer done()
-	resp, err := c.ListCases(ctx, &riskv1.ListCasesRequest{State: strings.ToUpper(*state), Assignee: *assignee, PageSize: int32(*limit)})
-	if err != nil {
-		return err
-	}
-	if *o == "json" {
-		return printProto(out, resp)
-	}
-	return caseTable(out, resp.GetCases())
+	return cmd
 }
 
 // riskCaseGet prints a case with its history.
-func riskCaseGet(ctx context.Context, g globals, args []string, out io.Writer) error {
-	fs := flag.NewFlagSet("risk cases get", flag.ContinueOnError)
-	o := outputFlag(fs)
-	if err := parseRiskFlags(fs, args, o, 1, "risk cases get CASE_ID [-o json]"); err != nil {
-		return err
+func newRiskCaseGetCmd(g *globals) *cobra.Command {
+	cmd := &cobra.Command{
+		Use:     "get CASE_ID",
+		Short:   "a case with its history",
+		Example: `  unigatectl risk cases get CASE_ID`,
+		Args:    exactArgs(1),
 	}
-	c, done, err := g.riskAdmin()
-	if err != nil {
-		return err
+	o := addOutput(cmd)
+	cmd.RunE = func(cmd *cobra.Command, args []string) error {
+		ctx, out := cmd.Context(), cmd.OutOrStdout()
+		c, done, err := g.riskAdmin()
+		if err != nil {
+			return err
+		}
+		defer done()
+		resp, err := c.GetCase(ctx, &riskv1.GetCaseRequest{CaseId: args[0]})
+		if err != nil {
+			return err
+		}
+		if !o.table() {
+			return printProtoAs(out, o.v, resp)
+		}
+		return caseDetail(out, resp)
 	}
-	defer done()
-	resp, err := c.GetCase(ctx, &riskv1.GetCaseRequest{CaseId: fs.Arg(0)})
-	if err != nil {
-		return err
-	}
-	if *o == "json" {
-		return printProto(out, resp)
-	}
-	return caseDetail(out, resp)
+	return cmd
 }
 
 // riskCaseAssign gives a case to an analyst.
-func riskCaseAssign(ctx context.Context, g globals, args []string, out io.Writer) error {
-	fs := flag.NewFlagSet("risk cases assign", flag.ContinueOnError)
-	o := outputFlag(fs)
-	if err := parseRiskFlags(fs, args, o, 2, "risk cases assign CASE_ID ANALYST [-o json]"); err != nil {
-		return err
+func newRiskCaseAssignCmd(g *globals) *cobra.Command {
+	cmd := &cobra.Command{
+		Use:     "assign CASE_ID ANALYST",
+		Short:   "give a case to an analyst (operators)",
+		Example: `  unigatectl risk cases assign CASE_ID analyst:mei`,
+		Args:    exactArgs(2),
 	}
-	c, done, err := g.riskAdmin()
-	if err != nil {
-		return err
+	o := addOutput(cmd)
+	cmd.RunE = func(cmd *cobra.Command, args []string) error {
+		ctx, out := cmd.Context(), cmd.OutOrStdout()
+		c, done, err := g.riskAdmin()
+		if err != nil {
+			return err
+		}
+		defer done()
+		resp, err := c.AssignCase(ctx, &riskv1.AssignCaseRequest{CaseId: args[0], Assignee: args[1]})
+		if err != nil {
+			return err
+		}
+		if !o.table() {
+			return printProtoAs(out, o.v, resp)
+		}
+		return caseDetail(out, resp)
 	}
-	defer done()
-	resp, err := c.AssignCase(ctx, &riskv1.AssignCaseRequest{CaseId: fs.Arg(0), Assignee: fs.Arg(1)})
-	if err != nil {
-		return err
-	}
-	if *o == "json" {
-		return printProto(out, resp)
-	}
-	return caseDetail(out, resp)
+	return cmd
 }
 
 // riskCaseResolve labels a case; a fraud with --block blocks its user and
 // device on every replica.
-func riskCaseResolve(ctx context.Context, g globals, args []string, out io.Writer) error {
-	fs := flag.NewFlagSet("risk cases resolve", flag.ContinueOnError)
-	o := outputFlag(fs)
+func newRiskCaseResolveCmd(g *globals) *cobra.Command {
+	cmd := &cobra.Command{
+		Use:   "resolve CASE_ID --label FRAUD|LEGITIMATE --note TEXT [--block]",
+		Short: "label a case, final (operators)",
+		Long: `Resolve a case with its label, final (operator role). --block puts a
+fraud's user and device on the block list of every replica.`,
+		Example: `  unigatectl risk cases resolve CASE_ID --label FRAUD --note "stolen wallet" --block`,
+		Args:    exactArgs(1),
+	}
+	fs := cmd.Flags()
+	o := addOutput(cmd)
 	label := fs.String("label", "", "FRAUD or LEGITIMATE (required)")
 	note := fs.String("note", "", "what was found (required)")
 	block := fs.Bool("block", false, "a confirmed fraud: put the case's user and device on the block list")
-	if err := parseRiskFlags(fs, args, o, 1, "risk cases resolve CASE_ID --label FRAUD|LEGITIMATE --note TEXT [--block] [-o json]"); err != nil {
-		return err
-	}
-	c, done, err := g.riskAdmin()
-	if err != nil {
-		return err
-	}
-	defer done()
-	resp, err := c.ResolveCase(ctx, &riskv1.ResolveCaseRequest{CaseId: fs.Arg(0), Label: strings.ToUpper(*label), Note: *note, Block: *block})
-	if err != nil {
-		return err
-	}
-	if *o == "json" {
-		return printProto(out, resp)
-	}
-	if err := caseDetail(out, resp); err != nil {
-		return err
-	}
-	if *block {
-		var blocked []string
-		for _, kv := range [][2]string{{"user", resp.GetUserRef()}, {"device", resp.GetDeviceRef()}} {
-			if kv[1] != "" && resp.GetPartnerId() != "" {
-				blocked = append(blocked, kv[0]+" "+resp.GetPartnerId()+"/"+kv[1])
-			}
+	cmd.RunE = func(cmd *cobra.Command, args []string) error {
+		ctx, out := cmd.Context(), cmd.OutOrStdout()
+		c, done, err := g.riskAdmin()
+		if err != nil {
+			return err
 		}
-		_, err = fmt.Fprintf(out, "blocked: %s\n", orDash(strings.Join(blocked, ", ")))
+		defer done()
+		resp, err := c.ResolveCase(ctx, &riskv1.ResolveCaseRequest{CaseId: args[0], Label: strings.ToUpper(*label), Note: *note, Block: *block})
+		if err != nil {
+			return err
+		}
+		if !o.table() {
+			return printProtoAs(out, o.v, resp)
+		}
+		if err := caseDetail(out, resp); err != nil {
+			return err
+		}
+		if *block {
+			var blocked []string
+			for _, kv := range [][2]string{{"user", resp.GetUserRef()}, {"device", resp.GetDeviceRef()}} {
+				if kv[1] != "" && resp.GetPartnerId() != "" {
+					blocked = append(blocked, kv[0]+" "+resp.GetPartnerId()+"/"+kv[1])
+				}
+			}
+			_, err = fmt.Fprintf(out, "blocked: %s\n", orDash(strings.Join(blocked, ", ")))
+		}
+		return err
 	}
-	return err
+	return cmd
 }

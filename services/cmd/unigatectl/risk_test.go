@@ -151,7 +151,7 @@ func TestRiskCommands(t *testing.T) {
 		!strings.Contains(err.Error(), "entry.value") {
 		t.Errorf("lists put of a bad mcc: %d %v", code, err)
 	}
-	if _, code, err := rctl("lists", "put", "block", "user"); code != 1 || !strings.Contains(err.Error(), "usage: risk lists put LIST KIND VALUE") {
+	if _, code, err := rctl("lists", "put", "block", "user"); code != 2 || !strings.Contains(err.Error(), "usage: unigatectl risk lists put LIST KIND VALUE") {
 		t.Errorf("lists put without a value: %d %v", code, err)
 	}
 	var entries struct {
@@ -195,7 +195,7 @@ func TestRiskCommands(t *testing.T) {
 	if _, code, err := rctl("limits", "put", "hipay", "--currency", "XXY"); code != 1 || !strings.Contains(err.Error(), "limits.currency") {
 		t.Errorf("limits in no currency: %d %v", code, err)
 	}
-	if _, code, err := rctl("limits", "put", "hipay"); code != 1 || !strings.Contains(err.Error(), "--currency is required") {
+	if _, code, err := rctl("limits", "put", "hipay"); code != 2 || !strings.Contains(err.Error(), "--currency is required") {
 		t.Errorf("limits without a currency: %d %v", code, err)
 	}
 	if out := must("limits"); !strings.Contains(out, "PER PAYMENT") || !strings.Contains(out, "200000.00") {
@@ -238,7 +238,7 @@ func TestRiskCommands(t *testing.T) {
 		mi.SizeBytes != strconv.Itoa(len(body)+1) || mi.Note != "retrained" || mi.Actor != "operator:cli" || mi.XgboostVersion != otherModel.Version() {
 		t.Errorf("model -o json: %+v\n%s", mi, out)
 	}
-	if _, code, err := rctl("model", "put"); code != 1 || !strings.Contains(err.Error(), "usage: risk model put FILE") {
+	if _, code, err := rctl("model", "put"); code != 2 || !strings.Contains(err.Error(), "usage: unigatectl risk model put FILE") {
 		t.Errorf("model put without a file: %d %v", code, err)
 	}
 	if _, code, err := rctl("model", "put", filepath.Join(t.TempDir(), "missing.json")); code != 1 || err == nil {
@@ -332,11 +332,25 @@ func TestRiskCommands(t *testing.T) {
 	if _, code, err := rctl("frobnicate"); code != 2 || err == nil {
 		t.Errorf("risk frobnicate: %d %v", code, err)
 	}
-	if _, code, err := rctl("rules", "delete"); code != 2 || !strings.Contains(err.Error(), "want rules get|put|check") {
+	if _, code, err := rctl("rules", "delete"); code != 2 || !strings.Contains(err.Error(), `unknown command "delete"`) ||
+		!strings.Contains(err.Error(), "want check, get, put") {
 		t.Errorf("risk rules delete: %d %v", code, err)
 	}
-	if _, code, err := rctl("lists", "-o", "yaml"); code != 1 || !strings.Contains(err.Error(), "want table or json") {
-		t.Errorf("risk lists -o yaml: %d %v", code, err)
+	if _, code, err := rctl("lists", "-o", "xml"); code != 2 || !strings.Contains(err.Error(), "want table, json, yaml") {
+		t.Errorf("risk lists -o xml: %d %v", code, err)
+	}
+	if _, code, err := rctl("lists", "frob"); code != 2 || !strings.Contains(err.Error(), `unknown command "frob"`) {
+		t.Errorf("risk lists frob: %d %v", code, err)
+	}
+	if out := must("lists", "-o", "yaml"); !strings.Contains(out, "entries:") || !strings.Contains(out, "value: zalopay") {
+		t.Errorf("risk lists -o yaml: %q", out)
+	}
+	if out := must("rules", "--help"); !strings.Contains(out, "Usage:") || !strings.Contains(out, "check") {
+		t.Errorf("risk rules --help: %q", out)
+	}
+	// rules is risk rules under its own name.
+	if out, code, err := ctl(t, "--risk", addr, "rules", "get"); code != 0 || err != nil || !strings.Contains(out, "rule set 8 in force") {
+		t.Errorf("rules get: %d %v %q", code, err, out)
 	}
 }
 

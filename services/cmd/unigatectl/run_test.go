@@ -43,7 +43,8 @@ func TestQR(t *testing.T) {
 		{"corrupt CRC", []string{"qr", "decode", payload[:len(payload)-4] + "0000"}, 1, "CRC_MISMATCH"},
 		{"unknown range", []string{"qr", "decode", "--ranges", "2899:hipay:18", "123456789012345678"}, 1, "UNKNOWN_RANGE"},
 		{"garbage", []string{"qr", "decode", "hello world"}, 1, "UNRECOGNIZED"},
-		{"no payload", []string{"qr", "decode"}, 1, "usage"},
+		{"no payload", []string{"qr", "decode"}, 2, "usage: unigatectl qr decode"},
+		{"unknown flag", []string{"qr", "decode", "--frob", "x"}, 2, "unknown flag: --frob"},
 		{"unknown command", []string{"qr", "frobnicate"}, 2, "unknown command"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {

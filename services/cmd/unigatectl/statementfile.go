@@ -5,7 +5,6 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"os"
@@ -13,27 +12,21 @@ import (
 	"text/tabwriter"
 	"time"
 
+	"github.com/spf13/cobra"
+
 	settlementv1 "github.com/unigate/unigate/proto/gen/unigate/settlement/v1"
 )
 
 // statementFile downloads a statement's CSV file into a directory, with
 // its checksum beside it (NAME.sha256, in sha256sum's format), checking
 // that what arrived is what the server summed.
-func statementFile(ctx context.Context, g globals, args []string, out io.Writer) error {
-	fs := flag.NewFlagSet("statements file", flag.ContinueOnError)
-	dir := fs.String("dir", ".", "directory to write the file and its checksum into")
-	if err := fs.Parse(reorder(args)); err != nil {
-		return err
-	}
-	if fs.NArg() != 1 {
-		return errors.New("usage: statements file STATEMENT_ID [--dir DIR]")
-	}
+func statementFile(ctx context.Context, g globals, id, dir string, out io.Writer) error {
 	conn, err := g.dial(g.settlement)
 	if err != nil {
 		return err
 	}
 	defer conn.Close()
-	stream, err := settlementv1.NewSettlementServiceClient(conn).StreamStatementFile(ctx, &settlementv1.StreamStatementFileRequest{StatementId: fs.Arg(0)})
+	stream, err := settlementv1.NewSettlementServiceClient(conn).StreamStatementFile(ctx, &settlementv1.StreamStatementFileRequest{StatementId: id})
 	if err != nil {
 		return err
 	}
@@ -62,7 +55,7 @@ func statementFile(ctx context.Context, g globals, args []string, out io.Writer)
 			if name == "" || name == "." {
 				return errors.New("the server sent no file name")
 			}
-			if f, err = os.CreateTemp(*dir, name+".part-*"); err != nil {
+			if f, err = os.CreateTemp(dir, name+".part-*"); err != nil {
 				return err
 			}
 		}
@@ -78,12 +71,12 @@ func statementFile(ctx context.Context, g globals, args []string, out io.Writer)
 		return errors.New("the server sent nothing")
 	}
 	if got := hex.EncodeToString(h.Sum(nil)); got != sum {
-		return fmt.Errorf("statement %s: received SHA-256 %s, the server's is %q", fs.Arg(0), got, sum)
+		return fmt.Errorf("statement %s: received SHA-256 %s, the server's is %q", id, got, sum)
 	}
 	if err := f.Close(); err != nil {
 		return err
 	}
-	path := filepath.Join(*dir, name)
+	path := filepath.Join(dir, name)
 	if err := os.Rename(f.Name(), path); err != nil {
 		return err
 	}
@@ -95,38 +88,39 @@ func statementFile(ctx context.Context, g globals, args []string, out io.Writer)
 	return nil
 }
 
-// cyclesList prints the closed cycles, newest first.
-func cyclesList(ctx context.Context, g globals, args []string, out io.Writer) error {
-	fs := flag.NewFlagSet("cycles list", flag.ContinueOnError)
-	o := outputFlag(fs)
-	limit := fs.Int("limit", 20, "at most this many cycles")
-	if err := fs.Parse(args); err != nil {
-		return err
+func newCyclesListCmd(g *globals, use string) *cobra.Command {
+	cmd := &cobra.Command{
+		Use:     use + " [--limit 20]",
+		Short:   "closed settlement cycles, newest first",
+		Example: "  unigatectl settlement cycles --limit 5",
+		Args:    noArgs,
 	}
-	if err := checkOutput(*o); err != nil {
-		return err
-	}
-	conn, err := g.dial(g.settlement)
-	if err != nil {
-		return err
-	}
-	defer conn.Close()
-	resp, err := settlementv1.NewSettlementServiceClient(conn).ListCycles(ctx, &settlementv1.ListCyclesRequest{Limit: int32(*limit)})
-	if err != nil {
-		return err
-	}
-	if *o == "json" {
-		return printProto(out, resp)
-	}
-	tw := tabwriter.NewWriter(out, 0, 4, 2, ' ', 0)
-	fmt.Fprintln(tw, "CYCLE\tPARTNER\tCUTOFF\tCLOSED\tPOSTINGS")
-	for _, c := range resp.GetCycles() {
-		partner := c.GetPartnerId()
-		if partner == "" {
-			partner = "(all)"
+	limit := cmd.Flags().Int("limit", 20, "at most this many cycles")
+	o := addOutput(cmd)
+	cmd.RunE = func(cmd *cobra.Command, _ []string) error {
+		conn, err := g.dial(g.settlement)
+		if err != nil {
+			return err
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%d\n", c.GetCycleId(), partner, c.GetCutoff().AsTime().Format(time.RFC3339Nano),
-			c.GetCloseTime().AsTime().Format(time.RFC3339), c.GetPostings())
+		defer conn.Close()
+		resp, err := settlementv1.NewSettlementServiceClient(conn).ListCycles(cmd.Context(), &settlementv1.ListCyclesRequest{Limit: int32(*limit)})
+		if err != nil {
+			return err
+		}
+		out := cmd.OutOrStdout()
+		return o.print(out, resp, func() error {
+			tw := tabwriter.NewWriter(out, 0, 4, 2, ' ', 0)
+			fmt.Fprintln(tw, "CYCLE\tPARTNER\tCUTOFF\tCLOSED\tPOSTINGS")
+			for _, c := range resp.GetCycles() {
+				partner := c.GetPartnerId()
+				if partner == "" {
+					partner = "(all)"
+				}
+				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%d\n", c.GetCycleId(), partner, c.GetCutoff().AsTime().Format(time.RFC3339Nano),
+					c.GetCloseTime().AsTime().Format(time.RFC3339), c.GetPostings())
+			}
+			return tw.Flush()
+		})
 	}
-	return tw.Flush()
+	return cmd
 }
