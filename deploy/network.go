@@ -289,6 +289,11 @@ func (c *checker) peer(obj, where string, p networkingv1.NetworkPolicyPeer) []wo
 	return ws
 }
 
+// IstioMergedMetricsPort is where an Istio sidecar's agent serves the
+// pod's metrics merged with Envoy's (Istio rewrites the prometheus.io
+// annotations to it), the scrape that works under STRICT mutual TLS.
+const IstioMergedMetricsPort = 15020
+
 // policyPorts checks that each port of a rule is a port of at least one of
 // the pods it leads to.
 func (c *checker) policyPorts(obj, where string, ports []networkingv1.NetworkPolicyPort, pods []workload) {
@@ -305,7 +310,8 @@ func (c *checker) policyPorts(obj, where string, ports []networkingv1.NetworkPol
 				c.errorf(obj, "%s: port %d: %s", where, p.Port.IntVal, e)
 			}
 		}
-		found := false
+		// The sidecar's port is injected by the mesh, not in the pod spec.
+		found := p.Port.Type == intstr.Int && p.Port.IntVal == IstioMergedMetricsPort && proto == corev1.ProtocolTCP
 		for _, w := range pods {
 			for _, cp := range w.endpoint().Ports {
 				if protocolOf(cp) != proto {

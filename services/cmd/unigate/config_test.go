@@ -448,3 +448,25 @@ func TestConfigDoc(t *testing.T) {
 		t.Errorf("%s is not the services' settings; run go test -run TestConfigDoc -update-docs ./cmd/unigate/", path)
 	}
 }
+
+// TestConfigKubernetesFiles loads each service's config file of the
+// Kubernetes base (deploy/k8s/base/config, mounted as --config) with the
+// environment the manifests give it, and validates the result: the
+// manifests' settings are ones the services take.
+func TestConfigKubernetesFiles(t *testing.T) {
+	files, err := filepath.Glob("../../../deploy/k8s/base/config/*.yaml")
+	if err != nil || len(files) != 5 {
+		t.Fatalf("config files %v (%v), want one per service", files, err)
+	}
+	env := envMap{"UNIGATE_DSN": "postgres://unigate@cockroachdb-public:26257/unigate?sslmode=verify-full", "UNIGATE_LOG_LEVEL": "info"}
+	for _, f := range files {
+		svc := strings.TrimSuffix(filepath.Base(f), ".yaml")
+		s := loaded(t, svc, []string{"--config", f, "--health-listen", "0.0.0.0:8086", "--metrics-listen", "0.0.0.0:9090"}, env)
+		if err := s.validate(); err != nil {
+			t.Errorf("%s: %v", f, err)
+		}
+		if s.common.Listen == "" || s.common.PKI == "" {
+			t.Errorf("%s: listen %q, pki %q: want both from the file", f, s.common.Listen, s.common.PKI)
+		}
+	}
+}
