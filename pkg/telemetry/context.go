@@ -62,7 +62,7 @@ func Resume(ctx context.Context, traceParent, name string, attrs ...attribute.Ke
 // batch of ledger postings): a child of the first valid traceparent, so
 // that a batch of one request lies wholly in that request's trace, and
 // linked to the others. The caller ends the span.
-func StartBatch(ctx context.Context, traceParents []string, name string, attrs ...attribute.KeyValue) (context.Context, trace.Span) {
+func StartBatch(ctx context.Context, traceParents []string, name string, opts ...trace.SpanStartOption) (context.Context, trace.Span) {
 	var links []trace.Link
 	parented := false
 	for _, tp := range traceParents {
@@ -76,7 +76,7 @@ func StartBatch(ctx context.Context, traceParents []string, name string, attrs .
 		}
 		links = append(links, trace.Link{SpanContext: sc})
 	}
-	return Tracer().Start(ctx, name, trace.WithAttributes(attrs...), trace.WithLinks(links...))
+	return Tracer().Start(ctx, name, append(opts, trace.WithLinks(links...))...)
 }
 
 // Attribute keys Unigate puts on its spans. Jaeger finds a payment's trace

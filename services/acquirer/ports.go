@@ -119,8 +119,9 @@ type Store interface {
 	ClaimFence(ctx context.Context, name string, rev int64) (bool, error)
 	// SequenceEvents gives unsequenced events their per-partner sequence,
 	// oldest first, up to limit, if the fence holds (else ErrFenced). It
-	// returns how many it sequenced.
-	SequenceEvents(ctx context.Context, f Fence, limit int) (int, error)
+	// returns, for each event it sequenced, the traceparent of its payment
+	// ("" for an event of no payment, or of an untraced one).
+	SequenceEvents(ctx context.Context, f Fence, limit int) ([]string, error)
 	// StatementCursor returns how far statements were relayed.
 	StatementCursor(ctx context.Context) (int64, error)
 	// AddStatementEvents adds events (keyed by id: adding one twice is a

@@ -7,6 +7,7 @@ import (
 
 	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/codes"
+	"go.opentelemetry.io/otel/trace"
 
 	"github.com/unigate/unigate/pkg/rpcerr"
 	"github.com/unigate/unigate/pkg/telemetry"
@@ -125,7 +126,8 @@ func (s *Service) postTraced(ctx context.Context, items []postItem) (int, error)
 	for i, it := range items {
 		parents[i] = it.traceParent
 	}
-	ctx, span := telemetry.StartBatch(ctx, parents, "acquirer.post-ledger", attribute.Int("unigate.batch_size", len(items)))
+	ctx, span := telemetry.StartBatch(ctx, parents, "acquirer.post-ledger",
+		trace.WithAttributes(attribute.Int("unigate.batch_size", len(items))))
 	defer span.End()
 	if len(items) == 1 {
 		span.SetAttributes(telemetry.PaymentIDKey.String(items[0].id()))

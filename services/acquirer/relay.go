@@ -3,6 +3,11 @@ package acquirer
 import (
 	"context"
 	"time"
+
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/trace"
+
+	"github.com/unigate/unigate/pkg/telemetry"
 )
 
 // relayBatch is how many events the relay numbers per transaction.
@@ -10,11 +15,22 @@ const relayBatch = 500
 
 // relayEvents gives new events their per-partner sequence, every
 // RelayTick, until ctx ends or the fence is lost.
+//
+// A batch that numbered events gets a span after the fact, continuing the
+// trace of its first event's payment and linking the others' (the
+// payments' stored traceparents, ADR 0017): a payment's trace shows when
+// its events became readable on the partner's stream.
 func (s *Service) relayEvents(ctx context.Context, f Fence) error {
 	return s.every(ctx, s.cfg.RelayTick, "event relay", func(ctx context.Context) error {
 		for {
-			n, err := s.d.Store.SequenceEvents(ctx, f, relayBatch)
-			if err != nil || n < relayBatch {
+			start := time.Now()
+			parents, err := s.d.Store.SequenceEvents(ctx, f, relayBatch)
+			if len(parents) > 0 {
+				_, span := telemetry.StartBatch(ctx, parents, "acquirer.relay-events", trace.WithTimestamp(start),
+					trace.WithAttributes(attribute.Int("unigate.batch_size", len(parents))))
+				span.End()
+			}
+			if err != nil || len(parents) < relayBatch {
 				return err
 			}
 		}

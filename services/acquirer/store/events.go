@@ -17,18 +17,20 @@ func (s *SQLStore) ClaimFence(ctx context.Context, name string, rev int64) (bool
 // SequenceEvents implements acquirer.Store: in one transaction, if the
 // fence holds, take the oldest unsequenced events and number them after
 // each partner's last sequence.
-func (s *SQLStore) SequenceEvents(ctx context.Context, f Fence, limit int) (int, error) {
-	n := 0
+func (s *SQLStore) SequenceEvents(ctx context.Context, f Fence, limit int) ([]string, error) {
+	var parents []string
 	err := s.db.InTx(ctx, func(ctx context.Context, tx *sqlstore.Tx) error {
-		n = 0
+		parents = nil
 		if err := checkFence(ctx, tx, f); err != nil {
 			return err
 		}
-		type ev struct{ id, partner string }
+		type ev struct{ id, partner, traceParent string }
 		evs, err := queryAll(ctx, tx, func(row scanner) (ev, error) {
 			var e ev
-			return e, row.Scan(&e.id, &e.partner)
-		}, `SELECT event_id, partner_id FROM acq_events WHERE sequence IS NULL ORDER BY create_time, event_id LIMIT $1`, limit)
+			return e, row.Scan(&e.id, &e.partner, &e.traceParent)
+		}, `SELECT e.event_id, e.partner_id, COALESCE(p.trace_parent, '') FROM acq_events e
+			LEFT JOIN acq_payments p ON p.payment_id = e.payment_id
+			WHERE e.sequence IS NULL ORDER BY e.create_time, e.event_id LIMIT $1`, limit)
 		if err != nil || len(evs) == 0 {
 			return err
 		}
@@ -56,10 +58,12 @@ func (s *SQLStore) SequenceEvents(ctx context.Context, f Fence, limit int) (int,
 				return err
 			}
 		}
-		n = len(evs)
+		for _, e := range evs {
+			parents = append(parents, e.traceParent)
+		}
 		return nil
 	})
-	return n, err
+	return parents, err
 }
 
 // ListEvents implements acquirer.Store.

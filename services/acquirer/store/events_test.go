@@ -63,7 +63,8 @@ func TestEvents(t *testing.T) {
 		}
 		sequence := func(t *testing.T, limit, want int) {
 			t.Helper()
-			if n, err := x.s.SequenceEvents(x.ctx, f, limit); err != nil || n != want {
+			if tps, err := x.s.SequenceEvents(x.ctx, f, limit); err != nil || len(tps) != want {
+				n := len(tps)
 				t.Fatalf("SequenceEvents(%d) = %d, %v; want %d", limit, n, err, want)
 			}
 		}

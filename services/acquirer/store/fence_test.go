@@ -97,7 +97,8 @@ func TestFencing(t *testing.T) {
 			if _, ok, err := x.s.MarkSucceeded(x.ctx, p.ID, "net-ref", "", when, nil); err != nil || !ok {
 				t.Fatalf("MarkSucceeded = %v, %v", ok, err)
 			}
-			if n, err := x.s.SequenceEvents(x.ctx, *f5, 100); !is(err, acquirer.ErrFenced) || n != 0 {
+			if tps, err := x.s.SequenceEvents(x.ctx, *f5, 100); !is(err, acquirer.ErrFenced) || len(tps) != 0 {
+				n := len(tps)
 				t.Fatalf("SequenceEvents with a stale fence = %d, %v; want ErrFenced", n, err)
 			}
 			for _, e := range x.events(t, p.ID) {
@@ -105,7 +106,8 @@ func TestFencing(t *testing.T) {
 					t.Fatalf("event %s sequenced %d by a stale leader", e.ID, *e.Sequence)
 				}
 			}
-			if n, err := x.s.SequenceEvents(x.ctx, *f6, 100); err != nil || n == 0 {
+			if tps, err := x.s.SequenceEvents(x.ctx, *f6, 100); err != nil || len(tps) == 0 {
+				n := len(tps)
 				t.Fatalf("SequenceEvents with the newest fence = %d, %v", n, err)
 			}
 		})

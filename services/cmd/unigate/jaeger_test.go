@@ -201,31 +201,55 @@ func containsAll(have, want []string) bool {
 	return true
 }
 
+// operations are the operations of the trace's spans.
+func (t apiTrace) operations() []string {
+	var out []string
+	for _, s := range t.Spans {
+		out = append(out, s.OperationName)
+	}
+	return out
+}
+
 // waitForPaymentTrace polls Jaeger until one trace of a Pay holds spans of
-// every service of payTraceServices, and returns it.
+// every service of payTraceServices and the work done for the payment
+// after the request (its ledger posting and its events' relay, continuing
+// the trace through the outbox), and another (the demo's payment whose
+// network answers late) the resolver's work; it returns the first.
 func waitForPaymentTrace(t *testing.T, ctx context.Context, j jaeger) apiTrace {
 	t.Helper()
-	var last []string
+	var (
+		last     []string
+		resolved bool
+		whole    *apiTrace
+	)
 	for end := time.Now().Add(45 * time.Second); time.Now().Before(end); time.Sleep(500 * time.Millisecond) {
 		ts, err := j.traces(ctx, "unigate-acquirer", "unigate.partner.v1.PartnerService/Pay")
 		if err != nil {
 			t.Fatal(err)
 		}
 		for _, tr := range ts {
+			ops := tr.operations()
+			if slices.Contains(ops, "acquirer.resolve") && slices.Contains(ops, "unigate.merchant.v1.MerchantNetworkService/InquireCredit") {
+				resolved = true
+			}
 			got := tr.services()
 			if len(got) > len(last) {
 				last = got
 			}
-			if !containsAll(got, payTraceServices) {
+			if whole != nil || !containsAll(got, payTraceServices) ||
+				!containsAll(ops, []string{"acquirer.post-ledger", "acquirer.relay-events"}) {
 				continue
 			}
 			if tr.tag("unigate.payment_id") == "" || tr.tag("unigate.partner_id") == "" {
 				t.Fatalf("trace %s has no unigate.payment_id or unigate.partner_id tag", tr.TraceID)
 			}
-			return tr
+			whole = &tr
+		}
+		if whole != nil && resolved {
+			return *whole
 		}
 	}
-	t.Fatalf("no Pay trace holds spans of %s; the widest has %s",
-		strings.Join(payTraceServices, ", "), strings.Join(last, ", "))
+	t.Fatalf("after 45s: a Pay trace with spans of %s, its posting and its relay: %v (the widest has %s); a Pay trace with the resolver's inquiry: %v",
+		strings.Join(payTraceServices, ", "), whole != nil, strings.Join(last, ", "), resolved)
 	return apiTrace{}
 }
