@@ -5,7 +5,7 @@ BIN   := $(CURDIR)/bin
 TOOLS := $(CURDIR)/.bin
 MODULES := proto pkg sdk services deploy
 
-.PHONY: jaeger train-risk all build run demo cluster cluster-stop failover-test chaos test test-short bench generate check-generated lint tools clean
+.PHONY: jaeger train-risk all build run demo cluster cluster-stop failover-test chaos test test-short bench bench-micro generate check-generated lint tools clean
 
 all: build
 
@@ -53,12 +53,19 @@ chaos: build
 	$(BIN)/unigate cluster --dir $(CHAOS_DIR) --stop; exit $$status
 
 ## test: every module's tests; the database-backed ones need PostgreSQL (see README); the trace test
-## (services/cmd/unigate) runs the Jaeger built here
-test: $(TOOLS)/jaeger
-	@set -e; for m in $(MODULES); do echo "== $$m"; (cd $$m && UNIGATE_JAEGER_BIN=$(TOOLS)/jaeger $(GO) test -count=1 ./...); done
+## (services/cmd/unigate) runs the Jaeger built here, the quick benchmark the ghz built here
+test: $(TOOLS)/jaeger $(TOOLS)/ghz
+	@set -e; for m in $(MODULES); do echo "== $$m"; (cd $$m && UNIGATE_JAEGER_BIN=$(TOOLS)/jaeger UNIGATE_GHZ_BIN=$(TOOLS)/ghz $(GO) test -count=1 ./...); done
 
-## bench: the benchmarks in docs/BENCHMARKS.md
-bench:
+BENCH_FLAGS ?=
+## bench: start a cluster of processes on its own database (unigate_bench) and ports (7600…), pay through it
+## in a closed loop and open loops, against a no-op gRPC call, pgbench and ghz, with the services' CPU
+## profiles; report in .bench/<date-time>/report.txt (docs/BENCHMARKS.md); fails on any error or ledger violation
+bench: build $(TOOLS)/ghz
+	$(BIN)/unigate bench --ghz $(TOOLS)/ghz $(BENCH_FLAGS)
+
+## bench-micro: the in-process Go benchmarks in docs/BENCHMARKS.md
+bench-micro:
 	cd pkg && $(GO) test -run '^$$' -bench . -benchmem ./emvqr/ ./emvcpm/ ./walletcode/ ./paycode/
 	cd services && $(GO) test -run '^$$' -bench . -benchmem -benchtime 3s ./app/
 
@@ -80,6 +87,9 @@ jaeger: $(TOOLS)/jaeger
 	  $(TOOLS)/jaeger --config tools/jaeger/config.yaml
 $(TOOLS)/jaeger: tools/jaeger/go.mod
 	cd tools/jaeger && GOWORK=off GOBIN=$(TOOLS) $(GO) install tool
+# ghz, the gRPC load tester, built from the Go module proxy at the version pinned in tools/ghz.
+$(TOOLS)/ghz: tools/ghz/go.mod
+	cd tools/ghz && GOWORK=off GOBIN=$(TOOLS) $(GO) install tool
 
 ## tools: buf and the protoc plugins, at the versions pinned in tools/
 tools: $(TOOLS)/buf $(TOOLS)/protoc-gen-go $(TOOLS)/protoc-gen-go-grpc
@@ -107,4 +117,4 @@ lint: tools
 	@for m in $(MODULES); do (cd $$m && $(GO) vet ./...); done
 
 clean:
-	rm -rf $(BIN) .data $(CLUSTER_DIR) $(FAILOVER_DIR) $(FAILOVER_DIR).log $(CHAOS_DIR) $(CHAOS_DIR).log
+	rm -rf $(BIN) .data $(CLUSTER_DIR) $(FAILOVER_DIR) $(FAILOVER_DIR).log $(CHAOS_DIR) $(CHAOS_DIR).log .bench

@@ -184,21 +184,15 @@ func Chain(ctx context.Context, db *sqlstore.DB, limit int, opts ...ChainOption)
 		if err != nil {
 			return err
 		}
-		for _, e := range entries {
+		for i := range entries {
+			e := &entries[i]
 			last++
 			e.Seq, e.PrevHash = last, prev
 			e.Hash = e.computeHash()
-			res, err := tx.ExecContext(ctx, `UPDATE audit_log SET seq = $1, prev_hash = $2, hash = $3 WHERE entry_id = $4 AND seq IS NULL`,
-				e.Seq, e.PrevHash, e.Hash, e.ID)
-			if err != nil {
-				return err
-			}
-			if k, err := res.RowsAffected(); err != nil {
-				return err
-			} else if k != 1 {
-				return fmt.Errorf("%w: %s", ErrConcurrentLink, e.ID)
-			}
 			prev = e.Hash
+		}
+		if err := link(ctx, tx, entries); err != nil {
+			return err
 		}
 		n = len(entries)
 		return nil
@@ -207,6 +201,46 @@ func Chain(ctx context.Context, db *sqlstore.DB, limit int, opts ...ChainOption)
 		return 0, fmt.Errorf("audit: chain: %w", err)
 	}
 	return n, nil
+}
+
+// link writes the entries' seq and hashes, each only if no one linked it
+// first (else ErrConcurrentLink): on PostgreSQL and CockroachDB in one
+// statement over arrays, on SQLite, which has none, one statement each.
+func link(ctx context.Context, tx *sqlstore.Tx, entries []Entry) error {
+	if len(entries) == 0 {
+		return nil
+	}
+	if tx.Dialect() != sqlstore.SQLite {
+		ids, seqs, prevs, hashes := make([]string, len(entries)), make([]int64, len(entries)), make([]string, len(entries)), make([]string, len(entries))
+		for i, e := range entries {
+			ids[i], seqs[i], prevs[i], hashes[i] = e.ID, e.Seq, e.PrevHash, e.Hash
+		}
+		res, err := tx.ExecContext(ctx, `UPDATE audit_log SET seq = v.seq, prev_hash = v.prev_hash, hash = v.hash
+			FROM unnest(CAST($1 AS TEXT[]), CAST($2 AS INT8[]), CAST($3 AS TEXT[]), CAST($4 AS TEXT[])) AS v (entry_id, seq, prev_hash, hash)
+			WHERE audit_log.entry_id = v.entry_id AND audit_log.seq IS NULL`, ids, seqs, prevs, hashes)
+		if err != nil {
+			return err
+		}
+		if k, err := res.RowsAffected(); err != nil {
+			return err
+		} else if k != int64(len(entries)) {
+			return fmt.Errorf("%w: %d of %d entries", ErrConcurrentLink, int64(len(entries))-k, len(entries))
+		}
+		return nil
+	}
+	for _, e := range entries {
+		res, err := tx.ExecContext(ctx, `UPDATE audit_log SET seq = $1, prev_hash = $2, hash = $3 WHERE entry_id = $4 AND seq IS NULL`,
+			e.Seq, e.PrevHash, e.Hash, e.ID)
+		if err != nil {
+			return err
+		}
+		if k, err := res.RowsAffected(); err != nil {
+			return err
+		} else if k != 1 {
+			return fmt.Errorf("%w: %s", ErrConcurrentLink, e.ID)
+		}
+	}
+	return nil
 }
 
 // runBatch is how many entries Run links per transaction.

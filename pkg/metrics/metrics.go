@@ -19,6 +19,7 @@ import (
 	"errors"
 	"net"
 	"net/http"
+	"net/http/pprof"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -54,8 +55,26 @@ const scrapeTimeout = 10 * time.Second
 // Serve serves Handler at /metrics on lis until ctx ends, then shuts the
 // server down, letting a scrape in progress finish for up to a second.
 func Serve(ctx context.Context, lis net.Listener) error {
+	return serve(ctx, lis, false)
+}
+
+// ServeWithProfiles is Serve with Go's runtime profiles (net/http/pprof)
+// at /debug/pprof/ too: CPU (/debug/pprof/profile?seconds=N), heap,
+// goroutines, mutex and block profiles, and execution traces.
+func ServeWithProfiles(ctx context.Context, lis net.Listener) error {
+	return serve(ctx, lis, true)
+}
+
+func serve(ctx context.Context, lis net.Listener, profiles bool) error {
 	mux := http.NewServeMux()
 	mux.Handle("/metrics", Handler())
+	if profiles {
+		mux.HandleFunc("/debug/pprof/", pprof.Index)
+		mux.HandleFunc("/debug/pprof/cmdline", pprof.Cmdline)
+		mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
+		mux.HandleFunc("/debug/pprof/symbol", pprof.Symbol)
+		mux.HandleFunc("/debug/pprof/trace", pprof.Trace)
+	}
 	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second}
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(lis) }()

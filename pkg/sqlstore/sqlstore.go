@@ -70,13 +70,35 @@ type DB struct {
 // Option configures Open.
 type Option func(*options)
 
-type options struct{ serializable bool }
+type options struct {
+	serializable, genericPlans bool
+	maxConns                   int
+}
 
 // SerializableStatements makes every statement run at SERIALIZABLE, not
 // only those inside InTx: a store can then do a read-check-write in one
 // statement (one round trip) instead of a transaction of several, and run
 // it with Retry. (SQLite and CockroachDB are serializable anyway.)
 func SerializableStatements() Option { return func(o *options) { o.serializable = true } }
+
+// MaxConns bounds the connections the handle opens to PostgreSQL or
+// CockroachDB (DefaultMaxConns without it). Every replica of every
+// service has its own pool, and the server's connection limit counts them
+// all: on one PostgreSQL, the sum must stay under max_connections.
+func MaxConns(n int) Option { return func(o *options) { o.maxConns = n } }
+
+// DefaultMaxConns is a handle's connection bound without MaxConns.
+const DefaultMaxConns = 32
+
+// GenericPlans plans each prepared statement once per connection
+// (plan_cache_mode = force_generic_plan, on PostgreSQL and CockroachDB),
+// where PostgreSQL would otherwise plan some statements again at every
+// execution because their parameters are arrays: the risk decision's
+// batch statement spent more in planning than in executing. Only for a
+// database whose queries use no partial index that a parameter's value
+// decides (a generic plan cannot use an index on x restricted to non-empty
+// values for "x = $1", not knowing that $1 is not empty).
+func GenericPlans() Option { return func(o *options) { o.genericPlans = true } }
 
 // SerializableStatements reports whether single statements run at
 // SERIALIZABLE on this back end.
@@ -118,10 +140,17 @@ func openPostgres(ctx context.Context, dsn string, o options) (*DB, error) {
 	if o.serializable {
 		cfg.RuntimeParams["default_transaction_isolation"] = "serializable"
 	}
+	if o.genericPlans {
+		cfg.RuntimeParams["plan_cache_mode"] = "force_generic_plan"
+	}
 	cfg.Tracer = queryTracer{}
 	db := stdlib.OpenDB(*cfg)
-	db.SetMaxOpenConns(32)
-	db.SetMaxIdleConns(32)
+	n := DefaultMaxConns
+	if o.maxConns > 0 {
+		n = o.maxConns
+	}
+	db.SetMaxOpenConns(n)
+	db.SetMaxIdleConns(n)
 	db.SetConnMaxIdleTime(5 * time.Minute)
 	var version string
 	if err := db.QueryRowContext(ctx, "SELECT version()").Scan(&version); err != nil {
@@ -194,6 +223,9 @@ type Tx struct {
 	tx *sql.Tx
 	db *DB
 }
+
+// Dialect is the back end's dialect.
+func (t *Tx) Dialect() Dialect { return t.db.dialect }
 
 // ExecContext runs a statement in the transaction.
 func (t *Tx) ExecContext(ctx context.Context, query string, args ...any) (sql.Result, error) {

@@ -103,3 +103,30 @@ func TestConformance(t *testing.T) {
 		})
 	})
 }
+
+// GenericPlans sets the planner to plan each prepared statement once; the
+// default leaves PostgreSQL's own choice.
+func TestGenericPlans(t *testing.T) {
+	dsn := sqlstoretest.PostgresDSN(t)
+	ctx := context.Background()
+	for _, c := range []struct {
+		opts []sqlstore.Option
+		want string
+	}{
+		{nil, "auto"},
+		{[]sqlstore.Option{sqlstore.GenericPlans()}, "force_generic_plan"},
+	} {
+		db, err := sqlstore.Open(ctx, dsn, c.opts...)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var mode string
+		if err := db.QueryRowContext(ctx, `SHOW plan_cache_mode`).Scan(&mode); err != nil {
+			t.Fatal(err)
+		}
+		db.Close()
+		if mode != c.want {
+			t.Errorf("plan_cache_mode %q, want %q", mode, c.want)
+		}
+	}
+}

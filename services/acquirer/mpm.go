@@ -186,7 +186,7 @@ func (s *Service) Pay(ctx context.Context, in PayInput) (Payment, error) {
 		return Payment{}, err
 	}
 
-	res, err := s.d.Router.ResolveCode(ctx, in.PartnerID, in.Code)
+	res, err := s.d.Router.ResolveCode(Fresh(ctx), in.PartnerID, in.Code)
 	if err != nil {
 		return Payment{}, err
 	}

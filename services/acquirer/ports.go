@@ -161,6 +161,16 @@ type Partner struct {
 }
 
 // Router is the routing service as the acquirer uses it.
+// Fresh marks ctx as a payment's: the code's resolution must come from the
+// router itself, not from a cache of its earlier answers (a decode or a
+// quote may be answered from one; money moves only on a fresh answer).
+func Fresh(ctx context.Context) context.Context { return context.WithValue(ctx, freshKey{}, true) }
+
+// IsFresh reports whether ctx was marked by Fresh.
+func IsFresh(ctx context.Context) bool { return ctx.Value(freshKey{}) != nil }
+
+type freshKey struct{}
+
 type Router interface {
 	// ResolveCode resolves an MPM or URL code for an enabled partner.
 	ResolveCode(ctx context.Context, partnerID, code string) (Resolution, error)

@@ -85,9 +85,16 @@ type Common struct {
 	// identity from its certificate. Empty means plaintext, for local
 	// experiments only.
 	PKI string
+	// DBMaxConns bounds the service's connections to PostgreSQL or
+	// CockroachDB (0: sqlstore.DefaultMaxConns).
+	DBMaxConns int
 	// MetricsListen, if set, is the HTTP address ("0.0.0.0:9090") serving
 	// Prometheus metrics at /metrics; empty serves none.
 	MetricsListen string
+	// Pprof serves Go's profiles (net/http/pprof) at /debug/pprof/ on
+	// MetricsListen too (for `unigate bench`'s CPU profiles); off by
+	// default: a profile costs the process CPU while it is taken.
+	Pprof bool
 	// HealthListen, if set, is a plaintext gRPC address serving only the
 	// standard health service (grpc.health.v1), mirroring this process's
 	// serving status, for Kubernetes' native gRPC probes, which cannot
@@ -148,6 +155,9 @@ func serveOn(ctx context.Context, c Common, srv *grpcx.Server, lis net.Listener,
 }
 
 func openDB(ctx context.Context, c Common, m sqlstore.Migrations, opts ...sqlstore.Option) (*sqlstore.DB, error) {
+	if c.DBMaxConns > 0 {
+		opts = append(opts, sqlstore.MaxConns(c.DBMaxConns))
+	}
 	db, err := sqlstore.Open(ctx, c.DSN, opts...)
 	if err != nil {
 		return nil, err
@@ -326,8 +336,10 @@ func RunRisk(ctx context.Context, cfg RiskConfig) error {
 	}
 	// Risk decides in one statement per payment that touches only the
 	// payment's and its user's rows (conditional upserts): read committed
-	// suffices, and spares the predicate locks of serializable scans.
-	db, err := openDB(ctx, cfg.Common, risk.Migrations)
+	// suffices, and spares the predicate locks of serializable scans. Its
+	// batch statement takes arrays, which PostgreSQL would plan again at
+	// every execution: plan once per connection.
+	db, err := openDB(ctx, cfg.Common, risk.Migrations, sqlstore.GenericPlans())
 	if err != nil {
 		return err
 	}
@@ -664,21 +676,27 @@ func RunAcquirer(ctx context.Context, cfg AcquirerConfig) error {
 	if cfg.WrapStore != nil {
 		st = cfg.WrapStore(st)
 	}
-	svc := acquirer.NewService(grpcapi.Deps(st, grpcapi.Conns{Router: conns["router"], FX: conns["fx"], Risk: conns["risk"],
-		Settlement: conns["settlement"], Networks: networks, Wallets: wallets}), cfg.Lifecycle, cfg.Log, nil)
-	if cfg.Limits == (quota.Limits{}) {
-		cfg.Limits = DefaultLimits()
-	}
-	limiter := quota.NewLimiter(nil)
-	limiter.SetDefault(cfg.Limits)
 	routes := router.NewWatcher(cli, cfg.Log)
 	routes.CacheFile = cfg.RoutingCache
 	loadCtx, cancelLoad := context.WithTimeout(ctx, 10*time.Second)
 	err = routes.Start(loadCtx)
 	cancelLoad()
 	if err != nil {
-		return fmt.Errorf("acquirer: routing table (limits and signing keys): %w", err)
+		return fmt.Errorf("acquirer: routing table (limits, signing keys, resolved codes): %w", err)
 	}
+	deps := grpcapi.Deps(st, grpcapi.Conns{Router: conns["router"], FX: conns["fx"], Risk: conns["risk"],
+		Settlement: conns["settlement"], Networks: networks, Wallets: wallets})
+	// The router's answers for a code, kept until the routing table this
+	// process watches changes (or for grpcapi.ResolveTTL): a wallet
+	// resolves a code up to three times per payment.
+	deps.Router = grpcapi.CachedRouter(deps.Router, func() int64 { return routes.Table().Revision },
+		func(id string) bool { p, ok := routes.Table().Partners[id]; return ok && !p.Disabled }, grpcapi.ResolveTTL)
+	svc := acquirer.NewService(deps, cfg.Lifecycle, cfg.Log, nil)
+	if cfg.Limits == (quota.Limits{}) {
+		cfg.Limits = DefaultLimits()
+	}
+	limiter := quota.NewLimiter(nil)
+	limiter.SetDefault(cfg.Limits)
 	verifier := signatureVerifier(routes, sqlSt.SeenRequest)
 	edge, err := edgeOptions(cfg.Common, limiter, verifier)
 	if err != nil {

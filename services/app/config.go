@@ -104,6 +104,9 @@ func (c Common) Validate() error {
 	if c.CallTimeout <= 0 {
 		return invalid("call-timeout", "must be positive")
 	}
+	if c.DBMaxConns < 0 || c.DBMaxConns > 1000 {
+		return invalid("db-max-conns", "must be 0 (the default) to 1000")
+	}
 	return nil
 }
 

@@ -11,7 +11,8 @@ import (
 
 // startOps starts what operators and Kubernetes reach a service by, each
 // when its address is set: the process's Prometheus metrics over HTTP at
-// c.MetricsListen (/metrics), and srv's health service in plaintext at
+// c.MetricsListen (/metrics; with c.Pprof, Go's profiles at
+// /debug/pprof/ too), and srv's health service in plaintext at
 // c.HealthListen, answering srv's own status. stop ends both; call it
 // once srv has stopped, so that probes see NOT_SERVING while it drains.
 func startOps(c Common, srv *grpcx.Server) (stop func() error, err error) {
@@ -39,7 +40,11 @@ func startOps(c Common, srv *grpcx.Server) (stop func() error, err error) {
 		go func() { e <- serve(ctx, l) }()
 		return nil
 	}
-	if err := start(c.MetricsListen, "metrics", metrics.Serve); err != nil {
+	serveMetrics := metrics.Serve
+	if c.Pprof {
+		serveMetrics = metrics.ServeWithProfiles
+	}
+	if err := start(c.MetricsListen, "metrics", serveMetrics); err != nil {
 		return nil, errors.Join(err, stop())
 	}
 	if err := start(c.HealthListen, "plaintext health", srv.ServeHealth); err != nil {

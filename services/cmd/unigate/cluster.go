@@ -51,7 +51,14 @@ type clusterConfig struct {
 	Cycle time.Duration
 	// LogLevel is the children's --log-level.
 	LogLevel string
+	// Pprof has the services serve Go's profiles beside their metrics
+	// (their --pprof).
+	Pprof bool
 }
+
+// clusterDBConns is each service replica's connection bound (its
+// --db-max-conns).
+const clusterDBConns = 8
 
 // DefaultClusterDSN is the cluster's database unless --dsn or UNIGATE_DSN
 // says otherwise.
@@ -208,11 +215,15 @@ func (p clusterPlan) children(cfg clusterConfig) ([]childSpec, []wave) {
 	}
 
 	etcd := strings.Join(p.etcdEndpoints(), ",")
+	// Eight pools share one PostgreSQL, whose max_connections (100 by
+	// default) counts them all: 8 connections each leaves room for
+	// operators, tests and a benchmark's own.
+	dbConns := "--db-max-conns=" + strconv.Itoa(clusterDBConns)
 	service := func(w *wave, svc string, i int, more ...string) {
 		a := p.serviceAddrs(svc)[i]
 		add(w, childSpec{Name: fmt.Sprintf("%s-%d", svc, i+1), Command: svc, Addr: a,
 			Args: append([]string{"--listen", a, "--etcd", etcd, "--pki", p.pki.Dir, "--log-level", cfg.LogLevel,
-				"--metrics-listen", p.metricsAddrs(svc)[i]}, more...),
+				"--metrics-listen", p.metricsAddrs(svc)[i], "--pprof=" + strconv.FormatBool(cfg.Pprof)}, more...),
 			ready: serving(p.pki, svc, a)})
 	}
 	// The first replica of each service migrates the database before the
@@ -223,18 +234,18 @@ func (p clusterPlan) children(cfg clusterConfig) ([]childSpec, []wave) {
 			var more []string
 			switch svc {
 			case "settlement":
-				more = []string{"--cycle", cfg.Cycle.String()}
+				more = []string{"--cycle", cfg.Cycle.String(), dbConns}
 			case "fx":
-				more = []string{"--providers", strings.Join(providers, ",")}
+				more = []string{"--providers", strings.Join(providers, ","), dbConns}
 			case "risk":
 				// The replicas find each other in etcd to share velocity.
-				more = []string{"--demo-policy"}
+				more = []string{"--demo-policy", dbConns}
 			}
 			service(&w, svc, i, more...)
 		}
 		waves = append(waves, w)
 	}
-	var targets []string
+	targets := []string{dbConns}
 	for _, svc := range clusterServices[1:] {
 		targets = append(targets, "--"+svc, strings.Join(p.serviceAddrs(svc), ","))
 	}
@@ -392,6 +403,7 @@ func runCluster(ctx context.Context, args []string) error {
 	fs.BoolVar(&cfg.Fresh, "fresh", true, "start on an empty database and etcd, and remove etcd's data on stop; false keeps both for the next start")
 	fs.DurationVar(&cfg.Cycle, "settlement-cycle", 0, "the settlement replicas' --cycle (0: cycles close only on request)")
 	fs.StringVar(&cfg.LogLevel, "log-level", env("UNIGATE_LOG_LEVEL", "info"), "the children's log level")
+	fs.BoolVar(&cfg.Pprof, "pprof", false, "the services serve Go's profiles at /debug/pprof/ on their metrics addresses (unigate bench)")
 	stop := fs.Bool("stop", false, "stop the cluster running in --dir (SIGTERM to its supervisor) and check that no process or port is left")
 	if err := fs.Parse(args); err != nil {
 		return err

@@ -185,6 +185,9 @@ func (s *settings) addCommon(c *app.Common, sh shared) {
 	}
 	if sh.dsn {
 		s.str(&c.DSN, "dsn", "SQL back end: postgres://… or sqlite:///path")
+		s.fs.IntVar(&c.DBMaxConns, "db-max-conns", c.DBMaxConns,
+			"connections to PostgreSQL or CockroachDB at most (0: 32); every replica's pool counts against the server's max_connections")
+		s.opt("db-max-conns")
 	}
 	if sh.etcd != nil {
 		s.etcd = sh.etcd
@@ -203,6 +206,8 @@ func (s *settings) addCommon(c *app.Common, sh shared) {
 	}
 	s.add(option{name: "log-level", usage: "debug, info, warn or error"}, levelValue{&s.level})
 	s.str(&c.MetricsListen, "metrics-listen", "HTTP address serving Prometheus metrics at /metrics; empty: none")
+	s.fs.BoolVar(&c.Pprof, "pprof", c.Pprof, "also serve Go's profiles (net/http/pprof) at /debug/pprof/ on the metrics-listen address")
+	s.opt("pprof")
 	s.str(&c.HealthListen, "health-listen",
 		"plaintext gRPC address serving only the standard health service, for probes that cannot present a client certificate; empty: none")
 }

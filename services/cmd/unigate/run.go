@@ -49,6 +49,7 @@ commands:
   cluster      every part of the switch as its own process, with replicas, supervised (docs/cluster.md)
   failover-test  measure failover against a running cluster (make failover-test)
   chaos        payments under random faults against a running cluster, then the invariants (make chaos; docs/chaos.md)
+  bench        start a cluster, measure payments through it against baselines, ghz and profiles (make bench; docs/BENCHMARKS.md)
   health       check a server's gRPC health over its mutual TLS (a Kubernetes exec probe)
 
 Run 'unigate <command> -h' for a command's flags.
@@ -73,6 +74,8 @@ func run(ctx context.Context, args []string) error {
 		return runFailoverTest(ctx, args, os.Stdout)
 	case "chaos":
 		return runChaos(ctx, args, os.Stdout)
+	case "bench":
+		return runBench(ctx, args, os.Stdout)
 	case "cluster":
 		return runCluster(ctx, args)
 	case "fxsim":
