@@ -279,31 +279,22 @@ it (any network's), or by the reference the partner returned for it.`,
 	}
 	o := addOutput(cmd)
 	cmd.RunE = func(cmd *cobra.Command, args []string) error {
-		c, done, err := g.operatorClient()
-		if err != nil {
-			return err
-		}
-		defer done()
-		resp, err := c.FindRefund(cmd.Context(), &acquiringv1.FindRefundRequest{Id: args[0]})
-		if err != nil {
-			return err
-		}
-		out := cmd.OutOrStdout()
-		return o.print(out, resp, func() error {
-			r := resp.GetRefund()
-			rows := [][2]string{
-				{"refund", r.GetRefundId()}, {"matched", resp.GetMatched()}, {"payment", r.GetPaymentId()},
-				{"network", resp.GetNetworkId()}, {"request id", r.GetRequestId()},
-				{"status", strings.TrimPrefix(r.GetStatus().String(), "REFUND_STATUS_")},
-				{"merchant amount", major(r.GetMerchantAmount())}, {"wallet amount", major(r.GetWalletAmount())},
-				{"settlement amount", major(r.GetSettlementAmount())},
-			}
-			if r.GetFailureReason() != "" {
-				rows = append(rows, [2]string{"failure", r.GetFailureReason() + ": " + r.GetFailureMessage()})
-			}
-			rows = append(rows, [2]string{"created", when(r.GetCreateTime())}, [2]string{"updated", when(r.GetUpdateTime())})
-			return fieldTable(out, rows)
-		})
+		return callPrint(cmd, o, g.operatorClient, acquiringv1.OperatorServiceClient.FindRefund, &acquiringv1.FindRefundRequest{Id: args[0]},
+			func(out io.Writer, resp *acquiringv1.FindRefundResponse) error {
+				r := resp.GetRefund()
+				rows := [][2]string{
+					{"refund", r.GetRefundId()}, {"matched", resp.GetMatched()}, {"payment", r.GetPaymentId()},
+					{"network", resp.GetNetworkId()}, {"request id", r.GetRequestId()},
+					{"status", strings.TrimPrefix(r.GetStatus().String(), "REFUND_STATUS_")},
+					{"merchant amount", major(r.GetMerchantAmount())}, {"wallet amount", major(r.GetWalletAmount())},
+					{"settlement amount", major(r.GetSettlementAmount())},
+				}
+				if r.GetFailureReason() != "" {
+					rows = append(rows, [2]string{"failure", r.GetFailureReason() + ": " + r.GetFailureMessage()})
+				}
+				rows = append(rows, [2]string{"created", when(r.GetCreateTime())}, [2]string{"updated", when(r.GetUpdateTime())})
+				return fieldTable(out, rows)
+			})
 	}
 	return cmd
 }
@@ -317,26 +308,17 @@ func newRefundsListCmd(g *globals) *cobra.Command {
 	}
 	o := addOutput(cmd)
 	cmd.RunE = func(cmd *cobra.Command, args []string) error {
-		c, done, err := g.operatorClient()
-		if err != nil {
-			return err
-		}
-		defer done()
-		resp, err := c.ListRefunds(cmd.Context(), &acquiringv1.ListRefundsRequest{PaymentId: args[0]})
-		if err != nil {
-			return err
-		}
-		out := cmd.OutOrStdout()
-		return o.print(out, resp, func() error {
-			tw := tabwriter.NewWriter(out, 0, 4, 2, ' ', 0)
-			fmt.Fprintln(tw, "REFUND\tREQUEST\tSTATUS\tAMOUNT\tWALLET AMOUNT\tFAILURE\tCREATED")
-			for _, r := range resp.GetRefunds() {
-				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\n", r.GetRefundId(), r.GetRequestId(),
-					strings.TrimPrefix(r.GetStatus().String(), "REFUND_STATUS_"), major(r.GetMerchantAmount()), major(r.GetWalletAmount()),
-					orDash(r.GetFailureReason()), when(r.GetCreateTime()))
-			}
-			return tw.Flush()
-		})
+		return callPrint(cmd, o, g.operatorClient, acquiringv1.OperatorServiceClient.ListRefunds, &acquiringv1.ListRefundsRequest{PaymentId: args[0]},
+			func(out io.Writer, resp *acquiringv1.ListRefundsResponse) error {
+				tw := tabwriter.NewWriter(out, 0, 4, 2, ' ', 0)
+				fmt.Fprintln(tw, "REFUND\tREQUEST\tSTATUS\tAMOUNT\tWALLET AMOUNT\tFAILURE\tCREATED")
+				for _, r := range resp.GetRefunds() {
+					fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\n", r.GetRefundId(), r.GetRequestId(),
+						strings.TrimPrefix(r.GetStatus().String(), "REFUND_STATUS_"), major(r.GetMerchantAmount()), major(r.GetWalletAmount()),
+						orDash(r.GetFailureReason()), when(r.GetCreateTime()))
+				}
+				return tw.Flush()
+			})
 	}
 	return cmd
 }

@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -13,7 +14,9 @@ import (
 
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
+	"google.golang.org/grpc"
 	"google.golang.org/protobuf/encoding/protojson"
+	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/types/known/timestamppb"
 
 	riskv1 "github.com/unigate/unigate/proto/gen/unigate/risk/v1"
@@ -65,6 +68,14 @@ func (g globals) riskAdmin() (risk.AdminClient, func(), error) {
 		return risk.AdminClient{}, nil, err
 	}
 	return risk.AdminClient{C: riskv1.NewRiskAdminServiceClient(conn)}, func() { conn.Close() }, nil
+}
+
+// riskCall calls the risk admin API as the operator, then prints the
+// answer (callPrint).
+func riskCall[Req, Resp proto.Message](cmd *cobra.Command, g *globals, o *output,
+	call func(risk.AdminClient, context.Context, Req, ...grpc.CallOption) (Resp, error), req Req,
+	table func(io.Writer, Resp) error) error {
+	return callPrint(cmd, o, g.riskAdmin, call, req, table)
 }
 
 func when(ts *timestamppb.Timestamp) string {
@@ -177,20 +188,7 @@ func newRiskRulesGetCmd(g *globals) *cobra.Command {
 	}
 	o := addOutput(cmd)
 	cmd.RunE = func(cmd *cobra.Command, args []string) error {
-		ctx, out := cmd.Context(), cmd.OutOrStdout()
-		c, done, err := g.riskAdmin()
-		if err != nil {
-			return err
-		}
-		defer done()
-		rs, err := c.GetRules(ctx, &riskv1.GetRulesRequest{})
-		if err != nil {
-			return err
-		}
-		if !o.table() {
-			return printProtoAs(out, o.v, rs)
-		}
-		return ruleSetTable(out, rs)
+		return riskCall(cmd, g, o, risk.AdminClient.GetRules, &riskv1.GetRulesRequest{}, ruleSetTable)
 	}
 	return cmd
 }
@@ -263,20 +261,7 @@ kind if asked. put and delete change them (operator role).`,
 	list := fs.String("list", "", "only this list: block, allow or suspend")
 	kind := fs.String("kind", "", "only this kind: user, device, merchant, mcc or partner")
 	cmd.RunE = func(cmd *cobra.Command, args []string) error {
-		ctx, out := cmd.Context(), cmd.OutOrStdout()
-		c, done, err := g.riskAdmin()
-		if err != nil {
-			return err
-		}
-		defer done()
-		resp, err := c.ListListEntries(ctx, &riskv1.ListListEntriesRequest{List: *list, Kind: *kind})
-		if err != nil {
-			return err
-		}
-		if !o.table() {
-			return printProtoAs(out, o.v, resp)
-		}
-		return listTable(out, resp.GetEntries())
+		return riskCall(cmd, g, o, risk.AdminClient.ListListEntries, &riskv1.ListListEntriesRequest{List: *list, Kind: *kind}, func(w io.Writer, resp *riskv1.ListListEntriesResponse) error { return listTable(w, resp.GetEntries()) })
 	}
 	return cmd
 }
@@ -376,20 +361,7 @@ own), in major units of their currency; "-" is no limit.`,
 	}
 	o := addOutput(cmd)
 	cmd.RunE = func(cmd *cobra.Command, args []string) error {
-		ctx, out := cmd.Context(), cmd.OutOrStdout()
-		c, done, err := g.riskAdmin()
-		if err != nil {
-			return err
-		}
-		defer done()
-		resp, err := c.ListLimits(ctx, &riskv1.ListLimitsRequest{})
-		if err != nil {
-			return err
-		}
-		if !o.table() {
-			return printProtoAs(out, o.v, resp)
-		}
-		return limitsTable(out, resp.GetLimits())
+		return riskCall(cmd, g, o, risk.AdminClient.ListLimits, &riskv1.ListLimitsRequest{}, func(w io.Writer, resp *riskv1.ListLimitsResponse) error { return limitsTable(w, resp.GetLimits()) })
 	}
 	return cmd
 }
@@ -492,20 +464,7 @@ it and when (or the one committed with the code).`,
 	}
 	o := addOutput(cmd)
 	cmd.RunE = func(cmd *cobra.Command, args []string) error {
-		ctx, out := cmd.Context(), cmd.OutOrStdout()
-		c, done, err := g.riskAdmin()
-		if err != nil {
-			return err
-		}
-		defer done()
-		m, err := c.GetModel(ctx, &riskv1.GetModelRequest{})
-		if err != nil {
-			return err
-		}
-		if !o.table() {
-			return printProtoAs(out, o.v, m)
-		}
-		return modelTable(out, m)
+		return riskCall(cmd, g, o, risk.AdminClient.GetModel, &riskv1.GetModelRequest{}, modelTable)
 	}
 	return cmd
 }
@@ -660,7 +619,6 @@ The next page: --before the last one's time.`,
 	limit := fs.Int("limit", 50, "at most this many (at most 1000)")
 	before := fs.String("before", "", "only decisions made before this time, RFC 3339 (the next page: the last one's time)")
 	cmd.RunE = func(cmd *cobra.Command, args []string) error {
-		ctx, out := cmd.Context(), cmd.OutOrStdout()
 		req := &riskv1.ListDecisionsRequest{PartnerId: *partner, UserRef: *user, PageSize: int32(*limit)}
 		switch *decision {
 		case "":
@@ -679,19 +637,9 @@ The next page: --before the last one's time.`,
 			}
 			req.Before = timestamppb.New(t)
 		}
-		c, done, err := g.riskAdmin()
-		if err != nil {
-			return err
-		}
-		defer done()
-		resp, err := c.ListDecisions(ctx, req)
-		if err != nil {
-			return err
-		}
-		if !o.table() {
-			return printProtoAs(out, o.v, resp)
-		}
-		return decisionTable(out, resp.GetDecisions())
+		return riskCall(cmd, g, o, risk.AdminClient.ListDecisions, req, func(w io.Writer, resp *riskv1.ListDecisionsResponse) error {
+			return decisionTable(w, resp.GetDecisions())
+		})
 	}
 	return cmd
 }
@@ -790,23 +738,10 @@ func newRiskCasesCmd(g *globals) *cobra.Command {
 	assignee := fs.String("assignee", "", "only this analyst's")
 	limit := fs.Int("limit", 50, "at most this many (at most 1000)")
 	cmd.RunE = func(cmd *cobra.Command, args []string) error {
-		ctx, out := cmd.Context(), cmd.OutOrStdout()
 		if *limit < 1 || *limit > 1000 {
 			return fmt.Errorf("--limit %d: want 1 to 1000", *limit)
 		}
-		c, done, err := g.riskAdmin()
-		if err != nil {
-			return err
-		}
-		defer done()
-		resp, err := c.ListCases(ctx, &riskv1.ListCasesRequest{State: strings.ToUpper(*state), Assignee: *assignee, PageSize: int32(*limit)})
-		if err != nil {
-			return err
-		}
-		if !o.table() {
-			return printProtoAs(out, o.v, resp)
-		}
-		return caseTable(out, resp.GetCases())
+		return riskCall(cmd, g, o, risk.AdminClient.ListCases, &riskv1.ListCasesRequest{State: strings.ToUpper(*state), Assignee: *assignee, PageSize: int32(*limit)}, func(w io.Writer, resp *riskv1.ListCasesResponse) error { return caseTable(w, resp.GetCases()) })
 	}
 	return cmd
 }
@@ -821,20 +756,7 @@ func newRiskCaseGetCmd(g *globals) *cobra.Command {
 	}
 	o := addOutput(cmd)
 	cmd.RunE = func(cmd *cobra.Command, args []string) error {
-		ctx, out := cmd.Context(), cmd.OutOrStdout()
-		c, done, err := g.riskAdmin()
-		if err != nil {
-			return err
-		}
-		defer done()
-		resp, err := c.GetCase(ctx, &riskv1.GetCaseRequest{CaseId: args[0]})
-		if err != nil {
-			return err
-		}
-		if !o.table() {
-			return printProtoAs(out, o.v, resp)
-		}
-		return caseDetail(out, resp)
+		return riskCall(cmd, g, o, risk.AdminClient.GetCase, &riskv1.GetCaseRequest{CaseId: args[0]}, caseDetail)
 	}
 	return cmd
 }
@@ -849,20 +771,7 @@ func newRiskCaseAssignCmd(g *globals) *cobra.Command {
 	}
 	o := addOutput(cmd)
 	cmd.RunE = func(cmd *cobra.Command, args []string) error {
-		ctx, out := cmd.Context(), cmd.OutOrStdout()
-		c, done, err := g.riskAdmin()
-		if err != nil {
-			return err
-		}
-		defer done()
-		resp, err := c.AssignCase(ctx, &riskv1.AssignCaseRequest{CaseId: args[0], Assignee: args[1]})
-		if err != nil {
-			return err
-		}
-		if !o.table() {
-			return printProtoAs(out, o.v, resp)
-		}
-		return caseDetail(out, resp)
+		return riskCall(cmd, g, o, risk.AdminClient.AssignCase, &riskv1.AssignCaseRequest{CaseId: args[0], Assignee: args[1]}, caseDetail)
 	}
 	return cmd
 }

@@ -237,6 +237,23 @@ func (o *output) print(out io.Writer, m proto.Message, table func() error) error
 	return printProtoAs(out, o.v, m)
 }
 
+// callPrint dials a client, makes one call with req and prints the answer:
+// as JSON or YAML with -o, else through table.
+func callPrint[C any, Req, Resp proto.Message](cmd *cobra.Command, o *output, dial func() (C, func(), error),
+	call func(C, context.Context, Req, ...grpc.CallOption) (Resp, error), req Req, table func(io.Writer, Resp) error) error {
+	c, done, err := dial()
+	if err != nil {
+		return err
+	}
+	defer done()
+	resp, err := call(c, cmd.Context(), req)
+	if err != nil {
+		return err
+	}
+	out := cmd.OutOrStdout()
+	return o.print(out, resp, func() error { return table(out, resp) })
+}
+
 // printValue prints v (encoding/json's form) as JSON or YAML, or calls
 // table.
 func (o *output) printValue(out io.Writer, v any, table func() error) error {
