@@ -24,10 +24,9 @@ import (
 type quietSampler struct{ next sdktrace.Sampler }
 
 func (s quietSampler) ShouldSample(p sdktrace.SamplingParameters) sdktrace.SamplingResult {
-	if !trace.SpanContextFromContext(p.ParentContext).IsValid() {
+	if parent := trace.SpanContextFromContext(p.ParentContext); !parent.IsValid() {
 		if p.Kind == trace.SpanKindClient || strings.HasPrefix(p.Name, "grpc.health.v1.") || strings.HasPrefix(p.Name, "grpc.reflection.") {
-			return sdktrace.SamplingResult{Decision: sdktrace.Drop,
-				Tracestate: trace.SpanContextFromContext(p.ParentContext).TraceState()}
+			return sdktrace.SamplingResult{Decision: sdktrace.Drop, Tracestate: parent.TraceState()}
 		}
 	}
 	return s.next.ShouldSample(p)

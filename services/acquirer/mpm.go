@@ -177,8 +177,8 @@ func (s *Service) Pay(ctx context.Context, in PayInput) (Payment, error) {
 		return Payment{}, err
 	}
 	hash := in.hash()
-	telemetry.Annotate(ctx, telemetry.PaymentIDKey.String(PaymentID(in.PartnerID, in.PartnerPaymentID)),
-		telemetry.PartnerIDKey.String(in.PartnerID))
+	id := PaymentID(in.PartnerID, in.PartnerPaymentID)
+	telemetry.Annotate(ctx, telemetry.PaymentIDKey.String(id), telemetry.PartnerIDKey.String(in.PartnerID))
 
 	if p, err := s.d.Store.PaymentByKey(ctx, in.PartnerID, in.PartnerPaymentID); err == nil {
 		return sameRequest(p, hash)
@@ -194,7 +194,6 @@ func (s *Service) Pay(ctx context.Context, in PayInput) (Payment, error) {
 	if err != nil {
 		return Payment{}, err
 	}
-	id := PaymentID(in.PartnerID, in.PartnerPaymentID)
 	q, err := s.d.FX.LockQuote(ctx, in.QuoteID, id, in.PartnerID, a)
 	if err != nil {
 		return Payment{}, err
