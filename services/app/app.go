@@ -225,7 +225,11 @@ func RunFX(ctx context.Context, cfg FXConfig) error {
 	if err != nil {
 		return fmt.Errorf("fx: routing table (partner FX terms): %w", err)
 	}
-	store := fx.NewSQLStore(db)
+	// Quote writes are group-committed: concurrent quotes and locks share
+	// statements (ADR 0019).
+	batchCtx, stopBatches := context.WithCancel(ctx)
+	defer stopBatches()
+	store := fx.NewBatchingStore(batchCtx, db, 128)
 	book := fx.NewBook(cfg.FX.Book)
 	rates := fx.NewWatcher(cli, book, cfg.Log)
 	svc := fx.NewService(cfg.FX, store, book, routingTerms{routes, cli}, nil)
@@ -361,7 +365,9 @@ func RunRisk(ctx context.Context, cfg RiskConfig) error {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	// Decisions are group-committed: concurrent payments share statements.
-	svc, err := risk.NewService(risk.NewBatchingStore(ctx, db, 4, 128), opts)
+	// One worker: a second would split the crowd into smaller batches, and
+	// the statement's cost is mostly per statement (ADR 0019).
+	svc, err := risk.NewService(risk.NewBatchingStore(ctx, db, 1, 128), opts)
 	if err != nil {
 		return err
 	}
@@ -670,7 +676,11 @@ func RunAcquirer(ctx context.Context, cfg AcquirerConfig) error {
 	defer networks.Close()
 	wallets := grpcx.NewPool(cfg.CallTimeout, toPartners...)
 	defer wallets.Close()
-	sqlSt := acqstore.New(db)
+	// The MPM request path's insert and success are group-committed:
+	// concurrent payments share statements (ADR 0019).
+	batchCtx, stopBatches := context.WithCancel(ctx)
+	defer stopBatches()
+	sqlSt := acqstore.NewBatching(batchCtx, db, 128)
 	defer acquirer.ReportBacklog(sqlSt.Backlog)()
 	var st acquirer.Store = sqlSt
 	if cfg.WrapStore != nil {

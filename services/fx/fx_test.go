@@ -3,6 +3,7 @@ package fx
 import (
 	"context"
 	"errors"
+	"fmt"
 	"math/big"
 	"math/rand/v2"
 	"strings"
@@ -335,110 +336,200 @@ func TestStoreConformance(t *testing.T) {
 		if err := db.Migrate(ctx, Migrations); err != nil {
 			t.Fatal(err)
 		}
-		now := t0
-		clock := func() time.Time { return now }
-		svc := testService(staticBook(demoBook...), NewSQLStore(db), clock)
-		amount := money.Amount{Currency: "CNY", Minor: 10000}
-
-		q, err := svc.CreateQuote(ctx, QuoteRequest{PartnerID: "vnpay", Direction: FixMerchant, Merchant: amount})
-		if err != nil {
-			t.Fatal(err)
+		for _, batched := range []bool{false, true} {
+			name := "alone"
+			if batched {
+				name = "group-committed"
+			}
+			t.Run(name, func(t *testing.T) { testQuoteStore(t, db, batched) })
 		}
-		got, err := svc.GetQuote(ctx, q.ID)
-		if err != nil || got.WalletAmount != q.WalletAmount || got.SettlementAmount != q.SettlementAmount || got.CostAmount != q.CostAmount ||
-			got.Rate.String() != q.Rate.String() || got.CostRate.String() != q.CostRate.String() || !got.ExpireTime.Equal(q.ExpireTime) ||
-			len(got.Legs) != 2 || got.Legs[1].Pair.String() != "USD/VND" || got.Direction != FixMerchant {
-			t.Fatalf("GetQuote = %+v, %v;\nwant %+v", got, err, q)
+	})
+}
+
+func testQuoteStore(t *testing.T, db *sqlstore.DB, batched bool) {
+	ctx := context.Background()
+	now := t0
+	clock := func() time.Time { return now }
+	store := NewSQLStore(db)
+	if batched {
+		bctx, stop := context.WithCancel(ctx)
+		t.Cleanup(stop)
+		store = NewBatchingStore(bctx, db, 16)
+	}
+	svc := testService(staticBook(demoBook...), store, clock)
+	amount := money.Amount{Currency: "CNY", Minor: 10000}
+
+	q, err := svc.CreateQuote(ctx, QuoteRequest{PartnerID: "vnpay", Direction: FixMerchant, Merchant: amount})
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := svc.GetQuote(ctx, q.ID)
+	if err != nil || got.WalletAmount != q.WalletAmount || got.SettlementAmount != q.SettlementAmount || got.CostAmount != q.CostAmount ||
+		got.Rate.String() != q.Rate.String() || got.CostRate.String() != q.CostRate.String() || !got.ExpireTime.Equal(q.ExpireTime) ||
+		len(got.Legs) != 2 || got.Legs[1].Pair.String() != "USD/VND" || got.Direction != FixMerchant {
+		t.Fatalf("GetQuote = %+v, %v;\nwant %+v", got, err, q)
+	}
+
+	t.Run("errors", func(t *testing.T) {
+		if _, err := svc.LockQuote(ctx, "no-such-quote", "pay-x", "vnpay", amount); !errors.Is(err, ErrQuoteNotFound) {
+			t.Errorf("unknown quote: %v", err)
 		}
+		if _, err := svc.LockQuote(ctx, q.ID, "pay-x", "other-partner", amount); !errors.Is(err, ErrQuoteNotFound) {
+			t.Errorf("other partner's quote: %v", err)
+		}
+		if _, err := svc.LockQuote(ctx, q.ID, "pay-x", "vnpay", money.Amount{Currency: "CNY", Minor: 9999}); !errors.Is(err, ErrQuoteMismatch) {
+			t.Errorf("other amount: %v", err)
+		}
+	})
 
-		t.Run("errors", func(t *testing.T) {
-			if _, err := svc.LockQuote(ctx, "no-such-quote", "pay-x", "vnpay", amount); !errors.Is(err, ErrQuoteNotFound) {
-				t.Errorf("unknown quote: %v", err)
-			}
-			if _, err := svc.LockQuote(ctx, q.ID, "pay-x", "other-partner", amount); !errors.Is(err, ErrQuoteNotFound) {
-				t.Errorf("other partner's quote: %v", err)
-			}
-			if _, err := svc.LockQuote(ctx, q.ID, "pay-x", "vnpay", money.Amount{Currency: "CNY", Minor: 9999}); !errors.Is(err, ErrQuoteMismatch) {
-				t.Errorf("other amount: %v", err)
-			}
-		})
+	t.Run("one of many concurrent payments wins", func(t *testing.T) {
+		var wg sync.WaitGroup
+		var mu sync.Mutex
+		wins, used := 0, 0
+		for i := range 10 {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				_, err := svc.LockQuote(ctx, q.ID, "pay-"+string(rune('a'+i)), "vnpay", amount)
+				mu.Lock()
+				defer mu.Unlock()
+				switch {
+				case err == nil:
+					wins++
+				case errors.Is(err, ErrQuoteAlreadyUsed):
+					used++
+				default:
+					t.Error(err)
+				}
+			}()
+		}
+		wg.Wait()
+		if wins != 1 || used != 9 {
+			t.Fatalf("wins %d used %d, want 1 and 9", wins, used)
+		}
+		locked, _ := svc.GetQuote(ctx, q.ID)
+		// Locking again for the winner is idempotent.
+		again, err := svc.LockQuote(ctx, q.ID, locked.PaymentID, "vnpay", amount)
+		if err != nil || again.PaymentID != locked.PaymentID || again.SettlementAmount != q.SettlementAmount {
+			t.Fatalf("relock by owner: %v", err)
+		}
+	})
 
-		t.Run("one of many concurrent payments wins", func(t *testing.T) {
-			var wg sync.WaitGroup
-			var mu sync.Mutex
-			wins, used := 0, 0
-			for i := range 10 {
-				wg.Add(1)
-				go func() {
-					defer wg.Done()
-					_, err := svc.LockQuote(ctx, q.ID, "pay-"+string(rune('a'+i)), "vnpay", amount)
-					mu.Lock()
-					defer mu.Unlock()
-					switch {
-					case err == nil:
-						wins++
-					case errors.Is(err, ErrQuoteAlreadyUsed):
-						used++
-					default:
-						t.Error(err)
-					}
-				}()
-			}
-			wg.Wait()
-			if wins != 1 || used != 9 {
-				t.Fatalf("wins %d used %d, want 1 and 9", wins, used)
-			}
-			locked, _ := svc.GetQuote(ctx, q.ID)
-			// Locking again for the winner is idempotent.
-			again, err := svc.LockQuote(ctx, q.ID, locked.PaymentID, "vnpay", amount)
-			if err != nil || again.PaymentID != locked.PaymentID || again.SettlementAmount != q.SettlementAmount {
-				t.Fatalf("relock by owner: %v", err)
-			}
-		})
-
-		t.Run("expired quote cannot be locked", func(t *testing.T) {
-			q2, err := svc.CreateQuote(ctx, QuoteRequest{PartnerID: "hipay", Direction: FixMerchant, Merchant: amount})
+	t.Run("many concurrent payments, each its own quote", func(t *testing.T) {
+		// With group commit these share statements; each still gets
+		// exactly its own quote, and a mismatch or a contested quote
+		// among them fails only itself.
+		const n = 40
+		qs := make([]Quote, n)
+		var wg sync.WaitGroup
+		for i := range n {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				var err error
+				if qs[i], err = svc.CreateQuote(ctx, QuoteRequest{PartnerID: "vnpay", Direction: FixMerchant, Merchant: amount}); err != nil {
+					t.Error(err)
+				}
+			}()
+		}
+		wg.Wait()
+		if t.Failed() {
+			t.FailNow()
+		}
+		errs := make([]error, n+2)
+		for i := range n + 2 {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				switch {
+				case i < n:
+					_, errs[i] = svc.LockQuote(ctx, qs[i].ID, fmt.Sprintf("pay-many-%d", i), "vnpay", amount)
+				case i == n: // another payment wants quote 0
+					_, errs[i] = svc.LockQuote(ctx, qs[0].ID, "pay-thief", "vnpay", amount)
+				default: // the wrong amount for quote 1
+					_, errs[i] = svc.LockQuote(ctx, qs[1].ID, "pay-wrong", "vnpay", money.Amount{Currency: "CNY", Minor: 1})
+				}
+			}()
+		}
+		wg.Wait()
+		thief := errs[n]
+		for i := range n {
+			got, err := svc.GetQuote(ctx, qs[i].ID)
 			if err != nil {
 				t.Fatal(err)
 			}
-			now = now.Add(svc.Config().QuoteTTL)
-			if _, err := svc.LockQuote(ctx, q2.ID, "pay-late", "hipay", amount); !errors.Is(err, ErrQuoteExpired) {
-				t.Fatalf("got %v, want ErrQuoteExpired", err)
-			}
-		})
-
-		t.Run("rate history", func(t *testing.T) {
-			st := NewSQLStore(db)
-			if ok, err := st.ClaimFence(ctx, IngestFence, 10); err != nil || !ok {
-				t.Fatalf("claim: %v %v", ok, err)
-			}
-			r := rate("alpha", "USD", "CNY", "7.1", "7.2", time.Second)
-			if err := st.AppendHistory(ctx, 10, []HistoricRate{{Rate: r}, {Rate: rate("beta", "USD", "CNY", "7.3", "7.2", 0), Rejected: "crossed"}}); err != nil {
-				t.Fatal(err)
-			}
-			// A newer leader fences the old one out.
-			if ok, _ := st.ClaimFence(ctx, IngestFence, 11); !ok {
-				t.Fatal("newer claim refused")
-			}
-			if ok, _ := st.ClaimFence(ctx, IngestFence, 10); ok {
-				t.Fatal("older claim accepted")
-			}
-			if err := st.AppendHistory(ctx, 10, []HistoricRate{{Rate: r}}); !errors.Is(err, ErrFenced) {
-				t.Fatalf("deposed leader wrote history: %v", err)
-			}
-			hs, err := st.History(ctx, Pair{"USD", "CNY"}, t0.Add(-time.Hour), 10)
-			if err != nil || len(hs) != 2 {
-				t.Fatalf("history %d rows, %v", len(hs), err)
-			}
-			var crossed int
-			for _, h := range hs {
-				if h.Rejected == "crossed" && h.Provider == "beta" {
-					crossed++
+			want := fmt.Sprintf("pay-many-%d", i)
+			if i == 0 && got.PaymentID == "pay-thief" {
+				want = "pay-thief" // the thief came first: then pay-many-0 was refused
+				if !errors.Is(errs[0], ErrQuoteAlreadyUsed) || thief != nil {
+					t.Errorf("quote 0 went to the thief, yet: owner %v, thief %v", errs[0], thief)
 				}
+			} else if errs[i] != nil {
+				t.Errorf("lock %d: %v", i, errs[i])
 			}
-			if crossed != 1 {
-				t.Fatalf("history lost the rejection: %+v", hs)
+			if got.State != QuoteLocked || got.PaymentID != want {
+				t.Errorf("quote %d: %s for %q, want LOCKED for %q", i, got.State, got.PaymentID, want)
 			}
-		})
+		}
+		if errs[0] == nil && !errors.Is(thief, ErrQuoteAlreadyUsed) {
+			t.Errorf("thief: %v, want ErrQuoteAlreadyUsed", thief)
+		}
+		if !errors.Is(errs[n+1], ErrQuoteMismatch) {
+			t.Errorf("wrong amount: %v, want ErrQuoteMismatch", errs[n+1])
+		}
+		if batched && db.Dialect() != sqlstore.SQLite {
+			st := store.BatchStats()
+			if st.Requests == 0 || st.Statements >= st.Requests {
+				t.Errorf("group commit: %d requests in %d statements, want fewer statements", st.Requests, st.Statements)
+			}
+		}
+	})
+
+	t.Run("expired quote cannot be locked", func(t *testing.T) {
+		q2, err := svc.CreateQuote(ctx, QuoteRequest{PartnerID: "hipay", Direction: FixMerchant, Merchant: amount})
+		if err != nil {
+			t.Fatal(err)
+		}
+		now = now.Add(svc.Config().QuoteTTL)
+		if _, err := svc.LockQuote(ctx, q2.ID, "pay-late", "hipay", amount); !errors.Is(err, ErrQuoteExpired) {
+			t.Fatalf("got %v, want ErrQuoteExpired", err)
+		}
+	})
+
+	t.Run("rate history", func(t *testing.T) {
+		if batched {
+			t.Skip("the history is not group-committed: tested alone")
+		}
+		st := NewSQLStore(db)
+		if ok, err := st.ClaimFence(ctx, IngestFence, 10); err != nil || !ok {
+			t.Fatalf("claim: %v %v", ok, err)
+		}
+		r := rate("alpha", "USD", "CNY", "7.1", "7.2", time.Second)
+		if err := st.AppendHistory(ctx, 10, []HistoricRate{{Rate: r}, {Rate: rate("beta", "USD", "CNY", "7.3", "7.2", 0), Rejected: "crossed"}}); err != nil {
+			t.Fatal(err)
+		}
+		// A newer leader fences the old one out.
+		if ok, _ := st.ClaimFence(ctx, IngestFence, 11); !ok {
+			t.Fatal("newer claim refused")
+		}
+		if ok, _ := st.ClaimFence(ctx, IngestFence, 10); ok {
+			t.Fatal("older claim accepted")
+		}
+		if err := st.AppendHistory(ctx, 10, []HistoricRate{{Rate: r}}); !errors.Is(err, ErrFenced) {
+			t.Fatalf("deposed leader wrote history: %v", err)
+		}
+		hs, err := st.History(ctx, Pair{"USD", "CNY"}, t0.Add(-time.Hour), 10)
+		if err != nil || len(hs) != 2 {
+			t.Fatalf("history %d rows, %v", len(hs), err)
+		}
+		var crossed int
+		for _, h := range hs {
+			if h.Rejected == "crossed" && h.Provider == "beta" {
+				crossed++
+			}
+		}
+		if crossed != 1 {
+			t.Fatalf("history lost the rejection: %+v", hs)
+		}
 	})
 }

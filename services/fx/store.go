@@ -28,12 +28,40 @@ var Migrations = sqlstore.Migrations{Component: "fx", FS: migrationsFS, Dir: "mi
 var ErrFenced = errors.New("fx: a newer ingestion leader holds the fence")
 
 // SQLStore keeps quotes and the rate history in SQL.
-type SQLStore struct{ db *sqlstore.DB }
+type SQLStore struct {
+	db *sqlstore.DB
+	// Group commit of quote writes (NewBatchingStore); nil: each alone.
+	inserts *sqlstore.Batcher[Quote, struct{}]
+	locks   *sqlstore.Batcher[lockReq, lockRes]
+}
 
 var _ Store = (*SQLStore)(nil)
 
 // NewSQLStore returns a store on db; run Migrations first.
 func NewSQLStore(db *sqlstore.DB) *SQLStore { return &SQLStore{db: db} }
+
+// NewBatchingStore returns a store whose quote inserts and locks are
+// group-committed until ctx ends: concurrent ones share one statement
+// each (at most max), every caller answered once its statement committed.
+// On SQLite it is NewSQLStore.
+func NewBatchingStore(ctx context.Context, db *sqlstore.DB, max int) *SQLStore {
+	s := NewSQLStore(db)
+	if db.Dialect() == sqlstore.SQLite || max < 2 {
+		return s
+	}
+	s.inserts = sqlstore.NewBatcher(ctx, sqlstore.BatchConfig[Quote, struct{}]{
+		Max: max, Key: func(q Quote) string { return q.ID }, Many: s.insertQuotes,
+		Alone: func(ctx context.Context, q Quote) (struct{}, error) { return struct{}{}, s.insertQuote(ctx, q) },
+	})
+	s.locks = sqlstore.NewBatcher(ctx, sqlstore.BatchConfig[lockReq, lockRes]{
+		Max: max, Key: func(r lockReq) string { return r.id }, Many: s.lockQuotes,
+		Alone: func(ctx context.Context, r lockReq) (lockRes, error) {
+			q, ok, err := s.lockQuote(ctx, r)
+			return lockRes{q, ok}, err
+		},
+	})
+	return s
+}
 
 const quoteColumns = `quote_id, partner_id, state, merchant_currency, merchant_minor, wallet_currency,
 	wallet_minor, cost_minor, mid_rate, rate, spread_bps, create_time, expire_time, payment_id,
@@ -78,9 +106,28 @@ func fromStored(ls []storedLeg) ([]Leg, error) {
 	return out, nil
 }
 
+// BatchStats counts the group-committed quote writes (none without
+// NewBatchingStore).
+func (s *SQLStore) BatchStats() sqlstore.BatchStats {
+	return s.inserts.Stats().Add(s.locks.Stats())
+}
+
 // InsertQuote implements Store.
 func (s *SQLStore) InsertQuote(ctx context.Context, q Quote) error {
+	if s.inserts != nil {
+		_, err := s.inserts.Do(ctx, q)
+		return err
+	}
+	return s.insertQuote(ctx, q)
+}
+
+func (q Quote) storedLegs() (string, error) {
 	legs, err := json.Marshal(storedLegs{Wallet: toStored(q.Legs), Settlement: toStored(q.SettlementLegs)})
+	return string(legs), err
+}
+
+func (s *SQLStore) insertQuote(ctx context.Context, q Quote) error {
+	legs, err := q.storedLegs()
 	if err != nil {
 		return err
 	}
@@ -89,11 +136,55 @@ func (s *SQLStore) InsertQuote(ctx context.Context, q Quote) error {
 		q.ID, q.PartnerID, string(q.State), q.MerchantAmount.Currency, q.MerchantAmount.Minor,
 		q.WalletAmount.Currency, q.WalletAmount.Minor, q.CostAmount.Minor, q.MidRate.String(), q.Rate.String(),
 		q.SpreadBps, q.CreateTime.UTC(), q.ExpireTime.UTC(),
-		q.SettlementAmount.Currency, q.SettlementAmount.Minor, q.CostRate.String(), string(q.Direction), string(legs))
+		q.SettlementAmount.Currency, q.SettlementAmount.Minor, q.CostRate.String(), string(q.Direction), legs)
 	if err != nil {
 		return fmt.Errorf("fx: insert quote: %w", err)
 	}
 	return nil
+}
+
+// insertQuotes inserts quotes in one statement (PostgreSQL, CockroachDB),
+// each row as insertQuote writes it.
+func (s *SQLStore) insertQuotes(ctx context.Context, qs []Quote) ([]struct{}, error) {
+	n := len(qs)
+	var (
+		ids, partners, states, mcur, wcur, mids, rates = make([]string, n), make([]string, n), make([]string, n), make([]string, n), make([]string, n), make([]string, n), make([]string, n)
+		scur, costRates, directions, legs              = make([]string, n), make([]string, n), make([]string, n), make([]string, n)
+		mminor, wminor, cminor, spreads, sminor        = make([]int64, n), make([]int64, n), make([]int64, n), make([]int64, n), make([]int64, n)
+		creates, expires                               = make([]time.Time, n), make([]time.Time, n)
+	)
+	for i, q := range qs {
+		l, err := q.storedLegs()
+		if err != nil {
+			return nil, err
+		}
+		ids[i], partners[i], states[i], mcur[i], wcur[i], mids[i], rates[i] = q.ID, q.PartnerID, string(q.State),
+			q.MerchantAmount.Currency, q.WalletAmount.Currency, q.MidRate.String(), q.Rate.String()
+		scur[i], costRates[i], directions[i], legs[i] = q.SettlementAmount.Currency, q.CostRate.String(), string(q.Direction), l
+		mminor[i], wminor[i], cminor[i], spreads[i], sminor[i] = q.MerchantAmount.Minor, q.WalletAmount.Minor, q.CostAmount.Minor,
+			int64(q.SpreadBps), q.SettlementAmount.Minor
+		creates[i], expires[i] = q.CreateTime.UTC(), q.ExpireTime.UTC()
+	}
+	err := s.db.Retry(ctx, func(ctx context.Context) error {
+		_, err := s.db.ExecContext(ctx, `INSERT INTO fx_quotes (`+quoteColumns+`)
+			SELECT quote_id, partner_id, state, merchant_currency, merchant_minor, wallet_currency,
+				wallet_minor, cost_minor, mid_rate, rate, spread_bps, create_time, expire_time, NULL,
+				settlement_currency, settlement_minor, cost_rate, direction, legs
+			FROM unnest(CAST($1 AS TEXT[]), CAST($2 AS TEXT[]), CAST($3 AS TEXT[]), CAST($4 AS TEXT[]), CAST($5 AS INT8[]),
+				CAST($6 AS TEXT[]), CAST($7 AS INT8[]), CAST($8 AS INT8[]), CAST($9 AS TEXT[]), CAST($10 AS TEXT[]),
+				CAST($11 AS INT8[]), CAST($12 AS TIMESTAMPTZ[]), CAST($13 AS TIMESTAMPTZ[]), CAST($14 AS TEXT[]),
+				CAST($15 AS INT8[]), CAST($16 AS TEXT[]), CAST($17 AS TEXT[]), CAST($18 AS TEXT[]))
+			AS t(quote_id, partner_id, state, merchant_currency, merchant_minor, wallet_currency,
+				wallet_minor, cost_minor, mid_rate, rate, spread_bps, create_time, expire_time,
+				settlement_currency, settlement_minor, cost_rate, direction, legs)`,
+			ids, partners, states, mcur, mminor, wcur, wminor, cminor, mids, rates, spreads, creates, expires,
+			scur, sminor, costRates, directions, legs)
+		return err
+	})
+	if err != nil {
+		return nil, fmt.Errorf("fx: insert quotes: %w", err)
+	}
+	return make([]struct{}, n), nil
 }
 
 // GetQuote implements Store.
@@ -105,13 +196,34 @@ func (s *SQLStore) GetQuote(ctx context.Context, id string) (Quote, error) {
 	return q, err
 }
 
+type lockReq struct {
+	id, paymentID, partnerID string
+	m                        money.Amount
+	now                      time.Time
+}
+
+type lockRes struct {
+	q  Quote
+	ok bool
+}
+
 // LockQuote implements Store in one statement: the conditions and the
-// state change are one atomic UPDATE.
+// state change are one atomic UPDATE (for many quotes at once with
+// NewBatchingStore).
 func (s *SQLStore) LockQuote(ctx context.Context, id, paymentID, partnerID string, m money.Amount, now time.Time) (Quote, bool, error) {
+	r := lockReq{id: id, paymentID: paymentID, partnerID: partnerID, m: m, now: now.UTC()}
+	if s.locks != nil {
+		res, err := s.locks.Do(ctx, r)
+		return res.q, res.ok, err
+	}
+	return s.lockQuote(ctx, r)
+}
+
+func (s *SQLStore) lockQuote(ctx context.Context, r lockReq) (Quote, bool, error) {
 	q, err := scanQuote(s.db.QueryRowContext(ctx, `UPDATE fx_quotes SET state = 'LOCKED', payment_id = $2, lock_time = $3
 		WHERE quote_id = $1 AND state = 'OPEN' AND expire_time > $3 AND partner_id = $4
 		AND merchant_currency = $5 AND merchant_minor = $6
-		RETURNING `+quoteColumns, id, paymentID, now.UTC(), partnerID, m.Currency, m.Minor))
+		RETURNING `+quoteColumns, r.id, r.paymentID, r.now, r.partnerID, r.m.Currency, r.m.Minor))
 	if errors.Is(err, sql.ErrNoRows) {
 		return Quote{}, false, nil
 	}
@@ -121,7 +233,59 @@ func (s *SQLStore) LockQuote(ctx context.Context, id, paymentID, partnerID strin
 	return q, true, nil
 }
 
-func scanQuote(row *sql.Row) (Quote, error) {
+// lockQuotes locks quotes in one statement (PostgreSQL, CockroachDB), each
+// under lockQuote's conditions; a quote that did not lock is ok=false.
+func (s *SQLStore) lockQuotes(ctx context.Context, rs []lockReq) ([]lockRes, error) {
+	n := len(rs)
+	ids, payments, partners, curs := make([]string, n), make([]string, n), make([]string, n), make([]string, n)
+	minors, nows := make([]int64, n), make([]time.Time, n)
+	for i, r := range rs {
+		ids[i], payments[i], partners[i], curs[i], minors[i], nows[i] = r.id, r.paymentID, r.partnerID, r.m.Currency, r.m.Minor, r.now
+	}
+	var locked map[string]Quote
+	err := s.db.Retry(ctx, func(ctx context.Context) error {
+		locked = make(map[string]Quote, n)
+		rows, err := s.db.QueryContext(ctx, `UPDATE fx_quotes AS q SET state = 'LOCKED', payment_id = v.payment_id, lock_time = v.now
+			FROM unnest(CAST($1 AS TEXT[]), CAST($2 AS TEXT[]), CAST($3 AS TIMESTAMPTZ[]), CAST($4 AS TEXT[]),
+				CAST($5 AS TEXT[]), CAST($6 AS INT8[]))
+				AS v(quote_id, payment_id, now, partner_id, merchant_currency, merchant_minor)
+			WHERE q.quote_id = v.quote_id AND q.state = 'OPEN' AND q.expire_time > v.now AND q.partner_id = v.partner_id
+				AND q.merchant_currency = v.merchant_currency AND q.merchant_minor = v.merchant_minor
+			RETURNING `+qualifiedQuoteColumns, ids, payments, nows, partners, curs, minors)
+		if err != nil {
+			return err
+		}
+		defer rows.Close()
+		for rows.Next() {
+			q, err := scanQuote(rows)
+			if err != nil {
+				return err
+			}
+			locked[q.ID] = q
+		}
+		return rows.Err()
+	})
+	if err != nil {
+		return nil, fmt.Errorf("fx: lock quotes: %w", err)
+	}
+	out := make([]lockRes, n)
+	for i, r := range rs {
+		q, ok := locked[r.id]
+		out[i] = lockRes{q, ok && q.PaymentID == r.paymentID}
+	}
+	return out, nil
+}
+
+// qualifiedQuoteColumns are quoteColumns of the table aliased q.
+var qualifiedQuoteColumns = func() string {
+	cols := strings.Split(quoteColumns, ",")
+	for i, c := range cols {
+		cols[i] = "q." + strings.TrimSpace(c)
+	}
+	return strings.Join(cols, ", ")
+}()
+
+func scanQuote(row interface{ Scan(...any) error }) (Quote, error) {
 	var (
 		q                              Quote
 		state, mid, rate               string

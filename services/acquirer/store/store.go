@@ -26,7 +26,13 @@ var migrationsFS embed.FS
 var Migrations = sqlstore.Migrations{Component: "acquirer", FS: migrationsFS, Dir: "migrations"}
 
 // SQLStore keeps payments, refunds and events in SQL.
-type SQLStore struct{ db *sqlstore.DB }
+type SQLStore struct {
+	db *sqlstore.DB
+	// Group commit of the MPM request path's writes (NewBatching); nil:
+	// each alone.
+	inserts   *sqlstore.Batcher[insertReq, bool]
+	successes *sqlstore.Batcher[successReq, successRes]
+}
 
 var _ acquirer.Store = (*SQLStore)(nil)
 
@@ -80,10 +86,6 @@ func (s *SQLStore) InsertPayment(ctx context.Context, p Payment) (Payment, bool,
 	if err != nil {
 		return Payment{}, false, err
 	}
-	insert := `INSERT INTO acq_payments (` + paymentColumns + `) VALUES
-		($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20,
-		 $21, $22, $23, $24, $25, $26, $27, $28, $29, $30, $31, $32, $33, $34, $35, $36, $37, $38, $39)
-		ON CONFLICT DO NOTHING`
 	vs := []any{p.ID, p.PartnerID, p.PartnerPaymentID, p.RequestHash, string(p.Mode), string(p.Status), p.UserRef,
 		m.NetworkID, m.ID, m.Name, m.City, m.MCC, m.Country,
 		p.MerchantAmount.Currency, p.MerchantAmount.Minor, p.WalletAmount.Currency, p.WalletAmount.Minor, p.CostAmount.Minor,
@@ -92,12 +94,50 @@ func (s *SQLStore) InsertPayment(ctx context.Context, p Payment) (Payment, bool,
 		p.Credited, p.RefundedMinor, p.CancelRequested, p.Attempts, utcPtr(p.NextAttempt), p.PostingError,
 		p.SettlementAmount.Currency, p.SettlementAmount.Minor, p.DeviceRef, p.TraceParent}
 	var inserted bool
+	if s.inserts != nil && p.Mode == acquirer.MPM {
+		inserted, err = s.inserts.Do(ctx, insertReq{p: p, vs: vs, e: e})
+	} else {
+		inserted, err = s.insertAlone(ctx, insertReq{p: p, vs: vs, e: e})
+	}
+	if err != nil {
+		return Payment{}, false, err
+	}
+	if inserted {
+		return p, true, nil
+	}
+	// The conflict was on the id, the partner's key or the network's order
+	// id: return whichever row holds it (its request hash then tells a
+	// repeat from a reuse).
+	existing, err := s.Payment(ctx, p.ID)
+	if errors.Is(err, acquirer.ErrPaymentNotFound) && p.Mode == acquirer.CPM {
+		existing, err = s.PaymentByOrder(ctx, p.Merchant.NetworkID, p.MerchantOrderID)
+	}
+	if errors.Is(err, acquirer.ErrPaymentNotFound) {
+		existing, err = s.PaymentByKey(ctx, p.PartnerID, p.PartnerPaymentID)
+	}
+	if err != nil {
+		return Payment{}, false, err
+	}
+	return existing, false, nil
+}
+
+// insertAlone inserts one payment and its audit entry.
+func (s *SQLStore) insertAlone(ctx context.Context, r insertReq) (bool, error) {
+	insert := `INSERT INTO acq_payments (` + paymentColumns + `) VALUES
+		($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20,
+		 $21, $22, $23, $24, $25, $26, $27, $28, $29, $30, $31, $32, $33, $34, $35, $36, $37, $38, $39)
+		ON CONFLICT DO NOTHING`
+	vs, e := r.vs, r.e
+	var (
+		inserted bool
+		err      error
+	)
 	if s.db.Dialect() != sqlstore.SQLite {
 		query := `WITH p AS (` + insert + ` RETURNING payment_id), a AS (
 			INSERT INTO audit_log (` + auditColumns + `)
 			SELECT $40, $41, $42, $43, payment_id, $44, NULL, $45, $46, NULL, '', '' FROM p)
 			SELECT count(*) FROM p`
-		vs = append(vs, e.ID, e.Time, e.Actor, e.Action, e.Outcome, string(e.After), e.TraceID)
+		vs = append(vs[:len(vs):len(vs)], e.ID, e.Time, e.Actor, e.Action, e.Outcome, string(e.After), e.TraceID)
 		err = s.db.Retry(ctx, func(ctx context.Context) error {
 			var n int
 			err := s.db.QueryRowContext(ctx, query, vs...).Scan(&n)
@@ -118,25 +158,9 @@ func (s *SQLStore) InsertPayment(ctx context.Context, p Payment) (Payment, bool,
 		})
 	}
 	if err != nil {
-		return Payment{}, false, fmt.Errorf("acquirer: insert payment: %w", err)
+		return false, fmt.Errorf("acquirer: insert payment: %w", err)
 	}
-	if inserted {
-		return p, true, nil
-	}
-	// The conflict was on the id, the partner's key or the network's order
-	// id: return whichever row holds it (its request hash then tells a
-	// repeat from a reuse).
-	existing, err := s.Payment(ctx, p.ID)
-	if errors.Is(err, acquirer.ErrPaymentNotFound) && p.Mode == acquirer.CPM {
-		existing, err = s.PaymentByOrder(ctx, p.Merchant.NetworkID, p.MerchantOrderID)
-	}
-	if errors.Is(err, acquirer.ErrPaymentNotFound) {
-		existing, err = s.PaymentByKey(ctx, p.PartnerID, p.PartnerPaymentID)
-	}
-	if err != nil {
-		return Payment{}, false, err
-	}
-	return existing, false, nil
+	return inserted, nil
 }
 
 func utcPtr(t *time.Time) any {
@@ -274,7 +298,17 @@ var (
 
 // MarkSucceeded implements acquirer.Store.
 func (s *SQLStore) MarkSucceeded(ctx context.Context, id, ref, userRef string, at time.Time, f *Fence) (Payment, bool, error) {
-	return s.apply(ctx, markSucceeded, id, at, f, map[string]any{"ref": ref, "user": userRef})
+	r := successReq{id: id, ref: ref, user: userRef, at: at}
+	if f != nil || s.successes == nil {
+		return s.apply(ctx, markSucceeded, id, at, f, r.named())
+	}
+	res, err := s.successes.Do(ctx, r)
+	if err != nil || res.applied || res.p.ID != "" {
+		return res.p, res.applied, err
+	}
+	// Not applied in a batch: the payment as it now stands.
+	p, err := s.Payment(ctx, id)
+	return p, false, err
 }
 
 // MarkCredited implements acquirer.Store.

@@ -49,6 +49,27 @@ func eachBackend(t *testing.T, fn func(t *testing.T, x suite)) {
 		}
 		fn(t, suite{ctx: ctx, db: db, s: store.New(db)})
 	})
+	// The services' store group-commits on PostgreSQL: every case again
+	// through it (one at a time, each write is a batch of one).
+	t.Run("postgres-group-commit", func(t *testing.T) {
+		db := openPostgres(t)
+		ctx, stop := context.WithCancel(context.Background())
+		t.Cleanup(stop)
+		if err := store.Migrate(ctx, db); err != nil {
+			t.Fatalf("migrate: %v", err)
+		}
+		fn(t, suite{ctx: ctx, db: db, s: store.NewBatching(ctx, db, 16)})
+	})
+}
+
+func openPostgres(t *testing.T) *sqlstore.DB {
+	for _, b := range sqlstoretest.Backends() {
+		if b.Name == "postgres" {
+			return b.Open(t)
+		}
+	}
+	t.Fatal("no PostgreSQL back end")
+	return nil
 }
 
 const (

@@ -1,0 +1,248 @@
+package store
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/unigate/unigate/pkg/audit"
+	"github.com/unigate/unigate/pkg/sqlstore"
+)
+
+// Group commit (PostgreSQL and CockroachDB) of the two writes every MPM
+// payment makes on the request path: its insert and its success. Each
+// caller is answered once the statement holding its row committed, with
+// exactly what its own statement would have answered: whether its row
+// was inserted, or the payment as the success left it. Everything else
+// (refunds, CPM, fenced writes, failures) is written alone.
+
+// NewBatching returns a store whose MPM inserts and unfenced successes
+// are group-committed until ctx ends, at most max to a statement (ADR
+// 0019). On SQLite it is New.
+func NewBatching(ctx context.Context, db *sqlstore.DB, max int) *SQLStore {
+	s := New(db)
+	if db.Dialect() == sqlstore.SQLite || max < 2 {
+		return s
+	}
+	s.inserts = sqlstore.NewBatcher(ctx, sqlstore.BatchConfig[insertReq, bool]{
+		Max: max, Key: func(r insertReq) string { return r.p.ID }, Many: s.insertMany, Alone: s.insertAlone,
+	})
+	s.successes = sqlstore.NewBatcher(ctx, sqlstore.BatchConfig[successReq, successRes]{
+		Max: max, Key: func(r successReq) string { return r.id }, Many: s.succeedMany,
+		Alone: func(ctx context.Context, r successReq) (successRes, error) {
+			p, applied, err := s.apply(ctx, markSucceeded, r.id, r.at, nil, r.named())
+			return successRes{p, applied}, err
+		},
+	})
+	return s
+}
+
+// BatchStats counts the group-committed writes (none without NewBatching).
+func (s *SQLStore) BatchStats() sqlstore.BatchStats {
+	return s.inserts.Stats().Add(s.successes.Stats())
+}
+
+// insertReq is one payment's insert: its row's values in paymentColumns
+// order, and its audit entry.
+type insertReq struct {
+	p  Payment
+	vs []any
+	e  audit.Entry
+}
+
+// paymentColumnTypes are the SQL types of paymentColumns, in order.
+var paymentColumnTypes = strings.Fields(`TEXT TEXT TEXT TEXT TEXT TEXT TEXT
+	TEXT TEXT TEXT TEXT TEXT TEXT
+	TEXT INT8 TEXT INT8 INT8 TEXT TEXT
+	TEXT TEXT TEXT BOOL TIMESTAMPTZ TIMESTAMPTZ
+	TEXT TEXT TEXT BOOL INT8 BOOL
+	INT8 TIMESTAMPTZ TEXT TEXT INT8 TEXT TEXT`)
+
+// insertMany inserts payments and their audit entries in one statement,
+// each row as insertAlone writes it: a row whose id, key or order id is
+// taken is not inserted, and neither is its entry.
+func (s *SQLStore) insertMany(ctx context.Context, rs []insertReq) ([]bool, error) {
+	cols := strings.Split(paymentColumns, ",")
+	if len(cols) != len(paymentColumnTypes) {
+		return nil, fmt.Errorf("acquirer: %d payment columns, %d types", len(cols), len(paymentColumnTypes))
+	}
+	arrays := make([]any, 0, len(cols)+7)
+	for c, typ := range paymentColumnTypes {
+		col := make([]any, len(rs))
+		for i, r := range rs {
+			col[i] = r.vs[c]
+		}
+		a, err := typedArray(typ, col)
+		if err != nil {
+			return nil, fmt.Errorf("acquirer: insert payments: column %s: %w", strings.TrimSpace(cols[c]), err)
+		}
+		arrays = append(arrays, a)
+	}
+	n := len(rs)
+	eIDs, eActors, eActions, eOutcomes, eAfters, eTraces := make([]string, n), make([]string, n), make([]string, n),
+		make([]string, n), make([]string, n), make([]string, n)
+	eTimes := make([]time.Time, n)
+	for i, r := range rs {
+		eIDs[i], eTimes[i], eActors[i], eActions[i], eOutcomes[i], eAfters[i], eTraces[i] =
+			r.e.ID, r.e.Time, r.e.Actor, r.e.Action, r.e.Outcome, string(r.e.After), r.e.TraceID
+	}
+	arrays = append(arrays, eIDs, eTimes, eActors, eActions, eOutcomes, eAfters, eTraces)
+
+	var casts, names []string
+	for c, typ := range paymentColumnTypes {
+		casts = append(casts, fmt.Sprintf("CAST($%d AS %s[])", c+1, typ))
+		names = append(names, strings.TrimSpace(cols[c]))
+	}
+	k := len(cols)
+	for j, typ := range []string{"TEXT", "TIMESTAMPTZ", "TEXT", "TEXT", "TEXT", "TEXT", "TEXT"} {
+		casts = append(casts, fmt.Sprintf("CAST($%d AS %s[])", k+j+1, typ))
+	}
+	names = append(names, "e_id", "e_time", "e_actor", "e_action", "e_outcome", "e_after", "e_trace")
+	query := `WITH v AS (SELECT * FROM unnest(` + strings.Join(casts, ", ") + `) AS t(` + strings.Join(names, ", ") + `)),
+		p AS (INSERT INTO acq_payments (` + paymentColumns + `) SELECT ` + paymentColumns + ` FROM v
+			ON CONFLICT DO NOTHING RETURNING payment_id),
+		a AS (INSERT INTO audit_log (` + auditColumns + `)
+			SELECT v.e_id, v.e_time, v.e_actor, v.e_action, p.payment_id, v.e_outcome, NULL, v.e_after, v.e_trace, NULL, '', ''
+			FROM p JOIN v ON v.payment_id = p.payment_id)
+		SELECT payment_id FROM p`
+	var inserted map[string]bool
+	err := s.db.Retry(ctx, func(ctx context.Context) error {
+		inserted = make(map[string]bool, n)
+		rows, err := s.db.QueryContext(ctx, query, arrays...)
+		if err != nil {
+			return err
+		}
+		defer rows.Close()
+		for rows.Next() {
+			var id string
+			if err := rows.Scan(&id); err != nil {
+				return err
+			}
+			inserted[id] = true
+		}
+		return rows.Err()
+	})
+	if err != nil {
+		return nil, fmt.Errorf("acquirer: insert payments: %w", err)
+	}
+	out := make([]bool, n)
+	for i, r := range rs {
+		out[i] = inserted[r.p.ID]
+	}
+	return out, nil
+}
+
+// typedArray turns a column's values into the slice pgx encodes as an SQL
+// array of typ (a nil TIMESTAMPTZ is NULL).
+func typedArray(typ string, vs []any) (any, error) {
+	switch typ {
+	case "TEXT":
+		out := make([]string, len(vs))
+		for i, v := range vs {
+			s, ok := v.(string)
+			if !ok {
+				return nil, fmt.Errorf("%T is not text", v)
+			}
+			out[i] = s
+		}
+		return out, nil
+	case "INT8":
+		out := make([]int64, len(vs))
+		for i, v := range vs {
+			switch n := v.(type) {
+			case int64:
+				out[i] = n
+			case int:
+				out[i] = int64(n)
+			default:
+				return nil, fmt.Errorf("%T is not an integer", v)
+			}
+		}
+		return out, nil
+	case "BOOL":
+		out := make([]bool, len(vs))
+		for i, v := range vs {
+			b, ok := v.(bool)
+			if !ok {
+				return nil, fmt.Errorf("%T is not a bool", v)
+			}
+			out[i] = b
+		}
+		return out, nil
+	case "TIMESTAMPTZ":
+		out := make([]*time.Time, len(vs))
+		for i, v := range vs {
+			switch t := v.(type) {
+			case time.Time:
+				out[i] = &t
+			case nil:
+			default:
+				return nil, fmt.Errorf("%T is not a time", v)
+			}
+		}
+		return out, nil
+	}
+	return nil, fmt.Errorf("no array of %s", typ)
+}
+
+// successReq is one unfenced markSucceeded.
+type successReq struct {
+	id, ref, user string
+	at            time.Time
+}
+
+func (r successReq) named() map[string]any { return map[string]any{"ref": r.ref, "user": r.user} }
+
+type successRes struct {
+	p       Payment
+	applied bool
+}
+
+// succeedMany applies markSucceeded to payments in one statement, with
+// each one's event, under exactly apply's conditions: a payment the
+// transition does not apply to is left as it is (applied=false).
+func (s *SQLStore) succeedMany(ctx context.Context, rs []successReq) ([]successRes, error) {
+	t := markSucceeded
+	n := len(rs)
+	ids, refs, users, events := make([]string, n), make([]string, n), make([]string, n), make([]string, n)
+	ats := make([]time.Time, n)
+	for i, r := range rs {
+		ids[i], refs[i], users[i], events[i], ats[i] = r.id, r.ref, r.user, newEventID(), r.at.UTC()
+	}
+	set := strings.NewReplacer("$ref", "v.b_ref", "$user", "v.b_user").Replace(t.set)
+	query := `WITH v AS (SELECT * FROM unnest(CAST($1 AS TEXT[]), CAST($2 AS TEXT[]), CAST($3 AS TEXT[]),
+			CAST($4 AS TIMESTAMPTZ[]), CAST($5 AS TEXT[])) AS t(b_id, b_ref, b_user, b_at, b_event)),
+		u AS (UPDATE acq_payments SET update_time = v.b_at, ` + set + ` FROM v
+			WHERE payment_id = v.b_id AND ` + t.where + `
+			RETURNING ` + paymentColumns + `, v.b_event, v.b_at),
+		e AS (INSERT INTO acq_events (event_id, partner_id, event_type, payment_id, refund_id, body, create_time, sequence)
+			SELECT b_event, partner_id, ` + t.event + `, payment_id, '', NULL, b_at, NULL FROM u)
+		SELECT ` + paymentColumns + ` FROM u`
+	var done map[string]Payment
+	err := s.db.Retry(ctx, func(ctx context.Context) error {
+		done = make(map[string]Payment, n)
+		rows, err := s.db.QueryContext(ctx, query, ids, refs, users, ats, events)
+		if err != nil {
+			return err
+		}
+		defer rows.Close()
+		for rows.Next() {
+			p, err := scanPayment(rows)
+			if err != nil {
+				return err
+			}
+			done[p.ID] = p
+		}
+		return rows.Err()
+	})
+	if err != nil {
+		return nil, fmt.Errorf("acquirer: record successes: %w", err)
+	}
+	out := make([]successRes, n)
+	for i, r := range rs {
+		p, ok := done[r.id]
+		out[i] = successRes{p, ok}
+	}
+	return out, nil
+}
