@@ -10,15 +10,17 @@ import (
 	"github.com/unigate/unigate/pkg/sqlstore"
 )
 
-// Group commit (PostgreSQL and CockroachDB) of the two writes every MPM
-// payment makes on the request path: its insert and its success. Each
+// Group commit (PostgreSQL and CockroachDB) of the three writes every MPM
+// payment makes on the request path: its signed request's id, its insert
+// and its success. Each
 // caller is answered once the statement holding its row committed, with
 // exactly what its own statement would have answered: whether its row
-// was inserted, or the payment as the success left it. Everything else
+// was inserted, or the payment as the success left it, or whether the
+// request id was fresh. Everything else
 // (refunds, CPM, fenced writes, failures) is written alone.
 
-// NewBatching returns a store whose MPM inserts and unfenced successes
-// are group-committed until ctx ends, at most max to a statement (ADR
+// NewBatching returns a store whose request ids, MPM inserts and unfenced
+// successes are group-committed until ctx ends, at most max to a statement (ADR
 // 0019). On SQLite it is New.
 func NewBatching(ctx context.Context, db *sqlstore.DB, max int) *SQLStore {
 	s := New(db)
@@ -27,6 +29,9 @@ func NewBatching(ctx context.Context, db *sqlstore.DB, max int) *SQLStore {
 	}
 	s.inserts = sqlstore.NewBatcher(ctx, sqlstore.BatchConfig[insertReq, bool]{
 		Max: max, Key: func(r insertReq) string { return r.p.ID }, Many: s.insertMany, Alone: s.insertAlone,
+	})
+	s.requestIDs = sqlstore.NewBatcher(ctx, sqlstore.BatchConfig[requestID, bool]{
+		Max: max, Key: func(r requestID) string { return r.caller + "\x00" + r.id }, Many: s.seenMany, Alone: s.seenAlone,
 	})
 	s.successes = sqlstore.NewBatcher(ctx, sqlstore.BatchConfig[successReq, successRes]{
 		Max: max, Key: func(r successReq) string { return r.id }, Many: s.succeedMany,
@@ -40,7 +45,50 @@ func NewBatching(ctx context.Context, db *sqlstore.DB, max int) *SQLStore {
 
 // BatchStats counts the group-committed writes (none without NewBatching).
 func (s *SQLStore) BatchStats() sqlstore.BatchStats {
-	return s.inserts.Stats().Add(s.successes.Stats())
+	return s.inserts.Stats().Add(s.successes.Stats()).Add(s.requestIDs.Stats())
+}
+
+// requestID is a signed request's id, kept until expire.
+type requestID struct {
+	caller, id string
+	expire     time.Time
+}
+
+// seenMany records request ids in one statement; an id already recorded
+// (a replay) is fresh=false, as in seenAlone.
+func (s *SQLStore) seenMany(ctx context.Context, rs []requestID) ([]bool, error) {
+	n := len(rs)
+	callers, ids, expires := make([]string, n), make([]string, n), make([]time.Time, n)
+	for i, r := range rs {
+		callers[i], ids[i], expires[i] = r.caller, r.id, r.expire
+	}
+	var fresh map[requestID]bool
+	err := s.db.Retry(ctx, func(ctx context.Context) error {
+		fresh = make(map[requestID]bool, n)
+		rows, err := s.db.QueryContext(ctx, `INSERT INTO acq_request_ids (caller, request_id, expire_time)
+			SELECT * FROM unnest(CAST($1 AS TEXT[]), CAST($2 AS TEXT[]), CAST($3 AS TIMESTAMPTZ[]))
+			ON CONFLICT DO NOTHING RETURNING caller, request_id`, callers, ids, expires)
+		if err != nil {
+			return err
+		}
+		defer rows.Close()
+		for rows.Next() {
+			var r requestID
+			if err := rows.Scan(&r.caller, &r.id); err != nil {
+				return err
+			}
+			fresh[r] = true
+		}
+		return rows.Err()
+	})
+	if err != nil {
+		return nil, fmt.Errorf("acquirer: record request ids: %w", err)
+	}
+	out := make([]bool, n)
+	for i, r := range rs {
+		out[i] = fresh[requestID{caller: r.caller, id: r.id}]
+	}
+	return out, nil
 }
 
 // insertReq is one payment's insert: its row's values in paymentColumns

@@ -16,7 +16,8 @@ import (
 // statements, and checks each caller got exactly what a lone write would
 // have answered: a repeat is not inserted and gets the stored row, a
 // payment succeeds once with one event, a payment past PROCESSING is left
-// as it is, and each inserted payment has exactly one audit entry.
+// as it is, each inserted payment has exactly one audit entry, and a
+// signed request's id is fresh exactly once.
 func TestGroupCommit(t *testing.T) {
 	db := openPostgres(t)
 	ctx, stop := context.WithCancel(context.Background())
@@ -115,6 +116,44 @@ func TestGroupCommit(t *testing.T) {
 	if evs := x.events(t, "pay-gc-failed"); len(evs) != 0 {
 		t.Errorf("the failed payment got events %v", evs)
 	}
+	// Signed requests' ids: 40 new ones at once, each twice; one of each
+	// pair is fresh, the other a replay, and an id recorded before is a
+	// replay for everyone.
+	if fresh, err := s.SeenRequest(ctx, "partner:hipay", "req-old", when.Add(time.Hour)); err != nil || !fresh {
+		t.Fatalf("first use: fresh %v, %v", fresh, err)
+	}
+	const ids = 40
+	seen := make([]bool, 2*ids+3)
+	errs = make([]error, 2*ids+3)
+	for i := range 2*ids + 3 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			id := fmt.Sprintf("req-%d", i%ids)
+			if i >= 2*ids {
+				id = "req-old"
+			}
+			seen[i], errs[i] = s.SeenRequest(ctx, "partner:hipay", id, when.Add(time.Hour))
+		}()
+	}
+	wg.Wait()
+	for i := range ids {
+		if errs[i] != nil || errs[i+ids] != nil {
+			t.Fatalf("request id %d: %v, %v", i, errs[i], errs[i+ids])
+		}
+		if seen[i] == seen[i+ids] {
+			t.Errorf("req-%d used twice at once: fresh %v and %v, want exactly one", i, seen[i], seen[i+ids])
+		}
+	}
+	for i := 2 * ids; i < 2*ids+3; i++ {
+		if errs[i] != nil || seen[i] {
+			t.Errorf("a replay of req-old: fresh %v, %v", seen[i], errs[i])
+		}
+	}
+	if fresh, err := s.SeenRequest(ctx, "partner:zalopay", "req-old", when.Add(time.Hour)); err != nil || !fresh {
+		t.Errorf("another caller's id of the same name: fresh %v, %v; want fresh", fresh, err)
+	}
+
 	st := s.BatchStats()
 	if st.Statements >= st.Requests {
 		t.Errorf("%d requests in %d statements: nothing was group-committed", st.Requests, st.Statements)

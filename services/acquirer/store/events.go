@@ -139,6 +139,15 @@ func FenceCheck(f Fence) func(ctx context.Context, tx *sqlstore.Tx) error {
 // fresh=false when it was recorded already (a replay). One statement,
 // shared by every replica.
 func (s *SQLStore) SeenRequest(ctx context.Context, caller, id string, expire time.Time) (bool, error) {
+	r := requestID{caller: caller, id: id, expire: expire.UTC()}
+	if s.requestIDs != nil {
+		return s.requestIDs.Do(ctx, r)
+	}
+	return s.seenAlone(ctx, r)
+}
+
+func (s *SQLStore) seenAlone(ctx context.Context, r requestID) (bool, error) {
+	caller, id, expire := r.caller, r.id, r.expire
 	var n int64
 	err := s.db.Retry(ctx, func(ctx context.Context) error {
 		res, err := s.db.ExecContext(ctx, `INSERT INTO acq_request_ids (caller, request_id, expire_time) VALUES ($1, $2, $3)

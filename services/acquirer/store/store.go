@@ -30,8 +30,9 @@ type SQLStore struct {
 	db *sqlstore.DB
 	// Group commit of the MPM request path's writes (NewBatching); nil:
 	// each alone.
-	inserts   *sqlstore.Batcher[insertReq, bool]
-	successes *sqlstore.Batcher[successReq, successRes]
+	inserts    *sqlstore.Batcher[insertReq, bool]
+	successes  *sqlstore.Batcher[successReq, successRes]
+	requestIDs *sqlstore.Batcher[requestID, bool]
 }
 
 var _ acquirer.Store = (*SQLStore)(nil)
