@@ -3,6 +3,7 @@ package sqlstore
 import (
 	"context"
 	"fmt"
+	"sync"
 	"sync/atomic"
 	"time"
 )
@@ -22,7 +23,7 @@ import (
 type Batcher[Req, Res any] struct {
 	queue   chan *batchCall[Req, Res]
 	stopped <-chan struct{}
-	exited  chan struct{} // closed when the worker stops taking batches
+	exited  chan struct{} // closed when the workers stop taking batches
 	cfg     BatchConfig[Req, Res]
 
 	statements, requests atomic.Int64
@@ -52,12 +53,15 @@ func (b *Batcher[Req, Res]) Stats() BatchStats {
 type BatchConfig[Req, Res any] struct {
 	// Max is the most requests in one statement.
 	Max int
+	// Workers write batches concurrently (default 1): each takes what is
+	// queued when it is free.
+	Workers int
 	// Bound bounds each statement (a batch or a lone write): the worker
 	// runs detached from its callers, which wait for its answer.
 	Bound time.Duration
-	// Key names what a request writes; two requests with one key are
+	// Keys name what a request writes; two requests sharing a key are
 	// never in one statement. Nil: every request is its own.
-	Key func(Req) string
+	Keys func(Req) []string
 	// Many writes requests in one statement and returns one result per
 	// request, in order.
 	Many func(ctx context.Context, reqs []Req) ([]Res, error)
@@ -76,18 +80,20 @@ type batchResult[Res any] struct {
 	err error
 }
 
-// NewBatcher starts a Batcher's worker, which runs until ctx ends; after
+// NewBatcher starts a Batcher's workers, which run until ctx ends; after
 // that, Do writes each request alone.
 func NewBatcher[Req, Res any](ctx context.Context, cfg BatchConfig[Req, Res]) *Batcher[Req, Res] {
-	if cfg.Max < 1 {
-		cfg.Max = 1
-	}
+	cfg.Max, cfg.Workers = max(cfg.Max, 1), max(cfg.Workers, 1)
 	if cfg.Bound <= 0 {
 		cfg.Bound = 30 * time.Second
 	}
-	b := &Batcher[Req, Res]{queue: make(chan *batchCall[Req, Res], cfg.Max), stopped: ctx.Done(),
+	b := &Batcher[Req, Res]{queue: make(chan *batchCall[Req, Res], cfg.Workers*cfg.Max), stopped: ctx.Done(),
 		exited: make(chan struct{}), cfg: cfg}
-	go b.work(ctx)
+	var wg sync.WaitGroup
+	for range cfg.Workers {
+		wg.Go(func() { b.work(ctx) })
+	}
+	go func() { wg.Wait(); close(b.exited) }()
 	return b
 }
 
@@ -113,7 +119,7 @@ func (b *Batcher[Req, Res]) Do(ctx context.Context, r Req) (Res, error) {
 	select {
 	case res = <-c.done:
 	case <-b.exited:
-		// The worker stopped, perhaps before taking c: whoever takes c
+		// The workers stopped, perhaps before taking c: whoever takes c
 		// from the queue answers it, and this answers all it finds.
 		b.drain()
 		res = <-c.done
@@ -139,7 +145,6 @@ func (b *Batcher[Req, Res]) work(ctx context.Context) {
 			case c := <-b.queue:
 				batch = append(batch, c)
 			case <-ctx.Done():
-				close(b.exited)
 				b.drain()
 				return
 			}
@@ -171,15 +176,19 @@ func (b *Batcher[Req, Res]) work(ctx context.Context) {
 	}
 }
 
-func (b *Batcher[Req, Res]) admit(c *batchCall[Req, Res], keys map[string]bool) bool {
-	if b.cfg.Key == nil {
+func (b *Batcher[Req, Res]) admit(c *batchCall[Req, Res], taken map[string]bool) bool {
+	if b.cfg.Keys == nil {
 		return true
 	}
-	k := b.cfg.Key(c.req)
-	if keys[k] {
-		return false
+	keys := b.cfg.Keys(c.req)
+	for _, k := range keys {
+		if taken[k] {
+			return false
+		}
 	}
-	keys[k] = true
+	for _, k := range keys {
+		taken[k] = true
+	}
 	return true
 }
 

@@ -51,7 +51,7 @@ func newRecorder(ctx context.Context, max int, failIf string) (*recorder, *sqlst
 	r := &recorder{gate: make(chan struct{}), failIf: failIf}
 	b := sqlstore.NewBatcher(ctx, sqlstore.BatchConfig[string, string]{
 		Max: max, Bound: time.Minute, Many: r.many, Alone: r.one,
-		Key: func(q string) string { return q[:1] }, // requests sharing a first letter never share a statement
+		Keys: func(q string) []string { return []string{q[:1]} }, // requests sharing a first letter never share a statement
 	})
 	return r, b
 }

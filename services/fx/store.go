@@ -50,11 +50,11 @@ func NewBatchingStore(ctx context.Context, db *sqlstore.DB, max int) *SQLStore {
 		return s
 	}
 	s.inserts = sqlstore.NewBatcher(ctx, sqlstore.BatchConfig[Quote, struct{}]{
-		Max: max, Key: func(q Quote) string { return q.ID }, Many: s.insertQuotes,
+		Max: max, Keys: func(q Quote) []string { return []string{q.ID} }, Many: s.insertQuotes,
 		Alone: func(ctx context.Context, q Quote) (struct{}, error) { return struct{}{}, s.insertQuote(ctx, q) },
 	})
 	s.locks = sqlstore.NewBatcher(ctx, sqlstore.BatchConfig[lockReq, lockRes]{
-		Max: max, Key: func(r lockReq) string { return r.id }, Many: s.lockQuotes,
+		Max: max, Keys: func(r lockReq) []string { return []string{r.id} }, Many: s.lockQuotes,
 		Alone: func(ctx context.Context, r lockReq) (lockRes, error) {
 			q, ok, err := s.lockQuote(ctx, r)
 			return lockRes{q, ok}, err

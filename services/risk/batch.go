@@ -9,11 +9,13 @@ import (
 )
 
 // Group commit (PostgreSQL and CockroachDB): concurrent decisions are
-// written together, many in one statement — each still checked against
-// its user's day and month and inserted exactly as Decide's single
-// statement does, and each answered only once its statement committed.
-// A worker takes what is queued when it is free, so a lone payment waits
-// for nobody and a crowd shares round trips.
+// written together, many in one statement (sqlstore.Batcher) — each still
+// checked against its user's day and month and inserted exactly as
+// Decide's single statement does, and each answered only once its
+// statement committed. A worker takes what is queued when it is free, so
+// a lone payment waits for nobody and a crowd shares round trips. A
+// statement holds one decision per payment and per user (an upsert may
+// move a row once).
 
 // decideReq is one queued decision.
 type decideReq struct {
@@ -23,7 +25,6 @@ type decideReq struct {
 	lim   UserLimits
 	count bool
 	js    [3]string // the reasons of pre, daily and monthly declines
-	done  chan decideRes
 }
 
 type decideRes struct {
@@ -40,135 +41,55 @@ func NewBatchingStore(ctx context.Context, db *sqlstore.DB, workers, max int) *S
 	if db.Dialect() == sqlstore.SQLite || workers < 1 || max < 2 {
 		return s
 	}
-	s.queue = make(chan *decideReq, workers*max)
-	s.stopped = ctx.Done()
-	for range workers {
-		go s.batchWorker(ctx, max)
-	}
+	s.batch = sqlstore.NewBatcher(ctx, sqlstore.BatchConfig[*decideReq, decideRes]{
+		Max: max, Workers: workers, Keys: keys, Many: s.writeBatch,
+		Alone: func(ctx context.Context, r *decideReq) (decideRes, error) {
+			d, fresh, err := s.decideAlone(ctx, r)
+			return decideRes{d, fresh, err}, nil
+		},
+	})
 	return s
 }
 
-// enqueue hands a decision to the workers and waits for its answer.
-func (s *SQLStore) enqueue(ctx context.Context, r *decideReq) (Decision, bool, error) {
-	r.done = make(chan decideRes, 1)
-	select {
-	case s.queue <- r:
-	case <-s.stopped:
-		return s.decideAlone(ctx, r)
-	case <-ctx.Done():
-		return Decision{}, false, ctx.Err()
-	}
-	// Once queued, the answer comes: the worker owns the request. Waiting
-	// past the caller's deadline would only hide the outcome.
-	res := <-r.done
-	return res.d, res.fresh, res.err
-}
-
-func (s *SQLStore) batchWorker(ctx context.Context, max int) {
-	var carry []*decideReq
-	for {
-		batch := carry
-		carry = nil
-		if len(batch) == 0 {
-			select {
-			case r := <-s.queue:
-				batch = append(batch, r)
-			case <-ctx.Done():
-				s.drain()
-				return
-			}
-		}
-		// Take what is queued now; one decision per payment and per user
-		// in a statement (an upsert may move a row once).
-		payments, users := map[string]bool{}, map[string]bool{}
-		keep := batch[:0]
-		for _, r := range batch {
-			if !admit(r, payments, users) {
-				carry = append(carry, r)
-				continue
-			}
-			keep = append(keep, r)
-		}
-		batch = keep
-	fill:
-		for len(batch) < max {
-			select {
-			case r := <-s.queue:
-				if admit(r, payments, users) {
-					batch = append(batch, r)
-				} else {
-					carry = append(carry, r)
-				}
-			default:
-				break fill
-			}
-		}
-		s.writeBatch(context.WithoutCancel(ctx), batch)
-	}
-}
-
-// drain answers what is still queued, each alone.
-func (s *SQLStore) drain() {
-	for {
-		select {
-		case r := <-s.queue:
-			d, fresh, err := s.decideAlone(context.Background(), r)
-			r.done <- decideRes{d, fresh, err}
-		default:
-			return
-		}
-	}
-}
-
-func admit(r *decideReq, payments, users map[string]bool) bool {
-	u := r.p.PartnerID + "\x00" + r.p.UserRef + "\x00" + r.p.MerchantAmount.Currency
-	if payments[r.p.PaymentID] || (r.count && users[u]) {
-		return false
-	}
-	payments[r.p.PaymentID] = true
+// keys are what a decision writes: its payment's row and, if it counts
+// against them, its user's limits.
+func keys(r *decideReq) []string {
+	ks := []string{"p\x00" + r.p.PaymentID}
 	if r.count {
-		users[u] = true
+		ks = append(ks, "u\x00"+r.p.PartnerID+"\x00"+r.p.UserRef+"\x00"+r.p.MerchantAmount.Currency)
 	}
-	return true
+	return ks
 }
 
 // writeBatch writes a batch in one statement, retried whole on a
-// transient failure; a batch that fails otherwise is written one by one,
-// so one bad decision fails only itself.
-func (s *SQLStore) writeBatch(ctx context.Context, batch []*decideReq) {
-	if len(batch) == 1 {
-		d, fresh, err := s.decideAlone(ctx, batch[0])
-		batch[0].done <- decideRes{d, fresh, err}
-		return
-	}
+// transient failure (if it fails otherwise, the Batcher writes each
+// alone, so one bad decision fails only itself).
+func (s *SQLStore) writeBatch(ctx context.Context, batch []*decideReq) ([]decideRes, error) {
 	var results map[string]batchRow
 	err := s.db.Retry(ctx, func(ctx context.Context) (err error) {
 		results, err = s.decideMany(ctx, batch)
 		return err
 	})
 	if err != nil {
-		for _, r := range batch {
-			d, fresh, err := s.decideAlone(ctx, r)
-			r.done <- decideRes{d, fresh, err}
-		}
-		return
+		return nil, err
 	}
-	for _, r := range batch {
+	out := make([]decideRes, len(batch))
+	for i, r := range batch {
 		row, ok := results[r.p.PaymentID]
-		switch {
-		case ok && row.found:
-			r.done <- decideRes{row.d, row.fresh, nil}
-		default:
-			// Raced by a concurrent evaluation of the same payment: give
-			// back what was counted, and decide alone (which reads it).
-			if err := s.giveBack(ctx, r, ok && row.counted); err != nil {
-				r.done <- decideRes{err: err}
-				continue
-			}
-			d, fresh, err := s.decideAlone(ctx, r)
-			r.done <- decideRes{d, fresh, err}
+		if ok && row.found {
+			out[i] = decideRes{row.d, row.fresh, nil}
+			continue
 		}
+		// Raced by a concurrent evaluation of the same payment: give back
+		// what was counted, and decide alone (which reads it).
+		if err := s.giveBack(ctx, r, ok && row.counted); err != nil {
+			out[i] = decideRes{err: err}
+			continue
+		}
+		d, fresh, err := s.decideAlone(ctx, r)
+		out[i] = decideRes{d, fresh, err}
 	}
+	return out, nil
 }
 
 type batchRow struct {

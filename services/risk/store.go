@@ -24,10 +24,8 @@ var Migrations = sqlstore.Migrations{Component: "risk", FS: migrationsFS, Dir: "
 // SQLStore keeps decisions in SQL.
 type SQLStore struct {
 	db *sqlstore.DB
-	// queue, if set, takes decisions to the group-commit workers
-	// (NewBatchingStore) until stopped closes.
-	queue   chan *decideReq
-	stopped <-chan struct{}
+	// batch, if set, group-commits decisions (NewBatchingStore).
+	batch *sqlstore.Batcher[*decideReq, decideRes]
 }
 
 var _ Store = (*SQLStore)(nil)
@@ -150,8 +148,12 @@ func (s *SQLStore) Decide(ctx context.Context, p Payment, day string, pre Decisi
 		}
 		r.js[k] = js
 	}
-	if s.queue != nil {
-		return s.enqueue(ctx, r)
+	if s.batch != nil {
+		res, err := s.batch.Do(ctx, r)
+		if err != nil {
+			return Decision{}, false, err
+		}
+		return res.d, res.fresh, res.err
 	}
 	return s.decideAlone(ctx, r)
 }

@@ -28,13 +28,13 @@ func NewBatching(ctx context.Context, db *sqlstore.DB, max int) *SQLStore {
 		return s
 	}
 	s.inserts = sqlstore.NewBatcher(ctx, sqlstore.BatchConfig[insertReq, bool]{
-		Max: max, Key: func(r insertReq) string { return r.p.ID }, Many: s.insertMany, Alone: s.insertAlone,
+		Max: max, Keys: func(r insertReq) []string { return []string{r.p.ID} }, Many: s.insertMany, Alone: s.insertAlone,
 	})
 	s.requestIDs = sqlstore.NewBatcher(ctx, sqlstore.BatchConfig[requestID, bool]{
-		Max: max, Key: func(r requestID) string { return r.caller + "\x00" + r.id }, Many: s.seenMany, Alone: s.seenAlone,
+		Max: max, Keys: func(r requestID) []string { return []string{r.caller + "\x00" + r.id} }, Many: s.seenMany, Alone: s.seenAlone,
 	})
 	s.successes = sqlstore.NewBatcher(ctx, sqlstore.BatchConfig[successReq, successRes]{
-		Max: max, Key: func(r successReq) string { return r.id }, Many: s.succeedMany,
+		Max: max, Keys: func(r successReq) []string { return []string{r.id} }, Many: s.succeedMany,
 		Alone: func(ctx context.Context, r successReq) (successRes, error) {
 			p, applied, err := s.apply(ctx, markSucceeded, r.id, r.at, nil, r.named())
 			return successRes{p, applied}, err
@@ -62,31 +62,25 @@ func (s *SQLStore) seenMany(ctx context.Context, rs []requestID) ([]bool, error)
 	for i, r := range rs {
 		callers[i], ids[i], expires[i] = r.caller, r.id, r.expire
 	}
-	var fresh map[requestID]bool
-	err := s.db.Retry(ctx, func(ctx context.Context) error {
-		fresh = make(map[requestID]bool, n)
-		rows, err := s.db.QueryContext(ctx, `INSERT INTO acq_request_ids (caller, request_id, expire_time)
+	var fresh []requestID
+	err := s.db.Retry(ctx, func(ctx context.Context) (err error) {
+		fresh, err = queryAll(ctx, s.db, func(row scanner) (r requestID, err error) {
+			return r, row.Scan(&r.caller, &r.id)
+		}, `INSERT INTO acq_request_ids (caller, request_id, expire_time)
 			SELECT * FROM unnest(CAST($1 AS TEXT[]), CAST($2 AS TEXT[]), CAST($3 AS TIMESTAMPTZ[]))
 			ON CONFLICT DO NOTHING RETURNING caller, request_id`, callers, ids, expires)
-		if err != nil {
-			return err
-		}
-		defer rows.Close()
-		for rows.Next() {
-			var r requestID
-			if err := rows.Scan(&r.caller, &r.id); err != nil {
-				return err
-			}
-			fresh[r] = true
-		}
-		return rows.Err()
+		return err
 	})
 	if err != nil {
 		return nil, fmt.Errorf("acquirer: record request ids: %w", err)
 	}
+	recorded := make(map[requestID]bool, len(fresh))
+	for _, r := range fresh {
+		recorded[r] = true
+	}
 	out := make([]bool, n)
 	for i, r := range rs {
-		out[i] = fresh[requestID{caller: r.caller, id: r.id}]
+		out[i] = recorded[requestID{caller: r.caller, id: r.id}]
 	}
 	return out, nil
 }
@@ -107,27 +101,50 @@ var paymentColumnTypes = strings.Fields(`TEXT TEXT TEXT TEXT TEXT TEXT TEXT
 	TEXT TEXT TEXT BOOL INT8 BOOL
 	INT8 TIMESTAMPTZ TEXT TEXT INT8 TEXT TEXT`)
 
+// insertManyQuery is insertMany's statement: the payments' columns and
+// their audit entries' as arrays, unnested; the entries inserted only for
+// the payments that were.
+var insertManyQuery = func() string {
+	cols := strings.Split(paymentColumns, ",")
+	if len(cols) != len(paymentColumnTypes) {
+		panic(fmt.Sprintf("acquirer store: %d payment columns, %d types", len(cols), len(paymentColumnTypes)))
+	}
+	var casts, names []string
+	for c, col := range cols {
+		casts = append(casts, fmt.Sprintf("CAST($%d AS %s[])", c+1, paymentColumnTypes[c]))
+		names = append(names, strings.TrimSpace(col))
+	}
+	k := len(names)
+	for j, typ := range []string{"TEXT", "TIMESTAMPTZ", "TEXT", "TEXT", "TEXT", "TEXT", "TEXT"} {
+		casts = append(casts, fmt.Sprintf("CAST($%d AS %s[])", k+j+1, typ))
+	}
+	names = append(names, "e_id", "e_time", "e_actor", "e_action", "e_outcome", "e_after", "e_trace")
+	return `WITH v AS (SELECT * FROM unnest(` + strings.Join(casts, ", ") + `) AS t(` + strings.Join(names, ", ") + `)),
+		p AS (INSERT INTO acq_payments (` + paymentColumns + `) SELECT ` + paymentColumns + ` FROM v
+			ON CONFLICT DO NOTHING RETURNING payment_id),
+		a AS (INSERT INTO audit_log (` + auditColumns + `)
+			SELECT v.e_id, v.e_time, v.e_actor, v.e_action, p.payment_id, v.e_outcome, NULL, v.e_after, v.e_trace, NULL, '', ''
+			FROM p JOIN v ON v.payment_id = p.payment_id)
+		SELECT payment_id FROM p`
+}()
+
 // insertMany inserts payments and their audit entries in one statement,
 // each row as insertAlone writes it: a row whose id, key or order id is
 // taken is not inserted, and neither is its entry.
 func (s *SQLStore) insertMany(ctx context.Context, rs []insertReq) ([]bool, error) {
-	cols := strings.Split(paymentColumns, ",")
-	if len(cols) != len(paymentColumnTypes) {
-		return nil, fmt.Errorf("acquirer: %d payment columns, %d types", len(cols), len(paymentColumnTypes))
-	}
-	arrays := make([]any, 0, len(cols)+7)
+	n := len(rs)
+	arrays := make([]any, 0, len(paymentColumnTypes)+7)
 	for c, typ := range paymentColumnTypes {
-		col := make([]any, len(rs))
+		col := make([]any, n)
 		for i, r := range rs {
 			col[i] = r.vs[c]
 		}
 		a, err := typedArray(typ, col)
 		if err != nil {
-			return nil, fmt.Errorf("acquirer: insert payments: column %s: %w", strings.TrimSpace(cols[c]), err)
+			return nil, fmt.Errorf("acquirer: insert payments: value %d: %w", c+1, err)
 		}
 		arrays = append(arrays, a)
 	}
-	n := len(rs)
 	eIDs, eActors, eActions, eOutcomes, eAfters, eTraces := make([]string, n), make([]string, n), make([]string, n),
 		make([]string, n), make([]string, n), make([]string, n)
 	eTimes := make([]time.Time, n)
@@ -136,47 +153,23 @@ func (s *SQLStore) insertMany(ctx context.Context, rs []insertReq) ([]bool, erro
 			r.e.ID, r.e.Time, r.e.Actor, r.e.Action, r.e.Outcome, string(r.e.After), r.e.TraceID
 	}
 	arrays = append(arrays, eIDs, eTimes, eActors, eActions, eOutcomes, eAfters, eTraces)
-
-	var casts, names []string
-	for c, typ := range paymentColumnTypes {
-		casts = append(casts, fmt.Sprintf("CAST($%d AS %s[])", c+1, typ))
-		names = append(names, strings.TrimSpace(cols[c]))
-	}
-	k := len(cols)
-	for j, typ := range []string{"TEXT", "TIMESTAMPTZ", "TEXT", "TEXT", "TEXT", "TEXT", "TEXT"} {
-		casts = append(casts, fmt.Sprintf("CAST($%d AS %s[])", k+j+1, typ))
-	}
-	names = append(names, "e_id", "e_time", "e_actor", "e_action", "e_outcome", "e_after", "e_trace")
-	query := `WITH v AS (SELECT * FROM unnest(` + strings.Join(casts, ", ") + `) AS t(` + strings.Join(names, ", ") + `)),
-		p AS (INSERT INTO acq_payments (` + paymentColumns + `) SELECT ` + paymentColumns + ` FROM v
-			ON CONFLICT DO NOTHING RETURNING payment_id),
-		a AS (INSERT INTO audit_log (` + auditColumns + `)
-			SELECT v.e_id, v.e_time, v.e_actor, v.e_action, p.payment_id, v.e_outcome, NULL, v.e_after, v.e_trace, NULL, '', ''
-			FROM p JOIN v ON v.payment_id = p.payment_id)
-		SELECT payment_id FROM p`
-	var inserted map[string]bool
-	err := s.db.Retry(ctx, func(ctx context.Context) error {
-		inserted = make(map[string]bool, n)
-		rows, err := s.db.QueryContext(ctx, query, arrays...)
-		if err != nil {
-			return err
-		}
-		defer rows.Close()
-		for rows.Next() {
-			var id string
-			if err := rows.Scan(&id); err != nil {
-				return err
-			}
-			inserted[id] = true
-		}
-		return rows.Err()
+	var inserted []string
+	err := s.db.Retry(ctx, func(ctx context.Context) (err error) {
+		inserted, err = queryAll(ctx, s.db, func(row scanner) (id string, err error) {
+			return id, row.Scan(&id)
+		}, insertManyQuery, arrays...)
+		return err
 	})
 	if err != nil {
 		return nil, fmt.Errorf("acquirer: insert payments: %w", err)
 	}
+	was := make(map[string]bool, len(inserted))
+	for _, id := range inserted {
+		was[id] = true
+	}
 	out := make([]bool, n)
 	for i, r := range rs {
-		out[i] = inserted[r.p.ID]
+		out[i] = was[r.p.ID]
 	}
 	return out, nil
 }
@@ -267,29 +260,21 @@ func (s *SQLStore) succeedMany(ctx context.Context, rs []successReq) ([]successR
 		e AS (INSERT INTO acq_events (event_id, partner_id, event_type, payment_id, refund_id, body, create_time, sequence)
 			SELECT b_event, partner_id, ` + t.event + `, payment_id, '', NULL, b_at, NULL FROM u)
 		SELECT ` + paymentColumns + ` FROM u`
-	var done map[string]Payment
-	err := s.db.Retry(ctx, func(ctx context.Context) error {
-		done = make(map[string]Payment, n)
-		rows, err := s.db.QueryContext(ctx, query, ids, refs, users, ats, events)
-		if err != nil {
-			return err
-		}
-		defer rows.Close()
-		for rows.Next() {
-			p, err := scanPayment(rows)
-			if err != nil {
-				return err
-			}
-			done[p.ID] = p
-		}
-		return rows.Err()
+	var done []Payment
+	err := s.db.Retry(ctx, func(ctx context.Context) (err error) {
+		done, err = queryAll(ctx, s.db, scanPayment, query, ids, refs, users, ats, events)
+		return err
 	})
 	if err != nil {
 		return nil, fmt.Errorf("acquirer: record successes: %w", err)
 	}
+	byID := make(map[string]Payment, len(done))
+	for _, p := range done {
+		byID[p.ID] = p
+	}
 	out := make([]successRes, n)
 	for i, r := range rs {
-		p, ok := done[r.id]
+		p, ok := byID[r.id]
 		out[i] = successRes{p, ok}
 	}
 	return out, nil

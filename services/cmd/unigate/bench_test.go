@@ -28,10 +28,7 @@ func TestBenchQuick(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
 	tmp := t.TempDir()
-	bin := filepath.Join(tmp, "unigate")
-	if out, err := exec.CommandContext(ctx, "go", "build", "-o", bin, ".").CombinedOutput(); err != nil {
-		t.Fatalf("go build: %v\n%s", err, out)
-	}
+	bin := goBuild(ctx, t, tmp, ".")
 	out := filepath.Join(tmp, "out")
 	args := []string{"bench", "--quick", "--out", out, "--base-port", strconv.Itoa(freeBasePort(t)), "--dsn", dsn, "--log-level", "warn"}
 	ghz := os.Getenv("UNIGATE_GHZ_BIN")

@@ -19,6 +19,21 @@ import (
 	"github.com/unigate/unigate/pkg/sqlstore/sqlstoretest"
 )
 
+// goBuild builds the command in pkg (a directory relative to this one)
+// into dir and returns the binary's path.
+func goBuild(ctx context.Context, t *testing.T, dir, pkg string) string {
+	t.Helper()
+	abs, err := filepath.Abs(pkg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	bin := filepath.Join(dir, filepath.Base(abs))
+	if out, err := exec.CommandContext(ctx, "go", "build", "-o", bin, pkg).CombinedOutput(); err != nil {
+		t.Fatalf("go build %s: %v\n%s", pkg, err, out)
+	}
+	return bin
+}
+
 // TestCluster builds unigate, runs `unigate cluster` on a fresh
 // PostgreSQL database and free ports, exporting traces to a real Jaeger,
 // runs the demo against it, finds a payment's whole trace through Jaeger's
@@ -33,14 +48,8 @@ func TestCluster(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
 	tmp := t.TempDir()
-	bin := filepath.Join(tmp, "unigate")
-	if out, err := exec.CommandContext(ctx, "go", "build", "-o", bin, ".").CombinedOutput(); err != nil {
-		t.Fatalf("go build: %v\n%s", err, out)
-	}
-	ctl := filepath.Join(tmp, "unigatectl")
-	if out, err := exec.CommandContext(ctx, "go", "build", "-o", ctl, "../unigatectl").CombinedOutput(); err != nil {
-		t.Fatalf("go build unigatectl: %v\n%s", err, out)
-	}
+	bin := goBuild(ctx, t, tmp, ".")
+	ctl := goBuild(ctx, t, tmp, "../unigatectl")
 	jg := startJaeger(t)
 	dir := filepath.Join(tmp, "c")
 	base := freeBasePort(t)
